@@ -1,0 +1,113 @@
+/*
+ * config.h - sluiced's configuration: one table drives the file parser,
+ * --set, --check-config, the defaults, `sluicectl config` and reload.
+ *
+ * The file is INI-like:
+ *
+ *	# comment
+ *	[fetch]
+ *	max_total = 64
+ *	user_agent = "sluice/0.1 (+https://example.org/bot)"
+ *
+ * Sizes take B, KiB, MiB, GiB (or K, M, G, all powers of 1024); durations
+ * take ms, s, m, h, d (a bare number is seconds).  conf/sluiced.conf lists
+ * every key with its default; sluiced.conf(5) documents them.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+	/* [daemon] */
+	char		*state_dir;		/* LMDB environment lives here */
+	char		*socket;		/* "" = $RUNTIME_DIRECTORY or state dir */
+	uint32_t	 socket_mode;		/* octal, default 0660 */
+	int		 log_level;		/* enum log_level */
+	uint32_t	 workers;		/* 0 = number of CPUs */
+	uint64_t	 shutdown_timeout_ms;	/* SIGTERM: in-flight deadline */
+	uint32_t	 max_clients;		/* control connections at once */
+	uint64_t	 max_request;		/* bytes in one request line */
+	uint64_t	 max_reply_buffer;	/* bytes queued to a slow client */
+
+	/* [store] */
+	uint64_t	 map_size;		/* initial LMDB map size */
+	uint64_t	 map_size_max;		/* hard cap; submissions refused beyond */
+	bool		 keep_raw;		/* keep the zstd-compressed body */
+	int		 zstd_level;
+
+	/* [queue] */
+	uint32_t	 max_attempts;
+	uint64_t	 retry_base_ms;		/* first retry delay */
+	uint64_t	 retry_max_ms;		/* cap on the retry delay */
+	uint32_t	 max_url_length;
+	uint32_t	 max_batch;		/* URLs in one submit request */
+
+	/* [fetch] */
+	uint32_t	 max_total;		/* transfers in flight, all hosts */
+	uint32_t	 max_per_host;		/* transfers in flight, one host */
+	uint64_t	 host_delay_ms;		/* between request starts, one host */
+	uint64_t	 connect_timeout_ms;
+	uint64_t	 timeout_ms;		/* whole transfer */
+	uint64_t	 low_speed_time_ms;	/* abort if slower than low_speed_limit */
+	uint64_t	 low_speed_limit;	/* bytes/s */
+	uint64_t	 max_body;		/* after decompression */
+	uint32_t	 max_redirects;
+	char		*user_agent;
+	char		*accept_language;
+	bool		 allow_private_addresses;
+	char		*allow_cidrs;		/* comma-separated CIDRs */
+	bool		 respect_robots;
+	uint64_t	 max_crawl_delay_ms;
+	char		*robots_token;		/* product token for robots.txt */
+
+	/* [extract] */
+	uint64_t	 max_html;		/* bytes handed to the cleaner */
+
+	/* [dedup] */
+	double		 near_threshold;
+	uint32_t	 min_words;		/* below: exact dedup only */
+	char		*strip_params;		/* extra tracking parameters */
+};
+
+/* Flags of a config key. */
+#define CFG_RESTART	0x1	/* takes effect at the next start only */
+#define CFG_SENSITIVE	0x2	/* never echoed back or logged */
+
+/* Fills c with the documented defaults. */
+void config_defaults(struct config *c);
+void config_free(struct config *c);
+/* Deep copy; returns 0 or -1 (ENOMEM). */
+int config_copy(struct config *dst, const struct config *src);
+
+/*
+ * Parses a config file into c (on top of what c holds).  Returns 0, or -1
+ * with "FILE:LINE: message" in err.
+ */
+int config_load_file(struct config *c, const char *path, char *err,
+    size_t errlen);
+/* Parses a whole config text (the fuzz target's entry); name is for errors. */
+int config_load_buffer(struct config *c, const char *name, const char *text,
+    size_t len, char *err, size_t errlen);
+/* Applies "section.key=value".  Returns 0, or -1 with a message in err. */
+int config_set(struct config *c, const char *assignment, char *err,
+    size_t errlen);
+/* Checks cross-key constraints after loading.  0, or -1 with err. */
+int config_validate(const struct config *c, char *err, size_t errlen);
+
+/*
+ * Compares two configs key by key.  For each key that differs, calls fn
+ * with the key's name and whether it needs a restart.  Returns the number
+ * of differing keys.
+ */
+int config_diff(const struct config *a, const struct config *b,
+    void (*fn)(const char *key, bool restart, void *arg), void *arg);
+
+/* Writes "section.key = value" for every key (sensitive ones redacted) to
+ * the callback, in table order. */
+void config_walk(const struct config *c,
+    void (*fn)(const char *key, const char *value, void *arg), void *arg);
+
+#endif
