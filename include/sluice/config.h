@@ -61,6 +61,8 @@ struct config {
 	char		*allow_cidrs;		/* comma-separated CIDRs */
 	bool		 respect_robots;
 	uint64_t	 max_crawl_delay_ms;
+	uint64_t	 host_backoff_min_ms;	/* after 429/503/connect failure */
+	uint64_t	 host_backoff_max_ms;
 	char		*robots_token;		/* product token for robots.txt */
 
 	/* [extract] */
@@ -104,6 +106,11 @@ int config_validate(const struct config *c, char *err, size_t errlen);
  */
 int config_diff(const struct config *a, const struct config *b,
     void (*fn)(const char *key, bool restart, void *arg), void *arg);
+
+/* Copies key's value from src into dst (reload keeps restart-only keys).
+ * 0, or -1 if unknown or out of memory. */
+int config_keep(struct config *dst, const struct config *src,
+    const char *key);
 
 /* Writes "section.key = value" for every key (sensitive ones redacted) to
  * the callback, in table order. */

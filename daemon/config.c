@@ -1,0 +1,668 @@
+/*
+ * config.c - the configuration table (Redis static_configs[] style).
+ *
+ * One row per key drives everything: defaults (each row's default is parsed
+ * like a value from the file, so the table is the single source of truth),
+ * the file parser, --set, --check-config, reload diffs and `config` output.
+ * conf/sluiced.conf and sluiced.conf(5) mirror this table; a unit test
+ * checks that the bundled file agrees with it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sluice/config.h"
+#include "sluice/log.h"
+#include "sluice/util.h"
+
+enum cfg_type {
+	CFG_STR,
+	CFG_BOOL,
+	CFG_U32,
+	CFG_U64,
+	CFG_SIZE,	/* bytes, with KiB/MiB/GiB suffixes */
+	CFG_DURATION,	/* stored in ms, with ms/s/m/h/d suffixes */
+	CFG_DOUBLE,
+	CFG_OCTAL,	/* file modes */
+	CFG_LOGLEVEL,
+};
+
+struct cfg_key {
+	const char	*name;		/* "section.key" */
+	enum cfg_type	 type;
+	size_t		 offset;	/* into struct config */
+	double		 min, max;	/* numeric bounds, inclusive */
+	const char	*def;		/* default, in file syntax */
+	int		 flags;		/* CFG_RESTART, CFG_SENSITIVE */
+};
+
+#define OFF(f)	offsetof(struct config, f)
+#define KIB	1024.0
+#define MIB	(1024.0 * 1024.0)
+#define GIB	(1024.0 * 1024.0 * 1024.0)
+#define TIB	(1024.0 * GIB)
+#define HOUR_MS	(3600.0 * 1000.0)
+#define DAY_MS	(24.0 * HOUR_MS)
+
+static const struct cfg_key cfg_keys[] = {
+	{ "daemon.state_dir", CFG_STR, OFF(state_dir), 0, 0,
+	    "/var/lib/sluice", CFG_RESTART },
+	{ "daemon.socket", CFG_STR, OFF(socket), 0, 0, "", CFG_RESTART },
+	{ "daemon.socket_mode", CFG_OCTAL, OFF(socket_mode), 0, 0777,
+	    "0660", CFG_RESTART },
+	{ "daemon.log_level", CFG_LOGLEVEL, OFF(log_level), 0, 0, "info", 0 },
+	{ "daemon.workers", CFG_U32, OFF(workers), 0, 256, "0", CFG_RESTART },
+	{ "daemon.shutdown_timeout", CFG_DURATION, OFF(shutdown_timeout_ms),
+	    0, HOUR_MS, "30s", 0 },
+	{ "daemon.max_clients", CFG_U32, OFF(max_clients), 1, 10000, "64", 0 },
+	{ "daemon.max_request", CFG_SIZE, OFF(max_request), 1024, 64 * MIB,
+	    "1MiB", 0 },
+	{ "daemon.max_reply_buffer", CFG_SIZE, OFF(max_reply_buffer),
+	    64 * KIB, GIB, "64MiB", 0 },
+
+	{ "store.map_size", CFG_SIZE, OFF(map_size), MIB, TIB, "64MiB",
+	    CFG_RESTART },
+	{ "store.map_size_max", CFG_SIZE, OFF(map_size_max), MIB, 64 * TIB,
+	    "16GiB", 0 },
+	{ "store.keep_raw", CFG_BOOL, OFF(keep_raw), 0, 0, "true", 0 },
+	{ "store.zstd_level", CFG_U32, OFF(zstd_level), 1, 19, "3", 0 },
+
+	{ "queue.max_attempts", CFG_U32, OFF(max_attempts), 1, 100, "5", 0 },
+	{ "queue.retry_base", CFG_DURATION, OFF(retry_base_ms), 0, DAY_MS,
+	    "30s", 0 },
+	{ "queue.retry_max", CFG_DURATION, OFF(retry_max_ms), 0, 30 * DAY_MS,
+	    "6h", 0 },
+	{ "queue.max_url_length", CFG_U32, OFF(max_url_length), 64, 65536,
+	    "2048", 0 },
+	{ "queue.max_batch", CFG_U32, OFF(max_batch), 1, 1000000, "10000", 0 },
+
+	{ "fetch.max_total", CFG_U32, OFF(max_total), 1, 10000, "64", 0 },
+	{ "fetch.max_per_host", CFG_U32, OFF(max_per_host), 1, 1000, "2", 0 },
+	{ "fetch.host_delay", CFG_DURATION, OFF(host_delay_ms), 0, HOUR_MS,
+	    "0", 0 },
+	{ "fetch.connect_timeout", CFG_DURATION, OFF(connect_timeout_ms),
+	    100, HOUR_MS, "10s", 0 },
+	{ "fetch.timeout", CFG_DURATION, OFF(timeout_ms), 100, HOUR_MS,
+	    "60s", 0 },
+	{ "fetch.low_speed_time", CFG_DURATION, OFF(low_speed_time_ms), 0,
+	    HOUR_MS, "30s", 0 },
+	{ "fetch.low_speed_limit", CFG_SIZE, OFF(low_speed_limit), 0, GIB,
+	    "100B", 0 },
+	{ "fetch.max_body", CFG_SIZE, OFF(max_body), KIB, GIB, "10MiB", 0 },
+	{ "fetch.max_redirects", CFG_U32, OFF(max_redirects), 0, 50, "10", 0 },
+	{ "fetch.user_agent", CFG_STR, OFF(user_agent), 0, 0,
+	    "sluice/" SLUICE_VERSION " (+https://example.org/sluice-bot)", 0 },
+	{ "fetch.accept_language", CFG_STR, OFF(accept_language), 0, 0,
+	    "", 0 },
+	{ "fetch.allow_private_addresses", CFG_BOOL,
+	    OFF(allow_private_addresses), 0, 0, "false", 0 },
+	{ "fetch.allow_cidrs", CFG_STR, OFF(allow_cidrs), 0, 0, "", 0 },
+	{ "fetch.respect_robots", CFG_BOOL, OFF(respect_robots), 0, 0,
+	    "true", 0 },
+	{ "fetch.max_crawl_delay", CFG_DURATION, OFF(max_crawl_delay_ms), 0,
+	    DAY_MS, "30s", 0 },
+	{ "fetch.host_backoff_min", CFG_DURATION, OFF(host_backoff_min_ms),
+	    0, DAY_MS, "60s", 0 },
+	{ "fetch.host_backoff_max", CFG_DURATION, OFF(host_backoff_max_ms),
+	    0, 30 * DAY_MS, "24h", 0 },
+	{ "fetch.robots_token", CFG_STR, OFF(robots_token), 0, 0, "sluice",
+	    0 },
+
+	{ "extract.max_html", CFG_SIZE, OFF(max_html), KIB, GIB, "10MiB", 0 },
+
+	{ "dedup.near_threshold", CFG_DOUBLE, OFF(near_threshold), 0.5, 1.0,
+	    "0.8", 0 },
+	{ "dedup.min_words", CFG_U32, OFF(min_words), 0, 100000, "30", 0 },
+	{ "dedup.strip_params", CFG_STR, OFF(strip_params), 0, 0, "", 0 },
+};
+
+#define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->offset))
+#define CFIELD(c, k, type) \
+	((const type *)(const void *)((const char *)(c) + (k)->offset))
+
+static const struct cfg_key *
+cfg_lookup(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_LEN(cfg_keys); i++)
+		if (strcmp(cfg_keys[i].name, name) == 0)
+			return &cfg_keys[i];
+	return NULL;
+}
+
+/* Parses a number with an optional unit from units[] (name, factor). */
+struct cfg_unit {
+	const char	*name;
+	double		 factor;
+};
+
+static const struct cfg_unit size_units[] = {
+	{ "", 1 }, { "b", 1 }, { "k", KIB }, { "kb", KIB }, { "kib", KIB },
+	{ "m", MIB }, { "mb", MIB }, { "mib", MIB }, { "g", GIB },
+	{ "gb", GIB }, { "gib", GIB }, { "t", TIB }, { "tib", TIB },
+};
+
+static const struct cfg_unit duration_units[] = {
+	{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+	{ "min", 60000 }, { "h", HOUR_MS }, { "d", DAY_MS },
+};
+
+static int
+parse_with_unit(const char *s, const struct cfg_unit *units, size_t n,
+    double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno != 0 || !isfinite(v) || v < 0)
+		return -1;
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < n; i++) {
+		if (strcasecmp(end, units[i].name) == 0) {
+			*out = v * units[i].factor;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Parses a numeric value of key k into *v (ms for durations). */
+static int
+parse_number(const struct cfg_key *k, const char *value, double *v,
+    char *err, size_t errlen)
+{
+	char *end;
+	int rc = 0;
+
+	errno = 0;
+	switch (k->type) {
+	case CFG_SIZE:
+		rc = parse_with_unit(value, size_units,
+		    ARRAY_LEN(size_units), v);
+		break;
+	case CFG_DURATION:
+		rc = parse_with_unit(value, duration_units,
+		    ARRAY_LEN(duration_units), v);
+		break;
+	case CFG_OCTAL:
+		*v = (double)strtoul(value, &end, 8);
+		rc = (end == value || *end != '\0' || errno) ? -1 : 0;
+		break;
+	case CFG_DOUBLE:
+		*v = strtod(value, &end);
+		rc = (end == value || *end != '\0' || errno ||
+		    !isfinite(*v)) ? -1 : 0;
+		break;
+	default:
+		*v = strtod(value, &end);
+		rc = (end == value || *end != '\0' || errno ||
+		    *v != floor(*v)) ? -1 : 0;
+		break;
+	}
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: invalid value \"%s\"", k->name,
+		    value);
+		return -1;
+	}
+	if (*v < k->min || *v > k->max) {
+		snprintf(err, errlen, "%s: %s is out of range", k->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stores value into c's field for k.  0, or -1 with err. */
+static int
+cfg_apply(struct config *c, const struct cfg_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	double v = 0;
+	char *s;
+	int lvl;
+
+	switch (k->type) {
+	case CFG_STR:
+		s = strdup(value);
+		if (s == NULL) {
+			snprintf(err, errlen, "%s: out of memory", k->name);
+			return -1;
+		}
+		free(*FIELD(c, k, char *));
+		*FIELD(c, k, char *) = s;
+		return 0;
+	case CFG_BOOL:
+		if (parse_bool(value, FIELD(c, k, bool)) == -1) {
+			snprintf(err, errlen, "%s: expected true or false, "
+			    "got \"%s\"", k->name, value);
+			return -1;
+		}
+		return 0;
+	case CFG_LOGLEVEL:
+		lvl = log_level_parse(value);
+		if (lvl == -1) {
+			snprintf(err, errlen, "%s: expected err, warning, "
+			    "notice, info or debug, got \"%s\"", k->name, value);
+			return -1;
+		}
+		*FIELD(c, k, int) = lvl;
+		return 0;
+	default:
+		break;
+	}
+	if (parse_number(k, value, &v, err, errlen) == -1)
+		return -1;
+	switch (k->type) {
+	case CFG_U32:
+	case CFG_OCTAL:
+		*FIELD(c, k, uint32_t) = (uint32_t)v;
+		break;
+	case CFG_DOUBLE:
+		*FIELD(c, k, double) = v;
+		break;
+	default:
+		*FIELD(c, k, uint64_t) = (uint64_t)v;
+		break;
+	}
+	return 0;
+}
+
+void
+config_defaults(struct config *c)
+{
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < ARRAY_LEN(cfg_keys); i++)
+		if (cfg_apply(c, &cfg_keys[i], cfg_keys[i].def, err,
+		    sizeof(err)) == -1)
+			fatalx("built-in default: %s", err);
+}
+
+void
+config_free(struct config *c)
+{
+	for (size_t i = 0; i < ARRAY_LEN(cfg_keys); i++)
+		if (cfg_keys[i].type == CFG_STR)
+			SAFE_FREE(*FIELD(c, &cfg_keys[i], char *));
+}
+
+int
+config_copy(struct config *dst, const struct config *src)
+{
+	*dst = *src;
+	for (size_t i = 0; i < ARRAY_LEN(cfg_keys); i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		const char *s;
+
+		if (k->type != CFG_STR)
+			continue;
+		s = *CFIELD(src, k, char *);
+		*FIELD(dst, k, char *) = s ? strdup(s) : NULL;
+		if (s != NULL && *FIELD(dst, k, char *) == NULL) {
+			/* Leave dst freeable: forget the borrowed rest. */
+			for (size_t j = i + 1; j < ARRAY_LEN(cfg_keys); j++)
+				if (cfg_keys[j].type == CFG_STR)
+					*FIELD(dst, &cfg_keys[j], char *) = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Strips blanks at both ends, in place. */
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* Removes surrounding double quotes; \" and \\ inside are unescaped. */
+static int
+unquote(char *s)
+{
+	size_t n = strlen(s);
+	char *w = s;
+
+	if (n == 0 || s[0] != '"')
+		return 0;
+	if (n < 2 || s[n - 1] != '"')
+		return -1;
+	s[n - 1] = '\0';
+	for (char *r = s + 1; *r != '\0'; r++) {
+		if (*r == '\\' && (r[1] == '"' || r[1] == '\\'))
+			r++;
+		else if (*r == '"')
+			return -1;
+		*w++ = *r;
+	}
+	*w = '\0';
+	return 0;
+}
+
+/* Strips a # comment that is outside double quotes. */
+static void
+strip_comment(char *s)
+{
+	bool quoted = false;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' && quoted && s[1] != '\0')
+			s++;
+		else if (*s == '"')
+			quoted = !quoted;
+		else if (*s == '#' && !quoted) {
+			*s = '\0';
+			return;
+		}
+	}
+}
+
+static int
+config_set_kv(struct config *c, const char *name, char *value, char *err,
+    size_t errlen)
+{
+	const struct cfg_key *k = cfg_lookup(name);
+
+	if (k == NULL) {
+		snprintf(err, errlen, "unknown key \"%s\"", name);
+		return -1;
+	}
+	if (unquote(value) == -1) {
+		snprintf(err, errlen, "%s: unbalanced quotes", name);
+		return -1;
+	}
+	return cfg_apply(c, k, value, err, errlen);
+}
+
+#define CFG_LINE_MAX	4096
+
+/* Handles one line of a config file; section is updated on "[name]". */
+static int
+config_line(struct config *c, char *line, char *section, size_t seclen,
+    char *err, size_t errlen)
+{
+	char name[CFG_LINE_MAX + 64];
+	char *eq, *key, *p;
+
+	strip_comment(line);
+	p = trim(line);
+	if (*p == '\0')
+		return 0;
+	if (*p == '[') {
+		size_t n = strlen(p);
+		if (p[n - 1] != ']' || n < 3 || n - 2 >= seclen) {
+			snprintf(err, errlen, "bad section header");
+			return -1;
+		}
+		memcpy(section, p + 1, n - 2);
+		section[n - 2] = '\0';
+		return 0;
+	}
+	eq = strchr(p, '=');
+	if (eq == NULL) {
+		snprintf(err, errlen, "expected \"key = value\"");
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(p);
+	if (*section == '\0' && strchr(key, '.') == NULL) {
+		snprintf(err, errlen, "\"%s\" outside of a [section]", key);
+		return -1;
+	}
+	if (strchr(key, '.') != NULL)
+		snprintf(name, sizeof(name), "%s", key);
+	else
+		snprintf(name, sizeof(name), "%s.%s", section, key);
+	return config_set_kv(c, name, trim(eq + 1), err, errlen);
+}
+
+int
+config_load_buffer(struct config *c, const char *name, const char *text,
+    size_t len, char *err, size_t errlen)
+{
+	char line[CFG_LINE_MAX + 1], section[64] = "", msg[512];
+	size_t pos = 0, lineno = 0;
+
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+
+		lineno++;
+		if (n > CFG_LINE_MAX) {
+			snprintf(err, errlen, "%s:%zu: line too long", name,
+			    lineno);
+			return -1;
+		}
+		if (memchr(text + pos, '\0', n) != NULL) {
+			snprintf(err, errlen, "%s:%zu: NUL byte", name, lineno);
+			return -1;
+		}
+		memcpy(line, text + pos, n);
+		line[n] = '\0';
+		pos += n + 1;
+		if (config_line(c, line, section, sizeof(section), msg,
+		    sizeof(msg)) == -1) {
+			snprintf(err, errlen, "%s:%zu: %s", name, lineno, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+#define CFG_FILE_MAX	(1024 * 1024)
+
+int
+config_load_file(struct config *c, const char *path, char *err,
+    size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+	char *text = NULL;
+	size_t n;
+	int rc = -1;
+
+	if (fp == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	text = malloc(CFG_FILE_MAX + 1);
+	if (text == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	n = fread(text, 1, CFG_FILE_MAX + 1, fp);
+	if (ferror(fp)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (n > CFG_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than 1 MiB", path);
+		goto out;
+	}
+	rc = config_load_buffer(c, path, text, n, err, errlen);
+out:
+	free(text);
+	fclose(fp);
+	return rc;
+}
+
+int
+config_set(struct config *c, const char *assignment, char *err,
+    size_t errlen)
+{
+	char buf[CFG_LINE_MAX + 1];
+	char *eq;
+
+	if (strlen(assignment) > CFG_LINE_MAX) {
+		snprintf(err, errlen, "--set: too long");
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", assignment);
+	eq = strchr(buf, '=');
+	if (eq == NULL || strchr(buf, '.') == NULL || strchr(buf, '.') > eq) {
+		snprintf(err, errlen, "--set %s: expected section.key=value",
+		    assignment);
+		return -1;
+	}
+	*eq = '\0';
+	return config_set_kv(c, trim(buf), trim(eq + 1), err, errlen);
+}
+
+int
+config_validate(const struct config *c, char *err, size_t errlen)
+{
+	if (c->state_dir == NULL || c->state_dir[0] == '\0') {
+		snprintf(err, errlen, "daemon.state_dir must be set");
+		return -1;
+	}
+	if (c->map_size > c->map_size_max) {
+		snprintf(err, errlen, "store.map_size is larger than "
+		    "store.map_size_max");
+		return -1;
+	}
+	if (c->max_per_host > c->max_total) {
+		snprintf(err, errlen, "fetch.max_per_host is larger than "
+		    "fetch.max_total");
+		return -1;
+	}
+	if (c->retry_base_ms > c->retry_max_ms) {
+		snprintf(err, errlen, "queue.retry_base is larger than "
+		    "queue.retry_max");
+		return -1;
+	}
+	if (c->user_agent == NULL || strstr(c->user_agent, "http") == NULL) {
+		snprintf(err, errlen, "fetch.user_agent must carry a contact "
+		    "URL, e.g. \"sluice/1 (+https://example.org/bot)\"");
+		return -1;
+	}
+	return 0;
+}
+
+/* Formats k's value in file syntax into out. */
+static void
+cfg_format(const struct config *c, const struct cfg_key *k, char *out,
+    size_t outlen)
+{
+	const char *s;
+
+	switch (k->type) {
+	case CFG_STR:
+		s = *CFIELD(c, k, char *);
+		snprintf(out, outlen, "%s", s ? s : "");
+		break;
+	case CFG_BOOL:
+		snprintf(out, outlen, "%s",
+		    *CFIELD(c, k, bool) ? "true" : "false");
+		break;
+	case CFG_LOGLEVEL:
+		snprintf(out, outlen, "%s", log_level_name(*CFIELD(c, k, int)));
+		break;
+	case CFG_U32:
+		snprintf(out, outlen, "%u", *CFIELD(c, k, uint32_t));
+		break;
+	case CFG_OCTAL:
+		snprintf(out, outlen, "0%o", *CFIELD(c, k, uint32_t));
+		break;
+	case CFG_DOUBLE:
+		snprintf(out, outlen, "%g", *CFIELD(c, k, double));
+		break;
+	case CFG_DURATION:
+		snprintf(out, outlen, "%llums",
+		    (unsigned long long)*CFIELD(c, k, uint64_t));
+		break;
+	default:
+		snprintf(out, outlen, "%lluB",
+		    (unsigned long long)*CFIELD(c, k, uint64_t));
+		break;
+	}
+}
+
+int
+config_diff(const struct config *a, const struct config *b,
+    void (*fn)(const char *key, bool restart, void *arg), void *arg)
+{
+	char va[CFG_LINE_MAX], vb[CFG_LINE_MAX];
+	int n = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(cfg_keys); i++) {
+		cfg_format(a, &cfg_keys[i], va, sizeof(va));
+		cfg_format(b, &cfg_keys[i], vb, sizeof(vb));
+		if (strcmp(va, vb) == 0)
+			continue;
+		n++;
+		if (fn != NULL)
+			fn(cfg_keys[i].name,
+			    (cfg_keys[i].flags & CFG_RESTART) != 0, arg);
+	}
+	return n;
+}
+
+int
+config_keep(struct config *dst, const struct config *src, const char *key)
+{
+	const struct cfg_key *k = cfg_lookup(key);
+	char *s;
+
+	if (k == NULL)
+		return -1;
+	if (k->type != CFG_STR) {
+		memcpy(FIELD(dst, k, char), CFIELD(src, k, char),
+		    k->type == CFG_U32 || k->type == CFG_OCTAL ? 4 :
+		    k->type == CFG_BOOL ? sizeof(bool) :
+		    k->type == CFG_LOGLEVEL ? sizeof(int) : 8);
+		return 0;
+	}
+	s = *CFIELD(src, k, char *) ? strdup(*CFIELD(src, k, char *)) : NULL;
+	if (*CFIELD(src, k, char *) != NULL && s == NULL)
+		return -1;
+	free(*FIELD(dst, k, char *));
+	*FIELD(dst, k, char *) = s;
+	return 0;
+}
+
+void
+config_walk(const struct config *c,
+    void (*fn)(const char *key, const char *value, void *arg), void *arg)
+{
+	char v[CFG_LINE_MAX];
+
+	for (size_t i = 0; i < ARRAY_LEN(cfg_keys); i++) {
+		if (cfg_keys[i].flags & CFG_SENSITIVE)
+			snprintf(v, sizeof(v), "(redacted)");
+		else
+			cfg_format(c, &cfg_keys[i], v, sizeof(v));
+		fn(cfg_keys[i].name, v, arg);
+	}
+}

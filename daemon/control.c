@@ -1,0 +1,549 @@
+/*
+ * control.c - the control socket transport (see control.h).
+ *
+ * Input is read into a per-connection buffer bounded by daemon.max_request;
+ * a longer line is answered with too_large and skipped up to its newline,
+ * and the connection stays usable.  Output is appended to a per-connection
+ * buffer and written when the socket allows; a client that lets more than
+ * daemon.max_reply_buffer pile up is closed, and the log names it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <event2/event.h>
+
+#include "sluice/control.h"
+#include "sluice/log.h"
+#include "sluice/proto.h"
+#include "sluice/util.h"
+
+#define CTL_READ_CHUNK	65536
+
+struct ctl_conn {
+	struct control	*ctl;
+	uint64_t	 id;
+	int		 fd;
+	struct event	*rev, *wev;
+	struct buf	 in, out;
+	uid_t		 uid;
+	pid_t		 pid;
+	bool		 busy;		/* a request awaits its reply */
+	bool		 eof;		/* client closed its side */
+	bool		 discarding;	/* skipping an over-long line */
+	bool		 processing;	/* inside conn_process() */
+	bool		 dead;		/* closed while processing */
+	size_t		 drain_low;
+	control_drain_fn drain_fn;
+	void		*drain_arg;
+	struct ctl_conn	*next, *prev;
+};
+
+struct control {
+	struct event_base *base;
+	int		 fd;
+	struct event	*lev;
+	char		*path;		/* unlinked at exit if we made it */
+	struct control_limits lim;
+	control_request_fn on_request;
+	void		*arg;
+	struct ctl_conn	*conns;
+	unsigned	 nconns;
+	uint64_t	 next_id;
+};
+
+static void conn_close(struct ctl_conn *c, const char *why);
+static void conn_process(struct ctl_conn *c);
+
+/* --- output -------------------------------------------------------- */
+
+static void
+conn_flush(struct ctl_conn *c)
+{
+	while (c->out.len > 0) {
+		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+		if (n > 0) {
+			buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			event_add(c->wev, NULL);
+			return;
+		}
+		conn_close(c, n == 0 ? "peer closed" : strerror(errno));
+		return;
+	}
+	event_del(c->wev);
+}
+
+static void
+conn_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_conn *c = arg;
+	control_drain_fn fn;
+
+	conn_flush(c);
+	/* conn_flush may have closed c: it is then off the list. */
+	if (control_find(c->ctl, c->id) != c)
+		return;
+	if (c->drain_fn != NULL && c->out.len < c->drain_low) {
+		fn = c->drain_fn;
+		c->drain_fn = NULL;
+		fn(c, c->drain_arg, false);
+	}
+}
+
+/* Queues one JSON line; -1 (and the connection is closed) if it would
+ * pass daemon.max_reply_buffer or memory is short. */
+static int
+conn_queue(struct ctl_conn *c, json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT);
+	int rc = -1;
+
+	json_decref(v);
+	if (s != NULL && buf_append(&c->out, s, strlen(s)) == 0 &&
+	    buf_append(&c->out, "\n", 1) == 0)
+		rc = 0;
+	free(s);
+	if (rc == -1) {
+		conn_close(c, "reply buffer over daemon.max_reply_buffer");
+		return -1;
+	}
+	event_add(c->wev, NULL);
+	return 0;
+}
+
+int
+control_send(struct ctl_conn *c, json_t *line)
+{
+	return conn_queue(c, line);
+}
+
+int
+control_send_text(struct ctl_conn *c, const char *text, size_t len)
+{
+	if (buf_append(&c->out, text, len) == -1 ||
+	    buf_append(&c->out, "\n", 1) == -1) {
+		conn_close(c, "reply buffer over daemon.max_reply_buffer");
+		return -1;
+	}
+	event_add(c->wev, NULL);
+	return 0;
+}
+
+void
+control_reply(struct ctl_conn *c, json_t *reply)
+{
+	c->busy = false;
+	if (conn_queue(c, reply) == -1 || c->processing)
+		return;
+	conn_process(c);
+}
+
+size_t
+control_pending(const struct ctl_conn *c)
+{
+	return c->out.len;
+}
+
+void
+control_on_drain(struct ctl_conn *c, size_t low, control_drain_fn fn,
+    void *arg)
+{
+	c->drain_low = low;
+	c->drain_fn = fn;
+	c->drain_arg = arg;
+	event_add(c->wev, NULL);
+}
+
+/* --- input --------------------------------------------------------- */
+
+/* Answers an over-long request. */
+static void
+conn_too_large(struct ctl_conn *c)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "request longer than daemon.max_request "
+	    "(%zu bytes)", c->ctl->lim.max_request);
+	c->busy = true;
+	control_reply(c, proto_error(PROTO_TOO_LARGE, msg));
+}
+
+/* Takes the next complete line off the input buffer (malloc'd, without
+ * its newline), answering and skipping over-long ones.  NULL if none. */
+static char *
+conn_next_line(struct ctl_conn *c)
+{
+	size_t max = c->ctl->lim.max_request;
+
+	while (!c->busy && !c->dead) {
+		char *nl = memchr(c->in.data ? c->in.data : "", '\n', c->in.len);
+		size_t len;
+		char *line;
+
+		if (nl == NULL) {
+			if (c->discarding)
+				buf_reset(&c->in);
+			else if (c->in.len > max) {
+				buf_reset(&c->in);
+				c->discarding = true;
+				conn_too_large(c);
+			}
+			return NULL;
+		}
+		len = (size_t)(nl - c->in.data);
+		if (c->discarding || len > max) {
+			buf_consume(&c->in, len + 1);
+			if (!c->discarding)
+				conn_too_large(c);
+			c->discarding = false;
+			continue;
+		}
+		if (len > 0 && c->in.data[len - 1] == '\r')
+			len--;
+		line = strndup(c->in.data, len);
+		buf_consume(&c->in, (size_t)(nl - c->in.data) + 1);
+		if (line != NULL)
+			return line;
+		c->busy = true;
+		control_reply(c, proto_error(PROTO_INTERNAL, "out of memory"));
+	}
+	return NULL;
+}
+
+/*
+ * Hands complete lines to the request callback, one at a time.  The
+ * callback may reply at once (control_reply then only queues, since we are
+ * processing) or later, after a commit (control_reply then calls back in).
+ * A close during processing is deferred to the end (c->dead).
+ */
+static void
+conn_process(struct ctl_conn *c)
+{
+	char *line;
+
+	c->processing = true;
+	while ((line = conn_next_line(c)) != NULL) {
+		c->busy = true;
+		c->ctl->on_request(c, line, strlen(line), c->ctl->arg);
+		free(line);
+	}
+	c->processing = false;
+	if (c->dead) {
+		conn_close(c, NULL);
+		return;
+	}
+	if (c->eof && !c->busy && c->in.len == 0) {
+		/* Half-closed client: finish writing, then close. */
+		conn_flush(c);
+		if (control_find(c->ctl, c->id) == c && c->out.len == 0)
+			conn_close(c, NULL);
+		return;
+	}
+	if (!c->eof)
+		event_add(c->rev, NULL);
+}
+
+static void
+conn_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_conn *c = arg;
+	char chunk[CTL_READ_CHUNK];
+	ssize_t n;
+
+	/* While a request is pending, read only up to one request ahead. */
+	if (c->busy && c->in.len > c->ctl->lim.max_request) {
+		event_del(c->rev);
+		return;
+	}
+	n = recv(fd, chunk, sizeof(chunk), 0);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		c->eof = true;
+		event_del(c->rev);
+		if (!c->busy && c->out.len == 0 && c->in.len == 0)
+			conn_close(c, n == 0 ? NULL : strerror(errno));
+		else
+			conn_process(c);
+		return;
+	}
+	if (buf_append(&c->in, chunk, (size_t)n) == -1) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_process(c);
+}
+
+/* --- connections --------------------------------------------------- */
+
+static void
+conn_close(struct ctl_conn *c, const char *why)
+{
+	struct control *ctl = c->ctl;
+
+	if (c->processing) {
+		/* conn_process() is on the stack: it frees c when done. */
+		c->dead = true;
+		if (why != NULL)
+			log_info("control: closing client %llu: %s",
+			    (unsigned long long)c->id, why);
+		return;
+	}
+	if (c->drain_fn != NULL) {
+		control_drain_fn fn = c->drain_fn;
+		c->drain_fn = NULL;
+		fn(c, c->drain_arg, true);
+	}
+	if (why != NULL)
+		log_info("control: closing client %llu (uid %d, pid %d): %s",
+		    (unsigned long long)c->id, (int)c->uid, (int)c->pid, why);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		ctl->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	ctl->nconns--;
+	event_free(c->rev);
+	event_free(c->wev);
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+	if (ctl->lev != NULL)
+		event_add(ctl->lev, NULL);	/* may accept again */
+}
+
+/* Refuses a client over daemon.max_clients with one busy line. */
+static void
+refuse(int fd)
+{
+	static const char msg[] = "{\"ok\":false,\"error\":{\"code\":\"busy\","
+	    "\"message\":\"too many clients (daemon.max_clients)\"}}\n";
+
+	(void)!send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static void
+conn_new(struct control *ctl, int fd)
+{
+	struct ctl_conn *c = calloc(1, sizeof(*c));
+	struct ucred cred = { 0 };
+	socklen_t len = sizeof(cred);
+
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->ctl = ctl;
+	c->fd = fd;
+	c->id = ++ctl->next_id;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		c->uid = cred.uid;
+		c->pid = cred.pid;
+	}
+	buf_init(&c->in, ctl->lim.max_request + CTL_READ_CHUNK + 1);
+	buf_init(&c->out, ctl->lim.max_reply_buffer);
+	c->rev = event_new(ctl->base, fd, EV_READ | EV_PERSIST,
+	    conn_readable, c);
+	c->wev = event_new(ctl->base, fd, EV_WRITE | EV_PERSIST,
+	    conn_writable, c);
+	if (c->rev == NULL || c->wev == NULL) {
+		if (c->rev) event_free(c->rev);
+		if (c->wev) event_free(c->wev);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = ctl->conns;
+	if (ctl->conns != NULL)
+		ctl->conns->prev = c;
+	ctl->conns = c;
+	ctl->nconns++;
+	event_add(c->rev, NULL);
+	log_debug("control: client %llu connected (uid %d, pid %d)",
+	    (unsigned long long)c->id, (int)c->uid, (int)c->pid);
+}
+
+static void
+control_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct control *ctl = arg;
+
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: stop accepting until a
+				 * client leaves (conn_close re-adds). */
+				log_warn("control: accept");
+				event_del(ctl->lev);
+			}
+			return;
+		}
+		if (ctl->nconns >= ctl->lim.max_clients)
+			refuse(fd);
+		else
+			conn_new(ctl, fd);
+	}
+}
+
+/* --- listening ----------------------------------------------------- */
+
+/* Refuses to take over a socket a live daemon still answers on. */
+static int
+socket_in_use(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int live;
+
+	if (fd == -1)
+		return 0;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return live;
+}
+
+static int
+control_listen(struct control *ctl, const char *path, unsigned mode,
+    char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s: socket path too long", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (socket_in_use(&sun)) {
+		snprintf(err, errlen, "%s: another sluiced is listening", path);
+		return -1;
+	}
+	unlink(path);
+	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (ctl->fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* Create the socket with the final mode: no window where it is
+	 * more open than configured. */
+	old = umask(0777 & ~mode);
+	if (bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	umask(old);
+	if (chmod(path, mode) == -1 || listen(ctl->fd, 128) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	ctl->path = strdup(path);
+	return 0;
+}
+
+struct control *
+control_new(struct event_base *base, const char *path, unsigned mode, int fd,
+    const struct control_limits *lim, control_request_fn on_request,
+    void *arg, char *err, size_t errlen)
+{
+	struct control *ctl = calloc(1, sizeof(*ctl));
+
+	if (ctl == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ctl->base = base;
+	ctl->lim = *lim;
+	ctl->on_request = on_request;
+	ctl->arg = arg;
+	ctl->fd = fd;
+	if (fd >= 0) {
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
+			snprintf(err, errlen, "inherited socket: %s",
+			    strerror(errno));
+			goto fail;
+		}
+	} else if (control_listen(ctl, path, mode, err, errlen) == -1)
+		goto fail;
+	ctl->lev = event_new(base, ctl->fd, EV_READ | EV_PERSIST,
+	    control_accept, ctl);
+	if (ctl->lev == NULL || event_add(ctl->lev, NULL) == -1) {
+		snprintf(err, errlen, "cannot watch the control socket");
+		goto fail;
+	}
+	return ctl;
+fail:
+	control_free(ctl);
+	return NULL;
+}
+
+void
+control_set_limits(struct control *ctl, const struct control_limits *l)
+{
+	ctl->lim = *l;
+	for (struct ctl_conn *c = ctl->conns; c != NULL; c = c->next) {
+		c->in.max = l->max_request + CTL_READ_CHUNK + 1;
+		c->out.max = l->max_reply_buffer;
+	}
+}
+
+void
+control_free(struct control *ctl)
+{
+	if (ctl == NULL)
+		return;
+	while (ctl->conns != NULL)
+		conn_close(ctl->conns, NULL);
+	if (ctl->lev != NULL)
+		event_free(ctl->lev);
+	ctl->lev = NULL;
+	if (ctl->fd >= 0)
+		close(ctl->fd);
+	if (ctl->path != NULL)
+		unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+}
+
+uint64_t
+control_conn_id(const struct ctl_conn *c)
+{
+	return c->id;
+}
+
+struct ctl_conn *
+control_find(struct control *ctl, uint64_t id)
+{
+	for (struct ctl_conn *c = ctl->conns; c != NULL; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+uid_t
+control_conn_uid(const struct ctl_conn *c)
+{
+	return c->uid;
+}
+
+unsigned
+control_nconns(const struct control *ctl)
+{
+	return ctl->nconns;
+}

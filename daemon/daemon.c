@@ -1,0 +1,1152 @@
+/*
+ * daemon.c - the loop turn: pending work in, one write transaction, then
+ * replies and new transfers out (see daemon.h for the contract).
+ *
+ * A URL's path through this file:
+ *   command.c queues an OP_SUBMIT -> turn_apply() adds the job -> commit ->
+ *   the client hears "queued" -> sched_plan() leases it in a later turn ->
+ *   commit -> fetch_start() -> on_fetched() -> work_submit(page) ->
+ *   on_page() queues a completion -> turn_apply() stores the document and
+ *   marks the job done in one transaction.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "sluice/command.h"
+#include "sluice/control.h"
+#include "sluice/daemon.h"
+#include "sluice/fetch.h"
+#include "sluice/log.h"
+#include "sluice/notify.h"
+#include "sluice/proto.h"
+#include "sluice/util.h"
+#include "sluice/work.h"
+
+#define LEASE_BATCH	256	/* leases planned per turn, at most */
+
+static void daemon_turn(struct daemon *d);
+
+/* --- pending work -------------------------------------------------- */
+
+void
+daemon_add_op(struct daemon *d, struct op *op)
+{
+	op->next = NULL;
+	*d->ops_tail = op;
+	d->ops_tail = &op->next;
+}
+
+void
+daemon_op_free(struct op *op)
+{
+	for (size_t i = 0; i < op->nurls; i++)
+		free(op->urls[i].url);
+	free(op->urls);
+	if (op->req != NULL)
+		json_decref(op->req);
+	if (op->reply != NULL)
+		json_decref(op->reply);
+	free(op);
+}
+
+static void
+add_completion(struct daemon *d, struct completion *c)
+{
+	c->next = NULL;
+	*d->comps_tail = c;
+	d->comps_tail = &c->next;
+}
+
+void
+daemon_add_waiter(struct daemon *d, struct waiter *w)
+{
+	w->next = d->waiters;
+	d->waiters = w;
+}
+
+static void
+lease_free(struct lease *l)
+{
+	free(l->url);
+	free(l->etag);
+	free(l->last_modified);
+	free(l);
+}
+
+/* --- applying a turn ----------------------------------------------- */
+
+static json_t *
+submit_result(const struct op_url *u, const struct submit_result *r)
+{
+	if (u->url == NULL)
+		return json_pack("{s:s, s:s, s:{s:s, s:s}}", "url", u->given,
+		    "status", "rejected", "error", "code",
+		    url_status_name(u->status), "message",
+		    url_status_message(u->status));
+	if (r->status == SUBMIT_DUPLICATE)
+		return json_pack("{s:s, s:s, s:I, s:s, s:s}", "url", u->url,
+		    "status", "duplicate", "id", (json_int_t)r->id,
+		    "duplicate", "url", "state", job_state_name(r->state));
+	if (r->status == SUBMIT_REQUEUED)
+		return json_pack("{s:s, s:s, s:I, s:b}", "url", u->url,
+		    "status", "queued", "id", (json_int_t)r->id,
+		    "requeued", 1);
+	return json_pack("{s:s, s:s, s:I}", "url", u->url, "status",
+	    "queued", "id", (json_int_t)r->id);
+}
+
+static int
+apply_submit(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
+{
+	json_t *results = json_array();
+	size_t queued = 0, dups = 0, rejected = 0;
+	int rc = 0;
+
+	if (d->store_full) {
+		op->reply = proto_error(PROTO_STORE_FULL, "the store reached "
+		    "store.map_size_max; nothing was queued");
+		json_decref(results);
+		return 0;
+	}
+	for (size_t i = 0; i < op->nurls && rc == 0; i++) {
+		struct op_url *u = &op->urls[i];
+		struct submit_result r = { 0 };
+
+		if (u->url != NULL) {
+			rc = queue_submit(&d->queue, txn, u->url, u->host,
+			    op->priority, op->not_before_ms, op->force, now, &r);
+			if (rc != 0)
+				break;
+			if (r.status == SUBMIT_DUPLICATE)
+				dups++;
+			else {
+				queued++;
+				sched_ready(&d->sched, u->host, op->priority);
+			}
+		} else
+			rejected++;
+		json_array_append_new(results, submit_result(u, &r));
+	}
+	op->reply = json_pack("{s:b, s:I, s:I, s:I, s:o}", "ok", 1, "queued",
+	    (json_int_t)queued, "duplicates", (json_int_t)dups, "rejected",
+	    (json_int_t)rejected, "results", results);
+	return rc;
+}
+
+static int
+apply_op(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
+{
+	uint64_t n = 0;
+	int rc;
+
+	switch (op->kind) {
+	case OP_SUBMIT:
+		return apply_submit(d, txn, op, now);
+	case OP_CANCEL:
+		rc = queue_cancel(&d->queue, txn, op->id, now);
+		break;
+	case OP_RETRY:
+		rc = queue_retry(&d->queue, txn, op->id, now);
+		n = rc == 0;
+		break;
+	default:
+		rc = queue_retry_failed(&d->queue, txn, now, &n);
+		break;
+	}
+	if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST) {
+		op->reply = proto_error(rc == MDB_NOTFOUND ? PROTO_NOT_FOUND :
+		    PROTO_CONFLICT, rc == MDB_NOTFOUND ? "no such job" :
+		    "the job's state does not allow this");
+		return 0;
+	}
+	if (rc == 0 && op->kind == OP_CANCEL)
+		op->reply = command_job_reply(d, txn, op->id);
+	else if (rc == 0)
+		op->reply = json_pack("{s:b, s:I}", "ok", 1, "retried",
+		    (json_int_t)n);
+	return rc;
+}
+
+/* Adds id, the dedup verdict and the text (for firsts) to the document. */
+static int
+finish_doc(struct daemon *d, MDB_txn *txn, struct completion *c,
+    char **json, uint64_t *flags)
+{
+	struct page *p = c->page;
+	struct dedup_match m = { 0 };
+	int rc = dedup_check_insert(txn, &d->dedup, c->job_id, &p->sig,
+	    &d->page_opts.dedup, &m);
+	json_t *doc;
+
+	if (rc != 0)
+		return rc;
+	doc = json_deep_copy(p->doc);
+	if (doc == NULL)
+		return ENOMEM;
+	json_object_set_new(doc, "id", json_integer((json_int_t)c->job_id));
+	*flags = 0;
+	if (m.kind != DEDUP_NONE) {
+		json_object_set_new(doc, "duplicate_of",
+		    json_integer((json_int_t)m.doc_id));
+		json_object_set_new(doc, "duplicate_kind", json_string(
+		    m.kind == DEDUP_EXACT ? "exact" : "near"));
+		json_object_set_new(doc, "similarity", json_real(m.similarity));
+		json_object_set_new(doc, "text", json_null());
+		*flags = DOC_DUPLICATE;
+		if (m.kind == DEDUP_EXACT)
+			d->queue.counts.dup_exact++;
+		else
+			d->queue.counts.dup_near++;
+	} else {
+		json_object_set_new(doc, "duplicate_of", json_null());
+		json_object_set_new(doc, "duplicate_kind", json_null());
+		json_object_set_new(doc, "similarity", json_null());
+	}
+	*json = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	return *json ? 0 : ENOMEM;
+}
+
+static int
+apply_done(struct daemon *d, MDB_txn *txn, struct completion *c,
+    uint64_t now)
+{
+	struct page *p = c->page;
+	uint64_t flags = 0;
+	char *json = NULL;
+	int rc;
+
+	rc = queue_done(&d->queue, txn, c->job_id, c->job_id,
+	    (uint32_t)p->res->http_status, now);
+	if (rc == MDB_KEYEXIST)
+		return 0;	/* cancelled meanwhile: drop the result */
+	if (rc == 0)
+		rc = finish_doc(d, txn, c, &json, &flags);
+	if (rc == 0)
+		rc = doc_put(&d->docs, txn, c->job_id, json, strlen(json),
+		    p->fetched_ms, flags, p->raw, p->raw_len);
+	free(json);
+	if (rc == 0) {
+		d->queue.counts.fetched++;
+		d->queue.counts.bytes += c->bytes;
+	}
+	return rc;
+}
+
+static int
+apply_completion(struct daemon *d, MDB_txn *txn, struct completion *c,
+    uint64_t now)
+{
+	struct job_failure f;
+	bool requeued;
+	struct job j;
+	int rc;
+
+	if (c->page != NULL)
+		return apply_done(d, txn, c, now);
+	if (c->not_modified) {
+		rc = queue_get(&d->queue, txn, c->job_id, &j);
+		if (rc == 0) {
+			rc = queue_done(&d->queue, txn, c->job_id, j.doc_id,
+			    304, now);
+			queue_job_free(&j);
+		}
+		if (rc == 0)
+			d->queue.counts.not_modified++;
+		return rc == MDB_KEYEXIST || rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	f.code = c->code;
+	f.message = c->msg;
+	f.http_status = c->http_status;
+	f.retryable = c->retryable;
+	f.retry_after_ms = c->retry_after_ms;
+	rc = queue_fail(&d->queue, txn, c->job_id, &f, now, &requeued);
+	if (rc == MDB_KEYEXIST || rc == MDB_NOTFOUND)
+		return 0;
+	if (rc == 0 && !requeued)
+		log_debug("job %llu failed: %s %s",
+		    (unsigned long long)c->job_id, c->code, c->msg);
+	return rc;
+}
+
+struct plan_ctx {
+	struct daemon	*d;
+	MDB_txn		*txn;
+	int		 rc;
+};
+
+static char *
+doc_field(json_t *doc, const char *name)
+{
+	const char *s = json_string_value(json_object_get(doc, name));
+
+	return s ? strdup(s) : NULL;
+}
+
+/* sched_plan() callback: remember the lease, with the validators of the
+ * stored response for a conditional refetch. */
+static void
+plan_lease(struct job *j, void *arg)
+{
+	struct plan_ctx *pc = arg;
+	struct lease *l = calloc(1, sizeof(*l));
+	json_t *doc;
+
+	if (l == NULL) {
+		pc->rc = ENOMEM;
+		queue_job_free(j);
+		return;
+	}
+	l->job_id = j->id;
+	l->host = j->host;
+	l->url = j->url;
+	j->url = NULL;
+	if (j->doc_id != 0 && doc_get(&pc->d->docs, pc->txn, j->doc_id,
+	    &doc) == 0) {
+		l->etag = doc_field(doc, "etag");
+		l->last_modified = doc_field(doc, "last_modified");
+		json_decref(doc);
+	}
+	queue_job_free(j);
+	l->next = pc->d->leases;
+	pc->d->leases = l;
+}
+
+static bool
+may_dispatch(const struct daemon *d)
+{
+	return !d->paused && !d->stopping && !d->store_stuck;
+}
+
+static void
+note_ready(uint64_t host, int32_t prio, void *arg)
+{
+	sched_ready(arg, host, prio);
+}
+
+/* Everything the turn changes, inside txn.  0 or an LMDB error. */
+static int
+turn_apply(struct daemon *d, MDB_txn *txn, uint64_t now)
+{
+	struct plan_ctx pc = { d, txn, 0 };
+	int rc = 0;
+
+	for (struct op *op = d->ops; op != NULL && rc == 0; op = op->next)
+		rc = apply_op(d, txn, op, now);
+	for (struct completion *c = d->comps; c != NULL && rc == 0;
+	    c = c->next)
+		rc = apply_completion(d, txn, c, now);
+	if (rc == 0)
+		rc = queue_promote(&d->queue, txn, now, note_ready, &d->sched,
+		    &d->next_due_ms);
+	if (rc == 0 && may_dispatch(d))
+		rc = sched_plan(&d->sched, &d->queue, txn, now, LEASE_BATCH,
+		    plan_lease, &pc);
+	if (rc == 0)
+		rc = pc.rc;
+	if (rc == 0)
+		rc = queue_turn_flush(&d->queue, txn);
+	return rc;
+}
+
+/* Forgets what an aborted transaction did, so the turn can be replayed. */
+static void
+turn_rollback(struct daemon *d)
+{
+	struct lease *l, *next;
+
+	queue_turn_abort(&d->queue);
+	sched_abort(&d->sched);
+	for (struct op *op = d->ops; op != NULL; op = op->next) {
+		if (op->reply != NULL)
+			json_decref(op->reply);
+		op->reply = NULL;
+	}
+	for (l = d->leases; l != NULL; l = next) {
+		next = l->next;
+		lease_free(l);
+	}
+	d->leases = NULL;
+}
+
+/* Answers every pending op with err (the turn could not commit). */
+static void
+fail_ops(struct daemon *d, enum proto_err e, const char *msg)
+{
+	for (struct op *op = d->ops; op != NULL; op = op->next) {
+		if (op->reply != NULL)
+			json_decref(op->reply);
+		op->reply = proto_error(e, msg);
+	}
+}
+
+/* --- after the commit ---------------------------------------------- */
+
+static void
+start_leases(struct daemon *d)
+{
+	struct lease *l, *next;
+	char err[256];
+
+	for (l = d->leases; l != NULL; l = next) {
+		struct fetch_req req = { l->job_id, l->url, l->etag,
+		    l->last_modified, l };
+		next = l->next;
+		l->next = NULL;
+		if (fetch_start(d->fetch, &req, err, sizeof(err)) == 0)
+			continue;
+		/* The job stays leased; record the failure next turn. */
+		struct completion *c = calloc(1, sizeof(*c));
+		if (c != NULL) {
+			c->job_id = l->job_id;
+			c->host = l->host;
+			snprintf(c->code, sizeof(c->code), "internal");
+			snprintf(c->msg, sizeof(c->msg), "%s", err);
+			c->retryable = true;
+			c->retry_after_ms = -1;
+			add_completion(d, c);
+		}
+		lease_free(l);
+	}
+	d->leases = NULL;
+}
+
+static void
+rate_count(struct daemon *d, uint64_t n)
+{
+	uint64_t sec = mono_ms() / 1000;
+
+	if (sec != d->rate_sec) {
+		for (uint64_t s = d->rate_sec + 1; s <= sec &&
+		    s <= d->rate_sec + RATE_WINDOW; s++)
+			d->rate[s % RATE_WINDOW] = 0;
+		d->rate_sec = sec;
+	}
+	d->rate[sec % RATE_WINDOW] += n;
+}
+
+double
+daemon_rate(struct daemon *d)
+{
+	uint64_t sum = 0;
+
+	rate_count(d, 0);
+	for (int i = 0; i < RATE_WINDOW; i++)
+		sum += d->rate[i];
+	return (double)sum / RATE_WINDOW;
+}
+
+static void
+finish_completions(struct daemon *d, uint64_t now)
+{
+	struct completion *c, *next;
+	uint64_t n = 0;
+
+	for (c = d->comps; c != NULL; c = next) {
+		next = c->next;
+		sched_finished(&d->sched, c->host);
+		if (c->host_backoff)
+			sched_backoff(&d->sched, c->host, c->retry_after_ms,
+			    d->cfg.host_backoff_min_ms,
+			    d->cfg.host_backoff_max_ms, now);
+		else if (c->page != NULL || c->not_modified)
+			sched_host_ok(&d->sched, c->host);
+		page_free(c->page);
+		free(c);
+		n++;
+	}
+	d->comps = NULL;
+	d->comps_tail = &d->comps;
+	rate_count(d, n);
+}
+
+static void
+answer_ops(struct daemon *d)
+{
+	struct op *op, *next;
+
+	for (op = d->ops; op != NULL; op = next) {
+		struct ctl_conn *c = control_find(d->control, op->conn_id);
+
+		next = op->next;
+		if (c != NULL) {
+			command_tag(op->req, op->reply);
+			control_reply(c, op->reply);
+			op->reply = NULL;
+		}
+		daemon_op_free(op);
+	}
+	d->ops = NULL;
+	d->ops_tail = &d->ops;
+}
+
+/* Answers wait/drain clients whose condition holds or whose time is up. */
+static void
+check_waiters(struct daemon *d)
+{
+	struct waiter **wp = &d->waiters, *w;
+	uint64_t now = mono_ms();
+
+	while ((w = *wp) != NULL) {
+		struct ctl_conn *c = control_find(d->control, w->conn_id);
+		json_t *reply = NULL;
+
+		if (c == NULL)
+			reply = json_null();	/* client gone */
+		else if (w->drain && d->sched.inflight == 0)
+			reply = json_pack("{s:b, s:b, s:i}", "ok", 1,
+			    "paused", d->paused, "inflight", 0);
+		else if (!w->drain && d->queue.counts.state[JOB_QUEUED] == 0 &&
+		    d->queue.counts.state[JOB_ACTIVE] == 0)
+			reply = json_pack("{s:b, s:i, s:i}", "ok", 1,
+			    "queued", 0, "active", 0);
+		else if (w->deadline_ms != 0 && now >= w->deadline_ms)
+			reply = proto_error(PROTO_TIMEOUT, "timeout reached");
+		if (reply == NULL) {
+			wp = &w->next;
+			continue;
+		}
+		*wp = w->next;
+		if (c != NULL) {
+			command_tag_value(w->tag, reply);
+			control_reply(c, reply);
+		} else
+			json_decref(reply);
+		if (w->tag != NULL)
+			json_decref(w->tag);
+		free(w);
+	}
+}
+
+/* Arms the wake timer for the next due job or host slot. */
+static void
+arm_wake(struct daemon *d, uint64_t now)
+{
+	int64_t ms = may_dispatch(d) ? sched_next_wakeup(&d->sched, now) : -1;
+	struct timeval tv;
+
+	if (d->next_due_ms != 0) {
+		int64_t due = d->next_due_ms > now ?
+		    (int64_t)(d->next_due_ms - now) : 0;
+		if (ms < 0 || due < ms)
+			ms = due;
+	}
+	if (ms < 0) {
+		event_del(d->wake);
+		return;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(d->wake, &tv);
+}
+
+/* --- the turn ------------------------------------------------------ */
+
+static bool
+turn_has_work(struct daemon *d, uint64_t now)
+{
+	if (d->ops != NULL || d->comps != NULL)
+		return true;
+	if (d->next_due_ms != 0 && now >= d->next_due_ms)
+		return true;
+	return may_dispatch(d) && d->sched.inflight < d->sched.max_total &&
+	    sched_next_wakeup(&d->sched, now) == 0;
+}
+
+/* Handles a failed commit: 1 to replay the turn, 0 to give up. */
+static int
+turn_failed(struct daemon *d, int rc)
+{
+	char err[256];
+
+	turn_rollback(d);
+	if (rc == MDB_MAP_FULL) {
+		if (store_grow(&d->store, err, sizeof(err)) == 0) {
+			log_notice("store: map grown to %llu bytes",
+			    (unsigned long long)d->store.map_size);
+			return 1;
+		}
+		if (!d->store_full) {
+			/* Replay without the submissions. */
+			log_warnx("store: %s; refusing submissions", err);
+			d->store_full = true;
+			return 1;
+		}
+	}
+	log_errx("store: cannot commit: %s; will retry",
+	    rc == MDB_MAP_FULL ? "map full" : mdb_strerror(rc));
+	fail_ops(d, rc == MDB_MAP_FULL ? PROTO_STORE_FULL : PROTO_INTERNAL,
+	    "the store cannot take this change now");
+	d->store_stuck = true;
+	return 0;
+}
+
+static void
+daemon_turn(struct daemon *d)
+{
+	uint64_t now = now_ms();
+	MDB_txn *txn;
+	int rc;
+
+	if (!turn_has_work(d, now))
+		goto out;
+	for (;;) {
+		queue_turn_begin(&d->queue);
+		rc = store_txn_write(&d->store, &txn);
+		if (rc == 0) {
+			rc = turn_apply(d, txn, now);
+			if (rc == 0)
+				rc = mdb_txn_commit(txn);
+			else
+				mdb_txn_abort(txn);
+		}
+		if (rc == 0)
+			break;
+		if (!turn_failed(d, rc)) {
+			answer_ops(d);	/* with the error */
+			goto out;
+		}
+	}
+	d->store_stuck = false;
+	sched_commit(&d->sched, now);
+	finish_completions(d, now);
+	answer_ops(d);
+	start_leases(d);
+out:
+	check_waiters(d);
+	arm_wake(d, now_ms());
+}
+
+/* --- callbacks from fetch and workers ------------------------------ */
+
+static bool
+status_retryable(long status)
+{
+	static const long codes[] = { 408, 429, 500, 502, 503, 504, 522, 524 };
+
+	for (size_t i = 0; i < ARRAY_LEN(codes); i++)
+		if (codes[i] == status)
+			return true;
+	return false;
+}
+
+/* Fills c's failure from a fetch result that will not reach a worker. */
+static void
+classify_fetch(struct completion *c, const struct fetch_result *r)
+{
+	static const char *const codes[] = {
+		[FETCH_ERR_DNS] = "dns", [FETCH_ERR_CONNECT] = "connect",
+		[FETCH_ERR_TIMEOUT] = "timeout", [FETCH_ERR_NETWORK] = "network",
+		[FETCH_ERR_TOO_LARGE] = "too_large",
+		[FETCH_ERR_REDIRECTS] = "redirects",
+		[FETCH_ERR_SCHEME] = "bad_scheme",
+		[FETCH_ERR_BLOCKED] = "address_blocked",
+		[FETCH_ERR_DECODING] = "decoding",
+		[FETCH_ERR_ABORTED] = "internal",
+		[FETCH_ERR_INTERNAL] = "internal",
+	};
+
+	c->http_status = (uint32_t)r->http_status;
+	c->retry_after_ms = r->retry_after_ms;
+	if (r->error == FETCH_OK) {
+		snprintf(c->code, sizeof(c->code), "http_status");
+		snprintf(c->msg, sizeof(c->msg), "HTTP %ld", r->http_status);
+		c->retryable = status_retryable(r->http_status);
+		c->host_backoff = r->http_status == 429 ||
+		    r->http_status == 503;
+		return;
+	}
+	snprintf(c->code, sizeof(c->code), "%s", codes[r->error] ?
+	    codes[r->error] : "internal");
+	snprintf(c->msg, sizeof(c->msg), "%s", r->errmsg);
+	c->retryable = r->error <= FETCH_ERR_NETWORK ||
+	    r->error == FETCH_ERR_INTERNAL;
+	c->host_backoff = r->error == FETCH_ERR_CONNECT;
+}
+
+static void
+on_fetched(struct fetch_result *r, void *arg)
+{
+	struct daemon *d = arg;
+	struct lease *l = r->arg;
+	struct completion *c;
+	struct page *p;
+
+	if (r->error == FETCH_ERR_ABORTED && d->stopping) {
+		/* Shutdown: the job stays active and is requeued at start. */
+		fetch_result_free(r);
+		lease_free(l);
+		return;
+	}
+	if (r->error == FETCH_OK && r->http_status >= 200 &&
+	    r->http_status < 300) {
+		p = page_new(l->job_id, l->host, l->url, r, &d->page_opts);
+		if (p != NULL) {
+			l->url = NULL;
+			lease_free(l);
+			work_submit(d->work, &p->item);
+			return;
+		}
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		/* XXX: the slot stays taken until restart requeues it. */
+		log_warnx("job %llu: out of memory recording its result",
+		    (unsigned long long)l->job_id);
+		fetch_result_free(r);
+		lease_free(l);
+		return;
+	}
+	c->job_id = l->job_id;
+	c->host = l->host;
+	c->bytes = r->body.len;
+	if (r->error == FETCH_OK && r->http_status == 304)
+		c->not_modified = true;
+	else
+		classify_fetch(c, r);
+	add_completion(d, c);
+	fetch_result_free(r);
+	lease_free(l);
+}
+
+static void
+on_page(struct work_item *it, void *arg)
+{
+	struct daemon *d = arg;
+	struct page *p = (struct page *)it;
+	struct completion *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		log_warnx("job %llu: out of memory recording its document",
+		    (unsigned long long)p->job_id);
+		page_free(p);
+		return;
+	}
+	c->job_id = p->job_id;
+	c->host = p->host;
+	c->bytes = p->res->body.len;
+	c->retry_after_ms = -1;
+	c->http_status = (uint32_t)p->res->http_status;
+	if (p->status == EXTRACT_OK || p->status == EXTRACT_EMPTY)
+		c->page = p;
+	else {
+		snprintf(c->code, sizeof(c->code), "%s",
+		    p->status == EXTRACT_UNSUPPORTED ?
+		    "unsupported_content_type" :
+		    p->status == EXTRACT_TOO_LARGE ? "too_large" : "internal");
+		snprintf(c->msg, sizeof(c->msg), "%s", p->err);
+		page_free(p);
+	}
+	add_completion(d, c);
+}
+
+/* --- timers and signals -------------------------------------------- */
+
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	/* Nothing to do here: the turn that follows does the work. */
+}
+
+static void
+update_status(struct daemon *d)
+{
+	const struct queue_counts *c = &d->queue.counts;
+	char s[256];
+
+	snprintf(s, sizeof(s), "%s%squeued %llu, active %llu, done %llu, "
+	    "failed %llu", d->stopping ? "stopping; " : "",
+	    d->paused ? "paused; " : "",
+	    (unsigned long long)c->state[JOB_QUEUED],
+	    (unsigned long long)c->state[JOB_ACTIVE],
+	    (unsigned long long)c->state[JOB_DONE],
+	    (unsigned long long)c->state[JOB_FAILED]);
+	if (strcmp(s, d->last_status) != 0) {
+		notify_status(s);
+		snprintf(d->last_status, sizeof(d->last_status), "%s", s);
+	}
+}
+
+static void
+on_cron(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	update_status(d);
+	rate_count(d, 0);
+	/* Try again every 10 s: the cap may have been raised, or deletes
+	 * may have freed pages. */
+	if ((d->store_full || d->store_stuck) && ++d->cron_ticks % 10 == 0) {
+		d->store_full = false;
+		d->store_stuck = false;
+	}
+	if (d->stopping && (d->sched.inflight == 0 ||
+	    mono_ms() >= d->stop_deadline))
+		d->done = true;
+}
+
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	notify_watchdog();
+}
+
+void
+daemon_stop(struct daemon *d)
+{
+	if (d->stopping)
+		return;
+	log_notice("stopping: %u transfers in flight, up to %llu ms",
+	    d->sched.inflight, (unsigned long long)d->cfg.shutdown_timeout_ms);
+	notify_stopping();
+	d->stopping = true;
+	d->stop_deadline = mono_ms() + d->cfg.shutdown_timeout_ms;
+	if (d->sched.inflight == 0)
+		d->done = true;
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char err[512];
+
+	if (sig != SIGHUP) {
+		daemon_stop(d);
+		return;
+	}
+	json_t *applied = json_array(), *restart = json_array();
+	if (daemon_reload(d, applied, restart, err, sizeof(err)) == -1)
+		log_warnx("reload: %s", err);
+	json_decref(applied);
+	json_decref(restart);
+}
+
+static struct event *
+timer_new(struct daemon *d, event_callback_fn fn, uint64_t period_ms)
+{
+	struct timeval tv = { (time_t)(period_ms / 1000),
+	    (suseconds_t)(period_ms % 1000) * 1000 };
+	struct event *ev = event_new(d->base, -1, period_ms ? EV_PERSIST : 0,
+	    fn, d);
+
+	if (ev == NULL)
+		fatalx("event_new");
+	if (period_ms)
+		event_add(ev, &tv);
+	return ev;
+}
+
+static struct event *
+signal_new(struct daemon *d, int sig)
+{
+	struct event *ev = evsignal_new(d->base, sig, on_signal, d);
+
+	if (ev == NULL || event_add(ev, NULL) == -1)
+		fatalx("cannot watch signal %d", sig);
+	return ev;
+}
+
+/* --- setup --------------------------------------------------------- */
+
+static void
+note_host(uint64_t host, void *arg)
+{
+	sched_ready(arg, host, 0);
+}
+
+/* Opens the databases, requeues what was active at a crash, and loads the
+ * hosts that have ready jobs. */
+static void
+open_store(struct daemon *d)
+{
+	char err[512];
+	MDB_txn *txn;
+	uint64_t n = 0;
+	int rc;
+
+	if (store_open(&d->store, d->cfg.state_dir, d->cfg.map_size,
+	    d->cfg.map_size_max, err, sizeof(err)) == -1)
+		fatalx("store: %s", err);
+	if ((rc = queue_open(&d->queue, &d->store)) != 0)
+		fatalx("store: queue: %s", mdb_strerror(rc));
+	queue_set_policy(&d->queue, d->cfg.max_attempts, d->cfg.retry_base_ms,
+	    d->cfg.retry_max_ms);
+	rc = store_txn_write(&d->store, &txn);
+	if (rc == 0) {
+		queue_turn_begin(&d->queue);
+		if ((rc = doc_open(&d->docs, txn)) != 0 ||
+		    (rc = dedup_open(txn, &d->dedup)) != 0 ||
+		    (rc = queue_recover(&d->queue, txn, &n)) != 0 ||
+		    (rc = queue_ready_hosts(&d->queue, txn, note_host,
+		    &d->sched)) != 0 ||
+		    (rc = queue_turn_flush(&d->queue, txn)) != 0)
+			mdb_txn_abort(txn);
+		else
+			rc = mdb_txn_commit(txn);
+	}
+	if (rc != 0)
+		fatalx("store: recovery: %s", mdb_strerror(rc));
+	if (n > 0)
+		log_notice("recovered %llu jobs that were in flight",
+		    (unsigned long long)n);
+}
+
+static void
+on_request(struct ctl_conn *c, const char *line, size_t len, void *arg)
+{
+	command_dispatch(arg, c, line, len);
+}
+
+static const char *
+socket_path(struct daemon *d, char *buf, size_t len)
+{
+	const char *rt = getenv("RUNTIME_DIRECTORY");
+
+	if (d->cfg.socket != NULL && d->cfg.socket[0] != '\0')
+		return d->cfg.socket;
+	if (rt != NULL && *rt != '\0') {
+		/* RUNTIME_DIRECTORY may list several, colon-separated. */
+		snprintf(buf, len, "%.*s/control.sock",
+		    (int)strcspn(rt, ":"), rt);
+		return buf;
+	}
+	snprintf(buf, len, "%s/control.sock", d->cfg.state_dir);
+	return buf;
+}
+
+/* Splits dedup.strip_params ("a, b,c") into a NULL-terminated array. */
+static char **
+split_params(const char *list)
+{
+	size_t n = 1;
+	char **v, *copy, *tok, *save;
+
+	for (const char *p = list; *p; p++)
+		n += *p == ',';
+	v = calloc(n + 1, sizeof(*v));
+	copy = strdup(list);
+	if (v == NULL || copy == NULL) {
+		free(v);
+		free(copy);
+		return NULL;
+	}
+	n = 0;
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save))
+		v[n++] = strdup(tok);
+	free(copy);
+	return v;
+}
+
+static void
+free_params(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Options of the worker stage and of URL checking, from d->cfg.  Pages
+ * copy their options when created, so changing these is thread-safe. */
+static void
+configure_pages(struct daemon *d)
+{
+	struct page_opts *po = &d->page_opts;
+
+	extract_opts_default(&po->extract);
+	po->extract.max_input = d->cfg.max_html;
+	dedup_opts_default(&po->dedup);
+	po->dedup.near_threshold = d->cfg.near_threshold;
+	po->dedup.min_words = d->cfg.min_words;
+	po->keep_raw = d->cfg.keep_raw;
+	po->zstd_level = d->cfg.zstd_level;
+	free_params(d->strip_params);
+	d->strip_params = split_params(d->cfg.strip_params);
+	url_opts_default(&d->url_opts);
+	d->url_opts.max_length = d->cfg.max_url_length;
+	d->url_opts.strip_params = (const char *const *)d->strip_params;
+}
+
+/* Applies the live-changeable settings from d->cfg. */
+static void
+daemon_configure(struct daemon *d)
+{
+	struct control_limits lim = { d->cfg.max_clients, d->cfg.max_request,
+	    d->cfg.max_reply_buffer };
+
+	log_set_level(d->cfg.log_level);
+	sched_configure(&d->sched, d->cfg.max_total, d->cfg.max_per_host,
+	    d->cfg.host_delay_ms);
+	queue_set_policy(&d->queue, d->cfg.max_attempts, d->cfg.retry_base_ms,
+	    d->cfg.retry_max_ms);
+	store_set_max(&d->store, d->cfg.map_size_max);
+	if (d->fetch != NULL)
+		fetch_configure(d->fetch, &d->cfg);
+	if (d->control != NULL)
+		control_set_limits(d->control, &lim);
+	configure_pages(d);
+}
+
+void
+daemon_start(struct daemon *d, int listen_fd)
+{
+	struct control_limits lim = { d->cfg.max_clients, d->cfg.max_request,
+	    d->cfg.max_reply_buffer };
+	char err[512], path[4096];
+	uint64_t wd;
+
+	d->ops_tail = &d->ops;
+	d->comps_tail = &d->comps;
+	d->started_mono = mono_ms();
+	d->base = event_base_new();
+	if (d->base == NULL || sched_init(&d->sched) == -1)
+		fatalx("out of memory");
+	signal(SIGPIPE, SIG_IGN);
+	open_store(d);
+	daemon_configure(d);
+	d->fetch = fetch_new(d->base, &d->cfg, on_fetched, d, err, sizeof(err));
+	if (d->fetch == NULL)
+		fatalx("fetch: %s", err);
+	d->work = work_new(d->base, d->cfg.workers, on_page, d, err,
+	    sizeof(err));
+	if (d->work == NULL)
+		fatalx("workers: %s", err);
+	d->control = control_new(d->base, socket_path(d, path, sizeof(path)),
+	    d->cfg.socket_mode, listen_fd, &lim, on_request, d, err,
+	    sizeof(err));
+	if (d->control == NULL)
+		fatalx("control: %s", err);
+	d->wake = timer_new(d, on_wake, 0);
+	d->cron = timer_new(d, on_cron, 1000);
+	wd = notify_watchdog_usec();
+	if (wd > 0)
+		d->watchdog = timer_new(d, on_watchdog, wd / 2000 ? wd / 2000 : 1);
+	d->sig_term = signal_new(d, SIGTERM);
+	d->sig_int = signal_new(d, SIGINT);
+	d->sig_hup = signal_new(d, SIGHUP);
+	log_notice("sluiced %s ready: state %s, socket %s, %u workers, "
+	    "%llu jobs queued", SLUICE_VERSION, d->cfg.state_dir,
+	    listen_fd >= 0 ? "(socket activation)" : path,
+	    work_threads(d->work),
+	    (unsigned long long)d->queue.counts.state[JOB_QUEUED]);
+	update_status(d);
+	notify_ready();
+}
+
+static void
+daemon_free(struct daemon *d)
+{
+	struct event *evs[] = { d->wake, d->cron, d->watchdog, d->sig_term,
+	    d->sig_int, d->sig_hup };
+
+	control_free(d->control);
+	for (size_t i = 0; i < ARRAY_LEN(evs); i++)
+		if (evs[i] != NULL)
+			event_free(evs[i]);
+	fetch_free(d->fetch);
+	sched_free(&d->sched);
+	store_close(&d->store);
+	free_params(d->strip_params);
+	event_base_free(d->base);
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	while (!d->done) {
+		if (event_base_loop(d->base, EVLOOP_ONCE) == -1) {
+			log_errx("event loop failed");
+			break;
+		}
+		daemon_turn(d);
+		if (d->stopping && d->sched.inflight == 0)
+			d->done = true;
+	}
+	/* In-flight transfers past the deadline are abandoned: their jobs
+	 * stay active on disk and are requeued at the next start. */
+	fetch_abort_all(d->fetch);
+	/* Workers finish what they hold; one last turn stores it. */
+	work_free(d->work);
+	d->work = NULL;
+	d->paused = true;
+	daemon_turn(d);
+	while (d->waiters != NULL) {
+		struct waiter *w = d->waiters;
+		d->waiters = w->next;
+		if (w->tag != NULL)
+			json_decref(w->tag);
+		free(w);
+	}
+	log_notice("stopped: %llu queued, %llu done, %llu failed",
+	    (unsigned long long)d->queue.counts.state[JOB_QUEUED],
+	    (unsigned long long)d->queue.counts.state[JOB_DONE],
+	    (unsigned long long)d->queue.counts.state[JOB_FAILED]);
+	daemon_free(d);
+	return 0;
+}
+
+/* --- reload -------------------------------------------------------- */
+
+struct reload_ctx {
+	json_t	*applied;
+	json_t	*restart;
+};
+
+static void
+note_change(const char *key, bool restart, void *arg)
+{
+	struct reload_ctx *rc = arg;
+
+	json_array_append_new(restart ? rc->restart : rc->applied,
+	    json_string(key));
+}
+
+int
+daemon_load_config(struct daemon *d, struct config *c, char *err,
+    size_t errlen)
+{
+	config_defaults(c);
+	if (d->config_path != NULL &&
+	    config_load_file(c, d->config_path, err, errlen) == -1)
+		return -1;
+	for (int i = 0; i < d->nsets; i++)
+		if (config_set(c, d->sets[i], err, errlen) == -1)
+			return -1;
+	return config_validate(c, err, errlen);
+}
+
+int
+daemon_reload(struct daemon *d, json_t *applied, json_t *restart, char *err,
+    size_t errlen)
+{
+	struct reload_ctx rc = { applied, restart };
+	struct config next;
+
+	if (daemon_load_config(d, &next, err, errlen) == -1) {
+		config_free(&next);
+		return -1;
+	}
+	config_diff(&d->cfg, &next, note_change, &rc);
+	/* Keys that need a restart keep their running values. */
+	for (size_t i = 0; i < json_array_size(restart); i++)
+		if (config_keep(&next, &d->cfg,
+		    json_string_value(json_array_get(restart, i))) == -1) {
+			snprintf(err, errlen, "out of memory");
+			config_free(&next);
+			return -1;
+		}
+	config_free(&d->cfg);
+	d->cfg = next;
+	daemon_configure(d);
+	d->store_full = false;
+	log_notice("reloaded %s: %zu applied, %zu need a restart",
+	    d->config_path ? d->config_path : "(defaults)",
+	    json_array_size(applied), json_array_size(restart));
+	return 0;
+}

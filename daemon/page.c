@@ -1,0 +1,133 @@
+/*
+ * page.c - the worker stage (see page.h).  Runs on worker threads only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "sluice/fetch.h"
+#include "sluice/page.h"
+#include "sluice/util.h"
+
+struct page *
+page_new(uint64_t job_id, uint64_t host, char *url, struct fetch_result *res,
+    const struct page_opts *opts)
+{
+	struct page *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->item.run = page_run;
+	p->job_id = job_id;
+	p->host = host;
+	p->url = url;
+	p->res = res;
+	p->opts = *opts;
+	return p;
+}
+
+void
+page_free(struct page *p)
+{
+	if (p == NULL)
+		return;
+	free(p->url);
+	if (p->res != NULL)
+		fetch_result_free(p->res);
+	if (p->doc != NULL)
+		json_decref(p->doc);
+	free(p->raw);
+	free(p);
+}
+
+/* Compresses the raw body; on failure the document is kept without it. */
+static void
+page_compress(struct page *p)
+{
+	const struct buf *b = &p->res->body;
+	size_t cap = ZSTD_compressBound(b->len);
+	size_t n;
+
+	p->raw = malloc(cap);
+	if (p->raw == NULL)
+		return;
+	n = ZSTD_compress(p->raw, cap, b->data ? b->data : "", b->len,
+	    p->opts.zstd_level);
+	if (ZSTD_isError(n)) {
+		SAFE_FREE(p->raw);
+		return;
+	}
+	p->raw_len = n;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s != NULL && *s != '\0' ? json_string(s) : json_null();
+}
+
+/* Builds the document's fields; the loop adds id and the dedup fields. */
+static json_t *
+page_doc(struct page *p, const struct extract_doc *d)
+{
+	const struct fetch_result *r = p->res;
+	char ts[40], hash[33];
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	snprintf(hash, sizeof(hash), "%016llx%016llx",
+	    (unsigned long long)p->sig.exact_hi,
+	    (unsigned long long)p->sig.exact_lo);
+	json_object_set_new(o, "url", json_string(p->url));
+	json_object_set_new(o, "final_url", str_or_null(r->final_url));
+	json_object_set_new(o, "http_status", json_integer(r->http_status));
+	json_object_set_new(o, "content_type", str_or_null(r->content_type));
+	json_object_set_new(o, "fetched_at",
+	    json_string(fmt_time_ms(p->fetched_ms, ts, sizeof(ts))));
+	json_object_set_new(o, "title", str_or_null(d->title));
+	json_object_set_new(o, "text", json_string(d->text ? d->text : ""));
+	json_object_set_new(o, "language", str_or_null(d->language));
+	json_object_set_new(o, "author", str_or_null(d->author));
+	json_object_set_new(o, "date", str_or_null(d->date));
+	json_object_set_new(o, "sitename", str_or_null(d->sitename));
+	json_object_set_new(o, "description", str_or_null(d->description));
+	json_object_set_new(o, "canonical_url", str_or_null(d->canonical_url));
+	json_object_set_new(o, "word_count", json_integer((json_int_t)
+	    d->word_count));
+	json_object_set_new(o, "charset", str_or_null(d->charset));
+	json_object_set_new(o, "content_hash", json_string(hash));
+	json_object_set_new(o, "etag", str_or_null(r->etag));
+	json_object_set_new(o, "last_modified", str_or_null(r->last_modified));
+	return o;
+}
+
+void
+page_run(struct work_item *it)
+{
+	struct page *p = (struct page *)it;
+	const struct fetch_result *r = p->res;
+	struct extract_doc d;
+
+	memset(&d, 0, sizeof(d));
+	p->fetched_ms = r->started_ms + r->elapsed_ms;
+	p->status = extract_page(r->body.data ? r->body.data : "", r->body.len,
+	    r->final_url ? r->final_url : p->url, r->content_type,
+	    &p->opts.extract, &d, p->err, sizeof(p->err));
+	if (p->status != EXTRACT_OK && p->status != EXTRACT_EMPTY)
+		goto out;
+	dedup_signature(d.text ? d.text : "", d.text ? strlen(d.text) : 0,
+	    &p->opts.dedup, &p->sig);
+	p->doc = page_doc(p, &d);
+	if (p->doc == NULL) {
+		p->status = EXTRACT_ERROR;
+		snprintf(p->err, sizeof(p->err), "out of memory");
+		goto out;
+	}
+	if (p->opts.keep_raw)
+		page_compress(p);
+out:
+	extract_doc_free(&d);
+}

@@ -1,0 +1,755 @@
+/*
+ * queue.c - job records and the queue's indexes in LMDB (see queue.h).
+ *
+ * A job is in exactly one index that matches its state: ready or delayed
+ * (queued), active, failed; done and cancelled jobs are only in "jobs".
+ * Every transition goes through job_move() so the indexes and the state
+ * counts cannot drift apart.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "sluice/queue.h"
+#include "sluice/store.h"
+#include "sluice/util.h"
+
+#define JOB_RECORD_VERSION	1
+
+/* On-disk job record: this header, then url_len bytes of URL, then
+ * msg_len bytes of error message.  Host byte order, like LMDB itself. */
+struct job_disk {
+	uint8_t		 version;
+	uint8_t		 state;
+	uint16_t	 url_len;
+	uint16_t	 msg_len;
+	uint16_t	 reserved;
+	int32_t		 priority;
+	uint32_t	 attempts;
+	uint32_t	 http_status;
+	uint32_t	 reserved2;
+	uint64_t	 host;
+	uint64_t	 created_ms;
+	uint64_t	 updated_ms;
+	uint64_t	 not_before_ms;
+	uint64_t	 finished_ms;
+	uint64_t	 doc_id;
+	char		 error_code[JOB_ERROR_CODE_MAX];
+};
+
+#define READY_KEY_LEN	20
+#define DELAYED_KEY_LEN	16
+
+static const char *const state_names[JOB_NSTATES] = {
+	"queued", "active", "done", "failed", "cancelled",
+};
+
+const char *
+job_state_name(enum job_state s)
+{
+	return s < JOB_NSTATES ? state_names[s] : "?";
+}
+
+int
+job_state_parse(const char *name)
+{
+	for (int i = 0; i < JOB_NSTATES; i++)
+		if (strcmp(name, state_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static const char *const counter_names[] = {
+	"jobs.queued", "jobs.active", "jobs.done", "jobs.failed",
+	"jobs.cancelled", "total.submitted", "total.fetched", "total.failed",
+	"total.bytes", "total.not_modified", "dup.url", "dup.exact",
+	"dup.near",
+};
+
+/* The counters in the order of counter_names[]. */
+static uint64_t *
+counter_field(struct queue_counts *c, size_t i)
+{
+	uint64_t *rest[] = { &c->submitted, &c->fetched, &c->failed,
+	    &c->bytes, &c->not_modified, &c->dup_url, &c->dup_exact,
+	    &c->dup_near };
+
+	return i < JOB_NSTATES ? &c->state[i] : rest[i - JOB_NSTATES];
+}
+
+int
+queue_open(struct queue *q, struct store *s)
+{
+	MDB_txn *txn;
+	int rc;
+
+	memset(q, 0, sizeof(*q));
+	q->store = s;
+	q->max_attempts = 5;
+	q->retry_base_ms = 30000;
+	q->retry_max_ms = 6 * 3600 * 1000ULL;
+	rc = store_txn_write(s, &txn);
+	if (rc != 0)
+		return rc;
+	if ((rc = store_dbi(txn, "jobs", MDB_INTEGERKEY, &q->jobs)) != 0 ||
+	    (rc = store_dbi(txn, "urls", 0, &q->urls)) != 0 ||
+	    (rc = store_dbi(txn, "ready", 0, &q->ready)) != 0 ||
+	    (rc = store_dbi(txn, "delayed", 0, &q->delayed)) != 0 ||
+	    (rc = store_dbi(txn, "active", 0, &q->active)) != 0 ||
+	    (rc = store_dbi(txn, "failed", 0, &q->failed)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(counter_names); i++)
+		*counter_field(&q->counts, i) =
+		    store_counter_get(s, txn, counter_names[i]);
+	q->next_id = store_counter_get(s, txn, "next_id");
+	if (q->next_id == 0)
+		q->next_id = 1;
+	return mdb_txn_commit(txn);
+}
+
+void
+queue_set_policy(struct queue *q, uint32_t max_attempts,
+    uint64_t retry_base_ms, uint64_t retry_max_ms)
+{
+	q->max_attempts = max_attempts;
+	q->retry_base_ms = retry_base_ms;
+	q->retry_max_ms = retry_max_ms;
+}
+
+void
+queue_turn_begin(struct queue *q)
+{
+	q->saved = q->counts;
+	q->saved_next_id = q->next_id;
+}
+
+void
+queue_turn_abort(struct queue *q)
+{
+	q->counts = q->saved;
+	q->next_id = q->saved_next_id;
+}
+
+int
+queue_turn_flush(struct queue *q, MDB_txn *txn)
+{
+	struct queue_counts *c = &q->counts, *o = &q->saved;
+	int rc = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(counter_names) && rc == 0; i++) {
+		int64_t d = (int64_t)(*counter_field(c, i) -
+		    *counter_field(o, i));
+		if (d != 0)
+			rc = store_counter_add(q->store, txn,
+			    counter_names[i], d);
+	}
+	if (rc == 0 && q->next_id != q->saved_next_id)
+		rc = store_counter_add(q->store, txn, "next_id",
+		    (int64_t)(q->next_id - q->saved_next_id));
+	if (rc == 0)
+		queue_turn_begin(q);
+	return rc;
+}
+
+/* --- records ------------------------------------------------------- */
+
+static int
+job_decode(const MDB_val *v, struct job *j)
+{
+	struct job_disk d;
+	const char *p = (const char *)v->mv_data + sizeof(d);
+
+	if (v->mv_size < sizeof(d))
+		return MDB_CORRUPTED;
+	memcpy(&d, v->mv_data, sizeof(d));
+	if (d.version != JOB_RECORD_VERSION || d.state >= JOB_NSTATES ||
+	    v->mv_size != sizeof(d) + d.url_len + d.msg_len)
+		return MDB_CORRUPTED;
+	memset(j, 0, sizeof(*j));
+	j->state = d.state;
+	j->priority = d.priority;
+	j->attempts = d.attempts;
+	j->http_status = d.http_status;
+	j->host = d.host;
+	j->created_ms = d.created_ms;
+	j->updated_ms = d.updated_ms;
+	j->not_before_ms = d.not_before_ms;
+	j->finished_ms = d.finished_ms;
+	j->doc_id = d.doc_id;
+	memcpy(j->error_code, d.error_code, sizeof(j->error_code));
+	j->error_code[sizeof(j->error_code) - 1] = '\0';
+	j->url = strndup(p, d.url_len);
+	if (d.msg_len > 0)
+		j->error_msg = strndup(p + d.url_len, d.msg_len);
+	if (j->url == NULL || (d.msg_len > 0 && j->error_msg == NULL)) {
+		queue_job_free(j);
+		return ENOMEM;
+	}
+	return 0;
+}
+
+static int
+job_put(struct queue *q, MDB_txn *txn, const struct job *j, unsigned flags)
+{
+	size_t ul = strlen(j->url);
+	size_t ml = j->error_msg ? strnlen(j->error_msg, JOB_ERROR_MSG_MAX) : 0;
+	struct job_disk d = {
+		.version = JOB_RECORD_VERSION, .state = (uint8_t)j->state,
+		.url_len = (uint16_t)ul, .msg_len = (uint16_t)ml,
+		.priority = j->priority, .attempts = j->attempts,
+		.http_status = j->http_status, .host = j->host,
+		.created_ms = j->created_ms, .updated_ms = j->updated_ms,
+		.not_before_ms = j->not_before_ms,
+		.finished_ms = j->finished_ms, .doc_id = j->doc_id,
+	};
+	MDB_val k = { sizeof(j->id), (void *)&j->id }, v;
+	int rc;
+
+	if (ul > UINT16_MAX)
+		return EINVAL;
+	memcpy(d.error_code, j->error_code, sizeof(d.error_code));
+	v.mv_size = sizeof(d) + ul + ml;
+	rc = mdb_put(txn, q->jobs, &k, &v, flags | MDB_RESERVE);
+	if (rc != 0)
+		return rc;
+	memcpy(v.mv_data, &d, sizeof(d));
+	memcpy((char *)v.mv_data + sizeof(d), j->url, ul);
+	if (ml > 0)
+		memcpy((char *)v.mv_data + sizeof(d) + ul, j->error_msg, ml);
+	return 0;
+}
+
+void
+queue_job_free(struct job *j)
+{
+	SAFE_FREE(j->url);
+	SAFE_FREE(j->error_msg);
+}
+
+int
+queue_get(struct queue *q, MDB_txn *txn, uint64_t id, struct job *j)
+{
+	MDB_val k = { sizeof(id), &id }, v;
+	int rc = mdb_get(txn, q->jobs, &k, &v);
+
+	if (rc != 0)
+		return rc;
+	rc = job_decode(&v, j);
+	if (rc == 0)
+		j->id = id;
+	return rc;
+}
+
+static void
+url_key(const char *url, unsigned char out[16])
+{
+	XXH128_hash_t h = XXH3_128bits(url, strlen(url));
+
+	store_put_be64(out, h.high64);
+	store_put_be64(out + 8, h.low64);
+}
+
+int
+queue_find_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t *id)
+{
+	unsigned char key[16];
+	MDB_val k = { sizeof(key), key }, v;
+	int rc;
+
+	url_key(url, key);
+	rc = mdb_get(txn, q->urls, &k, &v);
+	if (rc == 0 && v.mv_size != 8)
+		rc = MDB_CORRUPTED;
+	if (rc == 0)
+		*id = store_get_be64(v.mv_data);
+	return rc;
+}
+
+/* --- indexes ------------------------------------------------------- */
+
+static void
+ready_key(unsigned char *key, uint64_t host, int32_t prio, uint64_t id)
+{
+	/* Higher priority sorts first: store 2^31 - prio. */
+	store_put_be64(key, host);
+	store_put_be32(key + 8, (uint32_t)(0x80000000u - (uint32_t)prio));
+	store_put_be64(key + 12, id);
+}
+
+static int
+index_op(MDB_txn *txn, MDB_dbi dbi, void *key, size_t len, bool add)
+{
+	MDB_val k = { len, key }, v = { 0, NULL };
+	int rc;
+
+	if (add)
+		return mdb_put(txn, dbi, &k, &v, 0);
+	rc = mdb_del(txn, dbi, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+id_index(MDB_txn *txn, MDB_dbi dbi, uint64_t id, bool add)
+{
+	unsigned char key[8];
+
+	store_put_be64(key, id);
+	return index_op(txn, dbi, key, sizeof(key), add);
+}
+
+/* Adds or removes j's entry in the index of its current state. */
+static int
+job_index(struct queue *q, MDB_txn *txn, const struct job *j, bool add,
+    uint64_t now)
+{
+	unsigned char key[READY_KEY_LEN];
+
+	switch (j->state) {
+	case JOB_QUEUED:
+		if (j->not_before_ms > now || (!add && j->not_before_ms > 0)) {
+			store_put_be64(key, j->not_before_ms);
+			store_put_be64(key + 8, j->id);
+			if (add || mdb_del(txn, q->delayed, &(MDB_val){
+			    DELAYED_KEY_LEN, key }, NULL) == 0)
+				return add ? index_op(txn, q->delayed, key,
+				    DELAYED_KEY_LEN, true) : 0;
+		}
+		ready_key(key, j->host, j->priority, j->id);
+		return index_op(txn, q->ready, key, READY_KEY_LEN, add);
+	case JOB_ACTIVE:
+		return id_index(txn, q->active, j->id, add);
+	case JOB_FAILED:
+		return id_index(txn, q->failed, j->id, add);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Moves j to state `to`: leaves the old index, updates the counts, writes
+ * the record, joins the new index.  j->state is updated.
+ */
+static int
+job_move(struct queue *q, MDB_txn *txn, struct job *j, enum job_state to,
+    uint64_t now)
+{
+	int rc = job_index(q, txn, j, false, now);
+
+	if (rc != 0)
+		return rc;
+	q->counts.state[j->state]--;
+	q->counts.state[to]++;
+	j->state = to;
+	j->updated_ms = now;
+	if (to == JOB_DONE || to == JOB_FAILED || to == JOB_CANCELLED)
+		j->finished_ms = now;
+	else
+		j->finished_ms = 0;
+	rc = job_put(q, txn, j, 0);
+	if (rc == 0)
+		rc = job_index(q, txn, j, true, now);
+	return rc;
+}
+
+static void
+job_set_error(struct job *j, const char *code, const char *msg)
+{
+	snprintf(j->error_code, sizeof(j->error_code), "%s", code ? code : "");
+	SAFE_FREE(j->error_msg);
+	if (msg != NULL && *msg != '\0')
+		j->error_msg = strndup(msg, JOB_ERROR_MSG_MAX);
+}
+
+/* --- transitions --------------------------------------------------- */
+
+static int
+submit_existing(struct queue *q, MDB_txn *txn, uint64_t id, bool force,
+    int32_t prio, uint64_t now, struct submit_result *r)
+{
+	struct job j;
+	int rc = queue_get(q, txn, id, &j);
+
+	if (rc != 0)
+		return rc;
+	r->id = id;
+	r->state = j.state;
+	r->status = SUBMIT_DUPLICATE;
+	if (force && j.state != JOB_QUEUED && j.state != JOB_ACTIVE) {
+		j.attempts = 0;
+		j.priority = prio;
+		j.not_before_ms = 0;
+		job_set_error(&j, "", NULL);
+		rc = job_move(q, txn, &j, JOB_QUEUED, now);
+		r->status = SUBMIT_REQUEUED;
+		r->state = JOB_QUEUED;
+	}
+	queue_job_free(&j);
+	return rc;
+}
+
+int
+queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
+    int32_t priority, uint64_t not_before_ms, bool force, uint64_t now,
+    struct submit_result *r)
+{
+	unsigned char key[16], idbuf[8];
+	MDB_val k = { sizeof(key), key }, v = { sizeof(idbuf), idbuf };
+	struct job j = { 0 };
+	int rc;
+
+	url_key(url, key);
+	rc = mdb_get(txn, q->urls, &k, &v);
+	if (rc == 0 && v.mv_size == 8)
+		return submit_existing(q, txn, store_get_be64(v.mv_data),
+		    force, priority, now, r);
+	if (rc != MDB_NOTFOUND)
+		return rc ? rc : MDB_CORRUPTED;
+	j.id = q->next_id;
+	j.state = JOB_QUEUED;
+	j.priority = priority;
+	j.host = host;
+	j.created_ms = j.updated_ms = now;
+	j.not_before_ms = not_before_ms > now ? not_before_ms : 0;
+	j.url = (char *)url;
+	rc = job_put(q, txn, &j, MDB_APPEND);
+	if (rc == 0) {
+		store_put_be64(idbuf, j.id);
+		v.mv_size = sizeof(idbuf);
+		v.mv_data = idbuf;
+		rc = mdb_put(txn, q->urls, &k, &v, 0);
+	}
+	if (rc == 0)
+		rc = job_index(q, txn, &j, true, now);
+	if (rc != 0)
+		return rc;
+	q->next_id++;
+	q->counts.state[JOB_QUEUED]++;
+	q->counts.submitted++;
+	r->status = SUBMIT_QUEUED;
+	r->id = j.id;
+	r->state = JOB_QUEUED;
+	return 0;
+}
+
+int
+queue_promote(struct queue *q, MDB_txn *txn, uint64_t now,
+    void (*fn)(uint64_t host, int32_t prio, void *arg), void *arg,
+    uint64_t *next_due)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	*next_due = 0;
+	rc = mdb_cursor_open(txn, q->delayed, &cur);
+	if (rc != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+		uint64_t due = store_get_be64(k.mv_data);
+		uint64_t id = store_get_be64((unsigned char *)k.mv_data + 8);
+		unsigned char key[READY_KEY_LEN];
+		struct job j;
+
+		if (due > now) {
+			*next_due = due;
+			break;
+		}
+		if ((rc = mdb_cursor_del(cur, 0)) != 0 ||
+		    (rc = queue_get(q, txn, id, &j)) != 0)
+			break;
+		ready_key(key, j.host, j.priority, j.id);
+		rc = index_op(txn, q->ready, key, sizeof(key), true);
+		if (rc == 0 && fn != NULL)
+			fn(j.host, j.priority, arg);
+		queue_job_free(&j);
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+queue_peek(struct queue *q, MDB_txn *txn, uint64_t host, int32_t *priority,
+    uint64_t *id)
+{
+	unsigned char key[8];
+	MDB_cursor *cur;
+	MDB_val k = { sizeof(key), key }, v;
+	int rc;
+
+	store_put_be64(key, host);
+	rc = mdb_cursor_open(txn, q->ready, &cur);
+	if (rc != 0)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && (k.mv_size != READY_KEY_LEN ||
+	    store_get_be64(k.mv_data) != host))
+		rc = MDB_NOTFOUND;
+	if (rc == 0) {
+		const unsigned char *p = k.mv_data;
+		*priority = (int32_t)(0x80000000u - store_get_be32(p + 8));
+		*id = store_get_be64(p + 12);
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int
+queue_lease(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now,
+    struct job *j)
+{
+	int rc = queue_get(q, txn, id, j);
+
+	if (rc != 0)
+		return rc;
+	if (j->state != JOB_QUEUED) {
+		queue_job_free(j);
+		return MDB_KEYEXIST;
+	}
+	j->attempts++;
+	rc = job_move(q, txn, j, JOB_ACTIVE, now);
+	if (rc != 0)
+		queue_job_free(j);
+	return rc;
+}
+
+/* Reads job id and checks it is active: MDB_KEYEXIST if not (it was
+ * cancelled while in flight, and the result is to be dropped). */
+static int
+get_active(struct queue *q, MDB_txn *txn, uint64_t id, struct job *j)
+{
+	int rc = queue_get(q, txn, id, j);
+
+	if (rc == 0 && j->state != JOB_ACTIVE) {
+		queue_job_free(j);
+		rc = MDB_KEYEXIST;
+	}
+	return rc;
+}
+
+int
+queue_done(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t doc_id,
+    uint32_t http_status, uint64_t now)
+{
+	struct job j;
+	int rc = get_active(q, txn, id, &j);
+
+	if (rc != 0)
+		return rc;
+	j.doc_id = doc_id;
+	j.http_status = http_status;
+	job_set_error(&j, "", NULL);
+	rc = job_move(q, txn, &j, JOB_DONE, now);
+	queue_job_free(&j);
+	return rc;
+}
+
+/* Backoff before attempt n+1: base * 2^(n-1), capped, +-20% jitter. */
+static uint64_t
+retry_delay(const struct queue *q, uint32_t attempts, int64_t retry_after)
+{
+	uint64_t d = q->retry_base_ms;
+
+	for (uint32_t i = 1; i < attempts && d < q->retry_max_ms; i++)
+		d *= 2;
+	if (d > q->retry_max_ms)
+		d = q->retry_max_ms;
+	d = jitter_ms(d, 0.2);
+	if (retry_after >= 0 && (uint64_t)retry_after > d)
+		d = (uint64_t)retry_after;
+	return d;
+}
+
+int
+queue_fail(struct queue *q, MDB_txn *txn, uint64_t id,
+    const struct job_failure *f, uint64_t now, bool *requeued)
+{
+	struct job j;
+	int rc = get_active(q, txn, id, &j);
+
+	if (rc != 0)
+		return rc;
+	job_set_error(&j, f->code, f->message);
+	j.http_status = f->http_status;
+	*requeued = f->retryable && j.attempts < q->max_attempts;
+	if (*requeued) {
+		j.not_before_ms = now + retry_delay(q, j.attempts,
+		    f->retry_after_ms);
+		rc = job_move(q, txn, &j, JOB_QUEUED, now);
+	} else {
+		rc = job_move(q, txn, &j, JOB_FAILED, now);
+		if (rc == 0)
+			q->counts.failed++;
+	}
+	queue_job_free(&j);
+	return rc;
+}
+
+int
+queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
+{
+	struct job j;
+	int rc = queue_get(q, txn, id, &j);
+
+	if (rc != 0)
+		return rc;
+	if (j.state == JOB_QUEUED || j.state == JOB_ACTIVE) {
+		job_set_error(&j, "cancelled", NULL);
+		rc = job_move(q, txn, &j, JOB_CANCELLED, now);
+	} else
+		rc = MDB_KEYEXIST;
+	queue_job_free(&j);
+	return rc;
+}
+
+int
+queue_retry(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
+{
+	struct job j;
+	int rc = queue_get(q, txn, id, &j);
+
+	if (rc != 0)
+		return rc;
+	if (j.state == JOB_FAILED || j.state == JOB_CANCELLED) {
+		j.attempts = 0;
+		j.not_before_ms = 0;
+		job_set_error(&j, "", NULL);
+		rc = job_move(q, txn, &j, JOB_QUEUED, now);
+	} else
+		rc = MDB_KEYEXIST;
+	queue_job_free(&j);
+	return rc;
+}
+
+/* Collects the ids in an id index (active, failed) before changing it. */
+static int
+index_ids(MDB_txn *txn, MDB_dbi dbi, uint64_t **ids, size_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	MDB_stat st;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if ((rc = mdb_stat(txn, dbi, &st)) != 0)
+		return rc;
+	if (st.ms_entries == 0)
+		return 0;
+	*ids = malloc(st.ms_entries * sizeof(**ids));
+	if (*ids == NULL)
+		return ENOMEM;
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (k.mv_size == 8 && *n < st.ms_entries)
+			(*ids)[(*n)++] = store_get_be64(k.mv_data);
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+queue_retry_failed(struct queue *q, MDB_txn *txn, uint64_t now, uint64_t *n)
+{
+	uint64_t *ids;
+	size_t count;
+	int rc = index_ids(txn, q->failed, &ids, &count);
+
+	*n = 0;
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		rc = queue_retry(q, txn, ids[i], now);
+		if (rc == 0)
+			(*n)++;
+		else if (rc == MDB_KEYEXIST)
+			rc = 0;
+	}
+	free(ids);
+	return rc;
+}
+
+int
+queue_recover(struct queue *q, MDB_txn *txn, uint64_t *n)
+{
+	uint64_t *ids, now = now_ms();
+	size_t count;
+	int rc = index_ids(txn, q->active, &ids, &count);
+
+	*n = 0;
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		struct job j;
+
+		rc = queue_get(q, txn, ids[i], &j);
+		if (rc != 0)
+			break;
+		j.not_before_ms = 0;
+		rc = job_move(q, txn, &j, JOB_QUEUED, now);
+		queue_job_free(&j);
+		(*n)++;
+	}
+	free(ids);
+	return rc;
+}
+
+int
+queue_walk(struct queue *q, MDB_txn *txn, uint64_t after_id, int state,
+    int (*fn)(const struct job *j, void *arg), void *arg)
+{
+	uint64_t start = after_id + 1;
+	MDB_cursor *cur;
+	MDB_val k = { sizeof(start), &start }, v;
+	int rc, stop = 0;
+
+	if ((rc = mdb_cursor_open(txn, q->jobs, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    rc == 0 && !stop; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct job j;
+
+		if (k.mv_size != sizeof(uint64_t))
+			continue;
+		rc = job_decode(&v, &j);
+		if (rc != 0)
+			break;
+		memcpy(&j.id, k.mv_data, sizeof(j.id));
+		if (state < 0 || (int)j.state == state)
+			stop = fn(&j, arg);
+		queue_job_free(&j);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+queue_ready_hosts(struct queue *q, MDB_txn *txn,
+    void (*fn)(uint64_t host, void *arg), void *arg)
+{
+	unsigned char key[8];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, q->ready, &cur)) != 0)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == 0) {
+		uint64_t host = store_get_be64(k.mv_data);
+
+		fn(host, arg);
+		if (host == UINT64_MAX)
+			break;
+		/* Skip to the first key of the next host. */
+		store_put_be64(key, host + 1);
+		k.mv_size = sizeof(key);
+		k.mv_data = key;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}

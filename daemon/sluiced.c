@@ -1,0 +1,133 @@
+/*
+ * sluiced.c - main: command line, configuration, then the loop.
+ *
+ *	sluiced [-f] [-c FILE] [--set section.key=value]... [--check-config]
+ *	        [--version]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <libxml/parser.h>
+
+#include "sluice/config.h"
+#include "sluice/daemon.h"
+#include "sluice/log.h"
+#include "sluice/notify.h"
+#include "sluice/util.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: sluiced [-f] [-c FILE] [--set section.key=value]...\n"
+	    "               [--check-config] [--version]\n"
+	    "  -f, --foreground   stay in the foreground (as under systemd)\n"
+	    "  -c, --config FILE  configuration file (default: none, built-in "
+	    "defaults)\n"
+	    "  -s, --set K=V      override one key, e.g. --set "
+	    "fetch.max_total=16\n"
+	    "  -n, --check-config check the configuration and exit\n"
+	    "  -V, --version      print the version and exit\n");
+}
+
+struct args {
+	bool	 foreground;
+	bool	 check;
+};
+
+static void
+parse_args(struct daemon *d, struct args *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	d->sets = xcalloc((size_t)argc, sizeof(*d->sets));
+	while ((ch = getopt_long(argc, argv, "fc:s:nVh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': a->foreground = true; break;
+		case 'c': d->config_path = optarg; break;
+		case 's': d->sets[d->nsets++] = optarg; break;
+		case 'n': a->check = true; break;
+		case 'V':
+			printf("sluiced %s\n", SLUICE_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(2);
+	}
+}
+
+/* Makes the state directory absolute, so a later chdir cannot move it. */
+static void
+absolute_state_dir(struct config *c)
+{
+	char cwd[4096], *abs;
+
+	if (c->state_dir[0] == '/')
+		return;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatal("getcwd");
+	abs = xmalloc(strlen(cwd) + strlen(c->state_dir) + 2);
+	sprintf(abs, "%s/%s", cwd, c->state_dir);
+	free(c->state_dir);
+	c->state_dir = abs;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d;
+	struct args a = { 0 };
+	char err[1024];
+	int fd, rc;
+
+	memset(&d, 0, sizeof(d));
+	parse_args(&d, &a, argc, argv);
+	if (daemon_load_config(&d, &d.cfg, err, sizeof(err)) == -1)
+		fatalx("configuration: %s", err);
+	if (a.check) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	log_set_level(d.cfg.log_level);
+	if (d.cfg.user_agent != NULL &&
+	    strstr(d.cfg.user_agent, "example.org") != NULL)
+		log_warnx("fetch.user_agent still names example.org: set a "
+		    "contact URL that reaches you");
+	absolute_state_dir(&d.cfg);
+	fd = notify_listen_fd(err, sizeof(err));
+	if (fd == -2)
+		fatalx("socket activation: %s", err);
+	if (!a.foreground && daemon(1, 1) == -1)
+		fatal("daemon");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		fatalx("curl_global_init failed");
+	xmlInitParser();
+	daemon_start(&d, fd);
+	rc = daemon_run(&d);
+	config_free(&d.cfg);
+	free(d.sets);
+	xmlCleanupParser();
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,206 @@
+/*
+ * work.c - the worker pool (see work.h).
+ *
+ * Two lists cross threads, each guarded by its own mutex:
+ *   todo  loop -> workers   (todo_lock, todo_cond)
+ *   done  workers -> loop   (done_lock; eventfd wakes the loop)
+ * Only the loop thread touches `backlog` and the done callback, so results
+ * are applied to LMDB and the control clients from the one thread that owns
+ * them.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+
+#include <event2/event.h>
+
+#include "sluice/work.h"
+
+struct work {
+	struct event_base *base;
+	struct event	*ev;		/* eventfd readable */
+	int		 efd;
+	work_done_fn	 done;
+	void		*arg;
+	unsigned	 nthreads;
+	pthread_t	*threads;
+	unsigned	 backlog;	/* loop thread only */
+
+	pthread_mutex_t	 todo_lock;
+	pthread_cond_t	 todo_cond;
+	struct work_item *todo_head, *todo_tail;	/* todo_lock */
+	bool		 stopping;			/* todo_lock */
+
+	pthread_mutex_t	 done_lock;
+	struct work_item *done_head, *done_tail;	/* done_lock */
+};
+
+static void
+list_push(struct work_item **head, struct work_item **tail,
+    struct work_item *it)
+{
+	it->next = NULL;
+	if (*tail != NULL)
+		(*tail)->next = it;
+	else
+		*head = it;
+	*tail = it;
+}
+
+static void *
+work_thread(void *arg)
+{
+	struct work *w = arg;
+	uint64_t one = 1;
+
+	for (;;) {
+		struct work_item *it;
+
+		pthread_mutex_lock(&w->todo_lock);
+		while (w->todo_head == NULL && !w->stopping)
+			pthread_cond_wait(&w->todo_cond, &w->todo_lock);
+		it = w->todo_head;
+		if (it != NULL) {
+			w->todo_head = it->next;
+			if (w->todo_head == NULL)
+				w->todo_tail = NULL;
+		}
+		pthread_mutex_unlock(&w->todo_lock);
+		if (it == NULL)
+			return NULL;	/* stopping and nothing left */
+		it->run(it);
+		pthread_mutex_lock(&w->done_lock);
+		list_push(&w->done_head, &w->done_tail, it);
+		pthread_mutex_unlock(&w->done_lock);
+		/* A full eventfd counter cannot happen: it is 2^64-2. */
+		(void)!write(w->efd, &one, sizeof(one));
+	}
+}
+
+/* Hands every finished item back to the caller, on the loop thread. */
+static void
+work_drain(struct work *w)
+{
+	struct work_item *it, *next;
+
+	pthread_mutex_lock(&w->done_lock);
+	it = w->done_head;
+	w->done_head = w->done_tail = NULL;
+	pthread_mutex_unlock(&w->done_lock);
+	for (; it != NULL; it = next) {
+		next = it->next;
+		w->backlog--;
+		w->done(it, w->arg);
+	}
+}
+
+static void
+work_wakeup(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t n;
+
+	(void)!read(fd, &n, sizeof(n));
+	work_drain(arg);
+}
+
+static unsigned
+ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
+struct work *
+work_new(struct event_base *base, unsigned nthreads, work_done_fn done,
+    void *arg, char *err, size_t errlen)
+{
+	struct work *w = calloc(1, sizeof(*w));
+
+	if (w == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->base = base;
+	w->done = done;
+	w->arg = arg;
+	w->nthreads = nthreads ? nthreads : ncpus();
+	pthread_mutex_init(&w->todo_lock, NULL);
+	pthread_cond_init(&w->todo_cond, NULL);
+	pthread_mutex_init(&w->done_lock, NULL);
+	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->threads = calloc(w->nthreads, sizeof(*w->threads));
+	if (w->efd == -1 || w->threads == NULL) {
+		snprintf(err, errlen, "worker pool: %s", strerror(errno));
+		goto fail;
+	}
+	w->ev = event_new(base, w->efd, EV_READ | EV_PERSIST, work_wakeup, w);
+	if (w->ev == NULL || event_add(w->ev, NULL) == -1) {
+		snprintf(err, errlen, "worker pool: cannot watch eventfd");
+		goto fail;
+	}
+	for (unsigned i = 0; i < w->nthreads; i++) {
+		int rc = pthread_create(&w->threads[i], NULL, work_thread, w);
+		if (rc != 0) {
+			snprintf(err, errlen, "worker thread: %s", strerror(rc));
+			w->nthreads = i;
+			goto fail;
+		}
+	}
+	return w;
+fail:
+	work_free(w);
+	return NULL;
+}
+
+void
+work_submit(struct work *w, struct work_item *it)
+{
+	w->backlog++;
+	pthread_mutex_lock(&w->todo_lock);
+	list_push(&w->todo_head, &w->todo_tail, it);
+	pthread_cond_signal(&w->todo_cond);
+	pthread_mutex_unlock(&w->todo_lock);
+}
+
+unsigned
+work_backlog(const struct work *w)
+{
+	return w->backlog;
+}
+
+unsigned
+work_threads(const struct work *w)
+{
+	return w->nthreads;
+}
+
+void
+work_free(struct work *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->todo_lock);
+	w->stopping = true;
+	pthread_cond_broadcast(&w->todo_cond);
+	pthread_mutex_unlock(&w->todo_lock);
+	for (unsigned i = 0; i < w->nthreads; i++)
+		pthread_join(w->threads[i], NULL);
+	/* Workers drained todo before exiting; hand everything back. */
+	if (w->done != NULL)
+		work_drain(w);
+	if (w->ev != NULL)
+		event_free(w->ev);
+	if (w->efd != -1)
+		close(w->efd);
+	pthread_mutex_destroy(&w->todo_lock);
+	pthread_cond_destroy(&w->todo_cond);
+	pthread_mutex_destroy(&w->done_lock);
+	free(w->threads);
+	free(w);
+}

@@ -1,0 +1,57 @@
+/*
+ * page.h - the worker stage: one fetched response in, one document out.
+ *
+ * This is the seam between fetching and storing.  page_run() executes on a
+ * worker thread and must touch nothing shared: it decodes and cleans the
+ * body (extract.c), hashes the text for dedup, compresses the raw body, and
+ * builds the document's JSON fields.  The loop thread then stores the
+ * result (doc.c) in the transaction that marks the job done.
+ */
+#ifndef SLUICE_PAGE_H
+#define SLUICE_PAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "sluice/dedup.h"
+#include "sluice/extract.h"
+#include "sluice/work.h"
+
+struct fetch_result;
+
+struct page_opts {
+	struct extract_opts	 extract;
+	struct dedup_opts	 dedup;
+	bool			 keep_raw;
+	int			 zstd_level;
+};
+
+struct page {
+	struct work_item	 item;		/* must stay first */
+	/* input, set by the loop thread */
+	uint64_t		 job_id;
+	uint64_t		 host;
+	char			*url;		/* the job's canonical URL */
+	struct fetch_result	*res;		/* owned */
+	struct page_opts	 opts;		/* a copy: reload-safe */
+	/* output, set by page_run() */
+	enum extract_status	 status;
+	char			 err[256];
+	json_t			*doc;		/* document fields, no id */
+	void			*raw;		/* zstd frame, or NULL */
+	size_t			 raw_len;
+	struct dedup_sig	 sig;
+	uint64_t		 fetched_ms;
+};
+
+/* Allocates a page for res (ownership of res and url moves to the page). */
+struct page *page_new(uint64_t job_id, uint64_t host, char *url,
+    struct fetch_result *res, const struct page_opts *opts);
+void page_free(struct page *p);
+/* The work_item entry point. */
+void page_run(struct work_item *it);
+
+#endif

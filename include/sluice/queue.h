@@ -1,0 +1,188 @@
+/*
+ * queue.h - the durable job queue, stored in LMDB.
+ *
+ * Every function that changes the queue works inside the caller's write
+ * transaction (the loop turn's), and reports LMDB errors as their codes so
+ * that MDB_MAP_FULL reaches the turn, which grows the map and replays the
+ * turn.  Nothing here keeps state that an aborted transaction would leave
+ * wrong, except the counts snapshot that queue_turn_begin/abort restore.
+ *
+ * Databases:
+ *   jobs     id (be64)                          -> job record
+ *   urls     xxh3-128 of the canonical URL      -> id (be64)
+ *   ready    host (be64) ~prio (be32) id (be64)  -> ""   queued, due now
+ *   delayed  due_ms (be64) id (be64)            -> ""   queued, due later
+ *   active   id (be64)                          -> ""   leased
+ *   failed   id (be64)                          -> ""   for retry --failed
+ *
+ * Job lifecycle: queued -> active -> done | failed | cancelled; a retryable
+ * failure goes back to queued with a due time, until queue.max_attempts.
+ * A cluster mode would put another store behind this same interface; the
+ * policy (retries, backoff, dedup by URL) stays here.
+ */
+#ifndef SLUICE_QUEUE_H
+#define SLUICE_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+struct store;
+
+enum job_state {
+	JOB_QUEUED = 0,
+	JOB_ACTIVE,
+	JOB_DONE,
+	JOB_FAILED,
+	JOB_CANCELLED,
+	JOB_NSTATES
+};
+
+#define JOB_ERROR_CODE_MAX	32
+#define JOB_ERROR_MSG_MAX	512
+#define QUEUE_PRIORITY_MIN	(-1000)
+#define QUEUE_PRIORITY_MAX	1000
+
+struct job {
+	uint64_t	 id;
+	enum job_state	 state;
+	int32_t		 priority;
+	uint32_t	 attempts;	/* leases so far */
+	uint32_t	 http_status;	/* last response's, 0 if none */
+	uint64_t	 host;		/* per-host key (hash of the origin) */
+	uint64_t	 created_ms;
+	uint64_t	 updated_ms;
+	uint64_t	 not_before_ms;	/* 0 = any time */
+	uint64_t	 finished_ms;	/* done/failed/cancelled, else 0 */
+	uint64_t	 doc_id;	/* 0 = none */
+	char		 error_code[JOB_ERROR_CODE_MAX]; /* "" = none */
+	char		*error_msg;	/* NULL = none */
+	char		*url;		/* canonical */
+};
+
+/* Job counts per state plus running totals, as kept in the meta db. */
+struct queue_counts {
+	uint64_t	 state[JOB_NSTATES];
+	uint64_t	 submitted;
+	uint64_t	 fetched;	/* responses stored (done) */
+	uint64_t	 failed;	/* jobs that ended failed */
+	uint64_t	 bytes;		/* body bytes fetched */
+	uint64_t	 not_modified;
+	uint64_t	 dup_url, dup_exact, dup_near;
+};
+
+struct queue {
+	struct store	*store;
+	MDB_dbi		 jobs, urls, ready, delayed, active, failed;
+	uint64_t	 next_id;
+	struct queue_counts counts;	/* mirrors the meta db */
+	struct queue_counts saved;	/* at queue_turn_begin */
+	uint64_t	 saved_next_id;
+	/* policy, from the config */
+	uint32_t	 max_attempts;
+	uint64_t	 retry_base_ms;
+	uint64_t	 retry_max_ms;
+};
+
+/* Opens the databases and loads the counters.  0 or an LMDB error. */
+int queue_open(struct queue *q, struct store *s);
+void queue_set_policy(struct queue *q, uint32_t max_attempts,
+    uint64_t retry_base_ms, uint64_t retry_max_ms);
+
+/* Snapshot the in-memory mirror before a turn; restore it on abort. */
+void queue_turn_begin(struct queue *q);
+void queue_turn_abort(struct queue *q);
+/* Writes the counters into txn (call last in the turn). */
+int queue_turn_flush(struct queue *q, MDB_txn *txn);
+
+enum submit_status {
+	SUBMIT_QUEUED,		/* a new job */
+	SUBMIT_DUPLICATE,	/* known URL, existing job returned */
+	SUBMIT_REQUEUED,	/* known URL, --force put it back in the queue */
+};
+
+struct submit_result {
+	enum submit_status status;
+	uint64_t	 id;
+	enum job_state	 state;	/* of the existing job, for duplicates */
+};
+
+/*
+ * Adds a job for canonical URL url with host key host, or finds the
+ * existing one.  With force, a finished job goes back to queued.
+ */
+int queue_submit(struct queue *q, MDB_txn *txn, const char *url,
+    uint64_t host, int32_t priority, uint64_t not_before_ms, bool force,
+    uint64_t now, struct submit_result *r);
+
+/* Reads job id.  MDB_NOTFOUND if absent.  Free with queue_job_free. */
+int queue_get(struct queue *q, MDB_txn *txn, uint64_t id, struct job *j);
+/* Looks a job up by canonical URL. */
+int queue_find_url(struct queue *q, MDB_txn *txn, const char *url,
+    uint64_t *id);
+void queue_job_free(struct job *j);
+
+/*
+ * Moves delayed jobs that are due by now to the ready index.  For each
+ * moved job calls fn(host, priority, arg).  *next_due is set to the next
+ * delayed due time, or 0 if none.
+ */
+int queue_promote(struct queue *q, MDB_txn *txn, uint64_t now,
+    void (*fn)(uint64_t host, int32_t prio, void *arg), void *arg,
+    uint64_t *next_due);
+
+/* The highest-priority ready job of host: MDB_NOTFOUND if none. */
+int queue_peek(struct queue *q, MDB_txn *txn, uint64_t host,
+    int32_t *priority, uint64_t *id);
+/* Leases job id (from queue_peek): queued -> active, attempts + 1. */
+int queue_lease(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now,
+    struct job *j);
+
+/* active -> done, recording the document id and HTTP status. */
+int queue_done(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t doc_id,
+    uint32_t http_status, uint64_t now);
+
+struct job_failure {
+	const char	*code;		/* job error code ("timeout", ...) */
+	const char	*message;
+	uint32_t	 http_status;
+	bool		 retryable;
+	int64_t		 retry_after_ms;	/* server's wish, -1 if none */
+};
+
+/*
+ * Records a failed attempt of an active job.  A retryable failure with
+ * attempts left goes back to queued, due after a backoff (exponential from
+ * queue.retry_base with jitter, capped at queue.retry_max; Retry-After
+ * wins when longer).  Otherwise the job ends failed.  *requeued tells.
+ */
+int queue_fail(struct queue *q, MDB_txn *txn, uint64_t id,
+    const struct job_failure *f, uint64_t now, bool *requeued);
+
+/* queued/active -> cancelled.  MDB_KEYEXIST if already finished. */
+int queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now);
+/* failed/cancelled -> queued, attempts reset.  MDB_KEYEXIST otherwise. */
+int queue_retry(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now);
+/* Every failed job -> queued; *n counts them. */
+int queue_retry_failed(struct queue *q, MDB_txn *txn, uint64_t now,
+    uint64_t *n);
+
+/* After a crash: every active job goes back to queued (attempts kept). */
+int queue_recover(struct queue *q, MDB_txn *txn, uint64_t *n);
+
+/*
+ * Walks jobs in id order from after_id, calling fn for each one in state
+ * (or any state if state < 0) until fn returns nonzero or limit is hit.
+ */
+int queue_walk(struct queue *q, MDB_txn *txn, uint64_t after_id, int state,
+    int (*fn)(const struct job *j, void *arg), void *arg);
+
+/* Walks the hosts that have ready jobs: fn(host, arg) once per host. */
+int queue_ready_hosts(struct queue *q, MDB_txn *txn,
+    void (*fn)(uint64_t host, void *arg), void *arg);
+
+const char *job_state_name(enum job_state s);
+int job_state_parse(const char *name);
+
+#endif

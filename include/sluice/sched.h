@@ -1,0 +1,91 @@
+/*
+ * sched.h - which queued job to fetch next.
+ *
+ * The scheduler keeps, in memory, one entry per host that has ready jobs or
+ * transfers in flight; the jobs themselves stay in LMDB (queue.c's ready
+ * index is ordered by host, then priority).  Each loop turn the daemon asks
+ * sched_plan() for leases: among the hosts that may start a request now
+ * (under fetch.max_per_host, past fetch.host_delay, not backed off) it
+ * takes the one whose best job has the highest priority, until
+ * fetch.max_total is reached.  A slow or backed-off host therefore never
+ * holds up the others, and no request waits inside libcurl, where waiting
+ * would count against its timeout.
+ *
+ * Leases planned in a turn become real only when the turn commits
+ * (sched_commit); an aborted turn forgets them (sched_abort).
+ */
+#ifndef SLUICE_SCHED_H
+#define SLUICE_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+struct queue;
+struct job;
+
+struct sched_host {
+	uint64_t	 key;
+	uint32_t	 inflight;	/* leased and not finished */
+	uint32_t	 planned;	/* leased in this (uncommitted) turn */
+	uint64_t	 next_start_ms;	/* politeness: no start before */
+	uint64_t	 backoff_until_ms;
+	uint64_t	 backoff_ms;	/* current backoff step, 0 = none */
+	uint64_t	 delay_ms;	/* between starts (host_delay or
+					   Crawl-delay) */
+	int32_t		 head_prio;	/* cached best ready priority */
+	bool		 head_valid;
+	bool		 ready;		/* may have ready jobs in LMDB */
+	struct sched_host *next;	/* hash chain */
+};
+
+struct sched {
+	struct sched_host **buckets;
+	uint32_t	 nbuckets;
+	uint32_t	 nhosts;
+	uint32_t	 inflight;	/* leased jobs not yet finished */
+	uint32_t	 planned;
+	/* limits, from the config */
+	uint32_t	 max_total;
+	uint32_t	 max_per_host;
+	uint64_t	 host_delay_ms;
+};
+
+int sched_init(struct sched *s);
+void sched_free(struct sched *s);
+void sched_configure(struct sched *s, uint32_t max_total,
+    uint32_t max_per_host, uint64_t host_delay_ms);
+
+/* Returns the entry for host, creating it; NULL on ENOMEM. */
+struct sched_host *sched_host(struct sched *s, uint64_t key);
+/* Notes that host has a ready job of priority prio (submit, promote). */
+void sched_ready(struct sched *s, uint64_t host, int32_t prio);
+
+/*
+ * Plans up to `room` leases in txn.  For each leased job calls
+ * fn(job, arg) (the job is the caller's to free with queue_job_free).
+ * Returns 0 or an LMDB error.
+ */
+int sched_plan(struct sched *s, struct queue *q, MDB_txn *txn, uint64_t now,
+    uint32_t room, void (*fn)(struct job *j, void *arg), void *arg);
+void sched_commit(struct sched *s, uint64_t now);
+void sched_abort(struct sched *s);
+
+/* A leased job of host finished (its result committed). */
+void sched_finished(struct sched *s, uint64_t host);
+
+/*
+ * Pauses host after a 429/503/connection failure: the pause doubles from
+ * min_ms up to max_ms with jitter, or follows retry_after_ms when longer.
+ * sched_host_ok() resets the step after a success.
+ */
+void sched_backoff(struct sched *s, uint64_t host, int64_t retry_after_ms,
+    uint64_t min_ms, uint64_t max_ms, uint64_t now);
+void sched_host_ok(struct sched *s, uint64_t host);
+
+/* Milliseconds until a host with ready jobs may start (0 = now), or -1 if
+ * no host with ready jobs is waiting on time alone. */
+int64_t sched_next_wakeup(const struct sched *s, uint64_t now);
+
+#endif
