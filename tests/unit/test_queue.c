@@ -1,0 +1,493 @@
+/*
+ * test_queue.c - the durable queue: ordering, leases, retries and backoff,
+ * crash recovery, state counts and map growth, on a real LMDB environment.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sluice/queue.h"
+#include "sluice/sched.h"
+#include "sluice/store.h"
+#include "sluice/util.h"
+
+struct fx {
+	char		 dir[64];
+	struct store	 store;
+	struct queue	 q;
+	MDB_txn		*txn;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sluice-test-queue-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(store_open(&f->store, f->dir, 1 << 20, 1 << 30, err,
+	    sizeof(err)), 0);
+	assert_int_equal(queue_open(&f->q, &f->store), 0);
+	queue_set_policy(&f->q, 3, 1000, 8000);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	if (f->txn != NULL)
+		mdb_txn_abort(f->txn);
+	store_close(&f->store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void
+begin(struct fx *f)
+{
+	queue_turn_begin(&f->q);
+	assert_int_equal(store_txn_write(&f->store, &f->txn), 0);
+}
+
+static void
+commit(struct fx *f)
+{
+	assert_int_equal(queue_turn_flush(&f->q, f->txn), 0);
+	assert_int_equal(mdb_txn_commit(f->txn), 0);
+	f->txn = NULL;
+}
+
+static uint64_t
+submit(struct fx *f, const char *url, uint64_t host, int32_t prio,
+    enum submit_status want)
+{
+	struct submit_result r;
+
+	assert_int_equal(queue_submit(&f->q, f->txn, url, host, prio, 0, false,
+	    1000, &r), 0);
+	assert_int_equal(r.status, want);
+	return r.id;
+}
+
+static uint64_t
+lease_next(struct fx *f, uint64_t host, uint64_t now)
+{
+	struct job j;
+	int32_t prio;
+	uint64_t id;
+
+	if (queue_peek(&f->q, f->txn, host, &prio, &id) == MDB_NOTFOUND)
+		return 0;
+	assert_int_equal(queue_lease(&f->q, f->txn, id, now, &j), 0);
+	assert_int_equal(j.state, JOB_ACTIVE);
+	queue_job_free(&j);
+	return id;
+}
+
+static void
+test_submit_and_duplicates(void **state)
+{
+	struct fx *f = *state;
+	struct submit_result r;
+	uint64_t a, b;
+
+	begin(f);
+	a = submit(f, "http://a.example/1", 1, 0, SUBMIT_QUEUED);
+	b = submit(f, "http://a.example/2", 1, 0, SUBMIT_QUEUED);
+	assert_int_not_equal(a, b);
+	assert_int_equal(submit(f, "http://a.example/1", 1, 0,
+	    SUBMIT_DUPLICATE), a);
+	commit(f);
+	assert_int_equal(f->q.counts.state[JOB_QUEUED], 2);
+	assert_int_equal(f->q.counts.submitted, 2);
+	/* --force on a queued job changes nothing. */
+	begin(f);
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://a.example/1", 1, 0,
+	    0, true, 2000, &r), 0);
+	assert_int_equal(r.status, SUBMIT_DUPLICATE);
+	assert_int_equal(r.state, JOB_QUEUED);
+	commit(f);
+}
+
+static void
+test_priority_then_fifo(void **state)
+{
+	struct fx *f = *state;
+	uint64_t low, mid1, mid2, high;
+
+	begin(f);
+	low = submit(f, "http://h/low", 7, -5, SUBMIT_QUEUED);
+	mid1 = submit(f, "http://h/mid1", 7, 0, SUBMIT_QUEUED);
+	high = submit(f, "http://h/high", 7, 900, SUBMIT_QUEUED);
+	mid2 = submit(f, "http://h/mid2", 7, 0, SUBMIT_QUEUED);
+	assert_int_equal(lease_next(f, 7, 1000), high);
+	assert_int_equal(lease_next(f, 7, 1000), mid1);
+	assert_int_equal(lease_next(f, 7, 1000), mid2);
+	assert_int_equal(lease_next(f, 7, 1000), low);
+	assert_int_equal(lease_next(f, 7, 1000), 0);
+	commit(f);
+	assert_int_equal(f->q.counts.state[JOB_ACTIVE], 4);
+	assert_int_equal(f->q.counts.state[JOB_QUEUED], 0);
+}
+
+static void
+test_hosts_are_separate(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a, b;
+
+	begin(f);
+	a = submit(f, "http://one/x", 1, 0, SUBMIT_QUEUED);
+	b = submit(f, "http://two/x", 2, 0, SUBMIT_QUEUED);
+	assert_int_equal(lease_next(f, 2, 1000), b);
+	assert_int_equal(lease_next(f, 2, 1000), 0);
+	assert_int_equal(lease_next(f, 1, 1000), a);
+	commit(f);
+}
+
+static void
+test_not_before_delays(void **state)
+{
+	struct fx *f = *state;
+	struct submit_result r;
+	uint64_t next = 0;
+
+	begin(f);
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://h/later", 3, 0,
+	    5000, false, 1000, &r), 0);
+	assert_int_equal(lease_next(f, 3, 1000), 0);
+	assert_int_equal(queue_promote(&f->q, f->txn, 4999, NULL, NULL, &next),
+	    0);
+	assert_int_equal(next, 5000);
+	assert_int_equal(lease_next(f, 3, 4999), 0);
+	assert_int_equal(queue_promote(&f->q, f->txn, 5000, NULL, NULL, &next),
+	    0);
+	assert_int_equal(next, 0);
+	assert_int_equal(lease_next(f, 3, 5000), r.id);
+	commit(f);
+}
+
+static void
+test_retry_backoff_then_fail(void **state)
+{
+	struct fx *f = *state;
+	struct job_failure fail = { "http_status", "HTTP 503", 503, true, -1 };
+	uint64_t id, now = 10000, next, prev_delay = 0;
+	bool requeued;
+	struct job j;
+
+	begin(f);
+	id = submit(f, "http://h/flaky", 4, 0, SUBMIT_QUEUED);
+	for (int attempt = 1; attempt <= 3; attempt++) {
+		assert_int_equal(lease_next(f, 4, now), id);
+		assert_int_equal(queue_fail(&f->q, f->txn, id, &fail, now,
+		    &requeued), 0);
+		assert_int_equal(queue_get(&f->q, f->txn, id, &j), 0);
+		assert_int_equal(j.attempts, attempt);
+		assert_string_equal(j.error_code, "http_status");
+		if (attempt < 3) {
+			/* base 1000 ms doubled per attempt, +-20% */
+			uint64_t delay = j.not_before_ms - now;
+			uint64_t want = 1000ULL << (attempt - 1);
+			assert_true(requeued);
+			assert_int_equal(j.state, JOB_QUEUED);
+			assert_in_range(delay, want * 8 / 10, want * 12 / 10);
+			assert_true(delay > prev_delay);
+			prev_delay = delay;
+			assert_int_equal(lease_next(f, 4, now), 0);
+			now = j.not_before_ms;
+			assert_int_equal(queue_promote(&f->q, f->txn, now, NULL,
+			    NULL, &next), 0);
+		} else {
+			assert_false(requeued);
+			assert_int_equal(j.state, JOB_FAILED);
+		}
+		queue_job_free(&j);
+	}
+	commit(f);
+	assert_int_equal(f->q.counts.state[JOB_FAILED], 1);
+	assert_int_equal(f->q.counts.failed, 1);
+}
+
+static void
+test_retry_after_wins(void **state)
+{
+	struct fx *f = *state;
+	struct job_failure fail = { "http_status", "HTTP 429", 429, true,
+	    120000 };
+	bool requeued;
+	uint64_t id;
+	struct job j;
+
+	begin(f);
+	id = submit(f, "http://h/429", 5, 0, SUBMIT_QUEUED);
+	assert_int_equal(lease_next(f, 5, 1000), id);
+	assert_int_equal(queue_fail(&f->q, f->txn, id, &fail, 1000, &requeued),
+	    0);
+	assert_true(requeued);
+	assert_int_equal(queue_get(&f->q, f->txn, id, &j), 0);
+	assert_int_equal(j.not_before_ms, 121000);
+	queue_job_free(&j);
+	commit(f);
+}
+
+static void
+test_not_retryable_fails_at_once(void **state)
+{
+	struct fx *f = *state;
+	struct job_failure fail = { "http_status", "HTTP 404", 404, false, -1 };
+	bool requeued;
+	uint64_t id;
+
+	begin(f);
+	id = submit(f, "http://h/404", 5, 0, SUBMIT_QUEUED);
+	assert_int_equal(lease_next(f, 5, 1000), id);
+	assert_int_equal(queue_fail(&f->q, f->txn, id, &fail, 1000, &requeued),
+	    0);
+	assert_false(requeued);
+	commit(f);
+	assert_int_equal(f->q.counts.state[JOB_FAILED], 1);
+}
+
+static void
+test_done_cancel_retry_force(void **state)
+{
+	struct fx *f = *state;
+	struct submit_result r;
+	uint64_t a, b, n;
+	struct job j;
+
+	begin(f);
+	a = submit(f, "http://h/a", 6, 0, SUBMIT_QUEUED);
+	b = submit(f, "http://h/b", 6, 0, SUBMIT_QUEUED);
+	assert_int_equal(lease_next(f, 6, 1000), a);
+	assert_int_equal(queue_done(&f->q, f->txn, a, a, 200, 1001), 0);
+	/* A result for a job that is no longer active is refused. */
+	assert_int_equal(queue_done(&f->q, f->txn, a, a, 200, 1001),
+	    MDB_KEYEXIST);
+	assert_int_equal(queue_cancel(&f->q, f->txn, b, 1002), 0);
+	assert_int_equal(queue_cancel(&f->q, f->txn, a, 1002), MDB_KEYEXIST);
+	assert_int_equal(lease_next(f, 6, 1003), 0);
+	assert_int_equal(queue_retry(&f->q, f->txn, b, 1004), 0);
+	assert_int_equal(queue_retry(&f->q, f->txn, a, 1004), MDB_KEYEXIST);
+	assert_int_equal(lease_next(f, 6, 1005), b);
+	/* --force puts a done job back, keeping its id and document. */
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://h/a", 6, 0, 0,
+	    true, 1006, &r), 0);
+	assert_int_equal(r.status, SUBMIT_REQUEUED);
+	assert_int_equal(r.id, a);
+	assert_int_equal(queue_get(&f->q, f->txn, a, &j), 0);
+	assert_int_equal(j.doc_id, a);
+	assert_int_equal(j.attempts, 0);
+	queue_job_free(&j);
+	assert_int_equal(queue_retry_failed(&f->q, f->txn, 1007, &n), 0);
+	assert_int_equal(n, 0);
+	commit(f);
+	assert_int_equal(f->q.counts.state[JOB_QUEUED], 1);
+	assert_int_equal(f->q.counts.state[JOB_ACTIVE], 1);
+	assert_int_equal(f->q.counts.state[JOB_DONE], 0);
+}
+
+static void
+test_recover_after_crash(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	uint64_t a, n;
+	struct job j;
+
+	begin(f);
+	a = submit(f, "http://h/crash", 8, 0, SUBMIT_QUEUED);
+	submit(f, "http://h/other", 8, 0, SUBMIT_QUEUED);
+	assert_int_equal(lease_next(f, 8, 1000), a);
+	commit(f);
+	/* "Crash": reopen without any shutdown step. */
+	store_close(&f->store);
+	assert_int_equal(store_open(&f->store, f->dir, 1 << 20, 1 << 30, err,
+	    sizeof(err)), 0);
+	assert_int_equal(queue_open(&f->q, &f->store), 0);
+	assert_int_equal(f->q.counts.state[JOB_ACTIVE], 1);
+	begin(f);
+	assert_int_equal(queue_recover(&f->q, f->txn, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(queue_get(&f->q, f->txn, a, &j), 0);
+	assert_int_equal(j.state, JOB_QUEUED);
+	assert_int_equal(j.attempts, 1);	/* the attempt counts */
+	queue_job_free(&j);
+	assert_int_equal(lease_next(f, 8, 2000), a);
+	commit(f);
+	assert_int_equal(f->q.counts.state[JOB_QUEUED], 1);
+	assert_int_equal(f->q.counts.state[JOB_ACTIVE], 1);
+	assert_int_equal(f->q.next_id, 3);
+}
+
+static void
+test_abort_restores_counts(void **state)
+{
+	struct fx *f = *state;
+
+	begin(f);
+	submit(f, "http://h/kept", 9, 0, SUBMIT_QUEUED);
+	commit(f);
+	begin(f);
+	submit(f, "http://h/lost", 9, 0, SUBMIT_QUEUED);
+	mdb_txn_abort(f->txn);
+	f->txn = NULL;
+	queue_turn_abort(&f->q);
+	assert_int_equal(f->q.counts.state[JOB_QUEUED], 1);
+	assert_int_equal(f->q.next_id, 2);
+	begin(f);
+	assert_int_equal(submit(f, "http://h/lost", 9, 0, SUBMIT_QUEUED), 2);
+	commit(f);
+}
+
+static void
+test_map_full_then_grow(void **state)
+{
+	struct fx *f = *state;
+	char err[256], url[128];
+	struct submit_result r;
+	int rc = 0, i;
+
+	/* 1 MiB map: fill it until LMDB says MDB_MAP_FULL. */
+	begin(f);
+	for (i = 0; i < 100000 && rc == 0; i++) {
+		snprintf(url, sizeof(url), "http://fill.example/%d/%0100d", i, 0);
+		rc = queue_submit(&f->q, f->txn, url, 10, 0, 0, false, 1000, &r);
+	}
+	assert_int_equal(rc, MDB_MAP_FULL);
+	mdb_txn_abort(f->txn);
+	f->txn = NULL;
+	queue_turn_abort(&f->q);
+	assert_int_equal(store_grow(&f->store, err, sizeof(err)), 0);
+	assert_int_equal(f->store.map_size, 2 << 20);
+	/* Replaying fewer jobs now fits. */
+	begin(f);
+	for (int k = 0; k < i / 2; k++) {
+		snprintf(url, sizeof(url), "http://fill.example/%d/%0100d", k, 0);
+		assert_int_equal(queue_submit(&f->q, f->txn, url, 10, 0, 0,
+		    false, 1000, &r), 0);
+	}
+	commit(f);
+	/* At the cap, growing fails with a clear error. */
+	store_set_max(&f->store, 2 << 20);
+	assert_int_equal(store_grow(&f->store, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "map_size_max"));
+}
+
+static void
+drop_job(struct job *j, void *arg)
+{
+	queue_job_free(j);
+}
+
+static void
+test_sched_per_host_limits(void **state)
+{
+	struct fx *f = *state;
+	struct sched s;
+	int leased = 0;
+
+	assert_int_equal(sched_init(&s), 0);
+	sched_configure(&s, 3, 2, 0);
+	begin(f);
+	for (int h = 1; h <= 3; h++)
+		for (int k = 0; k < 4; k++) {
+			char url[64];
+			snprintf(url, sizeof(url), "http://h%d/%d", h, k);
+			submit(f, url, (uint64_t)h, 0, SUBMIT_QUEUED);
+			sched_ready(&s, (uint64_t)h, 0);
+		}
+	assert_int_equal(sched_plan(&s, &f->q, f->txn, 1000, 100,
+	    drop_job, NULL), 0);
+	leased = (int)s.planned;
+	assert_int_equal(leased, 3);		/* fetch.max_total */
+	sched_commit(&s, 1000);
+	sched_configure(&s, 100, 2, 0);
+	assert_int_equal(sched_plan(&s, &f->q, f->txn, 1000, 100,
+	    drop_job, NULL), 0);
+	assert_int_equal(s.planned, 3);		/* 2 per host, 3 hosts */
+	sched_commit(&s, 1000);
+	commit(f);
+	sched_free(&s);
+}
+
+static void
+test_sched_priority_across_hosts_and_backoff(void **state)
+{
+	struct fx *f = *state;
+	struct sched s;
+	uint64_t a, b;
+
+	assert_int_equal(sched_init(&s), 0);
+	sched_configure(&s, 10, 1, 5000);
+	begin(f);
+	a = submit(f, "http://x/low", 11, 0, SUBMIT_QUEUED);
+	b = submit(f, "http://y/high", 12, 50, SUBMIT_QUEUED);
+	submit(f, "http://x/low2", 11, 0, SUBMIT_QUEUED);
+	sched_ready(&s, 11, 0);
+	sched_ready(&s, 12, 50);
+	sched_backoff(&s, 12, -1, 60000, 3600000, 1000);
+	assert_int_equal(sched_plan(&s, &f->q, f->txn, 1000, 1,
+	    drop_job, NULL), 0);
+	sched_commit(&s, 1000);
+	/* y is backed off, so x's job goes first although lower. */
+	assert_int_equal(lease_next(f, 12, 1000), b);
+	(void)a;
+	/* x now waits for host_delay; the wakeup says when. */
+	assert_int_equal(sched_next_wakeup(&s, 1000) >= 0, 1);
+	sched_finished(&s, 11);
+	assert_int_equal(sched_next_wakeup(&s, 1000), 5000);
+	commit(f);
+	sched_free(&s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_submit_and_duplicates,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_priority_then_fifo,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hosts_are_separate,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_before_delays,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_backoff_then_fail,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_after_wins,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_retryable_fails_at_once,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_done_cancel_retry_force,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_after_crash,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_restores_counts,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_full_then_grow,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sched_per_host_limits,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_sched_priority_across_hosts_and_backoff, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
