@@ -30,6 +30,9 @@
 #define BOMB_BYTES	(50 * 1024 * 1024)	/* zeros behind the gzip bomb */
 #define MAX_BODY	(1024 * 1024)
 #define LAST_MODIFIED	"Wed, 21 Oct 2015 07:28:00 GMT"
+/* Every redirect carries headers the final response must not inherit. */
+#define REDIRECT(to)	"Location: " to "\r\nContent-Type: text/plain\r\n" \
+			"ETag: \"redirect\"\r\nRetry-After: 5\r\n"
 
 /* ---- the test server ---------------------------------------------------- */
 
@@ -91,8 +94,7 @@ reply_redirect(int fd, const char *status, const char *location)
 {
 	char hdrs[512];
 
-	snprintf(hdrs, sizeof(hdrs), "Location: %s\r\nContent-Type: "
-	    "text/plain\r\nETag: \"redirect\"\r\nRetry-After: 5\r\n", location);
+	snprintf(hdrs, sizeof(hdrs), REDIRECT("%s"), location);
 	reply(fd, status, hdrs, "moved", 5);
 }
 
@@ -132,7 +134,7 @@ serve_reset(int fd)
 static void
 serve_sized(int fd, const char *query)
 {
-	size_t n = query != NULL ? strtoul(query, NULL, 10) : 0;
+	size_t n = strtoul(query, NULL, 10);
 	char *body = malloc(n + 1);
 
 	if (body == NULL)
@@ -156,63 +158,72 @@ serve_cond(int fd, const char *head)
 	reply(fd, "200 OK", "ETag: \"v1\"\r\n", "fresh", 5);
 }
 
+/* Responses that depend on nothing but the path. */
+static const struct canned {
+	const char	*path;
+	const char	*status;
+	const char	*hdrs;
+	const char	*body;
+} canned[] = {
+	{ "/ok", "200 OK", "Content-Type: text/html; charset=utf-8\r\n"
+	    "ETag: \"v1\"\r\nLast-Modified: " LAST_MODIFIED "\r\n",
+	    "<html>hello</html>" },
+	{ "/plain", "200 OK", "Content-Type: text/plain\r\n", "plain" },
+	{ "/404", "404 Not Found", "", "nope" },
+	{ "/503", "503 Service Unavailable", "Retry-After: 120\r\n", "busy" },
+	{ "/r1", "302 Found", REDIRECT("/r2"), "moved" },
+	{ "/r2", "301 Moved Permanently", REDIRECT("/r3"), "moved" },
+	{ "/r3", "307 Temporary Redirect", REDIRECT("/plain"), "moved" },
+	{ "/loop", "302 Found", REDIRECT("/loop"), "moved" },
+	{ "/tofile", "302 Found", REDIRECT("file:///etc/passwd"), "moved" },
+	{ "/badgz", "200 OK", "Content-Encoding: gzip\r\n",
+	    "this is not gzip at all" },
+};
+
+/* Writes raw bytes: responses reply() cannot express. */
+static void
+send_str(int fd, const char *s)
+{
+	send_all(fd, s, strlen(s));
+}
+
 /* Routes by path.  Returns true when the connection must not linger. */
 static bool
 route(struct server *s, int fd, const char *path, const char *head)
 {
-	const char *query = strchr(path, '?');
 	char loc[256];
+	size_t i;
 
-	if (strcmp(path, "/ok") == 0)
-		reply(fd, "200 OK", "Content-Type: text/html; charset=utf-8\r\n"
-		    "ETag: \"v1\"\r\nLast-Modified: " LAST_MODIFIED "\r\n",
-		    "<html>hello</html>", 18);
-	else if (strcmp(path, "/echo") == 0)
+	for (i = 0; i < ARRAY_LEN(canned); i++)
+		if (strcmp(path, canned[i].path) == 0) {
+			reply(fd, canned[i].status, canned[i].hdrs,
+			    canned[i].body, strlen(canned[i].body));
+			return false;
+		}
+	if (strcmp(path, "/echo") == 0)
 		reply(fd, "200 OK", "Content-Type: text/plain\r\n", head,
 		    strlen(head));
 	else if (strcmp(path, "/cond") == 0)
 		serve_cond(fd, head);
-	else if (strcmp(path, "/404") == 0)
-		reply(fd, "404 Not Found", "", "nope", 4);
-	else if (strcmp(path, "/503") == 0)
-		reply(fd, "503 Service Unavailable", "Retry-After: 120\r\n",
-		    "busy", 4);
-	else if (strcmp(path, "/r1") == 0)
-		reply_redirect(fd, "302 Found", "/r2");
-	else if (strcmp(path, "/r2") == 0)
-		reply_redirect(fd, "301 Moved Permanently", "/r3");
-	else if (strcmp(path, "/r3") == 0)
-		reply_redirect(fd, "307 Temporary Redirect", "/plain");
-	else if (strcmp(path, "/plain") == 0)
-		reply(fd, "200 OK", "Content-Type: text/plain\r\n", "plain", 5);
 	else if (strcmp(path, "/early") == 0) {
-		const char *r = "HTTP/1.1 100 Continue\r\nETag: \"early\"\r\n\r\n";
-		send_all(fd, r, strlen(r));
+		send_str(fd, "HTTP/1.1 100 Continue\r\nETag: \"early\"\r\n\r\n");
 		reply(fd, "200 OK", "Content-Type: text/plain\r\n", "late", 4);
-	} else if (strcmp(path, "/trailer") == 0) {
-		const char *r = "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\n"
+	} else if (strcmp(path, "/trailer") == 0)
+		send_str(fd, "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\n"
 		    "Transfer-Encoding: chunked\r\nTrailer: ETag\r\n"
 		    "Connection: close\r\n\r\n4\r\nbody\r\n0\r\n"
-		    "ETag: \"trailer\"\r\n\r\n";
-		send_all(fd, r, strlen(r));
-	} else if (strcmp(path, "/loop") == 0)
-		reply_redirect(fd, "302 Found", "/loop");
+		    "ETag: \"trailer\"\r\n\r\n");
 	else if (strcmp(path, "/toftp") == 0) {
 		snprintf(loc, sizeof(loc), "ftp://127.0.0.1:%d/x", s->port);
 		reply_redirect(fd, "302 Found", loc);
-	} else if (strcmp(path, "/tofile") == 0)
-		reply_redirect(fd, "302 Found", "file:///etc/passwd");
-	else if (strncmp(path, "/sized?", 7) == 0)
-		serve_sized(fd, query + 1);
+	} else if (strncmp(path, "/sized?", 7) == 0)
+		serve_sized(fd, path + 7);
 	else if (strcmp(path, "/gz") == 0)
 		reply(fd, "200 OK", "Content-Encoding: gzip\r\n", s->gz,
 		    s->gz_len);
 	else if (strcmp(path, "/bomb") == 0)
 		reply(fd, "200 OK", "Content-Encoding: gzip\r\n", s->bomb,
 		    s->bomb_len);
-	else if (strcmp(path, "/badgz") == 0)
-		reply(fd, "200 OK", "Content-Encoding: gzip\r\n",
-		    "this is not gzip at all", 23);
 	else if (strcmp(path, "/slow") == 0)
 		serve_slow(fd);
 	else if (strcmp(path, "/reset") == 0) {
