@@ -148,8 +148,8 @@ opts_from_config(struct fetch_opts *o, const struct config *cfg, char *err,
 	o->timeout_ms = clamp_long(cfg->timeout_ms);
 	if (cfg->low_speed_limit > 0 && cfg->low_speed_time_ms > 0) {
 		o->low_speed_limit = clamp_long(cfg->low_speed_limit);
-		o->low_speed_time = clamp_long((cfg->low_speed_time_ms + 999) /
-		    1000);
+		o->low_speed_time = clamp_long(cfg->low_speed_time_ms / 1000 +
+		    (cfg->low_speed_time_ms % 1000 != 0));
 	}
 	o->max_redirects = clamp_long(cfg->max_redirects);
 	/* struct buf needs max + 1 to fit in a size_t. */
