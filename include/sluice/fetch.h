@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "sluice/util.h"
 
@@ -22,12 +23,13 @@ struct fetch;
 enum fetch_error {
 	FETCH_OK = 0,		/* a complete HTTP response (any status) */
 	FETCH_ERR_DNS,		/* name did not resolve */
-	FETCH_ERR_CONNECT,	/* refused, unreachable, reset before reply */
+	FETCH_ERR_CONNECT,	/* refused, unreachable */
 	FETCH_ERR_TIMEOUT,	/* connect or total timeout, or too slow */
-	FETCH_ERR_NETWORK,	/* reset/EOF mid-transfer, TLS, bad framing */
+	FETCH_ERR_NETWORK,	/* reset/EOF (even before a reply), TLS,
+				 * bad framing, unusable Location */
 	FETCH_ERR_TOO_LARGE,	/* body over fetch.max_body (decoded) */
 	FETCH_ERR_REDIRECTS,	/* over fetch.max_redirects, or a loop */
-	FETCH_ERR_SCHEME,	/* redirect to a scheme other than http(s) */
+	FETCH_ERR_SCHEME,	/* URL or redirect not http(s) */
 	FETCH_ERR_BLOCKED,	/* address guard refused the connection */
 	FETCH_ERR_DECODING,	/* bad gzip/br/zstd content encoding */
 	FETCH_ERR_ABORTED,	/* fetch_abort_all(), shutdown */
@@ -42,6 +44,11 @@ struct fetch_req {
 	void		*arg;		/* returned in the result */
 };
 
+/*
+ * The headers are those of the final response (not of redirects or 1xx).
+ * On an error, http_status and the headers are whatever arrived (useful in
+ * logs) and body is empty; final_url is set when libcurl knew one.
+ */
 struct fetch_result {
 	uint64_t	 job_id;
 	void		*arg;
@@ -56,35 +63,99 @@ struct fetch_result {
 	uint32_t	 redirects;	/* hops followed */
 	uint64_t	 started_ms;	/* now_ms() at start */
 	uint64_t	 elapsed_ms;
-	struct buf	 body;		/* decoded body, at most fetch.max_body */
+	struct buf	 body;		/* decoded body, at most fetch.max_body;
+					 * data is NULL when len is 0 */
 };
 
+/*
+ * Called once per started transfer, on the loop thread from inside a
+ * libevent callback (or from fetch_abort_all()/fetch_free()).  res belongs to
+ * the callee (fetch_result_free()).  It may call fetch_start(),
+ * fetch_abort_all() and fetch_free(), and must not block.
+ */
 typedef void (*fetch_done_fn)(struct fetch_result *res, void *cbarg);
+
+/*
+ * The fields of struct config used here (config.c owns their defaults), and
+ * what zero means for each:
+ *	connect_timeout_ms	0 = libcurl's default (300 s)
+ *	timeout_ms		whole transfer; 0 = none
+ *	low_speed_time_ms	rounded up to whole seconds; 0 = off
+ *	low_speed_limit		bytes/s; 0 = off
+ *	max_body		decoded bytes; 0 = only empty bodies pass
+ *	max_redirects		0 = a redirect fails with FETCH_ERR_REDIRECTS
+ *	user_agent		NULL or "" = no User-Agent header
+ *	accept_language		NULL or "" = no Accept-Language header
+ * max_total, max_per_host and host_delay_ms belong to the caller's scheduler.
+ */
 
 /*
  * Creates the fetcher on base with the limits in cfg (copied: call
  * fetch_configure() to change them live).  Returns NULL with err set.
+ * Calls curl_global_init() (reference-counted by libcurl); fetch_free()
+ * balances it.  The process should ignore SIGPIPE: transfers use
+ * CURLOPT_NOSIGNAL, so libcurl leaves signal dispositions alone.
  */
 struct fetch *fetch_new(struct event_base *base, const struct config *cfg,
     fetch_done_fn done, void *cbarg, char *err, size_t errlen);
-void fetch_configure(struct fetch *f, const struct config *cfg);
+/*
+ * Replaces the limits; transfers started afterwards use them, those in
+ * flight keep theirs.  Returns 0, or -1 (out of memory, or a line break in
+ * user_agent/accept_language) with the previous settings left in place.
+ */
+int fetch_configure(struct fetch *f, const struct config *cfg);
 /*
  * Starts one transfer.  Returns 0, or -1 if it could not be set up (then no
  * callback will come; err says why).  The caller's scheduler enforces
  * fetch.max_total and per-host limits; fetch_start() does not queue.
+ * req and its strings are copied; the caller keeps ownership.  Fails once
+ * fetch_free() has begun.  Safe to call from the done callback.
  */
 int fetch_start(struct fetch *f, const struct fetch_req *req, char *err,
     size_t errlen);
 /* Transfers started and not yet reported done. */
 unsigned fetch_inflight(const struct fetch *f);
-/* Ends every transfer now; each gets its callback with FETCH_ERR_ABORTED. */
+/*
+ * Ends every transfer now; each gets its callback with FETCH_ERR_ABORTED
+ * before this returns.  Transfers that those callbacks start are new and
+ * keep running.  Safe to call from the done callback.
+ */
 void fetch_abort_all(struct fetch *f);
+/*
+ * Aborts whatever is in flight (FETCH_ERR_ABORTED callbacks, before this
+ * returns), then frees everything; no callback comes after.  Call it before
+ * event_base_free().  From inside the done callback the memory is released
+ * once that callback returns; f must not be used after the call either way.
+ */
 void fetch_free(struct fetch *f);
+/* Frees a result handed over by the done callback; NULL is fine. */
 void fetch_result_free(struct fetch_result *res);
+/* A short lower-case name ("too_large") for logs and the control socket. */
 const char *fetch_error_name(enum fetch_error e);
 
-/* Parses a Retry-After value (delta-seconds or HTTP-date) relative to
- * now_ms; returns the delay in ms, or -1 if unparsable. */
+/*
+ * The address guard's seam.  A guard is asked about every address libcurl
+ * is about to connect to (each redirect hop, each happy-eyeballs attempt)
+ * and returns 0 to allow it or -1 to refuse it.  A transfer that fails to
+ * connect after a refusal reports FETCH_ERR_BLOCKED.  Connections reused
+ * from libcurl's cache are not asked again.  fn NULL removes the guard.
+ * Applies to transfers started afterwards.  The guard runs inside libcurl
+ * (CURLOPT_OPENSOCKETFUNCTION) and must not call back into this module.
+ */
+typedef int (*fetch_guard_fn)(const struct sockaddr *sa, socklen_t salen,
+    void *arg);
+void fetch_set_guard(struct fetch *f, fetch_guard_fn fn, void *arg);
+
+/* A Retry-After further away than this is taken as this (7 days): a server
+ * must not park a job for months; the queue's retry_max_ms caps it again. */
+#define FETCH_RETRY_AFTER_MAX_MS	(7ULL * 24 * 3600 * 1000)
+
+/*
+ * Parses a Retry-After value (delta-seconds or an HTTP-date, RFC 9110
+ * 10.2.3) relative to now (epoch ms); returns the delay in ms, 0 for a date
+ * in the past, at most FETCH_RETRY_AFTER_MAX_MS, or -1 if value is NULL,
+ * negative or unparsable.
+ */
 int64_t fetch_parse_retry_after(const char *value, uint64_t now);
 
 #endif
