@@ -998,7 +998,8 @@ daemon_start(struct daemon *d, int listen_fd)
 {
 	struct control_limits lim = { d->cfg.max_clients, d->cfg.max_request,
 	    d->cfg.max_reply_buffer };
-	char err[512], path[4096];
+	char err[512], buf[4096];
+	const char *path;
 	uint64_t wd;
 
 	d->ops_tail = &d->ops;
@@ -1017,8 +1018,8 @@ daemon_start(struct daemon *d, int listen_fd)
 	    sizeof(err));
 	if (d->work == NULL)
 		fatalx("workers: %s", err);
-	d->control = control_new(d->base, socket_path(d, path, sizeof(path)),
-	    d->cfg.socket_mode, listen_fd, &lim, on_request, d, err,
+	path = socket_path(d, buf, sizeof(buf));
+	d->control = control_new(d->base, path, d->cfg.socket_mode, listen_fd, &lim, on_request, d, err,
 	    sizeof(err));
 	if (d->control == NULL)
 		fatalx("control: %s", err);

@@ -150,7 +150,8 @@ queue_turn_flush(struct queue *q, MDB_txn *txn)
 	}
 	if (rc == 0 && q->next_id != q->saved_next_id)
 		rc = store_counter_add(q->store, txn, "next_id",
-		    (int64_t)(q->next_id - q->saved_next_id));
+		    (int64_t)(q->next_id - store_counter_get(q->store, txn,
+		    "next_id")));
 	if (rc == 0)
 		queue_turn_begin(q);
 	return rc;

@@ -175,10 +175,10 @@ test_bundled_file_matches_defaults(void **state)
 {
 	struct config def, file;
 	char err[256], path[4096];
-	const char *data = getenv("SLUICE_TEST_DATA");
+	const char *src = getenv("SLUICE_SOURCE");
 
-	assert_non_null(data);
-	snprintf(path, sizeof(path), "%s/../../conf/sluiced.conf", data);
+	assert_non_null(src);
+	snprintf(path, sizeof(path), "%s/conf/sluiced.conf", src);
 	config_defaults(&def);
 	config_defaults(&file);
 	if (config_load_file(&file, path, err, sizeof(err)) == -1)
