@@ -95,14 +95,16 @@ static const char HEX[] = "0123456789ABCDEF";
 void
 robots_limits_default(struct robots_limits *lim)
 {
-	lim->max_bytes = ROBOTS_MAX_BYTES;
-	lim->max_line = ROBOTS_MAX_LINE;
-	lim->max_rules = ROBOTS_MAX_RULES;
-	lim->max_agents = ROBOTS_MAX_AGENTS;
-	lim->max_sitemaps = ROBOTS_MAX_SITEMAPS;
-	lim->max_path = ROBOTS_MAX_PATH;
-	lim->max_match_steps = ROBOTS_MAX_MATCH_STEPS;
-	lim->max_crawl_delay_ms = ROBOTS_MAX_CRAWL_DELAY_MS;
+	*lim = (struct robots_limits){
+		.max_bytes = ROBOTS_MAX_BYTES,
+		.max_line = ROBOTS_MAX_LINE,
+		.max_rules = ROBOTS_MAX_RULES,
+		.max_agents = ROBOTS_MAX_AGENTS,
+		.max_sitemaps = ROBOTS_MAX_SITEMAPS,
+		.max_path = ROBOTS_MAX_PATH,
+		.max_match_steps = ROBOTS_MAX_MATCH_STEPS,
+		.max_crawl_delay_ms = ROBOTS_MAX_CRAWL_DELAY_MS,
+	};
 }
 
 #define FILL(f)	do { if (src->f != 0) dst->f = src->f; } while (0)
@@ -814,10 +816,12 @@ robots_stats(const struct robots *r)
 void
 robots_cache_ttl_default(struct robots_cache_ttl *ttl)
 {
-	ttl->ok_ms = ROBOTS_TTL_OK_MS;
-	ttl->unavailable_ms = ROBOTS_TTL_UNAVAILABLE_MS;
-	ttl->unreachable_ms = ROBOTS_TTL_UNREACHABLE_MS;
-	ttl->min_retry_ms = ROBOTS_TTL_MIN_RETRY_MS;
+	*ttl = (struct robots_cache_ttl){
+		.ok_ms = ROBOTS_TTL_OK_MS,
+		.unavailable_ms = ROBOTS_TTL_UNAVAILABLE_MS,
+		.unreachable_ms = ROBOTS_TTL_UNREACHABLE_MS,
+		.min_retry_ms = ROBOTS_TTL_MIN_RETRY_MS,
+	};
 }
 
 /* Disallow all, retried within the hour, sooner if Retry-After says so. */

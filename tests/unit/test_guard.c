@@ -88,7 +88,12 @@ guard_or_fail(bool allow_private, const char *cidrs)
 	return g;
 }
 
-#define RUN_ADDRS(g, rows) run_addr_rows(g, rows, ARRAY_LEN(rows), __func__)
+/* Builds a guard, checks every row against it, frees it. */
+#define RUN_ADDRS(priv, cidrs, rows) do {				\
+	struct guard *g_ = guard_or_fail(priv, cidrs);			\
+	run_addr_rows(g_, rows, ARRAY_LEN(rows), __func__);		\
+	guard_free(g_);							\
+} while (0)
 
 /* The default IPv4 block list, and its edges. */
 static void
@@ -118,11 +123,9 @@ test_ipv4_defaults(void **state)
 		{ "198.17.255.255", true }, { "198.20.0.0", true },
 		{ "223.255.255.255", true }, { "93.184.216.34", true },
 	};
-	struct guard *g = guard_or_fail(false, NULL);
 
 	(void)state;
-	RUN_ADDRS(g, rows);
-	guard_free(g);
+	RUN_ADDRS(false, NULL, rows);
 }
 
 /* The default IPv6 block list, mapped and embedded IPv4 forms. */
@@ -156,11 +159,9 @@ test_ipv6_defaults(void **state)
 		{ "2001:db9::1", true }, { "fe7f::1", true }, { "fbff::1", true },
 		{ "101::1", true }, { "::2:0:0:1", true },
 	};
-	struct guard *g = guard_or_fail(false, "");
 
 	(void)state;
-	RUN_ADDRS(g, rows);
-	guard_free(g);
+	RUN_ADDRS(false, "", rows);
 }
 
 /* Allow-list entries override the block, also through mapped and
@@ -178,12 +179,10 @@ test_allow_list(void **state)
 		{ "192.168.7.7", true }, { "192.168.8.1", false },
 		{ "::ffff:192.168.7.1", true },
 	};
-	struct guard *g = guard_or_fail(false, "10.0.0.0/8, ::1/128, "
-	    "127.0.0.1\tfd00::/8,::ffff:192.168.7.0/120");
 
 	(void)state;
-	RUN_ADDRS(g, rows);
-	guard_free(g);
+	RUN_ADDRS(false, "10.0.0.0/8, ::1/128, 127.0.0.1\tfd00::/8,"
+	    "::ffff:192.168.7.0/120", rows);
 }
 
 /* allow_private turns the block list off. */
@@ -195,11 +194,9 @@ test_allow_private(void **state)
 		{ "::1", true }, { "fe80::1", true }, { "::ffff:127.0.0.1", true },
 		{ "224.0.0.1", true }, { "8.8.8.8", true },
 	};
-	struct guard *g = guard_or_fail(true, NULL);
 
 	(void)state;
-	RUN_ADDRS(g, rows);
-	guard_free(g);
+	RUN_ADDRS(true, NULL, rows);
 }
 
 /* Anything but a whole IPv4/IPv6 sockaddr is refused. */
