@@ -69,6 +69,8 @@ static const struct cfg_key cfg_keys[] = {
 	    CFG_RESTART },
 	{ "store.map_size_max", CFG_SIZE, OFF(map_size_max), MIB, 64 * TIB,
 	    "16GiB", 0 },
+	{ "store.max_mapped", CFG_SIZE, OFF(max_mapped), MIB, TIB, "32MiB",
+	    0 },
 	{ "store.keep_raw", CFG_BOOL, OFF(keep_raw), 0, 0, "true", 0 },
 	{ "store.zstd_level", CFG_U32, OFF(zstd_level), 1, 19, "3", 0 },
 

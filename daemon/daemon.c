@@ -589,7 +589,7 @@ turn_failed(struct daemon *d, int rc)
 static void
 daemon_turn(struct daemon *d)
 {
-	uint64_t now = now_ms();
+	uint64_t now = now_ms(), t0, t1 = 0;
 	MDB_txn *txn;
 	int rc;
 
@@ -597,9 +597,11 @@ daemon_turn(struct daemon *d)
 		goto out;
 	for (;;) {
 		queue_turn_begin(&d->queue);
+		t0 = mono_us();
 		rc = store_txn_write(&d->store, &txn);
 		if (rc == 0) {
 			rc = turn_apply(d, txn, now);
+			t1 = mono_us();
 			if (rc == 0)
 				rc = mdb_txn_commit(txn);
 			else
@@ -613,6 +615,9 @@ daemon_turn(struct daemon *d)
 		}
 	}
 	d->store_stuck = false;
+	log_debug("turn: apply %llu us, commit %llu us",
+	    (unsigned long long)(t1 - t0),
+	    (unsigned long long)(mono_us() - t1));
 	sched_commit(&d->sched, now);
 	finish_completions(d, now);
 	answer_ops(d);
@@ -779,6 +784,7 @@ on_cron(evutil_socket_t fd, short what, void *arg)
 
 	update_status(d);
 	rate_count(d, 0);
+	store_trim(&d->store, d->cfg.max_mapped);
 	/* Try again every 10 s: the cap may have been raised, or deletes
 	 * may have freed pages. */
 	if ((d->store_full || d->store_stuck) && ++d->cron_ticks % 10 == 0) {

@@ -246,23 +246,41 @@ queue_get(struct queue *q, MDB_txn *txn, uint64_t id, struct job *j)
 	return rc;
 }
 
-static void
-url_key(const char *url, unsigned char out[16])
-{
-	XXH128_hash_t h = XXH3_128bits(url, strlen(url));
+/*
+ * The urls index is keyed by the URL itself, not a hash of it: URLs that
+ * are submitted together usually share a prefix (one site, one sitemap), so
+ * their index entries share leaf pages and a batch dirties few pages per
+ * commit.  LMDB keys are at most 511 bytes: a longer URL is keyed by its
+ * first URL_KEY_PREFIX bytes plus a 128-bit hash of the whole.
+ */
+#define URL_KEY_MAX	(URL_KEY_PREFIX + 16)
+#define URL_KEY_PREFIX	480
 
-	store_put_be64(out, h.high64);
-	store_put_be64(out + 8, h.low64);
+static size_t
+url_key(const char *url, unsigned char out[URL_KEY_MAX])
+{
+	size_t len = strlen(url);
+	XXH128_hash_t h;
+
+	if (len <= URL_KEY_MAX) {
+		memcpy(out, url, len);
+		return len;
+	}
+	h = XXH3_128bits(url, len);
+	memcpy(out, url, URL_KEY_PREFIX);
+	store_put_be64(out + URL_KEY_PREFIX, h.high64);
+	store_put_be64(out + URL_KEY_PREFIX + 8, h.low64);
+	return URL_KEY_MAX;
 }
 
 int
 queue_find_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t *id)
 {
-	unsigned char key[16];
-	MDB_val k = { sizeof(key), key }, v;
+	unsigned char key[URL_KEY_MAX];
+	MDB_val k = { 0, key }, v;
 	int rc;
 
-	url_key(url, key);
+	k.mv_size = url_key(url, key);
 	rc = mdb_get(txn, q->urls, &k, &v);
 	if (rc == 0 && v.mv_size != 8)
 		rc = MDB_CORRUPTED;
@@ -398,12 +416,12 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
     int32_t priority, uint64_t not_before_ms, bool force, uint64_t now,
     struct submit_result *r)
 {
-	unsigned char key[16], idbuf[8];
-	MDB_val k = { sizeof(key), key }, v = { sizeof(idbuf), idbuf };
+	unsigned char key[URL_KEY_MAX], idbuf[8];
+	MDB_val k = { 0, key }, v = { sizeof(idbuf), idbuf };
 	struct job j = { 0 };
 	int rc;
 
-	url_key(url, key);
+	k.mv_size = url_key(url, key);
 	rc = mdb_get(txn, q->urls, &k, &v);
 	if (rc == 0 && v.mv_size == 8)
 		return submit_existing(q, txn, store_get_be64(v.mv_data),

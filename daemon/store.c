@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "sluice/store.h"
@@ -177,6 +178,35 @@ int
 store_dbi(MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi)
 {
 	return mdb_dbi_open(txn, name, flags | MDB_CREATE, dbi);
+}
+
+/* Resident bytes of the map, from /proc/self/statm's shared pages: the
+ * daemon maps no other file of any size. */
+static size_t
+mapped_resident(void)
+{
+	unsigned long size, res, shared;
+	FILE *fp = fopen("/proc/self/statm", "r");
+	int n = 0;
+
+	if (fp != NULL) {
+		n = fscanf(fp, "%lu %lu %lu", &size, &res, &shared);
+		fclose(fp);
+	}
+	return n == 3 ? shared * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+size_t
+store_trim(struct store *s, size_t max_mapped)
+{
+	size_t resident = mapped_resident();
+	MDB_envinfo info;
+
+	if (resident <= max_mapped)
+		return resident;
+	mdb_env_info(s->env, &info);
+	(void)madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+	return resident;
 }
 
 void

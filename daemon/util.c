@@ -53,6 +53,15 @@ clock_ms(clockid_t id)
 }
 
 uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
 now_ms(void)
 {
 	return clock_ms(CLOCK_REALTIME);

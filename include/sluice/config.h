@@ -35,6 +35,7 @@ struct config {
 	/* [store] */
 	uint64_t	 map_size;		/* initial LMDB map size */
 	uint64_t	 map_size_max;		/* hard cap; submissions refused beyond */
+	uint64_t	 max_mapped;		/* resident LMDB pages kept mapped */
 	bool		 keep_raw;		/* keep the zstd-compressed body */
 	int		 zstd_level;
 

@@ -9,7 +9,8 @@
  *
  * Databases:
  *   jobs     id (be64)                          -> job record
- *   urls     xxh3-128 of the canonical URL      -> id (be64)
+ *   urls     the canonical URL (long ones: a     -> id (be64)
+ *            prefix plus a hash, see queue.c)
  *   ready    host (be64) ~prio (be32) id (be64)  -> ""   queued, due now
  *   delayed  due_ms (be64) id (be64)            -> ""   queued, due later
  *   active   id (be64)                          -> ""   leased

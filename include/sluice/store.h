@@ -52,6 +52,16 @@ int store_txn_read(struct store *s, MDB_txn **txn);
 /* Opens (creating) a named database inside txn. */
 int store_dbi(MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi);
 
+/*
+ * Reads LMDB leave the pages they touched mapped into this process, and
+ * they count as its resident memory although they are only page cache.
+ * When more than max_mapped bytes of the map are resident, hand them back
+ * with MADV_DONTNEED: the map is read-only and shared (no MDB_WRITEMAP),
+ * so nothing is lost and a later read faults the page in again.  Returns
+ * the resident bytes of the map before trimming.
+ */
+size_t store_trim(struct store *s, size_t max_mapped);
+
 /* Bytes in use (last page number * page size) and the map size. */
 void store_usage(struct store *s, uint64_t *used, uint64_t *map_size);
 

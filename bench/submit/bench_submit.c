@@ -1,0 +1,281 @@
+/*
+ * bench_submit.c - durable submissions per second, next to LMDB's raw
+ * synced commit rate on the same disk, measured in the same run.
+ *
+ *	bench-submit SLUICED STATE_PARENT [SECONDS]
+ *
+ * Starts SLUICED (paused, so nothing is fetched) with its state in a fresh
+ * directory under STATE_PARENT, then measures:
+ *   raw      one-key LMDB write transactions, default (synced) commits
+ *   single   one URL per request, 1 client, each waiting for its reply
+ *   group16  one URL per request, 16 concurrent clients
+ *   batch    1,000 URLs per request, 1 client
+ *   memory   resident memory after 1,000,000 queued jobs
+ * and prints one line per figure plus the ratios the issue asks for.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <lmdb.h>
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+/* LMDB's own rate: one small put per write transaction, synced commit. */
+static double
+raw_commits(const char *dir, double seconds)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	double t0, t;
+	long n = 0;
+
+	mkdir(dir, 0700);
+	if (mdb_env_create(&env) || mdb_env_set_mapsize(env, 1UL << 30) ||
+	    mdb_env_open(env, dir, 0, 0600))
+		die("mdb_env_open");
+	t0 = now_s();
+	do {
+		char key[32];
+		int len = snprintf(key, sizeof(key), "k%ld", n);
+		MDB_val k = { (size_t)len, key }, v = { 8, &n };
+		if (mdb_txn_begin(env, NULL, 0, &txn) ||
+		    mdb_dbi_open(txn, NULL, 0, &dbi) ||
+		    mdb_put(txn, dbi, &k, &v, 0) || mdb_txn_commit(txn))
+			die("lmdb");
+		n++;
+		t = now_s();
+	} while (t - t0 < seconds);
+	mdb_env_close(env);
+	return (double)n / (t - t0);
+}
+
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
+		return -1;
+	return fd;
+}
+
+/* Sends one request line and reads one reply line; returns 0 if ok:true. */
+static int
+request(int fd, const char *req, size_t len, char *reply, size_t max)
+{
+	size_t got = 0;
+
+	while (len > 0) {
+		ssize_t n = write(fd, req, len);
+		if (n <= 0)
+			return -1;
+		req += n;
+		len -= (size_t)n;
+	}
+	while (got < max - 1) {
+		ssize_t n = read(fd, reply + got, max - 1 - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+		if (reply[got - 1] == '\n')
+			break;
+	}
+	reply[got] = '\0';
+	return strncmp(reply, "{\"ok\":true", 10) == 0 ? 0 : -1;
+}
+
+struct client {
+	const char	*sock;
+	int		 id;
+	long		 per_request;	/* URLs per request */
+	long		 requests;
+	double		 seconds;	/* run until then, if requests == 0 */
+	long		 done_urls;
+	long		 seq;
+};
+
+static char *
+build_submit(struct client *c, size_t *len)
+{
+	size_t cap = 64 + (size_t)c->per_request * 64, n;
+	char *s = malloc(cap);
+
+	n = (size_t)snprintf(s, cap, "{\"cmd\":\"submit\",\"urls\":[");
+	for (long i = 0; i < c->per_request; i++)
+		n += (size_t)snprintf(s + n, cap - n,
+		    "%s\"http://bench%d.example/%ld\"", i ? "," : "", c->id,
+		    c->seq++);
+	n += (size_t)snprintf(s + n, cap - n, "]}\n");
+	*len = n;
+	return s;
+}
+
+static void *
+client_run(void *arg)
+{
+	struct client *c = arg;
+	size_t rmax = 256 + (size_t)c->per_request * 128, len;
+	char *reply = malloc(rmax);
+	int fd = connect_to(c->sock);
+	double t0 = now_s();
+
+	if (fd == -1)
+		die("connect");
+	for (long r = 0; c->requests ? r < c->requests :
+	    now_s() - t0 < c->seconds; r++) {
+		char *req = build_submit(c, &len);
+		if (request(fd, req, len, reply, rmax) == -1) {
+			fprintf(stderr, "submit failed: %.200s\n", reply);
+			exit(1);
+		}
+		free(req);
+		c->done_urls += c->per_request;
+	}
+	close(fd);
+	free(reply);
+	return NULL;
+}
+
+/* URLs per second with nclients clients sending per_request URLs each. */
+static double
+submit_rate(const char *sock, int nclients, long per_request, long requests,
+    double seconds, int id_base)
+{
+	pthread_t th[64];
+	struct client cl[64];
+	long total = 0;
+	double t0 = now_s(), t;
+
+	for (int i = 0; i < nclients; i++) {
+		cl[i] = (struct client){ sock, id_base + i, per_request,
+		    requests, seconds, 0, 0 };
+		pthread_create(&th[i], NULL, client_run, &cl[i]);
+	}
+	for (int i = 0; i < nclients; i++) {
+		pthread_join(th[i], NULL);
+		total += cl[i].done_urls;
+	}
+	t = now_s() - t0;
+	return (double)total / t;
+}
+
+static pid_t
+start_daemon(const char *sluiced, const char *state, const char *sock)
+{
+	char sd[1100], sk[1100];
+	pid_t pid = fork();
+
+	snprintf(sd, sizeof(sd), "daemon.state_dir=%s", state);
+	snprintf(sk, sizeof(sk), "daemon.socket=%s", sock);
+	if (pid == 0) {
+		execl(sluiced, sluiced, "-f", "--set", sd, "--set", sk,
+		    "--set", "daemon.log_level=warning", "--set",
+		    "store.map_size_max=64GiB", "--set", "queue.max_batch=10000",
+		    "--set", "fetch.user_agent=bench (+http://localhost/)",
+		    (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		int fd = connect_to(sock);
+		if (fd != -1) {
+			char reply[256];
+			request(fd, "{\"cmd\":\"pause\"}\n", 16, reply,
+			    sizeof(reply));
+			close(fd);
+			return pid;
+		}
+		usleep(50000);
+	}
+	fprintf(stderr, "sluiced did not come up\n");
+	exit(1);
+}
+
+/* VmRSS, RssAnon and RssFile of pid, in KiB. */
+static void
+rss(pid_t pid, long *vm, long *anon, long *file)
+{
+	char path[64], line[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fp = fopen(path, "r");
+	*vm = *anon = *file = -1;
+	while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
+		sscanf(line, "VmRSS: %ld", vm);
+		sscanf(line, "RssAnon: %ld", anon);
+		sscanf(line, "RssFile: %ld", file);
+	}
+	if (fp != NULL)
+		fclose(fp);
+}
+
+int
+main(int argc, char **argv)
+{
+	char state[1024], sock[1024], rawdir[1024], cmd[2100];
+	double secs = argc > 3 ? atof(argv[3]) : 5, raw, one, g16, batch;
+	long vm, anon, file, queued = 0;
+	pid_t pid;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: bench-submit SLUICED STATE_PARENT "
+		    "[SECONDS]\n");
+		return 2;
+	}
+	snprintf(state, sizeof(state), "%s/bench-state", argv[2]);
+	snprintf(sock, sizeof(sock), "%s/bench.sock", argv[2]);
+	snprintf(rawdir, sizeof(rawdir), "%s/bench-raw", argv[2]);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", state, rawdir);
+	if (system(cmd) != 0)
+		return 1;
+	raw = raw_commits(rawdir, secs);
+	printf("raw LMDB synced commits/s:           %10.0f\n", raw);
+	pid = start_daemon(argv[1], state, sock);
+	one = submit_rate(sock, 1, 1, 0, secs, 0);
+	printf("single URL, 1 client, URLs/s:        %10.0f  (%.0f%% of raw)\n",
+	    one, 100 * one / raw);
+	g16 = submit_rate(sock, 16, 1, 0, secs, 100);
+	printf("single URL, 16 clients, URLs/s:      %10.0f  (%.1fx raw)\n",
+	    g16, g16 / raw);
+	batch = submit_rate(sock, 1, 1000, 0, secs, 200);
+	printf("batches of 1000, 1 client, URLs/s:   %10.0f\n", batch);
+	/* Fill to 1,000,000 queued jobs, then read resident memory. */
+	queued = (long)((one + g16) * secs + batch * secs);
+	if (queued < 1000000)
+		submit_rate(sock, 4, 1000, (1000000 - queued) / 4000 + 1, 0,
+		    300);
+	rss(pid, &vm, &anon, &file);
+	printf("resident with >=1,000,000 queued:    %10ld KiB (anon %ld, "
+	    "file-backed LMDB pages %ld)\n", vm, anon, file);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", state, rawdir);
+	return system(cmd) == 0 ? 0 : 1;
+}
