@@ -1,0 +1,1579 @@
+/*
+ * extract.c - the cleaner's main-content pass.
+ *
+ * One iterative walk over <body> builds two arrays: per element ("enode")
+ * the aggregate text, link text, commas and child counts, and the list of
+ * text blocks in document order (a block is the text between two
+ * block-level boundaries, owned by its nearest block-level element).
+ * Boilerplate that can be judged on entry (scripts, hidden nodes, nav,
+ * class/id tokens of menus, comments, share bars...) is skipped there, so
+ * its text never enters the statistics.
+ *
+ * The container is chosen Readability-style: each block of 25+ characters
+ * scores 1 + commas + min(chars/100, 3) into its ancestors (full, 1/2,
+ * then 1/(3*level)), ancestors start from a tag bonus and a class/id weight,
+ * and the score is scaled by (1 - link density).  The best node climbs to
+ * an ancestor the runners-up share, and siblings that score well or read as
+ * paragraphs join it.  Inside, containers that look like boilerplate (link
+ * farms, image galleries, forms, negative class/id) are dropped, then each
+ * block is checked on its own (link density, share/subscribe wording,
+ * duplicates of the title).  A too-short result triggers retries with
+ * looser rules (the longest wins).
+ *
+ * Elements are found from libxml2 nodes through node->_private, which holds
+ * the enode index + 1 (libxml2 leaves _private to applications).
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <utf8proc.h>
+
+#include "sluice/charset.h"
+#include "sluice/extract.h"
+#include "sluice/html.h"
+#include "sluice/meta.h"
+#include "sluice/util.h"
+
+#define EXTRACT_DEFAULT_MAX_INPUT	((size_t)16 * 1024 * 1024)
+#define EXTRACT_DEFAULT_MAX_NODES	200000
+#define EXTRACT_DEFAULT_MAX_OUTPUT	((size_t)4 * 1024 * 1024)
+#define EXTRACT_DEFAULT_MIN_TEXT	500
+
+#define NONE	(-1)
+/* Whitespace state beyond html.h's: a line break is owed (<br>). */
+#define WS_NEWLINE	3
+
+/* Class/id token categories (see TOKENS). */
+#define K_UNLIKELY	0x0001u	/* Readability: unlikely to hold content */
+#define K_MAYBE		0x0002u	/* ...unless also one of these */
+#define K_NEG		0x0004u	/* class weight -25 */
+#define K_POS		0x0008u	/* class weight +25 */
+#define K_SHARE		0x0010u	/* share/social bars */
+#define K_BYLINE	0x0020u	/* bylines, datelines: short meta lines */
+#define K_BOX		0x0040u	/* newsletter, related, donate boxes */
+#define K_HIDDEN	0x0080u
+#define K_COMMENT	0x0100u
+#define K_CAPTION	0x0200u
+
+/* Cleaning passes, dropped one by one on retry (Readability's flags). */
+#define M_STRIP		0x01u	/* skip K_UNLIKELY subtrees while walking */
+#define M_WEIGHT	0x02u	/* class/id weights in scores */
+#define M_CLEAN		0x04u	/* drop boilerplate containers in the article */
+#define M_ALL		(M_STRIP | M_WEIGHT | M_CLEAN)
+
+/* enode flags */
+#define EN_SCORED	0x01u
+#define EN_BLOCKKID	0x02u	/* has a block-level child element */
+#define EN_ROOT		0x04u	/* a root of the chosen article */
+#define EN_IN		0x08u	/* inside the article */
+#define EN_DROP		0x10u	/* dropped (itself or an ancestor) */
+#define EN_DATATABLE	0x20u	/* a data table or inside one */
+#define EN_CODE		0x40u	/* pre/code or inside one */
+#define EN_FIGURE	0x80u	/* inside a figure */
+
+struct enode {
+	xmlNode		*node;
+	int32_t		 parent;
+	int32_t		 owner;		/* nearest block-level self/ancestor */
+	int32_t		 first_block;	/* first block owned, or NONE */
+	uint32_t	 text;		/* characters of text in the subtree */
+	uint32_t	 link10;	/* link characters x10 ("#" links x3) */
+	uint32_t	 commas;
+	uint32_t	 htext;		/* characters inside headings */
+	uint32_t	 cls;		/* K_* bits of class and id */
+	uint16_t	 np, nimg, nli, nctl, nembed, ntr, ncell, nul;
+	uint16_t	 nkids;		/* element children walked */
+	float		 score;
+	uint8_t		 tag;
+	uint8_t		 fl;
+};
+
+struct block {
+	int32_t		 owner;
+	uint32_t	 off, len;	/* bytes in ctx.txt */
+	uint32_t	 chars, link10, commas;
+	uint8_t		 keep;
+};
+
+struct ctx {
+	const struct extract_opts *o;
+	struct meta	 meta;
+	unsigned	 mode;
+	struct enode	*en;
+	size_t		 nen, capen;
+	struct block	*bl;
+	size_t		 nbl, capbl;
+	char		*txt;
+	size_t		 tlen, tcap;
+	/* walk state */
+	int32_t		 cur;		/* enode of the current element */
+	int32_t		 owner;		/* owner of text arriving now */
+	int		 ws;		/* HTML_WS_* state of the open block */
+	bool		 open;		/* a block is being filled */
+	struct block	 b;		/* the open block */
+	int		 br_run;	/* consecutive <br> */
+	int		 in_link, link_w, in_head, in_skipctx;
+	size_t		 seen;
+	bool		 oom;
+};
+
+void
+extract_opts_default(struct extract_opts *o)
+{
+	o->max_input = EXTRACT_DEFAULT_MAX_INPUT;
+	o->max_nodes = EXTRACT_DEFAULT_MAX_NODES;
+	o->max_output = EXTRACT_DEFAULT_MAX_OUTPUT;
+	o->charset_prescan = 8192;
+	o->min_text = EXTRACT_DEFAULT_MIN_TEXT;
+	o->keep_captions = false;
+}
+
+const char *
+extract_status_name(enum extract_status s)
+{
+	switch (s) {
+	case EXTRACT_OK:
+		return "ok";
+	case EXTRACT_EMPTY:
+		return "empty";
+	case EXTRACT_UNSUPPORTED:
+		return "unsupported_content_type";
+	case EXTRACT_TOO_LARGE:
+		return "too_large";
+	case EXTRACT_ERROR:
+		return "error";
+	}
+	return "unknown";
+}
+
+void
+extract_doc_free(struct extract_doc *d)
+{
+	free(d->title);
+	free(d->text);
+	free(d->author);
+	free(d->date);
+	free(d->sitename);
+	free(d->description);
+	free(d->language);
+	free(d->canonical_url);
+	free(d->charset);
+	memset(d, 0, sizeof(*d));
+}
+
+/* ---- class/id tokens ----------------------------------------------- */
+
+#define T_EXACT		0
+#define T_PREFIX	1
+
+/* Sorted by word (binary search on the first letter, then a scan). */
+static const struct {
+	const char	*word;
+	uint8_t		 mode;
+	uint32_t	 bits;
+} TOKENS[] = {
+	{ "ad", T_EXACT, K_UNLIKELY | K_NEG },
+	{ "addthis", T_PREFIX, K_SHARE },
+	{ "ads", T_EXACT, K_UNLIKELY | K_NEG },
+	{ "adsbygoogle", T_EXACT, K_UNLIKELY | K_NEG },
+	{ "advert", T_PREFIX, K_UNLIKELY | K_NEG },
+	{ "agegate", T_EXACT, K_UNLIKELY },
+	{ "ai2html", T_EXACT, K_UNLIKELY },
+	{ "article", T_PREFIX, K_MAYBE | K_POS },
+	{ "banner", T_PREFIX, K_UNLIKELY | K_NEG },
+	{ "blog", T_PREFIX, K_POS },
+	{ "body", T_PREFIX, K_MAYBE | K_POS },
+	{ "breadcrumb", T_PREFIX, K_UNLIKELY },
+	{ "byline", T_PREFIX, K_BYLINE },
+	{ "caption", T_PREFIX, K_CAPTION },
+	{ "column", T_EXACT, K_MAYBE },
+	{ "com", T_EXACT, K_NEG },
+	{ "combx", T_EXACT, K_UNLIKELY | K_NEG },
+	{ "comment", T_PREFIX, K_UNLIKELY | K_NEG | K_COMMENT },
+	{ "community", T_EXACT, K_UNLIKELY },
+	{ "consent", T_PREFIX, K_BOX },
+	{ "contact", T_PREFIX, K_NEG },
+	{ "content", T_PREFIX, K_MAYBE | K_POS },
+	{ "cookie", T_PREFIX, K_BOX },
+	{ "dateline", T_EXACT, K_BYLINE },
+	{ "disqus", T_PREFIX, K_UNLIKELY | K_COMMENT },
+	{ "donate", T_PREFIX, K_BOX },
+	{ "donation", T_PREFIX, K_BOX },
+	{ "entry", T_PREFIX, K_POS },
+	{ "extra", T_PREFIX, K_UNLIKELY },
+	{ "footer", T_PREFIX, K_UNLIKELY | K_NEG },
+	{ "gdpr", T_PREFIX, K_UNLIKELY | K_NEG },
+	{ "header", T_EXACT, K_UNLIKELY },
+	{ "hentry", T_EXACT, K_POS },
+	{ "hid", T_EXACT, K_NEG },
+	{ "hidden", T_EXACT, K_NEG },
+	{ "legends", T_EXACT, K_UNLIKELY },
+	{ "main", T_PREFIX, K_MAYBE | K_POS },
+	{ "masthead", T_EXACT, K_NEG },
+	{ "mathjax", T_EXACT, K_MAYBE },
+	{ "media", T_EXACT, K_NEG },
+	{ "menu", T_PREFIX, K_UNLIKELY },
+	{ "meta", T_PREFIX, K_NEG },
+	{ "newsletter", T_PREFIX, K_BOX },
+	{ "outbrain", T_PREFIX, K_NEG | K_BOX },
+	{ "page", T_EXACT, K_POS },
+	{ "pager", T_EXACT, K_UNLIKELY },
+	{ "pagination", T_PREFIX, K_UNLIKELY },
+	{ "popup", T_PREFIX, K_UNLIKELY },
+	{ "post", T_PREFIX, K_POS },
+	{ "promo", T_PREFIX, K_NEG },
+	{ "recommend", T_PREFIX, K_BOX },
+	{ "related", T_PREFIX, K_UNLIKELY | K_NEG | K_BOX },
+	{ "remark", T_PREFIX, K_UNLIKELY },
+	{ "replies", T_EXACT, K_UNLIKELY | K_COMMENT },
+	{ "rss", T_EXACT, K_UNLIKELY },
+	{ "scroll", T_PREFIX, K_NEG },
+	{ "shadow", T_EXACT, K_MAYBE },
+	{ "share", T_PREFIX, K_NEG | K_SHARE },
+	{ "shopping", T_EXACT, K_NEG },
+	{ "shoutbox", T_EXACT, K_UNLIKELY | K_NEG },
+	{ "sidebar", T_PREFIX, K_UNLIKELY | K_NEG },
+	{ "signup", T_PREFIX, K_BOX },
+	{ "skyscraper", T_EXACT, K_UNLIKELY | K_NEG },
+	{ "social", T_PREFIX, K_UNLIKELY | K_SHARE },
+	{ "sponsor", T_PREFIX, K_UNLIKELY | K_NEG },
+	{ "story", T_PREFIX, K_POS },
+	{ "subscribe", T_PREFIX, K_BOX },
+	{ "subscription", T_PREFIX, K_BOX },
+	{ "supplemental", T_EXACT, K_UNLIKELY },
+	{ "taboola", T_PREFIX, K_NEG | K_BOX },
+	{ "tags", T_EXACT, K_NEG },
+	{ "text", T_PREFIX, K_POS },
+	{ "widget", T_PREFIX, K_NEG },
+};
+
+static uint32_t
+token_bits(const char *t, size_t len)
+{
+	int lo = 0, hi = (int)ARRAY_LEN(TOKENS) - 1, mid, first = -1;
+	size_t i, wl;
+	uint32_t bits = 0;
+
+	/* Leftmost entry starting with t's first letter. */
+	while (lo <= hi) {
+		mid = (lo + hi) / 2;
+		if (TOKENS[mid].word[0] < t[0])
+			lo = mid + 1;
+		else {
+			if (TOKENS[mid].word[0] == t[0])
+				first = mid;
+			hi = mid - 1;
+		}
+	}
+	if (first < 0)
+		return 0;
+	for (i = (size_t)first; i < ARRAY_LEN(TOKENS) &&
+	    TOKENS[i].word[0] == t[0]; i++) {
+		wl = strlen(TOKENS[i].word);
+		if (wl > len || memcmp(TOKENS[i].word, t, wl) != 0)
+			continue;
+		if (wl == len || TOKENS[i].mode == T_PREFIX)
+			bits |= TOKENS[i].bits;
+	}
+	return bits;
+}
+
+/*
+ * Splits an attribute value into lower-case tokens on non-alphanumerics
+ * and camelCase humps ("postContent" -> post, content) and ors their bits.
+ */
+static uint32_t
+attr_bits(const char *s)
+{
+	char tok[32];
+	size_t n = 0;
+	uint32_t bits = 0;
+	unsigned char ch, prev = 0;
+
+	for (;; s++) {
+		ch = (unsigned char)*s;
+		if (isalnum(ch) && !(isupper(ch) && islower(prev) && n > 0)) {
+			if (n < sizeof(tok) - 1)
+				tok[n++] = (char)tolower(ch);
+			prev = ch;
+			continue;
+		}
+		if (n > 1)
+			bits |= token_bits(tok, n);
+		n = 0;
+		if (ch == '\0')
+			break;
+		if (isupper(ch)) {
+			tok[n++] = (char)tolower(ch);
+			prev = ch;
+		} else
+			prev = 0;
+	}
+	return bits;
+}
+
+/* Inline style or attributes that hide the element from readers. */
+static bool
+is_hidden(const xmlNode *n)
+{
+	const char *v, *p;
+
+	if (html_attr(n, "hidden") != NULL)
+		return true;
+	v = html_attr(n, "aria-hidden");
+	if (v != NULL && strcmp(v, "true") == 0)
+		return true;
+	v = html_attr(n, "style");
+	if (v == NULL)
+		return false;
+	for (p = strstr(v, "display"); p != NULL; p = strstr(p + 1, "display"))
+		if (strncmp(p + strspn(p + 7, " :") + 7, "none", 4) == 0)
+			return true;
+	for (p = strstr(v, "visibility"); p != NULL;
+	    p = strstr(p + 1, "visibility"))
+		if (strncmp(p + strspn(p + 10, " :") + 10, "hidden", 6) == 0)
+			return true;
+	return false;
+}
+
+static bool
+bad_role(const xmlNode *n)
+{
+	static const char *const ROLES[] = { "navigation", "menu", "menubar",
+	    "complementary", "dialog", "alertdialog", "alert", "banner",
+	    "contentinfo", "search", NULL };
+	const char *r = html_attr(n, "role");
+	size_t i;
+
+	if (r == NULL)
+		return false;
+	for (i = 0; ROLES[i] != NULL; i++)
+		if (strcasecmp(r, ROLES[i]) == 0)
+			return true;
+	return false;
+}
+
+static uint32_t
+class_bits(const xmlNode *n)
+{
+	const char *c = html_attr(n, "class"), *id = html_attr(n, "id");
+	uint32_t bits = 0;
+
+	if (c != NULL)
+		bits |= attr_bits(c);
+	if (id != NULL)
+		bits |= attr_bits(id);
+	return bits;
+}
+
+/* ---- the walk: statistics and blocks ------------------------------- */
+
+static int
+grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	size_t ncap;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 256;
+	while (ncap < need)
+		ncap *= 2;
+	np = realloc(*p, ncap * size);
+	if (np == NULL)
+		return -1;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+/* Closes the open block; a block without characters is forgotten. */
+static void
+block_flush(struct ctx *c)
+{
+	struct enode *own;
+
+	if (!c->open)
+		return;
+	c->open = false;
+	c->ws = HTML_WS_START;
+	c->br_run = 0;
+	if (c->b.chars == 0) {
+		c->tlen = c->b.off;
+		return;
+	}
+	if (grow((void **)&c->bl, &c->capbl, c->nbl + 1, sizeof(*c->bl))) {
+		c->oom = true;
+		return;
+	}
+	c->b.len = (uint32_t)(c->tlen - c->b.off);
+	c->b.keep = 0;
+	own = &c->en[c->b.owner];
+	if (own->first_block == NONE)
+		own->first_block = (int32_t)c->nbl;
+	c->bl[c->nbl++] = c->b;
+}
+
+static void
+block_open(struct ctx *c)
+{
+	memset(&c->b, 0, sizeof(c->b));
+	c->b.owner = c->owner;
+	c->b.off = (uint32_t)c->tlen;
+	c->open = true;
+	c->ws = HTML_WS_START;
+}
+
+static bool
+is_comma(const unsigned char *p)
+{
+	if (p[0] == ',')
+		return true;
+	/* U+060C arabic, U+3001 ideographic, U+FF0C fullwidth commas */
+	return (p[0] == 0xD8 && p[1] == 0x8C) ||
+	    (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x81) ||
+	    (p[0] == 0xEF && p[1] == 0xBC && p[2] == 0x8C);
+}
+
+/*
+ * Appends a text node to the open block, whitespace collapsed, counting
+ * characters (code points) and commas.
+ */
+static void
+on_text(struct ctx *c, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0;
+	uint32_t chars = 0, commas = 0;
+	char *d;
+	struct enode *e;
+
+	if (c->tlen + len + 2 >= c->tcap && grow((void **)&c->txt, &c->tcap,
+	    c->tlen + len + 2, 1) == -1) {
+		c->oom = true;
+		return;
+	}
+	if (!c->open)
+		block_open(c);
+	d = c->txt + c->tlen;
+	while (i < len) {
+		unsigned char ch = p[i];
+		if (ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r' ||
+		    ch == '\f' || (ch == 0xC2 && p[i + 1] == 0xA0)) {
+			i += ch == 0xC2 ? 2 : 1;
+			if (c->ws == HTML_WS_WORD)
+				c->ws = HTML_WS_PENDING;
+			continue;
+		}
+		if (c->ws == HTML_WS_PENDING || c->ws == WS_NEWLINE) {
+			*d++ = c->ws == HTML_WS_PENDING ? ' ' : '\n';
+			chars++;
+		}
+		c->ws = HTML_WS_WORD;
+		/* libxml2 hands out valid UTF-8, so is_comma() may look two
+		 * bytes ahead of a lead byte. */
+		if ((ch & 0xC0) != 0x80) {
+			chars++;
+			if ((ch == ',' || ch >= 0xD8) && is_comma(p + i))
+				commas++;
+		}
+		*d++ = (char)ch;
+		i++;
+	}
+	c->tlen = (size_t)(d - c->txt);
+	if (chars == 0)
+		return;
+	c->br_run = 0;
+	c->b.chars += chars;
+	c->b.commas += commas;
+	e = &c->en[c->cur];
+	e->text += chars;
+	e->commas += commas;
+	if (c->in_link) {
+		c->b.link10 += chars * (uint32_t)c->link_w;
+		e->link10 += chars * (uint32_t)c->link_w;
+	}
+	if (c->in_head)
+		e->htext += chars;
+}
+
+/* <br>: a line break inside the block; two in a row end the block. */
+static void
+on_br(struct ctx *c)
+{
+	if (!c->open)
+		return;
+	if (++c->br_run >= 2) {
+		block_flush(c);
+		return;
+	}
+	if (c->ws != HTML_WS_START)
+		c->ws = WS_NEWLINE;
+}
+
+/* Counts a skipped element that still tells something about its box. */
+static void
+count_skipped(struct ctx *c, enum html_tag t, unsigned fl)
+{
+	struct enode *e;
+
+	if (c->cur == NONE)
+		return;
+	e = &c->en[c->cur];
+	if ((fl & HTML_F_CONTROL) && t != HTML_BUTTON && e->nctl < UINT16_MAX)
+		e->nctl++;
+	if ((fl & HTML_F_EMBED) && e->nembed < UINT16_MAX)
+		e->nembed++;
+}
+
+/* Decides on entry whether a subtree is left out entirely. */
+static bool
+skip_element(struct ctx *c, const xmlNode *n, enum html_tag t, unsigned fl,
+    uint32_t bits)
+{
+	if (fl & HTML_F_SKIP)
+		return true;
+	if (t == HTML_NAV || t == HTML_ASIDE || t == HTML_FOOTER ||
+	    t == HTML_MENU)
+		return true;
+	if (t == HTML_FIGCAPTION && !c->o->keep_captions)
+		return true;
+	if (is_hidden(n) || bad_role(n))
+		return true;
+	if (t == HTML_BODY || t == HTML_A || t == HTML_HTML)
+		return false;
+	if ((c->mode & M_STRIP) && (bits & K_UNLIKELY) && !(bits & K_MAYBE) &&
+	    c->in_skipctx == 0)
+		return true;
+	return (bits & (K_SHARE | K_COMMENT)) && !(bits & K_MAYBE) &&
+	    c->in_skipctx == 0;
+}
+
+static void
+count_tag(struct enode *e, enum html_tag t)
+{
+	switch (t) {
+	case HTML_P:
+		e->np = 1;
+		break;
+	case HTML_IMG:
+		e->nimg = 1;
+		break;
+	case HTML_LI:
+		e->nli = 1;
+		break;
+	case HTML_TR:
+		e->ntr = 1;
+		break;
+	case HTML_TD:
+	case HTML_TH:
+		e->ncell = 1;
+		break;
+	case HTML_UL:
+	case HTML_OL:
+		e->nul = 1;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Entering an element: returns true to walk its children. */
+static bool
+on_enter(struct ctx *c, xmlNode *n)
+{
+	enum html_tag t = html_tag_of(n);
+	unsigned fl = html_tag_flags(t);
+	uint32_t bits = (fl & HTML_F_SKIP) ? 0 : class_bits(n);
+	struct enode *e;
+	int32_t idx;
+
+	n->_private = NULL;
+	if (skip_element(c, n, t, fl, bits)) {
+		count_skipped(c, t, fl);
+		return false;
+	}
+	if (grow((void **)&c->en, &c->capen, c->nen + 1, sizeof(*c->en))) {
+		c->oom = true;
+		return false;
+	}
+	idx = (int32_t)c->nen++;
+	e = &c->en[idx];
+	memset(e, 0, sizeof(*e));
+	e->node = n;
+	e->parent = c->cur;
+	e->first_block = NONE;
+	e->tag = (uint8_t)t;
+	e->cls = bits;
+	count_tag(e, t);
+	n->_private = (void *)(intptr_t)(idx + 1);
+	if (fl & HTML_F_BLOCK || t == HTML_OTHER) {
+		block_flush(c);
+		c->owner = idx;
+		if (c->cur != NONE)
+			c->en[c->cur].fl |= EN_BLOCKKID;
+	} else if (t == HTML_IMG && c->cur != NONE)
+		c->en[c->cur].fl |= EN_BLOCKKID;
+	e->owner = c->owner;
+	if (c->cur != NONE && c->en[c->cur].nkids < UINT16_MAX)
+		c->en[c->cur].nkids++;
+	c->cur = idx;
+	if (t == HTML_A && c->in_link++ == 0) {
+		const char *href = html_attr(n, "href");
+		c->link_w = href != NULL && href[0] == '#' ? 3 : 10;
+	}
+	if (fl & HTML_F_HEADING)
+		c->in_head++;
+	if (t == HTML_TABLE || t == HTML_PRE || t == HTML_CODE)
+		c->in_skipctx++;
+	if (t == HTML_BR)
+		on_br(c);
+	return true;
+}
+
+static void
+on_leave(struct ctx *c, xmlNode *n)
+{
+	int32_t idx = (int32_t)(intptr_t)n->_private - 1;
+	struct enode *e = &c->en[idx];
+	enum html_tag t = e->tag;
+	unsigned fl = html_tag_flags(t);
+
+	if (fl & HTML_F_BLOCK || t == HTML_OTHER) {
+		block_flush(c);
+		c->owner = e->parent != NONE ? c->en[e->parent].owner : NONE;
+	}
+	if (t == HTML_A)
+		c->in_link--;
+	if (fl & HTML_F_HEADING)
+		c->in_head--;
+	if (t == HTML_TABLE || t == HTML_PRE || t == HTML_CODE)
+		c->in_skipctx--;
+	c->cur = e->parent;
+}
+
+/* Walks the subtree of start (iteratively), at most max_nodes nodes. */
+static void
+walk(struct ctx *c, xmlNode *start)
+{
+	xmlNode *cur = start;
+	bool down;
+
+	for (;;) {
+		down = false;
+		if (cur->type == XML_ELEMENT_NODE)
+			down = on_enter(c, cur);
+		else if ((cur->type == XML_TEXT_NODE ||
+		    cur->type == XML_CDATA_SECTION_NODE) &&
+		    cur->content != NULL && c->cur != NONE)
+			on_text(c, (const char *)cur->content);
+		if (c->oom || ++c->seen > c->o->max_nodes)
+			down = false;
+		if (down && cur->children != NULL) {
+			cur = cur->children;
+			continue;
+		}
+		for (;;) {
+			if (cur->type == XML_ELEMENT_NODE &&
+			    cur->_private != NULL)
+				on_leave(c, cur);
+			if (cur == start)
+				return;
+			if (cur->next != NULL && !c->oom &&
+			    c->seen <= c->o->max_nodes) {
+				cur = cur->next;
+				break;
+			}
+			cur = cur->parent;
+		}
+	}
+}
+
+/* Sums every element's counts into its ancestors (preorder: parents
+ * come first, so one backward sweep does it). */
+static void
+aggregate(struct ctx *c)
+{
+	size_t i;
+	struct enode *e, *p;
+
+	for (i = c->nen; i-- > 1;) {
+		e = &c->en[i];
+		if (e->parent == NONE)
+			continue;
+		p = &c->en[e->parent];
+		p->text += e->text;
+		p->link10 += e->link10;
+		p->commas += e->commas;
+		p->htext += e->htext;
+#define ADD16(f) p->f = (uint16_t)(p->f + e->f < UINT16_MAX ? \
+	p->f + e->f : UINT16_MAX)
+		ADD16(np);
+		ADD16(nimg);
+		ADD16(nli);
+		ADD16(nctl);
+		ADD16(nembed);
+		ADD16(ntr);
+		ADD16(ncell);
+		ADD16(nul);
+#undef ADD16
+	}
+}
+
+/* ---- choosing the article ------------------------------------------ */
+
+static float
+tag_bonus(enum html_tag t)
+{
+	switch (t) {
+	case HTML_DIV:
+		return 5;
+	case HTML_PRE:
+	case HTML_TD:
+	case HTML_BLOCKQUOTE:
+		return 3;
+	case HTML_ADDRESS:
+	case HTML_OL:
+	case HTML_UL:
+	case HTML_DL:
+	case HTML_DD:
+	case HTML_DT:
+	case HTML_LI:
+	case HTML_FORM:
+		return -3;
+	case HTML_H1:
+	case HTML_H2:
+	case HTML_H3:
+	case HTML_H4:
+	case HTML_H5:
+	case HTML_H6:
+	case HTML_TH:
+		return -5;
+	default:
+		return 0;
+	}
+}
+
+static float
+class_weight(const struct ctx *c, const struct enode *e)
+{
+	float w = 0;
+
+	if (!(c->mode & M_WEIGHT))
+		return 0;
+	if (e->cls & K_NEG)
+		w -= 25;
+	if (e->cls & K_POS)
+		w += 25;
+	return w;
+}
+
+static float
+link_density(const struct enode *e)
+{
+	if (e->text == 0)
+		return 0;
+	return (float)e->link10 / (10.0f * (float)e->text);
+}
+
+/* Blocks owned by these score into their parent (they are paragraphs). */
+static bool
+leaf_owner(enum html_tag t)
+{
+	return t == HTML_P || t == HTML_PRE || t == HTML_TD || t == HTML_H2 ||
+	    t == HTML_H3 || t == HTML_H4 || t == HTML_H5 || t == HTML_H6;
+}
+
+/* Containers whose loose text reads as a paragraph (Readability turns a
+ * div without block children into a <p>, and wraps loose runs in <p>). */
+static bool
+generic_owner(enum html_tag t)
+{
+	return t == HTML_DIV || t == HTML_SECTION || t == HTML_ARTICLE ||
+	    t == HTML_MAIN || t == HTML_BLOCKQUOTE || t == HTML_CENTER ||
+	    t == HTML_OTHER || t == HTML_FORM || t == HTML_BODY ||
+	    t == HTML_DETAILS || t == HTML_FIGURE;
+}
+
+static void
+score_init(struct ctx *c, struct enode *e)
+{
+	if (e->fl & EN_SCORED)
+		return;
+	e->fl |= EN_SCORED;
+	e->score = tag_bonus((enum html_tag)e->tag) + class_weight(c, e);
+}
+
+static void
+score_blocks(struct ctx *c)
+{
+	size_t i;
+	int32_t a, o;
+	int level;
+	float s;
+	enum html_tag t;
+
+	for (i = 0; i < c->nbl; i++) {
+		const struct block *b = &c->bl[i];
+		if (b->chars < 25)
+			continue;
+		o = b->owner;
+		t = (enum html_tag)c->en[o].tag;
+		if (leaf_owner(t))
+			a = c->en[o].parent;
+		else if (generic_owner(t))
+			a = (c->en[o].fl & EN_BLOCKKID) ? o : c->en[o].parent;
+		else
+			continue;
+		s = 1.0f + (float)b->commas + (float)(b->chars / 100 < 3 ?
+		    b->chars / 100 : 3);
+		for (level = 0; a != NONE && level < 5; level++) {
+			struct enode *e = &c->en[a];
+			if (e->tag == HTML_HTML)
+				break;
+			score_init(c, e);
+			e->score += s / (level == 0 ? 1.0f : level == 1 ? 2.0f :
+			    (float)level * 3.0f);
+			a = e->parent;
+		}
+	}
+	for (i = 0; i < c->nen; i++)
+		if (c->en[i].fl & EN_SCORED)
+			c->en[i].score *= 1.0f - link_density(&c->en[i]);
+}
+
+#define TOP_N 5
+
+static void
+top_candidates(const struct ctx *c, int32_t top[TOP_N])
+{
+	size_t i;
+	int k, j;
+
+	for (k = 0; k < TOP_N; k++)
+		top[k] = NONE;
+	for (i = 0; i < c->nen; i++) {
+		if (!(c->en[i].fl & EN_SCORED))
+			continue;
+		for (k = 0; k < TOP_N; k++) {
+			if (top[k] == NONE ||
+			    c->en[i].score > c->en[top[k]].score)
+				break;
+		}
+		if (k == TOP_N)
+			continue;
+		for (j = TOP_N - 1; j > k; j--)
+			top[j] = top[j - 1];
+		top[k] = (int32_t)i;
+	}
+}
+
+static bool
+is_ancestor(const struct ctx *c, int32_t anc, int32_t n)
+{
+	for (; n != NONE; n = c->en[n].parent)
+		if (n == anc)
+			return true;
+	return false;
+}
+
+/* Readability: when 3+ runners-up score close to the best, the article is
+ * probably their common ancestor (a page of sibling sections). */
+static int32_t
+common_ancestor(struct ctx *c, const int32_t top[TOP_N])
+{
+	int32_t p, best = top[0];
+	int k, alts = 0, inside;
+
+	for (k = 1; k < TOP_N; k++)
+		if (top[k] != NONE &&
+		    c->en[top[k]].score >= 0.75f * c->en[best].score)
+			alts++;
+	if (alts < 3)
+		return best;
+	for (p = c->en[best].parent; p != NONE &&
+	    c->en[p].tag != HTML_BODY; p = c->en[p].parent) {
+		inside = 0;
+		for (k = 1; k < TOP_N; k++)
+			if (top[k] != NONE && c->en[top[k]].score >=
+			    0.75f * c->en[best].score && is_ancestor(c, p, top[k]))
+				inside++;
+		if (inside >= 3) {
+			score_init(c, &c->en[p]);
+			return p;
+		}
+	}
+	return best;
+}
+
+/* Climbs while the parent keeps a third of the score, taking a parent that
+ * scores better; then through parents with this single child. */
+static int32_t
+climb(struct ctx *c, int32_t top)
+{
+	float last = c->en[top].score, thresh = last / 3.0f;
+	int32_t p;
+
+	for (p = c->en[top].parent; p != NONE && c->en[p].tag != HTML_BODY;
+	    p = c->en[p].parent) {
+		if (!(c->en[p].fl & EN_SCORED))
+			continue;
+		if (c->en[p].score < thresh)
+			break;
+		if (c->en[p].score > last) {
+			top = p;
+			break;
+		}
+		last = c->en[p].score;
+	}
+	for (p = c->en[top].parent; p != NONE && c->en[p].tag != HTML_BODY &&
+	    c->en[p].nkids == 1; p = c->en[p].parent)
+		top = p;
+	score_init(c, &c->en[top]);
+	return top;
+}
+
+static int32_t
+node_index(const xmlNode *n)
+{
+	if (n->type != XML_ELEMENT_NODE || n->_private == NULL)
+		return NONE;
+	return (int32_t)(intptr_t)n->_private - 1;
+}
+
+/* A short <p> that reads as a sentence joins the article (Readability). */
+static bool
+sentence_like(const struct ctx *c, const struct enode *e)
+{
+	const struct block *b;
+	const char *t;
+
+	if (e->first_block == NONE)
+		return false;
+	b = &c->bl[e->first_block];
+	t = c->txt + b->off;
+	return (b->len > 0 && t[b->len - 1] == '.') ||
+	    memmem(t, b->len, ". ", 2) != NULL;
+}
+
+static bool
+sibling_joins(struct ctx *c, int32_t s, int32_t top, float thresh)
+{
+	const struct enode *e = &c->en[s];
+	const char *cs = html_attr(e->node, "class");
+	const char *ct = html_attr(c->en[top].node, "class");
+	float bonus = 0, ld;
+
+	if (cs != NULL && ct != NULL && cs[0] != '\0' && strcmp(cs, ct) == 0)
+		bonus = c->en[top].score * 0.2f;
+	if ((e->fl & EN_SCORED) && e->score + bonus >= thresh)
+		return true;
+	if (e->tag != HTML_P && !(e->tag == HTML_DIV &&
+	    !(e->fl & EN_BLOCKKID)))
+		return false;
+	ld = link_density(e);
+	if (e->text > 80 && ld < 0.25f)
+		return true;
+	return e->text < 80 && e->text > 0 && ld == 0 && sentence_like(c, e);
+}
+
+/* Marks the article roots: the top candidate and joining siblings. */
+static void
+choose_article(struct ctx *c)
+{
+	int32_t top[TOP_N], t, p, s;
+	float thresh;
+	xmlNode *k;
+
+	top_candidates(c, top);
+	t = top[0];
+	if (t == NONE || c->en[t].tag == HTML_BODY) {
+		c->en[0].fl |= EN_ROOT;
+		return;
+	}
+	t = common_ancestor(c, top);
+	t = climb(c, t);
+	c->en[t].fl |= EN_ROOT;
+	p = c->en[t].parent;
+	if (p == NONE)
+		return;
+	thresh = c->en[t].score * 0.2f;
+	if (thresh < 10)
+		thresh = 10;
+	for (k = c->en[p].node->children; k != NULL; k = k->next) {
+		s = node_index(k);
+		if (s != NONE && s != t && sibling_joins(c, s, t, thresh))
+			c->en[s].fl |= EN_ROOT;
+	}
+}
+
+/* ---- cleaning inside the article ----------------------------------- */
+
+/* Readability's data-table test, from the aggregate counts. */
+static bool
+is_data_table(const struct enode *e)
+{
+	const char *role = html_attr(e->node, "role");
+	const char *dt = html_attr(e->node, "datatable");
+	unsigned cols;
+
+	if (role != NULL && strcmp(role, "presentation") == 0)
+		return false;
+	if (dt != NULL && strcmp(dt, "0") == 0)
+		return false;
+	if (html_attr(e->node, "summary") != NULL)
+		return true;
+	if (e->ntr <= 1)
+		return false;
+	cols = e->ncell / e->ntr;
+	if (cols <= 1)
+		return false;
+	return e->ntr >= 10 || cols > 4 || e->ntr * cols > 10;
+}
+
+/* Readability's _cleanConditionally, on the aggregate counts. */
+static bool
+clean_conditionally(const struct ctx *c, const struct enode *e)
+{
+	float w = class_weight(c, e), ld, hd;
+	bool list = e->tag == HTML_UL || e->tag == HTML_OL;
+	bool fig = (e->fl & EN_FIGURE) != 0;
+	int p = e->np, img = e->nimg, li = (int)e->nli - 100;
+
+	if (w + ((e->fl & EN_SCORED) ? e->score : 0) < 0)
+		return true;
+	if (e->commas >= 10)
+		return false;
+	ld = link_density(e);
+	hd = e->text ? (float)e->htext / (float)e->text : 0;
+	if (!fig && img > 1 && (float)p / (float)img < 0.5f)
+		return true;
+	if (!list && li > p)
+		return true;
+	if (e->nctl > p / 3)
+		return true;
+	if (!list && !fig && hd < 0.9f && e->text < 25 &&
+	    (img == 0 || img > 2) && ld > 0)
+		return true;
+	if (!list && w < 25 && ld > 0.2f)
+		return true;
+	if (w >= 25 && ld > 0.5f)
+		return true;
+	if ((e->nembed == 1 && e->text < 75) || e->nembed > 1)
+		return true;
+	return img == 0 && e->text == 0;
+}
+
+static bool
+cleanable(enum html_tag t)
+{
+	return t == HTML_FORM || t == HTML_FIELDSET || t == HTML_TABLE ||
+	    t == HTML_UL || t == HTML_DIV;
+}
+
+/* Propagates article membership and drops boilerplate, top-down. */
+static void
+clean_article(struct ctx *c)
+{
+	size_t i;
+	struct enode *e;
+	uint8_t inh;
+
+	for (i = 0; i < c->nen; i++) {
+		e = &c->en[i];
+		inh = e->parent != NONE ? c->en[e->parent].fl &
+		    (EN_IN | EN_DROP | EN_DATATABLE | EN_CODE | EN_FIGURE) : 0;
+		e->fl |= inh;
+		if (e->fl & EN_ROOT)
+			e->fl |= EN_IN;
+		if (!(e->fl & EN_IN) || (e->fl & EN_DROP))
+			continue;
+		if (e->tag == HTML_TABLE && is_data_table(e))
+			e->fl |= EN_DATATABLE;
+		if (e->tag == HTML_PRE || e->tag == HTML_CODE)
+			e->fl |= EN_CODE;
+		if (e->tag == HTML_FIGURE)
+			e->fl |= EN_FIGURE;
+		if ((e->cls & K_SHARE) && e->text < 500)
+			e->fl |= EN_DROP;
+		if ((e->tag == HTML_H1 || e->tag == HTML_H2) &&
+		    class_weight(c, e) < 0)
+			e->fl |= EN_DROP;
+		if (!(c->mode & M_CLEAN) || (e->fl & (EN_DATATABLE | EN_CODE |
+		    EN_ROOT)) || !cleanable((enum html_tag)e->tag))
+			continue;
+		if (clean_conditionally(c, e))
+			e->fl |= EN_DROP;
+	}
+}
+
+/* ---- output -------------------------------------------------------- */
+
+/* Lower-case ASCII letters and digits of s, other bytes kept, the rest
+ * dropped: a cheap key to compare headings with the title. */
+static size_t
+fold(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+	unsigned char ch;
+
+	for (i = 0; i < len && o + 1 < outlen; i++) {
+		ch = (unsigned char)s[i];
+		if (isalnum(ch))
+			out[o++] = (char)tolower(ch);
+		else if (ch >= 0x80)
+			out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* True if the heading block repeats the page title. */
+static bool
+is_title(const struct ctx *c, const struct block *b)
+{
+	char h[512], t[512];
+	size_t hl, tl;
+	const char *title = c->meta.title;
+
+	if (title == NULL || b->len > 400)
+		return false;
+	hl = fold(c->txt + b->off, b->len, h, sizeof(h));
+	tl = fold(title, strlen(title), t, sizeof(t));
+	if (hl == 0 || tl == 0)
+		return false;
+	if (strcmp(h, t) == 0)
+		return true;
+	/* "Headline" against a title with the site appended, or the
+	 * reverse: containment covering 3/4 of the longer one. */
+	if (hl > tl)
+		return tl * 4 >= hl * 3 && strstr(h, t) != NULL;
+	return hl * 4 >= tl * 3 && strstr(t, h) != NULL;
+}
+
+static bool
+is_heading(enum html_tag t)
+{
+	return (html_tag_flags(t) & HTML_F_HEADING) != 0;
+}
+
+static bool
+block_kept(struct ctx *c, const struct block *b, bool *title_seen)
+{
+	const struct enode *o = &c->en[b->owner];
+
+	if (!(o->fl & EN_IN) || (o->fl & EN_DROP))
+		return false;
+	if (is_heading((enum html_tag)o->tag) && !*title_seen &&
+	    is_title(c, b)) {
+		*title_seen = true;
+		return false;
+	}
+	return true;
+}
+
+static bool
+is_cell(enum html_tag t)
+{
+	return t == HTML_TD || t == HTML_TH;
+}
+
+/* Appends, cutting at max_output (on a character boundary); -1 when the
+ * buffer is full or memory runs out. */
+static int
+append_capped(struct buf *out, const char *s, size_t len)
+{
+	size_t room = out->max - out->len;
+
+	if (len <= room)
+		return buf_append(out, s, len);
+	(void)buf_append(out, s, html_utf8_trim(s, room));
+	return -1;
+}
+
+/* Joins the kept blocks: lines, with table cells of a row on one line.
+ * Stops quietly at max_output. */
+static void
+compose(struct ctx *c, struct buf *out, size_t *chars)
+{
+	size_t i;
+	int32_t prev = NONE;
+	bool title_seen = false;
+	const struct block *b;
+
+	*chars = 0;
+	for (i = 0; i < c->nbl; i++) {
+		b = &c->bl[i];
+		if (!block_kept(c, b, &title_seen))
+			continue;
+		if (prev != NONE) {
+			const struct enode *po = &c->en[c->bl[prev].owner];
+			const struct enode *o = &c->en[b->owner];
+			char sep = is_cell((enum html_tag)po->tag) &&
+			    is_cell((enum html_tag)o->tag) &&
+			    po->parent == o->parent ? '\t' : '\n';
+			if (append_capped(out, &sep, 1) == -1)
+				break;
+		}
+		*chars += b->chars;
+		if (append_capped(out, c->txt + b->off, b->len) == -1)
+			break;
+		prev = (int32_t)i;
+	}
+}
+
+/* ---- passes -------------------------------------------------------- */
+
+static void
+ctx_reset(struct ctx *c, unsigned mode)
+{
+	size_t i;
+
+	/* Nodes a new walk does not reach must not keep stale indexes. */
+	for (i = 0; i < c->nen; i++)
+		c->en[i].node->_private = NULL;
+	c->mode = mode;
+	c->nen = 0;
+	c->nbl = 0;
+	c->tlen = 0;
+	c->cur = NONE;
+	c->owner = NONE;
+	c->open = false;
+	c->ws = HTML_WS_START;
+	c->br_run = 0;
+	c->in_link = 0;
+	c->in_head = 0;
+	c->in_skipctx = 0;
+	c->seen = 0;
+}
+
+/*
+ * One full attempt under mode: walk, score, choose, clean, compose into
+ * out.  Returns 0 (with *chars, maybe 0) or -1 on out-of-memory.
+ */
+static int
+run_pass(struct ctx *c, xmlNode *start, unsigned mode, struct buf *out,
+    size_t *chars)
+{
+	ctx_reset(c, mode);
+	buf_reset(out);
+	*chars = 0;
+	walk(c, start);
+	block_flush(c);
+	if (c->oom)
+		return -1;
+	if (c->nen == 0 || c->nbl == 0)
+		return 0;
+	aggregate(c);
+	score_blocks(c);
+	choose_article(c);
+	clean_article(c);
+	compose(c, out, chars);
+	return out->data == NULL && *chars > 0 ? -1 : 0;
+}
+
+static xmlNode *
+find_body(xmlDoc *doc)
+{
+	xmlNode *root = xmlDocGetRootElement(doc), *k;
+
+	if (root == NULL)
+		return NULL;
+	for (k = root->children; k != NULL; k = k->next)
+		if (html_tag_of(k) == HTML_BODY)
+			return k;
+	return root;
+}
+
+/*
+ * Runs the passes, loosening the rules while the text stays under
+ * min_text, and keeps the longest result in *text.
+ */
+static int
+main_text(struct ctx *c, xmlDoc *doc, char **text)
+{
+	static const unsigned MODES[] = { M_ALL, M_WEIGHT | M_CLEAN, M_CLEAN,
+	    0 };
+	struct buf cur, best;
+	size_t i, chars, best_chars = 0;
+	xmlNode *body = find_body(doc);
+	int rc = 0;
+
+	*text = NULL;
+	if (body == NULL)
+		return 0;
+	buf_init(&cur, c->o->max_output);
+	buf_init(&best, c->o->max_output);
+	for (i = 0; i < ARRAY_LEN(MODES); i++) {
+		if (run_pass(c, body, MODES[i], &cur, &chars) == -1) {
+			rc = -1;
+			break;
+		}
+		if (chars > best_chars || best.data == NULL) {
+			struct buf t = best;
+			best = cur;
+			cur = t;
+			best_chars = chars;
+		}
+		if (best_chars >= c->o->min_text)
+			break;
+	}
+	ctx_reset(c, 0);
+	buf_free(&cur);
+	if (rc == 0 && best_chars > 0)
+		*text = buf_steal(&best, NULL);
+	buf_free(&best);
+	return rc;
+}
+
+/* ---- entry point --------------------------------------------------- */
+
+enum kind { KIND_HTML, KIND_TEXT, KIND_UNSUPPORTED };
+
+static bool
+looks_like_html(const char *bytes, size_t len)
+{
+	static const char *const OPENERS[] = { "<!doctype html", "<html",
+	    "<head", "<body", "<meta", "<title", "<div", "<p>", "<p ",
+	    "<script", "<link", "<!--", "<table", "<h1", "<style", "<base",
+	    "<br", "<a ", "<span", "<iframe", "<font", "<b>", "<center",
+	    "<?xml", NULL };
+	size_t i, n = len < 1024 ? len : 1024, k;
+
+	for (i = 0; i < n; i++) {
+		if (bytes[i] != '<')
+			continue;
+		for (k = 0; OPENERS[k] != NULL; k++) {
+			size_t l = strlen(OPENERS[k]);
+			if (i + l <= len &&
+			    strncasecmp(bytes + i, OPENERS[k], l) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Binary formats (PDF, images, archives) and control bytes say "not text". */
+static bool
+looks_binary(const char *bytes, size_t len)
+{
+	size_t i, n = len < 1024 ? len : 1024;
+	unsigned char ch;
+
+	if (len >= 5 && memcmp(bytes, "%PDF-", 5) == 0)
+		return true;
+	for (i = 0; i < n; i++) {
+		ch = (unsigned char)bytes[i];
+		if (ch < 0x20 && ch != '\n' && ch != '\r' && ch != '\t' &&
+		    ch != '\f' && ch != 0x1B)
+			return true;
+	}
+	return false;
+}
+
+static enum kind
+classify(const char *ct, const char *bytes, size_t len)
+{
+	char mt[64];
+	size_t n = 0;
+
+	while (ct != NULL && (*ct == ' ' || *ct == '\t'))
+		ct++;
+	for (; ct != NULL && ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ' &&
+	    n < sizeof(mt) - 1; n++)
+		mt[n] = (char)tolower((unsigned char)ct[n]);
+	mt[n] = '\0';
+	if (n == 0) {
+		if (looks_like_html(bytes, len))
+			return KIND_HTML;
+		return looks_binary(bytes, len) ? KIND_UNSUPPORTED : KIND_TEXT;
+	}
+	if (strcmp(mt, "text/html") == 0 ||
+	    strcmp(mt, "application/xhtml+xml") == 0)
+		return KIND_HTML;
+	if (strcmp(mt, "text/plain") == 0)
+		return KIND_TEXT;
+	return KIND_UNSUPPORTED;
+}
+
+/* text/plain: whitespace collapsed per line, blank lines dropped. */
+static char *
+plain_text(const char *s, size_t len)
+{
+	char *out = malloc(len + 1);
+	const char *end = s + len, *nl;
+	size_t o = 0, k;
+	int state;
+
+	if (out == NULL)
+		return NULL;
+	while (s < end) {
+		nl = memchr(s, '\n', (size_t)(end - s));
+		if (nl == NULL)
+			nl = end;
+		state = HTML_WS_START;
+		if (o > 0)
+			out[o++] = '\n';
+		k = html_collapse(out + o, len - o, s, (size_t)(nl - s),
+		    &state);
+		if (k == 0 && o > 0)
+			o--;
+		o += k;
+		s = nl + 1;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+size_t
+extract_word_count(const char *text)
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
+	utf8proc_int32_t cp;
+	utf8proc_ssize_t k;
+	utf8proc_category_t cat;
+	size_t n = 0;
+	bool in = false, word;
+
+	if (text == NULL)
+		return 0;
+	while (*p != '\0') {
+		k = utf8proc_iterate(p, -1, &cp);
+		if (k <= 0) {
+			p++;
+			in = false;
+			continue;
+		}
+		p += k;
+		if ((cp >= 0x3040 && cp <= 0x30FF) ||
+		    (cp >= 0x3400 && cp <= 0x9FFF) ||
+		    (cp >= 0xAC00 && cp <= 0xD7AF) ||
+		    (cp >= 0xF900 && cp <= 0xFAFF) ||
+		    (cp >= 0x20000 && cp <= 0x2FFFF)) {
+			n++;
+			in = false;
+			continue;
+		}
+		cat = utf8proc_category(cp);
+		word = (cat >= UTF8PROC_CATEGORY_LU &&
+		    cat <= UTF8PROC_CATEGORY_NO) || cat == UTF8PROC_CATEGORY_PC;
+		if (word && !in)
+			n++;
+		in = word;
+	}
+	return n;
+}
+
+static enum extract_status
+html_page(const char *utf8, size_t len, const char *url,
+    const struct extract_opts *o, struct extract_doc *out, char *err,
+    size_t errlen)
+{
+	struct ctx c;
+	struct meta_opts mo;
+	xmlDoc *doc;
+	enum extract_status st = EXTRACT_ERROR;
+
+	doc = html_parse(utf8, len, NULL, err, errlen);
+	if (doc == NULL)
+		return EXTRACT_ERROR;
+	memset(&c, 0, sizeof(c));
+	c.o = o;
+	meta_opts_default(&mo);
+	mo.max_nodes = o->max_nodes;
+	if (meta_read(doc, url, &mo, &c.meta, err, errlen) == -1)
+		goto out;
+	if (main_text(&c, doc, &out->text) == -1) {
+		snprintf(err, errlen, "out of memory extracting text");
+		goto out;
+	}
+	out->title = c.meta.title;
+	out->author = c.meta.author;
+	out->date = c.meta.date;
+	out->sitename = c.meta.sitename;
+	out->description = c.meta.description;
+	out->language = c.meta.language;
+	out->canonical_url = c.meta.canonical_url;
+	c.meta.title = c.meta.author = c.meta.date = c.meta.sitename = NULL;
+	c.meta.description = c.meta.language = c.meta.canonical_url = NULL;
+	st = out->text != NULL ? EXTRACT_OK : EXTRACT_EMPTY;
+out:
+	meta_free(&c.meta);
+	free(c.en);
+	free(c.bl);
+	free(c.txt);
+	xmlFreeDoc(doc);
+	return st;
+}
+
+static void
+finish(struct extract_doc *out)
+{
+	out->word_count = extract_word_count(out->text);
+	if (out->language == NULL && out->text != NULL) {
+		const char *g = meta_guess_language(out->text,
+		    strlen(out->text));
+		out->language = dup_or_null(g);
+	}
+}
+
+enum extract_status
+extract_page(const char *bytes, size_t len, const char *url,
+    const char *content_type, const struct extract_opts *opts,
+    struct extract_doc *out, char *err, size_t errlen)
+{
+	struct extract_opts def;
+	struct charset_opts co;
+	struct charset_info ci;
+	enum kind kind;
+	enum extract_status st;
+	char *utf8 = NULL;
+	size_t ulen;
+
+	memset(out, 0, sizeof(*out));
+	if (opts == NULL) {
+		extract_opts_default(&def);
+		opts = &def;
+	}
+	if (len > opts->max_input) {
+		snprintf(err, errlen, "input of %zu bytes over the %zu limit",
+		    len, opts->max_input);
+		return EXTRACT_TOO_LARGE;
+	}
+	kind = classify(content_type, bytes, len);
+	if (kind == KIND_UNSUPPORTED) {
+		snprintf(err, errlen, "unsupported content type %s",
+		    content_type != NULL ? content_type : "(sniffed binary)");
+		return EXTRACT_UNSUPPORTED;
+	}
+	charset_opts_default(&co);
+	co.prescan_bytes = opts->charset_prescan;
+	co.html = kind == KIND_HTML;
+	co.max_output = opts->max_input * 3 + 16;
+	if (charset_decode(bytes, len, content_type, &co, &utf8, &ulen, &ci,
+	    err, errlen) == -1)
+		return EXTRACT_ERROR;
+	out->charset = strdup(ci.name);
+	if (kind == KIND_TEXT) {
+		out->text = plain_text(utf8, ulen);
+		st = out->text == NULL ? EXTRACT_ERROR : out->text[0] == '\0' ?
+		    EXTRACT_EMPTY : EXTRACT_OK;
+		if (st == EXTRACT_ERROR)
+			snprintf(err, errlen, "out of memory");
+	} else
+		st = html_page(utf8, ulen, url, opts, out, err, errlen);
+	free(utf8);
+	if (st == EXTRACT_OK || st == EXTRACT_EMPTY)
+		finish(out);
+	return st;
+}

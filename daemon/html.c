@@ -1,0 +1,341 @@
+/*
+ * html.c - libxml2 HTML parsing wrapper and DOM helpers shared by the
+ * cleaner (extract.c) and the metadata reader (meta.c).
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sluice/html.h"
+
+#define HTML_PARSE_FIXED (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | \
+    HTML_PARSE_NOWARNING | HTML_PARSE_NONET | HTML_PARSE_COMPACT | \
+    HTML_PARSE_NODEFDTD | HTML_PARSE_IGNORE_ENC)
+
+/* Indexed by enum html_tag, sorted by name (binary search). */
+static const struct {
+	const char	*name;
+	unsigned	 flags;
+} TAGS[HTML_TAG_COUNT] = {
+	[HTML_OTHER] = { "", 0 },
+	[HTML_A] = { "a", 0 },
+	[HTML_ABBR] = { "abbr", 0 },
+	[HTML_ADDRESS] = { "address", HTML_F_BLOCK },
+	[HTML_APPLET] = { "applet", HTML_F_SKIP | HTML_F_EMBED },
+	[HTML_AREA] = { "area", HTML_F_SKIP },
+	[HTML_ARTICLE] = { "article", HTML_F_BLOCK },
+	[HTML_ASIDE] = { "aside", HTML_F_BLOCK },
+	[HTML_AUDIO] = { "audio", HTML_F_SKIP | HTML_F_EMBED },
+	[HTML_B] = { "b", 0 },
+	[HTML_BASE] = { "base", HTML_F_SKIP },
+	[HTML_BDI] = { "bdi", 0 },
+	[HTML_BIG] = { "big", 0 },
+	[HTML_BLOCKQUOTE] = { "blockquote", HTML_F_BLOCK },
+	[HTML_BODY] = { "body", HTML_F_BLOCK },
+	[HTML_BR] = { "br", 0 },
+	[HTML_BUTTON] = { "button", HTML_F_SKIP | HTML_F_CONTROL },
+	[HTML_CANVAS] = { "canvas", HTML_F_SKIP },
+	[HTML_CAPTION] = { "caption", HTML_F_BLOCK | HTML_F_PARA },
+	[HTML_CENTER] = { "center", HTML_F_BLOCK },
+	[HTML_CITE] = { "cite", 0 },
+	[HTML_CODE] = { "code", 0 },
+	[HTML_COL] = { "col", HTML_F_SKIP },
+	[HTML_COLGROUP] = { "colgroup", HTML_F_SKIP },
+	[HTML_DATALIST] = { "datalist", HTML_F_SKIP | HTML_F_CONTROL },
+	[HTML_DD] = { "dd", HTML_F_BLOCK | HTML_F_PARA },
+	[HTML_DEL] = { "del", 0 },
+	[HTML_DETAILS] = { "details", HTML_F_BLOCK },
+	[HTML_DFN] = { "dfn", 0 },
+	[HTML_DIALOG] = { "dialog", HTML_F_BLOCK | HTML_F_SKIP },
+	[HTML_DIR] = { "dir", HTML_F_BLOCK },
+	[HTML_DIV] = { "div", HTML_F_BLOCK },
+	[HTML_DL] = { "dl", HTML_F_BLOCK },
+	[HTML_DT] = { "dt", HTML_F_BLOCK | HTML_F_PARA },
+	[HTML_EM] = { "em", 0 },
+	[HTML_EMBED] = { "embed", HTML_F_SKIP | HTML_F_EMBED },
+	[HTML_FIELDSET] = { "fieldset", HTML_F_BLOCK },
+	[HTML_FIGCAPTION] = { "figcaption", HTML_F_BLOCK | HTML_F_PARA },
+	[HTML_FIGURE] = { "figure", HTML_F_BLOCK },
+	[HTML_FONT] = { "font", 0 },
+	[HTML_FOOTER] = { "footer", HTML_F_BLOCK },
+	[HTML_FORM] = { "form", HTML_F_BLOCK },
+	[HTML_FRAME] = { "frame", HTML_F_SKIP },
+	[HTML_FRAMESET] = { "frameset", HTML_F_BLOCK },
+	[HTML_H1] = { "h1", HTML_F_BLOCK | HTML_F_HEADING | HTML_F_PARA },
+	[HTML_H2] = { "h2", HTML_F_BLOCK | HTML_F_HEADING | HTML_F_PARA },
+	[HTML_H3] = { "h3", HTML_F_BLOCK | HTML_F_HEADING | HTML_F_PARA },
+	[HTML_H4] = { "h4", HTML_F_BLOCK | HTML_F_HEADING | HTML_F_PARA },
+	[HTML_H5] = { "h5", HTML_F_BLOCK | HTML_F_HEADING | HTML_F_PARA },
+	[HTML_H6] = { "h6", HTML_F_BLOCK | HTML_F_HEADING | HTML_F_PARA },
+	[HTML_HEAD] = { "head", HTML_F_SKIP },
+	[HTML_HEADER] = { "header", HTML_F_BLOCK },
+	[HTML_HGROUP] = { "hgroup", HTML_F_BLOCK },
+	[HTML_HR] = { "hr", HTML_F_BLOCK },
+	[HTML_HTML] = { "html", HTML_F_BLOCK },
+	[HTML_I] = { "i", 0 },
+	[HTML_IFRAME] = { "iframe", HTML_F_SKIP | HTML_F_EMBED },
+	[HTML_IMG] = { "img", 0 },
+	[HTML_INPUT] = { "input", HTML_F_SKIP | HTML_F_CONTROL },
+	[HTML_INS] = { "ins", 0 },
+	[HTML_KBD] = { "kbd", 0 },
+	[HTML_LABEL] = { "label", 0 },
+	[HTML_LEGEND] = { "legend", HTML_F_BLOCK },
+	[HTML_LI] = { "li", HTML_F_BLOCK | HTML_F_PARA },
+	[HTML_LINK] = { "link", HTML_F_SKIP },
+	[HTML_MAIN] = { "main", HTML_F_BLOCK },
+	[HTML_MAP] = { "map", HTML_F_SKIP },
+	[HTML_MARK] = { "mark", 0 },
+	[HTML_MARQUEE] = { "marquee", HTML_F_SKIP },
+	[HTML_MATH] = { "math", HTML_F_SKIP },
+	[HTML_MENU] = { "menu", HTML_F_BLOCK },
+	[HTML_META] = { "meta", HTML_F_SKIP },
+	[HTML_METER] = { "meter", HTML_F_SKIP },
+	[HTML_NAV] = { "nav", HTML_F_BLOCK },
+	[HTML_NOSCRIPT] = { "noscript", HTML_F_SKIP },
+	[HTML_OBJECT] = { "object", HTML_F_SKIP | HTML_F_EMBED },
+	[HTML_OL] = { "ol", HTML_F_BLOCK },
+	[HTML_OPTGROUP] = { "optgroup", HTML_F_SKIP },
+	[HTML_OPTION] = { "option", HTML_F_SKIP },
+	[HTML_OUTPUT] = { "output", HTML_F_SKIP },
+	[HTML_P] = { "p", HTML_F_BLOCK | HTML_F_PARA },
+	[HTML_PARAM] = { "param", HTML_F_SKIP },
+	[HTML_PICTURE] = { "picture", 0 },
+	[HTML_PRE] = { "pre", HTML_F_BLOCK | HTML_F_PARA },
+	[HTML_PROGRESS] = { "progress", HTML_F_SKIP },
+	[HTML_Q] = { "q", 0 },
+	[HTML_RP] = { "rp", HTML_F_SKIP },
+	[HTML_RT] = { "rt", HTML_F_SKIP },
+	[HTML_RUBY] = { "ruby", 0 },
+	[HTML_S] = { "s", 0 },
+	[HTML_SAMP] = { "samp", 0 },
+	[HTML_SCRIPT] = { "script", HTML_F_SKIP },
+	[HTML_SEARCH] = { "search", HTML_F_BLOCK },
+	[HTML_SECTION] = { "section", HTML_F_BLOCK },
+	[HTML_SELECT] = { "select", HTML_F_SKIP | HTML_F_CONTROL },
+	[HTML_SMALL] = { "small", 0 },
+	[HTML_SOURCE] = { "source", HTML_F_SKIP },
+	[HTML_SPAN] = { "span", 0 },
+	[HTML_STRIKE] = { "strike", 0 },
+	[HTML_STRONG] = { "strong", 0 },
+	[HTML_STYLE] = { "style", HTML_F_SKIP },
+	[HTML_SUB] = { "sub", 0 },
+	[HTML_SUMMARY] = { "summary", HTML_F_BLOCK | HTML_F_PARA },
+	[HTML_SUP] = { "sup", 0 },
+	[HTML_SVG] = { "svg", HTML_F_SKIP },
+	[HTML_TABLE] = { "table", HTML_F_BLOCK },
+	[HTML_TBODY] = { "tbody", HTML_F_BLOCK },
+	[HTML_TD] = { "td", HTML_F_BLOCK | HTML_F_PARA },
+	[HTML_TEMPLATE] = { "template", HTML_F_SKIP },
+	[HTML_TEXTAREA] = { "textarea", HTML_F_SKIP | HTML_F_CONTROL },
+	[HTML_TFOOT] = { "tfoot", HTML_F_BLOCK },
+	[HTML_TH] = { "th", HTML_F_BLOCK | HTML_F_PARA },
+	[HTML_THEAD] = { "thead", HTML_F_BLOCK },
+	[HTML_TIME] = { "time", 0 },
+	[HTML_TITLE] = { "title", HTML_F_SKIP },
+	[HTML_TR] = { "tr", HTML_F_BLOCK },
+	[HTML_TRACK] = { "track", HTML_F_SKIP },
+	[HTML_TT] = { "tt", 0 },
+	[HTML_U] = { "u", 0 },
+	[HTML_UL] = { "ul", HTML_F_BLOCK },
+	[HTML_VAR] = { "var", 0 },
+	[HTML_VIDEO] = { "video", HTML_F_SKIP | HTML_F_EMBED },
+	[HTML_WBR] = { "wbr", 0 },
+};
+
+htmlDocPtr
+html_parse(const char *utf8, size_t len, const struct html_opts *o,
+    char *err, size_t errlen)
+{
+	htmlParserCtxtPtr ctxt;
+	htmlDocPtr doc;
+	int options = HTML_PARSE_FIXED;
+
+	if (o != NULL)
+		options |= o->extra_options;
+	if (len > INT_MAX) {
+		snprintf(err, errlen, "document over %d bytes", INT_MAX);
+		return NULL;
+	}
+	ctxt = htmlNewParserCtxt();
+	if (ctxt == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	doc = htmlCtxtReadMemory(ctxt, utf8, (int)len, NULL, "UTF-8", options);
+	htmlFreeParserCtxt(ctxt);
+	if (doc == NULL)
+		snprintf(err, errlen, "HTML parser returned no document");
+	return doc;
+}
+
+enum html_tag
+html_tag_lookup(const char *name)
+{
+	int lo = 1, hi = HTML_TAG_COUNT - 1, mid, c;
+
+	while (lo <= hi) {
+		mid = (lo + hi) / 2;
+		c = strcmp(name, TAGS[mid].name);
+		if (c == 0)
+			return (enum html_tag)mid;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return HTML_OTHER;
+}
+
+enum html_tag
+html_tag_of(const xmlNode *n)
+{
+	if (n == NULL || n->type != XML_ELEMENT_NODE || n->name == NULL)
+		return HTML_OTHER;
+	return html_tag_lookup((const char *)n->name);
+}
+
+unsigned
+html_tag_flags(enum html_tag t)
+{
+	if ((unsigned)t >= HTML_TAG_COUNT)
+		return 0;
+	return TAGS[t].flags;
+}
+
+const char *
+html_attr(const xmlNode *n, const char *name)
+{
+	const xmlAttr *a;
+
+	if (n == NULL || n->type != XML_ELEMENT_NODE)
+		return NULL;
+	for (a = n->properties; a != NULL; a = a->next) {
+		if (a->name == NULL || strcmp((const char *)a->name, name) != 0)
+			continue;
+		if (a->children != NULL && a->children->content != NULL)
+			return (const char *)a->children->content;
+		return "";
+	}
+	return NULL;
+}
+
+bool
+html_has_word(const char *s, const char *w)
+{
+	size_t wl = strlen(w);
+	const char *p;
+
+	if (s == NULL || wl == 0)
+		return false;
+	for (p = s; *p != '\0'; p++) {
+		if (strncasecmp(p, w, wl) != 0)
+			continue;
+		if (p > s && isalnum((unsigned char)p[-1]))
+			continue;
+		if (isalnum((unsigned char)p[wl]))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+const char *
+html_text(const xmlNode *n)
+{
+	if (n == NULL || (n->type != XML_TEXT_NODE &&
+	    n->type != XML_CDATA_SECTION_NODE))
+		return NULL;
+	return (const char *)n->content;
+}
+
+/* True for ASCII whitespace; NBSP is handled by the callers (2 bytes). */
+static inline bool
+is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+	    c == '\v';
+}
+
+size_t
+html_collapse(char *out, size_t max, const char *s, size_t len, int *state)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, o = 0;
+
+	while (i < len && o < max) {
+		if (is_ws(p[i]) || (p[i] == 0xC2 && i + 1 < len &&
+		    p[i + 1] == 0xA0)) {
+			i += p[i] == 0xC2 ? 2 : 1;
+			if (*state == HTML_WS_WORD)
+				*state = HTML_WS_PENDING;
+			continue;
+		}
+		if (*state == HTML_WS_PENDING) {
+			out[o++] = ' ';
+			if (o >= max)
+				break;
+		}
+		*state = HTML_WS_WORD;
+		out[o++] = (char)p[i++];
+	}
+	return o;
+}
+
+size_t
+html_utf8_trim(const char *s, size_t len)
+{
+	size_t i = len, back = 0, need;
+	unsigned char c;
+
+	while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+		i--;
+		back++;
+	}
+	if (i == 0)
+		return len;
+	c = (unsigned char)s[i - 1];
+	need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+	if (back + 1 < need)
+		return i - 1;
+	return len;
+}
+
+char *
+html_node_text(const xmlNode *n, size_t max)
+{
+	const xmlNode *cur = n;
+	char *out;
+	size_t o = 0;
+	int state = HTML_WS_START;
+	const char *t;
+	unsigned fl;
+
+	out = malloc(max + 1);
+	if (out == NULL)
+		return NULL;
+	while (cur != NULL && o < max) {
+		t = html_text(cur);
+		if (t != NULL)
+			o += html_collapse(out + o, max - o, t, strlen(t),
+			    &state);
+		fl = html_tag_flags(html_tag_of(cur));
+		if (cur->type == XML_ELEMENT_NODE && cur->children != NULL &&
+		    ((fl & HTML_F_SKIP) == 0 || cur == n)) {
+			if ((fl & HTML_F_BLOCK) && state == HTML_WS_WORD)
+				state = HTML_WS_PENDING;
+			cur = cur->children;
+			continue;
+		}
+		while (cur != n && cur->next == NULL)
+			cur = cur->parent;
+		if (cur == n)
+			break;
+		cur = cur->next;
+	}
+	o = html_utf8_trim(out, o);
+	out[o] = '\0';
+	return out;
+}

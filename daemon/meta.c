@@ -1,0 +1,1224 @@
+/*
+ * meta.c - page metadata: one walk over the document collects candidates
+ * from JSON-LD, <meta>, <link>, microdata and a few DOM heuristics; each
+ * field keeps the candidate from the strongest source (lowest rank).
+ */
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "sluice/html.h"
+#include "sluice/meta.h"
+
+#define META_DEFAULT_MAX_FIELD	2048
+#define META_DEFAULT_MAX_JSONLD	((size_t)1024 * 1024)
+#define META_DEFAULT_MAX_NODES	200000
+/* Nesting of JSON-LD objects followed (@graph, author, publisher...). */
+#define JSONLD_MAX_DEPTH	6
+#define BODY_MAX		((size_t)4 * 1024 * 1024)
+
+enum field {
+	F_TITLE, F_AUTHOR, F_DATE, F_SITENAME, F_DESCRIPTION, F_LANGUAGE,
+	F_CANONICAL, F_BODY, F_COUNT
+};
+
+/* Source ranks: lower wins.  Gaps leave room for tuning. */
+enum rank {
+	R_JSONLD = 10, R_OG = 20, R_META = 30, R_MICRODATA = 40,
+	R_JSONLD_WEAK = 50, R_DOM = 60, R_GUESS = 80, R_NONE = 1000
+};
+
+struct slot {
+	char	*val;
+	int	 rank;
+};
+
+struct collect {
+	const struct meta_opts	*o;
+	const char		*url;
+	struct slot		 s[F_COUNT];
+	char			*title_raw;
+	char			*h1;
+	unsigned		 h1_count;
+	bool			 oom;
+};
+
+void
+meta_opts_default(struct meta_opts *o)
+{
+	o->max_field = META_DEFAULT_MAX_FIELD;
+	o->max_jsonld = META_DEFAULT_MAX_JSONLD;
+	o->max_nodes = META_DEFAULT_MAX_NODES;
+}
+
+void
+meta_free(struct meta *m)
+{
+	free(m->title);
+	free(m->author);
+	free(m->date);
+	free(m->sitename);
+	free(m->description);
+	free(m->language);
+	free(m->canonical_url);
+	free(m->article_body);
+	free(m->title_raw);
+	free(m->h1);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Whitespace-collapsed, trimmed copy of s, at most max bytes. */
+static char *
+clean_copy(const char *s, size_t max)
+{
+	size_t len = strlen(s), o;
+	int state = HTML_WS_START;
+	char *out;
+
+	if (len < max)
+		max = len;
+	out = malloc(max + 1);
+	if (out == NULL)
+		return NULL;
+	o = html_collapse(out, max, s, len, &state);
+	o = html_utf8_trim(out, o);
+	out[o] = '\0';
+	return out;
+}
+
+/* Offers a value for a field; kept if its rank beats the current one. */
+static void
+offer(struct collect *c, enum field f, const char *val, int rank)
+{
+	char *v;
+
+	if (val == NULL || rank >= c->s[f].rank)
+		return;
+	v = clean_copy(val, f == F_BODY ? BODY_MAX : c->o->max_field);
+	if (v == NULL) {
+		c->oom = true;
+		return;
+	}
+	if (v[0] == '\0') {
+		free(v);
+		return;
+	}
+	free(c->s[f].val);
+	c->s[f].val = v;
+	c->s[f].rank = rank;
+}
+
+static void offer_canonical(struct collect *c, const char *href, int rank);
+
+/* True if s looks like a URL rather than a name (article:author often is). */
+static bool
+is_url(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0 ||
+	    strncmp(s, "//", 2) == 0;
+}
+
+static void
+offer_date(struct collect *c, const char *val, int rank)
+{
+	char iso[64];
+
+	if (val == NULL || rank >= c->s[F_DATE].rank)
+		return;
+	if (meta_date_normalize(val, iso, sizeof(iso)) == 0)
+		offer(c, F_DATE, iso, rank);
+}
+
+/* ---- JSON-LD ------------------------------------------------------- */
+
+static bool
+type_is(json_t *obj, const char *const *names)
+{
+	json_t *t = json_object_get(obj, "@type"), *v;
+	size_t i, k;
+	const char *s;
+
+	for (i = 0; t != NULL; i++) {
+		if (json_is_string(t))
+			v = i == 0 ? t : NULL;
+		else
+			v = json_array_get(t, i);
+		if (v == NULL)
+			return false;
+		s = json_string_value(v);
+		for (k = 0; s != NULL && names[k] != NULL; k++) {
+			if (strcasecmp(s, names[k]) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+static const char *const ARTICLE_TYPES[] = {
+	"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle",
+	"AnalysisNewsArticle", "OpinionNewsArticle", "ReviewNewsArticle",
+	"BackgroundNewsArticle", "ScholarlyArticle", "TechArticle", "Report",
+	"LiveBlogPosting", "SocialMediaPosting", "DiscussionForumPosting",
+	"Review", "Recipe", "HowTo", "AdvertiserContentArticle",
+	"SatiricalArticle", "MedicalScholarlyArticle", "Posting", NULL
+};
+static const char *const PAGE_TYPES[] = {
+	"WebPage", "ItemPage", "AboutPage", "CollectionPage", "QAPage",
+	"FAQPage", "ProfilePage", NULL
+};
+static const char *const ORG_TYPES[] = {
+	"Organization", "NewsMediaOrganization", "Corporation",
+	"EducationalOrganization", "GovernmentOrganization", NULL
+};
+
+static const char *
+jstr(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (json_is_array(v))
+		v = json_array_get(v, 0);
+	if (json_is_object(v))
+		v = json_object_get(v, "name");
+	return json_string_value(v);
+}
+
+/* One author entry: "Name", {name}, {givenName, familyName}. */
+static int
+author_name(json_t *a, char *out, size_t outlen)
+{
+	const char *n, *g, *f;
+
+	if (json_is_string(a)) {
+		n = json_string_value(a);
+		if (is_url(n))
+			return -1;
+		snprintf(out, outlen, "%s", n);
+		return 0;
+	}
+	if (!json_is_object(a))
+		return -1;
+	n = json_string_value(json_object_get(a, "name"));
+	if (n != NULL && n[0] != '\0' && !is_url(n)) {
+		snprintf(out, outlen, "%s", n);
+		return 0;
+	}
+	g = json_string_value(json_object_get(a, "givenName"));
+	f = json_string_value(json_object_get(a, "familyName"));
+	if (g == NULL || f == NULL)
+		return -1;
+	snprintf(out, outlen, "%s %s", g, f);
+	return 0;
+}
+
+/* Authors joined with ", ", Person entries only unless none is a Person. */
+static void
+jsonld_author(struct collect *c, json_t *a, int rank)
+{
+	char names[1024], one[256];
+	size_t i, n = json_is_array(a) ? json_array_size(a) : 1;
+	json_t *e;
+
+	names[0] = '\0';
+	for (i = 0; i < n && i < 16; i++) {
+		e = json_is_array(a) ? json_array_get(a, i) : a;
+		if (author_name(e, one, sizeof(one)) == -1)
+			continue;
+		if (strstr(names, one) != NULL)
+			continue;
+		if (names[0] != '\0')
+			strncat(names, ", ", sizeof(names) - strlen(names) - 1);
+		strncat(names, one, sizeof(names) - strlen(names) - 1);
+	}
+	if (names[0] == '\0')
+		return;
+	/* An Organization as author is usually the publisher again. */
+	if (json_is_object(a) && type_is(a, ORG_TYPES))
+		rank += 5;
+	offer(c, F_AUTHOR, names, rank);
+}
+
+static void
+jsonld_article(struct collect *c, json_t *o, int rank)
+{
+	json_t *pub;
+
+	offer(c, F_TITLE, jstr(o, "headline"), rank);
+	offer(c, F_TITLE, jstr(o, "name"), rank + 1);
+	if (json_object_get(o, "author") != NULL)
+		jsonld_author(c, json_object_get(o, "author"), rank);
+	offer_date(c, jstr(o, "datePublished"), rank);
+	offer_date(c, jstr(o, "dateCreated"), rank + 20);
+	offer_date(c, jstr(o, "uploadDate"), rank + 20);
+	offer_date(c, jstr(o, "dateModified"), rank + 40);
+	offer(c, F_DESCRIPTION, jstr(o, "description"), rank + 15);
+	offer(c, F_LANGUAGE, jstr(o, "inLanguage"), rank + 30);
+	pub = json_object_get(o, "publisher");
+	if (json_is_array(pub))
+		pub = json_array_get(pub, 0);
+	if (json_is_object(pub))
+		offer(c, F_SITENAME, jstr(pub, "name"), rank + 5);
+	offer(c, F_BODY, json_string_value(json_object_get(o, "articleBody")),
+	    rank);
+	offer(c, F_BODY, json_string_value(json_object_get(o, "text")),
+	    rank + 1);
+}
+
+static void jsonld_node(struct collect *c, json_t *j, int depth);
+
+static void
+jsonld_object(struct collect *c, json_t *o, int depth)
+{
+	json_t *g = json_object_get(o, "@graph"), *me;
+
+	if (g != NULL)
+		jsonld_node(c, g, depth + 1);
+	if (type_is(o, ARTICLE_TYPES))
+		jsonld_article(c, o, R_JSONLD);
+	else if (type_is(o, PAGE_TYPES)) {
+		jsonld_article(c, o, R_JSONLD_WEAK);
+		/* A WebPage may hold the article as mainEntity. */
+		me = json_object_get(o, "mainEntity");
+		if (me != NULL)
+			jsonld_node(c, me, depth + 1);
+	} else if (type_is(o, ORG_TYPES))
+		offer(c, F_SITENAME, jstr(o, "name"), R_JSONLD_WEAK + 10);
+	else if (type_is(o, (const char *const[]){ "WebSite", NULL }))
+		offer(c, F_SITENAME, jstr(o, "name"), R_JSONLD_WEAK + 5);
+}
+
+static void
+jsonld_node(struct collect *c, json_t *j, int depth)
+{
+	size_t i;
+
+	if (depth > JSONLD_MAX_DEPTH)
+		return;
+	if (json_is_array(j)) {
+		for (i = 0; i < json_array_size(j) && i < 64; i++)
+			jsonld_node(c, json_array_get(j, i), depth + 1);
+	} else if (json_is_object(j))
+		jsonld_object(c, j, depth);
+}
+
+/*
+ * Real pages embed JSON-LD with raw newlines inside strings, HTML comment
+ * or CDATA wrappers: clean those before handing it to jansson.
+ */
+static void
+jsonld_script(struct collect *c, const char *text)
+{
+	size_t len = strlen(text), i;
+	char *buf, *p, *end;
+	json_t *j;
+	json_error_t je;
+
+	if (len == 0 || len > c->o->max_jsonld)
+		return;
+	buf = malloc(len + 1);
+	if (buf == NULL) {
+		c->oom = true;
+		return;
+	}
+	for (i = 0; i < len; i++)
+		buf[i] = (unsigned char)text[i] < 0x20 ? ' ' : text[i];
+	buf[len] = '\0';
+	p = buf;
+	end = buf + len;
+	while (p < end && *p != '{' && *p != '[')
+		p++;
+	while (end > p && end[-1] != '}' && end[-1] != ']')
+		end--;
+	if (end > p) {
+		j = json_loadb(p, (size_t)(end - p), JSON_DECODE_ANY, &je);
+		if (j != NULL) {
+			jsonld_node(c, j, 0);
+			json_decref(j);
+		}
+	}
+	free(buf);
+}
+
+/* ---- <meta>, <link>, microdata ------------------------------------- */
+
+struct meta_map {
+	const char	*key;		/* name or property, lower case */
+	enum field	 f;
+	int		 rank;
+};
+
+static const struct meta_map META_KEYS[] = {
+	{ "og:title", F_TITLE, R_OG },
+	{ "dc.title", F_TITLE, R_OG - 1 },
+	{ "dcterms.title", F_TITLE, R_OG - 1 },
+	{ "twitter:title", F_TITLE, R_META },
+	{ "parsely-title", F_TITLE, R_META + 1 },
+	{ "sailthru.title", F_TITLE, R_META + 2 },
+	{ "headline", F_TITLE, R_META + 3 },
+	{ "author", F_AUTHOR, R_OG },
+	{ "dc.creator", F_AUTHOR, R_OG + 1 },
+	{ "dcterms.creator", F_AUTHOR, R_OG + 1 },
+	{ "parsely-author", F_AUTHOR, R_OG + 2 },
+	{ "sailthru.author", F_AUTHOR, R_OG + 3 },
+	{ "article:author", F_AUTHOR, R_OG + 4 },
+	{ "og:article:author", F_AUTHOR, R_OG + 4 },
+	{ "citation_author", F_AUTHOR, R_OG + 5 },
+	{ "byl", F_AUTHOR, R_META },
+	{ "twitter:creator", F_AUTHOR, R_META + 20 },
+	{ "og:site_name", F_SITENAME, R_OG },
+	{ "application-name", F_SITENAME, R_META + 30 },
+	{ "og:description", F_DESCRIPTION, R_OG },
+	{ "description", F_DESCRIPTION, R_OG + 1 },
+	{ "dc.description", F_DESCRIPTION, R_OG + 2 },
+	{ "twitter:description", F_DESCRIPTION, R_META },
+	{ "og:locale", F_LANGUAGE, R_META + 5 },
+	{ "language", F_LANGUAGE, R_META + 2 },
+	{ "dc.language", F_LANGUAGE, R_META + 1 },
+	{ "content-language", F_LANGUAGE, R_META },
+	{ "og:url", F_CANONICAL, R_OG },
+};
+
+/* Date-bearing names, rank in order. */
+static const char *const DATE_KEYS[] = {
+	"article:published_time", "og:article:published_time",
+	"og:published_time", "published_time", "datepublished",
+	"article.published", "publishdate", "publish-date", "publish_date",
+	"pubdate", "dc.date.issued", "dcterms.issued", "dc.date",
+	"dcterms.date", "dcterms.created", "parsely-pub-date",
+	"sailthru.date", "citation_publication_date", "citation_date",
+	"date", "article_date_original", "original-publish-date",
+	"datecreated", "article:modified_time", "og:updated_time",
+	"datemodified", "last-modified", NULL
+};
+
+static void
+meta_element(struct collect *c, const xmlNode *n)
+{
+	const char *key, *val;
+	char low[64];
+	size_t i;
+
+	key = html_attr(n, "property");
+	if (key == NULL)
+		key = html_attr(n, "name");
+	if (key == NULL)
+		key = html_attr(n, "itemprop");
+	if (key == NULL)
+		key = html_attr(n, "http-equiv");
+	val = html_attr(n, "content");
+	if (key == NULL || val == NULL || strlen(key) >= sizeof(low))
+		return;
+	for (i = 0; key[i] != '\0'; i++)
+		low[i] = (char)tolower((unsigned char)key[i]);
+	low[i] = '\0';
+	for (i = 0; DATE_KEYS[i] != NULL; i++) {
+		if (strcmp(low, DATE_KEYS[i]) == 0) {
+			offer_date(c, val, R_OG + (int)i);
+			return;
+		}
+	}
+	for (i = 0; i < sizeof(META_KEYS) / sizeof(META_KEYS[0]); i++) {
+		if (strcmp(low, META_KEYS[i].key) != 0)
+			continue;
+		if (META_KEYS[i].f == F_AUTHOR && (is_url(val) ||
+		    val[0] == '@'))
+			return;
+		if (META_KEYS[i].f == F_CANONICAL)
+			offer_canonical(c, val, META_KEYS[i].rank);
+		else
+			offer(c, META_KEYS[i].f, val, META_KEYS[i].rank);
+		return;
+	}
+}
+
+/* The value of a microdata property: content, datetime, or the text. */
+static void
+microdata(struct collect *c, const xmlNode *n, const char *prop)
+{
+	const char *v = html_attr(n, "content");
+	char *text = NULL;
+	const xmlNode *k;
+
+	if (v == NULL)
+		v = html_attr(n, "datetime");
+	if (strcmp(prop, "author") == 0 && html_attr(n, "itemscope") != NULL) {
+		/* Person scope: its name property is in a descendant. */
+		for (k = n->children; k != NULL && v == NULL; k = k->next) {
+			const char *ip = html_attr(k, "itemprop");
+			if (ip != NULL && strcmp(ip, "name") == 0)
+				v = html_attr(k, "content");
+			if (ip != NULL && strcmp(ip, "name") == 0 && v == NULL)
+				text = html_node_text(k, c->o->max_field);
+		}
+	}
+	if (v == NULL && text == NULL)
+		text = html_node_text(n, c->o->max_field);
+	if (v == NULL)
+		v = text;
+	if (v == NULL) {
+		c->oom = true;
+		return;
+	}
+	if (strcmp(prop, "headline") == 0)
+		offer(c, F_TITLE, v, R_MICRODATA);
+	else if (strcmp(prop, "author") == 0 && strlen(v) < 120)
+		offer(c, F_AUTHOR, v, R_MICRODATA);
+	else if (strcmp(prop, "datepublished") == 0 ||
+	    strcmp(prop, "datePublished") == 0)
+		offer_date(c, v, R_MICRODATA);
+	else if (strcmp(prop, "dateModified") == 0)
+		offer_date(c, v, R_MICRODATA + 30);
+	free(text);
+}
+
+static void
+link_element(struct collect *c, const xmlNode *n)
+{
+	const char *rel = html_attr(n, "rel"), *href = html_attr(n, "href");
+
+	if (rel != NULL && href != NULL && html_has_word(rel, "canonical"))
+		offer_canonical(c, href, R_OG - 5);
+}
+
+static void
+h1_element(struct collect *c, const xmlNode *n)
+{
+	c->h1_count++;
+	if (c->h1 != NULL)
+		return;
+	c->h1 = html_node_text(n, c->o->max_field);
+	if (c->h1 == NULL)
+		c->oom = true;
+}
+
+static void
+element(struct collect *c, const xmlNode *n, enum html_tag t)
+{
+	const char *v, *ip;
+
+	switch (t) {
+	case HTML_HTML:
+		offer(c, F_LANGUAGE, html_attr(n, "lang"), R_JSONLD - 5);
+		offer(c, F_LANGUAGE, html_attr(n, "xml:lang"), R_JSONLD - 4);
+		break;
+	case HTML_TITLE:
+		if (c->title_raw == NULL) {
+			c->title_raw = html_node_text(n, c->o->max_field);
+			if (c->title_raw == NULL)
+				c->oom = true;
+		}
+		break;
+	case HTML_META:
+		meta_element(c, n);
+		break;
+	case HTML_LINK:
+		link_element(c, n);
+		break;
+	case HTML_SCRIPT:
+		v = html_attr(n, "type");
+		if (v != NULL && strstr(v, "ld+json") != NULL &&
+		    n->children != NULL && html_text(n->children) != NULL)
+			jsonld_script(c, html_text(n->children));
+		break;
+	case HTML_H1:
+		h1_element(c, n);
+		break;
+	case HTML_TIME:
+		offer_date(c, html_attr(n, "datetime"), R_DOM);
+		break;
+	default:
+		break;
+	}
+	ip = html_attr(n, "itemprop");
+	if (ip != NULL && t != HTML_META)
+		microdata(c, n, ip);
+}
+
+static void
+walk(struct collect *c, xmlNode *root)
+{
+	xmlNode *cur = root;
+	size_t seen = 0;
+	enum html_tag t;
+
+	while (cur != NULL && seen++ < c->o->max_nodes && !c->oom) {
+		t = HTML_OTHER;
+		if (cur->type == XML_ELEMENT_NODE) {
+			t = html_tag_of(cur);
+			element(c, cur, t);
+		}
+		/* <head> is no text but holds what this walk is after. */
+		if (cur->children != NULL && cur->type == XML_ELEMENT_NODE &&
+		    ((html_tag_flags(t) & HTML_F_SKIP) == 0 ||
+		    t == HTML_HEAD)) {
+			cur = cur->children;
+			continue;
+		}
+		while (cur != root && cur->next == NULL)
+			cur = cur->parent;
+		if (cur == root)
+			break;
+		cur = cur->next;
+	}
+}
+
+/* ---- heuristics ---------------------------------------------------- */
+
+static size_t
+count_words(const char *s, size_t len)
+{
+	size_t i, n = 0;
+	bool in = false;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == ' ') {
+			in = false;
+		} else if (!in) {
+			in = true;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * The <title> without the site name: "Headline | Site" -> "Headline".
+ * Keeps the whole title when the cut would leave under 3 words
+ * (Readability's rule) and then tries the part after the separator.
+ */
+static void
+title_from_raw(struct collect *c)
+{
+	static const char *const SEPS[] = { " | ", " - ", " \xE2\x80\x93 ",
+	    " \xE2\x80\x94 ", " \xC2\xBB ", " :: ", " / ", " \xC2\xB7 ",
+	    NULL };
+	const char *raw = c->title_raw, *last = NULL, *first = NULL, *p;
+	char buf[1024];
+	size_t i, seplen = 0;
+
+	if (raw == NULL || raw[0] == '\0')
+		return;
+	for (i = 0; SEPS[i] != NULL && last == NULL; i++) {
+		first = strstr(raw, SEPS[i]);
+		for (p = first; p != NULL; p = strstr(p + 1, SEPS[i]))
+			last = p;
+		seplen = strlen(SEPS[i]);
+	}
+	if (last == NULL || (size_t)(last - raw) >= sizeof(buf)) {
+		offer(c, F_TITLE, raw, R_DOM);
+		return;
+	}
+	memcpy(buf, raw, (size_t)(last - raw));
+	buf[last - raw] = '\0';
+	if (count_words(buf, strlen(buf)) >= 3 || first == NULL)
+		offer(c, F_TITLE, buf, R_DOM);
+	else if (count_words(first + seplen, strlen(first + seplen)) >= 3)
+		offer(c, F_TITLE, first + seplen, R_DOM);
+	else
+		offer(c, F_TITLE, raw, R_DOM);
+}
+
+/* A /2023/05/17/ or /2023-05-17/ path segment of the page URL. */
+static void
+date_from_url(struct collect *c)
+{
+	const char *p;
+	char iso[16];
+	int y, mo, d;
+
+	if (c->url == NULL)
+		return;
+	for (p = strchr(c->url, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		if (sscanf(p, "/%4d/%2d/%2d/", &y, &mo, &d) == 3 ||
+		    sscanf(p, "/%4d-%2d-%2d", &y, &mo, &d) == 3) {
+			if (y < 1990 || y > 2099 || mo < 1 || mo > 12 ||
+			    d < 1 || d > 31)
+				continue;
+			snprintf(iso, sizeof(iso), "%04d-%02d-%02d", y, mo, d);
+			offer(c, F_DATE, iso, R_GUESS);
+			return;
+		}
+	}
+}
+
+static void
+sitename_from_url(struct collect *c)
+{
+	CURLU *u;
+	char *host = NULL;
+
+	if (c->url == NULL || c->s[F_SITENAME].val != NULL)
+		return;
+	u = curl_url();
+	if (u == NULL)
+		return;
+	if (curl_url_set(u, CURLUPART_URL, c->url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		offer(c, F_SITENAME, strncmp(host, "www.", 4) == 0 ?
+		    host + 4 : host, R_GUESS + 10);
+		curl_free(host);
+	}
+	curl_url_cleanup(u);
+}
+
+/* Normalises og:locale's "en_US" to "en-US". */
+static void
+language_fix(struct collect *c)
+{
+	char *l = c->s[F_LANGUAGE].val, *p;
+
+	if (l == NULL)
+		return;
+	for (p = l; *p != '\0'; p++) {
+		if (*p == '_')
+			*p = '-';
+		if (*p == ',' || *p == ';' || *p == ' ') {
+			*p = '\0';
+			break;
+		}
+	}
+}
+
+/* ---- canonical URL ------------------------------------------------- */
+
+static char *
+url_host(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *scheme = NULL, *out = NULL;
+
+	if (u == NULL)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	if (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0)
+		out = strdup(host);
+out:
+	curl_free(host);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return out;
+}
+
+/* Start of the registrable part of host (approximation, see meta.h). */
+static const char *
+site_part(const char *host)
+{
+	const char *labels[4] = { NULL, NULL, NULL, NULL };
+	const char *p;
+	size_t sl;
+
+	labels[0] = host;
+	for (p = host; *p != '\0'; p++) {
+		if (*p != '.' || p[1] == '\0')
+			continue;
+		labels[3] = labels[2];
+		labels[2] = labels[1];
+		labels[1] = p + 1;
+	}
+	if (labels[2] == NULL)
+		return host;
+	/* labels[2] is the second-level label: "co" in "bbc.co.uk". */
+	sl = (size_t)(labels[1] - labels[2]) - 1;
+	if (sl <= 3 && strlen(labels[1]) == 2 && labels[3] != NULL)
+		return labels[3];
+	if (sl <= 3 && strlen(labels[1]) == 2)
+		return host;
+	return labels[2];
+}
+
+int
+meta_same_site(const char *a, const char *b)
+{
+	char *ha = url_host(a), *hb = url_host(b);
+	int same = 0;
+
+	if (ha != NULL && hb != NULL)
+		same = strcasecmp(site_part(ha), site_part(hb)) == 0;
+	free(ha);
+	free(hb);
+	return same;
+}
+
+/*
+ * Offers a canonical URL after resolving it against the page URL; refused
+ * unless http(s) and, when the page URL is known, on the same site.
+ */
+static void
+offer_canonical(struct collect *c, const char *href, int rank)
+{
+	CURLU *u;
+	char *abs = NULL, *host = NULL;
+
+	if (href == NULL || rank >= c->s[F_CANONICAL].rank)
+		return;
+	u = curl_url();
+	if (u == NULL) {
+		c->oom = true;
+		return;
+	}
+	if (c->url != NULL && curl_url_set(u, CURLUPART_URL, c->url, 0) !=
+	    CURLUE_OK)
+		goto out;
+	if (curl_url_set(u, CURLUPART_URL, href, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &abs, 0) != CURLUE_OK)
+		goto out;
+	host = url_host(abs);
+	if (host == NULL || (c->url != NULL && !meta_same_site(abs, c->url)))
+		goto out;
+	offer(c, F_CANONICAL, abs, rank);
+out:
+	free(host);
+	curl_free(abs);
+	curl_url_cleanup(u);
+}
+
+/* ---- dates --------------------------------------------------------- */
+
+/* Month names (English, German, French, Spanish, Italian, Portuguese,
+ * Dutch, Polish genitive) by their first letters; value 1-12. */
+static const struct {
+	const char	*name;
+	int		 month;
+} MONTHS[] = {
+	{ "jan", 1 }, { "feb", 2 }, { "mar", 3 }, { "apr", 4 }, { "may", 5 },
+	{ "jun", 6 }, { "jul", 7 }, { "aug", 8 }, { "sep", 9 }, { "oct", 10 },
+	{ "nov", 11 }, { "dec", 12 }, { "m\xC3\xA4r", 3 }, { "mai", 5 },
+	{ "okt", 10 }, { "dez", 12 }, { "janv", 1 }, { "f\xC3\xA9v", 2 },
+	{ "mars", 3 }, { "avr", 4 }, { "juin", 6 }, { "juil", 7 },
+	{ "ao\xC3\xBB", 8 }, { "d\xC3\xA9""c", 12 }, { "ene", 1 },
+	{ "abr", 4 }, { "ago", 8 }, { "dic", 12 }, { "gen", 1 }, { "mag", 5 },
+	{ "giu", 6 }, { "lug", 7 }, { "set", 9 }, { "ott", 10 },
+	{ "fev", 2 }, { "out", 10 }, { "dez", 12 }, { "mrt", 3 },
+	{ "mei", 5 }, { "sty", 1 }, { "lut", 2 }, { "kwi", 4 }, { "cze", 6 },
+	{ "lip", 7 }, { "sie", 8 }, { "wrz", 9 }, { "pa\xC5\xBA", 10 },
+	{ "lis", 11 }, { "gru", 12 },
+};
+
+/* Month number of the word at s (len bytes), or 0. */
+static int
+month_of(const char *s, size_t len)
+{
+	size_t i, n;
+
+	if (len < 3)
+		return 0;
+	/* Longest prefix wins ("mars" over "mar" gives the same month;
+	 * "juin" over "jun" too), so the first hit is fine. */
+	for (i = 0; i < sizeof(MONTHS) / sizeof(MONTHS[0]); i++) {
+		n = strlen(MONTHS[i].name);
+		if (n <= len && strncasecmp(s, MONTHS[i].name, n) == 0)
+			return MONTHS[i].month;
+	}
+	return 0;
+}
+
+struct dparts {
+	int	y, mo, d, h, mi, sec;
+	bool	has_time;
+	char	tz[16];
+};
+
+static bool
+valid_date(const struct dparts *p)
+{
+	return p->y >= 1990 && p->y <= 2099 && p->mo >= 1 && p->mo <= 12 &&
+	    p->d >= 1 && p->d <= 31;
+}
+
+/* "THH:MM[:SS][.fff][Z|+HH:MM|+HHMM]" after an ISO date. */
+static void
+iso_time(const char *s, struct dparts *p)
+{
+	int n = 0, th, tm;
+	char sign;
+
+	if ((*s != 'T' && *s != ' ') || sscanf(s + 1, "%2d:%2d%n", &p->h,
+	    &p->mi, &n) != 2 || p->h > 23 || p->mi > 59)
+		return;
+	s += 1 + n;
+	p->has_time = true;
+	if (sscanf(s, ":%2d%n", &p->sec, &n) == 1 && p->sec <= 60)
+		s += n;
+	else
+		p->sec = 0;
+	if (*s == '.')
+		for (s++; isdigit((unsigned char)*s); s++)
+			;
+	while (*s == ' ')
+		s++;
+	if (*s == 'Z' || strncmp(s, "GMT", 3) == 0 ||
+	    strncmp(s, "UTC", 3) == 0) {
+		snprintf(p->tz, sizeof(p->tz), "Z");
+		return;
+	}
+	sign = *s;
+	if ((sign == '+' || sign == '-') && (sscanf(s + 1, "%2d:%2d", &th,
+	    &tm) == 2 || sscanf(s + 1, "%2d%2d", &th, &tm) == 2) &&
+	    th >= 0 && th < 24 && tm >= 0 && tm < 60)
+		snprintf(p->tz, sizeof(p->tz), "%c%02u:%02u", sign,
+		    (unsigned)th % 100, (unsigned)tm % 100);
+}
+
+static int
+parse_numeric(const char *s, struct dparts *p)
+{
+	int n = 0;
+
+	if (sscanf(s, "%4d-%2d-%2d%n", &p->y, &p->mo, &p->d, &n) == 3 &&
+	    n == 10) {
+		iso_time(s + n, p);
+		return 0;
+	}
+	if (sscanf(s, "%4d/%2d/%2d", &p->y, &p->mo, &p->d) == 3 &&
+	    p->y > 1000)
+		return 0;
+	if (sscanf(s, "%4d%2d%2d%n", &p->y, &p->mo, &p->d, &n) == 3 &&
+	    n == 8 && !isdigit((unsigned char)s[8]))
+		return 0;
+	/* Day first: 17.05.2023, 17/05/2023 (the common order outside the
+	 * US; an American 05/17/2023 is caught by the month > 12 swap). */
+	if (sscanf(s, "%2d.%2d.%4d", &p->d, &p->mo, &p->y) == 3 ||
+	    sscanf(s, "%2d/%2d/%4d", &p->d, &p->mo, &p->y) == 3) {
+		if (p->mo > 12 && p->d <= 12) {
+			int t = p->mo;
+			p->mo = p->d;
+			p->d = t;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+/* Dates with a month name: "May 17, 2023", "17 May 2023", "Wed, 17 May
+ * 2023 10:00:00 GMT", "17. Mai 2023". */
+static int
+parse_words(const char *s, struct dparts *p)
+{
+	int nums[3], nn = 0, mo = 0, v;
+	const char *q = s, *w;
+	size_t k = 0;
+
+	while (*q != '\0' && nn < 3 && k++ < 12) {
+		while (*q != '\0' && !isalnum((unsigned char)*q) &&
+		    (unsigned char)*q < 0x80)
+			q++;
+		if (isdigit((unsigned char)*q)) {
+			v = 0;
+			for (w = q; isdigit((unsigned char)*w) && w - q < 5;
+			    w++)
+				v = v * 10 + (*w - '0');
+			if (*w == ':')
+				break;	/* a time: the date is done */
+			nums[nn++] = v;
+			q = w;
+			continue;
+		}
+		for (w = q; *w != '\0' && (isalpha((unsigned char)*w) ||
+		    (unsigned char)*w >= 0x80); w++)
+			;
+		/* "martes", "mardi": weekdays that start like March. */
+		if (mo == 0 && strncasecmp(q, "mart", 4) != 0 &&
+		    strncasecmp(q, "mard", 4) != 0)
+			mo = month_of(q, (size_t)(w - q));
+		if (w == q)
+			break;
+		q = w;
+	}
+	if (mo == 0 || nn < 2)
+		return -1;
+	p->mo = mo;
+	if (nums[0] > 31) {
+		p->y = nums[0];
+		p->d = nums[1];
+	} else {
+		p->d = nums[0];
+		p->y = nums[1];
+	}
+	if (p->y < 100)
+		return -1;
+	q = strchr(s, ':');
+	if (q != NULL && q - s >= 2 && isdigit((unsigned char)q[-1])) {
+		q -= isdigit((unsigned char)q[-2]) ? 2 : 1;
+		iso_time(q - 1, p);
+	}
+	return 0;
+}
+
+int
+meta_date_normalize(const char *in, char *out, size_t outlen)
+{
+	struct dparts p;
+
+	memset(&p, 0, sizeof(p));
+	while (*in == ' ' || *in == '\t' || *in == '\n')
+		in++;
+	if (parse_numeric(in, &p) == -1 || !valid_date(&p)) {
+		memset(&p, 0, sizeof(p));
+		if (parse_words(in, &p) == -1 || !valid_date(&p))
+			return -1;
+	}
+	if (p.has_time)
+		snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d%s", p.y,
+		    p.mo, p.d, p.h, p.mi, p.sec, p.tz);
+	else
+		snprintf(out, outlen, "%04d-%02d-%02d", p.y, p.mo, p.d);
+	return 0;
+}
+
+/* ---- entry point --------------------------------------------------- */
+
+static char *
+take(struct collect *c, enum field f)
+{
+	char *v = c->s[f].val;
+
+	c->s[f].val = NULL;
+	return v;
+}
+
+int
+meta_read(xmlDoc *doc, const char *url, const struct meta_opts *o,
+    struct meta *m, char *err, size_t errlen)
+{
+	struct meta_opts def;
+	struct collect c;
+	xmlNode *root;
+	size_t i;
+
+	if (o == NULL) {
+		meta_opts_default(&def);
+		o = &def;
+	}
+	memset(m, 0, sizeof(*m));
+	memset(&c, 0, sizeof(c));
+	c.o = o;
+	c.url = url;
+	for (i = 0; i < F_COUNT; i++)
+		c.s[i].rank = R_NONE;
+	root = xmlDocGetRootElement(doc);
+	if (root != NULL)
+		walk(&c, root);
+	title_from_raw(&c);
+	if (c.h1_count == 1)
+		offer(&c, F_TITLE, c.h1, R_DOM + 5);
+	date_from_url(&c);
+	sitename_from_url(&c);
+	language_fix(&c);
+	m->title = take(&c, F_TITLE);
+	m->author = take(&c, F_AUTHOR);
+	m->date = take(&c, F_DATE);
+	m->sitename = take(&c, F_SITENAME);
+	m->description = take(&c, F_DESCRIPTION);
+	m->language = take(&c, F_LANGUAGE);
+	m->canonical_url = take(&c, F_CANONICAL);
+	m->article_body = take(&c, F_BODY);
+	m->title_raw = c.title_raw;
+	m->h1 = c.h1;
+	m->h1_count = c.h1_count;
+	for (i = 0; i < F_COUNT; i++)
+		free(c.s[i].val);
+	if (c.oom) {
+		meta_free(m);
+		snprintf(err, errlen, "out of memory reading metadata");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- language guess ------------------------------------------------ */
+
+#define GUESS_MAX_BYTES	16384
+#define GUESS_MAX_WORDS	400
+
+/* Frequent function words, space-separated, per language. */
+static const struct {
+	const char	*lang;
+	const char	*words;
+} STOPWORDS[] = {
+	{ "en", " the and of to is in that it was for with as on are this be"
+	    " by have from not but they which you we at or he she his her"
+	    " their has been were will would " },
+	{ "de", " der die das und ist nicht ein eine zu den mit sich des auf"
+	    " f\xC3\xBCr von im dem auch es werden aus er hat dass sie nach"
+	    " wird bei einer um noch wie \xC3\xBC""ber einen zum war haben"
+	    " nur oder aber " },
+	{ "fr", " le la les des et est un une du que qui dans pour pas au sur"
+	    " ne plus par il elle ce avec sont aux cette mais ont ou"
+	    " \xC3\xA9t\xC3\xA9 leur nous vous " },
+	{ "es", " el los las del y que en un una es por con para se no lo al"
+	    " como m\xC3\xA1s pero sus su ha fue este esta son entre"
+	    " tambi\xC3\xA9n sobre " },
+	{ "it", " il lo gli di del della che \xC3\xA8 un una per non con"
+	    " sono nel alla anche come pi\xC3\xB9 ma si questo dei delle ha"
+	    " essere " },
+	{ "pt", " os as do da dos das que em um uma para com n\xC3\xA3o no"
+	    " na por mais como foi ao pelo pela s\xC3\xA3o tamb\xC3\xA9m mas"
+	    " seu sua " },
+	{ "nl", " het een en van is dat niet op te zijn voor met die ook aan"
+	    " er maar om bij hij ze wordt heeft worden naar nog dan uit " },
+	{ "pl", " w na z si\xC4\x99 \xC5\xBC""e do nie to jest jak ale po co"
+	    " przez od jego dla jej s\xC4\x85 tak czy ju\xC5\xBC mo\xC5\xBC""e"
+	    " by\xC4\x87 kt\xC3\xB3ry kt\xC3\xB3ra tak\xC5\xBC""e " },
+	{ "sv", " och att det som en p\xC3\xA5 \xC3\xA4r av f\xC3\xB6r med"
+	    " till den har de inte om ett var jag men s\xC3\xA5 " },
+	{ "da", " og det at en til er som p\xC3\xA5 de med han af for ikke der"
+	    " var et har jeg men " },
+	{ "cs", " se na je \xC5\xBE""e v to s z do o jsou by jako ale pro"
+	    " kter\xC3\xBD jeho u\xC5\xBE nebo tak\xC3\xA9 " },
+	{ "tr", " ve bir bu da de i\xC3\xA7in ile \xC3\xA7ok olarak daha"
+	    " gibi olan ne de\xC4\x9Fil " },
+	{ "fi", " ja on ei ett\xC3\xA4 se h\xC3\xA4n oli ovat mutta kun my\xC3"
+	    "\xB6s tai jos niin " },
+	{ "hu", " az \xC3\xA9s hogy nem is egy meg van volt csak m\xC3\xA1r"
+	    " m\xC3\xA9g ez mint " },
+	{ "ro", " \xC8\x99i \xC3\xAEn la cu pe s\xC4\x83 nu care din este"
+	    " mai pentru ce sunt " },
+};
+
+/* Counts code points by script over the first bytes of text. */
+struct scripts {
+	size_t latin, han, kana, hangul, cyr, ukr, arabic, hebrew, greek,
+	    thai, deva;
+};
+
+static void
+count_scripts(const char *text, size_t len, struct scripts *sc)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t i = 0;
+	unsigned cp;
+
+	memset(sc, 0, sizeof(*sc));
+	while (i < len) {
+		if (p[i] < 0x80) {
+			sc->latin += isalpha(p[i]) != 0;
+			i++;
+			continue;
+		}
+		if (p[i] >= 0xE0 && i + 2 < len) {
+			cp = ((p[i] & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) |
+			    (p[i + 2] & 0x3Fu);
+			i += p[i] >= 0xF0 ? 4 : 3;
+		} else if (p[i] >= 0xC0 && i + 1 < len) {
+			cp = ((p[i] & 0x1Fu) << 6) | (p[i + 1] & 0x3Fu);
+			i += 2;
+		} else {
+			i++;
+			continue;
+		}
+		if (cp >= 0x3040 && cp <= 0x30FF)
+			sc->kana++;
+		else if (cp >= 0x4E00 && cp <= 0x9FFF)
+			sc->han++;
+		else if (cp >= 0xAC00 && cp <= 0xD7AF)
+			sc->hangul++;
+		else if (cp >= 0x400 && cp <= 0x4FF) {
+			sc->cyr++;
+			sc->ukr += cp == 0x456 || cp == 0x457 || cp == 0x454 ||
+			    cp == 0x491;
+		} else if (cp >= 0x600 && cp <= 0x6FF)
+			sc->arabic++;
+		else if (cp >= 0x590 && cp <= 0x5FF)
+			sc->hebrew++;
+		else if (cp >= 0x370 && cp <= 0x3FF)
+			sc->greek++;
+		else if (cp >= 0xE00 && cp <= 0xE7F)
+			sc->thai++;
+		else if (cp >= 0x900 && cp <= 0x97F)
+			sc->deva++;
+		else if (cp < 0x250)
+			sc->latin++;
+	}
+}
+
+static const char *
+script_language(const struct scripts *sc)
+{
+	size_t cjk = sc->han + sc->kana, other = sc->latin;
+
+	if (sc->hangul > other / 2 && sc->hangul > 20)
+		return "ko";
+	if (cjk > other / 2 && cjk > 20)
+		return sc->kana * 10 > cjk ? "ja" : "zh";
+	if (sc->cyr > other && sc->cyr > 20)
+		return sc->ukr * 50 > sc->cyr ? "uk" : "ru";
+	if (sc->arabic > other && sc->arabic > 20)
+		return "ar";
+	if (sc->hebrew > other && sc->hebrew > 20)
+		return "he";
+	if (sc->greek > other && sc->greek > 20)
+		return "el";
+	if (sc->thai > other && sc->thai > 20)
+		return "th";
+	if (sc->deva > other && sc->deva > 20)
+		return "hi";
+	return NULL;
+}
+
+/* Scores one lower-cased word against every language's list. */
+static void
+score_word(const char *w, size_t wl, unsigned *hits)
+{
+	char key[40];
+	size_t i;
+
+	if (wl == 0 || wl + 2 >= sizeof(key))
+		return;
+	key[0] = ' ';
+	memcpy(key + 1, w, wl);
+	key[wl + 1] = ' ';
+	key[wl + 2] = '\0';
+	for (i = 0; i < sizeof(STOPWORDS) / sizeof(STOPWORDS[0]); i++)
+		if (strstr(STOPWORDS[i].words, key) != NULL)
+			hits[i]++;
+}
+
+const char *
+meta_guess_language(const char *text, size_t len)
+{
+	unsigned hits[sizeof(STOPWORDS) / sizeof(STOPWORDS[0])] = { 0 };
+	struct scripts sc;
+	const char *lang;
+	char w[40];
+	size_t i, wl = 0, best = 0, second = 0, bi = 0, words = 0;
+
+	if (len > GUESS_MAX_BYTES)
+		len = GUESS_MAX_BYTES;
+	count_scripts(text, len, &sc);
+	lang = script_language(&sc);
+	if (lang != NULL || sc.latin < 40)
+		return lang;
+	for (i = 0; i <= len && words < GUESS_MAX_WORDS; i++) {
+		unsigned char ch = i < len ? (unsigned char)text[i] : ' ';
+		if (isalpha(ch) || ch >= 0x80) {
+			if (wl < sizeof(w))
+				w[wl++] = (char)tolower(ch);
+			continue;
+		}
+		if (wl > 0 && wl < sizeof(w)) {
+			score_word(w, wl, hits);
+			words++;
+		}
+		wl = 0;
+	}
+	for (i = 0; i < sizeof(hits) / sizeof(hits[0]); i++) {
+		if (hits[i] > best) {
+			second = best;
+			best = hits[i];
+			bi = i;
+		} else if (hits[i] > second)
+			second = hits[i];
+	}
+	if (best < 3 || best * 4 < second * 5)
+		return NULL;
+	return STOPWORDS[bi].lang;
+}

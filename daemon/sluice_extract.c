@@ -1,0 +1,193 @@
+/*
+ * sluice_extract.c - sluice-extract(1): runs the cleaner on files.
+ *
+ *   sluice-extract [--url URL] [--content-type CT] FILE|-
+ *	prints the main text of one page;
+ *   sluice-extract --json [--url URL] [--content-type CT] FILE...
+ *	prints one JSON object per file, all in one process.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libxml/parser.h>
+
+#include "sluice/extract.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: sluice-extract [--url URL] [--content-type CT] FILE|-\n"
+	    "       sluice-extract --json [--url URL] [--content-type CT] "
+	    "FILE...\n");
+	exit(2);
+}
+
+/* Reads a whole file (or stdin for "-"), at most max bytes + 1 so that an
+ * oversized input is still reported as too large by the cleaner. */
+static int
+read_file(const char *path, size_t max, char **data, size_t *len,
+    char *err, size_t errlen)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t cap = 65536, n = 0, r;
+	char *p = NULL, *np;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (n == cap || p == NULL) {
+			cap = p == NULL ? cap : cap * 2;
+			np = realloc(p, cap);
+			if (np == NULL) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			p = np;
+		}
+		r = fread(p + n, 1, cap - n, f);
+		n += r;
+		if (r == 0 || n > max)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		goto fail;
+	}
+	if (f != stdin)
+		fclose(f);
+	*data = p;
+	*len = n;
+	return 0;
+fail:
+	free(p);
+	if (f != stdin)
+		fclose(f);
+	return -1;
+}
+
+static void
+set_str(json_t *o, const char *key, const char *val)
+{
+	json_object_set_new(o, key, val != NULL ? json_string(val) :
+	    json_null());
+}
+
+static json_t *
+doc_json(const char *path, const struct extract_doc *d,
+    enum extract_status st)
+{
+	json_t *o = json_object();
+
+	set_str(o, "file", path);
+	set_str(o, "status", extract_status_name(st));
+	set_str(o, "title", d->title);
+	set_str(o, "text", d->text != NULL ? d->text : "");
+	set_str(o, "author", d->author);
+	set_str(o, "date", d->date);
+	set_str(o, "sitename", d->sitename);
+	set_str(o, "description", d->description);
+	set_str(o, "language", d->language);
+	set_str(o, "canonical_url", d->canonical_url);
+	set_str(o, "charset", d->charset);
+	json_object_set_new(o, "word_count",
+	    json_integer((json_int_t)d->word_count));
+	return o;
+}
+
+static void
+print_json(json_t *o)
+{
+	json_dumpf(o, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(o);
+}
+
+/* Extracts one file; returns 0, or 1 if it could not be read or failed. */
+static int
+one(const char *path, const char *url, const char *ct, bool json,
+    const struct extract_opts *o)
+{
+	struct extract_doc d;
+	enum extract_status st;
+	char err[256], *data = NULL;
+	size_t len = 0;
+	json_t *e;
+
+	if (read_file(path, o->max_input, &data, &len, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "sluice-extract: %s: %s\n", path, err);
+		if (json) {
+			e = json_object();
+			set_str(e, "file", path);
+			set_str(e, "error", err);
+			print_json(e);
+		}
+		return 1;
+	}
+	err[0] = '\0';
+	st = extract_page(data, len, url, ct, o, &d, err, sizeof(err));
+	free(data);
+	if (st != EXTRACT_OK && st != EXTRACT_EMPTY)
+		fprintf(stderr, "sluice-extract: %s: %s: %s\n", path,
+		    extract_status_name(st), err);
+	if (json) {
+		e = doc_json(path, &d, st);
+		if (st != EXTRACT_OK && st != EXTRACT_EMPTY)
+			set_str(e, "error", err);
+		print_json(e);
+	} else if (d.text != NULL)
+		printf("%s\n", d.text);
+	extract_doc_free(&d);
+	return st == EXTRACT_OK || st == EXTRACT_EMPTY ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option LONGOPTS[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "content-type", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct extract_opts o;
+	const char *url = NULL, *ct = NULL;
+	bool json = false;
+	int ch, i, fails = 0;
+
+	while ((ch = getopt_long(argc, argv, "u:c:jh", LONGOPTS, NULL)) != -1) {
+		switch (ch) {
+		case 'u':
+			url = optarg;
+			break;
+		case 'c':
+			ct = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || (!json && argc != 1))
+		usage();
+	xmlInitParser();
+	json_object_seed(0);
+	extract_opts_default(&o);
+	for (i = 0; i < argc; i++)
+		fails += one(argv[i], url, ct, json, &o);
+	fflush(stdout);
+	xmlCleanupParser();
+	return fails > 0 ? 1 : 0;
+}

@@ -1,0 +1,122 @@
+/*
+ * html.h - libxml2's HTML parser behind a small wrapper, and the DOM helpers
+ * the cleaner shares: element names mapped to an enum once, attribute
+ * lookup, class/id tokenising.
+ *
+ * THREADS: libxml2 keeps global tables that xmlInitParser() sets up.  The
+ * program must call xmlInitParser() once, from the main thread, before any
+ * thread calls html_parse() (or extract_page()); after that every function
+ * here is reentrant.  html_parse() never touches the network
+ * (HTML_PARSE_NONET) and never prints (errors are discarded).
+ */
+#ifndef SLUICE_HTML_H
+#define SLUICE_HTML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/HTMLparser.h>
+#include <libxml/tree.h>
+
+/* Elements the cleaner tells apart; everything else is HTML_OTHER. */
+enum html_tag {
+	HTML_OTHER = 0,
+	HTML_A, HTML_ABBR, HTML_ADDRESS, HTML_APPLET, HTML_AREA, HTML_ARTICLE,
+	HTML_ASIDE, HTML_AUDIO, HTML_B, HTML_BASE, HTML_BDI, HTML_BIG,
+	HTML_BLOCKQUOTE, HTML_BODY, HTML_BR, HTML_BUTTON, HTML_CANVAS,
+	HTML_CAPTION, HTML_CENTER, HTML_CITE, HTML_CODE, HTML_COL,
+	HTML_COLGROUP, HTML_DATALIST, HTML_DD, HTML_DEL, HTML_DETAILS,
+	HTML_DFN, HTML_DIALOG, HTML_DIR, HTML_DIV, HTML_DL, HTML_DT, HTML_EM,
+	HTML_EMBED, HTML_FIELDSET, HTML_FIGCAPTION, HTML_FIGURE, HTML_FONT,
+	HTML_FOOTER, HTML_FORM, HTML_FRAME, HTML_FRAMESET, HTML_H1, HTML_H2,
+	HTML_H3, HTML_H4, HTML_H5, HTML_H6, HTML_HEAD, HTML_HEADER,
+	HTML_HGROUP, HTML_HR, HTML_HTML, HTML_I, HTML_IFRAME, HTML_IMG,
+	HTML_INPUT, HTML_INS, HTML_KBD, HTML_LABEL, HTML_LEGEND, HTML_LI,
+	HTML_LINK, HTML_MAIN, HTML_MAP, HTML_MARK, HTML_MARQUEE, HTML_MATH,
+	HTML_MENU, HTML_META, HTML_METER, HTML_NAV, HTML_NOSCRIPT,
+	HTML_OBJECT, HTML_OL, HTML_OPTGROUP, HTML_OPTION, HTML_OUTPUT,
+	HTML_P, HTML_PARAM, HTML_PICTURE, HTML_PRE, HTML_PROGRESS, HTML_Q,
+	HTML_RP, HTML_RT, HTML_RUBY, HTML_S, HTML_SAMP, HTML_SCRIPT,
+	HTML_SEARCH, HTML_SECTION, HTML_SELECT, HTML_SMALL, HTML_SOURCE,
+	HTML_SPAN, HTML_STRIKE, HTML_STRONG, HTML_STYLE, HTML_SUB,
+	HTML_SUMMARY, HTML_SUP, HTML_SVG, HTML_TABLE, HTML_TBODY, HTML_TD,
+	HTML_TEMPLATE, HTML_TEXTAREA, HTML_TFOOT, HTML_TH, HTML_THEAD,
+	HTML_TIME, HTML_TITLE, HTML_TR, HTML_TRACK, HTML_TT, HTML_U, HTML_UL,
+	HTML_VAR, HTML_VIDEO, HTML_WBR,
+	HTML_TAG_COUNT
+};
+
+/* Properties of a tag (bit set returned by html_tag_flags()). */
+#define HTML_F_BLOCK	0x01u	/* starts a new line of text */
+#define HTML_F_SKIP	0x02u	/* never holds readable text (script...) */
+#define HTML_F_HEADING	0x04u	/* h1-h6 */
+#define HTML_F_CONTROL	0x08u	/* form control: input, button, select... */
+#define HTML_F_EMBED	0x10u	/* iframe, embed, object, video, audio */
+#define HTML_F_PARA	0x20u	/* a text block on its own: p, pre, li,
+				   td, dd, blockquote... */
+
+struct html_opts {
+	/* Extra HTML_PARSE_* options or'ed to the fixed set (default 0). */
+	int	extra_options;
+};
+
+/*
+ * Parses UTF-8 text (len bytes, need not be NUL-terminated) with
+ * HTML_PARSE_RECOVER|NOERROR|NOWARNING|NONET|COMPACT|NODEFDTD|IGNORE_ENC,
+ * i.e. the encoding is fixed to UTF-8 whatever the document declares.
+ * Returns a document the caller frees with xmlFreeDoc(), or NULL with err
+ * set (out of memory, or nothing parseable).
+ */
+htmlDocPtr html_parse(const char *utf8, size_t len, const struct html_opts *o,
+    char *err, size_t errlen);
+
+/* Maps an element to its tag; HTML_OTHER for non-elements and unknowns. */
+enum html_tag html_tag_of(const xmlNode *n);
+/* Maps a lower-case element name; HTML_OTHER if unknown. */
+enum html_tag html_tag_lookup(const char *name);
+/* HTML_F_* bits of a tag. */
+unsigned html_tag_flags(enum html_tag t);
+
+/*
+ * The value of attribute name (lower case) of element n, borrowed from the
+ * tree (valid until the document is freed), or NULL if absent.  An
+ * attribute without a value gives "".
+ */
+const char *html_attr(const xmlNode *n, const char *name);
+
+/* True if s holds word w (ASCII case-insensitive) delimited by
+ * non-alphanumerics, e.g. html_has_word("nav-main", "nav"). */
+bool html_has_word(const char *s, const char *w);
+
+/* The text of a text/CDATA node, or NULL. */
+const char *html_text(const xmlNode *n);
+
+/*
+ * The text under n (skipping script, style and other HTML_F_SKIP
+ * elements), with whitespace runs (NBSP included) collapsed to one space
+ * and trimmed, at most max bytes (cut at a character boundary).  Returns a
+ * malloc'd string the caller frees, or NULL if out of memory.  Iterative:
+ * safe on any depth.
+ */
+char *html_node_text(const xmlNode *n, size_t max);
+
+/* Whitespace state carried across html_collapse() calls. */
+#define HTML_WS_START	0	/* nothing written: leading space dropped */
+#define HTML_WS_WORD	1	/* last byte written was not a space */
+#define HTML_WS_PENDING	2	/* a space is owed before the next byte */
+
+/*
+ * Appends s[0..len) to out (room for max bytes) with whitespace runs (NBSP
+ * included) collapsed to one space; *state carries the HTML_WS_* state
+ * across calls so runs spanning nodes collapse too.  A trailing space stays
+ * pending, never written.  Returns the bytes written; stops at max (maybe
+ * inside a character: see html_utf8_trim()).
+ */
+size_t html_collapse(char *out, size_t max, const char *s, size_t len,
+    int *state);
+
+/* Length of s[0..len) without a trailing incomplete UTF-8 sequence. */
+size_t html_utf8_trim(const char *s, size_t len);
+
+#endif

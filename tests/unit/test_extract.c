@@ -1,0 +1,298 @@
+/*
+ * test_extract.c - the cleaner end to end on small hand-written pages:
+ * main text kept, boilerplate dropped, metadata, content-type routing and
+ * hostile input.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <libxml/parser.h>
+
+#include "sluice/extract.h"
+
+static char *
+load(const char *name, size_t *len)
+{
+	const char *dir = getenv("SLUICE_TEST_DATA");
+	char path[1024];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/extract/%s", dir ? dir : "tests/data",
+	    name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static enum extract_status
+run(const char *bytes, size_t len, const char *url, const char *ct,
+    struct extract_doc *d)
+{
+	char err[256] = "";
+
+	return extract_page(bytes, len, url, ct, NULL, d, err, sizeof(err));
+}
+
+static void
+test_article_text(void **state)
+{
+	struct extract_doc d;
+	size_t len;
+	char *html = load("article.html", &len);
+
+	(void)state;
+	assert_int_equal(run(html, len, "https://www.example.com/news/x",
+	    "text/html", &d), EXTRACT_OK);
+	assert_non_null(d.text);
+	assert_non_null(strstr(d.text, "Salmon have returned"));
+	assert_non_null(strstr(d.text, "What changed"));
+	assert_non_null(strstr(d.text, "Weirs removed: eleven"));
+	assert_non_null(strstr(d.text, "We did not expect"));
+	assert_non_null(strstr(d.text, "single dry summer"));
+	/* one paragraph per line */
+	assert_non_null(strstr(d.text, "according to the report.\n"));
+	assert_null(strstr(d.text, "Politics"));
+	assert_null(strstr(d.text, "Share on Facebook"));
+	assert_null(strstr(d.text, "newsletter"));
+	assert_null(strstr(d.text, "Most read"));
+	assert_null(strstr(d.text, "comments"));
+	assert_null(strstr(d.text, "All rights reserved"));
+	assert_null(strstr(d.text, "Rivers of the North"));
+	assert_true(d.word_count > 100 && d.word_count < 200);
+	extract_doc_free(&d);
+	free(html);
+}
+
+static void
+test_article_meta(void **state)
+{
+	struct extract_doc d;
+	size_t len;
+	char *html = load("article.html", &len);
+
+	(void)state;
+	assert_int_equal(run(html, len, "https://www.example.com/news/x",
+	    "text/html", &d), EXTRACT_OK);
+	assert_string_equal(d.title, "Rivers of the North: a slow recovery");
+	assert_string_equal(d.author, "Jane Doe, Sam Roe");
+	assert_string_equal(d.date, "2023-05-17T08:30:00+01:00");
+	assert_string_equal(d.sitename, "The Example Gazette");
+	assert_string_equal(d.description,
+	    "Salmon are back in three northern rivers.");
+	assert_string_equal(d.language, "en-GB");
+	assert_string_equal(d.canonical_url,
+	    "https://www.example.com/news/2023/05/17/rivers-recovery");
+	assert_string_equal(d.charset, "UTF-8");
+	extract_doc_free(&d);
+	/* A canonical URL on another site is refused. */
+	assert_int_equal(run(html, len, "https://elsewhere.org/x", "text/html",
+	    &d), EXTRACT_OK);
+	assert_null(d.canonical_url);
+	extract_doc_free(&d);
+	free(html);
+}
+
+static void
+test_canonical_rules(void **state)
+{
+	static const char rel[] = "<head><link rel=canonical href=\"../a?b=1\">"
+	    "</head><body><p>x</p></body>";
+	static const char og[] = "<head><meta property=og:url content="
+	    "\"https://m.example.co.uk/story\"></head><body><p>x</p></body>";
+	struct extract_doc d;
+
+	(void)state;
+	run(rel, sizeof(rel) - 1, "https://example.com/news/x/y", "text/html",
+	    &d);
+	assert_string_equal(d.canonical_url, "https://example.com/news/a?b=1");
+	extract_doc_free(&d);
+	run(og, sizeof(og) - 1, "https://www.example.co.uk/s", "text/html",
+	    &d);
+	assert_string_equal(d.canonical_url, "https://m.example.co.uk/story");
+	extract_doc_free(&d);
+	run(og, sizeof(og) - 1, "https://other.co.uk/s", "text/html", &d);
+	assert_null(d.canonical_url);
+	extract_doc_free(&d);
+}
+
+static void
+test_plain_text(void **state)
+{
+	static const char t[] = "  first   line \r\n\n\n\tsecond\t line\n   \n";
+	struct extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(t, sizeof(t) - 1, NULL,
+	    "text/plain; charset=utf-8", &d), EXTRACT_OK);
+	assert_string_equal(d.text, "first line\nsecond line");
+	assert_int_equal(d.word_count, 4);
+	extract_doc_free(&d);
+}
+
+static void
+test_unsupported(void **state)
+{
+	static const char pdf[] = "%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj";
+	struct extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(pdf, sizeof(pdf) - 1, NULL, "application/pdf",
+	    &d), EXTRACT_UNSUPPORTED);
+	assert_null(d.text);
+	extract_doc_free(&d);
+	/* sniffed: no content type, binary bytes */
+	assert_int_equal(run(pdf, sizeof(pdf) - 1, NULL, NULL, &d),
+	    EXTRACT_UNSUPPORTED);
+	extract_doc_free(&d);
+	assert_int_equal(run("<p>hi</p>", 9, NULL, "image/png", &d),
+	    EXTRACT_UNSUPPORTED);
+	extract_doc_free(&d);
+	assert_string_equal(extract_status_name(EXTRACT_UNSUPPORTED),
+	    "unsupported_content_type");
+}
+
+static void
+test_sniffed_html(void **state)
+{
+	static const char h[] = "<!doctype html><title>T</title><body><p>Some"
+	    " words here that make a paragraph, with a comma.</p></body>";
+	struct extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, NULL, &d), EXTRACT_OK);
+	assert_string_equal(d.text, "Some words here that make a paragraph, "
+	    "with a comma.");
+	assert_string_equal(d.title, "T");
+	extract_doc_free(&d);
+}
+
+static void
+test_too_large(void **state)
+{
+	struct extract_opts o;
+	struct extract_doc d;
+	char err[128];
+
+	(void)state;
+	extract_opts_default(&o);
+	o.max_input = 4;
+	assert_int_equal(extract_page("<p>hello</p>", 12, NULL, "text/html",
+	    &o, &d, err, sizeof(err)), EXTRACT_TOO_LARGE);
+	extract_doc_free(&d);
+}
+
+static void
+test_empty_and_bodyless(void **state)
+{
+	struct extract_doc d;
+	static const char h[] = "<html><head><title>Only a title</title>"
+	    "</head></html>";
+
+	(void)state;
+	assert_int_equal(run("", 0, NULL, "text/html", &d), EXTRACT_EMPTY);
+	extract_doc_free(&d);
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    EXTRACT_EMPTY);
+	assert_string_equal(d.title, "Only a title");
+	assert_null(d.text);
+	extract_doc_free(&d);
+}
+
+/* 100k nested divs and a 10 MB line: bounded time and memory. */
+static void
+test_hostile(void **state)
+{
+	size_t n = 100000, i, len;
+	char *h = malloc(n * 11 + 64), *p;
+	struct extract_doc d;
+
+	(void)state;
+	assert_non_null(h);
+	p = h;
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "<div>");
+	p += sprintf(p, "deep text");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "</div>");
+	len = (size_t)(p - h);
+	(void)run(h, len, NULL, "text/html", &d);
+	extract_doc_free(&d);
+	free(h);
+
+	len = 10 * 1024 * 1024;
+	h = malloc(len);
+	assert_non_null(h);
+	memcpy(h, "<p>", 3);
+	for (i = 3; i < len; i++)
+		h[i] = (char)('a' + i % 7 + (i % 13 == 0 ? -0x41 : 0));
+	assert_int_equal(run(h, len, NULL, "text/html", &d), EXTRACT_OK);
+	assert_non_null(d.text);
+	extract_doc_free(&d);
+	free(h);
+}
+
+static void
+test_legacy_charset(void **state)
+{
+	static const char h[] = "<html><head><meta charset=iso-8859-1></head>"
+	    "<body><p>Die Stra\xDF" "e war sch\xF6n, und die Leute waren "
+	    "freundlich, als wir ankamen.</p></body></html>";
+	struct extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Stra\xC3\x9F" "e war sch\xC3\xB6n"));
+	assert_string_equal(d.charset, "WINDOWS-1252");
+	assert_string_equal(d.language, "de");
+	extract_doc_free(&d);
+}
+
+static void
+test_word_count(void **state)
+{
+	(void)state;
+	assert_int_equal(extract_word_count("one two, three-four"), 4);
+	assert_int_equal(extract_word_count("\xE4\xB8\xAD\xE6\x96\x87 ok"), 3);
+	assert_int_equal(extract_word_count(""), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_article_text),
+		cmocka_unit_test(test_article_meta),
+		cmocka_unit_test(test_canonical_rules),
+		cmocka_unit_test(test_plain_text),
+		cmocka_unit_test(test_unsupported),
+		cmocka_unit_test(test_sniffed_html),
+		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_empty_and_bodyless),
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_legacy_charset),
+		cmocka_unit_test(test_word_count),
+	};
+
+	xmlInitParser();
+	json_object_seed(0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
