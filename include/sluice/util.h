@@ -21,6 +21,8 @@ char *xstrdup(const char *s);
 uint64_t now_ms(void);
 /* Milliseconds from CLOCK_MONOTONIC: timeouts and rates. */
 uint64_t mono_ms(void);
+/* Microseconds from CLOCK_MONOTONIC: profiling. */
+uint64_t mono_us(void);
 /* Formats an epoch-ms timestamp as RFC 3339 UTC ("2026-11-28T02:06:22.123Z")
  * into out (at least 32 bytes).  Returns out. */
 char *fmt_time_ms(uint64_t ms, char *out, size_t outlen);
