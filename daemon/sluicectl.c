@@ -47,7 +47,7 @@ struct ctl {
 };
 
 struct ctl_cmd {
-	const char	*name;
+	const char	*name;		/* also the request's "cmd" */
 	const char	*args;		/* synopsis after the name */
 	const char	*help;		/* one line */
 	int		 flags;
@@ -665,36 +665,47 @@ request_id(const char *cmd, uint64_t id)
 	return json_pack("{sssI}", "cmd", cmd, "id", (json_int_t)id);
 }
 
+/* A command without arguments whose request is just its name. */
 static int
-do_status(struct ctl *ctx, int argc, char **argv)
+ctl_bare(struct ctl *ctx, int argc, char **argv,
+    void (*print)(FILE *, const json_t *))
 {
 	int rc = no_args(ctx, argc, argv);
 
 	if (rc != 0)
 		return rc;
-	return ctl_simple(ctx, request("status"), ctlclient_print_status);
+	return ctl_simple(ctx, request(ctx->cmd->name), print);
+}
+
+/* A command whose one operand is a job id. */
+static int
+ctl_by_id(struct ctl *ctx, int argc, char **argv,
+    void (*print)(FILE *, const json_t *))
+{
+	uint64_t id;
+	int rc = parse_id(ctx, argc, argv, &id);
+
+	if (rc != 0)
+		return rc;
+	return ctl_simple(ctx, request_id(ctx->cmd->name, id), print);
+}
+
+static int
+do_status(struct ctl *ctx, int argc, char **argv)
+{
+	return ctl_bare(ctx, argc, argv, ctlclient_print_status);
 }
 
 static int
 do_job(struct ctl *ctx, int argc, char **argv)
 {
-	uint64_t id;
-	int rc = parse_id(ctx, argc, argv, &id);
-
-	if (rc != 0)
-		return rc;
-	return ctl_simple(ctx, request_id("job", id), ctlclient_print_job);
+	return ctl_by_id(ctx, argc, argv, ctlclient_print_job);
 }
 
 static int
 do_cancel(struct ctl *ctx, int argc, char **argv)
 {
-	uint64_t id;
-	int rc = parse_id(ctx, argc, argv, &id);
-
-	if (rc != 0)
-		return rc;
-	return ctl_simple(ctx, request_id("cancel", id), ctlclient_print_job);
+	return ctl_by_id(ctx, argc, argv, ctlclient_print_job);
 }
 
 struct jobs_opts {
@@ -914,36 +925,22 @@ do_export(struct ctl *ctx, int argc, char **argv)
 static int
 do_pause(struct ctl *ctx, int argc, char **argv)
 {
-	int rc = no_args(ctx, argc, argv);
-
-	if (rc != 0)
-		return rc;
-	return ctl_simple(ctx, request("pause"), ctlclient_print_paused);
+	return ctl_bare(ctx, argc, argv, ctlclient_print_paused);
 }
 
 static int
 do_resume(struct ctl *ctx, int argc, char **argv)
 {
-	int rc = no_args(ctx, argc, argv);
-
-	if (rc != 0)
-		return rc;
-	return ctl_simple(ctx, request("resume"), ctlclient_print_paused);
+	return ctl_bare(ctx, argc, argv, ctlclient_print_paused);
 }
 
 static int
 do_retry(struct ctl *ctx, int argc, char **argv)
 {
-	uint64_t id;
-	int rc;
-
 	if (argc == 2 && strcmp(argv[1], "--failed") == 0)
 		return ctl_simple(ctx, json_pack("{sssb}", "cmd", "retry",
 		    "failed", 1), ctlclient_print_retried);
-	rc = parse_id(ctx, argc, argv, &id);
-	if (rc != 0)
-		return rc;
-	return ctl_simple(ctx, request_id("retry", id), ctlclient_print_retried);
+	return ctl_by_id(ctx, argc, argv, ctlclient_print_retried);
 }
 
 /* The [--timeout S] of drain and wait, passed on to the daemon. */
@@ -973,10 +970,10 @@ timeout_parse(const struct ctl *ctx, int argc, char **argv, json_t *req)
 
 /* drain and wait: one request that may take long, with --timeout. */
 static int
-ctl_waiting(struct ctl *ctx, int argc, char **argv, const char *cmd,
+ctl_waiting(struct ctl *ctx, int argc, char **argv,
     void (*print)(FILE *, const json_t *))
 {
-	json_t *req = request(cmd);
+	json_t *req = request(ctx->cmd->name);
 	int rc;
 
 	rc = req == NULL ? 0 : timeout_parse(ctx, argc, argv, req);
@@ -990,23 +987,19 @@ ctl_waiting(struct ctl *ctx, int argc, char **argv, const char *cmd,
 static int
 do_drain(struct ctl *ctx, int argc, char **argv)
 {
-	return ctl_waiting(ctx, argc, argv, "drain", ctlclient_print_drained);
+	return ctl_waiting(ctx, argc, argv, ctlclient_print_drained);
 }
 
 static int
 do_wait(struct ctl *ctx, int argc, char **argv)
 {
-	return ctl_waiting(ctx, argc, argv, "wait", ctlclient_print_idle);
+	return ctl_waiting(ctx, argc, argv, ctlclient_print_idle);
 }
 
 static int
 do_reload(struct ctl *ctx, int argc, char **argv)
 {
-	int rc = no_args(ctx, argc, argv);
-
-	if (rc != 0)
-		return rc;
-	return ctl_simple(ctx, request("reload"), ctlclient_print_reload);
+	return ctl_bare(ctx, argc, argv, ctlclient_print_reload);
 }
 
 /* Longest "name args" that still gets its help on the same line. */
