@@ -154,12 +154,14 @@ int ctlclient_batch_init(struct ctlclient_batch *b, size_t max_urls,
 /* Adds a copy of url, unless the result says why not. */
 enum ctlclient_add ctlclient_batch_add(struct ctlclient_batch *b,
     const char *url);
+/* The number of URLs waiting to be sent. */
 size_t ctlclient_batch_count(const struct ctlclient_batch *b);
 /* Non-zero when the batch holds max_urls URLs: send it now. */
 int ctlclient_batch_full(const struct ctlclient_batch *b);
 /* Hands out the URLs as a JSON array (the caller's) and starts an empty
  * batch.  NULL when memory is short (the URLs are then lost). */
 json_t *ctlclient_batch_take(struct ctlclient_batch *b);
+/* Frees the URLs still waiting; b may be initialised again. */
 void ctlclient_batch_free(struct ctlclient_batch *b);
 
 /*

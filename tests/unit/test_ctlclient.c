@@ -53,32 +53,65 @@ feeder_run(void *arg)
 	return NULL;
 }
 
+/* A client reading from a feeder thread, and what it read last. */
+struct pair {
+	struct ctlclient c;
+	struct feeder	 f;
+	pthread_t	 t;
+	const char	*line;
+	size_t		 len;
+	char		 err[256];
+};
+
 /* Runs pieces through a feeder into a client with the given max_line. */
 static void
-pair_start(struct ctlclient *c, struct feeder *f, pthread_t *t,
-    const char *const *pieces, size_t n, size_t max_line, int close_after)
+pair_start(struct pair *p, const char *const *pieces, size_t n,
+    size_t max_line, int close_after)
 {
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ctlclient_init(c, max_line);
-	ctlclient_attach(c, sv[0]);
-	ctlclient_set_timeout(c, 5000);
-	f->fd = sv[1];
-	f->pieces = pieces;
-	f->npieces = n;
-	f->pause_ms = 20;
-	f->close_after = close_after;
-	assert_int_equal(pthread_create(t, NULL, feeder_run, f), 0);
+	ctlclient_init(&p->c, max_line);
+	ctlclient_attach(&p->c, sv[0]);
+	ctlclient_set_timeout(&p->c, 5000);
+	p->f.fd = sv[1];
+	p->f.pieces = pieces;
+	p->f.npieces = n;
+	p->f.pause_ms = 20;
+	p->f.close_after = close_after;
+	p->err[0] = '\0';
+	assert_int_equal(pthread_create(&p->t, NULL, feeder_run, &p->f), 0);
 }
 
 static void
-pair_stop(struct ctlclient *c, struct feeder *f, pthread_t t)
+pair_stop(struct pair *p)
 {
-	pthread_join(t, NULL);
-	if (!f->close_after)
-		close(f->fd);
-	ctlclient_close(c);
+	pthread_join(p->t, NULL);
+	if (!p->f.close_after)
+		close(p->f.fd);
+	ctlclient_close(&p->c);
+}
+
+static int
+pair_read(struct pair *p)
+{
+	return ctlclient_read_line(&p->c, &p->line, &p->len, p->err,
+	    sizeof(p->err));
+}
+
+static int
+pair_reply(struct pair *p, json_t **reply)
+{
+	return ctlclient_read_reply(&p->c, reply, &p->line, &p->len, p->err,
+	    sizeof(p->err));
+}
+
+static void
+expect_line(struct pair *p, const char *want)
+{
+	assert_int_equal(pair_read(p), 1);
+	assert_int_equal(p->len, strlen(want));
+	assert_string_equal(p->line, want);
 }
 
 /* Captures what a formatter prints. */
@@ -113,6 +146,22 @@ parse(const char *s)
 	if (j == NULL)
 		fail_msg("bad test JSON: %s", e.text);
 	return j;
+}
+
+/* Runs a reply formatter on the JSON text reply and compares its output. */
+static void
+expect_print(void (*print)(FILE *, const json_t *), const char *reply,
+    const char *want)
+{
+	json_t *r = parse(reply);
+	struct capture cap;
+	char *out;
+
+	print(capture_open(&cap), r);
+	out = capture_close(&cap);
+	assert_string_equal(out, want);
+	free(out);
+	json_decref(r);
 }
 
 static const char *const names[] = {
@@ -170,39 +219,20 @@ test_possibilities(void **state)
 }
 
 static void
-expect_line(struct ctlclient *c, const char *want)
-{
-	const char *line;
-	size_t len;
-	char err[256] = "";
-
-	assert_int_equal(ctlclient_read_line(c, &line, &len, err, sizeof(err)),
-	    1);
-	assert_int_equal(len, strlen(want));
-	assert_string_equal(line, want);
-}
-
-static void
 test_read_split_lines(void **state)
 {
 	static const char *const pieces[] = {
 		"{\"a\":1}\n{\"b\"", ":2}\r", "\n", "{\"c\":3}\n{\"d\"", ":4}\n",
 	};
-	struct ctlclient c;
-	struct feeder f;
-	pthread_t t;
-	const char *line;
-	size_t len;
-	char err[256];
+	struct pair p;
 
-	pair_start(&c, &f, &t, pieces, ARRAY_LEN(pieces), 0, 1);
-	expect_line(&c, "{\"a\":1}");
-	expect_line(&c, "{\"b\":2}");
-	expect_line(&c, "{\"c\":3}");
-	expect_line(&c, "{\"d\":4}");
-	assert_int_equal(ctlclient_read_line(&c, &line, &len, err,
-	    sizeof(err)), 0);
-	pair_stop(&c, &f, t);
+	pair_start(&p, pieces, ARRAY_LEN(pieces), 0, 1);
+	expect_line(&p, "{\"a\":1}");
+	expect_line(&p, "{\"b\":2}");
+	expect_line(&p, "{\"c\":3}");
+	expect_line(&p, "{\"d\":4}");
+	assert_int_equal(pair_read(&p), 0);
+	pair_stop(&p);
 }
 
 /* Many lines of varying length, straddling every read-chunk boundary. */
@@ -211,27 +241,23 @@ test_read_many_lines(void **state)
 {
 	struct buf all;
 	const char *pieces[1];
-	struct ctlclient c;
-	struct feeder f;
-	pthread_t t;
-	char want[600];
+	struct pair p;
+	char fill[600], want[700];
 
 	buf_init(&all, 1 << 24);
 	for (int i = 0; i < 3000; i++) {
-		memset(want, 'a' + i % 26, sizeof(want));
+		memset(fill, 'a' + i % 26, sizeof(fill));
 		assert_int_equal(buf_appendf(&all, "%d:%.*s\n", i, i % 500,
-		    want), 0);
+		    fill), 0);
 	}
 	pieces[0] = all.data;
-	pair_start(&c, &f, &t, pieces, 1, 1024, 1);
+	pair_start(&p, pieces, 1, 1024, 1);
 	for (int i = 0; i < 3000; i++) {
-		char exp[600];
-
-		memset(want, 'a' + i % 26, sizeof(want));
-		snprintf(exp, sizeof(exp), "%d:%.*s", i, i % 500, want);
-		expect_line(&c, exp);
+		memset(fill, 'a' + i % 26, sizeof(fill));
+		snprintf(want, sizeof(want), "%d:%.*s", i, i % 500, fill);
+		expect_line(&p, want);
 	}
-	pair_stop(&c, &f, t);
+	pair_stop(&p);
 	buf_free(&all);
 }
 
@@ -241,19 +267,13 @@ test_read_max_line(void **state)
 	static const char *const pieces[] = {
 		"0123456789abcdef\n", "0123456789abcdefX\n",
 	};
-	struct ctlclient c;
-	struct feeder f;
-	pthread_t t;
-	const char *line;
-	size_t len;
-	char err[256] = "";
+	struct pair p;
 
-	pair_start(&c, &f, &t, pieces, ARRAY_LEN(pieces), 16, 0);
-	expect_line(&c, "0123456789abcdef");
-	assert_int_equal(ctlclient_read_line(&c, &line, &len, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "longer than 16 bytes"));
-	pair_stop(&c, &f, t);
+	pair_start(&p, pieces, ARRAY_LEN(pieces), 16, 0);
+	expect_line(&p, "0123456789abcdef");
+	assert_int_equal(pair_read(&p), -1);
+	assert_non_null(strstr(p.err, "longer than 16 bytes"));
+	pair_stop(&p);
 }
 
 /* A line that never ends must fail once it passes the cap, not wait for
@@ -263,89 +283,63 @@ test_read_oversize_unterminated(void **state)
 {
 	static const char *const pieces[] = { "aaaaaaaaaa", "bbbbbbbbbb",
 	    "cccccccccc" };
-	struct ctlclient c;
-	struct feeder f;
-	pthread_t t;
-	const char *line;
-	size_t len;
-	char err[256] = "";
+	struct pair p;
 
-	pair_start(&c, &f, &t, pieces, ARRAY_LEN(pieces), 15, 0);
-	assert_int_equal(ctlclient_read_line(&c, &line, &len, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "longer than 15 bytes"));
-	pair_stop(&c, &f, t);
+	pair_start(&p, pieces, ARRAY_LEN(pieces), 15, 0);
+	assert_int_equal(pair_read(&p), -1);
+	assert_non_null(strstr(p.err, "longer than 15 bytes"));
+	pair_stop(&p);
 }
 
 static void
 test_read_eof_mid_line(void **state)
 {
 	static const char *const pieces[] = { "{\"ok\":true}\n{\"ok\":tr" };
-	struct ctlclient c;
-	struct feeder f;
-	pthread_t t;
+	struct pair p;
 	json_t *reply;
-	char err[256] = "";
 
-	pair_start(&c, &f, &t, pieces, 1, 0, 1);
-	assert_int_equal(ctlclient_read_reply(&c, &reply, NULL, NULL, err,
-	    sizeof(err)), 1);
+	pair_start(&p, pieces, 1, 0, 1);
+	assert_int_equal(pair_reply(&p, &reply), 1);
 	assert_true(json_is_true(json_object_get(reply, "ok")));
 	json_decref(reply);
-	assert_int_equal(ctlclient_read_reply(&c, &reply, NULL, NULL, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "middle of a reply"));
-	pair_stop(&c, &f, t);
+	assert_int_equal(pair_reply(&p, &reply), -1);
+	assert_non_null(strstr(p.err, "middle of a reply"));
+	pair_stop(&p);
 }
 
 static void
 test_read_timeout(void **state)
 {
 	static const char *const pieces[] = { "{\"ok\":" };
-	struct ctlclient c;
-	struct feeder f;
-	pthread_t t;
-	const char *line;
-	size_t len;
-	char err[256] = "";
+	struct pair p;
 	uint64_t start;
 
-	pair_start(&c, &f, &t, pieces, 1, 0, 0);
-	ctlclient_set_timeout(&c, 150);
+	pair_start(&p, pieces, 1, 0, 0);
+	ctlclient_set_timeout(&p.c, 150);
 	start = mono_ms();
-	assert_int_equal(ctlclient_read_line(&c, &line, &len, err,
-	    sizeof(err)), -1);
+	assert_int_equal(pair_read(&p), -1);
 	assert_true(mono_ms() - start >= 140);
-	assert_non_null(strstr(err, "timed out"));
-	pair_stop(&c, &f, t);
+	assert_non_null(strstr(p.err, "timed out"));
+	pair_stop(&p);
 }
 
 static void
 test_read_reply_invalid(void **state)
 {
 	static const char *const pieces[] = { "not json\n[1,2]\n{\"ok\":1}\n" };
-	struct ctlclient c;
-	struct feeder f;
-	pthread_t t;
+	struct pair p;
 	json_t *reply = NULL;
-	const char *line;
-	size_t len;
-	char err[256] = "";
 
-	pair_start(&c, &f, &t, pieces, 1, 0, 1);
-	assert_int_equal(ctlclient_read_reply(&c, &reply, NULL, NULL, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "invalid reply"));
-	assert_int_equal(ctlclient_read_reply(&c, &reply, NULL, NULL, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "not an object"));
-	assert_int_equal(ctlclient_read_reply(&c, &reply, &line, &len, err,
-	    sizeof(err)), 1);
-	assert_string_equal(line, "{\"ok\":1}");
+	pair_start(&p, pieces, 1, 0, 1);
+	assert_int_equal(pair_reply(&p, &reply), -1);
+	assert_non_null(strstr(p.err, "invalid reply"));
+	assert_int_equal(pair_reply(&p, &reply), -1);
+	assert_non_null(strstr(p.err, "not an object"));
+	assert_int_equal(pair_reply(&p, &reply), 1);
+	assert_string_equal(p.line, "{\"ok\":1}");
 	json_decref(reply);
-	assert_int_equal(ctlclient_read_reply(&c, &reply, NULL, NULL, err,
-	    sizeof(err)), 0);
-	pair_stop(&c, &f, t);
+	assert_int_equal(pair_reply(&p, &reply), 0);
+	pair_stop(&p);
 }
 
 /* The daemon end of test_send_large: reads everything until EOF. */
@@ -583,7 +577,8 @@ test_print_submit_result(void **state)
 static void
 test_print_status(void **state)
 {
-	json_t *r = parse("{\"ok\":true,\"version\":\"0.1.0\",\"uptime_s\":3600,"
+	expect_print(ctlclient_print_status,
+	    "{\"ok\":true,\"version\":\"0.1.0\",\"uptime_s\":3600,"
 	    "\"paused\":true,\"draining\":false,\"jobs\":{\"queued\":10,"
 	    "\"active\":2,\"done\":900,\"failed\":3,\"cancelled\":0},"
 	    "\"totals\":{\"submitted\":915,\"fetched\":903,\"failed\":3,"
@@ -591,13 +586,7 @@ test_print_status(void **state)
 	    "\"exact\":1,\"near\":2},\"rate_1m\":12.5,\"inflight\":2,"
 	    "\"workers\":2,\"work_backlog\":5,\"store\":{\"used_bytes\":"
 	    "10485760,\"map_size\":67108864,\"map_size_max\":17179869184,"
-	    "\"full\":true}}");
-	struct capture cap;
-	char *out;
-
-	ctlclient_print_status(capture_open(&cap), r);
-	out = capture_close(&cap);
-	assert_string_equal(out,
+	    "\"full\":true}}",
 	    "sluiced 0.1.0, up 1h00m, paused\n"
 	    "jobs      10 queued, 2 active, 900 done, 3 failed, 0 cancelled\n"
 	    "totals    915 submitted, 903 fetched, 3 failed, 4 not modified, "
@@ -607,30 +596,31 @@ test_print_status(void **state)
 	    "5 work backlog\n"
 	    "store     10.0 MiB used of 64.0 MiB map (max 16.0 GiB), FULL: "
 	    "submissions refused\n");
-	free(out);
-	json_decref(r);
+	/* Missing fields read as zero rather than crashing. */
+	expect_print(ctlclient_print_status, "{\"ok\":true}",
+	    "sluiced ?, up 0s, dispatching\n"
+	    "jobs      0 queued, 0 active, 0 done, 0 failed, 0 cancelled\n"
+	    "totals    0 submitted, 0 fetched, 0 failed, 0 not modified, "
+	    "0 B\n"
+	    "dups      0 url, 0 exact, 0 near\n"
+	    "rate      0.0 jobs/s over 1 min, 0 in flight, 0 workers, "
+	    "0 work backlog\n"
+	    "store     0 B used of 0 B map (max 0 B)\n");
 }
 
 static void
 test_print_object(void **state)
 {
-	json_t *job = parse("{\"id\":41,\"url\":\"https://e.org/a\","
-	    "\"http_status\":503,\"error\":{\"code\":\"http_status\","
-	    "\"message\":\"HTTP 503\"},\"not_before\":null,\"tags\":[1,2]}");
-	struct capture cap;
-	char *out;
-
-	ctlclient_print_object(capture_open(&cap), job);
-	out = capture_close(&cap);
-	assert_string_equal(out,
+	expect_print(ctlclient_print_object,
+	    "{\"id\":41,\"url\":\"https://e.org/a\",\"http_status\":503,"
+	    "\"error\":{\"code\":\"http_status\",\"message\":\"HTTP 503\"},"
+	    "\"not_before\":null,\"tags\":[1,2]}",
 	    "id:          41\n"
 	    "url:         https://e.org/a\n"
 	    "http_status: 503\n"
 	    "error:       http_status: HTTP 503\n"
 	    "not_before:  -\n"
 	    "tags:        [1,2]\n");
-	free(out);
-	json_decref(job);
 }
 
 static void
@@ -666,17 +656,13 @@ test_print_jobs(void **state)
 static void
 test_print_reload(void **state)
 {
-	json_t *r = parse("{\"ok\":true,\"applied\":[\"fetch.max_total\","
-	    "\"fetch.timeout\"],\"restart_required\":[]}");
-	struct capture cap;
-	char *out;
-
-	ctlclient_print_reload(capture_open(&cap), r);
-	out = capture_close(&cap);
-	assert_string_equal(out, "applied: fetch.max_total, fetch.timeout\n"
+	expect_print(ctlclient_print_reload, "{\"ok\":true,\"applied\":"
+	    "[\"fetch.max_total\",\"fetch.timeout\"],\"restart_required\":[]}",
+	    "applied: fetch.max_total, fetch.timeout\n"
 	    "restart required: none\n");
-	free(out);
-	json_decref(r);
+	expect_print(ctlclient_print_reload, "{\"ok\":true,\"applied\":[],"
+	    "\"restart_required\":[\"daemon.state_dir\"]}",
+	    "applied: none\nrestart required: daemon.state_dir\n");
 }
 
 static void
@@ -899,18 +885,8 @@ test_print_short_replies(void **state)
 		    "\"text\":\"a\\nb\"}}", "{\n  \"id\": 41,\n  \"text\": "
 		    "\"a\\nb\"\n}\n" },
 	};
-	struct capture cap;
-	char *out;
-
-	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-		json_t *r = parse(cases[i].reply);
-
-		cases[i].print(capture_open(&cap), r);
-		out = capture_close(&cap);
-		assert_string_equal(out, cases[i].want);
-		free(out);
-		json_decref(r);
-	}
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		expect_print(cases[i].print, cases[i].reply, cases[i].want);
 }
 
 int
