@@ -1,0 +1,1187 @@
+/*
+ * sluicectl.c - the command-line client of sluiced's control socket
+ * (docs/protocol.md, sluicectl(1)).  Commands live in one table, ctl_cmds[],
+ * which also drives prefix matching and the help text; each command is one
+ * short do_<command>() that parses its own arguments, sends one request and
+ * prints the reply as text, or raw with --json.
+ *
+ * Exit status: 0 success, 1 the command failed (an "ok":false reply, or a
+ * URL rejected by submit), 2 a usage error or a daemon that cannot be
+ * reached or went away.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "sluice/ctlclient.h"
+#include "sluice/util.h"
+
+#define CTL_EXIT_OK		0
+#define CTL_EXIT_FAILED		1
+#define CTL_EXIT_USAGE		2
+#define CTL_EXIT_UNREACHABLE	2
+
+#define CTL_TIMEOUT_DEFAULT_MS	30000
+/* jobs --all asks for pages this large (the protocol's maximum). */
+#define CTL_JOBS_PAGE_MAX	1000
+/* Shortest interval between two redraws of the progress line. */
+#define CTL_PROGRESS_MS		200
+/* Longest part of a locally rejected URL echoed back. */
+#define CTL_ECHO_MAX		100
+
+/* Everything a command needs; main() owns it. */
+struct ctl {
+	char			 socket[PATH_MAX];
+	uint64_t		 timeout_ms;	/* connect and each reply; 0 none */
+	int			 timeout_set;	/* -t was given */
+	int			 json;		/* print raw reply lines */
+	int			 connected;
+	const struct ctl_cmd	*cmd;		/* the command being run */
+	struct ctlclient	 conn;
+};
+
+struct ctl_cmd {
+	const char	*name;		/* also the request's "cmd" */
+	const char	*args;		/* synopsis after the name */
+	const char	*help;		/* one line */
+	int		 flags;
+/* The command waits as long as the daemon needs unless -t is given. */
+#define CMD_OWN_TIMEOUT	0x1
+	int		(*run)(struct ctl *, int, char **);
+};
+
+static int do_submit(struct ctl *, int, char **);
+static int do_status(struct ctl *, int, char **);
+static int do_job(struct ctl *, int, char **);
+static int do_jobs(struct ctl *, int, char **);
+static int do_doc(struct ctl *, int, char **);
+static int do_export(struct ctl *, int, char **);
+static int do_pause(struct ctl *, int, char **);
+static int do_resume(struct ctl *, int, char **);
+static int do_cancel(struct ctl *, int, char **);
+static int do_retry(struct ctl *, int, char **);
+static int do_drain(struct ctl *, int, char **);
+static int do_reload(struct ctl *, int, char **);
+static int do_wait(struct ctl *, int, char **);
+static int do_help(struct ctl *, int, char **);
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "submit", "[--priority N] [--force] [--not-before TIME] URL...|-",
+	    "queue URLs (- reads stdin; also --batch N, --max-request B)", 0,
+	    do_submit },
+	{ "status", "", "show job counts, rate and store use", 0, do_status },
+	{ "job", "ID", "show one job", 0, do_job },
+	{ "jobs", "[--state S] [--limit N] [--after ID] [--all]",
+	    "list jobs, a page at a time", 0, do_jobs },
+	{ "doc", "ID|URL", "show a stored document", 0, do_doc },
+	{ "export", "[--since TIME] [--include-duplicates]",
+	    "stream documents to stdout, one JSON line each",
+	    CMD_OWN_TIMEOUT, do_export },
+	{ "pause", "", "stop dispatching new fetches", 0, do_pause },
+	{ "resume", "", "dispatch fetches again", 0, do_resume },
+	{ "cancel", "ID", "cancel a queued or active job", 0, do_cancel },
+	{ "retry", "ID|--failed",
+	    "queue a failed or cancelled job (or all failed) again", 0,
+	    do_retry },
+	{ "drain", "[--timeout S]",
+	    "pause, then wait until nothing is in flight", CMD_OWN_TIMEOUT,
+	    do_drain },
+	{ "reload", "", "re-read the configuration file", 0, do_reload },
+	{ "wait", "[--timeout S]", "wait until no job is queued or active",
+	    CMD_OWN_TIMEOUT, do_wait },
+	{ "help", "[COMMAND]", "show this help, or one command's", 0,
+	    do_help },
+};
+
+/* Prints why a command line was refused and returns CTL_EXIT_USAGE. */
+static int
+usage_error(const struct ctl *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+usage_error(const struct ctl *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sluicectl %s: ", ctx->cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: sluicectl %s%s%s\n", ctx->cmd->name,
+	    *ctx->cmd->args ? " " : "", ctx->cmd->args);
+	return CTL_EXIT_USAGE;
+}
+
+/* Reports a getopt_long() miss ('?' or ':') for the running command. */
+static int
+bad_option(const struct ctl *ctx, int ch, char **argv)
+{
+	const char *opt = argv[optind - 1];
+
+	if (ch == ':')
+		return usage_error(ctx, "%s needs a value", opt);
+	return usage_error(ctx, "unknown option %s", opt);
+}
+
+/* Starts getopt_long() afresh on a command's own argv (argv[0] is the
+ * command); GNU getopt permutes, so options may follow the operands. */
+static void
+cmd_getopt_reset(void)
+{
+	optind = 0;
+	opterr = 0;
+}
+
+/* Refuses operands for commands that take none. */
+static int
+no_args(const struct ctl *ctx, int argc, char **argv)
+{
+	if (argc > 1)
+		return usage_error(ctx, "unexpected argument %s", argv[1]);
+	return 0;
+}
+
+static int
+ctl_connect(struct ctl *ctx)
+{
+	char err[256];
+
+	if (ctx->connected)
+		return 0;
+	ctlclient_set_timeout(&ctx->conn, ctx->timeout_ms);
+	if (ctlclient_connect(&ctx->conn, ctx->socket, err, sizeof(err)) ==
+	    -1) {
+		fprintf(stderr, "sluicectl: cannot connect to %s: %s\n",
+		    ctx->socket, err);
+		return -1;
+	}
+	ctx->connected = 1;
+	return 0;
+}
+
+static void
+ctl_echo(const struct ctl *ctx, const char *line, size_t len)
+{
+	if (!ctx->json)
+		return;
+	fwrite(line, 1, len, stdout);
+	fputc('\n', stdout);
+}
+
+/*
+ * Reads one reply line, echoing it in --json mode.  Returns 0 and sets
+ * *reply (the caller's), or -1 after saying why.
+ */
+static int
+ctl_read(struct ctl *ctx, json_t **reply)
+{
+	const char *line;
+	size_t len;
+	char err[512];
+	int rc;
+
+	ctlclient_set_timeout(&ctx->conn, ctx->timeout_ms);
+	rc = ctlclient_read_reply(&ctx->conn, reply, &line, &len, err,
+	    sizeof(err));
+	if (rc == 0)
+		snprintf(err, sizeof(err), "the daemon closed the connection "
+		    "without replying");
+	if (rc != 1) {
+		fprintf(stderr, "sluicectl: %s: %s\n", ctx->socket, err);
+		return -1;
+	}
+	ctl_echo(ctx, line, len);
+	return 0;
+}
+
+/*
+ * Sends req (consumed; NULL means it could not be built), connecting first
+ * if needed.  Returns 0, or -1 after saying why.  A daemon that turns us
+ * away (busy, shutting_down) writes one error line and closes, perhaps
+ * before reading the request: when the send fails and such a line is
+ * there, it is returned in *early, which says more than EPIPE does.
+ */
+static int
+ctl_send(struct ctl *ctx, json_t *req, json_t **early)
+{
+	const char *line;
+	size_t len;
+	char err[512], err2[512];
+	int rc;
+
+	*early = NULL;
+	if (req == NULL) {
+		fprintf(stderr, "sluicectl: out of memory\n");
+		return -1;
+	}
+	if (ctl_connect(ctx) == -1) {
+		json_decref(req);
+		return -1;
+	}
+	ctlclient_set_timeout(&ctx->conn, ctx->timeout_ms);
+	rc = ctlclient_send(&ctx->conn, req, err, sizeof(err));
+	json_decref(req);
+	if (rc == 0)
+		return 0;
+	if (ctlclient_read_reply(&ctx->conn, early, &line, &len, err2,
+	    sizeof(err2)) == 1) {
+		ctl_echo(ctx, line, len);
+		return 0;
+	}
+	fprintf(stderr, "sluicectl: %s: %s\n", ctx->socket, err);
+	return -1;
+}
+
+/* One request, one reply: returns 0 with *reply set, or -1 (exit 2). */
+static int
+ctl_call(struct ctl *ctx, json_t *req, json_t **reply)
+{
+	if (ctl_send(ctx, req, reply) == -1)
+		return -1;
+	if (*reply != NULL)
+		return 0;
+	return ctl_read(ctx, reply);
+}
+
+/* The exit status of a reply; a failure is explained on stderr. */
+static int
+ctl_check(const struct ctl *ctx, const json_t *reply)
+{
+	char etext[1024];
+
+	if (json_is_true(json_object_get(reply, "ok")))
+		return CTL_EXIT_OK;
+	if (!ctx->json)
+		fprintf(stderr, "sluicectl: %s failed: %s\n", ctx->cmd->name,
+		    ctlclient_error_text(reply, etext, sizeof(etext)));
+	return CTL_EXIT_FAILED;
+}
+
+/* The common shape: one request, then print (text mode) a good reply. */
+static int
+ctl_simple(struct ctl *ctx, json_t *req,
+    void (*print)(FILE *, const json_t *))
+{
+	json_t *reply;
+	int rc;
+
+	if (ctl_call(ctx, req, &reply) == -1)
+		return CTL_EXIT_UNREACHABLE;
+	rc = ctl_check(ctx, reply);
+	if (rc == CTL_EXIT_OK && !ctx->json && print != NULL)
+		print(stdout, reply);
+	json_decref(reply);
+	return rc;
+}
+
+/*
+ * submit: URLs go out in batches (struct ctlclient_batch); each batch is
+ * one request and one reply, so memory stays bounded whatever the input.
+ */
+struct submit_opts {
+	json_t		*base;		/* the request without "urls" */
+	uint64_t	 batch;		/* URLs per request */
+	uint64_t	 max_request;	/* bytes per request line */
+};
+
+struct submit_run {
+	struct ctl			*ctx;
+	const struct submit_opts	*opts;
+	struct ctlclient_batch		 batch;
+	const char			*unit;	/* "line" or "argument" */
+	uint64_t			 item;	/* number of the current one */
+	uint64_t			 first;	/* item starting the batch */
+	int				 list_all; /* print every result */
+	int				 progress; /* draw on stderr */
+	int				 drawn;	/* a progress line is shown */
+	uint64_t			 last_draw;
+	int				 status;
+	struct ctlclient_progress	 p;
+};
+
+static void
+progress_clear(struct submit_run *run)
+{
+	if (!run->drawn)
+		return;
+	fputs("\r\033[K", stderr);
+	run->drawn = 0;
+}
+
+/* Redraws the progress line, at most every CTL_PROGRESS_MS. */
+static void
+progress_draw(struct submit_run *run, int force)
+{
+	char line[256];
+	uint64_t now = mono_ms();
+	off_t pos;
+
+	if (!run->progress)
+		return;
+	if (run->drawn && !force && now - run->last_draw < CTL_PROGRESS_MS)
+		return;
+	pos = ftello(stdin);
+	if (pos > 0)
+		run->p.read_bytes = (uint64_t)pos;
+	ctlclient_fmt_progress(&run->p, now, line, sizeof(line));
+	fprintf(stderr, "\r%s\033[K", line);
+	fflush(stderr);
+	run->drawn = 1;
+	run->last_draw = now;
+}
+
+/* stdout and the progress line share a terminal: clear the line first. */
+static void
+progress_yield(struct submit_run *run)
+{
+	if (run->drawn && isatty(STDOUT_FILENO))
+		progress_clear(run);
+}
+
+/* Counts (and, as asked, prints) the results of one batch. */
+static void
+submit_tally(struct submit_run *run, const json_t *reply)
+{
+	const json_t *results = json_object_get(reply, "results");
+	const char *st;
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(results, i, r) {
+		st = json_string_value(json_object_get(r, "status"));
+		if (st != NULL && strcmp(st, "queued") == 0)
+			run->p.queued++;
+		else if (st != NULL && strcmp(st, "duplicate") == 0)
+			run->p.duplicates++;
+		else
+			run->p.rejected++;
+		if (!run->ctx->json && (run->list_all || st == NULL ||
+		    strcmp(st, "rejected") == 0))
+			ctlclient_print_submit_result(stdout, r);
+	}
+}
+
+/* Says where a stopped submission stopped, so the rest can be resent. */
+static void
+submit_stopped(const struct submit_run *run)
+{
+	if (run->list_all && run->first <= 1)
+		return;
+	fprintf(stderr, "sluicectl: submit stopped: %ss from %llu on were "
+	    "not submitted\n", run->unit, (unsigned long long)run->first);
+}
+
+/* Builds the request for the pending batch; NULL when memory is short. */
+static json_t *
+submit_request(struct submit_run *run)
+{
+	json_t *urls = ctlclient_batch_take(&run->batch);
+	json_t *req = json_copy(run->opts->base);
+
+	if (req == NULL || urls == NULL ||
+	    json_object_set_new(req, "urls", urls) == -1) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
+/*
+ * Sends the pending batch.  Returns 0, or -1 when submitting must stop
+ * (run->status says why).
+ */
+static int
+submit_flush(struct submit_run *run)
+{
+	size_t n = ctlclient_batch_count(&run->batch);
+	json_t *reply;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	progress_yield(run);
+	if (ctl_call(run->ctx, submit_request(run), &reply) == -1) {
+		run->status = CTL_EXIT_UNREACHABLE;
+		submit_stopped(run);
+		return -1;
+	}
+	if (!json_is_true(json_object_get(reply, "ok")))
+		progress_clear(run);
+	rc = ctl_check(run->ctx, reply);
+	if (rc == CTL_EXIT_OK) {
+		run->p.sent += n;
+		submit_tally(run, reply);
+	} else {
+		run->status = rc;
+		submit_stopped(run);
+	}
+	json_decref(reply);
+	progress_draw(run, 0);
+	return rc == CTL_EXIT_OK ? 0 : -1;
+}
+
+/*
+ * A URL that cannot be sent at all is rejected here, as the daemon would
+ * reject it, and submitting goes on.  url NULL names it by its line or
+ * argument number instead (too long to show, or not text).
+ */
+static int
+submit_reject(struct submit_run *run, const char *url, const char *code,
+    const char *msg)
+{
+	char what[48];
+
+	run->p.rejected++;
+	progress_yield(run);
+	snprintf(what, sizeof(what), "%s %llu", run->unit,
+	    (unsigned long long)run->item);
+	if (run->ctx->json)
+		fprintf(stderr, "sluicectl: %s not sent: %s: %s\n", what, code,
+		    msg);
+	else if (url == NULL)
+		printf("%-9s - %s (%s: %s)\n", "rejected", what, code, msg);
+	else
+		printf("%-9s - %.*s%s (%s: %s)\n", "rejected", CTL_ECHO_MAX,
+		    url, strlen(url) > CTL_ECHO_MAX ? "..." : "", code, msg);
+	return 0;
+}
+
+/* Adds one URL to the batch, which is sent when full.  Returns 0, or -1
+ * when submitting must stop. */
+static int
+submit_add(struct submit_run *run, const char *url)
+{
+	enum ctlclient_add r;
+
+	if (ctlclient_batch_count(&run->batch) == 0)
+		run->first = run->item;
+	r = ctlclient_batch_add(&run->batch, url);
+	if (r == CTLCLIENT_ADD_FULL) {
+		if (submit_flush(run) == -1)
+			return -1;
+		run->first = run->item;
+		r = ctlclient_batch_add(&run->batch, url);
+	}
+	if (r == CTLCLIENT_ADD_TOO_LONG)
+		return submit_reject(run, url, "too_long",
+		    "longer than the request limit (--max-request)");
+	if (r == CTLCLIENT_ADD_BAD_UTF8)
+		return submit_reject(run, NULL, "malformed", "not valid UTF-8");
+	if (r != CTLCLIENT_ADD_OK) {
+		fprintf(stderr, "sluicectl: out of memory\n");
+		run->status = CTL_EXIT_FAILED;
+		return -1;
+	}
+	if (ctlclient_batch_full(&run->batch))
+		return submit_flush(run);
+	return 0;
+}
+
+/* submit -: one URL per line, read as the batches go out. */
+static int
+submit_stdin(struct submit_run *run)
+{
+	size_t cap = run->opts->max_request + 2;
+	char *line = xmalloc(cap), *url;
+	struct stat st;
+	int got, rc = 0;
+
+	if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode))
+		run->p.total_bytes = (uint64_t)st.st_size;
+	while (rc == 0) {
+		got = ctlclient_read_url(stdin, line, cap, &url, &run->item);
+		if (got == 0)
+			break;
+		if (got == 1)
+			rc = submit_add(run, url);
+		else
+			rc = submit_reject(run, NULL, "too_long",
+			    "longer than the request limit (--max-request)");
+		progress_draw(run, 0);
+	}
+	if (ferror(stdin)) {
+		progress_clear(run);
+		fprintf(stderr, "sluicectl: reading stdin: %s\n",
+		    strerror(errno));
+		run->status = CTL_EXIT_FAILED;
+	}
+	free(line);
+	return rc;
+}
+
+static void
+submit_finish(struct submit_run *run)
+{
+	const struct ctlclient_progress *p = &run->p;
+	uint64_t n = p->queued + p->duplicates + p->rejected;
+
+	if (run->drawn && isatty(STDOUT_FILENO))
+		progress_clear(run);
+	else if (run->drawn) {
+		progress_draw(run, 1);
+		fputc('\n', stderr);
+	}
+	if (!run->ctx->json && (!run->list_all || run->item > 1))
+		printf("%llu URL%s: %llu queued, %llu duplicate, %llu "
+		    "rejected\n", (unsigned long long)n, n == 1 ? "" : "s",
+		    (unsigned long long)p->queued,
+		    (unsigned long long)p->duplicates,
+		    (unsigned long long)p->rejected);
+	if (run->status == CTL_EXIT_OK && p->rejected > 0)
+		run->status = CTL_EXIT_FAILED;
+}
+
+static int
+submit_option(const struct ctl *ctx, int ch, char **argv,
+    struct submit_opts *so)
+{
+	char t[40];
+	uint64_t v;
+
+	switch (ch) {
+	case 'p':
+		if (ctlclient_parse_uint(optarg + (optarg[0] == '-'), INT_MAX, &v) == -1)
+			return usage_error(ctx, "--priority needs an integer");
+		json_object_set_new(so->base, "priority", json_integer(
+		    optarg[0] == '-' ? -(json_int_t)v : (json_int_t)v));
+		return 0;
+	case 'f':
+		json_object_set_new(so->base, "force", json_true());
+		return 0;
+	case 'n':
+		if (ctlclient_parse_time(optarg, now_ms(), &v) == -1)
+			return usage_error(ctx, "bad time %s", optarg);
+		json_object_set_new(so->base, "not_before",
+		    json_string(fmt_time_ms(v, t, sizeof(t))));
+		return 0;
+	case 'b':
+		if (ctlclient_parse_uint(optarg, UINT32_MAX, &so->batch) == -1 ||
+		    so->batch == 0)
+			return usage_error(ctx, "--batch needs a count > 0");
+		return 0;
+	case 'm':
+		if (ctlclient_parse_uint(optarg, INT_MAX - 2, &so->max_request) == -1 ||
+		    so->max_request < 2 * CTLCLIENT_REQUEST_OVERHEAD)
+			return usage_error(ctx, "--max-request needs bytes "
+			    ">= %d", 2 * CTLCLIENT_REQUEST_OVERHEAD);
+		return 0;
+	default:
+		return bad_option(ctx, ch, argv);
+	}
+}
+
+static int
+submit_parse(const struct ctl *ctx, int argc, char **argv,
+    struct submit_opts *so)
+{
+	static const struct option lo[] = {
+		{ "priority", required_argument, NULL, 'p' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "not-before", required_argument, NULL, 'n' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "max-request", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch, rc = 0;
+
+	so->base = json_pack("{ss}", "cmd", "submit");
+	so->batch = CTLCLIENT_BATCH_URLS_DEFAULT;
+	so->max_request = CTLCLIENT_MAX_REQUEST_DEFAULT;
+	cmd_getopt_reset();
+	while (rc == 0 && (ch = getopt_long(argc, argv, ":", lo, NULL)) != -1)
+		rc = submit_option(ctx, ch, argv, so);
+	if (rc == 0 && optind == argc)
+		rc = usage_error(ctx, "no URL given");
+	for (int i = optind; rc == 0 && argc - optind > 1 && i < argc; i++)
+		if (strcmp(argv[i], "-") == 0)
+			rc = usage_error(ctx, "- must be the only URL");
+	return rc;
+}
+
+static int
+do_submit(struct ctl *ctx, int argc, char **argv)
+{
+	struct submit_opts so;
+	struct submit_run run = { .ctx = ctx, .opts = &so, .unit = "argument",
+	    .list_all = 1 };
+	int rc;
+
+	rc = submit_parse(ctx, argc, argv, &so);
+	if (rc == 0 && (so.base == NULL || ctlclient_batch_init(&run.batch,
+	    so.batch, so.max_request) == -1)) {
+		fprintf(stderr, "sluicectl: out of memory\n");
+		ctlclient_batch_free(&run.batch);
+		rc = CTL_EXIT_FAILED;
+	}
+	if (rc != 0) {
+		json_decref(so.base);
+		return rc;
+	}
+	run.p.start_ms = mono_ms();
+	if (strcmp(argv[optind], "-") == 0) {
+		run.unit = "line";
+		run.list_all = 0;
+		run.progress = isatty(STDERR_FILENO);
+		rc = submit_stdin(&run);
+	}
+	for (int i = optind; run.list_all && rc == 0 && i < argc; i++) {
+		run.item++;
+		rc = submit_add(&run, argv[i]);
+	}
+	if (rc == 0)
+		submit_flush(&run);
+	submit_finish(&run);
+	ctlclient_batch_free(&run.batch);
+	json_decref(so.base);
+	return run.status;
+}
+
+static json_t *
+request(const char *cmd)
+{
+	return json_pack("{ss}", "cmd", cmd);
+}
+
+/* The single operand of job/cancel/doc/retry: a job id. */
+static int
+parse_id(const struct ctl *ctx, int argc, char **argv, uint64_t *id)
+{
+	if (argc != 2)
+		return usage_error(ctx, "needs exactly one job id");
+	if (ctlclient_parse_uint(argv[1], INT64_MAX, id) == -1)
+		return usage_error(ctx, "bad job id %s", argv[1]);
+	return 0;
+}
+
+static json_t *
+request_id(const char *cmd, uint64_t id)
+{
+	return json_pack("{sssI}", "cmd", cmd, "id", (json_int_t)id);
+}
+
+/* A command without arguments whose request is just its name. */
+static int
+ctl_bare(struct ctl *ctx, int argc, char **argv,
+    void (*print)(FILE *, const json_t *))
+{
+	int rc = no_args(ctx, argc, argv);
+
+	if (rc != 0)
+		return rc;
+	return ctl_simple(ctx, request(ctx->cmd->name), print);
+}
+
+/* A command whose one operand is a job id. */
+static int
+ctl_by_id(struct ctl *ctx, int argc, char **argv,
+    void (*print)(FILE *, const json_t *))
+{
+	uint64_t id;
+	int rc = parse_id(ctx, argc, argv, &id);
+
+	if (rc != 0)
+		return rc;
+	return ctl_simple(ctx, request_id(ctx->cmd->name, id), print);
+}
+
+static int
+do_status(struct ctl *ctx, int argc, char **argv)
+{
+	return ctl_bare(ctx, argc, argv, ctlclient_print_status);
+}
+
+static int
+do_job(struct ctl *ctx, int argc, char **argv)
+{
+	return ctl_by_id(ctx, argc, argv, ctlclient_print_job);
+}
+
+static int
+do_cancel(struct ctl *ctx, int argc, char **argv)
+{
+	return ctl_by_id(ctx, argc, argv, ctlclient_print_job);
+}
+
+struct jobs_opts {
+	const char	*state;
+	uint64_t	 limit;		/* 0: the daemon's default */
+	uint64_t	 after;
+	int		 all;
+};
+
+static int
+jobs_parse(const struct ctl *ctx, int argc, char **argv, struct jobs_opts *jo)
+{
+	static const struct option lo[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "after", required_argument, NULL, 'a' },
+		{ "all", no_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	cmd_getopt_reset();
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 's')
+			jo->state = optarg;
+		else if (ch == 'A')
+			jo->all = 1;
+		else if (ch == 'l' && (ctlclient_parse_uint(optarg, CTL_JOBS_PAGE_MAX,
+		    &jo->limit) == -1 || jo->limit == 0))
+			return usage_error(ctx, "--limit needs 1 to %d",
+			    CTL_JOBS_PAGE_MAX);
+		else if (ch == 'a' && ctlclient_parse_uint(optarg, INT64_MAX,
+		    &jo->after) == -1)
+			return usage_error(ctx, "bad job id %s", optarg);
+		else if (ch != 'l' && ch != 'a')
+			return bad_option(ctx, ch, argv);
+	}
+	if (optind < argc)
+		return usage_error(ctx, "unexpected argument %s", argv[optind]);
+	if (jo->all && jo->limit == 0)
+		jo->limit = CTL_JOBS_PAGE_MAX;
+	return 0;
+}
+
+static json_t *
+jobs_request(const struct jobs_opts *jo)
+{
+	json_t *req = request("jobs");
+
+	if (req == NULL)
+		return NULL;
+	if (jo->state != NULL)
+		json_object_set_new(req, "state", json_string(jo->state));
+	if (jo->limit > 0)
+		json_object_set_new(req, "limit", json_integer(
+		    (json_int_t)jo->limit));
+	if (jo->after > 0)
+		json_object_set_new(req, "after", json_integer(
+		    (json_int_t)jo->after));
+	return req;
+}
+
+/* Prints one page; returns 1 and advances jo->after when another page
+ * follows. */
+static int
+jobs_page(const struct ctl *ctx, const json_t *reply, struct jobs_opts *jo,
+    int first)
+{
+	const json_t *jobs = json_object_get(reply, "jobs");
+	const json_t *next = json_object_get(reply, "next");
+
+	if (!ctx->json && first && json_array_size(jobs) == 0)
+		printf("no jobs\n");
+	else if (!ctx->json)
+		ctlclient_print_jobs(stdout, jobs, first);
+	/* A next that does not move on would loop forever. */
+	if (!json_is_integer(next) || json_integer_value(next) <= 0 ||
+	    (uint64_t)json_integer_value(next) == jo->after)
+		return 0;
+	jo->after = (uint64_t)json_integer_value(next);
+	return 1;
+}
+
+static int
+do_jobs(struct ctl *ctx, int argc, char **argv)
+{
+	struct jobs_opts jo = { 0 };
+	json_t *reply;
+	int rc, more, first = 1;
+
+	rc = jobs_parse(ctx, argc, argv, &jo);
+	if (rc != 0)
+		return rc;
+	do {
+		if (ctl_call(ctx, jobs_request(&jo), &reply) == -1)
+			return CTL_EXIT_UNREACHABLE;
+		rc = ctl_check(ctx, reply);
+		more = rc == CTL_EXIT_OK && jobs_page(ctx, reply, &jo, first);
+		json_decref(reply);
+		first = 0;
+	} while (more && jo.all);
+	if (more && !ctx->json)
+		fprintf(stderr, "more: sluicectl jobs --after %llu (or --all)\n",
+		    (unsigned long long)jo.after);
+	return rc;
+}
+
+static int
+do_doc(struct ctl *ctx, int argc, char **argv)
+{
+	uint64_t id;
+
+	if (argc != 2)
+		return usage_error(ctx, "needs one document id or URL");
+	if (ctlclient_parse_uint(argv[1], INT64_MAX, &id) == 0)
+		return ctl_simple(ctx, request_id("doc", id), ctlclient_print_doc);
+	return ctl_simple(ctx, json_pack("{ssss}", "cmd", "doc", "url",
+	    argv[1]), ctlclient_print_doc);
+}
+
+static int
+export_parse(const struct ctl *ctx, int argc, char **argv, json_t *req)
+{
+	static const struct option lo[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "include-duplicates", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char t[40];
+	uint64_t ms;
+	int ch;
+
+	cmd_getopt_reset();
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 'd')
+			json_object_set_new(req, "include_duplicates",
+			    json_true());
+		else if (ch != 's')
+			return bad_option(ctx, ch, argv);
+		else if (ctlclient_parse_time(optarg, now_ms(), &ms) == -1)
+			return usage_error(ctx, "bad time %s", optarg);
+		else
+			json_object_set_new(req, "since", json_string(
+			    fmt_time_ms(ms, t, sizeof(t))));
+	}
+	if (optind < argc)
+		return usage_error(ctx, "unexpected argument %s", argv[optind]);
+	return 0;
+}
+
+/* Writes one document as a JSON line; -1 when stdout failed. */
+static int
+export_doc(const struct ctl *ctx, const json_t *line)
+{
+	if (ctx->json)
+		return ferror(stdout) ? -1 : 0;
+	if (json_dumpf(json_object_get(line, "doc"), stdout, JSON_COMPACT) ==
+	    -1 || fputc('\n', stdout) == EOF)
+		return -1;
+	return 0;
+}
+
+/*
+ * Streams the data lines to stdout as they arrive, so memory stays at one
+ * document whatever the export's size.
+ */
+static int
+export_stream(struct ctl *ctx)
+{
+	json_t *line;
+	int rc = -1;
+
+	while (rc == -1) {
+		if (ctl_read(ctx, &line) == -1)
+			return CTL_EXIT_UNREACHABLE;
+		if (json_object_get(line, "ok") != NULL)
+			rc = ctl_check(ctx, line);
+		else if (export_doc(ctx, line) == -1) {
+			fprintf(stderr, "sluicectl: writing stdout: %s\n",
+			    strerror(errno));
+			rc = CTL_EXIT_FAILED;
+		}
+		if (rc == CTL_EXIT_OK && !ctx->json && isatty(STDERR_FILENO))
+			fprintf(stderr, "exported %lld documents\n",
+			    (long long)json_integer_value(json_object_get(line,
+			    "count")));
+		json_decref(line);
+	}
+	return rc;
+}
+
+static int
+do_export(struct ctl *ctx, int argc, char **argv)
+{
+	json_t *req = request("export"), *early;
+	int rc;
+
+	if (req == NULL) {
+		fprintf(stderr, "sluicectl: out of memory\n");
+		return CTL_EXIT_FAILED;
+	}
+	rc = export_parse(ctx, argc, argv, req);
+	if (rc != 0) {
+		json_decref(req);
+		return rc;
+	}
+	if (ctl_send(ctx, req, &early) == -1)
+		return CTL_EXIT_UNREACHABLE;
+	if (early != NULL) {
+		rc = ctl_check(ctx, early);
+		json_decref(early);
+		return rc;
+	}
+	return export_stream(ctx);
+}
+
+static int
+do_pause(struct ctl *ctx, int argc, char **argv)
+{
+	return ctl_bare(ctx, argc, argv, ctlclient_print_paused);
+}
+
+static int
+do_resume(struct ctl *ctx, int argc, char **argv)
+{
+	return ctl_bare(ctx, argc, argv, ctlclient_print_paused);
+}
+
+static int
+do_retry(struct ctl *ctx, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--failed") == 0)
+		return ctl_simple(ctx, json_pack("{sssb}", "cmd", "retry",
+		    "failed", 1), ctlclient_print_retried);
+	return ctl_by_id(ctx, argc, argv, ctlclient_print_retried);
+}
+
+/* The [--timeout S] of drain and wait, passed on to the daemon. */
+static int
+timeout_parse(const struct ctl *ctx, int argc, char **argv, json_t *req)
+{
+	static const struct option lo[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t secs;
+	int ch;
+
+	cmd_getopt_reset();
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch != 't')
+			return bad_option(ctx, ch, argv);
+		if (ctlclient_parse_uint(optarg, INT32_MAX, &secs) == -1)
+			return usage_error(ctx, "--timeout needs seconds");
+		json_object_set_new(req, "timeout", json_integer(
+		    (json_int_t)secs));
+	}
+	if (optind < argc)
+		return usage_error(ctx, "unexpected argument %s", argv[optind]);
+	return 0;
+}
+
+/* drain and wait: one request that may take long, with --timeout. */
+static int
+ctl_waiting(struct ctl *ctx, int argc, char **argv,
+    void (*print)(FILE *, const json_t *))
+{
+	json_t *req = request(ctx->cmd->name);
+	int rc;
+
+	rc = req == NULL ? 0 : timeout_parse(ctx, argc, argv, req);
+	if (rc != 0) {
+		json_decref(req);
+		return rc;
+	}
+	return ctl_simple(ctx, req, print);
+}
+
+static int
+do_drain(struct ctl *ctx, int argc, char **argv)
+{
+	return ctl_waiting(ctx, argc, argv, ctlclient_print_drained);
+}
+
+static int
+do_wait(struct ctl *ctx, int argc, char **argv)
+{
+	return ctl_waiting(ctx, argc, argv, ctlclient_print_idle);
+}
+
+static int
+do_reload(struct ctl *ctx, int argc, char **argv)
+{
+	return ctl_bare(ctx, argc, argv, ctlclient_print_reload);
+}
+
+/* Longest "name args" that still gets its help on the same line. */
+#define USAGE_SYNOPSIS_MAX	24
+
+static void
+usage_cmd(FILE *out, const struct ctl_cmd *c, int width)
+{
+	char syn[256];
+
+	snprintf(syn, sizeof(syn), "%s%s%s", c->name, *c->args ? " " : "",
+	    c->args);
+	if ((int)strlen(syn) <= width)
+		fprintf(out, "  %-*s  %s\n", width, syn, c->help);
+	else
+		fprintf(out, "  %s\n  %-*s  %s\n", syn, width, "", c->help);
+}
+
+static int
+usage_width(void)
+{
+	int w = 0, n;
+
+	for (size_t i = 0; i < ARRAY_LEN(ctl_cmds); i++) {
+		n = (int)(strlen(ctl_cmds[i].name) + 1 +
+		    strlen(ctl_cmds[i].args));
+		if (n <= USAGE_SYNOPSIS_MAX && n > w)
+			w = n;
+	}
+	return w;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: sluicectl [-s PATH] [-t SECONDS] [--json] "
+	    "COMMAND [ARGS]\n\n"
+	    "options:\n"
+	    "  -s PATH     control socket (default $SLUICE_SOCKET, else\n"
+	    "              $RUNTIME_DIRECTORY/control.sock, else "
+	    CTLCLIENT_SOCKET_DEFAULT ")\n"
+	    "  -t SECONDS  limit for connecting and for each reply "
+	    "(default %d, 0 = none)\n"
+	    "  --json      print the daemon's replies as they are, one JSON "
+	    "object a line\n"
+	    "  -h, --help  print this help;  -V, --version  print the "
+	    "version\n\n"
+	    "commands (a unique prefix is enough):\n",
+	    CTL_TIMEOUT_DEFAULT_MS / 1000);
+	for (size_t i = 0; i < ARRAY_LEN(ctl_cmds); i++)
+		usage_cmd(out, &ctl_cmds[i], usage_width());
+}
+
+/* Finds a command by name or unique prefix; says why when it cannot. */
+static const struct ctl_cmd *
+ctl_lookup(const char *word)
+{
+	const char *names[ARRAY_LEN(ctl_cmds)];
+	enum ctlclient_match m;
+	size_t idx = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(ctl_cmds); i++)
+		names[i] = ctl_cmds[i].name;
+	m = ctlclient_match(word, names, ARRAY_LEN(names), &idx);
+	if (m == CTLCLIENT_MATCH_FOUND)
+		return &ctl_cmds[idx];
+	fprintf(stderr, "sluicectl: %s command: %s\n",
+	    m == CTLCLIENT_MATCH_AMBIGUOUS ? "ambiguous" : "unknown", word);
+	ctlclient_possibilities(stderr, word, names, ARRAY_LEN(names));
+	return NULL;
+}
+
+static int
+do_help(struct ctl *ctx, int argc, char **argv)
+{
+	const struct ctl_cmd *c;
+
+	if (argc < 2) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if (argc > 2)
+		return usage_error(ctx, "unexpected argument %s", argv[2]);
+	c = ctl_lookup(argv[1]);
+	if (c == NULL)
+		return CTL_EXIT_USAGE;
+	usage_cmd(stdout, c, usage_width());
+	return CTL_EXIT_OK;
+}
+
+static void
+global_option_error(int ch, char **argv)
+{
+	const char *opt = argv[optind - 1];
+
+	if (ch == 't')
+		fprintf(stderr, "sluicectl: -t needs seconds, not %s\n", optarg);
+	else if (ch == ':')
+		fprintf(stderr, "sluicectl: %s needs a value\n", opt);
+	else
+		fprintf(stderr, "sluicectl: unknown option %s\n", opt);
+	fprintf(stderr, "usage: sluicectl [-s PATH] [-t SECONDS] [--json] "
+	    "COMMAND [ARGS]  (sluicectl help)\n");
+}
+
+/* The global options.  Returns 1 when they asked for help or the
+ * version (already printed), 0 to go on, -1 on a usage error. */
+static int
+ctl_options(struct ctl *ctx, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sock = NULL;
+	int ch;
+
+	opterr = 0;
+	/* "+": stop at the command, whose options are its own. */
+	while ((ch = getopt_long(argc, argv, "+:s:t:hV", lo, NULL)) != -1) {
+		if (ch == 's')
+			sock = optarg;
+		else if (ch == 'j')
+			ctx->json = 1;
+		else if (ch == 'h' || ch == 'V') {
+			if (ch == 'h')
+				usage(stdout);
+			else
+				printf("sluicectl %s\n", SLUICE_VERSION);
+			return 1;
+		} else if (ch == 't' && ctlclient_parse_seconds(optarg,
+		    &ctx->timeout_ms) == 0)
+			ctx->timeout_set = 1;
+		else {
+			global_option_error(ch, argv);
+			return -1;
+		}
+	}
+	if (ctlclient_socket_path(sock, ctx->socket, sizeof(ctx->socket)) ==
+	    -1) {
+		fprintf(stderr, "sluicectl: socket path too long\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Exits through here so a full disk or closed pipe on stdout is noticed. */
+static int
+ctl_flush(int rc)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "sluicectl: writing stdout: %s\n",
+		    strerror(errno));
+		return rc != CTL_EXIT_OK ? rc : CTL_EXIT_FAILED;
+	}
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl ctx = { .timeout_ms = CTL_TIMEOUT_DEFAULT_MS };
+	int rc;
+
+	ctlclient_init(&ctx.conn, 0);
+	rc = ctl_options(&ctx, argc, argv);
+	if (rc != 0)
+		return rc == 1 ? ctl_flush(CTL_EXIT_OK) : CTL_EXIT_USAGE;
+	if (optind >= argc) {
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	ctx.cmd = ctl_lookup(argv[optind]);
+	if (ctx.cmd == NULL)
+		return CTL_EXIT_USAGE;
+	if ((ctx.cmd->flags & CMD_OWN_TIMEOUT) && !ctx.timeout_set)
+		ctx.timeout_ms = 0;
+	rc = ctx.cmd->run(&ctx, argc - optind, argv + optind);
+	ctlclient_close(&ctx.conn);
+	return ctl_flush(rc);
+}
