@@ -10,13 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <xxhash.h>
-
 #include "sluice/command.h"
 #include "sluice/control.h"
 #include "sluice/daemon.h"
 #include "sluice/fetch.h"
 #include "sluice/proto.h"
+#include "sluice/robots.h"
 #include "sluice/util.h"
 #include "sluice/work.h"
 
@@ -153,18 +152,15 @@ prepare_urls(struct daemon *d, struct op *op)
 	op->nurls = proto_urls(op->req, given, n);
 	for (size_t i = 0; i < op->nurls; i++) {
 		struct op_url *u = &op->urls[i];
-		char *origin = NULL;
 
 		u->given = given[i];
 		u->status = url_canonicalize(given[i], &d->url_opts, &u->url);
-		if (u->status == URL_OK &&
-		    url_origin(u->url, &origin) == URL_OK) {
-			u->host = XXH3_64bits(origin, strlen(origin));
-		} else if (u->status == URL_OK) {
+		if (u->status == URL_OK)
+			u->host = daemon_host_key(u->url, &u->origin);
+		if (u->status == URL_OK && u->host == 0) {
 			u->status = URL_MALFORMED;
 			SAFE_FREE(u->url);
 		}
-		free(origin);
 	}
 	free(given);
 	return 0;
@@ -547,6 +543,77 @@ cmd_config(struct daemon *d, struct ctl_conn *c, json_t *req)
 	reply(c, req, json_pack("{s:b, s:o}", "ok", 1, "config", all));
 }
 
+struct hosts_ctx {
+	struct daemon	*d;
+	json_t		*list;
+	uint64_t	 limit;
+	uint64_t	 last;
+	bool		 more;
+};
+
+static const char *
+robots_state(const struct sched_host *h, bool respect)
+{
+	if (!respect)
+		return "ignored";
+	if (h == NULL || h->robots_state == SCHED_ROBOTS_UNKNOWN)
+		return "unknown";
+	if (h->robots_state == SCHED_ROBOTS_FETCHING)
+		return "fetching";
+	return robots_policy_name(h->robots_policy);
+}
+
+static int
+hosts_add(const struct host_record *r, void *arg)
+{
+	struct hosts_ctx *hc = arg;
+	struct sched_host *h = sched_find_host(&hc->d->sched, r->host);
+	uint64_t now = now_ms();
+	json_t *o;
+
+	if (json_array_size(hc->list) >= hc->limit) {
+		hc->more = true;
+		return 1;
+	}
+	o = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:s}",
+	    "host", r->origin, "inflight", h ? (int)h->inflight : 0, "queued",
+	    (json_int_t)r->jobs[JOB_QUEUED], "done",
+	    (json_int_t)r->jobs[JOB_DONE], "failed",
+	    (json_int_t)r->jobs[JOB_FAILED], "cancelled",
+	    (json_int_t)r->jobs[JOB_CANCELLED], "next_allowed",
+	    h && h->next_start_ms > now ? time_or_null(h->next_start_ms) :
+	    json_null(), "backoff_until", h && h->backoff_until_ms > now ?
+	    time_or_null(h->backoff_until_ms) : json_null(), "delay_ms",
+	    (json_int_t)(h && h->delay_ms > hc->d->cfg.host_delay_ms ?
+	    h->delay_ms : hc->d->cfg.host_delay_ms), "robots",
+	    robots_state(h, hc->d->cfg.respect_robots));
+	json_array_append_new(hc->list, o);
+	hc->last = r->host;
+	return 0;
+}
+
+static json_t *
+read_hosts(struct daemon *d, MDB_txn *txn, json_t *req)
+{
+	struct hosts_ctx hc = { d, json_array(), req_uint(req, "limit", 100),
+	    0, false };
+	int rc = queue_walk_hosts(&d->queue, txn, req_uint(req, "after", 0),
+	    hosts_add, &hc);
+
+	if (rc != 0) {
+		json_decref(hc.list);
+		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
+	}
+	return json_pack("{s:b, s:o, s:o}", "ok", 1, "hosts", hc.list, "next",
+	    hc.more ? json_integer((json_int_t)hc.last) : json_null());
+}
+
+static void
+cmd_hosts(struct daemon *d, struct ctl_conn *c, json_t *req)
+{
+	with_read_txn(d, c, req, read_hosts);
+}
+
 static const command_fn handlers[CMD_COUNT] = {
 	[CMD_SUBMIT] = cmd_submit,
 	[CMD_STATUS] = cmd_status,
@@ -562,6 +629,7 @@ static const command_fn handlers[CMD_COUNT] = {
 	[CMD_WAIT] = cmd_wait,
 	[CMD_RELOAD] = cmd_reload,
 	[CMD_CONFIG] = cmd_config,
+	[CMD_HOSTS] = cmd_hosts,
 };
 
 void

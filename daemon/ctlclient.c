@@ -934,6 +934,41 @@ ctlclient_print_jobs(FILE *out, const json_t *jobs, int header)
 		jobs_row(out, job, &w);
 }
 
+static const char *
+str_or_dash(const json_t *v)
+{
+	return json_is_string(v) ? json_string_value(v) : "-";
+}
+
+void
+ctlclient_print_hosts(FILE *out, const json_t *hosts, int header)
+{
+	int wh = 4;
+	size_t i;
+	json_t *h;
+
+	json_array_foreach(hosts, i, h) {
+		int n = (int)strlen(str_or_dash(json_object_get(h, "host")));
+		if (n > wh)
+			wh = n;
+	}
+	if (header)
+		fprintf(out, "%-*s  %8s  %8s  %8s  %8s  %-24s  %-24s  %s\n", wh,
+		    "HOST", "INFLIGHT", "QUEUED", "DONE", "FAILED",
+		    "NEXT ALLOWED", "BACKOFF UNTIL", "ROBOTS");
+	json_array_foreach(hosts, i, h)
+		fprintf(out, "%-*s  %8lld  %8lld  %8lld  %8lld  %-24s  %-24s  "
+		    "%s\n", wh, str_or_dash(json_object_get(h, "host")),
+		    (long long)json_integer_value(json_object_get(h,
+		    "inflight")),
+		    (long long)json_integer_value(json_object_get(h, "queued")),
+		    (long long)json_integer_value(json_object_get(h, "done")),
+		    (long long)json_integer_value(json_object_get(h, "failed")),
+		    str_or_dash(json_object_get(h, "next_allowed")),
+		    str_or_dash(json_object_get(h, "backoff_until")),
+		    str_or_dash(json_object_get(h, "robots")));
+}
+
 /* "a, b, c", or "none" for an empty or missing list. */
 static void
 print_list(FILE *out, const char *label, const json_t *list)

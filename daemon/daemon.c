@@ -16,11 +16,13 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <xxhash.h>
 
 #include "sluice/command.h"
 #include "sluice/control.h"
 #include "sluice/daemon.h"
 #include "sluice/fetch.h"
+#include "sluice/guard.h"
 #include "sluice/log.h"
 #include "sluice/notify.h"
 #include "sluice/proto.h"
@@ -30,6 +32,8 @@
 #define LEASE_BATCH	256	/* leases planned per turn, at most */
 
 static void daemon_turn(struct daemon *d);
+static void robots_failed(struct daemon *d, struct lease *l,
+    const char *why);
 
 /* --- pending work -------------------------------------------------- */
 
@@ -44,8 +48,10 @@ daemon_add_op(struct daemon *d, struct op *op)
 void
 daemon_op_free(struct op *op)
 {
-	for (size_t i = 0; i < op->nurls; i++)
+	for (size_t i = 0; i < op->nurls; i++) {
 		free(op->urls[i].url);
+		free(op->urls[i].origin);
+	}
 	free(op->urls);
 	if (op->req != NULL)
 		json_decref(op->req);
@@ -73,9 +79,22 @@ static void
 lease_free(struct lease *l)
 {
 	free(l->url);
+	free(l->fetch_url);
 	free(l->etag);
 	free(l->last_modified);
 	free(l);
+}
+
+uint64_t
+daemon_host_key(const char *url, char **origin)
+{
+	uint64_t key;
+
+	*origin = NULL;
+	if (url_origin(url, origin) != URL_OK)
+		return 0;
+	key = XXH3_64bits(*origin, strlen(*origin));
+	return key ? key : 1;	/* 0 means "none" */
 }
 
 /* --- applying a turn ----------------------------------------------- */
@@ -119,7 +138,8 @@ apply_submit(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
 
 		if (u->url != NULL) {
 			rc = queue_submit(&d->queue, txn, u->url, u->host,
-			    op->priority, op->not_before_ms, op->force, now, &r);
+			    u->origin, op->priority, op->not_before_ms,
+			    op->force, now, &r);
 			if (rc != 0)
 				break;
 			if (r.status == SUBMIT_DUPLICATE)
@@ -238,6 +258,40 @@ apply_done(struct daemon *d, MDB_txn *txn, struct completion *c,
 	return rc;
 }
 
+/* Takes a redirect: the job is requeued for the target's host, or fails
+ * (a scheme other than http/https, a loop, too many hops). */
+static int
+apply_redirect(struct daemon *d, MDB_txn *txn, struct completion *c,
+    uint64_t now)
+{
+	enum url_status st;
+	enum redirect_outcome out = REDIRECT_QUEUED;
+	char *target = NULL, *origin = NULL;
+	uint64_t host = 0;
+	int rc = 0;
+
+	st = url_canonicalize(c->redirect, &d->url_opts, &target);
+	if (st == URL_OK)
+		host = daemon_host_key(target, &origin);
+	if (st == URL_OK && host != 0)
+		rc = queue_redirect(&d->queue, txn, c->job_id, target, host,
+		    origin, d->cfg.max_redirects, now, &out);
+	if (rc == 0 && out == REDIRECT_QUEUED && st == URL_OK && host != 0)
+		sched_ready(&d->sched, host, 0);
+	else if (rc == 0) {
+		snprintf(c->code, sizeof(c->code), "%s",
+		    st == URL_BAD_SCHEME ? "bad_scheme" : "redirects");
+		snprintf(c->msg, sizeof(c->msg), "redirect to %.200s: %s",
+		    c->redirect, st != URL_OK ? url_status_message(st) :
+		    out == REDIRECT_LOOP ? "a loop" : "too many redirects");
+		c->retryable = false;
+		SAFE_FREE(c->redirect);
+	}
+	free(target);
+	free(origin);
+	return rc == MDB_KEYEXIST || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int
 apply_completion(struct daemon *d, MDB_txn *txn, struct completion *c,
     uint64_t now)
@@ -249,6 +303,12 @@ apply_completion(struct daemon *d, MDB_txn *txn, struct completion *c,
 
 	if (c->page != NULL)
 		return apply_done(d, txn, c, now);
+	if (c->redirect != NULL) {
+		rc = apply_redirect(d, txn, c, now);
+		if (rc != 0 || c->redirect != NULL)
+			return rc;
+		/* else: record the failure apply_redirect described */
+	}
 	if (c->not_modified) {
 		rc = queue_get(&d->queue, txn, c->job_id, &j);
 		if (rc == 0) {
@@ -275,9 +335,10 @@ apply_completion(struct daemon *d, MDB_txn *txn, struct completion *c,
 }
 
 struct plan_ctx {
+	struct sched_calls calls;	/* first: calls.arg points here */
 	struct daemon	*d;
 	MDB_txn		*txn;
-	int		 rc;
+	uint64_t	 now;
 };
 
 static char *
@@ -288,24 +349,122 @@ doc_field(json_t *doc, const char *name)
 	return s ? strdup(s) : NULL;
 }
 
-/* sched_plan() callback: remember the lease, with the validators of the
- * stored response for a conditional refetch. */
+/*
+ * Sets h's robots.txt from a fetched or cached copy: parses it, clamps its
+ * Crawl-delay to fetch.max_crawl_delay (logging the clamp when name is
+ * given), and pauses the host while robots.txt is unreachable.
+ */
 static void
-plan_lease(struct job *j, void *arg)
+robots_apply(struct daemon *d, struct sched_host *h,
+    const struct hosts_robots *r, const char *name)
+{
+	struct robots *rules = NULL;
+	uint64_t delay = d->cfg.host_delay_ms;
+	int64_t cd;
+	char err[256];
+
+	if (r->policy == ROBOTS_PARSE_BODY)
+		rules = robots_parse(r->body ? r->body : "", r->len,
+		    &d->robots_limits, err, sizeof(err));
+	cd = rules ? robots_crawl_delay_ms(rules, d->cfg.robots_token) :
+	    ROBOTS_NO_DELAY;
+	if (cd > (int64_t)d->cfg.max_crawl_delay_ms) {
+		if (name != NULL)
+			log_notice("%s: Crawl-delay of %lld ms clamped to "
+			    "fetch.max_crawl_delay (%llu ms)", name,
+			    (long long)cd,
+			    (unsigned long long)d->cfg.max_crawl_delay_ms);
+		cd = (int64_t)d->cfg.max_crawl_delay_ms;
+	}
+	if (cd > (int64_t)delay)
+		delay = (uint64_t)cd;
+	sched_set_robots(h, r->policy, rules, r->expires_ms, delay);
+	if (r->policy == ROBOTS_DISALLOW_ALL &&
+	    h->backoff_until_ms < r->expires_ms)
+		h->backoff_until_ms = r->expires_ms;
+}
+
+/* sched_calls.robots: h's rules from the cache, or plan fetching them. */
+static void
+plan_robots(struct sched_host *h, void *arg)
 {
 	struct plan_ctx *pc = arg;
-	struct lease *l = calloc(1, sizeof(*l));
-	json_t *doc;
+	struct daemon *d = pc->d;
+	struct hosts_robots r;
+	struct lease *l;
+	char *origin = NULL;
+	int rc = hosts_robots_get(&d->hosts, pc->txn, h->key, &r);
 
-	if (l == NULL) {
-		pc->rc = ENOMEM;
-		queue_job_free(j);
+	if (rc == 0 && r.expires_ms > pc->now) {
+		robots_apply(d, h, &r, NULL);
 		return;
+	}
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = queue_host_origin(&d->queue, pc->txn, h->key, &origin);
+	l = rc == 0 ? calloc(1, sizeof(*l)) : NULL;
+	if (l != NULL)
+		l->url = malloc(strlen(origin) + sizeof("/robots.txt"));
+	if (l == NULL || l->url == NULL) {
+		free(l);
+		free(origin);
+		pc->calls.rc = rc ? rc : ENOMEM;
+		return;
+	}
+	sprintf(l->url, "%s/robots.txt", origin);
+	free(origin);
+	l->robots = true;
+	l->host = h->key;
+	l->next = d->leases;
+	d->leases = l;
+	h->robots_state = SCHED_ROBOTS_FETCHING;
+}
+
+/* True if h's robots.txt forbids fetching j (at its current hop). */
+static bool
+robots_forbid(struct daemon *d, struct sched_host *h, const struct job *j)
+{
+	char *pq;
+	bool ok;
+
+	if (!d->cfg.respect_robots || h->robots == NULL)
+		return false;
+	pq = hosts_path_query(j->fetch_url ? j->fetch_url : j->url);
+	if (pq == NULL)
+		return false;
+	ok = robots_allows(h->robots, d->cfg.robots_token, pq);
+	free(pq);
+	return !ok;
+}
+
+/* sched_calls.lease: remember the lease (with the validators of a stored
+ * response, for a conditional refetch), unless robots.txt forbids it. */
+static bool
+plan_lease(struct sched_host *h, struct job *j, void *arg)
+{
+	struct plan_ctx *pc = arg;
+	struct job_failure f = { "robots_disallowed", "robots.txt disallows "
+	    "this URL", 0, false, -1 };
+	struct lease *l;
+	json_t *doc;
+	bool requeued;
+
+	if (robots_forbid(pc->d, h, j)) {
+		pc->calls.rc = queue_fail(&pc->d->queue, pc->txn, j->id, &f,
+		    pc->now, &requeued);
+		queue_job_free(j);
+		return false;
+	}
+	l = calloc(1, sizeof(*l));
+	if (l == NULL) {
+		pc->calls.rc = ENOMEM;
+		queue_job_free(j);
+		return true;
 	}
 	l->job_id = j->id;
 	l->host = j->host;
 	l->url = j->url;
-	j->url = NULL;
+	l->fetch_url = j->fetch_url;
+	j->url = j->fetch_url = NULL;
 	if (j->doc_id != 0 && doc_get(&pc->d->docs, pc->txn, j->doc_id,
 	    &doc) == 0) {
 		l->etag = doc_field(doc, "etag");
@@ -315,6 +474,32 @@ plan_lease(struct job *j, void *arg)
 	queue_job_free(j);
 	l->next = pc->d->leases;
 	pc->d->leases = l;
+	return true;
+}
+
+/* Caches the robots.txt files fetched since the last turn. */
+static int
+apply_robots(struct daemon *d, MDB_txn *txn)
+{
+	int rc = 0;
+
+	for (struct robots_result *r = d->robots_results; r && rc == 0;
+	    r = r->next)
+		rc = hosts_robots_put(&d->hosts, txn, r->host, &r->r);
+	return rc;
+}
+
+static void
+free_robots_results(struct daemon *d)
+{
+	struct robots_result *r, *next;
+
+	for (r = d->robots_results; r != NULL; r = next) {
+		next = r->next;
+		free(r->body);
+		free(r);
+	}
+	d->robots_results = NULL;
 }
 
 static bool
@@ -333,9 +518,11 @@ note_ready(uint64_t host, int32_t prio, void *arg)
 static int
 turn_apply(struct daemon *d, MDB_txn *txn, uint64_t now)
 {
-	struct plan_ctx pc = { d, txn, 0 };
-	int rc = 0;
+	struct plan_ctx pc = { { plan_robots, plan_lease, NULL, 0 }, d, txn,
+	    now };
+	int rc = apply_robots(d, txn);
 
+	pc.calls.arg = &pc;
 	for (struct op *op = d->ops; op != NULL && rc == 0; op = op->next)
 		rc = apply_op(d, txn, op, now);
 	for (struct completion *c = d->comps; c != NULL && rc == 0;
@@ -346,9 +533,7 @@ turn_apply(struct daemon *d, MDB_txn *txn, uint64_t now)
 		    &d->next_due_ms);
 	if (rc == 0 && may_dispatch(d))
 		rc = sched_plan(&d->sched, &d->queue, txn, now, LEASE_BATCH,
-		    plan_lease, &pc);
-	if (rc == 0)
-		rc = pc.rc;
+		    &pc.calls);
 	if (rc == 0)
 		rc = queue_turn_flush(&d->queue, txn);
 	return rc;
@@ -368,7 +553,10 @@ turn_rollback(struct daemon *d)
 		op->reply = NULL;
 	}
 	for (l = d->leases; l != NULL; l = next) {
+		struct sched_host *h = sched_find_host(&d->sched, l->host);
 		next = l->next;
+		if (l->robots && h != NULL)
+			h->robots_state = SCHED_ROBOTS_UNKNOWN;
 		lease_free(l);
 	}
 	d->leases = NULL;
@@ -394,12 +582,17 @@ start_leases(struct daemon *d)
 	char err[256];
 
 	for (l = d->leases; l != NULL; l = next) {
-		struct fetch_req req = { l->job_id, l->url, l->etag,
-		    l->last_modified, l };
+		struct fetch_req req = { l->job_id, l->fetch_url ? l->fetch_url :
+		    l->url, l->etag, l->last_modified, l, l->robots ?
+		    ROBOTS_MAX_REDIRECTS : FETCH_FOLLOW_NONE };
 		next = l->next;
 		l->next = NULL;
 		if (fetch_start(d->fetch, &req, err, sizeof(err)) == 0)
 			continue;
+		if (l->robots) {
+			robots_failed(d, l, err);
+			continue;
+		}
 		/* The job stays leased; record the failure next turn. */
 		struct completion *c = calloc(1, sizeof(*c));
 		if (c != NULL) {
@@ -457,6 +650,7 @@ finish_completions(struct daemon *d, uint64_t now)
 		else if (c->page != NULL || c->not_modified)
 			sched_host_ok(&d->sched, c->host);
 		page_free(c->page);
+		free(c->redirect);
 		free(c);
 		n++;
 	}
@@ -615,6 +809,7 @@ daemon_turn(struct daemon *d)
 		}
 	}
 	d->store_stuck = false;
+	free_robots_results(d);
 	log_debug("turn: apply %llu us, commit %llu us",
 	    (unsigned long long)(t1 - t0),
 	    (unsigned long long)(mono_us() - t1));
@@ -674,6 +869,64 @@ classify_fetch(struct completion *c, const struct fetch_result *r)
 	c->host_backoff = r->error == FETCH_ERR_CONNECT;
 }
 
+/* A robots.txt request could not start: try the host again later. */
+static void
+robots_failed(struct daemon *d, struct lease *l, const char *why)
+{
+	struct sched_host *h = sched_find_host(&d->sched, l->host);
+
+	log_warnx("%s: %s", l->url, why);
+	if (h != NULL) {
+		h->robots_state = SCHED_ROBOTS_UNKNOWN;
+		h->next_start_ms = now_ms() + d->cfg.host_backoff_min_ms;
+	}
+	lease_free(l);
+}
+
+/* A robots.txt response: decide the policy, apply it, cache it. */
+static void
+on_robots(struct daemon *d, struct lease *l, struct fetch_result *r)
+{
+	struct sched_host *h = sched_find_host(&d->sched, l->host);
+	struct robots_result *rr = calloc(1, sizeof(*rr));
+	uint64_t ttl = 0, now = now_ms();
+	enum robots_policy p;
+
+	p = robots_policy_for_status(r->http_status, r->error,
+	    r->retry_after_ms, &d->robots_ttl, &ttl);
+	if (p == ROBOTS_KEEP_CACHED)
+		p = ROBOTS_ALLOW_ALL;	/* we never ask conditionally */
+	if (rr == NULL || h == NULL || ttl == 0) {
+		free(rr);
+		robots_failed(d, l, ttl == 0 ? "robots.txt fetch aborted" :
+		    "out of memory");
+		return;
+	}
+	rr->host = l->host;
+	rr->r.policy = p;
+	rr->r.expires_ms = now + ttl;
+	if (p == ROBOTS_PARSE_BODY && r->body.len > 0) {
+		size_t n = r->body.len < d->robots_limits.max_bytes ?
+		    r->body.len : d->robots_limits.max_bytes;
+		rr->body = malloc(n);
+		if (rr->body != NULL) {
+			memcpy(rr->body, r->body.data, n);
+			rr->r.len = n;
+		}
+	}
+	rr->r.body = rr->body;
+	robots_apply(d, h, &rr->r, l->url);
+	h->next_start_ms = now + h->delay_ms;
+	if (p != ROBOTS_PARSE_BODY)
+		log_info("%s: %s (HTTP %ld), %s for %llu s", l->url,
+		    r->error ? fetch_error_name(r->error) : "fetched",
+		    r->http_status, robots_policy_name(p),
+		    (unsigned long long)ttl / 1000);
+	rr->next = d->robots_results;
+	d->robots_results = rr;
+	lease_free(l);
+}
+
 static void
 on_fetched(struct fetch_result *r, void *arg)
 {
@@ -686,6 +939,11 @@ on_fetched(struct fetch_result *r, void *arg)
 		/* Shutdown: the job stays active and is requeued at start. */
 		fetch_result_free(r);
 		lease_free(l);
+		return;
+	}
+	if (l->robots) {
+		on_robots(d, l, r);
+		fetch_result_free(r);
 		return;
 	}
 	if (r->error == FETCH_OK && r->http_status >= 200 &&
@@ -712,7 +970,12 @@ on_fetched(struct fetch_result *r, void *arg)
 	c->bytes = r->body.len;
 	if (r->error == FETCH_OK && r->http_status == 304)
 		c->not_modified = true;
-	else
+	else if (r->error == FETCH_OK && r->redirect_url != NULL) {
+		c->redirect = r->redirect_url;
+		r->redirect_url = NULL;
+		c->retry_after_ms = -1;
+		c->http_status = (uint32_t)r->http_status;
+	} else
 		classify_fetch(c, r);
 	add_completion(d, c);
 	fetch_result_free(r);
@@ -887,6 +1150,7 @@ open_store(struct daemon *d)
 	if (rc == 0) {
 		queue_turn_begin(&d->queue);
 		if ((rc = doc_open(&d->docs, txn)) != 0 ||
+		    (rc = hosts_open(&d->hosts, txn)) != 0 ||
 		    (rc = dedup_open(txn, &d->dedup)) != 0 ||
 		    (rc = queue_recover(&d->queue, txn, &n)) != 0 ||
 		    (rc = queue_ready_hosts(&d->queue, txn, note_host,
@@ -901,6 +1165,13 @@ open_store(struct daemon *d)
 	if (n > 0)
 		log_notice("recovered %llu jobs that were in flight",
 		    (unsigned long long)n);
+}
+
+/* fetch_guard_fn: nonzero refuses a connection to sa. */
+static int
+guard_refuses(const struct sockaddr *sa, socklen_t len, void *arg)
+{
+	return guard_allows(arg, sa, len) ? 0 : -1;
 }
 
 static void
@@ -989,6 +1260,9 @@ daemon_configure(struct daemon *d)
 	log_set_level(d->cfg.log_level);
 	sched_configure(&d->sched, d->cfg.max_total, d->cfg.max_per_host,
 	    d->cfg.host_delay_ms);
+	d->sched.respect_robots = d->cfg.respect_robots;
+	robots_limits_default(&d->robots_limits);
+	robots_cache_ttl_default(&d->robots_ttl);
 	queue_set_policy(&d->queue, d->cfg.max_attempts, d->cfg.retry_base_ms,
 	    d->cfg.retry_max_ms);
 	store_set_max(&d->store, d->cfg.map_size_max);
@@ -1020,6 +1294,11 @@ daemon_start(struct daemon *d, int listen_fd)
 	d->fetch = fetch_new(d->base, &d->cfg, on_fetched, d, err, sizeof(err));
 	if (d->fetch == NULL)
 		fatalx("fetch: %s", err);
+	d->guard = guard_new(d->cfg.allow_private_addresses, d->cfg.allow_cidrs,
+	    err, sizeof(err));
+	if (d->guard == NULL)
+		fatalx("fetch.allow_cidrs: %s", err);
+	fetch_set_guard(d->fetch, guard_refuses, d->guard);
 	d->work = work_new(d->base, d->cfg.workers, on_page, d, err,
 	    sizeof(err));
 	if (d->work == NULL)
@@ -1057,6 +1336,8 @@ daemon_free(struct daemon *d)
 		if (evs[i] != NULL)
 			event_free(evs[i]);
 	fetch_free(d->fetch);
+	guard_free(d->guard);
+	free_robots_results(d);
 	sched_free(&d->sched);
 	store_close(&d->store);
 	free_params(d->strip_params);

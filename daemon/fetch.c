@@ -62,6 +62,7 @@ struct xfer {
 	size_t		 max_body;
 	fetch_guard_fn	 guard;
 	void		*guard_arg;
+	long		 follow;	/* fetch_req.follow */
 	bool		 in_body;	/* later header lines are trailers */
 	bool		 blocked;	/* the guard refused an address */
 	bool		 reap;		/* end it from the reap event */
@@ -414,7 +415,11 @@ xfer_setopt_io(struct xfer *x, const char *url)
 	SETOPT(e, rc, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(e, rc, CURLOPT_PROTOCOLS_STR, "http,https");
 	SETOPT(e, rc, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SETOPT(e, rc, CURLOPT_FOLLOWLOCATION, 1L);
+	SETOPT(e, rc, CURLOPT_FOLLOWLOCATION,
+	    x->follow == FETCH_FOLLOW_NONE ? 0L : 1L);
+	/* No proxy from the environment: the address guard must see the
+	 * address of the site itself, not a proxy's. */
+	SETOPT(e, rc, CURLOPT_PROXY, "");
 	if (x->headers != NULL)
 		SETOPT(e, rc, CURLOPT_HTTPHEADER, x->headers);
 	/* The address guard's seam (fetch_set_guard()). */
@@ -436,7 +441,8 @@ xfer_setopt_limits(struct xfer *x, const struct fetch *f)
 	SETOPT(e, rc, CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	SETOPT(e, rc, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit);
 	SETOPT(e, rc, CURLOPT_LOW_SPEED_TIME, o->low_speed_time);
-	SETOPT(e, rc, CURLOPT_MAXREDIRS, o->max_redirects);
+	SETOPT(e, rc, CURLOPT_MAXREDIRS, x->follow > 0 ? x->follow :
+	    o->max_redirects);
 	if (f->accept_encoding[0] != '\0')
 		SETOPT(e, rc, CURLOPT_ACCEPT_ENCODING, f->accept_encoding);
 	if (o->user_agent != NULL)
@@ -519,6 +525,7 @@ xfer_new(struct fetch *f, const struct fetch_req *req, char *err,
 	x->max_body = f->opts.max_body;
 	x->guard = f->guard;
 	x->guard_arg = f->guard_arg;
+	x->follow = req->follow;
 	x->res->job_id = req->job_id;
 	x->res->arg = req->arg;
 	x->res->retry_after_ms = -1;
@@ -587,6 +594,11 @@ xfer_result(struct xfer *x, CURLcode rc)
 	if (curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url) ==
 	    CURLE_OK && url != NULL)
 		res->final_url = strdup(url);
+	url = NULL;
+	if (x->follow == FETCH_FOLLOW_NONE && status >= 300 && status < 400 &&
+	    curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &url) ==
+	    CURLE_OK && url != NULL)
+		res->redirect_url = strdup(url);
 	result_set_error(res, x, rc);
 	if (x->retry_after != NULL)
 		res->retry_after_ms = fetch_parse_retry_after(x->retry_after,
@@ -1020,6 +1032,7 @@ fetch_result_free(struct fetch_result *res)
 	if (res == NULL)
 		return;
 	free(res->final_url);
+	free(res->redirect_url);
 	free(res->content_type);
 	free(res->etag);
 	free(res->last_modified);

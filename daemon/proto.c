@@ -58,6 +58,9 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
 	[CMD_WAIT] = { "wait", { TAG, TIMEOUT } },
 	[CMD_RELOAD] = { "reload", { TAG } },
 	[CMD_CONFIG] = { "config", { TAG } },
+	[CMD_HOSTS] = { "hosts", { TAG,
+	    { "limit", ARG_UINT, 1, PROTO_JOBS_LIMIT_MAX },
+	    { "after", ARG_UINT, 0, (long long)9007199254740991LL } } },
 };
 
 static const char *const err_codes[] = {

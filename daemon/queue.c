@@ -19,19 +19,21 @@
 
 #define JOB_RECORD_VERSION	1
 
-/* On-disk job record: this header, then url_len bytes of URL, then
- * msg_len bytes of error message.  Host byte order, like LMDB itself. */
+/* On-disk job record: this header, then url_len bytes of URL, msg_len
+ * bytes of error message, fetch_len bytes of the current hop's URL, and
+ * hops 64-bit hashes of the hop URLs.  Host byte order, like LMDB itself. */
 struct job_disk {
 	uint8_t		 version;
 	uint8_t		 state;
 	uint16_t	 url_len;
 	uint16_t	 msg_len;
-	uint16_t	 reserved;
+	uint16_t	 fetch_len;
 	int32_t		 priority;
 	uint32_t	 attempts;
 	uint32_t	 http_status;
-	uint32_t	 reserved2;
+	uint32_t	 hops;
 	uint64_t	 host;
+	uint64_t	 url_host;
 	uint64_t	 created_ms;
 	uint64_t	 updated_ms;
 	uint64_t	 not_before_ms;
@@ -99,7 +101,8 @@ queue_open(struct queue *q, struct store *s)
 	    (rc = store_dbi(txn, "ready", 0, &q->ready)) != 0 ||
 	    (rc = store_dbi(txn, "delayed", 0, &q->delayed)) != 0 ||
 	    (rc = store_dbi(txn, "active", 0, &q->active)) != 0 ||
-	    (rc = store_dbi(txn, "failed", 0, &q->failed)) != 0) {
+	    (rc = store_dbi(txn, "failed", 0, &q->failed)) != 0 ||
+	    (rc = store_dbi(txn, "hosts", 0, &q->hosts)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
 	}
@@ -169,7 +172,8 @@ job_decode(const MDB_val *v, struct job *j)
 		return MDB_CORRUPTED;
 	memcpy(&d, v->mv_data, sizeof(d));
 	if (d.version != JOB_RECORD_VERSION || d.state >= JOB_NSTATES ||
-	    v->mv_size != sizeof(d) + d.url_len + d.msg_len)
+	    d.hops > QUEUE_MAX_HOPS || v->mv_size != sizeof(d) + d.url_len +
+	    d.msg_len + d.fetch_len + d.hops * sizeof(uint64_t))
 		return MDB_CORRUPTED;
 	memset(j, 0, sizeof(*j));
 	j->state = d.state;
@@ -177,6 +181,7 @@ job_decode(const MDB_val *v, struct job *j)
 	j->attempts = d.attempts;
 	j->http_status = d.http_status;
 	j->host = d.host;
+	j->url_host = d.url_host;
 	j->created_ms = d.created_ms;
 	j->updated_ms = d.updated_ms;
 	j->not_before_ms = d.not_before_ms;
@@ -184,10 +189,18 @@ job_decode(const MDB_val *v, struct job *j)
 	j->doc_id = d.doc_id;
 	memcpy(j->error_code, d.error_code, sizeof(j->error_code));
 	j->error_code[sizeof(j->error_code) - 1] = '\0';
+	j->hops = d.hops;
 	j->url = strndup(p, d.url_len);
+	p += d.url_len;
 	if (d.msg_len > 0)
-		j->error_msg = strndup(p + d.url_len, d.msg_len);
-	if (j->url == NULL || (d.msg_len > 0 && j->error_msg == NULL)) {
+		j->error_msg = strndup(p, d.msg_len);
+	p += d.msg_len;
+	if (d.fetch_len > 0)
+		j->fetch_url = strndup(p, d.fetch_len);
+	p += d.fetch_len;
+	memcpy(j->visited, p, d.hops * sizeof(uint64_t));
+	if (j->url == NULL || (d.msg_len > 0 && j->error_msg == NULL) ||
+	    (d.fetch_len > 0 && j->fetch_url == NULL)) {
 		queue_job_free(j);
 		return ENOMEM;
 	}
@@ -199,11 +212,15 @@ job_put(struct queue *q, MDB_txn *txn, const struct job *j, unsigned flags)
 {
 	size_t ul = strlen(j->url);
 	size_t ml = j->error_msg ? strnlen(j->error_msg, JOB_ERROR_MSG_MAX) : 0;
+	size_t fl = j->fetch_url ? strlen(j->fetch_url) : 0;
+	size_t vl = j->hops * sizeof(uint64_t);
 	struct job_disk d = {
 		.version = JOB_RECORD_VERSION, .state = (uint8_t)j->state,
 		.url_len = (uint16_t)ul, .msg_len = (uint16_t)ml,
+		.fetch_len = (uint16_t)fl, .hops = j->hops,
 		.priority = j->priority, .attempts = j->attempts,
 		.http_status = j->http_status, .host = j->host,
+		.url_host = j->url_host,
 		.created_ms = j->created_ms, .updated_ms = j->updated_ms,
 		.not_before_ms = j->not_before_ms,
 		.finished_ms = j->finished_ms, .doc_id = j->doc_id,
@@ -211,17 +228,23 @@ job_put(struct queue *q, MDB_txn *txn, const struct job *j, unsigned flags)
 	MDB_val k = { sizeof(j->id), (void *)&j->id }, v;
 	int rc;
 
-	if (ul > UINT16_MAX)
+	char *p;
+	if (ul > UINT16_MAX || fl > UINT16_MAX || j->hops > QUEUE_MAX_HOPS)
 		return EINVAL;
 	memcpy(d.error_code, j->error_code, sizeof(d.error_code));
-	v.mv_size = sizeof(d) + ul + ml;
+	v.mv_size = sizeof(d) + ul + ml + fl + vl;
 	rc = mdb_put(txn, q->jobs, &k, &v, flags | MDB_RESERVE);
 	if (rc != 0)
 		return rc;
-	memcpy(v.mv_data, &d, sizeof(d));
-	memcpy((char *)v.mv_data + sizeof(d), j->url, ul);
+	p = v.mv_data;
+	memcpy(p, &d, sizeof(d));
+	memcpy(p += sizeof(d), j->url, ul);
 	if (ml > 0)
-		memcpy((char *)v.mv_data + sizeof(d) + ul, j->error_msg, ml);
+		memcpy(p + ul, j->error_msg, ml);
+	if (fl > 0)
+		memcpy(p + ul + ml, j->fetch_url, fl);
+	if (vl > 0)
+		memcpy(p + ul + ml + fl, j->visited, vl);
 	return 0;
 }
 
@@ -230,6 +253,7 @@ queue_job_free(struct job *j)
 {
 	SAFE_FREE(j->url);
 	SAFE_FREE(j->error_msg);
+	SAFE_FREE(j->fetch_url);
 }
 
 int
@@ -349,6 +373,102 @@ job_index(struct queue *q, MDB_txn *txn, const struct job *j, bool add,
 	}
 }
 
+/* --- host records ------------------------------------------------- */
+
+/* A host record: jobs per state, then the origin string. */
+struct host_disk {
+	uint64_t	 jobs[JOB_NSTATES];
+};
+
+/*
+ * Adds delta to host's count of jobs in state; origin (when not NULL)
+ * names a host seen for the first time.
+ */
+static int
+host_add(struct queue *q, MDB_txn *txn, uint64_t host, const char *origin,
+    enum job_state state, int delta)
+{
+	unsigned char key[8];
+	MDB_val k = { sizeof(key), key }, v;
+	struct host_disk h = { { 0 } };
+	const char *name = origin ? origin : "";
+	size_t nlen = strlen(name);
+	char *old = NULL;
+	int rc;
+
+	store_put_be64(key, host);
+	rc = mdb_get(txn, q->hosts, &k, &v);
+	if (rc == 0 && v.mv_size >= sizeof(h)) {
+		memcpy(&h, v.mv_data, sizeof(h));
+		nlen = v.mv_size - sizeof(h);
+		old = strndup((char *)v.mv_data + sizeof(h), nlen);
+		if (old == NULL)
+			return ENOMEM;
+		name = old;
+	} else if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	h.jobs[state] = (uint64_t)((int64_t)h.jobs[state] + delta);
+	v.mv_size = sizeof(h) + nlen;
+	rc = mdb_put(txn, q->hosts, &k, &v, MDB_RESERVE);
+	if (rc == 0) {
+		memcpy(v.mv_data, &h, sizeof(h));
+		memcpy((char *)v.mv_data + sizeof(h), name, nlen);
+	}
+	free(old);
+	return rc;
+}
+
+int
+queue_host_origin(struct queue *q, MDB_txn *txn, uint64_t host,
+    char **origin)
+{
+	unsigned char key[8];
+	MDB_val k = { sizeof(key), key }, v;
+	int rc;
+
+	store_put_be64(key, host);
+	rc = mdb_get(txn, q->hosts, &k, &v);
+	if (rc != 0)
+		return rc;
+	if (v.mv_size <= sizeof(struct host_disk))
+		return MDB_NOTFOUND;
+	*origin = strndup((char *)v.mv_data + sizeof(struct host_disk),
+	    v.mv_size - sizeof(struct host_disk));
+	return *origin ? 0 : ENOMEM;
+}
+
+int
+queue_walk_hosts(struct queue *q, MDB_txn *txn, uint64_t after,
+    int (*fn)(const struct host_record *h, void *arg), void *arg)
+{
+	unsigned char key[8];
+	MDB_cursor *cur;
+	MDB_val k = { sizeof(key), key }, v;
+	int rc, stop = 0;
+
+	store_put_be64(key, after + 1);
+	if ((rc = mdb_cursor_open(txn, q->hosts, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, after ? MDB_SET_RANGE :
+	    MDB_FIRST); rc == 0 && !stop;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct host_record r;
+		char *origin;
+
+		if (k.mv_size != 8 || v.mv_size < sizeof(struct host_disk))
+			continue;
+		r.host = store_get_be64(k.mv_data);
+		memcpy(r.jobs, v.mv_data, sizeof(r.jobs));
+		origin = strndup((char *)v.mv_data + sizeof(struct host_disk),
+		    v.mv_size - sizeof(struct host_disk));
+		r.origin = origin ? origin : "";
+		stop = fn(&r, arg);
+		free(origin);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
 /*
  * Moves j to state `to`: leaves the old index, updates the counts, writes
  * the record, joins the new index.  j->state is updated.
@@ -359,6 +479,10 @@ job_move(struct queue *q, MDB_txn *txn, struct job *j, enum job_state to,
 {
 	int rc = job_index(q, txn, j, false, now);
 
+	if (rc == 0)
+		rc = host_add(q, txn, j->host, NULL, j->state, -1);
+	if (rc == 0)
+		rc = host_add(q, txn, j->host, NULL, to, 1);
 	if (rc != 0)
 		return rc;
 	q->counts.state[j->state]--;
@@ -386,6 +510,46 @@ job_set_error(struct job *j, const char *code, const char *msg)
 
 /* --- transitions --------------------------------------------------- */
 
+/*
+ * Moves j to a new host (a redirect, or back to its own URL's host when
+ * it restarts), as queued.  The old index entry and host count go first.
+ */
+static int
+job_rehost(struct queue *q, MDB_txn *txn, struct job *j, uint64_t host,
+    const char *origin, uint64_t now)
+{
+	int rc = job_index(q, txn, j, false, now);
+
+	if (rc == 0)
+		rc = host_add(q, txn, j->host, NULL, j->state, -1);
+	if (rc == 0)
+		rc = host_add(q, txn, host, origin, JOB_QUEUED, 1);
+	if (rc != 0)
+		return rc;
+	q->counts.state[j->state]--;
+	q->counts.state[JOB_QUEUED]++;
+	j->state = JOB_QUEUED;
+	j->host = host;
+	j->updated_ms = now;
+	j->finished_ms = 0;
+	rc = job_put(q, txn, j, 0);
+	if (rc == 0)
+		rc = job_index(q, txn, j, true, now);
+	return rc;
+}
+
+/* Back to queued from the submitted URL: a forced or manual retry
+ * forgets the redirects a previous run followed. */
+static int
+job_restart(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
+{
+	if (j->fetch_url == NULL)
+		return job_move(q, txn, j, JOB_QUEUED, now);
+	SAFE_FREE(j->fetch_url);
+	j->hops = 0;
+	return job_rehost(q, txn, j, j->url_host, NULL, now);
+}
+
 static int
 submit_existing(struct queue *q, MDB_txn *txn, uint64_t id, bool force,
     int32_t prio, uint64_t now, struct submit_result *r)
@@ -403,7 +567,7 @@ submit_existing(struct queue *q, MDB_txn *txn, uint64_t id, bool force,
 		j.priority = prio;
 		j.not_before_ms = 0;
 		job_set_error(&j, "", NULL);
-		rc = job_move(q, txn, &j, JOB_QUEUED, now);
+		rc = job_restart(q, txn, &j, now);
 		r->status = SUBMIT_REQUEUED;
 		r->state = JOB_QUEUED;
 	}
@@ -413,8 +577,8 @@ submit_existing(struct queue *q, MDB_txn *txn, uint64_t id, bool force,
 
 int
 queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
-    int32_t priority, uint64_t not_before_ms, bool force, uint64_t now,
-    struct submit_result *r)
+    const char *origin, int32_t priority, uint64_t not_before_ms, bool force,
+    uint64_t now, struct submit_result *r)
 {
 	unsigned char key[URL_KEY_MAX], idbuf[8];
 	MDB_val k = { 0, key }, v = { sizeof(idbuf), idbuf };
@@ -432,6 +596,7 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 	j.state = JOB_QUEUED;
 	j.priority = priority;
 	j.host = host;
+	j.url_host = host;
 	j.created_ms = j.updated_ms = now;
 	j.not_before_ms = not_before_ms > now ? not_before_ms : 0;
 	j.url = (char *)url;
@@ -444,6 +609,8 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 	}
 	if (rc == 0)
 		rc = job_index(q, txn, &j, true, now);
+	if (rc == 0)
+		rc = host_add(q, txn, host, origin, JOB_QUEUED, 1);
 	if (rc != 0)
 		return rc;
 	q->next_id++;
@@ -611,6 +778,48 @@ queue_fail(struct queue *q, MDB_txn *txn, uint64_t id,
 }
 
 int
+queue_redirect(struct queue *q, MDB_txn *txn, uint64_t id,
+    const char *target, uint64_t host, const char *origin, uint32_t max_hops,
+    uint64_t now, enum redirect_outcome *outcome)
+{
+	uint64_t h = XXH3_64bits(target, strlen(target));
+	struct job j;
+	int rc = get_active(q, txn, id, &j);
+	char *copy;
+
+	if (rc != 0)
+		return rc;
+	*outcome = REDIRECT_QUEUED;
+	if (h == XXH3_64bits(j.url, strlen(j.url)))
+		*outcome = REDIRECT_LOOP;
+	for (uint32_t i = 0; i < j.hops; i++)
+		if (j.visited[i] == h)
+			*outcome = REDIRECT_LOOP;
+	if (*outcome == REDIRECT_QUEUED && (j.hops >= max_hops ||
+	    j.hops >= QUEUE_MAX_HOPS))
+		*outcome = REDIRECT_TOO_MANY;
+	if (*outcome != REDIRECT_QUEUED) {
+		queue_job_free(&j);
+		return 0;
+	}
+	copy = strdup(target);
+	if (copy == NULL) {
+		queue_job_free(&j);
+		return ENOMEM;
+	}
+	free(j.fetch_url);
+	j.fetch_url = copy;
+	j.visited[j.hops++] = h;
+	/* The next lease counts an attempt; a hop is not a new one. */
+	if (j.attempts > 0)
+		j.attempts--;
+	j.not_before_ms = 0;
+	rc = job_rehost(q, txn, &j, host, origin, now);
+	queue_job_free(&j);
+	return rc;
+}
+
+int
 queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
 {
 	struct job j;
@@ -639,7 +848,7 @@ queue_retry(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
 		j.attempts = 0;
 		j.not_before_ms = 0;
 		job_set_error(&j, "", NULL);
-		rc = job_move(q, txn, &j, JOB_QUEUED, now);
+		rc = job_restart(q, txn, &j, now);
 	} else
 		rc = MDB_KEYEXIST;
 	queue_job_free(&j);

@@ -10,10 +10,13 @@
 #include <string.h>
 
 #include "sluice/queue.h"
+#include "sluice/robots.h"
 #include "sluice/sched.h"
 #include "sluice/util.h"
 
 #define SCHED_BUCKETS_MIN	1024
+
+static struct sched_host *sched_find(const struct sched *s, uint64_t key);
 
 int
 sched_init(struct sched *s)
@@ -33,6 +36,7 @@ sched_free(struct sched *s)
 		struct sched_host *h = s->buckets[i], *n;
 		for (; h != NULL; h = n) {
 			n = h->next;
+			robots_free(h->robots);
 			free(h);
 		}
 	}
@@ -68,6 +72,33 @@ sched_rehash(struct sched *s)
 	free(s->buckets);
 	s->buckets = b;
 	s->nbuckets = n;
+}
+
+struct sched_host *
+sched_find_host(struct sched *s, uint64_t key)
+{
+	return sched_find(s, key);
+}
+
+void
+sched_walk(struct sched *s, void (*fn)(struct sched_host *h, void *arg),
+    void *arg)
+{
+	for (uint32_t i = 0; i < s->nbuckets; i++)
+		for (struct sched_host *h = s->buckets[i]; h; h = h->next)
+			fn(h, arg);
+}
+
+void
+sched_set_robots(struct sched_host *h, int policy, struct robots *rules,
+    uint64_t expires_ms, uint64_t delay_ms)
+{
+	robots_free(h->robots);
+	h->robots = rules;
+	h->robots_policy = policy;
+	h->robots_expires_ms = expires_ms;
+	h->robots_state = SCHED_ROBOTS_KNOWN;
+	h->delay_ms = delay_ms;
 }
 
 static struct sched_host *
@@ -121,6 +152,17 @@ host_can_start(const struct sched *s, const struct sched_host *h,
 	return now >= h->next_start_ms && now >= h->backoff_until_ms;
 }
 
+/* True when h's robots.txt must be looked up before it may start. */
+static bool
+robots_needed(const struct sched *s, const struct sched_host *h,
+    uint64_t now)
+{
+	if (!s->respect_robots)
+		return false;
+	return h->robots_state != SCHED_ROBOTS_KNOWN ||
+	    now >= h->robots_expires_ms;
+}
+
 /* Refreshes h's cached head priority; clears ready if it has none. */
 static int
 host_head(struct queue *q, MDB_txn *txn, struct sched_host *h)
@@ -142,7 +184,7 @@ host_head(struct queue *q, MDB_txn *txn, struct sched_host *h)
 /* The startable host whose best ready job has the highest priority. */
 static int
 pick_host(struct sched *s, struct queue *q, MDB_txn *txn, uint64_t now,
-    struct sched_host **best)
+    struct sched_calls *calls, struct sched_host **best)
 {
 	*best = NULL;
 	for (uint32_t i = 0; i < s->nbuckets; i++) {
@@ -151,6 +193,14 @@ pick_host(struct sched *s, struct queue *q, MDB_txn *txn, uint64_t now,
 
 			if (!host_can_start(s, h, now))
 				continue;
+			if (robots_needed(s, h, now)) {
+				if (h->robots_state != SCHED_ROBOTS_FETCHING)
+					calls->robots(h, calls->arg);
+				if (calls->rc != 0)
+					return calls->rc;
+				if (robots_needed(s, h, now))
+					continue;
+			}
 			if ((rc = host_head(q, txn, h)) != 0)
 				return rc;
 			if (h->ready && (*best == NULL ||
@@ -163,7 +213,7 @@ pick_host(struct sched *s, struct queue *q, MDB_txn *txn, uint64_t now,
 
 int
 sched_plan(struct sched *s, struct queue *q, MDB_txn *txn, uint64_t now,
-    uint32_t room, void (*fn)(struct job *j, void *arg), void *arg)
+    uint32_t room, struct sched_calls *calls)
 {
 	while (room > 0 && s->inflight + s->planned < s->max_total) {
 		struct sched_host *h;
@@ -172,7 +222,7 @@ sched_plan(struct sched *s, struct queue *q, MDB_txn *txn, uint64_t now,
 		uint64_t id;
 		int rc;
 
-		if ((rc = pick_host(s, q, txn, now, &h)) != 0)
+		if ((rc = pick_host(s, q, txn, now, calls, &h)) != 0)
 			return rc;
 		if (h == NULL)
 			return 0;
@@ -182,10 +232,13 @@ sched_plan(struct sched *s, struct queue *q, MDB_txn *txn, uint64_t now,
 		if (rc != 0)
 			return rc;
 		h->head_valid = false;
-		h->planned++;
-		s->planned++;
-		room--;
-		fn(&j, arg);
+		if (calls->lease(h, &j, calls->arg)) {
+			h->planned++;
+			s->planned++;
+			room--;
+		}
+		if (calls->rc != 0)
+			return calls->rc;
 	}
 	return 0;
 }
@@ -269,7 +322,8 @@ sched_next_wakeup(const struct sched *s, uint64_t now)
 			    h->next_start_ms : h->backoff_until_ms;
 			int64_t d;
 
-			if (!h->ready || h->inflight >= s->max_per_host)
+			if (!h->ready || h->inflight >= s->max_per_host ||
+			    h->robots_state == SCHED_ROBOTS_FETCHING)
 				continue;
 			d = t > now ? (int64_t)(t - now) : 0;
 			if (best < 0 || d < best)

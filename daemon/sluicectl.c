@@ -60,6 +60,7 @@ static int do_submit(struct ctl *, int, char **);
 static int do_status(struct ctl *, int, char **);
 static int do_job(struct ctl *, int, char **);
 static int do_jobs(struct ctl *, int, char **);
+static int do_hosts(struct ctl *, int, char **);
 static int do_doc(struct ctl *, int, char **);
 static int do_export(struct ctl *, int, char **);
 static int do_pause(struct ctl *, int, char **);
@@ -80,6 +81,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "jobs", "[--state S] [--limit N] [--after ID] [--all]",
 	    "list jobs, a page at a time", 0, do_jobs },
 	{ "doc", "ID|URL", "show a stored document", 0, do_doc },
+	{ "hosts", "", "show per-host queue, politeness and robots.txt state",
+	    0, do_hosts },
 	{ "export", "[--since TIME] [--include-duplicates]",
 	    "stream documents to stdout, one JSON line each",
 	    CMD_OWN_TIMEOUT, do_export },
@@ -811,6 +814,41 @@ do_jobs(struct ctl *ctx, int argc, char **argv)
 		fprintf(stderr, "more: sluicectl jobs --after %llu (or --all)\n",
 		    (unsigned long long)jo.after);
 	return rc;
+}
+
+/* Every host, a page at a time. */
+static int
+do_hosts(struct ctl *ctx, int argc, char **argv)
+{
+	uint64_t after = 0;
+	int rc, first = 1;
+	json_t *reply;
+
+	if (argc != 1)
+		return usage_error(ctx, "hosts takes no argument");
+	for (;;) {
+		json_t *req = request("hosts"), *next;
+
+		json_object_set_new(req, "limit", json_integer(CTL_JOBS_PAGE_MAX));
+		if (after > 0)
+			json_object_set_new(req, "after", json_integer(
+			    (json_int_t)after));
+		if (ctl_call(ctx, req, &reply) == -1)
+			return CTL_EXIT_UNREACHABLE;
+		rc = ctl_check(ctx, reply);
+		if (rc == CTL_EXIT_OK && !ctx->json)
+			ctlclient_print_hosts(stdout, json_object_get(reply,
+			    "hosts"), first);
+		next = json_object_get(reply, "next");
+		first = 0;
+		if (rc != CTL_EXIT_OK || !json_is_integer(next) ||
+		    (uint64_t)json_integer_value(next) == after) {
+			json_decref(reply);
+			return rc;
+		}
+		after = (uint64_t)json_integer_value(next);
+		json_decref(reply);
+	}
 }
 
 static int

@@ -200,6 +200,9 @@ void ctlclient_print_status(FILE *out, const json_t *reply);
 void ctlclient_print_object(FILE *out, const json_t *obj);
 /* A page of jobs as aligned columns id, state, attempts, http, url, error;
  * the header line only when header is non-zero. */
+/* Prints the hosts of a `hosts` reply as aligned columns (with a header
+ * line when header is set). */
+void ctlclient_print_hosts(FILE *out, const json_t *hosts, int header);
 void ctlclient_print_jobs(FILE *out, const json_t *jobs, int header);
 /* The reload reply: the applied keys and those needing a restart. */
 void ctlclient_print_reload(FILE *out, const json_t *reply);

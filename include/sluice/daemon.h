@@ -25,6 +25,8 @@
 #include "sluice/config.h"
 #include "sluice/dedup.h"
 #include "sluice/doc.h"
+#include "sluice/hosts.h"
+#include "sluice/robots.h"
 #include "sluice/page.h"
 #include "sluice/queue.h"
 #include "sluice/sched.h"
@@ -49,9 +51,13 @@ enum op_kind {
 struct op_url {
 	const char	*given;		/* as submitted (points into req) */
 	char		*url;		/* canonical, NULL if rejected */
+	char		*origin;	/* scheme://host:port */
 	enum url_status	 status;
 	uint64_t	 host;
 };
+
+/* Robots redirects followed by libcurl itself (RFC 9309: at least 5). */
+#define ROBOTS_MAX_REDIRECTS	5
 
 struct op {
 	enum op_kind	 kind;
@@ -75,6 +81,7 @@ struct completion {
 	uint64_t	 host;
 	struct page	*page;		/* a document to store, or NULL */
 	bool		 not_modified;	/* 304: keep the stored document */
+	char		*redirect;	/* a 3xx's target, to requeue for */
 	char		 code[JOB_ERROR_CODE_MAX];	/* failure, if no page */
 	char		 msg[256];
 	uint32_t	 http_status;
@@ -85,11 +92,14 @@ struct completion {
 	struct completion *next;
 };
 
-/* A lease planned in this turn: started after the commit. */
+/* A lease planned in this turn: started after the commit.  A robots
+ * lease fetches a host's robots.txt instead of a job. */
 struct lease {
+	bool		 robots;
 	uint64_t	 job_id;
 	uint64_t	 host;
-	char		*url;
+	char		*url;		/* the job's URL (or robots.txt's) */
+	char		*fetch_url;	/* the current hop, NULL = url */
 	char		*etag;
 	char		*last_modified;
 	struct lease	*next;
@@ -104,6 +114,14 @@ struct waiter {
 	struct waiter	*next;
 };
 
+/* A robots.txt fetched, to be cached in the next turn's transaction. */
+struct robots_result {
+	uint64_t	 host;
+	struct hosts_robots r;
+	char		*body;
+	struct robots_result *next;
+};
+
 #define RATE_WINDOW	60	/* seconds in rate_1m */
 
 struct daemon {
@@ -116,6 +134,10 @@ struct daemon {
 	struct store	 store;
 	struct queue	 queue;
 	struct docs	 docs;
+	struct hosts	 hosts;
+	struct guard	*guard;
+	struct robots_limits robots_limits;
+	struct robots_cache_ttl robots_ttl;
 	struct dedup_dbs dedup;
 	struct sched	 sched;
 	struct fetch	*fetch;
@@ -129,6 +151,7 @@ struct daemon {
 	struct op	*ops, **ops_tail;
 	struct completion *comps, **comps_tail;
 	struct lease	*leases;
+	struct robots_result *robots_results;
 	struct waiter	*waiters;
 
 	struct event	*wake;		/* next due job / host slot */
@@ -169,6 +192,10 @@ int daemon_load_config(struct daemon *d, struct config *c, char *err,
  * Returns 0, or -1 with err (nothing changed). */
 int daemon_reload(struct daemon *d, json_t *applied, json_t *restart,
     char *err, size_t errlen);
+
+/* The per-host key of url (hash of its origin, never 0) and the origin
+ * (malloc'd); 0 and NULL if url has no origin. */
+uint64_t daemon_host_key(const char *url, char **origin);
 
 /* Jobs finished per second over the last minute. */
 double daemon_rate(struct daemon *d);

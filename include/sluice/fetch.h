@@ -42,7 +42,15 @@ struct fetch_req {
 	const char	*etag;		/* If-None-Match, or NULL */
 	const char	*last_modified;	/* If-Modified-Since, or NULL */
 	void		*arg;		/* returned in the result */
+	/* Redirects libcurl follows by itself: FETCH_FOLLOW_CONFIG (0) for
+	 * fetch.max_redirects, N > 0 for N, or FETCH_FOLLOW_NONE: a 3xx then
+	 * comes back with redirect_url set, so the caller can check the hop
+	 * (scheme, robots.txt, politeness) before taking it. */
+	long		 follow;
 };
+
+#define FETCH_FOLLOW_CONFIG	0L
+#define FETCH_FOLLOW_NONE	(-1L)
 
 /*
  * The headers are those of the final response (not of redirects or 1xx).
@@ -61,6 +69,8 @@ struct fetch_result {
 	char		*last_modified;	/* Last-Modified header, or NULL */
 	int64_t		 retry_after_ms;/* Retry-After as a delay, -1 if absent */
 	uint32_t	 redirects;	/* hops followed */
+	char		*redirect_url;	/* absolute Location of a 3xx not
+					   followed, or NULL */
 	uint64_t	 started_ms;	/* now_ms() at start */
 	uint64_t	 elapsed_ms;
 	struct buf	 body;		/* decoded body, at most fetch.max_body;

@@ -15,6 +15,7 @@
  *   delayed  due_ms (be64) id (be64)            -> ""   queued, due later
  *   active   id (be64)                          -> ""   leased
  *   failed   id (be64)                          -> ""   for retry --failed
+ *   hosts    host (be64)                        -> jobs per state + origin
  *
  * Job lifecycle: queued -> active -> done | failed | cancelled; a retryable
  * failure goes back to queued with a due time, until queue.max_attempts.
@@ -44,6 +45,7 @@ enum job_state {
 #define JOB_ERROR_MSG_MAX	512
 #define QUEUE_PRIORITY_MIN	(-1000)
 #define QUEUE_PRIORITY_MAX	1000
+#define QUEUE_MAX_HOPS		64	/* redirects remembered per job */
 
 struct job {
 	uint64_t	 id;
@@ -51,7 +53,8 @@ struct job {
 	int32_t		 priority;
 	uint32_t	 attempts;	/* leases so far */
 	uint32_t	 http_status;	/* last response's, 0 if none */
-	uint64_t	 host;		/* per-host key (hash of the origin) */
+	uint64_t	 host;		/* per-host key of the current hop */
+	uint64_t	 url_host;	/* per-host key of url itself */
 	uint64_t	 created_ms;
 	uint64_t	 updated_ms;
 	uint64_t	 not_before_ms;	/* 0 = any time */
@@ -59,7 +62,10 @@ struct job {
 	uint64_t	 doc_id;	/* 0 = none */
 	char		 error_code[JOB_ERROR_CODE_MAX]; /* "" = none */
 	char		*error_msg;	/* NULL = none */
-	char		*url;		/* canonical */
+	char		*url;		/* canonical, as submitted */
+	char		*fetch_url;	/* after redirects; NULL = url */
+	uint32_t	 hops;		/* redirects taken */
+	uint64_t	 visited[QUEUE_MAX_HOPS]; /* hashes of hop URLs */
 };
 
 /* Job counts per state plus running totals, as kept in the meta db. */
@@ -75,7 +81,7 @@ struct queue_counts {
 
 struct queue {
 	struct store	*store;
-	MDB_dbi		 jobs, urls, ready, delayed, active, failed;
+	MDB_dbi		 jobs, urls, ready, delayed, active, failed, hosts;
 	uint64_t	 next_id;
 	struct queue_counts counts;	/* mirrors the meta db */
 	struct queue_counts saved;	/* at queue_turn_begin */
@@ -114,8 +120,9 @@ struct submit_result {
  * existing one.  With force, a finished job goes back to queued.
  */
 int queue_submit(struct queue *q, MDB_txn *txn, const char *url,
-    uint64_t host, int32_t priority, uint64_t not_before_ms, bool force,
-    uint64_t now, struct submit_result *r);
+    uint64_t host, const char *origin, int32_t priority,
+    uint64_t not_before_ms, bool force, uint64_t now,
+    struct submit_result *r);
 
 /* Reads job id.  MDB_NOTFOUND if absent.  Free with queue_job_free. */
 int queue_get(struct queue *q, MDB_txn *txn, uint64_t id, struct job *j);
@@ -161,6 +168,23 @@ struct job_failure {
 int queue_fail(struct queue *q, MDB_txn *txn, uint64_t id,
     const struct job_failure *f, uint64_t now, bool *requeued);
 
+enum redirect_outcome {
+	REDIRECT_QUEUED,	/* requeued for the target (a new host) */
+	REDIRECT_LOOP,		/* the target was visited already */
+	REDIRECT_TOO_MANY,	/* over max_hops */
+};
+
+/*
+ * Moves an active job to the target of a redirect: it goes back to the
+ * queue under the target's host, so that the target's robots.txt, politeness
+ * and backoff apply to the hop like to any fetch.  The attempt is not
+ * counted again.  A loop or too many hops leaves the job active and says so
+ * in *outcome (the caller then fails it).
+ */
+int queue_redirect(struct queue *q, MDB_txn *txn, uint64_t id,
+    const char *target, uint64_t host, const char *origin, uint32_t max_hops,
+    uint64_t now, enum redirect_outcome *outcome);
+
 /* queued/active -> cancelled.  MDB_KEYEXIST if already finished. */
 int queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now);
 /* failed/cancelled -> queued, attempts reset.  MDB_KEYEXIST otherwise. */
@@ -178,6 +202,19 @@ int queue_recover(struct queue *q, MDB_txn *txn, uint64_t *n);
  */
 int queue_walk(struct queue *q, MDB_txn *txn, uint64_t after_id, int state,
     int (*fn)(const struct job *j, void *arg), void *arg);
+
+struct host_record {
+	uint64_t	 host;
+	uint64_t	 jobs[JOB_NSTATES];
+	const char	*origin;	/* valid during the callback */
+};
+
+/* Walks the host records from after host `after` (0 = start). */
+int queue_walk_hosts(struct queue *q, MDB_txn *txn, uint64_t after,
+    int (*fn)(const struct host_record *h, void *arg), void *arg);
+/* Reads one host's origin ("https://example.org:443"); caller frees. */
+int queue_host_origin(struct queue *q, MDB_txn *txn, uint64_t host,
+    char **origin);
 
 /* Walks the hosts that have ready jobs: fn(host, arg) once per host. */
 int queue_ready_hosts(struct queue *q, MDB_txn *txn,

@@ -24,6 +24,14 @@
 
 struct queue;
 struct job;
+struct robots;
+
+/* What the scheduler knows of a host's robots.txt. */
+enum sched_robots {
+	SCHED_ROBOTS_UNKNOWN = 0,	/* look in the cache, else fetch */
+	SCHED_ROBOTS_FETCHING,		/* a robots.txt request is out */
+	SCHED_ROBOTS_KNOWN,		/* rules (or a policy) until expiry */
+};
 
 struct sched_host {
 	uint64_t	 key;
@@ -37,6 +45,10 @@ struct sched_host {
 	int32_t		 head_prio;	/* cached best ready priority */
 	bool		 head_valid;
 	bool		 ready;		/* may have ready jobs in LMDB */
+	enum sched_robots robots_state;
+	int		 robots_policy;	/* enum robots_policy */
+	struct robots	*robots;	/* parsed rules, or NULL */
+	uint64_t	 robots_expires_ms;
 	struct sched_host *next;	/* hash chain */
 };
 
@@ -50,6 +62,7 @@ struct sched {
 	uint32_t	 max_total;
 	uint32_t	 max_per_host;
 	uint64_t	 host_delay_ms;
+	bool		 respect_robots;
 };
 
 int sched_init(struct sched *s);
@@ -63,12 +76,31 @@ struct sched_host *sched_host(struct sched *s, uint64_t key);
 void sched_ready(struct sched *s, uint64_t host, int32_t prio);
 
 /*
- * Plans up to `room` leases in txn.  For each leased job calls
- * fn(job, arg) (the job is the caller's to free with queue_job_free).
- * Returns 0 or an LMDB error.
+ * What sched_plan() asks of its caller.  robots(h) is called for a host
+ * that may start but whose robots.txt is not known: it makes the rules
+ * known (from the cache) or starts fetching them.  lease(h, job) receives
+ * each leased job (the caller's to free with queue_job_free); it returns
+ * false when the job is not to be fetched after all (robots.txt forbids
+ * it), which gives the host's slot back.  Both return an LMDB error or 0
+ * through *rc.
  */
+struct sched_calls {
+	void	(*robots)(struct sched_host *h, void *arg);
+	bool	(*lease)(struct sched_host *h, struct job *j, void *arg);
+	void	*arg;
+	int	 rc;
+};
+
+/* Plans up to `room` leases in txn.  Returns 0 or an LMDB error. */
 int sched_plan(struct sched *s, struct queue *q, MDB_txn *txn, uint64_t now,
-    uint32_t room, void (*fn)(struct job *j, void *arg), void *arg);
+    uint32_t room, struct sched_calls *calls);
+/* Sets host h's robots.txt state (rules may be NULL; takes ownership). */
+void sched_set_robots(struct sched_host *h, int policy, struct robots *rules,
+    uint64_t expires_ms, uint64_t delay_ms);
+struct sched_host *sched_find_host(struct sched *s, uint64_t key);
+/* Walks every host entry. */
+void sched_walk(struct sched *s, void (*fn)(struct sched_host *h, void *arg),
+    void *arg);
 void sched_commit(struct sched *s, uint64_t now);
 void sched_abort(struct sched *s);
 

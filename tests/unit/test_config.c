@@ -31,7 +31,11 @@ test_defaults(void **state)
 
 	config_defaults(&c);
 	assert_int_equal(c.max_total, 64);
-	assert_int_equal(c.max_per_host, 2);
+	assert_int_equal(c.max_per_host, 1);
+	assert_int_equal(c.host_delay_ms, 1000);
+	assert_int_equal(c.max_crawl_delay_ms, 30000);
+	assert_int_equal(c.host_backoff_min_ms, 60000);
+	assert_int_equal(c.host_backoff_max_ms, 24 * 3600 * 1000);
 	assert_int_equal(c.max_body, 10 * 1024 * 1024);
 	assert_int_equal(c.max_redirects, 10);
 	assert_int_equal(c.max_attempts, 5);

@@ -77,7 +77,7 @@ submit(struct fx *f, const char *url, uint64_t host, int32_t prio,
 {
 	struct submit_result r;
 
-	assert_int_equal(queue_submit(&f->q, f->txn, url, host, prio, 0, false,
+	assert_int_equal(queue_submit(&f->q, f->txn, url, host, "http://h:80", prio, 0, false,
 	    1000, &r), 0);
 	assert_int_equal(r.status, want);
 	return r.id;
@@ -116,7 +116,7 @@ test_submit_and_duplicates(void **state)
 	assert_int_equal(f->q.counts.submitted, 2);
 	/* --force on a queued job changes nothing. */
 	begin(f);
-	assert_int_equal(queue_submit(&f->q, f->txn, "http://a.example/1", 1, 0,
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://a.example/1", 1, "http://h:80", 0,
 	    0, true, 2000, &r), 0);
 	assert_int_equal(r.status, SUBMIT_DUPLICATE);
 	assert_int_equal(r.state, JOB_QUEUED);
@@ -167,7 +167,7 @@ test_not_before_delays(void **state)
 	uint64_t next = 0;
 
 	begin(f);
-	assert_int_equal(queue_submit(&f->q, f->txn, "http://h/later", 3, 0,
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://h/later", 3, "http://h:80", 0,
 	    5000, false, 1000, &r), 0);
 	assert_int_equal(lease_next(f, 3, 1000), 0);
 	assert_int_equal(queue_promote(&f->q, f->txn, 4999, NULL, NULL, &next),
@@ -286,7 +286,7 @@ test_done_cancel_retry_force(void **state)
 	assert_int_equal(queue_retry(&f->q, f->txn, a, 1004), MDB_KEYEXIST);
 	assert_int_equal(lease_next(f, 6, 1005), b);
 	/* --force puts a done job back, keeping its id and document. */
-	assert_int_equal(queue_submit(&f->q, f->txn, "http://h/a", 6, 0, 0,
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://h/a", 6, "http://h:80", 0, 0,
 	    true, 1006, &r), 0);
 	assert_int_equal(r.status, SUBMIT_REQUEUED);
 	assert_int_equal(r.id, a);
@@ -367,7 +367,7 @@ test_map_full_then_grow(void **state)
 	begin(f);
 	for (i = 0; i < 100000 && rc == 0; i++) {
 		snprintf(url, sizeof(url), "http://fill.example/%d/%0100d", i, 0);
-		rc = queue_submit(&f->q, f->txn, url, 10, 0, 0, false, 1000, &r);
+		rc = queue_submit(&f->q, f->txn, url, 10, "http://h:80", 0, 0, false, 1000, &r);
 	}
 	assert_int_equal(rc, MDB_MAP_FULL);
 	mdb_txn_abort(f->txn);
@@ -379,7 +379,7 @@ test_map_full_then_grow(void **state)
 	begin(f);
 	for (int k = 0; k < i / 2; k++) {
 		snprintf(url, sizeof(url), "http://fill.example/%d/%0100d", k, 0);
-		assert_int_equal(queue_submit(&f->q, f->txn, url, 10, 0, 0,
+		assert_int_equal(queue_submit(&f->q, f->txn, url, 10, "http://h:80", 0, 0,
 		    false, 1000, &r), 0);
 	}
 	commit(f);
@@ -389,11 +389,20 @@ test_map_full_then_grow(void **state)
 	assert_non_null(strstr(err, "map_size_max"));
 }
 
-static void
-drop_job(struct job *j, void *arg)
+static bool
+drop_job(struct sched_host *h, struct job *j, void *arg)
 {
 	queue_job_free(j);
+	return true;
 }
+
+static void
+no_robots(struct sched_host *h, void *arg)
+{
+	fail_msg("robots.txt asked for with respect_robots off");
+}
+
+static struct sched_calls calls = { no_robots, drop_job, NULL, 0 };
 
 static void
 test_sched_per_host_limits(void **state)
@@ -413,13 +422,13 @@ test_sched_per_host_limits(void **state)
 			sched_ready(&s, (uint64_t)h, 0);
 		}
 	assert_int_equal(sched_plan(&s, &f->q, f->txn, 1000, 100,
-	    drop_job, NULL), 0);
+	    &calls), 0);
 	leased = (int)s.planned;
 	assert_int_equal(leased, 3);		/* fetch.max_total */
 	sched_commit(&s, 1000);
 	sched_configure(&s, 100, 2, 0);
 	assert_int_equal(sched_plan(&s, &f->q, f->txn, 1000, 100,
-	    drop_job, NULL), 0);
+	    &calls), 0);
 	assert_int_equal(s.planned, 3);		/* 2 per host, 3 hosts */
 	sched_commit(&s, 1000);
 	commit(f);
@@ -443,7 +452,7 @@ test_sched_priority_across_hosts_and_backoff(void **state)
 	sched_ready(&s, 12, 50);
 	sched_backoff(&s, 12, -1, 60000, 3600000, 1000);
 	assert_int_equal(sched_plan(&s, &f->q, f->txn, 1000, 1,
-	    drop_job, NULL), 0);
+	    &calls), 0);
 	sched_commit(&s, 1000);
 	/* y is backed off, so x's job goes first although lower. */
 	assert_int_equal(lease_next(f, 12, 1000), b);
@@ -454,6 +463,110 @@ test_sched_priority_across_hosts_and_backoff(void **state)
 	assert_int_equal(sched_next_wakeup(&s, 1000), 5000);
 	commit(f);
 	sched_free(&s);
+}
+
+static void
+test_redirect_requeues_and_detects_loops(void **state)
+{
+	struct fx *f = *state;
+	enum redirect_outcome out;
+	struct submit_result r;
+	uint64_t id;
+	struct job j;
+
+	begin(f);
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://a/start", 21,
+	    "http://a:80", 0, 0, false, 1000, &r), 0);
+	id = r.id;
+	assert_int_equal(lease_next(f, 21, 1000), id);
+	assert_int_equal(queue_redirect(&f->q, f->txn, id, "https://b/next", 22,
+	    "https://b:443", 10, 1001, &out), 0);
+	assert_int_equal(out, REDIRECT_QUEUED);
+	assert_int_equal(lease_next(f, 21, 1002), 0);	/* moved to host b */
+	assert_int_equal(lease_next(f, 22, 1002), id);
+	assert_int_equal(queue_get(&f->q, f->txn, id, &j), 0);
+	assert_string_equal(j.url, "http://a/start");
+	assert_string_equal(j.fetch_url, "https://b/next");
+	assert_int_equal(j.hops, 1);
+	assert_int_equal(j.attempts, 1);	/* a hop is not an attempt */
+	queue_job_free(&j);
+	/* Back to the start: a loop.  The job stays active. */
+	assert_int_equal(queue_redirect(&f->q, f->txn, id, "http://a/start", 21,
+	    "http://a:80", 10, 1003, &out), 0);
+	assert_int_equal(out, REDIRECT_LOOP);
+	assert_int_equal(queue_redirect(&f->q, f->txn, id, "https://b/next", 22,
+	    "https://b:443", 10, 1003, &out), 0);
+	assert_int_equal(out, REDIRECT_LOOP);
+	assert_int_equal(queue_redirect(&f->q, f->txn, id, "https://c/", 23,
+	    "https://c:443", 1, 1003, &out), 0);
+	assert_int_equal(out, REDIRECT_TOO_MANY);
+	/* Done from the last hop; a forced resubmission starts over at a. */
+	assert_int_equal(queue_done(&f->q, f->txn, id, id, 200, 1004), 0);
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://a/start", 21,
+	    "http://a:80", 0, 0, true, 1005, &r), 0);
+	assert_int_equal(r.status, SUBMIT_REQUEUED);
+	assert_int_equal(lease_next(f, 21, 1006), id);
+	assert_int_equal(queue_get(&f->q, f->txn, id, &j), 0);
+	assert_null(j.fetch_url);
+	assert_int_equal(j.hops, 0);
+	queue_job_free(&j);
+	commit(f);
+}
+
+struct hosts_seen {
+	int		 n;
+	uint64_t	 queued_a, active_a, active_b, done_b;
+};
+
+static int
+count_host(const struct host_record *h, void *arg)
+{
+	struct hosts_seen *hs = arg;
+
+	hs->n++;
+	if (strcmp(h->origin, "http://a:80") == 0) {
+		hs->queued_a = h->jobs[JOB_QUEUED];
+		hs->active_a = h->jobs[JOB_ACTIVE];
+	}
+	if (strcmp(h->origin, "https://b:443") == 0) {
+		hs->active_b = h->jobs[JOB_ACTIVE];
+		hs->done_b = h->jobs[JOB_DONE];
+	}
+	return 0;
+}
+
+static void
+test_host_records_follow_jobs(void **state)
+{
+	struct fx *f = *state;
+	struct hosts_seen hs = { 0 };
+	enum redirect_outcome out;
+	struct submit_result r;
+	char *origin;
+	uint64_t a;
+
+	begin(f);
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://a/1", 31,
+	    "http://a:80", 0, 0, false, 1000, &r), 0);
+	a = r.id;
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://a/2", 31,
+	    "http://a:80", 0, 0, false, 1000, &r), 0);
+	assert_int_equal(lease_next(f, 31, 1000), a);
+	assert_int_equal(queue_redirect(&f->q, f->txn, a, "https://b/1", 32,
+	    "https://b:443", 10, 1001, &out), 0);
+	assert_int_equal(lease_next(f, 32, 1002), a);
+	assert_int_equal(queue_done(&f->q, f->txn, a, a, 200, 1003), 0);
+	assert_int_equal(queue_walk_hosts(&f->q, f->txn, 0, count_host, &hs),
+	    0);
+	assert_int_equal(hs.n, 2);
+	assert_int_equal(hs.queued_a, 1);
+	assert_int_equal(hs.active_a, 0);
+	assert_int_equal(hs.active_b, 0);
+	assert_int_equal(hs.done_b, 1);
+	assert_int_equal(queue_host_origin(&f->q, f->txn, 32, &origin), 0);
+	assert_string_equal(origin, "https://b:443");
+	free(origin);
+	commit(f);
 }
 
 int
@@ -487,6 +600,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_sched_priority_across_hosts_and_backoff, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_redirect_requeues_and_detects_loops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_records_follow_jobs,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
