@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,16 +197,46 @@ mapped_resident(void)
 	return n == 3 ? shared * (size_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
+/*
+ * LMDB does not publish where it mapped the data file (me_mapaddr is set
+ * only with MDB_FIXEDMAP), so the mapping is looked up by name.
+ */
+static int
+map_range(const struct store *s, uintptr_t *start, uintptr_t *end)
+{
+	char line[4096 + 128], want[4096 + 16];
+	FILE *fp = fopen("/proc/self/maps", "r");
+	int found = -1;
+
+	snprintf(want, sizeof(want), "%s/data.mdb", s->dir);
+	while (fp != NULL && found == -1 && fgets(line, sizeof(line), fp)) {
+		char *path = strchr(line, '/');
+		unsigned long a, b;
+
+		if (path == NULL)
+			continue;
+		path[strcspn(path, "\n")] = '\0';
+		if (strcmp(path, want) == 0 &&
+		    sscanf(line, "%lx-%lx", &a, &b) == 2) {
+			*start = a;
+			*end = b;
+			found = 0;
+		}
+	}
+	if (fp != NULL)
+		fclose(fp);
+	return found;
+}
+
 size_t
 store_trim(struct store *s, size_t max_mapped)
 {
 	size_t resident = mapped_resident();
-	MDB_envinfo info;
+	uintptr_t start, end;
 
-	if (resident <= max_mapped)
+	if (resident <= max_mapped || map_range(s, &start, &end) == -1)
 		return resident;
-	mdb_env_info(s->env, &info);
-	(void)madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+	(void)madvise((void *)start, end - start, MADV_DONTNEED);
 	return resident;
 }
 

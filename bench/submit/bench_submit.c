@@ -44,33 +44,38 @@ die(const char *what)
 	exit(1);
 }
 
-/* LMDB's own rate: one small put per write transaction, synced commit. */
+/* LMDB's own rate: one small put per write transaction, synced commit.
+ * The environment stays open across rounds. */
+static MDB_env *raw_env;
+static long raw_seq;
+
 static double
 raw_commits(const char *dir, double seconds)
 {
-	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	double t0, t;
 	long n = 0;
 
-	mkdir(dir, 0700);
-	if (mdb_env_create(&env) || mdb_env_set_mapsize(env, 1UL << 30) ||
-	    mdb_env_open(env, dir, 0, 0600))
-		die("mdb_env_open");
+	if (raw_env == NULL) {
+		mkdir(dir, 0700);
+		if (mdb_env_create(&raw_env) ||
+		    mdb_env_set_mapsize(raw_env, 1UL << 30) ||
+		    mdb_env_open(raw_env, dir, 0, 0600))
+			die("mdb_env_open");
+	}
 	t0 = now_s();
 	do {
 		char key[32];
-		int len = snprintf(key, sizeof(key), "k%ld", n);
+		int len = snprintf(key, sizeof(key), "k%ld", raw_seq++);
 		MDB_val k = { (size_t)len, key }, v = { 8, &n };
-		if (mdb_txn_begin(env, NULL, 0, &txn) ||
+		if (mdb_txn_begin(raw_env, NULL, 0, &txn) ||
 		    mdb_dbi_open(txn, NULL, 0, &dbi) ||
 		    mdb_put(txn, dbi, &k, &v, 0) || mdb_txn_commit(txn))
 			die("lmdb");
 		n++;
 		t = now_s();
 	} while (t - t0 < seconds);
-	mdb_env_close(env);
 	return (double)n / (t - t0);
 }
 
@@ -199,6 +204,7 @@ start_daemon(const char *sluiced, const char *state, const char *sock)
 		    "--set", "daemon.log_level=warning", "--set",
 		    "store.map_size_max=64GiB", "--set", "queue.max_batch=10000",
 		    "--set", "fetch.user_agent=bench (+http://localhost/)",
+		    "--set", "daemon.max_request=64MiB",
 		    (char *)NULL);
 		_exit(127);
 	}
@@ -236,12 +242,60 @@ rss(pid_t pid, long *vm, long *anon, long *file)
 		fclose(fp);
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+#define ROUNDS	5
+
+/*
+ * The disk's sync rate drifts (other processes share it), so each figure
+ * is measured in ROUNDS short rounds alternating with the raw LMDB rate,
+ * and the median of the per-round ratios is reported with the medians.
+ */
+static void
+interleaved(const char *name, const char *sock, const char *rawdir,
+    int clients, long per_request, double secs, int *id_base, double ratio_goal,
+    const char *goal)
+{
+	double raw[ROUNDS], got[ROUNDS], ratio[ROUNDS];
+
+	for (int i = 0; i < ROUNDS; i++) {
+		raw[i] = raw_commits(rawdir, secs / ROUNDS);
+		got[i] = submit_rate(sock, clients, per_request, 0,
+		    secs / ROUNDS, *id_base);
+		*id_base += clients;
+		ratio[i] = got[i] / raw[i];
+	}
+	qsort(raw, ROUNDS, sizeof(double), cmp_double);
+	qsort(got, ROUNDS, sizeof(double), cmp_double);
+	qsort(ratio, ROUNDS, sizeof(double), cmp_double);
+	printf("%-34s %9.0f URLs/s  raw %7.0f commits/s  ratio %6.2fx  "
+	    "(goal %s: %s)\n", name, got[ROUNDS / 2], raw[ROUNDS / 2],
+	    ratio[ROUNDS / 2], goal, ratio[ROUNDS / 2] >= ratio_goal ?
+	    "met" : "NOT met");
+}
+
+static double
+batch_rate(const char *sock, int clients, double secs, int *id_base)
+{
+	double r = submit_rate(sock, clients, 1000, 0, secs, *id_base);
+
+	*id_base += clients;
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
 	char state[1024], sock[1024], rawdir[1024], cmd[2100];
-	double secs = argc > 3 ? atof(argv[3]) : 5, raw, one, g16, batch;
-	long vm, anon, file, queued = 0;
+	double secs = argc > 3 ? atof(argv[3]) : 5, b1, b4;
+	long vm, anon, file;
+	int id = 0;
 	pid_t pid;
 
 	if (argc < 3) {
@@ -255,27 +309,33 @@ main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", state, rawdir);
 	if (system(cmd) != 0)
 		return 1;
-	raw = raw_commits(rawdir, secs);
-	printf("raw LMDB synced commits/s:           %10.0f\n", raw);
 	pid = start_daemon(argv[1], state, sock);
-	one = submit_rate(sock, 1, 1, 0, secs, 0);
-	printf("single URL, 1 client, URLs/s:        %10.0f  (%.0f%% of raw)\n",
-	    one, 100 * one / raw);
-	g16 = submit_rate(sock, 16, 1, 0, secs, 100);
-	printf("single URL, 16 clients, URLs/s:      %10.0f  (%.1fx raw)\n",
-	    g16, g16 / raw);
-	batch = submit_rate(sock, 1, 1000, 0, secs, 200);
-	printf("batches of 1000, 1 client, URLs/s:   %10.0f\n", batch);
+	interleaved("single URL/request, 1 client", sock, rawdir, 1, 1, secs,
+	    &id, 0.5, ">= 0.5x raw");
+	interleaved("single URL/request, 16 clients", sock, rawdir, 16, 1,
+	    secs, &id, 4.0, ">= 4x raw");
+	b1 = batch_rate(sock, 1, secs, &id);
+	b4 = batch_rate(sock, 4, secs, &id);
+	printf("%-34s %9.0f URLs/s  (goal >= 100000: %s)\n",
+	    "batches of 1000, 1 client", b1, b1 >= 100000 ? "met" : "NOT met");
+	printf("%-34s %9.0f URLs/s  (goal >= 100000: %s)\n",
+	    "batches of 1000, 4 clients", b4, b4 >= 100000 ? "met" : "NOT met");
 	/* Fill to 1,000,000 queued jobs, then read resident memory. */
-	queued = (long)((one + g16) * secs + batch * secs);
-	if (queued < 1000000)
-		submit_rate(sock, 4, 1000, (1000000 - queued) / 4000 + 1, 0,
-		    300);
-	rss(pid, &vm, &anon, &file);
-	printf("resident with >=1,000,000 queued:    %10ld KiB (anon %ld, "
-	    "file-backed LMDB pages %ld)\n", vm, anon, file);
+	submit_rate(sock, 4, 1000, 250, 0, 1000);
+	/* Housekeeping runs each second and trims mapped pages. */
+	for (int i = 0; i < 5; i++) {
+		sleep(1);
+		rss(pid, &vm, &anon, &file);
+		fprintf(stderr, "  after %ds: VmRSS %ld KiB (mapped %ld)\n", i + 1,
+		    vm, file);
+	}
+	printf("%-34s %9ld KiB  (anon %ld, LMDB pages mapped %ld; goal <= "
+	    "65536: %s)\n", "resident, >= 1,000,000 queued", vm, anon, file,
+	    vm <= 65536 ? "met" : "NOT met");
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
+	if (raw_env != NULL)
+		mdb_env_close(raw_env);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", state, rawdir);
 	return system(cmd) == 0 ? 0 : 1;
 }
