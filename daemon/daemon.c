@@ -896,6 +896,13 @@ on_robots(struct daemon *d, struct lease *l, struct fetch_result *r)
 	    r->retry_after_ms, &d->robots_ttl, &ttl);
 	if (p == ROBOTS_KEEP_CACHED)
 		p = ROBOTS_ALLOW_ALL;	/* we never ask conditionally */
+	if (r->error == FETCH_ERR_BLOCKED) {
+		/* The guard refuses the host itself: let its jobs run into
+		 * the guard and fail with address_blocked rather than wait
+		 * for a robots.txt that will never come. */
+		p = ROBOTS_ALLOW_ALL;
+		ttl = d->robots_ttl.unreachable_ms;
+	}
 	if (rr == NULL || h == NULL || ttl == 0) {
 		free(rr);
 		robots_failed(d, l, ttl == 0 ? "robots.txt fetch aborted" :

@@ -1,0 +1,280 @@
+"""
+test_polite.py - fetching politely and safely, end to end: robots.txt
+(RFC 9309), per-host politeness and backoff, retries by status, and the
+address guard tried directly, through a redirect and through a name.
+
+Every test runs the real sluiced against fixture servers on 127.0.0.1 (and
+127.0.0.2 as a second host) and talks to it only through sluicectl.
+"""
+
+import os
+import time
+
+from fixture_server import FixtureServer
+from harness import Daemon, run_tests, wait_until
+
+os.environ.setdefault("SLUICE_REQUIRE_BINARIES", "1")
+
+# Fast retries and backoff so the tests stay short; politeness is relaxed
+# unless a test is about it.
+FAST = {
+    "queue.retry_base": "100ms",
+    "queue.retry_max": "1s",
+    "fetch.host_backoff_min": "200ms",
+    "fetch.host_delay": "0",
+    "fetch.max_per_host": 4,
+    "fetch.timeout": "5s",
+}
+
+
+def submit(d, *urls):
+    res = d.ctl("submit", *urls)
+    assert res[0] == 0, res
+    return [r["id"] for r in res.obj["results"]]
+
+
+def job(d, jid):
+    return d.ctl("job", str(jid)).check().obj["job"]
+
+
+def wait_idle(d, timeout=30):
+    d.ctl("wait", "--timeout", str(timeout)).check()
+
+
+def hosts(d):
+    return {h["host"]: h for h in d.ctl("hosts").check().obj["hosts"]}
+
+
+def settings(**extra):
+    s = dict(FAST)
+    s.update(extra)
+    return s
+
+
+# --- robots.txt ----------------------------------------------------------
+
+
+def test_robots_disallow_fails_job_without_fetching(tmp):
+    with FixtureServer() as web, Daemon(tmp, settings()) as d:
+        web.robots = "User-agent: *\nDisallow: /private\n"
+        bad, good = submit(d, web.url("/private/secret"), web.url("/page/1"))
+        wait_idle(d)
+        j = job(d, bad)
+        assert j["state"] == "failed", j
+        assert j["error"]["code"] == "robots_disallowed", j
+        assert j["attempts"] == 1, j
+        assert web.hits("/private/secret") == 0
+        assert job(d, good)["state"] == "done"
+        # robots.txt is fetched once per origin, then cached.
+        submit(d, web.url("/page/2"), web.url("/page/3"))
+        wait_idle(d)
+        assert web.hits("/robots.txt") == 1
+        assert hosts(d)[f"http://127.0.0.1:{web.port}"]["robots"] == "parse"
+
+
+def test_robots_cache_survives_restart(tmp):
+    with FixtureServer() as web, Daemon(tmp, settings()) as d:
+        web.robots = "User-agent: *\nDisallow: /private\n"
+        submit(d, web.url("/page/1"))
+        wait_idle(d)
+        d.restart()
+        jid, = submit(d, web.url("/private/x"))
+        wait_idle(d)
+        assert job(d, jid)["error"]["code"] == "robots_disallowed"
+        assert web.hits("/robots.txt") == 1
+
+
+def test_robots_product_token_group(tmp):
+    rules = ("User-agent: sluice\nDisallow: /\n\n"
+             "User-agent: *\nAllow: /\n")
+    with FixtureServer() as web:
+        web.robots = rules
+        with Daemon(tmp / "a", settings()) as d:
+            jid, = submit(d, web.url("/page/1"))
+            wait_idle(d)
+            assert job(d, jid)["error"]["code"] == "robots_disallowed"
+        with Daemon(tmp / "b", settings(**{"fetch.robots_token": "other"})) \
+                as d:
+            jid, = submit(d, web.url("/page/1"))
+            wait_idle(d)
+            assert job(d, jid)["state"] == "done"
+
+
+def test_robots_missing_allows_everything(tmp):
+    with FixtureServer() as web, Daemon(tmp, settings()) as d:
+        web.robots = None		# 404
+        jid, = submit(d, web.url("/page/5"))
+        wait_idle(d)
+        assert job(d, jid)["state"] == "done"
+        assert hosts(d)[f"http://127.0.0.1:{web.port}"]["robots"] == \
+            "allow-all"
+
+
+def test_robots_unreachable_holds_the_host(tmp):
+    with FixtureServer() as web, Daemon(tmp, settings()) as d:
+        web.robots = 503
+        jid, = submit(d, web.url("/page/1"))
+        wait_until(lambda: web.hits("/robots.txt") >= 1, what="robots fetch")
+        time.sleep(1.5)
+        # Disallow everything while robots.txt is unreachable: nothing is
+        # fetched, the job waits (it is not failed), for at most an hour.
+        assert web.hits("/page/1") == 0
+        assert job(d, jid)["state"] == "queued"
+        h = hosts(d)[f"http://127.0.0.1:{web.port}"]
+        assert h["robots"] == "disallow-all", h
+        assert h["backoff_until"] is not None, h
+        status = d.ctl("status").check().obj
+        assert status["jobs"]["queued"] == 1
+
+
+def test_respect_robots_off_skips_robots(tmp):
+    extra = settings(**{"fetch.respect_robots": "false"})
+    with FixtureServer() as web, Daemon(tmp, extra) as d:
+        web.robots = "User-agent: *\nDisallow: /\n"
+        jid, = submit(d, web.url("/page/1"))
+        wait_idle(d)
+        assert job(d, jid)["state"] == "done"
+        assert web.hits("/robots.txt") == 0
+
+
+# --- politeness ----------------------------------------------------------
+
+
+def starts(web, prefix):
+    return sorted(r.time for r in web.requests if r.path.startswith(prefix))
+
+
+def test_crawl_delay_is_honoured(tmp):
+    with FixtureServer() as web, Daemon(tmp, settings()) as d:
+        web.robots = "User-agent: *\nCrawl-delay: 1\n"
+        submit(d, *[web.url(f"/page/{i}") for i in range(4)])
+        wait_idle(d)
+        t = starts(web, "/page/")
+        assert len(t) == 4
+        gaps = [b - a for a, b in zip(t, t[1:])]
+        assert min(gaps) >= 0.9, gaps
+
+
+def test_crawl_delay_is_clamped_and_logged(tmp):
+    extra = settings(**{"fetch.max_crawl_delay": "500ms"})
+    with FixtureServer() as web, Daemon(tmp, extra) as d:
+        web.robots = "User-agent: *\nCrawl-delay: 3600\n"
+        submit(d, *[web.url(f"/page/{i}") for i in range(3)])
+        wait_idle(d)
+        gaps = [b - a for a, b in zip(*(lambda t: (t, t[1:]))(
+            starts(web, "/page/")))]
+        assert all(0.4 <= g < 3 for g in gaps), gaps
+        assert "clamped to fetch.max_crawl_delay" in d.log()
+
+
+def test_one_in_flight_per_host_and_delay_between_starts(tmp):
+    extra = settings(**{"fetch.max_per_host": 1, "fetch.host_delay": "300ms"})
+    with FixtureServer() as web, FixtureServer(host="127.0.0.2") as other, \
+            Daemon(tmp, extra) as d:
+        slow = [web.url(f"/slow?bytes=2000&delay_ms=50&chunk=500&n={i}")
+                for i in range(5)]
+        submit(d, *slow, *[other.url(f"/page/{i}") for i in range(3)])
+        wait_idle(d, 60)
+        reqs = sorted((r for r in web.requests if r.path == "/slow"),
+                      key=lambda r: r.time)
+        assert len(reqs) == 5
+        for a, b in zip(reqs, reqs[1:]):
+            assert b.time - a.time >= 0.29, (a, b)
+            # never two transfers at once to one host: each slow body
+            # takes 4 x 50 ms to send
+            assert b.time - a.time >= 0.19, (a, b)
+        # The other host did not wait for the slow one.
+        other_last = max(starts(other, "/page/"))
+        assert other_last < reqs[-1].time, (other_last, reqs[-1].time)
+
+
+def test_backoff_after_429_pauses_the_host(tmp):
+    extra = settings(**{"fetch.host_backoff_min": "1500ms",
+                        "fetch.max_per_host": 1})
+    with FixtureServer() as web, Daemon(tmp, extra) as d:
+        first, second = submit(d, web.url("/retry-after/k?fail=1&seconds=1"),
+                               web.url("/page/9"))
+        wait_idle(d)
+        t429 = starts(web, "/retry-after/k")
+        t_page = starts(web, "/page/9")
+        assert len(t429) == 2, t429
+        # The host paused for at least the backoff (longer than
+        # Retry-After here) before any further request.
+        assert t429[1] - t429[0] >= 1.4, t429
+        assert t_page[0] - t429[0] >= 1.4, (t429, t_page)
+        j = job(d, first)
+        assert j["state"] == "done" and j["attempts"] == 2, j
+
+
+def test_retry_after_longer_than_backoff_wins(tmp):
+    with FixtureServer() as web, Daemon(tmp, settings()) as d:
+        jid, = submit(d, web.url("/retry-after/r?fail=1&seconds=2"))
+        wait_idle(d)
+        t = starts(web, "/retry-after/r")
+        assert len(t) == 2 and t[1] - t[0] >= 1.9, t
+        assert job(d, jid)["state"] == "done"
+
+
+def test_only_listed_statuses_are_retried(tmp):
+    extra = settings(**{"queue.max_attempts": 2})
+    codes = {404: 1, 410: 1, 403: 1, 400: 1, 408: 2, 500: 2, 502: 2, 503: 2,
+             504: 2, 522: 2, 524: 2}
+    with FixtureServer() as web, Daemon(tmp, extra) as d:
+        ids = submit(d, *[web.url(f"/status/{c}") for c in codes])
+        wait_idle(d, 60)
+        for (code, attempts), jid in zip(codes.items(), ids):
+            j = job(d, jid)
+            assert j["state"] == "failed", j
+            assert j["http_status"] == code, j
+            assert j["error"]["code"] == "http_status", j
+            assert j["attempts"] == attempts, (code, j)
+
+
+# --- address guard -------------------------------------------------------
+
+BLOCKED_FORMS = ["127.0.0.1", "127.1", "2130706433", "0x7f.1", "0177.0.0.1",
+                 "[::ffff:127.0.0.1]", "[::1]", "localhost"]
+
+
+def test_guard_blocks_loopback_in_every_form(tmp):
+    with FixtureServer() as web, FixtureServer(host="::1") as web6, \
+            Daemon(tmp, settings(), allow_private=False) as d:
+        urls = [f"http://{h}:{web.port}/page/1" for h in BLOCKED_FORMS
+                if h != "[::1]"] + [f"http://[::1]:{web6.port}/page/1"]
+        ids = submit(d, *urls)
+        wait_idle(d)
+        for url, jid in zip(urls, ids):
+            j = job(d, jid)
+            assert j["state"] == "failed", (url, j)
+            assert j["error"]["code"] == "address_blocked", (url, j)
+        # Zero connections reached the target, robots.txt included.
+        assert web.hits() == 0 and web6.hits() == 0
+
+
+def test_guard_blocks_redirect_into_private(tmp):
+    extra = settings(**{"fetch.allow_cidrs": "127.0.0.2/32"})
+    with FixtureServer() as target, FixtureServer(host="127.0.0.2") as front, \
+            Daemon(tmp, extra, allow_private=False) as d:
+        hop = front.url("/redirect-to?code=302&url=" +
+                        target.url("/page/1"))
+        ok, bad = submit(d, front.url("/page/2"), hop)
+        wait_idle(d)
+        assert job(d, ok)["state"] == "done"	# the allowed host works
+        j = job(d, bad)
+        assert j["error"]["code"] == "address_blocked", j
+        assert target.hits() == 0
+
+
+def test_guard_blocks_names_resolving_to_private(tmp):
+    with FixtureServer() as web, \
+            Daemon(tmp, settings(), allow_private=False) as d:
+        # localhost resolves through the system resolver (/etc/hosts), so
+        # the check happens on the resolved address, not on the name.
+        jid, = submit(d, f"http://localhost:{web.port}/page/3")
+        wait_idle(d)
+        assert job(d, jid)["error"]["code"] == "address_blocked"
+        assert web.hits() == 0
+
+
+if __name__ == "__main__":
+    run_tests(globals())
