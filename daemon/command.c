@@ -614,6 +614,64 @@ cmd_hosts(struct daemon *d, struct ctl_conn *c, json_t *req)
 	with_read_txn(d, c, req, read_hosts);
 }
 
+struct dups_ctx {
+	struct daemon	*d;
+	MDB_txn		*txn;
+	json_t		*list;
+};
+
+static int
+dups_add(uint64_t copy, enum doc_dup_kind kind, double similarity,
+    void *arg)
+{
+	struct dups_ctx *dc = arg;
+	json_t *doc = NULL;
+
+	(void)doc_get(&dc->d->docs, dc->txn, copy, &doc);
+	json_array_append_new(dc->list, json_pack("{s:I, s:o, s:s, s:f, s:o}",
+	    "id", (json_int_t)copy, "url", doc ? json_incref(json_object_get(
+	    doc, "url")) : json_null(), "kind", doc_dup_kind_name(kind),
+	    "similarity", similarity, "fetched_at", doc ? json_incref(
+	    json_object_get(doc, "fetched_at")) : json_null()));
+	if (doc != NULL)
+		json_decref(doc);
+	return 0;
+}
+
+/* The copies of a document (or, for a copy, of its first document). */
+static json_t *
+read_dups(struct daemon *d, MDB_txn *txn, json_t *req)
+{
+	struct dups_ctx dc = { d, txn, json_array() };
+	uint64_t id = req_uint(req, "id", 0), first = id;
+	json_t *doc, *of;
+	int rc = doc_get(&d->docs, txn, id, &doc);
+
+	if (rc != 0) {
+		json_decref(dc.list);
+		return rc == MDB_NOTFOUND ? proto_error(PROTO_NOT_FOUND,
+		    "no such document") : proto_error(PROTO_INTERNAL,
+		    mdb_strerror(rc));
+	}
+	of = json_object_get(doc, "duplicate_of");
+	if (json_is_integer(of))
+		first = (uint64_t)json_integer_value(of);
+	json_decref(doc);
+	rc = doc_walk_dups(&d->docs, txn, first, dups_add, &dc);
+	if (rc != 0) {
+		json_decref(dc.list);
+		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
+	}
+	return json_pack("{s:b, s:I, s:I, s:o}", "ok", 1, "id", (json_int_t)id,
+	    "first", (json_int_t)first, "duplicates", dc.list);
+}
+
+static void
+cmd_dups(struct daemon *d, struct ctl_conn *c, json_t *req)
+{
+	with_read_txn(d, c, req, read_dups);
+}
+
 static const command_fn handlers[CMD_COUNT] = {
 	[CMD_SUBMIT] = cmd_submit,
 	[CMD_STATUS] = cmd_status,
@@ -630,6 +688,7 @@ static const command_fn handlers[CMD_COUNT] = {
 	[CMD_RELOAD] = cmd_reload,
 	[CMD_CONFIG] = cmd_config,
 	[CMD_HOSTS] = cmd_hosts,
+	[CMD_DUPS] = cmd_dups,
 };
 
 void

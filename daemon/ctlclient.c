@@ -941,6 +941,24 @@ str_or_dash(const json_t *v)
 }
 
 void
+ctlclient_print_dups(FILE *out, const json_t *reply)
+{
+	const json_t *list = json_object_get(reply, "duplicates");
+	size_t i;
+	json_t *d;
+
+	fprintf(out, "first document: %lld, %zu cop%s\n",
+	    (long long)json_integer_value(json_object_get(reply, "first")),
+	    json_array_size(list), json_array_size(list) == 1 ? "y" : "ies");
+	json_array_foreach(list, i, d)
+		fprintf(out, "%8lld  %-5s  %.3f  %s\n",
+		    (long long)json_integer_value(json_object_get(d, "id")),
+		    str_or_dash(json_object_get(d, "kind")),
+		    json_number_value(json_object_get(d, "similarity")),
+		    str_or_dash(json_object_get(d, "url")));
+}
+
+void
 ctlclient_print_hosts(FILE *out, const json_t *hosts, int header)
 {
 	int wh = 4;

@@ -192,44 +192,95 @@ apply_op(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
 	return rc;
 }
 
-/* Adds id, the dedup verdict and the text (for firsts) to the document. */
+/*
+ * URL-level duplicate: the page names a same-site canonical URL (the
+ * cleaner checked the site) that another job has fetched already.  A
+ * canonical URL nobody has yet becomes another name of this job, so a
+ * later submission of it is recognised.
+ */
+static int
+canonical_dup(struct daemon *d, MDB_txn *txn, struct completion *c,
+    struct dedup_match *m)
+{
+	const char *cu = json_string_value(json_object_get(c->page->doc,
+	    "canonical_url"));
+	char *canon = NULL;
+	uint64_t id;
+	struct job j;
+	int rc;
+
+	if (cu == NULL || url_canonicalize(cu, &d->url_opts, &canon) != URL_OK)
+		return 0;
+	rc = strcmp(canon, c->page->url) == 0 ? MDB_KEYEXIST :
+	    queue_find_url(&d->queue, txn, canon, &id);
+	if (rc == MDB_NOTFOUND)
+		rc = queue_alias_url(&d->queue, txn, canon, c->job_id);
+	else if (rc == 0 && id != c->job_id &&
+	    (rc = queue_get(&d->queue, txn, id, &j)) == 0) {
+		if (j.doc_id != 0 && j.doc_id != c->job_id) {
+			m->doc_id = j.doc_id;
+			m->similarity = 1.0;
+		}
+		queue_job_free(&j);
+	}
+	free(canon);
+	return rc == MDB_KEYEXIST || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Marks doc as a copy of m's document and counts it. */
+static int
+mark_dup(struct daemon *d, MDB_txn *txn, uint64_t id, json_t *doc,
+    enum doc_dup_kind kind, const struct dedup_match *m)
+{
+	uint64_t *counter = kind == DOC_DUP_URL ? &d->queue.counts.dup_url :
+	    kind == DOC_DUP_EXACT ? &d->queue.counts.dup_exact :
+	    &d->queue.counts.dup_near;
+
+	json_object_set_new(doc, "duplicate_of",
+	    json_integer((json_int_t)m->doc_id));
+	json_object_set_new(doc, "duplicate_kind",
+	    json_string(doc_dup_kind_name(kind)));
+	json_object_set_new(doc, "similarity", json_real(m->similarity));
+	/* The text is stored once, with the first document. */
+	json_object_set_new(doc, "text", json_null());
+	(*counter)++;
+	return doc_add_dup(&d->docs, txn, m->doc_id, id, kind, m->similarity);
+}
+
+/* Adds id and the dedup verdict to the document: URL level first, then
+ * exact and near content, looked up and recorded in this transaction. */
 static int
 finish_doc(struct daemon *d, MDB_txn *txn, struct completion *c,
     char **json, uint64_t *flags)
 {
 	struct page *p = c->page;
 	struct dedup_match m = { 0 };
-	int rc = dedup_check_insert(txn, &d->dedup, c->job_id, &p->sig,
-	    &d->page_opts.dedup, &m);
+	enum doc_dup_kind kind = DOC_DUP_URL;
 	json_t *doc;
+	int rc = canonical_dup(d, txn, c, &m);
 
+	if (rc == 0 && m.doc_id == 0) {
+		rc = dedup_check_insert(txn, &d->dedup, c->job_id, &p->sig,
+		    &d->page_opts.dedup, &m);
+		kind = m.kind == DEDUP_EXACT ? DOC_DUP_EXACT : DOC_DUP_NEAR;
+	}
 	if (rc != 0)
 		return rc;
 	doc = json_deep_copy(p->doc);
 	if (doc == NULL)
 		return ENOMEM;
 	json_object_set_new(doc, "id", json_integer((json_int_t)c->job_id));
+	json_object_set_new(doc, "duplicate_of", json_null());
+	json_object_set_new(doc, "duplicate_kind", json_null());
+	json_object_set_new(doc, "similarity", json_null());
 	*flags = 0;
-	if (m.kind != DEDUP_NONE) {
-		json_object_set_new(doc, "duplicate_of",
-		    json_integer((json_int_t)m.doc_id));
-		json_object_set_new(doc, "duplicate_kind", json_string(
-		    m.kind == DEDUP_EXACT ? "exact" : "near"));
-		json_object_set_new(doc, "similarity", json_real(m.similarity));
-		json_object_set_new(doc, "text", json_null());
+	if (m.doc_id != 0 && m.doc_id != c->job_id) {
+		rc = mark_dup(d, txn, c->job_id, doc, kind, &m);
 		*flags = DOC_DUPLICATE;
-		if (m.kind == DEDUP_EXACT)
-			d->queue.counts.dup_exact++;
-		else
-			d->queue.counts.dup_near++;
-	} else {
-		json_object_set_new(doc, "duplicate_of", json_null());
-		json_object_set_new(doc, "duplicate_kind", json_null());
-		json_object_set_new(doc, "similarity", json_null());
 	}
-	*json = json_dumps(doc, JSON_COMPACT);
+	*json = rc == 0 ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
-	return *json ? 0 : ENOMEM;
+	return rc != 0 ? rc : *json ? 0 : ENOMEM;
 }
 
 static int

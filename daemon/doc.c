@@ -15,9 +15,73 @@ doc_open(struct docs *d, MDB_txn *txn)
 
 	if ((rc = store_dbi(txn, "docs", MDB_INTEGERKEY, &d->docs)) != 0 ||
 	    (rc = store_dbi(txn, "docs_by_time", 0, &d->by_time)) != 0 ||
-	    (rc = store_dbi(txn, "bodies", MDB_INTEGERKEY, &d->bodies)) != 0)
+	    (rc = store_dbi(txn, "bodies", MDB_INTEGERKEY, &d->bodies)) != 0 ||
+	    (rc = store_dbi(txn, "dups", 0, &d->dups)) != 0)
 		return rc;
 	return 0;
+}
+
+struct dup_disk {
+	uint32_t	 kind;
+	uint32_t	 reserved;
+	double		 similarity;
+};
+
+int
+doc_add_dup(struct docs *d, MDB_txn *txn, uint64_t first, uint64_t copy,
+    enum doc_dup_kind kind, double similarity)
+{
+	struct dup_disk v = { (uint32_t)kind, 0, similarity };
+	unsigned char key[16];
+
+	store_put_be64(key, first);
+	store_put_be64(key + 8, copy);
+	return mdb_put(txn, d->dups, &(MDB_val){ sizeof(key), key },
+	    &(MDB_val){ sizeof(v), &v }, 0);
+}
+
+int
+doc_walk_dups(struct docs *d, MDB_txn *txn, uint64_t first,
+    int (*fn)(uint64_t copy, enum doc_dup_kind kind, double similarity,
+    void *arg), void *arg)
+{
+	unsigned char key[16];
+	MDB_val k = { sizeof(key), key }, v;
+	MDB_cursor *cur;
+	int rc, stop = 0;
+
+	store_put_be64(key, first);
+	store_put_be64(key + 8, 0);
+	if ((rc = mdb_cursor_open(txn, d->dups, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !stop;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct dup_disk dd;
+
+		if (k.mv_size != sizeof(key) || store_get_be64(k.mv_data) != first)
+			break;
+		if (v.mv_size != sizeof(dd))
+			continue;
+		memcpy(&dd, v.mv_data, sizeof(dd));
+		stop = fn(store_get_be64((unsigned char *)k.mv_data + 8),
+		    (enum doc_dup_kind)dd.kind, dd.similarity, arg);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+const char *
+doc_dup_kind_name(enum doc_dup_kind k)
+{
+	switch (k) {
+	case DOC_DUP_URL:
+		return "url";
+	case DOC_DUP_EXACT:
+		return "exact";
+	case DOC_DUP_NEAR:
+		return "near";
+	}
+	return "?";
 }
 
 static void

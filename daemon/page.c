@@ -73,14 +73,13 @@ static json_t *
 page_doc(struct page *p, const struct extract_doc *d)
 {
 	const struct fetch_result *r = p->res;
-	char ts[40], hash[33];
+	char ts[40], hash[2 * sizeof(p->sig.exact) + 1];
 	json_t *o = json_object();
 
 	if (o == NULL)
 		return NULL;
-	snprintf(hash, sizeof(hash), "%016llx%016llx",
-	    (unsigned long long)p->sig.exact_hi,
-	    (unsigned long long)p->sig.exact_lo);
+	for (size_t i = 0; i < sizeof(p->sig.exact); i++)
+		snprintf(hash + 2 * i, 3, "%02x", p->sig.exact[i]);
 	json_object_set_new(o, "url", json_string(p->url));
 	json_object_set_new(o, "final_url", str_or_null(r->final_url));
 	json_object_set_new(o, "http_status", json_integer(r->http_status));

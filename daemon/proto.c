@@ -58,6 +58,7 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
 	[CMD_WAIT] = { "wait", { TAG, TIMEOUT } },
 	[CMD_RELOAD] = { "reload", { TAG } },
 	[CMD_CONFIG] = { "config", { TAG } },
+	[CMD_DUPS] = { "dups", { TAG, ID } },
 	[CMD_HOSTS] = { "hosts", { TAG,
 	    { "limit", ARG_UINT, 1, PROTO_JOBS_LIMIT_MAX },
 	    { "after", ARG_UINT, 0, (long long)9007199254740991LL } } },
@@ -220,6 +221,7 @@ check_cmd(enum proto_cmd cmd, json_t *req, char *err, size_t errlen)
 		return PROTO_OK;
 	case CMD_JOB:
 	case CMD_CANCEL:
+	case CMD_DUPS:
 		if (has_id)
 			return PROTO_OK;
 		snprintf(err, errlen, "%s takes \"id\"", proto_cmd_name(cmd));

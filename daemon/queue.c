@@ -313,6 +313,19 @@ queue_find_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t *id)
 	return rc;
 }
 
+int
+queue_alias_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t id)
+{
+	unsigned char key[URL_KEY_MAX], idbuf[8];
+	MDB_val k = { 0, key }, v = { sizeof(idbuf), idbuf };
+	int rc;
+
+	k.mv_size = url_key(url, key);
+	store_put_be64(idbuf, id);
+	rc = mdb_put(txn, q->urls, &k, &v, MDB_NOOVERWRITE);
+	return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
 /* --- indexes ------------------------------------------------------- */
 
 static void

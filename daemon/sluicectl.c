@@ -61,6 +61,7 @@ static int do_status(struct ctl *, int, char **);
 static int do_job(struct ctl *, int, char **);
 static int do_jobs(struct ctl *, int, char **);
 static int do_hosts(struct ctl *, int, char **);
+static int do_dups(struct ctl *, int, char **);
 static int do_doc(struct ctl *, int, char **);
 static int do_export(struct ctl *, int, char **);
 static int do_pause(struct ctl *, int, char **);
@@ -83,6 +84,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "doc", "ID|URL", "show a stored document", 0, do_doc },
 	{ "hosts", "", "show per-host queue, politeness and robots.txt state",
 	    0, do_hosts },
+	{ "dups", "ID", "list the copies of a document", 0, do_dups },
 	{ "export", "[--since TIME] [--include-duplicates]",
 	    "stream documents to stdout, one JSON line each",
 	    CMD_OWN_TIMEOUT, do_export },
@@ -814,6 +816,12 @@ do_jobs(struct ctl *ctx, int argc, char **argv)
 		fprintf(stderr, "more: sluicectl jobs --after %llu (or --all)\n",
 		    (unsigned long long)jo.after);
 	return rc;
+}
+
+static int
+do_dups(struct ctl *ctx, int argc, char **argv)
+{
+	return ctl_by_id(ctx, argc, argv, ctlclient_print_dups);
 }
 
 /* Every host, a page at a time. */

@@ -200,6 +200,8 @@ void ctlclient_print_status(FILE *out, const json_t *reply);
 void ctlclient_print_object(FILE *out, const json_t *obj);
 /* A page of jobs as aligned columns id, state, attempts, http, url, error;
  * the header line only when header is non-zero. */
+/* Prints a `dups` reply: the first document and one line per copy. */
+void ctlclient_print_dups(FILE *out, const json_t *reply);
 /* Prints the hosts of a `hosts` reply as aligned columns (with a header
  * line when header is set). */
 void ctlclient_print_hosts(FILE *out, const json_t *hosts, int header);

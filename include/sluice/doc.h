@@ -5,6 +5,9 @@
  *                                             + JSON text
  *   by_time  fetched_ms (be64) id (be64)  -> ""      export order
  *   bodies   id (native u64)              -> zstd frame of the raw body
+ *   dups     first (be64) copy (be64)     -> kind (u32), similarity
+ *                                             (double): the copies of a
+ *                                             document, for `dups`
  *
  * A document's id is the id of the job that fetched it.  doc_put() runs in
  * the same transaction that marks the job done, so a document is never
@@ -23,6 +26,14 @@ struct docs {
 	MDB_dbi		 docs;
 	MDB_dbi		 by_time;
 	MDB_dbi		 bodies;
+	MDB_dbi		 dups;
+};
+
+/* How a copy matched its first document. */
+enum doc_dup_kind {
+	DOC_DUP_URL = 1,	/* its canonical URL was stored already */
+	DOC_DUP_EXACT,		/* the same normalised text */
+	DOC_DUP_NEAR,		/* nearly the same text */
 };
 
 /* Document flags, kept before the JSON so export can filter unparsed. */
@@ -38,6 +49,16 @@ int doc_get(struct docs *d, MDB_txn *txn, uint64_t id, json_t **doc);
 /* Reads document id's JSON text in place (valid until txn ends). */
 int doc_get_text(struct docs *d, MDB_txn *txn, uint64_t id,
     const char **json, size_t *len, uint64_t *flags);
+
+/* Records that document copy duplicates document first. */
+int doc_add_dup(struct docs *d, MDB_txn *txn, uint64_t first, uint64_t copy,
+    enum doc_dup_kind kind, double similarity);
+/* Calls fn for each copy of first, in id order; fn returns nonzero to
+ * stop.  0 or an LMDB error. */
+int doc_walk_dups(struct docs *d, MDB_txn *txn, uint64_t first,
+    int (*fn)(uint64_t copy, enum doc_dup_kind kind, double similarity,
+    void *arg), void *arg);
+const char *doc_dup_kind_name(enum doc_dup_kind k);
 
 /* Position of an export in fetch order. */
 struct doc_cursor {

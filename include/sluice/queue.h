@@ -130,6 +130,10 @@ int queue_get(struct queue *q, MDB_txn *txn, uint64_t id, struct job *j);
 int queue_find_url(struct queue *q, MDB_txn *txn, const char *url,
     uint64_t *id);
 void queue_job_free(struct job *j);
+/* Makes url another name of job id (a page's canonical URL), unless the
+ * URL is known already.  0 or an LMDB error. */
+int queue_alias_url(struct queue *q, MDB_txn *txn, const char *url,
+    uint64_t id);
 
 /*
  * Moves delayed jobs that are due by now to the ready index.  For each
