@@ -1,0 +1,735 @@
+/*
+ * test_dedup.c - dedup.c: normalisation, exact and near signatures on two
+ * articles and their variants (tests/data/dedup), the MinHash estimate
+ * against true Jaccard, and the LMDB index: reopen, MDB_MAP_FULL, bounded
+ * candidates, firsts-only indexing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include <lmdb.h>
+#include <xxhash.h>
+
+#include "sluice/dedup.h"
+
+struct test_env {
+	char		 dir[64];
+	MDB_env		*env;
+	struct dedup_dbs dbs;
+};
+
+static char *
+read_data(const char *name)
+{
+	const char *dir = getenv("SLUICE_TEST_DATA");
+	char path[1024];
+	FILE *f;
+	char *s;
+	long n;
+
+	assert_non_null(dir);
+	snprintf(path, sizeof(path), "%s/dedup/%s", dir, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	s = malloc((size_t)n + 1);
+	assert_non_null(s);
+	assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+	s[n] = '\0';
+	fclose(f);
+	return s;
+}
+
+/* a + b + c as one malloc'd string. */
+static char *
+cat3(const char *a, const char *b, const char *c)
+{
+	size_t na = strlen(a), nb = strlen(b), nc = strlen(c);
+	char *s = malloc(na + nb + nc + 1);
+
+	assert_non_null(s);
+	memcpy(s, a, na);
+	memcpy(s + na, b, nb);
+	memcpy(s + na + nb, c, nc + 1);
+	return s;
+}
+
+/* text with the first occurrence of from replaced by to. */
+static char *
+replace(const char *text, const char *from, const char *to)
+{
+	const char *p = strstr(text, from);
+	char *head, *out;
+
+	assert_non_null(p);
+	head = strndup(text, (size_t)(p - text));
+	assert_non_null(head);
+	out = cat3(head, to, p + strlen(from));
+	free(head);
+	return out;
+}
+
+static void
+sig_of(const char *text, struct dedup_sig *sig)
+{
+	dedup_signature(text, strlen(text), NULL, sig);
+}
+
+static void
+assert_norm(const char *in, size_t len, const char *want)
+{
+	size_t n = 0;
+	char *out = dedup_normalize(in, len, NULL, &n);
+
+	assert_non_null(out);
+	if (strcmp(out, want) != 0)
+		print_error("normalize(%s)\n  want [%s]\n  got  [%s]\n", in, want,
+		    out);
+	assert_string_equal(out, want);
+	assert_int_equal(n, strlen(want));
+	free(out);
+}
+
+static void
+test_normalize(void **state)
+{
+	static const struct { const char *in, *want; } rows[] = {
+		{ "Hello, World!", "hello world" },
+		{ "  multiple   spaces\n\nand\tlines \r\n", "multiple spaces and lines" },
+		/* NFKC: fullwidth forms, ideographic space, ligatures. */
+		{ "\xef\xbc\xa6\xef\xbd\x95\xef\xbd\x8c\xef\xbd\x8c\xe3\x80\x80"
+		  "\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3\xef\xbc\x91\xef\xbc\x92",
+		  "full abc00" },
+		{ "\xef\xac\x81ne \xef\xac\x82ow", "fine flow" },
+		{ "\xe2\x85\xab", "xii" },
+		/* Case folding, beyond ASCII. */
+		{ "Stra\xc3\x9f" "e", "strasse" },
+		{ "\xce\xa3\xce\x8a\xce\xa3\xce\xa5\xce\xa6\xce\x9f\xce\xa3",
+		  "\xcf\x83\xce\xaf\xcf\x83\xcf\x85\xcf\x86\xce\xbf\xcf\x83" },
+		/* Composition: e + combining acute is é. */
+		{ "cafe\xcc\x81 caf\xc3\xa9", "caf\xc3\xa9 caf\xc3\xa9" },
+		/* Digits become 0, in every script. */
+		{ "It's 2024-01-05, 10:30.", "it s 0000 00 00 00 00" },
+		{ "\xd9\xa1\xd9\xa2\xd9\xa3 arabic", "000 arabic" },
+		{ "\xc2\xbd \xc2\xb2", "0 0 0" },
+		/* Punctuation and symbols split words. */
+		{ "don\xe2\x80\x99t \xe2\x80\x9cquote\xe2\x80\x9d "
+		  "\xc2\xabguillemets\xc2\xbb", "don t quote guillemets" },
+		{ "price: $5 \xe2\x82\xac 10 \xe2\x86\x92 ok \xe2\x98\x85 "
+		  "\xf0\x9f\x98\x80!", "price 0 00 ok" },
+		{ "e-mail well\xe2\x80\x94known a/b", "e mail well known a b" },
+		{ "... --- !!! \xe2\x80\xa2", "" },
+		{ "", "" },
+		/* Default-ignorables vanish inside a word. */
+		{ "soft\xc2\xadhyphen zero\xe2\x80\x8bwidth", "softhyphen zerowidth" },
+		/* Unicode spaces separate. */
+		{ "a\xc2\xa0" "b\xe2\x80\x83" "c\xe2\x80\xa8" "d", "a b c d" },
+		/* Unspaced scripts: a word per character. */
+		{ "\xe4\xb8\xad\xe6\x96\x87\xe6\x96\x87\xe6\x9c\xac",
+		  "\xe4\xb8\xad \xe6\x96\x87 \xe6\x96\x87 \xe6\x9c\xac" },
+		{ "\xe3\x83\x86\xe3\x82\xad\xe3\x82\xb9\xe3\x83\x88OK",
+		  "\xe3\x83\x86 \xe3\x82\xad \xe3\x82\xb9 \xe3\x83\x88 ok" },
+		/* Invalid UTF-8 is skipped, not fatal. */
+		{ "bad \xff\xfe utf8 \xc3", "bad utf0" },
+		{ "caf\xe9 latin1", "caf latin0" },
+		{ "\xed\xa0\x80surrogate \xc0\xaf", "surrogate" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		assert_norm(rows[i].in, strlen(rows[i].in), rows[i].want);
+	/* A NUL byte is a control character: a separator. */
+	assert_norm("A\0B", 3, "a b");
+}
+
+/* Words longer than the internal buffers come out whole. */
+static void
+test_normalize_long_words(void **state)
+{
+	char in[1200], want[1200];
+
+	(void)state;
+	memset(in, 'Q', 300);
+	memset(want, 'q', 300);
+	in[300] = want[300] = '\0';
+	assert_norm(in, 300, want);
+	/* 400 x "É" (800 bytes) crosses several utf8proc pieces. */
+	for (int i = 0; i < 400; i++) {
+		memcpy(in + 2 * i, "\xc3\x89", 2);
+		memcpy(want + 2 * i, "\xc3\xa9", 2);
+	}
+	in[800] = want[800] = '\0';
+	assert_norm(in, 800, want);
+	/* The same, decomposed: E + U+0301 (3 bytes each) composes back. */
+	for (int i = 0; i < 300; i++)
+		memcpy(in + 3 * i, "E\xcc\x81", 3);
+	in[900] = '\0';
+	want[600] = '\0';
+	assert_norm(in, 900, want);
+}
+
+/* The exact hash covers exactly the normalised text. */
+static void
+test_exact_is_normalized_hash(void **state)
+{
+	static const char *texts[] = {
+		"Hello, World!", "", "caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 2024",
+	};
+	XXH128_canonical_t c;
+	struct dedup_sig sig;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t n;
+		char *norm = dedup_normalize(texts[i], strlen(texts[i]), NULL,
+		    &n);
+
+		assert_non_null(norm);
+		sig_of(texts[i], &sig);
+		XXH128_canonicalFromHash(&c, XXH3_128bits(norm, n));
+		assert_memory_equal(sig.exact, c.digest, 16);
+		free(norm);
+	}
+}
+
+static void
+test_opts_and_names(void **state)
+{
+	struct dedup_opts o;
+
+	(void)state;
+	dedup_opts_default(&o);
+	assert_true(o.near_threshold == 0.8);
+	assert_int_equal(o.min_words, 30);
+	assert_int_equal(o.max_candidates, 64);
+	assert_int_equal(o.max_text, 4 << 20);
+	assert_string_equal(dedup_kind_name(DEDUP_NONE), "none");
+	assert_string_equal(dedup_kind_name(DEDUP_EXACT), "exact");
+	assert_string_equal(dedup_kind_name(DEDUP_NEAR), "near");
+	assert_string_equal(dedup_kind_name((enum dedup_kind)9), "unknown");
+	assert_int_equal(DEDUP_HASHES, 108);
+}
+
+/* Formatting that normalisation erases leaves the exact hash alone. */
+static void
+test_exact_variants(void **state)
+{
+	struct dedup_sig a, b, c, d;
+	char *art = read_data("article-a.txt");
+	char *shouty = strdup(art);
+
+	(void)state;
+	for (char *p = shouty; *p != '\0'; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	sig_of(art, &a);
+	sig_of(shouty, &b);
+	assert_memory_equal(a.exact, b.exact, 16);
+	assert_true(a.near);
+	assert_true(a.words > 450 && a.words < 500);
+	sig_of("On 3 March, 2024: the vote!", &c);
+	sig_of("on 4 march 2025 -- the VOTE", &d);
+	assert_memory_equal(c.exact, d.exact, 16);
+	sig_of("on 4 march 2025 -- the VOTES", &d);
+	assert_memory_not_equal(c.exact, d.exact, 16);
+	free(shouty);
+	free(art);
+}
+
+static void
+test_short_texts(void **state)
+{
+	struct dedup_sig a, b;
+	struct dedup_opts o;
+	const char *t = "A short notice of twelve words about the road closure "
+	    "on Friday.";
+
+	(void)state;
+	sig_of(t, &a);
+	assert_int_equal(a.words, 12);
+	assert_false(a.near);
+	for (size_t j = 0; j < DEDUP_BANDS; j++)
+		assert_true(a.bands[j] == 0);
+	assert_true(dedup_similarity(&a, &a) == 0);
+	/* min_words is the switch; but never below one shingle. */
+	dedup_opts_default(&o);
+	o.min_words = 12;
+	dedup_signature(t, strlen(t), &o, &b);
+	assert_true(b.near);
+	o.min_words = 0;
+	dedup_signature("four words only here", 20, &o, &b);
+	assert_int_equal(b.words, 4);
+	assert_false(b.near);
+	/* max_text cuts what is read. */
+	o.max_text = 7;
+	dedup_signature(t, strlen(t), &o, &b);
+	assert_int_equal(b.words, 2);
+}
+
+/* Variants of article A and their estimated similarity to it. */
+struct variant {
+	const char	*name;
+	char		*text;
+};
+
+static void
+make_variants(const char *a, struct variant *v, size_t *n)
+{
+	size_t i = 0;
+	char *r;
+
+	v[i++] = (struct variant){ "dateline", cat3(
+	    "WESTBRIDGE, Tuesday 4 March (Gazette staff) -\n", a, "") };
+	r = replace(a, "on Tuesday evening", "on Monday night");
+	v[i++] = (struct variant){ "dateline-changed", cat3(
+	    "Updated Wednesday, 5 March\nBy our local government reporter\n",
+	    r, "") };
+	free(r);
+	v[i++] = (struct variant){ "sentence-added", replace(a,
+	    "last winter.", "last winter. One of them said the group had "
+	    "ridden the route every day for a month to prove it was needed.") };
+	v[i++] = (struct variant){ "sentence-removed", replace(a,
+	    "A petition against the scheme gathered more than four thousand "
+	    "signatures, and several traders said they would consider legal "
+	    "action.", "") };
+	v[i++] = (struct variant){ "reporting-by", cat3(a,
+	    "Reporting by Anna Schmidt; Editing by Tom Hughes\n", "") };
+	v[i++] = (struct variant){ "template", cat3(
+	    "Home | News | Local | Transport\nShare this article\n", a,
+	    "Sign up for our daily newsletter\nMost read\n"
+	    "\xc2\xa9 2024 Westbridge Gazette. All rights reserved.\n") };
+	*n = i;
+}
+
+static void
+test_near_signatures(void **state)
+{
+	struct variant v[8];
+	struct dedup_sig sa, sb, sv;
+	char *a = read_data("article-a.txt");
+	char *b = read_data("article-b.txt");
+	size_t n;
+
+	(void)state;
+	make_variants(a, v, &n);
+	sig_of(a, &sa);
+	sig_of(b, &sb);
+	for (size_t i = 0; i < n; i++) {
+		double s;
+
+		sig_of(v[i].text, &sv);
+		s = dedup_similarity(&sa, &sv);
+		print_message("%-18s similarity %.3f\n", v[i].name, s);
+		assert_memory_not_equal(sa.exact, sv.exact, 16);
+		assert_true(s >= 0.8);
+		assert_true(s <= 1.0);
+		free(v[i].text);
+	}
+	/* Same topic, different article. */
+	assert_true(dedup_similarity(&sa, &sb) < 0.2);
+	assert_true(dedup_similarity(&sa, &sa) == 1.0);
+	free(a);
+	free(b);
+}
+
+/* xorshift64*: a deterministic stream for synthetic texts. */
+static uint64_t
+test_rand(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dULL;
+}
+
+/* The four-letter word for id v < 26^4 (letters: digits would all
+ * normalise to 0). */
+static void
+word_of(uint64_t v, char *w)
+{
+	for (int i = 0; i < 4; i++) {
+		w[i] = (char)('a' + v % 26);
+		v /= 26;
+	}
+	w[4] = '\0';
+}
+
+static double
+true_jaccard(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
+{
+	size_t inter = 0, uni;
+	uint64_t *sa = malloc(na * 8), *sb = malloc(nb * 8);
+	size_t ua = 0, ub = 0, i = 0, j = 0;
+
+	/* Shingle sets: hash 5 consecutive word ids. */
+	for (size_t k = 0; k + 5 <= na; k++)
+		sa[ua++] = XXH3_64bits(a + k, 40);
+	for (size_t k = 0; k + 5 <= nb; k++)
+		sb[ub++] = XXH3_64bits(b + k, 40);
+	for (size_t k = 1; k < ua; k++)		/* insertion sort is fine */
+		for (size_t m = k; m > 0 && sa[m - 1] > sa[m]; m--) {
+			uint64_t t = sa[m]; sa[m] = sa[m - 1]; sa[m - 1] = t;
+		}
+	for (size_t k = 1; k < ub; k++)
+		for (size_t m = k; m > 0 && sb[m - 1] > sb[m]; m--) {
+			uint64_t t = sb[m]; sb[m] = sb[m - 1]; sb[m - 1] = t;
+		}
+	while (i < ua && j < ub) {
+		if (sa[i] == sb[j]) {
+			inter++;
+			i++;
+			j++;
+		} else if (sa[i] < sb[j])
+			i++;
+		else
+			j++;
+	}
+	uni = ua + ub - inter;
+	free(sa);
+	free(sb);
+	return (double)inter / (double)uni;
+}
+
+static void
+words_text(const uint64_t *ids, size_t n, char *out)
+{
+	char *p = out;
+
+	for (size_t i = 0; i < n; i++) {
+		word_of(ids[i], p);
+		p[4] = ' ';
+		p += 5;
+	}
+	*p = '\0';
+}
+
+/*
+ * The MinHash estimate tracks true Jaccard: over 60 random pairs with
+ * 1-40% of words replaced, the mean error is near 0 and the spread near
+ * the binomial sqrt(s(1-s)/108) (a bad permutation family fails this).
+ */
+static void
+test_estimate_accuracy(void **state)
+{
+	enum { N = 400, TRIALS = 60 };
+	static uint64_t a[N], b[N];
+	static char ta[N * 5 + 1], tb[N * 5 + 1];
+	struct dedup_sig sa, sb;
+	double sum = 0, sumsq = 0, sumvar = 0;
+	uint64_t seed = 42;
+
+	(void)state;
+	for (int t = 0; t < TRIALS; t++) {
+		size_t changes = 4 + (size_t)t * 2;
+		double j, e;
+
+		for (size_t i = 0; i < N; i++)
+			a[i] = b[i] = test_rand(&seed) % 456976;
+		for (size_t c = 0; c < changes; c++)
+			b[test_rand(&seed) % N] = test_rand(&seed) % 456976;
+		words_text(a, N, ta);
+		words_text(b, N, tb);
+		sig_of(ta, &sa);
+		sig_of(tb, &sb);
+		j = true_jaccard(a, N, b, N);
+		e = dedup_similarity(&sa, &sb) - j;
+		sum += e;
+		sumsq += e * e;
+		sumvar += j * (1 - j) / DEDUP_HASHES;
+		assert_true(e < 0.2 && e > -0.2);
+	}
+	print_message("mean error %.4f, rms %.4f, binomial rms %.4f\n",
+	    sum / TRIALS, sqrt(sumsq / TRIALS), sqrt(sumvar / TRIALS));
+	assert_true(sum / TRIALS < 0.02 && sum / TRIALS > -0.02);
+	assert_true(sumsq / TRIALS < 2.0 * sumvar / TRIALS);
+}
+
+/* ---- LMDB ------------------------------------------------------------- */
+
+static void
+env_open(struct test_env *e, size_t mapsize)
+{
+	MDB_txn *txn;
+
+	assert_int_equal(mdb_env_create(&e->env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(e->env, 8), 0);
+	assert_int_equal(mdb_env_set_mapsize(e->env, mapsize), 0);
+	assert_int_equal(mdb_env_open(e->env, e->dir, MDB_NOSYNC, 0600), 0);
+	assert_int_equal(mdb_txn_begin(e->env, NULL, 0, &txn), 0);
+	assert_int_equal(dedup_open(txn, &e->dbs), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+static void
+env_create(struct test_env *e, size_t mapsize)
+{
+	snprintf(e->dir, sizeof(e->dir), "/tmp/sluice-dedup-XXXXXX");
+	assert_non_null(mkdtemp(e->dir));
+	env_open(e, mapsize);
+}
+
+static void
+env_destroy(struct test_env *e)
+{
+	char path[128];
+
+	mdb_env_close(e->env);
+	snprintf(path, sizeof(path), "%s/data.mdb", e->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lock.mdb", e->dir);
+	unlink(path);
+	rmdir(e->dir);
+}
+
+static int
+check_sig(struct test_env *e, uint64_t id, const struct dedup_sig *sig,
+    const struct dedup_opts *o, struct dedup_match *m)
+{
+	MDB_txn *txn;
+	int rc;
+
+	assert_int_equal(mdb_txn_begin(e->env, NULL, 0, &txn), 0);
+	rc = dedup_check_insert(txn, &e->dbs, id, sig, o, m);
+	if (rc == 0)
+		assert_int_equal(mdb_txn_commit(txn), 0);
+	else
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+static struct dedup_match
+check_text(struct test_env *e, uint64_t id, const char *text)
+{
+	struct dedup_match m;
+	struct dedup_sig sig;
+
+	sig_of(text, &sig);
+	assert_int_equal(check_sig(e, id, &sig, NULL, &m), 0);
+	return m;
+}
+
+static void
+test_index(void **state)
+{
+	struct test_env e;
+	struct variant v[8];
+	struct dedup_match m;
+	char *a = read_data("article-a.txt");
+	char *b = read_data("article-b.txt");
+	char *r;
+	size_t n;
+
+	(void)state;
+	env_create(&e, 16 << 20);
+	m = check_text(&e, 1, a);
+	assert_int_equal(m.kind, DEDUP_NONE);
+	assert_int_equal(m.candidates, 0);
+	m = check_text(&e, 2, b);
+	assert_int_equal(m.kind, DEDUP_NONE);
+	m = check_text(&e, 3, a);
+	assert_int_equal(m.kind, DEDUP_EXACT);
+	assert_int_equal(m.doc_id, 1);
+	assert_true(m.similarity == 1.0);
+	make_variants(a, v, &n);
+	for (size_t i = 0; i < n; i++) {
+		m = check_text(&e, 10 + i, v[i].text);
+		print_message("%-18s -> %s of %llu, %.3f (%u candidates)\n",
+		    v[i].name, dedup_kind_name(m.kind),
+		    (unsigned long long)m.doc_id, m.similarity, m.candidates);
+		assert_int_equal(m.kind, DEDUP_NEAR);
+		assert_int_equal(m.doc_id, 1);
+		assert_true(m.similarity >= 0.8 && m.similarity < 1.0);
+		assert_true(m.candidates >= 1);
+	}
+	/* Duplicates are not indexed: an exact copy of a variant is still
+	 * a near copy of the first article, not an exact one. */
+	m = check_text(&e, 30, v[0].text);
+	assert_int_equal(m.kind, DEDUP_NEAR);
+	assert_int_equal(m.doc_id, 1);
+	for (size_t i = 0; i < n; i++)
+		free(v[i].text);
+	/* Persistence across a reopen of the environment. */
+	mdb_env_close(e.env);
+	env_open(&e, 16 << 20);
+	m = check_text(&e, 40, b);
+	assert_int_equal(m.kind, DEDUP_EXACT);
+	assert_int_equal(m.doc_id, 2);
+	r = replace(a, "seven votes to four", "eight votes to three");
+	m = check_text(&e, 41, r);
+	assert_int_equal(m.kind, DEDUP_NEAR);
+	assert_int_equal(m.doc_id, 1);
+	free(r);
+	env_destroy(&e);
+	free(a);
+	free(b);
+}
+
+static void
+test_index_short_and_empty(void **state)
+{
+	struct test_env e;
+	struct dedup_match m;
+	MDB_txn *txn;
+	MDB_stat st;
+
+	(void)state;
+	env_create(&e, 16 << 20);
+	assert_int_equal(check_text(&e, 1, "").kind, DEDUP_NONE);
+	assert_int_equal(check_text(&e, 2, " ... ").kind, DEDUP_NONE);
+	assert_int_equal(check_text(&e, 3, "Road closed on Friday.").kind,
+	    DEDUP_NONE);
+	m = check_text(&e, 4, "ROAD CLOSED ON FRIDAY");
+	assert_int_equal(m.kind, DEDUP_EXACT);
+	assert_int_equal(m.doc_id, 3);
+	/* Short: one changed word is another text. */
+	assert_int_equal(check_text(&e, 5, "Road closed on Saturday.").kind,
+	    DEDUP_NONE);
+	/* Short texts and empty ones leave no band or signature behind. */
+	assert_int_equal(mdb_txn_begin(e.env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_stat(txn, e.dbs.exact, &st), 0);
+	assert_int_equal(st.ms_entries, 2);
+	assert_int_equal(mdb_stat(txn, e.dbs.bands, &st), 0);
+	assert_int_equal(st.ms_entries, 0);
+	assert_int_equal(mdb_stat(txn, e.dbs.sigs, &st), 0);
+	assert_int_equal(st.ms_entries, 0);
+	mdb_txn_abort(txn);
+	env_destroy(&e);
+}
+
+static void
+random_sig(uint64_t *seed, struct dedup_sig *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < 16; i++)
+		s->exact[i] = (uint8_t)test_rand(seed);
+	s->words = 500;
+	s->near = true;
+	for (size_t j = 0; j < DEDUP_BANDS; j++)
+		s->bands[j] = test_rand(seed);
+	for (size_t k = 0; k < DEDUP_HASHES; k++)
+		s->fp[k] = (uint16_t)test_rand(seed);
+}
+
+static void
+test_map_full(void **state)
+{
+	struct test_env e;
+	struct dedup_sig s;
+	struct dedup_match m;
+	MDB_txn *txn;
+	uint64_t seed = 7;
+	int rc = 0;
+
+	(void)state;
+	env_create(&e, 64 << 10);
+	assert_int_equal(mdb_txn_begin(e.env, NULL, 0, &txn), 0);
+	for (uint64_t id = 1; id < 100000 && rc == 0; id++) {
+		random_sig(&seed, &s);
+		rc = dedup_check_insert(txn, &e.dbs, id, &s, NULL, &m);
+	}
+	assert_int_equal(rc, MDB_MAP_FULL);
+	mdb_txn_abort(txn);
+	env_destroy(&e);
+}
+
+/*
+ * 200 documents share one band bucket.  A lookup reads at most
+ * max_candidates entries of it and compares at most max_candidates
+ * signatures, and a real near copy sharing many bands still ranks first.
+ */
+static void
+test_bounded_candidates(void **state)
+{
+	struct test_env e;
+	struct dedup_sig s, q, t;
+	struct dedup_match m;
+	struct dedup_opts o;
+	uint64_t seed = 99;
+
+	(void)state;
+	dedup_opts_default(&o);
+	o.max_candidates = 8;
+	env_create(&e, 64 << 20);
+	for (uint64_t id = 1; id <= 200; id++) {
+		random_sig(&seed, &s);
+		s.bands[0] = 42;
+		assert_int_equal(check_sig(&e, id, &s, &o, &m), 0);
+		assert_int_equal(m.kind, DEDUP_NONE);
+		assert_true(m.candidates <= 8);
+	}
+	/* Only the crowded band matches: bounded, and nothing confirmed. */
+	random_sig(&seed, &q);
+	q.bands[0] = 42;
+	assert_int_equal(check_sig(&e, 300, &q, &o, &m), 0);
+	assert_int_equal(m.kind, DEDUP_NONE);
+	assert_int_equal(m.candidates, 8);
+	/* t shares the crowded band, 17 more and 100 of 108 fingerprints
+	 * with q: ranking by shared bands puts q first within the budget. */
+	t = q;
+	t.exact[0] ^= 1;
+	for (size_t k = 0; k < 8; k++)
+		t.fp[k] ^= 0x5555;
+	assert_int_equal(check_sig(&e, 301, &t, &o, &m), 0);
+	assert_int_equal(m.kind, DEDUP_NEAR);
+	assert_int_equal(m.doc_id, 300);
+	assert_true(m.similarity > 0.92 && m.similarity < 0.93);
+	assert_true(m.candidates <= 8);
+	/* With no candidates allowed, only exact dedup is left. */
+	o.max_candidates = 0;
+	t.exact[1] ^= 1;
+	assert_int_equal(check_sig(&e, 302, &t, &o, &m), 0);
+	assert_int_equal(m.kind, DEDUP_NONE);
+	env_destroy(&e);
+}
+
+/* Random bytes, valid or not, never crash the signature. */
+static void
+test_garbage(void **state)
+{
+	static char buf[4096];
+	struct dedup_sig s;
+	uint64_t seed = 1234;
+
+	(void)state;
+	for (int i = 0; i < 2000; i++) {
+		size_t n = test_rand(&seed) % sizeof(buf);
+
+		for (size_t k = 0; k < n; k++)
+			buf[k] = (char)test_rand(&seed);
+		dedup_signature(buf, n, NULL, &s);
+		free(dedup_normalize(buf, n, NULL, NULL));
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_normalize),
+		cmocka_unit_test(test_normalize_long_words),
+		cmocka_unit_test(test_exact_is_normalized_hash),
+		cmocka_unit_test(test_opts_and_names),
+		cmocka_unit_test(test_exact_variants),
+		cmocka_unit_test(test_short_texts),
+		cmocka_unit_test(test_near_signatures),
+		cmocka_unit_test(test_estimate_accuracy),
+		cmocka_unit_test(test_index),
+		cmocka_unit_test(test_index_short_and_empty),
+		cmocka_unit_test(test_map_full),
+		cmocka_unit_test(test_bounded_candidates),
+		cmocka_unit_test(test_garbage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
