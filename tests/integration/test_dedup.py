@@ -1,0 +1,155 @@
+"""
+test_dedup.py - duplicates end to end: the same URL with tracking
+parameters, a page's canonical URL, the same article in another template
+(exact after cleaning), near copies with small edits, articles that must
+not be merged, persistence across restarts, and how duplicates show in
+documents, export, status and `dups`.
+"""
+
+import os
+from urllib.parse import quote
+
+from fixture_server import FixtureServer
+from harness import Daemon, run_tests
+
+os.environ.setdefault("SLUICE_REQUIRE_BINARIES", "1")
+
+FAST = {"fetch.host_delay": "0", "fetch.max_per_host": 4}
+
+
+def submit(d, *urls):
+    res = d.ctl("submit", *urls)
+    assert res[0] == 0, res
+    return [r["id"] for r in res.obj["results"]]
+
+
+def doc(d, jid):
+    return d.ctl("doc", str(jid)).check().obj["doc"]
+
+
+def wait_idle(d):
+    d.ctl("wait", "--timeout", "30").check()
+
+
+def fetch_one_by_one(d, urls):
+    """Submits and fetches each URL before the next, so that which one is
+    first is known."""
+    ids = []
+    for u in urls:
+        ids += submit(d, u)
+        wait_idle(d)
+    return ids
+
+
+def test_tracking_parameters_are_the_same_url(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        base = web.url("/page/1")
+        res = d.ctl("submit", base + "?utm_source=news&utm_medium=x",
+                    base + "?fbclid=abc", base + "#section", base).obj
+        ids = {r["id"] for r in res["results"]}
+        assert len(ids) == 1, res
+        assert [r["status"] for r in res["results"]] == \
+            ["queued", "duplicate", "duplicate", "duplicate"], res
+        assert all(r.get("duplicate") == "url" for r in res["results"][1:])
+        wait_idle(d)
+        assert web.hits("/page/1") == 1
+
+
+def test_same_article_other_template_is_exact(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        first, copy = fetch_one_by_one(
+            d, [web.url("/story/1?t=a"), web.url("/story/1?t=b")])
+        a, b = doc(d, first), doc(d, copy)
+        assert a["duplicate_of"] is None and a["text"], a
+        assert b["duplicate_of"] == first, b
+        assert b["duplicate_kind"] == "exact", b
+        assert b["similarity"] == 1.0
+        assert b["text"] is None			# stored once, with the first
+        assert b["content_hash"] == a["content_hash"]
+
+
+def test_near_copies_are_caught(tmp):
+    edits = ["dateline=LONDON%2C+Nov+28+%28Reuters%29", "drop=3", "add=1",
+             "reporting=1", "t=b&dateline=PARIS&reporting=1"]
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        ids = fetch_one_by_one(d, [web.url("/story/2")] +
+                               [web.url(f"/story/2?{e}") for e in edits])
+        first = ids[0]
+        for e, jid in zip(edits, ids[1:]):
+            x = doc(d, jid)
+            assert x["duplicate_of"] == first, (e, x)
+            assert x["duplicate_kind"] == "near", (e, x)
+            assert 0.8 <= x["similarity"] < 1.0, (e, x)
+        dups = d.ctl("dups", str(first)).check().obj
+        assert sorted(c["id"] for c in dups["duplicates"]) == sorted(ids[1:])
+        assert all(c["kind"] == "near" for c in dups["duplicates"])
+        st = d.ctl("status").check().obj
+        assert st["duplicates"]["near"] == len(edits), st
+
+
+def test_different_articles_are_not_merged(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        ids = fetch_one_by_one(d, [web.url(f"/story/{n}?t=b")
+                                   for n in range(10, 16)])
+        for jid in ids:
+            assert doc(d, jid)["duplicate_of"] is None, doc(d, jid)
+        st = d.ctl("status").check().obj
+        assert st["duplicates"] == {"url": 0, "exact": 0, "near": 0}, st
+
+
+def test_canonical_url_already_stored_is_a_url_duplicate(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        orig = web.url("/story/3")
+        mirror = web.url("/story/3?t=b&dateline=X&canonical=" + quote(orig))
+        first, copy = fetch_one_by_one(d, [orig, mirror])
+        x = doc(d, copy)
+        assert x["duplicate_of"] == first, x
+        assert x["duplicate_kind"] == "url", x
+        st = d.ctl("status").check().obj
+        assert st["duplicates"]["url"] == 1
+
+
+def test_canonical_url_names_the_job(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        canon = web.url("/story/4")
+        jid, = fetch_one_by_one(d, [web.url("/story/4?t=b&canonical=" +
+                                            quote(canon))])
+        res = d.ctl("submit", canon).obj["results"][0]
+        assert res["status"] == "duplicate" and res["id"] == jid, res
+
+
+def test_dedup_state_survives_restart(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        first, = fetch_one_by_one(d, [web.url("/story/5")])
+        d.restart(kill=True)
+        copy, near = fetch_one_by_one(d, [web.url("/story/5?t=b"),
+                                          web.url("/story/5?drop=2")])
+        assert doc(d, copy)["duplicate_of"] == first
+        assert doc(d, near)["duplicate_of"] == first
+        assert doc(d, near)["duplicate_kind"] == "near"
+
+
+def test_export_leaves_duplicates_out(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        fetch_one_by_one(d, [web.url("/story/6"), web.url("/story/6?t=b"),
+                             web.url("/story/7")])
+        plain = d.ctl("export").check().json
+        everything = d.ctl("export", "--include-duplicates").check().json
+        docs = [x for x in plain if "doc" in x]
+        alld = [x for x in everything if "doc" in x]
+        assert len(docs) == 2 and len(alld) == 3, (plain, everything)
+        assert all(x["doc"]["duplicate_of"] is None for x in docs)
+
+
+def test_short_texts_get_exact_dedup_only(tmp):
+    with FixtureServer() as web, Daemon(tmp, dict(FAST, **{
+            "dedup.min_words": 1000})) as d:
+        first, edited, same = fetch_one_by_one(
+            d, [web.url("/story/8"), web.url("/story/8?drop=2"),
+                web.url("/story/8?t=b")])
+        assert doc(d, edited)["duplicate_of"] is None
+        assert doc(d, same)["duplicate_kind"] == "exact"
+
+
+if __name__ == "__main__":
+    run_tests(globals())
