@@ -170,7 +170,12 @@ extract_doc_free(struct extract_doc *d)
 #define T_EXACT		0
 #define T_PREFIX	1
 
-/* Sorted by word (binary search on the first letter, then a scan). */
+/*
+ * Sorted by first letter (binary search on it, then a scan).  Prefix
+ * entries stand for Readability's substring matches ("comment" also hits
+ * "commentlist"); the categories that remove text outright (share) match
+ * whole tokens only.
+ */
 static const struct {
 	const char	*word;
 	uint8_t		 mode;
@@ -193,7 +198,9 @@ static const struct {
 	{ "column", T_EXACT, K_MAYBE },
 	{ "com", T_EXACT, K_NEG },
 	{ "combx", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "comment", T_PREFIX, K_UNLIKELY | K_NEG | K_COMMENT },
+	{ "comment", T_PREFIX, K_UNLIKELY | K_NEG },
+	{ "comment", T_EXACT, K_COMMENT },
+	{ "comments", T_EXACT, K_COMMENT },
 	{ "community", T_EXACT, K_UNLIKELY },
 	{ "consent", T_PREFIX, K_BOX },
 	{ "contact", T_PREFIX, K_NEG },
@@ -233,7 +240,11 @@ static const struct {
 	{ "rss", T_EXACT, K_UNLIKELY },
 	{ "scroll", T_PREFIX, K_NEG },
 	{ "shadow", T_EXACT, K_MAYBE },
-	{ "share", T_PREFIX, K_NEG | K_SHARE },
+	{ "share", T_PREFIX, K_NEG },
+	{ "share", T_EXACT, K_SHARE },
+	{ "sharedaddy", T_EXACT, K_SHARE },
+	{ "sharethis", T_EXACT, K_SHARE },
+	{ "sharing", T_EXACT, K_SHARE },
 	{ "shopping", T_EXACT, K_NEG },
 	{ "shoutbox", T_EXACT, K_UNLIKELY | K_NEG },
 	{ "sidebar", T_PREFIX, K_UNLIKELY | K_NEG },
@@ -283,16 +294,36 @@ token_bits(const char *t, size_t len)
 }
 
 /*
- * Splits an attribute value into lower-case tokens on non-alphanumerics
- * and camelCase humps ("postContent" -> post, content) and ors their bits.
+ * Class words that are script hooks or feature flags, not a description
+ * of the box: "js-social-anchor", "showCommentsIcon", "has-sidebar".
+ */
+static bool
+flag_word(const char *tok, size_t n)
+{
+	static const char *const FLAGS[] = { "js", "enable", "disable", "show",
+	    "has", "is", "no", "with", "can", "use", "should", "allow", NULL };
+	size_t i;
+
+	for (i = 0; FLAGS[i] != NULL; i++)
+		if (strlen(FLAGS[i]) == n && memcmp(FLAGS[i], tok, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Splits an attribute value into class words (on whitespace), each word
+ * into lower-case tokens on other non-alphanumerics and camelCase humps
+ * ("postContent" -> post, content), and ors the tokens' bits.  A word
+ * whose first token is a flag_word() is ignored.
  */
 static uint32_t
 attr_bits(const char *s)
 {
 	char tok[32];
-	size_t n = 0;
-	uint32_t bits = 0;
+	size_t n = 0, ntok = 0;
+	uint32_t bits = 0, word = 0;
 	unsigned char ch, prev = 0;
+	bool flag = false;
 
 	for (;; s++) {
 		ch = (unsigned char)*s;
@@ -302,11 +333,20 @@ attr_bits(const char *s)
 			prev = ch;
 			continue;
 		}
+		if (n > 0 && ntok++ == 0)
+			flag = flag_word(tok, n);
 		if (n > 1)
-			bits |= token_bits(tok, n);
+			word |= token_bits(tok, n);
 		n = 0;
-		if (ch == '\0')
-			break;
+		if (ch == '\0' || isspace(ch)) {
+			if (!(flag && ntok > 1))
+				bits |= word;
+			word = 0;
+			ntok = 0;
+			flag = false;
+			if (ch == '\0')
+				break;
+		}
 		if (isupper(ch)) {
 			tok[n++] = (char)tolower(ch);
 			prev = ch;
@@ -546,11 +586,8 @@ skip_element(struct ctx *c, const xmlNode *n, enum html_tag t, unsigned fl,
 		return true;
 	if (t == HTML_BODY || t == HTML_A || t == HTML_HTML)
 		return false;
-	if ((c->mode & M_STRIP) && (bits & K_UNLIKELY) && !(bits & K_MAYBE) &&
-	    c->in_skipctx == 0)
-		return true;
-	return (bits & (K_SHARE | K_COMMENT)) && !(bits & K_MAYBE) &&
-	    c->in_skipctx == 0;
+	return (c->mode & M_STRIP) && (bits & K_UNLIKELY) &&
+	    !(bits & K_MAYBE) && c->in_skipctx == 0;
 }
 
 static void
@@ -594,6 +631,9 @@ on_enter(struct ctx *c, xmlNode *n)
 
 	n->_private = NULL;
 	if (skip_element(c, n, t, fl, bits)) {
+#ifdef EXTRACT_DEBUG
+		if (getenv("XD") && !(fl & HTML_F_SKIP)) fprintf(stderr, "skip %s class=%s id=%s bits=%x\n", n->name, html_attr(n, "class"), html_attr(n, "id"), bits);
+#endif
 		count_skipped(c, t, fl);
 		return false;
 	}
@@ -997,6 +1037,10 @@ choose_article(struct ctx *c)
 	}
 	t = common_ancestor(c, top);
 	t = climb(c, t);
+#ifdef EXTRACT_DEBUG
+	if (getenv("XD")) { for (int q = 0; q < TOP_N; q++) if (top[q] != NONE) fprintf(stderr, "top%d %s class=%s id=%s score=%.1f text=%u\n", q, c->en[top[q]].node->name, html_attr(c->en[top[q]].node, "class"), html_attr(c->en[top[q]].node, "id"), c->en[top[q]].score, c->en[top[q]].text);
+	fprintf(stderr, "chosen %s class=%s id=%s score=%.1f mode=%u\n", c->en[t].node->name, html_attr(c->en[t].node, "class"), html_attr(c->en[t].node, "id"), c->en[t].score, c->mode); }
+#endif
 	c->en[t].fl |= EN_ROOT;
 	p = c->en[t].parent;
 	if (p == NONE)
