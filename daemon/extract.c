@@ -44,6 +44,9 @@
 #define EXTRACT_DEFAULT_MIN_TEXT	500
 
 #define NONE	(-1)
+#ifndef BOX_MAX
+#define BOX_MAX 1500
+#endif
 /* Whitespace state beyond html.h's: a line break is owed (<br>). */
 #define WS_NEWLINE	3
 
@@ -57,7 +60,10 @@
 #define K_BOX		0x0040u	/* newsletter, related, donate boxes */
 #define K_HIDDEN	0x0080u
 #define K_COMMENT	0x0100u
-#define K_CAPTION	0x0200u
+#define K_CAPTION	0x0200u	/* image captions, credits */
+#define K_COOKIE	0x0400u	/* consent banners: skipped in every pass */
+#define K_CKWORD	0x0800u	/* "cookie": K_COOKIE next to a K_CKPAIR */
+#define K_CKPAIR	0x1000u	/* banner, notice, bar... */
 
 /* Cleaning passes, dropped one by one on retry (Readability's flags). */
 #define M_STRIP		0x01u	/* skip K_UNLIKELY subtrees while walking */
@@ -189,7 +195,8 @@ static const struct {
 	{ "agegate", T_EXACT, K_UNLIKELY },
 	{ "ai2html", T_EXACT, K_UNLIKELY },
 	{ "article", T_PREFIX, K_MAYBE | K_POS },
-	{ "banner", T_PREFIX, K_UNLIKELY | K_NEG },
+	{ "banner", T_PREFIX, K_UNLIKELY | K_NEG | K_CKPAIR },
+	{ "bar", T_EXACT, K_CKPAIR },
 	{ "blog", T_PREFIX, K_POS },
 	{ "body", T_PREFIX, K_MAYBE | K_POS },
 	{ "breadcrumb", T_PREFIX, K_UNLIKELY },
@@ -202,11 +209,13 @@ static const struct {
 	{ "comment", T_EXACT, K_COMMENT },
 	{ "comments", T_EXACT, K_COMMENT },
 	{ "community", T_EXACT, K_UNLIKELY },
-	{ "consent", T_PREFIX, K_BOX },
+	{ "consent", T_PREFIX, K_COOKIE },
 	{ "contact", T_PREFIX, K_NEG },
 	{ "content", T_PREFIX, K_MAYBE | K_POS },
-	{ "cookie", T_PREFIX, K_BOX },
+	{ "cookie", T_PREFIX, K_CKWORD },
+	{ "credit", T_PREFIX, K_CAPTION },
 	{ "dateline", T_EXACT, K_BYLINE },
+	{ "didomi", T_PREFIX, K_COOKIE },
 	{ "disqus", T_PREFIX, K_UNLIKELY | K_COMMENT },
 	{ "donate", T_PREFIX, K_BOX },
 	{ "donation", T_PREFIX, K_BOX },
@@ -218,19 +227,26 @@ static const struct {
 	{ "hentry", T_EXACT, K_POS },
 	{ "hid", T_EXACT, K_NEG },
 	{ "hidden", T_EXACT, K_NEG },
+	{ "law", T_EXACT, K_CKPAIR },
 	{ "legends", T_EXACT, K_UNLIKELY },
 	{ "main", T_PREFIX, K_MAYBE | K_POS },
 	{ "masthead", T_EXACT, K_NEG },
 	{ "mathjax", T_EXACT, K_MAYBE },
 	{ "media", T_EXACT, K_NEG },
 	{ "menu", T_PREFIX, K_UNLIKELY },
+	{ "message", T_EXACT, K_CKPAIR },
+	{ "modal", T_PREFIX, K_CKPAIR },
 	{ "meta", T_PREFIX, K_NEG },
 	{ "newsletter", T_PREFIX, K_BOX },
+	{ "notice", T_PREFIX, K_CKPAIR },
+	{ "onetrust", T_PREFIX, K_COOKIE },
+	{ "optanon", T_PREFIX, K_COOKIE },
 	{ "outbrain", T_PREFIX, K_NEG | K_BOX },
 	{ "page", T_EXACT, K_POS },
 	{ "pager", T_EXACT, K_UNLIKELY },
 	{ "pagination", T_PREFIX, K_UNLIKELY },
-	{ "popup", T_PREFIX, K_UNLIKELY },
+	{ "policy", T_EXACT, K_CKPAIR },
+	{ "popup", T_PREFIX, K_UNLIKELY | K_CKPAIR },
 	{ "post", T_PREFIX, K_POS },
 	{ "promo", T_PREFIX, K_NEG },
 	{ "recommend", T_PREFIX, K_BOX },
@@ -339,6 +355,8 @@ attr_bits(const char *s)
 			word |= token_bits(tok, n);
 		n = 0;
 		if (ch == '\0' || isspace(ch)) {
+			if ((word & K_CKWORD) && (word & K_CKPAIR))
+				word |= K_COOKIE;
 			if (!(flag && ntok > 1))
 				bits |= word;
 			word = 0;
@@ -586,6 +604,8 @@ skip_element(struct ctx *c, const xmlNode *n, enum html_tag t, unsigned fl,
 		return true;
 	if (t == HTML_BODY || t == HTML_A || t == HTML_HTML)
 		return false;
+	if ((bits & K_COOKIE) && !(bits & K_MAYBE))
+		return true;
 	return (c->mode & M_STRIP) && (bits & K_UNLIKELY) &&
 	    !(bits & K_MAYBE) && c->in_skipctx == 0;
 }
@@ -1119,6 +1139,24 @@ cleanable(enum html_tag t)
 	    t == HTML_UL || t == HTML_DIV;
 }
 
+/* Small boxes named as boilerplate inside the article: share bars,
+ * captions and credits, bylines, newsletter/related/donate boxes. */
+static bool
+drop_small_box(const struct ctx *c, const struct enode *e)
+{
+	if (e->fl & EN_ROOT)
+		return false;
+	if ((e->cls & K_SHARE) && e->text < 500)
+		return true;
+	if ((e->cls & K_CAPTION) && !c->o->keep_captions && e->text < 600)
+		return true;
+	if ((e->cls & K_BYLINE) && e->text < 200)
+		return true;
+	if ((e->cls & K_BOX) && !(e->cls & K_MAYBE) && e->text < BOX_MAX)
+		return true;
+	return false;
+}
+
 /* Propagates article membership and drops boilerplate, top-down. */
 static void
 clean_article(struct ctx *c)
@@ -1142,7 +1180,7 @@ clean_article(struct ctx *c)
 			e->fl |= EN_CODE;
 		if (e->tag == HTML_FIGURE)
 			e->fl |= EN_FIGURE;
-		if ((e->cls & K_SHARE) && e->text < 500)
+		if (drop_small_box(c, e))
 			e->fl |= EN_DROP;
 		if ((e->tag == HTML_H1 || e->tag == HTML_H2) &&
 		    class_weight(c, e) < 0)
