@@ -1244,24 +1244,190 @@ is_heading(enum html_tag t)
 }
 
 static bool
-block_kept(struct ctx *c, const struct block *b, bool *title_seen)
+block_in_article(const struct ctx *c, const struct block *b)
 {
 	const struct enode *o = &c->en[b->owner];
 
-	if (!(o->fl & EN_IN) || (o->fl & EN_DROP))
-		return false;
-	if (is_heading((enum html_tag)o->tag) && !*title_seen &&
-	    is_title(c, b)) {
-		*title_seen = true;
-		return false;
-	}
-	return true;
+	return (o->fl & EN_IN) && !(o->fl & EN_DROP);
 }
 
 static bool
 is_cell(enum html_tag t)
 {
 	return t == HTML_TD || t == HTML_TH;
+}
+
+/* ---- block filters: wording and position --------------------------- */
+
+/* Whole-block labels of page furniture, compared case-insensitively
+ * without trailing punctuation. */
+static const char *const LABELS[] = {
+	"advertisement", "advertising", "skip advertisement", "ad",
+	"sponsored", "anzeige", "werbung", "publicit\xC3\xA9", "publicidad",
+	"pubblicit\xC3\xA0", "reklama", "publicidade", "skip to content",
+	"skip to main content", "share", "share this", "share this article",
+	"share this story", "tweet", "email", "print", "comments", "loading",
+	"related", "related articles", "related stories", "related content",
+	"related posts", "read more", "must watch", "recommended", "trending",
+	"contents", "table of contents", "topics", "tags", "continue reading",
+	"listen to this article", "newsletter", "sign up", "subscribe",
+	"story continues below advertisement", "most popular", "most read",
+	"follow us", "more stories", "you may also like", "top stories",
+	"mehr zum thema", "lesen sie auch", "lire aussi", "\xC3\xA0 lire aussi",
+	"leer m\xC3\xA1s", "leggi anche", "leia tamb\xC3\xA9m", "zobacz te\xC5\xBC",
+	"lees ook", NULL
+};
+
+/* Prefixes of short furniture lines ("Related: ...", "Credit: ..."). */
+static const char *const PREFIXES[] = {
+	"related:", "read more:", "more:", "read also:", "see also:",
+	"also read:", "read next:", "watch:", "watch now:", "related video:",
+	"related content:", "tags:", "topics:", "filed under", "credit:",
+	"photo:", "image:", "photograph:", "copyright", "\xC2\xA9", "(c) ",
+	"click here", "lesen sie auch",
+	"mehr zum thema", "lire aussi", "\xC3\xA0 lire aussi",
+	"a lire aussi", "lee tambi\xC3\xA9n", "leer m\xC3\xA1s",
+	"leggi anche", "leia tamb\xC3\xA9m", "leia mais", "zobacz te\xC5\xBC",
+	"czytaj tak\xC5\xBC""e", "czytaj te\xC5\xBC", "lees ook",
+	"sign up for", "subscribe to", "follow us", NULL
+};
+
+/* "Published 17 May 2023": these words then a digit make a date line. */
+static const char *const STAMPS[] = {
+	"published", "updated", "posted", "last updated", "last modified",
+	"ver\xC3\xB6""ffentlicht", "aktualisiert", "publi\xC3\xA9",
+	"mis \xC3\xA0 jour", "publicado", "actualizado", "pubblicato",
+	"aggiornato", "opublikowano", "gepubliceerd", NULL
+};
+
+#define SHORT_BLOCK	200	/* characters: furniture lines are short */
+
+static bool
+has_prefix(const char *t, size_t len, const char *p)
+{
+	size_t pl = strlen(p);
+
+	return pl <= len && strncasecmp(t, p, pl) == 0;
+}
+
+static bool
+is_label(const char *t, size_t len)
+{
+	size_t i, l;
+
+	while (len > 0 && strchr(" .:!>|\xC2\xBB", t[len - 1]) != NULL)
+		len--;
+	for (i = 0; LABELS[i] != NULL; i++) {
+		l = strlen(LABELS[i]);
+		if (l == len && strncasecmp(t, LABELS[i], l) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* "By Jane Doe", "Von Max Muster": a short line naming people. */
+static bool
+is_byline(const char *t, size_t len, size_t words)
+{
+	static const char *const BY[] = { "by ", "by:", "von ", "par ",
+	    "por ", "di ", "door ", "autor:", "author:", "written by",
+	    NULL };
+	size_t i;
+
+	if (words > 8 || len > 80 || t[len - 1] == '.')
+		return false;
+	for (i = 0; BY[i] != NULL; i++)
+		if (has_prefix(t, len, BY[i]))
+			return true;
+	return has_prefix(t, len, "by") && len > 2 &&
+	    isupper((unsigned char)t[2]);
+}
+
+/* "Published 17 May 2023 10:02", "Updated: 2 hours ago". */
+static bool
+is_stamp(const char *t, size_t len)
+{
+	size_t i, k;
+
+	for (i = 0; STAMPS[i] != NULL; i++) {
+		if (!has_prefix(t, len, STAMPS[i]))
+			continue;
+		for (k = strlen(STAMPS[i]); k < len && k < 40; k++)
+			if (isdigit((unsigned char)t[k]))
+				return true;
+	}
+	return false;
+}
+
+/* A line that is a date and little else: "Dec. 22, 2023, 12:34 PM". */
+static bool
+is_date_line(const struct ctx *c, const struct block *b, size_t words)
+{
+	const char *t = c->txt + b->off;
+	enum html_tag ot = (enum html_tag)c->en[b->owner].tag;
+	char tmp[48], iso[64];
+
+	if (b->len >= sizeof(tmp) || words > 6 || !isalnum((unsigned char)t[0]))
+		return false;
+	if (ot == HTML_LI || is_cell(ot))
+		return false;
+	memcpy(tmp, t, b->len);
+	tmp[b->len] = '\0';
+	return meta_date_normalize(tmp, iso, sizeof(iso)) == 0;
+}
+
+static size_t
+count_words(const char *t, size_t len)
+{
+	size_t i, n = 0;
+	bool in = false;
+
+	for (i = 0; i < len; i++) {
+		bool sp = t[i] == ' ' || t[i] == '\n' || t[i] == '\t';
+		if (!sp && !in)
+			n++;
+		in = !sp;
+	}
+	return n;
+}
+
+/* True if the block is page furniture judged by its own words. */
+static bool
+furniture(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+	size_t len = b->len, words;
+
+	if (b->chars > SHORT_BLOCK)
+		return false;
+	if (is_label(t, len) || is_stamp(t, len))
+		return true;
+	for (size_t i = 0; PREFIXES[i] != NULL; i++)
+		if (has_prefix(t, len, PREFIXES[i]))
+			return true;
+	if (memmem(t, len, "All rights reserved", 19) != NULL ||
+	    memmem(t, len, "all rights reserved", 19) != NULL)
+		return true;
+	if (b->link10 > 0 && (memmem(t, len, "CLICK HERE", 10) != NULL ||
+	    memmem(t, len, "CLICKING HERE", 13) != NULL))
+		return true;
+	words = count_words(t, len);
+	return is_byline(t, len, words) || is_date_line(c, b, words);
+}
+
+static bool
+block_kept(struct ctx *c, const struct block *b, bool *title_seen)
+{
+	const struct enode *o = &c->en[b->owner];
+
+	if (!block_in_article(c, b))
+		return false;
+	if (is_heading((enum html_tag)o->tag) && !*title_seen &&
+	    is_title(c, b)) {
+		*title_seen = true;
+		return false;
+	}
+	return !furniture(c, b);
 }
 
 /* Appends, cutting at max_output (on a character boundary); -1 when the
