@@ -44,6 +44,12 @@
 #define EXTRACT_DEFAULT_MIN_TEXT	500
 
 #define NONE	(-1)
+#ifndef LEAD_MAX
+#define LEAD_MAX 4
+#endif
+#ifndef LEAD_WORDS
+#define LEAD_WORDS 8
+#endif
 #ifndef BOX_MAX
 #define BOX_MAX 1500
 #endif
@@ -1443,21 +1449,87 @@ append_capped(struct buf *out, const char *s, size_t len)
 	return -1;
 }
 
+static bool
+ends_sentence(const char *t, size_t len)
+{
+	unsigned char ch;
+
+	while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '"' ||
+	    t[len - 1] == '\'' || t[len - 1] == ')'))
+		len--;
+	if (len == 0)
+		return false;
+	ch = (unsigned char)t[len - 1];
+	if (ch == '.' || ch == '!' || ch == '?' || ch == ':' || ch == ';')
+		return true;
+	/* closing quotes, ellipsis and CJK full stops end in 0x80-0xBF */
+	return len >= 3 && (memcmp(t + len - 3, "\xE2\x80\x9D", 3) == 0 ||
+	    memcmp(t + len - 3, "\xE2\x80\x99", 3) == 0 ||
+	    memcmp(t + len - 3, "\xE2\x80\xA6", 3) == 0 ||
+	    memcmp(t + len - 3, "\xE3\x80\x82", 3) == 0 ||
+	    memcmp(t + len - 3, "\xEF\xBC\x81", 3) == 0 ||
+	    memcmp(t + len - 3, "\xEF\xBC\x9F", 3) == 0);
+}
+
+/* A kicker, label or name line: few words and no sentence end. */
+static bool
+stub(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+
+	/* Word counts mean nothing in unspaced scripts (3 bytes a char). */
+	return b->chars < 80 && b->len < 2 * b->chars &&
+	    count_words(t, b->len) < LEAD_WORDS && !ends_sentence(t, b->len);
+}
+
+/*
+ * Position rules over the kept blocks (indexes into c->bl): stubs before
+ * the first paragraph are kickers, section labels and author names
+ * (the article starts at its first sentence), and headings or link stubs
+ * after the last paragraph introduce nothing.
+ */
+static void
+trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
+{
+	size_t i = 0, j = n;
+	const struct block *b;
+
+	while (i < n && i < LEAD_MAX && stub(c, &c->bl[k[i]]) &&
+	    c->en[c->bl[k[i]].owner].tag != HTML_LI)
+		i++;
+	if (i == n)
+		i = 0;
+	while (j > i + 1) {
+		b = &c->bl[k[j - 1]];
+		if (!is_heading((enum html_tag)c->en[b->owner].tag) &&
+		    !(stub(c, b) && b->link10 * 2 > b->chars * 10))
+			break;
+		j--;
+	}
+	*from = i;
+	*to = j;
+}
+
 /* Joins the kept blocks: lines, with table cells of a row on one line.
  * Stops quietly at max_output. */
-static void
+static int
 compose(struct ctx *c, struct buf *out, size_t *chars)
 {
-	size_t i;
+	size_t i, n = 0, from, to, *k;
 	int32_t prev = NONE;
 	bool title_seen = false;
 	const struct block *b;
 
 	*chars = 0;
-	for (i = 0; i < c->nbl; i++) {
-		b = &c->bl[i];
-		if (!block_kept(c, b, &title_seen))
-			continue;
+	k = malloc(c->nbl * sizeof(*k) + 1);
+	if (k == NULL)
+		return -1;
+	for (i = 0; i < c->nbl; i++)
+		if (block_kept(c, &c->bl[i], &title_seen))
+			k[n++] = i;
+	trim_ends(c, k, n, &from, &to);
+	for (i = from; i < to; i++) {
+		b = &c->bl[k[i]];
 		if (prev != NONE) {
 			const struct enode *po = &c->en[c->bl[prev].owner];
 			const struct enode *o = &c->en[b->owner];
@@ -1470,8 +1542,10 @@ compose(struct ctx *c, struct buf *out, size_t *chars)
 		*chars += b->chars;
 		if (append_capped(out, c->txt + b->off, b->len) == -1)
 			break;
-		prev = (int32_t)i;
+		prev = (int32_t)k[i];
 	}
+	free(k);
+	return 0;
 }
 
 /* ---- passes -------------------------------------------------------- */
@@ -1520,7 +1594,8 @@ run_pass(struct ctx *c, xmlNode *start, unsigned mode, struct buf *out,
 	score_blocks(c);
 	choose_article(c);
 	clean_article(c);
-	compose(c, out, chars);
+	if (compose(c, out, chars) == -1)
+		return -1;
 	return out->data == NULL && *chars > 0 ? -1 : 0;
 }
 
