@@ -97,7 +97,7 @@ struct enode {
 	uint32_t	 commas;
 	uint32_t	 htext;		/* characters inside headings */
 	uint32_t	 cls;		/* K_* bits of class and id */
-	uint16_t	 np, nimg, nli, nctl, nembed, ntr, ncell, nul;
+	uint16_t	 np, nimg, nli, nctl, nembed, ntr, ncell, nul, nth;
 	uint16_t	 nkids;		/* element children walked */
 	float		 score;
 	uint8_t		 tag;
@@ -593,6 +593,8 @@ count_skipped(struct ctx *c, enum html_tag t, unsigned fl)
 		e->nctl++;
 	if ((fl & HTML_F_EMBED) && e->nembed < UINT16_MAX)
 		e->nembed++;
+	if ((t == HTML_COL || t == HTML_COLGROUP) && e->nth < UINT16_MAX)
+		e->nth++;
 }
 
 /* Decides on entry whether a subtree is left out entirely. */
@@ -634,12 +636,20 @@ count_tag(struct enode *e, enum html_tag t)
 		e->ntr = 1;
 		break;
 	case HTML_TD:
+		e->ncell = 1;
+		break;
 	case HTML_TH:
 		e->ncell = 1;
+		e->nth = 1;
 		break;
 	case HTML_UL:
 	case HTML_OL:
 		e->nul = 1;
+		break;
+	case HTML_THEAD:
+	case HTML_TFOOT:
+	case HTML_CAPTION:
+		e->nth = 1;
 		break;
 	default:
 		break;
@@ -787,6 +797,7 @@ aggregate(struct ctx *c)
 		ADD16(ntr);
 		ADD16(ncell);
 		ADD16(nul);
+		ADD16(nth);
 #undef ADD16
 	}
 }
@@ -1096,7 +1107,7 @@ is_data_table(const struct enode *e)
 		return false;
 	if (dt != NULL && strcmp(dt, "0") == 0)
 		return false;
-	if (html_attr(e->node, "summary") != NULL)
+	if (html_attr(e->node, "summary") != NULL || e->nth > 0)
 		return true;
 	if (e->ntr <= 1)
 		return false;
@@ -1115,13 +1126,19 @@ clean_conditionally(const struct ctx *c, const struct enode *e)
 	bool fig = (e->fl & EN_FIGURE) != 0;
 	int p = e->np, img = e->nimg, li = (int)e->nli - 100;
 
-	if (w + ((e->fl & EN_SCORED) ? e->score : 0) < 0)
+	/* Readability also drops nodes whose tag bonus alone (lists -3)
+	 * outweighs a small score; that loses ingredient lists and the
+	 * like, so only a negative class weight counts here, and lists get
+	 * a link-farm test instead. */
+	if (w < 0 && w + ((e->fl & EN_SCORED) ? e->score : 0) < 0)
+		return true;
+	ld = link_density(e);
+	if (list && ld > 0.5f && !(e->cls & K_MAYBE))
 		return true;
 	if (e->commas >= 10)
 		return false;
-	ld = link_density(e);
 	hd = e->text ? (float)e->htext / (float)e->text : 0;
-	if (!fig && img > 1 && (float)p / (float)img < 0.5f)
+	if (!fig && img > 1 && (float)(p + e->nli) / (float)img < 0.5f)
 		return true;
 	if (!list && li > p)
 		return true;
@@ -1195,8 +1212,12 @@ clean_article(struct ctx *c)
 		if (!(c->mode & M_CLEAN) || (e->fl & (EN_DATATABLE | EN_CODE |
 		    EN_ROOT)) || !cleanable((enum html_tag)e->tag))
 			continue;
-		if (clean_conditionally(c, e))
+		if (clean_conditionally(c, e)) {
 			e->fl |= EN_DROP;
+#ifdef EXTRACT_DEBUG
+			if (getenv("XD")) fprintf(stderr, "drop %s class=%s id=%s text=%u ld=%.2f p=%u img=%u li=%u ctl=%u emb=%u w=%.0f mode=%u\n", e->node->name, html_attr(e->node, "class"), html_attr(e->node, "id"), e->text, link_density(e), e->np, e->nimg, e->nli, e->nctl, e->nembed, class_weight(c, e), c->mode);
+#endif
+		}
 	}
 }
 
