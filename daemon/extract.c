@@ -50,6 +50,12 @@
 #ifndef LEAD_WORDS
 #define LEAD_WORDS 8
 #endif
+#ifndef SIB_PARA
+#define SIB_PARA 100
+#endif
+#ifndef SIB_MAX
+#define SIB_MAX 1500
+#endif
 #ifndef BOX_MAX
 #define BOX_MAX 1500
 #endif
@@ -99,6 +105,7 @@ struct enode {
 	uint32_t	 cls;		/* K_* bits of class and id */
 	uint16_t	 np, nimg, nli, nctl, nembed, ntr, ncell, nul, nth;
 	uint16_t	 nkids;		/* element children walked */
+	uint32_t	 blo, bhi;	/* blocks of the subtree: [blo, bhi) */
 	float		 score;
 	uint8_t		 tag;
 	uint8_t		 fl;
@@ -690,12 +697,14 @@ on_enter(struct ctx *c, xmlNode *n)
 	n->_private = (void *)(intptr_t)(idx + 1);
 	if (fl & HTML_F_BLOCK || t == HTML_OTHER) {
 		block_flush(c);
+		e = &c->en[idx];
 		c->owner = idx;
 		if (c->cur != NONE)
 			c->en[c->cur].fl |= EN_BLOCKKID;
 	} else if (t == HTML_IMG && c->cur != NONE)
 		c->en[c->cur].fl |= EN_BLOCKKID;
 	e->owner = c->owner;
+	e->blo = (uint32_t)c->nbl;
 	if (c->cur != NONE && c->en[c->cur].nkids < UINT16_MAX)
 		c->en[c->cur].nkids++;
 	c->cur = idx;
@@ -722,8 +731,10 @@ on_leave(struct ctx *c, xmlNode *n)
 
 	if (fl & HTML_F_BLOCK || t == HTML_OTHER) {
 		block_flush(c);
+		e = &c->en[idx];
 		c->owner = e->parent != NONE ? c->en[e->parent].owner : NONE;
 	}
+	e->bhi = (uint32_t)c->nbl;
 	if (t == HTML_A)
 		c->in_link--;
 	if (fl & HTML_F_HEADING)
@@ -801,6 +812,8 @@ aggregate(struct ctx *c)
 #undef ADD16
 	}
 }
+
+static bool ends_sentence(const char *t, size_t len);
 
 /* ---- choosing the article ------------------------------------------ */
 
@@ -1038,6 +1051,27 @@ sentence_like(const struct ctx *c, const struct enode *e)
 	    memmem(t, b->len, ". ", 2) != NULL;
 }
 
+/*
+ * A wrapper holding a real paragraph (long, a sentence, few links) joins
+ * too: ledes and intros often sit in a sibling box of the article body.
+ */
+static bool
+holds_paragraph(const struct ctx *c, const struct enode *e)
+{
+	uint32_t i;
+	const struct block *b;
+
+	if (e->text < 100 || link_density(e) > 0.25f)
+		return false;
+	for (i = e->blo; i < e->bhi && i < c->nbl; i++) {
+		b = &c->bl[i];
+		if (b->chars >= SIB_PARA && b->link10 * 4 < b->chars * 10 &&
+		    ends_sentence(c->txt + b->off, b->len))
+			return true;
+	}
+	return false;
+}
+
 static bool
 sibling_joins(struct ctx *c, int32_t s, int32_t top, float thresh)
 {
@@ -1050,9 +1084,11 @@ sibling_joins(struct ctx *c, int32_t s, int32_t top, float thresh)
 		bonus = c->en[top].score * 0.2f;
 	if ((e->fl & EN_SCORED) && e->score + bonus >= thresh)
 		return true;
+	/* Wrappers count before the body only: after it come bios,
+	 * teasers and the next article. */
 	if (e->tag != HTML_P && !(e->tag == HTML_DIV &&
 	    !(e->fl & EN_BLOCKKID)))
-		return false;
+		return s < top && e->text <= SIB_MAX && holds_paragraph(c, e);
 	ld = link_density(e);
 	if (e->text > 80 && ld < 0.25f)
 		return true;
