@@ -56,6 +56,9 @@
 #ifndef SIB_MAX
 #define SIB_MAX 1500
 #endif
+#ifndef NEG_MAX
+#define NEG_MAX 1000
+#endif
 #ifndef BOX_MAX
 #define BOX_MAX 1500
 #endif
@@ -1166,9 +1169,12 @@ clean_conditionally(const struct ctx *c, const struct enode *e)
 	 * outweighs a small score; that loses ingredient lists and the
 	 * like, so only a negative class weight counts here, and lists get
 	 * a link-farm test instead. */
-	if (w < 0 && w + ((e->fl & EN_SCORED) ? e->score : 0) < 0)
-		return true;
 	ld = link_density(e);
+	/* Big prose blocks survive a negative name ("media", "meta"...):
+	 * comment threads, the big boilerplate, went in the strict pass. */
+	if (w < 0 && w + ((e->fl & EN_SCORED) ? e->score : 0) < 0 &&
+	    (e->text < NEG_MAX || ld > 0.2f))
+		return true;
 	if (list && ld > 0.5f && !(e->cls & K_MAYBE))
 		return true;
 	if (e->commas >= 10)
