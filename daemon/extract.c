@@ -59,6 +59,9 @@
 #ifndef NEG_MAX
 #define NEG_MAX 1000
 #endif
+#ifndef SIB_BEST
+#define SIB_BEST 0.5f
+#endif
 #ifndef BOX_MAX
 #define BOX_MAX 1500
 #endif
@@ -110,6 +113,7 @@ struct enode {
 	uint16_t	 nkids;		/* element children walked */
 	uint32_t	 blo, bhi;	/* blocks of the subtree: [blo, bhi) */
 	float		 score;
+	float		 best;		/* best score in the subtree */
 	uint8_t		 tag;
 	uint8_t		 fl;
 };
@@ -139,6 +143,7 @@ struct ctx {
 	struct block	 b;		/* the open block */
 	int		 br_run;	/* consecutive <br> */
 	int		 in_link, link_w, in_head, in_skipctx;
+	float		 best;		/* score of the best candidate */
 	size_t		 seen;
 	bool		 oom;
 };
@@ -938,6 +943,13 @@ score_blocks(struct ctx *c)
 	for (i = 0; i < c->nen; i++)
 		if (c->en[i].fl & EN_SCORED)
 			c->en[i].score *= 1.0f - link_density(&c->en[i]);
+	for (i = c->nen; i-- > 0;) {
+		struct enode *e = &c->en[i];
+		if ((e->fl & EN_SCORED) && e->score > e->best)
+			e->best = e->score;
+		if (e->parent != NONE && e->best > c->en[e->parent].best)
+			c->en[e->parent].best = e->best;
+	}
 }
 
 #define TOP_N 5
@@ -1087,6 +1099,11 @@ sibling_joins(struct ctx *c, int32_t s, int32_t top, float thresh)
 		bonus = c->en[top].score * 0.2f;
 	if ((e->fl & EN_SCORED) && e->score + bonus >= thresh)
 		return true;
+	/* A wrapper around a strong candidate of its own: the article is
+	 * split in sections that each score on their own. */
+	if (SIB_BEST > 0 && s < top && e->best >= SIB_BEST * c->best &&
+	    link_density(e) < 0.25f)
+		return true;
 	/* Wrappers count before the body only: after it come bios,
 	 * teasers and the next article. */
 	if (e->tag != HTML_P && !(e->tag == HTML_DIV &&
@@ -1108,6 +1125,7 @@ choose_article(struct ctx *c)
 
 	top_candidates(c, top);
 	t = top[0];
+	c->best = t != NONE ? c->en[t].score : 0;
 	if (t == NONE || c->en[t].tag == HTML_BODY) {
 		c->en[0].fl |= EN_ROOT;
 		return;
