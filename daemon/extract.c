@@ -62,6 +62,10 @@
 #ifndef SIB_BEST
 #define SIB_BEST 0.5f
 #endif
+/* articleBody rescue: at least RESCUE_MIN bytes, our text under
+ * RESCUE_BELOW bytes. */
+#define RESCUE_MIN	500
+#define RESCUE_BELOW	250
 #ifndef BOX_MAX
 #define BOX_MAX 1500
 #endif
@@ -822,6 +826,7 @@ aggregate(struct ctx *c)
 }
 
 static bool ends_sentence(const char *t, size_t len);
+static char *plain_text(const char *s, size_t len);
 
 /* ---- choosing the article ------------------------------------------ */
 
@@ -1879,6 +1884,28 @@ extract_word_count(const char *text)
 	return n;
 }
 
+/*
+ * Pages rendered by scripts may hold their text only in JSON-LD: a long
+ * articleBody replaces a main text that is missing or much shorter.
+ */
+static void
+body_rescue(struct ctx *c, char **text)
+{
+	size_t have = *text != NULL ? strlen(*text) : 0, ab;
+	char *p;
+
+	if (c->meta.article_body == NULL)
+		return;
+	ab = strlen(c->meta.article_body);
+	if (ab < RESCUE_MIN || have >= RESCUE_BELOW || ab < 2 * have)
+		return;
+	p = plain_text(c->meta.article_body, ab);
+	if (p == NULL)
+		return;
+	free(*text);
+	*text = p;
+}
+
 static enum extract_status
 html_page(const char *utf8, size_t len, const char *url,
     const struct extract_opts *o, struct extract_doc *out, char *err,
@@ -1902,6 +1929,7 @@ html_page(const char *utf8, size_t len, const char *url,
 		snprintf(err, errlen, "out of memory extracting text");
 		goto out;
 	}
+	body_rescue(&c, &out->text);
 	out->title = c.meta.title;
 	out->author = c.meta.author;
 	out->date = c.meta.date;

@@ -100,7 +100,9 @@ offer(struct collect *c, enum field f, const char *val, int rank)
 
 	if (val == NULL || rank >= c->s[f].rank)
 		return;
-	v = clean_copy(val, f == F_BODY ? BODY_MAX : c->o->max_field);
+	/* articleBody keeps its line breaks: they are its paragraphs. */
+	v = f == F_BODY ? strndup(val, html_utf8_trim(val, strnlen(val,
+	    BODY_MAX))) : clean_copy(val, c->o->max_field);
 	if (v == NULL) {
 		c->oom = true;
 		return;
