@@ -66,6 +66,9 @@
  * RESCUE_BELOW bytes. */
 #define RESCUE_MIN	500
 #define RESCUE_BELOW	250
+#ifndef LEAD_UP
+#define LEAD_UP 3
+#endif
 #ifndef BOX_MAX
 #define BOX_MAX 1500
 #endif
@@ -86,6 +89,7 @@
 #define K_COOKIE	0x0400u	/* consent banners: skipped in every pass */
 #define K_CKWORD	0x0800u	/* "cookie": K_COOKIE next to a K_CKPAIR */
 #define K_CKPAIR	0x1000u	/* banner, notice, bar... */
+#define K_LEAD		0x2000u	/* lead, dek, standfirst, subtitle... */
 
 /* Cleaning passes, dropped one by one on retry (Readability's flags). */
 #define M_STRIP		0x01u	/* skip K_UNLIKELY subtrees while walking */
@@ -212,6 +216,7 @@ static const struct {
 	uint8_t		 mode;
 	uint32_t	 bits;
 } TOKENS[] = {
+	{ "abstract", T_EXACT, K_LEAD },
 	{ "ad", T_EXACT, K_UNLIKELY | K_NEG },
 	{ "addthis", T_PREFIX, K_SHARE },
 	{ "ads", T_EXACT, K_UNLIKELY | K_NEG },
@@ -227,6 +232,8 @@ static const struct {
 	{ "breadcrumb", T_PREFIX, K_UNLIKELY },
 	{ "byline", T_PREFIX, K_BYLINE },
 	{ "caption", T_PREFIX, K_CAPTION },
+	{ "chapo", T_EXACT, K_LEAD },
+	{ "chapeau", T_EXACT, K_LEAD },
 	{ "column", T_EXACT, K_MAYBE },
 	{ "com", T_EXACT, K_NEG },
 	{ "combx", T_EXACT, K_UNLIKELY | K_NEG },
@@ -240,19 +247,25 @@ static const struct {
 	{ "cookie", T_PREFIX, K_CKWORD },
 	{ "credit", T_PREFIX, K_CAPTION },
 	{ "dateline", T_EXACT, K_BYLINE },
+	{ "dek", T_EXACT, K_LEAD },
+	{ "deck", T_EXACT, K_LEAD },
 	{ "didomi", T_PREFIX, K_COOKIE },
 	{ "disqus", T_PREFIX, K_UNLIKELY | K_COMMENT },
 	{ "donate", T_PREFIX, K_BOX },
 	{ "donation", T_PREFIX, K_BOX },
 	{ "entry", T_PREFIX, K_POS },
+	{ "excerpt", T_EXACT, K_LEAD },
 	{ "extra", T_PREFIX, K_UNLIKELY },
 	{ "footer", T_PREFIX, K_UNLIKELY | K_NEG },
 	{ "gdpr", T_PREFIX, K_UNLIKELY | K_NEG },
 	{ "header", T_EXACT, K_UNLIKELY },
 	{ "hentry", T_EXACT, K_POS },
+	{ "intro", T_EXACT, K_LEAD },
 	{ "hid", T_EXACT, K_NEG },
 	{ "hidden", T_EXACT, K_NEG },
 	{ "law", T_EXACT, K_CKPAIR },
+	{ "lead", T_EXACT, K_LEAD },
+	{ "lede", T_EXACT, K_LEAD },
 	{ "legends", T_EXACT, K_UNLIKELY },
 	{ "main", T_PREFIX, K_MAYBE | K_POS },
 	{ "masthead", T_EXACT, K_NEG },
@@ -282,6 +295,7 @@ static const struct {
 	{ "rss", T_EXACT, K_UNLIKELY },
 	{ "scroll", T_PREFIX, K_NEG },
 	{ "shadow", T_EXACT, K_MAYBE },
+	{ "standfirst", T_EXACT, K_LEAD },
 	{ "share", T_PREFIX, K_NEG },
 	{ "share", T_EXACT, K_SHARE },
 	{ "sharedaddy", T_EXACT, K_SHARE },
@@ -295,6 +309,9 @@ static const struct {
 	{ "social", T_PREFIX, K_UNLIKELY | K_SHARE },
 	{ "sponsor", T_PREFIX, K_UNLIKELY | K_NEG },
 	{ "story", T_PREFIX, K_POS },
+	{ "subhead", T_PREFIX, K_LEAD },
+	{ "subtitle", T_EXACT, K_LEAD },
+	{ "sommario", T_EXACT, K_LEAD },
 	{ "subscribe", T_PREFIX, K_BOX },
 	{ "subscription", T_PREFIX, K_BOX },
 	{ "supplemental", T_EXACT, K_UNLIKELY },
@@ -621,6 +638,10 @@ static bool
 skip_element(struct ctx *c, const xmlNode *n, enum html_tag t, unsigned fl,
     uint32_t bits)
 {
+	/* <noscript> mostly repeats images; some sites put the whole page
+	 * there, which the looser passes pick up. */
+	if (t == HTML_NOSCRIPT)
+		return (c->mode & M_STRIP) != 0;
 	if (fl & HTML_F_SKIP)
 		return true;
 	if (t == HTML_NAV || t == HTML_ASIDE || t == HTML_FOOTER ||
@@ -827,6 +848,7 @@ aggregate(struct ctx *c)
 
 static bool ends_sentence(const char *t, size_t len);
 static char *plain_text(const char *s, size_t len);
+static size_t fold(const char *s, size_t len, char *out, size_t outlen);
 
 /* ---- choosing the article ------------------------------------------ */
 
@@ -1120,6 +1142,57 @@ sibling_joins(struct ctx *c, int32_t s, int32_t top, float thresh)
 	return e->text < 80 && e->text > 0 && ld == 0 && sentence_like(c, e);
 }
 
+/* True if e's text is the page's meta description (the dek, usually). */
+static bool
+is_description(const struct ctx *c, const struct enode *e)
+{
+	const struct block *b;
+	char h[512], d[512];
+	size_t hl, dl;
+
+	if (c->meta.description == NULL || e->first_block == NONE)
+		return false;
+	b = &c->bl[e->first_block];
+	if (b->chars + 2 < e->text || b->len > 500)
+		return false;
+	hl = fold(c->txt + b->off, b->len, h, sizeof(h));
+	dl = fold(c->meta.description, strlen(c->meta.description), d,
+	    sizeof(d));
+	return hl >= 20 && dl >= 20 && (strcmp(h, d) == 0 ||
+	    (hl > dl ? strstr(h, d) : strstr(d, h)) != NULL);
+}
+
+/*
+ * The lead (dek, standfirst) sits before the body, often in the article
+ * header: a box named so, or one repeating the meta description, between
+ * the top's grandparent and the top joins the article.
+ */
+static void
+add_lead(struct ctx *c, int32_t top)
+{
+	int32_t anc = top, i;
+	int up;
+	struct enode *e;
+
+	for (up = 0; up < LEAD_UP && c->en[anc].parent != NONE; up++)
+		anc = c->en[anc].parent;
+	for (i = anc + 1; i < top; i++) {
+		e = &c->en[i];
+		if (e->text < 40 || e->text > 1000 || link_density(e) > 0.3f ||
+		    is_ancestor(c, i, top))
+			continue;
+		if (((e->cls & K_LEAD) && !(e->cls & K_MAYBE)) ||
+		    ((e->tag == HTML_P || e->tag == HTML_DIV) &&
+		    is_description(c, e))) {
+			e->fl |= EN_ROOT;
+			/* Its descendants are in already. */
+			while (i + 1 < top && is_ancestor(c, (int32_t)(e -
+			    c->en), i + 1))
+				i++;
+		}
+	}
+}
+
 /* Marks the article roots: the top candidate and joining siblings. */
 static void
 choose_article(struct ctx *c)
@@ -1153,6 +1226,7 @@ choose_article(struct ctx *c)
 		if (s != NONE && s != t && sibling_joins(c, s, t, thresh))
 			c->en[s].fl |= EN_ROOT;
 	}
+	add_lead(c, t);
 }
 
 /* ---- cleaning inside the article ----------------------------------- */

@@ -94,7 +94,7 @@ static const struct {
 	[HTML_META] = { "meta", HTML_F_SKIP },
 	[HTML_METER] = { "meter", HTML_F_SKIP },
 	[HTML_NAV] = { "nav", HTML_F_BLOCK },
-	[HTML_NOSCRIPT] = { "noscript", HTML_F_SKIP },
+	[HTML_NOSCRIPT] = { "noscript", HTML_F_SKIP | HTML_F_BLOCK },
 	[HTML_OBJECT] = { "object", HTML_F_SKIP | HTML_F_EMBED },
 	[HTML_OL] = { "ol", HTML_F_BLOCK },
 	[HTML_OPTGROUP] = { "optgroup", HTML_F_SKIP },
