@@ -134,6 +134,7 @@ struct block {
 };
 
 struct ctx {
+	struct html_tagcache tags;
 	const struct extract_opts *o;
 	struct meta	 meta;
 	unsigned	 mode;
@@ -417,18 +418,57 @@ attr_bits(const char *s)
 	return bits;
 }
 
+/* The attributes the walk looks at, read in one pass. */
+struct attrs {
+	const char	*cls, *id, *style, *role, *href;
+	bool		 hidden;
+};
+
+static const char *
+attr_value(const xmlAttr *a)
+{
+	if (a->children != NULL && a->children->content != NULL)
+		return (const char *)a->children->content;
+	return "";
+}
+
+static void
+read_attrs(const xmlNode *n, struct attrs *at)
+{
+	const xmlAttr *a;
+	const char *name;
+
+	memset(at, 0, sizeof(*at));
+	for (a = n->properties; a != NULL; a = a->next) {
+		name = (const char *)a->name;
+		if (name == NULL)
+			continue;
+		if (strcmp(name, "class") == 0)
+			at->cls = attr_value(a);
+		else if (strcmp(name, "id") == 0)
+			at->id = attr_value(a);
+		else if (strcmp(name, "style") == 0)
+			at->style = attr_value(a);
+		else if (strcmp(name, "role") == 0)
+			at->role = attr_value(a);
+		else if (strcmp(name, "href") == 0)
+			at->href = attr_value(a);
+		else if (strcmp(name, "hidden") == 0)
+			at->hidden = true;
+		else if (strcmp(name, "aria-hidden") == 0 &&
+		    strcmp(attr_value(a), "true") == 0)
+			at->hidden = true;
+	}
+}
+
 /* Inline style or attributes that hide the element from readers. */
 static bool
-is_hidden(const xmlNode *n)
+is_hidden(const struct attrs *at)
 {
-	const char *v, *p;
+	const char *v = at->style, *p;
 
-	if (html_attr(n, "hidden") != NULL)
+	if (at->hidden)
 		return true;
-	v = html_attr(n, "aria-hidden");
-	if (v != NULL && strcmp(v, "true") == 0)
-		return true;
-	v = html_attr(n, "style");
 	if (v == NULL)
 		return false;
 	for (p = strstr(v, "display"); p != NULL; p = strstr(p + 1, "display"))
@@ -442,12 +482,12 @@ is_hidden(const xmlNode *n)
 }
 
 static bool
-bad_role(const xmlNode *n)
+bad_role(const struct attrs *at)
 {
 	static const char *const ROLES[] = { "navigation", "menu", "menubar",
 	    "complementary", "dialog", "alertdialog", "alert", "banner",
 	    "contentinfo", "search", NULL };
-	const char *r = html_attr(n, "role");
+	const char *r = at->role;
 	size_t i;
 
 	if (r == NULL)
@@ -459,15 +499,14 @@ bad_role(const xmlNode *n)
 }
 
 static uint32_t
-class_bits(const xmlNode *n)
+class_bits(const struct attrs *at)
 {
-	const char *c = html_attr(n, "class"), *id = html_attr(n, "id");
 	uint32_t bits = 0;
 
-	if (c != NULL)
-		bits |= attr_bits(c);
-	if (id != NULL)
-		bits |= attr_bits(id);
+	if (at->cls != NULL)
+		bits |= attr_bits(at->cls);
+	if (at->id != NULL)
+		bits |= attr_bits(at->id);
 	return bits;
 }
 
@@ -635,8 +674,8 @@ count_skipped(struct ctx *c, enum html_tag t, unsigned fl)
 
 /* Decides on entry whether a subtree is left out entirely. */
 static bool
-skip_element(struct ctx *c, const xmlNode *n, enum html_tag t, unsigned fl,
-    uint32_t bits)
+skip_element(struct ctx *c, const struct attrs *at, enum html_tag t,
+    unsigned fl, uint32_t bits)
 {
 	/* <noscript> mostly repeats images; some sites put the whole page
 	 * there, which the looser passes pick up. */
@@ -649,7 +688,7 @@ skip_element(struct ctx *c, const xmlNode *n, enum html_tag t, unsigned fl,
 		return true;
 	if (t == HTML_FIGCAPTION && !c->o->keep_captions)
 		return true;
-	if (is_hidden(n) || bad_role(n))
+	if (is_hidden(at) || bad_role(at))
 		return true;
 	if (t == HTML_BODY || t == HTML_A || t == HTML_HTML)
 		return false;
@@ -700,14 +739,18 @@ count_tag(struct enode *e, enum html_tag t)
 static bool
 on_enter(struct ctx *c, xmlNode *n)
 {
-	enum html_tag t = html_tag_of(n);
+	enum html_tag t = html_tag_cached(&c->tags, n);
 	unsigned fl = html_tag_flags(t);
-	uint32_t bits = (fl & HTML_F_SKIP) ? 0 : class_bits(n);
+	struct attrs at;
+	uint32_t bits = 0;
 	struct enode *e;
 	int32_t idx;
 
 	n->_private = NULL;
-	if (skip_element(c, n, t, fl, bits)) {
+	read_attrs(n, &at);
+	if (!(fl & HTML_F_SKIP))
+		bits = class_bits(&at);
+	if (skip_element(c, &at, t, fl, bits)) {
 #ifdef EXTRACT_DEBUG
 		if (getenv("XD") && !(fl & HTML_F_SKIP)) fprintf(stderr, "skip %s class=%s id=%s bits=%x\n", n->name, html_attr(n, "class"), html_attr(n, "id"), bits);
 #endif
@@ -741,10 +784,8 @@ on_enter(struct ctx *c, xmlNode *n)
 	if (c->cur != NONE && c->en[c->cur].nkids < UINT16_MAX)
 		c->en[c->cur].nkids++;
 	c->cur = idx;
-	if (t == HTML_A && c->in_link++ == 0) {
-		const char *href = html_attr(n, "href");
-		c->link_w = href != NULL && href[0] == '#' ? 3 : 10;
-	}
+	if (t == HTML_A && c->in_link++ == 0)
+		c->link_w = at.href != NULL && at.href[0] == '#' ? 3 : 10;
 	if (fl & HTML_F_HEADING)
 		c->in_head++;
 	if (t == HTML_TABLE || t == HTML_PRE || t == HTML_CODE)
@@ -1932,7 +1973,16 @@ extract_word_count(const char *text)
 	if (text == NULL)
 		return 0;
 	while (*p != '\0') {
-		k = utf8proc_iterate(p, -1, &cp);
+		/* ASCII without a table lookup: most text is. */
+		if (*p < 0x80) {
+			word = isalnum(*p) || *p == '_';
+			if (word && !in)
+				n++;
+			in = word;
+			p++;
+			continue;
+		}
+		k = utf8proc_iterate(p, 4, &cp);
 		if (k <= 0) {
 			p++;
 			in = false;
@@ -1994,6 +2044,7 @@ html_page(const char *utf8, size_t len, const char *url,
 	if (doc == NULL)
 		return EXTRACT_ERROR;
 	memset(&c, 0, sizeof(c));
+	html_tagcache_init(&c.tags);
 	c.o = o;
 	meta_opts_default(&mo);
 	mo.max_nodes = o->max_nodes;

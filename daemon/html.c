@@ -197,6 +197,36 @@ html_tag_of(const xmlNode *n)
 	return html_tag_lookup((const char *)n->name);
 }
 
+void
+html_tagcache_init(struct html_tagcache *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+}
+
+enum html_tag
+html_tag_cached(struct html_tagcache *tc, const xmlNode *n)
+{
+	size_t h, i, k;
+	enum html_tag t;
+
+	if (n == NULL || n->type != XML_ELEMENT_NODE || n->name == NULL)
+		return HTML_OTHER;
+	h = ((uintptr_t)n->name >> 4) * 2654435761u;
+	for (i = 0; i < 4; i++) {
+		k = (h + i) & (HTML_TAGCACHE_SIZE - 1);
+		if (tc->name[k] == n->name)
+			return (enum html_tag)tc->tag[k];
+		if (tc->name[k] == NULL)
+			break;
+	}
+	t = html_tag_lookup((const char *)n->name);
+	if (i < 4) {
+		tc->name[k] = n->name;
+		tc->tag[k] = (uint8_t)t;
+	}
+	return t;
+}
+
 unsigned
 html_tag_flags(enum html_tag t)
 {

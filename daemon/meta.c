@@ -40,6 +40,7 @@ struct slot {
 };
 
 struct collect {
+	struct html_tagcache	 tags;
 	const struct meta_opts	*o;
 	const char		*url;
 	struct slot		 s[F_COUNT];
@@ -552,7 +553,7 @@ walk(struct collect *c, xmlNode *root)
 	while (cur != NULL && seen++ < c->o->max_nodes && !c->oom) {
 		t = HTML_OTHER;
 		if (cur->type == XML_ELEMENT_NODE) {
-			t = html_tag_of(cur);
+			t = html_tag_cached(&c->tags, cur);
 			element(c, cur, t);
 		}
 		/* <head> is no text but holds what this walk is after. */
@@ -1002,6 +1003,7 @@ meta_read(xmlDoc *doc, const char *url, const struct meta_opts *o,
 	}
 	memset(m, 0, sizeof(*m));
 	memset(&c, 0, sizeof(c));
+	html_tagcache_init(&c.tags);
 	c.o = o;
 	c.url = url;
 	for (i = 0; i < F_COUNT; i++)

@@ -75,6 +75,21 @@ htmlDocPtr html_parse(const char *utf8, size_t len, const struct html_opts *o,
 enum html_tag html_tag_of(const xmlNode *n);
 /* Maps a lower-case element name; HTML_OTHER if unknown. */
 enum html_tag html_tag_lookup(const char *name);
+/*
+ * A per-document cache from element name to tag: libxml2 interns names in
+ * the document's dictionary, so one pointer comparison replaces the
+ * lookup.  Never share one between documents (freed names' addresses are
+ * reused).  Zero it (html_tagcache_init) before the first use.
+ */
+#define HTML_TAGCACHE_SIZE 128
+struct html_tagcache {
+	const xmlChar	*name[HTML_TAGCACHE_SIZE];
+	uint8_t		 tag[HTML_TAGCACHE_SIZE];
+};
+void html_tagcache_init(struct html_tagcache *tc);
+/* As html_tag_of(), through the cache. */
+enum html_tag html_tag_cached(struct html_tagcache *tc, const xmlNode *n);
+
 /* HTML_F_* bits of a tag. */
 unsigned html_tag_flags(enum html_tag t);
 
