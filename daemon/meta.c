@@ -177,6 +177,31 @@ clean_copy(const char *s, size_t max)
 	return out;
 }
 
+/* "By Jane Doe" -> "Jane Doe"; empty list entries (", X") dropped. */
+static void
+author_clean(char *v)
+{
+	static const char *const BY[] = { "by ", "by: ", "von ", "par ",
+	    "por ", NULL };
+	size_t i, l;
+	char *p;
+
+	for (i = 0; BY[i] != NULL; i++) {
+		l = strlen(BY[i]);
+		if (strncasecmp(v, BY[i], l) == 0) {
+			memmove(v, v + l, strlen(v + l) + 1);
+			break;
+		}
+	}
+	while (strncmp(v, ", ", 2) == 0 || v[0] == ',' || v[0] == ' ')
+		memmove(v, v + 1, strlen(v));
+	for (p = strstr(v, ", ,"); p != NULL; p = strstr(v, ", ,"))
+		memmove(p, p + 2, strlen(p + 2) + 1);
+	l = strlen(v);
+	while (l > 0 && (v[l - 1] == ',' || v[l - 1] == ' '))
+		v[--l] = '\0';
+}
+
 /* Offers a value for a field; kept if its rank beats the current one. */
 static void
 offer(struct collect *c, enum field f, const char *val, int rank)
@@ -194,6 +219,8 @@ offer(struct collect *c, enum field f, const char *val, int rank)
 	}
 	if (f != F_CANONICAL && strchr(v, '&') != NULL)
 		decode_entities(v);
+	if (f == F_AUTHOR)
+		author_clean(v);
 	if (v[0] == '\0') {
 		free(v);
 		return;
@@ -296,6 +323,8 @@ author_name(json_t *a, char *out, size_t outlen)
 	if (!json_is_object(a))
 		return -1;
 	n = json_string_value(json_object_get(a, "name"));
+	while (n != NULL && (*n == ' ' || *n == '\t' || *n == '\n'))
+		n++;
 	if (n != NULL && n[0] != '\0' && !is_url(n)) {
 		snprintf(out, outlen, "%s", n);
 		return 0;
