@@ -266,6 +266,81 @@ test_legacy_charset(void **state)
 	extract_doc_free(&d);
 }
 
+/* Paragraphs long enough to score, for the pages built below. */
+#define PARA(n) "<p>Paragraph " #n " of the story goes on, with commas, " \
+	"clauses and enough words to read as prose to the cleaner.</p>"
+
+static void
+test_structure(void **state)
+{
+	static const char h[] = "<html><head><meta name=description content="
+	    "\"A short dek that sums the story up for readers.\"></head><body>"
+	    "<div class=hdr><p class=standfirst>A short dek that sums the "
+	    "story up for readers.</p></div><div class=body>"
+	    "<p>Advertisement</p>" PARA(1) PARA(2)
+	    "<p style=\"display: none\">Hidden text never shown.</p>"
+	    "<p>RELATED: Another story you may like</p>" PARA(3)
+	    "<table><tr><th>Year</th><th>Count</th></tr><tr><td>2021</td>"
+	    "<td>12</td></tr></table>" PARA(4) "<p>Line one<br>line two</p>"
+	    "<div class=share-tools><a href=#>Share</a></div></div>"
+	    "</body></html>";
+	struct extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    EXTRACT_OK);
+	assert_true(strncmp(d.text, "A short dek", 11) == 0);
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_non_null(strstr(d.text, "Year\tCount\n2021\t12"));
+	assert_non_null(strstr(d.text, "Line one\nline two"));
+	assert_null(strstr(d.text, "Advertisement"));
+	assert_null(strstr(d.text, "Hidden"));
+	assert_null(strstr(d.text, "RELATED"));
+	assert_null(strstr(d.text, "Share"));
+	extract_doc_free(&d);
+}
+
+static void
+test_article_body_rescue(void **state)
+{
+	static const char h[] = "<html><head><script type=application/ld+json>"
+	    "{\"@type\":\"NewsArticle\",\"headline\":\"H\",\"articleBody\":"
+	    "\"First paragraph of the body that the page renders with script, "
+	    "long enough to count.\\nSecond paragraph, also rendered later, "
+	    "also long enough to count as real text for the rescue rule here."
+	    "\\nThird paragraph: the page's HTML shows none of this text, so "
+	    "the JSON-LD copy is all there is to go on, and it is long."
+	    "\\nFourth paragraph, because the rescue wants 500 bytes at least "
+	    "before it trusts structured data over the page itself."
+	    "\\nFifth paragraph, to be safe: structured data is a copy the "
+	    "publisher made, and copies are sometimes cut short.\"}"
+	    "</script></head><body><div id=app>Loading</div></body></html>";
+	struct extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    EXTRACT_OK);
+	assert_true(strncmp(d.text, "First paragraph", 15) == 0);
+	assert_non_null(strstr(d.text, "count.\nSecond"));
+	extract_doc_free(&d);
+}
+
+static void
+test_loose_pass(void **state)
+{
+	/* Everything sits in a "sidebar": the strict pass finds nothing,
+	 * the loose one keeps the text. */
+	static const char h[] = "<body><div class=sidebar-layout>" PARA(1)
+	    PARA(2) PARA(3) PARA(4) PARA(5) "</div></body>";
+	struct extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 5"));
+	extract_doc_free(&d);
+}
+
 static void
 test_word_count(void **state)
 {
@@ -289,6 +364,9 @@ main(void)
 		cmocka_unit_test(test_empty_and_bodyless),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_legacy_charset),
+		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_article_body_rescue),
+		cmocka_unit_test(test_loose_pass),
 		cmocka_unit_test(test_word_count),
 	};
 
