@@ -69,6 +69,12 @@
 #ifndef LEAD_UP
 #define LEAD_UP 3
 #endif
+#ifndef NOTES_ON
+#define NOTES_ON 1
+#endif
+#ifndef BIOS_ON
+#define BIOS_ON 1
+#endif
 #ifndef BOX_MAX
 #define BOX_MAX 1500
 #endif
@@ -1500,6 +1506,45 @@ static const char *const PREFIXES[] = {
 	"sign up for", "subscribe to", "follow us", NULL
 };
 
+/*
+ * Phrases that mark a short block (under NOTE_BLOCK characters) as a
+ * note around the article rather than its text: captions and credits,
+ * affiliate and newsletter pitches, wire and reprint notes.  Matched
+ * case-sensitively as pages write them.
+ */
+static const char *const NOTES[] = {
+	"Credit:", "Credits:", "Photo credit", "Image credit", "Photograph by",
+	"Photo by", "Photos by", "Photos via", "Getty Images", "Shutterstock",
+	"Foto:", "Bild:", "Cr\xC3\xA9" "dit photo", "Cr\xC3\xA9" "dits photo",
+	"earn a commission", "receive compensation", "affiliate link",
+	"contributed to this report", "contributed to this story",
+	"contributed reporting", "originally published", "originally appeared",
+	"Includes information from", "Additional reporting by",
+	"delivered to your inbox", "Sign up for", "sign up for",
+	"newsletter. Sign up", "user agreement", "People are also reading",
+	"Comments are closed", "Kommentare geschlossen", NULL
+};
+
+/* Author notes at the tail: "Jane Doe writes about courts for...". */
+static const char *const BIOS[] = {
+	" writes about ", " is a staff writer", " is a reporter",
+	" is a freelance", " is a senior", " is a contributing",
+	" is a dedicated writer", " has been with us", " covers ", NULL
+};
+
+#define NOTE_BLOCK	300
+
+static bool
+has_phrase(const char *t, size_t len, const char *const *list)
+{
+	size_t i;
+
+	for (i = 0; list[i] != NULL; i++)
+		if (memmem(t, len, list[i], strlen(list[i])) != NULL)
+			return true;
+	return false;
+}
+
 /* "Published 17 May 2023": these words then a digit make a date line. */
 static const char *const STAMPS[] = {
 	"published", "updated", "posted", "last updated", "last modified",
@@ -1606,6 +1651,8 @@ furniture(const struct ctx *c, const struct block *b)
 	const char *t = c->txt + b->off;
 	size_t len = b->len, words;
 
+	if (b->chars <= NOTE_BLOCK && NOTES_ON && has_phrase(t, len, NOTES))
+		return true;
 	if (b->chars > SHORT_BLOCK)
 		return false;
 	if (is_label(t, len) || is_stamp(t, len))
@@ -1704,7 +1751,9 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 	while (j > i + 1) {
 		b = &c->bl[k[j - 1]];
 		if (!is_heading((enum html_tag)c->en[b->owner].tag) &&
-		    !(stub(c, b) && b->link10 * 2 > b->chars * 10))
+		    !(stub(c, b) && b->link10 * 2 > b->chars * 10) &&
+		    !(BIOS_ON && n - j < 3 && b->chars <= 400 &&
+		    has_phrase(c->txt + b->off, b->len, BIOS)))
 			break;
 		j--;
 	}
