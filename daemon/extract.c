@@ -81,24 +81,8 @@
 /* Whitespace state beyond html.h's: a line break is owed (<br>). */
 #define WS_NEWLINE	3
 
-/* Class/id token categories (see TOKENS). */
-#define K_UNLIKELY	0x0001u	/* Readability: unlikely to hold content */
-#define K_MAYBE		0x0002u	/* ...unless also one of these */
-#define K_NEG		0x0004u	/* class weight -25 */
-#define K_POS		0x0008u	/* class weight +25 */
-#define K_SHARE		0x0010u	/* share/social bars */
-#define K_BYLINE	0x0020u	/* bylines, datelines: short meta lines */
-#define K_BOX		0x0040u	/* newsletter, related, donate boxes */
-#define K_HIDDEN	0x0080u
-#define K_COMMENT	0x0100u
-#define K_CAPTION	0x0200u	/* image captions, credits */
-#define K_COOKIE	0x0400u	/* consent banners: skipped in every pass */
-#define K_CKWORD	0x0800u	/* "cookie": K_COOKIE next to a K_CKPAIR */
-#define K_CKPAIR	0x1000u	/* banner, notice, bar... */
-#define K_LEAD		0x2000u	/* lead, dek, standfirst, subtitle... */
-
 /* Cleaning passes, dropped one by one on retry (Readability's flags). */
-#define M_STRIP		0x01u	/* skip K_UNLIKELY subtrees while walking */
+#define M_STRIP		0x01u	/* skip HTML_K_UNLIKELY subtrees while walking */
 #define M_WEIGHT	0x02u	/* class/id weights in scores */
 #define M_CLEAN		0x04u	/* drop boilerplate containers in the article */
 #define M_ALL		(M_STRIP | M_WEIGHT | M_CLEAN)
@@ -207,223 +191,6 @@ extract_doc_free(struct extract_doc *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* ---- class/id tokens ----------------------------------------------- */
-
-#define T_EXACT		0
-#define T_PREFIX	1
-
-/*
- * Sorted by first letter (binary search on it, then a scan).  Prefix
- * entries stand for Readability's substring matches ("comment" also hits
- * "commentlist"); the categories that remove text outright (share) match
- * whole tokens only.
- */
-static const struct {
-	const char	*word;
-	uint8_t		 mode;
-	uint32_t	 bits;
-} TOKENS[] = {
-	{ "abstract", T_EXACT, K_LEAD },
-	{ "ad", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "addthis", T_PREFIX, K_SHARE },
-	{ "ads", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "adsbygoogle", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "advert", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "agegate", T_EXACT, K_UNLIKELY },
-	{ "ai2html", T_EXACT, K_UNLIKELY },
-	{ "article", T_PREFIX, K_MAYBE | K_POS },
-	{ "banner", T_PREFIX, K_UNLIKELY | K_NEG | K_CKPAIR },
-	{ "bar", T_EXACT, K_CKPAIR },
-	{ "blog", T_PREFIX, K_POS },
-	{ "body", T_PREFIX, K_MAYBE | K_POS },
-	{ "breadcrumb", T_PREFIX, K_UNLIKELY },
-	{ "byline", T_PREFIX, K_BYLINE },
-	{ "caption", T_PREFIX, K_CAPTION },
-	{ "chapo", T_EXACT, K_LEAD },
-	{ "chapeau", T_EXACT, K_LEAD },
-	{ "column", T_EXACT, K_MAYBE },
-	{ "com", T_EXACT, K_NEG },
-	{ "combx", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "comment", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "comment", T_EXACT, K_COMMENT },
-	{ "comments", T_EXACT, K_COMMENT },
-	{ "community", T_EXACT, K_UNLIKELY },
-	{ "consent", T_PREFIX, K_COOKIE },
-	{ "contact", T_PREFIX, K_NEG },
-	{ "content", T_PREFIX, K_MAYBE | K_POS },
-	{ "cookie", T_PREFIX, K_CKWORD },
-	{ "credit", T_PREFIX, K_CAPTION },
-	{ "dateline", T_EXACT, K_BYLINE },
-	{ "dek", T_EXACT, K_LEAD },
-	{ "deck", T_EXACT, K_LEAD },
-	{ "didomi", T_PREFIX, K_COOKIE },
-	{ "disqus", T_PREFIX, K_UNLIKELY | K_COMMENT },
-	{ "donate", T_PREFIX, K_BOX },
-	{ "donation", T_PREFIX, K_BOX },
-	{ "entry", T_PREFIX, K_POS },
-	{ "excerpt", T_EXACT, K_LEAD },
-	{ "extra", T_PREFIX, K_UNLIKELY },
-	{ "footer", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "gdpr", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "header", T_EXACT, K_UNLIKELY },
-	{ "hentry", T_EXACT, K_POS },
-	{ "intro", T_EXACT, K_LEAD },
-	{ "hid", T_EXACT, K_NEG },
-	{ "hidden", T_EXACT, K_NEG },
-	{ "law", T_EXACT, K_CKPAIR },
-	{ "lead", T_EXACT, K_LEAD },
-	{ "lede", T_EXACT, K_LEAD },
-	{ "legends", T_EXACT, K_UNLIKELY },
-	{ "main", T_PREFIX, K_MAYBE | K_POS },
-	{ "masthead", T_EXACT, K_NEG },
-	{ "mathjax", T_EXACT, K_MAYBE },
-	{ "media", T_EXACT, K_NEG },
-	{ "menu", T_PREFIX, K_UNLIKELY },
-	{ "message", T_EXACT, K_CKPAIR },
-	{ "modal", T_PREFIX, K_UNLIKELY | K_CKPAIR },
-	{ "meta", T_PREFIX, K_NEG },
-	{ "newsletter", T_PREFIX, K_BOX },
-	{ "notice", T_PREFIX, K_CKPAIR },
-	{ "onetrust", T_PREFIX, K_COOKIE },
-	{ "optanon", T_PREFIX, K_COOKIE },
-	{ "outbrain", T_PREFIX, K_NEG | K_BOX },
-	{ "page", T_EXACT, K_POS },
-	{ "pager", T_EXACT, K_UNLIKELY },
-	{ "pagination", T_PREFIX, K_UNLIKELY },
-	{ "policy", T_EXACT, K_CKPAIR },
-	{ "privacy", T_EXACT, K_CKWORD },
-	{ "popup", T_PREFIX, K_UNLIKELY | K_CKPAIR },
-	{ "post", T_PREFIX, K_POS },
-	{ "promo", T_PREFIX, K_NEG },
-	{ "recommend", T_PREFIX, K_BOX },
-	{ "related", T_PREFIX, K_UNLIKELY | K_NEG | K_BOX },
-	{ "remark", T_PREFIX, K_UNLIKELY },
-	{ "replies", T_EXACT, K_UNLIKELY | K_COMMENT },
-	{ "rss", T_EXACT, K_UNLIKELY },
-	{ "scroll", T_PREFIX, K_NEG },
-	{ "shadow", T_EXACT, K_MAYBE },
-	{ "standfirst", T_EXACT, K_LEAD },
-	{ "share", T_PREFIX, K_NEG },
-	{ "share", T_EXACT, K_SHARE },
-	{ "sharedaddy", T_EXACT, K_SHARE },
-	{ "sharethis", T_EXACT, K_SHARE },
-	{ "sharing", T_EXACT, K_SHARE },
-	{ "shopping", T_EXACT, K_NEG },
-	{ "shoutbox", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "sidebar", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "signup", T_PREFIX, K_BOX },
-	{ "skyscraper", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "social", T_PREFIX, K_UNLIKELY | K_SHARE },
-	{ "sponsor", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "story", T_PREFIX, K_POS },
-	{ "subhead", T_PREFIX, K_LEAD },
-	{ "subtitle", T_EXACT, K_LEAD },
-	{ "sommario", T_EXACT, K_LEAD },
-	{ "subscribe", T_PREFIX, K_BOX },
-	{ "subscription", T_PREFIX, K_BOX },
-	{ "supplemental", T_EXACT, K_UNLIKELY },
-	{ "taboola", T_PREFIX, K_NEG | K_BOX },
-	{ "tags", T_EXACT, K_NEG },
-	{ "text", T_PREFIX, K_POS },
-	{ "widget", T_PREFIX, K_NEG },
-};
-
-static uint32_t
-token_bits(const char *t, size_t len)
-{
-	int lo = 0, hi = (int)ARRAY_LEN(TOKENS) - 1, mid, first = -1;
-	size_t i, wl;
-	uint32_t bits = 0;
-
-	/* Leftmost entry starting with t's first letter. */
-	while (lo <= hi) {
-		mid = (lo + hi) / 2;
-		if (TOKENS[mid].word[0] < t[0])
-			lo = mid + 1;
-		else {
-			if (TOKENS[mid].word[0] == t[0])
-				first = mid;
-			hi = mid - 1;
-		}
-	}
-	if (first < 0)
-		return 0;
-	for (i = (size_t)first; i < ARRAY_LEN(TOKENS) &&
-	    TOKENS[i].word[0] == t[0]; i++) {
-		wl = strlen(TOKENS[i].word);
-		if (wl > len || memcmp(TOKENS[i].word, t, wl) != 0)
-			continue;
-		if (wl == len || TOKENS[i].mode == T_PREFIX)
-			bits |= TOKENS[i].bits;
-	}
-	return bits;
-}
-
-/*
- * Class words that are script hooks or feature flags, not a description
- * of the box: "js-social-anchor", "showCommentsIcon", "has-sidebar".
- */
-static bool
-flag_word(const char *tok, size_t n)
-{
-	static const char *const FLAGS[] = { "js", "enable", "disable", "show",
-	    "has", "is", "no", "with", "can", "use", "should", "allow", NULL };
-	size_t i;
-
-	for (i = 0; FLAGS[i] != NULL; i++)
-		if (strlen(FLAGS[i]) == n && memcmp(FLAGS[i], tok, n) == 0)
-			return true;
-	return false;
-}
-
-/*
- * Splits an attribute value into class words (on whitespace), each word
- * into lower-case tokens on other non-alphanumerics and camelCase humps
- * ("postContent" -> post, content), and ors the tokens' bits.  A word
- * whose first token is a flag_word() is ignored.
- */
-static uint32_t
-attr_bits(const char *s)
-{
-	char tok[32];
-	size_t n = 0, ntok = 0;
-	uint32_t bits = 0, word = 0;
-	unsigned char ch, prev = 0;
-	bool flag = false;
-
-	for (;; s++) {
-		ch = (unsigned char)*s;
-		if (isalnum(ch) && !(isupper(ch) && islower(prev) && n > 0)) {
-			if (n < sizeof(tok) - 1)
-				tok[n++] = (char)tolower(ch);
-			prev = ch;
-			continue;
-		}
-		if (n > 0 && ntok++ == 0)
-			flag = flag_word(tok, n);
-		if (n > 1)
-			word |= token_bits(tok, n);
-		n = 0;
-		if (ch == '\0' || isspace(ch)) {
-			if ((word & K_CKWORD) && (word & K_CKPAIR))
-				word |= K_COOKIE;
-			if (!(flag && ntok > 1))
-				bits |= word;
-			word = 0;
-			ntok = 0;
-			flag = false;
-			if (ch == '\0')
-				break;
-		}
-		if (isupper(ch)) {
-			tok[n++] = (char)tolower(ch);
-			prev = ch;
-		} else
-			prev = 0;
-	}
-	return bits;
-}
-
 /* The attributes the walk looks at, read in one pass. */
 struct attrs {
 	const char	*cls, *id, *style, *role, *href;
@@ -510,9 +277,9 @@ class_bits(const struct attrs *at)
 	uint32_t bits = 0;
 
 	if (at->cls != NULL)
-		bits |= attr_bits(at->cls);
+		bits |= html_class_bits(at->cls);
 	if (at->id != NULL)
-		bits |= attr_bits(at->id);
+		bits |= html_class_bits(at->id);
 	return bits;
 }
 
@@ -698,10 +465,10 @@ skip_element(struct ctx *c, const struct attrs *at, enum html_tag t,
 		return true;
 	if (t == HTML_BODY || t == HTML_A || t == HTML_HTML)
 		return false;
-	if ((bits & K_COOKIE) && !(bits & K_MAYBE))
+	if ((bits & HTML_K_COOKIE) && !(bits & HTML_K_MAYBE))
 		return true;
-	return (c->mode & M_STRIP) && (bits & K_UNLIKELY) &&
-	    !(bits & K_MAYBE) && c->in_skipctx == 0;
+	return (c->mode & M_STRIP) && (bits & HTML_K_UNLIKELY) &&
+	    !(bits & HTML_K_MAYBE) && c->in_skipctx == 0;
 }
 
 static void
@@ -895,7 +662,6 @@ aggregate(struct ctx *c)
 
 static bool ends_sentence(const char *t, size_t len);
 static char *plain_text(const char *s, size_t len);
-static size_t fold(const char *s, size_t len, char *out, size_t outlen);
 
 /* ---- choosing the article ------------------------------------------ */
 
@@ -938,9 +704,9 @@ class_weight(const struct ctx *c, const struct enode *e)
 
 	if (!(c->mode & M_WEIGHT))
 		return 0;
-	if (e->cls & K_NEG)
+	if (e->cls & HTML_K_NEG)
 		w -= 25;
-	if (e->cls & K_POS)
+	if (e->cls & HTML_K_POS)
 		w += 25;
 	return w;
 }
@@ -1202,8 +968,8 @@ is_description(const struct ctx *c, const struct enode *e)
 	b = &c->bl[e->first_block];
 	if (b->chars + 2 < e->text || b->len > 500)
 		return false;
-	hl = fold(c->txt + b->off, b->len, h, sizeof(h));
-	dl = fold(c->meta.description, strlen(c->meta.description), d,
+	hl = html_fold(c->txt + b->off, b->len, h, sizeof(h));
+	dl = html_fold(c->meta.description, strlen(c->meta.description), d,
 	    sizeof(d));
 	return hl >= 20 && dl >= 20 && (strcmp(h, d) == 0 ||
 	    (hl > dl ? strstr(h, d) : strstr(d, h)) != NULL);
@@ -1228,7 +994,7 @@ add_lead(struct ctx *c, int32_t top)
 		if (e->text < 40 || e->text > 1000 || link_density(e) > 0.3f ||
 		    is_ancestor(c, i, top))
 			continue;
-		if (((e->cls & K_LEAD) && !(e->cls & K_MAYBE)) ||
+		if (((e->cls & HTML_K_LEAD) && !(e->cls & HTML_K_MAYBE)) ||
 		    ((e->tag == HTML_P || e->tag == HTML_DIV) &&
 		    is_description(c, e))) {
 			e->fl |= EN_ROOT;
@@ -1319,7 +1085,7 @@ clean_conditionally(const struct ctx *c, const struct enode *e)
 	if (w < 0 && w + ((e->fl & EN_SCORED) ? e->score : 0) < 0 &&
 	    (e->text < NEG_MAX || ld > 0.2f))
 		return true;
-	if (list && ld > 0.5f && !(e->cls & K_MAYBE))
+	if (list && ld > 0.5f && !(e->cls & HTML_K_MAYBE))
 		return true;
 	if (e->commas >= 10)
 		return false;
@@ -1356,13 +1122,13 @@ drop_small_box(const struct ctx *c, const struct enode *e)
 {
 	if (e->fl & EN_ROOT)
 		return false;
-	if ((e->cls & K_SHARE) && e->text < 500)
+	if ((e->cls & HTML_K_SHARE) && e->text < 500)
 		return true;
-	if ((e->cls & K_CAPTION) && !c->o->keep_captions && e->text < 600)
+	if ((e->cls & HTML_K_CAPTION) && !c->o->keep_captions && e->text < 600)
 		return true;
-	if ((e->cls & K_BYLINE) && e->text < 200)
+	if ((e->cls & HTML_K_BYLINE) && e->text < 200)
 		return true;
-	if ((e->cls & K_BOX) && !(e->cls & K_MAYBE) && e->text < BOX_MAX)
+	if ((e->cls & HTML_K_BOX) && !(e->cls & HTML_K_MAYBE) && e->text < BOX_MAX)
 		return true;
 	return false;
 }
@@ -1409,25 +1175,6 @@ clean_article(struct ctx *c)
 
 /* ---- output -------------------------------------------------------- */
 
-/* Lower-case ASCII letters and digits of s, other bytes kept, the rest
- * dropped: a cheap key to compare headings with the title. */
-static size_t
-fold(const char *s, size_t len, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-	unsigned char ch;
-
-	for (i = 0; i < len && o + 1 < outlen; i++) {
-		ch = (unsigned char)s[i];
-		if (isalnum(ch))
-			out[o++] = (char)tolower(ch);
-		else if (ch >= 0x80)
-			out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-	return o;
-}
-
 /* True if the heading block repeats the page title. */
 static bool
 is_title(const struct ctx *c, const struct block *b)
@@ -1438,8 +1185,8 @@ is_title(const struct ctx *c, const struct block *b)
 
 	if (title == NULL || b->len > 400)
 		return false;
-	hl = fold(c->txt + b->off, b->len, h, sizeof(h));
-	tl = fold(title, strlen(title), t, sizeof(t));
+	hl = html_fold(c->txt + b->off, b->len, h, sizeof(h));
+	tl = html_fold(title, strlen(title), t, sizeof(t));
 	if (hl == 0 || tl == 0)
 		return false;
 	if (strcmp(h, t) == 0)

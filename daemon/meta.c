@@ -666,6 +666,7 @@ walk(struct collect *c, xmlNode *root)
 	xmlNode *cur = root;
 	size_t seen = 0;
 	enum html_tag t;
+	bool down;
 
 	while (cur != NULL && seen++ < c->o->max_nodes && !c->oom) {
 		t = HTML_OTHER;
@@ -674,17 +675,9 @@ walk(struct collect *c, xmlNode *root)
 			element(c, cur, t);
 		}
 		/* <head> is no text but holds what this walk is after. */
-		if (cur->children != NULL && cur->type == XML_ELEMENT_NODE &&
-		    ((html_tag_flags(t) & HTML_F_SKIP) == 0 ||
-		    t == HTML_HEAD)) {
-			cur = cur->children;
-			continue;
-		}
-		while (cur != root && cur->next == NULL)
-			cur = cur->parent;
-		if (cur == root)
-			break;
-		cur = cur->next;
+		down = cur->type == XML_ELEMENT_NODE &&
+		    ((html_tag_flags(t) & HTML_F_SKIP) == 0 || t == HTML_HEAD);
+		cur = html_next(cur, root, down);
 	}
 }
 
@@ -823,24 +816,6 @@ title_from_raw(struct collect *c)
 		offer(c, F_TITLE, raw, R_DOM);
 }
 
-/* Lower-case letters and digits of s (other ASCII dropped) into out. */
-static size_t
-fold_key(const char *s, size_t len, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-	unsigned char ch;
-
-	for (i = 0; i < len && o + 1 < outlen; i++) {
-		ch = (unsigned char)s[i];
-		if (isalnum(ch))
-			out[o++] = (char)tolower(ch);
-		else if (ch >= 0x80)
-			out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-	return o;
-}
-
 /* True if s[0..len) names the site: the site name, or the host's main
  * label ("espn" for www.espn.com) at the start of either. */
 static bool
@@ -849,11 +824,11 @@ names_site(const char *s, size_t len, const char *site, const char *label)
 	char k[256], sk[256];
 	size_t kl, sl, ll = label != NULL ? strlen(label) : 0;
 
-	kl = fold_key(s, len, k, sizeof(k));
+	kl = html_fold(s, len, k, sizeof(k));
 	if (kl < 3 || len > 80)
 		return false;
 	if (site != NULL) {
-		sl = fold_key(site, strlen(site), sk, sizeof(sk));
+		sl = html_fold(site, strlen(site), sk, sizeof(sk));
 		if (sl > 0 && strcmp(k, sk) == 0)
 			return true;
 	}
@@ -874,7 +849,7 @@ host_label(const char *url, char *out, size_t outlen)
 		return;
 	h = site_part(host);
 	dot = strchr(h, '.');
-	fold_key(h, dot != NULL ? (size_t)(dot - h) : strlen(h), out, outlen);
+	html_fold(h, dot != NULL ? (size_t)(dot - h) : strlen(h), out, outlen);
 	free(host);
 }
 
