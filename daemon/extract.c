@@ -994,7 +994,9 @@ add_lead(struct ctx *c, int32_t top)
 		if (e->text < 40 || e->text > 1000 || link_density(e) > 0.3f ||
 		    is_ancestor(c, i, top))
 			continue;
-		if (((e->cls & HTML_K_LEAD) && !(e->cls & HTML_K_MAYBE)) ||
+		/* A lead is a paragraph or two, not a wrapper of boxes. */
+		if (((e->cls & HTML_K_LEAD) && !(e->cls & HTML_K_MAYBE) &&
+		    e->bhi - e->blo <= 3) ||
 		    ((e->tag == HTML_P || e->tag == HTML_DIV) &&
 		    is_description(c, e))) {
 			e->fl |= EN_ROOT;
