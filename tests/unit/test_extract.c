@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -341,6 +342,60 @@ test_loose_pass(void **state)
 	extract_doc_free(&d);
 }
 
+struct job {
+	const char	*html;
+	size_t		 len;
+	const char	*want;
+	int		 mismatches;
+};
+
+static void *
+worker(void *arg)
+{
+	struct job *j = arg;
+	struct extract_doc d;
+	char err[128];
+	int i;
+
+	for (i = 0; i < 25; i++) {
+		if (extract_page(j->html, j->len, "https://www.example.com/x",
+		    "text/html", NULL, &d, err, sizeof(err)) != EXTRACT_OK ||
+		    strcmp(d.text, j->want) != 0)
+			j->mismatches++;
+		extract_doc_free(&d);
+	}
+	return NULL;
+}
+
+/* Worker threads share nothing: the same page gives the same text. */
+static void
+test_threads(void **state)
+{
+	struct job jobs[4];
+	pthread_t th[4];
+	struct extract_doc d;
+	size_t len, i;
+	char *html = load("article.html", &len);
+
+	(void)state;
+	assert_int_equal(run(html, len, "https://www.example.com/x",
+	    "text/html", &d), EXTRACT_OK);
+	for (i = 0; i < 4; i++) {
+		jobs[i].html = html;
+		jobs[i].len = len;
+		jobs[i].want = d.text;
+		jobs[i].mismatches = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, worker,
+		    &jobs[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(jobs[i].mismatches, 0);
+	}
+	extract_doc_free(&d);
+	free(html);
+}
+
 static void
 test_word_count(void **state)
 {
@@ -367,6 +422,7 @@ main(void)
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_article_body_rescue),
 		cmocka_unit_test(test_loose_pass),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_word_count),
 	};
 
