@@ -44,40 +44,23 @@
 #define EXTRACT_DEFAULT_MIN_TEXT	500
 
 #define NONE	(-1)
-#ifndef LEAD_MAX
-#define LEAD_MAX 4
-#endif
-#ifndef LEAD_WORDS
-#define LEAD_WORDS 8
-#endif
-#ifndef SIB_PARA
-#define SIB_PARA 100
-#endif
-#ifndef SIB_MAX
-#define SIB_MAX 1500
-#endif
-#ifndef NEG_MAX
-#define NEG_MAX 1000
-#endif
-#ifndef SIB_BEST
-#define SIB_BEST 0.5f
-#endif
-/* articleBody rescue: at least RESCUE_MIN bytes, our text under
- * RESCUE_BELOW bytes. */
-#define RESCUE_MIN	500
-#define RESCUE_BELOW	250
-#ifndef LEAD_UP
-#define LEAD_UP 3
-#endif
-#ifndef NOTES_ON
-#define NOTES_ON 1
-#endif
-#ifndef BIOS_ON
-#define BIOS_ON 1
-#endif
-#ifndef BOX_MAX
-#define BOX_MAX 1500
-#endif
+
+/*
+ * Tuning constants, measured on the development corpus (see
+ * bench/extract/run.sh); character counts are code points.
+ */
+#define STUB_MAX	4	/* stubs trimmed before the first paragraph */
+#define STUB_WORDS	8	/* a stub has fewer words than this... */
+#define SIB_PARA	100	/* a sibling's paragraph: at least this long */
+#define SIB_MAX		1500	/* ...in a sibling box at most this long */
+#define SIB_BEST	0.5f	/* a sibling wrapping a candidate this strong
+				   (share of the best) joins */
+#define NEG_MAX		1000	/* negative names drop boxes under this */
+#define BOX_MAX		1500	/* promo/related boxes dropped under this */
+#define LEAD_UP		3	/* levels above the top searched for a lead */
+#define RESCUE_MIN	500	/* articleBody rescue: JSON-LD text this long */
+#define RESCUE_BELOW	250	/* ...when the page gave fewer bytes */
+
 /* Whitespace state beyond html.h's: a line break is owed (<br>). */
 #define WS_NEWLINE	3
 
@@ -524,9 +507,6 @@ on_enter(struct ctx *c, xmlNode *n)
 	if (!(fl & HTML_F_SKIP))
 		bits = class_bits(&at);
 	if (skip_element(c, &at, t, fl, bits)) {
-#ifdef EXTRACT_DEBUG
-		if (getenv("XD") && !(fl & HTML_F_SKIP)) fprintf(stderr, "skip %s class=%s id=%s bits=%x\n", n->name, html_attr(n, "class"), html_attr(n, "id"), bits);
-#endif
 		count_skipped(c, t, fl);
 		return false;
 	}
@@ -941,7 +921,7 @@ sibling_joins(struct ctx *c, int32_t s, int32_t top, float thresh)
 		return true;
 	/* A wrapper around a strong candidate of its own: the article is
 	 * split in sections that each score on their own. */
-	if (SIB_BEST > 0 && s < top && e->best >= SIB_BEST * c->best &&
+	if (s < top && e->best >= SIB_BEST * c->best &&
 	    link_density(e) < 0.25f)
 		return true;
 	/* Wrappers count before the body only: after it come bios,
@@ -1025,10 +1005,6 @@ choose_article(struct ctx *c)
 	}
 	t = common_ancestor(c, top);
 	t = climb(c, t);
-#ifdef EXTRACT_DEBUG
-	if (getenv("XD")) { for (int q = 0; q < TOP_N; q++) if (top[q] != NONE) fprintf(stderr, "top%d %s class=%s id=%s score=%.1f text=%u\n", q, c->en[top[q]].node->name, html_attr(c->en[top[q]].node, "class"), html_attr(c->en[top[q]].node, "id"), c->en[top[q]].score, c->en[top[q]].text);
-	fprintf(stderr, "chosen %s class=%s id=%s score=%.1f mode=%u\n", c->en[t].node->name, html_attr(c->en[t].node, "class"), html_attr(c->en[t].node, "id"), c->en[t].score, c->mode); }
-#endif
 	c->en[t].fl |= EN_ROOT;
 	p = c->en[t].parent;
 	if (p == NONE)
@@ -1166,12 +1142,8 @@ clean_article(struct ctx *c)
 		if (!(c->mode & M_CLEAN) || (e->fl & (EN_DATATABLE | EN_CODE |
 		    EN_ROOT)) || !cleanable((enum html_tag)e->tag))
 			continue;
-		if (clean_conditionally(c, e)) {
+		if (clean_conditionally(c, e))
 			e->fl |= EN_DROP;
-#ifdef EXTRACT_DEBUG
-			if (getenv("XD")) fprintf(stderr, "drop %s class=%s id=%s text=%u ld=%.2f p=%u img=%u li=%u ctl=%u emb=%u w=%.0f mode=%u\n", e->node->name, html_attr(e->node, "class"), html_attr(e->node, "id"), e->text, link_density(e), e->np, e->nimg, e->nli, e->nctl, e->nembed, class_weight(c, e), c->mode);
-#endif
-		}
 	}
 }
 
@@ -1400,7 +1372,7 @@ furniture(const struct ctx *c, const struct block *b)
 	const char *t = c->txt + b->off;
 	size_t len = b->len, words;
 
-	if (b->chars <= NOTE_BLOCK && NOTES_ON && has_phrase(t, len, NOTES))
+	if (b->chars <= NOTE_BLOCK && has_phrase(t, len, NOTES))
 		return true;
 	if (b->chars > SHORT_BLOCK)
 		return false;
@@ -1477,7 +1449,7 @@ stub(const struct ctx *c, const struct block *b)
 
 	/* Word counts mean nothing in unspaced scripts (3 bytes a char). */
 	return b->chars < 80 && b->len < 2 * b->chars &&
-	    count_words(t, b->len) < LEAD_WORDS && !ends_sentence(t, b->len);
+	    count_words(t, b->len) < STUB_WORDS && !ends_sentence(t, b->len);
 }
 
 /*
@@ -1492,7 +1464,7 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 	size_t i = 0, j = n;
 	const struct block *b;
 
-	while (i < n && i < LEAD_MAX && stub(c, &c->bl[k[i]]) &&
+	while (i < n && i < STUB_MAX && stub(c, &c->bl[k[i]]) &&
 	    c->en[c->bl[k[i]].owner].tag != HTML_LI)
 		i++;
 	if (i == n)
@@ -1501,7 +1473,7 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 		b = &c->bl[k[j - 1]];
 		if (!is_heading((enum html_tag)c->en[b->owner].tag) &&
 		    !(stub(c, b) && b->link10 * 2 > b->chars * 10) &&
-		    !(BIOS_ON && n - j < 3 && b->chars <= 400 &&
+		    !(n - j < 3 && b->chars <= 400 &&
 		    has_phrase(c->txt + b->off, b->len, BIOS)))
 			break;
 		j--;
