@@ -52,16 +52,27 @@ run(const char *bytes, size_t len, const char *url, const char *ct,
 	return extract_page(bytes, len, url, ct, NULL, d, err, sizeof(err));
 }
 
+/* Runs a fixture file of tests/data/extract as text/html. */
+static enum extract_status
+run_file(const char *name, const char *url, struct extract_doc *d)
+{
+	enum extract_status st;
+	size_t len;
+	char *html = load(name, &len);
+
+	st = run(html, len, url, "text/html", d);
+	free(html);
+	return st;
+}
+
 static void
 test_article_text(void **state)
 {
 	struct extract_doc d;
-	size_t len;
-	char *html = load("article.html", &len);
 
 	(void)state;
-	assert_int_equal(run(html, len, "https://www.example.com/news/x",
-	    "text/html", &d), EXTRACT_OK);
+	assert_int_equal(run_file("article.html",
+	    "https://www.example.com/news/x", &d), EXTRACT_OK);
 	assert_non_null(d.text);
 	assert_non_null(strstr(d.text, "Salmon have returned"));
 	assert_non_null(strstr(d.text, "What changed"));
@@ -79,19 +90,16 @@ test_article_text(void **state)
 	assert_null(strstr(d.text, "Rivers of the North"));
 	assert_true(d.word_count > 100 && d.word_count < 200);
 	extract_doc_free(&d);
-	free(html);
 }
 
 static void
 test_article_meta(void **state)
 {
 	struct extract_doc d;
-	size_t len;
-	char *html = load("article.html", &len);
 
 	(void)state;
-	assert_int_equal(run(html, len, "https://www.example.com/news/x",
-	    "text/html", &d), EXTRACT_OK);
+	assert_int_equal(run_file("article.html",
+	    "https://www.example.com/news/x", &d), EXTRACT_OK);
 	assert_string_equal(d.title, "Rivers of the North: a slow recovery");
 	assert_string_equal(d.author, "Jane Doe, Sam Roe");
 	assert_string_equal(d.date, "2023-05-17T08:30:00+01:00");
@@ -104,11 +112,10 @@ test_article_meta(void **state)
 	assert_string_equal(d.charset, "UTF-8");
 	extract_doc_free(&d);
 	/* A canonical URL on another site is refused. */
-	assert_int_equal(run(html, len, "https://elsewhere.org/x", "text/html",
+	assert_int_equal(run_file("article.html", "https://elsewhere.org/x",
 	    &d), EXTRACT_OK);
 	assert_null(d.canonical_url);
 	extract_doc_free(&d);
-	free(html);
 }
 
 static void
