@@ -83,7 +83,7 @@ charset_source_name(enum charset_source s)
 }
 
 /* Length of a valid UTF-8 sequence at p (1..4), or 0 if invalid there. */
-static size_t
+static inline size_t
 utf8_seq(const unsigned char *p, size_t left)
 {
 	unsigned c = p[0];
@@ -335,6 +335,7 @@ charset_detect(const char *bytes, size_t len, const char *content_type,
 	size_t nonascii = 0;
 	bool valid;
 
+	ci->valid_utf8 = false;
 	ci->bom_len = bom_length((const unsigned char *)bytes, len, &bom);
 	if (ci->bom_len > 0) {
 		snprintf(ci->name, sizeof(ci->name), "%s", bom);
@@ -342,6 +343,7 @@ charset_detect(const char *bytes, size_t len, const char *content_type,
 		return;
 	}
 	valid = charset_utf8_valid(bytes, len, &nonascii);
+	ci->valid_utf8 = valid;
 	if (charset_from_content_type(content_type, label,
 	    sizeof(label)) == 0 && charset_canonical(label, strlen(label),
 	    ci->name, sizeof(ci->name)) == 0)
@@ -529,6 +531,25 @@ charset_convert(const char *bytes, size_t len, const char *from,
 	return rc;
 }
 
+static int
+copy_valid(const char *bytes, size_t len, size_t max, char **out,
+    size_t *outlen, char *err, size_t errlen)
+{
+	if (len > max) {
+		snprintf(err, errlen, "decoded text over %zu bytes", max);
+		return -1;
+	}
+	*out = malloc(len + 1);
+	if (*out == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(*out, bytes, len);
+	(*out)[len] = '\0';
+	*outlen = len;
+	return 0;
+}
+
 int
 charset_decode(const char *bytes, size_t len, const char *content_type,
     const struct charset_opts *o, char **out, size_t *outlen,
@@ -543,7 +564,14 @@ charset_decode(const char *bytes, size_t len, const char *content_type,
 	}
 	if (ci == NULL)
 		ci = &local;
+	*out = NULL;
+	*outlen = 0;
 	charset_detect(bytes, len, content_type, o, ci);
+	/* The common case: valid UTF-8 needs a copy only (NULs aside). */
+	if (ci->valid_utf8 && strcmp(ci->name, "UTF-8") == 0 &&
+	    memchr(bytes, '\0', len) == NULL)
+		return copy_valid(bytes, len, o->max_output, out, outlen, err,
+		    errlen);
 	/* charset_canonical() checked that iconv knows the name. */
 	return charset_convert(bytes + ci->bom_len, len - ci->bom_len,
 	    ci->name, o->max_output, out, outlen, err, errlen);

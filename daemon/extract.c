@@ -44,23 +44,28 @@
 #define EXTRACT_DEFAULT_MIN_TEXT	500
 
 #define NONE	(-1)
+
+/*
+ * Tuning constants, measured on the development corpus (see
+ * bench/extract/run.sh); character counts are code points.
+ */
+#define STUB_MAX	4	/* stubs trimmed before the first paragraph */
+#define STUB_WORDS	8	/* a stub has fewer words than this... */
+#define SIB_PARA	100	/* a sibling's paragraph: at least this long */
+#define SIB_MAX		1500	/* ...in a sibling box at most this long */
+#define SIB_BEST	0.5f	/* a sibling wrapping a candidate this strong
+				   (share of the best) joins */
+#define NEG_MAX		1000	/* negative names drop boxes under this */
+#define BOX_MAX		1500	/* promo/related boxes dropped under this */
+#define LEAD_UP		3	/* levels above the top searched for a lead */
+#define RESCUE_MIN	500	/* articleBody rescue: JSON-LD text this long */
+#define RESCUE_BELOW	250	/* ...when the page gave fewer bytes */
+
 /* Whitespace state beyond html.h's: a line break is owed (<br>). */
 #define WS_NEWLINE	3
 
-/* Class/id token categories (see TOKENS). */
-#define K_UNLIKELY	0x0001u	/* Readability: unlikely to hold content */
-#define K_MAYBE		0x0002u	/* ...unless also one of these */
-#define K_NEG		0x0004u	/* class weight -25 */
-#define K_POS		0x0008u	/* class weight +25 */
-#define K_SHARE		0x0010u	/* share/social bars */
-#define K_BYLINE	0x0020u	/* bylines, datelines: short meta lines */
-#define K_BOX		0x0040u	/* newsletter, related, donate boxes */
-#define K_HIDDEN	0x0080u
-#define K_COMMENT	0x0100u
-#define K_CAPTION	0x0200u
-
 /* Cleaning passes, dropped one by one on retry (Readability's flags). */
-#define M_STRIP		0x01u	/* skip K_UNLIKELY subtrees while walking */
+#define M_STRIP		0x01u	/* skip HTML_K_UNLIKELY subtrees while walking */
 #define M_WEIGHT	0x02u	/* class/id weights in scores */
 #define M_CLEAN		0x04u	/* drop boilerplate containers in the article */
 #define M_ALL		(M_STRIP | M_WEIGHT | M_CLEAN)
@@ -85,9 +90,11 @@ struct enode {
 	uint32_t	 commas;
 	uint32_t	 htext;		/* characters inside headings */
 	uint32_t	 cls;		/* K_* bits of class and id */
-	uint16_t	 np, nimg, nli, nctl, nembed, ntr, ncell, nul;
+	uint16_t	 np, nimg, nli, nctl, nembed, ntr, ncell, nul, nth;
 	uint16_t	 nkids;		/* element children walked */
+	uint32_t	 blo, bhi;	/* blocks of the subtree: [blo, bhi) */
 	float		 score;
+	float		 best;		/* best score in the subtree */
 	uint8_t		 tag;
 	uint8_t		 fl;
 };
@@ -100,6 +107,7 @@ struct block {
 };
 
 struct ctx {
+	struct html_tagcache tags;
 	const struct extract_opts *o;
 	struct meta	 meta;
 	unsigned	 mode;
@@ -117,6 +125,7 @@ struct ctx {
 	struct block	 b;		/* the open block */
 	int		 br_run;	/* consecutive <br> */
 	int		 in_link, link_w, in_head, in_skipctx;
+	float		 best;		/* score of the best candidate */
 	size_t		 seen;
 	bool		 oom;
 };
@@ -165,169 +174,57 @@ extract_doc_free(struct extract_doc *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* ---- class/id tokens ----------------------------------------------- */
-
-#define T_EXACT		0
-#define T_PREFIX	1
-
-/* Sorted by word (binary search on the first letter, then a scan). */
-static const struct {
-	const char	*word;
-	uint8_t		 mode;
-	uint32_t	 bits;
-} TOKENS[] = {
-	{ "ad", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "addthis", T_PREFIX, K_SHARE },
-	{ "ads", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "adsbygoogle", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "advert", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "agegate", T_EXACT, K_UNLIKELY },
-	{ "ai2html", T_EXACT, K_UNLIKELY },
-	{ "article", T_PREFIX, K_MAYBE | K_POS },
-	{ "banner", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "blog", T_PREFIX, K_POS },
-	{ "body", T_PREFIX, K_MAYBE | K_POS },
-	{ "breadcrumb", T_PREFIX, K_UNLIKELY },
-	{ "byline", T_PREFIX, K_BYLINE },
-	{ "caption", T_PREFIX, K_CAPTION },
-	{ "column", T_EXACT, K_MAYBE },
-	{ "com", T_EXACT, K_NEG },
-	{ "combx", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "comment", T_PREFIX, K_UNLIKELY | K_NEG | K_COMMENT },
-	{ "community", T_EXACT, K_UNLIKELY },
-	{ "consent", T_PREFIX, K_BOX },
-	{ "contact", T_PREFIX, K_NEG },
-	{ "content", T_PREFIX, K_MAYBE | K_POS },
-	{ "cookie", T_PREFIX, K_BOX },
-	{ "dateline", T_EXACT, K_BYLINE },
-	{ "disqus", T_PREFIX, K_UNLIKELY | K_COMMENT },
-	{ "donate", T_PREFIX, K_BOX },
-	{ "donation", T_PREFIX, K_BOX },
-	{ "entry", T_PREFIX, K_POS },
-	{ "extra", T_PREFIX, K_UNLIKELY },
-	{ "footer", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "gdpr", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "header", T_EXACT, K_UNLIKELY },
-	{ "hentry", T_EXACT, K_POS },
-	{ "hid", T_EXACT, K_NEG },
-	{ "hidden", T_EXACT, K_NEG },
-	{ "legends", T_EXACT, K_UNLIKELY },
-	{ "main", T_PREFIX, K_MAYBE | K_POS },
-	{ "masthead", T_EXACT, K_NEG },
-	{ "mathjax", T_EXACT, K_MAYBE },
-	{ "media", T_EXACT, K_NEG },
-	{ "menu", T_PREFIX, K_UNLIKELY },
-	{ "meta", T_PREFIX, K_NEG },
-	{ "newsletter", T_PREFIX, K_BOX },
-	{ "outbrain", T_PREFIX, K_NEG | K_BOX },
-	{ "page", T_EXACT, K_POS },
-	{ "pager", T_EXACT, K_UNLIKELY },
-	{ "pagination", T_PREFIX, K_UNLIKELY },
-	{ "popup", T_PREFIX, K_UNLIKELY },
-	{ "post", T_PREFIX, K_POS },
-	{ "promo", T_PREFIX, K_NEG },
-	{ "recommend", T_PREFIX, K_BOX },
-	{ "related", T_PREFIX, K_UNLIKELY | K_NEG | K_BOX },
-	{ "remark", T_PREFIX, K_UNLIKELY },
-	{ "replies", T_EXACT, K_UNLIKELY | K_COMMENT },
-	{ "rss", T_EXACT, K_UNLIKELY },
-	{ "scroll", T_PREFIX, K_NEG },
-	{ "shadow", T_EXACT, K_MAYBE },
-	{ "share", T_PREFIX, K_NEG | K_SHARE },
-	{ "shopping", T_EXACT, K_NEG },
-	{ "shoutbox", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "sidebar", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "signup", T_PREFIX, K_BOX },
-	{ "skyscraper", T_EXACT, K_UNLIKELY | K_NEG },
-	{ "social", T_PREFIX, K_UNLIKELY | K_SHARE },
-	{ "sponsor", T_PREFIX, K_UNLIKELY | K_NEG },
-	{ "story", T_PREFIX, K_POS },
-	{ "subscribe", T_PREFIX, K_BOX },
-	{ "subscription", T_PREFIX, K_BOX },
-	{ "supplemental", T_EXACT, K_UNLIKELY },
-	{ "taboola", T_PREFIX, K_NEG | K_BOX },
-	{ "tags", T_EXACT, K_NEG },
-	{ "text", T_PREFIX, K_POS },
-	{ "widget", T_PREFIX, K_NEG },
+/* The attributes the walk looks at, read in one pass. */
+struct attrs {
+	const char	*cls, *id, *style, *role, *href;
+	bool		 hidden;
 };
 
-static uint32_t
-token_bits(const char *t, size_t len)
+static const char *
+attr_value(const xmlAttr *a)
 {
-	int lo = 0, hi = (int)ARRAY_LEN(TOKENS) - 1, mid, first = -1;
-	size_t i, wl;
-	uint32_t bits = 0;
-
-	/* Leftmost entry starting with t's first letter. */
-	while (lo <= hi) {
-		mid = (lo + hi) / 2;
-		if (TOKENS[mid].word[0] < t[0])
-			lo = mid + 1;
-		else {
-			if (TOKENS[mid].word[0] == t[0])
-				first = mid;
-			hi = mid - 1;
-		}
-	}
-	if (first < 0)
-		return 0;
-	for (i = (size_t)first; i < ARRAY_LEN(TOKENS) &&
-	    TOKENS[i].word[0] == t[0]; i++) {
-		wl = strlen(TOKENS[i].word);
-		if (wl > len || memcmp(TOKENS[i].word, t, wl) != 0)
-			continue;
-		if (wl == len || TOKENS[i].mode == T_PREFIX)
-			bits |= TOKENS[i].bits;
-	}
-	return bits;
+	if (a->children != NULL && a->children->content != NULL)
+		return (const char *)a->children->content;
+	return "";
 }
 
-/*
- * Splits an attribute value into lower-case tokens on non-alphanumerics
- * and camelCase humps ("postContent" -> post, content) and ors their bits.
- */
-static uint32_t
-attr_bits(const char *s)
+static void
+read_attrs(const xmlNode *n, struct attrs *at)
 {
-	char tok[32];
-	size_t n = 0;
-	uint32_t bits = 0;
-	unsigned char ch, prev = 0;
+	const xmlAttr *a;
+	const char *name;
 
-	for (;; s++) {
-		ch = (unsigned char)*s;
-		if (isalnum(ch) && !(isupper(ch) && islower(prev) && n > 0)) {
-			if (n < sizeof(tok) - 1)
-				tok[n++] = (char)tolower(ch);
-			prev = ch;
+	memset(at, 0, sizeof(*at));
+	for (a = n->properties; a != NULL; a = a->next) {
+		name = (const char *)a->name;
+		if (name == NULL)
 			continue;
-		}
-		if (n > 1)
-			bits |= token_bits(tok, n);
-		n = 0;
-		if (ch == '\0')
-			break;
-		if (isupper(ch)) {
-			tok[n++] = (char)tolower(ch);
-			prev = ch;
-		} else
-			prev = 0;
+		if (strcmp(name, "class") == 0)
+			at->cls = attr_value(a);
+		else if (strcmp(name, "id") == 0)
+			at->id = attr_value(a);
+		else if (strcmp(name, "style") == 0)
+			at->style = attr_value(a);
+		else if (strcmp(name, "role") == 0)
+			at->role = attr_value(a);
+		else if (strcmp(name, "href") == 0)
+			at->href = attr_value(a);
+		else if (strcmp(name, "hidden") == 0)
+			at->hidden = true;
+		else if (strcmp(name, "aria-hidden") == 0 &&
+		    strcmp(attr_value(a), "true") == 0)
+			at->hidden = true;
 	}
-	return bits;
 }
 
 /* Inline style or attributes that hide the element from readers. */
 static bool
-is_hidden(const xmlNode *n)
+is_hidden(const struct attrs *at)
 {
-	const char *v, *p;
+	const char *v = at->style, *p;
 
-	if (html_attr(n, "hidden") != NULL)
+	if (at->hidden)
 		return true;
-	v = html_attr(n, "aria-hidden");
-	if (v != NULL && strcmp(v, "true") == 0)
-		return true;
-	v = html_attr(n, "style");
 	if (v == NULL)
 		return false;
 	for (p = strstr(v, "display"); p != NULL; p = strstr(p + 1, "display"))
@@ -341,12 +238,12 @@ is_hidden(const xmlNode *n)
 }
 
 static bool
-bad_role(const xmlNode *n)
+bad_role(const struct attrs *at)
 {
 	static const char *const ROLES[] = { "navigation", "menu", "menubar",
 	    "complementary", "dialog", "alertdialog", "alert", "banner",
 	    "contentinfo", "search", NULL };
-	const char *r = html_attr(n, "role");
+	const char *r = at->role;
 	size_t i;
 
 	if (r == NULL)
@@ -358,15 +255,14 @@ bad_role(const xmlNode *n)
 }
 
 static uint32_t
-class_bits(const xmlNode *n)
+class_bits(const struct attrs *at)
 {
-	const char *c = html_attr(n, "class"), *id = html_attr(n, "id");
 	uint32_t bits = 0;
 
-	if (c != NULL)
-		bits |= attr_bits(c);
-	if (id != NULL)
-		bits |= attr_bits(id);
+	if (at->cls != NULL)
+		bits |= html_class_bits(at->cls);
+	if (at->id != NULL)
+		bits |= html_class_bits(at->id);
 	return bits;
 }
 
@@ -528,13 +424,19 @@ count_skipped(struct ctx *c, enum html_tag t, unsigned fl)
 		e->nctl++;
 	if ((fl & HTML_F_EMBED) && e->nembed < UINT16_MAX)
 		e->nembed++;
+	if ((t == HTML_COL || t == HTML_COLGROUP) && e->nth < UINT16_MAX)
+		e->nth++;
 }
 
 /* Decides on entry whether a subtree is left out entirely. */
 static bool
-skip_element(struct ctx *c, const xmlNode *n, enum html_tag t, unsigned fl,
-    uint32_t bits)
+skip_element(struct ctx *c, const struct attrs *at, enum html_tag t,
+    unsigned fl, uint32_t bits)
 {
+	/* <noscript> mostly repeats images; some sites put the whole page
+	 * there, which the looser passes pick up. */
+	if (t == HTML_NOSCRIPT)
+		return (c->mode & M_STRIP) != 0;
 	if (fl & HTML_F_SKIP)
 		return true;
 	if (t == HTML_NAV || t == HTML_ASIDE || t == HTML_FOOTER ||
@@ -542,15 +444,14 @@ skip_element(struct ctx *c, const xmlNode *n, enum html_tag t, unsigned fl,
 		return true;
 	if (t == HTML_FIGCAPTION && !c->o->keep_captions)
 		return true;
-	if (is_hidden(n) || bad_role(n))
+	if (is_hidden(at) || bad_role(at))
 		return true;
 	if (t == HTML_BODY || t == HTML_A || t == HTML_HTML)
 		return false;
-	if ((c->mode & M_STRIP) && (bits & K_UNLIKELY) && !(bits & K_MAYBE) &&
-	    c->in_skipctx == 0)
+	if ((bits & HTML_K_COOKIE) && !(bits & HTML_K_MAYBE))
 		return true;
-	return (bits & (K_SHARE | K_COMMENT)) && !(bits & K_MAYBE) &&
-	    c->in_skipctx == 0;
+	return (c->mode & M_STRIP) && (bits & HTML_K_UNLIKELY) &&
+	    !(bits & HTML_K_MAYBE) && c->in_skipctx == 0;
 }
 
 static void
@@ -570,12 +471,20 @@ count_tag(struct enode *e, enum html_tag t)
 		e->ntr = 1;
 		break;
 	case HTML_TD:
+		e->ncell = 1;
+		break;
 	case HTML_TH:
 		e->ncell = 1;
+		e->nth = 1;
 		break;
 	case HTML_UL:
 	case HTML_OL:
 		e->nul = 1;
+		break;
+	case HTML_THEAD:
+	case HTML_TFOOT:
+	case HTML_CAPTION:
+		e->nth = 1;
 		break;
 	default:
 		break;
@@ -586,14 +495,18 @@ count_tag(struct enode *e, enum html_tag t)
 static bool
 on_enter(struct ctx *c, xmlNode *n)
 {
-	enum html_tag t = html_tag_of(n);
+	enum html_tag t = html_tag_cached(&c->tags, n);
 	unsigned fl = html_tag_flags(t);
-	uint32_t bits = (fl & HTML_F_SKIP) ? 0 : class_bits(n);
+	struct attrs at;
+	uint32_t bits = 0;
 	struct enode *e;
 	int32_t idx;
 
 	n->_private = NULL;
-	if (skip_element(c, n, t, fl, bits)) {
+	read_attrs(n, &at);
+	if (!(fl & HTML_F_SKIP))
+		bits = class_bits(&at);
+	if (skip_element(c, &at, t, fl, bits)) {
 		count_skipped(c, t, fl);
 		return false;
 	}
@@ -613,19 +526,19 @@ on_enter(struct ctx *c, xmlNode *n)
 	n->_private = (void *)(intptr_t)(idx + 1);
 	if (fl & HTML_F_BLOCK || t == HTML_OTHER) {
 		block_flush(c);
+		e = &c->en[idx];
 		c->owner = idx;
 		if (c->cur != NONE)
 			c->en[c->cur].fl |= EN_BLOCKKID;
 	} else if (t == HTML_IMG && c->cur != NONE)
 		c->en[c->cur].fl |= EN_BLOCKKID;
 	e->owner = c->owner;
+	e->blo = (uint32_t)c->nbl;
 	if (c->cur != NONE && c->en[c->cur].nkids < UINT16_MAX)
 		c->en[c->cur].nkids++;
 	c->cur = idx;
-	if (t == HTML_A && c->in_link++ == 0) {
-		const char *href = html_attr(n, "href");
-		c->link_w = href != NULL && href[0] == '#' ? 3 : 10;
-	}
+	if (t == HTML_A && c->in_link++ == 0)
+		c->link_w = at.href != NULL && at.href[0] == '#' ? 3 : 10;
 	if (fl & HTML_F_HEADING)
 		c->in_head++;
 	if (t == HTML_TABLE || t == HTML_PRE || t == HTML_CODE)
@@ -645,8 +558,10 @@ on_leave(struct ctx *c, xmlNode *n)
 
 	if (fl & HTML_F_BLOCK || t == HTML_OTHER) {
 		block_flush(c);
+		e = &c->en[idx];
 		c->owner = e->parent != NONE ? c->en[e->parent].owner : NONE;
 	}
+	e->bhi = (uint32_t)c->nbl;
 	if (t == HTML_A)
 		c->in_link--;
 	if (fl & HTML_F_HEADING)
@@ -720,9 +635,13 @@ aggregate(struct ctx *c)
 		ADD16(ntr);
 		ADD16(ncell);
 		ADD16(nul);
+		ADD16(nth);
 #undef ADD16
 	}
 }
+
+static bool ends_sentence(const char *t, size_t len);
+static char *plain_text(const char *s, size_t len);
 
 /* ---- choosing the article ------------------------------------------ */
 
@@ -765,9 +684,9 @@ class_weight(const struct ctx *c, const struct enode *e)
 
 	if (!(c->mode & M_WEIGHT))
 		return 0;
-	if (e->cls & K_NEG)
+	if (e->cls & HTML_K_NEG)
 		w -= 25;
-	if (e->cls & K_POS)
+	if (e->cls & HTML_K_POS)
 		w += 25;
 	return w;
 }
@@ -844,6 +763,13 @@ score_blocks(struct ctx *c)
 	for (i = 0; i < c->nen; i++)
 		if (c->en[i].fl & EN_SCORED)
 			c->en[i].score *= 1.0f - link_density(&c->en[i]);
+	for (i = c->nen; i-- > 0;) {
+		struct enode *e = &c->en[i];
+		if ((e->fl & EN_SCORED) && e->score > e->best)
+			e->best = e->score;
+		if (e->parent != NONE && e->best > c->en[e->parent].best)
+			c->en[e->parent].best = e->best;
+	}
 }
 
 #define TOP_N 5
@@ -960,6 +886,27 @@ sentence_like(const struct ctx *c, const struct enode *e)
 	    memmem(t, b->len, ". ", 2) != NULL;
 }
 
+/*
+ * A wrapper holding a real paragraph (long, a sentence, few links) joins
+ * too: ledes and intros often sit in a sibling box of the article body.
+ */
+static bool
+holds_paragraph(const struct ctx *c, const struct enode *e)
+{
+	uint32_t i;
+	const struct block *b;
+
+	if (e->text < 100 || link_density(e) > 0.25f)
+		return false;
+	for (i = e->blo; i < e->bhi && i < c->nbl; i++) {
+		b = &c->bl[i];
+		if (b->chars >= SIB_PARA && b->link10 * 4 < b->chars * 10 &&
+		    ends_sentence(c->txt + b->off, b->len))
+			return true;
+	}
+	return false;
+}
+
 static bool
 sibling_joins(struct ctx *c, int32_t s, int32_t top, float thresh)
 {
@@ -972,13 +919,73 @@ sibling_joins(struct ctx *c, int32_t s, int32_t top, float thresh)
 		bonus = c->en[top].score * 0.2f;
 	if ((e->fl & EN_SCORED) && e->score + bonus >= thresh)
 		return true;
+	/* A wrapper around a strong candidate of its own: the article is
+	 * split in sections that each score on their own. */
+	if (s < top && e->best >= SIB_BEST * c->best &&
+	    link_density(e) < 0.25f)
+		return true;
+	/* Wrappers count before the body only: after it come bios,
+	 * teasers and the next article. */
 	if (e->tag != HTML_P && !(e->tag == HTML_DIV &&
 	    !(e->fl & EN_BLOCKKID)))
-		return false;
+		return s < top && e->text <= SIB_MAX && holds_paragraph(c, e);
 	ld = link_density(e);
 	if (e->text > 80 && ld < 0.25f)
 		return true;
 	return e->text < 80 && e->text > 0 && ld == 0 && sentence_like(c, e);
+}
+
+/* True if e's text is the page's meta description (the dek, usually). */
+static bool
+is_description(const struct ctx *c, const struct enode *e)
+{
+	const struct block *b;
+	char h[512], d[512];
+	size_t hl, dl;
+
+	if (c->meta.description == NULL || e->first_block == NONE)
+		return false;
+	b = &c->bl[e->first_block];
+	if (b->chars + 2 < e->text || b->len > 500)
+		return false;
+	hl = html_fold(c->txt + b->off, b->len, h, sizeof(h));
+	dl = html_fold(c->meta.description, strlen(c->meta.description), d,
+	    sizeof(d));
+	return hl >= 20 && dl >= 20 && (strcmp(h, d) == 0 ||
+	    (hl > dl ? strstr(h, d) : strstr(d, h)) != NULL);
+}
+
+/*
+ * The lead (dek, standfirst) sits before the body, often in the article
+ * header: a box named so, or one repeating the meta description, between
+ * the top's grandparent and the top joins the article.
+ */
+static void
+add_lead(struct ctx *c, int32_t top)
+{
+	int32_t anc = top, i;
+	int up;
+	struct enode *e;
+
+	for (up = 0; up < LEAD_UP && c->en[anc].parent != NONE; up++)
+		anc = c->en[anc].parent;
+	for (i = anc + 1; i < top; i++) {
+		e = &c->en[i];
+		if (e->text < 40 || e->text > 1000 || link_density(e) > 0.3f ||
+		    is_ancestor(c, i, top))
+			continue;
+		/* A lead is a paragraph or two, not a wrapper of boxes. */
+		if (((e->cls & HTML_K_LEAD) && !(e->cls & HTML_K_MAYBE) &&
+		    e->bhi - e->blo <= 3) ||
+		    ((e->tag == HTML_P || e->tag == HTML_DIV) &&
+		    is_description(c, e))) {
+			e->fl |= EN_ROOT;
+			/* Its descendants are in already. */
+			while (i + 1 < top && is_ancestor(c, (int32_t)(e -
+			    c->en), i + 1))
+				i++;
+		}
+	}
 }
 
 /* Marks the article roots: the top candidate and joining siblings. */
@@ -991,6 +998,7 @@ choose_article(struct ctx *c)
 
 	top_candidates(c, top);
 	t = top[0];
+	c->best = t != NONE ? c->en[t].score : 0;
 	if (t == NONE || c->en[t].tag == HTML_BODY) {
 		c->en[0].fl |= EN_ROOT;
 		return;
@@ -1009,6 +1017,7 @@ choose_article(struct ctx *c)
 		if (s != NONE && s != t && sibling_joins(c, s, t, thresh))
 			c->en[s].fl |= EN_ROOT;
 	}
+	add_lead(c, t);
 }
 
 /* ---- cleaning inside the article ----------------------------------- */
@@ -1025,7 +1034,7 @@ is_data_table(const struct enode *e)
 		return false;
 	if (dt != NULL && strcmp(dt, "0") == 0)
 		return false;
-	if (html_attr(e->node, "summary") != NULL)
+	if (html_attr(e->node, "summary") != NULL || e->nth > 0)
 		return true;
 	if (e->ntr <= 1)
 		return false;
@@ -1044,13 +1053,22 @@ clean_conditionally(const struct ctx *c, const struct enode *e)
 	bool fig = (e->fl & EN_FIGURE) != 0;
 	int p = e->np, img = e->nimg, li = (int)e->nli - 100;
 
-	if (w + ((e->fl & EN_SCORED) ? e->score : 0) < 0)
+	/* Readability also drops nodes whose tag bonus alone (lists -3)
+	 * outweighs a small score; that loses ingredient lists and the
+	 * like, so only a negative class weight counts here, and lists get
+	 * a link-farm test instead. */
+	ld = link_density(e);
+	/* Big prose blocks survive a negative name ("media", "meta"...):
+	 * comment threads, the big boilerplate, went in the strict pass. */
+	if (w < 0 && w + ((e->fl & EN_SCORED) ? e->score : 0) < 0 &&
+	    (e->text < NEG_MAX || ld > 0.2f))
+		return true;
+	if (list && ld > 0.5f && !(e->cls & HTML_K_MAYBE))
 		return true;
 	if (e->commas >= 10)
 		return false;
-	ld = link_density(e);
 	hd = e->text ? (float)e->htext / (float)e->text : 0;
-	if (!fig && img > 1 && (float)p / (float)img < 0.5f)
+	if (!fig && img > 1 && (float)(p + e->nli) / (float)img < 0.5f)
 		return true;
 	if (!list && li > p)
 		return true;
@@ -1073,6 +1091,24 @@ cleanable(enum html_tag t)
 {
 	return t == HTML_FORM || t == HTML_FIELDSET || t == HTML_TABLE ||
 	    t == HTML_UL || t == HTML_DIV;
+}
+
+/* Small boxes named as boilerplate inside the article: share bars,
+ * captions and credits, bylines, newsletter/related/donate boxes. */
+static bool
+drop_small_box(const struct ctx *c, const struct enode *e)
+{
+	if (e->fl & EN_ROOT)
+		return false;
+	if ((e->cls & HTML_K_SHARE) && e->text < 500)
+		return true;
+	if ((e->cls & HTML_K_CAPTION) && !c->o->keep_captions && e->text < 600)
+		return true;
+	if ((e->cls & HTML_K_BYLINE) && e->text < 200)
+		return true;
+	if ((e->cls & HTML_K_BOX) && !(e->cls & HTML_K_MAYBE) && e->text < BOX_MAX)
+		return true;
+	return false;
 }
 
 /* Propagates article membership and drops boilerplate, top-down. */
@@ -1098,7 +1134,7 @@ clean_article(struct ctx *c)
 			e->fl |= EN_CODE;
 		if (e->tag == HTML_FIGURE)
 			e->fl |= EN_FIGURE;
-		if ((e->cls & K_SHARE) && e->text < 500)
+		if (drop_small_box(c, e))
 			e->fl |= EN_DROP;
 		if ((e->tag == HTML_H1 || e->tag == HTML_H2) &&
 		    class_weight(c, e) < 0)
@@ -1113,25 +1149,6 @@ clean_article(struct ctx *c)
 
 /* ---- output -------------------------------------------------------- */
 
-/* Lower-case ASCII letters and digits of s, other bytes kept, the rest
- * dropped: a cheap key to compare headings with the title. */
-static size_t
-fold(const char *s, size_t len, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-	unsigned char ch;
-
-	for (i = 0; i < len && o + 1 < outlen; i++) {
-		ch = (unsigned char)s[i];
-		if (isalnum(ch))
-			out[o++] = (char)tolower(ch);
-		else if (ch >= 0x80)
-			out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-	return o;
-}
-
 /* True if the heading block repeats the page title. */
 static bool
 is_title(const struct ctx *c, const struct block *b)
@@ -1142,8 +1159,8 @@ is_title(const struct ctx *c, const struct block *b)
 
 	if (title == NULL || b->len > 400)
 		return false;
-	hl = fold(c->txt + b->off, b->len, h, sizeof(h));
-	tl = fold(title, strlen(title), t, sizeof(t));
+	hl = html_fold(c->txt + b->off, b->len, h, sizeof(h));
+	tl = html_fold(title, strlen(title), t, sizeof(t));
 	if (hl == 0 || tl == 0)
 		return false;
 	if (strcmp(h, t) == 0)
@@ -1162,24 +1179,231 @@ is_heading(enum html_tag t)
 }
 
 static bool
-block_kept(struct ctx *c, const struct block *b, bool *title_seen)
+block_in_article(const struct ctx *c, const struct block *b)
 {
 	const struct enode *o = &c->en[b->owner];
 
-	if (!(o->fl & EN_IN) || (o->fl & EN_DROP))
-		return false;
-	if (is_heading((enum html_tag)o->tag) && !*title_seen &&
-	    is_title(c, b)) {
-		*title_seen = true;
-		return false;
-	}
-	return true;
+	return (o->fl & EN_IN) && !(o->fl & EN_DROP);
 }
 
 static bool
 is_cell(enum html_tag t)
 {
 	return t == HTML_TD || t == HTML_TH;
+}
+
+/* ---- block filters: wording and position --------------------------- */
+
+/* Whole-block labels of page furniture, compared case-insensitively
+ * without trailing punctuation. */
+static const char *const LABELS[] = {
+	"advertisement", "advertising", "skip advertisement", "ad",
+	"sponsored", "anzeige", "werbung", "publicit\xC3\xA9", "publicidad",
+	"pubblicit\xC3\xA0", "reklama", "publicidade", "skip to content",
+	"skip to main content", "share", "share this", "share this article",
+	"share this story", "tweet", "email", "print", "comments", "loading",
+	"related", "related articles", "related stories", "related content",
+	"related posts", "read more", "must watch", "recommended", "trending",
+	"contents", "table of contents", "topics", "tags", "continue reading",
+	"listen to this article", "newsletter", "sign up", "subscribe",
+	"story continues below advertisement", "most popular", "most read",
+	"follow us", "more stories", "you may also like", "top stories",
+	"mehr zum thema", "lesen sie auch", "lire aussi", "\xC3\xA0 lire aussi",
+	"leer m\xC3\xA1s", "leggi anche", "leia tamb\xC3\xA9m", "zobacz te\xC5\xBC",
+	"lees ook", NULL
+};
+
+/* Prefixes of short furniture lines ("Related: ...", "Credit: ..."). */
+static const char *const PREFIXES[] = {
+	"related:", "read more:", "more:", "read also:", "see also:",
+	"also read:", "read next:", "watch:", "watch now:", "related video:",
+	"related content:", "tags:", "topics:", "filed under", "credit:",
+	"photo:", "image:", "photograph:", "copyright", "\xC2\xA9", "(c) ",
+	"click here", "lesen sie auch",
+	"mehr zum thema", "lire aussi", "\xC3\xA0 lire aussi",
+	"a lire aussi", "lee tambi\xC3\xA9n", "leer m\xC3\xA1s",
+	"leggi anche", "leia tamb\xC3\xA9m", "leia mais", "zobacz te\xC5\xBC",
+	"czytaj tak\xC5\xBC""e", "czytaj te\xC5\xBC", "lees ook",
+	"sign up for", "subscribe to", "follow us", NULL
+};
+
+/*
+ * Phrases that mark a short block (under NOTE_BLOCK characters) as a
+ * note around the article rather than its text: captions and credits,
+ * affiliate and newsletter pitches, wire and reprint notes.  Matched
+ * case-sensitively as pages write them.
+ */
+static const char *const NOTES[] = {
+	"Credit:", "Credits:", "Photo credit", "Image credit", "Photograph by",
+	"Photo by", "Photos by", "Photos via", "Getty Images", "Shutterstock",
+	"Foto:", "Bild:", "Cr\xC3\xA9" "dit photo", "Cr\xC3\xA9" "dits photo",
+	"earn a commission", "receive compensation", "affiliate link",
+	"contributed to this report", "contributed to this story",
+	"contributed reporting", "originally published", "originally appeared",
+	"Includes information from", "Additional reporting by",
+	"delivered to your inbox", "Sign up for", "sign up for",
+	"newsletter. Sign up", "user agreement", "People are also reading",
+	"Comments are closed", "Kommentare geschlossen", NULL
+};
+
+/* Author notes at the tail: "Jane Doe writes about courts for...". */
+static const char *const BIOS[] = {
+	" writes about ", " is a staff writer", " is a reporter",
+	" is a freelance", " is a senior", " is a contributing",
+	" is a dedicated writer", " has been with us", " covers ", NULL
+};
+
+#define NOTE_BLOCK	300
+
+static bool
+has_phrase(const char *t, size_t len, const char *const *list)
+{
+	size_t i;
+
+	for (i = 0; list[i] != NULL; i++)
+		if (memmem(t, len, list[i], strlen(list[i])) != NULL)
+			return true;
+	return false;
+}
+
+/* "Published 17 May 2023": these words then a digit make a date line. */
+static const char *const STAMPS[] = {
+	"published", "updated", "posted", "last updated", "last modified",
+	"ver\xC3\xB6""ffentlicht", "aktualisiert", "publi\xC3\xA9",
+	"mis \xC3\xA0 jour", "publicado", "actualizado", "pubblicato",
+	"aggiornato", "opublikowano", "gepubliceerd", NULL
+};
+
+#define SHORT_BLOCK	200	/* characters: furniture lines are short */
+
+static bool
+has_prefix(const char *t, size_t len, const char *p)
+{
+	size_t pl = strlen(p);
+
+	return pl <= len && strncasecmp(t, p, pl) == 0;
+}
+
+static bool
+is_label(const char *t, size_t len)
+{
+	size_t i, l;
+
+	while (len > 0 && strchr(" .:!>|\xC2\xBB", t[len - 1]) != NULL)
+		len--;
+	for (i = 0; LABELS[i] != NULL; i++) {
+		l = strlen(LABELS[i]);
+		if (l == len && strncasecmp(t, LABELS[i], l) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* "By Jane Doe", "Von Max Muster": a short line naming people. */
+static bool
+is_byline(const char *t, size_t len, size_t words)
+{
+	static const char *const BY[] = { "by ", "by:", "von ", "par ",
+	    "por ", "di ", "door ", "autor:", "author:", "written by",
+	    NULL };
+	size_t i;
+
+	if (words > 8 || len > 80 || t[len - 1] == '.')
+		return false;
+	for (i = 0; BY[i] != NULL; i++)
+		if (has_prefix(t, len, BY[i]))
+			return true;
+	return has_prefix(t, len, "by") && len > 2 &&
+	    isupper((unsigned char)t[2]);
+}
+
+/* "Published 17 May 2023 10:02", "Updated: 2 hours ago". */
+static bool
+is_stamp(const char *t, size_t len)
+{
+	size_t i, k;
+
+	for (i = 0; STAMPS[i] != NULL; i++) {
+		if (!has_prefix(t, len, STAMPS[i]))
+			continue;
+		for (k = strlen(STAMPS[i]); k < len && k < 40; k++)
+			if (isdigit((unsigned char)t[k]))
+				return true;
+	}
+	return false;
+}
+
+/* A line that is a date and little else: "Dec. 22, 2023, 12:34 PM". */
+static bool
+is_date_line(const struct ctx *c, const struct block *b, size_t words)
+{
+	const char *t = c->txt + b->off;
+	enum html_tag ot = (enum html_tag)c->en[b->owner].tag;
+	char tmp[48], iso[64];
+
+	if (b->len >= sizeof(tmp) || words > 6 || !isalnum((unsigned char)t[0]))
+		return false;
+	if (ot == HTML_LI || is_cell(ot))
+		return false;
+	memcpy(tmp, t, b->len);
+	tmp[b->len] = '\0';
+	return meta_date_normalize(tmp, iso, sizeof(iso)) == 0;
+}
+
+static size_t
+count_words(const char *t, size_t len)
+{
+	size_t i, n = 0;
+	bool in = false;
+
+	for (i = 0; i < len; i++) {
+		bool sp = t[i] == ' ' || t[i] == '\n' || t[i] == '\t';
+		if (!sp && !in)
+			n++;
+		in = !sp;
+	}
+	return n;
+}
+
+/* True if the block is page furniture judged by its own words. */
+static bool
+furniture(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+	size_t len = b->len, words;
+
+	if (b->chars <= NOTE_BLOCK && has_phrase(t, len, NOTES))
+		return true;
+	if (b->chars > SHORT_BLOCK)
+		return false;
+	if (is_label(t, len) || is_stamp(t, len))
+		return true;
+	for (size_t i = 0; PREFIXES[i] != NULL; i++)
+		if (has_prefix(t, len, PREFIXES[i]))
+			return true;
+	if (memmem(t, len, "All rights reserved", 19) != NULL ||
+	    memmem(t, len, "all rights reserved", 19) != NULL)
+		return true;
+	if (b->link10 > 0 && (memmem(t, len, "CLICK HERE", 10) != NULL ||
+	    memmem(t, len, "CLICKING HERE", 13) != NULL))
+		return true;
+	words = count_words(t, len);
+	return is_byline(t, len, words) || is_date_line(c, b, words);
+}
+
+static bool
+block_kept(struct ctx *c, const struct block *b, bool *title_seen)
+{
+	const struct enode *o = &c->en[b->owner];
+
+	if (!block_in_article(c, b))
+		return false;
+	if (is_heading((enum html_tag)o->tag) && !*title_seen &&
+	    is_title(c, b)) {
+		*title_seen = true;
+		return false;
+	}
+	return !furniture(c, b);
 }
 
 /* Appends, cutting at max_output (on a character boundary); -1 when the
@@ -1195,21 +1419,89 @@ append_capped(struct buf *out, const char *s, size_t len)
 	return -1;
 }
 
+static bool
+ends_sentence(const char *t, size_t len)
+{
+	unsigned char ch;
+
+	while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '"' ||
+	    t[len - 1] == '\'' || t[len - 1] == ')'))
+		len--;
+	if (len == 0)
+		return false;
+	ch = (unsigned char)t[len - 1];
+	if (ch == '.' || ch == '!' || ch == '?' || ch == ':' || ch == ';')
+		return true;
+	/* closing quotes, ellipsis and CJK full stops end in 0x80-0xBF */
+	return len >= 3 && (memcmp(t + len - 3, "\xE2\x80\x9D", 3) == 0 ||
+	    memcmp(t + len - 3, "\xE2\x80\x99", 3) == 0 ||
+	    memcmp(t + len - 3, "\xE2\x80\xA6", 3) == 0 ||
+	    memcmp(t + len - 3, "\xE3\x80\x82", 3) == 0 ||
+	    memcmp(t + len - 3, "\xEF\xBC\x81", 3) == 0 ||
+	    memcmp(t + len - 3, "\xEF\xBC\x9F", 3) == 0);
+}
+
+/* A kicker, label or name line: few words and no sentence end. */
+static bool
+stub(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+
+	/* Word counts mean nothing in unspaced scripts (3 bytes a char). */
+	return b->chars < 80 && b->len < 2 * b->chars &&
+	    count_words(t, b->len) < STUB_WORDS && !ends_sentence(t, b->len);
+}
+
+/*
+ * Position rules over the kept blocks (indexes into c->bl): stubs before
+ * the first paragraph are kickers, section labels and author names
+ * (the article starts at its first sentence), and headings or link stubs
+ * after the last paragraph introduce nothing.
+ */
+static void
+trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
+{
+	size_t i = 0, j = n;
+	const struct block *b;
+
+	while (i < n && i < STUB_MAX && stub(c, &c->bl[k[i]]) &&
+	    c->en[c->bl[k[i]].owner].tag != HTML_LI)
+		i++;
+	if (i == n)
+		i = 0;
+	while (j > i + 1) {
+		b = &c->bl[k[j - 1]];
+		if (!is_heading((enum html_tag)c->en[b->owner].tag) &&
+		    !(stub(c, b) && b->link10 * 2 > b->chars * 10) &&
+		    !(n - j < 3 && b->chars <= 400 &&
+		    has_phrase(c->txt + b->off, b->len, BIOS)))
+			break;
+		j--;
+	}
+	*from = i;
+	*to = j;
+}
+
 /* Joins the kept blocks: lines, with table cells of a row on one line.
  * Stops quietly at max_output. */
-static void
+static int
 compose(struct ctx *c, struct buf *out, size_t *chars)
 {
-	size_t i;
+	size_t i, n = 0, from, to, *k;
 	int32_t prev = NONE;
 	bool title_seen = false;
 	const struct block *b;
 
 	*chars = 0;
-	for (i = 0; i < c->nbl; i++) {
-		b = &c->bl[i];
-		if (!block_kept(c, b, &title_seen))
-			continue;
+	k = malloc(c->nbl * sizeof(*k) + 1);
+	if (k == NULL)
+		return -1;
+	for (i = 0; i < c->nbl; i++)
+		if (block_kept(c, &c->bl[i], &title_seen))
+			k[n++] = i;
+	trim_ends(c, k, n, &from, &to);
+	for (i = from; i < to; i++) {
+		b = &c->bl[k[i]];
 		if (prev != NONE) {
 			const struct enode *po = &c->en[c->bl[prev].owner];
 			const struct enode *o = &c->en[b->owner];
@@ -1222,8 +1514,10 @@ compose(struct ctx *c, struct buf *out, size_t *chars)
 		*chars += b->chars;
 		if (append_capped(out, c->txt + b->off, b->len) == -1)
 			break;
-		prev = (int32_t)i;
+		prev = (int32_t)k[i];
 	}
+	free(k);
+	return 0;
 }
 
 /* ---- passes -------------------------------------------------------- */
@@ -1272,7 +1566,8 @@ run_pass(struct ctx *c, xmlNode *start, unsigned mode, struct buf *out,
 	score_blocks(c);
 	choose_article(c);
 	clean_article(c);
-	compose(c, out, chars);
+	if (compose(c, out, chars) == -1)
+		return -1;
 	return out->data == NULL && *chars > 0 ? -1 : 0;
 }
 
@@ -1448,7 +1743,16 @@ extract_word_count(const char *text)
 	if (text == NULL)
 		return 0;
 	while (*p != '\0') {
-		k = utf8proc_iterate(p, -1, &cp);
+		/* ASCII without a table lookup: most text is. */
+		if (*p < 0x80) {
+			word = isalnum(*p) || *p == '_';
+			if (word && !in)
+				n++;
+			in = word;
+			p++;
+			continue;
+		}
+		k = utf8proc_iterate(p, 4, &cp);
 		if (k <= 0) {
 			p++;
 			in = false;
@@ -1474,6 +1778,28 @@ extract_word_count(const char *text)
 	return n;
 }
 
+/*
+ * Pages rendered by scripts may hold their text only in JSON-LD: a long
+ * articleBody replaces a main text that is missing or much shorter.
+ */
+static void
+body_rescue(struct ctx *c, char **text)
+{
+	size_t have = *text != NULL ? strlen(*text) : 0, ab;
+	char *p;
+
+	if (c->meta.article_body == NULL)
+		return;
+	ab = strlen(c->meta.article_body);
+	if (ab < RESCUE_MIN || have >= RESCUE_BELOW || ab < 2 * have)
+		return;
+	p = plain_text(c->meta.article_body, ab);
+	if (p == NULL)
+		return;
+	free(*text);
+	*text = p;
+}
+
 static enum extract_status
 html_page(const char *utf8, size_t len, const char *url,
     const struct extract_opts *o, struct extract_doc *out, char *err,
@@ -1488,6 +1814,7 @@ html_page(const char *utf8, size_t len, const char *url,
 	if (doc == NULL)
 		return EXTRACT_ERROR;
 	memset(&c, 0, sizeof(c));
+	html_tagcache_init(&c.tags);
 	c.o = o;
 	meta_opts_default(&mo);
 	mo.max_nodes = o->max_nodes;
@@ -1497,6 +1824,7 @@ html_page(const char *utf8, size_t len, const char *url,
 		snprintf(err, errlen, "out of memory extracting text");
 		goto out;
 	}
+	body_rescue(&c, &out->text);
 	out->title = c.meta.title;
 	out->author = c.meta.author;
 	out->date = c.meta.date;

@@ -3,6 +3,7 @@
  * cleaner (extract.c) and the metadata reader (meta.c).
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <strings.h>
 
 #include "sluice/html.h"
+#include "sluice/util.h"
 
 #define HTML_PARSE_FIXED (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | \
     HTML_PARSE_NOWARNING | HTML_PARSE_NONET | HTML_PARSE_COMPACT | \
@@ -94,7 +96,7 @@ static const struct {
 	[HTML_META] = { "meta", HTML_F_SKIP },
 	[HTML_METER] = { "meter", HTML_F_SKIP },
 	[HTML_NAV] = { "nav", HTML_F_BLOCK },
-	[HTML_NOSCRIPT] = { "noscript", HTML_F_SKIP },
+	[HTML_NOSCRIPT] = { "noscript", HTML_F_SKIP | HTML_F_BLOCK },
 	[HTML_OBJECT] = { "object", HTML_F_SKIP | HTML_F_EMBED },
 	[HTML_OL] = { "ol", HTML_F_BLOCK },
 	[HTML_OPTGROUP] = { "optgroup", HTML_F_SKIP },
@@ -197,6 +199,36 @@ html_tag_of(const xmlNode *n)
 	return html_tag_lookup((const char *)n->name);
 }
 
+void
+html_tagcache_init(struct html_tagcache *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+}
+
+enum html_tag
+html_tag_cached(struct html_tagcache *tc, const xmlNode *n)
+{
+	size_t h, i, k;
+	enum html_tag t;
+
+	if (n == NULL || n->type != XML_ELEMENT_NODE || n->name == NULL)
+		return HTML_OTHER;
+	h = ((uintptr_t)n->name >> 4) * 2654435761u;
+	for (i = 0; i < 4; i++) {
+		k = (h + i) & (HTML_TAGCACHE_SIZE - 1);
+		if (tc->name[k] == n->name)
+			return (enum html_tag)tc->tag[k];
+		if (tc->name[k] == NULL)
+			break;
+	}
+	t = html_tag_lookup((const char *)n->name);
+	if (i < 4) {
+		tc->name[k] = n->name;
+		tc->tag[k] = (uint8_t)t;
+	}
+	return t;
+}
+
 unsigned
 html_tag_flags(enum html_tag t)
 {
@@ -240,6 +272,35 @@ html_has_word(const char *s, const char *w)
 		return true;
 	}
 	return false;
+}
+
+size_t
+html_fold(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+	unsigned char ch;
+
+	for (i = 0; i < len && o + 1 < outlen; i++) {
+		ch = (unsigned char)s[i];
+		if (isalnum(ch))
+			out[o++] = (char)tolower(ch);
+		else if (ch >= 0x80)
+			out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+xmlNode *
+html_next(xmlNode *cur, const xmlNode *root, bool descend)
+{
+	if (descend && cur->children != NULL)
+		return cur->children;
+	while (cur != root && cur->next == NULL)
+		cur = cur->parent;
+	if (cur == root)
+		return NULL;
+	return cur->next;
 }
 
 const char *
@@ -306,12 +367,13 @@ html_utf8_trim(const char *s, size_t len)
 char *
 html_node_text(const xmlNode *n, size_t max)
 {
-	const xmlNode *cur = n;
+	xmlNode *cur = (xmlNode *)n;
 	char *out;
 	size_t o = 0;
 	int state = HTML_WS_START;
 	const char *t;
 	unsigned fl;
+	bool down;
 
 	out = malloc(max + 1);
 	if (out == NULL)
@@ -322,20 +384,228 @@ html_node_text(const xmlNode *n, size_t max)
 			o += html_collapse(out + o, max - o, t, strlen(t),
 			    &state);
 		fl = html_tag_flags(html_tag_of(cur));
-		if (cur->type == XML_ELEMENT_NODE && cur->children != NULL &&
-		    ((fl & HTML_F_SKIP) == 0 || cur == n)) {
-			if ((fl & HTML_F_BLOCK) && state == HTML_WS_WORD)
-				state = HTML_WS_PENDING;
-			cur = cur->children;
-			continue;
-		}
-		while (cur != n && cur->next == NULL)
-			cur = cur->parent;
-		if (cur == n)
-			break;
-		cur = cur->next;
+		down = cur->type == XML_ELEMENT_NODE &&
+		    ((fl & HTML_F_SKIP) == 0 || cur == n);
+		if (down && (fl & HTML_F_BLOCK) && state == HTML_WS_WORD)
+			state = HTML_WS_PENDING;
+		cur = html_next(cur, n, down);
 	}
 	o = html_utf8_trim(out, o);
 	out[o] = '\0';
 	return out;
+}
+
+/* ---- class/id vocabulary ------------------------------------------- */
+
+#define T_EXACT		0
+#define T_PREFIX	1
+
+/*
+ * Sorted by first letter (binary search on it, then a scan).  Prefix
+ * entries stand for Readability's substring matches ("comment" also hits
+ * "commentlist"); the categories that remove text outright (share) match
+ * whole tokens only.
+ */
+static const struct {
+	const char	*word;
+	uint8_t		 mode;
+	uint32_t	 bits;
+} TOKENS[] = {
+	{ "abstract", T_EXACT, HTML_K_LEAD },
+	{ "ad", T_EXACT, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "addthis", T_PREFIX, HTML_K_SHARE },
+	{ "ads", T_EXACT, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "adsbygoogle", T_EXACT, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "advert", T_PREFIX, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "agegate", T_EXACT, HTML_K_UNLIKELY },
+	{ "ai2html", T_EXACT, HTML_K_UNLIKELY },
+	{ "article", T_PREFIX, HTML_K_MAYBE | HTML_K_POS },
+	{ "banner", T_PREFIX, HTML_K_UNLIKELY | HTML_K_NEG | HTML_K_CKPAIR },
+	{ "bar", T_EXACT, HTML_K_CKPAIR },
+	{ "blog", T_PREFIX, HTML_K_POS },
+	{ "body", T_PREFIX, HTML_K_MAYBE | HTML_K_POS },
+	{ "breadcrumb", T_PREFIX, HTML_K_UNLIKELY },
+	{ "byline", T_PREFIX, HTML_K_BYLINE },
+	{ "caption", T_PREFIX, HTML_K_CAPTION },
+	{ "chapeau", T_EXACT, HTML_K_LEAD },
+	{ "chapo", T_EXACT, HTML_K_LEAD },
+	{ "column", T_EXACT, HTML_K_MAYBE },
+	{ "com", T_EXACT, HTML_K_NEG },
+	{ "combx", T_EXACT, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "comment", T_PREFIX, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "community", T_EXACT, HTML_K_UNLIKELY },
+	{ "consent", T_PREFIX, HTML_K_COOKIE },
+	{ "contact", T_PREFIX, HTML_K_NEG },
+	{ "content", T_PREFIX, HTML_K_MAYBE | HTML_K_POS },
+	{ "cookie", T_PREFIX, HTML_K_CKWORD },
+	{ "credit", T_PREFIX, HTML_K_CAPTION },
+	{ "dateline", T_EXACT, HTML_K_BYLINE },
+	{ "deck", T_EXACT, HTML_K_LEAD },
+	{ "dek", T_EXACT, HTML_K_LEAD },
+	{ "didomi", T_PREFIX, HTML_K_COOKIE },
+	{ "disqus", T_PREFIX, HTML_K_UNLIKELY },
+	{ "donate", T_PREFIX, HTML_K_BOX },
+	{ "donation", T_PREFIX, HTML_K_BOX },
+	{ "entry", T_PREFIX, HTML_K_POS },
+	{ "excerpt", T_EXACT, HTML_K_LEAD },
+	{ "extra", T_PREFIX, HTML_K_UNLIKELY },
+	{ "footer", T_PREFIX, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "gdpr", T_PREFIX, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "header", T_EXACT, HTML_K_UNLIKELY },
+	{ "hentry", T_EXACT, HTML_K_POS },
+	{ "hid", T_EXACT, HTML_K_NEG },
+	{ "hidden", T_EXACT, HTML_K_NEG },
+	{ "intro", T_EXACT, HTML_K_LEAD },
+	{ "law", T_EXACT, HTML_K_CKPAIR },
+	{ "lead", T_EXACT, HTML_K_LEAD },
+	{ "lede", T_EXACT, HTML_K_LEAD },
+	{ "legends", T_EXACT, HTML_K_UNLIKELY },
+	{ "main", T_PREFIX, HTML_K_MAYBE | HTML_K_POS },
+	{ "masthead", T_EXACT, HTML_K_NEG },
+	{ "mathjax", T_EXACT, HTML_K_MAYBE },
+	{ "media", T_EXACT, HTML_K_NEG },
+	{ "menu", T_PREFIX, HTML_K_UNLIKELY },
+	{ "message", T_EXACT, HTML_K_CKPAIR },
+	{ "meta", T_PREFIX, HTML_K_NEG },
+	{ "modal", T_PREFIX, HTML_K_UNLIKELY | HTML_K_CKPAIR },
+	{ "newsletter", T_PREFIX, HTML_K_BOX },
+	{ "notice", T_PREFIX, HTML_K_CKPAIR },
+	{ "onetrust", T_PREFIX, HTML_K_COOKIE },
+	{ "optanon", T_PREFIX, HTML_K_COOKIE },
+	{ "outbrain", T_PREFIX, HTML_K_NEG | HTML_K_BOX },
+	{ "page", T_EXACT, HTML_K_POS },
+	{ "pager", T_EXACT, HTML_K_UNLIKELY },
+	{ "pagination", T_PREFIX, HTML_K_UNLIKELY },
+	{ "policy", T_EXACT, HTML_K_CKPAIR },
+	{ "popup", T_PREFIX, HTML_K_UNLIKELY | HTML_K_CKPAIR },
+	{ "post", T_PREFIX, HTML_K_POS },
+	{ "privacy", T_EXACT, HTML_K_CKWORD },
+	{ "promo", T_PREFIX, HTML_K_NEG },
+	{ "recommend", T_PREFIX, HTML_K_BOX },
+	{ "related", T_PREFIX, HTML_K_UNLIKELY | HTML_K_NEG | HTML_K_BOX },
+	{ "remark", T_PREFIX, HTML_K_UNLIKELY },
+	{ "replies", T_EXACT, HTML_K_UNLIKELY },
+	{ "rss", T_EXACT, HTML_K_UNLIKELY },
+	{ "scroll", T_PREFIX, HTML_K_NEG },
+	{ "shadow", T_EXACT, HTML_K_MAYBE },
+	{ "share", T_EXACT, HTML_K_SHARE },
+	{ "share", T_PREFIX, HTML_K_NEG },
+	{ "sharedaddy", T_EXACT, HTML_K_SHARE },
+	{ "sharethis", T_EXACT, HTML_K_SHARE },
+	{ "sharing", T_EXACT, HTML_K_SHARE },
+	{ "shopping", T_EXACT, HTML_K_NEG },
+	{ "shoutbox", T_EXACT, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "sidebar", T_PREFIX, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "signup", T_PREFIX, HTML_K_BOX },
+	{ "skyscraper", T_EXACT, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "social", T_PREFIX, HTML_K_UNLIKELY | HTML_K_SHARE },
+	{ "sommario", T_EXACT, HTML_K_LEAD },
+	{ "sponsor", T_PREFIX, HTML_K_UNLIKELY | HTML_K_NEG },
+	{ "standfirst", T_EXACT, HTML_K_LEAD },
+	{ "story", T_PREFIX, HTML_K_POS },
+	{ "subhead", T_PREFIX, HTML_K_LEAD },
+	{ "subscribe", T_PREFIX, HTML_K_BOX },
+	{ "subscription", T_PREFIX, HTML_K_BOX },
+	{ "subtitle", T_EXACT, HTML_K_LEAD },
+	{ "supplemental", T_EXACT, HTML_K_UNLIKELY },
+	{ "taboola", T_PREFIX, HTML_K_NEG | HTML_K_BOX },
+	{ "tags", T_EXACT, HTML_K_NEG },
+	{ "text", T_PREFIX, HTML_K_POS },
+	{ "widget", T_PREFIX, HTML_K_NEG },
+};
+
+static uint32_t
+token_bits(const char *t, size_t len)
+{
+	int lo = 0, hi = (int)ARRAY_LEN(TOKENS) - 1, mid, first = -1;
+	size_t i, wl;
+	uint32_t bits = 0;
+
+	/* Leftmost entry starting with t's first letter. */
+	while (lo <= hi) {
+		mid = (lo + hi) / 2;
+		if (TOKENS[mid].word[0] < t[0])
+			lo = mid + 1;
+		else {
+			if (TOKENS[mid].word[0] == t[0])
+				first = mid;
+			hi = mid - 1;
+		}
+	}
+	if (first < 0)
+		return 0;
+	for (i = (size_t)first; i < ARRAY_LEN(TOKENS) &&
+	    TOKENS[i].word[0] == t[0]; i++) {
+		wl = strlen(TOKENS[i].word);
+		if (wl > len || memcmp(TOKENS[i].word, t, wl) != 0)
+			continue;
+		if (wl == len || TOKENS[i].mode == T_PREFIX)
+			bits |= TOKENS[i].bits;
+	}
+	return bits;
+}
+
+/*
+ * Class words that are script hooks or feature flags, not a description
+ * of the box: "js-social-anchor", "showCommentsIcon", "has-sidebar".
+ */
+static bool
+flag_word(const char *tok, size_t n)
+{
+	static const char *const FLAGS[] = { "js", "enable", "disable", "show",
+	    "has", "is", "no", "with", "can", "use", "should", "allow", NULL };
+	size_t i;
+
+	for (i = 0; FLAGS[i] != NULL; i++)
+		if (strlen(FLAGS[i]) == n && memcmp(FLAGS[i], tok, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Splits an attribute value into class words (on whitespace), each word
+ * into lower-case tokens on other non-alphanumerics and camelCase humps
+ * ("postContent" -> post, content), and ors the tokens' bits.  A word
+ * whose first token is a flag_word() is ignored.
+ */
+uint32_t
+html_class_bits(const char *s)
+{
+	char tok[32];
+	size_t n = 0, ntok = 0;
+	uint32_t bits = 0, word = 0;
+	unsigned char ch, prev = 0;
+	bool flag = false;
+
+	for (;; s++) {
+		ch = (unsigned char)*s;
+		if (isalnum(ch) && !(isupper(ch) && islower(prev) && n > 0)) {
+			if (n < sizeof(tok) - 1)
+				tok[n++] = (char)tolower(ch);
+			prev = ch;
+			continue;
+		}
+		if (n > 0 && ntok++ == 0)
+			flag = flag_word(tok, n);
+		if (n > 1)
+			word |= token_bits(tok, n);
+		n = 0;
+		if (ch == '\0' || isspace(ch)) {
+			if ((word & HTML_K_CKWORD) && (word & HTML_K_CKPAIR))
+				word |= HTML_K_COOKIE;
+			if (!(flag && ntok > 1))
+				bits |= word;
+			word = 0;
+			ntok = 0;
+			flag = false;
+			if (ch == '\0')
+				break;
+		}
+		if (isupper(ch)) {
+			tok[n++] = (char)tolower(ch);
+			prev = ch;
+		} else
+			prev = 0;
+	}
+	return bits;
 }

@@ -13,6 +13,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include <libxml/HTMLparser.h>
+
 #include "sluice/html.h"
 #include "sluice/meta.h"
 
@@ -25,7 +27,7 @@
 
 enum field {
 	F_TITLE, F_AUTHOR, F_DATE, F_SITENAME, F_DESCRIPTION, F_LANGUAGE,
-	F_CANONICAL, F_BODY, F_COUNT
+	F_CANONICAL, F_BODY, F_JTITLE, F_COUNT
 };
 
 /* Source ranks: lower wins.  Gaps leave room for tuning. */
@@ -40,6 +42,7 @@ struct slot {
 };
 
 struct collect {
+	struct html_tagcache	 tags;
 	const struct meta_opts	*o;
 	const char		*url;
 	struct slot		 s[F_COUNT];
@@ -73,6 +76,88 @@ meta_free(struct meta *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* Encodes code point cp as UTF-8 into out (room for 4); returns bytes. */
+static size_t
+put_utf8(unsigned long cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* One entity at s ("&amp;", "&#8217;", "&#x2019;"): its code point and
+ * length, or 0 if s does not start a known entity. */
+static size_t
+entity_at(const char *s, unsigned long *cp)
+{
+	char name[16];
+	const htmlEntityDesc *d;
+	char *end;
+	size_t n;
+
+	if (s[1] == '#') {
+		if (s[2] == 'x' || s[2] == 'X')
+			*cp = strtoul(s + 3, &end, 16);
+		else
+			*cp = strtoul(s + 2, &end, 10);
+		if (*end != ';' || end == s + 2 || *cp == 0 ||
+		    *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
+			return 0;
+		return (size_t)(end - s) + 1;
+	}
+	for (n = 1; n < sizeof(name) && isalnum((unsigned char)s[n]); n++)
+		name[n - 1] = s[n];
+	if (s[n] != ';' || n == 1 || n >= sizeof(name))
+		return 0;
+	name[n - 1] = '\0';
+	d = htmlEntityLookup((const xmlChar *)name);
+	if (d == NULL)
+		return 0;
+	*cp = d->value;
+	return n + 1;
+}
+
+/*
+ * Decodes character references left in attribute values and JSON-LD
+ * (pages often escape twice: "&amp;#8217;").  In place: the UTF-8 form of
+ * a reference is never longer than the reference.
+ */
+static void
+decode_entities(char *s)
+{
+	char *r = s, *w = s;
+	unsigned long cp;
+	size_t k;
+
+	while (*r != '\0') {
+		k = *r == '&' ? entity_at(r, &cp) : 0;
+		if (k == 0) {
+			*w++ = *r++;
+			continue;
+		}
+		w += put_utf8(cp == 0xA0 ? ' ' : cp, w);
+		r += k;
+	}
+	*w = '\0';
+}
+
 /* Whitespace-collapsed, trimmed copy of s, at most max bytes. */
 static char *
 clean_copy(const char *s, size_t max)
@@ -92,6 +177,31 @@ clean_copy(const char *s, size_t max)
 	return out;
 }
 
+/* "By Jane Doe" -> "Jane Doe"; empty list entries (", X") dropped. */
+static void
+author_clean(char *v)
+{
+	static const char *const BY[] = { "by ", "by: ", "von ", "par ",
+	    "por ", NULL };
+	size_t i, l;
+	char *p;
+
+	for (i = 0; BY[i] != NULL; i++) {
+		l = strlen(BY[i]);
+		if (strncasecmp(v, BY[i], l) == 0) {
+			memmove(v, v + l, strlen(v + l) + 1);
+			break;
+		}
+	}
+	while (strncmp(v, ", ", 2) == 0 || v[0] == ',' || v[0] == ' ')
+		memmove(v, v + 1, strlen(v));
+	for (p = strstr(v, ", ,"); p != NULL; p = strstr(v, ", ,"))
+		memmove(p, p + 2, strlen(p + 2) + 1);
+	l = strlen(v);
+	while (l > 0 && (v[l - 1] == ',' || v[l - 1] == ' '))
+		v[--l] = '\0';
+}
+
 /* Offers a value for a field; kept if its rank beats the current one. */
 static void
 offer(struct collect *c, enum field f, const char *val, int rank)
@@ -100,11 +210,17 @@ offer(struct collect *c, enum field f, const char *val, int rank)
 
 	if (val == NULL || rank >= c->s[f].rank)
 		return;
-	v = clean_copy(val, f == F_BODY ? BODY_MAX : c->o->max_field);
+	/* articleBody keeps its line breaks: they are its paragraphs. */
+	v = f == F_BODY ? strndup(val, html_utf8_trim(val, strnlen(val,
+	    BODY_MAX))) : clean_copy(val, c->o->max_field);
 	if (v == NULL) {
 		c->oom = true;
 		return;
 	}
+	if (f != F_CANONICAL && strchr(v, '&') != NULL)
+		decode_entities(v);
+	if (f == F_AUTHOR)
+		author_clean(v);
 	if (v[0] == '\0') {
 		free(v);
 		return;
@@ -115,6 +231,8 @@ offer(struct collect *c, enum field f, const char *val, int rank)
 }
 
 static void offer_canonical(struct collect *c, const char *href, int rank);
+static char *url_host(const char *url);
+static const char *site_part(const char *host);
 
 /* True if s looks like a URL rather than a name (article:author often is). */
 static bool
@@ -205,6 +323,8 @@ author_name(json_t *a, char *out, size_t outlen)
 	if (!json_is_object(a))
 		return -1;
 	n = json_string_value(json_object_get(a, "name"));
+	while (n != NULL && (*n == ' ' || *n == '\t' || *n == '\n'))
+		n++;
 	if (n != NULL && n[0] != '\0' && !is_url(n)) {
 		snprintf(out, outlen, "%s", n);
 		return 0;
@@ -249,8 +369,8 @@ jsonld_article(struct collect *c, json_t *o, int rank)
 {
 	json_t *pub;
 
-	offer(c, F_TITLE, jstr(o, "headline"), rank);
-	offer(c, F_TITLE, jstr(o, "name"), rank + 1);
+	offer(c, F_JTITLE, jstr(o, "headline"), rank);
+	offer(c, F_JTITLE, jstr(o, "name"), rank + 1);
 	if (json_object_get(o, "author") != NULL)
 		jsonld_author(c, json_object_get(o, "author"), rank);
 	offer_date(c, jstr(o, "datePublished"), rank);
@@ -546,29 +666,101 @@ walk(struct collect *c, xmlNode *root)
 	xmlNode *cur = root;
 	size_t seen = 0;
 	enum html_tag t;
+	bool down;
 
 	while (cur != NULL && seen++ < c->o->max_nodes && !c->oom) {
 		t = HTML_OTHER;
 		if (cur->type == XML_ELEMENT_NODE) {
-			t = html_tag_of(cur);
+			t = html_tag_cached(&c->tags, cur);
 			element(c, cur, t);
 		}
 		/* <head> is no text but holds what this walk is after. */
-		if (cur->children != NULL && cur->type == XML_ELEMENT_NODE &&
-		    ((html_tag_flags(t) & HTML_F_SKIP) == 0 ||
-		    t == HTML_HEAD)) {
-			cur = cur->children;
-			continue;
-		}
-		while (cur != root && cur->next == NULL)
-			cur = cur->parent;
-		if (cur == root)
-			break;
-		cur = cur->next;
+		down = cur->type == XML_ELEMENT_NODE &&
+		    ((html_tag_flags(t) & HTML_F_SKIP) == 0 || t == HTML_HEAD);
+		cur = html_next(cur, root, down);
 	}
 }
 
 /* ---- heuristics ---------------------------------------------------- */
+
+/* " word word ... " of s, lower-cased, for word_in(). */
+static void
+fold_words(const char *s, char *out, size_t outlen)
+{
+	size_t o = 0;
+	bool sp = true;
+
+	out[o++] = ' ';
+	for (; *s != '\0' && o + 2 < outlen; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (isalnum(ch) || ch >= 0x80) {
+			out[o++] = (char)tolower(ch);
+			sp = false;
+		} else if (!sp) {
+			out[o++] = ' ';
+			sp = true;
+		}
+	}
+	if (!sp)
+		out[o++] = ' ';
+	out[o] = '\0';
+}
+
+static bool
+word_in(const char *folded, const char *w)
+{
+	char key[72];
+
+	snprintf(key, sizeof(key), " %s ", w);
+	return strstr(folded, key) != NULL;
+}
+
+/* Share of the words of a (folded, 3+ letters) found in b. */
+static float
+word_overlap(const char *a, const char *b)
+{
+	char w[64], lb[1024];
+	size_t i, n = 0, found = 0, total = 0;
+
+	fold_words(b, lb, sizeof(lb));
+	for (i = 0;; i++) {
+		unsigned char ch = (unsigned char)a[i];
+		if (isalnum(ch) || ch >= 0x80) {
+			if (n < sizeof(w) - 2)
+				w[n++] = (char)tolower(ch);
+			continue;
+		}
+		if (n >= 3) {
+			w[n] = '\0';
+			total++;
+			found += word_in(lb, w);
+		}
+		n = 0;
+		if (ch == '\0')
+			break;
+	}
+	return total ? (float)found / (float)total : 0;
+}
+
+/*
+ * JSON-LD "headline" is sometimes a description or a shortened title
+ * (Wikipedia: "Wikimedia list article"); like Readability, it is kept
+ * only when it resembles the <title>.
+ */
+static void
+pick_title(struct collect *c)
+{
+	struct slot *j = &c->s[F_JTITLE];
+
+	if (j->val == NULL)
+		return;
+	if (c->title_raw == NULL || c->s[F_TITLE].val == NULL ||
+	    word_overlap(j->val, c->title_raw) >= 0.5f) {
+		free(c->s[F_TITLE].val);
+		c->s[F_TITLE] = *j;
+		j->val = NULL;
+	}
+}
 
 static size_t
 count_words(const char *s, size_t len)
@@ -622,6 +814,80 @@ title_from_raw(struct collect *c)
 		offer(c, F_TITLE, first + seplen, R_DOM);
 	else
 		offer(c, F_TITLE, raw, R_DOM);
+}
+
+/* True if s[0..len) names the site: the site name, or the host's main
+ * label ("espn" for www.espn.com) at the start of either. */
+static bool
+names_site(const char *s, size_t len, const char *site, const char *label)
+{
+	char k[256], sk[256];
+	size_t kl, sl, ll = label != NULL ? strlen(label) : 0;
+
+	kl = html_fold(s, len, k, sizeof(k));
+	if (kl < 3 || len > 80)
+		return false;
+	if (site != NULL) {
+		sl = html_fold(site, strlen(site), sk, sizeof(sk));
+		if (sl > 0 && strcmp(k, sk) == 0)
+			return true;
+	}
+	if (ll < 4)
+		return false;
+	return strncmp(k, label, kl < ll ? kl : ll) == 0;
+}
+
+/* The main label of the page's host, lower case: "nytimes". */
+static void
+host_label(const char *url, char *out, size_t outlen)
+{
+	char *host = url != NULL ? url_host(url) : NULL;
+	const char *h, *dot;
+
+	out[0] = '\0';
+	if (host == NULL)
+		return;
+	h = site_part(host);
+	dot = strchr(h, '.');
+	html_fold(h, dot != NULL ? (size_t)(dot - h) : strlen(h), out, outlen);
+	free(host);
+}
+
+/*
+ * "Headline - Site" and "Site | Headline" lose the site part, found by
+ * the site name or the host; a trailing section after it goes too.
+ */
+static void
+title_strip_site(struct collect *c)
+{
+	static const char *const SEPS[] = { " - ", " | ", " \xE2\x80\x93 ",
+	    " \xE2\x80\x94 ", " :: ", " \xC2\xB7 ", " \xC2\xBB ", NULL };
+	char *t = c->s[F_TITLE].val, label[64];
+	const char *site = c->s[F_SITENAME].val, *p;
+	size_t i;
+
+	if (t == NULL)
+		return;
+	host_label(c->url, label, sizeof(label));
+	for (i = 0; SEPS[i] != NULL; i++) {
+		size_t sl = strlen(SEPS[i]);
+		for (p = strstr(t, SEPS[i]); p != NULL; p = strstr(p + 1,
+		    SEPS[i])) {
+			const char *rest = p + sl, *next = strstr(rest, SEPS[i]);
+			size_t rl = next != NULL ? (size_t)(next - rest) :
+			    strlen(rest);
+			if (p > t + 10 && names_site(rest, rl, site, label)) {
+				*(char *)p = '\0';
+				return;
+			}
+		}
+		p = strstr(t, SEPS[i]);
+		if (p != NULL && strlen(p + sl) > 10 &&
+		    names_site(t, (size_t)(p - t), site, label)) {
+			memmove(t, p + sl, strlen(p + sl) + 1);
+			return;
+		}
+	}
 }
 
 /* A /2023/05/17/ or /2023-05-17/ path segment of the page URL. */
@@ -1000,6 +1266,7 @@ meta_read(xmlDoc *doc, const char *url, const struct meta_opts *o,
 	}
 	memset(m, 0, sizeof(*m));
 	memset(&c, 0, sizeof(c));
+	html_tagcache_init(&c.tags);
 	c.o = o;
 	c.url = url;
 	for (i = 0; i < F_COUNT; i++)
@@ -1008,9 +1275,11 @@ meta_read(xmlDoc *doc, const char *url, const struct meta_opts *o,
 	if (root != NULL)
 		walk(&c, root);
 	title_from_raw(&c);
+	pick_title(&c);
 	if (c.h1_count == 1)
 		offer(&c, F_TITLE, c.h1, R_DOM + 5);
 	date_from_url(&c);
+	title_strip_site(&c);
 	sitename_from_url(&c);
 	language_fix(&c);
 	m->title = take(&c, F_TITLE);

@@ -53,6 +53,8 @@ struct charset_info {
 							  "UTF-8", "WINDOWS-1252" */
 	enum charset_source	 source;
 	size_t			 bom_len;	/* bytes of BOM skipped */
+	bool			 valid_utf8;	/* the bytes validate as UTF-8
+						   (not checked after a BOM) */
 };
 
 /* Fills o with the defaults stated above. */

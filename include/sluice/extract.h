@@ -16,7 +16,9 @@
  *
  * BOUNDS: input over max_input bytes is refused (EXTRACT_TOO_LARGE); walks
  * are iterative (no recursion on document depth) and stop after max_nodes
- * elements; libxml2 limits nesting depth itself.
+ * nodes; libxml2 limits nesting depth itself.  Memory is dominated by
+ * libxml2's tree, about 20-25 times the input size in the worst case
+ * (10 MB of tiny paragraphs), plus one copy of the decoded input.
  */
 #ifndef SLUICE_EXTRACT_H
 #define SLUICE_EXTRACT_H
@@ -35,8 +37,8 @@ enum extract_status {
 struct extract_opts {
 	/* Largest input in bytes (default 16 MiB). */
 	size_t	max_input;
-	/* Elements walked per pass, at most (default 200000); the rest of a
-	 * bigger document is ignored. */
+	/* Nodes (elements and text) walked per pass, at most (default
+	 * 200000); the rest of a bigger document is ignored. */
 	size_t	max_nodes;
 	/* Largest text output in bytes (default 4 MiB). */
 	size_t	max_output;

@@ -75,6 +75,21 @@ htmlDocPtr html_parse(const char *utf8, size_t len, const struct html_opts *o,
 enum html_tag html_tag_of(const xmlNode *n);
 /* Maps a lower-case element name; HTML_OTHER if unknown. */
 enum html_tag html_tag_lookup(const char *name);
+/*
+ * A per-document cache from element name to tag: libxml2 interns names in
+ * the document's dictionary, so one pointer comparison replaces the
+ * lookup.  Never share one between documents (freed names' addresses are
+ * reused).  Zero it (html_tagcache_init) before the first use.
+ */
+#define HTML_TAGCACHE_SIZE 128
+struct html_tagcache {
+	const xmlChar	*name[HTML_TAGCACHE_SIZE];
+	uint8_t		 tag[HTML_TAGCACHE_SIZE];
+};
+void html_tagcache_init(struct html_tagcache *tc);
+/* As html_tag_of(), through the cache. */
+enum html_tag html_tag_cached(struct html_tagcache *tc, const xmlNode *n);
+
 /* HTML_F_* bits of a tag. */
 unsigned html_tag_flags(enum html_tag t);
 
@@ -88,6 +103,46 @@ const char *html_attr(const xmlNode *n, const char *name);
 /* True if s holds word w (ASCII case-insensitive) delimited by
  * non-alphanumerics, e.g. html_has_word("nav-main", "nav"). */
 bool html_has_word(const char *s, const char *w);
+
+/*
+ * Categories of class and id words (html_class_bits()).  The vocabulary
+ * is Readability's (unlikely / ok-maybe / negative / positive), plus the
+ * boxes the cleaner removes inside an article.
+ */
+#define HTML_K_UNLIKELY	0x0001u	/* unlikely to hold content */
+#define HTML_K_MAYBE	0x0002u	/* ...unless also one of these */
+#define HTML_K_NEG	0x0004u	/* class weight -25 */
+#define HTML_K_POS	0x0008u	/* class weight +25 */
+#define HTML_K_SHARE	0x0010u	/* share/social bars */
+#define HTML_K_BYLINE	0x0020u	/* bylines, datelines */
+#define HTML_K_BOX	0x0040u	/* newsletter, related, donate boxes */
+#define HTML_K_CAPTION	0x0200u	/* image captions, credits */
+#define HTML_K_COOKIE	0x0400u	/* consent banners */
+#define HTML_K_CKWORD	0x0800u	/* "cookie", "privacy": a banner next to */
+#define HTML_K_CKPAIR	0x1000u	/* banner, notice, bar... in one class */
+#define HTML_K_LEAD	0x2000u	/* lead, dek, standfirst, subtitle... */
+
+/*
+ * HTML_K_* bits of a class or id value: split into class words on
+ * whitespace, each word into lower-case tokens on other non-alphanumerics
+ * and camelCase humps ("postContent" -> post, content).  Words that are
+ * script hooks or feature flags ("js-share", "hasComments") are ignored.
+ */
+uint32_t html_class_bits(const char *value);
+
+/*
+ * Lower-case ASCII letters and digits of s[0..len), non-ASCII bytes kept,
+ * the rest dropped, into out (NUL-terminated, at most outlen - 1 bytes):
+ * a key to compare titles and headings.  Returns the key's length.
+ */
+size_t html_fold(const char *s, size_t len, char *out, size_t outlen);
+
+/*
+ * The node after cur in a preorder walk of root's subtree, not entering
+ * cur's children when descend is false; NULL when the walk is over.
+ * Iterative: safe at any depth.
+ */
+xmlNode *html_next(xmlNode *cur, const xmlNode *root, bool descend);
 
 /* The text of a text/CDATA node, or NULL. */
 const char *html_text(const xmlNode *n);

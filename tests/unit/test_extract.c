@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,16 +52,27 @@ run(const char *bytes, size_t len, const char *url, const char *ct,
 	return extract_page(bytes, len, url, ct, NULL, d, err, sizeof(err));
 }
 
+/* Runs a fixture file of tests/data/extract as text/html. */
+static enum extract_status
+run_file(const char *name, const char *url, struct extract_doc *d)
+{
+	enum extract_status st;
+	size_t len;
+	char *html = load(name, &len);
+
+	st = run(html, len, url, "text/html", d);
+	free(html);
+	return st;
+}
+
 static void
 test_article_text(void **state)
 {
 	struct extract_doc d;
-	size_t len;
-	char *html = load("article.html", &len);
 
 	(void)state;
-	assert_int_equal(run(html, len, "https://www.example.com/news/x",
-	    "text/html", &d), EXTRACT_OK);
+	assert_int_equal(run_file("article.html",
+	    "https://www.example.com/news/x", &d), EXTRACT_OK);
 	assert_non_null(d.text);
 	assert_non_null(strstr(d.text, "Salmon have returned"));
 	assert_non_null(strstr(d.text, "What changed"));
@@ -78,19 +90,16 @@ test_article_text(void **state)
 	assert_null(strstr(d.text, "Rivers of the North"));
 	assert_true(d.word_count > 100 && d.word_count < 200);
 	extract_doc_free(&d);
-	free(html);
 }
 
 static void
 test_article_meta(void **state)
 {
 	struct extract_doc d;
-	size_t len;
-	char *html = load("article.html", &len);
 
 	(void)state;
-	assert_int_equal(run(html, len, "https://www.example.com/news/x",
-	    "text/html", &d), EXTRACT_OK);
+	assert_int_equal(run_file("article.html",
+	    "https://www.example.com/news/x", &d), EXTRACT_OK);
 	assert_string_equal(d.title, "Rivers of the North: a slow recovery");
 	assert_string_equal(d.author, "Jane Doe, Sam Roe");
 	assert_string_equal(d.date, "2023-05-17T08:30:00+01:00");
@@ -103,11 +112,10 @@ test_article_meta(void **state)
 	assert_string_equal(d.charset, "UTF-8");
 	extract_doc_free(&d);
 	/* A canonical URL on another site is refused. */
-	assert_int_equal(run(html, len, "https://elsewhere.org/x", "text/html",
+	assert_int_equal(run_file("article.html", "https://elsewhere.org/x",
 	    &d), EXTRACT_OK);
 	assert_null(d.canonical_url);
 	extract_doc_free(&d);
-	free(html);
 }
 
 static void
@@ -266,6 +274,135 @@ test_legacy_charset(void **state)
 	extract_doc_free(&d);
 }
 
+/* Paragraphs long enough to score, for the pages built below. */
+#define PARA(n) "<p>Paragraph " #n " of the story goes on, with commas, " \
+	"clauses and enough words to read as prose to the cleaner.</p>"
+
+static void
+test_structure(void **state)
+{
+	static const char h[] = "<html><head><meta name=description content="
+	    "\"A short dek that sums the story up for readers.\"></head><body>"
+	    "<div class=hdr><p class=standfirst>A short dek that sums the "
+	    "story up for readers.</p></div><div class=body>"
+	    "<p>Advertisement</p>" PARA(1) PARA(2)
+	    "<p style=\"display: none\">Hidden text never shown.</p>"
+	    "<p>RELATED: Another story you may like</p>" PARA(3)
+	    "<table><tr><th>Year</th><th>Count</th></tr><tr><td>2021</td>"
+	    "<td>12</td></tr></table>" PARA(4) "<p>Line one<br>line two</p>"
+	    "<div class=share-tools><a href=#>Share</a></div></div>"
+	    "</body></html>";
+	struct extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    EXTRACT_OK);
+	assert_true(strncmp(d.text, "A short dek", 11) == 0);
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_non_null(strstr(d.text, "Year\tCount\n2021\t12"));
+	assert_non_null(strstr(d.text, "Line one\nline two"));
+	assert_null(strstr(d.text, "Advertisement"));
+	assert_null(strstr(d.text, "Hidden"));
+	assert_null(strstr(d.text, "RELATED"));
+	assert_null(strstr(d.text, "Share"));
+	extract_doc_free(&d);
+}
+
+static void
+test_article_body_rescue(void **state)
+{
+	static const char h[] = "<html><head><script type=application/ld+json>"
+	    "{\"@type\":\"NewsArticle\",\"headline\":\"H\",\"articleBody\":"
+	    "\"First paragraph of the body that the page renders with script, "
+	    "long enough to count.\\nSecond paragraph, also rendered later, "
+	    "also long enough to count as real text for the rescue rule here."
+	    "\\nThird paragraph: the page's HTML shows none of this text, so "
+	    "the JSON-LD copy is all there is to go on, and it is long."
+	    "\\nFourth paragraph, because the rescue wants 500 bytes at least "
+	    "before it trusts structured data over the page itself."
+	    "\\nFifth paragraph, to be safe: structured data is a copy the "
+	    "publisher made, and copies are sometimes cut short.\"}"
+	    "</script></head><body><div id=app>Loading</div></body></html>";
+	struct extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    EXTRACT_OK);
+	assert_true(strncmp(d.text, "First paragraph", 15) == 0);
+	assert_non_null(strstr(d.text, "count.\nSecond"));
+	extract_doc_free(&d);
+}
+
+static void
+test_loose_pass(void **state)
+{
+	/* Everything sits in a "sidebar": the strict pass finds nothing,
+	 * the loose one keeps the text. */
+	static const char h[] = "<body><div class=sidebar-layout>" PARA(1)
+	    PARA(2) PARA(3) PARA(4) PARA(5) "</div></body>";
+	struct extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 5"));
+	extract_doc_free(&d);
+}
+
+struct job {
+	const char	*html;
+	size_t		 len;
+	const char	*want;
+	int		 mismatches;
+};
+
+static void *
+worker(void *arg)
+{
+	struct job *j = arg;
+	struct extract_doc d;
+	char err[128];
+	int i;
+
+	for (i = 0; i < 25; i++) {
+		if (extract_page(j->html, j->len, "https://www.example.com/x",
+		    "text/html", NULL, &d, err, sizeof(err)) != EXTRACT_OK ||
+		    strcmp(d.text, j->want) != 0)
+			j->mismatches++;
+		extract_doc_free(&d);
+	}
+	return NULL;
+}
+
+/* Worker threads share nothing: the same page gives the same text. */
+static void
+test_threads(void **state)
+{
+	struct job jobs[4];
+	pthread_t th[4];
+	struct extract_doc d;
+	size_t len, i;
+	char *html = load("article.html", &len);
+
+	(void)state;
+	assert_int_equal(run(html, len, "https://www.example.com/x",
+	    "text/html", &d), EXTRACT_OK);
+	for (i = 0; i < 4; i++) {
+		jobs[i].html = html;
+		jobs[i].len = len;
+		jobs[i].want = d.text;
+		jobs[i].mismatches = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, worker,
+		    &jobs[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(jobs[i].mismatches, 0);
+	}
+	extract_doc_free(&d);
+	free(html);
+}
+
 static void
 test_word_count(void **state)
 {
@@ -289,6 +426,10 @@ main(void)
 		cmocka_unit_test(test_empty_and_bodyless),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_legacy_charset),
+		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_article_body_rescue),
+		cmocka_unit_test(test_loose_pass),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_word_count),
 	};
 

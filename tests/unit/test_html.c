@@ -1,0 +1,111 @@
+/*
+ * test_html.c - the parsing wrapper and DOM helpers: tag table, class
+ * vocabulary, text collection and whitespace folding.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libxml/parser.h>
+
+#include "sluice/html.h"
+
+static void
+test_tags(void **state)
+{
+	static const char *const NAMES[] = { "a", "article", "blockquote",
+	    "br", "div", "figcaption", "h1", "h6", "header", "li", "main",
+	    "nav", "noscript", "p", "pre", "script", "section", "span",
+	    "table", "td", "th", "tr", "ul", "video", "wbr" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(NAMES) / sizeof(NAMES[0]); i++)
+		assert_int_not_equal(html_tag_lookup(NAMES[i]), HTML_OTHER);
+	assert_int_equal(html_tag_lookup("x-custom"), HTML_OTHER);
+	assert_int_equal(html_tag_lookup(""), HTML_OTHER);
+	assert_true(html_tag_flags(HTML_P) & HTML_F_BLOCK);
+	assert_true(html_tag_flags(HTML_SCRIPT) & HTML_F_SKIP);
+	assert_true(html_tag_flags(HTML_H3) & HTML_F_HEADING);
+	assert_false(html_tag_flags(HTML_SPAN) & HTML_F_BLOCK);
+}
+
+static void
+test_class_bits(void **state)
+{
+	(void)state;
+	assert_true(html_class_bits("commentary__intro-wrapper") &
+	    HTML_K_LEAD);
+	assert_true(html_class_bits("sidebar") & HTML_K_UNLIKELY);
+	assert_true(html_class_bits("leftSidebar") & HTML_K_UNLIKELY);
+	assert_true(html_class_bits("postContent") & HTML_K_POS);
+	assert_true(html_class_bits("x hidden") & HTML_K_NEG);
+	assert_true(html_class_bits("share-bar") & HTML_K_SHARE);
+	assert_false(html_class_bits("shared-history") & HTML_K_SHARE);
+	/* script hooks and feature flags do not describe the box */
+	assert_int_equal(html_class_bits("js-social-anchor"), 0);
+	assert_int_equal(html_class_bits("showCommentsIcon"), 0);
+	assert_true(html_class_bits("cookie-banner") & HTML_K_COOKIE);
+	assert_false(html_class_bits("cookie-recipe") & HTML_K_COOKIE);
+	assert_int_equal(html_class_bits(""), 0);
+	assert_int_equal(html_class_bits("row col-sm-6"), 0);
+}
+
+static void
+test_node_text(void **state)
+{
+	static const char h[] = "<div id=x>  Hello <b>big</b>\n\n world"
+	    "<script>var no = 1;</script><p>next&nbsp;para</p></div>";
+	char err[64], *t;
+	htmlDocPtr doc = html_parse(h, sizeof(h) - 1, NULL, err, sizeof(err));
+	xmlNode *body;
+
+	(void)state;
+	assert_non_null(doc);
+	body = xmlDocGetRootElement(doc)->children;
+	t = html_node_text(body, 1000);
+	assert_string_equal(t, "Hello big world next para");
+	free(t);
+	t = html_node_text(body, 8);
+	assert_string_equal(t, "Hello bi");
+	free(t);
+	xmlFreeDoc(doc);
+}
+
+static void
+test_fold_and_collapse(void **state)
+{
+	char out[64];
+	int ws = HTML_WS_START;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(html_fold("The Title: Part 2!", 18, out,
+	    sizeof(out)), 13);
+	assert_string_equal(out, "thetitlepart2");
+	n = html_collapse(out, sizeof(out), "  a \t b  ", 9, &ws);
+	n += html_collapse(out + n, sizeof(out) - n, " c", 2, &ws);
+	out[n] = '\0';
+	assert_string_equal(out, "a b c");
+	/* a cut inside a character is trimmed back */
+	assert_int_equal(html_utf8_trim("ab\xC3", 3), 2);
+	assert_int_equal(html_utf8_trim("ab\xC3\xA9", 4), 4);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_class_bits),
+		cmocka_unit_test(test_node_text),
+		cmocka_unit_test(test_fold_and_collapse),
+	};
+
+	xmlInitParser();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
