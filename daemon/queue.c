@@ -19,12 +19,16 @@
 
 #define JOB_RECORD_VERSION	1
 
-/* On-disk job record: this header, then url_len bytes of URL, msg_len
- * bytes of error message, fetch_len bytes of the current hop's URL, and
- * hops 64-bit hashes of the hop URLs.  Host byte order, like LMDB itself. */
+/* On-disk job record: this header, then url_len bytes of URL, code_len
+ * bytes of error code, msg_len bytes of error message, fetch_len bytes of
+ * the current hop's URL, and hops 64-bit hashes of the hop URLs.  Host
+ * byte order, like LMDB itself.  Variable parts keep the common record
+ * (no error, no redirect) small: every byte is paid once per job. */
 struct job_disk {
 	uint8_t		 version;
 	uint8_t		 state;
+	uint8_t		 code_len;
+	uint8_t		 reserved;
 	uint16_t	 url_len;
 	uint16_t	 msg_len;
 	uint16_t	 fetch_len;
@@ -39,7 +43,6 @@ struct job_disk {
 	uint64_t	 not_before_ms;
 	uint64_t	 finished_ms;
 	uint64_t	 doc_id;
-	char		 error_code[JOB_ERROR_CODE_MAX];
 };
 
 #define READY_KEY_LEN	20
@@ -172,8 +175,9 @@ job_decode(const MDB_val *v, struct job *j)
 		return MDB_CORRUPTED;
 	memcpy(&d, v->mv_data, sizeof(d));
 	if (d.version != JOB_RECORD_VERSION || d.state >= JOB_NSTATES ||
-	    d.hops > QUEUE_MAX_HOPS || v->mv_size != sizeof(d) + d.url_len +
-	    d.msg_len + d.fetch_len + d.hops * sizeof(uint64_t))
+	    d.hops > QUEUE_MAX_HOPS || d.code_len >= JOB_ERROR_CODE_MAX ||
+	    v->mv_size != sizeof(d) + d.url_len + d.code_len + d.msg_len +
+	    d.fetch_len + d.hops * sizeof(uint64_t))
 		return MDB_CORRUPTED;
 	memset(j, 0, sizeof(*j));
 	j->state = d.state;
@@ -187,11 +191,12 @@ job_decode(const MDB_val *v, struct job *j)
 	j->not_before_ms = d.not_before_ms;
 	j->finished_ms = d.finished_ms;
 	j->doc_id = d.doc_id;
-	memcpy(j->error_code, d.error_code, sizeof(j->error_code));
-	j->error_code[sizeof(j->error_code) - 1] = '\0';
 	j->hops = d.hops;
 	j->url = strndup(p, d.url_len);
 	p += d.url_len;
+	memcpy(j->error_code, p, d.code_len);
+	j->error_code[d.code_len] = '\0';
+	p += d.code_len;
 	if (d.msg_len > 0)
 		j->error_msg = strndup(p, d.msg_len);
 	p += d.msg_len;
@@ -214,8 +219,10 @@ job_put(struct queue *q, MDB_txn *txn, const struct job *j, unsigned flags)
 	size_t ml = j->error_msg ? strnlen(j->error_msg, JOB_ERROR_MSG_MAX) : 0;
 	size_t fl = j->fetch_url ? strlen(j->fetch_url) : 0;
 	size_t vl = j->hops * sizeof(uint64_t);
+	size_t cl = strnlen(j->error_code, JOB_ERROR_CODE_MAX - 1);
 	struct job_disk d = {
 		.version = JOB_RECORD_VERSION, .state = (uint8_t)j->state,
+		.code_len = (uint8_t)cl,
 		.url_len = (uint16_t)ul, .msg_len = (uint16_t)ml,
 		.fetch_len = (uint16_t)fl, .hops = j->hops,
 		.priority = j->priority, .attempts = j->attempts,
@@ -231,20 +238,20 @@ job_put(struct queue *q, MDB_txn *txn, const struct job *j, unsigned flags)
 	char *p;
 	if (ul > UINT16_MAX || fl > UINT16_MAX || j->hops > QUEUE_MAX_HOPS)
 		return EINVAL;
-	memcpy(d.error_code, j->error_code, sizeof(d.error_code));
-	v.mv_size = sizeof(d) + ul + ml + fl + vl;
+	v.mv_size = sizeof(d) + ul + cl + ml + fl + vl;
 	rc = mdb_put(txn, q->jobs, &k, &v, flags | MDB_RESERVE);
 	if (rc != 0)
 		return rc;
 	p = v.mv_data;
 	memcpy(p, &d, sizeof(d));
 	memcpy(p += sizeof(d), j->url, ul);
+	memcpy(p += ul, j->error_code, cl);
 	if (ml > 0)
-		memcpy(p + ul, j->error_msg, ml);
+		memcpy(p + cl, j->error_msg, ml);
 	if (fl > 0)
-		memcpy(p + ul + ml, j->fetch_url, fl);
+		memcpy(p + cl + ml, j->fetch_url, fl);
 	if (vl > 0)
-		memcpy(p + ul + ml + fl, j->visited, vl);
+		memcpy(p + cl + ml + fl, j->visited, vl);
 	return 0;
 }
 
