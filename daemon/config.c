@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "sluice/config.h"
+#include "sluice/guard.h"
 #include "sluice/log.h"
 #include "sluice/util.h"
 
@@ -544,6 +545,23 @@ config_set(struct config *c, const char *assignment, char *err,
 	return config_set_kv(c, trim(buf), trim(eq + 1), err, errlen);
 }
 
+/* fetch.allow_cidrs is parsed by the address guard: check it here so a
+ * bad list fails --check-config and reload, not the next restart. */
+static int
+validate_cidrs(const struct config *c, char *err, size_t errlen)
+{
+	char msg[256];
+	struct guard *g = guard_new(false, c->allow_cidrs ? c->allow_cidrs : "",
+	    msg, sizeof(msg));
+
+	if (g == NULL) {
+		snprintf(err, errlen, "fetch.%s", msg);
+		return -1;
+	}
+	guard_free(g);
+	return 0;
+}
+
 int
 config_validate(const struct config *c, char *err, size_t errlen)
 {
@@ -566,6 +584,14 @@ config_validate(const struct config *c, char *err, size_t errlen)
 		    "queue.retry_max");
 		return -1;
 	}
+	if (strpbrk(c->user_agent ? c->user_agent : "", "\r\n") != NULL ||
+	    strpbrk(c->accept_language ? c->accept_language : "", "\r\n")) {
+		snprintf(err, errlen, "fetch.user_agent and "
+		    "fetch.accept_language cannot contain line breaks");
+		return -1;
+	}
+	if (validate_cidrs(c, err, errlen) == -1)
+		return -1;
 	if (c->user_agent == NULL || strstr(c->user_agent, "http") == NULL) {
 		snprintf(err, errlen, "fetch.user_agent must carry a contact "
 		    "URL, e.g. \"sluice/1 (+https://example.org/bot)\"");

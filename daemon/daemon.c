@@ -1324,8 +1324,10 @@ daemon_configure(struct daemon *d)
 	queue_set_policy(&d->queue, d->cfg.max_attempts, d->cfg.retry_base_ms,
 	    d->cfg.retry_max_ms);
 	store_set_max(&d->store, d->cfg.map_size_max);
-	if (d->fetch != NULL)
-		fetch_configure(d->fetch, &d->cfg);
+	/* config_validate() already refused what fetch_configure() could
+	 * not take (line breaks in headers); only ENOMEM is left. */
+	if (d->fetch != NULL && fetch_configure(d->fetch, &d->cfg) == -1)
+		log_warnx("fetch settings not applied: out of memory");
 	if (d->control != NULL)
 		control_set_limits(d->control, &lim);
 	configure_pages(d);
@@ -1405,9 +1407,12 @@ daemon_free(struct daemon *d)
 int
 daemon_run(struct daemon *d)
 {
+	int status = 0;
+
 	while (!d->done) {
 		if (event_base_loop(d->base, EVLOOP_ONCE) == -1) {
 			log_errx("event loop failed");
+			status = 1;
 			break;
 		}
 		daemon_turn(d);
@@ -1434,7 +1439,7 @@ daemon_run(struct daemon *d)
 	    (unsigned long long)d->queue.counts.state[JOB_DONE],
 	    (unsigned long long)d->queue.counts.state[JOB_FAILED]);
 	daemon_free(d);
-	return 0;
+	return status;
 }
 
 /* --- reload -------------------------------------------------------- */
@@ -1453,6 +1458,30 @@ note_change(const char *key, bool restart, void *arg)
 	    json_string(key));
 }
 
+/*
+ * A relative daemon.state_dir is taken from the directory sluiced started
+ * in (d->cwd), at startup and at every reload alike, so a later chdir
+ * cannot move it and a reload does not see it change.
+ */
+static int
+absolute_state_dir(struct daemon *d, struct config *c, char *err,
+    size_t errlen)
+{
+	char *abs;
+
+	if (c->state_dir[0] == '/')
+		return 0;
+	abs = malloc(strlen(d->cwd) + strlen(c->state_dir) + 2);
+	if (abs == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sprintf(abs, "%s/%s", d->cwd, c->state_dir);
+	free(c->state_dir);
+	c->state_dir = abs;
+	return 0;
+}
+
 int
 daemon_load_config(struct daemon *d, struct config *c, char *err,
     size_t errlen)
@@ -1464,7 +1493,9 @@ daemon_load_config(struct daemon *d, struct config *c, char *err,
 	for (int i = 0; i < d->nsets; i++)
 		if (config_set(c, d->sets[i], err, errlen) == -1)
 			return -1;
-	return config_validate(c, err, errlen);
+	if (config_validate(c, err, errlen) == -1)
+		return -1;
+	return absolute_state_dir(d, c, err, errlen);
 }
 
 int

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <curl/curl.h>
 #include <libxml/parser.h>
@@ -77,20 +78,21 @@ parse_args(struct daemon *d, struct args *a, int argc, char **argv)
 	}
 }
 
-/* Makes the state directory absolute, so a later chdir cannot move it. */
+/*
+ * Transfers and control clients each take a descriptor, and their limits
+ * (fetch.max_total, daemon.max_clients) may pass the usual soft limit of
+ * 1024: raise it to the hard limit.
+ */
 static void
-absolute_state_dir(struct config *c)
+raise_fd_limit(void)
 {
-	char cwd[4096], *abs;
+	struct rlimit rl;
 
-	if (c->state_dir[0] == '/')
-		return;
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		fatal("getcwd");
-	abs = xmalloc(strlen(cwd) + strlen(c->state_dir) + 2);
-	sprintf(abs, "%s/%s", cwd, c->state_dir);
-	free(c->state_dir);
-	c->state_dir = abs;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit(RLIMIT_NOFILE)");
+	}
 }
 
 int
@@ -102,6 +104,8 @@ main(int argc, char **argv)
 	int fd, rc;
 
 	memset(&d, 0, sizeof(d));
+	if (getcwd(d.cwd, sizeof(d.cwd)) == NULL)
+		fatal("getcwd");
 	parse_args(&d, &a, argc, argv);
 	if (daemon_load_config(&d, &d.cfg, err, sizeof(err)) == -1)
 		fatalx("configuration: %s", err);
@@ -114,7 +118,7 @@ main(int argc, char **argv)
 	    strstr(d.cfg.user_agent, "example.org") != NULL)
 		log_warnx("fetch.user_agent still names example.org: set a "
 		    "contact URL that reaches you");
-	absolute_state_dir(&d.cfg);
+	raise_fd_limit();
 	fd = notify_listen_fd(err, sizeof(err));
 	if (fd == -2)
 		fatalx("socket activation: %s", err);

@@ -129,6 +129,7 @@ struct daemon {
 	char		*config_path;	/* NULL: defaults only */
 	char	       **sets;		/* --set arguments, for reload */
 	int		 nsets;
+	char		 cwd[4096];	/* at startup: relative paths' base */
 
 	struct event_base *base;
 	struct store	 store;
