@@ -16,6 +16,7 @@
 #include "sluice/fetch.h"
 #include "sluice/proto.h"
 #include "sluice/robots.h"
+#include "sluice/turn.h"
 #include "sluice/util.h"
 #include "sluice/work.h"
 
@@ -156,7 +157,7 @@ prepare_urls(struct daemon *d, struct op *op)
 		u->given = given[i];
 		u->status = url_canonicalize(given[i], &d->url_opts, &u->url);
 		if (u->status == URL_OK)
-			u->host = daemon_host_key(u->url, &u->origin);
+			u->host = url_host_key(u->url, &u->origin);
 		if (u->status == URL_OK && u->host == 0) {
 			u->status = URL_MALFORMED;
 			SAFE_FREE(u->url);
@@ -184,14 +185,14 @@ cmd_submit(struct daemon *d, struct ctl_conn *c, json_t *req)
 	op = op_new(OP_SUBMIT, c, req);
 	if (op == NULL || prepare_urls(d, op) == -1) {
 		if (op != NULL)
-			daemon_op_free(op);
+			turn_op_free(op);
 		reply_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
 	}
 	op->priority = prio ? (int32_t)json_integer_value(prio) : 0;
 	op->force = json_is_true(json_object_get(req, "force"));
 	op->not_before_ms = req_time(req, "not_before");
-	daemon_add_op(d, op);
+	turn_add_op(d, op);
 }
 
 static void
@@ -205,7 +206,7 @@ queue_op(struct daemon *d, struct ctl_conn *c, json_t *req,
 		return;
 	}
 	op->id = req_uint(req, "id", 0);
-	daemon_add_op(d, op);
+	turn_add_op(d, op);
 }
 
 static void
@@ -253,7 +254,7 @@ cmd_status(struct daemon *d, struct ctl_conn *c, json_t *req)
 	    (json_int_t)q->bytes, "not_modified", (json_int_t)q->not_modified,
 	    "duplicates", "url", (json_int_t)q->dup_url, "exact",
 	    (json_int_t)q->dup_exact, "near", (json_int_t)q->dup_near,
-	    "rate_1m", daemon_rate(d), "inflight", (int)fetch_inflight(d->fetch),
+	    "rate_1m", turn_rate(d), "inflight", (int)fetch_inflight(d->fetch),
 	    "workers", (int)work_threads(d->work), "work_backlog",
 	    (int)work_backlog(d->work), "store", store_json(d)));
 }
@@ -496,7 +497,7 @@ add_waiter(struct daemon *d, struct ctl_conn *c, json_t *req, bool drain)
 	w->tag = json_object_get(req, "tag");
 	if (w->tag != NULL)
 		json_incref(w->tag);
-	daemon_add_waiter(d, w);
+	turn_add_waiter(d, w);
 }
 
 static void

@@ -5,6 +5,7 @@
  * and normalises percent-encoding and the query, which curl leaves alone.
  */
 #include <curl/curl.h>
+#include <xxhash.h>
 #include <locale.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -626,4 +627,16 @@ url_same_site(const char *a, const char *b)
 	url_parts_free(&pa);
 	url_parts_free(&pb);
 	return same;
+}
+
+uint64_t
+url_host_key(const char *url, char **origin)
+{
+	uint64_t key;
+
+	*origin = NULL;
+	if (url_origin(url, origin) != URL_OK)
+		return 0;
+	key = XXH3_64bits(*origin, strlen(*origin));
+	return key ? key : 1;	/* 0 means "none" */
 }

@@ -180,11 +180,6 @@ void daemon_start(struct daemon *d, int listen_fd);
 int daemon_run(struct daemon *d);
 void daemon_stop(struct daemon *d);
 
-/* Queues an op for this turn's transaction (ownership moves). */
-void daemon_add_op(struct daemon *d, struct op *op);
-void daemon_op_free(struct op *op);
-/* Registers a wait/drain client; it is answered from daemon_turn. */
-void daemon_add_waiter(struct daemon *d, struct waiter *w);
 /* Loads defaults, then the file, then the --set arguments into c, and
  * validates, as at startup.  0, or -1 with err. */
 int daemon_load_config(struct daemon *d, struct config *c, char *err,
@@ -194,11 +189,5 @@ int daemon_load_config(struct daemon *d, struct config *c, char *err,
 int daemon_reload(struct daemon *d, json_t *applied, json_t *restart,
     char *err, size_t errlen);
 
-/* The per-host key of url (hash of its origin, never 0) and the origin
- * (malloc'd); 0 and NULL if url has no origin. */
-uint64_t daemon_host_key(const char *url, char **origin);
-
-/* Jobs finished per second over the last minute. */
-double daemon_rate(struct daemon *d);
 
 #endif
