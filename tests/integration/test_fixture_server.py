@@ -165,6 +165,8 @@ def test_slow_drips():
         assert total >= 0.29, f"4 chunks 100 ms apart took {total:.3f}s"
         assert body.startswith(b"<!DOCTYPE html>") and body.endswith(
             b"</html>\n")
+        r = srv.requests[0]
+        assert r.end is not None and r.end - r.time >= 0.29, (r.time, r.end)
         t0 = time.monotonic()
         st, h, body = get(srv, "/slow?bytes=300&delay_ms=50&chunk=100"
                           "&chunked=1")
@@ -467,6 +469,7 @@ def test_accounting():
         reqs = srv.requests
         assert all(r.status == 200 for r in reqs)
         assert all(a.time <= b.time for a, b in zip(reqs, reqs[1:]))
+        assert all(r.end is not None and r.time <= r.end for r in reqs)
         assert reqs[0].header("host") == f"{srv.host}:{srv.port}"
         assert reqs[0].query.get("w") is not None
         st, h, body = get(srv, "/page/1", method="HEAD")
