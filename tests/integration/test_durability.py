@@ -261,9 +261,11 @@ def test_sigterm_with_transfers_in_flight(tmp):
         assert counts(d)[0]["active"] == 4
         t0 = time.monotonic()
         d.proc.send_signal(signal.SIGTERM)
-        # While stopping, the daemon refuses new work.
-        r = wait_until(lambda: _try_submit(d, web.url("/page/2")), 2, 0.02,
-                       "a reply while stopping")
+        # While stopping, the daemon says so and refuses new work.
+        wait_until(lambda: (_try(d, {"cmd": "status"}) or {}).get(
+            "draining"), 2, 0.02, "status saying draining")
+        r = _try(d, {"cmd": "submit", "url": web.url("/page/2")})
+        assert r is not None, "no reply to a submit while stopping"
         is_error(r, "shutting_down", "submit while stopping")
         try:
             code = d.proc.wait(2 + 3)
@@ -289,9 +291,10 @@ def test_sigterm_with_transfers_in_flight(tmp):
         assert status(d)["totals"]["fetched"] == 5
 
 
-def _try_submit(d, url):
+def _try(d, obj):
+    """The reply to obj, or None if the daemon did not give one."""
     try:
-        return req(d, {"cmd": "submit", "url": url}, timeout=2)
+        return req(d, obj, timeout=2)
     except (OSError, HarnessError):
         return None
 
