@@ -13,7 +13,7 @@ import time
 
 import itlib  # noqa: F401  (missing sluiced = failure)
 from fixture_server import FixtureServer, page_html, page_title
-from harness import Daemon, run_tests, wait_until
+from harness import Client, Daemon, run_tests, wait_until
 from itlib import (DOC_FIELDS, FAST, JOB_FIELDS, JOB_STATES, all_jobs,
                    counts, doc, export, is_error, job, ok, parse_time, req,
                    rfc3339, status, submit, submit_ids, wait_idle, wait_job,
@@ -635,6 +635,53 @@ def test_export_lines_carry_the_tag(tmp):
                     break
                 docs.append(line)
         assert len(docs) == 3
+
+
+def test_export_streams_while_others_are_served(tmp):
+    """An export the client does not read yet must not stall the daemon:
+    other clients are served meanwhile, and the stream completes later."""
+    with FixtureServer() as web, Daemon(tmp, extra_set=FAST) as d:
+        ids = submit_ids(d, [web.url(f"/page/{i}") for i in range(1200)])
+        wait_idle(d, 60)
+        with Client(d.sock, 30, max_line=64 << 20) as slow:
+            slow.send_raw(b'{"cmd":"export"}\n')
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            ok(req(d, {"cmd": "status"}))
+            [jid] = submit_ids(d, [web.url("/page/5000")])
+            assert time.monotonic() - t0 < 2, "export blocked others"
+            wait_job(d, jid)
+            n = 0
+            while True:
+                line = slow.read_json()
+                if "ok" in line:
+                    break
+                n += 1
+        assert line == {"ok": True, "count": n}, line
+        assert n >= len(ids)
+
+
+def test_export_document_over_reply_buffer(tmp):
+    """A document bigger than daemon.max_reply_buffer, met after the
+    first chunk of an export: the daemon may drop that client, but must
+    keep running."""
+    sets = fast(daemon__max_reply_buffer="2MiB", fetch__timeout="20s")
+    with FixtureServer() as web, Daemon(tmp, extra_set=sets) as d:
+        submit_ids(d, [web.url(f"/page/{i}") for i in range(1500)])
+        wait_idle(d, 60)
+        [big] = submit_ids(d, [web.url("/big?mb=3")])
+        wait_idle(d, 60)
+        assert job(d, big)["state"] == "done"
+        with Client(d.sock, 30, max_line=64 << 20) as c:
+            c.send_raw(b'{"cmd":"export"}\n')
+            try:
+                while c.readline().startswith(b'{"doc"'):
+                    pass
+            except OSError:
+                pass
+        time.sleep(1.0)
+        assert d.running(), f"sluiced died (exit {d.proc.poll()})"
+        ok(req(d, {"cmd": "status"}))
 
 
 def test_status_consistent_with_jobs(tmp):
