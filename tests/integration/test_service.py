@@ -7,6 +7,7 @@ SIGHUP and by request, LMDB map growth and the store_full cap.
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import time
 
 import itlib  # noqa: F401  (missing sluiced = failure)
 from fixture_server import FixtureServer
-from harness import (Client, Daemon, HarnessError, binary, run_tests,
+from harness import (Client, Daemon, HarnessError, Skip, binary, run_tests,
                      source_dir, wait_until)
 from itlib import (FAST, all_jobs, doc, is_error, job, ok, req, status,
                    submit, submit_ids, wait_idle)
@@ -96,6 +97,8 @@ def connect_and_status(sock):
 def test_socket_activation(tmp):
     """systemd-socket-activate listens and passes the socket: sluiced
     serves on it (sd_listen_fds) instead of making its own."""
+    if shutil.which("systemd-socket-activate") is None:
+        raise Skip("systemd-socket-activate is not installed")
     sock = tmp / "activated.sock"
     passenv = [f"--setenv={k}" for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS",
                                          "LSAN_OPTIONS") if k in os.environ]
