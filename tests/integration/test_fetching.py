@@ -744,6 +744,8 @@ def test_per_host_limit(tmp):
         for j in wait_jobs(d, ids, timeout=30):
             assert j["state"] == "done", j
         for web in (a, b):
+            wait_until(lambda: all(r.end for r in web.requests), 5, 0.02,
+                       "the fixture done with every request")
             reqs = sorted(web.requests, key=lambda r: r.time)
             assert len(reqs) == 4 + (4 if web is b else 0), reqs
             # (0.1 s of slack for thread scheduling; two requests at once

@@ -464,7 +464,9 @@ def test_store_full_cap(tmp):
                  "store_full", "single URL into a full store")
         # Reads still work; nothing acknowledged is missing.
         assert {j["url"]: j["id"] for j in all_jobs(d)} == acked
-        assert s["jobs"]["queued"] == len(acked)
+        assert s["jobs"]["queued"] == len(acked), \
+            f"status counts {s['jobs']}, {len(acked)} jobs queued"
+        assert s["totals"]["submitted"] == len(acked), s["totals"]
         assert d.stop() == 0
         # Restarted (so dispatching again) at the same cap: everything is
         # there, and the daemon still stops in time.
