@@ -124,6 +124,14 @@ def doc(d, jid=None, url=None):
     return ok(req(d, obj), f"doc {jid or url}")["doc"]
 
 
+def fetch_one(d, url, **kw):
+    """Submits url, waits until its job is done; returns (id, document)."""
+    [jid] = submit_ids(d, [url], **kw)
+    j = wait_job(d, jid)
+    assert j["state"] == "done", j
+    return jid, doc(d, jid)
+
+
 def status(d):
     return ok(req(d, {"cmd": "status"}), "status")
 

@@ -15,9 +15,9 @@ import itlib  # noqa: F401  (missing sluiced = failure)
 from fixture_server import FixtureServer, page_html, page_title
 from harness import Client, Daemon, run_tests, wait_until
 from itlib import (DOC_FIELDS, FAST, JOB_FIELDS, JOB_STATES, all_jobs,
-                   counts, doc, export, is_error, job, ok, parse_time, req,
-                   rfc3339, status, submit, submit_ids, wait_idle, wait_job,
-                   wait_jobs)
+                   counts, doc, export, fetch_one, is_error, job, ok,
+                   parse_time, req, rfc3339, status, submit, submit_ids,
+                   wait_idle, wait_job, wait_jobs)
 
 
 def fast(**kw):
@@ -312,9 +312,7 @@ def test_duplicate_submission(tmp):
 def test_force_refetch(tmp):
     with FixtureServer() as web, Daemon(tmp, extra_set=FAST) as d:
         url = web.url("/counter/f")
-        [jid] = submit_ids(d, [url])
-        wait_job(d, jid)
-        old = doc(d, jid)
+        jid, old = fetch_one(d, url)
         r = submit(d, [url], force=True)
         assert r["results"][0] == {"url": url, "status": "queued",
                                    "id": jid, "requeued": True}, r
@@ -350,9 +348,7 @@ def test_force_refetch_unchanged_page_keeps_its_document(tmp):
     """Refetching a page whose content did not change must leave it a
     normal document: not a duplicate of itself, still exported."""
     with FixtureServer() as web, Daemon(tmp, extra_set=FAST) as d:
-        [jid] = submit_ids(d, [web.url("/page/3")])
-        wait_job(d, jid)
-        before = doc(d, jid)
+        jid, before = fetch_one(d, web.url("/page/3"))
         submit(d, [web.url("/page/3")], force=True)
         assert web.wait_hits("/page/3", 2, 10)
         wait_idle(d)
@@ -366,9 +362,7 @@ def test_force_refetch_unchanged_page_keeps_its_document(tmp):
 def test_conditional_refetch(tmp):
     with FixtureServer() as web, Daemon(tmp, extra_set=FAST) as d:
         url = web.url("/etag/k")
-        [jid] = submit_ids(d, [url])
-        wait_job(d, jid)
-        first = doc(d, jid)
+        jid, first = fetch_one(d, url)
         assert first["etag"] == '"k-1"' and first["last_modified"], first
         # Unchanged: If-None-Match sent, 304, document kept.
         submit(d, [url], force=True)
@@ -392,8 +386,7 @@ def test_conditional_refetch(tmp):
         assert totals["not_modified"] == 1 and totals["fetched"] == 2, totals
         # Last-Modified only: If-Modified-Since sent, 304.
         lm = web.url("/etag/m?only=lm")
-        [mid] = submit_ids(d, [lm])
-        wait_job(d, mid)
+        mid, _ = fetch_one(d, lm)
         submit(d, [lm], force=True)
         assert web.wait_hits("/etag/m", 2, 10)
         wait_job(d, mid, "done")
