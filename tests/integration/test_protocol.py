@@ -8,6 +8,7 @@ the client limit and clients that vanish mid-request.
 import json
 import socket
 import struct
+import subprocess
 import time
 
 import itlib  # noqa: F401  (missing sluiced = failure)
@@ -391,9 +392,18 @@ def test_clients_vanishing_mid_request(tmp):
                 assert code == 0, f"exit {code} on SIGTERM"
                 assert not d.sanitizer_errors(), d.sanitizer_errors()[:3]
             except Exception as e:
+                # A dying sanitized daemon takes a moment to report.
+                try:
+                    d.proc.wait(3)
+                except subprocess.TimeoutExpired:
+                    pass
+                died = d.proc.poll()
                 d.kill()
-                tail = "\n".join(d.log().splitlines()[-3:])
-                broken.append(f"{case.__name__}: {e}\n{tail}")
+                why = [ln for ln in d.log().splitlines()
+                       if "SUMMARY" in ln or "ERROR:" in ln][:2]
+                broken.append(f"{case.__name__}: {e!r}" + (
+                    f"; sluiced died (exit {died}) {why}"
+                    if died is not None else ""))
     assert not broken, "\n".join(broken)
 
 
