@@ -252,7 +252,7 @@ def test_sigterm_with_transfers_in_flight(tmp):
     the daemon exits 0 within it (plus slack), and the interrupted jobs
     are queued again and completed after a restart."""
     sets = dict(SETS, **{"daemon.shutdown_timeout": "2s"})
-    slow = "/slow?bytes=1000&delay_ms=350&chunk=100&n={}"	# ~3.2 s
+    slow = "/slow?bytes=1000&chunk=100&delay_ms=350&n={}"	# ~3.2 s
     with FixtureServer() as web, Daemon(tmp, extra_set=sets) as d:
         [quick] = submit_ids(d, [web.url("/page/1")])
         wait_jobs(d, [quick])
@@ -303,7 +303,7 @@ def test_sigterm_lets_short_transfers_finish(tmp):
     """Transfers that end within shutdown_timeout are finished and stored
     before the daemon exits: not fetched again after a restart."""
     sets = dict(SETS, **{"daemon.shutdown_timeout": "10s"})
-    slow = "/slow?bytes=500&delay_ms=200&chunk=100&n={}"	# ~0.8 s
+    slow = "/slow?bytes=500&chunk=100&delay_ms=200&n={}"	# ~0.8 s
     with FixtureServer() as web, Daemon(tmp, extra_set=sets) as d:
         ids = submit_ids(d, [web.url(slow.format(i)) for i in range(3)])
         assert web.wait_hits("/slow", 3, 10)
