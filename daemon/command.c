@@ -376,12 +376,14 @@ struct export {
 	struct doc_cursor pos;
 	bool		 dups;
 	uint64_t	 count;
+	char		*tag;		/* ,"tag":… for each line, or NULL */
 	struct buf	 line;
 };
 
 static void
 export_free(struct export *e)
 {
+	free(e->tag);
 	json_decref(e->req);
 	buf_free(&e->line);
 	free(e);
@@ -398,6 +400,8 @@ export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
 	buf_reset(&e->line);
 	if (buf_append(&e->line, "{\"doc\":", 7) == -1 ||
 	    buf_append(&e->line, json, len) == -1 ||
+	    (e->tag != NULL && buf_append(&e->line, e->tag,
+	    strlen(e->tag)) == -1) ||
 	    buf_append(&e->line, "}", 1) == -1)
 		return 1;
 	if (control_send_text(e->c, e->line.data, e->line.len) == -1)
@@ -415,7 +419,8 @@ export_fill(struct ctl_conn *c, struct export *e)
 	int rc = 0;
 
 	e->c = c;
-	while (rc == 0 && control_pending(c) < EXPORT_HIGH) {
+	while (rc == 0 && control_pending(c) < EXPORT_HIGH &&
+	    !control_conn_dead(c)) {
 		MDB_txn *txn;
 		size_t n;
 
@@ -425,6 +430,11 @@ export_fill(struct ctl_conn *c, struct export *e)
 		rc = doc_walk(&e->d->docs, txn, &e->pos, EXPORT_CHUNK,
 		    export_doc, e, &n);
 		mdb_txn_abort(txn);
+	}
+	if (control_conn_dead(c)) {
+		/* The client left (or could not take a document). */
+		export_free(e);
+		return;
 	}
 	if (rc == 0) {
 		control_on_drain(c, EXPORT_LOW, export_more, e);
@@ -461,6 +471,13 @@ cmd_export(struct daemon *d, struct ctl_conn *c, json_t *req)
 	e->req = json_incref(req);
 	e->pos.ms = req_time(req, "since");
 	e->dups = json_is_true(json_object_get(req, "include_duplicates"));
+	if (json_object_get(req, "tag") != NULL) {
+		char *t = json_dumps(json_object_get(req, "tag"),
+		    JSON_COMPACT | JSON_ENCODE_ANY);
+		if (t != NULL && asprintf(&e->tag, ",\"tag\":%s", t) == -1)
+			e->tag = NULL;
+		free(t);
+	}
 	buf_init(&e->line, SIZE_MAX / 2);
 	export_fill(c, e);
 }
@@ -704,7 +721,15 @@ command_dispatch(struct daemon *d, struct ctl_conn *c, const char *line,
 	e = proto_parse(line, len, d->cfg.max_batch, &req, &cmd, err,
 	    sizeof(err));
 	if (e != PROTO_OK) {
-		control_reply(c, proto_error(e, err));
+		/* A well-formed object with a bad command still gets its
+		 * tag back, so the client can tell which request failed. */
+		json_t *obj = json_loadb(line, len, 0, NULL);
+		json_t *rep = proto_error(e, err);
+		if (json_is_object(obj))
+			command_tag(obj, rep);
+		if (obj != NULL)
+			json_decref(obj);
+		control_reply(c, rep);
 		return;
 	}
 	handlers[cmd](d, c, req);

@@ -6,6 +6,12 @@
  * and the connection stays usable.  Output is appended to a per-connection
  * buffer and written when the socket allows; a client that lets more than
  * daemon.max_reply_buffer pile up is closed, and the log names it.
+ *
+ * A connection is never freed while code that holds it may still run: a
+ * close marks it dead, takes it off the list, closes its descriptor and
+ * puts it in the graveyard, which the reaper event frees on the next loop
+ * iteration (as Redis's freeClientAsync does).  Every entry point checks
+ * `dead`, so a reply for a client that left is simply dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +44,7 @@ struct ctl_conn {
 	bool		 eof;		/* client closed its side */
 	bool		 discarding;	/* skipping an over-long line */
 	bool		 processing;	/* inside conn_process() */
-	bool		 dead;		/* closed while processing */
+	bool		 dead;		/* closed; freed by the reaper */
 	size_t		 drain_low;
 	control_drain_fn drain_fn;
 	void		*drain_arg;
@@ -54,6 +60,8 @@ struct control {
 	control_request_fn on_request;
 	void		*arg;
 	struct ctl_conn	*conns;
+	struct ctl_conn	*graveyard;	/* closed, to be freed by reaper */
+	struct event	*reaper;
 	unsigned	 nconns;
 	uint64_t	 next_id;
 };
@@ -91,8 +99,7 @@ conn_writable(evutil_socket_t fd, short what, void *arg)
 	control_drain_fn fn;
 
 	conn_flush(c);
-	/* conn_flush may have closed c: it is then off the list. */
-	if (control_find(c->ctl, c->id) != c)
+	if (c->dead)
 		return;
 	if (c->drain_fn != NULL && c->out.len < c->drain_low) {
 		fn = c->drain_fn;
@@ -106,9 +113,14 @@ conn_writable(evutil_socket_t fd, short what, void *arg)
 static int
 conn_queue(struct ctl_conn *c, json_t *v)
 {
-	char *s = json_dumps(v, JSON_COMPACT);
+	char *s;
 	int rc = -1;
 
+	if (c->dead) {
+		json_decref(v);
+		return -1;
+	}
+	s = json_dumps(v, JSON_COMPACT);
 	json_decref(v);
 	if (s != NULL && buf_append(&c->out, s, strlen(s)) == 0 &&
 	    buf_append(&c->out, "\n", 1) == 0)
@@ -131,6 +143,8 @@ control_send(struct ctl_conn *c, json_t *line)
 int
 control_send_text(struct ctl_conn *c, const char *text, size_t len)
 {
+	if (c->dead)
+		return -1;
 	if (buf_append(&c->out, text, len) == -1 ||
 	    buf_append(&c->out, "\n", 1) == -1) {
 		conn_close(c, "reply buffer over daemon.max_reply_buffer");
@@ -155,10 +169,20 @@ control_pending(const struct ctl_conn *c)
 	return c->out.len;
 }
 
+bool
+control_conn_dead(const struct ctl_conn *c)
+{
+	return c->dead;
+}
+
 void
 control_on_drain(struct ctl_conn *c, size_t low, control_drain_fn fn,
     void *arg)
 {
+	if (c->dead) {
+		fn(c, arg, true);
+		return;
+	}
 	c->drain_low = low;
 	c->drain_fn = fn;
 	c->drain_arg = arg;
@@ -225,7 +249,6 @@ conn_next_line(struct ctl_conn *c)
  * Hands complete lines to the request callback, one at a time.  The
  * callback may reply at once (control_reply then only queues, since we are
  * processing) or later, after a commit (control_reply then calls back in).
- * A close during processing is deferred to the end (c->dead).
  */
 static void
 conn_process(struct ctl_conn *c)
@@ -233,29 +256,22 @@ conn_process(struct ctl_conn *c)
 	char *line;
 
 	c->processing = true;
-	while ((line = conn_next_line(c)) != NULL) {
+	while (!c->dead && (line = conn_next_line(c)) != NULL) {
 		c->busy = true;
 		c->ctl->on_request(c, line, strlen(line), c->ctl->arg);
 		free(line);
 	}
 	c->processing = false;
-	if (c->dead) {
-		conn_close(c, NULL);
-		return;
-	}
 	/* Write the replies now rather than on the next loop iteration:
 	 * clients waiting for them then send their next requests in time
 	 * for the same group commit, and a syscall is saved. */
-	if (c->out.len > 0) {
-		uint64_t id = c->id;
+	if (!c->dead && c->out.len > 0)
 		conn_flush(c);
-		if (control_find(c->ctl, id) != c)
-			return;
-	}
+	if (c->dead)
+		return;
 	if (c->eof && !c->busy && c->in.len == 0) {
-		/* Half-closed client: finish writing, then close. */
-		conn_flush(c);
-		if (control_find(c->ctl, c->id) == c && c->out.len == 0)
+		/* Half-closed client: everything answered and written? */
+		if (c->out.len == 0)
 			conn_close(c, NULL);
 		return;
 	}
@@ -270,6 +286,8 @@ conn_readable(evutil_socket_t fd, short what, void *arg)
 	char chunk[CTL_READ_CHUNK];
 	ssize_t n;
 
+	if (c->dead)
+		return;
 	/* While a request is pending, read only up to one request ahead. */
 	if (c->busy && c->in.len > c->ctl->lim.max_request) {
 		event_del(c->rev);
@@ -278,11 +296,17 @@ conn_readable(evutil_socket_t fd, short what, void *arg)
 	n = recv(fd, chunk, sizeof(chunk), 0);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
+	if (n < 0 && errno != ECONNRESET) {
+		conn_close(c, strerror(errno));
+		return;
+	}
 	if (n <= 0) {
+		/* EOF or reset: answer what is buffered (a half-closed client
+		 * still reads), then close once nothing is pending. */
 		c->eof = true;
 		event_del(c->rev);
 		if (!c->busy && c->out.len == 0 && c->in.len == 0)
-			conn_close(c, n == 0 ? NULL : strerror(errno));
+			conn_close(c, NULL);
 		else
 			conn_process(c);
 		return;
@@ -297,23 +321,37 @@ conn_readable(evutil_socket_t fd, short what, void *arg)
 /* --- connections --------------------------------------------------- */
 
 static void
+conn_free(struct ctl_conn *c)
+{
+	event_free(c->rev);
+	event_free(c->wev);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+}
+
+/* Frees the connections closed since the last loop iteration. */
+static void
+control_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *ctl = arg;
+	struct ctl_conn *c, *next;
+
+	for (c = ctl->graveyard; c != NULL; c = next) {
+		next = c->next;
+		conn_free(c);
+	}
+	ctl->graveyard = NULL;
+}
+
+static void
 conn_close(struct ctl_conn *c, const char *why)
 {
 	struct control *ctl = c->ctl;
 
-	if (c->processing) {
-		/* conn_process() is on the stack: it frees c when done. */
-		c->dead = true;
-		if (why != NULL)
-			log_info("control: closing client %llu: %s",
-			    (unsigned long long)c->id, why);
+	if (c->dead)
 		return;
-	}
-	if (c->drain_fn != NULL) {
-		control_drain_fn fn = c->drain_fn;
-		c->drain_fn = NULL;
-		fn(c, c->drain_arg, true);
-	}
+	c->dead = true;
 	if (why != NULL)
 		log_info("control: closing client %llu (uid %d, pid %d): %s",
 		    (unsigned long long)c->id, (int)c->uid, (int)c->pid, why);
@@ -324,12 +362,19 @@ conn_close(struct ctl_conn *c, const char *why)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	ctl->nconns--;
-	event_free(c->rev);
-	event_free(c->wev);
+	event_del(c->rev);
+	event_del(c->wev);
 	close(c->fd);
-	buf_free(&c->in);
-	buf_free(&c->out);
-	free(c);
+	c->fd = -1;
+	c->prev = NULL;
+	c->next = ctl->graveyard;
+	ctl->graveyard = c;
+	event_active(ctl->reaper, EV_TIMEOUT, 0);
+	if (c->drain_fn != NULL) {
+		control_drain_fn fn = c->drain_fn;
+		c->drain_fn = NULL;
+		fn(c, c->drain_arg, true);
+	}
 	if (ctl->lev != NULL)
 		event_add(ctl->lev, NULL);	/* may accept again */
 }
@@ -490,9 +535,11 @@ control_new(struct event_base *base, const char *path, unsigned mode, int fd,
 		}
 	} else if (control_listen(ctl, path, mode, err, errlen) == -1)
 		goto fail;
+	ctl->reaper = event_new(base, -1, 0, control_reap, ctl);
 	ctl->lev = event_new(base, ctl->fd, EV_READ | EV_PERSIST,
 	    control_accept, ctl);
-	if (ctl->lev == NULL || event_add(ctl->lev, NULL) == -1) {
+	if (ctl->reaper == NULL || ctl->lev == NULL ||
+	    event_add(ctl->lev, NULL) == -1) {
 		snprintf(err, errlen, "cannot watch the control socket");
 		goto fail;
 	}
@@ -517,11 +564,14 @@ control_free(struct control *ctl)
 {
 	if (ctl == NULL)
 		return;
-	while (ctl->conns != NULL)
-		conn_close(ctl->conns, NULL);
 	if (ctl->lev != NULL)
 		event_free(ctl->lev);
 	ctl->lev = NULL;
+	while (ctl->conns != NULL)
+		conn_close(ctl->conns, NULL);
+	control_reap(-1, 0, ctl);
+	if (ctl->reaper != NULL)
+		event_free(ctl->reaper);
 	if (ctl->fd >= 0)
 		close(ctl->fd);
 	if (ctl->path != NULL)

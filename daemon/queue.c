@@ -154,12 +154,12 @@ queue_turn_flush(struct queue *q, MDB_txn *txn)
 			rc = store_counter_add(q->store, txn,
 			    counter_names[i], d);
 	}
+	/* No new snapshot here: the commit may still fail, and the replay
+	 * must start from the counts before this turn. */
 	if (rc == 0 && q->next_id != q->saved_next_id)
 		rc = store_counter_add(q->store, txn, "next_id",
 		    (int64_t)(q->next_id - store_counter_get(q->store, txn,
 		    "next_id")));
-	if (rc == 0)
-		queue_turn_begin(q);
 	return rc;
 }
 

@@ -99,6 +99,10 @@ sched_set_robots(struct sched_host *h, int policy, struct robots *rules,
 	h->robots_expires_ms = expires_ms;
 	h->robots_state = SCHED_ROBOTS_KNOWN;
 	h->delay_ms = delay_ms;
+	if (policy != ROBOTS_DISALLOW_ALL) {
+		h->robots_error[0] = '\0';
+		h->robots_why[0] = '\0';
+	}
 }
 
 static struct sched_host *

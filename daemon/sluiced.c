@@ -111,6 +111,8 @@ main(int argc, char **argv)
 		fatalx("configuration: %s", err);
 	if (a.check) {
 		printf("configuration OK\n");
+		config_free(&d.cfg);
+		free(d.sets);
 		return 0;
 	}
 	log_set_level(d.cfg.log_level);

@@ -30,6 +30,8 @@
 
 static void robots_failed(struct daemon *d, struct lease *l,
     const char *why);
+static void classify_fetch(struct completion *c,
+    const struct fetch_result *r);
 
 /* --- pending work -------------------------------------------------- */
 
@@ -143,6 +145,12 @@ apply_submit(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
 	return rc;
 }
 
+static void
+note_host(uint64_t host, void *arg)
+{
+	sched_ready(arg, host, 0);
+}
+
 static int
 apply_op(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
 {
@@ -163,6 +171,9 @@ apply_op(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
 		rc = queue_retry_failed(&d->queue, txn, now, &n);
 		break;
 	}
+	/* Retried jobs are ready again: tell the scheduler which hosts. */
+	if (rc == 0 && n > 0)
+		rc = queue_ready_hosts(&d->queue, txn, note_host, &d->sched);
 	if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST) {
 		op->reply = proto_error(rc == MDB_NOTFOUND ? PROTO_NOT_FOUND :
 		    PROTO_CONFLICT, rc == MDB_NOTFOUND ? "no such job" :
@@ -415,9 +426,6 @@ robots_apply(struct daemon *d, struct sched_host *h,
 	if (cd > (int64_t)delay)
 		delay = (uint64_t)cd;
 	sched_set_robots(h, r->policy, rules, r->expires_ms, delay);
-	if (r->policy == ROBOTS_DISALLOW_ALL &&
-	    h->backoff_until_ms < r->expires_ms)
-		h->backoff_until_ms = r->expires_ms;
 }
 
 /* sched_calls.robots: h's rules from the cache, or plan fetching them. */
@@ -484,7 +492,17 @@ plan_lease(struct sched_host *h, struct job *j, void *arg)
 	json_t *doc;
 	bool requeued;
 
-	if (robots_forbid(pc->d, h, j)) {
+	if (pc->d->cfg.respect_robots &&
+	    h->robots_policy == ROBOTS_DISALLOW_ALL) {
+		/* robots.txt unreachable: RFC 9309 forbids fetching, and the
+		 * job records why, as a retryable attempt. */
+		f.code = h->robots_error[0] ? h->robots_error : "network";
+		f.message = h->robots_why[0] ? h->robots_why :
+		    "robots.txt unreachable";
+		f.retryable = true;
+	} else if (!robots_forbid(pc->d, h, j))
+		f.code = NULL;
+	if (f.code != NULL) {
 		pc->calls.rc = queue_fail(&pc->d->queue, pc->txn, j->id, &f,
 		    pc->now, &requeued);
 		queue_job_free(j);
@@ -570,6 +588,11 @@ turn_apply(struct daemon *d, MDB_txn *txn, uint64_t now)
 	if (rc == 0 && may_dispatch(d))
 		rc = sched_plan(&d->sched, &d->queue, txn, now, LEASE_BATCH,
 		    &pc.calls);
+	/* Planning may have sent jobs back for a retry (robots.txt
+	 * unreachable): look again when the next delayed job is due. */
+	if (rc == 0)
+		rc = queue_promote(&d->queue, txn, now, note_ready, &d->sched,
+		    &d->next_due_ms);
 	if (rc == 0)
 		rc = queue_turn_flush(&d->queue, txn);
 	return rc;
@@ -695,12 +718,19 @@ finish_completions(struct daemon *d, uint64_t now)
 	rate_count(d, n);
 }
 
+/*
+ * Answers the turn's ops.  The list is taken off the daemon first: a reply
+ * lets the client's next (pipelined) request run, which may queue a new op
+ * for the next turn.
+ */
 static void
 answer_ops(struct daemon *d)
 {
-	struct op *op, *next;
+	struct op *op, *next, *ops = d->ops;
 
-	for (op = d->ops; op != NULL; op = next) {
+	d->ops = NULL;
+	d->ops_tail = &d->ops;
+	for (op = ops; op != NULL; op = next) {
 		struct ctl_conn *c = control_find(d->control, op->conn_id);
 
 		next = op->next;
@@ -711,17 +741,18 @@ answer_ops(struct daemon *d)
 		}
 		turn_op_free(op);
 	}
-	d->ops = NULL;
-	d->ops_tail = &d->ops;
 }
 
 /* Answers wait/drain clients whose condition holds or whose time is up. */
 static void
 check_waiters(struct daemon *d)
 {
-	struct waiter **wp = &d->waiters, *w;
+	struct waiter *list = d->waiters, **wp = &list, *w;
 	uint64_t now = mono_ms();
 
+	/* Replies may run the clients' next requests, which may add
+	 * waiters: work on a list of our own, then put the rest back. */
+	d->waiters = NULL;
 	while ((w = *wp) != NULL) {
 		struct ctl_conn *c = control_find(d->control, w->conn_id);
 		json_t *reply = NULL;
@@ -751,15 +782,20 @@ check_waiters(struct daemon *d)
 			json_decref(w->tag);
 		free(w);
 	}
+	*wp = d->waiters;	/* waiters added meanwhile */
+	d->waiters = list;
 }
 
-/* Arms the wake timer for the next due job or host slot. */
+/* Arms the wake timer for the next due job or host slot, or for now when
+ * replies let pipelined requests queue work during the turn. */
 static void
 arm_wake(struct daemon *d, uint64_t now)
 {
 	int64_t ms = may_dispatch(d) ? sched_next_wakeup(&d->sched, now) : -1;
 	struct timeval tv;
 
+	if (d->ops != NULL || d->comps != NULL)
+		ms = 0;
 	if (d->next_due_ms != 0) {
 		int64_t due = d->next_due_ms > now ?
 		    (int64_t)(d->next_due_ms - now) : 0;
@@ -919,6 +955,30 @@ robots_failed(struct daemon *d, struct lease *l, const char *why)
 	lease_free(l);
 }
 
+/*
+ * Notes why h's robots.txt is unreachable, and when to ask again: the
+ * host's backoff step, doubling while it stays unreachable (at most the
+ * cache TTL).  The host itself is not paused: its jobs are failed, without
+ * a request, as retryable attempts that carry this reason.
+ */
+static uint64_t
+robots_unreachable(struct daemon *d, struct sched_host *h,
+    const struct fetch_result *r, uint64_t now)
+{
+	struct completion c = { 0 };
+	uint64_t until;
+
+	classify_fetch(&c, r);
+	snprintf(h->robots_error, sizeof(h->robots_error), "%s", c.code);
+	snprintf(h->robots_why, sizeof(h->robots_why), "robots.txt "
+	    "unreachable: %.120s", c.msg);
+	sched_backoff(&d->sched, h->key, r->retry_after_ms,
+	    d->cfg.host_backoff_min_ms, d->cfg.host_backoff_max_ms, now);
+	until = h->backoff_until_ms;
+	h->backoff_until_ms = 0;
+	return until;
+}
+
 /* A robots.txt response: decide the policy, apply it, cache it. */
 static void
 on_robots(struct daemon *d, struct lease *l, struct fetch_result *r)
@@ -958,6 +1018,13 @@ on_robots(struct daemon *d, struct lease *l, struct fetch_result *r)
 		}
 	}
 	rr->r.body = rr->body;
+	if (p == ROBOTS_DISALLOW_ALL) {
+		/* Unreachable: retry it on the host's backoff schedule (at
+		 * most the cache TTL), so its jobs learn soon why they wait. */
+		uint64_t until = robots_unreachable(d, h, r, now);
+		if (until < rr->r.expires_ms)
+			rr->r.expires_ms = until;
+	}
 	robots_apply(d, h, &rr->r, l->url);
 	h->next_start_ms = now + h->delay_ms;
 	if (p != ROBOTS_PARSE_BODY)

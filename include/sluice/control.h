@@ -53,6 +53,8 @@ void control_reply(struct ctl_conn *c, json_t *reply);
 int control_send(struct ctl_conn *c, json_t *line);
 /* Sends one line of text (without its newline) as control_send does. */
 int control_send_text(struct ctl_conn *c, const char *text, size_t len);
+/* True once the client has gone (or was closed): replies are dropped. */
+bool control_conn_dead(const struct ctl_conn *c);
 /* Bytes queued to the client, not yet written. */
 size_t control_pending(const struct ctl_conn *c);
 /* Asks for fn once the queued output falls below low bytes. */

@@ -49,6 +49,10 @@ struct sched_host {
 	int		 robots_policy;	/* enum robots_policy */
 	struct robots	*robots;	/* parsed rules, or NULL */
 	uint64_t	 robots_expires_ms;
+	char		 robots_error[32];	/* why robots.txt is
+						   unreachable: a job error
+						   code, "" if it is not */
+	char		 robots_why[160];
 	struct sched_host *next;	/* hash chain */
 };
 

@@ -19,9 +19,12 @@ from harness import Client, HarnessError, wait_until  # noqa: E402
 
 # Short delays so retries, backoffs and timeouts fit in a test run.  Tests
 # add or override keys where the behaviour under test needs other values.
+# Politeness is relaxed for the one fixture host (tests about politeness
+# set it back); robots.txt stays on, and the fixture allows everything.
 FAST = {
     "queue.retry_base": "200ms",
     "fetch.host_backoff_min": "200ms",
+    "fetch.host_delay": "0",
     "fetch.max_per_host": 16,
     "fetch.timeout": "3s",
     "fetch.connect_timeout": "2s",

@@ -458,7 +458,8 @@ def test_retry_cancelled_job_is_fetched(tmp):
         ok(req(d, {"cmd": "cancel", "id": cid}))
         assert ok(req(d, {"cmd": "retry", "id": cid}))["retried"] == 1
         j = job(d, cid)
-        assert j["not_before"] is None and j["attempts"] == 0, j
+        # It may already be leased again (attempts 1) by now.
+        assert j["not_before"] is None and j["attempts"] <= 1, j
         assert j["error"] is None, j
         assert web.wait_hits("/page/6", 1, 5), \
             f"retried job not fetched: {job(d, cid)}"
@@ -742,15 +743,18 @@ def test_per_host_limit(tmp):
         for web in (a, b):
             wait_until(lambda: all(r.end for r in web.requests), 5, 0.02,
                        "the fixture done with every request")
-            reqs = sorted(web.requests, key=lambda r: r.time)
+            reqs = sorted((r for r in web.requests
+                           if r.path != "/robots.txt"), key=lambda r: r.time)
             assert len(reqs) == 4 + (4 if web is b else 0), reqs
             # (0.1 s of slack for thread scheduling; two requests at once
             # would overlap by a whole ~0.45 s response.)
             for x, y in zip(reqs, reqs[1:]):
                 assert y.time >= x.end - 0.1, \
                     f"{web.host}: {y.target} started while {x.target} ran"
-        ra = sorted(a.requests, key=lambda r: r.time)
-        rb = sorted(b.requests, key=lambda r: r.time)
+        ra = sorted((r for r in a.requests if r.path != "/robots.txt"),
+                    key=lambda r: r.time)
+        rb = sorted((r for r in b.requests if r.path != "/robots.txt"),
+                    key=lambda r: r.time)
         assert rb[0].time < ra[0].end and rb[1].time < ra[-1].time, \
             "the second host waited for the first"
         assert ra[-1].end - ra[0].time >= 4 * 0.45 - 0.05

@@ -110,21 +110,41 @@ def test_robots_missing_allows_everything(tmp):
             "allow-all"
 
 
-def test_robots_unreachable_holds_the_host(tmp):
-    with FixtureServer() as web, Daemon(tmp, settings()) as d:
+def test_robots_unreachable_disallows_and_says_why(tmp):
+    extra = settings(**{"queue.retry_base": "1s",
+                        "fetch.host_backoff_min": "1s"})
+    with FixtureServer() as web, Daemon(tmp, extra) as d:
         web.robots = 503
         jid, = submit(d, web.url("/page/1"))
-        wait_until(lambda: web.hits("/robots.txt") >= 1, what="robots fetch")
-        time.sleep(1.5)
+        wait_until(lambda: job(d, jid)["attempts"] >= 1, what="an attempt")
         # Disallow everything while robots.txt is unreachable: nothing is
-        # fetched, the job waits (it is not failed), for at most an hour.
-        assert web.hits("/page/1") == 0
-        assert job(d, jid)["state"] == "queued"
+        # fetched; the job waits for a retry and says why.
+        j = job(d, jid)
+        assert j["state"] == "queued", j
+        assert j["error"]["code"] == "http_status", j
+        assert "robots.txt unreachable" in j["error"]["message"], j
         h = hosts(d)[f"http://127.0.0.1:{web.port}"]
         assert h["robots"] == "disallow-all", h
-        assert h["backoff_until"] is not None, h
-        status = d.ctl("status").check().obj
-        assert status["jobs"]["queued"] == 1
+        # robots.txt is asked again after the host's backoff (1 s here,
+        # never later than the 1 h cache limit); once it answers, the job
+        # is fetched.
+        web.robots = "User-agent: *\nAllow: /\n"
+        wait_idle(d)
+        assert job(d, jid)["state"] == "done"
+        assert web.hits("/robots.txt") >= 2
+        assert web.hits("/page/1") == 1
+
+
+def test_unreachable_host_fails_with_the_network_error(tmp):
+    import socket
+    extra = settings(**{"queue.max_attempts": 2})
+    with socket.socket() as closed, Daemon(tmp, extra) as d:
+        closed.bind(("127.0.0.1", 0))	# bound, not listening: refused
+        jid, = submit(d, f"http://127.0.0.1:{closed.getsockname()[1]}/x")
+        wait_idle(d)
+        j = job(d, jid)
+        assert j["state"] == "failed" and j["attempts"] == 2, j
+        assert j["error"]["code"] == "connect", j
 
 
 def test_respect_robots_off_skips_robots(tmp):
