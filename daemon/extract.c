@@ -1210,7 +1210,10 @@ static const char *const LABELS[] = {
 	"follow us", "more stories", "you may also like", "top stories",
 	"mehr zum thema", "lesen sie auch", "lire aussi", "\xC3\xA0 lire aussi",
 	"leer m\xC3\xA1s", "leggi anche", "leia tamb\xC3\xA9m", "zobacz te\xC5\xBC",
-	"lees ook", NULL
+	"lees ook", "learn more", "mehr erfahren", "en savoir plus",
+	"saber m\xC3\xA1s", "scopri di pi\xC3\xB9", "saiba mais",
+	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "contact", "contact us", "kontakt",
+	NULL
 };
 
 /* Prefixes of short furniture lines ("Related: ...", "Credit: ..."). */
@@ -1243,7 +1246,10 @@ static const char *const NOTES[] = {
 	"Includes information from", "Additional reporting by",
 	"delivered to your inbox", "Sign up for", "sign up for",
 	"newsletter. Sign up", "user agreement", "People are also reading",
-	"Comments are closed", "Kommentare geschlossen", NULL
+	"Comments are closed", "Kommentare geschlossen", "please subscribe",
+	"already a subscriber", "Public Domain", "domena publiczna",
+	"do subskrypcji", "Newsletter abonnieren", "abonnez-vous",
+	"Suscr\xC3\xAD""bete", "Iscriviti", NULL
 };
 
 /* Author notes at the tail: "Jane Doe writes about courts for...". */
