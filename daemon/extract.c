@@ -1,24 +1,31 @@
 /*
- * extract.c - the cleaner's main-content pass.
+ * extract.c - the cleaner: content-type routing and the main-content pass.
  *
  * One iterative walk over <body> builds two arrays: per element ("enode")
  * the aggregate text, link text, commas and child counts, and the list of
  * text blocks in document order (a block is the text between two
  * block-level boundaries, owned by its nearest block-level element).
- * Boilerplate that can be judged on entry (scripts, hidden nodes, nav,
- * class/id tokens of menus, comments, share bars...) is skipped there, so
- * its text never enters the statistics.
+ * What can be judged on entry (scripts, hidden nodes, nav/aside/footer,
+ * consent banners, and in the strict pass Readability's "unlikely"
+ * class/id words) is skipped there, so its text never enters the counts.
  *
  * The container is chosen Readability-style: each block of 25+ characters
  * scores 1 + commas + min(chars/100, 3) into its ancestors (full, 1/2,
  * then 1/(3*level)), ancestors start from a tag bonus and a class/id weight,
  * and the score is scaled by (1 - link density).  The best node climbs to
- * an ancestor the runners-up share, and siblings that score well or read as
- * paragraphs join it.  Inside, containers that look like boilerplate (link
- * farms, image galleries, forms, negative class/id) are dropped, then each
- * block is checked on its own (link density, share/subscribe wording,
- * duplicates of the title).  A too-short result triggers retries with
- * looser rules (the longest wins).
+ * an ancestor the runners-up share; siblings join when they score well,
+ * read as paragraphs, or (before the body only) wrap a paragraph or a
+ * strong candidate of their own; a lead (dek) above the body joins too.
+ *
+ * Inside, boxes that look like boilerplate are dropped: Readability's
+ * conditional cleaning (link density, images, forms, embeds, negative
+ * names), link-farm lists, small share/caption/byline/promo boxes.  Then
+ * each block is judged on its own words (ad labels, "Related:", bylines,
+ * date stamps, credits, affiliate and newsletter notes, the title again),
+ * and stubs before the first paragraph and headings after the last go.
+ * A result under min_text characters triggers retries with looser rules
+ * (the longest wins); a page that yields almost nothing falls back to its
+ * JSON-LD articleBody.
  *
  * Elements are found from libxml2 nodes through node->_private, which holds
  * the enode index + 1 (libxml2 leaves _private to applications).
