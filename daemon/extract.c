@@ -1220,12 +1220,16 @@ static const char *const LABELS[] = {
 	"lees ook", "learn more", "mehr erfahren", "en savoir plus",
 	"saber m\xC3\xA1s", "scopri di pi\xC3\xB9", "saiba mais",
 	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "contact", "contact us", "kontakt",
+	"more about", "more on this story", "post your comment",
+	"post a comment", "leave a comment", "leave a reply", "add comment",
 	NULL
 };
 
 /* Prefixes of short furniture lines ("Related: ...", "Credit: ..."). */
 static const char *const PREFIXES[] = {
 	"related:", "read more:", "more:", "read also:", "see also:",
+	"[related", "[read more", "(related", "editor's note",
+	"editor\xE2\x80\x99s note", "watch |",
 	"also read:", "read next:", "watch:", "watch now:", "related video:",
 	"related content:", "tags:", "topics:", "filed under", "credit:",
 	"photo:", "image:", "photograph:", "copyright", "\xC2\xA9", "(c) ",
@@ -1256,7 +1260,8 @@ static const char *const NOTES[] = {
 	"Comments are closed", "Kommentare geschlossen", "please subscribe",
 	"already a subscriber", "Public Domain", "domena publiczna",
 	"do subskrypcji", "Newsletter abonnieren", "abonnez-vous",
-	"Suscr\xC3\xAD""bete", "Iscriviti", NULL
+	"Suscr\xC3\xAD""bete", "Iscriviti", "Reprinted by permission",
+	"Reprinted with permission", "wherever you get your podcasts", NULL
 };
 
 /* Author notes at the tail: "Jane Doe writes about courts for...". */
