@@ -97,7 +97,7 @@ struct enode {
 	uint32_t	 commas;
 	uint32_t	 htext;		/* characters inside headings */
 	uint32_t	 cls;		/* K_* bits of class and id */
-	uint16_t	 np, nimg, nli, nctl, nembed, ntr, ncell, nul, nth;
+	uint16_t	 np, nimg, nli, nctl, nembed, ntr, ncell, nth;
 	uint16_t	 nkids;		/* element children walked */
 	uint32_t	 blo, bhi;	/* blocks of the subtree: [blo, bhi) */
 	float		 score;
@@ -484,10 +484,6 @@ count_tag(struct enode *e, enum html_tag t)
 		e->ncell = 1;
 		e->nth = 1;
 		break;
-	case HTML_UL:
-	case HTML_OL:
-		e->nul = 1;
-		break;
 	case HTML_THEAD:
 	case HTML_TFOOT:
 	case HTML_CAPTION:
@@ -641,7 +637,6 @@ aggregate(struct ctx *c)
 		ADD16(nembed);
 		ADD16(ntr);
 		ADD16(ncell);
-		ADD16(nul);
 		ADD16(nth);
 #undef ADD16
 	}
