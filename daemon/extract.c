@@ -1886,6 +1886,11 @@ extract_page(const char *bytes, size_t len, const char *url,
 		extract_opts_default(&def);
 		opts = &def;
 	}
+	if (bytes == NULL) {
+		/* An empty body may come as NULL from a buffer never grown. */
+		bytes = "";
+		len = 0;
+	}
 	if (len > opts->max_input) {
 		snprintf(err, errlen, "input of %zu bytes over the %zu limit",
 		    len, opts->max_input);
