@@ -218,25 +218,33 @@ charset_value(const char *p, const char *end, const char **start)
 	return (size_t)(q - p);
 }
 
-int
-charset_from_content_type(const char *content_type, char *out, size_t outlen)
+/* The value of "charset = value" in s[0..end): its length (0 if absent),
+ * *val pointing at it. */
+static size_t
+charset_param(const char *s, const char *end, const char **val)
 {
-	const char *p, *v, *end;
-	size_t n;
+	const char *p = memcasemem(s, (size_t)(end - s), "charset");
 
-	if (content_type == NULL || outlen == 0)
-		return -1;
-	end = content_type + strlen(content_type);
-	p = memcasemem(content_type, (size_t)(end - content_type),
-	    "charset");
 	if (p == NULL)
-		return -1;
+		return 0;
 	p += 7;
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
 	if (p >= end || *p != '=')
+		return 0;
+	return charset_value(p + 1, end, val);
+}
+
+int
+charset_from_content_type(const char *content_type, char *out, size_t outlen)
+{
+	const char *v;
+	size_t n;
+
+	if (content_type == NULL || outlen == 0)
 		return -1;
-	n = charset_value(p + 1, end, &v);
+	n = charset_param(content_type, content_type + strlen(content_type),
+	    &v);
 	if (n == 0 || n >= outlen)
 		return -1;
 	memcpy(out, v, n);
@@ -251,21 +259,15 @@ charset_from_content_type(const char *content_type, char *out, size_t outlen)
 static int
 meta_tag_charset(const char *tag, const char *end, char *name, size_t namelen)
 {
-	const char *gt, *p, *v;
+	const char *gt, *v;
 	size_t n;
 
 	gt = memchr(tag, '>', (size_t)(end - tag));
 	if (gt == NULL)
 		gt = end;
-	p = memcasemem(tag, (size_t)(gt - tag), "charset");
-	if (p == NULL)
+	n = charset_param(tag, gt, &v);
+	if (n == 0)
 		return -1;
-	p += 7;
-	while (p < gt && (*p == ' ' || *p == '\t'))
-		p++;
-	if (p >= gt || *p != '=')
-		return -1;
-	n = charset_value(p + 1, gt, &v);
 	return charset_canonical(v, n, name, namelen);
 }
 

@@ -1,24 +1,31 @@
 /*
- * extract.c - the cleaner's main-content pass.
+ * extract.c - the cleaner: content-type routing and the main-content pass.
  *
  * One iterative walk over <body> builds two arrays: per element ("enode")
  * the aggregate text, link text, commas and child counts, and the list of
  * text blocks in document order (a block is the text between two
  * block-level boundaries, owned by its nearest block-level element).
- * Boilerplate that can be judged on entry (scripts, hidden nodes, nav,
- * class/id tokens of menus, comments, share bars...) is skipped there, so
- * its text never enters the statistics.
+ * What can be judged on entry (scripts, hidden nodes, nav/aside/footer,
+ * consent banners, and in the strict pass Readability's "unlikely"
+ * class/id words) is skipped there, so its text never enters the counts.
  *
  * The container is chosen Readability-style: each block of 25+ characters
  * scores 1 + commas + min(chars/100, 3) into its ancestors (full, 1/2,
  * then 1/(3*level)), ancestors start from a tag bonus and a class/id weight,
  * and the score is scaled by (1 - link density).  The best node climbs to
- * an ancestor the runners-up share, and siblings that score well or read as
- * paragraphs join it.  Inside, containers that look like boilerplate (link
- * farms, image galleries, forms, negative class/id) are dropped, then each
- * block is checked on its own (link density, share/subscribe wording,
- * duplicates of the title).  A too-short result triggers retries with
- * looser rules (the longest wins).
+ * an ancestor the runners-up share; siblings join when they score well,
+ * read as paragraphs, or (before the body only) wrap a paragraph or a
+ * strong candidate of their own; a lead (dek) above the body joins too.
+ *
+ * Inside, boxes that look like boilerplate are dropped: Readability's
+ * conditional cleaning (link density, images, forms, embeds, negative
+ * names), link-farm lists, small share/caption/byline/promo boxes.  Then
+ * each block is judged on its own words (ad labels, "Related:", bylines,
+ * date stamps, credits, affiliate and newsletter notes, the title again),
+ * and stubs before the first paragraph and headings after the last go.
+ * A result under min_text characters triggers retries with looser rules
+ * (the longest wins); a page that yields almost nothing falls back to its
+ * JSON-LD articleBody.
  *
  * Elements are found from libxml2 nodes through node->_private, which holds
  * the enode index + 1 (libxml2 leaves _private to applications).
@@ -90,7 +97,7 @@ struct enode {
 	uint32_t	 commas;
 	uint32_t	 htext;		/* characters inside headings */
 	uint32_t	 cls;		/* K_* bits of class and id */
-	uint16_t	 np, nimg, nli, nctl, nembed, ntr, ncell, nul, nth;
+	uint16_t	 np, nimg, nli, nctl, nembed, ntr, ncell, nth;
 	uint16_t	 nkids;		/* element children walked */
 	uint32_t	 blo, bhi;	/* blocks of the subtree: [blo, bhi) */
 	float		 score;
@@ -477,10 +484,6 @@ count_tag(struct enode *e, enum html_tag t)
 		e->ncell = 1;
 		e->nth = 1;
 		break;
-	case HTML_UL:
-	case HTML_OL:
-		e->nul = 1;
-		break;
 	case HTML_THEAD:
 	case HTML_TFOOT:
 	case HTML_CAPTION:
@@ -634,7 +637,6 @@ aggregate(struct ctx *c)
 		ADD16(nembed);
 		ADD16(ntr);
 		ADD16(ncell);
-		ADD16(nul);
 		ADD16(nth);
 #undef ADD16
 	}
@@ -1210,12 +1212,19 @@ static const char *const LABELS[] = {
 	"follow us", "more stories", "you may also like", "top stories",
 	"mehr zum thema", "lesen sie auch", "lire aussi", "\xC3\xA0 lire aussi",
 	"leer m\xC3\xA1s", "leggi anche", "leia tamb\xC3\xA9m", "zobacz te\xC5\xBC",
-	"lees ook", NULL
+	"lees ook", "learn more", "mehr erfahren", "en savoir plus",
+	"saber m\xC3\xA1s", "scopri di pi\xC3\xB9", "saiba mais",
+	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "contact", "contact us", "kontakt",
+	"more about", "more on this story", "post your comment",
+	"post a comment", "leave a comment", "leave a reply", "add comment",
+	NULL
 };
 
 /* Prefixes of short furniture lines ("Related: ...", "Credit: ..."). */
 static const char *const PREFIXES[] = {
 	"related:", "read more:", "more:", "read also:", "see also:",
+	"[related", "[read more", "(related", "editor's note",
+	"editor\xE2\x80\x99s note", "watch |",
 	"also read:", "read next:", "watch:", "watch now:", "related video:",
 	"related content:", "tags:", "topics:", "filed under", "credit:",
 	"photo:", "image:", "photograph:", "copyright", "\xC2\xA9", "(c) ",
@@ -1243,7 +1252,11 @@ static const char *const NOTES[] = {
 	"Includes information from", "Additional reporting by",
 	"delivered to your inbox", "Sign up for", "sign up for",
 	"newsletter. Sign up", "user agreement", "People are also reading",
-	"Comments are closed", "Kommentare geschlossen", NULL
+	"Comments are closed", "Kommentare geschlossen", "please subscribe",
+	"already a subscriber", "Public Domain", "domena publiczna",
+	"do subskrypcji", "Newsletter abonnieren", "abonnez-vous",
+	"Suscr\xC3\xAD""bete", "Iscriviti", "Reprinted by permission",
+	"Reprinted with permission", "wherever you get your podcasts", NULL
 };
 
 /* Author notes at the tail: "Jane Doe writes about courts for...". */
@@ -1872,6 +1885,11 @@ extract_page(const char *bytes, size_t len, const char *url,
 	if (opts == NULL) {
 		extract_opts_default(&def);
 		opts = &def;
+	}
+	if (bytes == NULL) {
+		/* An empty body may come as NULL from a buffer never grown. */
+		bytes = "";
+		len = 0;
 	}
 	if (len > opts->max_input) {
 		snprintf(err, errlen, "input of %zu bytes over the %zu limit",

@@ -217,6 +217,8 @@ test_empty_and_bodyless(void **state)
 	(void)state;
 	assert_int_equal(run("", 0, NULL, "text/html", &d), EXTRACT_EMPTY);
 	extract_doc_free(&d);
+	assert_int_equal(run(NULL, 0, NULL, "text/plain", &d), EXTRACT_EMPTY);
+	extract_doc_free(&d);
 	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
 	    EXTRACT_EMPTY);
 	assert_string_equal(d.title, "Only a title");
