@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <libxml/parser.h>
 
 #include "sluice/config.h"
@@ -128,7 +129,10 @@ main(int argc, char **argv)
 		fatal("daemon");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("curl_global_init failed");
+	/* Both libraries set up shared state lazily, which is not safe once
+	 * worker threads run: do it here, before any thread starts. */
 	xmlInitParser();
+	json_object_seed(0);
 	daemon_start(&d, fd);
 	rc = daemon_run(&d);
 	config_free(&d.cfg);

@@ -8,7 +8,7 @@
 #	-n	skip readability-lxml (the slow baseline)
 #
 # Needs, installed beforehand (this script installs nothing):
-#   - a build with sluice-extract and bench/bench-parse-walk (cmake --build);
+#   - a build with sluice-extract and bench/extract/bench-parse-walk (cmake --build);
 #   - ../shared (or /work/shared): bin/extract-run, extract-score,
 #     snippet-score and corpus/extract-dev;
 #   - for the readability-lxml row: Debian python3-readability, run with
@@ -33,7 +33,7 @@ shared=${SLUICE_SHARED:-$root/../shared}
 [ -d "$shared/corpus/extract-dev" ] || shared=/work/shared
 corpus=$shared/corpus/extract-dev
 bin=$shared/bin
-for f in "$build/sluice-extract" "$build/bench/bench-parse-walk" \
+for f in "$build/sluice-extract" "$build/bench/extract/bench-parse-walk" \
     "$bin/extract-run" "$corpus/ground-truth.json"; do
 	[ -e "$f" ] || { echo "run.sh: missing $f" >&2; exit 1; }
 done
@@ -61,7 +61,7 @@ i=1
 while [ "$i" -le "$repeat" ]; do
 	measure sluice "$i" --jsonl-cmd "$build/sluice-extract --json {files}"
 	measure parsewalk "$i" --jsonl-cmd \
-	    "$build/bench/bench-parse-walk {files}"
+	    "$build/bench/extract/bench-parse-walk {files}"
 	if [ "$lxml" = 1 ] && [ "$i" = 1 ]; then
 		measure readability-lxml "$i" --startup-probe --batch-cmd \
 		    "/usr/bin/python3 $root/bench/extract/readability_lxml.py {dir} {out}"
