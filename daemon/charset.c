@@ -367,6 +367,14 @@ charset_detect(const char *bytes, size_t len, const char *content_type,
 		snprintf(ci->name, sizeof(ci->name), "UTF-8");
 		ci->source = CHARSET_FROM_UTF8;
 	}
+	/* The reverse mistake, common on old servers: a UTF-8 label on
+	 * Latin-1 bytes.  When not even the first non-ASCII character is
+	 * UTF-8, the label is wrong; a UTF-8 page with a stray bad byte
+	 * later keeps its label and gets U+FFFD for that byte. */
+	if (!valid && nonascii == 0 && strcmp(ci->name, "UTF-8") == 0) {
+		snprintf(ci->name, sizeof(ci->name), "WINDOWS-1252");
+		ci->source = CHARSET_FROM_DEFAULT;
+	}
 }
 
 /* Grows *out so that at least need more bytes fit; -1 past max. */

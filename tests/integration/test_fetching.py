@@ -12,7 +12,7 @@ import socket
 import time
 
 import itlib  # noqa: F401  (missing sluiced = failure)
-from fixture_server import FixtureServer, page_html, page_title
+from fixture_server import CHARSET_PAGES, FixtureServer, page_html, page_title
 from harness import Client, Daemon, run_tests, wait_until
 from itlib import (DOC_FIELDS, FAST, JOB_FIELDS, JOB_STATES, all_jobs,
                    counts, doc, export, fetch_one, is_error, job, ok,
@@ -257,8 +257,8 @@ def test_unsupported_content_type(tmp):
 
 
 def test_wrong_charset_labels_stored(tmp):
-    """Pages whose charset labels are missing or wrong are fetched and
-    stored.  (Decoding itself is checked once the real cleaner lands.)"""
+    """Pages whose charset labels are missing or wrong are fetched, stored
+    and decoded right: the title comes out as the page meant it."""
     names = {"windows-1252": "text/html; charset=windows-1252",
              "meta-only": "text/html",
              "latin1-as-utf8": "text/html; charset=utf-8",
@@ -271,6 +271,13 @@ def test_wrong_charset_labels_stored(tmp):
             dd = doc(d, j["id"])
             assert dd["url"] == web.url(f"/charset/{name}")
             assert dd["content_type"] == ctype and dd["http_status"] == 200
+            # (the cleaner may trim a " — suffix" from a title, as it
+            # does site names; what is kept must be decoded right)
+            want = CHARSET_PAGES[name][2]
+            assert dd["title"] and want.startswith(dd["title"]) and \
+                any(ord(ch) > 127 for ch in dd["title"]), \
+                (name, dd["title"], want)
+            assert "\ufffd" not in (dd["text"] or ""), (name, dd["text"])
         # windows-1252 and meta-only are the same bytes: one may be
         # stored as a duplicate of the other.
         docs, final = export(d, include_duplicates=True)

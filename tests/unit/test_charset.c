@@ -116,14 +116,30 @@ test_fallback_1252(void **state)
 static void
 test_invalid_bytes_replaced(void **state)
 {
-	static const char b[] = "<meta charset=utf-8>a\xFF" "b\0c\xE2\x82";
+	static const char b[] = "<meta charset=utf-8>\xC3\xA9" "a\xFF" "b\0c"
+	    "\xE2\x82";
 	struct charset_info ci;
 	char *s = decode(b, sizeof(b) - 1, NULL, &ci);
 
 	(void)state;
 	assert_string_equal(ci.name, "UTF-8");
-	assert_string_equal(s, "<meta charset=utf-8>a\xEF\xBF\xBD" "b"
-	    "\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD");
+	assert_string_equal(s, "<meta charset=utf-8>\xC3\xA9" "a\xEF\xBF\xBD"
+	    "b\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD");
+	free(s);
+}
+
+/* Latin-1 served as UTF-8: not even the first accented letter is UTF-8,
+ * so the label loses (in the HTTP header and in a meta tag alike). */
+static void
+test_utf8_label_on_latin1(void **state)
+{
+	static const char b[] = "<p>caf\xE9 in Z\xFCrich</p>";
+	struct charset_info ci;
+	char *s = decode(b, sizeof(b) - 1, "text/html; charset=utf-8", &ci);
+
+	(void)state;
+	assert_int_equal(ci.source, CHARSET_FROM_DEFAULT);
+	assert_string_equal(s, "<p>caf\xC3\xA9 in Z\xC3\xBCrich</p>");
 	free(s);
 }
 
@@ -194,6 +210,7 @@ main(void)
 		cmocka_unit_test(test_stale_declaration_loses_to_utf8),
 		cmocka_unit_test(test_fallback_1252),
 		cmocka_unit_test(test_invalid_bytes_replaced),
+		cmocka_unit_test(test_utf8_label_on_latin1),
 		cmocka_unit_test(test_max_output),
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_utf8_valid),
