@@ -288,6 +288,22 @@ cmd_job(struct daemon *d, struct ctl_conn *c, json_t *req)
 	with_read_txn(d, c, req, read_job);
 }
 
+/*
+ * One page of a listing: {"ok":true,<name>:[...],"next":<last>|null}, where
+ * next is where the following page starts; internal on an LMDB error (rc).
+ * Takes the list.
+ */
+static json_t *
+page_reply(const char *name, json_t *list, int rc, bool more, uint64_t last)
+{
+	if (rc != 0) {
+		json_decref(list);
+		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
+	}
+	return json_pack("{s:b, s:o, s:o}", "ok", 1, name, list, "next",
+	    more ? json_integer((json_int_t)last) : json_null());
+}
+
 struct jobs_ctx {
 	json_t		*list;
 	uint64_t	 limit;
@@ -318,12 +334,7 @@ read_jobs(struct daemon *d, MDB_txn *txn, json_t *req)
 	int rc = queue_walk(&d->queue, txn, req_uint(req, "after", 0),
 	    state ? job_state_parse(state) : -1, jobs_add, &jc);
 
-	if (rc != 0) {
-		json_decref(jc.list);
-		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
-	}
-	return json_pack("{s:b, s:o, s:o}", "ok", 1, "jobs", jc.list, "next",
-	    jc.more ? json_integer((json_int_t)jc.last) : json_null());
+	return page_reply("jobs", jc.list, rc, jc.more, jc.last);
 }
 
 static void
@@ -618,12 +629,7 @@ read_hosts(struct daemon *d, MDB_txn *txn, json_t *req)
 	int rc = queue_walk_hosts(&d->queue, txn, req_uint(req, "after", 0),
 	    hosts_add, &hc);
 
-	if (rc != 0) {
-		json_decref(hc.list);
-		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
-	}
-	return json_pack("{s:b, s:o, s:o}", "ok", 1, "hosts", hc.list, "next",
-	    hc.more ? json_integer((json_int_t)hc.last) : json_null());
+	return page_reply("hosts", hc.list, rc, hc.more, hc.last);
 }
 
 static void
