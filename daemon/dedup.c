@@ -62,6 +62,14 @@ struct dedup_norm {
 	bool			 in_word;
 };
 
+/* A growable set of shingle hashes, for dedup_jaccard(). */
+struct dedup_shingles {
+	uint64_t		*v;
+	size_t			 n;
+	size_t			 cap;
+	bool			 failed;
+};
+
 /* The signature sink; embeds the sink first so the callbacks can cast. */
 struct dedup_hasher {
 	struct dedup_sink	 sink;
@@ -74,6 +82,7 @@ struct dedup_hasher {
 	bool			 word_open;
 	uint32_t		 words;
 	uint64_t		 ring[DEDUP_SHINGLE];
+	struct dedup_shingles	*collect;	/* set: collect, not minhash */
 	uint32_t		 mul[DEDUP_HASHES];
 	uint32_t		 add[DEDUP_HASHES];
 	uint32_t		 min[DEDUP_HASHES];
@@ -347,23 +356,30 @@ splitmix64(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
+/* Copies what fits of *s into buf (cap bytes, *len in use) and advances
+ * *s and *n.  Returns true when buf is full. */
+static bool
+dedup_fill(char *buf, size_t cap, size_t *len, const char **s, size_t *n)
+{
+	size_t take = cap - *len;
+
+	if (take > *n)
+		take = *n;
+	memcpy(buf + *len, *s, take);
+	*len += take;
+	*s += take;
+	*n -= take;
+	return *len == cap;
+}
+
 static void
 hasher_stage(struct dedup_hasher *h, const char *s, size_t n)
 {
-	while (n > 0) {
-		size_t take = sizeof(h->stage) - h->staged;
-
-		if (take > n)
-			take = n;
-		memcpy(h->stage + h->staged, s, take);
-		h->staged += take;
-		s += take;
-		n -= take;
-		if (h->staged == sizeof(h->stage)) {
+	while (n > 0)
+		if (dedup_fill(h->stage, sizeof(h->stage), &h->staged, &s, &n)) {
 			XXH3_128bits_update(&h->exact, h->stage, h->staged);
 			h->staged = 0;
 		}
-	}
 }
 
 /* Word bytes: into the exact hash's text and the word's own hash, which
@@ -377,21 +393,12 @@ hasher_piece(struct dedup_sink *sink, const char *s, size_t n)
 		hasher_stage(h, " ", 1);
 	h->word_open = true;
 	hasher_stage(h, s, n);
-	while (n > 0) {
-		size_t take = sizeof(h->word) - h->wlen;
-
-		if (take > n)
-			take = n;
-		memcpy(h->word + h->wlen, s, take);
-		h->wlen += take;
-		s += take;
-		n -= take;
-		if (h->wlen == sizeof(h->word)) {
+	while (n > 0)
+		if (dedup_fill(h->word, sizeof(h->word), &h->wlen, &s, &n)) {
 			h->wseed = XXH3_64bits_withSeed(h->word, h->wlen,
 			    h->wseed);
 			h->wlen = 0;
 		}
-	}
 }
 
 /*
@@ -413,6 +420,25 @@ hasher_shingle(struct dedup_hasher *h, uint64_t x)
 	}
 }
 
+static void
+shingles_add(struct dedup_shingles *set, uint64_t x)
+{
+	uint64_t *v;
+
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 1024;
+
+		v = realloc(set->v, cap * sizeof(*v));
+		if (v == NULL) {
+			set->failed = true;
+			return;
+		}
+		set->v = v;
+		set->cap = cap;
+	}
+	set->v[set->n++] = x;
+}
+
 /* A word is complete: slide the shingle window over it. */
 static void
 hasher_end(struct dedup_sink *sink)
@@ -430,7 +456,10 @@ hasher_end(struct dedup_sink *sink)
 		return;
 	for (size_t i = 0; i < DEDUP_SHINGLE; i++)
 		sh[i] = h->ring[(h->words + i) % DEDUP_SHINGLE];
-	hasher_shingle(h, XXH3_64bits(sh, sizeof(sh)));
+	if (h->collect != NULL)
+		shingles_add(h->collect, XXH3_64bits(sh, sizeof(sh)));
+	else
+		hasher_shingle(h, XXH3_64bits(sh, sizeof(sh)));
 }
 
 static void
@@ -446,6 +475,7 @@ hasher_init(struct dedup_hasher *h)
 	h->wseed = 0;
 	h->word_open = false;
 	h->words = 0;
+	h->collect = NULL;
 	for (size_t k = 0; k < DEDUP_HASHES; k++) {
 		h->mul[k] = (uint32_t)splitmix64(&seed) | 1;
 		h->add[k] = (uint32_t)splitmix64(&seed);
@@ -568,6 +598,80 @@ dedup_similarity(const struct dedup_sig *a, const struct dedup_sig *b)
 	for (size_t k = 0; k < DEDUP_HASHES; k++)
 		same += a->fp[k] == b->fp[k];
 	return dedup_unbias(same);
+}
+
+static int
+dedup_cmp_u64(const void *va, const void *vb)
+{
+	uint64_t a = *(const uint64_t *)va, b = *(const uint64_t *)vb;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The sorted, distinct shingle hashes of text, as signatures see them. */
+static int
+dedup_shingle_set(const char *text, size_t len, const struct dedup_opts *o,
+    struct dedup_shingles *set)
+{
+	struct dedup_hasher h;
+	size_t n = 0;
+
+	hasher_init(&h);
+	h.collect = set;
+	dedup_walk(text, len, o->max_text, &h.sink);
+	if (set->failed)
+		return ENOMEM;
+	if (set->n > 0)
+		qsort(set->v, set->n, sizeof(set->v[0]), dedup_cmp_u64);
+	for (size_t i = 0; i < set->n; i++)
+		if (n == 0 || set->v[n - 1] != set->v[i])
+			set->v[n++] = set->v[i];
+	set->n = n;
+	return 0;
+}
+
+static double
+dedup_set_jaccard(const struct dedup_shingles *a,
+    const struct dedup_shingles *b)
+{
+	size_t i = 0, j = 0, inter = 0;
+
+	if (a->n + b->n == 0)
+		return 1.0;
+	while (i < a->n && j < b->n) {
+		if (a->v[i] < b->v[j])
+			i++;
+		else if (a->v[i] > b->v[j])
+			j++;
+		else {
+			inter++;
+			i++;
+			j++;
+		}
+	}
+	return (double)inter / (double)(a->n + b->n - inter);
+}
+
+int
+dedup_jaccard(const char *a, size_t alen, const char *b, size_t blen,
+    const struct dedup_opts *o, double *j)
+{
+	struct dedup_shingles sa = { 0 }, sb = { 0 };
+	struct dedup_opts defaults;
+	int rc;
+
+	if (o == NULL) {
+		dedup_opts_default(&defaults);
+		o = &defaults;
+	}
+	rc = dedup_shingle_set(a, alen, o, &sa);
+	if (rc == 0)
+		rc = dedup_shingle_set(b, blen, o, &sb);
+	if (rc == 0)
+		*j = dedup_set_jaccard(&sa, &sb);
+	free(sa.v);
+	free(sb.v);
+	return rc;
 }
 
 /* ---- LMDB index ------------------------------------------------------- */

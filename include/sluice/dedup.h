@@ -165,6 +165,16 @@ char *dedup_normalize(const char *text, size_t len, const struct dedup_opts *o,
  * shingle sets, in [0, 1]; 0 if either is not near. */
 double dedup_similarity(const struct dedup_sig *a, const struct dedup_sig *b);
 
+/*
+ * The exact Jaccard similarity of the two texts' shingle sets - what
+ * dedup_similarity() estimates, with the same normalisation and shingles -
+ * for tests, benchmarks and debugging (it holds both sets in memory).  Two
+ * texts without a shingle count as equal (1).  o may be NULL.  Returns 0
+ * and sets *j, or ENOMEM.
+ */
+int dedup_jaccard(const char *a, size_t alen, const char *b, size_t blen,
+    const struct dedup_opts *o, double *j);
+
 /* "none", "exact", "near"; static strings. */
 const char *dedup_kind_name(enum dedup_kind k);
 
