@@ -42,7 +42,6 @@
 #define DEDUP_SIG_SIZE		(DEDUP_SIG_HEADER + 2 * DEDUP_HASHES)
 _Static_assert(DEDUP_HASHES >= DEDUP_BANDS * DEDUP_ROWS,
     "the bands are cut from the minima");
-_Static_assert(DEDUP_BANDS <= 255, "a band index is one key byte");
 
 /* Chance that two different minima share a 16-bit fingerprint. */
 #define DEDUP_FP_COLLIDE	(1.0 / 65536.0)
