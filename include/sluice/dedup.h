@@ -77,8 +77,14 @@
  *   dedup_sigs   doc id (MDB_INTEGERKEY) -> record: version 1, bands,
  *                rows, 0, 32-bit word count, DEDUP_HASHES 16-bit
  *                fingerprints (little-endian); 440 bytes
- * Only first copies are indexed; a duplicate adds nothing.  Measured cost:
- * see bench/dedup (about 1 KiB of LMDB pages per near-indexed document).
+ * Only first copies are indexed; a duplicate adds nothing.  Measured on
+ * bench/dedup (pages in use / documents, 10k to 1M documents): 1.3 KiB
+ * per near-indexed document (exact 50 B, bands 690 B, sigs 590 B), 50 B
+ * for an exact-only one.  Indexing a document writes 20 keys at random
+ * places, i.e. dirties ~20 leaf pages of the caller's transaction.
+ * dedup_check_insert costs ~2 us for an exact copy, 10-30 us for a near
+ * copy and 20-60 us for a new document, from 10k to 1M stored (B-tree
+ * depth and cache misses, not bucket sizes: those are bounded).
  * Changing DEDUP_BANDS, DEDUP_ROWS or the hashing makes old entries
  * unmatched (records of another layout are skipped), not wrong.
  */
