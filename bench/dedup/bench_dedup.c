@@ -318,19 +318,21 @@ print_kinds(const struct eval *e)
 {
 	size_t tp = 0, fp = 0, dups = 0, n80 = 0, tp80 = 0;
 
-	printf("\n%-20s %-8s %5s %6s %5s %7s %6s %9s %6s %6s %6s\n", "kind",
-	    "label", "pairs", "merged", "wrong", "recall", "J>=.8",
-	    "recall.8", "meanJ", "minJ", "est");
+	printf("\n%-20s %-8s %5s %6s %5s %6s %7s %6s %9s %6s %6s %6s\n",
+	    "kind", "label", "pairs", "merged", "wrong", "prec", "recall",
+	    "J>=.8", "recall.8", "meanJ", "minJ", "est");
 	for (size_t i = 0; i < e->nkinds; i++) {
 		const struct kind_stats *k = &e->kinds[i];
 
 		printf("%-20s %-8s %5zu %6zu %5zu ", k->name,
 		    k->dup ? "dup" : "distinct", k->n, k->merged, k->wrong);
 		if (k->dup)
-			printf("%7.3f %6zu %9.3f ", (double)k->merged / k->n,
-			    k->n80, k->n80 ? (double)k->merged80 / k->n80 : 1);
+			printf("%6.3f %7.3f %6zu %9.3f ", k->merged + k->wrong ?
+			    (double)k->merged / (k->merged + k->wrong) : 1.0,
+			    (double)k->merged / k->n, k->n80,
+			    k->n80 ? (double)k->merged80 / k->n80 : 1);
 		else
-			printf("%7s %6s %9s ", "-", "-", "-");
+			printf("%6s %7s %6s %9s ", "-", "-", "-", "-");
 		printf("%6.3f %6.3f %6.3f\n", k->sum_j / k->n, k->min_j,
 		    k->sum_est / k->n);
 		if (k->dup) {
