@@ -218,7 +218,8 @@ test_opts_and_names(void **state)
 	assert_string_equal(dedup_kind_name(DEDUP_EXACT), "exact");
 	assert_string_equal(dedup_kind_name(DEDUP_NEAR), "near");
 	assert_string_equal(dedup_kind_name((enum dedup_kind)9), "unknown");
-	assert_int_equal(DEDUP_HASHES, 108);
+	assert_int_equal(DEDUP_HASHES, 216);
+	assert_int_equal(DEDUP_BANDS * DEDUP_ROWS, 108);
 }
 
 /* Formatting that normalisation erases leaves the exact hash alone. */
@@ -365,42 +366,6 @@ word_of(uint64_t v, char *w)
 	w[4] = '\0';
 }
 
-static double
-true_jaccard(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
-{
-	size_t inter = 0, uni;
-	uint64_t *sa = malloc(na * 8), *sb = malloc(nb * 8);
-	size_t ua = 0, ub = 0, i = 0, j = 0;
-
-	/* Shingle sets: hash 5 consecutive word ids. */
-	for (size_t k = 0; k + 5 <= na; k++)
-		sa[ua++] = XXH3_64bits(a + k, 40);
-	for (size_t k = 0; k + 5 <= nb; k++)
-		sb[ub++] = XXH3_64bits(b + k, 40);
-	for (size_t k = 1; k < ua; k++)		/* insertion sort is fine */
-		for (size_t m = k; m > 0 && sa[m - 1] > sa[m]; m--) {
-			uint64_t t = sa[m]; sa[m] = sa[m - 1]; sa[m - 1] = t;
-		}
-	for (size_t k = 1; k < ub; k++)
-		for (size_t m = k; m > 0 && sb[m - 1] > sb[m]; m--) {
-			uint64_t t = sb[m]; sb[m] = sb[m - 1]; sb[m - 1] = t;
-		}
-	while (i < ua && j < ub) {
-		if (sa[i] == sb[j]) {
-			inter++;
-			i++;
-			j++;
-		} else if (sa[i] < sb[j])
-			i++;
-		else
-			j++;
-	}
-	uni = ua + ub - inter;
-	free(sa);
-	free(sb);
-	return (double)inter / (double)uni;
-}
-
 static void
 words_text(const uint64_t *ids, size_t n, char *out)
 {
@@ -417,7 +382,7 @@ words_text(const uint64_t *ids, size_t n, char *out)
 /*
  * The MinHash estimate tracks true Jaccard: over 60 random pairs with
  * 1-40% of words replaced, the mean error is near 0 and the spread near
- * the binomial sqrt(s(1-s)/108) (a bad permutation family fails this).
+ * the binomial sqrt(s(1-s)/216) (a bad permutation family fails this).
  */
 static void
 test_estimate_accuracy(void **state)
@@ -442,7 +407,8 @@ test_estimate_accuracy(void **state)
 		words_text(b, N, tb);
 		sig_of(ta, &sa);
 		sig_of(tb, &sb);
-		j = true_jaccard(a, N, b, N);
+		assert_int_equal(dedup_jaccard(ta, strlen(ta), tb, strlen(tb),
+		    NULL, &j), 0);
 		e = dedup_similarity(&sa, &sb) - j;
 		sum += e;
 		sumsq += e * e;
@@ -453,6 +419,29 @@ test_estimate_accuracy(void **state)
 	    sum / TRIALS, sqrt(sumsq / TRIALS), sqrt(sumvar / TRIALS));
 	assert_true(sum / TRIALS < 0.02 && sum / TRIALS > -0.02);
 	assert_true(sumsq / TRIALS < 2.0 * sumvar / TRIALS);
+}
+
+static void
+test_jaccard(void **state)
+{
+	double j = -1;
+
+	(void)state;
+	/* {abcde, bcdef} vs {abcde, bcdeg}: 1 shared of 3. */
+	assert_int_equal(dedup_jaccard("a b c d e f", 11, "A, b c d e g", 12,
+	    NULL, &j), 0);
+	assert_true(j > 0.333 && j < 0.334);
+	/* 2 shared of 6 distinct: abcde appears twice and counts once. */
+	assert_int_equal(dedup_jaccard("a b c d e f", 11, "a b c d e f a b c d e",
+	    21, NULL, &j), 0);
+	assert_true(j > 0.333 && j < 0.334);
+	assert_int_equal(dedup_jaccard("x y z w v", 9, "p q r s t", 9, NULL,
+	    &j), 0);
+	assert_true(j == 0);
+	assert_int_equal(dedup_jaccard("", 0, "too short", 9, NULL, &j), 0);
+	assert_true(j == 1.0);
+	assert_int_equal(dedup_jaccard("", 0, "a b c d e", 9, NULL, &j), 0);
+	assert_true(j == 0);
 }
 
 /* ---- LMDB ------------------------------------------------------------- */
@@ -674,7 +663,7 @@ test_bounded_candidates(void **state)
 	assert_int_equal(check_sig(&e, 300, &q, &o, &m), 0);
 	assert_int_equal(m.kind, DEDUP_NONE);
 	assert_int_equal(m.candidates, 8);
-	/* t shares the crowded band, 17 more and 100 of 108 fingerprints
+	/* t shares the crowded band, 17 more and 208 of 216 fingerprints
 	 * with q: ranking by shared bands puts q first within the budget. */
 	t = q;
 	t.exact[0] ^= 1;
@@ -683,7 +672,7 @@ test_bounded_candidates(void **state)
 	assert_int_equal(check_sig(&e, 301, &t, &o, &m), 0);
 	assert_int_equal(m.kind, DEDUP_NEAR);
 	assert_int_equal(m.doc_id, 300);
-	assert_true(m.similarity > 0.92 && m.similarity < 0.93);
+	assert_true(m.similarity > 0.96 && m.similarity < 0.965);
 	assert_true(m.candidates <= 8);
 	/* With no candidates allowed, only exact dedup is left. */
 	o.max_candidates = 0;
@@ -723,6 +712,7 @@ main(void)
 		cmocka_unit_test(test_exact_variants),
 		cmocka_unit_test(test_short_texts),
 		cmocka_unit_test(test_near_signatures),
+		cmocka_unit_test(test_jaccard),
 		cmocka_unit_test(test_estimate_accuracy),
 		cmocka_unit_test(test_index),
 		cmocka_unit_test(test_index_short_and_empty),
