@@ -141,21 +141,25 @@ prepare_urls(struct daemon *d, struct op *op)
 {
 	size_t n = json_array_size(json_object_get(op->req, "urls"));
 	const char **given;
+	size_t *lens;
 
 	if (n == 0)
 		n = 1;
 	given = calloc(n, sizeof(*given));
+	lens = calloc(n, sizeof(*lens));
 	op->urls = calloc(n, sizeof(*op->urls));
-	if (given == NULL || op->urls == NULL) {
+	if (given == NULL || lens == NULL || op->urls == NULL) {
 		free(given);
+		free(lens);
 		return -1;
 	}
-	op->nurls = proto_urls(op->req, given, n);
+	op->nurls = proto_urls(op->req, given, lens, n);
 	for (size_t i = 0; i < op->nurls; i++) {
 		struct op_url *u = &op->urls[i];
 
 		u->given = given[i];
-		u->status = url_canonicalize(given[i], &d->url_opts, &u->url);
+		u->status = url_canonicalize_n(given[i], lens[i], &d->url_opts,
+		    &u->url);
 		if (u->status == URL_OK)
 			u->host = url_host_key(u->url, &u->origin);
 		if (u->status == URL_OK && u->host == 0) {
@@ -164,6 +168,7 @@ prepare_urls(struct daemon *d, struct op *op)
 		}
 	}
 	free(given);
+	free(lens);
 	return 0;
 }
 

@@ -304,19 +304,22 @@ fail:
 }
 
 size_t
-proto_urls(json_t *req, const char **urls, size_t max)
+proto_urls(json_t *req, const char **urls, size_t *lens, size_t max)
 {
 	json_t *one = json_object_get(req, "url"), *v;
 	json_t *all = json_object_get(req, "urls");
 	size_t i, n = 0;
 
-	if (one != NULL) {
-		if (max > 0)
-			urls[n++] = json_string_value(one);
-		return n;
+	if (one != NULL && max > 0) {
+		urls[0] = json_string_value(one);
+		lens[0] = json_string_length(one);
+		return 1;
 	}
-	json_array_foreach(all, i, v)
-		if (n < max)
-			urls[n++] = json_string_value(v);
+	json_array_foreach(all, i, v) {
+		if (n < max) {
+			urls[n] = json_string_value(v);
+			lens[n++] = json_string_length(v);
+		}
+	}
 	return n;
 }

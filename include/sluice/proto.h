@@ -56,7 +56,8 @@ json_t *proto_error(enum proto_err e, const char *message);
 /* {"ok":true} (new reference). */
 json_t *proto_ok(void);
 
-/* The URLs of a parsed submit request ("urls" or "url"). */
-size_t proto_urls(json_t *req, const char **urls, size_t max);
+/* The URLs of a parsed submit request ("urls" or "url"), with their
+ * lengths: a JSON string may hold a NUL, which must not cut a URL short. */
+size_t proto_urls(json_t *req, const char **urls, size_t *lens, size_t max);
 
 #endif

@@ -113,6 +113,7 @@ test_urls(void **state)
 {
 	const char *line = "{\"cmd\":\"submit\",\"urls\":[\"http://a/\",\"http://b/\"]}";
 	const char *urls[4];
+	size_t lens[4];
 	enum proto_cmd cmd;
 	json_t *req;
 	char err[128];
@@ -120,7 +121,7 @@ test_urls(void **state)
 	assert_int_equal(proto_parse(line, strlen(line), 10, &req, &cmd, err,
 	    sizeof(err)), PROTO_OK);
 	assert_int_equal(cmd, CMD_SUBMIT);
-	assert_int_equal(proto_urls(req, urls, 4), 2);
+	assert_int_equal(proto_urls(req, urls, lens, 4), 2);
 	assert_string_equal(urls[1], "http://b/");
 	json_decref(req);
 }
