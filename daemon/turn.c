@@ -1027,7 +1027,9 @@ on_robots(struct daemon *d, struct lease *l, struct fetch_result *r)
 	}
 	robots_apply(d, h, &rr->r, l->url);
 	h->next_start_ms = now + h->delay_ms;
-	if (p != ROBOTS_PARSE_BODY)
+	/* Unreachable robots.txt holds a site's jobs: worth a line.  A
+	 * missing one (404, common) is not. */
+	if (p == ROBOTS_DISALLOW_ALL)
 		log_info("%s: %s (HTTP %ld), %s for %llu s", l->url,
 		    r->error ? fetch_error_name(r->error) : "fetched",
 		    r->http_status, robots_policy_name(p),
