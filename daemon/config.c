@@ -72,8 +72,10 @@ static const struct cfg_key cfg_keys[] = {
 	    "16GiB", 0 },
 	{ "store.max_mapped", CFG_SIZE, OFF(max_mapped), MIB, TIB, "32MiB",
 	    0 },
+	{ "store.commit_interval", CFG_DURATION, OFF(commit_interval_ms), 0,
+	    10000, "100ms", 0 },
 	{ "store.keep_raw", CFG_BOOL, OFF(keep_raw), 0, 0, "true", 0 },
-	{ "store.zstd_level", CFG_U32, OFF(zstd_level), 1, 19, "3", 0 },
+	{ "store.zstd_level", CFG_U32, OFF(zstd_level), 1, 19, "1", 0 },
 
 	{ "queue.max_attempts", CFG_U32, OFF(max_attempts), 1, 100, "5", 0 },
 	{ "queue.retry_base", CFG_DURATION, OFF(retry_base_ms), 0, DAY_MS,

@@ -1,6 +1,7 @@
 /*
  * page.c - the worker stage (see page.h).  Runs on worker threads only.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,19 +43,59 @@ page_free(struct page *p)
 	free(p);
 }
 
+/*
+ * One zstd context per worker thread, made on first use and freed when the
+ * thread ends: creating one per page cost more than compressing a small
+ * page.  The key is created once for the process.
+ */
+static pthread_key_t cctx_key;
+static pthread_once_t cctx_once = PTHREAD_ONCE_INIT;
+
+static void
+cctx_free(void *cctx)
+{
+	ZSTD_freeCCtx(cctx);
+}
+
+static void
+cctx_key_init(void)
+{
+	(void)pthread_key_create(&cctx_key, cctx_free);
+}
+
+static ZSTD_CCtx *
+thread_cctx(void)
+{
+	ZSTD_CCtx *c;
+
+	pthread_once(&cctx_once, cctx_key_init);
+	c = pthread_getspecific(cctx_key);
+	if (c == NULL) {
+		c = ZSTD_createCCtx();
+		if (c != NULL && pthread_setspecific(cctx_key, c) != 0) {
+			ZSTD_freeCCtx(c);
+			c = NULL;
+		}
+	}
+	return c;
+}
+
 /* Compresses the raw body; on failure the document is kept without it. */
 static void
 page_compress(struct page *p)
 {
 	const struct buf *b = &p->res->body;
 	size_t cap = ZSTD_compressBound(b->len);
+	ZSTD_CCtx *cctx = thread_cctx();
 	size_t n;
 
+	if (cctx == NULL)
+		return;
 	p->raw = malloc(cap);
 	if (p->raw == NULL)
 		return;
-	n = ZSTD_compress(p->raw, cap, b->data ? b->data : "", b->len,
-	    p->opts.zstd_level);
+	n = ZSTD_compressCCtx(cctx, p->raw, cap, b->data ? b->data : "",
+	    b->len, p->opts.zstd_level);
 	if (ZSTD_isError(n)) {
 		SAFE_FREE(p->raw);
 		return;

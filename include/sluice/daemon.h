@@ -151,6 +151,9 @@ struct daemon {
 	/* this turn's pending work */
 	struct op	*ops, **ops_tail;
 	struct completion *comps, **comps_tail;
+	uint32_t	 ncomps;
+	uint64_t	 last_commit_mono;	/* mono_ms() of the last commit */
+	bool		 commit_wait;	/* work waits for commit_interval */
 	struct lease	*leases;
 	struct robots_result *robots_results;
 	struct waiter	*waiters;
