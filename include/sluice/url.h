@@ -119,8 +119,9 @@ enum url_status url_origin(const char *canonical, char **out);
  */
 bool url_same_site(const char *a, const char *b);
 
-/* The per-host key of a canonical URL: a hash of its origin, never 0,
- * with the origin itself (malloc'd).  0 and NULL if url has no origin. */
+/* The per-host key of a URL url_canonicalize() made: a hash of its origin,
+ * never 0, with the origin itself (malloc'd, as url_origin() writes it).
+ * 0 and NULL if url has no origin. */
 uint64_t url_host_key(const char *url, char **origin);
 
 #endif

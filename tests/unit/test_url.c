@@ -599,10 +599,39 @@ test_same_site(void **state)
 	}
 }
 
+/* url_host_key() slices the text; it must agree with url_origin(). */
+static void
+test_host_key_matches_origin(void **state)
+{
+	static const char *const in[] = {
+		"http://Example.COM/a", "https://example.com:443/x?b=1&a=2",
+		"http://example.com:8080/", "https://[::1]/p",
+		"http://[2001:db8::7]:8443/q#f", "HTTPS://bücher.example/",
+		"http://127.0.0.1:18500/p/1.html", "https://a.b.c.example.org",
+	};
+	struct url_opts o;
+
+	url_opts_default(&o);
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		char *canon = NULL, *origin = NULL, *sliced = NULL;
+
+		assert_int_equal(url_canonicalize(in[i], &o, &canon), URL_OK);
+		assert_int_equal(url_origin(canon, &origin), URL_OK);
+		assert_true(url_host_key(canon, &sliced) != 0);
+		if (strcmp(origin, sliced) != 0)
+			fail_msg("%s: url_origin %s, url_host_key %s", canon,
+			    origin, sliced);
+		free(canon);
+		free(origin);
+		free(sliced);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_host_key_matches_origin),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_idempotent),
 		cmocka_unit_test(test_rejects),
