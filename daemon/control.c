@@ -45,6 +45,7 @@ struct ctl_conn {
 	bool		 discarding;	/* skipping an over-long line */
 	bool		 processing;	/* inside conn_process() */
 	bool		 dead;		/* closed; freed by the reaper */
+	bool		 wev_armed;	/* wev is added (output waits) */
 	size_t		 drain_low;
 	control_drain_fn drain_fn;
 	void		*drain_arg;
@@ -71,6 +72,20 @@ static void conn_process(struct ctl_conn *c);
 
 /* --- output -------------------------------------------------------- */
 
+/* Arms or disarms the write event, only when that changes anything: each
+ * change is an epoll_ctl(2), and most replies are written at once. */
+static void
+conn_want_write(struct ctl_conn *c, bool on)
+{
+	if (on == c->wev_armed)
+		return;
+	c->wev_armed = on;
+	if (on)
+		event_add(c->wev, NULL);
+	else
+		event_del(c->wev);
+}
+
 static void
 conn_flush(struct ctl_conn *c)
 {
@@ -83,13 +98,13 @@ conn_flush(struct ctl_conn *c)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			event_add(c->wev, NULL);
+			conn_want_write(c, true);
 			return;
 		}
 		conn_close(c, n == 0 ? "peer closed" : strerror(errno));
 		return;
 	}
-	event_del(c->wev);
+	conn_want_write(c, false);
 }
 
 static void
@@ -130,7 +145,9 @@ conn_queue(struct ctl_conn *c, json_t *v)
 		conn_close(c, "reply buffer over daemon.max_reply_buffer");
 		return -1;
 	}
-	event_add(c->wev, NULL);
+	/* Inside conn_process() the reply is written when it ends. */
+	if (!c->processing)
+		conn_want_write(c, true);
 	return 0;
 }
 
@@ -150,7 +167,7 @@ control_send_text(struct ctl_conn *c, const char *text, size_t len)
 		conn_close(c, "reply buffer over daemon.max_reply_buffer");
 		return -1;
 	}
-	event_add(c->wev, NULL);
+	conn_want_write(c, true);
 	return 0;
 }
 
@@ -186,7 +203,7 @@ control_on_drain(struct ctl_conn *c, size_t low, control_drain_fn fn,
 	c->drain_low = low;
 	c->drain_fn = fn;
 	c->drain_arg = arg;
-	event_add(c->wev, NULL);
+	conn_want_write(c, true);
 }
 
 /* --- input --------------------------------------------------------- */
@@ -364,6 +381,7 @@ conn_close(struct ctl_conn *c, const char *why)
 	ctl->nconns--;
 	event_del(c->rev);
 	event_del(c->wev);
+	c->wev_armed = false;
 	close(c->fd);
 	c->fd = -1;
 	c->prev = NULL;
