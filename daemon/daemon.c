@@ -377,6 +377,7 @@ daemon_run(struct daemon *d)
 	d->work = NULL;
 	d->paused = true;
 	turn_run(d);
+	turn_free_pending(d);
 	while (d->waiters != NULL) {
 		struct waiter *w = d->waiters;
 		d->waiters = w->next;

@@ -1156,3 +1156,30 @@ turn_page_done(struct work_item *it, void *arg)
 	}
 	add_completion(d, c);
 }
+
+void
+turn_free_pending(struct daemon *d)
+{
+	struct completion *c, *cn;
+	struct lease *l, *ln;
+
+	/* Uncommitted results: their jobs stay active on disk and are
+	 * requeued at the next start. */
+	for (c = d->comps; c != NULL; c = cn) {
+		cn = c->next;
+		page_free(c->page);
+		free(c->redirect);
+		free(c);
+	}
+	d->comps = NULL;
+	d->comps_tail = &d->comps;
+	d->ncomps = 0;
+	for (l = d->leases; l != NULL; l = ln) {
+		ln = l->next;
+		lease_free(l);
+	}
+	d->leases = NULL;
+	fail_ops(d, PROTO_SHUTTING_DOWN, "sluiced is stopping");
+	answer_ops(d);
+	turn_free_robots(d);
+}

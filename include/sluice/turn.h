@@ -27,6 +27,9 @@ void turn_run(struct daemon *d);
 void turn_fetched(struct fetch_result *r, void *arg);
 /* work_done_fn: a worker finished a page. */
 void turn_page_done(struct work_item *it, void *arg);
+/* At shutdown, after the last turn: drops what could not be committed
+ * (the store was full) and answers waiting clients shutting_down. */
+void turn_free_pending(struct daemon *d);
 /* Frees robots.txt results not yet stored (shutdown). */
 void turn_free_robots(struct daemon *d);
 
