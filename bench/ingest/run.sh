@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# End-to-end ingestion speed of sluiced next to its baselines, all measured
+# in this one run on pages served by nginx on 127.0.0.1 (see README.md):
+#
+#   bench/ingest/run.sh [-r N] [-n PAGES] [-p PORT] [-t SECONDS] [-k] [BUILD_DIR]
+#	-r N, --repeat N  rounds of each measurement (default 3); the table
+#	                  shows medians
+#	-n PAGES          distinct pages to serve and fetch (default 5000)
+#	-p PORT           nginx's port on 127.0.0.1 (default 18431)
+#	-t SECONDS        give up on one measurement after this long
+#	                  (default 1800)
+#	-k                keep sluiced's state and Scrapy's output of each round
+#
+# Needs, installed beforehand (this script installs nothing):
+#   - a build with sluiced, sluicectl and sluice-extract (cmake --build);
+#   - ../shared (or /work/shared): bench/serve-pages.sh, bin/extract-run and
+#     corpus/extract-dev/html;
+#   - Debian packages nginx-light, curl (7.66+ for --parallel), time, and
+#     python3-scrapy and python3-readability (run with /usr/bin/python3).
+# Work files and logs go to BUILD_DIR/bench-ingest/ (emptied first).
+# A benchmark, never a test: a full run takes about half an hour, most of
+# it in the Scrapy baseline.
+set -eu -o pipefail
+
+usage() { sed -n '4,12s/^#//p' "$0" >&2; exit 2; }
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+repeat=3 pages=5000 port=18431 limit=1800 keep=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	-r | --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
+	-n) [ $# -ge 2 ] || usage; pages=$2; shift 2 ;;
+	-p) [ $# -ge 2 ] || usage; port=$2; shift 2 ;;
+	-t) [ $# -ge 2 ] || usage; limit=$2; shift 2 ;;
+	-k) keep=1; shift ;;
+	-h | --help) usage ;;
+	-*) usage ;;
+	*) break ;;
+	esac
+done
+for v in "$repeat" "$pages" "$port" "$limit"; do
+	case $v in '' | *[!0-9]* | 0) usage ;; esac
+done
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-$root/build}" 2>/dev/null && pwd) ||
+    die "no build directory ${1:-$root/build}: cmake -S . -B build && cmake --build build -j2"
+shared=${SLUICE_SHARED:-$root/../shared}
+[ -d "$shared/corpus/extract-dev" ] || shared=/work/shared
+corpus=$shared/corpus/extract-dev/html
+PATH=$PATH:/usr/sbin	# nginx lives there; non-root shells may lack it
+
+# --- what must be there before anything starts ---------------------------
+for f in "$build/sluiced" "$build/sluicectl" "$build/sluice-extract"; do
+	[ -x "$f" ] || die "missing $f: cmake -S . -B build && cmake --build build -j2"
+done
+for f in "$shared/bench/serve-pages.sh" "$shared/bin/extract-run"; do
+	[ -x "$f" ] || die "missing $f (the shared folder next to the checkout)"
+done
+[ -d "$corpus" ] || die "missing the corpus $corpus"
+command -v nginx >/dev/null || die "nginx missing: apt-get install nginx-light"
+command -v curl >/dev/null || die "curl missing: apt-get install curl"
+curl --help all 2>/dev/null | grep -q -- --parallel-max ||
+    die "this curl has no --parallel (7.66 or later needed)"
+[ -x /usr/bin/time ] || die "/usr/bin/time missing: apt-get install time"
+/usr/bin/python3 -c 'import scrapy, readability, lxml' 2>/dev/null ||
+    die "Scrapy or readability missing for /usr/bin/python3:" \
+	"apt-get install python3-scrapy python3-readability"
+if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
+	die "something already answers on 127.0.0.1:$port (choose another with -p)"
+fi
+
+out=$build/bench-ingest
+rm -rf "$out"
+mkdir -p "$out"
+results=$out/results.tsv	# measurement round wall cpu server_cpu ok note
+: >"$results"
+hz=$(getconf CLK_TCK)
+cores=$(nproc)
+nginx_pid= daemon_pid= child=
+
+stop_nginx() {
+	[ -n "$nginx_pid" ] || return 0
+	kill -QUIT "$nginx_pid" 2>/dev/null || true
+	# nginx removes its pid file as it exits (its exit status goes to
+	# whoever adopted it, so the pid may linger as a zombie).
+	for _ in $(seq 50); do
+		[ -e "$out/www/nginx.pid" ] || { nginx_pid=; return 0; }
+		sleep 0.1
+	done
+	kill -TERM "$nginx_pid" 2>/dev/null || true
+	nginx_pid=
+}
+
+stop_daemon() {
+	[ -n "$daemon_pid" ] || return 0
+	kill -TERM "$daemon_pid" 2>/dev/null || true
+	wait "$daemon_pid" 2>/dev/null || true
+	daemon_pid=
+}
+
+stop_child() {
+	[ -n "$child" ] || return 0
+	kill -TERM "$child" 2>/dev/null || true
+	wait "$child" 2>/dev/null || true
+}
+
+trap 'stop_child; stop_daemon; stop_nginx' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Long commands run in the background and are waited for: bash runs a trap
+# only once its foreground command ends, but interrupts `wait` at once.
+# Under timeout(1), which passes a TERM on to everything it started, and
+# with -k, as Scrapy's first TERM only starts a graceful shutdown.
+run_child() {
+	local rc=0
+	"$@" &
+	child=$!
+	wait "$child" || rc=$?
+	child=
+	return "$rc"
+}
+
+# CPU seconds ("user sys") that /usr/bin/time wrote, or 0 if it was killed.
+cpu_of() { awk '{ s = $1 + $2 } END { print s + 0 }' "$1" 2>/dev/null || echo 0; }
+
+now() { date +%s.%N; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
+secs() { awk -v t="$1" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }'; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# CPU ticks (user+sys) of the given processes, threads included.
+ticks() {
+	local p t=0
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] || continue
+		# Fields counted after the ")" that ends the command name.
+		t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
+	done
+	echo "$t"
+}
+
+# nginx master and workers: the server's share of the cores.
+server_ticks() { ticks "$nginx_pid" $(ps -o pid= --ppid "$nginx_pid"); }
+
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$results"; }
+
+# --- pages ----------------------------------------------------------------
+echo "serving $pages pages made from $(ls "$corpus" | grep -c '\.html$')" \
+    "corpus pages on 127.0.0.1:$port"
+nginx_pid=$("$shared/bench/serve-pages.sh" "$corpus" "$pages" "$port" \
+    "$out/www" 2>"$out/serve.log") || { cat "$out/serve.log" >&2; die "nginx did not start"; }
+urls=$out/urls.txt
+for ((i = 0; i < pages; i++)); do
+	echo "http://127.0.0.1:$port/p/$i.html"
+done >"$urls"
+sed 's/.*/url = "&"\noutput = "\/dev\/null"/' "$urls" >"$out/curl.cfg"
+
+# --- 1. the fetch ceiling: curl, 64 transfers at once ----------------------
+run_curl() {
+	local r=$1 dir=$out/round$1 t0 t1 s0 s1 ok
+	s0=$(server_ticks)
+	t0=$(now)
+	run_child timeout -k 10 "$limit" /usr/bin/time -f '%U %S' \
+	    -o "$dir/curl.time" curl --parallel --parallel-max 64 --no-progress-meter \
+	    -K "$out/curl.cfg" -w '%{http_code}\n' \
+	    >"$dir/curl.codes" 2>"$dir/curl.log" ||
+	    echo "    curl exited $? (see $dir/curl.log)"
+	t1=$(now)
+	s1=$(server_ticks)
+	ok=$(grep -c '^200$' "$dir/curl.codes" || true)
+	record curl "$r" "$(sub "$t1" "$t0")" \
+	    "$(cpu_of "$dir/curl.time")" \
+	    "$(secs $((s1 - s0)))" "$ok" "HTTP 200 of $pages"
+}
+
+# --- 2. sluiced end to end -------------------------------------------------
+start_daemon() {
+	local dir=$1 sock=$1/state/control.sock
+	mkdir -p "$dir/state"
+	"$build/sluiced" -f \
+	    --set daemon.state_dir="$dir/state" \
+	    --set daemon.socket="$sock" \
+	    --set daemon.workers=0 \
+	    --set store.keep_raw=true \
+	    --set fetch.allow_private_addresses=true \
+	    --set fetch.max_per_host=64 --set fetch.max_total=64 \
+	    --set fetch.host_delay=0 --set fetch.respect_robots=true \
+	    --set fetch.user_agent="sluice-bench (+http://127.0.0.1:$port/)" \
+	    >"$dir/sluiced.log" 2>&1 &
+	daemon_pid=$!
+	for _ in $(seq 100); do
+		"$build/sluicectl" -s "$sock" -t 2 status >/dev/null 2>&1 &&
+		    return 0
+		kill -0 "$daemon_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$dir/sluiced.log" >&2
+	die "sluiced did not come up"
+}
+
+# When not every page is done, show what the daemon says about it.
+daemon_post_mortem() {
+	local dir=$1 ctl=("$build/sluicectl" -s "$1/state/control.sock" -t 10)
+	echo "    --- sluicectl status"
+	"${ctl[@]}" status | sed 's/^/    /' || true
+	echo "    --- sluicectl hosts"
+	"${ctl[@]}" hosts | sed 's/^/    /' || true
+	echo "    --- sluicectl jobs --state failed (first 10)"
+	"${ctl[@]}" jobs --state failed --limit 10 | sed 's/^/    /' || true
+	echo "    --- end of $dir/sluiced.log"
+	tail -n 20 "$dir/sluiced.log" | sed 's/^/    /'
+}
+
+run_sluiced() {
+	local r=$1 dir=$out/round$1/sluiced t0 t1 c0 c1 m0 m1 s0 s1 st
+	local ctl
+	start_daemon "$dir"
+	ctl=("$build/sluicectl" -s "$dir/state/control.sock")
+	c0=$(ticks "$daemon_pid") m0=$(ticks "$daemon_pid/task/$daemon_pid")
+	s0=$(server_ticks)
+	t0=$(now)
+	"${ctl[@]}" submit - <"$urls" >"$dir/submit.out" ||
+	    die "submit failed: $(tail -n 3 "$dir/submit.out")"
+	st=ok
+	run_child "${ctl[@]}" -t 0 wait --timeout "$limit" >"$dir/wait.out" 2>&1 ||
+	    st="wait failed: $(cat "$dir/wait.out")"
+	t1=$(now)
+	c1=$(ticks "$daemon_pid") m1=$(ticks "$daemon_pid/task/$daemon_pid")
+	s1=$(server_ticks)
+	"${ctl[@]}" --json status >"$dir/status.json"
+	"${ctl[@]}" hosts >"$dir/hosts.txt"
+	read -r done failed queued active dups < <(/usr/bin/python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+j, d = s["jobs"], s["duplicates"]
+print(j["done"], j["failed"], j["queued"], j["active"],
+      d["url"] + d["exact"] + d["near"])' "$dir/status.json")
+	# Priorities 0-4 (emerg..warning) of sd-daemon's "<N>" prefixes.
+	warn=$(grep -c '^<[0-4]>' "$dir/sluiced.log" || true)
+	record sluiced "$r" "$(sub "$t1" "$t0")" \
+	    "$(secs $((c1 - c0)))" "$(secs $((s1 - s0)))" "$done" \
+	    "done, $failed failed, $((queued + active)) left, $dups duplicates, $warn log warnings; loop thread $(secs $((m1 - m0))) CPU s; $st"
+	[ "$done" = "$pages" ] && [ "$st" = ok ] || daemon_post_mortem "$dir"
+	stop_daemon
+	[ "$keep" = 1 ] || rm -rf "$dir/state"
+}
+
+# --- 3. Scrapy + readability-lxml ------------------------------------------
+run_scrapy() {
+	local r=$1 dir=$out/round$1 t0 t1 s0 s1 ok empty
+	s0=$(server_ticks)
+	t0=$(now)
+	# In its own directory: Scrapy looks for a scrapy.cfg upwards.
+	run_child timeout -k 10 "$limit" env -C "$dir" /usr/bin/time -f '%U %S' \
+	    -o "$dir/scrapy.time" /usr/bin/python3 -m scrapy runspider \
+	    "$root/bench/ingest/spider.py" -a urls="$urls" \
+	    -O "$dir/scrapy.jsonl" >"$dir/scrapy.log" 2>&1 ||
+	    echo "    scrapy exited $? (see $dir/scrapy.log)"
+	t1=$(now)
+	s1=$(server_ticks)
+	ok=$(wc -l <"$dir/scrapy.jsonl" 2>/dev/null || echo 0)
+	empty=$(grep -c '"text": ""' "$dir/scrapy.jsonl" 2>/dev/null || true)
+	record scrapy "$r" "$(sub "$t1" "$t0")" \
+	    "$(cpu_of "$dir/scrapy.time")" \
+	    "$(secs $((s1 - s0)))" "$ok" \
+	    "JSON lines of $pages, ${empty:-0} with empty text; $(grep -c ' WARNING: \| ERROR: ' "$dir/scrapy.log" || true) log warnings"
+	[ "$keep" = 1 ] || rm -f "$dir/scrapy.jsonl"
+}
+
+# --- 4. the extraction CPU limit: sluice-extract alone on the corpus -------
+run_extract() {
+	local r=$1 dir=$out/round$1 t0 t1 xdocs ok
+	xdocs=$(ls "$corpus" | grep -c '\.html$')
+	t0=$(now)
+	run_child "$shared/bin/extract-run" "$corpus" -o "$dir/extract.json" \
+	    --jsonl-cmd "$build/sluice-extract --json {files}" \
+	    --stats "$dir/extract.stats" 2>"$dir/extract.log" ||
+	    { cat "$dir/extract.log" >&2; die "extract-run failed"; }
+	t1=$(now)
+	ok=$(/usr/bin/python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+print(s["docs"] - s["failures"], s["cpu_s"])' "$dir/extract.stats")
+	record extract "$r" "$(sub "$t1" "$t0")" "${ok#* }" 0 "${ok%% *}" \
+	    "corpus pages cleaned of $xdocs"
+}
+
+# Rounds interleave the measurements so that a busy spell of the shared
+# machine slows all of them, not one.
+for ((r = 1; r <= repeat; r++)); do
+	mkdir -p "$out/round$r"
+	for m in extract curl sluiced scrapy; do
+		echo "round $r/$repeat, load $(load): $m"
+		"run_$m" "$r"
+		tail -n 1 "$results" | awk -F'\t' '{
+		    printf "    wall %.2f s, CPU %.2f s, server CPU %.2f s, %s %s\n",
+		    $3, $4, $5, $6, $7 }'
+	done
+done
+stop_nginx
+
+/usr/bin/python3 - "$results" "$pages" "$cores" "$repeat" <<'PY'
+import statistics, sys
+results, pages, cores, repeat = sys.argv[1:]
+pages, cores, repeat = int(pages), int(cores), int(repeat)
+rounds = {}
+for line in open(results):
+    m, r, wall, cpu, srv, ok, note = line.rstrip("\n").split("\t")
+    wall, cpu, srv, ok = float(wall), float(cpu), float(srv), int(ok)
+    # Rates count the pages that arrived, so a round cut short by -t
+    # does not pass for a fast one; it is flagged below.
+    rounds.setdefault(m, []).append(
+        (ok / wall, wall, cpu, 1000 * cpu / max(ok, 1), srv, cpu / wall, ok))
+least = {m: min(r[6] for r in v) for m, v in rounds.items()}
+# The cleaner alone: CPU seconds per corpus page, median over the rounds.
+xdocs = least.pop("extract")
+xcpu = statistics.median(r[3] for r in rounds.pop("extract")) / 1000
+limit = cores / xcpu
+med = {m: [statistics.median(c) for c in zip(*v)] for m, v in rounds.items()}
+
+print(f"\nmedians of {repeat} rounds, {pages} pages, {cores} cores "
+      f"(server CPU = nginx's, counted apart)")
+print(f"{'':34}{'pages/s':>9}{'wall s':>9}{'CPU s':>9}{'CPU ms/pg':>11}"
+      f"{'server CPU s':>14}{'least ok':>10}")
+names = {"curl": "curl --parallel-max 64 (ceiling)",
+         "sluiced": "sluiced end to end",
+         "scrapy": "Scrapy + readability-lxml"}
+for m in ("curl", "sluiced", "scrapy"):
+    rate, wall, cpu, ms, srv, _, _ = med[m]
+    print(f"{names[m]:34}{rate:9.1f}{wall:9.2f}{cpu:9.2f}{ms:11.2f}"
+          f"{srv:14.2f}{least[m]:10}")
+print(f"{'extraction CPU limit':34}{limit:9.1f}{'':18}{1000 * xcpu:11.2f}"
+      f"{'':14}{xdocs:10}   = {cores} cores / sluice-extract CPU per page")
+
+
+def verdict(value, goal, *who):
+    short = [m for m in who if least[m] < pages]
+    if short:
+        return "no verdict: " + ", ".join(short) + " missed pages"
+    return "met" if value >= goal else "NOT met"
+
+
+s = med["sluiced"][0]
+r1, r2, r3 = s / med["scrapy"][0], s / med["curl"][0], s / limit
+print()
+print(f"{'sluiced / Scrapy+readability':34}{r1:8.1f}x   goal >= 15x   "
+      f"{verdict(r1, 15, 'sluiced', 'scrapy')}")
+print(f"{'sluiced / curl ceiling':34}{r2:8.1%}    (no goal)")
+print(f"{'sluiced / extraction CPU limit':34}{r3:8.1%}    goal >= 80%   "
+      f"{verdict(r3, 0.80, 'sluiced')}")
+# The last ratio is about the product of two factors over the cores: how
+# much of sluiced's CPU per page is the cleaner itself (this one does not
+# depend on the machine's other load), and how many cores it kept busy.
+print(f"{'  sluice-extract / sluiced CPU':34}"
+      f"{1000 * xcpu / med['sluiced'][3]:8.1%}    per page "
+      "(the rest: fetch, loop, store, zstd)")
+print(f"{'  sluiced CPU / wall':34}{med['sluiced'][5]:8.2f}    "
+      f"of {cores} cores busy (other users and nginx share them)")
+PY
+echo "logs and per-round files: $out"
