@@ -686,12 +686,13 @@ rate_count(struct daemon *d, uint64_t n)
 double
 turn_rate(struct daemon *d)
 {
-	uint64_t sum = 0;
+	uint64_t sum = 0, up = (mono_ms() - d->started_mono) / 1000 + 1;
 
 	rate_count(d, 0);
 	for (int i = 0; i < RATE_WINDOW; i++)
 		sum += d->rate[i];
-	return (double)sum / RATE_WINDOW;
+	/* In the first minute, over the time the daemon has been up. */
+	return (double)sum / (double)(up < RATE_WINDOW ? up : RATE_WINDOW);
 }
 
 static void
