@@ -839,40 +839,56 @@ queue_redirect(struct queue *q, MDB_txn *txn, uint64_t id,
 	return rc;
 }
 
-int
-queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
+#define STATE_BIT(s)	(1u << (s))
+
+/*
+ * Reads job id and, when its state is one of the `from` bits, applies
+ * change() to it; MDB_KEYEXIST when its state forbids the change.
+ */
+static int
+job_update(struct queue *q, MDB_txn *txn, uint64_t id, unsigned from,
+    int (*change)(struct queue *, MDB_txn *, struct job *, uint64_t),
+    uint64_t now)
 {
 	struct job j;
 	int rc = queue_get(q, txn, id, &j);
 
 	if (rc != 0)
 		return rc;
-	if (j.state == JOB_QUEUED || j.state == JOB_ACTIVE) {
-		job_set_error(&j, "cancelled", NULL);
-		rc = job_move(q, txn, &j, JOB_CANCELLED, now);
-	} else
-		rc = MDB_KEYEXIST;
+	rc = (from & STATE_BIT(j.state)) ? change(q, txn, &j, now) :
+	    MDB_KEYEXIST;
 	queue_job_free(&j);
 	return rc;
+}
+
+static int
+cancel_job(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
+{
+	job_set_error(j, "cancelled", NULL);
+	return job_move(q, txn, j, JOB_CANCELLED, now);
+}
+
+static int
+retry_job(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
+{
+	j->attempts = 0;
+	j->not_before_ms = 0;
+	job_set_error(j, "", NULL);
+	return job_restart(q, txn, j, now);
+}
+
+int
+queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
+{
+	return job_update(q, txn, id, STATE_BIT(JOB_QUEUED) |
+	    STATE_BIT(JOB_ACTIVE), cancel_job, now);
 }
 
 int
 queue_retry(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
 {
-	struct job j;
-	int rc = queue_get(q, txn, id, &j);
-
-	if (rc != 0)
-		return rc;
-	if (j.state == JOB_FAILED || j.state == JOB_CANCELLED) {
-		j.attempts = 0;
-		j.not_before_ms = 0;
-		job_set_error(&j, "", NULL);
-		rc = job_restart(q, txn, &j, now);
-	} else
-		rc = MDB_KEYEXIST;
-	queue_job_free(&j);
-	return rc;
+	return job_update(q, txn, id, STATE_BIT(JOB_FAILED) |
+	    STATE_BIT(JOB_CANCELLED), retry_job, now);
 }
 
 /* Collects the ids in an id index (active, failed) before changing it. */
