@@ -1,9 +1,12 @@
 /*
  * sched.c - per-host dispatch (see sched.h).
  *
- * Hosts live in a chained hash table keyed by the 64-bit origin hash.  A
- * host entry is dropped once it has nothing ready, nothing in flight and no
- * politeness or backoff state worth keeping.
+ * Hosts live in a chained hash table keyed by the 64-bit origin hash.
+ *
+ * XXX: entries are never dropped, so memory grows with every host ever
+ * seen (about 300 bytes each), and pick_host() walks the whole table per
+ * lease.  Both are fine for thousands of hosts; a crawl over millions needs
+ * an idle-host sweep and a heap of startable hosts ordered by priority.
  */
 #include <errno.h>
 #include <stdlib.h>
