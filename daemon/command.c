@@ -251,7 +251,7 @@ cmd_status(struct daemon *d, struct ctl_conn *c, json_t *req)
 		    json_integer((json_int_t)q->state[i]));
 	reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
 	    "s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:f, s:i, s:i, "
-	    "s:i, s:o}", "ok", 1, "version", SLUICE_VERSION, "uptime_s",
+	    "s:i, s:I, s:o}", "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - d->started_mono) / 1000), "paused",
 	    d->paused, "draining", d->stopping, "jobs", jobs, "totals",
 	    "submitted", (json_int_t)q->submitted, "fetched",
@@ -261,7 +261,8 @@ cmd_status(struct daemon *d, struct ctl_conn *c, json_t *req)
 	    (json_int_t)q->dup_exact, "near", (json_int_t)q->dup_near,
 	    "rate_1m", turn_rate(d), "inflight", (int)fetch_inflight(d->fetch),
 	    "workers", (int)work_threads(d->work), "work_backlog",
-	    (int)work_backlog(d->work), "store", store_json(d)));
+	    (int)work_backlog(d->work), "unindexed",
+	    (json_int_t)queue_unindexed(&d->queue), "store", store_json(d)));
 }
 
 /* Runs fn inside a read transaction; answers internal on LMDB errors. */

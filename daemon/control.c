@@ -174,8 +174,16 @@ control_send_text(struct ctl_conn *c, const char *text, size_t len)
 void
 control_reply(struct ctl_conn *c, json_t *reply)
 {
+	bool inside = c->processing;
+	int rc;
+
 	c->busy = false;
-	if (conn_queue(c, reply) == -1 || c->processing)
+	/* conn_process() below writes the reply at once: arming the write
+	 * event first would cost two epoll_ctl(2) calls per reply. */
+	c->processing = true;
+	rc = conn_queue(c, reply);
+	c->processing = inside;
+	if (rc == -1 || inside)
 		return;
 	conn_process(c);
 }

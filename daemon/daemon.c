@@ -137,6 +137,13 @@ note_host(uint64_t host, void *arg)
 	sched_ready(arg, host, 0);
 }
 
+/* queue_ready_fn: an indexed submission is ready to lease. */
+static void
+note_ready(uint64_t host, int32_t prio, void *arg)
+{
+	sched_ready(arg, host, prio);
+}
+
 /* Opens the databases, requeues what was active at a crash, and loads the
  * hosts that have ready jobs. */
 static void
@@ -154,6 +161,8 @@ open_store(struct daemon *d)
 		fatalx("store: queue: %s", mdb_strerror(rc));
 	queue_set_policy(&d->queue, d->cfg.max_attempts, d->cfg.retry_base_ms,
 	    d->cfg.retry_max_ms);
+	queue_set_notify(&d->queue, note_ready, &d->sched);
+	queue_set_backlog(&d->queue, d->cfg.index_backlog);
 	rc = store_txn_write(&d->store, &txn);
 	if (rc == 0) {
 		queue_turn_begin(&d->queue);
@@ -273,6 +282,7 @@ daemon_configure(struct daemon *d)
 	robots_cache_ttl_default(&d->robots_ttl);
 	queue_set_policy(&d->queue, d->cfg.max_attempts, d->cfg.retry_base_ms,
 	    d->cfg.retry_max_ms);
+	queue_set_backlog(&d->queue, d->cfg.index_backlog);
 	store_set_max(&d->store, d->cfg.map_size_max);
 	/* config_validate() already refused what fetch_configure() could
 	 * not take (line breaks in headers); only ENOMEM is left. */
@@ -349,6 +359,7 @@ daemon_free(struct daemon *d)
 	guard_free(d->guard);
 	turn_free_robots(d);
 	sched_free(&d->sched);
+	queue_close(&d->queue);
 	store_close(&d->store);
 	free_params(d->strip_params);
 	event_base_free(d->base);

@@ -15,6 +15,7 @@
 
 #include "sluice/queue.h"
 #include "sluice/store.h"
+#include "sluice/url.h"
 #include "sluice/util.h"
 
 #define JOB_RECORD_VERSION	1
@@ -85,6 +86,9 @@ counter_field(struct queue_counts *c, size_t i)
 	return i < JOB_NSTATES ? &c->state[i] : rest[i - JOB_NSTATES];
 }
 
+static int intake_load(struct queue *q);
+static int index_at_open(struct queue *q);
+
 int
 queue_open(struct queue *q, struct store *s)
 {
@@ -115,7 +119,68 @@ queue_open(struct queue *q, struct store *s)
 	q->next_id = store_counter_get(s, txn, "next_id");
 	if (q->next_id == 0)
 		q->next_id = 1;
-	return mdb_txn_commit(txn);
+	/* Stored as a length so that a store from before the intake (no
+	 * counter, 0) has everything indexed. */
+	q->index_from = q->next_id - store_counter_get(s, txn, "unindexed");
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return rc;
+	return q->index_from < q->next_id ? index_at_open(q) : 0;
+}
+
+/* Indexes what a crash left unindexed, before anyone looks. */
+static int
+index_at_open(struct queue *q)
+{
+	uint64_t from = q->index_from;
+	char err[256];
+	MDB_txn *txn;
+	int rc;
+
+	do {
+		q->index_from = from;
+		if ((rc = store_txn_write(q->store, &txn)) != 0)
+			return rc;
+		if ((rc = store_counter_add(q->store, txn, "unindexed",
+		    -(int64_t)queue_unindexed(q))) == 0 &&
+		    (rc = queue_index(q, txn, UINT64_MAX, now_ms(),
+		    NULL)) == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+	} while (rc == MDB_MAP_FULL &&
+	    store_grow(q->store, err, sizeof(err)) == 0);
+	if (rc == MDB_MAP_FULL) {
+		/* A store at its cap has no room for the indexes: the jobs
+		 * wait in the intake until a restart with a higher cap. */
+		q->index_from = from;
+		return intake_load(q);
+	}
+	return rc;
+}
+
+void
+queue_close(struct queue *q)
+{
+	intake_free(&q->intake);
+}
+
+void
+queue_set_notify(struct queue *q, queue_ready_fn fn, void *arg)
+{
+	q->on_ready = fn;
+	q->on_ready_arg = arg;
+}
+
+void
+queue_set_backlog(struct queue *q, uint64_t backlog)
+{
+	q->backlog = backlog;
+}
+
+uint64_t
+queue_unindexed(const struct queue *q)
+{
+	return q->next_id - q->index_from;
 }
 
 void
@@ -130,8 +195,12 @@ queue_set_policy(struct queue *q, uint32_t max_attempts,
 void
 queue_turn_begin(struct queue *q)
 {
+	/* The last turn committed: forget what it indexed. */
+	while (q->intake.count > 0 && q->intake.base < q->index_from)
+		intake_pop_oldest(&q->intake);
 	q->saved = q->counts;
 	q->saved_next_id = q->next_id;
+	q->saved_index_from = q->index_from;
 }
 
 void
@@ -139,6 +208,11 @@ queue_turn_abort(struct queue *q)
 {
 	q->counts = q->saved;
 	q->next_id = q->saved_next_id;
+	q->index_from = q->saved_index_from;
+	/* Submissions of the aborted turn were never stored. */
+	while (q->intake.count > 0 &&
+	    q->intake.base + q->intake.count > q->next_id)
+		intake_pop_newest(&q->intake);
 }
 
 int
@@ -160,8 +234,17 @@ queue_turn_flush(struct queue *q, MDB_txn *txn)
 		rc = store_counter_add(q->store, txn, "next_id",
 		    (int64_t)(q->next_id - store_counter_get(q->store, txn,
 		    "next_id")));
+	if (rc == 0 && (q->next_id != q->saved_next_id ||
+	    q->index_from != q->saved_index_from))
+		rc = store_counter_add(q->store, txn, "unindexed",
+		    (int64_t)(queue_unindexed(q) - store_counter_get(q->store,
+		    txn, "unindexed")));
 	return rc;
 }
+
+static int intake_lookup(struct queue *q, MDB_txn *txn, const char *url,
+    uint64_t *id);
+static int settle(struct queue *q, MDB_txn *txn, uint64_t now);
 
 /* --- records ------------------------------------------------------- */
 
@@ -317,6 +400,8 @@ queue_find_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t *id)
 		rc = MDB_CORRUPTED;
 	if (rc == 0)
 		*id = store_get_be64(v.mv_data);
+	if (rc == MDB_NOTFOUND && q->intake.count > 0)
+		rc = intake_lookup(q, txn, url, id);
 	return rc;
 }
 
@@ -327,6 +412,8 @@ queue_alias_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t id)
 	MDB_val k = { 0, key }, v = { sizeof(idbuf), idbuf };
 	int rc;
 
+	if ((rc = settle(q, txn, now_ms())) != 0)
+		return rc;
 	k.mv_size = url_key(url, key);
 	store_put_be64(idbuf, id);
 	rc = mdb_put(txn, q->urls, &k, &v, MDB_NOOVERWRITE);
@@ -595,14 +682,177 @@ submit_existing(struct queue *q, MDB_txn *txn, uint64_t id, bool force,
 	return rc;
 }
 
+/* --- the intake ---------------------------------------------------- */
+
+static uint64_t
+intake_hash(const char *url)
+{
+	return XXH3_64bits(url, strlen(url));
+}
+
+/* The unindexed job whose URL is url: 0, MDB_NOTFOUND or an error. */
+static int
+intake_lookup(struct queue *q, MDB_txn *txn, const char *url, uint64_t *id)
+{
+	size_t len = strlen(url);
+	uint32_t cursor = 0;
+	uint64_t cand;
+
+	while (intake_find(&q->intake, intake_hash(url), &cursor, &cand)) {
+		MDB_val k = { sizeof(cand), &cand }, v;
+		struct job_disk d;
+		int rc;
+
+		if (cand < q->index_from || cand >= q->next_id)
+			continue;	/* indexed: urls has it */
+		if ((rc = mdb_get(txn, q->jobs, &k, &v)) != 0)
+			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+		if (v.mv_size < sizeof(d))
+			return MDB_CORRUPTED;
+		memcpy(&d, v.mv_data, sizeof(d));
+		if (d.url_len == len && v.mv_size >= sizeof(d) + len &&
+		    memcmp((char *)v.mv_data + sizeof(d), url, len) == 0) {
+			*id = cand;
+			return 0;
+		}
+	}
+	return MDB_NOTFOUND;
+}
+
+/*
+ * Enters j into urls, its state's index and its host's counts, as a
+ * submission did before the intake.  origin names j's host if known.
+ */
+static int
+index_job(struct queue *q, MDB_txn *txn, const struct job *j,
+    const char *origin, uint64_t now)
+{
+	unsigned char key[URL_KEY_MAX], idbuf[8];
+	MDB_val k = { url_key(j->url, key), key }, v = { 8, idbuf };
+	char *made = NULL;
+	int rc;
+
+	store_put_be64(idbuf, j->id);
+	/* The intake kept a second job for a known URL out; a URL that is
+	 * known anyway (an alias) keeps its first owner. */
+	rc = mdb_put(txn, q->urls, &k, &v, MDB_NOOVERWRITE);
+	if (rc == MDB_KEYEXIST)
+		rc = 0;
+	if (rc == 0)
+		rc = job_index(q, txn, j, true, now);
+	if (rc == 0 && origin == NULL)
+		(void)url_origin(j->url, &made);
+	if (rc == 0)
+		rc = host_add(q, txn, j->host, origin ? origin : made, j->state,
+		    1);
+	free(made);
+	if (rc == 0 && j->state == JOB_QUEUED && j->not_before_ms <= now &&
+	    q->on_ready != NULL)
+		q->on_ready(j->host, j->priority, q->on_ready_arg);
+	return rc;
+}
+
+int
+queue_index(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
+    uint64_t *n)
+{
+	uint64_t from = q->index_from, done = 0;
+	MDB_val k = { sizeof(from), &from }, v;
+	MDB_cursor *cur;
+	int rc;
+
+	if (n != NULL)
+		*n = 0;
+	if (limit == 0 || q->index_from >= q->next_id)
+		return 0;
+	if ((rc = mdb_cursor_open(txn, q->jobs, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    rc == 0 && done < limit; rc = mdb_cursor_get(cur, &k, &v,
+	    MDB_NEXT)) {
+		struct job j;
+
+		if (k.mv_size != sizeof(j.id))
+			continue;
+		memcpy(&j.id, k.mv_data, sizeof(j.id));
+		if (j.id >= q->next_id)
+			break;
+		if ((rc = job_decode(&v, &j)) != 0)
+			break;
+		memcpy(&j.id, k.mv_data, sizeof(j.id));
+		rc = index_job(q, txn, &j, NULL, now);
+		queue_job_free(&j);
+		if (rc != 0)
+			break;
+		q->index_from = j.id + 1;
+		done++;
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND || (rc == 0 && done < limit))
+		q->index_from = q->next_id;	/* no records left */
+	if (n != NULL)
+		*n = done;
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Fills the intake with the unindexed jobs of the store. */
+static int
+intake_load(struct queue *q)
+{
+	uint64_t from = q->index_from;
+	MDB_val k = { sizeof(from), &from }, v;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	int rc = store_txn_read(q->store, &txn);
+
+	if (rc != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, q->jobs, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct job j;
+
+		if (k.mv_size != sizeof(j.id))
+			continue;
+		memcpy(&j.id, k.mv_data, sizeof(j.id));
+		if (j.id >= q->next_id)
+			break;
+		if ((rc = job_decode(&v, &j)) != 0)
+			break;
+		memcpy(&j.id, k.mv_data, sizeof(j.id));
+		if (j.id != q->intake.base + q->intake.count &&
+		    q->intake.count > 0)
+			rc = MDB_CORRUPTED;	/* ids follow on */
+		else if (intake_add(&q->intake, j.id, intake_hash(j.url)))
+			rc = ENOMEM;
+		queue_job_free(&j);
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Indexes the whole intake: before any change but a submission. */
+static int
+settle(struct queue *q, MDB_txn *txn, uint64_t now)
+{
+	return queue_index(q, txn, UINT64_MAX, now, NULL);
+}
+
 int
 queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
     const char *origin, int32_t priority, uint64_t not_before_ms, bool force,
     uint64_t now, struct submit_result *r)
 {
-	unsigned char key[URL_KEY_MAX], idbuf[8];
-	MDB_val k = { 0, key }, v = { sizeof(idbuf), idbuf };
+	unsigned char key[URL_KEY_MAX];
+	MDB_val k = { 0, key }, v;
 	struct job j = { 0 };
+	uint64_t id;
 	int rc;
 
 	k.mv_size = url_key(url, key);
@@ -612,6 +862,11 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 		    force, priority, now, r);
 	if (rc != MDB_NOTFOUND)
 		return rc ? rc : MDB_CORRUPTED;
+	/* An unindexed job is queued, which --force leaves as it is. */
+	if (q->intake.count > 0 &&
+	    (rc = intake_lookup(q, txn, url, &id)) != MDB_NOTFOUND)
+		return rc ? rc : submit_existing(q, txn, id, force, priority,
+		    now, r);
 	j.id = q->next_id;
 	j.state = JOB_QUEUED;
 	j.priority = priority;
@@ -620,19 +875,21 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 	j.created_ms = j.updated_ms = now;
 	j.not_before_ms = not_before_ms > now ? not_before_ms : 0;
 	j.url = (char *)url;
-	rc = job_put(q, txn, &j, MDB_APPEND);
-	if (rc == 0) {
-		store_put_be64(idbuf, j.id);
-		v.mv_size = sizeof(idbuf);
-		v.mv_data = idbuf;
-		rc = mdb_put(txn, q->urls, &k, &v, 0);
-	}
-	if (rc == 0)
-		rc = job_index(q, txn, &j, true, now);
-	if (rc == 0)
-		rc = host_add(q, txn, host, origin, JOB_QUEUED, 1);
-	if (rc != 0)
+	if ((rc = job_put(q, txn, &j, MDB_APPEND)) != 0)
 		return rc;
+	/* A full backlog: the oldest waiting job makes room. */
+	if (q->backlog > 0 && queue_unindexed(q) >= q->backlog &&
+	    (rc = queue_index(q, txn, queue_unindexed(q) - q->backlog + 1,
+	    now, NULL)) != 0)
+		return rc;
+	if (q->backlog == 0 ||
+	    intake_add(&q->intake, j.id, intake_hash(url)) == -1) {
+		/* Indexed now, after any older unindexed job. */
+		if ((rc = settle(q, txn, now)) != 0 ||
+		    (rc = index_job(q, txn, &j, origin, now)) != 0)
+			return rc;
+		q->index_from = j.id + 1;
+	}
 	q->next_id++;
 	q->counts.state[JOB_QUEUED]++;
 	q->counts.submitted++;
@@ -851,8 +1108,10 @@ job_update(struct queue *q, MDB_txn *txn, uint64_t id, unsigned from,
     uint64_t now)
 {
 	struct job j;
-	int rc = queue_get(q, txn, id, &j);
+	int rc = settle(q, txn, now);
 
+	if (rc == 0)
+		rc = queue_get(q, txn, id, &j);
 	if (rc != 0)
 		return rc;
 	rc = (from & STATE_BIT(j.state)) ? change(q, txn, &j, now) :

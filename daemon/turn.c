@@ -27,6 +27,8 @@
 #include "sluice/work.h"
 
 #define LEASE_BATCH	256	/* leases planned per turn, at most */
+#define INDEX_BATCH	1024	/* unindexed jobs indexed per idle turn */
+#define INDEX_IDLE_MS	5	/* client silence before turns index */
 
 static void robots_failed(struct daemon *d, struct lease *l,
     const char *why);
@@ -132,10 +134,12 @@ apply_submit(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
 				break;
 			if (r.status == SUBMIT_DUPLICATE)
 				dups++;
-			else {
+			else
 				queued++;
+			/* New jobs reach the scheduler when they are indexed
+			 * (queue_set_notify); a requeued one is ready now. */
+			if (r.status == SUBMIT_REQUEUED)
 				sched_ready(&d->sched, u->host, op->priority);
-			}
 		} else
 			rejected++;
 		json_array_append_new(results, submit_result(u, &r));
@@ -569,6 +573,23 @@ note_ready(uint64_t host, int32_t prio, void *arg)
 	sched_ready(arg, host, prio);
 }
 
+/*
+ * Milliseconds until turns may index the intake: 0 now, -1 never (nothing
+ * waits, or the store refuses commits).  Indexing waits for clients to
+ * fall silent: a burst's commits then stay small, and the indexing of
+ * what it left is done in large, cheap batches.
+ */
+static int64_t
+index_wait(const struct daemon *d, uint64_t mono)
+{
+	uint64_t due = d->last_client_mono + INDEX_IDLE_MS;
+
+	if (queue_unindexed(&d->queue) == 0 || d->store_stuck ||
+	    d->store_full)
+		return -1;	/* a full store has no room for the indexes */
+	return due > mono ? (int64_t)(due - mono) : 0;
+}
+
 /* Everything the turn changes, inside txn.  0 or an LMDB error. */
 static int
 turn_apply(struct daemon *d, MDB_txn *txn, uint64_t now)
@@ -580,6 +601,10 @@ turn_apply(struct daemon *d, MDB_txn *txn, uint64_t now)
 	pc.calls.arg = &pc;
 	for (struct op *op = d->ops; op != NULL && rc == 0; op = op->next)
 		rc = apply_op(d, txn, op, now);
+	/* Submissions wait in the intake while clients keep the loop busy
+	 * (queue_submit bounds them); a turn nobody waits on indexes them. */
+	if (rc == 0 && d->ops == NULL && index_wait(d, mono_ms()) == 0)
+		rc = queue_index(&d->queue, txn, INDEX_BATCH, now, NULL);
 	for (struct completion *c = d->comps; c != NULL && rc == 0;
 	    c = c->next)
 		rc = apply_completion(d, txn, c, now);
@@ -789,12 +814,14 @@ check_waiters(struct daemon *d)
 	d->waiters = list;
 }
 
+
 /* Arms the wake timer for the next due job or host slot, or for now when
  * replies let pipelined requests queue work during the turn. */
 static void
 arm_wake(struct daemon *d, uint64_t now)
 {
 	int64_t ms = may_dispatch(d) ? sched_next_wakeup(&d->sched, now) : -1;
+	int64_t iw;
 	struct timeval tv;
 
 	if (d->ops != NULL)
@@ -805,6 +832,9 @@ arm_wake(struct daemon *d, uint64_t now)
 		ms = due > mono ? (int64_t)(due - mono) : 0;
 	} else if (d->comps != NULL)
 		ms = 0;
+	iw = index_wait(d, mono_ms());
+	if (iw >= 0 && (ms < 0 || iw < ms))
+		ms = iw;
 	if (d->next_due_ms != 0) {
 		int64_t due = d->next_due_ms > now ?
 		    (int64_t)(d->next_due_ms - now) : 0;
@@ -825,7 +855,8 @@ arm_wake(struct daemon *d, uint64_t now)
 static bool
 turn_has_work(struct daemon *d, uint64_t now)
 {
-	if (d->ops != NULL || d->comps != NULL)
+	if (d->ops != NULL || d->comps != NULL ||
+	    index_wait(d, mono_ms()) == 0)
 		return true;
 	if (d->next_due_ms != 0 && now >= d->next_due_ms)
 		return true;
@@ -846,6 +877,8 @@ turn_due(struct daemon *d, uint64_t mono)
 {
 	if (d->ops != NULL || d->stopping)
 		return true;
+	if (d->comps == NULL && index_wait(d, mono) == 0)
+		return true;	/* nothing gathers: index now */
 	if (mono >= d->last_commit_mono + d->cfg.commit_interval_ms)
 		return true;
 	return d->ncomps * 2 >= d->sched.max_total;
@@ -914,6 +947,8 @@ turn_run(struct daemon *d)
 	}
 	d->store_stuck = false;
 	d->last_commit_mono = mono_ms();
+	if (d->ops != NULL)
+		d->last_client_mono = d->last_commit_mono;
 	turn_free_robots(d);
 	log_debug("turn: apply %llu us, commit %llu us",
 	    (unsigned long long)(t1 - t0),

@@ -46,6 +46,7 @@ struct config {
 	uint64_t	 retry_max_ms;		/* cap on the retry delay */
 	uint32_t	 max_url_length;
 	uint32_t	 max_batch;		/* URLs in one submit request */
+	uint32_t	 index_backlog;		/* submissions left unindexed */
 
 	/* [fetch] */
 	uint32_t	 max_total;		/* transfers in flight, all hosts */

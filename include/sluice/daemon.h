@@ -153,6 +153,7 @@ struct daemon {
 	struct completion *comps, **comps_tail;
 	uint32_t	 ncomps;
 	uint64_t	 last_commit_mono;	/* mono_ms() of the last commit */
+	uint64_t	 last_client_mono;	/* ... of the last turn with ops */
 	bool		 commit_wait;	/* work waits for commit_interval */
 	struct lease	*leases;
 	struct robots_result *robots_results;

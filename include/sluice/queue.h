@@ -17,6 +17,17 @@
  *   failed   id (be64)                          -> ""   for retry --failed
  *   hosts    host (be64)                        -> jobs per state + origin
  *
+ * The intake.  With an index backlog (queue_set_backlog), a new submission
+ * writes only its job record, appended to jobs, and stays "unindexed": its
+ * URL is found through an in-memory table (intake.h), and it joins
+ * urls, ready or delayed and its host's record when queue_index() runs, in
+ * a later turn and in bulk.  A commit that answers clients then touches a
+ * few appended pages instead of a B-tree leaf per URL in three trees.  The
+ * ids of unindexed jobs are the range [index_from, next_id); the counter
+ * "unindexed" keeps its length across restarts, and queue_index() at start
+ * finishes what a crash left.  Every change other than a submission indexes
+ * the whole backlog first, so only the intake knows unindexed jobs.
+ *
  * Job lifecycle: queued -> active -> done | failed | cancelled; a retryable
  * failure goes back to queued with a due time, until queue.max_attempts.
  * A cluster mode would put another store behind this same interface; the
@@ -29,6 +40,8 @@
 #include <stdint.h>
 
 #include <lmdb.h>
+
+#include "sluice/intake.h"
 
 struct store;
 
@@ -79,6 +92,8 @@ struct queue_counts {
 	uint64_t	 dup_url, dup_exact, dup_near;
 };
 
+typedef void (*queue_ready_fn)(uint64_t host, int32_t prio, void *arg);
+
 struct queue {
 	struct store	*store;
 	MDB_dbi		 jobs, urls, ready, delayed, active, failed, hosts;
@@ -86,7 +101,13 @@ struct queue {
 	struct queue_counts counts;	/* mirrors the meta db */
 	struct queue_counts saved;	/* at queue_turn_begin */
 	uint64_t	 saved_next_id;
+	uint64_t	 index_from;	/* first unindexed id */
+	uint64_t	 saved_index_from;
+	struct intake	 intake;
+	queue_ready_fn	 on_ready;	/* a job became ready to lease */
+	void		*on_ready_arg;
 	/* policy, from the config */
+	uint64_t	 backlog;	/* unindexed jobs allowed; 0 = none */
 	uint32_t	 max_attempts;
 	uint64_t	 retry_base_ms;
 	uint64_t	 retry_max_ms;
@@ -96,6 +117,15 @@ struct queue {
 int queue_open(struct queue *q, struct store *s);
 void queue_set_policy(struct queue *q, uint32_t max_attempts,
     uint64_t retry_base_ms, uint64_t retry_max_ms);
+
+/* Frees the intake's memory. */
+void queue_close(struct queue *q);
+/* fn(host, prio, arg) hears of every job that becomes ready through a
+ * submission or queue_index() (other transitions are the caller's). */
+void queue_set_notify(struct queue *q, queue_ready_fn fn, void *arg);
+/* Submissions that may wait unindexed (queue.index_backlog); 0 indexes
+ * each submission in its own transaction. */
+void queue_set_backlog(struct queue *q, uint64_t backlog);
 
 /* Snapshot the in-memory mirror before a turn; restore it on abort. */
 void queue_turn_begin(struct queue *q);
@@ -123,6 +153,15 @@ int queue_submit(struct queue *q, MDB_txn *txn, const char *url,
     uint64_t host, const char *origin, int32_t priority,
     uint64_t not_before_ms, bool force, uint64_t now,
     struct submit_result *r);
+
+/* Jobs submitted but not indexed yet. */
+uint64_t queue_unindexed(const struct queue *q);
+/*
+ * Indexes up to limit unindexed jobs, oldest first: their URLs, ready or
+ * delayed entries and host counts.  *n (if not NULL) counts them.
+ */
+int queue_index(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
+    uint64_t *n);
 
 /* Reads job id.  MDB_NOTFOUND if absent.  Free with queue_job_free. */
 int queue_get(struct queue *q, MDB_txn *txn, uint64_t id, struct job *j);

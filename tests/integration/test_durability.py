@@ -62,7 +62,7 @@ def submitter(d, web, numbers, acks, single, errors, stop):
     c = None
     try:
         while pending and not stop.is_set():
-            n = 1 if single else rng.randint(1, 300)
+            n = 1 if single else rng.randint(1, 50)
             chunk, pending = pending[:n], pending[n:]
             urls = [web.url(f"/page/{i}") for i in chunk]
             obj = {"cmd": "submit"}
@@ -90,8 +90,10 @@ def submitter(d, web, numbers, acks, single, errors, stop):
                 return
             assert [x["url"] for x in r["results"]] == urls, r
             acks.record(r["results"])
+            # Paced so that submission lasts seconds, long enough for
+            # the killer to strike during it several times.
             if not single:
-                time.sleep(rng.random() * 0.01)
+                time.sleep(rng.random() * 0.06)
     except Exception as e:	# reported by the main thread
         errors.append(f"submitter: {e!r}")
     finally:
@@ -105,14 +107,15 @@ def queue_state(d):
         s = req(d, {"cmd": "status"}, timeout=5)
     except (OSError, HarnessError):
         return None
-    return s["jobs"], s["inflight"]
+    return s["jobs"], s["inflight"], s["unindexed"]
 
 
 def killer(d, submitting, kills, errors, stop):
     """SIGKILLs and restarts d at random moments: up to MAX_SUBMIT_KILLS
     while the clients submit (fetching runs meanwhile), then while jobs
     remain to be fetched, up to MAX_KILLS in all.  Each kill is recorded
-    as (phase, transfers in flight and jobs queued just before it)."""
+    as (phase, transfers in flight, jobs queued and submissions not yet
+    indexed just before it)."""
     rng = random.Random(4242)
     try:
         while len(kills) < MAX_KILLS and not stop.is_set():
@@ -128,14 +131,14 @@ def killer(d, submitting, kills, errors, stop):
             if st is None:
                 errors.append("sluiced does not answer status")
                 return
-            jobs, inflight = st
+            jobs, inflight, unindexed = st
             if phase == "fetch" and jobs["queued"] + jobs["active"] == 0:
                 return
             code = d.kill()
             if code != -signal.SIGKILL:
                 errors.append(f"sluiced had already exited with {code}")
                 return
-            kills.append((phase, inflight, jobs["queued"]))
+            kills.append((phase, inflight, jobs["queued"], unindexed))
             d.start()
     except Exception as e:
         errors.append(f"killer: {e!r}")
@@ -179,6 +182,9 @@ def test_kill9_during_submission_and_fetching(tmp):
         assert sum(k[0] == "submit" for k in kills) >= 2, kills
         assert sum(k[1] > 0 for k in kills) >= 3, \
             f"too few kills with transfers in flight: {kills}"
+        # Recovery must also index what the intake held (queue.h).
+        assert any(k[3] > 0 for k in kills), \
+            f"no kill while submissions waited to be indexed: {kills}"
         assert len(acks.ids) == N_URLS, len(acks.ids)
         if not d.running():
             d.start()

@@ -49,6 +49,7 @@ teardown(void **state)
 
 	if (f->txn != NULL)
 		mdb_txn_abort(f->txn);
+	queue_close(&f->q);
 	store_close(&f->store);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
@@ -569,6 +570,167 @@ test_host_records_follow_jobs(void **state)
 	commit(f);
 }
 
+/* --- the intake (queue.index_backlog) ------------------------------ */
+
+struct ready_seen {
+	int		 n;
+	uint64_t	 host;
+};
+
+static void
+saw_ready(uint64_t host, int32_t prio, void *arg)
+{
+	struct ready_seen *rs = arg;
+
+	(void)prio;
+	rs->n++;
+	rs->host = host;
+}
+
+static void
+reopen(struct fx *f)
+{
+	char err[256];
+
+	queue_close(&f->q);
+	store_close(&f->store);
+	assert_int_equal(store_open(&f->store, f->dir, 1 << 20, 1 << 30, err,
+	    sizeof(err)), 0);
+	assert_int_equal(queue_open(&f->q, &f->store), 0);
+}
+
+static void
+test_intake_defers_indexing(void **state)
+{
+	struct fx *f = *state;
+	struct ready_seen rs = { 0 };
+	uint64_t a, b, id, n;
+	int32_t prio;
+	struct job j;
+
+	queue_set_backlog(&f->q, 100);
+	queue_set_notify(&f->q, saw_ready, &rs);
+	begin(f);
+	a = submit(f, "http://d.example/1", 41, 0, SUBMIT_QUEUED);
+	b = submit(f, "http://d.example/2", 41, 0, SUBMIT_QUEUED);
+	/* Known by URL and by id, counted, but not ready yet. */
+	assert_int_equal(submit(f, "http://d.example/1", 41, 0,
+	    SUBMIT_DUPLICATE), a);
+	assert_int_equal(queue_find_url(&f->q, f->txn, "http://d.example/2",
+	    &id), 0);
+	assert_int_equal(id, b);
+	assert_int_equal(queue_get(&f->q, f->txn, b, &j), 0);
+	assert_int_equal(j.state, JOB_QUEUED);
+	queue_job_free(&j);
+	assert_int_equal(queue_peek(&f->q, f->txn, 41, &prio, &id),
+	    MDB_NOTFOUND);
+	assert_int_equal(queue_unindexed(&f->q), 2);
+	assert_int_equal(rs.n, 0);
+	commit(f);
+	assert_int_equal(f->q.counts.state[JOB_QUEUED], 2);
+
+	begin(f);
+	assert_int_equal(queue_index(&f->q, f->txn, 1, 2000, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rs.n, 1);
+	assert_int_equal(rs.host, 41);
+	assert_int_equal(queue_unindexed(&f->q), 1);
+	assert_int_equal(lease_next(f, 41, 2000), a);
+	assert_int_equal(lease_next(f, 41, 2000), 0);
+	assert_int_equal(queue_index(&f->q, f->txn, 100, 2000, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(lease_next(f, 41, 2000), b);
+	commit(f);
+	/* Indexed: the URL comes from urls now. */
+	begin(f);
+	assert_int_equal(submit(f, "http://d.example/2", 41, 0,
+	    SUBMIT_DUPLICATE), b);
+	commit(f);
+	assert_int_equal(f->q.intake.count, 0);
+}
+
+static void
+test_intake_survives_crash_and_abort(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a, b, c;
+
+	queue_set_backlog(&f->q, 100);
+	begin(f);
+	a = submit(f, "http://e.example/1", 42, 0, SUBMIT_QUEUED);
+	b = submit(f, "http://e.example/2", 42, 0, SUBMIT_QUEUED);
+	commit(f);
+	/* An aborted turn's submission leaves no trace in the intake. */
+	begin(f);
+	c = submit(f, "http://e.example/3", 42, 0, SUBMIT_QUEUED);
+	mdb_txn_abort(f->txn);
+	f->txn = NULL;
+	queue_turn_abort(&f->q);
+	assert_int_equal(f->q.intake.count, 2);
+	begin(f);
+	assert_int_equal(submit(f, "http://e.example/4", 42, 0,
+	    SUBMIT_QUEUED), c);
+	assert_int_equal(submit(f, "http://e.example/3", 42, 0,
+	    SUBMIT_QUEUED), c + 1);
+	commit(f);
+	/* "Crash" with four unindexed: reopening indexes them. */
+	reopen(f);
+	assert_int_equal(queue_unindexed(&f->q), 0);
+	queue_set_backlog(&f->q, 100);
+	begin(f);
+	assert_int_equal(submit(f, "http://e.example/2", 42, 0,
+	    SUBMIT_DUPLICATE), b);
+	assert_int_equal(lease_next(f, 42, 2000), a);
+	assert_int_equal(lease_next(f, 42, 2000), b);
+	assert_int_equal(lease_next(f, 42, 2000), c);
+	assert_int_equal(lease_next(f, 42, 2000), c + 1);
+	commit(f);
+	assert_int_equal(f->q.counts.state[JOB_ACTIVE], 4);
+}
+
+static void
+test_intake_settles_before_changes(void **state)
+{
+	struct fx *f = *state;
+	struct hosts_seen hs = { 0 };
+	uint64_t a, ids[5];
+
+	queue_set_backlog(&f->q, 3);
+	begin(f);
+	a = submit(f, "http://a/1", 31, 0, SUBMIT_QUEUED);
+	submit(f, "http://a/2", 31, 0, SUBMIT_QUEUED);
+	/* Cancelling an unindexed job indexes the intake first, so the
+	 * host's counts stay right. */
+	assert_int_equal(queue_cancel(&f->q, f->txn, a, 1500), 0);
+	assert_int_equal(queue_unindexed(&f->q), 0);
+	assert_int_equal(queue_walk_hosts(&f->q, f->txn, 0, count_host, &hs),
+	    0);
+	assert_int_equal(hs.queued_a, 1);
+	commit(f);
+	/* A full backlog: each submission indexes the oldest first. */
+	begin(f);
+	for (int i = 0; i < 5; i++) {
+		char url[32];
+
+		snprintf(url, sizeof(url), "http://a/x%d", i);
+		ids[i] = submit(f, url, 31, 0, SUBMIT_QUEUED);
+	}
+	assert_int_equal(queue_unindexed(&f->q), 3);
+	assert_int_equal(submit(f, "http://a/x0", 31, 0, SUBMIT_DUPLICATE),
+	    ids[0]);
+	assert_int_equal(submit(f, "http://a/x4", 31, 0, SUBMIT_DUPLICATE),
+	    ids[4]);
+	commit(f);
+	/* An alias (a page's canonical URL) of an unindexed URL keeps the
+	 * URL's own job. */
+	begin(f);
+	assert_int_equal(queue_alias_url(&f->q, f->txn, "http://a/x4", a), 0);
+	assert_int_equal(queue_find_url(&f->q, f->txn, "http://a/x4",
+	    &ids[0]), 0);
+	assert_int_equal(ids[0], ids[4]);
+	commit(f);
+}
+
 int
 main(void)
 {
@@ -604,6 +766,12 @@ main(void)
 		    test_redirect_requeues_and_detects_loops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_records_follow_jobs,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intake_defers_indexing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_intake_survives_crash_and_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_intake_settles_before_changes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
