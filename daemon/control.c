@@ -123,25 +123,32 @@ conn_writable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* json_dump_callback_t: appends to a struct buf. */
+static int
+dump_to_buf(const char *s, size_t n, void *arg)
+{
+	return buf_append(arg, s, n);
+}
+
 /* Queues one JSON line; -1 (and the connection is closed) if it would
  * pass daemon.max_reply_buffer or memory is short. */
 static int
 conn_queue(struct ctl_conn *c, json_t *v)
 {
-	char *s;
+	size_t mark = c->out.len;
 	int rc = -1;
 
 	if (c->dead) {
 		json_decref(v);
 		return -1;
 	}
-	s = json_dumps(v, JSON_COMPACT);
-	json_decref(v);
-	if (s != NULL && buf_append(&c->out, s, strlen(s)) == 0 &&
+	/* Straight into the output buffer: no string to allocate and copy. */
+	if (json_dump_callback(v, dump_to_buf, &c->out, JSON_COMPACT) == 0 &&
 	    buf_append(&c->out, "\n", 1) == 0)
 		rc = 0;
-	free(s);
+	json_decref(v);
 	if (rc == -1) {
+		c->out.len = mark;	/* no half line stays */
 		conn_close(c, "reply buffer over daemon.max_reply_buffer");
 		return -1;
 	}

@@ -741,7 +741,7 @@ index_job(struct queue *q, MDB_txn *txn, const struct job *j,
 	if (rc == 0)
 		rc = job_index(q, txn, j, true, now);
 	if (rc == 0 && origin == NULL)
-		(void)url_origin(j->url, &made);
+		(void)url_host_key(j->url, &made);	/* no URL parse */
 	if (rc == 0)
 		rc = host_add(q, txn, j->host, origin ? origin : made, j->state,
 		    1);

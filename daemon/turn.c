@@ -92,21 +92,27 @@ lease_free(struct lease *l)
 static json_t *
 submit_result(const struct op_url *u, const struct submit_result *r)
 {
+	json_t *o;
+
 	if (u->url == NULL)
 		return json_pack("{s:s, s:s, s:{s:s, s:s}}", "url", u->given,
 		    "status", "rejected", "error", "code",
 		    url_status_name(u->status), "message",
 		    url_status_message(u->status));
-	if (r->status == SUBMIT_DUPLICATE)
-		return json_pack("{s:s, s:s, s:I, s:s, s:s}", "url", u->url,
-		    "status", "duplicate", "id", (json_int_t)r->id,
-		    "duplicate", "url", "state", job_state_name(r->state));
-	if (r->status == SUBMIT_REQUEUED)
-		return json_pack("{s:s, s:s, s:I, s:b}", "url", u->url,
-		    "status", "queued", "id", (json_int_t)r->id,
-		    "requeued", 1);
-	return json_pack("{s:s, s:s, s:I}", "url", u->url, "status",
-	    "queued", "id", (json_int_t)r->id);
+	/* Built by hand rather than with json_pack(): this runs once per
+	 * submitted URL, and parsing a format string cost as much. */
+	o = json_object();
+	json_object_set_new(o, "url", json_string(u->url));
+	json_object_set_new(o, "status", json_string(r->status ==
+	    SUBMIT_DUPLICATE ? "duplicate" : "queued"));
+	json_object_set_new(o, "id", json_integer((json_int_t)r->id));
+	if (r->status == SUBMIT_DUPLICATE) {
+		json_object_set_new(o, "duplicate", json_string("url"));
+		json_object_set_new(o, "state",
+		    json_string(job_state_name(r->state)));
+	} else if (r->status == SUBMIT_REQUEUED)
+		json_object_set_new(o, "requeued", json_true());
+	return o;
 }
 
 static int
