@@ -163,12 +163,13 @@ open_store(struct daemon *d)
 	    d->cfg.retry_max_ms);
 	queue_set_notify(&d->queue, note_ready, &d->sched);
 	queue_set_backlog(&d->queue, d->cfg.index_backlog);
+	err[0] = '\0';
 	rc = store_txn_write(&d->store, &txn);
 	if (rc == 0) {
 		queue_turn_begin(&d->queue);
 		if ((rc = doc_open(&d->docs, txn)) != 0 ||
 		    (rc = hosts_open(&d->hosts, txn)) != 0 ||
-		    (rc = dedup_open(txn, &d->dedup)) != 0 ||
+		    (rc = dedup_open(txn, &d->dedup, err, sizeof(err))) != 0 ||
 		    (rc = queue_recover(&d->queue, txn, &n)) != 0 ||
 		    (rc = queue_ready_hosts(&d->queue, txn, note_host,
 		    &d->sched)) != 0 ||
@@ -178,7 +179,8 @@ open_store(struct daemon *d)
 			rc = mdb_txn_commit(txn);
 	}
 	if (rc != 0)
-		fatalx("store: recovery: %s", mdb_strerror(rc));
+		fatalx("store: recovery: %s", err[0] != '\0' ? err :
+		    mdb_strerror(rc));
 	if (n > 0)
 		log_notice("recovered %llu jobs that were in flight",
 		    (unsigned long long)n);

@@ -90,6 +90,7 @@ die(const char *what, int rc)
 static MDB_env *
 env_open(const char *dir, size_t mapsize, struct dedup_dbs *dbs)
 {
+	char err[256] = "";
 	MDB_env *env;
 	MDB_txn *txn;
 	int rc;
@@ -106,7 +107,7 @@ env_open(const char *dir, size_t mapsize, struct dedup_dbs *dbs)
 	if (rc == 0)
 		rc = mdb_txn_begin(env, NULL, 0, &txn);
 	if (rc == 0)
-		rc = dedup_open(txn, dbs);
+		rc = dedup_open(txn, dbs, err, sizeof(err));
 	if (rc == 0)
 		rc = mdb_txn_commit(txn);
 	if (rc != 0)
@@ -208,6 +209,17 @@ eval_doc(struct eval *e, json_t *rec)
 	e->ndocs++;
 }
 
+/* Bands two signatures share: none means the lookup never compared them. */
+static size_t
+shared_bands(const struct dedup_sig *a, const struct dedup_sig *b)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < DEDUP_BANDS; j++)
+		n += a->bands[j] == b->bands[j];
+	return n;
+}
+
 static void
 eval_variant(struct eval *e, json_t *rec)
 {
@@ -234,7 +246,10 @@ eval_variant(struct eval *e, json_t *rec)
 		    kind, of, (unsigned long long)m.doc_id, m.similarity);
 	else if (!merged && j >= 0.8)
 		printf("MISS %s: doc %zu, true J %.3f, estimate %.3f, %u "
-		    "words\n", kind, of, j, est, sig.words);
+		    "words, %zu of %d bands shared (%s)\n", kind, of, j, est,
+		    sig.words, shared_bands(&e->doc_sig[of], &sig), DEDUP_BANDS,
+		    shared_bands(&e->doc_sig[of], &sig) == 0 ? "not a candidate" :
+		    "a candidate, not confirmed");
 }
 
 static void
@@ -427,7 +442,8 @@ mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-/* The synthetic signature of document id: random but reproducible. */
+/* The synthetic signature of document id: random but reproducible, every
+ * sketch bin non-empty as in a long text. */
 static void
 synth_sig(uint64_t id, struct dedup_sig *s)
 {
@@ -439,9 +455,9 @@ synth_sig(uint64_t id, struct dedup_sig *s)
 	s->words = 600;
 	s->near = true;
 	for (size_t j = 0; j < DEDUP_BANDS; j++)
-		s->bands[j] = mix64(x + 100 + j);
-	for (size_t k = 0; k < DEDUP_HASHES; k++)
-		s->fp[k] = (uint16_t)mix64(x + 200 + k);
+		s->bands[j] = (uint32_t)mix64(x + 100 + j);
+	for (size_t k = 0; k < DEDUP_SKETCH_BYTES; k++)
+		s->sketch[k] = (uint8_t)(mix64(x + 200 + k) | 0x11);
 }
 
 static void
@@ -477,7 +493,7 @@ db_bytes(MDB_txn *txn, MDB_dbi dbi)
 }
 
 /* The query of a timed lookup: a new document (sort 0), a near copy of
- * stored document id (1: 6 fingerprints and 3 bands differ) or an exact
+ * stored document id (1: 6 sketch bins and 3 bands differ) or an exact
  * copy (2). */
 static void
 query_sig(int sort, uint64_t id, uint64_t fresh, struct dedup_sig *s)
@@ -487,7 +503,7 @@ query_sig(int sort, uint64_t id, uint64_t fresh, struct dedup_sig *s)
 		return;
 	s->exact[0] ^= 0xff;
 	for (int k = 0; k < 6; k++)
-		s->fp[k * 17] ^= 0x1234;
+		s->sketch[k * 17] ^= 0x20;
 	s->bands[0] ^= 1;
 	s->bands[5] ^= 1;
 	s->bands[11] ^= 1;

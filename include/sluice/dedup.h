@@ -22,71 +22,98 @@
  *
  * Exact: XXH3-128 of the normalised text.
  *
- * Near: MinHash over the set of word 5-gram shingles: one XXH3-64 per
- * word, one per shingle, folded to 32 bits y, then DEDUP_HASHES = 216
- * permutations h_k(y) = a_k*y + b_k mod 2^32 (a_k odd); the minimum of
- * each over the text's shingles is kept.  Two texts whose shingle sets
- * have Jaccard similarity s agree on each minimum with probability s.
+ * Near: MinHash over the set of word 5-gram shingles.  One XXH3-64 per
+ * word and one per shingle, x, feed two sketches:
+ *   - the band minima, to find candidates: DEDUP_MINIMA = 70 permutations
+ *     h_k(y) = a_k*y + b_k mod 2^32 (a_k odd) of y, x folded to 32 bits;
+ *     the minimum of each over the text is kept.  Two texts whose shingle
+ *     sets have Jaccard similarity s agree on each with probability s.
+ *   - the one-permutation sketch, to confirm them: the high 32 bits of x
+ *     pick one of DEDUP_BINS = 1984 bins, and each bin keeps the least of
+ *     the low 32 bits that fall into it.  One compare per shingle, however
+ *     many bins: a sample of up to 1,984 shingles, drawn without
+ *     replacement, for the price of 70 minima.
  *
- * Candidates (LSH): the first 108 minima form DEDUP_BANDS = 18 bands of
- * DEDUP_ROWS = 6; a text is indexed under each band's hash, and two texts
- * sharing at least one band become candidates, with probability
+ * Candidates (LSH): the 70 minima form DEDUP_BANDS = 14 bands of
+ * DEDUP_ROWS = 5; a text is indexed under each band's 32-bit hash, and
+ * two texts sharing at least one band become candidates, with probability
  *
- *	P(s) = 1 - (1 - s^r)^b,		b = 18, r = 6
+ *	P(s) = 1 - (1 - s^r)^b,		b = 14, r = 5
  *
  *	s     0.2    0.3    0.4    0.5    0.6    0.7    0.8    0.85   0.9
- *	P(s)  0.001  0.013  0.071  0.247  0.577  0.895  0.996  0.9998 1.000
+ *	P(s)  0.005  0.034  0.134  0.359  0.678  0.924  0.996  0.9997 1.000
  *
- * The curve's midpoint (1/b)^(1/r) = 0.62 sits well below the 0.8
- * threshold, so the candidate stage loses 0.4% of pairs at s = 0.8 and
- * nothing above 0.85; 14x8 (midpoint 0.72) would lose 7.7% at 0.8 and
- * 16x7 2.3%.  The price is more candidates at 0.5 (25%; 14x8 gives 5%),
- * each costing one signature read before it is rejected; unrelated texts
- * (s < 0.2) almost never meet.
+ * The curve's midpoint (1/b)^(1/r) = 0.59 sits well below the 0.8
+ * threshold: the candidate stage loses 0.4% of pairs at s = 0.8 and
+ * nothing above 0.85, as 18x6 did, with 14 band lookups and inserts per
+ * document instead of 18 (most of dedup_check_insert's cost).  The price
+ * is more candidates at 0.3-0.5 (3.4% at 0.3; 18x6 gave 1.3%), each
+ * costing one signature read before it is rejected, and never more than
+ * max_candidates; unrelated texts (s < 0.1) almost never meet.  14x8
+ * (midpoint 0.72) would lose 7.7% at 0.8, 12x5 0.85%.
  *
- * Confirmation: a candidate is a duplicate when its estimated Jaccard -
- * the fraction of all 216 minima that agree - reaches near_threshold.
- * The estimate has standard deviation sqrt(s(1-s)/216), 0.027 at 0.8, so
- * the chance that a pair is confirmed at the default 0.8 (173 of 216) is
+ * Confirmation: a candidate is a duplicate when its estimated Jaccard
+ * reaches near_threshold.  Each bin is stored as a 4-bit fingerprint of
+ * its minimum, 1-15, or 0 when no shingle fell into it.  Over the bins
+ * non-empty in either text (n), the bins non-empty in both (both) and
+ * those whose fingerprints are equal (same): a bin holds the same shingle
+ * in both with probability s (one-permutation hashing, Li, Owen and
+ * Zhang, 2012), and two different minima share a fingerprint with
+ * probability 1/15, so
  *
- *	s     0.6    0.7     0.75   0.8    0.82   0.85   0.9
- *	      0      0.0005  0.047  0.53   0.80   0.98   1.000
+ *	estimate = (15 same - both) / (14 n)
  *
- * Confirming on 216 rather than the 108 banded minima halves the variance
- * for the same 18 band lookups: on bench/dedup it raised recall at true
- * Jaccard >= 0.8 from 0.971 to 0.985.  With the AVX2 clone of the update
- * loop it costs no measurable CPU (the loop hides behind the hashing);
- * on baseline SSE2 it costs 25% more.
+ * is unbiased.  Its error is that of sampling n of the union's shingles
+ * without replacement - a text shorter than the sketch is almost
+ * enumerated - plus the fingerprints' noise: rms 0.007 at s = 0.75-0.85
+ * on random texts of 50 to 3,000 words, 0.0085 at 10,000, and 0.005-0.007
+ * on bench/dedup, where 216 minima (format 1) gave 0.027.  The chance
+ * that a pair is confirmed at the default 0.8 is then about
  *
- * Stored minima are 16-bit fingerprints (a mix of the 32-bit minimum):
- * two different minima collide with probability 2^-16, which biases the
- * raw agreement f upwards to s + (1-s)2^-16; dedup_similarity() returns
- * (f - 2^-16) / (1 - 2^-16), unbiased.
+ *	s     0.77   0.78   0.79   0.80   0.81   0.82   0.83
+ *	      0      0.002  0.08   0.5    0.92   0.998  1
+ *
+ * (with 216 minima: 0.53 at 0.8, 0.80 at 0.82, 0.98 at 0.85).  A pair at
+ * the threshold itself stays a coin toss for any estimator; the sketch
+ * narrows the band around it from +-0.05 to +-0.015.  Nibbles, not
+ * bytes: in the same space, twice the bins outweigh the fingerprints'
+ * extra collisions (on bench/dedup, 2048 4-bit bins: rms 0.005-0.006;
+ * 1024 8-bit bins: 0.007-0.009).
  *
  * Texts with fewer than min_words words (or fewer than one shingle) get
  * exact dedup only: a few words carry too few shingles for MinHash.  A text
  * with no word at all is never matched nor indexed.
  *
  * LMDB layout (the caller's environment needs mdb_env_set_maxdbs room for
- * three more databases; doc ids are native uint64, so integer compares
- * replace memcmp - LMDB files are not portable across byte orders anyway):
+ * three more databases; doc ids are native uint64 and band keys native
+ * uint32, so integer compares replace memcmp - LMDB files are not
+ * portable across byte orders anyway):
  *   dedup_exact  16-byte hash -> doc id
- *   dedup_bands  band hash (MDB_INTEGERKEY; seeded with the band index, so
- *                bands never mix) -> doc ids (MDB_DUPSORT|MDB_DUPFIXED|
- *                MDB_INTEGERDUP: oldest first)
- *   dedup_sigs   doc id (MDB_INTEGERKEY) -> record: version 1, bands,
- *                rows, 0, 32-bit word count, DEDUP_HASHES 16-bit
- *                fingerprints (little-endian); 440 bytes
- * Only first copies are indexed; a duplicate adds nothing.  Measured on
- * bench/dedup (pages in use / documents, 10k to 1M documents): 1.3 KiB
- * per near-indexed document (exact 50 B, bands 690 B, sigs 590 B), 50 B
- * for an exact-only one.  Indexing a document writes 20 keys at random
- * places, i.e. dirties ~20 leaf pages of the caller's transaction.
- * dedup_check_insert costs ~2 us for an exact copy, 10-30 us for a near
- * copy and 20-60 us for a new document, from 10k to 1M stored (B-tree
- * depth and cache misses, not bucket sizes: those are bounded).
- * Changing DEDUP_BANDS, DEDUP_ROWS or the hashing makes old entries
- * unmatched (records of another layout are skipped), not wrong.
+ *   dedup_bands  band key (32 bits, MDB_INTEGERKEY; seeded with the band
+ *                index, so bands never mix) -> doc ids (MDB_DUPSORT|
+ *                MDB_DUPFIXED|MDB_INTEGERDUP: oldest first).  Unrelated
+ *                texts share a key once in 2^32 per band: a stray
+ *                candidate, no more.
+ *   dedup_sigs   doc id (MDB_INTEGERKEY) -> record: version 2, 0, 0, 0,
+ *                32-bit word count (little-endian), the 992-byte sketch
+ *                (bin k in the low nibble of byte k/2 if k is even, else
+ *                the high one); 1,000 bytes, so that four fill a 4 KiB
+ *                page (1,984 bins are for that).  Doc id 0 (never a
+ *                document's) holds the index format, 2, and its flags.
+ * Only first copies are indexed; a duplicate adds nothing.  Indexing a
+ * document writes 16 keys: the exact hash and 14 band keys at random
+ * places (~15 leaf pages dirtied in the caller's transaction), and the
+ * record, appended when doc ids grow.  A lookup leaves its cursors where
+ * the keys go, and the insert that follows puts through them: LMDB checks
+ * a cursor's page before descending from the root.  Measured on
+ * bench/dedup: see docs/benchmarks.md.
+ *
+ * Format 1 (18x6 bands with 64-bit keys, 216 16-bit minima per record,
+ * no format record) cannot be converted without the texts: dedup_open()
+ * keeps its exact index, empties the rest and sets dbs->reindex, and the
+ * caller indexes its stored first copies again (dedup_reindex) and then
+ * calls dedup_reindex_done(); the flag is stored, so a crash midway only
+ * means starting over.  Any other format is refused.
  */
 #ifndef SLUICE_DEDUP_H
 #define SLUICE_DEDUP_H
@@ -97,9 +124,11 @@
 
 #include <lmdb.h>
 
-#define DEDUP_BANDS		18
-#define DEDUP_ROWS		6
-#define DEDUP_HASHES		216	/* minima; the first BANDS*ROWS band */
+#define DEDUP_BANDS		14
+#define DEDUP_ROWS		5
+#define DEDUP_MINIMA		(DEDUP_BANDS * DEDUP_ROWS)	/* banded */
+#define DEDUP_BINS		1984	/* sketch bins, 4 bits each */
+#define DEDUP_SKETCH_BYTES	(DEDUP_BINS / 2)
 #define DEDUP_SHINGLE		5	/* words per shingle */
 
 #define DEDUP_THRESHOLD_DEFAULT	0.8
@@ -124,14 +153,17 @@ struct dedup_sig {
 	uint8_t		 exact[16];	/* XXH3-128, canonical byte order */
 	uint32_t	 words;		/* words in the normalised text */
 	bool		 near;		/* near dedup applies */
-	uint64_t	 bands[DEDUP_BANDS];	/* LSH keys; 0 when !near */
-	uint16_t	 fp[DEDUP_HASHES];	/* minhash fingerprints */
+	uint32_t	 bands[DEDUP_BANDS];	/* LSH keys; 0 when !near */
+	uint8_t		 sketch[DEDUP_SKETCH_BYTES];	/* bin fingerprints */
 };
 
 struct dedup_dbs {
 	MDB_dbi		 exact;
 	MDB_dbi		 bands;
 	MDB_dbi		 sigs;
+	/* Set by dedup_open: documents indexed by an older format must be
+	 * indexed again (dedup_reindex), then dedup_reindex_done called. */
+	bool		 reindex;
 };
 
 enum dedup_kind {
@@ -185,13 +217,18 @@ int dedup_jaccard(const char *a, size_t alen, const char *b, size_t blen,
 const char *dedup_kind_name(enum dedup_kind k);
 
 /*
- * Opens (creating) the three databases in txn, a write transaction.
- * Returns 0 or an LMDB error code (MDB_DBS_FULL if maxdbs is too small).
+ * Opens (creating) the three databases in txn, a write transaction, and
+ * checks the index's format: a new index is marked with this one, a
+ * format 1 index converted (dbs->reindex set, see above).  Returns 0 or
+ * an LMDB error code with a message in err (MDB_DBS_FULL if maxdbs is too
+ * small, MDB_INCOMPATIBLE for an index of an unknown format).
  */
-int dedup_open(MDB_txn *txn, struct dedup_dbs *dbs);
+int dedup_open(MDB_txn *txn, struct dedup_dbs *dbs, char *err,
+    size_t errlen);
 
 /*
- * Looks for an earlier document with the same exact hash; failing that,
+ * Looks for an earlier document (doc_id, never 0) with the same exact
+ * hash; failing that,
  * for near candidates through the LSH bands: up to max_candidates entries
  * are read per band, the documents found are ranked by how many bands they
  * share, and at most max_candidates of them are confirmed by estimated
@@ -199,10 +236,24 @@ int dedup_open(MDB_txn *txn, struct dedup_dbs *dbs);
  * tie).  If nothing matches, indexes doc_id under this signature.  Fills
  * *m in every case.  Returns 0, or an LMDB error code (MDB_MAP_FULL
  * included, so the caller can grow the map and retry the whole
- * transaction) or ENOMEM; on error the transaction must be aborted.
+ * transaction), ENOMEM, or EINVAL for doc_id 0; on error the transaction
+ * must be aborted.
  */
 int dedup_check_insert(MDB_txn *txn, const struct dedup_dbs *dbs,
     uint64_t doc_id, const struct dedup_sig *sig, const struct dedup_opts *o,
     struct dedup_match *m);
+
+/*
+ * After a conversion (dbs->reindex): indexes the near signature of doc_id,
+ * a first copy stored before, without looking for duplicates (its exact
+ * hash is indexed already).  Indexing a document twice changes nothing;
+ * a signature that is not near is skipped.  Returns 0, an LMDB error
+ * code, or EINVAL for doc_id 0.
+ */
+int dedup_reindex(MDB_txn *txn, const struct dedup_dbs *dbs, uint64_t doc_id,
+    const struct dedup_sig *sig);
+/* Records that every stored first copy is indexed again, and clears
+ * dbs->reindex.  Returns 0 or an LMDB error code. */
+int dedup_reindex_done(MDB_txn *txn, struct dedup_dbs *dbs);
 
 #endif
