@@ -186,6 +186,108 @@ open_store(struct daemon *d)
 		    (unsigned long long)n);
 }
 
+/* --- converting the duplicate index ------------------------------- */
+
+/* Stored documents re-indexed per transaction, and how much more time
+ * systemd is asked for after each batch. */
+#define REINDEX_BATCH		1000
+#define REINDEX_EXTEND_USEC	(60ULL * 1000000)
+
+struct reindex {
+	struct daemon	*d;
+	MDB_txn		*txn;
+	uint64_t	 near;		/* documents indexed this batch */
+	int		 rc;
+};
+
+/* doc_walk callback: indexes one first copy again from its stored text
+ * (a duplicate keeps no text and was never indexed). */
+static int
+reindex_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
+    void *arg)
+{
+	struct reindex *r = arg;
+	struct dedup_sig sig;
+	json_t *doc, *text;
+
+	if (flags & DOC_DUPLICATE)
+		return 0;
+	doc = json_loadb(json, len, 0, NULL);
+	text = json_object_get(doc, "text");
+	if (json_is_string(text)) {
+		dedup_signature(json_string_value(text),
+		    json_string_length(text), &r->d->page_opts.dedup, &sig);
+		r->rc = dedup_reindex(r->txn, &r->d->dedup, id, &sig);
+		r->near += sig.near;
+	}
+	json_decref(doc);
+	return r->rc != 0;
+}
+
+/* One transaction's worth; *end once every document was seen and the
+ * index marked complete.  Returns an LMDB error or 0. */
+static int
+reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *near,
+    bool *end)
+{
+	struct reindex r = { .d = d };
+	size_t n;
+	int rc;
+
+	rc = store_txn_write(&d->store, &r.txn);
+	if (rc != 0)
+		return rc;
+	rc = doc_walk(&d->docs, r.txn, pos, REINDEX_BATCH, reindex_doc, &r,
+	    &n);
+	if (r.rc != 0)		/* doc_walk may have reached the end too */
+		rc = r.rc;
+	*end = rc == MDB_NOTFOUND;
+	if (*end)
+		rc = dedup_reindex_done(r.txn, &d->dedup);
+	if (rc == 0)
+		rc = mdb_txn_commit(r.txn);
+	else
+		mdb_txn_abort(r.txn);
+	if (rc == 0)
+		*near += r.near;
+	return rc;
+}
+
+/*
+ * After an upgrade of the duplicate index's format (dedup_open emptied
+ * the near-duplicate part), indexes the stored first copies again, in
+ * batches, before the daemon takes work.  A crash midway starts over at
+ * the next start: indexing a document twice changes nothing.
+ */
+static void
+reindex_dedup(struct daemon *d)
+{
+	struct doc_cursor pos = { 0, 0 }, start;
+	uint64_t near = 0, t0 = mono_ms();
+	char err[256];
+	bool end = false;
+	int rc;
+
+	log_notice("dedup: the duplicate index has a new format; indexing "
+	    "the stored documents again");
+	while (!end) {
+		start = pos;
+		rc = reindex_batch(d, &pos, &near, &end);
+		if (rc == MDB_MAP_FULL && store_grow(&d->store, err,
+		    sizeof(err)) == 0) {
+			pos = start;
+			end = false;
+			continue;
+		}
+		if (rc != 0)
+			fatalx("dedup: re-indexing: %s", rc == MDB_MAP_FULL ?
+			    err : mdb_strerror(rc));
+		notify_extend_timeout(REINDEX_EXTEND_USEC);
+	}
+	log_notice("dedup: %llu documents indexed again in %llu ms",
+	    (unsigned long long)near, (unsigned long long)(mono_ms() - t0));
+}
+
 /* fetch_guard_fn: nonzero refuses a connection to sa. */
 static int
 guard_refuses(const struct sockaddr *sa, socklen_t len, void *arg)
@@ -313,6 +415,8 @@ daemon_start(struct daemon *d, int listen_fd)
 	signal(SIGPIPE, SIG_IGN);
 	open_store(d);
 	daemon_configure(d);
+	if (d->dedup.reindex)
+		reindex_dedup(d);
 	d->fetch = fetch_new(d->base, &d->cfg, turn_fetched, d, err, sizeof(err));
 	if (d->fetch == NULL)
 		fatalx("fetch: %s", err);

@@ -33,6 +33,12 @@ notify_watchdog(void)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+void
+notify_extend_timeout(uint64_t usec)
+{
+	sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)usec);
+}
+
 uint64_t
 notify_watchdog_usec(void)
 {

@@ -18,6 +18,8 @@ void notify_stopping(void);
 void notify_status(const char *status);
 /* WATCHDOG=1. */
 void notify_watchdog(void);
+/* EXTEND_TIMEOUT_USEC=usec: long work before READY=1 is still going. */
+void notify_extend_timeout(uint64_t usec);
 /* The watchdog interval in microseconds, 0 if WatchdogSec is not set. */
 uint64_t notify_watchdog_usec(void);
 /*
