@@ -41,11 +41,12 @@ store_lock(struct store *s, const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-/* Checks or records the record format version. */
+/* Checks or records the record format version; an older one that the
+ * modules convert on open is marked current. */
 static int
 store_check_format(struct store *s, char *err, size_t errlen)
 {
-	MDB_txn *txn;
+	MDB_txn *txn = NULL;
 	uint64_t fmt;
 	int rc;
 
@@ -59,15 +60,16 @@ store_check_format(struct store *s, char *err, size_t errlen)
 		return -1;
 	}
 	fmt = store_counter_get(s, txn, "format");
-	if (fmt == 0)
-		rc = store_counter_add(s, txn, "format", STORE_FORMAT);
-	else if (fmt != STORE_FORMAT) {
+	if (fmt != 0 && (fmt < STORE_FORMAT_MIN || fmt > STORE_FORMAT)) {
 		snprintf(err, errlen, "%s: store format %llu, this sluiced "
-		    "reads format %d", s->dir, (unsigned long long)fmt,
-		    STORE_FORMAT);
+		    "reads formats %d to %d", s->dir, (unsigned long long)fmt,
+		    STORE_FORMAT_MIN, STORE_FORMAT);
 		mdb_txn_abort(txn);
 		return -1;
 	}
+	if (fmt != STORE_FORMAT)
+		rc = store_counter_add(s, txn, "format",
+		    (int64_t)(STORE_FORMAT - fmt));
 	if (rc == 0)
 		rc = mdb_txn_commit(txn);
 	else

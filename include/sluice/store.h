@@ -8,7 +8,16 @@
  *
  * Record formats carry a version byte (STORE_FORMAT below, kept in the meta
  * database).  To change a format: bump STORE_FORMAT, keep a reader for the
- * old version, and convert on open.
+ * old version, and convert on open.  A store of a format from
+ * STORE_FORMAT_MIN on is opened and marked STORE_FORMAT, and the module
+ * whose records changed converts them when it opens its databases (it
+ * must recognise its old records by itself: a crash can come between the
+ * two); an older or newer store is refused.  An older sluiced refuses a
+ * store this one has opened.
+ *
+ *   1  the first.
+ *   2  dedup.c's index: one-permutation sketches, 14x5 bands with 32-bit
+ *	keys; dedup_open() converts format 1's (see dedup.h).
  */
 #ifndef SLUICE_STORE_H
 #define SLUICE_STORE_H
@@ -18,7 +27,8 @@
 
 #include <lmdb.h>
 
-#define STORE_FORMAT	1
+#define STORE_FORMAT	2
+#define STORE_FORMAT_MIN 1
 #define STORE_MAX_DBS	32
 
 struct store {
