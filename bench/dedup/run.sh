@@ -2,9 +2,12 @@
 # Duplicate detection on the shared development corpus, all measured in
 # this one run:
 #
-#   bench/dedup/run.sh [-s "N N ..."] [BUILD_DIR]
+#   bench/dedup/run.sh [-s "N N ..."] [-c REV] [BUILD_DIR]
 #	-s	stored-document counts for the LMDB figures
 #		(default "10000 100000 1000000")
+#	-c	also build bench-dedup at git revision REV (say main) and
+#		run it on the same cases, each part right before this
+#		tree's: a before/after in one run on one machine
 #
 # Needs: a configured build (this script runs cmake --build -j2), python3,
 # and ../shared (or /work/shared, or $SLUICE_SHARED) with
@@ -17,14 +20,16 @@
 #   - LMDB bytes per document and dedup_check_insert cost with 10k, 100k
 #     and 1M documents stored (synthetic signatures: a lookup's work does
 #     not depend on the text).
-# Scratch data (about 1.5 GB at 1M documents) lives in
-# BUILD_DIR/bench-tmp/dedup and is removed at the end.
+# Scratch data (about 1.5 GB at 1M documents, twice that with -c) lives
+# in BUILD_DIR/bench-tmp/dedup and is removed at the end.
 set -eu
 sizes="10000 100000 1000000"
-while getopts s: opt; do
+rev=
+while getopts s:c: opt; do
 	case $opt in
 	s) sizes=$OPTARG ;;
-	*) sed -n '2,22p' "$0"; exit 2 ;;
+	c) rev=$OPTARG ;;
+	*) sed -n '2,25p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -39,26 +44,39 @@ corpus=$shared/corpus/extract-dev
 cmake -S "$root" -B "$build" >/dev/null
 cmake --build "$build" -j2 >/dev/null
 bin=$build/bench/dedup/bench-dedup
-if [ ! -x "$bin" ]; then
-	# Until bench/CMakeLists.txt has add_subdirectory(dedup): the same
-	# warning flags, linked against the build's library.
-	bin=$build/bench-tmp/bench-dedup
-	mkdir -p "$build/bench-tmp"
-	# shellcheck disable=SC2046
-	cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow \
-	    -Wstrict-prototypes -Wmissing-prototypes -Werror \
-	    -I"$root/include" "$root/bench/dedup/bench_dedup.c" \
-	    "$build/libsluicecore.a" $(pkg-config --cflags --libs jansson \
-	    lmdb libxxhash libutf8proc libcurl libevent libevent_pthreads \
-	    libxml-2.0 libzstd libsystemd) -lpthread -lm -o "$bin"
-fi
 
 tmp=$build/bench-tmp/dedup
 rm -rf "$tmp"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT INT TERM
+old=
+if [ -n "$rev" ]; then
+	# The revision's own sources and build: its bench against its
+	# library, whatever their formats.
+	mkdir -p "$tmp/rev"
+	git -C "$root" archive "$rev" | tar -x -C "$tmp/rev"
+	cmake -S "$tmp/rev" -B "$tmp/rev/build" >/dev/null
+	cmake --build "$tmp/rev/build" -j2 --target bench-dedup >/dev/null
+	old=$tmp/rev/build/bench/dedup/bench-dedup
+fi
 echo "== dedup on $corpus ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
 python3 "$root/bench/dedup/make_pairs.py" "$corpus" "$tmp"
-"$bin" eval "$tmp/cases.jsonl" "$tmp"
-# shellcheck disable=SC2086
-"$bin" scale "$tmp" $sizes
+# eval_part|scale_part BENCH LABEL DIR: one bench binary's accuracy and CPU
+# figures, or its LMDB figures, with scratch data in DIR.
+eval_part() {
+	echo "== accuracy and CPU: $2"
+	mkdir -p "$3"
+	"$1" eval "$tmp/cases.jsonl" "$3"
+	rm -rf "$3"
+}
+scale_part() {
+	echo "== LMDB: $2"
+	mkdir -p "$3"
+	# shellcheck disable=SC2086
+	"$1" scale "$3" $sizes
+	rm -rf "$3"
+}
+[ -z "$old" ] || eval_part "$old" "$rev" "$tmp/rev-run"
+eval_part "$bin" "this tree" "$tmp/run"
+[ -z "$old" ] || scale_part "$old" "$rev" "$tmp/rev-run"
+scale_part "$bin" "this tree" "$tmp/run"
