@@ -2,7 +2,8 @@
 # End-to-end ingestion speed of sluiced next to its baselines, all measured
 # in this one run on pages served by nginx on 127.0.0.1 (see README.md):
 #
-#   bench/ingest/run.sh [-r N] [-n PAGES] [-p PORT] [-t SECONDS] [-k] [BUILD_DIR]
+#   bench/ingest/run.sh [-r N] [-n PAGES] [-p PORT] [-t SECONDS] [-k]
+#                       [--no-scrapy] [BUILD_DIR]
 #	-r N, --repeat N  rounds of each measurement (default 3); the table
 #	                  shows medians
 #	-n PAGES          distinct pages to serve and fetch (default 5000)
@@ -10,6 +11,8 @@
 #	-t SECONDS        give up on one measurement after this long
 #	                  (default 1800)
 #	-k                keep sluiced's state and Scrapy's output of each round
+#	--no-scrapy       skip the Scrapy baseline (6 minutes a round): only
+#	                  the cleaner, curl and sluiced are measured
 #
 # Needs, installed beforehand (this script installs nothing):
 #   - a build with sluiced, sluicectl and sluice-extract (cmake --build);
@@ -22,10 +25,10 @@
 # it in the Scrapy baseline.
 set -eu -o pipefail
 
-usage() { sed -n '4,12s/^#//p' "$0" >&2; exit 2; }
+usage() { sed -n '4,15s/^#//p' "$0" >&2; exit 2; }
 die() { echo "run.sh: $*" >&2; exit 1; }
 
-repeat=3 pages=5000 port=18431 limit=1800 keep=0
+repeat=3 pages=5000 port=18431 limit=1800 keep=0 scrapy=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r | --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
 	-p) [ $# -ge 2 ] || usage; port=$2; shift 2 ;;
 	-t) [ $# -ge 2 ] || usage; limit=$2; shift 2 ;;
 	-k) keep=1; shift ;;
+	--no-scrapy) scrapy=0; shift ;;
 	-h | --help) usage ;;
 	-*) usage ;;
 	*) break ;;
@@ -63,7 +67,7 @@ command -v curl >/dev/null || die "curl missing: apt-get install curl"
 curl --help all 2>/dev/null | grep -q -- --parallel-max ||
     die "this curl has no --parallel (7.66 or later needed)"
 [ -x /usr/bin/time ] || die "/usr/bin/time missing: apt-get install time"
-/usr/bin/python3 -c 'import scrapy, readability, lxml' 2>/dev/null ||
+[ "$scrapy" = 0 ] || /usr/bin/python3 -c 'import scrapy, readability, lxml' 2>/dev/null ||
     die "Scrapy or readability missing for /usr/bin/python3:" \
 	"apt-get install python3-scrapy python3-readability"
 if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
@@ -290,7 +294,7 @@ print(s["docs"] - s["failures"], s["cpu_s"])' "$dir/extract.stats")
 # machine slows all of them, not one.
 for ((r = 1; r <= repeat; r++)); do
 	mkdir -p "$out/round$r"
-	for m in extract curl sluiced scrapy; do
+	for m in extract curl sluiced $([ "$scrapy" = 0 ] || echo scrapy); do
 		echo "round $r/$repeat, load $(load): $m"
 		"run_$m" "$r"
 		tail -n 1 "$results" | awk -F'\t' '{
@@ -327,6 +331,9 @@ names = {"curl": "curl --parallel-max 64 (ceiling)",
          "sluiced": "sluiced end to end",
          "scrapy": "Scrapy + readability-lxml"}
 for m in ("curl", "sluiced", "scrapy"):
+    if m not in med:
+        print(f"{names[m]:34}{'(not run)':>9}")
+        continue
     rate, wall, cpu, ms, srv, _, _ = med[m]
     print(f"{names[m]:34}{rate:9.1f}{wall:9.2f}{cpu:9.2f}{ms:11.2f}"
           f"{srv:14.2f}{least[m]:10}")
@@ -342,10 +349,14 @@ def verdict(value, goal, *who):
 
 
 s = med["sluiced"][0]
-r1, r2, r3 = s / med["scrapy"][0], s / med["curl"][0], s / limit
+r2, r3 = s / med["curl"][0], s / limit
 print()
-print(f"{'sluiced / Scrapy+readability':34}{r1:8.1f}x   goal >= 15x   "
-      f"{verdict(r1, 15, 'sluiced', 'scrapy')}")
+if "scrapy" in med:
+    r1 = s / med["scrapy"][0]
+    print(f"{'sluiced / Scrapy+readability':34}{r1:8.1f}x   goal >= 15x   "
+          f"{verdict(r1, 15, 'sluiced', 'scrapy')}")
+else:
+    print(f"{'sluiced / Scrapy+readability':34}{'':8}    not measured (--no-scrapy)")
 print(f"{'sluiced / curl ceiling':34}{r2:8.1%}    (no goal)")
 print(f"{'sluiced / extraction CPU limit':34}{r3:8.1%}    goal >= 80%   "
       f"{verdict(r3, 0.80, 'sluiced')}")
