@@ -202,6 +202,25 @@ buf_reserve(struct buf *b, size_t len)
 }
 
 int
+buf_presize(struct buf *b, size_t total)
+{
+	char *p;
+
+	if (total > b->max)
+		return -1;
+	if (total + 1 <= b->cap)
+		return 0;
+	p = realloc(b->data, total + 1);
+	if (p == NULL)
+		return -1;
+	if (b->data == NULL)
+		p[0] = '\0';
+	b->data = p;
+	b->cap = total + 1;
+	return 0;
+}
+
+int
 buf_append(struct buf *b, const void *data, size_t len)
 {
 	if (buf_reserve(b, len) == -1)

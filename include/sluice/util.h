@@ -47,6 +47,10 @@ void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *data, size_t len);
+/* Makes room for total bytes in all (plus the NUL) in one allocation, so a
+ * body of known length is not copied while it grows.  -1 when total is
+ * over the buffer's max or memory is short; the buffer is unchanged. */
+int buf_presize(struct buf *b, size_t total);
 int buf_appendf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Removes the first n bytes. */

@@ -840,6 +840,8 @@ test_body_cap(void **state)
 	r = fetch1(&h, path);
 	assert_int_equal(r->error, FETCH_OK);
 	assert_int_equal(r->body.len, MAX_BODY);
+	/* Sized from Content-Length in one allocation, not by doubling. */
+	assert_int_equal(r->body.cap, MAX_BODY + 1);
 	snprintf(path, sizeof(path), "/sized?%d", MAX_BODY + 1);
 	expect_error(&h, path, FETCH_ERR_TOO_LARGE);
 	assert_int_equal(h.res[h.nres - 1]->http_status, 200);
