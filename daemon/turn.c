@@ -734,7 +734,8 @@ finish_completions(struct daemon *d, uint64_t now)
 
 	for (c = d->comps; c != NULL; c = next) {
 		next = c->next;
-		sched_finished(&d->sched, c->host);
+		if (!c->slot_freed)
+			sched_finished(&d->sched, c->host);
 		if (c->host_backoff)
 			sched_backoff(&d->sched, c->host, c->retry_after_ms,
 			    d->cfg.host_backoff_min_ms,
@@ -793,7 +794,8 @@ check_waiters(struct daemon *d)
 
 		if (c == NULL)
 			reply = json_null();	/* client gone */
-		else if (w->drain && d->sched.inflight == 0)
+		else if (w->drain && d->sched.inflight == 0 &&
+		    d->comps == NULL)
 			reply = json_pack("{s:b, s:b, s:i}", "ok", 1,
 			    "paused", d->paused, "inflight", 0);
 		else if (!w->drain && d->queue.counts.state[JOB_QUEUED] == 0 &&
@@ -873,8 +875,8 @@ turn_has_work(struct daemon *d, uint64_t now)
 /*
  * Whether to commit now or let background work gather.  A client waiting
  * for an answer (an op) is served at once; fetched documents, failures and
- * new leases wait up to store.commit_interval, or until half of
- * fetch.max_total slots are waiting for the commit: each commit syncs, and
+ * new leases wait up to store.commit_interval, or until results for half
+ * of fetch.max_total are waiting for the commit: each commit syncs, and
  * one sync per handful of pages kept the loop blocked more than it ran.
  * Nothing is at risk meanwhile: a crash before the commit means a refetch.
  */
@@ -1186,6 +1188,18 @@ turn_page_done(struct work_item *it, void *arg)
 	c->bytes = p->res->body.len;
 	c->retry_after_ms = -1;
 	c->http_status = (uint32_t)p->res->http_status;
+	/*
+	 * The page's slot is free once a worker is done with it, as
+	 * fetch.max_total counts transfers and pages waiting for a worker:
+	 * the lease this frees is planned in the same transaction that
+	 * stores the page.  Held until that commit, as before, slots sat
+	 * idle for a whole commit interval between the commit that freed
+	 * them and the one that leased them again, and the workers ran dry
+	 * several times a second.  Fetch failures keep theirs until the
+	 * commit, so a host's backoff is in place before its next lease.
+	 */
+	sched_finished(&d->sched, p->host);
+	c->slot_freed = true;
 	if (p->status == EXTRACT_OK || p->status == EXTRACT_EMPTY)
 		c->page = p;
 	else {

@@ -89,6 +89,7 @@ struct completion {
 	bool		 host_backoff;	/* 429, 503, connection failure */
 	int64_t		 retry_after_ms;
 	uint64_t	 bytes;
+	bool		 slot_freed;	/* sched_finished() already done */
 	struct completion *next;
 };
 

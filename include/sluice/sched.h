@@ -108,7 +108,8 @@ void sched_walk(struct sched *s, void (*fn)(struct sched_host *h, void *arg),
 void sched_commit(struct sched *s, uint64_t now);
 void sched_abort(struct sched *s);
 
-/* A leased job of host finished (its result committed). */
+/* A leased job of host gave back its slot: its page came back from a
+ * worker, or its failure was committed. */
 void sched_finished(struct sched *s, uint64_t host);
 
 /*
