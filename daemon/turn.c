@@ -273,7 +273,9 @@ finish_doc(struct daemon *d, MDB_txn *txn, struct completion *c,
 	}
 	if (rc != 0)
 		return rc;
-	doc = json_deep_copy(p->doc);
+	/* A shallow copy: the fields below are set on the copy only, and the
+	 * page's document stays as it was should the turn be replayed. */
+	doc = json_copy(p->doc);
 	if (doc == NULL)
 		return ENOMEM;
 	json_object_set_new(doc, "id", json_integer((json_int_t)c->job_id));
