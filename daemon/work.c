@@ -60,6 +60,7 @@ work_thread(void *arg)
 
 	for (;;) {
 		struct work_item *it;
+		bool wake;
 
 		pthread_mutex_lock(&w->todo_lock);
 		while (w->todo_head == NULL && !w->stopping)
@@ -75,10 +76,15 @@ work_thread(void *arg)
 			return NULL;	/* stopping and nothing left */
 		it->run(it);
 		pthread_mutex_lock(&w->done_lock);
+		wake = w->done_head == NULL;
 		list_push(&w->done_head, &w->done_tail, it);
 		pthread_mutex_unlock(&w->done_lock);
-		/* A full eventfd counter cannot happen: it is 2^64-2. */
-		(void)!write(w->efd, &one, sizeof(one));
+		/* Only the item that finds the list empty wakes the loop: until
+		 * the loop takes the list, its wakeup is pending and it drains
+		 * everything pushed meanwhile.  A full eventfd counter cannot
+		 * happen: it is 2^64-2. */
+		if (wake)
+			(void)!write(w->efd, &one, sizeof(one));
 	}
 }
 
