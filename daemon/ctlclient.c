@@ -818,9 +818,13 @@ ctlclient_print_status(FILE *out, const json_t *r)
 
 	print_status_head(out, r);
 	fprintf(out, "jobs      %lld queued, %lld active, %lld done, "
-	    "%lld failed, %lld cancelled\n", (long long)geti(j, "queued"),
+	    "%lld failed, %lld cancelled", (long long)geti(j, "queued"),
 	    (long long)geti(j, "active"), (long long)geti(j, "done"),
 	    (long long)geti(j, "failed"), (long long)geti(j, "cancelled"));
+	if (geti(r, "unindexed") > 0)
+		fprintf(out, " (%lld queued not indexed yet)",
+		    (long long)geti(r, "unindexed"));
+	fputc('\n', out);
 	ctlclient_fmt_bytes((uint64_t)geti(t, "bytes"), bytes, sizeof(bytes));
 	fprintf(out, "totals    %lld submitted, %lld fetched, %lld failed, "
 	    "%lld not modified, %s\n", (long long)geti(t, "submitted"),
