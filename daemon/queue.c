@@ -752,89 +752,79 @@ index_job(struct queue *q, MDB_txn *txn, const struct job *j,
 	return rc;
 }
 
+/* What a walk over the unindexed jobs carries. */
+struct unindexed_walk {
+	struct queue	*q;
+	MDB_txn		*txn;
+	uint64_t	 now;
+	uint64_t	 limit;
+	uint64_t	 done;
+	int		 rc;
+};
+
+/* queue_walk callback of queue_index: indexes j, in id order. */
+static int
+index_walked(const struct job *j, void *arg)
+{
+	struct unindexed_walk *w = arg;
+
+	if (j->id >= w->q->next_id)
+		return 1;
+	if ((w->rc = index_job(w->q, w->txn, j, NULL, w->now)) != 0)
+		return 1;
+	w->q->index_from = j->id + 1;
+	return ++w->done >= w->limit;	/* stop before decoding another */
+}
+
 int
 queue_index(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
     uint64_t *n)
 {
-	uint64_t from = q->index_from, done = 0;
-	MDB_val k = { sizeof(from), &from }, v;
-	MDB_cursor *cur;
-	int rc;
+	struct unindexed_walk w = { q, txn, now, limit, 0, 0 };
+	int rc = 0;
 
-	if (n != NULL)
-		*n = 0;
-	if (limit == 0 || q->index_from >= q->next_id)
-		return 0;
-	if ((rc = mdb_cursor_open(txn, q->jobs, &cur)) != 0)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	    rc == 0 && done < limit; rc = mdb_cursor_get(cur, &k, &v,
-	    MDB_NEXT)) {
-		struct job j;
-
-		if (k.mv_size != sizeof(j.id))
-			continue;
-		memcpy(&j.id, k.mv_data, sizeof(j.id));
-		if (j.id >= q->next_id)
-			break;
-		if ((rc = job_decode(&v, &j)) != 0)
-			break;
-		memcpy(&j.id, k.mv_data, sizeof(j.id));
-		rc = index_job(q, txn, &j, NULL, now);
-		queue_job_free(&j);
-		if (rc != 0)
-			break;
-		q->index_from = j.id + 1;
-		done++;
+	if (limit > 0 && q->index_from < q->next_id) {
+		rc = queue_walk(q, txn, q->index_from - 1, -1, index_walked,
+		    &w);
+		if (rc == 0)
+			rc = w.rc;
+		if (rc == 0 && w.done < limit)
+			q->index_from = q->next_id;	/* no records left */
 	}
-	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND || (rc == 0 && done < limit))
-		q->index_from = q->next_id;	/* no records left */
 	if (n != NULL)
-		*n = done;
-	return rc == MDB_NOTFOUND ? 0 : rc;
+		*n = w.done;
+	return rc;
+}
+
+/* queue_walk callback of intake_load: adds j to the intake. */
+static int
+load_walked(const struct job *j, void *arg)
+{
+	struct unindexed_walk *w = arg;
+	struct intake *in = &w->q->intake;
+
+	if (j->id >= w->q->next_id)
+		return 1;
+	if (in->count > 0 && j->id != in->base + in->count)
+		w->rc = MDB_CORRUPTED;	/* ids follow on */
+	else if (intake_add(in, j->id, intake_hash(j->url)) == -1)
+		w->rc = ENOMEM;
+	return w->rc != 0;
 }
 
 /* Fills the intake with the unindexed jobs of the store. */
 static int
 intake_load(struct queue *q)
 {
-	uint64_t from = q->index_from;
-	MDB_val k = { sizeof(from), &from }, v;
-	MDB_cursor *cur;
+	struct unindexed_walk w = { .q = q };
 	MDB_txn *txn;
 	int rc = store_txn_read(q->store, &txn);
 
 	if (rc != 0)
 		return rc;
-	if ((rc = mdb_cursor_open(txn, q->jobs, &cur)) != 0) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct job j;
-
-		if (k.mv_size != sizeof(j.id))
-			continue;
-		memcpy(&j.id, k.mv_data, sizeof(j.id));
-		if (j.id >= q->next_id)
-			break;
-		if ((rc = job_decode(&v, &j)) != 0)
-			break;
-		memcpy(&j.id, k.mv_data, sizeof(j.id));
-		if (j.id != q->intake.base + q->intake.count &&
-		    q->intake.count > 0)
-			rc = MDB_CORRUPTED;	/* ids follow on */
-		else if (intake_add(&q->intake, j.id, intake_hash(j.url)))
-			rc = ENOMEM;
-		queue_job_free(&j);
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
+	rc = queue_walk(q, txn, q->index_from - 1, -1, load_walked, &w);
 	mdb_txn_abort(txn);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc != 0 ? rc : w.rc;
 }
 
 /* Indexes the whole intake: before any change but a submission. */
@@ -1244,6 +1234,9 @@ queue_walk(struct queue *q, MDB_txn *txn, uint64_t after_id, int state,
 		if (state < 0 || (int)j.state == state)
 			stop = fn(&j, arg);
 		queue_job_free(&j);
+		/* Not a step further: fn may have left txn unusable. */
+		if (stop)
+			break;
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
