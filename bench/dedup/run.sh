@@ -35,8 +35,7 @@ done
 shift $((OPTIND - 1))
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
-shared=${SLUICE_SHARED:-$root/../shared}
-[ -d "$shared/corpus/extract-dev" ] || shared=/work/shared
+. "$root/bench/shared.sh"
 corpus=$shared/corpus/extract-dev
 [ -e "$corpus/ground-truth.json" ] ||
 	{ echo "run.sh: missing $corpus/ground-truth.json" >&2; exit 1; }

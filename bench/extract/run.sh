@@ -29,8 +29,7 @@ done
 shift $((OPTIND - 1))
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
-shared=${SLUICE_SHARED:-$root/../shared}
-[ -d "$shared/corpus/extract-dev" ] || shared=/work/shared
+. "$root/bench/shared.sh"
 corpus=$shared/corpus/extract-dev
 bin=$shared/bin
 for f in "$build/sluice-extract" "$build/bench/extract/bench-parse-walk" \

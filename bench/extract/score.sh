@@ -5,8 +5,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
-shared=${SLUICE_SHARED:-$root/../shared}
-[ -d "$shared/corpus" ] || shared=/work/shared
+. "$root/bench/shared.sh"
 corpus=$shared/corpus/extract-dev
 out=${TMPDIR:-/tmp}/sluice-extract-score.$$
 mkdir -p "$out"

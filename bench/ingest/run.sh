@@ -49,8 +49,7 @@ done
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" 2>/dev/null && pwd) ||
     die "no build directory ${1:-$root/build}: cmake -S . -B build && cmake --build build -j2"
-shared=${SLUICE_SHARED:-$root/../shared}
-[ -d "$shared/corpus/extract-dev" ] || shared=/work/shared
+. "$root/bench/shared.sh"
 corpus=$shared/corpus/extract-dev/html
 PATH=$PATH:/usr/sbin	# nginx lives there; non-root shells may lack it
 
