@@ -131,19 +131,6 @@ signal_new(struct daemon *d, int sig)
 
 /* --- setup --------------------------------------------------------- */
 
-static void
-note_host(uint64_t host, void *arg)
-{
-	sched_ready(arg, host, 0);
-}
-
-/* queue_ready_fn: an indexed submission is ready to lease. */
-static void
-note_ready(uint64_t host, int32_t prio, void *arg)
-{
-	sched_ready(arg, host, prio);
-}
-
 /* Opens the databases, requeues what was active at a crash, and loads the
  * hosts that have ready jobs. */
 static void
@@ -161,7 +148,7 @@ open_store(struct daemon *d)
 		fatalx("store: queue: %s", mdb_strerror(rc));
 	queue_set_policy(&d->queue, d->cfg.max_attempts, d->cfg.retry_base_ms,
 	    d->cfg.retry_max_ms);
-	queue_set_notify(&d->queue, note_ready, &d->sched);
+	queue_set_notify(&d->queue, sched_ready_cb, &d->sched);
 	queue_set_backlog(&d->queue, d->cfg.index_backlog);
 	err[0] = '\0';
 	rc = store_txn_write(&d->store, &txn);
@@ -171,8 +158,8 @@ open_store(struct daemon *d)
 		    (rc = hosts_open(&d->hosts, txn)) != 0 ||
 		    (rc = dedup_open(txn, &d->dedup, err, sizeof(err))) != 0 ||
 		    (rc = queue_recover(&d->queue, txn, &n)) != 0 ||
-		    (rc = queue_ready_hosts(&d->queue, txn, note_host,
-		    &d->sched)) != 0 ||
+		    (rc = queue_ready_hosts(&d->queue, txn,
+		    sched_host_ready_cb, &d->sched)) != 0 ||
 		    (rc = queue_turn_flush(&d->queue, txn)) != 0)
 			mdb_txn_abort(txn);
 		else

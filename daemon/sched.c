@@ -148,6 +148,18 @@ sched_ready(struct sched *s, uint64_t host, int32_t prio)
 	h->ready = true;
 }
 
+void
+sched_ready_cb(uint64_t host, int32_t prio, void *sched)
+{
+	sched_ready(sched, host, prio);
+}
+
+void
+sched_host_ready_cb(uint64_t host, void *sched)
+{
+	sched_ready(sched, host, 0);
+}
+
 static bool
 host_can_start(const struct sched *s, const struct sched_host *h,
     uint64_t now)

@@ -156,12 +156,6 @@ apply_submit(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
 	return rc;
 }
 
-static void
-note_host(uint64_t host, void *arg)
-{
-	sched_ready(arg, host, 0);
-}
-
 static int
 apply_op(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
 {
@@ -184,7 +178,8 @@ apply_op(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
 	}
 	/* Retried jobs are ready again: tell the scheduler which hosts. */
 	if (rc == 0 && n > 0)
-		rc = queue_ready_hosts(&d->queue, txn, note_host, &d->sched);
+		rc = queue_ready_hosts(&d->queue, txn, sched_host_ready_cb,
+		    &d->sched);
 	if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST) {
 		op->reply = proto_error(rc == MDB_NOTFOUND ? PROTO_NOT_FOUND :
 		    PROTO_CONFLICT, rc == MDB_NOTFOUND ? "no such job" :
@@ -575,12 +570,6 @@ may_dispatch(const struct daemon *d)
 	return !d->paused && !d->stopping && !d->store_stuck;
 }
 
-static void
-note_ready(uint64_t host, int32_t prio, void *arg)
-{
-	sched_ready(arg, host, prio);
-}
-
 /*
  * Milliseconds until turns may index the intake: 0 now, -1 never (nothing
  * waits, or the store refuses commits).  Indexing waits for clients to
@@ -617,16 +606,16 @@ turn_apply(struct daemon *d, MDB_txn *txn, uint64_t now)
 	    c = c->next)
 		rc = apply_completion(d, txn, c, now);
 	if (rc == 0)
-		rc = queue_promote(&d->queue, txn, now, note_ready, &d->sched,
-		    &d->next_due_ms);
+		rc = queue_promote(&d->queue, txn, now, sched_ready_cb,
+		    &d->sched, &d->next_due_ms);
 	if (rc == 0 && may_dispatch(d))
 		rc = sched_plan(&d->sched, &d->queue, txn, now, LEASE_BATCH,
 		    &pc.calls);
 	/* Planning may have sent jobs back for a retry (robots.txt
 	 * unreachable): look again when the next delayed job is due. */
 	if (rc == 0)
-		rc = queue_promote(&d->queue, txn, now, note_ready, &d->sched,
-		    &d->next_due_ms);
+		rc = queue_promote(&d->queue, txn, now, sched_ready_cb,
+		    &d->sched, &d->next_due_ms);
 	if (rc == 0)
 		rc = queue_turn_flush(&d->queue, txn);
 	return rc;

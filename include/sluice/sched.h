@@ -78,6 +78,10 @@ void sched_configure(struct sched *s, uint32_t max_total,
 struct sched_host *sched_host(struct sched *s, uint64_t key);
 /* Notes that host has a ready job of priority prio (submit, promote). */
 void sched_ready(struct sched *s, uint64_t host, int32_t prio);
+/* sched_ready() as the queue's callbacks want it (arg: the struct sched):
+ * with the job's priority, and for a host with ready jobs at all. */
+void sched_ready_cb(uint64_t host, int32_t prio, void *sched);
+void sched_host_ready_cb(uint64_t host, void *sched);
 
 /*
  * What sched_plan() asks of its caller.  robots(h) is called for a host
