@@ -242,8 +242,9 @@ queue_turn_flush(struct queue *q, MDB_txn *txn)
 	return rc;
 }
 
+static uint64_t intake_hash(const char *url);
 static int intake_lookup(struct queue *q, MDB_txn *txn, const char *url,
-    uint64_t *id);
+    uint64_t hash, uint64_t *id);
 static int settle(struct queue *q, MDB_txn *txn, uint64_t now);
 
 /* --- records ------------------------------------------------------- */
@@ -401,7 +402,7 @@ queue_find_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t *id)
 	if (rc == 0)
 		*id = store_get_be64(v.mv_data);
 	if (rc == MDB_NOTFOUND && q->intake.count > 0)
-		rc = intake_lookup(q, txn, url, id);
+		rc = intake_lookup(q, txn, url, intake_hash(url), id);
 	return rc;
 }
 
@@ -690,15 +691,17 @@ intake_hash(const char *url)
 	return XXH3_64bits(url, strlen(url));
 }
 
-/* The unindexed job whose URL is url: 0, MDB_NOTFOUND or an error. */
+/* The unindexed job whose URL is url (hash: its intake_hash()): 0,
+ * MDB_NOTFOUND or an error. */
 static int
-intake_lookup(struct queue *q, MDB_txn *txn, const char *url, uint64_t *id)
+intake_lookup(struct queue *q, MDB_txn *txn, const char *url, uint64_t hash,
+    uint64_t *id)
 {
 	size_t len = strlen(url);
 	uint32_t cursor = 0;
 	uint64_t cand;
 
-	while (intake_find(&q->intake, intake_hash(url), &cursor, &cand)) {
+	while (intake_find(&q->intake, hash, &cursor, &cand)) {
 		MDB_val k = { sizeof(cand), &cand }, v;
 		struct job_disk d;
 		int rc;
@@ -842,7 +845,7 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 	unsigned char key[URL_KEY_MAX];
 	MDB_val k = { 0, key }, v;
 	struct job j = { 0 };
-	uint64_t id;
+	uint64_t id, hash = intake_hash(url);
 	int rc;
 
 	k.mv_size = url_key(url, key);
@@ -854,7 +857,7 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 		return rc ? rc : MDB_CORRUPTED;
 	/* An unindexed job is queued, which --force leaves as it is. */
 	if (q->intake.count > 0 &&
-	    (rc = intake_lookup(q, txn, url, &id)) != MDB_NOTFOUND)
+	    (rc = intake_lookup(q, txn, url, hash, &id)) != MDB_NOTFOUND)
 		return rc ? rc : submit_existing(q, txn, id, force, priority,
 		    now, r);
 	j.id = q->next_id;
@@ -873,7 +876,7 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 	    now, NULL)) != 0)
 		return rc;
 	if (q->backlog == 0 ||
-	    intake_add(&q->intake, j.id, intake_hash(url)) == -1) {
+	    intake_add(&q->intake, j.id, hash) == -1) {
 		/* Indexed now, after any older unindexed job. */
 		if ((rc = settle(q, txn, now)) != 0 ||
 		    (rc = index_job(q, txn, &j, origin, now)) != 0)
