@@ -250,7 +250,8 @@ cmd_status(struct daemon *d, struct ctl_conn *c, json_t *req)
 		json_object_set_new(jobs, job_state_name(i),
 		    json_integer((json_int_t)q->state[i]));
 	reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
-	    "s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:f, s:i, s:i, "
+	    "s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, s:f, s:i, "
+	    "s:i, "
 	    "s:i, s:I, s:o}", "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - d->started_mono) / 1000), "paused",
 	    d->paused, "draining", d->stopping, "jobs", jobs, "totals",
@@ -259,7 +260,7 @@ cmd_status(struct daemon *d, struct ctl_conn *c, json_t *req)
 	    (json_int_t)q->bytes, "not_modified", (json_int_t)q->not_modified,
 	    "duplicates", "url", (json_int_t)q->dup_url, "exact",
 	    (json_int_t)q->dup_exact, "near", (json_int_t)q->dup_near,
-	    "rate_1m", turn_rate(d), "inflight", (int)fetch_inflight(d->fetch),
+	    "index_bytes", (json_int_t)dedup_memory(&d->dedup), "rate_1m", turn_rate(d), "inflight", (int)fetch_inflight(d->fetch),
 	    "workers", (int)work_threads(d->work), "work_backlog",
 	    (int)work_backlog(d->work), "unindexed",
 	    (json_int_t)queue_unindexed(&d->queue), "store", store_json(d)));

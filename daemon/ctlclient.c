@@ -830,9 +830,11 @@ ctlclient_print_status(FILE *out, const json_t *r)
 	    "%lld not modified, %s\n", (long long)geti(t, "submitted"),
 	    (long long)geti(t, "fetched"), (long long)geti(t, "failed"),
 	    (long long)geti(t, "not_modified"), bytes);
-	fprintf(out, "dups      %lld url, %lld exact, %lld near\n",
-	    (long long)geti(d, "url"), (long long)geti(d, "exact"),
-	    (long long)geti(d, "near"));
+	ctlclient_fmt_bytes((uint64_t)geti(d, "index_bytes"), bytes,
+	    sizeof(bytes));
+	fprintf(out, "dups      %lld url, %lld exact, %lld near; band index "
+	    "%s in memory\n", (long long)geti(d, "url"),
+	    (long long)geti(d, "exact"), (long long)geti(d, "near"), bytes);
 	fprintf(out, "rate      %.1f jobs/s over 1 min, %lld in flight, "
 	    "%lld workers, %lld work backlog\n",
 	    json_number_value(json_object_get(r, "rate_1m")),

@@ -235,8 +235,11 @@ reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *near,
 		rc = mdb_txn_commit(r.txn);
 	else
 		mdb_txn_abort(r.txn);
-	if (rc == 0)
+	if (rc == 0) {
+		dedup_commit(&d->dedup);
 		*near += r.near;
+	} else
+		dedup_rollback(&d->dedup);
 	return rc;
 }
 
@@ -453,6 +456,7 @@ daemon_free(struct daemon *d)
 	turn_free_robots(d);
 	sched_free(&d->sched);
 	queue_close(&d->queue);
+	dedup_close(&d->dedup);
 	store_close(&d->store);
 	free_params(d->strip_params);
 	event_base_free(d->base);

@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "sluice/dedup.h"
+#include "sluice/lsh.h"
 #include "sluice/util.h"
 
 #define DEDUP_NFKC_CASEFOLD	(UTF8PROC_STABLE | UTF8PROC_COMPOSE | \
@@ -733,29 +734,23 @@ dedup_jaccard(const char *a, size_t alen, const char *b, size_t blen,
 /*
  * The index's format, kept in dedup_sigs under doc id 0 (no document has
  * id 0): DEDUP_FORMAT, then flags.  Format 1 (18x6 MinHash, 64-bit band
- * keys, 216 16-bit fingerprints) had no such record.
+ * keys, 216 16-bit fingerprints) had no such record; format 2 kept the
+ * band keys in a B-tree, dedup_bands, instead of dedup_bandlog.
  */
-#define DEDUP_FORMAT		2
+#define DEDUP_FORMAT		3
 #define DEDUP_FORMAT_ID		0
 #define DEDUP_FORMAT_SIZE	8
 #define DEDUP_F_REINDEX		0x1	/* first copies await dedup_reindex() */
+/* Documents loaded into memory per lsh_commit at open, which bounds the
+ * undo list. */
+#define DEDUP_LOAD_BATCH	4096
 
-/* Doc ids are native uint64 and band keys native uint32 (MDB_INTEGERKEY,
- * MDB_INTEGERDUP: integer compares, not memcmp); LMDB data need not be
- * aligned. */
+/* Doc ids are native uint64 (MDB_INTEGERKEY: integer compares, not
+ * memcmp); LMDB data need not be aligned. */
 static uint64_t
 dedup_u64(const MDB_val *v)
 {
 	uint64_t x;
-
-	memcpy(&x, v->mv_data, sizeof(x));
-	return x;
-}
-
-static uint32_t
-dedup_u32(const MDB_val *v)
-{
-	uint32_t x;
 
 	memcpy(&x, v->mv_data, sizeof(x));
 	return x;
@@ -781,14 +776,38 @@ dedup_format_put(MDB_txn *txn, const struct dedup_dbs *dbs, uint8_t flags)
 	return mdb_put(txn, dbs->sigs, &k, &v, 0);
 }
 
-/* Format 1 cannot be converted (its sketches are not this one's): empty
- * the near index, keep the exact one, and have the caller re-index. */
+/* Deletes the band B-tree of formats 1 and 2, if there is one; *found
+ * says whether it held anything. */
+static int
+dedup_drop_old_bands(MDB_txn *txn, bool *found)
+{
+	MDB_dbi old;
+	MDB_stat st;
+	int rc;
+
+	*found = false;
+	rc = mdb_dbi_open(txn, "dedup_bands", 0, &old);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc == 0)
+		rc = mdb_stat(txn, old, &st);
+	if (rc == 0) {
+		*found = st.ms_entries > 0;
+		rc = mdb_drop(txn, old, 1);
+	}
+	return rc;
+}
+
+/* Older formats cannot be converted without the texts (format 1's
+ * sketches are not this one's; format 2's band keys are not filed by
+ * document): empty the near index, keep the exact one, and have the
+ * caller re-index. */
 static int
 dedup_convert(MDB_txn *txn, struct dedup_dbs *dbs)
 {
 	int rc;
 
-	rc = mdb_drop(txn, dbs->bands, 0);
+	rc = mdb_drop(txn, dbs->bandlog, 0);
 	if (rc == 0)
 		rc = mdb_drop(txn, dbs->sigs, 0);
 	if (rc == 0)
@@ -806,21 +825,24 @@ dedup_format(MDB_txn *txn, struct dedup_dbs *dbs, char *err, size_t errlen)
 	MDB_val k = { sizeof(id), &id }, v;
 	const uint8_t *r;
 	MDB_stat st;
+	bool old;
 	int rc;
 
-	rc = mdb_get(txn, dbs->sigs, &k, &v);
+	rc = dedup_drop_old_bands(txn, &old);
+	if (rc == 0)
+		rc = mdb_get(txn, dbs->sigs, &k, &v);
 	if (rc == MDB_NOTFOUND) {	/* new, or format 1 */
 		rc = mdb_stat(txn, dbs->sigs, &st);
-		if (rc == 0 && st.ms_entries == 0)
-			rc = mdb_stat(txn, dbs->bands, &st);
 		if (rc != 0)
 			return rc;
-		return st.ms_entries == 0 ? dedup_format_put(txn, dbs, 0) :
-		    dedup_convert(txn, dbs);
+		return st.ms_entries == 0 && !old ?
+		    dedup_format_put(txn, dbs, 0) : dedup_convert(txn, dbs);
 	}
 	if (rc != 0)
 		return rc;
 	r = v.mv_data;
+	if (v.mv_size == DEDUP_FORMAT_SIZE && r[0] == 2)
+		return dedup_convert(txn, dbs);
 	if (v.mv_size != DEDUP_FORMAT_SIZE || r[0] != DEDUP_FORMAT) {
 		snprintf(err, errlen, "duplicate index format %u, this sluiced "
 		    "reads format %d", v.mv_size > 0 ? r[0] : 0, DEDUP_FORMAT);
@@ -828,6 +850,44 @@ dedup_format(MDB_txn *txn, struct dedup_dbs *dbs, char *err, size_t errlen)
 	}
 	dbs->reindex = (r[1] & DEDUP_F_REINDEX) != 0;
 	return 0;
+}
+
+/* Files one dedup_bandlog record in memory. */
+static int
+dedup_load_one(struct dedup_dbs *dbs, const MDB_val *k, const MDB_val *v)
+{
+	uint32_t keys[DEDUP_BANDS];
+
+	if (k->mv_size != sizeof(uint64_t) || v->mv_size != sizeof(keys))
+		return MDB_CORRUPTED;
+	memcpy(keys, v->mv_data, sizeof(keys));
+	return lsh_add(&dbs->near, dedup_u64(k), keys, DEDUP_BANDS);
+}
+
+/* Loads every document's band keys into memory. */
+static int
+dedup_load(MDB_txn *txn, struct dedup_dbs *dbs)
+{
+	MDB_cursor *cur;
+	MDB_stat st;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc;
+
+	rc = mdb_stat(txn, dbs->bandlog, &st);
+	if (rc == 0)
+		rc = lsh_init(&dbs->near, st.ms_entries, DEDUP_BANDS);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, dbs->bandlog, &cur);
+	if (rc != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0 &&
+	    (rc = dedup_load_one(dbs, &k, &v)) == 0)
+		if (++n % DEDUP_LOAD_BATCH == 0)
+			lsh_commit(&dbs->near);
+	mdb_cursor_close(cur);
+	lsh_commit(&dbs->near);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int
@@ -838,9 +898,8 @@ dedup_open(MDB_txn *txn, struct dedup_dbs *dbs, char *err, size_t errlen)
 	memset(dbs, 0, sizeof(*dbs));
 	rc = mdb_dbi_open(txn, "dedup_exact", MDB_CREATE, &dbs->exact);
 	if (rc == 0)
-		rc = mdb_dbi_open(txn, "dedup_bands", MDB_CREATE |
-		    MDB_INTEGERKEY | MDB_DUPSORT | MDB_DUPFIXED |
-		    MDB_INTEGERDUP, &dbs->bands);
+		rc = mdb_dbi_open(txn, "dedup_bandlog",
+		    MDB_CREATE | MDB_INTEGERKEY, &dbs->bandlog);
 	if (rc == 0)
 		rc = mdb_dbi_open(txn, "dedup_sigs",
 		    MDB_CREATE | MDB_INTEGERKEY, &dbs->sigs);
@@ -848,7 +907,36 @@ dedup_open(MDB_txn *txn, struct dedup_dbs *dbs, char *err, size_t errlen)
 		rc = dedup_format(txn, dbs, err, errlen);
 	else
 		snprintf(err, errlen, "%s", mdb_strerror(rc));
+	if (rc == 0 && (rc = dedup_load(txn, dbs)) != 0)
+		snprintf(err, errlen, "loading the band keys: %s",
+		    rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
+	if (rc != 0)
+		lsh_free(&dbs->near);
 	return rc;
+}
+
+void
+dedup_commit(struct dedup_dbs *dbs)
+{
+	lsh_commit(&dbs->near);
+}
+
+void
+dedup_rollback(struct dedup_dbs *dbs)
+{
+	lsh_rollback(&dbs->near);
+}
+
+void
+dedup_close(struct dedup_dbs *dbs)
+{
+	lsh_free(&dbs->near);
+}
+
+size_t
+dedup_memory(const struct dedup_dbs *dbs)
+{
+	return lsh_bytes(&dbs->near);
 }
 
 int
@@ -861,38 +949,16 @@ dedup_reindex_done(MDB_txn *txn, struct dedup_dbs *dbs)
 	return rc;
 }
 
-/*
- * The cursors of one dedup_check_insert.  A lookup leaves each where its
- * key is or would go, and LMDB's cursor put first checks the page its
- * cursor is on: the insert that may follow costs no second descent from
- * the root.  Band cursors are opened only for a near lookup.
- */
-struct dedup_cursors {
-	MDB_cursor	*exact;
-	MDB_cursor	*band[DEDUP_BANDS];
-	size_t		 nband;
-};
-
-static void
-dedup_cursors_close(struct dedup_cursors *c)
-{
-	if (c->exact != NULL)
-		mdb_cursor_close(c->exact);
-	for (size_t j = 0; j < c->nband; j++)
-		mdb_cursor_close(c->band[j]);
-}
-
 static int
 dedup_find_exact(MDB_txn *txn, const struct dedup_dbs *dbs,
-    struct dedup_cursors *c, const struct dedup_sig *sig,
-    struct dedup_match *m)
+    MDB_cursor **cur, const struct dedup_sig *sig, struct dedup_match *m)
 {
 	MDB_val k = { sizeof(sig->exact), (void *)sig->exact }, v;
 	int rc;
 
-	rc = mdb_cursor_open(txn, dbs->exact, &c->exact);
+	rc = mdb_cursor_open(txn, dbs->exact, cur);
 	if (rc == 0)
-		rc = mdb_cursor_get(c->exact, &k, &v, MDB_SET_RANGE);
+		rc = mdb_cursor_get(*cur, &k, &v, MDB_SET_RANGE);
 	if (rc != 0)
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	if (k.mv_size != sizeof(sig->exact) ||
@@ -904,25 +970,6 @@ dedup_find_exact(MDB_txn *txn, const struct dedup_dbs *dbs,
 	m->kind = DEDUP_EXACT;
 	m->similarity = 1.0;
 	return 0;
-}
-
-/* Appends up to max doc ids of one band bucket (oldest first) to c. */
-static int
-dedup_scan_band(MDB_cursor *cur, uint32_t key, uint32_t max,
-    struct dedup_cand *c, size_t *n)
-{
-	MDB_val k = { sizeof(key), &key }, v;
-	int rc;
-
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	if (rc == 0 && (k.mv_size != sizeof(key) || dedup_u32(&k) != key))
-		return 0;
-	for (uint32_t i = 0; rc == 0 && i < max; i++) {
-		if (v.mv_size == sizeof(uint64_t))
-			c[(*n)++] = (struct dedup_cand){ dedup_u64(&v), 1 };
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
-	}
-	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 static int
@@ -983,41 +1030,40 @@ dedup_confirm(MDB_txn *txn, const struct dedup_dbs *dbs, uint64_t id,
 	return 0;
 }
 
-static int
-dedup_collect(MDB_txn *txn, const struct dedup_dbs *dbs,
-    struct dedup_cursors *cur, const struct dedup_sig *sig,
-    uint32_t per_band, struct dedup_cand *c, size_t *n)
+/* Up to per_band documents of each of sig's bands, into c (*n of them);
+ * ids is room for per_band. */
+static void
+dedup_collect(const struct dedup_dbs *dbs, const struct dedup_sig *sig,
+    uint32_t per_band, uint64_t *ids, struct dedup_cand *c, size_t *n)
 {
-	int rc = 0;
-
 	*n = 0;
-	for (size_t j = 0; j < DEDUP_BANDS && rc == 0; j++) {
-		rc = mdb_cursor_open(txn, dbs->bands, &cur->band[j]);
-		if (rc != 0)
-			break;
-		cur->nband++;
-		rc = dedup_scan_band(cur->band[j], sig->bands[j], per_band, c,
-		    n);
+	for (size_t j = 0; j < DEDUP_BANDS; j++) {
+		size_t got = lsh_find(&dbs->near, sig->bands[j], per_band,
+		    ids);
+
+		for (size_t i = 0; i < got; i++)
+			c[(*n)++] = (struct dedup_cand){ ids[i], 1 };
 	}
-	return rc;
 }
 
 static int
 dedup_find_near(MDB_txn *txn, const struct dedup_dbs *dbs,
-    struct dedup_cursors *cur, const struct dedup_sig *sig,
-    const struct dedup_opts *o, struct dedup_match *m)
+    const struct dedup_sig *sig, const struct dedup_opts *o,
+    struct dedup_match *m)
 {
 	struct dedup_cand *c;
+	uint64_t *ids;
 	size_t n;
 	double sim;
-	int rc;
+	int rc = 0;
 
 	c = calloc((size_t)DEDUP_BANDS * o->max_candidates, sizeof(*c));
-	if (c == NULL)
-		return ENOMEM;
-	rc = dedup_collect(txn, dbs, cur, sig, o->max_candidates, c, &n);
-	if (rc != 0)
+	ids = calloc(o->max_candidates, sizeof(*ids));
+	if (c == NULL || ids == NULL) {
+		rc = ENOMEM;
 		goto out;
+	}
+	dedup_collect(dbs, sig, o->max_candidates, ids, c, &n);
 	n = dedup_rank(c, n);
 	for (size_t i = 0; i < n && i < o->max_candidates; i++) {
 		rc = dedup_confirm(txn, dbs, c[i].id, sig, &sim);
@@ -1032,83 +1078,74 @@ dedup_find_near(MDB_txn *txn, const struct dedup_dbs *dbs,
 		m->similarity = sim;
 	}
 out:
+	free(ids);
 	free(c);
 	return rc;
 }
 
-/* Stores the signature record.  Document ids mostly grow, and appending
- * leaves full pages behind, where a plain put at the end splits them 3+1
- * (1,370 bytes per record on bench/dedup instead of 1,030). */
+/* Puts a record under doc_id in an MDB_INTEGERKEY database.  Document ids
+ * mostly grow, and appending leaves full pages behind, where a plain put
+ * at the end splits them 3+1 (1,370 bytes per signature record on
+ * bench/dedup instead of 1,030). */
 static int
-dedup_put_record(MDB_txn *txn, const struct dedup_dbs *dbs, uint64_t doc_id,
-    const struct dedup_sig *sig)
+dedup_append(MDB_txn *txn, MDB_dbi dbi, uint64_t doc_id, void *data,
+    size_t len)
 {
-	uint8_t rec[DEDUP_SIG_SIZE];
-	MDB_val k = { sizeof(doc_id), &doc_id }, v = { sizeof(rec), rec };
+	MDB_val k = { sizeof(doc_id), &doc_id }, v = { len, data };
 	int rc;
 
-	dedup_record_encode(rec, sig);
-	rc = mdb_put(txn, dbs->sigs, &k, &v, MDB_APPEND);
+	rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
 	if (rc == MDB_KEYEXIST)
-		rc = mdb_put(txn, dbs->sigs, &k, &v, 0);
+		rc = mdb_put(txn, dbi, &k, &v, 0);
 	return rc;
 }
 
-/* Indexes doc_id's near signature: its record and its band keys, each put
- * through the band's cursor when a lookup has placed it. */
+/* Indexes doc_id's near signature: its record and its band keys, in LMDB
+ * and in memory. */
 static int
-dedup_put_near(MDB_txn *txn, const struct dedup_dbs *dbs,
-    struct dedup_cursors *cur, uint64_t doc_id, const struct dedup_sig *sig)
+dedup_put_near(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
+    const struct dedup_sig *sig)
 {
+	uint8_t rec[DEDUP_SIG_SIZE];
+	uint32_t keys[DEDUP_BANDS];
 	int rc;
 
-	rc = dedup_put_record(txn, dbs, doc_id, sig);
-	for (size_t j = 0; j < DEDUP_BANDS && rc == 0; j++) {
-		uint32_t band = sig->bands[j];
-		MDB_val k = { sizeof(band), &band };
-		MDB_val v = { sizeof(doc_id), &doc_id };
-
-		if (j < cur->nband)
-			rc = mdb_cursor_put(cur->band[j], &k, &v, 0);
-		else
-			rc = mdb_put(txn, dbs->bands, &k, &v, 0);
-	}
+	dedup_record_encode(rec, sig);
+	memcpy(keys, sig->bands, sizeof(keys));
+	rc = dedup_append(txn, dbs->sigs, doc_id, rec, sizeof(rec));
+	if (rc == 0)
+		rc = dedup_append(txn, dbs->bandlog, doc_id, keys,
+		    sizeof(keys));
+	if (rc == 0)
+		rc = lsh_add(&dbs->near, doc_id, keys, DEDUP_BANDS);
 	return rc;
 }
 
 int
-dedup_reindex(MDB_txn *txn, const struct dedup_dbs *dbs, uint64_t doc_id,
+dedup_reindex(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
     const struct dedup_sig *sig)
 {
-	struct dedup_cursors cur = { 0 };
+	MDB_val k = { sizeof(doc_id), &doc_id }, v;
+	int rc;
 
 	if (doc_id == DEDUP_FORMAT_ID)
 		return EINVAL;
 	if (!sig->near)
 		return 0;
-	return dedup_put_near(txn, dbs, &cur, doc_id, sig);
-}
-
-static int
-dedup_insert(MDB_txn *txn, const struct dedup_dbs *dbs,
-    struct dedup_cursors *cur, uint64_t doc_id, const struct dedup_sig *sig)
-{
-	MDB_val k = { sizeof(sig->exact), (void *)sig->exact };
-	MDB_val v = { sizeof(doc_id), &doc_id };
-	int rc;
-
-	rc = mdb_cursor_put(cur->exact, &k, &v, MDB_NOOVERWRITE);
-	if (rc != 0 || !sig->near)
+	rc = mdb_get(txn, dbs->bandlog, &k, &v);	/* indexed already? */
+	if (rc != MDB_NOTFOUND)
 		return rc;
-	return dedup_put_near(txn, dbs, cur, doc_id, sig);
+	return dedup_put_near(txn, dbs, doc_id, sig);
 }
 
 int
-dedup_check_insert(MDB_txn *txn, const struct dedup_dbs *dbs,
-    uint64_t doc_id, const struct dedup_sig *sig, const struct dedup_opts *o,
+dedup_check_insert(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
+    const struct dedup_sig *sig, const struct dedup_opts *o,
     struct dedup_match *m)
 {
-	struct dedup_cursors cur = { 0 };
+	MDB_val k = { sizeof(sig->exact), (void *)sig->exact };
+	MDB_val v = { sizeof(doc_id), &doc_id };
+	MDB_cursor *exact = NULL;
 	struct dedup_opts defaults;
 	int rc;
 
@@ -1121,12 +1158,17 @@ dedup_check_insert(MDB_txn *txn, const struct dedup_dbs *dbs,
 		return EINVAL;
 	if (sig->words == 0)
 		return 0;
-	rc = dedup_find_exact(txn, dbs, &cur, sig, m);
+	/* The lookup leaves the cursor where the hash goes, and LMDB's
+	 * cursor put checks that page before descending from the root. */
+	rc = dedup_find_exact(txn, dbs, &exact, sig, m);
 	if (rc == 0 && m->kind == DEDUP_NONE && sig->near &&
 	    o->max_candidates > 0)
-		rc = dedup_find_near(txn, dbs, &cur, sig, o, m);
+		rc = dedup_find_near(txn, dbs, sig, o, m);
 	if (rc == 0 && m->kind == DEDUP_NONE)
-		rc = dedup_insert(txn, dbs, &cur, doc_id, sig);
-	dedup_cursors_close(&cur);
+		rc = mdb_cursor_put(exact, &k, &v, MDB_NOOVERWRITE);
+	if (rc == 0 && m->kind == DEDUP_NONE && sig->near)
+		rc = dedup_put_near(txn, dbs, doc_id, sig);
+	if (exact != NULL)
+		mdb_cursor_close(exact);
 	return rc;
 }

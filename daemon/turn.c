@@ -629,6 +629,7 @@ turn_rollback(struct daemon *d)
 
 	queue_turn_abort(&d->queue);
 	sched_abort(&d->sched);
+	dedup_rollback(&d->dedup);
 	for (struct op *op = d->ops; op != NULL; op = op->next) {
 		if (op->reply != NULL)
 			json_decref(op->reply);
@@ -944,6 +945,7 @@ turn_run(struct daemon *d)
 			goto out;
 		}
 	}
+	dedup_commit(&d->dedup);
 	d->store_stuck = false;
 	d->last_commit_mono = mono_ms();
 	if (d->ops != NULL)

@@ -169,7 +169,7 @@ kind_add(struct kind_stats *k, bool merged, bool wrong, double j, double est)
 
 /* Runs one check_insert in a transaction; commits only if keep. */
 static struct dedup_match
-lookup(MDB_env *env, const struct dedup_dbs *dbs, uint64_t id,
+lookup(MDB_env *env, struct dedup_dbs *dbs, uint64_t id,
     const struct dedup_sig *sig, bool keep)
 {
 	struct dedup_match m = { 0 };
@@ -185,6 +185,10 @@ lookup(MDB_env *env, const struct dedup_dbs *dbs, uint64_t id,
 		mdb_txn_abort(txn);
 	if (rc != 0)
 		die("check_insert", rc);
+	if (keep)
+		dedup_commit(dbs);
+	else
+		dedup_rollback(dbs);
 	return m;
 }
 
@@ -275,6 +279,7 @@ eval_pair(struct eval *e, json_t *rec)
 	if (rc != 0)
 		die("pair check_insert", rc);
 	mdb_txn_abort(txn);
+	dedup_rollback(&e->scr_dbs);
 	kind_add(kind_get(e, kind, false), m.kind != DEDUP_NONE, false,
 	    true_jaccard(a, b), dedup_similarity(&sa, &sb));
 	if (m.kind != DEDUP_NONE)
@@ -427,6 +432,8 @@ run_eval(const char *cases, const char *tmp)
 		free(e.doc_text[i]);
 		free(e.body[i]);
 	}
+	dedup_close(&e.idx_dbs);
+	dedup_close(&e.scr_dbs);
 	mdb_env_close(e.index);
 	mdb_env_close(e.scratch);
 	return 0;
@@ -461,7 +468,7 @@ synth_sig(uint64_t id, struct dedup_sig *s)
 }
 
 static void
-fill(MDB_env *env, const struct dedup_dbs *dbs, uint64_t from, uint64_t to)
+fill(MDB_env *env, struct dedup_dbs *dbs, uint64_t from, uint64_t to)
 {
 	struct dedup_sig s;
 	struct dedup_match m;
@@ -476,6 +483,7 @@ fill(MDB_env *env, const struct dedup_dbs *dbs, uint64_t from, uint64_t to)
 		if (rc == 0 && (id % 10000 == 0 || id == to)) {
 			rc = mdb_txn_commit(txn);
 			txn = NULL;
+			dedup_commit(dbs);
 		}
 		if (rc != 0)
 			die("fill", rc);
@@ -512,7 +520,7 @@ query_sig(int sort, uint64_t id, uint64_t fresh, struct dedup_sig *s)
 /* Mean and 99th percentile of 2000 lookups of one sort, batch per write
  * transaction, rolled back. */
 static void
-time_lookups(MDB_env *env, const struct dedup_dbs *dbs, uint64_t n,
+time_lookups(MDB_env *env, struct dedup_dbs *dbs, uint64_t n,
     int sort, int batch, double *mean, double *p99)
 {
 	enum { RUNS = 2000 };
@@ -535,8 +543,10 @@ time_lookups(MDB_env *env, const struct dedup_dbs *dbs, uint64_t n,
 			rc = dedup_check_insert(txn, dbs, n + 1 + (uint64_t)i,
 			    &s, NULL, &m);
 		t[i] = (thread_ns() - t0) / 1e3;
-		if (rc == 0 && (i + 1) % batch == 0)
+		if (rc == 0 && (i + 1) % batch == 0) {
 			mdb_txn_abort(txn);
+			dedup_rollback(dbs);
+		}
 		if (rc != 0 || (sort == 0) != (m.kind == DEDUP_NONE) ||
 		    (sort != 0 && m.doc_id != id))
 			die("unexpected lookup result", rc ? rc : EINVAL);
@@ -548,8 +558,8 @@ time_lookups(MDB_env *env, const struct dedup_dbs *dbs, uint64_t n,
 }
 
 static void
-report_scale(MDB_env *env, const struct dedup_dbs *dbs, uint64_t n,
-    double fill_s)
+report_scale(MDB_env *env, struct dedup_dbs *dbs, uint64_t n, double fill_s,
+    double load_s)
 {
 	static const int sorts[4][2] = { { 0, 1 }, { 0, 100 }, { 1, 1 },
 	    { 2, 1 } };
@@ -558,29 +568,33 @@ report_scale(MDB_env *env, const struct dedup_dbs *dbs, uint64_t n,
 
 	mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
 	ex = db_bytes(txn, dbs->exact);
-	bands = db_bytes(txn, dbs->bands);
+	bands = db_bytes(txn, dbs->bandlog);
 	sigs = db_bytes(txn, dbs->sigs);
 	mdb_txn_abort(txn);
 	for (int i = 0; i < 4; i++)
 		time_lookups(env, dbs, n, sorts[i][0], sorts[i][1], &mean[i],
 		    &p99[i]);
-	printf("%9llu %6.0f %6.0f %6.0f %6.0f %7.1f %7.1f %7.1f %7.1f %7.1f "
-	    "%7.1f %7.1f %7.1f %7.1f\n", (unsigned long long)n,
-	    (ex + bands + sigs) / n, ex / n, bands / n, sigs / n, mean[0],
-	    p99[0], mean[1], p99[1], mean[2], p99[2], mean[3], p99[3], fill_s);
+	printf("%9llu %6.0f %6.0f %6.0f %6.0f %6.0f %7.1f %7.1f %7.1f %7.1f "
+	    "%7.1f %7.1f %7.1f %7.1f %7.1f %7.2f\n", (unsigned long long)n,
+	    (ex + bands + sigs) / n, ex / n, bands / n, sigs / n,
+	    (double)dedup_memory(dbs) / n, mean[0], p99[0], mean[1], p99[1],
+	    mean[2], p99[2], mean[3], p99[3], fill_s, load_s);
 }
 
 /*
- * Rewrites the environment without free pages.  The bulk fill leaves a
+ * Rewrites the environment without free pages, and opens it again, which
+ * loads the band keys into memory as a daemon's start does: *load_s is
+ * how long that open took.  The bulk fill leaves a
  * freelist of hundreds of thousands of pages that every write transaction
  * would merge again (mdb_midl_xmerge, most of a lookup's time at 1M
  * documents, since the timed transactions are rolled back); a daemon that
  * commits each document keeps a short one.
  */
 static MDB_env *
-compact(MDB_env *env, const char *dir, struct dedup_dbs *dbs)
+compact(MDB_env *env, const char *dir, struct dedup_dbs *dbs, double *load_s)
 {
 	char copy[1100], path[1200];
+	double t0;
 	int rc;
 
 	snprintf(copy, sizeof(copy), "%s.compact", dir);
@@ -589,6 +603,7 @@ compact(MDB_env *env, const char *dir, struct dedup_dbs *dbs)
 	rc = mdb_env_copy2(env, copy, MDB_CP_COMPACT);
 	if (rc != 0)
 		die("mdb_env_copy2", rc);
+	dedup_close(dbs);
 	mdb_env_close(env);
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	unlink(path);
@@ -597,7 +612,10 @@ compact(MDB_env *env, const char *dir, struct dedup_dbs *dbs)
 	rmdir(dir);
 	if (rename(copy, dir) == -1)
 		die(dir, errno);
-	return env_open(dir, (size_t)16 << 30, dbs);
+	t0 = mono_ns();
+	env = env_open(dir, (size_t)16 << 30, dbs);
+	*load_s = (mono_ns() - t0) / 1e9;
+	return env;
 }
 
 /*
@@ -608,7 +626,7 @@ compact(MDB_env *env, const char *dir, struct dedup_dbs *dbs)
 static void
 warm(MDB_env *env, const struct dedup_dbs *dbs)
 {
-	MDB_dbi dbi[3] = { dbs->exact, dbs->bands, dbs->sigs };
+	MDB_dbi dbi[3] = { dbs->exact, dbs->bandlog, dbs->sigs };
 	MDB_cursor *cur;
 	MDB_txn *txn;
 	MDB_val k, v;
@@ -638,25 +656,28 @@ run_scale(const char *tmp, int argc, char **argv)
 	snprintf(dir, sizeof(dir), "%s/scale", tmp);
 	env = env_open(dir, (size_t)16 << 30, &dbs);
 	printf("\nLMDB bytes per near-indexed document (pages in use / "
-	    "documents) and dedup_check_insert CPU time in us, mean and p99 of "
-	    "2000, in a write transaction of its own (or shared by 100), "
-	    "rolled back, on a compacted and mapped environment\n");
-	printf("%9s %6s %6s %6s %6s %15s %15s %15s %15s %7s\n", "docs",
-	    "bytes", "exact", "bands", "sigs", "new doc", "new doc, 100/tx",
-	    "near copy", "exact copy", "fill s");
+	    "documents), heap bytes per document of the in-memory band index, "
+	    "dedup_check_insert CPU time in us, mean and p99 of 2000, in a "
+	    "write transaction of its own (or shared by 100), rolled back, on "
+	    "a compacted and mapped environment, and seconds to fill and to "
+	    "open (load) the index\n");
+	printf("%9s %6s %6s %6s %6s %6s %15s %15s %15s %15s %7s %7s\n",
+	    "docs", "bytes", "exact", "bands", "sigs", "memory", "new doc",
+	    "new doc, 100/tx", "near copy", "exact copy", "fill s", "load s");
 	for (int i = 0; i < argc; i++) {
 		uint64_t n = strtoull(argv[i], NULL, 10);
-		double t0 = mono_ns(), fill_s;
+		double t0 = mono_ns(), fill_s, load_s;
 
 		if (n <= done)
 			continue;
 		fill(env, &dbs, done + 1, n);
 		fill_s = (mono_ns() - t0) / 1e9;
 		done = n;
-		env = compact(env, dir, &dbs);
+		env = compact(env, dir, &dbs, &load_s);
 		warm(env, &dbs);
-		report_scale(env, &dbs, n, fill_s);
+		report_scale(env, &dbs, n, fill_s, load_s);
 	}
+	dedup_close(&dbs);
 	mdb_env_close(env);
 	return 0;
 }

@@ -86,34 +86,36 @@
  *
  * LMDB layout (the caller's environment needs mdb_env_set_maxdbs room for
  * three more databases; doc ids are native uint64 and band keys native
- * uint32, so integer compares replace memcmp - LMDB files are not
- * portable across byte orders anyway):
- *   dedup_exact  16-byte hash -> doc id
- *   dedup_bands  band key (32 bits, MDB_INTEGERKEY; seeded with the band
- *                index, so bands never mix) -> doc ids (MDB_DUPSORT|
- *                MDB_DUPFIXED|MDB_INTEGERDUP: oldest first).  Unrelated
- *                texts share a key once in 2^32 per band: a stray
- *                candidate, no more.
- *   dedup_sigs   doc id (MDB_INTEGERKEY) -> record: version 2, 0, 0, 0,
- *                32-bit word count (little-endian), the 992-byte sketch
- *                (bin k in the low nibble of byte k/2 if k is even, else
- *                the high one); 1,000 bytes, so that four fill a 4 KiB
- *                page (1,984 bins are for that).  Doc id 0 (never a
- *                document's) holds the index format, 2, and its flags.
- * Only first copies are indexed; a duplicate adds nothing.  Indexing a
- * document writes 16 keys: the exact hash and 14 band keys at random
- * places (~15 leaf pages dirtied in the caller's transaction), and the
- * record, appended when doc ids grow.  A lookup leaves its cursors where
- * the keys go, and the insert that follows puts through them: LMDB checks
- * a cursor's page before descending from the root.  Measured on
+ * uint32 - LMDB files are not portable across byte orders anyway):
+ *   dedup_exact    16-byte hash -> doc id
+ *   dedup_bandlog  doc id (MDB_INTEGERKEY) -> its 14 band keys (32 bits
+ *                  each, seeded with the band index, so bands never mix;
+ *                  unrelated texts share a key once in 2^32 per band: a
+ *                  stray candidate, no more)
+ *   dedup_sigs     doc id (MDB_INTEGERKEY) -> record: version 2, 0, 0, 0,
+ *                  32-bit word count (little-endian), the 992-byte sketch
+ *                  (bin k in the low nibble of byte k/2 if k is even,
+ *                  else the high one); 1,000 bytes, so that four fill a
+ *                  4 KiB page (1,984 bins are for that).  Doc id 0 (never
+ *                  a document's) holds the index format, 3, and its flags.
+ * Candidates are found in memory (lsh.h): dedup_open() loads every
+ * dedup_bandlog record into a hash table, about 160 bytes a near-indexed
+ * document, and a lookup costs a probe per band however many documents
+ * are stored.  Only first copies are indexed; a duplicate adds nothing.
+ * Indexing a document writes the exact hash (a B-tree leaf) and appends
+ * its two records when doc ids grow, so it dirties one random page, not
+ * fifteen.  The table follows the caller's transactions: dedup_commit()
+ * after a commit, dedup_rollback() after an abort.  Measured on
  * bench/dedup: see docs/benchmarks.md.
  *
- * Format 1 (18x6 bands with 64-bit keys, 216 16-bit minima per record,
- * no format record) cannot be converted without the texts: dedup_open()
- * keeps its exact index, empties the rest and sets dbs->reindex, and the
- * caller indexes its stored first copies again (dedup_reindex) and then
- * calls dedup_reindex_done(); the flag is stored, so a crash midway only
- * means starting over.  Any other format is refused.
+ * Older formats cannot be converted without the texts (format 1: 18x6
+ * bands with 64-bit keys and 216 16-bit minima per record, no format
+ * record; format 2: this one, but the band keys in a B-tree, dedup_bands,
+ * not filed by document): dedup_open() keeps the exact index, deletes or
+ * empties the rest and sets dbs->reindex, and the caller indexes its
+ * stored first copies again (dedup_reindex) and then calls
+ * dedup_reindex_done(); the flag is stored, so a crash midway only means
+ * starting over.  Any other format is refused.
  */
 #ifndef SLUICE_DEDUP_H
 #define SLUICE_DEDUP_H
@@ -123,6 +125,8 @@
 #include <stdint.h>
 
 #include <lmdb.h>
+
+#include "sluice/lsh.h"
 
 #define DEDUP_BANDS		14
 #define DEDUP_ROWS		5
@@ -159,11 +163,13 @@ struct dedup_sig {
 
 struct dedup_dbs {
 	MDB_dbi		 exact;
-	MDB_dbi		 bands;
+	MDB_dbi		 bandlog;
 	MDB_dbi		 sigs;
 	/* Set by dedup_open: documents indexed by an older format must be
 	 * indexed again (dedup_reindex), then dedup_reindex_done called. */
 	bool		 reindex;
+	/* Every indexed document's band keys, loaded from dedup_bandlog. */
+	struct lsh	 near;
 };
 
 enum dedup_kind {
@@ -217,14 +223,25 @@ int dedup_jaccard(const char *a, size_t alen, const char *b, size_t blen,
 const char *dedup_kind_name(enum dedup_kind k);
 
 /*
- * Opens (creating) the three databases in txn, a write transaction, and
- * checks the index's format: a new index is marked with this one, a
- * format 1 index converted (dbs->reindex set, see above).  Returns 0 or
- * an LMDB error code with a message in err (MDB_DBS_FULL if maxdbs is too
- * small, MDB_INCOMPATIBLE for an index of an unknown format).
+ * Opens (creating) the three databases in txn, a write transaction,
+ * checks the index's format (a new index is marked with this one, an
+ * older one converted: dbs->reindex set, see above) and loads the band
+ * keys into memory.  Returns 0 or an LMDB error code with a message in err
+ * (MDB_DBS_FULL if maxdbs is too small, MDB_INCOMPATIBLE for an index of
+ * an unknown format), or ENOMEM.  The memory is then dedup_close()'s to
+ * free (or already freed on error); if txn is aborted, so must dbs be.
  */
 int dedup_open(MDB_txn *txn, struct dedup_dbs *dbs, char *err,
     size_t errlen);
+/* After the transaction that called dedup_check_insert or dedup_reindex
+ * commits: the in-memory index keeps their additions.  After it aborts:
+ * it forgets them. */
+void dedup_commit(struct dedup_dbs *dbs);
+void dedup_rollback(struct dedup_dbs *dbs);
+/* Frees the in-memory index. */
+void dedup_close(struct dedup_dbs *dbs);
+/* Bytes of memory the in-memory index holds. */
+size_t dedup_memory(const struct dedup_dbs *dbs);
 
 /*
  * Looks for an earlier document (doc_id, never 0) with the same exact
@@ -239,7 +256,7 @@ int dedup_open(MDB_txn *txn, struct dedup_dbs *dbs, char *err,
  * transaction), ENOMEM, or EINVAL for doc_id 0; on error the transaction
  * must be aborted.
  */
-int dedup_check_insert(MDB_txn *txn, const struct dedup_dbs *dbs,
+int dedup_check_insert(MDB_txn *txn, struct dedup_dbs *dbs,
     uint64_t doc_id, const struct dedup_sig *sig, const struct dedup_opts *o,
     struct dedup_match *m);
 
@@ -250,7 +267,7 @@ int dedup_check_insert(MDB_txn *txn, const struct dedup_dbs *dbs,
  * a signature that is not near is skipped.  Returns 0, an LMDB error
  * code, or EINVAL for doc_id 0.
  */
-int dedup_reindex(MDB_txn *txn, const struct dedup_dbs *dbs, uint64_t doc_id,
+int dedup_reindex(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
     const struct dedup_sig *sig);
 /* Records that every stored first copy is indexed again, and clears
  * dbs->reindex.  Returns 0 or an LMDB error code. */

@@ -18,6 +18,8 @@
  *   1  the first.
  *   2  dedup.c's index: one-permutation sketches, 14x5 bands with 32-bit
  *	keys; dedup_open() converts format 1's (see dedup.h).
+ *   3  dedup.c's band keys filed by document (dedup_bandlog) and looked up
+ *	in memory; dedup_open() converts formats 1 and 2.
  */
 #ifndef SLUICE_STORE_H
 #define SLUICE_STORE_H
@@ -27,7 +29,7 @@
 
 #include <lmdb.h>
 
-#define STORE_FORMAT	2
+#define STORE_FORMAT	3
 #define STORE_FORMAT_MIN 1
 #define STORE_MAX_DBS	32
 

@@ -519,11 +519,18 @@ env_create(struct test_env *e, size_t mapsize)
 }
 
 static void
+env_close(struct test_env *e)
+{
+	dedup_close(&e->dbs);
+	mdb_env_close(e->env);
+}
+
+static void
 env_destroy(struct test_env *e)
 {
 	char path[128];
 
-	mdb_env_close(e->env);
+	env_close(e);
 	snprintf(path, sizeof(path), "%s/data.mdb", e->dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/lock.mdb", e->dir);
@@ -540,10 +547,13 @@ check_sig(struct test_env *e, uint64_t id, const struct dedup_sig *sig,
 
 	assert_int_equal(mdb_txn_begin(e->env, NULL, 0, &txn), 0);
 	rc = dedup_check_insert(txn, &e->dbs, id, sig, o, m);
-	if (rc == 0)
+	if (rc == 0) {
 		assert_int_equal(mdb_txn_commit(txn), 0);
-	else
+		dedup_commit(&e->dbs);
+	} else {
 		mdb_txn_abort(txn);
+		dedup_rollback(&e->dbs);
+	}
 	return rc;
 }
 
@@ -599,7 +609,7 @@ test_index(void **state)
 	for (size_t i = 0; i < n; i++)
 		free(v[i].text);
 	/* Persistence across a reopen of the environment. */
-	mdb_env_close(e.env);
+	env_close(&e);
 	env_open(&e, 16 << 20);
 	m = check_text(&e, 40, b);
 	assert_int_equal(m.kind, DEDUP_EXACT);
@@ -639,7 +649,7 @@ test_index_short_and_empty(void **state)
 	assert_int_equal(mdb_txn_begin(e.env, NULL, MDB_RDONLY, &txn), 0);
 	assert_int_equal(mdb_stat(txn, e.dbs.exact, &st), 0);
 	assert_int_equal(st.ms_entries, 2);
-	assert_int_equal(mdb_stat(txn, e.dbs.bands, &st), 0);
+	assert_int_equal(mdb_stat(txn, e.dbs.bandlog, &st), 0);
 	assert_int_equal(st.ms_entries, 0);
 	assert_int_equal(mdb_stat(txn, e.dbs.sigs, &st), 0);
 	assert_int_equal(st.ms_entries, 1);
@@ -681,6 +691,8 @@ test_map_full(void **state)
 	}
 	assert_int_equal(rc, MDB_MAP_FULL);
 	mdb_txn_abort(txn);
+	dedup_rollback(&e.dbs);
+	assert_int_equal(e.dbs.near.used + e.dbs.near.oldused, 0);
 	env_destroy(&e);
 }
 
@@ -762,6 +774,20 @@ write_format1(struct test_env *e, const uint8_t exact[16], uint64_t id)
 	assert_int_equal(mdb_txn_commit(txn), 0);
 }
 
+static bool
+has_db(struct test_env *e, const char *name)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int rc;
+
+	assert_int_equal(mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn), 0);
+	rc = mdb_dbi_open(txn, name, 0, &dbi);
+	mdb_txn_abort(txn);
+	assert_true(rc == 0 || rc == MDB_NOTFOUND);
+	return rc == 0;
+}
+
 static size_t
 db_entries(struct test_env *e, MDB_dbi dbi)
 {
@@ -782,13 +808,13 @@ db_entries(struct test_env *e, MDB_dbi dbi)
 static void
 test_format(void **state)
 {
-	struct test_env e;
+	struct test_env e = { 0 };
 	struct dedup_sig sa, sv;
 	struct dedup_match m;
 	char *a = read_data("article-a.txt");
 	char *r, err[128] = "";
 	MDB_txn *txn;
-	uint8_t fmt[8] = { 3 };
+	uint8_t fmt[8] = { 4 };
 	uint64_t zero = 0;
 	MDB_val k = { sizeof(zero), &zero }, v = { sizeof(fmt), fmt };
 
@@ -800,12 +826,13 @@ test_format(void **state)
 	assert_int_equal(mdb_env_set_maxdbs(e.env, 8), 0);
 	assert_int_equal(mdb_env_open(e.env, e.dir, MDB_NOSYNC, 0600), 0);
 	write_format1(&e, sa.exact, 5);
-	mdb_env_close(e.env);
+	env_close(&e);
 	env_open(&e, 16 << 20);
 	assert_true(e.dbs.reindex);
 	assert_int_equal(db_entries(&e, e.dbs.exact), 1);
-	assert_int_equal(db_entries(&e, e.dbs.bands), 0);
+	assert_int_equal(db_entries(&e, e.dbs.bandlog), 0);
 	assert_int_equal(db_entries(&e, e.dbs.sigs), 1);	/* format */
+	assert_false(has_db(&e, "dedup_bands"));
 	m = check_text(&e, 6, a);
 	assert_int_equal(m.kind, DEDUP_EXACT);
 	assert_int_equal(m.doc_id, 5);
@@ -815,14 +842,15 @@ test_format(void **state)
 	assert_int_equal(dedup_reindex(txn, &e.dbs, 5, &sa), 0);
 	assert_int_equal(dedup_reindex(txn, &e.dbs, 0, &sa), EINVAL);
 	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(e.env);
+	dedup_commit(&e.dbs);
+	env_close(&e);
 	env_open(&e, 16 << 20);
 	assert_true(e.dbs.reindex);
 	assert_int_equal(mdb_txn_begin(e.env, NULL, 0, &txn), 0);
 	assert_int_equal(dedup_reindex_done(txn, &e.dbs), 0);
 	assert_false(e.dbs.reindex);
 	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(e.env);
+	env_close(&e);
 	env_open(&e, 16 << 20);
 	assert_false(e.dbs.reindex);
 	r = replace(a, "seven votes to four", "eight votes to three");
@@ -837,20 +865,21 @@ test_format(void **state)
 	assert_int_equal(mdb_txn_begin(e.env, NULL, 0, &txn), 0);
 	assert_int_equal(mdb_put(txn, e.dbs.sigs, &k, &v, 0), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
+	dedup_close(&e.dbs);
 	assert_int_equal(mdb_txn_begin(e.env, NULL, 0, &txn), 0);
 	assert_int_equal(dedup_open(txn, &e.dbs, err, sizeof(err)),
 	    MDB_INCOMPATIBLE);
 	mdb_txn_abort(txn);
-	assert_non_null(strstr(err, "format 3"));
+	assert_non_null(strstr(err, "format 4"));
 	free(r);
 	free(a);
 	env_destroy(&e);
 }
 
 /*
- * Many documents in one transaction, with crowded band buckets so that
- * pages split under the cursors a lookup leaves for its insert: every
- * band entry lands where it belongs, and near copies find their first.
+ * Many documents in one transaction, with crowded band buckets: every
+ * first copy's band keys are logged, near copies find their first, and
+ * so do they after a restart loads the log back.
  */
 static void
 test_one_txn(void **state)
@@ -886,28 +915,144 @@ test_one_txn(void **state)
 		copies += m.kind == DEDUP_NEAR;
 	}
 	assert_int_equal(mdb_txn_commit(txn), 0);
+	dedup_commit(&e.dbs);
 	assert_int_equal(copies, DOCS / 7);
-	assert_int_equal(db_entries(&e, e.dbs.bands),
-	    (DOCS - DOCS / 7) * DEDUP_BANDS);
+	assert_int_equal(db_entries(&e, e.dbs.bandlog), DOCS - DOCS / 7);
 	assert_int_equal(mdb_txn_begin(e.env, NULL, MDB_RDONLY, &txn), 0);
 	for (uint64_t id = 1; id <= DOCS; id++) {
-		if (id % 7 == 0)
-			continue;
-		for (size_t j = 0; j < DEDUP_BANDS; j++) {
-			uint32_t band = sig[id].bands[j];
-			uint64_t doc = id;
-			MDB_val k = { sizeof(band), &band };
-			MDB_val v = { sizeof(doc), &doc };
-			MDB_cursor *cur;
+		MDB_val k = { sizeof(id), &id }, v;
+		int rc = mdb_get(txn, e.dbs.bandlog, &k, &v);
 
-			assert_int_equal(mdb_cursor_open(txn, e.dbs.bands,
-			    &cur), 0);
-			assert_int_equal(mdb_cursor_get(cur, &k, &v,
-			    MDB_GET_BOTH), 0);
-			mdb_cursor_close(cur);
+		if (id % 7 == 0) {
+			assert_int_equal(rc, MDB_NOTFOUND);
+			continue;
 		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(v.mv_size, sizeof(sig[id].bands));
+		assert_memory_equal(v.mv_data, sig[id].bands,
+		    sizeof(sig[id].bands));
 	}
 	mdb_txn_abort(txn);
+	/* What a restart loads finds the same first copies. */
+	env_close(&e);
+	env_open(&e, 256 << 20);
+	for (uint64_t id = 7; id <= DOCS; id += 7) {
+		struct dedup_sig q = sig[id];
+
+		q.exact[0] ^= 0x5a;
+		assert_int_equal(check_sig(&e, DOCS + id, &q, NULL, &m), 0);
+		assert_int_equal(m.kind, DEDUP_NEAR);
+		assert_true(m.doc_id < id && m.doc_id % 7 != 0);
+	}
+	env_destroy(&e);
+}
+
+/*
+ * An aborted transaction leaves nothing in memory either: a document
+ * indexed in it is not there for the next lookup, and one indexed again
+ * afterwards is found.
+ */
+static void
+test_rollback(void **state)
+{
+	struct test_env e;
+	struct dedup_sig s, q;
+	struct dedup_match m;
+	MDB_txn *txn;
+	uint64_t seed = 11;
+
+	(void)state;
+	env_create(&e, 16 << 20);
+	random_sig(&seed, &s);
+	q = s;
+	q.exact[0] ^= 1;
+	assert_int_equal(mdb_txn_begin(e.env, NULL, 0, &txn), 0);
+	assert_int_equal(dedup_check_insert(txn, &e.dbs, 1, &s, NULL, &m), 0);
+	assert_int_equal(dedup_check_insert(txn, &e.dbs, 2, &q, NULL, &m), 0);
+	assert_int_equal(m.kind, DEDUP_NEAR);	/* in the same transaction */
+	mdb_txn_abort(txn);
+	dedup_rollback(&e.dbs);
+	assert_int_equal(e.dbs.near.used + e.dbs.near.oldused, 0);
+	assert_int_equal(check_sig(&e, 3, &q, NULL, &m), 0);
+	assert_int_equal(m.kind, DEDUP_NONE);
+	assert_int_equal(m.candidates, 0);
+	assert_int_equal(check_sig(&e, 4, &s, NULL, &m), 0);
+	assert_int_equal(m.kind, DEDUP_NEAR);
+	assert_int_equal(m.doc_id, 3);
+	env_destroy(&e);
+}
+
+/* Writes what format 2 left: the format record, a signature, and the
+ * band keys in a B-tree, dedup_bands. */
+static void
+write_format2(struct test_env *e, const struct dedup_sig *s, uint64_t id)
+{
+	MDB_dbi ex, bands, sigs;
+	uint8_t fmt[8] = { 2 }, rec[1000] = { 2 };
+	uint64_t zero = 0;
+	MDB_val k = { 16, (void *)s->exact }, v = { sizeof(id), &id };
+	MDB_txn *txn;
+
+	assert_int_equal(mdb_txn_begin(e->env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "dedup_exact", MDB_CREATE, &ex), 0);
+	assert_int_equal(mdb_dbi_open(txn, "dedup_bands", MDB_CREATE |
+	    MDB_INTEGERKEY | MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP,
+	    &bands), 0);
+	assert_int_equal(mdb_dbi_open(txn, "dedup_sigs", MDB_CREATE |
+	    MDB_INTEGERKEY, &sigs), 0);
+	assert_int_equal(mdb_put(txn, ex, &k, &v, 0), 0);
+	for (size_t j = 0; j < DEDUP_BANDS; j++) {
+		k = (MDB_val){ sizeof(s->bands[j]), (void *)&s->bands[j] };
+		assert_int_equal(mdb_put(txn, bands, &k, &v, 0), 0);
+	}
+	k = (MDB_val){ sizeof(zero), &zero };
+	v = (MDB_val){ sizeof(fmt), fmt };
+	assert_int_equal(mdb_put(txn, sigs, &k, &v, 0), 0);
+	k = (MDB_val){ sizeof(id), &id };
+	v = (MDB_val){ sizeof(rec), rec };
+	assert_int_equal(mdb_put(txn, sigs, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+/* Format 2 is converted like format 1: its band B-tree is deleted, its
+ * exact index kept, and re-indexing brings near matches back. */
+static void
+test_format2(void **state)
+{
+	struct test_env e = { 0 };
+	struct dedup_sig s, q;
+	struct dedup_match m;
+	MDB_txn *txn;
+	uint64_t seed = 3;
+
+	(void)state;
+	random_sig(&seed, &s);
+	q = s;
+	q.exact[0] ^= 1;
+	snprintf(e.dir, sizeof(e.dir), "/tmp/sluice-dedup-XXXXXX");
+	assert_non_null(mkdtemp(e.dir));
+	assert_int_equal(mdb_env_create(&e.env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(e.env, 8), 0);
+	assert_int_equal(mdb_env_open(e.env, e.dir, MDB_NOSYNC, 0600), 0);
+	write_format2(&e, &s, 5);
+	env_close(&e);
+	env_open(&e, 16 << 20);
+	assert_true(e.dbs.reindex);
+	assert_false(has_db(&e, "dedup_bands"));
+	assert_int_equal(db_entries(&e, e.dbs.sigs), 1);	/* format */
+	assert_int_equal(check_sig(&e, 6, &s, NULL, &m), 0);
+	assert_int_equal(m.kind, DEDUP_EXACT);
+	assert_int_equal(m.doc_id, 5);
+	assert_int_equal(mdb_txn_begin(e.env, NULL, 0, &txn), 0);
+	assert_int_equal(dedup_reindex(txn, &e.dbs, 5, &s), 0);
+	assert_int_equal(dedup_reindex(txn, &e.dbs, 5, &s), 0);  /* no-op */
+	assert_int_equal(dedup_reindex_done(txn, &e.dbs), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	dedup_commit(&e.dbs);
+	assert_int_equal(e.dbs.near.used, DEDUP_BANDS);
+	assert_int_equal(check_sig(&e, 7, &q, NULL, &m), 0);
+	assert_int_equal(m.kind, DEDUP_NEAR);
+	assert_int_equal(m.doc_id, 5);
 	env_destroy(&e);
 }
 
@@ -950,6 +1095,8 @@ main(void)
 		cmocka_unit_test(test_bounded_candidates),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_one_txn),
+		cmocka_unit_test(test_rollback),
+		cmocka_unit_test(test_format2),
 		cmocka_unit_test(test_garbage),
 	};
 
