@@ -325,35 +325,61 @@ url_escape_at(const char *s, size_t n, size_t i)
 	return hi << 4 | lo;
 }
 
+/* How many bytes from s on pass through unchanged: allowed raw, no '%'. */
+static size_t
+url_raw_run(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && s[i] != '%' && url_is_raw_ok((unsigned char)s[i]))
+		i++;
+	return i;
+}
+
+/*
+ * Appends the one byte or escape at s[*i] that does not pass through
+ * unchanged and moves *i past it: an unreserved escape decoded, any other
+ * escape upper-cased, any other byte encoded.  A stray '%' becomes "%25":
+ * left raw, it could pair with a decoded hex digit ("%4%31" -> "%41") and
+ * a second pass would decode it again.
+ */
+static int
+url_append_one(struct buf *b, const char *s, size_t n, size_t *i)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char c = (unsigned char)s[*i];
+	int v = url_escape_at(s, n, *i);
+	char esc[3] = { '%', 0, 0 };
+
+	if (v >= 0) {
+		*i += 2;
+		c = (unsigned char)v;
+	}
+	(*i)++;
+	if ((v >= 0 && url_is_unreserved(c)) ||
+	    (v < 0 && url_is_raw_ok(c)))
+		return buf_append(b, &c, 1);
+	esc[1] = hex[c >> 4];
+	esc[2] = hex[c & 0xf];
+	return buf_append(b, esc, 3);
+}
+
 /*
  * Appends n bytes of a path or query with escapes normalised: unreserved
- * ones decoded, the rest upper-cased, bytes not allowed raw encoded.  A
- * stray '%' becomes "%25": left raw, it could pair with a decoded hex
- * digit ("%4%31" -> "%41") and a second pass would decode it again.
+ * ones decoded, the rest upper-cased, bytes not allowed raw encoded.  Runs
+ * that need none of this go in whole: they are most of a typical URL.
  */
 static int
 url_append_escaped(struct buf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char esc[3] = { '%', 0, 0 };
+	size_t i = 0, run;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		int v = url_escape_at(s, n, i);
-
-		if (v >= 0) {
-			i += 2;
-			c = (unsigned char)v;
-		}
-		if ((v >= 0 && url_is_unreserved(c)) ||
-		    (v < 0 && url_is_raw_ok(c))) {
-			if (buf_append(b, &c, 1) == -1)
-				return -1;
-			continue;
-		}
-		esc[1] = hex[c >> 4];
-		esc[2] = hex[c & 0xf];
-		if (buf_append(b, esc, 3) == -1)
+	while (i < n) {
+		run = url_raw_run(s + i, n - i);
+		if (buf_append(b, s + i, run) == -1)
+			return -1;
+		i += run;
+		if (i < n && url_append_one(b, s, n, &i) == -1)
 			return -1;
 	}
 	return 0;
@@ -477,25 +503,65 @@ url_work_cap(size_t max)
 	return max * 4 + 1024;
 }
 
-/* scheme://host[:port]path[?query] with path and query normalised. */
+static int
+url_append_str(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+/* True if a '/'-separated segment of the n-byte path s is "." or "..". */
+static bool
+url_has_dot_segment(const char *s, size_t n)
+{
+	size_t start = 0, len;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '/')
+			continue;
+		len = i - start;
+		if (len >= 1 && len <= 2 && memcmp(s + start, "..", len) == 0)
+			return true;
+		start = i + 1;
+	}
+	return false;
+}
+
+/*
+ * scheme://host[:port]path[?query] with path and query normalised.  Sets
+ * *reparse when curl, parsing the result again, could change it:
+ *   - decoding "%2E" can reveal a dot segment for curl to resolve;
+ *   - curl normalises an IPv4 address before it decodes the host's escapes,
+ *     so "%31.2.3" leaves the first parse as "1.2.3" and the second as
+ *     "1.2.0.3": a host starting with a digit may change.
+ */
 static enum url_status
 url_compose(const struct url_parts *p, const struct url_opts *o,
-    struct buf *b)
+    struct buf *b, bool *reparse)
 {
-	if (buf_appendf(b, "%s://%s", p->scheme, p->host) == -1 ||
-	    (p->port != NULL && buf_appendf(b, ":%s", p->port) == -1) ||
-	    url_append_escaped(b, p->path, strlen(p->path)) == -1 ||
-	    (p->query != NULL && url_append_query(b, p->query, o) == -1))
+	size_t path_at;
+
+	if (url_append_str(b, p->scheme) == -1 ||
+	    buf_append(b, "://", 3) == -1 ||
+	    url_append_str(b, p->host) == -1 ||
+	    (p->port != NULL && (buf_append(b, ":", 1) == -1 ||
+	    url_append_str(b, p->port) == -1)))
+		return URL_NOMEM;
+	path_at = b->len;
+	if (url_append_escaped(b, p->path, strlen(p->path)) == -1)
+		return URL_NOMEM;
+	*reparse = url_has_dot_segment(b->data + path_at, b->len - path_at) ||
+	    (p->host[0] >= '0' && p->host[0] <= '9');
+	if (p->query != NULL && url_append_query(b, p->query, o) == -1)
 		return URL_NOMEM;
 	return URL_OK;
 }
 
 /*
- * Parses the composed URL again so curl resolves the dot segments that
- * decoding "%2E" may have revealed, and checks the final length.
+ * Has curl parse the composed URL again and give it back, for what its
+ * first parse left unsettled (url_compose), and checks the final length.
  */
 static enum url_status
-url_finish(const char *composed, size_t max, char **out)
+url_reparse(const char *composed, size_t max, char **out)
 {
 	CURLU *h = curl_url();
 	char *u = NULL;
@@ -518,6 +584,27 @@ url_finish(const char *composed, size_t max, char **out)
 	return *out != NULL ? URL_OK : URL_NOMEM;
 }
 
+/* The longest URL curl's URL API both parses and gives back: it parses
+ * up to CURL_MAX_INPUT_LENGTH (8000000) bytes, but its printf fails on a
+ * result that long (URL_NOMEM).  Neither limit is in curl's API. */
+#define URL_CURL_MAX	7999999
+
+/*
+ * Hands over the composed URL in b as the canonical form.  Unless reparse
+ * is set, a second parse would give it back unchanged, so it is skipped:
+ * scheme, host and port are curl's own, checked and lowercased, and path
+ * and query hold only bytes allowed raw and upper-case escapes.  Over max,
+ * or over what curl takes, the second parse decides the status.
+ */
+static enum url_status
+url_finish(struct buf *b, bool reparse, size_t max, char **out)
+{
+	if (reparse || b->len > max || b->len > URL_CURL_MAX)
+		return url_reparse(b->data, max, out);
+	*out = buf_steal(b, NULL);
+	return URL_OK;
+}
+
 static bool
 url_is_space(unsigned char c)
 {
@@ -532,7 +619,7 @@ url_canonicalize_n(const char *in, size_t len, const struct url_opts *o,
 	struct url_parts p = { 0 };
 	struct url_opts defaults;
 	enum url_status st;
-	char *s = NULL;
+	bool reparse = false;
 	struct buf b;
 
 	*out = NULL;
@@ -551,18 +638,21 @@ url_canonicalize_n(const char *in, size_t len, const struct url_opts *o,
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)in[i] < 0x20 || in[i] == 0x7f)
 			return URL_MALFORMED;
-	s = strndup(in, len);
-	if (s == NULL)
-		return URL_NOMEM;
+	/* The input's copy and the composed URL share one buffer: once
+	 * parsed, curl holds its own copy of every part. */
 	buf_init(&b, url_work_cap(o->max_length));
-	st = url_parse(s, &p);
+	if (buf_append(&b, in, len) == -1) {
+		buf_free(&b);
+		return URL_NOMEM;
+	}
+	st = url_parse(b.data, &p);
+	buf_reset(&b);
 	if (st == URL_OK)
-		st = url_compose(&p, o, &b);
+		st = url_compose(&p, o, &b, &reparse);
 	if (st == URL_OK)
-		st = url_finish(b.data, o->max_length, out);
+		st = url_finish(&b, reparse, o->max_length, out);
 	url_parts_free(&p);
 	buf_free(&b);
-	free(s);
 	return st;
 }
 
@@ -636,11 +726,11 @@ url_same_site(const char *a, const char *b)
  * parse that url_origin() would do for every submitted URL.
  */
 static enum url_status
-canonical_origin(const char *url, char **out)
+canonical_origin(const char *url, char **out, size_t *outlen)
 {
-	const char *sep = strstr(url, "://"), *host, *end, *from, *colon;
+	const char *sep = strstr(url, "://"), *host, *end, *from, *port;
+	size_t n, plen;
 	bool https;
-	int n;
 
 	if (sep == NULL)
 		return URL_MALFORMED;
@@ -653,16 +743,17 @@ canonical_origin(const char *url, char **out)
 		if (from == NULL)
 			return URL_MALFORMED;
 	}
-	colon = memchr(from, ':', (size_t)(end - from));
-	if (colon != NULL)
-		n = asprintf(out, "%.*s", (int)(end - url), url);
-	else
-		n = asprintf(out, "%.*s:%s", (int)(end - url), url,
-		    https ? "443" : "80");
-	if (n == -1) {
-		*out = NULL;
+	port = "";
+	if (memchr(from, ':', (size_t)(end - from)) == NULL)
+		port = https ? ":443" : ":80";
+	n = (size_t)(end - url);
+	plen = strlen(port);
+	*out = malloc(n + plen + 1);
+	if (*out == NULL)
 		return URL_NOMEM;
-	}
+	memcpy(*out, url, n);
+	memcpy(*out + n, port, plen + 1);
+	*outlen = n + plen;
 	return URL_OK;
 }
 
@@ -670,10 +761,11 @@ uint64_t
 url_host_key(const char *url, char **origin)
 {
 	uint64_t key;
+	size_t len;
 
 	*origin = NULL;
-	if (canonical_origin(url, origin) != URL_OK)
+	if (canonical_origin(url, origin, &len) != URL_OK)
 		return 0;
-	key = XXH3_64bits(*origin, strlen(*origin));
+	key = XXH3_64bits(*origin, len);
 	return key ? key : 1;	/* 0 means "none" */
 }

@@ -98,6 +98,12 @@ static const struct url_case url_cases[] = {
 	{ "http://a.com/a/b/c/g;x=1/./y", "http://a.com/a/b/c/g;x=1/y" },
 	{ "http://a.com/a/b/c/g;x=1/../y", "http://a.com/a/b/c/y" },
 	{ "http://a.com/a/b/..?x=1", "http://a.com/a/?x=1" },
+	/* Only whole segments are dot segments, and only in the path. */
+	{ "http://a.com/a%2E/b", "http://a.com/a./b" },
+	{ "http://a.com/%2E%2E%2E/x", "http://a.com/.../x" },
+	{ "http://a.com/b/%2E%2E", "http://a.com/" },
+	{ "http://a.com/b/%2e?x=1", "http://a.com/b/?x=1" },
+	{ "http://a.com/?x=/%2E%2E/y", "http://a.com/?x=/../y" },
 
 	/* Empty segments are kept (Nutch and courlan collapse them). */
 	{ "http://foo.com//aa/bb/foo.html", "http://foo.com//aa/bb/foo.html" },
@@ -315,6 +321,12 @@ static const struct url_case url_cases[] = {
 	{ "http://[2001:DB8::1]:443/", "http://[2001:db8::1]:443/" },
 	{ "https://[2001:db8::1]:443/", "https://[2001:db8::1]/" },
 	{ "http://1.2.3/", "http://1.2.0.3/" },
+	/* curl decodes a host's escapes after normalising IPv4: the second
+	 * parse normalises what decoding made. */
+	{ "http://%31%32%37.0.01/", "http://127.0.0.1/" },
+	{ "http://192.168.%30/", "http://192.168.0.0/" },
+	{ "http://%30x7f.1/x", "http://127.0.0.1/x" },
+	{ "http://9gag.com/", "http://9gag.com/" },
 
 	/* Slashes after the scheme, as curl accepts them. */
 	{ "http:/example.com/x", "http://example.com/x" },
@@ -507,6 +519,16 @@ test_max_length(void **state)
 	    URL_OK);
 	assert_string_equal(out, "http://a.com/%C3%A9");
 	free(out);
+	/* Only the final form: escaping takes this one over the limit, the
+	 * dot segments it reveals bring it back. */
+	o.max_length = 26;
+	assert_int_equal(url_canonicalize("http://a.com/\xc3\xa9\xc3\xa9/"
+	    "%2e%2e/x", &o, &out), URL_OK);
+	assert_string_equal(out, "http://a.com/x");
+	free(out);
+	assert_int_equal(url_canonicalize("http://a.com/\xc3\xa9\xc3\xa9/x",
+	    &o, &out), URL_TOO_LONG);
+	assert_null(out);
 }
 
 static void
