@@ -83,11 +83,21 @@ static int
 connect_to(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	size_t len = strlen(path);
+	int fd;
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
+	if (len >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
+	memcpy(sun.sun_path, path, len + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
