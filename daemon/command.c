@@ -130,6 +130,7 @@ op_new(enum op_kind kind, struct ctl_conn *c, json_t *req)
 	if (op == NULL)
 		return NULL;
 	op->kind = kind;
+	submit_reply_init(&op->sub);
 	op->conn_id = control_conn_id(c);
 	op->req = json_incref(req);
 	return op;

@@ -130,24 +130,17 @@ dump_to_buf(const char *s, size_t n, void *arg)
 	return buf_append(arg, s, n);
 }
 
-/* Queues one JSON line; -1 (and the connection is closed) if it would
- * pass daemon.max_reply_buffer or memory is short. */
+/* Queues the line write() appends, straight into the output buffer: no
+ * string to allocate and copy.  -1 (and the connection is closed) if it
+ * would pass daemon.max_reply_buffer or memory is short. */
 static int
-conn_queue(struct ctl_conn *c, json_t *v)
+conn_queue_with(struct ctl_conn *c, control_write_fn write, void *arg)
 {
 	size_t mark = c->out.len;
-	int rc = -1;
 
-	if (c->dead) {
-		json_decref(v);
+	if (c->dead)
 		return -1;
-	}
-	/* Straight into the output buffer: no string to allocate and copy. */
-	if (json_dump_callback(v, dump_to_buf, &c->out, JSON_COMPACT) == 0 &&
-	    buf_append(&c->out, "\n", 1) == 0)
-		rc = 0;
-	json_decref(v);
-	if (rc == -1) {
+	if (write(&c->out, arg) == -1 || buf_append(&c->out, "\n", 1) == -1) {
 		c->out.len = mark;	/* no half line stays */
 		conn_close(c, "reply buffer over daemon.max_reply_buffer");
 		return -1;
@@ -156,6 +149,23 @@ conn_queue(struct ctl_conn *c, json_t *v)
 	if (!c->processing)
 		conn_want_write(c, true);
 	return 0;
+}
+
+static int
+write_json(struct buf *out, void *v)
+{
+	return json_dump_callback(v, dump_to_buf, out, JSON_COMPACT) == 0 ?
+	    0 : -1;
+}
+
+/* Queues one JSON line (stolen), as conn_queue_with does. */
+static int
+conn_queue(struct ctl_conn *c, json_t *v)
+{
+	int rc = conn_queue_with(c, write_json, v);
+
+	json_decref(v);
+	return rc;
 }
 
 int
@@ -179,7 +189,7 @@ control_send_text(struct ctl_conn *c, const char *text, size_t len)
 }
 
 void
-control_reply(struct ctl_conn *c, json_t *reply)
+control_reply_with(struct ctl_conn *c, control_write_fn write, void *arg)
 {
 	bool inside = c->processing;
 	int rc;
@@ -188,11 +198,18 @@ control_reply(struct ctl_conn *c, json_t *reply)
 	/* conn_process() below writes the reply at once: arming the write
 	 * event first would cost two epoll_ctl(2) calls per reply. */
 	c->processing = true;
-	rc = conn_queue(c, reply);
+	rc = conn_queue_with(c, write, arg);
 	c->processing = inside;
 	if (rc == -1 || inside)
 		return;
 	conn_process(c);
+}
+
+void
+control_reply(struct ctl_conn *c, json_t *reply)
+{
+	control_reply_with(c, write_json, reply);
+	json_decref(reply);
 }
 
 size_t

@@ -53,6 +53,7 @@ turn_op_free(struct op *op)
 		free(op->urls[i].origin);
 	}
 	free(op->urls);
+	submit_reply_free(&op->sub);
 	if (op->req != NULL)
 		json_decref(op->req);
 	if (op->reply != NULL)
@@ -89,43 +90,14 @@ lease_free(struct lease *l)
 
 /* --- applying a turn ----------------------------------------------- */
 
-static json_t *
-submit_result(const struct op_url *u, const struct submit_result *r)
-{
-	json_t *o;
-
-	if (u->url == NULL)
-		return json_pack("{s:s, s:s, s:{s:s, s:s}}", "url", u->given,
-		    "status", "rejected", "error", "code",
-		    url_status_name(u->status), "message",
-		    url_status_message(u->status));
-	/* Built by hand rather than with json_pack(): this runs once per
-	 * submitted URL, and parsing a format string cost as much. */
-	o = json_object();
-	json_object_set_new(o, "url", json_string(u->url));
-	json_object_set_new(o, "status", json_string(r->status ==
-	    SUBMIT_DUPLICATE ? "duplicate" : "queued"));
-	json_object_set_new(o, "id", json_integer((json_int_t)r->id));
-	if (r->status == SUBMIT_DUPLICATE) {
-		json_object_set_new(o, "duplicate", json_string("url"));
-		json_object_set_new(o, "state",
-		    json_string(job_state_name(r->state)));
-	} else if (r->status == SUBMIT_REQUEUED)
-		json_object_set_new(o, "requeued", json_true());
-	return o;
-}
-
 static int
 apply_submit(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
 {
-	json_t *results = json_array();
-	size_t queued = 0, dups = 0, rejected = 0;
 	int rc = 0;
 
 	if (d->store_full) {
 		op->reply = proto_error(PROTO_STORE_FULL, "the store reached "
 		    "store.map_size_max; nothing was queued");
-		json_decref(results);
 		return 0;
 	}
 	for (size_t i = 0; i < op->nurls && rc == 0; i++) {
@@ -138,21 +110,14 @@ apply_submit(struct daemon *d, MDB_txn *txn, struct op *op, uint64_t now)
 			    op->force, now, &r);
 			if (rc != 0)
 				break;
-			if (r.status == SUBMIT_DUPLICATE)
-				dups++;
-			else
-				queued++;
 			/* New jobs reach the scheduler when they are indexed
 			 * (queue_set_notify); a requeued one is ready now. */
 			if (r.status == SUBMIT_REQUEUED)
 				sched_ready(&d->sched, u->host, op->priority);
-		} else
-			rejected++;
-		json_array_append_new(results, submit_result(u, &r));
+		}
+		if (submit_reply_add(&op->sub, u, &r) == -1)
+			rc = ENOMEM;
 	}
-	op->reply = json_pack("{s:b, s:I, s:I, s:I, s:o}", "ok", 1, "queued",
-	    (json_int_t)queued, "duplicates", (json_int_t)dups, "rejected",
-	    (json_int_t)rejected, "results", results);
 	return rc;
 }
 
@@ -634,6 +599,7 @@ turn_rollback(struct daemon *d)
 		if (op->reply != NULL)
 			json_decref(op->reply);
 		op->reply = NULL;
+		submit_reply_reset(&op->sub);
 	}
 	for (l = d->leases; l != NULL; l = next) {
 		struct sched_host *h = sched_find_host(&d->sched, l->host);
@@ -643,6 +609,16 @@ turn_rollback(struct daemon *d)
 		lease_free(l);
 	}
 	d->leases = NULL;
+}
+
+/* control_write_fn of a submit's reply. */
+static int
+write_submit_reply(struct buf *out, void *arg)
+{
+	struct op *op = arg;
+
+	return submit_reply_write(&op->sub, json_object_get(op->req, "tag"),
+	    out);
 }
 
 /* Answers every pending op with err (the turn could not commit). */
@@ -761,7 +737,9 @@ answer_ops(struct daemon *d)
 		struct ctl_conn *c = control_find(d->control, op->conn_id);
 
 		next = op->next;
-		if (c != NULL) {
+		if (c != NULL && op->kind == OP_SUBMIT && op->reply == NULL)
+			control_reply_with(c, write_submit_reply, op);
+		else if (c != NULL) {
 			command_tag(op->req, op->reply);
 			control_reply(c, op->reply);
 			op->reply = NULL;

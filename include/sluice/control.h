@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include "sluice/util.h"
+
 struct event_base;
 struct control;
 struct ctl_conn;
@@ -49,6 +51,11 @@ void control_free(struct control *ctl);
 
 /* Ends the connection's current request with reply (stolen). */
 void control_reply(struct ctl_conn *c, json_t *reply);
+/* Ends it with the line write(out, arg) appends to out (no newline; 0, or
+ * -1 when out refuses it, which closes the connection). */
+typedef int (*control_write_fn)(struct buf *out, void *arg);
+void control_reply_with(struct ctl_conn *c, control_write_fn write,
+    void *arg);
 /* Sends one line of a streamed reply (stolen) without ending the request. */
 int control_send(struct ctl_conn *c, json_t *line);
 /* Sends one line of text (without its newline) as control_send does. */

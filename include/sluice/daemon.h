@@ -29,6 +29,7 @@
 #include "sluice/robots.h"
 #include "sluice/page.h"
 #include "sluice/queue.h"
+#include "sluice/reply.h"
 #include "sluice/sched.h"
 #include "sluice/store.h"
 #include "sluice/url.h"
@@ -71,7 +72,9 @@ struct op {
 	bool		 force;
 	/* cancel, retry */
 	uint64_t	 id;
-	json_t		*reply;		/* built while applying */
+	json_t		*reply;		/* built while applying; for a submit,
+					 * only an error */
+	struct submit_reply sub;	/* a submit's reply */
 	struct op	*next;
 };
 

@@ -1,0 +1,45 @@
+/*
+ * reply.h - the submit command's reply, written as JSON text while the
+ * turn applies the submission.
+ *
+ * A submit reply holds one result per URL, thousands in a batch.  Built as
+ * jansson objects and then dumped, it took a fifth of the loop thread's
+ * time under load (bench/submit): an object, three strings and an integer
+ * allocated and freed per URL.  Here each result is appended as text as it
+ * is decided.  Only the fixed parts are written by hand: any string that
+ * could need escaping (a rejected URL as given, a request's tag) goes
+ * through jansson.  docs/protocol.md has the format.
+ */
+#ifndef SLUICE_REPLY_H
+#define SLUICE_REPLY_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "sluice/util.h"
+
+struct op_url;
+struct submit_result;
+
+struct submit_reply {
+	struct buf	 results;	/* members of "results", comma-separated */
+	uint64_t	 queued;
+	uint64_t	 duplicates;
+	uint64_t	 rejected;
+};
+
+void submit_reply_init(struct submit_reply *r);
+/* Forgets every result (a turn that is replayed adds them again). */
+void submit_reply_reset(struct submit_reply *r);
+void submit_reply_free(struct submit_reply *r);
+/* Adds u's result: res for an accepted URL, u->status for a rejected one
+ * (u->url NULL).  Returns 0, or -1 when memory is short. */
+int submit_reply_add(struct submit_reply *r, const struct op_url *u,
+    const struct submit_result *res);
+/* Appends the whole reply object to out, with tag (the request's, may be
+ * NULL) echoed.  Returns 0, or -1 if out refuses it. */
+int submit_reply_write(const struct submit_reply *r, json_t *tag,
+    struct buf *out);
+
+#endif
