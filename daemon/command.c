@@ -241,6 +241,18 @@ store_json(struct daemon *d)
 	    (json_int_t)d->store.map_size_max, "full", d->store_full);
 }
 
+static json_t *
+dups_json(struct daemon *d)
+{
+	const struct queue_counts *q = &d->queue.counts;
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:b}", "url",
+	    (json_int_t)q->dup_url, "exact", (json_int_t)q->dup_exact, "near",
+	    (json_int_t)q->dup_near, "index_bytes",
+	    (json_int_t)dedup_memory(&d->dedup), "index_full",
+	    dedup_index_full(&d->dedup));
+}
+
 static void
 cmd_status(struct daemon *d, struct ctl_conn *c, json_t *req)
 {
@@ -251,19 +263,16 @@ cmd_status(struct daemon *d, struct ctl_conn *c, json_t *req)
 		json_object_set_new(jobs, job_state_name(i),
 		    json_integer((json_int_t)q->state[i]));
 	reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
-	    "s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, s:f, s:i, "
-	    "s:i, "
-	    "s:i, s:I, s:o}", "ok", 1, "version", SLUICE_VERSION, "uptime_s",
+	    "s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:f, s:i, s:i, s:i, s:I, s:o}",
+	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - d->started_mono) / 1000), "paused",
 	    d->paused, "draining", d->stopping, "jobs", jobs, "totals",
 	    "submitted", (json_int_t)q->submitted, "fetched",
 	    (json_int_t)q->fetched, "failed", (json_int_t)q->failed, "bytes",
 	    (json_int_t)q->bytes, "not_modified", (json_int_t)q->not_modified,
-	    "duplicates", "url", (json_int_t)q->dup_url, "exact",
-	    (json_int_t)q->dup_exact, "near", (json_int_t)q->dup_near,
-	    "index_bytes", (json_int_t)dedup_memory(&d->dedup), "rate_1m", turn_rate(d), "inflight", (int)fetch_inflight(d->fetch),
-	    "workers", (int)work_threads(d->work), "work_backlog",
-	    (int)work_backlog(d->work), "unindexed",
+	    "duplicates", dups_json(d), "rate_1m", turn_rate(d), "inflight",
+	    (int)fetch_inflight(d->fetch), "workers", (int)work_threads(d->work),
+	    "work_backlog", (int)work_backlog(d->work), "unindexed",
 	    (json_int_t)queue_unindexed(&d->queue), "store", store_json(d)));
 }
 

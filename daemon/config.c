@@ -127,6 +127,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "dedup.near_threshold", CFG_DOUBLE, OFF(near_threshold), 0.5, 1.0,
 	    "0.8", 0 },
 	{ "dedup.min_words", CFG_U32, OFF(min_words), 0, 100000, "30", 0 },
+	{ "dedup.index_memory_max", CFG_SIZE, OFF(index_memory_max), MIB,
+	    TIB, "1GiB", 0 },
 	{ "dedup.strip_params", CFG_STR, OFF(strip_params), 0, 0, "", 0 },
 };
 

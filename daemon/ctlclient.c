@@ -833,8 +833,10 @@ ctlclient_print_status(FILE *out, const json_t *r)
 	ctlclient_fmt_bytes((uint64_t)geti(d, "index_bytes"), bytes,
 	    sizeof(bytes));
 	fprintf(out, "dups      %lld url, %lld exact, %lld near; band index "
-	    "%s in memory\n", (long long)geti(d, "url"),
-	    (long long)geti(d, "exact"), (long long)geti(d, "near"), bytes);
+	    "%s in memory%s\n", (long long)geti(d, "url"),
+	    (long long)geti(d, "exact"), (long long)geti(d, "near"), bytes,
+	    json_is_true(json_object_get(d, "index_full")) ? ", FULL: new "
+	    "documents get exact dedup only" : "");
 	fprintf(out, "rate      %.1f jobs/s over 1 min, %lld in flight, "
 	    "%lld workers, %lld work backlog\n",
 	    json_number_value(json_object_get(r, "rate_1m")),

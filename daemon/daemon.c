@@ -156,7 +156,8 @@ open_store(struct daemon *d)
 		queue_turn_begin(&d->queue);
 		if ((rc = doc_open(&d->docs, txn)) != 0 ||
 		    (rc = hosts_open(&d->hosts, txn)) != 0 ||
-		    (rc = dedup_open(txn, &d->dedup, err, sizeof(err))) != 0 ||
+		    (rc = dedup_open(txn, &d->dedup, &d->page_opts.dedup, err,
+		    sizeof(err))) != 0 ||
 		    (rc = queue_recover(&d->queue, txn, &n)) != 0 ||
 		    (rc = queue_ready_hosts(&d->queue, txn,
 		    sched_host_ready_cb, &d->sched)) != 0 ||
@@ -171,6 +172,7 @@ open_store(struct daemon *d)
 	if (n > 0)
 		log_notice("recovered %llu jobs that were in flight",
 		    (unsigned long long)n);
+	turn_note_dedup_full(d);
 }
 
 /* --- converting the duplicate index ------------------------------- */
@@ -352,6 +354,7 @@ configure_pages(struct daemon *d)
 	dedup_opts_default(&po->dedup);
 	po->dedup.near_threshold = d->cfg.near_threshold;
 	po->dedup.min_words = d->cfg.min_words;
+	po->dedup.index_memory_max = d->cfg.index_memory_max;
 	po->keep_raw = d->cfg.keep_raw;
 	po->zstd_level = d->cfg.zstd_level;
 	free_params(d->strip_params);

@@ -112,6 +112,7 @@ dedup_opts_default(struct dedup_opts *o)
 	o->min_words = DEDUP_MIN_WORDS_DEFAULT;
 	o->max_candidates = DEDUP_CANDIDATES_DEFAULT;
 	o->max_text = DEDUP_MAX_TEXT_DEFAULT;
+	o->index_memory_max = DEDUP_INDEX_MEMORY_DEFAULT;
 }
 
 const char *
@@ -741,9 +742,6 @@ dedup_jaccard(const char *a, size_t alen, const char *b, size_t blen,
 #define DEDUP_FORMAT_ID		0
 #define DEDUP_FORMAT_SIZE	8
 #define DEDUP_F_REINDEX		0x1	/* first copies await dedup_reindex() */
-/* Documents loaded into memory per lsh_commit at open, which bounds the
- * undo list. */
-#define DEDUP_LOAD_BATCH	4096
 
 /* Doc ids are native uint64 (MDB_INTEGERKEY: integer compares, not
  * memcmp); LMDB data need not be aligned. */
@@ -864,37 +862,44 @@ dedup_load_one(struct dedup_dbs *dbs, const MDB_val *k, const MDB_val *v)
 	return lsh_add(&dbs->near, dedup_u64(k), keys, DEDUP_BANDS);
 }
 
-/* Loads every document's band keys into memory. */
+/* Loads every document's band keys into memory, or as many as
+ * max_bytes allows (dedup_index_full() then says so). */
 static int
-dedup_load(MDB_txn *txn, struct dedup_dbs *dbs)
+dedup_load(MDB_txn *txn, struct dedup_dbs *dbs, size_t max_bytes)
 {
 	MDB_cursor *cur;
 	MDB_stat st;
 	MDB_val k, v;
-	size_t n = 0;
 	int rc;
 
 	rc = mdb_stat(txn, dbs->bandlog, &st);
 	if (rc == 0)
-		rc = lsh_init(&dbs->near, st.ms_entries, DEDUP_BANDS);
+		rc = lsh_init(&dbs->near, st.ms_entries, DEDUP_BANDS,
+		    max_bytes);
 	if (rc == 0)
 		rc = mdb_cursor_open(txn, dbs->bandlog, &cur);
 	if (rc != 0)
 		return rc;
+	/* Each document committed at once: a load has nothing to undo. */
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0 &&
 	    (rc = dedup_load_one(dbs, &k, &v)) == 0)
-		if (++n % DEDUP_LOAD_BATCH == 0)
-			lsh_commit(&dbs->near);
+		lsh_commit(&dbs->near);
 	mdb_cursor_close(cur);
 	lsh_commit(&dbs->near);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc == MDB_NOTFOUND || rc == ENOSPC ? 0 : rc;
 }
 
 int
-dedup_open(MDB_txn *txn, struct dedup_dbs *dbs, char *err, size_t errlen)
+dedup_open(MDB_txn *txn, struct dedup_dbs *dbs, const struct dedup_opts *o,
+    char *err, size_t errlen)
 {
+	struct dedup_opts defaults;
 	int rc;
 
+	if (o == NULL) {
+		dedup_opts_default(&defaults);
+		o = &defaults;
+	}
 	memset(dbs, 0, sizeof(*dbs));
 	rc = mdb_dbi_open(txn, "dedup_exact", MDB_CREATE, &dbs->exact);
 	if (rc == 0)
@@ -907,7 +912,7 @@ dedup_open(MDB_txn *txn, struct dedup_dbs *dbs, char *err, size_t errlen)
 		rc = dedup_format(txn, dbs, err, errlen);
 	else
 		snprintf(err, errlen, "%s", mdb_strerror(rc));
-	if (rc == 0 && (rc = dedup_load(txn, dbs)) != 0)
+	if (rc == 0 && (rc = dedup_load(txn, dbs, o->index_memory_max)) != 0)
 		snprintf(err, errlen, "loading the band keys: %s",
 		    rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
 	if (rc != 0)
@@ -937,6 +942,12 @@ size_t
 dedup_memory(const struct dedup_dbs *dbs)
 {
 	return lsh_bytes(&dbs->near);
+}
+
+bool
+dedup_index_full(const struct dedup_dbs *dbs)
+{
+	return dbs->near.full;
 }
 
 int
@@ -1100,8 +1111,8 @@ dedup_append(MDB_txn *txn, MDB_dbi dbi, uint64_t doc_id, void *data,
 	return rc;
 }
 
-/* Indexes doc_id's near signature: its record and its band keys, in LMDB
- * and in memory. */
+/* Indexes doc_id's near signature: its band keys in memory and in LMDB,
+ * and its record; nothing when the memory bound is reached. */
 static int
 dedup_put_near(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
     const struct dedup_sig *sig)
@@ -1110,14 +1121,16 @@ dedup_put_near(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
 	uint32_t keys[DEDUP_BANDS];
 	int rc;
 
-	dedup_record_encode(rec, sig);
 	memcpy(keys, sig->bands, sizeof(keys));
-	rc = dedup_append(txn, dbs->sigs, doc_id, rec, sizeof(rec));
+	rc = lsh_add(&dbs->near, doc_id, keys, DEDUP_BANDS);
+	if (rc == ENOSPC)
+		return 0;
+	dedup_record_encode(rec, sig);
+	if (rc == 0)
+		rc = dedup_append(txn, dbs->sigs, doc_id, rec, sizeof(rec));
 	if (rc == 0)
 		rc = dedup_append(txn, dbs->bandlog, doc_id, keys,
 		    sizeof(keys));
-	if (rc == 0)
-		rc = lsh_add(&dbs->near, doc_id, keys, DEDUP_BANDS);
 	return rc;
 }
 
@@ -1158,6 +1171,7 @@ dedup_check_insert(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
 		return EINVAL;
 	if (sig->words == 0)
 		return 0;
+	dbs->near.max_bytes = o->index_memory_max;	/* reloadable */
 	/* The lookup leaves the cursor where the hash goes, and LMDB's
 	 * cursor put checks that page before descending from the root. */
 	rc = dedup_find_exact(txn, dbs, &exact, sig, m);

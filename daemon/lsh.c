@@ -158,25 +158,56 @@ grow(struct lsh *t, size_t need)
 	return 0;
 }
 
+static bool
+needs_growth(const struct lsh *t, size_t n)
+{
+	return (double)(t->used + n) > (double)t->size * LSH_LOAD_MAX;
+}
+
+/* Whether adding a document of n keys keeps the table within max_bytes,
+ * counting a growth's new table, which lives beside the old one while
+ * entries move, and a larger document array. */
+static bool
+fits(const struct lsh *t, size_t n)
+{
+	size_t bytes = lsh_bytes(t);
+
+	if (t->max_bytes == 0)
+		return true;
+	if (needs_growth(t, n))
+		bytes += (t->size + t->size / 2) * sizeof(uint64_t);
+	if (t->ndoc + 1 > t->capdoc)
+		bytes += (t->capdoc / 2 + 64) * sizeof(uint64_t);
+	if (t->nundo + n > t->capundo)
+		bytes += (t->capundo / 2 + 64 + n) * sizeof(uint64_t);
+	return bytes <= t->max_bytes;
+}
+
 /* Room for n more keys within LSH_LOAD_MAX. */
 static int
 reserve_keys(struct lsh *t, size_t n)
 {
-	if ((double)(t->used + n) <= (double)t->size * LSH_LOAD_MAX)
+	if (!needs_growth(t, n))
 		return 0;
 	return grow(t, t->used + t->oldused + n);
 }
 
 int
-lsh_init(struct lsh *t, size_t docs, size_t nkeys)
+lsh_init(struct lsh *t, size_t docs, size_t nkeys, size_t max_bytes)
 {
 	/* A fifth more: a daemon that just started does not grow at once. */
 	size_t size = (size_t)((double)docs * (double)nkeys * 1.2 /
 	    LSH_LOAD_MAX);
 
 	memset(t, 0, sizeof(*t));
+	t->max_bytes = max_bytes;
+	if (max_bytes != 0 && size > max_bytes / 10 * 9 / sizeof(uint64_t))
+		size = max_bytes / 10 * 9 / sizeof(uint64_t);
 	if (size < LSH_MIN_SLOTS)
 		size = LSH_MIN_SLOTS;
+	/* No more documents than the table holds. */
+	if (nkeys > 0 && docs > (size_t)((double)size * LSH_LOAD_MAX) / nkeys)
+		docs = (size_t)((double)size * LSH_LOAD_MAX) / nkeys;
 	t->slot = table_alloc(size);
 	if (t->slot == NULL || grow_array(&t->doc, &t->capdoc, docs) != 0) {
 		lsh_free(t);
@@ -203,6 +234,9 @@ lsh_add(struct lsh *t, uint64_t doc_id, const uint32_t *keys, size_t n)
 
 	if (ord > UINT32_MAX)
 		return ENOMEM;
+	t->full = !fits(t, n);
+	if (t->full)
+		return ENOSPC;
 	if (grow_array(&t->doc, &t->capdoc, t->ndoc + 1) != 0 ||
 	    grow_array(&t->undo, &t->capundo, t->nundo + n) != 0 ||
 	    reserve_keys(t, n) != 0)

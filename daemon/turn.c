@@ -214,6 +214,23 @@ mark_dup(struct daemon *d, MDB_txn *txn, uint64_t id, json_t *doc,
 	return doc_add_dup(&d->docs, txn, m->doc_id, id, kind, m->similarity);
 }
 
+void
+turn_note_dedup_full(struct daemon *d)
+{
+	bool full = dedup_index_full(&d->dedup);
+
+	if (full == d->dedup_full)
+		return;
+	d->dedup_full = full;
+	if (full)
+		log_warnx("dedup: the band index reached dedup.index_memory_max "
+		    "(%zu bytes in use): new documents get exact-duplicate "
+		    "detection only", dedup_memory(&d->dedup));
+	else
+		log_notice("dedup: the band index is below "
+		    "dedup.index_memory_max again");
+}
+
 /* Adds id and the dedup verdict to the document: URL level first, then
  * exact and near content, looked up and recorded in this transaction. */
 static int
@@ -230,6 +247,7 @@ finish_doc(struct daemon *d, MDB_txn *txn, struct completion *c,
 		rc = dedup_check_insert(txn, &d->dedup, c->job_id, &p->sig,
 		    &d->page_opts.dedup, &m);
 		kind = m.kind == DEDUP_EXACT ? DOC_DUP_EXACT : DOC_DUP_NEAR;
+		turn_note_dedup_full(d);
 	}
 	if (rc != 0)
 		return rc;

@@ -107,7 +107,7 @@ env_open(const char *dir, size_t mapsize, struct dedup_dbs *dbs)
 	if (rc == 0)
 		rc = mdb_txn_begin(env, NULL, 0, &txn);
 	if (rc == 0)
-		rc = dedup_open(txn, dbs, err, sizeof(err));
+		rc = dedup_open(txn, dbs, NULL, err, sizeof(err));
 	if (rc == 0)
 		rc = mdb_txn_commit(txn);
 	if (rc != 0)

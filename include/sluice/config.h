@@ -74,6 +74,7 @@ struct config {
 	/* [dedup] */
 	double		 near_threshold;
 	uint32_t	 min_words;		/* below: exact dedup only */
+	uint64_t	 index_memory_max;	/* band keys in memory */
 	char		*strip_params;		/* extra tracking parameters */
 };
 

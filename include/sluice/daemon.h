@@ -172,6 +172,7 @@ struct daemon {
 	bool		 stopping;	/* SIGTERM: finishing in-flight work */
 	bool		 done;		/* leave the loop */
 	bool		 store_full;	/* refusing submissions */
+	bool		 dedup_full;	/* at dedup.index_memory_max */
 	bool		 store_stuck;	/* cannot commit at all: retry in cron */
 	uint64_t	 stop_deadline;	/* mono_ms() */
 	uint64_t	 started_mono;

@@ -139,6 +139,7 @@
 #define DEDUP_MIN_WORDS_DEFAULT	30
 #define DEDUP_CANDIDATES_DEFAULT 64
 #define DEDUP_MAX_TEXT_DEFAULT	((size_t)4 << 20)
+#define DEDUP_INDEX_MEMORY_DEFAULT ((size_t)1 << 30)
 
 struct dedup_opts {
 	/* Estimated Jaccard a near candidate must reach; default 0.8. */
@@ -151,6 +152,10 @@ struct dedup_opts {
 	uint32_t	 max_candidates;
 	/* Bytes of text read; the rest is ignored; default 4 MiB. */
 	size_t		 max_text;
+	/* Memory the band keys may take (lsh.h), 0 for no bound; default
+	 * 1 GiB, 3 to 6 million documents.  Past it, new first copies are
+	 * indexed for exact dedup only. */
+	size_t		 index_memory_max;
 };
 
 struct dedup_sig {
@@ -231,8 +236,8 @@ const char *dedup_kind_name(enum dedup_kind k);
  * an unknown format), or ENOMEM.  The memory is then dedup_close()'s to
  * free (or already freed on error); if txn is aborted, so must dbs be.
  */
-int dedup_open(MDB_txn *txn, struct dedup_dbs *dbs, char *err,
-    size_t errlen);
+int dedup_open(MDB_txn *txn, struct dedup_dbs *dbs,
+    const struct dedup_opts *o, char *err, size_t errlen);
 /* After the transaction that called dedup_check_insert or dedup_reindex
  * commits: the in-memory index keeps their additions.  After it aborts:
  * it forgets them. */
@@ -242,6 +247,10 @@ void dedup_rollback(struct dedup_dbs *dbs);
 void dedup_close(struct dedup_dbs *dbs);
 /* Bytes of memory the in-memory index holds. */
 size_t dedup_memory(const struct dedup_dbs *dbs);
+/* True once index_memory_max stopped a document's band keys (at open or
+ * since): new first copies get exact dedup only, and documents past the
+ * bound at open cannot be found as near copies. */
+bool dedup_index_full(const struct dedup_dbs *dbs);
 
 /*
  * Looks for an earlier document (doc_id, never 0) with the same exact

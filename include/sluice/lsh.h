@@ -21,6 +21,7 @@
 #ifndef SLUICE_LSH_H
 #define SLUICE_LSH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,15 +50,20 @@ struct lsh {
 	size_t		 nundo;
 	size_t		 capundo;
 	size_t		 commit_ndoc;
+	/* Heap bytes the table may reach, 0 for no bound; once an add
+	 * would pass it, full is set and the add refused. */
+	size_t		 max_bytes;
+	bool		 full;
 };
 
-/* An empty index with room for docs documents of nkeys keys each.
- * Returns 0 or ENOMEM. */
-int lsh_init(struct lsh *t, size_t docs, size_t nkeys);
+/* An empty index with room for docs documents of nkeys keys each, or as
+ * many as max_bytes (0: no bound) holds.  Returns 0 or ENOMEM. */
+int lsh_init(struct lsh *t, size_t docs, size_t nkeys, size_t max_bytes);
 void lsh_free(struct lsh *t);
 
-/* Files doc_id under each of its n keys.  Returns 0 or ENOMEM (nothing
- * of the document is then kept). */
+/* Files doc_id under each of its n keys.  Returns 0, ENOSPC when that
+ * would take the table past max_bytes, or ENOMEM; nothing of the document
+ * is kept then. */
 int lsh_add(struct lsh *t, uint64_t doc_id, const uint32_t *keys, size_t n);
 
 /* Up to max documents filed under key, in no set order (a growing table

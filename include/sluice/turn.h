@@ -33,6 +33,10 @@ void turn_free_pending(struct daemon *d);
 /* Frees robots.txt results not yet stored (shutdown). */
 void turn_free_robots(struct daemon *d);
 
+/* Logs when dedup.index_memory_max starts, or stops, keeping new first
+ * copies out of the near-duplicate index. */
+void turn_note_dedup_full(struct daemon *d);
+
 /* Jobs finished per second over the last minute. */
 double turn_rate(struct daemon *d);
 

@@ -724,7 +724,9 @@ def test_status_consistent_with_jobs(tmp):
         st = s["store"]
         assert 0 < st["used_bytes"] <= st["map_size"] <= st["map_size_max"]
         assert st["full"] is False
-        assert set(s["duplicates"]) == {"url", "exact", "near", "index_bytes"}
+        assert set(s["duplicates"]) == {"url", "exact", "near", "index_bytes",
+                                        "index_full"}
+        assert s["duplicates"]["index_full"] is False
         assert s["duplicates"]["index_bytes"] > 0
         for state in JOB_STATES:
             only = all_jobs(d, state=state, limit=1)

@@ -583,7 +583,7 @@ test_print_status(void **state)
 	    "\"active\":2,\"done\":900,\"failed\":3,\"cancelled\":0},"
 	    "\"totals\":{\"submitted\":915,\"fetched\":903,\"failed\":3,"
 	    "\"bytes\":51234567,\"not_modified\":4},\"duplicates\":{\"url\":12,"
-	    "\"exact\":1,\"near\":2,\"index_bytes\":3145728},\"rate_1m\":12.5,\"inflight\":2,"
+	    "\"exact\":1,\"near\":2,\"index_bytes\":3145728,\"index_full\":true},\"rate_1m\":12.5,\"inflight\":2,"
 	    "\"workers\":2,\"work_backlog\":5,\"store\":{\"used_bytes\":"
 	    "10485760,\"map_size\":67108864,\"map_size_max\":17179869184,"
 	    "\"full\":true}}",
@@ -591,7 +591,8 @@ test_print_status(void **state)
 	    "jobs      10 queued, 2 active, 900 done, 3 failed, 0 cancelled\n"
 	    "totals    915 submitted, 903 fetched, 3 failed, 4 not modified, "
 	    "48.9 MiB\n"
-	    "dups      12 url, 1 exact, 2 near; band index 3.0 MiB in memory\n"
+	    "dups      12 url, 1 exact, 2 near; band index 3.0 MiB in memory, "
+	    "FULL: new documents get exact dedup only\n"
 	    "rate      12.5 jobs/s over 1 min, 2 in flight, 2 workers, "
 	    "5 work backlog\n"
 	    "store     10.0 MiB used of 64.0 MiB map (max 16.0 GiB), FULL: "

@@ -506,7 +506,7 @@ env_open(struct test_env *e, size_t mapsize)
 	assert_int_equal(mdb_env_set_mapsize(e->env, mapsize), 0);
 	assert_int_equal(mdb_env_open(e->env, e->dir, MDB_NOSYNC, 0600), 0);
 	assert_int_equal(mdb_txn_begin(e->env, NULL, 0, &txn), 0);
-	assert_int_equal(dedup_open(txn, &e->dbs, err, sizeof(err)), 0);
+	assert_int_equal(dedup_open(txn, &e->dbs, NULL, err, sizeof(err)), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 }
 
@@ -867,7 +867,7 @@ test_format(void **state)
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	dedup_close(&e.dbs);
 	assert_int_equal(mdb_txn_begin(e.env, NULL, 0, &txn), 0);
-	assert_int_equal(dedup_open(txn, &e.dbs, err, sizeof(err)),
+	assert_int_equal(dedup_open(txn, &e.dbs, NULL, err, sizeof(err)),
 	    MDB_INCOMPATIBLE);
 	mdb_txn_abort(txn);
 	assert_non_null(strstr(err, "format 4"));
@@ -979,6 +979,67 @@ test_rollback(void **state)
 	assert_int_equal(check_sig(&e, 4, &s, NULL, &m), 0);
 	assert_int_equal(m.kind, DEDUP_NEAR);
 	assert_int_equal(m.doc_id, 3);
+	env_destroy(&e);
+}
+
+/*
+ * dedup.index_memory_max: past it, a new first copy is indexed for exact
+ * dedup only (no band keys, no signature), those before stay found, and
+ * an open with a lower bound loads what fits and says it is full.
+ */
+static void
+test_memory_bound(void **state)
+{
+	enum { DOCS = 3000 };
+	static struct dedup_sig sig[DOCS + 1];
+	struct test_env e;
+	struct dedup_match m;
+	struct dedup_opts o;
+	MDB_txn *txn;
+	uint64_t seed = 21, id, first_out = 0;
+	char err[128];
+
+	(void)state;
+	dedup_opts_default(&o);
+	o.index_memory_max = 512 << 10;
+	env_create(&e, 256 << 20);
+	for (id = 1; id <= DOCS; id++) {
+		random_sig(&seed, &sig[id]);
+		assert_int_equal(check_sig(&e, id, &sig[id], &o, &m), 0);
+		assert_int_equal(m.kind, DEDUP_NONE);
+		if (first_out == 0 && dedup_index_full(&e.dbs))
+			first_out = id;
+		assert_true(dedup_memory(&e.dbs) <= o.index_memory_max);
+	}
+	/* 1,499 documents' keys fill a 26,244-slot table (205 KiB) to 80%,
+	 * and the next one, beside it while entries move, would pass the
+	 * bound. */
+	assert_int_equal(first_out, 1500);
+	assert_int_equal(db_entries(&e, e.dbs.bandlog), first_out - 1);
+	for (id = first_out - 3; id <= first_out + 1; id++) {
+		struct dedup_sig q = sig[id];
+
+		q.exact[0] ^= 0x77;
+		assert_int_equal(check_sig(&e, DOCS + id, &q, &o, &m), 0);
+		assert_int_equal(m.kind, id < first_out ? DEDUP_NEAR :
+		    DEDUP_NONE);
+		/* Exact copies are caught on either side of the bound. */
+		assert_int_equal(check_sig(&e, 2 * DOCS + id, &sig[id], &o,
+		    &m), 0);
+		assert_int_equal(m.kind, DEDUP_EXACT);
+		assert_int_equal(m.doc_id, id);
+	}
+	/* Reopened with a quarter of the bound: part loads, and it is full. */
+	env_close(&e);
+	o.index_memory_max = 128 << 10;
+	env_open(&e, 256 << 20);
+	dedup_close(&e.dbs);
+	assert_int_equal(mdb_txn_begin(e.env, NULL, 0, &txn), 0);
+	assert_int_equal(dedup_open(txn, &e.dbs, &o, err, sizeof(err)), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_true(dedup_index_full(&e.dbs));
+	assert_true(dedup_memory(&e.dbs) <= o.index_memory_max);
+	assert_true(e.dbs.near.ndoc > 100 && e.dbs.near.ndoc < first_out);
 	env_destroy(&e);
 }
 
@@ -1096,6 +1157,7 @@ main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_one_txn),
 		cmocka_unit_test(test_rollback),
+		cmocka_unit_test(test_memory_bound),
 		cmocka_unit_test(test_format2),
 		cmocka_unit_test(test_garbage),
 	};

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,7 @@ test_find(void **state)
 	uint64_t ids[4];
 
 	(void)state;
-	assert_int_equal(lsh_init(&t, 0, 2), 0);
+	assert_int_equal(lsh_init(&t, 0, 2, 0), 0);
 	assert_int_equal(lsh_find(&t, 7, 4, ids), 0);
 	assert_int_equal(lsh_add(&t, 100, a, 2), 0);
 	assert_int_equal(lsh_add(&t, 50, b, 2), 0);
@@ -59,7 +60,7 @@ test_key_cap(void **state)
 
 	(void)state;
 	assert_non_null(ids);
-	assert_int_equal(lsh_init(&t, 0, 1), 0);
+	assert_int_equal(lsh_init(&t, 0, 1, 0), 0);
 	for (uint64_t id = 1; id <= LSH_KEY_MAX + 10; id++)
 		assert_int_equal(lsh_add(&t, id, &k, 1), 0);
 	assert_int_equal(lsh_find(&t, k, LSH_KEY_MAX + 10, ids),
@@ -119,7 +120,7 @@ test_model(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
-	assert_int_equal(lsh_init(&t, 10, KEYS), 0);
+	assert_int_equal(lsh_init(&t, 10, KEYS, 0), 0);
 	for (int step = 0; step < 60000; step++) {
 		uint64_t r = next_rand(&seed) % 100;
 
@@ -158,7 +159,7 @@ test_rollback_across_growth(void **state)
 	uint64_t ids[8], seed = 9;
 
 	(void)state;
-	assert_int_equal(lsh_init(&t, 100, KEYS), 0);
+	assert_int_equal(lsh_init(&t, 100, KEYS, 0), 0);
 	keys[0] = 1;
 	keys[1] = 2;
 	keys[2] = 3;
@@ -179,6 +180,46 @@ test_rollback_across_growth(void **state)
 	lsh_free(&t);
 }
 
+/*
+ * The memory bound: adds are refused with ENOSPC once one would pass it,
+ * a refused document leaves nothing behind, those before stay found, and
+ * a higher bound lets the table grow again.
+ */
+static void
+test_memory_bound(void **state)
+{
+	struct lsh t;
+	uint32_t keys[KEYS];
+	uint64_t ids[4], seed = 5, id;
+	size_t used;
+	int rc = 0;
+
+	(void)state;
+	assert_int_equal(lsh_init(&t, 0, KEYS, 64 << 10), 0);
+	for (id = 1; rc == 0 && id < 100000; id++) {
+		for (size_t j = 0; j < KEYS; j++)
+			keys[j] = (uint32_t)next_rand(&seed) << 1;
+		rc = lsh_add(&t, id, keys, KEYS);
+		lsh_commit(&t);
+		assert_true(lsh_bytes(&t) <= 64 << 10);
+	}
+	assert_int_equal(rc, ENOSPC);
+	assert_true(t.full);
+	/* 691 documents' 2,764 keys fill a 3,456-slot table (27 KiB) to
+	 * 80%; growing it would take 41 KiB more. */
+	assert_int_equal(--id, 692);
+	used = t.used + t.oldused;
+	assert_int_equal(lsh_find(&t, keys[0], 4, ids), 0);
+	assert_int_equal(lsh_add(&t, id, keys, KEYS), ENOSPC);
+	assert_int_equal(t.used + t.oldused, used);
+	t.max_bytes = 1 << 20;
+	assert_int_equal(lsh_add(&t, id, keys, KEYS), 0);
+	assert_false(t.full);
+	assert_int_equal(lsh_find(&t, keys[0], 4, ids), 1);
+	assert_true(ids[0] == id);
+	lsh_free(&t);
+}
+
 int
 main(void)
 {
@@ -187,6 +228,7 @@ main(void)
 		cmocka_unit_test(test_key_cap),
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_rollback_across_growth),
+		cmocka_unit_test(test_memory_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
