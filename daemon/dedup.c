@@ -1048,6 +1048,7 @@ dedup_collect(const struct dedup_dbs *dbs, const struct dedup_sig *sig,
     uint32_t per_band, uint64_t *ids, struct dedup_cand *c, size_t *n)
 {
 	*n = 0;
+	lsh_prefetch(&dbs->near, sig->bands, DEDUP_BANDS);
 	for (size_t j = 0; j < DEDUP_BANDS; j++) {
 		size_t got = lsh_find(&dbs->near, sig->bands[j], per_band,
 		    ids);

@@ -279,6 +279,23 @@ lsh_find(const struct lsh *t, uint32_t key, size_t max, uint64_t *ids)
 }
 
 void
+lsh_prefetch(const struct lsh *t, const uint32_t *keys, size_t n)
+{
+#if defined(__GNUC__)
+	for (size_t j = 0; j < n; j++) {
+		if (t->old != NULL)
+			__builtin_prefetch(&t->old[slot_home(keys[j],
+			    t->oldsize)]);
+		__builtin_prefetch(&t->slot[slot_home(keys[j], t->size)]);
+	}
+#else
+	(void)t;
+	(void)keys;
+	(void)n;
+#endif
+}
+
+void
 lsh_commit(struct lsh *t)
 {
 	t->nundo = 0;

@@ -71,6 +71,11 @@ int lsh_add(struct lsh *t, uint64_t doc_id, const uint32_t *keys, size_t n);
 size_t lsh_find(const struct lsh *t, uint32_t key, size_t max,
     uint64_t *ids);
 
+/* Starts loading the slots where keys are looked up: one lookup of a
+ * large table is a cache miss, and n of them overlap when asked for
+ * together rather than one after the other. */
+void lsh_prefetch(const struct lsh *t, const uint32_t *keys, size_t n);
+
 /* Keeps, or drops, what was added since the last commit. */
 void lsh_commit(struct lsh *t);
 void lsh_rollback(struct lsh *t);
