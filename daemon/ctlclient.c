@@ -832,11 +832,11 @@ ctlclient_print_status(FILE *out, const json_t *r)
 	    (long long)geti(t, "not_modified"), bytes);
 	ctlclient_fmt_bytes((uint64_t)geti(d, "index_bytes"), bytes,
 	    sizeof(bytes));
-	fprintf(out, "dups      %lld url, %lld exact, %lld near; band index "
-	    "%s in memory%s\n", (long long)geti(d, "url"),
+	fprintf(out, "dups      %lld url, %lld exact, %lld near; index %s in "
+	    "memory%s\n", (long long)geti(d, "url"),
 	    (long long)geti(d, "exact"), (long long)geti(d, "near"), bytes,
 	    json_is_true(json_object_get(d, "index_full")) ? ", FULL: new "
-	    "documents get exact dedup only" : "");
+	    "documents are not indexed" : "");
 	fprintf(out, "rate      %.1f jobs/s over 1 min, %lld in flight, "
 	    "%lld workers, %lld work backlog\n",
 	    json_number_value(json_object_get(r, "rate_1m")),

@@ -185,7 +185,7 @@ open_store(struct daemon *d)
 struct reindex {
 	struct daemon	*d;
 	MDB_txn		*txn;
-	uint64_t	 near;		/* documents indexed this batch */
+	uint64_t	 indexed;	/* documents indexed this batch */
 	int		 rc;
 };
 
@@ -207,7 +207,7 @@ reindex_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
 		dedup_signature(json_string_value(text),
 		    json_string_length(text), &r->d->page_opts.dedup, &sig);
 		r->rc = dedup_reindex(r->txn, &r->d->dedup, id, &sig);
-		r->near += sig.near;
+		r->indexed += sig.words > 0;
 	}
 	json_decref(doc);
 	return r->rc != 0;
@@ -216,7 +216,7 @@ reindex_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
 /* One transaction's worth; *end once every document was seen and the
  * index marked complete.  Returns an LMDB error or 0. */
 static int
-reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *near,
+reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *indexed,
     bool *end)
 {
 	struct reindex r = { .d = d };
@@ -239,7 +239,7 @@ reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *near,
 		mdb_txn_abort(r.txn);
 	if (rc == 0) {
 		dedup_commit(&d->dedup);
-		*near += r.near;
+		*indexed += r.indexed;
 	} else
 		dedup_rollback(&d->dedup);
 	return rc;
@@ -247,7 +247,7 @@ reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *near,
 
 /*
  * After an upgrade of the duplicate index's format (dedup_open emptied
- * the near-duplicate part), indexes the stored first copies again, in
+ * the duplicate index), indexes the stored first copies again, in
  * batches, before the daemon takes work.  A crash midway starts over at
  * the next start: indexing a document twice changes nothing.
  */
@@ -255,7 +255,7 @@ static void
 reindex_dedup(struct daemon *d)
 {
 	struct doc_cursor pos = { 0, 0 }, start;
-	uint64_t near = 0, t0 = mono_ms();
+	uint64_t indexed = 0, t0 = mono_ms();
 	char err[256];
 	bool end = false;
 	int rc;
@@ -264,7 +264,7 @@ reindex_dedup(struct daemon *d)
 	    "the stored documents again");
 	while (!end) {
 		start = pos;
-		rc = reindex_batch(d, &pos, &near, &end);
+		rc = reindex_batch(d, &pos, &indexed, &end);
 		if (rc == MDB_MAP_FULL && store_grow(&d->store, err,
 		    sizeof(err)) == 0) {
 			pos = start;
@@ -277,7 +277,7 @@ reindex_dedup(struct daemon *d)
 		notify_extend_timeout(REINDEX_EXTEND_USEC);
 	}
 	log_notice("dedup: %llu documents indexed again in %llu ms",
-	    (unsigned long long)near, (unsigned long long)(mono_ms() - t0));
+	    (unsigned long long)indexed, (unsigned long long)(mono_ms() - t0));
 }
 
 /* fetch_guard_fn: nonzero refuses a connection to sa. */

@@ -736,12 +736,18 @@ dedup_jaccard(const char *a, size_t alen, const char *b, size_t blen,
  * The index's format, kept in dedup_sigs under doc id 0 (no document has
  * id 0): DEDUP_FORMAT, then flags.  Format 1 (18x6 MinHash, 64-bit band
  * keys, 216 16-bit fingerprints) had no such record; format 2 kept the
- * band keys in a B-tree, dedup_bands, instead of dedup_bandlog.
+ * exact hashes and the band keys in B-trees, dedup_exact and dedup_bands.
  */
 #define DEDUP_FORMAT		3
 #define DEDUP_FORMAT_ID		0
 #define DEDUP_FORMAT_SIZE	8
 #define DEDUP_F_REINDEX		0x1	/* first copies await dedup_reindex() */
+/* A dedup_keys record: the exact hash, then the band keys if near. */
+#define DEDUP_KEYS_EXACT	16
+#define DEDUP_KEYS_NEAR		(DEDUP_KEYS_EXACT + 4 * DEDUP_BANDS)
+/* Documents filed under one exact key read at most: only a stray
+ * collision of 32-bit keys puts a second one there. */
+#define DEDUP_EXACT_CANDIDATES	8
 
 /* Doc ids are native uint64 (MDB_INTEGERKEY: integer compares, not
  * memcmp); LMDB data need not be aligned. */
@@ -752,6 +758,18 @@ dedup_u64(const MDB_val *v)
 
 	memcpy(&x, v->mv_data, sizeof(x));
 	return x;
+}
+
+/* The in-memory key of an exact hash: its first 32 bits (a hash's bits are
+ * uniform); a stray match with a band key is a candidate that the stored
+ * hash rules out. */
+static uint32_t
+dedup_exact_key(const uint8_t *exact)
+{
+	uint32_t k;
+
+	memcpy(&k, exact, sizeof(k));
+	return k;
 }
 
 static void
@@ -774,38 +792,37 @@ dedup_format_put(MDB_txn *txn, const struct dedup_dbs *dbs, uint8_t flags)
 	return mdb_put(txn, dbs->sigs, &k, &v, 0);
 }
 
-/* Deletes the band B-tree of formats 1 and 2, if there is one; *found
- * says whether it held anything. */
+/* Deletes a B-tree of formats 1 and 2 if there is one; *found is set if
+ * it held anything. */
 static int
-dedup_drop_old_bands(MDB_txn *txn, bool *found)
+dedup_drop_old(MDB_txn *txn, const char *name, bool *found)
 {
 	MDB_dbi old;
 	MDB_stat st;
 	int rc;
 
-	*found = false;
-	rc = mdb_dbi_open(txn, "dedup_bands", 0, &old);
+	rc = mdb_dbi_open(txn, name, 0, &old);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc == 0)
 		rc = mdb_stat(txn, old, &st);
 	if (rc == 0) {
-		*found = st.ms_entries > 0;
+		*found |= st.ms_entries > 0;
 		rc = mdb_drop(txn, old, 1);
 	}
 	return rc;
 }
 
 /* Older formats cannot be converted without the texts (format 1's
- * sketches are not this one's; format 2's band keys are not filed by
- * document): empty the near index, keep the exact one, and have the
- * caller re-index. */
+ * sketches are not this one's; format 2's keys are not filed by
+ * document): empty the index, and have the caller index every stored
+ * first copy again. */
 static int
 dedup_convert(MDB_txn *txn, struct dedup_dbs *dbs)
 {
 	int rc;
 
-	rc = mdb_drop(txn, dbs->bandlog, 0);
+	rc = mdb_drop(txn, dbs->keys, 0);
 	if (rc == 0)
 		rc = mdb_drop(txn, dbs->sigs, 0);
 	if (rc == 0)
@@ -823,10 +840,12 @@ dedup_format(MDB_txn *txn, struct dedup_dbs *dbs, char *err, size_t errlen)
 	MDB_val k = { sizeof(id), &id }, v;
 	const uint8_t *r;
 	MDB_stat st;
-	bool old;
+	bool old = false;
 	int rc;
 
-	rc = dedup_drop_old_bands(txn, &old);
+	rc = dedup_drop_old(txn, "dedup_bands", &old);
+	if (rc == 0)
+		rc = dedup_drop_old(txn, "dedup_exact", &old);
 	if (rc == 0)
 		rc = mdb_get(txn, dbs->sigs, &k, &v);
 	if (rc == MDB_NOTFOUND) {	/* new, or format 1 */
@@ -850,20 +869,37 @@ dedup_format(MDB_txn *txn, struct dedup_dbs *dbs, char *err, size_t errlen)
 	return 0;
 }
 
-/* Files one dedup_bandlog record in memory. */
+/* The in-memory keys of a dedup_keys record (or of a signature): the
+ * exact key, then the band keys if near.  Returns how many. */
+static size_t
+dedup_mem_keys(const uint8_t *exact, const uint8_t *bands, bool near,
+    uint32_t *keys)
+{
+	keys[0] = dedup_exact_key(exact);
+	if (!near)
+		return 1;
+	memcpy(keys + 1, bands, 4 * DEDUP_BANDS);
+	return 1 + DEDUP_BANDS;
+}
+
+/* Files one dedup_keys record in memory. */
 static int
 dedup_load_one(struct dedup_dbs *dbs, const MDB_val *k, const MDB_val *v)
 {
-	uint32_t keys[DEDUP_BANDS];
+	const uint8_t *r = v->mv_data;
+	uint32_t keys[1 + DEDUP_BANDS];
+	size_t n;
 
-	if (k->mv_size != sizeof(uint64_t) || v->mv_size != sizeof(keys))
+	if (k->mv_size != sizeof(uint64_t) ||
+	    (v->mv_size != DEDUP_KEYS_EXACT && v->mv_size != DEDUP_KEYS_NEAR))
 		return MDB_CORRUPTED;
-	memcpy(keys, v->mv_data, sizeof(keys));
-	return lsh_add(&dbs->near, dedup_u64(k), keys, DEDUP_BANDS);
+	n = dedup_mem_keys(r, r + DEDUP_KEYS_EXACT,
+	    v->mv_size == DEDUP_KEYS_NEAR, keys);
+	return lsh_add(&dbs->near, dedup_u64(k), keys, n);
 }
 
-/* Loads every document's band keys into memory, or as many as
- * max_bytes allows (dedup_index_full() then says so). */
+/* Loads every document's keys into memory, or as many as max_bytes
+ * allows (dedup_index_full() then says so). */
 static int
 dedup_load(MDB_txn *txn, struct dedup_dbs *dbs, size_t max_bytes)
 {
@@ -872,12 +908,12 @@ dedup_load(MDB_txn *txn, struct dedup_dbs *dbs, size_t max_bytes)
 	MDB_val k, v;
 	int rc;
 
-	rc = mdb_stat(txn, dbs->bandlog, &st);
+	rc = mdb_stat(txn, dbs->keys, &st);
 	if (rc == 0)
-		rc = lsh_init(&dbs->near, st.ms_entries, DEDUP_BANDS,
+		rc = lsh_init(&dbs->near, st.ms_entries, 1 + DEDUP_BANDS,
 		    max_bytes);
 	if (rc == 0)
-		rc = mdb_cursor_open(txn, dbs->bandlog, &cur);
+		rc = mdb_cursor_open(txn, dbs->keys, &cur);
 	if (rc != 0)
 		return rc;
 	/* Each document committed at once: a load has nothing to undo. */
@@ -901,10 +937,8 @@ dedup_open(MDB_txn *txn, struct dedup_dbs *dbs, const struct dedup_opts *o,
 		o = &defaults;
 	}
 	memset(dbs, 0, sizeof(*dbs));
-	rc = mdb_dbi_open(txn, "dedup_exact", MDB_CREATE, &dbs->exact);
-	if (rc == 0)
-		rc = mdb_dbi_open(txn, "dedup_bandlog",
-		    MDB_CREATE | MDB_INTEGERKEY, &dbs->bandlog);
+	rc = mdb_dbi_open(txn, "dedup_keys", MDB_CREATE | MDB_INTEGERKEY,
+	    &dbs->keys);
 	if (rc == 0)
 		rc = mdb_dbi_open(txn, "dedup_sigs",
 		    MDB_CREATE | MDB_INTEGERKEY, &dbs->sigs);
@@ -913,7 +947,7 @@ dedup_open(MDB_txn *txn, struct dedup_dbs *dbs, const struct dedup_opts *o,
 	else
 		snprintf(err, errlen, "%s", mdb_strerror(rc));
 	if (rc == 0 && (rc = dedup_load(txn, dbs, o->index_memory_max)) != 0)
-		snprintf(err, errlen, "loading the band keys: %s",
+		snprintf(err, errlen, "loading the duplicate index: %s",
 		    rc == ENOMEM ? "out of memory" : mdb_strerror(rc));
 	if (rc != 0)
 		lsh_free(&dbs->near);
@@ -960,26 +994,34 @@ dedup_reindex_done(MDB_txn *txn, struct dedup_dbs *dbs)
 	return rc;
 }
 
+/* The earlier document with sig's exact hash, if any: the in-memory key
+ * names candidates, and their stored hashes decide. */
 static int
 dedup_find_exact(MDB_txn *txn, const struct dedup_dbs *dbs,
-    MDB_cursor **cur, const struct dedup_sig *sig, struct dedup_match *m)
+    const struct dedup_sig *sig, struct dedup_match *m)
 {
-	MDB_val k = { sizeof(sig->exact), (void *)sig->exact }, v;
+	uint64_t ids[DEDUP_EXACT_CANDIDATES];
+	size_t n;
 	int rc;
 
-	rc = mdb_cursor_open(txn, dbs->exact, cur);
-	if (rc == 0)
-		rc = mdb_cursor_get(*cur, &k, &v, MDB_SET_RANGE);
-	if (rc != 0)
-		return rc == MDB_NOTFOUND ? 0 : rc;
-	if (k.mv_size != sizeof(sig->exact) ||
-	    memcmp(k.mv_data, sig->exact, sizeof(sig->exact)) != 0)
-		return 0;
-	if (v.mv_size != sizeof(uint64_t))
-		return MDB_CORRUPTED;
-	m->doc_id = dedup_u64(&v);
-	m->kind = DEDUP_EXACT;
-	m->similarity = 1.0;
+	n = lsh_find(&dbs->near, dedup_exact_key(sig->exact),
+	    DEDUP_EXACT_CANDIDATES, ids);
+	for (size_t i = 0; i < n; i++) {
+		MDB_val k = { sizeof(ids[i]), &ids[i] }, v;
+
+		rc = mdb_get(txn, dbs->keys, &k, &v);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return rc;
+		if (v.mv_size < DEDUP_KEYS_EXACT || memcmp(v.mv_data,
+		    sig->exact, DEDUP_KEYS_EXACT) != 0)
+			continue;
+		m->doc_id = ids[i];
+		m->kind = DEDUP_EXACT;
+		m->similarity = 1.0;
+		break;
+	}
 	return 0;
 }
 
@@ -1048,7 +1090,6 @@ dedup_collect(const struct dedup_dbs *dbs, const struct dedup_sig *sig,
     uint32_t per_band, uint64_t *ids, struct dedup_cand *c, size_t *n)
 {
 	*n = 0;
-	lsh_prefetch(&dbs->near, sig->bands, DEDUP_BANDS);
 	for (size_t j = 0; j < DEDUP_BANDS; j++) {
 		size_t got = lsh_find(&dbs->near, sig->bands[j], per_band,
 		    ids);
@@ -1112,27 +1153,37 @@ dedup_append(MDB_txn *txn, MDB_dbi dbi, uint64_t doc_id, void *data,
 	return rc;
 }
 
-/* Indexes doc_id's near signature: its band keys in memory and in LMDB,
- * and its record; nothing when the memory bound is reached. */
+/* Indexes doc_id under sig: its keys in memory, its dedup_keys record and,
+ * if near, its signature record; nothing when the memory bound is
+ * reached. */
 static int
-dedup_put_near(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
-    const struct dedup_sig *sig)
+dedup_index(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
+    const struct dedup_sig *sig, const uint32_t *keys, size_t nkeys)
 {
-	uint8_t rec[DEDUP_SIG_SIZE];
-	uint32_t keys[DEDUP_BANDS];
+	uint8_t rec[DEDUP_SIG_SIZE], kr[DEDUP_KEYS_NEAR];
 	int rc;
 
-	memcpy(keys, sig->bands, sizeof(keys));
-	rc = lsh_add(&dbs->near, doc_id, keys, DEDUP_BANDS);
+	rc = lsh_add(&dbs->near, doc_id, keys, nkeys);
 	if (rc == ENOSPC)
 		return 0;
-	dedup_record_encode(rec, sig);
+	memcpy(kr, sig->exact, DEDUP_KEYS_EXACT);
+	memcpy(kr + DEDUP_KEYS_EXACT, sig->bands, sizeof(sig->bands));
 	if (rc == 0)
+		rc = dedup_append(txn, dbs->keys, doc_id, kr, sig->near ?
+		    DEDUP_KEYS_NEAR : DEDUP_KEYS_EXACT);
+	if (rc == 0 && sig->near) {
+		dedup_record_encode(rec, sig);
 		rc = dedup_append(txn, dbs->sigs, doc_id, rec, sizeof(rec));
-	if (rc == 0)
-		rc = dedup_append(txn, dbs->bandlog, doc_id, keys,
-		    sizeof(keys));
+	}
 	return rc;
+}
+
+/* sig's in-memory keys, into keys; returns how many. */
+static size_t
+dedup_sig_keys(const struct dedup_sig *sig, uint32_t *keys)
+{
+	return dedup_mem_keys(sig->exact, (const uint8_t *)sig->bands,
+	    sig->near, keys);
 }
 
 int
@@ -1140,16 +1191,18 @@ dedup_reindex(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
     const struct dedup_sig *sig)
 {
 	MDB_val k = { sizeof(doc_id), &doc_id }, v;
+	uint32_t keys[1 + DEDUP_BANDS];
 	int rc;
 
 	if (doc_id == DEDUP_FORMAT_ID)
 		return EINVAL;
-	if (!sig->near)
+	if (sig->words == 0)
 		return 0;
-	rc = mdb_get(txn, dbs->bandlog, &k, &v);	/* indexed already? */
+	rc = mdb_get(txn, dbs->keys, &k, &v);	/* indexed already? */
 	if (rc != MDB_NOTFOUND)
 		return rc;
-	return dedup_put_near(txn, dbs, doc_id, sig);
+	return dedup_index(txn, dbs, doc_id, sig, keys,
+	    dedup_sig_keys(sig, keys));
 }
 
 int
@@ -1157,10 +1210,9 @@ dedup_check_insert(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
     const struct dedup_sig *sig, const struct dedup_opts *o,
     struct dedup_match *m)
 {
-	MDB_val k = { sizeof(sig->exact), (void *)sig->exact };
-	MDB_val v = { sizeof(doc_id), &doc_id };
-	MDB_cursor *exact = NULL;
 	struct dedup_opts defaults;
+	uint32_t keys[1 + DEDUP_BANDS];
+	size_t nkeys;
 	int rc;
 
 	if (o == NULL) {
@@ -1173,17 +1225,14 @@ dedup_check_insert(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
 	if (sig->words == 0)
 		return 0;
 	dbs->near.max_bytes = o->index_memory_max;	/* reloadable */
-	/* The lookup leaves the cursor where the hash goes, and LMDB's
-	 * cursor put checks that page before descending from the root. */
-	rc = dedup_find_exact(txn, dbs, &exact, sig, m);
+	/* In a large table each key is a cache miss: ask for all at once. */
+	nkeys = dedup_sig_keys(sig, keys);
+	lsh_prefetch(&dbs->near, keys, nkeys);
+	rc = dedup_find_exact(txn, dbs, sig, m);
 	if (rc == 0 && m->kind == DEDUP_NONE && sig->near &&
 	    o->max_candidates > 0)
 		rc = dedup_find_near(txn, dbs, sig, o, m);
 	if (rc == 0 && m->kind == DEDUP_NONE)
-		rc = mdb_cursor_put(exact, &k, &v, MDB_NOOVERWRITE);
-	if (rc == 0 && m->kind == DEDUP_NONE && sig->near)
-		rc = dedup_put_near(txn, dbs, doc_id, sig);
-	if (exact != NULL)
-		mdb_cursor_close(exact);
+		rc = dedup_index(txn, dbs, doc_id, sig, keys, nkeys);
 	return rc;
 }

@@ -223,12 +223,12 @@ turn_note_dedup_full(struct daemon *d)
 		return;
 	d->dedup_full = full;
 	if (full)
-		log_warnx("dedup: the band index reached dedup.index_memory_max "
-		    "(%zu bytes in use): new documents get exact-duplicate "
-		    "detection only", dedup_memory(&d->dedup));
+		log_warnx("dedup: the index reached dedup.index_memory_max "
+		    "(%zu bytes in use): new documents are checked but not "
+		    "indexed", dedup_memory(&d->dedup));
 	else
-		log_notice("dedup: the band index is below "
-		    "dedup.index_memory_max again");
+		log_notice("dedup: the index is below dedup.index_memory_max "
+		    "again");
 }
 
 /* Adds id and the dedup verdict to the document: URL level first, then

@@ -563,20 +563,19 @@ report_scale(MDB_env *env, struct dedup_dbs *dbs, uint64_t n, double fill_s,
 {
 	static const int sorts[4][2] = { { 0, 1 }, { 0, 100 }, { 1, 1 },
 	    { 2, 1 } };
-	double ex, bands, sigs, mean[4], p99[4];
+	double keys, sigs, mean[4], p99[4];
 	MDB_txn *txn;
 
 	mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
-	ex = db_bytes(txn, dbs->exact);
-	bands = db_bytes(txn, dbs->bandlog);
+	keys = db_bytes(txn, dbs->keys);
 	sigs = db_bytes(txn, dbs->sigs);
 	mdb_txn_abort(txn);
 	for (int i = 0; i < 4; i++)
 		time_lookups(env, dbs, n, sorts[i][0], sorts[i][1], &mean[i],
 		    &p99[i]);
-	printf("%9llu %6.0f %6.0f %6.0f %6.0f %6.0f %7.1f %7.1f %7.1f %7.1f "
+	printf("%9llu %6.0f %6.0f %6.0f %6.0f %7.1f %7.1f %7.1f %7.1f "
 	    "%7.1f %7.1f %7.1f %7.1f %7.1f %7.2f\n", (unsigned long long)n,
-	    (ex + bands + sigs) / n, ex / n, bands / n, sigs / n,
+	    (keys + sigs) / n, keys / n, sigs / n,
 	    (double)dedup_memory(dbs) / n, mean[0], p99[0], mean[1], p99[1],
 	    mean[2], p99[2], mean[3], p99[3], fill_s, load_s);
 }
@@ -626,14 +625,14 @@ compact(MDB_env *env, const char *dir, struct dedup_dbs *dbs, double *load_s)
 static void
 warm(MDB_env *env, const struct dedup_dbs *dbs)
 {
-	MDB_dbi dbi[3] = { dbs->exact, dbs->bandlog, dbs->sigs };
+	MDB_dbi dbi[2] = { dbs->keys, dbs->sigs };
 	MDB_cursor *cur;
 	MDB_txn *txn;
 	MDB_val k, v;
 	int rc;
 
 	rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
-	for (int i = 0; i < 3 && rc == 0; i++) {
+	for (int i = 0; i < 2 && rc == 0; i++) {
 		rc = mdb_cursor_open(txn, dbi[i], &cur);
 		while (rc == 0)
 			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -656,13 +655,13 @@ run_scale(const char *tmp, int argc, char **argv)
 	snprintf(dir, sizeof(dir), "%s/scale", tmp);
 	env = env_open(dir, (size_t)16 << 30, &dbs);
 	printf("\nLMDB bytes per near-indexed document (pages in use / "
-	    "documents), heap bytes per document of the in-memory band index, "
+	    "documents), heap bytes per document of the in-memory index, "
 	    "dedup_check_insert CPU time in us, mean and p99 of 2000, in a "
 	    "write transaction of its own (or shared by 100), rolled back, on "
 	    "a compacted and mapped environment, and seconds to fill and to "
 	    "open (load) the index\n");
-	printf("%9s %6s %6s %6s %6s %6s %15s %15s %15s %15s %7s %7s\n",
-	    "docs", "bytes", "exact", "bands", "sigs", "memory", "new doc",
+	printf("%9s %6s %6s %6s %6s %15s %15s %15s %15s %7s %7s\n",
+	    "docs", "bytes", "keys", "sigs", "memory", "new doc",
 	    "new doc, 100/tx", "near copy", "exact copy", "fill s", "load s");
 	for (int i = 0; i < argc; i++) {
 		uint64_t n = strtoull(argv[i], NULL, 10);

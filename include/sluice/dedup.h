@@ -85,37 +85,37 @@
  * with no word at all is never matched nor indexed.
  *
  * LMDB layout (the caller's environment needs mdb_env_set_maxdbs room for
- * three more databases; doc ids are native uint64 and band keys native
- * uint32 - LMDB files are not portable across byte orders anyway):
- *   dedup_exact    16-byte hash -> doc id
- *   dedup_bandlog  doc id (MDB_INTEGERKEY) -> its 14 band keys (32 bits
- *                  each, seeded with the band index, so bands never mix;
- *                  unrelated texts share a key once in 2^32 per band: a
- *                  stray candidate, no more)
- *   dedup_sigs     doc id (MDB_INTEGERKEY) -> record: version 2, 0, 0, 0,
- *                  32-bit word count (little-endian), the 992-byte sketch
- *                  (bin k in the low nibble of byte k/2 if k is even,
- *                  else the high one); 1,000 bytes, so that four fill a
- *                  4 KiB page (1,984 bins are for that).  Doc id 0 (never
- *                  a document's) holds the index format, 3, and its flags.
- * Candidates are found in memory (lsh.h): dedup_open() loads every
- * dedup_bandlog record into a hash table, about 160 bytes a near-indexed
- * document, and a lookup costs a probe per band however many documents
- * are stored.  Only first copies are indexed; a duplicate adds nothing.
- * Indexing a document writes the exact hash (a B-tree leaf) and appends
- * its two records when doc ids grow, so it dirties one random page, not
- * fifteen.  The table follows the caller's transactions: dedup_commit()
- * after a commit, dedup_rollback() after an abort.  Measured on
- * bench/dedup: see docs/benchmarks.md.
+ * two more databases; doc ids are native uint64 and keys native uint32 -
+ * LMDB files are not portable across byte orders anyway):
+ *   dedup_keys  doc id (MDB_INTEGERKEY) -> the 16-byte exact hash, then,
+ *               if near, the 14 band keys (32 bits each, seeded with the
+ *               band index, so bands never mix; unrelated texts share a
+ *               key once in 2^32 per band: a stray candidate, no more)
+ *   dedup_sigs  doc id (MDB_INTEGERKEY) -> record: version 2, 0, 0, 0,
+ *               32-bit word count (little-endian), the 992-byte sketch
+ *               (bin k in the low nibble of byte k/2 if k is even, else
+ *               the high one); 1,000 bytes, so that four fill a 4 KiB
+ *               page (1,984 bins are for that).  Doc id 0 (never a
+ *               document's) holds the index format, 3, and its flags.
+ * Lookups happen in memory (lsh.h): dedup_open() loads every dedup_keys
+ * record into one hash table, under the exact hash's first 32 bits and
+ * the band keys: about 180 bytes a near-indexed document, 20 an exact-only
+ * one.  A lookup costs a probe per key however many documents are stored;
+ * the records of the documents it names decide (the stored exact hash, the
+ * signature).  Only first copies are indexed; a duplicate adds nothing.
+ * Indexing a document appends its records when doc ids grow: no B-tree
+ * lookup or random insert is left on its path.  The table follows the
+ * caller's transactions: dedup_commit() after a commit, dedup_rollback()
+ * after an abort.  Measured on bench/dedup: see docs/benchmarks.md.
  *
  * Older formats cannot be converted without the texts (format 1: 18x6
  * bands with 64-bit keys and 216 16-bit minima per record, no format
- * record; format 2: this one, but the band keys in a B-tree, dedup_bands,
- * not filed by document): dedup_open() keeps the exact index, deletes or
- * empties the rest and sets dbs->reindex, and the caller indexes its
- * stored first copies again (dedup_reindex) and then calls
- * dedup_reindex_done(); the flag is stored, so a crash midway only means
- * starting over.  Any other format is refused.
+ * record; format 2: this one's signatures, but the exact hashes and band
+ * keys in B-trees, dedup_exact and dedup_bands): dedup_open() deletes or
+ * empties them and sets dbs->reindex, and the caller indexes its stored
+ * first copies again (dedup_reindex) and then calls dedup_reindex_done();
+ * the flag is stored, so a crash midway only means starting over.  Any
+ * other format is refused.
  */
 #ifndef SLUICE_DEDUP_H
 #define SLUICE_DEDUP_H
@@ -154,7 +154,7 @@ struct dedup_opts {
 	size_t		 max_text;
 	/* Memory the band keys may take (lsh.h), 0 for no bound; default
 	 * 1 GiB, 3 to 6 million documents.  Past it, new first copies are
-	 * indexed for exact dedup only. */
+	 * still looked up but not indexed. */
 	size_t		 index_memory_max;
 };
 
@@ -167,13 +167,12 @@ struct dedup_sig {
 };
 
 struct dedup_dbs {
-	MDB_dbi		 exact;
-	MDB_dbi		 bandlog;
+	MDB_dbi		 keys;
 	MDB_dbi		 sigs;
 	/* Set by dedup_open: documents indexed by an older format must be
 	 * indexed again (dedup_reindex), then dedup_reindex_done called. */
 	bool		 reindex;
-	/* Every indexed document's band keys, loaded from dedup_bandlog. */
+	/* Every indexed document's keys, loaded from dedup_keys. */
 	struct lsh	 near;
 };
 
@@ -228,9 +227,9 @@ int dedup_jaccard(const char *a, size_t alen, const char *b, size_t blen,
 const char *dedup_kind_name(enum dedup_kind k);
 
 /*
- * Opens (creating) the three databases in txn, a write transaction,
+ * Opens (creating) the two databases in txn, a write transaction,
  * checks the index's format (a new index is marked with this one, an
- * older one converted: dbs->reindex set, see above) and loads the band
+ * older one converted: dbs->reindex set, see above) and loads the
  * keys into memory.  Returns 0 or an LMDB error code with a message in err
  * (MDB_DBS_FULL if maxdbs is too small, MDB_INCOMPATIBLE for an index of
  * an unknown format), or ENOMEM.  The memory is then dedup_close()'s to
@@ -247,9 +246,10 @@ void dedup_rollback(struct dedup_dbs *dbs);
 void dedup_close(struct dedup_dbs *dbs);
 /* Bytes of memory the in-memory index holds. */
 size_t dedup_memory(const struct dedup_dbs *dbs);
-/* True once index_memory_max stopped a document's band keys (at open or
- * since): new first copies get exact dedup only, and documents past the
- * bound at open cannot be found as near copies. */
+/* True once index_memory_max kept a document out of the index (at open or
+ * since): new first copies are looked up but not indexed, so their later
+ * copies are not recognised; documents past the bound at open are not
+ * found either. */
 bool dedup_index_full(const struct dedup_dbs *dbs);
 
 /*
@@ -270,11 +270,10 @@ int dedup_check_insert(MDB_txn *txn, struct dedup_dbs *dbs,
     struct dedup_match *m);
 
 /*
- * After a conversion (dbs->reindex): indexes the near signature of doc_id,
- * a first copy stored before, without looking for duplicates (its exact
- * hash is indexed already).  Indexing a document twice changes nothing;
- * a signature that is not near is skipped.  Returns 0, an LMDB error
- * code, or EINVAL for doc_id 0.
+ * After a conversion (dbs->reindex): indexes doc_id, a first copy stored
+ * before, under sig without looking for duplicates.  Indexing a document
+ * twice changes nothing; a text with no word is skipped.  Returns 0, an
+ * LMDB error code, or EINVAL for doc_id 0.
  */
 int dedup_reindex(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
     const struct dedup_sig *sig);

@@ -1,19 +1,20 @@
 /*
- * lsh.h - the near-duplicate index's band keys, in memory (see dedup.h).
+ * lsh.h - the duplicate index's keys, in memory (see dedup.h).
  *
- * Every first copy is filed under its DEDUP_BANDS 32-bit band keys, and a
- * lookup asks which documents share a key.  In an LMDB B-tree each of
- * those keys sat in a random leaf: a lookup cost a descent per band and
- * an insert a copied leaf per band, both dearer the more documents were
- * stored.  Here one open-addressing table (linear probing, the key's own
- * bits as the hash: band keys are hashes already) answers each with one
- * or two cache lines, at any size.  LMDB keeps the keys too, appended per
- * document, and dedup_open() loads them back at start.
+ * Every first copy is filed under 32-bit keys (dedup.c: its exact hash's
+ * first bits and its DEDUP_BANDS band keys), and a lookup asks which
+ * documents share a key.  In LMDB B-trees each of those keys sat in a
+ * random leaf: a lookup cost a descent per key and an insert a copied leaf
+ * per key, both dearer the more documents were stored.  Here one
+ * open-addressing table (linear probing, the key's own bits as the hash:
+ * the keys are hashes already) answers each with one or two cache lines,
+ * at any size.  LMDB keeps the keys too, appended per document, and
+ * dedup_open() loads them back at start.
  *
  * A slot holds key << 32 | (ordinal + 1), 0 when empty; ordinals index
  * the documents in the order they were added.  Between 8 / LSH_LOAD_MAX
- * and 1.5 times that a key, plus 8 a document: 150 to 220 bytes a
- * near-indexed document.
+ * and 1.5 times that a key, plus 8 a document: with dedup.c's 15 keys,
+ * 160 to 240 bytes a document.
  *
  * Changes follow the caller's write transaction: lsh_commit() keeps them,
  * lsh_rollback() undoes everything added since the last commit.

@@ -34,7 +34,7 @@ void turn_free_pending(struct daemon *d);
 void turn_free_robots(struct daemon *d);
 
 /* Logs when dedup.index_memory_max starts, or stops, keeping new first
- * copies out of the near-duplicate index. */
+ * copies out of the duplicate index. */
 void turn_note_dedup_full(struct daemon *d);
 
 /* Jobs finished per second over the last minute. */

@@ -644,16 +644,15 @@ test_index_short_and_empty(void **state)
 	/* Short: one changed word is another text. */
 	assert_int_equal(check_text(&e, 5, "Road closed on Saturday.").kind,
 	    DEDUP_NONE);
-	/* Short texts and empty ones leave no band or signature behind:
-	 * dedup_sigs holds only the index's format. */
+	/* Short texts leave their exact hash alone behind (empty ones
+	 * nothing): dedup_sigs holds only the index's format. */
 	assert_int_equal(mdb_txn_begin(e.env, NULL, MDB_RDONLY, &txn), 0);
-	assert_int_equal(mdb_stat(txn, e.dbs.exact, &st), 0);
+	assert_int_equal(mdb_stat(txn, e.dbs.keys, &st), 0);
 	assert_int_equal(st.ms_entries, 2);
-	assert_int_equal(mdb_stat(txn, e.dbs.bandlog, &st), 0);
-	assert_int_equal(st.ms_entries, 0);
 	assert_int_equal(mdb_stat(txn, e.dbs.sigs, &st), 0);
 	assert_int_equal(st.ms_entries, 1);
 	mdb_txn_abort(txn);
+	assert_int_equal(e.dbs.near.used, 2);	/* one key each */
 	env_destroy(&e);
 }
 
@@ -801,9 +800,9 @@ db_entries(struct test_env *e, MDB_dbi dbi)
 }
 
 /*
- * An index of format 1 is converted on open: the exact index stays, the
- * near index is emptied and flagged for re-indexing until
- * dedup_reindex_done; a newer format is refused with a message.
+ * An index of format 1 is converted on open: emptied and flagged for
+ * re-indexing until dedup_reindex_done; a newer format is refused with a
+ * message.
  */
 static void
 test_format(void **state)
@@ -829,15 +828,12 @@ test_format(void **state)
 	env_close(&e);
 	env_open(&e, 16 << 20);
 	assert_true(e.dbs.reindex);
-	assert_int_equal(db_entries(&e, e.dbs.exact), 1);
-	assert_int_equal(db_entries(&e, e.dbs.bandlog), 0);
+	assert_int_equal(db_entries(&e, e.dbs.keys), 0);
 	assert_int_equal(db_entries(&e, e.dbs.sigs), 1);	/* format */
 	assert_false(has_db(&e, "dedup_bands"));
-	m = check_text(&e, 6, a);
-	assert_int_equal(m.kind, DEDUP_EXACT);
-	assert_int_equal(m.doc_id, 5);
-	/* Re-indexing restores near matches; the flag survives a reopen
-	 * until it is cleared. */
+	assert_false(has_db(&e, "dedup_exact"));
+	/* Re-indexing restores exact and near matches; the flag survives a
+	 * reopen until it is cleared. */
 	assert_int_equal(mdb_txn_begin(e.env, NULL, 0, &txn), 0);
 	assert_int_equal(dedup_reindex(txn, &e.dbs, 5, &sa), 0);
 	assert_int_equal(dedup_reindex(txn, &e.dbs, 0, &sa), EINVAL);
@@ -853,6 +849,9 @@ test_format(void **state)
 	env_close(&e);
 	env_open(&e, 16 << 20);
 	assert_false(e.dbs.reindex);
+	m = check_text(&e, 6, a);
+	assert_int_equal(m.kind, DEDUP_EXACT);
+	assert_int_equal(m.doc_id, 5);
 	r = replace(a, "seven votes to four", "eight votes to three");
 	sig_of(r, &sv);
 	assert_int_equal(check_sig(&e, 7, &sv, NULL, &m), 0);
@@ -917,20 +916,21 @@ test_one_txn(void **state)
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	dedup_commit(&e.dbs);
 	assert_int_equal(copies, DOCS / 7);
-	assert_int_equal(db_entries(&e, e.dbs.bandlog), DOCS - DOCS / 7);
+	assert_int_equal(db_entries(&e, e.dbs.keys), DOCS - DOCS / 7);
 	assert_int_equal(mdb_txn_begin(e.env, NULL, MDB_RDONLY, &txn), 0);
 	for (uint64_t id = 1; id <= DOCS; id++) {
 		MDB_val k = { sizeof(id), &id }, v;
-		int rc = mdb_get(txn, e.dbs.bandlog, &k, &v);
+		int rc = mdb_get(txn, e.dbs.keys, &k, &v);
 
 		if (id % 7 == 0) {
 			assert_int_equal(rc, MDB_NOTFOUND);
 			continue;
 		}
 		assert_int_equal(rc, 0);
-		assert_int_equal(v.mv_size, sizeof(sig[id].bands));
-		assert_memory_equal(v.mv_data, sig[id].bands,
-		    sizeof(sig[id].bands));
+		assert_int_equal(v.mv_size, 16 + sizeof(sig[id].bands));
+		assert_memory_equal(v.mv_data, sig[id].exact, 16);
+		assert_memory_equal((const char *)v.mv_data + 16,
+		    sig[id].bands, sizeof(sig[id].bands));
 	}
 	mdb_txn_abort(txn);
 	/* What a restart loads finds the same first copies. */
@@ -983,9 +983,9 @@ test_rollback(void **state)
 }
 
 /*
- * dedup.index_memory_max: past it, a new first copy is indexed for exact
- * dedup only (no band keys, no signature), those before stay found, and
- * an open with a lower bound loads what fits and says it is full.
+ * dedup.index_memory_max: past it, a new first copy is looked up but not
+ * indexed (no keys, no signature), those before stay found, and an open
+ * with a lower bound loads what fits and says it is full.
  */
 static void
 test_memory_bound(void **state)
@@ -1011,11 +1011,11 @@ test_memory_bound(void **state)
 			first_out = id;
 		assert_true(dedup_memory(&e.dbs) <= o.index_memory_max);
 	}
-	/* 1,499 documents' keys fill a 26,244-slot table (205 KiB) to 80%,
-	 * and the next one, beside it while entries move, would pass the
-	 * bound. */
-	assert_int_equal(first_out, 1500);
-	assert_int_equal(db_entries(&e, e.dbs.bandlog), first_out - 1);
+	/* 1,399 documents' 15 keys fill a 26,244-slot table (205 KiB) to
+	 * 80%, and the next one, beside it while entries move, would pass
+	 * the bound. */
+	assert_int_equal(first_out, 1400);
+	assert_int_equal(db_entries(&e, e.dbs.keys), first_out - 1);
 	for (id = first_out - 3; id <= first_out + 1; id++) {
 		struct dedup_sig q = sig[id];
 
@@ -1023,11 +1023,11 @@ test_memory_bound(void **state)
 		assert_int_equal(check_sig(&e, DOCS + id, &q, &o, &m), 0);
 		assert_int_equal(m.kind, id < first_out ? DEDUP_NEAR :
 		    DEDUP_NONE);
-		/* Exact copies are caught on either side of the bound. */
 		assert_int_equal(check_sig(&e, 2 * DOCS + id, &sig[id], &o,
 		    &m), 0);
-		assert_int_equal(m.kind, DEDUP_EXACT);
-		assert_int_equal(m.doc_id, id);
+		assert_int_equal(m.kind, id < first_out ? DEDUP_EXACT :
+		    DEDUP_NONE);
+		assert_true(m.kind == DEDUP_NONE || m.doc_id == id);
 	}
 	/* Reopened with a quarter of the bound: part loads, and it is full. */
 	env_close(&e);
@@ -1075,8 +1075,8 @@ write_format2(struct test_env *e, const struct dedup_sig *s, uint64_t id)
 	assert_int_equal(mdb_txn_commit(txn), 0);
 }
 
-/* Format 2 is converted like format 1: its band B-tree is deleted, its
- * exact index kept, and re-indexing brings near matches back. */
+/* Format 2 is converted like format 1: its B-trees are deleted, and
+ * re-indexing brings exact and near matches back. */
 static void
 test_format2(void **state)
 {
@@ -1100,17 +1100,18 @@ test_format2(void **state)
 	env_open(&e, 16 << 20);
 	assert_true(e.dbs.reindex);
 	assert_false(has_db(&e, "dedup_bands"));
+	assert_false(has_db(&e, "dedup_exact"));
 	assert_int_equal(db_entries(&e, e.dbs.sigs), 1);	/* format */
-	assert_int_equal(check_sig(&e, 6, &s, NULL, &m), 0);
-	assert_int_equal(m.kind, DEDUP_EXACT);
-	assert_int_equal(m.doc_id, 5);
 	assert_int_equal(mdb_txn_begin(e.env, NULL, 0, &txn), 0);
 	assert_int_equal(dedup_reindex(txn, &e.dbs, 5, &s), 0);
 	assert_int_equal(dedup_reindex(txn, &e.dbs, 5, &s), 0);  /* no-op */
 	assert_int_equal(dedup_reindex_done(txn, &e.dbs), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	dedup_commit(&e.dbs);
-	assert_int_equal(e.dbs.near.used, DEDUP_BANDS);
+	assert_int_equal(e.dbs.near.used, 1 + DEDUP_BANDS);
+	assert_int_equal(check_sig(&e, 6, &s, NULL, &m), 0);
+	assert_int_equal(m.kind, DEDUP_EXACT);
+	assert_int_equal(m.doc_id, 5);
 	assert_int_equal(check_sig(&e, 7, &q, NULL, &m), 0);
 	assert_int_equal(m.kind, DEDUP_NEAR);
 	assert_int_equal(m.doc_id, 5);
