@@ -843,9 +843,12 @@ dedup_format(MDB_txn *txn, struct dedup_dbs *dbs, char *err, size_t errlen)
 	bool old = false;
 	int rc;
 
+	/* dedup_bandlog: a development build's format 3, never released. */
 	rc = dedup_drop_old(txn, "dedup_bands", &old);
 	if (rc == 0)
 		rc = dedup_drop_old(txn, "dedup_exact", &old);
+	if (rc == 0)
+		rc = dedup_drop_old(txn, "dedup_bandlog", &old);
 	if (rc == 0)
 		rc = mdb_get(txn, dbs->sigs, &k, &v);
 	if (rc == MDB_NOTFOUND) {	/* new, or format 1 */
@@ -858,7 +861,8 @@ dedup_format(MDB_txn *txn, struct dedup_dbs *dbs, char *err, size_t errlen)
 	if (rc != 0)
 		return rc;
 	r = v.mv_data;
-	if (v.mv_size == DEDUP_FORMAT_SIZE && r[0] == 2)
+	if (v.mv_size == DEDUP_FORMAT_SIZE &&
+	    (r[0] == 2 || (r[0] == DEDUP_FORMAT && old)))
 		return dedup_convert(txn, dbs);
 	if (v.mv_size != DEDUP_FORMAT_SIZE || r[0] != DEDUP_FORMAT) {
 		snprintf(err, errlen, "duplicate index format %u, this sluiced "
