@@ -7,10 +7,11 @@ documents, export, status and `dups`.
 """
 
 import os
+import subprocess
 from urllib.parse import quote
 
 from fixture_server import FixtureServer
-from harness import Daemon, run_tests
+from harness import Daemon, binary, run_tests
 
 os.environ.setdefault("SLUICE_REQUIRE_BINARIES", "1")
 
@@ -130,6 +131,35 @@ def test_dedup_state_survives_restart(tmp):
         assert doc(d, copy)["duplicate_of"] == first
         assert doc(d, near)["duplicate_of"] == first
         assert doc(d, near)["duplicate_kind"] == "near"
+
+
+def test_store_of_format_2_is_reindexed(tmp):
+    """An upgrade: a store whose duplicate index is in format 2's shape
+    (tests/tools/dedup_downgrade.c) is indexed again from the stored texts
+    before the daemon is ready, and copies of what it held are caught."""
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        first, other, short = fetch_one_by_one(
+            d, [web.url("/story/6"), web.url("/story/7"),
+                web.url("/plain.txt")])
+        d.stop()
+        subprocess.run([str(binary("tests/dedup-downgrade")),
+                        str(d.state_dir)], check=True, timeout=60)
+        d.start()
+        log = d.log()
+        assert "the duplicate index has a new format" in log, log
+        assert "3 documents indexed again" in log, log
+        assert d.ctl("status").check().obj["duplicates"]["index_bytes"] > 0
+        copy, near, again = fetch_one_by_one(
+            d, [web.url("/story/6?t=b"), web.url("/story/7?drop=2"),
+                web.url("/plain.txt?x=1")])
+        assert (doc(d, copy)["duplicate_of"],
+                doc(d, copy)["duplicate_kind"]) == (first, "exact")
+        assert (doc(d, near)["duplicate_of"],
+                doc(d, near)["duplicate_kind"]) == (other, "near")
+        assert (doc(d, again)["duplicate_of"],
+                doc(d, again)["duplicate_kind"]) == (short, "exact")
+        d.restart()			# converted once: no second re-index
+        assert d.log().count("indexed again") == 1
 
 
 def test_export_leaves_duplicates_out(tmp):
