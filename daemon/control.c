@@ -174,18 +174,25 @@ control_send(struct ctl_conn *c, json_t *line)
 	return conn_queue(c, line);
 }
 
+struct text {
+	const char	*s;
+	size_t		 len;
+};
+
+static int
+write_text(struct buf *out, void *arg)
+{
+	const struct text *t = arg;
+
+	return buf_append(out, t->s, t->len);
+}
+
 int
 control_send_text(struct ctl_conn *c, const char *text, size_t len)
 {
-	if (c->dead)
-		return -1;
-	if (buf_append(&c->out, text, len) == -1 ||
-	    buf_append(&c->out, "\n", 1) == -1) {
-		conn_close(c, "reply buffer over daemon.max_reply_buffer");
-		return -1;
-	}
-	conn_want_write(c, true);
-	return 0;
+	struct text t = { text, len };
+
+	return conn_queue_with(c, write_text, &t);
 }
 
 void
