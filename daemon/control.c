@@ -123,13 +123,6 @@ conn_writable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* json_dump_callback_t: appends to a struct buf. */
-static int
-dump_to_buf(const char *s, size_t n, void *arg)
-{
-	return buf_append(arg, s, n);
-}
-
 /* Queues the line write() appends, straight into the output buffer: no
  * string to allocate and copy.  -1 (and the connection is closed) if it
  * would pass daemon.max_reply_buffer or memory is short. */
@@ -154,8 +147,7 @@ conn_queue_with(struct ctl_conn *c, control_write_fn write, void *arg)
 static int
 write_json(struct buf *out, void *v)
 {
-	return json_dump_callback(v, dump_to_buf, out, JSON_COMPACT) == 0 ?
-	    0 : -1;
+	return proto_write(out, v);
 }
 
 /* Queues one JSON line (stolen), as conn_queue_with does. */

@@ -103,6 +103,20 @@ proto_ok(void)
 	return json_pack("{s:b}", "ok", 1);
 }
 
+/* json_dump_callback_t: appends to a struct buf. */
+static int
+dump_to_buf(const char *s, size_t n, void *arg)
+{
+	return buf_append(arg, s, n);
+}
+
+int
+proto_write(struct buf *out, json_t *v)
+{
+	return json_dump_callback(v, dump_to_buf, out, JSON_COMPACT |
+	    JSON_ENCODE_ANY) == 0 ? 0 : -1;
+}
+
 static const char *const state_names[] = {
 	"queued", "active", "done", "failed", "cancelled",
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sluice/daemon.h"
+#include "sluice/proto.h"
 #include "sluice/queue.h"
 #include "sluice/reply.h"
 #include "sluice/url.h"
@@ -35,20 +36,6 @@ submit_reply_free(struct submit_reply *r)
 	buf_free(&r->results);
 }
 
-static int
-dump_to_buf(const char *s, size_t n, void *arg)
-{
-	return buf_append(arg, s, n);
-}
-
-/* Appends v as JSON. */
-static int
-put_json(struct buf *b, json_t *v)
-{
-	return json_dump_callback(v, dump_to_buf, b, JSON_COMPACT |
-	    JSON_ENCODE_ANY) == 0 ? 0 : -1;
-}
-
 /* True if s can stand between quotes as it is: printable ASCII with no
  * quote or backslash, as every canonical URL is (url.h). */
 static bool
@@ -73,7 +60,7 @@ put_string(struct buf *b, const char *s)
 		    buf_append(b, "\"", 1) == -1 ? -1 : 0;
 	if ((v = json_string(s)) == NULL)
 		return -1;
-	rc = put_json(b, v);
+	rc = proto_write(b, v);
 	json_decref(v);
 	return rc;
 }
@@ -88,7 +75,7 @@ add_rejected(struct submit_reply *r, const struct op_url *u)
 
 	if (v == NULL)
 		return -1;
-	rc = put_json(&r->results, v);
+	rc = proto_write(&r->results, v);
 	json_decref(v);
 	r->rejected++;
 	return rc;
@@ -144,7 +131,7 @@ submit_reply_write(const struct submit_reply *r, json_t *tag,
 	    r->rejected) == -1)
 		return -1;
 	if (tag != NULL && (buf_append(out, "\"tag\":", 6) == -1 ||
-	    put_json(out, tag) == -1 || buf_append(out, ",", 1) == -1))
+	    proto_write(out, tag) == -1 || buf_append(out, ",", 1) == -1))
 		return -1;
 	return buf_append(out, "\"results\":[", 11) == -1 ||
 	    buf_append(out, r->results.data ? r->results.data : "",

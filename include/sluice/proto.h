@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+struct buf;
+
 enum proto_err {
 	PROTO_OK = 0,
 	PROTO_BAD_REQUEST,
@@ -55,6 +57,9 @@ const char *proto_cmd_name(enum proto_cmd c);
 json_t *proto_error(enum proto_err e, const char *message);
 /* {"ok":true} (new reference). */
 json_t *proto_ok(void);
+/* Appends v, any JSON value, to out in the protocol's compact form (no
+ * newline).  0, or -1 if out refuses it. */
+int proto_write(struct buf *out, json_t *v);
 
 /* The URLs of a parsed submit request ("urls" or "url"), with their
  * lengths: a JSON string may hold a NUL, which must not cut a URL short. */
