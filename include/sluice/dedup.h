@@ -134,6 +134,10 @@
 #define DEDUP_BINS		1984	/* sketch bins, 4 bits each */
 #define DEDUP_SKETCH_BYTES	(DEDUP_BINS / 2)
 #define DEDUP_SHINGLE		5	/* words per shingle */
+/* A dedup_keys record's size: the exact hash, then the band keys if near
+ * (see the LMDB layout above). */
+#define DEDUP_KEYS_EXACT	16
+#define DEDUP_KEYS_NEAR		(DEDUP_KEYS_EXACT + 4 * DEDUP_BANDS)
 
 #define DEDUP_THRESHOLD_DEFAULT	0.8
 #define DEDUP_MIN_WORDS_DEFAULT	30

@@ -18,23 +18,20 @@
 #include "sluice/dedup.h"
 #include "sluice/store.h"
 
-#define KEYS_EXACT	16
-#define KEYS_NEAR	(KEYS_EXACT + 4 * DEDUP_BANDS)
-
 /* Files one dedup_keys record under format 2's two B-trees. */
 static int
 put_old(MDB_txn *txn, MDB_dbi exact, MDB_dbi bands, MDB_val *k, MDB_val *v)
 {
 	const unsigned char *r = v->mv_data;
-	MDB_val hk = { KEYS_EXACT, (void *)r };
+	MDB_val hk = { DEDUP_KEYS_EXACT, (void *)r };
 	int rc = mdb_put(txn, exact, &hk, k, 0);
 
-	for (size_t j = 0; rc == 0 && v->mv_size == KEYS_NEAR &&
+	for (size_t j = 0; rc == 0 && v->mv_size == DEDUP_KEYS_NEAR &&
 	    j < DEDUP_BANDS; j++) {
 		uint32_t band;
 		MDB_val bk = { sizeof(band), &band };
 
-		memcpy(&band, r + KEYS_EXACT + 4 * j, sizeof(band));
+		memcpy(&band, r + DEDUP_KEYS_EXACT + 4 * j, sizeof(band));
 		rc = mdb_put(txn, bands, &bk, k, 0);
 	}
 	return rc;

@@ -941,9 +941,9 @@ test_one_txn(void **state)
 			continue;
 		}
 		assert_int_equal(rc, 0);
-		assert_int_equal(v.mv_size, 16 + sizeof(sig[id].bands));
-		assert_memory_equal(v.mv_data, sig[id].exact, 16);
-		assert_memory_equal((const char *)v.mv_data + 16,
+		assert_int_equal(v.mv_size, DEDUP_KEYS_NEAR);
+		assert_memory_equal(v.mv_data, sig[id].exact, DEDUP_KEYS_EXACT);
+		assert_memory_equal((const char *)v.mv_data + DEDUP_KEYS_EXACT,
 		    sig[id].bands, sizeof(sig[id].bands));
 	}
 	mdb_txn_abort(txn);
