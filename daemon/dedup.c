@@ -741,7 +741,7 @@ dedup_jaccard(const char *a, size_t alen, const char *b, size_t blen,
 #define DEDUP_FORMAT		3
 #define DEDUP_FORMAT_ID		0
 #define DEDUP_FORMAT_SIZE	8
-#define DEDUP_F_REINDEX		0x1	/* first copies await dedup_reindex() */
+#define DEDUP_F_REINDEX		0x1	/* first copies await re-indexing */
 /* Documents filed under one exact key read at most: only a stray
  * collision of 32-bit keys puts a second one there. */
 #define DEDUP_EXACT_CANDIDATES	8

@@ -126,9 +126,9 @@ int
 submit_reply_write(const struct submit_reply *r, json_t *tag,
     struct buf *out)
 {
-	if (buf_appendf(out, "{\"ok\":true,\"queued\":%" PRIu64 ",\"duplicates\":%"
-	    PRIu64 ",\"rejected\":%" PRIu64 ",", r->queued, r->duplicates,
-	    r->rejected) == -1)
+	if (buf_appendf(out, "{\"ok\":true,\"queued\":%" PRIu64
+	    ",\"duplicates\":%" PRIu64 ",\"rejected\":%" PRIu64 ",", r->queued,
+	    r->duplicates, r->rejected) == -1)
 		return -1;
 	if (tag != NULL && (buf_append(out, "\"tag\":", 6) == -1 ||
 	    proto_write(out, tag) == -1 || buf_append(out, ",", 1) == -1))

@@ -23,7 +23,7 @@ struct op_url;
 struct submit_result;
 
 struct submit_reply {
-	struct buf	 results;	/* members of "results", comma-separated */
+	struct buf	 results;	/* "results" members, comma-separated */
 	uint64_t	 queued;
 	uint64_t	 duplicates;
 	uint64_t	 rejected;

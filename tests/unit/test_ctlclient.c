@@ -583,7 +583,8 @@ test_print_status(void **state)
 	    "\"active\":2,\"done\":900,\"failed\":3,\"cancelled\":0},"
 	    "\"totals\":{\"submitted\":915,\"fetched\":903,\"failed\":3,"
 	    "\"bytes\":51234567,\"not_modified\":4},\"duplicates\":{\"url\":12,"
-	    "\"exact\":1,\"near\":2,\"index_bytes\":3145728,\"index_full\":true},\"rate_1m\":12.5,\"inflight\":2,"
+	    "\"exact\":1,\"near\":2,\"index_bytes\":3145728,"
+	    "\"index_full\":true},\"rate_1m\":12.5,\"inflight\":2,"
 	    "\"workers\":2,\"work_backlog\":5,\"store\":{\"used_bytes\":"
 	    "10485760,\"map_size\":67108864,\"map_size_max\":17179869184,"
 	    "\"full\":true}}",
