@@ -10,15 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/command.h"
-#include "sluice/control.h"
-#include "sluice/daemon.h"
-#include "sluice/fetch.h"
-#include "sluice/proto.h"
-#include "sluice/robots.h"
-#include "sluice/turn.h"
-#include "sluice/util.h"
-#include "sluice/work.h"
+#include "command.h"
+#include "control.h"
+#include "daemon.h"
+#include "fetch.h"
+#include "proto.h"
+#include "robots.h"
+#include "turn.h"
+#include "util.h"
+#include "work.h"
 
 #define EXPORT_CHUNK	256		/* documents per read transaction */
 #define EXPORT_HIGH	(1024 * 1024)	/* stop filling above this */

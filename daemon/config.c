@@ -16,10 +16,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sluice/config.h"
-#include "sluice/guard.h"
-#include "sluice/log.h"
-#include "sluice/util.h"
+#include "config.h"
+#include "guard.h"
+#include "log.h"
+#include "util.h"
 
 enum cfg_type {
 	CFG_STR,

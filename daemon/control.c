@@ -25,10 +25,10 @@
 
 #include <event2/event.h>
 
-#include "sluice/control.h"
-#include "sluice/log.h"
-#include "sluice/proto.h"
-#include "sluice/util.h"
+#include "control.h"
+#include "log.h"
+#include "proto.h"
+#include "util.h"
 
 #define CTL_READ_CHUNK	65536
 

@@ -11,16 +11,16 @@
 
 #include <event2/event.h>
 
-#include "sluice/command.h"
-#include "sluice/control.h"
-#include "sluice/daemon.h"
-#include "sluice/fetch.h"
-#include "sluice/guard.h"
-#include "sluice/log.h"
-#include "sluice/notify.h"
-#include "sluice/turn.h"
-#include "sluice/util.h"
-#include "sluice/work.h"
+#include "command.h"
+#include "control.h"
+#include "daemon.h"
+#include "fetch.h"
+#include "guard.h"
+#include "log.h"
+#include "notify.h"
+#include "turn.h"
+#include "util.h"
+#include "work.h"
 
 /* --- timers and signals -------------------------------------------- */
 

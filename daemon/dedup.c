@@ -13,9 +13,9 @@
 #define XXH_STATIC_LINKING_ONLY		/* XXH3_state_t on the stack */
 #include <xxhash.h>
 
-#include "sluice/dedup.h"
-#include "sluice/lsh.h"
-#include "sluice/util.h"
+#include "dedup.h"
+#include "lsh.h"
+#include "util.h"
 
 #define DEDUP_NFKC_CASEFOLD	(UTF8PROC_STABLE | UTF8PROC_COMPOSE | \
     UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_IGNORE)

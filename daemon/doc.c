@@ -3,8 +3,8 @@
  */
 #include <string.h>
 
-#include "sluice/doc.h"
-#include "sluice/store.h"
+#include "doc.h"
+#include "store.h"
 
 #define DOC_HEADER	(2 * sizeof(uint64_t))	/* fetched_ms, flags */
 

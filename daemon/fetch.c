@@ -25,9 +25,9 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "sluice/config.h"
-#include "sluice/fetch.h"
-#include "sluice/util.h"
+#include "config.h"
+#include "fetch.h"
+#include "util.h"
 
 /* The limits of struct config in libcurl's units, plus ready header lines. */
 struct fetch_opts {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/guard.h"
+#include "guard.h"
 
 struct cidr {
 	uint8_t		 family;	/* 4 or 6 */

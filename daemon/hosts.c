@@ -7,8 +7,8 @@
 
 #include <curl/curl.h>
 
-#include "sluice/hosts.h"
-#include "sluice/store.h"
+#include "hosts.h"
+#include "store.h"
 
 struct robots_disk {
 	uint64_t	 expires_ms;

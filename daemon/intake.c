@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/intake.h"
+#include "intake.h"
 
 #define NIL		UINT32_MAX
 #define DONE		UINT32_MAX	/* find cursor: no more matches */

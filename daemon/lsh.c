@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "sluice/lsh.h"
+#include "lsh.h"
 
 #define LSH_MIN_SLOTS	1024
 #define LSH_HUGE	((size_t)2 << 20)

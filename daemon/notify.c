@@ -7,7 +7,7 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "sluice/notify.h"
+#include "notify.h"
 
 void
 notify_ready(void)

@@ -8,9 +8,9 @@
 
 #include <zstd.h>
 
-#include "sluice/fetch.h"
-#include "sluice/page.h"
-#include "sluice/util.h"
+#include "fetch.h"
+#include "page.h"
+#include "util.h"
 
 struct page *
 page_new(uint64_t job_id, uint64_t host, char *url, struct fetch_result *res,

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sluice/proto.h"
-#include "sluice/util.h"
+#include "proto.h"
+#include "util.h"
 
 enum arg_type {
 	ARG_END = 0,

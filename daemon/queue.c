@@ -13,10 +13,10 @@
 
 #include <xxhash.h>
 
-#include "sluice/queue.h"
-#include "sluice/store.h"
-#include "sluice/url.h"
-#include "sluice/util.h"
+#include "queue.h"
+#include "store.h"
+#include "url.h"
+#include "util.h"
 
 #define JOB_RECORD_VERSION	1
 

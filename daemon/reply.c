@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sluice/daemon.h"
-#include "sluice/proto.h"
-#include "sluice/queue.h"
-#include "sluice/reply.h"
-#include "sluice/url.h"
+#include "daemon.h"
+#include "proto.h"
+#include "queue.h"
+#include "reply.h"
+#include "url.h"
 
 /* The results grow with the request (at most proto's 1 MiB of URLs); the
  * connection's daemon.max_reply_buffer bounds the line they go into. */

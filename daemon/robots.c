@@ -8,8 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sluice/robots.h"
-#include "sluice/util.h"
+#include "robots.h"
+#include "util.h"
 
 struct rule {
 	uint32_t	off;		/* pattern bytes in r->arena */

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/queue.h"
-#include "sluice/robots.h"
-#include "sluice/sched.h"
-#include "sluice/util.h"
+#include "queue.h"
+#include "robots.h"
+#include "sched.h"
+#include "util.h"
 
 #define SCHED_BUCKETS_MIN	1024
 

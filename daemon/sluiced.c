@@ -15,11 +15,11 @@
 #include <jansson.h>
 #include <libxml/parser.h>
 
-#include "sluice/config.h"
-#include "sluice/daemon.h"
-#include "sluice/log.h"
-#include "sluice/notify.h"
-#include "sluice/util.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "notify.h"
+#include "util.h"
 
 static void
 usage(FILE *fp)

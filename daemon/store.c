@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "sluice/store.h"
+#include "store.h"
 
 static int
 store_lock(struct store *s, const char *dir, char *err, size_t errlen)

@@ -16,15 +16,15 @@
 
 #include <event2/event.h>
 
-#include "sluice/command.h"
-#include "sluice/control.h"
-#include "sluice/daemon.h"
-#include "sluice/fetch.h"
-#include "sluice/log.h"
-#include "sluice/proto.h"
-#include "sluice/turn.h"
-#include "sluice/util.h"
-#include "sluice/work.h"
+#include "command.h"
+#include "control.h"
+#include "daemon.h"
+#include "fetch.h"
+#include "log.h"
+#include "proto.h"
+#include "turn.h"
+#include "util.h"
+#include "work.h"
 
 #define LEASE_BATCH	256	/* leases planned per turn, at most */
 #define INDEX_BATCH	1024	/* unindexed jobs indexed per idle turn */

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/url.h"
-#include "sluice/util.h"
+#include "url.h"
+#include "util.h"
 
 /* Tracking parameters every canonical form drops (url.h lists them). */
 static const char *const url_trackers[] = {

@@ -19,7 +19,7 @@
 
 #include <event2/event.h>
 
-#include "sluice/work.h"
+#include "work.h"
 
 struct work {
 	struct event_base *base;

@@ -25,8 +25,8 @@
 #include <jansson.h>
 #include <lmdb.h>
 
-#include "sluice/dedup.h"
-#include "sluice/url.h"
+#include "dedup.h"
+#include "url.h"
 
 #define MAX_KINDS	16
 #define MAX_DOCS	4096

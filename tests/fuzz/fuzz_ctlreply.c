@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
-#include "sluice/ctlclient.h"
+#include "ctlclient.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 
 #include <xxhash.h>
 
-#include "sluice/dedup.h"
+#include "dedup.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/fetch.h"
+#include "fetch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

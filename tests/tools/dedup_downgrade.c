@@ -15,8 +15,8 @@
 
 #include <lmdb.h>
 
-#include "sluice/dedup.h"
-#include "sluice/store.h"
+#include "dedup.h"
+#include "store.h"
 
 /* Files one dedup_keys record under format 2's two B-trees. */
 static int

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "sluice/charset.h"
+#include "charset.h"
 
 static char *
 decode(const char *bytes, size_t len, const char *ct, struct charset_info *ci)

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/config.h"
-#include "sluice/log.h"
+#include "config.h"
+#include "log.h"
 
 static int
 load(struct config *c, const char *text, char *err)

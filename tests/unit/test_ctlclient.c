@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <cmocka.h>
 
-#include "sluice/ctlclient.h"
+#include "ctlclient.h"
 
 /* The daemon end of a socketpair, fed by a thread so the reader really
  * sees the bytes arrive in separate pieces. */

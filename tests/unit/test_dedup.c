@@ -19,7 +19,7 @@
 #include <lmdb.h>
 #include <xxhash.h>
 
-#include "sluice/dedup.h"
+#include "dedup.h"
 
 struct test_env {
 	char		 dir[64];

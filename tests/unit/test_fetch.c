@@ -23,9 +23,9 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "sluice/config.h"
-#include "sluice/fetch.h"
-#include "sluice/util.h"
+#include "config.h"
+#include "fetch.h"
+#include "util.h"
 
 #define BOMB_BYTES	(50 * 1024 * 1024)	/* zeros behind the gzip bomb */
 #define MAX_BODY	(1024 * 1024)

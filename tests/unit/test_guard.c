@@ -22,8 +22,8 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "sluice/guard.h"
-#include "sluice/util.h"
+#include "guard.h"
+#include "util.h"
 
 struct addr_row {
 	const char	*addr;

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <libxml/parser.h>
 
-#include "sluice/html.h"
+#include "html.h"
 
 static void
 test_tags(void **state)

@@ -10,7 +10,7 @@
 
 #include <stdlib.h>
 
-#include "sluice/intake.h"
+#include "intake.h"
 
 /* Every id find() returns for hash, as a bit set over base .. base + n. */
 static size_t

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/lsh.h"
+#include "lsh.h"
 
 #define KEYS	4
 

@@ -12,8 +12,8 @@
 #include <jansson.h>
 #include <libxml/parser.h>
 
-#include "sluice/html.h"
-#include "sluice/meta.h"
+#include "html.h"
+#include "meta.h"
 
 static void
 read_meta(const char *html, const char *url, struct meta *m)

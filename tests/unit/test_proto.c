@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sluice/proto.h"
+#include "proto.h"
 
 struct row {
 	const char	*line;

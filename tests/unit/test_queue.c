@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sluice/queue.h"
-#include "sluice/sched.h"
-#include "sluice/store.h"
-#include "sluice/util.h"
+#include "queue.h"
+#include "sched.h"
+#include "store.h"
+#include "util.h"
 
 struct fx {
 	char		 dir[64];

@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-#include "sluice/daemon.h"
-#include "sluice/reply.h"
+#include "daemon.h"
+#include "reply.h"
 
 /* Writes r's reply and parses it back. */
 static json_t *

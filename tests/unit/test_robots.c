@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "sluice/robots.h"
-#include "sluice/util.h"
+#include "robots.h"
+#include "util.h"
 
 struct row {
 	const char	*body;

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sluice/store.h"
+#include "store.h"
 
 struct fx {
 	char		 dir[64];

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "sluice/url.h"
+#include "url.h"
 
 struct url_case {
 	const char	*in;

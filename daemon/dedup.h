@@ -126,7 +126,7 @@
 
 #include <lmdb.h>
 
-#include "sluice/lsh.h"
+#include "lsh.h"
 
 #define DEDUP_BANDS		14
 #define DEDUP_ROWS		5

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "sluice/util.h"
+#include "util.h"
 
 struct event_base;
 struct control;

@@ -15,8 +15,8 @@
 
 #include <libxml/HTMLparser.h>
 
-#include "sluice/html.h"
-#include "sluice/meta.h"
+#include "html.h"
+#include "meta.h"
 
 #define META_DEFAULT_MAX_FIELD	2048
 #define META_DEFAULT_MAX_JSONLD	((size_t)1024 * 1024)

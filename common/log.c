@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sluice/log.h"
+#include "log.h"
 
 #define LOG_LINE_MAX 2048
 

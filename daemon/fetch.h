@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "sluice/util.h"
+#include "util.h"
 
 struct event_base;
 struct config;

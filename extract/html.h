@@ -12,6 +12,10 @@
 #ifndef SLUICE_HTML_H
 #define SLUICE_HTML_H
 
+#ifndef ARRAY_LEN
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "sluice/util.h"
+#include "util.h"
 
 struct op_url;
 struct submit_result;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sluice/fetch.h"
+#include "fetch.h"
 
 struct robots;
 

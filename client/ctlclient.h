@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "sluice/util.h"
+#include "util.h"
 
 /* Longest reply line accepted; a document's text can be large. */
 #define CTLCLIENT_MAX_LINE_DEFAULT	((size_t)64 << 20)

@@ -41,7 +41,7 @@
 
 #include <lmdb.h>
 
-#include "sluice/intake.h"
+#include "intake.h"
 
 struct store;
 

@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "sluice/ctlclient.h"
-#include "sluice/util.h"
+#include "ctlclient.h"
+#include "util.h"
 
 #define CTL_EXIT_OK		0
 #define CTL_EXIT_FAILED		1

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sluice/charset.h"
+#include "charset.h"
 
 #define CHARSET_DEFAULT_PRESCAN	8192
 #define CHARSET_DEFAULT_MAX_OUT	((size_t)64 * 1024 * 1024)

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "sluice/ctlclient.h"
+#include "ctlclient.h"
 
 /* Pause between connect attempts while the daemon's backlog is full. */
 #define CONNECT_RETRY_MS	10

@@ -22,17 +22,17 @@
 
 #include <jansson.h>
 
-#include "sluice/config.h"
-#include "sluice/dedup.h"
-#include "sluice/doc.h"
-#include "sluice/hosts.h"
-#include "sluice/robots.h"
-#include "sluice/page.h"
-#include "sluice/queue.h"
-#include "sluice/reply.h"
-#include "sluice/sched.h"
-#include "sluice/store.h"
-#include "sluice/url.h"
+#include "config.h"
+#include "dedup.h"
+#include "doc.h"
+#include "hosts.h"
+#include "robots.h"
+#include "page.h"
+#include "queue.h"
+#include "reply.h"
+#include "sched.h"
+#include "store.h"
+#include "url.h"
 
 struct event;
 struct event_base;

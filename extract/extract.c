@@ -39,11 +39,11 @@
 
 #include <utf8proc.h>
 
-#include "sluice/charset.h"
+#include "charset.h"
 #include "sluice/extract.h"
-#include "sluice/html.h"
-#include "sluice/meta.h"
-#include "sluice/util.h"
+#include "html.h"
+#include "meta.h"
+#include "buf.h"
 
 #define EXTRACT_DEFAULT_MAX_INPUT	((size_t)16 * 1024 * 1024)
 #define EXTRACT_DEFAULT_MAX_NODES	200000

@@ -10,8 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sluice/html.h"
-#include "sluice/util.h"
+#include "html.h"
 
 #define HTML_PARSE_FIXED (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | \
     HTML_PARSE_NOWARNING | HTML_PARSE_NONET | HTML_PARSE_COMPACT | \

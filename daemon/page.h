@@ -16,9 +16,9 @@
 
 #include <jansson.h>
 
-#include "sluice/dedup.h"
+#include "dedup.h"
 #include "sluice/extract.h"
-#include "sluice/work.h"
+#include "work.h"
 
 struct fetch_result;
 
