@@ -1,40 +1,56 @@
 /*
- * command.c - what each control request does (docs/protocol.md).
+ * command.c - what each control request does, and every reply
+ * (docs/protocol.md; see command.h).
  *
  * proto.c has already checked the request's shape.  Read-only commands
  * answer at once from a short read transaction; commands that change the
- * queue become an op that daemon.c applies in the turn's write transaction
- * and answers after the commit.
+ * queue become an op (op.c) that the turn applies in its write
+ * transaction, answered here after the commit.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "command.h"
+#include "config.h"
 #include "control.h"
-#include "daemon.h"
+#include "dedup.h"
+#include "doc.h"
 #include "fetch.h"
+#include "op.h"
+#include "outcome.h"
 #include "proto.h"
+#include "queue.h"
 #include "robots.h"
-#include "turn.h"
+#include "sched.h"
+#include "store.h"
 #include "util.h"
 #include "work.h"
+
+/* A client waiting for a condition: `wait` or `drain`. */
+struct waiter {
+	uint64_t	 conn_id;
+	json_t		*tag;
+	bool		 drain;
+	uint64_t	 deadline_ms;	/* mono_ms(); 0 = none */
+	struct waiter	*next;
+};
 
 #define EXPORT_CHUNK	256		/* documents per read transaction */
 #define EXPORT_HIGH	(1024 * 1024)	/* stop filling above this */
 #define EXPORT_LOW	(256 * 1024)	/* resume below this */
 
-typedef void (*command_fn)(struct daemon *d, struct ctl_conn *c,
+typedef void (*command_fn)(struct command *cmd, struct ctl_conn *c,
     json_t *req);
 
-void
+static void
 command_tag_value(json_t *tag, json_t *reply)
 {
 	if (tag != NULL && reply != NULL)
 		json_object_set(reply, "tag", tag);
 }
 
-void
+static void
 command_tag(json_t *req, json_t *reply)
 {
 	command_tag_value(json_object_get(req, "tag"), reply);
@@ -104,12 +120,12 @@ job_json(const struct job *j)
 	    json_integer((json_int_t)j->doc_id) : json_null());
 }
 
-json_t *
-command_job_reply(struct daemon *d, MDB_txn *txn, uint64_t id)
+static json_t *
+command_job_reply(struct command *cmd, MDB_txn *txn, uint64_t id)
 {
 	struct job j;
 	json_t *r;
-	int rc = queue_get(&d->queue, txn, id, &j);
+	int rc = queue_get(cmd->queue, txn, id, &j);
 
 	if (rc == MDB_NOTFOUND)
 		return proto_error(PROTO_NOT_FOUND, "no such job");
@@ -122,141 +138,129 @@ command_job_reply(struct daemon *d, MDB_txn *txn, uint64_t id)
 
 /* --- queue-changing commands --------------------------------------- */
 
-static struct op *
-op_new(enum op_kind kind, struct ctl_conn *c, json_t *req)
-{
-	struct op *op = calloc(1, sizeof(*op));
-
-	if (op == NULL)
-		return NULL;
-	op->kind = kind;
-	submit_reply_init(&op->sub);
-	op->conn_id = control_conn_id(c);
-	op->req = json_incref(req);
-	return op;
-}
-
-/* Canonicalises each URL before the transaction: CPU work, no LMDB. */
-static int
-prepare_urls(struct daemon *d, struct op *op)
-{
-	size_t n = json_array_size(json_object_get(op->req, "urls"));
-	const char **given;
-	size_t *lens;
-
-	if (n == 0)
-		n = 1;
-	given = calloc(n, sizeof(*given));
-	lens = calloc(n, sizeof(*lens));
-	op->urls = calloc(n, sizeof(*op->urls));
-	if (given == NULL || lens == NULL || op->urls == NULL) {
-		free(given);
-		free(lens);
-		return -1;
-	}
-	op->nurls = proto_urls(op->req, given, lens, n);
-	for (size_t i = 0; i < op->nurls; i++) {
-		struct op_url *u = &op->urls[i];
-
-		u->given = given[i];
-		u->status = url_canonicalize_n(given[i], lens[i], &d->url_opts,
-		    &u->url);
-		if (u->status == URL_OK)
-			u->host = url_host_key(u->url, &u->origin);
-		if (u->status == URL_OK && u->host == 0) {
-			u->status = URL_MALFORMED;
-			SAFE_FREE(u->url);
-		}
-	}
-	free(given);
-	free(lens);
-	return 0;
-}
-
 static void
-cmd_submit(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_submit(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
 	json_t *prio = json_object_get(req, "priority");
 	struct op *op;
 
-	if (d->stopping) {
+	if (cmd->stopping) {
 		reply_error(c, req, PROTO_SHUTTING_DOWN, "sluiced is stopping");
 		return;
 	}
-	if (d->store_full) {
+	if (cmd->store->full) {
 		reply_error(c, req, PROTO_STORE_FULL, "the store reached "
 		    "store.map_size_max; nothing was queued");
 		return;
 	}
-	op = op_new(OP_SUBMIT, c, req);
-	if (op == NULL || prepare_urls(d, op) == -1) {
-		if (op != NULL)
-			turn_op_free(op);
+	op = op_new(OP_SUBMIT, control_conn_id(c), req);
+	if (op == NULL || op_prepare_urls(op, cmd->url_opts) == -1) {
+		op_free(op);
 		reply_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
 	}
 	op->priority = prio ? (int32_t)json_integer_value(prio) : 0;
 	op->force = json_is_true(json_object_get(req, "force"));
 	op->not_before_ms = req_time(req, "not_before");
-	turn_add_op(d, op);
+	ops_add(cmd->ops, op);
 }
 
 static void
-queue_op(struct daemon *d, struct ctl_conn *c, json_t *req,
+command_queue_op(struct command *cmd, struct ctl_conn *c, json_t *req,
     enum op_kind kind)
 {
-	struct op *op = op_new(kind, c, req);
+	struct op *op = op_new(kind, control_conn_id(c), req);
 
 	if (op == NULL) {
 		reply_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
 	}
 	op->id = req_uint(req, "id", 0);
-	turn_add_op(d, op);
+	ops_add(cmd->ops, op);
 }
 
 static void
-cmd_cancel(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_cancel(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	queue_op(d, c, req, OP_CANCEL);
+	command_queue_op(cmd, c, req, OP_CANCEL);
 }
 
 static void
-cmd_retry(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_retry(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	queue_op(d, c, req, json_object_get(req, "id") ? OP_RETRY :
+	command_queue_op(cmd, c, req, json_object_get(req, "id") ? OP_RETRY :
 	    OP_RETRY_FAILED);
+}
+
+/* control_write_fn of a submit's reply: its results, already text. */
+static int
+command_write_submit(struct buf *out, void *arg)
+{
+	struct op *op = arg;
+
+	return submit_reply_write(&op->sub, json_object_get(op->req, "tag"),
+	    out);
+}
+
+/* The reply to an applied op, from its result. */
+static json_t *
+command_op_reply(const struct op *op)
+{
+	if (op->err != PROTO_OK)
+		return proto_error(op->err, op->errmsg);
+	if (op->kind == OP_CANCEL && op->has_job)
+		return json_pack("{s:b, s:o}", "ok", 1, "job",
+		    job_json(&op->job));
+	return json_pack("{s:b, s:I}", "ok", 1, "retried",
+	    (json_int_t)op->retried);
+}
+
+void
+command_answer(struct command *cmd, struct op *list)
+{
+	struct op *op, *next;
+
+	for (op = list; op != NULL; op = next) {
+		struct ctl_conn *c = control_find(cmd->control, op->conn_id);
+
+		next = op->next;
+		if (c != NULL && op->kind == OP_SUBMIT && op->err == PROTO_OK)
+			control_reply_with(c, command_write_submit, op);
+		else if (c != NULL)
+			reply(c, op->req, command_op_reply(op));
+		op_free(op);
+	}
 }
 
 /* --- read-only commands -------------------------------------------- */
 
 static json_t *
-store_json(struct daemon *d)
+store_json(struct command *cmd)
 {
 	uint64_t used, map;
 
-	store_usage(&d->store, &used, &map);
+	store_usage(cmd->store, &used, &map);
 	return json_pack("{s:I, s:I, s:I, s:b}", "used_bytes",
 	    (json_int_t)used, "map_size", (json_int_t)map, "map_size_max",
-	    (json_int_t)d->store.map_size_max, "full", d->store_full);
+	    (json_int_t)cmd->store->map_size_max, "full", cmd->store->full);
 }
 
 static json_t *
-dups_json(struct daemon *d)
+dups_json(struct command *cmd)
 {
-	const struct queue_counts *q = &d->queue.counts;
+	const struct queue_counts *q = &cmd->queue->counts;
 
 	return json_pack("{s:I, s:I, s:I, s:I, s:b}", "url",
 	    (json_int_t)q->dup_url, "exact", (json_int_t)q->dup_exact, "near",
 	    (json_int_t)q->dup_near, "index_bytes",
-	    (json_int_t)dedup_memory(&d->dedup), "index_full",
-	    dedup_index_full(&d->dedup));
+	    (json_int_t)dedup_memory(cmd->dedup), "index_full",
+	    dedup_index_full(cmd->dedup));
 }
 
 static void
-cmd_status(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	const struct queue_counts *q = &d->queue.counts;
+	const struct queue_counts *q = &cmd->queue->counts;
 	json_t *jobs = json_object();
 
 	for (int i = 0; i < JOB_NSTATES; i++)
@@ -265,44 +269,44 @@ cmd_status(struct daemon *d, struct ctl_conn *c, json_t *req)
 	reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
 	    "s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:f, s:i, s:i, s:i, s:I, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
-	    (json_int_t)((mono_ms() - d->started_mono) / 1000), "paused",
-	    d->paused, "draining", d->stopping, "jobs", jobs, "totals",
+	    (json_int_t)((mono_ms() - cmd->started_mono) / 1000), "paused",
+	    cmd->paused, "draining", cmd->stopping, "jobs", jobs, "totals",
 	    "submitted", (json_int_t)q->submitted, "fetched",
 	    (json_int_t)q->fetched, "failed", (json_int_t)q->failed, "bytes",
 	    (json_int_t)q->bytes, "not_modified", (json_int_t)q->not_modified,
-	    "duplicates", dups_json(d), "rate_1m", turn_rate(d), "inflight",
-	    (int)fetch_inflight(d->fetch), "workers", (int)work_threads(d->work),
-	    "work_backlog", (int)work_backlog(d->work), "unindexed",
-	    (json_int_t)queue_unindexed(&d->queue), "store", store_json(d)));
+	    "duplicates", dups_json(cmd), "rate_1m", outcome_rate(cmd->outcomes), "inflight",
+	    (int)fetch_inflight(cmd->fetch), "workers", (int)work_threads(cmd->work),
+	    "work_backlog", (int)work_backlog(cmd->work), "unindexed",
+	    (json_int_t)queue_unindexed(cmd->queue), "store", store_json(cmd)));
 }
 
 /* Runs fn inside a read transaction; answers internal on LMDB errors. */
 static void
-with_read_txn(struct daemon *d, struct ctl_conn *c, json_t *req,
-    json_t *(*fn)(struct daemon *d, MDB_txn *txn, json_t *req))
+with_read_txn(struct command *cmd, struct ctl_conn *c, json_t *req,
+    json_t *(*fn)(struct command *cmd, MDB_txn *txn, json_t *req))
 {
 	MDB_txn *txn;
-	int rc = store_txn_read(&d->store, &txn);
+	int rc = store_txn_read(cmd->store, &txn);
 
 	if (rc != 0) {
 		reply_error(c, req, PROTO_INTERNAL, mdb_strerror(rc));
 		return;
 	}
-	json_t *r = fn(d, txn, req);
+	json_t *r = fn(cmd, txn, req);
 	mdb_txn_abort(txn);
 	reply(c, req, r);
 }
 
 static json_t *
-read_job(struct daemon *d, MDB_txn *txn, json_t *req)
+read_job(struct command *cmd, MDB_txn *txn, json_t *req)
 {
-	return command_job_reply(d, txn, req_uint(req, "id", 0));
+	return command_job_reply(cmd, txn, req_uint(req, "id", 0));
 }
 
 static void
-cmd_job(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_job(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	with_read_txn(d, c, req, read_job);
+	with_read_txn(cmd, c, req, read_job);
 }
 
 /*
@@ -343,25 +347,25 @@ jobs_add(const struct job *j, void *arg)
 }
 
 static json_t *
-read_jobs(struct daemon *d, MDB_txn *txn, json_t *req)
+read_jobs(struct command *cmd, MDB_txn *txn, json_t *req)
 {
 	const char *state = json_string_value(json_object_get(req, "state"));
 	struct jobs_ctx jc = { json_array(), req_uint(req, "limit", 100), 0,
 	    false };
-	int rc = queue_walk(&d->queue, txn, req_uint(req, "after", 0),
+	int rc = queue_walk(cmd->queue, txn, req_uint(req, "after", 0),
 	    state ? job_state_parse(state) : -1, jobs_add, &jc);
 
 	return page_reply("jobs", jc.list, rc, jc.more, jc.last);
 }
 
 static void
-cmd_jobs(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_jobs(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	with_read_txn(d, c, req, read_jobs);
+	with_read_txn(cmd, c, req, read_jobs);
 }
 
 static json_t *
-read_doc(struct daemon *d, MDB_txn *txn, json_t *req)
+read_doc(struct command *cmd, MDB_txn *txn, json_t *req)
 {
 	const char *url = json_string_value(json_object_get(req, "url"));
 	uint64_t id = req_uint(req, "id", 0);
@@ -370,18 +374,18 @@ read_doc(struct daemon *d, MDB_txn *txn, json_t *req)
 	int rc = 0;
 
 	if (url != NULL) {
-		if (url_canonicalize(url, &d->url_opts, &canon) != URL_OK)
+		if (url_canonicalize(url, cmd->url_opts, &canon) != URL_OK)
 			return proto_error(PROTO_NOT_FOUND, "not a valid URL");
 		struct job j;
-		rc = queue_find_url(&d->queue, txn, canon, &id);
+		rc = queue_find_url(cmd->queue, txn, canon, &id);
 		free(canon);
-		if (rc == 0 && (rc = queue_get(&d->queue, txn, id, &j)) == 0) {
+		if (rc == 0 && (rc = queue_get(cmd->queue, txn, id, &j)) == 0) {
 			id = j.doc_id;
 			queue_job_free(&j);
 		}
 	}
 	if (rc == 0)
-		rc = id ? doc_get(&d->docs, txn, id, &doc) : MDB_NOTFOUND;
+		rc = id ? doc_get(cmd->docs, txn, id, &doc) : MDB_NOTFOUND;
 	if (rc == MDB_NOTFOUND)
 		return proto_error(PROTO_NOT_FOUND, "no such document");
 	if (rc != 0)
@@ -390,15 +394,15 @@ read_doc(struct daemon *d, MDB_txn *txn, json_t *req)
 }
 
 static void
-cmd_doc(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_doc(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	with_read_txn(d, c, req, read_doc);
+	with_read_txn(cmd, c, req, read_doc);
 }
 
 /* --- export: streamed as the client reads -------------------------- */
 
 struct export {
-	struct daemon	*d;
+	struct command	*cmd;
 	struct ctl_conn	*c;		/* valid during export_fill() */
 	json_t		*req;
 	struct doc_cursor pos;
@@ -452,10 +456,10 @@ export_fill(struct ctl_conn *c, struct export *e)
 		MDB_txn *txn;
 		size_t n;
 
-		rc = store_txn_read(&e->d->store, &txn);
+		rc = store_txn_read(e->cmd->store, &txn);
 		if (rc != 0)
 			break;
-		rc = doc_walk(&e->d->docs, txn, &e->pos, EXPORT_CHUNK,
+		rc = doc_walk(e->cmd->docs, txn, &e->pos, EXPORT_CHUNK,
 		    export_doc, e, &n);
 		mdb_txn_abort(txn);
 	}
@@ -487,7 +491,7 @@ export_more(struct ctl_conn *c, void *arg, bool closing)
 }
 
 static void
-cmd_export(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
 	struct export *e = calloc(1, sizeof(*e));
 
@@ -495,7 +499,7 @@ cmd_export(struct daemon *d, struct ctl_conn *c, json_t *req)
 		reply_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
 	}
-	e->d = d;
+	e->cmd = cmd;
 	e->req = json_incref(req);
 	e->pos.ms = req_time(req, "since");
 	e->dups = json_is_true(json_object_get(req, "include_duplicates"));
@@ -513,21 +517,22 @@ cmd_export(struct daemon *d, struct ctl_conn *c, json_t *req)
 /* --- control of the daemon ----------------------------------------- */
 
 static void
-cmd_pause(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_pause(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	d->paused = true;
+	cmd->paused = true;
 	reply(c, req, json_pack("{s:b, s:b}", "ok", 1, "paused", 1));
 }
 
 static void
-cmd_resume(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_resume(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	d->paused = false;
+	cmd->paused = false;
 	reply(c, req, json_pack("{s:b, s:b}", "ok", 1, "paused", 0));
 }
 
 static void
-add_waiter(struct daemon *d, struct ctl_conn *c, json_t *req, bool drain)
+command_add_waiter(struct command *cmd, struct ctl_conn *c, json_t *req,
+    bool drain)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
 	uint64_t t = req_uint(req, "timeout", 0);
@@ -542,29 +547,107 @@ add_waiter(struct daemon *d, struct ctl_conn *c, json_t *req, bool drain)
 	w->tag = json_object_get(req, "tag");
 	if (w->tag != NULL)
 		json_incref(w->tag);
-	turn_add_waiter(d, w);
+	w->next = cmd->waiters;
+	cmd->waiters = w;
 }
 
 static void
-cmd_drain(struct daemon *d, struct ctl_conn *c, json_t *req)
+command_free_waiter(struct waiter *w)
 {
-	d->paused = true;
-	add_waiter(d, c, req, true);
+	if (w->tag != NULL)
+		json_decref(w->tag);
+	free(w);
 }
 
-static void
-cmd_wait(struct daemon *d, struct ctl_conn *c, json_t *req)
+/* The answer w's condition gives now, or NULL to keep waiting. */
+static json_t *
+command_waiter_reply(struct command *cmd, const struct waiter *w,
+    uint64_t now)
 {
-	add_waiter(d, c, req, false);
+	const struct queue_counts *q = &cmd->queue->counts;
+
+	if (w->drain && cmd->sched->inflight == 0 &&
+	    !outcome_pending(cmd->outcomes) && cmd->outcomes->pages == 0)
+		return json_pack("{s:b, s:b, s:i}", "ok", 1, "paused",
+		    cmd->paused, "inflight", 0);
+	if (!w->drain && q->state[JOB_QUEUED] == 0 &&
+	    q->state[JOB_ACTIVE] == 0)
+		return json_pack("{s:b, s:i, s:i}", "ok", 1, "queued", 0,
+		    "active", 0);
+	if (w->deadline_ms != 0 && now >= w->deadline_ms)
+		return proto_error(PROTO_TIMEOUT, "timeout reached");
+	return NULL;
+}
+
+void
+command_check_waiters(struct command *cmd)
+{
+	struct waiter *list = cmd->waiters, **wp = &list, *w;
+	uint64_t now = mono_ms();
+
+	/* Replies may run the clients' next requests, which may add
+	 * waiters: work on a list of our own, then put the rest back. */
+	cmd->waiters = NULL;
+	while ((w = *wp) != NULL) {
+		struct ctl_conn *c = control_find(cmd->control, w->conn_id);
+		json_t *rep = c != NULL ? command_waiter_reply(cmd, w, now) :
+		    NULL;
+
+		if (c != NULL && rep == NULL) {
+			wp = &w->next;
+			continue;
+		}
+		*wp = w->next;
+		if (c != NULL) {	/* else the client has gone */
+			command_tag_value(w->tag, rep);
+			control_reply(c, rep);
+		}
+		command_free_waiter(w);
+	}
+	*wp = cmd->waiters;	/* waiters added meanwhile */
+	cmd->waiters = list;
+}
+
+void
+command_shutdown(struct command *cmd)
+{
+	struct waiter *w;
+
+	while ((w = cmd->waiters) != NULL) {
+		struct ctl_conn *c = control_find(cmd->control, w->conn_id);
+
+		cmd->waiters = w->next;
+		if (c != NULL) {
+			json_t *rep = proto_error(PROTO_SHUTTING_DOWN,
+			    "sluiced is stopping");
+			command_tag_value(w->tag, rep);
+			control_reply(c, rep);
+		}
+		command_free_waiter(w);
+	}
 }
 
 static void
-cmd_reload(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_drain(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	cmd->paused = true;
+	command_add_waiter(cmd, c, req, true);
+}
+
+static void
+cmd_wait(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	command_add_waiter(cmd, c, req, false);
+}
+
+static void
+cmd_reload(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
 	json_t *applied = json_array(), *restart = json_array();
 	char err[512];
 
-	if (daemon_reload(d, applied, restart, err, sizeof(err)) == -1) {
+	if (cmd->calls.reload(cmd->calls.arg, applied, restart, err,
+	    sizeof(err)) == -1) {
 		json_decref(applied);
 		json_decref(restart);
 		reply_error(c, req, PROTO_BAD_REQUEST, err);
@@ -581,16 +664,16 @@ config_add(const char *key, const char *value, void *arg)
 }
 
 static void
-cmd_config(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_config(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
 	json_t *all = json_object();
 
-	config_walk(&d->cfg, config_add, all);
+	config_walk(cmd->cfg, config_add, all);
 	reply(c, req, json_pack("{s:b, s:o}", "ok", 1, "config", all));
 }
 
 struct hosts_ctx {
-	struct daemon	*d;
+	struct command	*cmd;
 	json_t		*list;
 	uint64_t	 limit;
 	uint64_t	 last;
@@ -613,7 +696,7 @@ static int
 hosts_add(const struct host_record *r, void *arg)
 {
 	struct hosts_ctx *hc = arg;
-	struct sched_host *h = sched_find_host(&hc->d->sched, r->host);
+	struct sched_host *h = sched_find_host(hc->cmd->sched, r->host);
 	uint64_t now = now_ms();
 	json_t *o;
 
@@ -630,33 +713,33 @@ hosts_add(const struct host_record *r, void *arg)
 	    h && h->next_start_ms > now ? time_or_null(h->next_start_ms) :
 	    json_null(), "backoff_until", h && h->backoff_until_ms > now ?
 	    time_or_null(h->backoff_until_ms) : json_null(), "delay_ms",
-	    (json_int_t)(h && h->delay_ms > hc->d->cfg.host_delay_ms ?
-	    h->delay_ms : hc->d->cfg.host_delay_ms), "robots",
-	    robots_state(h, hc->d->cfg.respect_robots));
+	    (json_int_t)(h && h->delay_ms > hc->cmd->cfg->host_delay_ms ?
+	    h->delay_ms : hc->cmd->cfg->host_delay_ms), "robots",
+	    robots_state(h, hc->cmd->cfg->respect_robots));
 	json_array_append_new(hc->list, o);
 	hc->last = r->host;
 	return 0;
 }
 
 static json_t *
-read_hosts(struct daemon *d, MDB_txn *txn, json_t *req)
+read_hosts(struct command *cmd, MDB_txn *txn, json_t *req)
 {
-	struct hosts_ctx hc = { d, json_array(), req_uint(req, "limit", 100),
+	struct hosts_ctx hc = { cmd, json_array(), req_uint(req, "limit", 100),
 	    0, false };
-	int rc = queue_walk_hosts(&d->queue, txn, req_uint(req, "after", 0),
+	int rc = queue_walk_hosts(cmd->queue, txn, req_uint(req, "after", 0),
 	    hosts_add, &hc);
 
 	return page_reply("hosts", hc.list, rc, hc.more, hc.last);
 }
 
 static void
-cmd_hosts(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_hosts(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	with_read_txn(d, c, req, read_hosts);
+	with_read_txn(cmd, c, req, read_hosts);
 }
 
 struct dups_ctx {
-	struct daemon	*d;
+	struct command	*cmd;
 	MDB_txn		*txn;
 	json_t		*list;
 };
@@ -668,7 +751,7 @@ dups_add(uint64_t copy, enum doc_dup_kind kind, double similarity,
 	struct dups_ctx *dc = arg;
 	json_t *doc = NULL;
 
-	(void)doc_get(&dc->d->docs, dc->txn, copy, &doc);
+	(void)doc_get(dc->cmd->docs, dc->txn, copy, &doc);
 	json_array_append_new(dc->list, json_pack("{s:I, s:o, s:s, s:f, s:o}",
 	    "id", (json_int_t)copy, "url", doc ? json_incref(json_object_get(
 	    doc, "url")) : json_null(), "kind", doc_dup_kind_name(kind),
@@ -681,12 +764,12 @@ dups_add(uint64_t copy, enum doc_dup_kind kind, double similarity,
 
 /* The copies of a document (or, for a copy, of its first document). */
 static json_t *
-read_dups(struct daemon *d, MDB_txn *txn, json_t *req)
+read_dups(struct command *cmd, MDB_txn *txn, json_t *req)
 {
-	struct dups_ctx dc = { d, txn, json_array() };
+	struct dups_ctx dc = { cmd, txn, json_array() };
 	uint64_t id = req_uint(req, "id", 0), first = id;
 	json_t *doc, *of;
-	int rc = doc_get(&d->docs, txn, id, &doc);
+	int rc = doc_get(cmd->docs, txn, id, &doc);
 
 	if (rc != 0) {
 		json_decref(dc.list);
@@ -698,7 +781,7 @@ read_dups(struct daemon *d, MDB_txn *txn, json_t *req)
 	if (json_is_integer(of))
 		first = (uint64_t)json_integer_value(of);
 	json_decref(doc);
-	rc = doc_walk_dups(&d->docs, txn, first, dups_add, &dc);
+	rc = doc_walk_dups(cmd->docs, txn, first, dups_add, &dc);
 	if (rc != 0) {
 		json_decref(dc.list);
 		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
@@ -708,9 +791,9 @@ read_dups(struct daemon *d, MDB_txn *txn, json_t *req)
 }
 
 static void
-cmd_dups(struct daemon *d, struct ctl_conn *c, json_t *req)
+cmd_dups(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	with_read_txn(d, c, req, read_dups);
+	with_read_txn(cmd, c, req, read_dups);
 }
 
 static const command_fn handlers[CMD_COUNT] = {
@@ -733,15 +816,15 @@ static const command_fn handlers[CMD_COUNT] = {
 };
 
 void
-command_dispatch(struct daemon *d, struct ctl_conn *c, const char *line,
+command_dispatch(struct command *cmd, struct ctl_conn *c, const char *line,
     size_t len)
 {
-	enum proto_cmd cmd;
+	enum proto_cmd which;
 	enum proto_err e;
 	json_t *req;
 	char err[512];
 
-	e = proto_parse(line, len, d->cfg.max_batch, &req, &cmd, err,
+	e = proto_parse(line, len, cmd->cfg->max_batch, &req, &which, err,
 	    sizeof(err));
 	if (e != PROTO_OK) {
 		/* A well-formed object with a bad command still gets its
@@ -755,6 +838,6 @@ command_dispatch(struct daemon *d, struct ctl_conn *c, const char *line,
 		control_reply(c, rep);
 		return;
 	}
-	handlers[cmd](d, c, req);
+	handlers[which](cmd, c, req);
 	json_decref(req);
 }

@@ -1,25 +1,80 @@
 /*
- * command.h - the control commands' handlers (see docs/protocol.md).
+ * command.h - what each control request does, and every reply
+ * (docs/protocol.md).
+ *
+ * This module owns the replies: read-only commands are answered at once
+ * from a short read transaction; commands that change the queue become an
+ * op (op.c) that the turn applies, and command_answer() answers them by
+ * connection id after the commit; `wait` and `drain` clients are waiters,
+ * answered by command_check_waiters() when their condition holds, and by
+ * command_shutdown() when the daemon stops.  A waiter is created and freed
+ * here only.
  */
 #ifndef SLUICE_COMMAND_H
 #define SLUICE_COMMAND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
-#include <lmdb.h>
 
-struct daemon;
+struct config;
+struct control;
 struct ctl_conn;
+struct dedup_dbs;
+struct docs;
+struct fetch;
+struct op;
+struct ops;
+struct outcomes;
+struct queue;
+struct sched;
+struct store;
+struct url_opts;
+struct waiter;
+struct work;
+
+/* What the daemon does for commands that reach beyond the queue. */
+struct command_calls {
+	/* Re-reads the config; fills applied / restart (arrays of names).
+	 * 0, or -1 with err (nothing changed). */
+	int	(*reload)(void *arg, json_t *applied, json_t *restart,
+		    char *err, size_t errlen);
+	void	*arg;
+};
+
+struct command {
+	struct control	*control;
+	const struct config *cfg;
+	struct store	*store;
+	struct queue	*queue;
+	struct docs	*docs;
+	struct sched	*sched;
+	struct dedup_dbs *dedup;
+	struct fetch	*fetch;
+	struct work	*work;
+	struct ops	*ops;
+	struct outcomes	*outcomes;
+	const struct url_opts *url_opts;
+	struct command_calls calls;
+	uint64_t	 started_mono;
+	bool		 paused;	/* pause, drain: start no transfer */
+	bool		 stopping;	/* SIGTERM: refuse new work */
+	struct waiter	*waiters;	/* wait and drain clients */
+};
 
 /* Parses and runs one request line from client c. */
-void command_dispatch(struct daemon *d, struct ctl_conn *c, const char *line,
-    size_t len);
-/* {"ok":true,"job":{...}} for job id, or a not_found/internal error. */
-json_t *command_job_reply(struct daemon *d, MDB_txn *txn, uint64_t id);
-/* Copies the request's "tag" (if any) into reply. */
-void command_tag(json_t *req, json_t *reply);
-void command_tag_value(json_t *tag, json_t *reply);
+void command_dispatch(struct command *cmd, struct ctl_conn *c,
+    const char *line, size_t len);
+/* Answers a list of applied ops (ops_take) and frees them. */
+void command_answer(struct command *cmd, struct op *list);
+/* Answers wait/drain clients whose condition holds or whose time is up,
+ * and forgets those whose client has gone. */
+void command_check_waiters(struct command *cmd);
+/* Earliest waiter deadline in ms from mono, or -1. */
+int64_t command_waiter_due(const struct command *cmd, uint64_t mono);
+/* At shutdown: answers every waiter shutting_down and frees it. */
+void command_shutdown(struct command *cmd);
 
 #endif

@@ -123,6 +123,8 @@ static const struct cfg_key cfg_keys[] = {
 	    0 },
 
 	{ "extract.max_html", CFG_SIZE, OFF(max_html), KIB, GIB, "10MiB", 0 },
+	{ "extract.max_pending", CFG_U32, OFF(max_pending), 1, 100000, "64",
+	    0 },
 
 	{ "dedup.near_threshold", CFG_DOUBLE, OFF(near_threshold), 0.5, 1.0,
 	    "0.8", 0 },

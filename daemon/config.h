@@ -70,6 +70,7 @@ struct config {
 
 	/* [extract] */
 	uint64_t	 max_html;		/* bytes handed to the cleaner */
+	uint32_t	 max_pending;		/* pages fetched, not yet cleaned */
 
 	/* [dedup] */
 	double		 near_threshold;

@@ -1,7 +1,8 @@
 /*
  * daemon.c - sluiced's life: opening the store and recovering, wiring the
- * fetcher, workers and control socket to the loop turn (turn.c), timers,
- * signals, reload and shutdown.
+ * modules together, the order of each pass of the loop (daemon_pass),
+ * timers, signals, reload and shutdown.  The top of the daemon: no module
+ * includes daemon.h.
  */
 #include <errno.h>
 #include <signal.h>
@@ -11,16 +12,17 @@
 
 #include <event2/event.h>
 
-#include "command.h"
 #include "control.h"
 #include "daemon.h"
 #include "fetch.h"
 #include "guard.h"
 #include "log.h"
 #include "notify.h"
-#include "turn.h"
 #include "util.h"
 #include "work.h"
+
+#define INDEX_BATCH	1024	/* unindexed jobs indexed per idle turn */
+#define INDEX_IDLE_MS	5	/* client silence before turns index */
 
 /* --- timers and signals -------------------------------------------- */
 
@@ -37,8 +39,8 @@ update_status(struct daemon *d)
 	char s[256];
 
 	snprintf(s, sizeof(s), "%s%squeued %llu, active %llu, done %llu, "
-	    "failed %llu", d->stopping ? "stopping; " : "",
-	    d->paused ? "paused; " : "",
+	    "failed %llu", d->command.stopping ? "stopping; " : "",
+	    d->command.paused ? "paused; " : "",
 	    (unsigned long long)c->state[JOB_QUEUED],
 	    (unsigned long long)c->state[JOB_ACTIVE],
 	    (unsigned long long)c->state[JOB_DONE],
@@ -58,11 +60,11 @@ on_cron(evutil_socket_t fd, short what, void *arg)
 	store_trim(&d->store, d->cfg.max_mapped);
 	/* Try again every 10 s: the cap may have been raised, or deletes
 	 * may have freed pages. */
-	if ((d->store_full || d->store_stuck) && ++d->cron_ticks % 10 == 0) {
-		d->store_full = false;
-		d->store_stuck = false;
+	if ((d->store.full || d->store.stuck) && ++d->cron_ticks % 10 == 0) {
+		d->store.full = false;
+		d->store.stuck = false;
 	}
-	if (d->stopping && (d->sched.inflight == 0 ||
+	if (d->command.stopping && (d->sched.inflight == 0 ||
 	    mono_ms() >= d->stop_deadline))
 		d->done = true;
 }
@@ -76,12 +78,13 @@ on_watchdog(evutil_socket_t fd, short what, void *arg)
 void
 daemon_stop(struct daemon *d)
 {
-	if (d->stopping)
+	if (d->command.stopping)
 		return;
 	log_notice("stopping: %u transfers in flight, up to %llu ms",
 	    d->sched.inflight, (unsigned long long)d->cfg.shutdown_timeout_ms);
 	notify_stopping();
-	d->stopping = true;
+	d->command.stopping = true;
+	d->leases.stopping = true;
 	d->stop_deadline = mono_ms() + d->cfg.shutdown_timeout_ms;
 	if (d->sched.inflight == 0)
 		d->done = true;
@@ -172,7 +175,7 @@ open_store(struct daemon *d)
 	if (n > 0)
 		log_notice("recovered %llu jobs that were in flight",
 		    (unsigned long long)n);
-	turn_note_dedup_full(d);
+	dedup_note_full(&d->dedup);
 }
 
 /* --- converting the duplicate index ------------------------------- */
@@ -293,6 +296,14 @@ on_request(struct ctl_conn *c, const char *line, size_t len, void *arg)
 	command_dispatch(arg, c, line, len);
 }
 
+/* command_calls.reload */
+static int
+on_reload(void *arg, json_t *applied, json_t *restart, char *err,
+    size_t errlen)
+{
+	return daemon_reload(arg, applied, restart, err, errlen);
+}
+
 static const char *
 socket_path(struct daemon *d, char *buf, size_t len)
 {
@@ -375,8 +386,10 @@ daemon_configure(struct daemon *d)
 	sched_configure(&d->sched, d->cfg.max_total, d->cfg.max_per_host,
 	    d->cfg.host_delay_ms);
 	d->sched.respect_robots = d->cfg.respect_robots;
-	robots_limits_default(&d->robots_limits);
-	robots_cache_ttl_default(&d->robots_ttl);
+	robots_limits_default(&d->leases.limits);
+	robots_cache_ttl_default(&d->leases.ttl);
+	d->turn.commit_interval_ms = d->cfg.commit_interval_ms;
+	d->outcomes.max_pages = d->cfg.max_pending;
 	queue_set_policy(&d->queue, d->cfg.max_attempts, d->cfg.retry_base_ms,
 	    d->cfg.retry_max_ms);
 	queue_set_backlog(&d->queue, d->cfg.index_backlog);
@@ -390,6 +403,225 @@ daemon_configure(struct daemon *d)
 	configure_pages(d);
 }
 
+/* --- the turn's steps ---------------------------------------------- */
+
+/* Turn step: the queue's counts are saved, to be restored on abort. */
+static int
+daemon_step_begin(void *arg, MDB_txn *txn, uint64_t now)
+{
+	queue_turn_begin(arg);
+	return 0;
+}
+
+static void
+daemon_step_begin_abort(void *arg)
+{
+	queue_turn_abort(arg);
+}
+
+/*
+ * Milliseconds until turns may index the intake: 0 now, -1 never (nothing
+ * waits, or the store refuses commits).  Indexing waits for clients to
+ * fall silent: a burst's commits then stay small, and the indexing of
+ * what it left is done in large, cheap batches.
+ */
+static int64_t
+daemon_index_wait(const struct daemon *d, uint64_t mono)
+{
+	uint64_t due = d->last_client_mono + INDEX_IDLE_MS;
+
+	if (queue_unindexed(&d->queue) == 0 || d->store.stuck ||
+	    d->store.full)
+		return -1;	/* a full store has no room for the indexes */
+	return due > mono ? (int64_t)(due - mono) : 0;
+}
+
+/* Turn step: submissions wait in the intake while clients keep the loop
+ * busy (queue_submit bounds them); a turn nobody waits on indexes them. */
+static int
+daemon_step_index(void *arg, MDB_txn *txn, uint64_t now)
+{
+	struct daemon *d = arg;
+
+	if (ops_pending(&d->ops) || daemon_index_wait(d, mono_ms()) != 0)
+		return 0;
+	return queue_index(&d->queue, txn, INDEX_BATCH, now, NULL);
+}
+
+/* Turn step: delayed jobs that are due become ready.  It runs again after
+ * planning, which may have sent jobs back for a retry (robots.txt
+ * unreachable): the wake-up then covers the next delayed job. */
+static int
+daemon_step_promote(void *arg, MDB_txn *txn, uint64_t now)
+{
+	struct daemon *d = arg;
+
+	return queue_promote(&d->queue, txn, now, sched_ready_cb, &d->sched,
+	    &d->next_due_ms);
+}
+
+static int
+daemon_step_flush(void *arg, MDB_txn *txn, uint64_t now)
+{
+	return queue_turn_flush(arg, txn);
+}
+
+/* The order of every turn's transaction.  Robots.txt files are cached
+ * before planning reads them; client ops come before fetch results, so a
+ * cancel wins over a page of the same job; planning comes last, when the
+ * slots and hosts that the results freed are known. */
+static void
+daemon_steps(struct daemon *d)
+{
+	const struct turn_step steps[DAEMON_NSTEPS] = {
+		{ "begin", daemon_step_begin, daemon_step_begin_abort,
+		    &d->queue },
+		{ "robots", lease_cache_robots, lease_cache_abort,
+		    &d->leases },
+		{ "ops", ops_apply, ops_abort, &d->ops },
+		{ "index", daemon_step_index, NULL, d },
+		{ "outcomes", outcome_apply, outcome_abort, &d->outcomes },
+		{ "promote", daemon_step_promote, NULL, d },
+		{ "plan", lease_plan, lease_plan_abort, &d->leases },
+		{ "promote", daemon_step_promote, NULL, d },
+		{ "flush", daemon_step_flush, NULL, &d->queue },
+	};
+
+	memcpy(d->steps, steps, sizeof(steps));
+	turn_init(&d->turn, &d->store, d->steps, DAEMON_NSTEPS);
+}
+
+/* --- each pass of the loop ----------------------------------------- */
+
+static bool
+daemon_may_dispatch(const struct daemon *d)
+{
+	return !d->command.paused && !d->command.stopping &&
+	    !d->store.stuck && outcome_room(&d->outcomes);
+}
+
+/*
+ * What the pending work asks of the turn.  A client waiting for an answer
+ * (an op) is served at once; fetched documents, failures and new leases
+ * may wait up to store.commit_interval, unless results for half of
+ * fetch.max_total are waiting: each commit syncs, and one sync per
+ * handful of pages kept the loop blocked more than it ran.  Nothing is at
+ * risk meanwhile: a crash before the commit means a refetch.
+ */
+static enum turn_need
+daemon_need(struct daemon *d, uint64_t now)
+{
+	uint64_t mono = mono_ms();
+	bool plan = d->leases.dispatch &&
+	    d->sched.inflight < d->sched.max_total &&
+	    sched_next_wakeup(&d->sched, now) == 0;
+
+	if (ops_pending(&d->ops) ||
+	    (d->command.stopping && outcome_pending(&d->outcomes)))
+		return TURN_NOW;
+	if (!outcome_pending(&d->outcomes) && daemon_index_wait(d, mono) == 0)
+		return TURN_NOW;	/* nothing gathers: index now */
+	if (d->outcomes.count * 2 >= d->sched.max_total)
+		return TURN_NOW;
+	if (outcome_pending(&d->outcomes) || plan ||
+	    (d->next_due_ms != 0 && now >= d->next_due_ms))
+		return TURN_GATHER;
+	return TURN_IDLE;
+}
+
+/* Arms the wake timer for the next due job, host slot or commit, or for
+ * now when replies let pipelined requests queue work during the pass. */
+static void
+daemon_arm_wake(struct daemon *d, uint64_t now)
+{
+	int64_t ms = daemon_may_dispatch(d) ?
+	    sched_next_wakeup(&d->sched, now) : -1;
+	int64_t w = turn_wait_ms(&d->turn, mono_ms());
+	int64_t iw = daemon_index_wait(d, mono_ms());
+	struct timeval tv;
+
+	if (ops_pending(&d->ops))
+		ms = 0;
+	else if (w >= 0)
+		ms = w;
+	else if (outcome_pending(&d->outcomes))
+		ms = 0;
+	if (iw >= 0 && (ms < 0 || iw < ms))
+		ms = iw;
+	if (d->next_due_ms != 0) {
+		int64_t due = d->next_due_ms > now ?
+		    (int64_t)(d->next_due_ms - now) : 0;
+		if (ms < 0 || due < ms)
+			ms = due;
+	}
+	if (ms < 0) {
+		event_del(d->wake);
+		return;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(d->wake, &tv);
+}
+
+/*
+ * One pass, after the event loop has gathered work.  The order is the
+ * daemon's contract: the transaction first; then what it changed is made
+ * real in memory; then clients hear back, since only now is what they are
+ * told on disk; then the transfers it leased start.
+ */
+static void
+daemon_pass(struct daemon *d)
+{
+	uint64_t now = now_ms();
+	bool clients = ops_pending(&d->ops);
+	enum turn_result r;
+
+	d->leases.dispatch = daemon_may_dispatch(d);
+	r = turn_run(&d->turn, daemon_need(d, now), now);
+	if (r == TURN_COMMITTED) {
+		dedup_commit(&d->dedup);
+		sched_commit(&d->sched, now);
+		outcome_finish(&d->outcomes);
+		if (clients)
+			d->last_client_mono = mono_ms();
+		command_answer(&d->command, ops_take(&d->ops));
+		lease_start(&d->leases);
+	} else if (r == TURN_FAILED) {
+		ops_fail(&d->ops, d->turn.last_error == MDB_MAP_FULL ?
+		    PROTO_STORE_FULL : PROTO_INTERNAL,
+		    "the store cannot take this change now");
+		command_answer(&d->command, ops_take(&d->ops));
+	}
+	command_check_waiters(&d->command);
+	daemon_arm_wake(d, now_ms());
+}
+
+/* --- setup --------------------------------------------------------- */
+
+/* Gives each module its context: what it may reach of the daemon. */
+static void
+daemon_wire(struct daemon *d)
+{
+	ops_init(&d->ops, &d->queue, &d->sched, &d->store);
+	outcome_init(&d->outcomes);
+	d->outcomes.queue = &d->queue;
+	d->outcomes.docs = &d->docs;
+	d->outcomes.dedup = &d->dedup;
+	d->outcomes.sched = &d->sched;
+	d->outcomes.cfg = &d->cfg;
+	d->outcomes.url_opts = &d->url_opts;
+	d->outcomes.page_opts = &d->page_opts;
+	d->leases = (struct leases){ .sched = &d->sched, .queue = &d->queue,
+	    .hosts = &d->hosts, .docs = &d->docs, .outcomes = &d->outcomes,
+	    .cfg = &d->cfg };
+	d->command = (struct command){ .cfg = &d->cfg, .store = &d->store,
+	    .queue = &d->queue, .docs = &d->docs, .sched = &d->sched,
+	    .dedup = &d->dedup, .ops = &d->ops, .outcomes = &d->outcomes,
+	    .url_opts = &d->url_opts, .started_mono = mono_ms(),
+	    .calls = { .reload = on_reload, .arg = d } };
+	daemon_steps(d);
+}
+
 void
 daemon_start(struct daemon *d, int listen_fd)
 {
@@ -399,34 +631,36 @@ daemon_start(struct daemon *d, int listen_fd)
 	const char *path;
 	uint64_t wd;
 
-	d->ops_tail = &d->ops;
-	d->comps_tail = &d->comps;
-	d->started_mono = mono_ms();
 	d->base = event_base_new();
 	if (d->base == NULL || sched_init(&d->sched) == -1)
 		fatalx("out of memory");
 	signal(SIGPIPE, SIG_IGN);
+	daemon_wire(d);
 	open_store(d);
 	daemon_configure(d);
 	if (d->dedup.reindex)
 		reindex_dedup(d);
-	d->fetch = fetch_new(d->base, &d->cfg, turn_fetched, d, err, sizeof(err));
+	d->fetch = fetch_new(d->base, &d->cfg, lease_fetched, &d->leases, err,
+	    sizeof(err));
 	if (d->fetch == NULL)
 		fatalx("fetch: %s", err);
+	d->leases.fetch = d->command.fetch = d->fetch;
 	d->guard = guard_new(d->cfg.allow_private_addresses, d->cfg.allow_cidrs,
 	    err, sizeof(err));
 	if (d->guard == NULL)
 		fatalx("fetch.allow_cidrs: %s", err);
 	fetch_set_guard(d->fetch, guard_refuses, d->guard);
-	d->work = work_new(d->base, d->cfg.workers, turn_page_done, d, err,
-	    sizeof(err));
+	d->work = work_new(d->base, d->cfg.workers, outcome_page_done,
+	    &d->outcomes, err, sizeof(err));
 	if (d->work == NULL)
 		fatalx("workers: %s", err);
+	d->outcomes.work = d->command.work = d->work;
 	path = socket_path(d, buf, sizeof(buf));
-	d->control = control_new(d->base, path, d->cfg.socket_mode, listen_fd, &lim, on_request, d, err,
-	    sizeof(err));
+	d->control = control_new(d->base, path, d->cfg.socket_mode, listen_fd,
+	    &lim, on_request, &d->command, err, sizeof(err));
 	if (d->control == NULL)
 		fatalx("control: %s", err);
+	d->command.control = d->control;
 	d->wake = timer_new(d, on_wake, 0);
 	d->cron = timer_new(d, on_cron, 1000);
 	wd = notify_watchdog_usec();
@@ -456,7 +690,7 @@ daemon_free(struct daemon *d)
 			event_free(evs[i]);
 	fetch_free(d->fetch);
 	guard_free(d->guard);
-	turn_free_robots(d);
+	lease_free_pending(&d->leases);
 	sched_free(&d->sched);
 	queue_close(&d->queue);
 	dedup_close(&d->dedup);
@@ -475,15 +709,37 @@ daemon_free(struct daemon *d)
  * 10.5 of them on average, and 15.5 with this (bench/submit).
  */
 static void
-gather_ops(struct daemon *d)
+daemon_gather_ops(struct daemon *d)
 {
-	for (int i = 0; i < GATHER_POLLS && d->ops != NULL; i++) {
-		struct op **tail = d->ops_tail;
+	for (int i = 0; i < GATHER_POLLS && ops_pending(&d->ops); i++) {
+		struct op **tail = d->ops.tail;
 
 		(void)event_base_loop(d->base, EVLOOP_NONBLOCK);
-		if (d->ops_tail == tail)
+		if (d->ops.tail == tail)
 			break;		/* nobody else came */
 	}
+}
+
+/* After the loop: the last results are stored, and every client that
+ * still waits hears that the daemon stops. */
+static void
+daemon_shutdown(struct daemon *d)
+{
+	/* In-flight transfers past the deadline are abandoned: their jobs
+	 * stay active on disk and are requeued at the next start. */
+	fetch_abort_all(d->fetch);
+	/* Workers finish what they hold; one last turn stores it. */
+	work_free(d->work);
+	d->work = d->outcomes.work = d->command.work = NULL;
+	d->command.paused = true;
+	daemon_pass(d);
+	/* Uncommitted results (the store was full): their jobs stay active
+	 * on disk and are requeued at the next start. */
+	outcome_free_pending(&d->outcomes);
+	lease_free_pending(&d->leases);
+	ops_fail(&d->ops, PROTO_SHUTTING_DOWN, "sluiced is stopping");
+	command_answer(&d->command, ops_take(&d->ops));
+	command_shutdown(&d->command);
 }
 
 int
@@ -497,27 +753,12 @@ daemon_run(struct daemon *d)
 			status = 1;
 			break;
 		}
-		gather_ops(d);
-		turn_run(d);
-		if (d->stopping && d->sched.inflight == 0)
+		daemon_gather_ops(d);
+		daemon_pass(d);
+		if (d->command.stopping && d->sched.inflight == 0)
 			d->done = true;
 	}
-	/* In-flight transfers past the deadline are abandoned: their jobs
-	 * stay active on disk and are requeued at the next start. */
-	fetch_abort_all(d->fetch);
-	/* Workers finish what they hold; one last turn stores it. */
-	work_free(d->work);
-	d->work = NULL;
-	d->paused = true;
-	turn_run(d);
-	turn_free_pending(d);
-	while (d->waiters != NULL) {
-		struct waiter *w = d->waiters;
-		d->waiters = w->next;
-		if (w->tag != NULL)
-			json_decref(w->tag);
-		free(w);
-	}
+	daemon_shutdown(d);
 	log_notice("stopped: %llu queued, %llu done, %llu failed",
 	    (unsigned long long)d->queue.counts.state[JOB_QUEUED],
 	    (unsigned long long)d->queue.counts.state[JOB_DONE],
@@ -605,7 +846,7 @@ daemon_reload(struct daemon *d, json_t *applied, json_t *restart, char *err,
 	config_free(&d->cfg);
 	d->cfg = next;
 	daemon_configure(d);
-	d->store_full = false;
+	d->store.full = false;
 	log_notice("reloaded %s: %zu applied, %zu need a restart",
 	    d->config_path ? d->config_path : "(defaults)",
 	    json_array_size(applied), json_array_size(restart));

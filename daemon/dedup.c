@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "dedup.h"
+#include "log.h"
 #include "lsh.h"
 #include "util.h"
 
@@ -1236,4 +1237,21 @@ dedup_check_insert(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
 	if (rc == 0 && m->kind == DEDUP_NONE)
 		rc = dedup_index(txn, dbs, doc_id, sig, keys, nkeys);
 	return rc;
+}
+
+void
+dedup_note_full(struct dedup_dbs *dbs)
+{
+	bool full = dedup_index_full(dbs);
+
+	if (full == dbs->noted_full)
+		return;
+	dbs->noted_full = full;
+	if (full)
+		log_warnx("dedup: the index reached dedup.index_memory_max "
+		    "(%zu bytes in use): new documents are checked but not "
+		    "indexed", dedup_memory(dbs));
+	else
+		log_notice("dedup: the index is below dedup.index_memory_max "
+		    "again");
 }

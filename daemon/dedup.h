@@ -178,6 +178,7 @@ struct dedup_dbs {
 	bool		 reindex;
 	/* Every indexed document's keys, loaded from dedup_keys. */
 	struct lsh	 near;
+	bool		 noted_full;	/* dedup_note_full() logged it */
 };
 
 enum dedup_kind {
@@ -255,6 +256,9 @@ size_t dedup_memory(const struct dedup_dbs *dbs);
  * copies are not recognised; documents past the bound at open are not
  * found either. */
 bool dedup_index_full(const struct dedup_dbs *dbs);
+/* Logs when dedup.index_memory_max starts, or stops, keeping new first
+ * copies out of the index: once each way. */
+void dedup_note_full(struct dedup_dbs *dbs);
 
 /*
  * Looks for an earlier document (doc_id, never 0) with the same exact

@@ -40,6 +40,7 @@ page_free(struct page *p)
 	if (p->doc != NULL)
 		json_decref(p->doc);
 	free(p->raw);
+	free(p->spare);		/* a completion with nothing to free inside */
 	free(p);
 }
 

@@ -45,6 +45,9 @@ struct page {
 	size_t			 raw_len;
 	struct dedup_sig	 sig;
 	uint64_t		 fetched_ms;
+	/* the completion that will carry the page back (outcome.c), owned
+	 * by the page until then */
+	struct completion	*spare;
 };
 
 /* Allocates a page for res (ownership of res and url moves to the page). */

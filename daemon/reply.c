@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon.h"
 #include "proto.h"
 #include "queue.h"
 #include "reply.h"
@@ -66,11 +65,12 @@ put_string(struct buf *b, const char *s)
 }
 
 static int
-add_rejected(struct submit_reply *r, const struct op_url *u)
+add_rejected(struct submit_reply *r, const char *given,
+    enum url_status status)
 {
-	json_t *v = json_pack("{s:s, s:s, s:{s:s, s:s}}", "url", u->given,
-	    "status", "rejected", "error", "code", url_status_name(u->status),
-	    "message", url_status_message(u->status));
+	json_t *v = json_pack("{s:s, s:s, s:{s:s, s:s}}", "url", given,
+	    "status", "rejected", "error", "code", url_status_name(status),
+	    "message", url_status_message(status));
 	int rc;
 
 	if (v == NULL)
@@ -84,13 +84,13 @@ add_rejected(struct submit_reply *r, const struct op_url *u)
 /* {"url":...,"status":"queued","id":N[,"requeued":true]}, or for a
  * duplicate "status":"duplicate",...,"duplicate":"url","state":S. */
 static int
-add_accepted(struct submit_reply *r, const struct op_url *u,
+add_accepted(struct submit_reply *r, const char *url,
     const struct submit_result *res)
 {
 	struct buf *b = &r->results;
 	bool dup = res->status == SUBMIT_DUPLICATE;
 
-	if (buf_append(b, "{\"url\":", 7) == -1 || put_string(b, u->url) == -1 ||
+	if (buf_append(b, "{\"url\":", 7) == -1 || put_string(b, url) == -1 ||
 	    buf_appendf(b, ",\"status\":\"%s\",\"id\":%" PRIu64,
 	    dup ? "duplicate" : "queued", res->id) == -1)
 		return -1;
@@ -108,15 +108,16 @@ add_accepted(struct submit_reply *r, const struct op_url *u,
 }
 
 int
-submit_reply_add(struct submit_reply *r, const struct op_url *u,
-    const struct submit_result *res)
+submit_reply_add(struct submit_reply *r, const char *given, const char *url,
+    enum url_status status, const struct submit_result *res)
 {
 	size_t mark = r->results.len;
 	int rc;
 
 	if (mark > 0 && buf_append(&r->results, ",", 1) == -1)
 		return -1;
-	rc = u->url == NULL ? add_rejected(r, u) : add_accepted(r, u, res);
+	rc = url == NULL ? add_rejected(r, given, status) :
+	    add_accepted(r, url, res);
 	if (rc == -1)
 		r->results.len = mark;
 	return rc;

@@ -17,9 +17,9 @@
 
 #include <jansson.h>
 
+#include "url.h"
 #include "util.h"
 
-struct op_url;
 struct submit_result;
 
 struct submit_reply {
@@ -33,9 +33,11 @@ void submit_reply_init(struct submit_reply *r);
 /* Forgets every result (a turn that is replayed adds them again). */
 void submit_reply_reset(struct submit_reply *r);
 void submit_reply_free(struct submit_reply *r);
-/* Adds u's result: res for an accepted URL, u->status for a rejected one
- * (u->url NULL).  Returns 0, or -1 when memory is short. */
-int submit_reply_add(struct submit_reply *r, const struct op_url *u,
+/* Adds one URL's result: res for an accepted URL (its canonical form url),
+ * status for a rejected one (url NULL, given as submitted).  Returns 0, or
+ * -1 when memory is short. */
+int submit_reply_add(struct submit_reply *r, const char *given,
+    const char *url, enum url_status status,
     const struct submit_result *res);
 /* Appends the whole reply object to out, with tag (the request's, may be
  * NULL) echoed.  Returns 0, or -1 if out refuses it. */

@@ -40,6 +40,10 @@ struct store {
 	uint64_t	 map_size;	/* current */
 	uint64_t	 map_size_max;	/* store.map_size_max */
 	char		*dir;
+	/* set by the loop turn (turn.c), read by every module: */
+	bool		 full;		/* at map_size_max: submissions are
+					   refused, the rest still commits */
+	bool		 stuck;		/* cannot commit at all: retried */
 };
 
 /*

@@ -1,43 +1,89 @@
 /*
- * turn.h - the loop turn (turn.c): what a turn of the event loop collects
- * and how it is applied in one LMDB write transaction.  See daemon.h for
- * the durability contract.
+ * turn.h - the loop turn's write transaction.
+ *
+ * One libevent loop thread owns every LMDB write.  Whatever a turn of the
+ * loop changes in the queue - submissions, cancels, fetch results, worker
+ * results, new leases - is kept as pending work by its module, and
+ * turn_run() applies it all in ONE write transaction: it begins, applies
+ * the steps in the fixed order the caller gave (struct turn_step), and
+ * commits.  Only after that commit does the caller answer clients and
+ * start transfers, so an acknowledged submission is on disk, and many
+ * concurrent clients share one sync (group commit).
+ *
+ * If the commit hits MDB_MAP_FULL, the turn is rolled back (every step's
+ * abort, last first, whether the step was applied or not), the map grows, and the same pending work is
+ * applied again.  At store.map_size_max the store is marked full (the op
+ * step then refuses submissions) and the turn replayed; nothing
+ * acknowledged is lost.  A turn that still cannot commit leaves the store
+ * stuck and reports TURN_FAILED; the caller answers its clients with the
+ * error.
+ *
+ * Pacing: a client waiting for an answer is served at once; background
+ * work (fetched pages, failures, new leases) gathers for up to
+ * store.commit_interval, since each commit syncs.
+ *
+ * This module knows the store and its steps, nothing else.
  */
 #ifndef SLUICE_TURN_H
 #define SLUICE_TURN_H
 
-struct daemon;
-struct op;
-struct waiter;
-struct fetch_result;
-struct work_item;
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-/* Queues an op for this turn's transaction (ownership moves). */
-void turn_add_op(struct daemon *d, struct op *op);
-void turn_op_free(struct op *op);
-/* Registers a wait/drain client; it is answered from turn_run. */
-void turn_add_waiter(struct daemon *d, struct waiter *w);
+#include <lmdb.h>
 
-/* Applies everything pending in one transaction, then answers clients and
- * starts transfers.  Called after each iteration of the event loop. */
-void turn_run(struct daemon *d);
+struct store;
 
-/* fetch_done_fn: a transfer ended (a page goes to the workers, anything
- * else becomes a completion for the next turn). */
-void turn_fetched(struct fetch_result *r, void *arg);
-/* work_done_fn: a worker finished a page. */
-void turn_page_done(struct work_item *it, void *arg);
-/* At shutdown, after the last turn: drops what could not be committed
- * (the store was full) and answers waiting clients shutting_down. */
-void turn_free_pending(struct daemon *d);
-/* Frees robots.txt results not yet stored (shutdown). */
-void turn_free_robots(struct daemon *d);
+/* One step of the transaction. */
+struct turn_step {
+	const char	*name;
+	/* Applies the step's pending work in txn: 0 or an LMDB error
+	 * (or ENOMEM).  now is the turn's wall clock (epoch ms). */
+	int		(*apply)(void *arg, MDB_txn *txn, uint64_t now);
+	/* Forgets what apply did to memory, so the turn can be replayed;
+	 * NULL if there is nothing to forget. */
+	void		(*abort)(void *arg);
+	void		*arg;
+};
 
-/* Logs when dedup.index_memory_max starts, or stops, keeping new first
- * copies out of the duplicate index. */
-void turn_note_dedup_full(struct daemon *d);
+/* How urgently the pending work wants a transaction. */
+enum turn_need {
+	TURN_IDLE,	/* nothing to do */
+	TURN_GATHER,	/* background work: may wait for commit_interval */
+	TURN_NOW,	/* a client waits, or work must not wait */
+};
 
-/* Jobs finished per second over the last minute. */
-double turn_rate(struct daemon *d);
+enum turn_result {
+	TURN_NONE,	/* nothing was due */
+	TURN_WAITING,	/* work gathers for the commit interval */
+	TURN_COMMITTED,
+	TURN_FAILED,	/* rolled back; the store is stuck */
+};
+
+struct turn {
+	struct store	*store;
+	const struct turn_step *steps;
+	size_t		 nsteps;
+	uint64_t	 commit_interval_ms;	/* store.commit_interval */
+	uint64_t	 last_commit_mono;	/* mono_ms() */
+	uint64_t	 last_apply_us;		/* profiling, last commit */
+	uint64_t	 last_commit_us;
+	bool		 waiting;	/* background work gathers */
+	int		 last_error;	/* of a TURN_FAILED */
+};
+
+void turn_init(struct turn *t, struct store *store,
+    const struct turn_step *steps, size_t nsteps);
+
+/*
+ * Runs one transaction if need calls for it: TURN_NOW at once,
+ * TURN_GATHER once commit_interval has passed since the last commit.
+ */
+enum turn_result turn_run(struct turn *t, enum turn_need need, uint64_t now)
+    __attribute__((warn_unused_result));
+
+/* Milliseconds until gathered work is due, or -1 if none gathers. */
+int64_t turn_wait_ms(const struct turn *t, uint64_t mono);
 
 #endif

@@ -1,0 +1,495 @@
+/*
+ * outcome.c - from the end of a job's transfer to the transaction that
+ * records what it brought (see outcome.h).
+ *
+ * A URL's path through this file: lease.c hands a finished transfer to
+ * outcome_fetched() -> a 2xx page goes to work_submit() ->
+ * outcome_page_done() queues a completion -> outcome_apply() stores the
+ * document and marks the job done in the turn's transaction ->
+ * outcome_finish() after the commit.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dedup.h"
+#include "doc.h"
+#include "fetch.h"
+#include "log.h"
+#include "outcome.h"
+#include "page.h"
+#include "sched.h"
+#include "url.h"
+#include "util.h"
+#include "work.h"
+
+void
+outcome_init(struct outcomes *o)
+{
+	o->head = NULL;
+	o->tail = &o->head;
+	o->count = 0;
+	o->pages = 0;
+	o->started_mono = mono_ms();
+}
+
+static void
+outcome_add(struct outcomes *o, struct completion *c)
+{
+	o->count++;
+	c->next = NULL;
+	*o->tail = c;
+	o->tail = &c->next;
+}
+
+bool
+outcome_room(const struct outcomes *o)
+{
+	return o->pages < o->max_pages;
+}
+
+bool
+outcome_pending(const struct outcomes *o)
+{
+	return o->head != NULL;
+}
+
+/* --- classifying a transfer ---------------------------------------- */
+
+static bool
+outcome_status_retryable(long status)
+{
+	static const long codes[] = { 408, 429, 500, 502, 503, 504, 522, 524 };
+
+	for (size_t i = 0; i < ARRAY_LEN(codes); i++)
+		if (codes[i] == status)
+			return true;
+	return false;
+}
+
+void
+outcome_classify(struct completion *c, const struct fetch_result *r)
+{
+	static const char *const codes[] = {
+		[FETCH_ERR_DNS] = "dns", [FETCH_ERR_CONNECT] = "connect",
+		[FETCH_ERR_TIMEOUT] = "timeout", [FETCH_ERR_NETWORK] = "network",
+		[FETCH_ERR_TOO_LARGE] = "too_large",
+		[FETCH_ERR_REDIRECTS] = "redirects",
+		[FETCH_ERR_SCHEME] = "bad_scheme",
+		[FETCH_ERR_BLOCKED] = "address_blocked",
+		[FETCH_ERR_DECODING] = "decoding",
+		[FETCH_ERR_ABORTED] = "internal",
+		[FETCH_ERR_INTERNAL] = "internal",
+	};
+
+	c->http_status = (uint32_t)r->http_status;
+	c->retry_after_ms = r->retry_after_ms;
+	if (r->error == FETCH_OK) {
+		snprintf(c->code, sizeof(c->code), "http_status");
+		snprintf(c->msg, sizeof(c->msg), "HTTP %ld", r->http_status);
+		c->retryable = outcome_status_retryable(r->http_status);
+		c->host_backoff = r->http_status == 429 ||
+		    r->http_status == 503;
+		return;
+	}
+	snprintf(c->code, sizeof(c->code), "%s", codes[r->error] ?
+	    codes[r->error] : "internal");
+	snprintf(c->msg, sizeof(c->msg), "%s", r->errmsg);
+	c->retryable = r->error <= FETCH_ERR_NETWORK ||
+	    r->error == FETCH_ERR_INTERNAL;
+	c->host_backoff = r->error == FETCH_ERR_CONNECT;
+}
+
+/*
+ * The transfer is over: its slots are free now, not at the commit that
+ * records it.  Held until that commit, a host's slot sat idle for up to
+ * store.commit_interval after every page, and one host at max_per_host=16
+ * reached 0.18 of the cleaner's CPU limit.  The host's backoff is put in
+ * place here too, before any later lease of the host can be planned.
+ */
+static void
+outcome_release(struct outcomes *o, const struct completion *c, bool ok)
+{
+	const struct config *cfg = o->cfg;
+
+	sched_finished(o->sched, c->host);
+	if (c->host_backoff)
+		sched_backoff(o->sched, c->host, c->retry_after_ms,
+		    cfg->host_backoff_min_ms, cfg->host_backoff_max_ms,
+		    now_ms());
+	else if (ok)
+		sched_host_ok(o->sched, c->host);
+}
+
+void
+outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
+    char *url, struct fetch_result *r, struct completion *c)
+{
+	struct page *p;
+	bool ok = r->error == FETCH_OK && ((r->http_status >= 200 &&
+	    r->http_status < 300) || r->http_status == 304);
+
+	assert(c != NULL);
+	memset(c, 0, sizeof(*c));
+	c->job_id = job_id;
+	c->host = host;
+	c->bytes = r->body.len;
+	c->retry_after_ms = -1;
+	c->http_status = (uint32_t)r->http_status;
+	if (r->error == FETCH_OK && r->http_status >= 200 &&
+	    r->http_status < 300) {
+		outcome_release(o, c, true);
+		p = page_new(job_id, host, url, r, o->page_opts);
+		if (p != NULL) {
+			p->spare = c;
+			o->pages++;
+			work_submit(o->work, &p->item);
+			return;
+		}
+		/* page_new freed neither: record the failure instead. */
+		free(url);
+		snprintf(c->code, sizeof(c->code), "internal");
+		snprintf(c->msg, sizeof(c->msg), "out of memory");
+		c->retryable = true;
+		fetch_result_free(r);
+		outcome_add(o, c);
+		return;
+	}
+	free(url);
+	if (r->error == FETCH_OK && r->http_status == 304)
+		c->not_modified = true;
+	else if (r->error == FETCH_OK && r->redirect_url != NULL) {
+		c->redirect = r->redirect_url;
+		r->redirect_url = NULL;
+	} else
+		outcome_classify(c, r);
+	outcome_release(o, c, ok);
+	fetch_result_free(r);
+	outcome_add(o, c);
+}
+
+void
+outcome_not_started(struct outcomes *o, uint64_t job_id, uint64_t host,
+    const char *err, struct completion *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->job_id = job_id;
+	c->host = host;
+	snprintf(c->code, sizeof(c->code), "internal");
+	snprintf(c->msg, sizeof(c->msg), "%s", err);
+	c->retryable = true;
+	c->retry_after_ms = -1;
+	sched_finished(o->sched, host);
+	outcome_add(o, c);
+}
+
+void
+outcome_page_done(struct work_item *it, void *arg)
+{
+	struct outcomes *o = arg;
+	struct page *p = (struct page *)it;
+	struct completion *c = p->spare;
+
+	assert(o->pages > 0);
+	o->pages--;
+	p->spare = NULL;
+	if (p->status == EXTRACT_OK || p->status == EXTRACT_EMPTY)
+		c->page = p;
+	else {
+		snprintf(c->code, sizeof(c->code), "%s",
+		    p->status == EXTRACT_UNSUPPORTED ?
+		    "unsupported_content_type" :
+		    p->status == EXTRACT_TOO_LARGE ? "too_large" : "internal");
+		snprintf(c->msg, sizeof(c->msg), "%s", p->err);
+		page_free(p);
+	}
+	outcome_add(o, c);
+}
+
+/* --- recording, in the turn's transaction -------------------------- */
+
+/*
+ * URL-level duplicate: the page names a same-site canonical URL (the
+ * cleaner checked the site) that another job has fetched already.  A
+ * canonical URL nobody has yet becomes another name of this job, so a
+ * later submission of it is recognised.
+ */
+static int
+outcome_canonical_dup(struct outcomes *o, MDB_txn *txn, struct completion *c,
+    struct dedup_match *m)
+{
+	const char *cu = json_string_value(json_object_get(c->page->doc,
+	    "canonical_url"));
+	char *canon = NULL;
+	uint64_t id;
+	struct job j;
+	int rc;
+
+	if (cu == NULL || url_canonicalize(cu, o->url_opts, &canon) != URL_OK)
+		return 0;
+	rc = strcmp(canon, c->page->url) == 0 ? MDB_KEYEXIST :
+	    queue_find_url(o->queue, txn, canon, &id);
+	if (rc == MDB_NOTFOUND)
+		rc = queue_alias_url(o->queue, txn, canon, c->job_id);
+	else if (rc == 0 && id != c->job_id &&
+	    (rc = queue_get(o->queue, txn, id, &j)) == 0) {
+		if (j.doc_id != 0 && j.doc_id != c->job_id) {
+			m->doc_id = j.doc_id;
+			m->similarity = 1.0;
+		}
+		queue_job_free(&j);
+	}
+	free(canon);
+	return rc == MDB_KEYEXIST || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Marks doc as a copy of m's document and counts it. */
+static int
+outcome_mark_dup(struct outcomes *o, MDB_txn *txn, uint64_t id, json_t *doc,
+    enum doc_dup_kind kind, const struct dedup_match *m)
+{
+	uint64_t *counter = kind == DOC_DUP_URL ? &o->queue->counts.dup_url :
+	    kind == DOC_DUP_EXACT ? &o->queue->counts.dup_exact :
+	    &o->queue->counts.dup_near;
+
+	json_object_set_new(doc, "duplicate_of",
+	    json_integer((json_int_t)m->doc_id));
+	json_object_set_new(doc, "duplicate_kind",
+	    json_string(doc_dup_kind_name(kind)));
+	json_object_set_new(doc, "similarity", json_real(m->similarity));
+	/* The text is stored once, with the first document. */
+	json_object_set_new(doc, "text", json_null());
+	(*counter)++;
+	return doc_add_dup(o->docs, txn, m->doc_id, id, kind, m->similarity);
+}
+
+/* Adds id and the dedup verdict to the document: URL level first, then
+ * exact and near content, looked up and recorded in this transaction. */
+static int
+outcome_finish_doc(struct outcomes *o, MDB_txn *txn, struct completion *c,
+    char **json, uint64_t *flags)
+{
+	struct page *p = c->page;
+	struct dedup_match m = { 0 };
+	enum doc_dup_kind kind = DOC_DUP_URL;
+	json_t *doc;
+	int rc = outcome_canonical_dup(o, txn, c, &m);
+
+	if (rc == 0 && m.doc_id == 0) {
+		rc = dedup_check_insert(txn, o->dedup, c->job_id, &p->sig,
+		    &o->page_opts->dedup, &m);
+		kind = m.kind == DEDUP_EXACT ? DOC_DUP_EXACT : DOC_DUP_NEAR;
+		dedup_note_full(o->dedup);
+	}
+	if (rc != 0)
+		return rc;
+	/* A shallow copy: the fields below are set on the copy only, and the
+	 * page's document stays as it was should the turn be replayed. */
+	doc = json_copy(p->doc);
+	if (doc == NULL)
+		return ENOMEM;
+	json_object_set_new(doc, "id", json_integer((json_int_t)c->job_id));
+	json_object_set_new(doc, "duplicate_of", json_null());
+	json_object_set_new(doc, "duplicate_kind", json_null());
+	json_object_set_new(doc, "similarity", json_null());
+	*flags = 0;
+	if (m.doc_id != 0 && m.doc_id != c->job_id) {
+		rc = outcome_mark_dup(o, txn, c->job_id, doc, kind, &m);
+		*flags = DOC_DUPLICATE;
+	}
+	*json = rc == 0 ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	return rc != 0 ? rc : *json ? 0 : ENOMEM;
+}
+
+static int
+outcome_apply_done(struct outcomes *o, MDB_txn *txn, struct completion *c,
+    uint64_t now)
+{
+	struct page *p = c->page;
+	uint64_t flags = 0;
+	char *json = NULL;
+	int rc;
+
+	rc = queue_done(o->queue, txn, c->job_id, c->job_id,
+	    (uint32_t)p->res->http_status, now);
+	if (rc == MDB_KEYEXIST)
+		return 0;	/* cancelled meanwhile: drop the result */
+	if (rc == 0)
+		rc = outcome_finish_doc(o, txn, c, &json, &flags);
+	if (rc == 0)
+		rc = doc_put(o->docs, txn, c->job_id, json, strlen(json),
+		    p->fetched_ms, flags, p->raw, p->raw_len);
+	free(json);
+	if (rc == 0) {
+		o->queue->counts.fetched++;
+		o->queue->counts.bytes += c->bytes;
+	}
+	return rc;
+}
+
+/* Takes a redirect: the job is requeued for the target's host, or fails
+ * (a scheme other than http/https, a loop, too many hops). */
+static int
+outcome_apply_redirect(struct outcomes *o, MDB_txn *txn,
+    struct completion *c, uint64_t now)
+{
+	enum url_status st;
+	enum redirect_outcome out = REDIRECT_QUEUED;
+	char *target = NULL, *origin = NULL;
+	uint64_t host = 0;
+	int rc = 0;
+
+	st = url_canonicalize(c->redirect, o->url_opts, &target);
+	if (st == URL_OK)
+		host = url_host_key(target, &origin);
+	if (st == URL_OK && host != 0)
+		rc = queue_redirect(o->queue, txn, c->job_id, target, host,
+		    origin, o->cfg->max_redirects, now, &out);
+	if (rc == 0 && out == REDIRECT_QUEUED && st == URL_OK && host != 0)
+		sched_ready(o->sched, host, 0);
+	else if (rc == 0) {
+		snprintf(c->code, sizeof(c->code), "%s",
+		    st == URL_BAD_SCHEME ? "bad_scheme" : "redirects");
+		snprintf(c->msg, sizeof(c->msg), "redirect to %.200s: %s",
+		    c->redirect, st != URL_OK ? url_status_message(st) :
+		    out == REDIRECT_LOOP ? "a loop" : "too many redirects");
+		c->retryable = false;
+		SAFE_FREE(c->redirect);
+	}
+	free(target);
+	free(origin);
+	return rc == MDB_KEYEXIST || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+outcome_apply_not_modified(struct outcomes *o, MDB_txn *txn,
+    struct completion *c, uint64_t now)
+{
+	struct job j;
+	int rc = queue_get(o->queue, txn, c->job_id, &j);
+
+	if (rc == 0) {
+		rc = queue_done(o->queue, txn, c->job_id, j.doc_id, 304, now);
+		queue_job_free(&j);
+	}
+	if (rc == 0)
+		o->queue->counts.not_modified++;
+	return rc == MDB_KEYEXIST || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+outcome_apply_one(struct outcomes *o, MDB_txn *txn, struct completion *c,
+    uint64_t now)
+{
+	struct job_failure f;
+	bool requeued;
+	int rc;
+
+	if (c->page != NULL)
+		return outcome_apply_done(o, txn, c, now);
+	if (c->redirect != NULL) {
+		rc = outcome_apply_redirect(o, txn, c, now);
+		if (rc != 0 || c->redirect != NULL)
+			return rc;
+		/* else: record the failure outcome_apply_redirect described */
+	}
+	if (c->not_modified)
+		return outcome_apply_not_modified(o, txn, c, now);
+	f.code = c->code;
+	f.message = c->msg;
+	f.http_status = c->http_status;
+	f.retryable = c->retryable;
+	f.retry_after_ms = c->retry_after_ms;
+	rc = queue_fail(o->queue, txn, c->job_id, &f, now, &requeued);
+	if (rc == MDB_KEYEXIST || rc == MDB_NOTFOUND)
+		return 0;
+	if (rc == 0 && !requeued)
+		log_debug("job %llu failed: %s %s",
+		    (unsigned long long)c->job_id, c->code, c->msg);
+	return rc;
+}
+
+int
+outcome_apply(void *arg, MDB_txn *txn, uint64_t now)
+{
+	struct outcomes *o = arg;
+	int rc = 0;
+
+	assert(txn != NULL);
+	for (struct completion *c = o->head; c != NULL && rc == 0;
+	    c = c->next)
+		rc = outcome_apply_one(o, txn, c, now);
+	return rc;
+}
+
+void
+outcome_abort(void *arg)
+{
+	struct outcomes *o = arg;
+
+	dedup_rollback(o->dedup);
+}
+
+/* --- after the commit ---------------------------------------------- */
+
+static void
+outcome_rate_count(struct outcomes *o, uint64_t n)
+{
+	uint64_t sec = mono_ms() / 1000;
+
+	if (sec != o->rate_sec) {
+		for (uint64_t s = o->rate_sec + 1; s <= sec &&
+		    s <= o->rate_sec + OUTCOME_RATE_WINDOW; s++)
+			o->rate[s % OUTCOME_RATE_WINDOW] = 0;
+		o->rate_sec = sec;
+	}
+	o->rate[sec % OUTCOME_RATE_WINDOW] += n;
+}
+
+double
+outcome_rate(struct outcomes *o)
+{
+	uint64_t sum = 0, up = (mono_ms() - o->started_mono) / 1000 + 1;
+
+	outcome_rate_count(o, 0);
+	for (int i = 0; i < OUTCOME_RATE_WINDOW; i++)
+		sum += o->rate[i];
+	/* In the first minute, over the time the daemon has been up. */
+	return (double)sum / (double)(up < OUTCOME_RATE_WINDOW ? up :
+	    OUTCOME_RATE_WINDOW);
+}
+
+static uint64_t
+outcome_free_list(struct outcomes *o)
+{
+	struct completion *c, *next;
+	uint64_t n = 0;
+
+	for (c = o->head; c != NULL; c = next) {
+		next = c->next;
+		page_free(c->page);
+		free(c->redirect);
+		free(c);
+		n++;
+	}
+	o->head = NULL;
+	o->tail = &o->head;
+	o->count = 0;
+	return n;
+}
+
+void
+outcome_finish(struct outcomes *o)
+{
+	outcome_rate_count(o, outcome_free_list(o));
+}
+
+void
+outcome_free_pending(struct outcomes *o)
+{
+	(void)outcome_free_list(o);
+}
