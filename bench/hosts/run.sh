@@ -66,6 +66,7 @@ done
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" 2>/dev/null && pwd) ||
     die "no build directory ${1:-$root/build}: cmake -S . -B build && cmake --build build -j2"
+# shellcheck source=bench/shared.sh
 . "$root/bench/shared.sh"
 corpus=$shared/corpus/extract-dev/html
 conf=$root/conf/sluiced.conf
@@ -91,10 +92,10 @@ command -v python3 >/dev/null || die "python3 missing: apt-get install python3"
 out=$build/bench-hosts
 rm -rf "$out"
 mkdir -p "$out"
-results=$out/results.tsv	# round wall cpu done violations robots_end...
+results=$out/results.tsv	# round wall cpu pages_done violations phases note
 : >"$results"
 hz=$(getconf CLK_TCK)
-nginx_pid= daemon_pid= child=
+nginx_pid='' daemon_pid='' child=''
 
 stop_nginx() {
 	[ -n "$nginx_pid" ] || return 0
@@ -233,7 +234,7 @@ daemon_post_mortem() {
 
 run_round() {
 	local r=$1 dir=$out/round$1 log=$out/www/logs/access.log
-	local t0 t1 c0 c1 st lines done failed warn
+	local t0 t1 c0 c1 st lines ok failed warn
 	local ctl=("$build/sluicectl" -s "$dir/state/control.sock")
 	start_daemon "$dir"
 	lines=$(wc -l <"$log")
@@ -249,12 +250,12 @@ run_round() {
 	t1=$(now)
 	c1=$(ticks "$daemon_pid")
 	"${ctl[@]}" --json status >"$dir/status.json"
-	read -r done failed < <(python3 -c '
+	read -r ok failed < <(python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"]
 print(j["done"], j["failed"])' "$dir/status.json")
 	warn=$(grep -c '^<[0-4]>' "$dir/sluiced.log" || true)
-	[ "$done" = "$pages" ] && [ "$st" = ok ] || daemon_post_mortem "$dir"
+	[ "$ok" = "$pages" ] && [ "$st" = ok ] || daemon_post_mortem "$dir"
 	stop_daemon
 	# nginx writes each line as the request ends: all are in by now.
 	tail -n +"$((lines + 1))" "$log" >"$dir/access.log"
@@ -263,14 +264,14 @@ print(j["done"], j["failed"])' "$dir/status.json")
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" \
 	    "$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')" \
 	    "$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')" \
-	    "$done" "$(sed -n 's/^violations //p' "$dir/politeness.txt")" \
+	    "$ok" "$(sed -n 's/^violations //p' "$dir/politeness.txt")" \
 	    "$(sed -n 's/^phases //p' "$dir/politeness.txt")" \
 	    "$failed failed, $warn log warnings; $st" >>"$results"
 	[ "$keep" = 1 ] || rm -rf "$dir/state"
 }
 
 echo "serving $pages pages on $hosts hosts (127.0.0.1:$port..$((port + hosts - 1)))," \
-    "$per_host each, made from $(ls "$corpus" | grep -c '\.html$') corpus pages"
+    "$per_host each, made from $(find "$corpus" -maxdepth 1 -name '*.html' | wc -l) corpus pages"
 serve
 for ((h = 0; h < hosts; h++)); do
 	for ((k = 0; k < per_host; k++)); do
