@@ -160,7 +160,8 @@ size_t ctlclient_batch_count(const struct ctlclient_batch *b);
 int ctlclient_batch_full(const struct ctlclient_batch *b);
 /* Hands out the URLs as a JSON array (the caller's) and starts an empty
  * batch.  NULL when memory is short (the URLs are then lost). */
-json_t *ctlclient_batch_take(struct ctlclient_batch *b);
+json_t *ctlclient_batch_take(struct ctlclient_batch *b)
+    __attribute__((warn_unused_result));
 /* Frees the URLs still waiting; b may be initialised again. */
 void ctlclient_batch_free(struct ctlclient_batch *b);
 

@@ -873,7 +873,7 @@ do_doc(struct ctl *ctx, int argc, char **argv)
 }
 
 static int
-export_parse(const struct ctl *ctx, int argc, char **argv, json_t *req)
+sluicectl_export_parse(const struct ctl *ctx, int argc, char **argv, json_t *req)
 {
 	static const struct option lo[] = {
 		{ "since", required_argument, NULL, 's' },
@@ -904,7 +904,7 @@ export_parse(const struct ctl *ctx, int argc, char **argv, json_t *req)
 
 /* Writes one document as a JSON line; -1 when stdout failed. */
 static int
-export_doc(const struct ctl *ctx, const json_t *line)
+sluicectl_export_doc(const struct ctl *ctx, const json_t *line)
 {
 	if (ctx->json)
 		return ferror(stdout) ? -1 : 0;
@@ -919,7 +919,7 @@ export_doc(const struct ctl *ctx, const json_t *line)
  * document whatever the export's size.
  */
 static int
-export_stream(struct ctl *ctx)
+sluicectl_export_stream(struct ctl *ctx)
 {
 	json_t *line;
 	int rc = -1;
@@ -929,7 +929,7 @@ export_stream(struct ctl *ctx)
 			return CTL_EXIT_UNREACHABLE;
 		if (json_object_get(line, "ok") != NULL)
 			rc = ctl_check(ctx, line);
-		else if (export_doc(ctx, line) == -1) {
+		else if (sluicectl_export_doc(ctx, line) == -1) {
 			fprintf(stderr, "sluicectl: writing stdout: %s\n",
 			    strerror(errno));
 			rc = CTL_EXIT_FAILED;
@@ -953,7 +953,7 @@ do_export(struct ctl *ctx, int argc, char **argv)
 		fprintf(stderr, "sluicectl: out of memory\n");
 		return CTL_EXIT_FAILED;
 	}
-	rc = export_parse(ctx, argc, argv, req);
+	rc = sluicectl_export_parse(ctx, argc, argv, req);
 	if (rc != 0) {
 		json_decref(req);
 		return rc;
@@ -965,7 +965,7 @@ do_export(struct ctl *ctx, int argc, char **argv)
 		json_decref(early);
 		return rc;
 	}
-	return export_stream(ctx);
+	return sluicectl_export_stream(ctx);
 }
 
 static int

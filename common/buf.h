@@ -32,6 +32,7 @@ int buf_appendf(struct buf *b, const char *fmt, ...)
 /* Removes the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 /* Hands the data to the caller (who frees it) and resets the buffer. */
-char *buf_steal(struct buf *b, size_t *len);
+char *buf_steal(struct buf *b, size_t *len)
+    __attribute__((warn_unused_result));
 
 #endif

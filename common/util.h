@@ -16,9 +16,12 @@
 
 /* Allocation that calls fatal() on failure.  For startup and the client only:
  * on the data path, ENOMEM fails the item, not the daemon. */
-void *xmalloc(size_t n);
-void *xcalloc(size_t n, size_t size);
-char *xstrdup(const char *s);
+void *xmalloc(size_t n)
+    __attribute__((warn_unused_result));
+void *xcalloc(size_t n, size_t size)
+    __attribute__((warn_unused_result));
+char *xstrdup(const char *s)
+    __attribute__((warn_unused_result));
 
 /* Milliseconds since the epoch (CLOCK_REALTIME): stored timestamps. */
 uint64_t now_ms(void);

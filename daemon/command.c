@@ -57,21 +57,21 @@ command_tag(json_t *req, json_t *reply)
 }
 
 static void
-reply(struct ctl_conn *c, json_t *req, json_t *rep)
+command_reply(struct ctl_conn *c, json_t *req, json_t *rep)
 {
 	command_tag(req, rep);
 	control_reply(c, rep);
 }
 
 static void
-reply_error(struct ctl_conn *c, json_t *req, enum proto_err e,
+command_reply_error(struct ctl_conn *c, json_t *req, enum proto_err e,
     const char *msg)
 {
-	reply(c, req, proto_error(e, msg));
+	command_reply(c, req, proto_error(e, msg));
 }
 
 static uint64_t
-req_uint(json_t *req, const char *key, uint64_t def)
+command_req_uint(json_t *req, const char *key, uint64_t def)
 {
 	json_t *v = json_object_get(req, key);
 
@@ -80,7 +80,7 @@ req_uint(json_t *req, const char *key, uint64_t def)
 
 /* A time argument (validated by proto.c) in epoch ms, 0 if absent. */
 static uint64_t
-req_time(json_t *req, const char *key)
+command_req_time(json_t *req, const char *key)
 {
 	json_t *v = json_object_get(req, key);
 	uint64_t ms = 0;
@@ -93,7 +93,7 @@ req_time(json_t *req, const char *key)
 }
 
 static json_t *
-time_or_null(uint64_t ms)
+command_time_or_null(uint64_t ms)
 {
 	char ts[40];
 
@@ -101,7 +101,7 @@ time_or_null(uint64_t ms)
 }
 
 static json_t *
-job_json(const struct job *j)
+command_job_json(const struct job *j)
 {
 	json_t *err = json_null();
 
@@ -113,10 +113,10 @@ job_json(const struct job *j)
 	    job_state_name(j->state), "priority", j->priority, "attempts",
 	    (int)j->attempts, "http_status", j->http_status ?
 	    json_integer(j->http_status) : json_null(), "error", err,
-	    "created_at", time_or_null(j->created_ms), "updated_at",
-	    time_or_null(j->updated_ms), "not_before",
-	    time_or_null(j->not_before_ms), "finished_at",
-	    time_or_null(j->finished_ms), "doc_id", j->doc_id ?
+	    "created_at", command_time_or_null(j->created_ms), "updated_at",
+	    command_time_or_null(j->updated_ms), "not_before",
+	    command_time_or_null(j->not_before_ms), "finished_at",
+	    command_time_or_null(j->finished_ms), "doc_id", j->doc_id ?
 	    json_integer((json_int_t)j->doc_id) : json_null());
 }
 
@@ -131,7 +131,7 @@ command_job_reply(struct command *cmd, MDB_txn *txn, uint64_t id)
 		return proto_error(PROTO_NOT_FOUND, "no such job");
 	if (rc != 0)
 		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
-	r = json_pack("{s:b, s:o}", "ok", 1, "job", job_json(&j));
+	r = json_pack("{s:b, s:o}", "ok", 1, "job", command_job_json(&j));
 	queue_job_free(&j);
 	return r;
 }
@@ -145,23 +145,23 @@ cmd_submit(struct command *cmd, struct ctl_conn *c, json_t *req)
 	struct op *op;
 
 	if (cmd->stopping) {
-		reply_error(c, req, PROTO_SHUTTING_DOWN, "sluiced is stopping");
+		command_reply_error(c, req, PROTO_SHUTTING_DOWN, "sluiced is stopping");
 		return;
 	}
 	if (cmd->store->full) {
-		reply_error(c, req, PROTO_STORE_FULL, "the store reached "
+		command_reply_error(c, req, PROTO_STORE_FULL, "the store reached "
 		    "store.map_size_max; nothing was queued");
 		return;
 	}
 	op = op_new(OP_SUBMIT, control_conn_id(c), req);
 	if (op == NULL || op_prepare_urls(op, cmd->url_opts) == -1) {
 		op_free(op);
-		reply_error(c, req, PROTO_INTERNAL, "out of memory");
+		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
 	}
 	op->priority = prio ? (int32_t)json_integer_value(prio) : 0;
 	op->force = json_is_true(json_object_get(req, "force"));
-	op->not_before_ms = req_time(req, "not_before");
+	op->not_before_ms = command_req_time(req, "not_before");
 	ops_add(cmd->ops, op);
 }
 
@@ -172,10 +172,10 @@ command_queue_op(struct command *cmd, struct ctl_conn *c, json_t *req,
 	struct op *op = op_new(kind, control_conn_id(c), req);
 
 	if (op == NULL) {
-		reply_error(c, req, PROTO_INTERNAL, "out of memory");
+		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
 	}
-	op->id = req_uint(req, "id", 0);
+	op->id = command_req_uint(req, "id", 0);
 	ops_add(cmd->ops, op);
 }
 
@@ -210,7 +210,7 @@ command_op_reply(const struct op *op)
 		return proto_error(op->err, op->errmsg);
 	if (op->kind == OP_CANCEL && op->has_job)
 		return json_pack("{s:b, s:o}", "ok", 1, "job",
-		    job_json(&op->job));
+		    command_job_json(&op->job));
 	return json_pack("{s:b, s:I}", "ok", 1, "retried",
 	    (json_int_t)op->retried);
 }
@@ -227,7 +227,7 @@ command_answer(struct command *cmd, struct op *list)
 		if (c != NULL && op->kind == OP_SUBMIT && op->err == PROTO_OK)
 			control_reply_with(c, command_write_submit, op);
 		else if (c != NULL)
-			reply(c, op->req, command_op_reply(op));
+			command_reply(c, op->req, command_op_reply(op));
 		op_free(op);
 	}
 }
@@ -235,7 +235,7 @@ command_answer(struct command *cmd, struct op *list)
 /* --- read-only commands -------------------------------------------- */
 
 static json_t *
-store_json(struct command *cmd)
+command_store_json(struct command *cmd)
 {
 	uint64_t used, map;
 
@@ -246,7 +246,7 @@ store_json(struct command *cmd)
 }
 
 static json_t *
-dups_json(struct command *cmd)
+command_dups_json(struct command *cmd)
 {
 	const struct queue_counts *q = &cmd->queue->counts;
 
@@ -266,7 +266,7 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	for (int i = 0; i < JOB_NSTATES; i++)
 		json_object_set_new(jobs, job_state_name(i),
 		    json_integer((json_int_t)q->state[i]));
-	reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
+	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
 	    "s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:f, s:i, s:i, s:i, s:I, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - cmd->started_mono) / 1000), "paused",
@@ -274,39 +274,39 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	    "submitted", (json_int_t)q->submitted, "fetched",
 	    (json_int_t)q->fetched, "failed", (json_int_t)q->failed, "bytes",
 	    (json_int_t)q->bytes, "not_modified", (json_int_t)q->not_modified,
-	    "duplicates", dups_json(cmd), "rate_1m", outcome_rate(cmd->outcomes), "inflight",
+	    "duplicates", command_dups_json(cmd), "rate_1m", outcome_rate(cmd->outcomes), "inflight",
 	    (int)fetch_inflight(cmd->fetch), "workers", (int)work_threads(cmd->work),
 	    "work_backlog", (int)work_backlog(cmd->work), "unindexed",
-	    (json_int_t)queue_unindexed(cmd->queue), "store", store_json(cmd)));
+	    (json_int_t)queue_unindexed(cmd->queue), "store", command_store_json(cmd)));
 }
 
 /* Runs fn inside a read transaction; answers internal on LMDB errors. */
 static void
-with_read_txn(struct command *cmd, struct ctl_conn *c, json_t *req,
+command_with_read_txn(struct command *cmd, struct ctl_conn *c, json_t *req,
     json_t *(*fn)(struct command *cmd, MDB_txn *txn, json_t *req))
 {
 	MDB_txn *txn;
 	int rc = store_txn_read(cmd->store, &txn);
 
 	if (rc != 0) {
-		reply_error(c, req, PROTO_INTERNAL, mdb_strerror(rc));
+		command_reply_error(c, req, PROTO_INTERNAL, mdb_strerror(rc));
 		return;
 	}
 	json_t *r = fn(cmd, txn, req);
 	mdb_txn_abort(txn);
-	reply(c, req, r);
+	command_reply(c, req, r);
 }
 
 static json_t *
 read_job(struct command *cmd, MDB_txn *txn, json_t *req)
 {
-	return command_job_reply(cmd, txn, req_uint(req, "id", 0));
+	return command_job_reply(cmd, txn, command_req_uint(req, "id", 0));
 }
 
 static void
 cmd_job(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	with_read_txn(cmd, c, req, read_job);
+	command_with_read_txn(cmd, c, req, read_job);
 }
 
 /*
@@ -315,7 +315,7 @@ cmd_job(struct command *cmd, struct ctl_conn *c, json_t *req)
  * Takes the list.
  */
 static json_t *
-page_reply(const char *name, json_t *list, int rc, bool more, uint64_t last)
+command_page_reply(const char *name, json_t *list, int rc, bool more, uint64_t last)
 {
 	if (rc != 0) {
 		json_decref(list);
@@ -333,7 +333,7 @@ struct jobs_ctx {
 };
 
 static int
-jobs_add(const struct job *j, void *arg)
+command_jobs_add(const struct job *j, void *arg)
 {
 	struct jobs_ctx *jc = arg;
 
@@ -341,7 +341,7 @@ jobs_add(const struct job *j, void *arg)
 		jc->more = true;
 		return 1;
 	}
-	json_array_append_new(jc->list, job_json(j));
+	json_array_append_new(jc->list, command_job_json(j));
 	jc->last = j->id;
 	return 0;
 }
@@ -350,25 +350,25 @@ static json_t *
 read_jobs(struct command *cmd, MDB_txn *txn, json_t *req)
 {
 	const char *state = json_string_value(json_object_get(req, "state"));
-	struct jobs_ctx jc = { json_array(), req_uint(req, "limit", 100), 0,
+	struct jobs_ctx jc = { json_array(), command_req_uint(req, "limit", 100), 0,
 	    false };
-	int rc = queue_walk(cmd->queue, txn, req_uint(req, "after", 0),
-	    state ? job_state_parse(state) : -1, jobs_add, &jc);
+	int rc = queue_walk(cmd->queue, txn, command_req_uint(req, "after", 0),
+	    state ? job_state_parse(state) : -1, command_jobs_add, &jc);
 
-	return page_reply("jobs", jc.list, rc, jc.more, jc.last);
+	return command_page_reply("jobs", jc.list, rc, jc.more, jc.last);
 }
 
 static void
 cmd_jobs(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	with_read_txn(cmd, c, req, read_jobs);
+	command_with_read_txn(cmd, c, req, read_jobs);
 }
 
 static json_t *
 read_doc(struct command *cmd, MDB_txn *txn, json_t *req)
 {
 	const char *url = json_string_value(json_object_get(req, "url"));
-	uint64_t id = req_uint(req, "id", 0);
+	uint64_t id = command_req_uint(req, "id", 0);
 	json_t *doc;
 	char *canon = NULL;
 	int rc = 0;
@@ -396,14 +396,14 @@ read_doc(struct command *cmd, MDB_txn *txn, json_t *req)
 static void
 cmd_doc(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	with_read_txn(cmd, c, req, read_doc);
+	command_with_read_txn(cmd, c, req, read_doc);
 }
 
 /* --- export: streamed as the client reads -------------------------- */
 
 struct export {
 	struct command	*cmd;
-	struct ctl_conn	*c;		/* valid during export_fill() */
+	struct ctl_conn	*c;		/* valid during command_export_fill() */
 	json_t		*req;
 	struct doc_cursor pos;
 	bool		 dups;
@@ -413,7 +413,7 @@ struct export {
 };
 
 static void
-export_free(struct export *e)
+command_export_free(struct export *e)
 {
 	free(e->tag);
 	json_decref(e->req);
@@ -422,7 +422,7 @@ export_free(struct export *e)
 }
 
 static int
-export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
+command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
     void *arg)
 {
 	struct export *e = arg;
@@ -442,11 +442,11 @@ export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
 	return 0;
 }
 
-static void export_more(struct ctl_conn *c, void *arg, bool closing);
+static void command_export_more(struct ctl_conn *c, void *arg, bool closing);
 
 /* Sends chunks until the client's buffer is full or the end is reached. */
 static void
-export_fill(struct ctl_conn *c, struct export *e)
+command_export_fill(struct ctl_conn *c, struct export *e)
 {
 	int rc = 0;
 
@@ -460,34 +460,34 @@ export_fill(struct ctl_conn *c, struct export *e)
 		if (rc != 0)
 			break;
 		rc = doc_walk(e->cmd->docs, txn, &e->pos, EXPORT_CHUNK,
-		    export_doc, e, &n);
+		    command_export_doc, e, &n);
 		mdb_txn_abort(txn);
 	}
 	if (control_conn_dead(c)) {
 		/* The client left (or could not take a document). */
-		export_free(e);
+		command_export_free(e);
 		return;
 	}
 	if (rc == 0) {
-		control_on_drain(c, EXPORT_LOW, export_more, e);
+		control_on_drain(c, EXPORT_LOW, command_export_more, e);
 		return;
 	}
 	if (rc == MDB_NOTFOUND)
-		reply(c, e->req, json_pack("{s:b, s:I}", "ok", 1, "count",
+		command_reply(c, e->req, json_pack("{s:b, s:I}", "ok", 1, "count",
 		    (json_int_t)e->count));
 	else
-		reply_error(c, e->req, PROTO_INTERNAL, mdb_strerror(rc));
-	export_free(e);
+		command_reply_error(c, e->req, PROTO_INTERNAL, mdb_strerror(rc));
+	command_export_free(e);
 }
 
 static void
-export_more(struct ctl_conn *c, void *arg, bool closing)
+command_export_more(struct ctl_conn *c, void *arg, bool closing)
 {
 	if (closing) {
-		export_free(arg);
+		command_export_free(arg);
 		return;
 	}
-	export_fill(c, arg);
+	command_export_fill(c, arg);
 }
 
 static void
@@ -496,12 +496,12 @@ cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 	struct export *e = calloc(1, sizeof(*e));
 
 	if (e == NULL) {
-		reply_error(c, req, PROTO_INTERNAL, "out of memory");
+		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
 	}
 	e->cmd = cmd;
 	e->req = json_incref(req);
-	e->pos.ms = req_time(req, "since");
+	e->pos.ms = command_req_time(req, "since");
 	e->dups = json_is_true(json_object_get(req, "include_duplicates"));
 	if (json_object_get(req, "tag") != NULL) {
 		char *t = json_dumps(json_object_get(req, "tag"),
@@ -511,7 +511,7 @@ cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 		free(t);
 	}
 	buf_init(&e->line, SIZE_MAX / 2);
-	export_fill(c, e);
+	command_export_fill(c, e);
 }
 
 /* --- control of the daemon ----------------------------------------- */
@@ -520,14 +520,14 @@ static void
 cmd_pause(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
 	cmd->paused = true;
-	reply(c, req, json_pack("{s:b, s:b}", "ok", 1, "paused", 1));
+	command_reply(c, req, json_pack("{s:b, s:b}", "ok", 1, "paused", 1));
 }
 
 static void
 cmd_resume(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
 	cmd->paused = false;
-	reply(c, req, json_pack("{s:b, s:b}", "ok", 1, "paused", 0));
+	command_reply(c, req, json_pack("{s:b, s:b}", "ok", 1, "paused", 0));
 }
 
 static void
@@ -535,10 +535,10 @@ command_add_waiter(struct command *cmd, struct ctl_conn *c, json_t *req,
     bool drain)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
-	uint64_t t = req_uint(req, "timeout", 0);
+	uint64_t t = command_req_uint(req, "timeout", 0);
 
 	if (w == NULL) {
-		reply_error(c, req, PROTO_INTERNAL, "out of memory");
+		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
 	}
 	w->conn_id = control_conn_id(c);
@@ -650,15 +650,15 @@ cmd_reload(struct command *cmd, struct ctl_conn *c, json_t *req)
 	    sizeof(err)) == -1) {
 		json_decref(applied);
 		json_decref(restart);
-		reply_error(c, req, PROTO_BAD_REQUEST, err);
+		command_reply_error(c, req, PROTO_BAD_REQUEST, err);
 		return;
 	}
-	reply(c, req, json_pack("{s:b, s:o, s:o}", "ok", 1, "applied", applied,
+	command_reply(c, req, json_pack("{s:b, s:o, s:o}", "ok", 1, "applied", applied,
 	    "restart_required", restart));
 }
 
 static void
-config_add(const char *key, const char *value, void *arg)
+command_config_add(const char *key, const char *value, void *arg)
 {
 	json_object_set_new(arg, key, json_string(value));
 }
@@ -668,8 +668,8 @@ cmd_config(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
 	json_t *all = json_object();
 
-	config_walk(cmd->cfg, config_add, all);
-	reply(c, req, json_pack("{s:b, s:o}", "ok", 1, "config", all));
+	config_walk(cmd->cfg, command_config_add, all);
+	command_reply(c, req, json_pack("{s:b, s:o}", "ok", 1, "config", all));
 }
 
 struct hosts_ctx {
@@ -681,7 +681,7 @@ struct hosts_ctx {
 };
 
 static const char *
-robots_state(const struct sched_host *h, bool respect)
+command_robots_state(const struct sched_host *h, bool respect)
 {
 	if (!respect)
 		return "ignored";
@@ -693,7 +693,7 @@ robots_state(const struct sched_host *h, bool respect)
 }
 
 static int
-hosts_add(const struct host_record *r, void *arg)
+command_hosts_add(const struct host_record *r, void *arg)
 {
 	struct hosts_ctx *hc = arg;
 	struct sched_host *h = sched_find_host(hc->cmd->sched, r->host);
@@ -710,12 +710,12 @@ hosts_add(const struct host_record *r, void *arg)
 	    (json_int_t)r->jobs[JOB_DONE], "failed",
 	    (json_int_t)r->jobs[JOB_FAILED], "cancelled",
 	    (json_int_t)r->jobs[JOB_CANCELLED], "next_allowed",
-	    h && h->next_start_ms > now ? time_or_null(h->next_start_ms) :
+	    h && h->next_start_ms > now ? command_time_or_null(h->next_start_ms) :
 	    json_null(), "backoff_until", h && h->backoff_until_ms > now ?
-	    time_or_null(h->backoff_until_ms) : json_null(), "delay_ms",
+	    command_time_or_null(h->backoff_until_ms) : json_null(), "delay_ms",
 	    (json_int_t)(h && h->delay_ms > hc->cmd->cfg->host_delay_ms ?
 	    h->delay_ms : hc->cmd->cfg->host_delay_ms), "robots",
-	    robots_state(h, hc->cmd->cfg->respect_robots));
+	    command_robots_state(h, hc->cmd->cfg->respect_robots));
 	json_array_append_new(hc->list, o);
 	hc->last = r->host;
 	return 0;
@@ -724,18 +724,18 @@ hosts_add(const struct host_record *r, void *arg)
 static json_t *
 read_hosts(struct command *cmd, MDB_txn *txn, json_t *req)
 {
-	struct hosts_ctx hc = { cmd, json_array(), req_uint(req, "limit", 100),
+	struct hosts_ctx hc = { cmd, json_array(), command_req_uint(req, "limit", 100),
 	    0, false };
-	int rc = queue_walk_hosts(cmd->queue, txn, req_uint(req, "after", 0),
-	    hosts_add, &hc);
+	int rc = queue_walk_hosts(cmd->queue, txn, command_req_uint(req, "after", 0),
+	    command_hosts_add, &hc);
 
-	return page_reply("hosts", hc.list, rc, hc.more, hc.last);
+	return command_page_reply("hosts", hc.list, rc, hc.more, hc.last);
 }
 
 static void
 cmd_hosts(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	with_read_txn(cmd, c, req, read_hosts);
+	command_with_read_txn(cmd, c, req, read_hosts);
 }
 
 struct dups_ctx {
@@ -745,7 +745,7 @@ struct dups_ctx {
 };
 
 static int
-dups_add(uint64_t copy, enum doc_dup_kind kind, double similarity,
+command_dups_add(uint64_t copy, enum doc_dup_kind kind, double similarity,
     void *arg)
 {
 	struct dups_ctx *dc = arg;
@@ -767,7 +767,7 @@ static json_t *
 read_dups(struct command *cmd, MDB_txn *txn, json_t *req)
 {
 	struct dups_ctx dc = { cmd, txn, json_array() };
-	uint64_t id = req_uint(req, "id", 0), first = id;
+	uint64_t id = command_req_uint(req, "id", 0), first = id;
 	json_t *doc, *of;
 	int rc = doc_get(cmd->docs, txn, id, &doc);
 
@@ -781,7 +781,7 @@ read_dups(struct command *cmd, MDB_txn *txn, json_t *req)
 	if (json_is_integer(of))
 		first = (uint64_t)json_integer_value(of);
 	json_decref(doc);
-	rc = doc_walk_dups(cmd->docs, txn, first, dups_add, &dc);
+	rc = doc_walk_dups(cmd->docs, txn, first, command_dups_add, &dc);
 	if (rc != 0) {
 		json_decref(dc.list);
 		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
@@ -793,7 +793,7 @@ read_dups(struct command *cmd, MDB_txn *txn, json_t *req)
 static void
 cmd_dups(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	with_read_txn(cmd, c, req, read_dups);
+	command_with_read_txn(cmd, c, req, read_dups);
 }
 
 static const command_fn handlers[CMD_COUNT] = {

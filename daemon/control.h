@@ -44,7 +44,8 @@ typedef void (*control_drain_fn)(struct ctl_conn *c, void *arg,
  */
 struct control *control_new(struct event_base *base, const char *path,
     unsigned mode, int fd, const struct control_limits *lim,
-    control_request_fn on_request, void *arg, char *err, size_t errlen);
+    control_request_fn on_request, void *arg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 void control_set_limits(struct control *ctl, const struct control_limits *l);
 /* Closes every connection and the listener (unlinking the socket it made). */
 void control_free(struct control *ctl);

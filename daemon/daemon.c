@@ -27,13 +27,13 @@
 /* --- timers and signals -------------------------------------------- */
 
 static void
-on_wake(evutil_socket_t fd, short what, void *arg)
+daemon_on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	/* Nothing to do here: the turn that follows does the work. */
 }
 
 static void
-update_status(struct daemon *d)
+daemon_update_status(struct daemon *d)
 {
 	const struct queue_counts *c = &d->queue.counts;
 	char s[256];
@@ -52,11 +52,11 @@ update_status(struct daemon *d)
 }
 
 static void
-on_cron(evutil_socket_t fd, short what, void *arg)
+daemon_on_cron(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 
-	update_status(d);
+	daemon_update_status(d);
 	store_trim(&d->store, d->cfg.max_mapped);
 	/* Try again every 10 s: the cap may have been raised, or deletes
 	 * may have freed pages. */
@@ -70,7 +70,7 @@ on_cron(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-on_watchdog(evutil_socket_t fd, short what, void *arg)
+daemon_on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	notify_watchdog();
 }
@@ -91,7 +91,7 @@ daemon_stop(struct daemon *d)
 }
 
 static void
-on_signal(evutil_socket_t sig, short what, void *arg)
+daemon_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	char err[512];
@@ -108,7 +108,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 static struct event *
-timer_new(struct daemon *d, event_callback_fn fn, uint64_t period_ms)
+daemon_timer_new(struct daemon *d, event_callback_fn fn, uint64_t period_ms)
 {
 	struct timeval tv = { (time_t)(period_ms / 1000),
 	    (suseconds_t)(period_ms % 1000) * 1000 };
@@ -123,9 +123,9 @@ timer_new(struct daemon *d, event_callback_fn fn, uint64_t period_ms)
 }
 
 static struct event *
-signal_new(struct daemon *d, int sig)
+daemon_signal_new(struct daemon *d, int sig)
 {
-	struct event *ev = evsignal_new(d->base, sig, on_signal, d);
+	struct event *ev = evsignal_new(d->base, sig, daemon_on_signal, d);
 
 	if (ev == NULL || event_add(ev, NULL) == -1)
 		fatalx("cannot watch signal %d", sig);
@@ -137,7 +137,7 @@ signal_new(struct daemon *d, int sig)
 /* Opens the databases, requeues what was active at a crash, and loads the
  * hosts that have ready jobs. */
 static void
-open_store(struct daemon *d)
+daemon_open_store(struct daemon *d)
 {
 	char err[512];
 	MDB_txn *txn;
@@ -195,7 +195,7 @@ struct reindex {
 /* doc_walk callback: indexes one first copy again from its stored text
  * (a duplicate keeps no text and was never indexed). */
 static int
-reindex_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
+daemon_reindex_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
     void *arg)
 {
 	struct reindex *r = arg;
@@ -219,7 +219,7 @@ reindex_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
 /* One transaction's worth; *end once every document was seen and the
  * index marked complete.  Returns an LMDB error or 0. */
 static int
-reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *indexed,
+daemon_reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *indexed,
     bool *end)
 {
 	struct reindex r = { .d = d };
@@ -229,7 +229,7 @@ reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *indexed,
 	rc = store_txn_write(&d->store, &r.txn);
 	if (rc != 0)
 		return rc;
-	rc = doc_walk(&d->docs, r.txn, pos, REINDEX_BATCH, reindex_doc, &r,
+	rc = doc_walk(&d->docs, r.txn, pos, REINDEX_BATCH, daemon_reindex_doc, &r,
 	    &n);
 	if (r.rc != 0)		/* doc_walk may have reached the end too */
 		rc = r.rc;
@@ -255,7 +255,7 @@ reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *indexed,
  * the next start: indexing a document twice changes nothing.
  */
 static void
-reindex_dedup(struct daemon *d)
+daemon_reindex_dedup(struct daemon *d)
 {
 	struct doc_cursor pos = { 0, 0 }, start;
 	uint64_t indexed = 0, t0 = mono_ms();
@@ -267,7 +267,7 @@ reindex_dedup(struct daemon *d)
 	    "the stored documents again");
 	while (!end) {
 		start = pos;
-		rc = reindex_batch(d, &pos, &indexed, &end);
+		rc = daemon_reindex_batch(d, &pos, &indexed, &end);
 		if (rc == MDB_MAP_FULL && store_grow(&d->store, err,
 		    sizeof(err)) == 0) {
 			pos = start;
@@ -285,27 +285,27 @@ reindex_dedup(struct daemon *d)
 
 /* fetch_guard_fn: nonzero refuses a connection to sa. */
 static int
-guard_refuses(const struct sockaddr *sa, socklen_t len, void *arg)
+daemon_guard_refuses(const struct sockaddr *sa, socklen_t len, void *arg)
 {
 	return guard_allows(arg, sa, len) ? 0 : -1;
 }
 
 static void
-on_request(struct ctl_conn *c, const char *line, size_t len, void *arg)
+daemon_on_request(struct ctl_conn *c, const char *line, size_t len, void *arg)
 {
 	command_dispatch(arg, c, line, len);
 }
 
 /* command_calls.reload */
 static int
-on_reload(void *arg, json_t *applied, json_t *restart, char *err,
+daemon_on_reload(void *arg, json_t *applied, json_t *restart, char *err,
     size_t errlen)
 {
 	return daemon_reload(arg, applied, restart, err, errlen);
 }
 
 static const char *
-socket_path(struct daemon *d, char *buf, size_t len)
+daemon_socket_path(struct daemon *d, char *buf, size_t len)
 {
 	const char *rt = getenv("RUNTIME_DIRECTORY");
 
@@ -323,7 +323,7 @@ socket_path(struct daemon *d, char *buf, size_t len)
 
 /* Splits dedup.strip_params ("a, b,c") into a NULL-terminated array. */
 static char **
-split_params(const char *list)
+daemon_split_params(const char *list)
 {
 	size_t n = 1;
 	char **v, *copy, *tok, *save;
@@ -346,7 +346,7 @@ split_params(const char *list)
 }
 
 static void
-free_params(char **v)
+daemon_free_params(char **v)
 {
 	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
 		free(v[i]);
@@ -356,7 +356,7 @@ free_params(char **v)
 /* Options of the worker stage and of URL checking, from d->cfg.  Pages
  * copy their options when created, so changing these is thread-safe. */
 static void
-configure_pages(struct daemon *d)
+daemon_configure_pages(struct daemon *d)
 {
 	struct page_opts *po = &d->page_opts;
 
@@ -368,8 +368,8 @@ configure_pages(struct daemon *d)
 	po->dedup.index_memory_max = d->cfg.index_memory_max;
 	po->keep_raw = d->cfg.keep_raw;
 	po->zstd_level = d->cfg.zstd_level;
-	free_params(d->strip_params);
-	d->strip_params = split_params(d->cfg.strip_params);
+	daemon_free_params(d->strip_params);
+	d->strip_params = daemon_split_params(d->cfg.strip_params);
 	url_opts_default(&d->url_opts);
 	d->url_opts.max_length = d->cfg.max_url_length;
 	d->url_opts.strip_params = (const char *const *)d->strip_params;
@@ -400,7 +400,7 @@ daemon_configure(struct daemon *d)
 		log_warnx("fetch settings not applied: out of memory");
 	if (d->control != NULL)
 		control_set_limits(d->control, &lim);
-	configure_pages(d);
+	daemon_configure_pages(d);
 }
 
 /* --- the turn's steps ---------------------------------------------- */
@@ -523,6 +523,16 @@ daemon_need(struct daemon *d, uint64_t now)
 		return TURN_NOW;	/* nothing gathers: index now */
 	if (d->outcomes.count * 2 >= d->sched.max_total)
 		return TURN_NOW;
+	/*
+	 * Idle fetch slots and a host that may start: plan at once.  Over
+	 * loopback a transfer ends within milliseconds, and slots waiting
+	 * for the commit interval sat idle most of it: 500 hosts started
+	 * 200 requests a second where politeness allowed 500.  A pass that
+	 * planned this way and started nothing falls back to gathering, so
+	 * a host that looks due with nothing to lease cannot spin the loop.
+	 */
+	if (plan && !d->plan_stalled)
+		return TURN_NOW;
 	if (outcome_pending(&d->outcomes) || plan ||
 	    (d->next_due_ms != 0 && now >= d->next_due_ms))
 		return TURN_GATHER;
@@ -574,10 +584,12 @@ daemon_pass(struct daemon *d)
 {
 	uint64_t now = now_ms();
 	bool clients = ops_pending(&d->ops);
+	enum turn_need need;
 	enum turn_result r;
 
 	d->leases.dispatch = daemon_may_dispatch(d);
-	r = turn_run(&d->turn, daemon_need(d, now), now);
+	need = daemon_need(d, now);
+	r = turn_run(&d->turn, need, now);
 	if (r == TURN_COMMITTED) {
 		dedup_commit(&d->dedup);
 		sched_commit(&d->sched, now);
@@ -586,6 +598,8 @@ daemon_pass(struct daemon *d)
 			d->last_client_mono = mono_ms();
 		command_answer(&d->command, ops_take(&d->ops));
 		lease_start(&d->leases);
+		d->plan_stalled = need == TURN_NOW && !clients &&
+		    d->leases.started == 0;
 	} else if (r == TURN_FAILED) {
 		ops_fail(&d->ops, d->turn.last_error == MDB_MAP_FULL ?
 		    PROTO_STORE_FULL : PROTO_INTERNAL,
@@ -618,7 +632,7 @@ daemon_wire(struct daemon *d)
 	    .queue = &d->queue, .docs = &d->docs, .sched = &d->sched,
 	    .dedup = &d->dedup, .ops = &d->ops, .outcomes = &d->outcomes,
 	    .url_opts = &d->url_opts, .started_mono = mono_ms(),
-	    .calls = { .reload = on_reload, .arg = d } };
+	    .calls = { .reload = daemon_on_reload, .arg = d } };
 	daemon_steps(d);
 }
 
@@ -636,10 +650,10 @@ daemon_start(struct daemon *d, int listen_fd)
 		fatalx("out of memory");
 	signal(SIGPIPE, SIG_IGN);
 	daemon_wire(d);
-	open_store(d);
+	daemon_open_store(d);
 	daemon_configure(d);
 	if (d->dedup.reindex)
-		reindex_dedup(d);
+		daemon_reindex_dedup(d);
 	d->fetch = fetch_new(d->base, &d->cfg, lease_fetched, &d->leases, err,
 	    sizeof(err));
 	if (d->fetch == NULL)
@@ -649,32 +663,32 @@ daemon_start(struct daemon *d, int listen_fd)
 	    err, sizeof(err));
 	if (d->guard == NULL)
 		fatalx("fetch.allow_cidrs: %s", err);
-	fetch_set_guard(d->fetch, guard_refuses, d->guard);
+	fetch_set_guard(d->fetch, daemon_guard_refuses, d->guard);
 	d->work = work_new(d->base, d->cfg.workers, outcome_page_done,
 	    &d->outcomes, err, sizeof(err));
 	if (d->work == NULL)
 		fatalx("workers: %s", err);
 	d->outcomes.work = d->command.work = d->work;
-	path = socket_path(d, buf, sizeof(buf));
+	path = daemon_socket_path(d, buf, sizeof(buf));
 	d->control = control_new(d->base, path, d->cfg.socket_mode, listen_fd,
-	    &lim, on_request, &d->command, err, sizeof(err));
+	    &lim, daemon_on_request, &d->command, err, sizeof(err));
 	if (d->control == NULL)
 		fatalx("control: %s", err);
 	d->command.control = d->control;
-	d->wake = timer_new(d, on_wake, 0);
-	d->cron = timer_new(d, on_cron, 1000);
+	d->wake = daemon_timer_new(d, daemon_on_wake, 0);
+	d->cron = daemon_timer_new(d, daemon_on_cron, 1000);
 	wd = notify_watchdog_usec();
 	if (wd > 0)
-		d->watchdog = timer_new(d, on_watchdog, wd / 2000 ? wd / 2000 : 1);
-	d->sig_term = signal_new(d, SIGTERM);
-	d->sig_int = signal_new(d, SIGINT);
-	d->sig_hup = signal_new(d, SIGHUP);
+		d->watchdog = daemon_timer_new(d, daemon_on_watchdog, wd / 2000 ? wd / 2000 : 1);
+	d->sig_term = daemon_signal_new(d, SIGTERM);
+	d->sig_int = daemon_signal_new(d, SIGINT);
+	d->sig_hup = daemon_signal_new(d, SIGHUP);
 	log_notice("sluiced %s ready: state %s, socket %s, %u workers, "
 	    "%llu jobs queued", SLUICE_VERSION, d->cfg.state_dir,
 	    listen_fd >= 0 ? "(socket activation)" : path,
 	    work_threads(d->work),
 	    (unsigned long long)d->queue.counts.state[JOB_QUEUED]);
-	update_status(d);
+	daemon_update_status(d);
 	notify_ready();
 }
 
@@ -695,7 +709,7 @@ daemon_free(struct daemon *d)
 	queue_close(&d->queue);
 	dedup_close(&d->dedup);
 	store_close(&d->store);
-	free_params(d->strip_params);
+	daemon_free_params(d->strip_params);
 	event_base_free(d->base);
 }
 
@@ -775,7 +789,7 @@ struct reload_ctx {
 };
 
 static void
-note_change(const char *key, bool restart, void *arg)
+daemon_note_change(const char *key, bool restart, void *arg)
 {
 	struct reload_ctx *rc = arg;
 
@@ -789,7 +803,7 @@ note_change(const char *key, bool restart, void *arg)
  * cannot move it and a reload does not see it change.
  */
 static int
-absolute_state_dir(struct daemon *d, struct config *c, char *err,
+daemon_absolute_state_dir(struct daemon *d, struct config *c, char *err,
     size_t errlen)
 {
 	char *abs;
@@ -820,7 +834,7 @@ daemon_load_config(struct daemon *d, struct config *c, char *err,
 			return -1;
 	if (config_validate(c, err, errlen) == -1)
 		return -1;
-	return absolute_state_dir(d, c, err, errlen);
+	return daemon_absolute_state_dir(d, c, err, errlen);
 }
 
 int
@@ -834,7 +848,7 @@ daemon_reload(struct daemon *d, json_t *applied, json_t *restart, char *err,
 		config_free(&next);
 		return -1;
 	}
-	config_diff(&d->cfg, &next, note_change, &rc);
+	config_diff(&d->cfg, &next, daemon_note_change, &rc);
 	/* Keys that need a restart keep their running values. */
 	for (size_t i = 0; i < json_array_size(restart); i++)
 		if (config_keep(&next, &d->cfg,

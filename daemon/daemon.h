@@ -79,6 +79,7 @@ struct daemon {
 	struct command	 command;
 	uint64_t	 last_client_mono;	/* last commit with ops */
 	uint64_t	 next_due_ms;	/* earliest delayed job, 0 = none */
+	bool		 plan_stalled;	/* planning at once started nothing */
 
 	struct event	*wake;		/* next due job / host slot */
 	struct event	*cron;		/* 1 s housekeeping */

@@ -212,7 +212,8 @@ void dedup_signature(const char *text, size_t len, const struct dedup_opts *o,
  * when out of memory.
  */
 char *dedup_normalize(const char *text, size_t len, const struct dedup_opts *o,
-    size_t *outlen);
+    size_t *outlen)
+    __attribute__((warn_unused_result));
 
 /* Unbiased estimate of the Jaccard similarity of two near signatures'
  * shingle sets, in [0, 1]; 0 if either is not near. */

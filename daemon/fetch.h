@@ -107,7 +107,8 @@ typedef void (*fetch_done_fn)(struct fetch_result *res, void *cbarg);
  * CURLOPT_NOSIGNAL, so libcurl leaves signal dispositions alone.
  */
 struct fetch *fetch_new(struct event_base *base, const struct config *cfg,
-    fetch_done_fn done, void *cbarg, char *err, size_t errlen);
+    fetch_done_fn done, void *cbarg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /*
  * Replaces the limits; transfers started afterwards use them, those in
  * flight keep theirs.  Returns 0, or -1 (out of memory, or a line break in
@@ -122,7 +123,8 @@ int fetch_configure(struct fetch *f, const struct config *cfg);
  * fetch_free() has begun.  Safe to call from the done callback.
  */
 int fetch_start(struct fetch *f, const struct fetch_req *req, char *err,
-    size_t errlen);
+    size_t errlen)
+    __attribute__((warn_unused_result));
 /* Transfers started and not yet reported done. */
 unsigned fetch_inflight(const struct fetch *f);
 /*

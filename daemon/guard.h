@@ -52,7 +52,8 @@ struct guard_check {
  * "allow_cidrs: \"TOKEN\": why" or an out-of-memory message.
  */
 struct guard *guard_new(bool allow_private, const char *allow_cidrs,
-    char *err, size_t errlen);
+    char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 void guard_free(struct guard *g);
 
 /*

@@ -35,6 +35,7 @@ int hosts_robots_put(struct hosts *h, MDB_txn *txn, uint64_t host,
     const struct hosts_robots *r);
 
 /* "/path?query" of url for robots.txt matching (malloc'd), or NULL. */
-char *hosts_path_query(const char *url);
+char *hosts_path_query(const char *url)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -39,6 +39,11 @@ lease_free(struct lease *l)
 static void
 lease_push(struct leases *ls, struct lease *l)
 {
+#ifndef NDEBUG
+	/* A job is held by one lease at a time. */
+	for (const struct lease *o = ls->planned; o != NULL; o = o->next)
+		assert(l->robots || o->robots || o->job_id != l->job_id);
+#endif
 	l->next = ls->planned;
 	ls->planned = l;
 }
@@ -376,6 +381,7 @@ lease_start(struct leases *ls)
 	char err[256];
 
 	lease_free_robots(ls);		/* cached by the commit */
+	ls->started = 0;
 	for (l = ls->planned; l != NULL; l = next) {
 		struct fetch_req req = {
 			.job_id = l->job_id,
@@ -387,8 +393,14 @@ lease_start(struct leases *ls)
 		};
 		next = l->next;
 		l->next = NULL;
-		if (fetch_start(ls->fetch, &req, err, sizeof(err)) == 0)
+		if (fetch_start(ls->fetch, &req, err, sizeof(err)) == 0) {
+			/* host_delay separates real starts: the commit
+			 * before this one may have taken a while. */
+			if (!l->robots)
+				sched_started(ls->sched, l->host, now_ms());
+			ls->started++;
 			continue;
+		}
 		if (l->robots) {
 			lease_robots_failed(ls, l, err);
 			continue;

@@ -63,6 +63,7 @@ struct leases {
 	struct robots_result *fetched;	/* robots.txt to cache */
 	bool		 dispatch;	/* may plan new leases this turn */
 	bool		 stopping;	/* aborted transfers are dropped */
+	uint32_t	 started;	/* by the last lease_start() */
 	struct sched	*sched;
 	struct queue	*queue;
 	struct hosts	*hosts;

@@ -99,6 +99,7 @@ void ops_abort(void *ops);
 void ops_fail(struct ops *o, enum proto_err e, const char *msg);
 /* Takes the pending list, to answer it; the ops are op_free()d by the
  * taker.  Requests that arrive while it answers start a new list. */
-struct op *ops_take(struct ops *o);
+struct op *ops_take(struct ops *o)
+    __attribute__((warn_unused_result));
 
 #endif

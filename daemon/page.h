@@ -52,7 +52,8 @@ struct page {
 
 /* Allocates a page for res (ownership of res and url moves to the page). */
 struct page *page_new(uint64_t job_id, uint64_t host, char *url,
-    struct fetch_result *res, const struct page_opts *opts);
+    struct fetch_result *res, const struct page_opts *opts)
+    __attribute__((warn_unused_result));
 void page_free(struct page *p);
 /* The work_item entry point. */
 void page_run(struct work_item *it);

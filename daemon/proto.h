@@ -54,9 +54,11 @@ const char *proto_err_code(enum proto_err e);
 const char *proto_cmd_name(enum proto_cmd c);
 
 /* {"ok":false,"error":{"code":…,"message":…}} (new reference). */
-json_t *proto_error(enum proto_err e, const char *message);
+json_t *proto_error(enum proto_err e, const char *message)
+    __attribute__((warn_unused_result));
 /* {"ok":true} (new reference). */
-json_t *proto_ok(void);
+json_t *proto_ok(void)
+    __attribute__((warn_unused_result));
 /* Appends v, any JSON value, to out in the protocol's compact form (no
  * newline).  0, or -1 if out refuses it. */
 int proto_write(struct buf *out, json_t *v);

@@ -3,7 +3,7 @@
  *
  * A job is in exactly one index that matches its state: ready or delayed
  * (queued), active, failed; done and cancelled jobs are only in "jobs".
- * Every transition goes through job_move() so the indexes and the state
+ * Every transition goes through queue_job_move() so the indexes and the state
  * counts cannot drift apart.
  */
 #include <errno.h>
@@ -86,7 +86,7 @@ counter_field(struct queue_counts *c, size_t i)
 	return i < JOB_NSTATES ? &c->state[i] : rest[i - JOB_NSTATES];
 }
 
-static int intake_load(struct queue *q);
+static int queue_intake_load(struct queue *q);
 static int index_at_open(struct queue *q);
 
 int
@@ -153,7 +153,7 @@ index_at_open(struct queue *q)
 		/* A store at its cap has no room for the indexes: the jobs
 		 * wait in the intake until a restart with a higher cap. */
 		q->index_from = from;
-		return intake_load(q);
+		return queue_intake_load(q);
 	}
 	return rc;
 }
@@ -242,15 +242,15 @@ queue_turn_flush(struct queue *q, MDB_txn *txn)
 	return rc;
 }
 
-static uint64_t intake_hash(const char *url);
-static int intake_lookup(struct queue *q, MDB_txn *txn, const char *url,
+static uint64_t queue_intake_hash(const char *url);
+static int queue_intake_lookup(struct queue *q, MDB_txn *txn, const char *url,
     uint64_t hash, uint64_t *id);
 static int settle(struct queue *q, MDB_txn *txn, uint64_t now);
 
 /* --- records ------------------------------------------------------- */
 
 static int
-job_decode(const MDB_val *v, struct job *j)
+queue_job_decode(const MDB_val *v, struct job *j)
 {
 	struct job_disk d;
 	const char *p = (const char *)v->mv_data + sizeof(d);
@@ -297,7 +297,7 @@ job_decode(const MDB_val *v, struct job *j)
 }
 
 static int
-job_put(struct queue *q, MDB_txn *txn, const struct job *j, unsigned flags)
+queue_job_put(struct queue *q, MDB_txn *txn, const struct job *j, unsigned flags)
 {
 	size_t ul = strlen(j->url);
 	size_t ml = j->error_msg ? strnlen(j->error_msg, JOB_ERROR_MSG_MAX) : 0;
@@ -355,7 +355,7 @@ queue_get(struct queue *q, MDB_txn *txn, uint64_t id, struct job *j)
 
 	if (rc != 0)
 		return rc;
-	rc = job_decode(&v, j);
+	rc = queue_job_decode(&v, j);
 	if (rc == 0)
 		j->id = id;
 	return rc;
@@ -372,7 +372,7 @@ queue_get(struct queue *q, MDB_txn *txn, uint64_t id, struct job *j)
 #define URL_KEY_PREFIX	480
 
 static size_t
-url_key(const char *url, unsigned char out[URL_KEY_MAX])
+queue_url_key(const char *url, unsigned char out[URL_KEY_MAX])
 {
 	size_t len = strlen(url);
 	XXH128_hash_t h;
@@ -395,14 +395,14 @@ queue_find_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t *id)
 	MDB_val k = { 0, key }, v;
 	int rc;
 
-	k.mv_size = url_key(url, key);
+	k.mv_size = queue_url_key(url, key);
 	rc = mdb_get(txn, q->urls, &k, &v);
 	if (rc == 0 && v.mv_size != 8)
 		rc = MDB_CORRUPTED;
 	if (rc == 0)
 		*id = store_get_be64(v.mv_data);
 	if (rc == MDB_NOTFOUND && q->intake.count > 0)
-		rc = intake_lookup(q, txn, url, intake_hash(url), id);
+		rc = queue_intake_lookup(q, txn, url, queue_intake_hash(url), id);
 	return rc;
 }
 
@@ -415,7 +415,7 @@ queue_alias_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t id)
 
 	if ((rc = settle(q, txn, now_ms())) != 0)
 		return rc;
-	k.mv_size = url_key(url, key);
+	k.mv_size = queue_url_key(url, key);
 	store_put_be64(idbuf, id);
 	rc = mdb_put(txn, q->urls, &k, &v, MDB_NOOVERWRITE);
 	return rc == MDB_KEYEXIST ? 0 : rc;
@@ -455,7 +455,7 @@ id_index(MDB_txn *txn, MDB_dbi dbi, uint64_t id, bool add)
 
 /* Adds or removes j's entry in the index of its current state. */
 static int
-job_index(struct queue *q, MDB_txn *txn, const struct job *j, bool add,
+queue_job_index(struct queue *q, MDB_txn *txn, const struct job *j, bool add,
     uint64_t now)
 {
 	unsigned char key[READY_KEY_LEN];
@@ -582,10 +582,10 @@ queue_walk_hosts(struct queue *q, MDB_txn *txn, uint64_t after,
  * the record, joins the new index.  j->state is updated.
  */
 static int
-job_move(struct queue *q, MDB_txn *txn, struct job *j, enum job_state to,
+queue_job_move(struct queue *q, MDB_txn *txn, struct job *j, enum job_state to,
     uint64_t now)
 {
-	int rc = job_index(q, txn, j, false, now);
+	int rc = queue_job_index(q, txn, j, false, now);
 
 	if (rc == 0)
 		rc = host_add(q, txn, j->host, NULL, j->state, -1);
@@ -601,14 +601,14 @@ job_move(struct queue *q, MDB_txn *txn, struct job *j, enum job_state to,
 		j->finished_ms = now;
 	else
 		j->finished_ms = 0;
-	rc = job_put(q, txn, j, 0);
+	rc = queue_job_put(q, txn, j, 0);
 	if (rc == 0)
-		rc = job_index(q, txn, j, true, now);
+		rc = queue_job_index(q, txn, j, true, now);
 	return rc;
 }
 
 static void
-job_set_error(struct job *j, const char *code, const char *msg)
+queue_job_set_error(struct job *j, const char *code, const char *msg)
 {
 	snprintf(j->error_code, sizeof(j->error_code), "%s", code ? code : "");
 	SAFE_FREE(j->error_msg);
@@ -623,10 +623,10 @@ job_set_error(struct job *j, const char *code, const char *msg)
  * it restarts), as queued.  The old index entry and host count go first.
  */
 static int
-job_rehost(struct queue *q, MDB_txn *txn, struct job *j, uint64_t host,
+queue_job_rehost(struct queue *q, MDB_txn *txn, struct job *j, uint64_t host,
     const char *origin, uint64_t now)
 {
-	int rc = job_index(q, txn, j, false, now);
+	int rc = queue_job_index(q, txn, j, false, now);
 
 	if (rc == 0)
 		rc = host_add(q, txn, j->host, NULL, j->state, -1);
@@ -640,22 +640,22 @@ job_rehost(struct queue *q, MDB_txn *txn, struct job *j, uint64_t host,
 	j->host = host;
 	j->updated_ms = now;
 	j->finished_ms = 0;
-	rc = job_put(q, txn, j, 0);
+	rc = queue_job_put(q, txn, j, 0);
 	if (rc == 0)
-		rc = job_index(q, txn, j, true, now);
+		rc = queue_job_index(q, txn, j, true, now);
 	return rc;
 }
 
 /* Back to queued from the submitted URL: a forced or manual retry
  * forgets the redirects a previous run followed. */
 static int
-job_restart(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
+queue_job_restart(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
 {
 	if (j->fetch_url == NULL)
-		return job_move(q, txn, j, JOB_QUEUED, now);
+		return queue_job_move(q, txn, j, JOB_QUEUED, now);
 	SAFE_FREE(j->fetch_url);
 	j->hops = 0;
-	return job_rehost(q, txn, j, j->url_host, NULL, now);
+	return queue_job_rehost(q, txn, j, j->url_host, NULL, now);
 }
 
 static int
@@ -674,8 +674,8 @@ submit_existing(struct queue *q, MDB_txn *txn, uint64_t id, bool force,
 		j.attempts = 0;
 		j.priority = prio;
 		j.not_before_ms = 0;
-		job_set_error(&j, "", NULL);
-		rc = job_restart(q, txn, &j, now);
+		queue_job_set_error(&j, "", NULL);
+		rc = queue_job_restart(q, txn, &j, now);
 		r->status = SUBMIT_REQUEUED;
 		r->state = JOB_QUEUED;
 	}
@@ -686,15 +686,15 @@ submit_existing(struct queue *q, MDB_txn *txn, uint64_t id, bool force,
 /* --- the intake ---------------------------------------------------- */
 
 static uint64_t
-intake_hash(const char *url)
+queue_intake_hash(const char *url)
 {
 	return XXH3_64bits(url, strlen(url));
 }
 
-/* The unindexed job whose URL is url (hash: its intake_hash()): 0,
+/* The unindexed job whose URL is url (hash: its queue_intake_hash()): 0,
  * MDB_NOTFOUND or an error. */
 static int
-intake_lookup(struct queue *q, MDB_txn *txn, const char *url, uint64_t hash,
+queue_intake_lookup(struct queue *q, MDB_txn *txn, const char *url, uint64_t hash,
     uint64_t *id)
 {
 	size_t len = strlen(url);
@@ -731,7 +731,7 @@ index_job(struct queue *q, MDB_txn *txn, const struct job *j,
     const char *origin, uint64_t now)
 {
 	unsigned char key[URL_KEY_MAX], idbuf[8];
-	MDB_val k = { url_key(j->url, key), key }, v = { 8, idbuf };
+	MDB_val k = { queue_url_key(j->url, key), key }, v = { 8, idbuf };
 	char *made = NULL;
 	int rc;
 
@@ -742,7 +742,7 @@ index_job(struct queue *q, MDB_txn *txn, const struct job *j,
 	if (rc == MDB_KEYEXIST)
 		rc = 0;
 	if (rc == 0)
-		rc = job_index(q, txn, j, true, now);
+		rc = queue_job_index(q, txn, j, true, now);
 	if (rc == 0 && origin == NULL)
 		(void)url_host_key(j->url, &made);	/* no URL parse */
 	if (rc == 0)
@@ -799,7 +799,7 @@ queue_index(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
 	return rc;
 }
 
-/* queue_walk callback of intake_load: adds j to the intake. */
+/* queue_walk callback of queue_intake_load: adds j to the intake. */
 static int
 load_walked(const struct job *j, void *arg)
 {
@@ -810,14 +810,14 @@ load_walked(const struct job *j, void *arg)
 		return 1;
 	if (in->count > 0 && j->id != in->base + in->count)
 		w->rc = MDB_CORRUPTED;	/* ids follow on */
-	else if (intake_add(in, j->id, intake_hash(j->url)) == -1)
+	else if (intake_add(in, j->id, queue_intake_hash(j->url)) == -1)
 		w->rc = ENOMEM;
 	return w->rc != 0;
 }
 
 /* Fills the intake with the unindexed jobs of the store. */
 static int
-intake_load(struct queue *q)
+queue_intake_load(struct queue *q)
 {
 	struct unindexed_walk w = { .q = q };
 	MDB_txn *txn;
@@ -845,10 +845,10 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 	unsigned char key[URL_KEY_MAX];
 	MDB_val k = { 0, key }, v;
 	struct job j = { 0 };
-	uint64_t id, hash = intake_hash(url);
+	uint64_t id, hash = queue_intake_hash(url);
 	int rc;
 
-	k.mv_size = url_key(url, key);
+	k.mv_size = queue_url_key(url, key);
 	rc = mdb_get(txn, q->urls, &k, &v);
 	if (rc == 0 && v.mv_size == 8)
 		return submit_existing(q, txn, store_get_be64(v.mv_data),
@@ -857,7 +857,7 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 		return rc ? rc : MDB_CORRUPTED;
 	/* An unindexed job is queued, which --force leaves as it is. */
 	if (q->intake.count > 0 &&
-	    (rc = intake_lookup(q, txn, url, hash, &id)) != MDB_NOTFOUND)
+	    (rc = queue_intake_lookup(q, txn, url, hash, &id)) != MDB_NOTFOUND)
 		return rc ? rc : submit_existing(q, txn, id, force, priority,
 		    now, r);
 	j.id = q->next_id;
@@ -868,7 +868,7 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 	j.created_ms = j.updated_ms = now;
 	j.not_before_ms = not_before_ms > now ? not_before_ms : 0;
 	j.url = (char *)url;
-	if ((rc = job_put(q, txn, &j, MDB_APPEND)) != 0)
+	if ((rc = queue_job_put(q, txn, &j, MDB_APPEND)) != 0)
 		return rc;
 	/* A full backlog: the oldest waiting job makes room. */
 	if (q->backlog > 0 && queue_unindexed(q) >= q->backlog &&
@@ -969,7 +969,7 @@ queue_lease(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now,
 		return MDB_KEYEXIST;
 	}
 	j->attempts++;
-	rc = job_move(q, txn, j, JOB_ACTIVE, now);
+	rc = queue_job_move(q, txn, j, JOB_ACTIVE, now);
 	if (rc != 0)
 		queue_job_free(j);
 	return rc;
@@ -1000,8 +1000,8 @@ queue_done(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t doc_id,
 		return rc;
 	j.doc_id = doc_id;
 	j.http_status = http_status;
-	job_set_error(&j, "", NULL);
-	rc = job_move(q, txn, &j, JOB_DONE, now);
+	queue_job_set_error(&j, "", NULL);
+	rc = queue_job_move(q, txn, &j, JOB_DONE, now);
 	queue_job_free(&j);
 	return rc;
 }
@@ -1031,15 +1031,15 @@ queue_fail(struct queue *q, MDB_txn *txn, uint64_t id,
 
 	if (rc != 0)
 		return rc;
-	job_set_error(&j, f->code, f->message);
+	queue_job_set_error(&j, f->code, f->message);
 	j.http_status = f->http_status;
 	*requeued = f->retryable && j.attempts < q->max_attempts;
 	if (*requeued) {
 		j.not_before_ms = now + retry_delay(q, j.attempts,
 		    f->retry_after_ms);
-		rc = job_move(q, txn, &j, JOB_QUEUED, now);
+		rc = queue_job_move(q, txn, &j, JOB_QUEUED, now);
 	} else {
-		rc = job_move(q, txn, &j, JOB_FAILED, now);
+		rc = queue_job_move(q, txn, &j, JOB_FAILED, now);
 		if (rc == 0)
 			q->counts.failed++;
 	}
@@ -1084,7 +1084,7 @@ queue_redirect(struct queue *q, MDB_txn *txn, uint64_t id,
 	if (j.attempts > 0)
 		j.attempts--;
 	j.not_before_ms = 0;
-	rc = job_rehost(q, txn, &j, host, origin, now);
+	rc = queue_job_rehost(q, txn, &j, host, origin, now);
 	queue_job_free(&j);
 	return rc;
 }
@@ -1096,7 +1096,7 @@ queue_redirect(struct queue *q, MDB_txn *txn, uint64_t id,
  * change() to it; MDB_KEYEXIST when its state forbids the change.
  */
 static int
-job_update(struct queue *q, MDB_txn *txn, uint64_t id, unsigned from,
+queue_job_update(struct queue *q, MDB_txn *txn, uint64_t id, unsigned from,
     int (*change)(struct queue *, MDB_txn *, struct job *, uint64_t),
     uint64_t now)
 {
@@ -1116,8 +1116,8 @@ job_update(struct queue *q, MDB_txn *txn, uint64_t id, unsigned from,
 static int
 cancel_job(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
 {
-	job_set_error(j, "cancelled", NULL);
-	return job_move(q, txn, j, JOB_CANCELLED, now);
+	queue_job_set_error(j, "cancelled", NULL);
+	return queue_job_move(q, txn, j, JOB_CANCELLED, now);
 }
 
 static int
@@ -1125,21 +1125,21 @@ retry_job(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
 {
 	j->attempts = 0;
 	j->not_before_ms = 0;
-	job_set_error(j, "", NULL);
-	return job_restart(q, txn, j, now);
+	queue_job_set_error(j, "", NULL);
+	return queue_job_restart(q, txn, j, now);
 }
 
 int
 queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
 {
-	return job_update(q, txn, id, STATE_BIT(JOB_QUEUED) |
+	return queue_job_update(q, txn, id, STATE_BIT(JOB_QUEUED) |
 	    STATE_BIT(JOB_ACTIVE), cancel_job, now);
 }
 
 int
 queue_retry(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
 {
-	return job_update(q, txn, id, STATE_BIT(JOB_FAILED) |
+	return queue_job_update(q, txn, id, STATE_BIT(JOB_FAILED) |
 	    STATE_BIT(JOB_CANCELLED), retry_job, now);
 }
 
@@ -1205,7 +1205,7 @@ queue_recover(struct queue *q, MDB_txn *txn, uint64_t *n)
 		if (rc != 0)
 			break;
 		j.not_before_ms = 0;
-		rc = job_move(q, txn, &j, JOB_QUEUED, now);
+		rc = queue_job_move(q, txn, &j, JOB_QUEUED, now);
 		queue_job_free(&j);
 		(*n)++;
 	}
@@ -1230,7 +1230,7 @@ queue_walk(struct queue *q, MDB_txn *txn, uint64_t after_id, int state,
 
 		if (k.mv_size != sizeof(uint64_t))
 			continue;
-		rc = job_decode(&v, &j);
+		rc = queue_job_decode(&v, &j);
 		if (rc != 0)
 			break;
 		memcpy(&j.id, k.mv_data, sizeof(j.id));

@@ -101,7 +101,8 @@ void robots_limits_default(struct robots_limits *lim);
  * set when out of memory.
  */
 struct robots *robots_parse(const char *body, size_t len,
-    const struct robots_limits *lim, char *err, size_t errlen);
+    const struct robots_limits *lim, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 void robots_free(struct robots *r);
 
 /*

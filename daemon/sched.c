@@ -8,6 +8,7 @@
  * lease.  Both are fine for thousands of hosts; a crawl over millions needs
  * an idle-host sweep and a heap of startable hosts ordered by priority.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,7 +174,7 @@ host_can_start(const struct sched *s, const struct sched_host *h,
 
 /* True when h's robots.txt must be looked up before it may start. */
 static bool
-robots_needed(const struct sched *s, const struct sched_host *h,
+sched_robots_needed(const struct sched *s, const struct sched_host *h,
     uint64_t now)
 {
 	if (!s->respect_robots)
@@ -212,12 +213,12 @@ pick_host(struct sched *s, struct queue *q, MDB_txn *txn, uint64_t now,
 
 			if (!host_can_start(s, h, now))
 				continue;
-			if (robots_needed(s, h, now)) {
+			if (sched_robots_needed(s, h, now)) {
 				if (h->robots_state != SCHED_ROBOTS_FETCHING)
 					calls->robots(h, calls->arg);
 				if (calls->rc != 0)
 					return calls->rc;
-				if (robots_needed(s, h, now))
+				if (sched_robots_needed(s, h, now))
 					continue;
 			}
 			if ((rc = host_head(q, txn, h)) != 0)
@@ -291,10 +292,28 @@ sched_abort(struct sched *s)
 }
 
 void
+sched_started(struct sched *s, uint64_t host, uint64_t now)
+{
+	struct sched_host *h = sched_find(s, host);
+	uint64_t next;
+
+	if (h == NULL)
+		return;
+	next = now + (h->delay_ms > s->host_delay_ms ? h->delay_ms :
+	    s->host_delay_ms);
+	if (next > h->next_start_ms)
+		h->next_start_ms = next;
+}
+
+void
 sched_finished(struct sched *s, uint64_t host)
 {
 	struct sched_host *h = sched_find(s, host);
 
+	/* Every finish matches one committed lease: a slot never goes
+	 * below zero (checked in debug builds, clamped otherwise). */
+	assert(h != NULL && h->inflight > 0);
+	assert(s->inflight > 0);
 	if (h != NULL && h->inflight > 0)
 		h->inflight--;
 	if (s->inflight > 0)

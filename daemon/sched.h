@@ -69,7 +69,8 @@ struct sched {
 	bool		 respect_robots;
 };
 
-int sched_init(struct sched *s);
+int sched_init(struct sched *s)
+    __attribute__((warn_unused_result));
 void sched_free(struct sched *s);
 void sched_configure(struct sched *s, uint32_t max_total,
     uint32_t max_per_host, uint64_t host_delay_ms);
@@ -115,6 +116,9 @@ void sched_abort(struct sched *s);
 /* A leased job of host gave back its slot: its page came back from a
  * worker, or its failure was committed. */
 void sched_finished(struct sched *s, uint64_t host);
+/* A leased transfer to host has really started: the next start waits for
+ * the host's delay from now, whenever its commit let it start. */
+void sched_started(struct sched *s, uint64_t host, uint64_t now);
 
 /*
  * Pauses host after a 429/503/connection failure: the pause doubles from

@@ -63,8 +63,10 @@ int store_grow(struct store *s, char *err, size_t errlen);
 /* Changes the cap (reload).  The map itself never shrinks. */
 void store_set_max(struct store *s, uint64_t map_size_max);
 
-int store_txn_write(struct store *s, MDB_txn **txn);
-int store_txn_read(struct store *s, MDB_txn **txn);
+int store_txn_write(struct store *s, MDB_txn **txn)
+    __attribute__((warn_unused_result));
+int store_txn_read(struct store *s, MDB_txn **txn)
+    __attribute__((warn_unused_result));
 /* Opens (creating) a named database inside txn. */
 int store_dbi(MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi);
 

@@ -24,7 +24,8 @@ typedef void (*work_done_fn)(struct work_item *it, void *arg);
 
 /* Starts nthreads workers (0 = number of CPUs).  NULL with err on failure. */
 struct work *work_new(struct event_base *base, unsigned nthreads,
-    work_done_fn done, void *arg, char *err, size_t errlen);
+    work_done_fn done, void *arg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* Queues it; never blocks on workers. */
 void work_submit(struct work *w, struct work_item *it);
 /* Items submitted and not yet handed back through done. */

@@ -158,7 +158,8 @@ const char *html_text(const xmlNode *n);
  * malloc'd string the caller frees, or NULL if out of memory.  Iterative:
  * safe on any depth.
  */
-char *html_node_text(const xmlNode *n, size_t max);
+char *html_node_text(const xmlNode *n, size_t max)
+    __attribute__((warn_unused_result));
 
 /* Whitespace state carried across html_collapse() calls. */
 #define HTML_WS_START	0	/* nothing written: leading space dropped */

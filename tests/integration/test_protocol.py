@@ -6,6 +6,7 @@ the client limit and clients that vanish mid-request.
 """
 
 import json
+import signal
 import socket
 import struct
 import subprocess
@@ -430,6 +431,43 @@ def test_half_closed_client_gets_its_replies(tmp):
         assert c.readline() == b"", "connection not closed after replies"
         c.close()
         assert web.hits("/page/4") == 1
+
+
+def test_waiters_answered_at_shutdown(tmp):
+    """command.c owns the waiters: a `wait` client whose condition never
+    holds hears shutting_down (with its tag) when sluiced stops, a waiter
+    whose client left is forgotten, and a `wait` on a drained queue is
+    answered at once."""
+    with FixtureServer() as web:
+        d = Daemon(tmp, extra_set=FAST)
+        d.start()
+        try:
+            ok(req(d, {"cmd": "pause"}))
+            submit_ids(d, [web.url("/page/41")])
+            stay = d.client()
+            stay.send_raw(b'{"cmd":"wait","tag":"stay"}\n')
+            gone = d.client()
+            gone.send_raw(b'{"cmd":"wait","tag":"gone"}\n')
+            gone.close()
+            no_more_data(stay, 0.5)
+            ok(req(d, {"cmd": "status"}))
+            d.proc.send_signal(signal.SIGTERM)
+            r = stay.read_json()
+            is_error(r, "shutting_down", "wait at shutdown")
+            assert r.get("tag") == "stay", r
+            assert d.proc.wait(20) == 0
+            stay.close()
+            assert not d.sanitizer_errors(), d.sanitizer_errors()[:3]
+            # The job is still there, and a wait with nothing left to do
+            # is answered at once.
+            d.start()
+            ok(req(d, {"cmd": "cancel", "id": all_jobs(d)[0]["id"]}))
+            r = req(d, {"cmd": "wait", "timeout": 5, "tag": 9})
+            ok(r)
+            assert r.get("tag") == 9 and r.get("queued") == 0, r
+            assert d.stop() == 0
+        finally:
+            d.kill()
 
 
 if __name__ == "__main__":
