@@ -23,6 +23,7 @@
 
 #define INDEX_BATCH	1024	/* unindexed jobs indexed per idle turn */
 #define INDEX_IDLE_MS	5	/* client silence before turns index */
+#define PLAN_SPACING_MS	5	/* least time between commits that plan */
 
 /* --- timers and signals -------------------------------------------- */
 
@@ -529,9 +530,12 @@ daemon_need(struct daemon *d, uint64_t now)
 	 * for the commit interval sat idle most of it: 500 hosts started
 	 * 200 requests a second where politeness allowed 500.  A pass that
 	 * planned this way and started nothing falls back to gathering, so
-	 * a host that looks due with nothing to lease cannot spin the loop.
+	 * a host that looks due with nothing to lease cannot spin the loop;
+	 * and such commits are PLAN_SPACING_MS apart at least, since each
+	 * one syncs.
 	 */
-	if (plan && !d->plan_stalled)
+	if (plan && !d->plan_stalled &&
+	    mono >= d->turn.last_commit_mono + PLAN_SPACING_MS)
 		return TURN_NOW;
 	if (outcome_pending(&d->outcomes) || plan ||
 	    (d->next_due_ms != 0 && now >= d->next_due_ms))
@@ -544,17 +548,22 @@ daemon_need(struct daemon *d, uint64_t now)
 static void
 daemon_arm_wake(struct daemon *d, uint64_t now)
 {
-	int64_t ms = daemon_may_dispatch(d) ?
+	uint64_t mono = mono_ms(), spaced = d->turn.last_commit_mono +
+	    PLAN_SPACING_MS;
+	int64_t ms = daemon_may_dispatch(d) && !d->plan_stalled ?
 	    sched_next_wakeup(&d->sched, now) : -1;
-	int64_t w = turn_wait_ms(&d->turn, mono_ms());
-	int64_t iw = daemon_index_wait(d, mono_ms());
+	int64_t w = turn_wait_ms(&d->turn, mono);
+	int64_t iw = daemon_index_wait(d, mono);
 	struct timeval tv;
 
+	/* A host's next start, but not before commits may plan again. */
+	if (ms >= 0 && spaced > mono && (uint64_t)ms < spaced - mono)
+		ms = (int64_t)(spaced - mono);
 	if (ops_pending(&d->ops))
 		ms = 0;
-	else if (w >= 0)
+	else if (w >= 0 && (ms < 0 || w < ms))
 		ms = w;
-	else if (outcome_pending(&d->outcomes))
+	else if (w < 0 && outcome_pending(&d->outcomes))
 		ms = 0;
 	if (iw >= 0 && (ms < 0 || iw < ms))
 		ms = iw;

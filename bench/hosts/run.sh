@@ -13,6 +13,9 @@
 #	-t SECONDS           give up on one round after this long (default 120)
 #	-k                   keep each round's sluiced state
 #
+#   SLUICE_BENCH_SET="--set KEY=VALUE ..." adds settings (for diagnosis;
+#   the figures are taken without it).
+#
 # One nginx listens on every port; each port is a host with its own
 # robots.txt (allowing all) and its own distinct pages, made from the
 # extract-dev corpus with a unique tail as ../shared/bench/serve-pages.sh
@@ -209,6 +212,7 @@ start_daemon() {
 	    --set daemon.state_dir="$dir/state" \
 	    --set daemon.socket="$sock" \
 	    --set fetch.allow_private_addresses=true \
+	    ${SLUICE_BENCH_SET:+$SLUICE_BENCH_SET} \
 	    >"$dir/sluiced.log" 2>&1 &
 	daemon_pid=$!
 	for _ in $(seq 100); do
