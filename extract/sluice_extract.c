@@ -80,13 +80,13 @@ set_str(json_t *o, const char *key, const char *val)
 }
 
 static json_t *
-doc_json(const char *path, const struct extract_doc *d,
-    enum extract_status st)
+doc_json(const char *path, const struct sluice_extract_doc *d,
+    enum sluice_extract_status st)
 {
 	json_t *o = json_object();
 
 	set_str(o, "file", path);
-	set_str(o, "status", extract_status_name(st));
+	set_str(o, "status", sluice_extract_status_name(st));
 	set_str(o, "title", d->title);
 	set_str(o, "text", d->text != NULL ? d->text : "");
 	set_str(o, "author", d->author);
@@ -112,10 +112,10 @@ print_json(json_t *o)
 /* Extracts one file; returns 0, or 1 if it could not be read or failed. */
 static int
 one(const char *path, const char *url, const char *ct, bool json,
-    const struct extract_opts *o)
+    const struct sluice_extract_opts *o)
 {
-	struct extract_doc d;
-	enum extract_status st;
+	struct sluice_extract_doc d;
+	enum sluice_extract_status st;
 	char err[256], *data = NULL;
 	size_t len = 0;
 	json_t *e;
@@ -132,20 +132,20 @@ one(const char *path, const char *url, const char *ct, bool json,
 		return 1;
 	}
 	err[0] = '\0';
-	st = extract_page(data, len, url, ct, o, &d, err, sizeof(err));
+	st = sluice_extract_page(data, len, url, ct, o, &d, err, sizeof(err));
 	free(data);
-	if (st != EXTRACT_OK && st != EXTRACT_EMPTY)
+	if (st != SLUICE_EXTRACT_OK && st != SLUICE_EXTRACT_EMPTY)
 		fprintf(stderr, "sluice-extract: %s: %s: %s\n", path,
-		    extract_status_name(st), err);
+		    sluice_extract_status_name(st), err);
 	if (json) {
 		e = doc_json(path, &d, st);
-		if (st != EXTRACT_OK && st != EXTRACT_EMPTY)
+		if (st != SLUICE_EXTRACT_OK && st != SLUICE_EXTRACT_EMPTY)
 			set_str(e, "error", err);
 		print_json(e);
 	} else if (d.text != NULL)
 		printf("%s\n", d.text);
-	extract_doc_free(&d);
-	return st == EXTRACT_OK || st == EXTRACT_EMPTY ? 0 : 1;
+	sluice_extract_doc_free(&d);
+	return st == SLUICE_EXTRACT_OK || st == SLUICE_EXTRACT_EMPTY ? 0 : 1;
 }
 
 int
@@ -158,7 +158,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct extract_opts o;
+	struct sluice_extract_opts o;
 	const char *url = NULL, *ct = NULL;
 	bool json = false;
 	int ch, i, fails = 0;
@@ -184,7 +184,7 @@ main(int argc, char **argv)
 		usage();
 	xmlInitParser();
 	json_object_seed(0);
-	extract_opts_default(&o);
+	sluice_extract_opts_default(&o);
 	for (i = 0; i < argc; i++)
 		fails += one(argv[i], url, ct, json, &o);
 	fflush(stdout);
