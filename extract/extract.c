@@ -1683,6 +1683,34 @@ looks_binary(const char *bytes, size_t len)
 	return false;
 }
 
+/*
+ * No Content-Type: HTML, text or binary by the first bytes.  UTF-16 (with a
+ * BOM) is sniffed on a decoded prefix, as the NULs beside its ASCII would
+ * otherwise look binary.
+ */
+static enum kind
+sniff(const char *bytes, size_t len)
+{
+	const char *bom = NULL;
+	size_t skip = charset_bom(bytes, len, &bom), n, ulen;
+	char *u = NULL, err[64];
+	enum kind k;
+
+	if (skip == 0 || strcmp(bom, "UTF-8") == 0) {
+		if (looks_like_html(bytes, len))
+			return KIND_HTML;
+		return looks_binary(bytes, len) ? KIND_UNSUPPORTED : KIND_TEXT;
+	}
+	n = len - skip < 2048 ? len - skip : 2048;
+	if (charset_convert(bytes + skip, n, bom, 4 * n + 16, &u, &ulen, err,
+	    sizeof(err)) == -1)
+		return KIND_UNSUPPORTED;
+	k = looks_like_html(u, ulen) ? KIND_HTML :
+	    looks_binary(u, ulen) ? KIND_UNSUPPORTED : KIND_TEXT;
+	free(u);
+	return k;
+}
+
 static enum kind
 classify(const char *ct, const char *bytes, size_t len)
 {
@@ -1695,11 +1723,8 @@ classify(const char *ct, const char *bytes, size_t len)
 	    n < sizeof(mt) - 1; n++)
 		mt[n] = (char)tolower((unsigned char)ct[n]);
 	mt[n] = '\0';
-	if (n == 0) {
-		if (looks_like_html(bytes, len))
-			return KIND_HTML;
-		return looks_binary(bytes, len) ? KIND_UNSUPPORTED : KIND_TEXT;
-	}
+	if (n == 0)
+		return sniff(bytes, len);
 	if (strcmp(mt, "text/html") == 0 ||
 	    strcmp(mt, "application/xhtml+xml") == 0)
 		return KIND_HTML;

@@ -195,6 +195,54 @@ test_sniffed_html(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Widens ASCII s to UTF-16 (little or big endian) after a BOM. */
+static size_t
+utf16(const char *s, bool be, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[n++] = be ? '\xFE' : '\xFF';
+	out[n++] = be ? '\xFF' : '\xFE';
+	for (; *s != '\0' && n + 2 <= cap; s++) {
+		out[n++] = be ? '\0' : *s;
+		out[n++] = be ? *s : '\0';
+	}
+	return n;
+}
+
+/* A UTF-16 body with a BOM and no Content-Type is sniffed as what it
+ * decodes to, not refused as binary for the NULs beside its ASCII. */
+static void
+test_sniffed_utf16(void **state)
+{
+	static const char h[] = "<!doctype html><title>T</title><body><p>Some"
+	    " words here that make a paragraph, with a comma.</p></body>";
+	struct sluice_extract_doc d;
+	char b[512];
+	size_t n;
+
+	(void)state;
+	n = utf16(h, false, b, sizeof(b));
+	assert_int_equal(run(b, n, NULL, NULL, &d), SLUICE_EXTRACT_OK);
+	assert_string_equal(d.text, "Some words here that make a paragraph, "
+	    "with a comma.");
+	assert_string_equal(d.title, "T");
+	assert_string_equal(d.charset, "UTF-16LE");
+	sluice_extract_doc_free(&d);
+
+	n = utf16("Plain words,\nover two lines.", true, b, sizeof(b));
+	assert_int_equal(run(b, n, NULL, NULL, &d), SLUICE_EXTRACT_OK);
+	assert_string_equal(d.text, "Plain words,\nover two lines.");
+	assert_string_equal(d.charset, "UTF-16BE");
+	sluice_extract_doc_free(&d);
+
+	/* Still binary: control characters once decoded. */
+	n = utf16("\x01\x02\x03\x04 binary", false, b, sizeof(b));
+	assert_int_equal(run(b, n, NULL, NULL, &d),
+	    SLUICE_EXTRACT_UNSUPPORTED);
+	sluice_extract_doc_free(&d);
+}
+
 static void
 test_too_large(void **state)
 {
@@ -431,6 +479,7 @@ main(void)
 		cmocka_unit_test(test_plain_text),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_sniffed_html),
+		cmocka_unit_test(test_sniffed_utf16),
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_empty_and_bodyless),
 		cmocka_unit_test(test_hostile),
