@@ -112,7 +112,7 @@ str_or_null(const char *s)
 
 /* Builds the document's fields; the loop adds id and the dedup fields. */
 static json_t *
-page_doc(struct page *p, const struct extract_doc *d)
+page_doc(struct page *p, const struct sluice_extract_doc *d)
 {
 	const struct fetch_result *r = p->res;
 	char ts[40], hash[2 * sizeof(p->sig.exact) + 1];
@@ -150,25 +150,25 @@ page_run(struct work_item *it)
 {
 	struct page *p = (struct page *)it;
 	const struct fetch_result *r = p->res;
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	memset(&d, 0, sizeof(d));
 	p->fetched_ms = r->started_ms + r->elapsed_ms;
-	p->status = extract_page(r->body.data ? r->body.data : "", r->body.len,
-	    r->final_url ? r->final_url : p->url, r->content_type,
+	p->status = sluice_extract_page(r->body.data ? r->body.data : "",
+	    r->body.len, r->final_url ? r->final_url : p->url, r->content_type,
 	    &p->opts.extract, &d, p->err, sizeof(p->err));
-	if (p->status != EXTRACT_OK && p->status != EXTRACT_EMPTY)
+	if (p->status != SLUICE_EXTRACT_OK && p->status != SLUICE_EXTRACT_EMPTY)
 		goto out;
 	dedup_signature(d.text ? d.text : "", d.text ? strlen(d.text) : 0,
 	    &p->opts.dedup, &p->sig);
 	p->doc = page_doc(p, &d);
 	if (p->doc == NULL) {
-		p->status = EXTRACT_ERROR;
+		p->status = SLUICE_EXTRACT_ERROR;
 		snprintf(p->err, sizeof(p->err), "out of memory");
 		goto out;
 	}
 	if (p->opts.keep_raw)
 		page_compress(p);
 out:
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 }

@@ -20,10 +20,21 @@
 #include "sluice/extract.h"
 #include "work.h"
 
+/*
+ * Transitional: the cleaner's API took the sluice_ prefix, but turn.c and
+ * daemon.c are being restructured on another branch and still say the old
+ * names.  Delete these once they use the sluice_ names.
+ */
+#define extract_opts_default	sluice_extract_opts_default
+#define EXTRACT_OK		SLUICE_EXTRACT_OK
+#define EXTRACT_EMPTY		SLUICE_EXTRACT_EMPTY
+#define EXTRACT_UNSUPPORTED	SLUICE_EXTRACT_UNSUPPORTED
+#define EXTRACT_TOO_LARGE	SLUICE_EXTRACT_TOO_LARGE
+
 struct fetch_result;
 
 struct page_opts {
-	struct extract_opts	 extract;
+	struct sluice_extract_opts	 extract;
 	struct dedup_opts	 dedup;
 	bool			 keep_raw;
 	int			 zstd_level;
@@ -38,7 +49,7 @@ struct page {
 	struct fetch_result	*res;		/* owned */
 	struct page_opts	 opts;		/* a copy: reload-safe */
 	/* output, set by page_run() */
-	enum extract_status	 status;
+	enum sluice_extract_status	 status;
 	char			 err[256];
 	json_t			*doc;		/* document fields, no id */
 	void			*raw;		/* zstd frame, or NULL */

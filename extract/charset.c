@@ -310,9 +310,11 @@ prescan_meta(const char *bytes, size_t len, char *name, size_t namelen)
 	}
 }
 
-static size_t
-bom_length(const unsigned char *p, size_t len, const char **name)
+size_t
+charset_bom(const char *bytes, size_t len, const char **name)
 {
+	const unsigned char *p = (const unsigned char *)bytes;
+
 	if (len >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
 		*name = "UTF-8";
 		return 3;
@@ -338,7 +340,7 @@ charset_detect(const char *bytes, size_t len, const char *content_type,
 	bool valid;
 
 	ci->valid_utf8 = false;
-	ci->bom_len = bom_length((const unsigned char *)bytes, len, &bom);
+	ci->bom_len = charset_bom(bytes, len, &bom);
 	if (ci->bom_len > 0) {
 		snprintf(ci->name, sizeof(ci->name), "%s", bom);
 		ci->source = CHARSET_FROM_BOM;

@@ -109,6 +109,13 @@ int charset_from_content_type(const char *content_type, char *out,
  */
 bool charset_utf8_valid(const char *bytes, size_t len, size_t *nonascii);
 
+/*
+ * Returns the length of the byte-order mark bytes[0..len) starts with (3
+ * for UTF-8, 2 for UTF-16LE/BE) and sets *name to the iconv name of its
+ * encoding, or returns 0 and leaves *name alone.
+ */
+size_t charset_bom(const char *bytes, size_t len, const char **name);
+
 /* "bom", "http", "meta", "utf8-valid" or "default". */
 const char *charset_source_name(enum charset_source s);
 

@@ -115,7 +115,7 @@ struct block {
 
 struct ctx {
 	struct html_tagcache tags;
-	const struct extract_opts *o;
+	const struct sluice_extract_opts *o;
 	struct meta	 meta;
 	unsigned	 mode;
 	struct enode	*en;
@@ -138,7 +138,7 @@ struct ctx {
 };
 
 void
-extract_opts_default(struct extract_opts *o)
+sluice_extract_opts_default(struct sluice_extract_opts *o)
 {
 	o->max_input = EXTRACT_DEFAULT_MAX_INPUT;
 	o->max_nodes = EXTRACT_DEFAULT_MAX_NODES;
@@ -149,25 +149,25 @@ extract_opts_default(struct extract_opts *o)
 }
 
 const char *
-extract_status_name(enum extract_status s)
+sluice_extract_status_name(enum sluice_extract_status s)
 {
 	switch (s) {
-	case EXTRACT_OK:
+	case SLUICE_EXTRACT_OK:
 		return "ok";
-	case EXTRACT_EMPTY:
+	case SLUICE_EXTRACT_EMPTY:
 		return "empty";
-	case EXTRACT_UNSUPPORTED:
+	case SLUICE_EXTRACT_UNSUPPORTED:
 		return "unsupported_content_type";
-	case EXTRACT_TOO_LARGE:
+	case SLUICE_EXTRACT_TOO_LARGE:
 		return "too_large";
-	case EXTRACT_ERROR:
+	case SLUICE_EXTRACT_ERROR:
 		return "error";
 	}
 	return "unknown";
 }
 
 void
-extract_doc_free(struct extract_doc *d)
+sluice_extract_doc_free(struct sluice_extract_doc *d)
 {
 	free(d->title);
 	free(d->text);
@@ -1683,6 +1683,34 @@ looks_binary(const char *bytes, size_t len)
 	return false;
 }
 
+/*
+ * No Content-Type: HTML, text or binary by the first bytes.  UTF-16 (with a
+ * BOM) is sniffed on a decoded prefix, as the NULs beside its ASCII would
+ * otherwise look binary.
+ */
+static enum kind
+sniff(const char *bytes, size_t len)
+{
+	const char *bom = NULL;
+	size_t skip = charset_bom(bytes, len, &bom), n, ulen;
+	char *u = NULL, err[64];
+	enum kind k;
+
+	if (skip == 0 || strcmp(bom, "UTF-8") == 0) {
+		if (looks_like_html(bytes, len))
+			return KIND_HTML;
+		return looks_binary(bytes, len) ? KIND_UNSUPPORTED : KIND_TEXT;
+	}
+	n = len - skip < 2048 ? len - skip : 2048;
+	if (charset_convert(bytes + skip, n, bom, 4 * n + 16, &u, &ulen, err,
+	    sizeof(err)) == -1)
+		return KIND_UNSUPPORTED;
+	k = looks_like_html(u, ulen) ? KIND_HTML :
+	    looks_binary(u, ulen) ? KIND_UNSUPPORTED : KIND_TEXT;
+	free(u);
+	return k;
+}
+
 static enum kind
 classify(const char *ct, const char *bytes, size_t len)
 {
@@ -1695,11 +1723,8 @@ classify(const char *ct, const char *bytes, size_t len)
 	    n < sizeof(mt) - 1; n++)
 		mt[n] = (char)tolower((unsigned char)ct[n]);
 	mt[n] = '\0';
-	if (n == 0) {
-		if (looks_like_html(bytes, len))
-			return KIND_HTML;
-		return looks_binary(bytes, len) ? KIND_UNSUPPORTED : KIND_TEXT;
-	}
+	if (n == 0)
+		return sniff(bytes, len);
 	if (strcmp(mt, "text/html") == 0 ||
 	    strcmp(mt, "application/xhtml+xml") == 0)
 		return KIND_HTML;
@@ -1744,7 +1769,7 @@ dup_or_null(const char *s)
 }
 
 size_t
-extract_word_count(const char *text)
+sluice_extract_word_count(const char *text)
 {
 	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
 	utf8proc_int32_t cp;
@@ -1813,19 +1838,19 @@ body_rescue(struct ctx *c, char **text)
 	*text = p;
 }
 
-static enum extract_status
+static enum sluice_extract_status
 html_page(const char *utf8, size_t len, const char *url,
-    const struct extract_opts *o, struct extract_doc *out, char *err,
-    size_t errlen)
+    const struct sluice_extract_opts *o, struct sluice_extract_doc *out,
+    char *err, size_t errlen)
 {
 	struct ctx c;
 	struct meta_opts mo;
 	xmlDoc *doc;
-	enum extract_status st = EXTRACT_ERROR;
+	enum sluice_extract_status st = SLUICE_EXTRACT_ERROR;
 
 	doc = html_parse(utf8, len, NULL, err, errlen);
 	if (doc == NULL)
-		return EXTRACT_ERROR;
+		return SLUICE_EXTRACT_ERROR;
 	memset(&c, 0, sizeof(c));
 	html_tagcache_init(&c.tags);
 	c.o = o;
@@ -1847,7 +1872,7 @@ html_page(const char *utf8, size_t len, const char *url,
 	out->canonical_url = c.meta.canonical_url;
 	c.meta.title = c.meta.author = c.meta.date = c.meta.sitename = NULL;
 	c.meta.description = c.meta.language = c.meta.canonical_url = NULL;
-	st = out->text != NULL ? EXTRACT_OK : EXTRACT_EMPTY;
+	st = out->text != NULL ? SLUICE_EXTRACT_OK : SLUICE_EXTRACT_EMPTY;
 out:
 	meta_free(&c.meta);
 	free(c.en);
@@ -1858,9 +1883,9 @@ out:
 }
 
 static void
-finish(struct extract_doc *out)
+finish(struct sluice_extract_doc *out)
 {
-	out->word_count = extract_word_count(out->text);
+	out->word_count = sluice_extract_word_count(out->text);
 	if (out->language == NULL && out->text != NULL) {
 		const char *g = meta_guess_language(out->text,
 		    strlen(out->text));
@@ -1868,22 +1893,22 @@ finish(struct extract_doc *out)
 	}
 }
 
-enum extract_status
-extract_page(const char *bytes, size_t len, const char *url,
-    const char *content_type, const struct extract_opts *opts,
-    struct extract_doc *out, char *err, size_t errlen)
+enum sluice_extract_status
+sluice_extract_page(const char *bytes, size_t len, const char *url,
+    const char *content_type, const struct sluice_extract_opts *opts,
+    struct sluice_extract_doc *out, char *err, size_t errlen)
 {
-	struct extract_opts def;
+	struct sluice_extract_opts def;
 	struct charset_opts co;
 	struct charset_info ci;
 	enum kind kind;
-	enum extract_status st;
+	enum sluice_extract_status st;
 	char *utf8 = NULL;
 	size_t ulen;
 
 	memset(out, 0, sizeof(*out));
 	if (opts == NULL) {
-		extract_opts_default(&def);
+		sluice_extract_opts_default(&def);
 		opts = &def;
 	}
 	if (bytes == NULL) {
@@ -1894,13 +1919,13 @@ extract_page(const char *bytes, size_t len, const char *url,
 	if (len > opts->max_input) {
 		snprintf(err, errlen, "input of %zu bytes over the %zu limit",
 		    len, opts->max_input);
-		return EXTRACT_TOO_LARGE;
+		return SLUICE_EXTRACT_TOO_LARGE;
 	}
 	kind = classify(content_type, bytes, len);
 	if (kind == KIND_UNSUPPORTED) {
 		snprintf(err, errlen, "unsupported content type %s",
 		    content_type != NULL ? content_type : "(sniffed binary)");
-		return EXTRACT_UNSUPPORTED;
+		return SLUICE_EXTRACT_UNSUPPORTED;
 	}
 	charset_opts_default(&co);
 	co.prescan_bytes = opts->charset_prescan;
@@ -1908,18 +1933,19 @@ extract_page(const char *bytes, size_t len, const char *url,
 	co.max_output = opts->max_input * 3 + 16;
 	if (charset_decode(bytes, len, content_type, &co, &utf8, &ulen, &ci,
 	    err, errlen) == -1)
-		return EXTRACT_ERROR;
+		return SLUICE_EXTRACT_ERROR;
 	out->charset = strdup(ci.name);
 	if (kind == KIND_TEXT) {
 		out->text = plain_text(utf8, ulen);
-		st = out->text == NULL ? EXTRACT_ERROR : out->text[0] == '\0' ?
-		    EXTRACT_EMPTY : EXTRACT_OK;
-		if (st == EXTRACT_ERROR)
+		st = out->text == NULL ? SLUICE_EXTRACT_ERROR :
+		    out->text[0] == '\0' ? SLUICE_EXTRACT_EMPTY :
+		    SLUICE_EXTRACT_OK;
+		if (st == SLUICE_EXTRACT_ERROR)
 			snprintf(err, errlen, "out of memory");
 	} else
 		st = html_page(utf8, ulen, url, opts, out, err, errlen);
 	free(utf8);
-	if (st == EXTRACT_OK || st == EXTRACT_EMPTY)
+	if (st == SLUICE_EXTRACT_OK || st == SLUICE_EXTRACT_EMPTY)
 		finish(out);
 	return st;
 }

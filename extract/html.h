@@ -5,8 +5,8 @@
  *
  * THREADS: libxml2 keeps global tables that xmlInitParser() sets up.  The
  * program must call xmlInitParser() once, from the main thread, before any
- * thread calls html_parse() (or extract_page()); after that every function
- * here is reentrant.  html_parse() never touches the network
+ * thread calls html_parse() (or sluice_extract_page()); after that every
+ * function here is reentrant.  html_parse() never touches the network
  * (HTML_PARSE_NONET) and never prints (errors are discarded).
  */
 #ifndef SLUICE_HTML_H

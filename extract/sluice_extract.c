@@ -1,10 +1,12 @@
 /*
  * sluice_extract.c - sluice-extract(1): runs the cleaner on files.
  *
- *   sluice-extract [--url URL] [--content-type CT] FILE|-
- *	prints the main text of one page;
+ *   sluice-extract [--title] [--url URL] [--content-type CT] FILE|-
+ *	prints the main text of one page (after its title with --title);
  *   sluice-extract --json [--url URL] [--content-type CT] FILE...
  *	prints one JSON object per file, all in one process.
+ * docs/man/sluice-extract.1 documents the options; keep it in step with
+ * help() below.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,14 +19,52 @@
 
 #include "sluice/extract.h"
 
+#define USAGE \
+	"usage: sluice-extract [--title] [--url URL] [--content-type CT] " \
+	"FILE|-\n" \
+	"       sluice-extract --json [--url URL] [--content-type CT] " \
+	"FILE...\n" \
+	"       sluice-extract --help | --version\n"
+
 static void
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: sluice-extract [--url URL] [--content-type CT] FILE|-\n"
-	    "       sluice-extract --json [--url URL] [--content-type CT] "
-	    "FILE...\n");
+	fputs(USAGE, stderr);
 	exit(2);
+}
+
+static void
+help(void)
+{
+	fputs(USAGE
+	    "\n"
+	    "Prints the main text of a web page, one paragraph per line, as\n"
+	    "sluiced's cleaner finds it.  FILE holds the page's raw bytes;\n"
+	    "- reads standard input.\n"
+	    "\n"
+	    "  -u, --url URL       the page's URL: resolves and checks its\n"
+	    "                      canonical URL (default: none)\n"
+	    "  -c, --content-type CT\n"
+	    "                      the HTTP Content-Type, e.g. \"text/html;\n"
+	    "                      charset=utf-8\": its charset is used, and\n"
+	    "                      a type other than HTML or text/plain is\n"
+	    "                      refused (default: sniff the bytes)\n"
+	    "  -t, --title         print the title first, on a line of its\n"
+	    "                      own (empty if the page has none); no\n"
+	    "                      effect with --json\n"
+	    "  -j, --json          print one JSON object per FILE (status,\n"
+	    "                      title, text, author, date, sitename,\n"
+	    "                      description, language, canonical_url,\n"
+	    "                      charset, word_count, and error on a\n"
+	    "                      failure); takes several FILEs\n"
+	    "  -h, --help          print this help and exit\n"
+	    "  -V, --version       print the version and exit\n"
+	    "\n"
+	    "Exit status: 0 if every FILE was read and cleaned (a page\n"
+	    "without main text prints nothing), 1 if one could not be read\n"
+	    "or was refused, 2 on a usage error.  See sluice-extract(1).\n",
+	    stdout);
+	exit(0);
 }
 
 /* Reads a whole file (or stdin for "-"), at most max bytes + 1 so that an
@@ -80,13 +120,13 @@ set_str(json_t *o, const char *key, const char *val)
 }
 
 static json_t *
-doc_json(const char *path, const struct extract_doc *d,
-    enum extract_status st)
+doc_json(const char *path, const struct sluice_extract_doc *d,
+    enum sluice_extract_status st)
 {
 	json_t *o = json_object();
 
 	set_str(o, "file", path);
-	set_str(o, "status", extract_status_name(st));
+	set_str(o, "status", sluice_extract_status_name(st));
 	set_str(o, "title", d->title);
 	set_str(o, "text", d->text != NULL ? d->text : "");
 	set_str(o, "author", d->author);
@@ -112,10 +152,10 @@ print_json(json_t *o)
 /* Extracts one file; returns 0, or 1 if it could not be read or failed. */
 static int
 one(const char *path, const char *url, const char *ct, bool json,
-    const struct extract_opts *o)
+    bool title, const struct sluice_extract_opts *o)
 {
-	struct extract_doc d;
-	enum extract_status st;
+	struct sluice_extract_doc d;
+	enum sluice_extract_status st;
 	char err[256], *data = NULL;
 	size_t len = 0;
 	json_t *e;
@@ -132,20 +172,25 @@ one(const char *path, const char *url, const char *ct, bool json,
 		return 1;
 	}
 	err[0] = '\0';
-	st = extract_page(data, len, url, ct, o, &d, err, sizeof(err));
+	st = sluice_extract_page(data, len, url, ct, o, &d, err, sizeof(err));
 	free(data);
-	if (st != EXTRACT_OK && st != EXTRACT_EMPTY)
+	if (st != SLUICE_EXTRACT_OK && st != SLUICE_EXTRACT_EMPTY)
 		fprintf(stderr, "sluice-extract: %s: %s: %s\n", path,
-		    extract_status_name(st), err);
+		    sluice_extract_status_name(st), err);
 	if (json) {
 		e = doc_json(path, &d, st);
-		if (st != EXTRACT_OK && st != EXTRACT_EMPTY)
+		if (st != SLUICE_EXTRACT_OK && st != SLUICE_EXTRACT_EMPTY)
 			set_str(e, "error", err);
 		print_json(e);
-	} else if (d.text != NULL)
-		printf("%s\n", d.text);
-	extract_doc_free(&d);
-	return st == EXTRACT_OK || st == EXTRACT_EMPTY ? 0 : 1;
+	} else {
+		if (title && (st == SLUICE_EXTRACT_OK ||
+		    st == SLUICE_EXTRACT_EMPTY))
+			printf("%s\n", d.title != NULL ? d.title : "");
+		if (d.text != NULL)
+			printf("%s\n", d.text);
+	}
+	sluice_extract_doc_free(&d);
+	return st == SLUICE_EXTRACT_OK || st == SLUICE_EXTRACT_EMPTY ? 0 : 1;
 }
 
 int
@@ -155,15 +200,18 @@ main(int argc, char **argv)
 		{ "url", required_argument, NULL, 'u' },
 		{ "content-type", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "title", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct extract_opts o;
+	struct sluice_extract_opts o;
 	const char *url = NULL, *ct = NULL;
-	bool json = false;
+	bool json = false, title = false;
 	int ch, i, fails = 0;
 
-	while ((ch = getopt_long(argc, argv, "u:c:jh", LONGOPTS, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "u:c:jthV", LONGOPTS,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'u':
 			url = optarg;
@@ -174,6 +222,15 @@ main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 't':
+			title = true;
+			break;
+		case 'h':
+			help();
+			break;
+		case 'V':
+			printf("sluice-extract %s\n", SLUICE_VERSION);
+			return 0;
 		default:
 			usage();
 		}
@@ -184,9 +241,9 @@ main(int argc, char **argv)
 		usage();
 	xmlInitParser();
 	json_object_seed(0);
-	extract_opts_default(&o);
+	sluice_extract_opts_default(&o);
 	for (i = 0; i < argc; i++)
-		fails += one(argv[i], url, ct, json, &o);
+		fails += one(argv[i], url, ct, json, title, &o);
 	fflush(stdout);
 	xmlCleanupParser();
 	return fails > 0 ? 1 : 0;

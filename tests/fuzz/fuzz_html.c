@@ -1,5 +1,6 @@
 /*
- * fuzz_html.c - the whole cleaner under libFuzzer: bytes -> extract_page().
+ * fuzz_html.c - the whole cleaner under libFuzzer:
+ * bytes -> sluice_extract_page().
  *
  * The first input byte picks the Content-Type (HTML, XHTML, plain text,
  * none/sniffed, a charset parameter) so charset detection, decoding, the
@@ -37,22 +38,22 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct extract_opts o;
-	struct extract_doc d;
+	struct sluice_extract_opts o;
+	struct sluice_extract_doc d;
 	char err[256];
 	const char *ct;
 
 	if (size == 0)
 		return 0;
 	ct = TYPES[data[0] % (sizeof(TYPES) / sizeof(TYPES[0]))];
-	extract_opts_default(&o);
+	sluice_extract_opts_default(&o);
 	/* Small limits so the fuzzer also walks the cut-off paths. */
 	o.max_nodes = 5000;
 	o.max_output = 64 * 1024;
 	o.max_input = 1024 * 1024;
-	(void)extract_page((const char *)data + 1, size - 1,
+	(void)sluice_extract_page((const char *)data + 1, size - 1,
 	    data[0] & 0x80 ? "https://www.example.com/a/b" : NULL, ct, &o, &d,
 	    err, sizeof(err));
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 	return 0;
 }

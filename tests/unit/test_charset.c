@@ -54,6 +54,47 @@ test_utf16_bom(void **state)
 }
 
 static void
+test_bom_lengths(void **state)
+{
+	const char *name = "none";
+
+	(void)state;
+	assert_int_equal(charset_bom("\xEF\xBB\xBFx", 4, &name), 3);
+	assert_string_equal(name, "UTF-8");
+	assert_int_equal(charset_bom("\xFF\xFEx\0", 4, &name), 2);
+	assert_string_equal(name, "UTF-16LE");
+	assert_int_equal(charset_bom("\xFE\xFF\0x", 4, &name), 2);
+	assert_string_equal(name, "UTF-16BE");
+	name = "none";
+	assert_int_equal(charset_bom("\xFF", 1, &name), 0);
+	assert_int_equal(charset_bom("\xEF\xBB", 2, &name), 0);
+	assert_int_equal(charset_bom("<html>", 6, &name), 0);
+	assert_string_equal(name, "none");
+}
+
+/* A UTF-16 page (with its BOM) is decoded whatever it and the server
+ * declare, surrogate pairs included; a lone trailing byte becomes U+FFFD. */
+static void
+test_utf16be_bom_page(void **state)
+{
+	static const char b[] =
+	    "\xFE\xFF\0<\0m\0e\0t\0a\0 \0c\0h\0a\0r\0s\0e\0t\0=\0u\0t"
+	    "\0f\0-\0008\0>\0<\0p\0>\0c\0a\0f\0\xE9\x65\xE5\xD8\x3D\xDE\x00"
+	    "\0!<";
+	struct charset_info ci;
+	char *s = decode(b, sizeof(b) - 1, "text/html; charset=iso-8859-1",
+	    &ci);
+
+	(void)state;
+	assert_int_equal(ci.source, CHARSET_FROM_BOM);
+	assert_int_equal(ci.bom_len, 2);
+	assert_string_equal(ci.name, "UTF-16BE");
+	assert_string_equal(s, "<meta charset=utf-8><p>caf\xC3\xA9\xE6\x97"
+	    "\xA5\xF0\x9F\x98\x80!\xEF\xBF\xBD");
+	free(s);
+}
+
+static void
 test_http_then_meta(void **state)
 {
 	static const char b[] = "<meta charset=\"utf-8\"><p>caf\xE9</p>";
@@ -205,6 +246,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bom_wins),
 		cmocka_unit_test(test_utf16_bom),
+		cmocka_unit_test(test_bom_lengths),
+		cmocka_unit_test(test_utf16be_bom_page),
 		cmocka_unit_test(test_http_then_meta),
 		cmocka_unit_test(test_meta_prescan),
 		cmocka_unit_test(test_stale_declaration_loses_to_utf8),

@@ -43,20 +43,21 @@ load(const char *name, size_t *len)
 	return buf;
 }
 
-static enum extract_status
+static enum sluice_extract_status
 run(const char *bytes, size_t len, const char *url, const char *ct,
-    struct extract_doc *d)
+    struct sluice_extract_doc *d)
 {
 	char err[256] = "";
 
-	return extract_page(bytes, len, url, ct, NULL, d, err, sizeof(err));
+	return sluice_extract_page(bytes, len, url, ct, NULL, d, err,
+	    sizeof(err));
 }
 
 /* Runs a fixture file of tests/data/extract as text/html. */
-static enum extract_status
-run_file(const char *name, const char *url, struct extract_doc *d)
+static enum sluice_extract_status
+run_file(const char *name, const char *url, struct sluice_extract_doc *d)
 {
-	enum extract_status st;
+	enum sluice_extract_status st;
 	size_t len;
 	char *html = load(name, &len);
 
@@ -68,11 +69,11 @@ run_file(const char *name, const char *url, struct extract_doc *d)
 static void
 test_article_text(void **state)
 {
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	(void)state;
 	assert_int_equal(run_file("article.html",
-	    "https://www.example.com/news/x", &d), EXTRACT_OK);
+	    "https://www.example.com/news/x", &d), SLUICE_EXTRACT_OK);
 	assert_non_null(d.text);
 	assert_non_null(strstr(d.text, "Salmon have returned"));
 	assert_non_null(strstr(d.text, "What changed"));
@@ -89,17 +90,17 @@ test_article_text(void **state)
 	assert_null(strstr(d.text, "All rights reserved"));
 	assert_null(strstr(d.text, "Rivers of the North"));
 	assert_true(d.word_count > 100 && d.word_count < 200);
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 }
 
 static void
 test_article_meta(void **state)
 {
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	(void)state;
 	assert_int_equal(run_file("article.html",
-	    "https://www.example.com/news/x", &d), EXTRACT_OK);
+	    "https://www.example.com/news/x", &d), SLUICE_EXTRACT_OK);
 	assert_string_equal(d.title, "Rivers of the North: a slow recovery");
 	assert_string_equal(d.author, "Jane Doe, Sam Roe");
 	assert_string_equal(d.date, "2023-05-17T08:30:00+01:00");
@@ -110,12 +111,12 @@ test_article_meta(void **state)
 	assert_string_equal(d.canonical_url,
 	    "https://www.example.com/news/2023/05/17/rivers-recovery");
 	assert_string_equal(d.charset, "UTF-8");
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 	/* A canonical URL on another site is refused. */
 	assert_int_equal(run_file("article.html", "https://elsewhere.org/x",
-	    &d), EXTRACT_OK);
+	    &d), SLUICE_EXTRACT_OK);
 	assert_null(d.canonical_url);
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 }
 
 static void
@@ -125,55 +126,56 @@ test_canonical_rules(void **state)
 	    "</head><body><p>x</p></body>";
 	static const char og[] = "<head><meta property=og:url content="
 	    "\"https://m.example.co.uk/story\"></head><body><p>x</p></body>";
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	(void)state;
 	run(rel, sizeof(rel) - 1, "https://example.com/news/x/y", "text/html",
 	    &d);
 	assert_string_equal(d.canonical_url, "https://example.com/news/a?b=1");
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 	run(og, sizeof(og) - 1, "https://www.example.co.uk/s", "text/html",
 	    &d);
 	assert_string_equal(d.canonical_url, "https://m.example.co.uk/story");
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 	run(og, sizeof(og) - 1, "https://other.co.uk/s", "text/html", &d);
 	assert_null(d.canonical_url);
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 }
 
 static void
 test_plain_text(void **state)
 {
 	static const char t[] = "  first   line \r\n\n\n\tsecond\t line\n   \n";
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	(void)state;
 	assert_int_equal(run(t, sizeof(t) - 1, NULL,
-	    "text/plain; charset=utf-8", &d), EXTRACT_OK);
+	    "text/plain; charset=utf-8", &d), SLUICE_EXTRACT_OK);
 	assert_string_equal(d.text, "first line\nsecond line");
 	assert_int_equal(d.word_count, 4);
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 }
 
 static void
 test_unsupported(void **state)
 {
 	static const char pdf[] = "%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj";
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	(void)state;
 	assert_int_equal(run(pdf, sizeof(pdf) - 1, NULL, "application/pdf",
-	    &d), EXTRACT_UNSUPPORTED);
+	    &d), SLUICE_EXTRACT_UNSUPPORTED);
 	assert_null(d.text);
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 	/* sniffed: no content type, binary bytes */
 	assert_int_equal(run(pdf, sizeof(pdf) - 1, NULL, NULL, &d),
-	    EXTRACT_UNSUPPORTED);
-	extract_doc_free(&d);
+	    SLUICE_EXTRACT_UNSUPPORTED);
+	sluice_extract_doc_free(&d);
 	assert_int_equal(run("<p>hi</p>", 9, NULL, "image/png", &d),
-	    EXTRACT_UNSUPPORTED);
-	extract_doc_free(&d);
-	assert_string_equal(extract_status_name(EXTRACT_UNSUPPORTED),
+	    SLUICE_EXTRACT_UNSUPPORTED);
+	sluice_extract_doc_free(&d);
+	assert_string_equal(
+	    sluice_extract_status_name(SLUICE_EXTRACT_UNSUPPORTED),
 	    "unsupported_content_type");
 }
 
@@ -182,48 +184,99 @@ test_sniffed_html(void **state)
 {
 	static const char h[] = "<!doctype html><title>T</title><body><p>Some"
 	    " words here that make a paragraph, with a comma.</p></body>";
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	(void)state;
-	assert_int_equal(run(h, sizeof(h) - 1, NULL, NULL, &d), EXTRACT_OK);
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, NULL, &d),
+	    SLUICE_EXTRACT_OK);
 	assert_string_equal(d.text, "Some words here that make a paragraph, "
 	    "with a comma.");
 	assert_string_equal(d.title, "T");
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
+}
+
+/* Widens ASCII s to UTF-16 (little or big endian) after a BOM. */
+static size_t
+utf16(const char *s, bool be, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[n++] = be ? '\xFE' : '\xFF';
+	out[n++] = be ? '\xFF' : '\xFE';
+	for (; *s != '\0' && n + 2 <= cap; s++) {
+		out[n++] = be ? '\0' : *s;
+		out[n++] = be ? *s : '\0';
+	}
+	return n;
+}
+
+/* A UTF-16 body with a BOM and no Content-Type is sniffed as what it
+ * decodes to, not refused as binary for the NULs beside its ASCII. */
+static void
+test_sniffed_utf16(void **state)
+{
+	static const char h[] = "<!doctype html><title>T</title><body><p>Some"
+	    " words here that make a paragraph, with a comma.</p></body>";
+	struct sluice_extract_doc d;
+	char b[512];
+	size_t n;
+
+	(void)state;
+	n = utf16(h, false, b, sizeof(b));
+	assert_int_equal(run(b, n, NULL, NULL, &d), SLUICE_EXTRACT_OK);
+	assert_string_equal(d.text, "Some words here that make a paragraph, "
+	    "with a comma.");
+	assert_string_equal(d.title, "T");
+	assert_string_equal(d.charset, "UTF-16LE");
+	sluice_extract_doc_free(&d);
+
+	n = utf16("Plain words,\nover two lines.", true, b, sizeof(b));
+	assert_int_equal(run(b, n, NULL, NULL, &d), SLUICE_EXTRACT_OK);
+	assert_string_equal(d.text, "Plain words,\nover two lines.");
+	assert_string_equal(d.charset, "UTF-16BE");
+	sluice_extract_doc_free(&d);
+
+	/* Still binary: control characters once decoded. */
+	n = utf16("\x01\x02\x03\x04 binary", false, b, sizeof(b));
+	assert_int_equal(run(b, n, NULL, NULL, &d),
+	    SLUICE_EXTRACT_UNSUPPORTED);
+	sluice_extract_doc_free(&d);
 }
 
 static void
 test_too_large(void **state)
 {
-	struct extract_opts o;
-	struct extract_doc d;
+	struct sluice_extract_opts o;
+	struct sluice_extract_doc d;
 	char err[128];
 
 	(void)state;
-	extract_opts_default(&o);
+	sluice_extract_opts_default(&o);
 	o.max_input = 4;
-	assert_int_equal(extract_page("<p>hello</p>", 12, NULL, "text/html",
-	    &o, &d, err, sizeof(err)), EXTRACT_TOO_LARGE);
-	extract_doc_free(&d);
+	assert_int_equal(sluice_extract_page("<p>hello</p>", 12, NULL,
+	    "text/html", &o, &d, err, sizeof(err)), SLUICE_EXTRACT_TOO_LARGE);
+	sluice_extract_doc_free(&d);
 }
 
 static void
 test_empty_and_bodyless(void **state)
 {
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 	static const char h[] = "<html><head><title>Only a title</title>"
 	    "</head></html>";
 
 	(void)state;
-	assert_int_equal(run("", 0, NULL, "text/html", &d), EXTRACT_EMPTY);
-	extract_doc_free(&d);
-	assert_int_equal(run(NULL, 0, NULL, "text/plain", &d), EXTRACT_EMPTY);
-	extract_doc_free(&d);
+	assert_int_equal(run("", 0, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_EMPTY);
+	sluice_extract_doc_free(&d);
+	assert_int_equal(run(NULL, 0, NULL, "text/plain", &d),
+	    SLUICE_EXTRACT_EMPTY);
+	sluice_extract_doc_free(&d);
 	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    EXTRACT_EMPTY);
+	    SLUICE_EXTRACT_EMPTY);
 	assert_string_equal(d.title, "Only a title");
 	assert_null(d.text);
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 }
 
 /* 100k nested divs and a 10 MB line: bounded time and memory. */
@@ -232,7 +285,7 @@ test_hostile(void **state)
 {
 	size_t n = 100000, i, len;
 	char *h = malloc(n * 11 + 64), *p;
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	(void)state;
 	assert_non_null(h);
@@ -244,7 +297,7 @@ test_hostile(void **state)
 		p += sprintf(p, "</div>");
 	len = (size_t)(p - h);
 	(void)run(h, len, NULL, "text/html", &d);
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 	free(h);
 
 	len = 10 * 1024 * 1024;
@@ -253,9 +306,9 @@ test_hostile(void **state)
 	memcpy(h, "<p>", 3);
 	for (i = 3; i < len; i++)
 		h[i] = (char)('a' + i % 7 + (i % 13 == 0 ? -0x41 : 0));
-	assert_int_equal(run(h, len, NULL, "text/html", &d), EXTRACT_OK);
+	assert_int_equal(run(h, len, NULL, "text/html", &d), SLUICE_EXTRACT_OK);
 	assert_non_null(d.text);
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 	free(h);
 }
 
@@ -265,15 +318,15 @@ test_legacy_charset(void **state)
 	static const char h[] = "<html><head><meta charset=iso-8859-1></head>"
 	    "<body><p>Die Stra\xDF" "e war sch\xF6n, und die Leute waren "
 	    "freundlich, als wir ankamen.</p></body></html>";
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	(void)state;
 	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    EXTRACT_OK);
+	    SLUICE_EXTRACT_OK);
 	assert_non_null(strstr(d.text, "Stra\xC3\x9F" "e war sch\xC3\xB6n"));
 	assert_string_equal(d.charset, "WINDOWS-1252");
 	assert_string_equal(d.language, "de");
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 }
 
 /* Paragraphs long enough to score, for the pages built below. */
@@ -294,11 +347,11 @@ test_structure(void **state)
 	    "<td>12</td></tr></table>" PARA(4) "<p>Line one<br>line two</p>"
 	    "<div class=share-tools><a href=#>Share</a></div></div>"
 	    "</body></html>";
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	(void)state;
 	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    EXTRACT_OK);
+	    SLUICE_EXTRACT_OK);
 	assert_true(strncmp(d.text, "A short dek", 11) == 0);
 	assert_non_null(strstr(d.text, "Paragraph 4 of"));
 	assert_non_null(strstr(d.text, "Year\tCount\n2021\t12"));
@@ -307,7 +360,7 @@ test_structure(void **state)
 	assert_null(strstr(d.text, "Hidden"));
 	assert_null(strstr(d.text, "RELATED"));
 	assert_null(strstr(d.text, "Share"));
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 }
 
 static void
@@ -325,14 +378,14 @@ test_article_body_rescue(void **state)
 	    "\\nFifth paragraph, to be safe: structured data is a copy the "
 	    "publisher made, and copies are sometimes cut short.\"}"
 	    "</script></head><body><div id=app>Loading</div></body></html>";
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	(void)state;
 	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    EXTRACT_OK);
+	    SLUICE_EXTRACT_OK);
 	assert_true(strncmp(d.text, "First paragraph", 15) == 0);
 	assert_non_null(strstr(d.text, "count.\nSecond"));
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 }
 
 static void
@@ -342,13 +395,13 @@ test_loose_pass(void **state)
 	 * the loose one keeps the text. */
 	static const char h[] = "<body><div class=sidebar-layout>" PARA(1)
 	    PARA(2) PARA(3) PARA(4) PARA(5) "</div></body>";
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 
 	(void)state;
 	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    EXTRACT_OK);
+	    SLUICE_EXTRACT_OK);
 	assert_non_null(strstr(d.text, "Paragraph 5"));
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 }
 
 struct job {
@@ -362,16 +415,17 @@ static void *
 worker(void *arg)
 {
 	struct job *j = arg;
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 	char err[128];
 	int i;
 
 	for (i = 0; i < 25; i++) {
-		if (extract_page(j->html, j->len, "https://www.example.com/x",
-		    "text/html", NULL, &d, err, sizeof(err)) != EXTRACT_OK ||
+		if (sluice_extract_page(j->html, j->len,
+		    "https://www.example.com/x", "text/html", NULL, &d, err,
+		    sizeof(err)) != SLUICE_EXTRACT_OK ||
 		    strcmp(d.text, j->want) != 0)
 			j->mismatches++;
-		extract_doc_free(&d);
+		sluice_extract_doc_free(&d);
 	}
 	return NULL;
 }
@@ -382,13 +436,13 @@ test_threads(void **state)
 {
 	struct job jobs[4];
 	pthread_t th[4];
-	struct extract_doc d;
+	struct sluice_extract_doc d;
 	size_t len, i;
 	char *html = load("article.html", &len);
 
 	(void)state;
 	assert_int_equal(run(html, len, "https://www.example.com/x",
-	    "text/html", &d), EXTRACT_OK);
+	    "text/html", &d), SLUICE_EXTRACT_OK);
 	for (i = 0; i < 4; i++) {
 		jobs[i].html = html;
 		jobs[i].len = len;
@@ -401,7 +455,7 @@ test_threads(void **state)
 		pthread_join(th[i], NULL);
 		assert_int_equal(jobs[i].mismatches, 0);
 	}
-	extract_doc_free(&d);
+	sluice_extract_doc_free(&d);
 	free(html);
 }
 
@@ -409,9 +463,10 @@ static void
 test_word_count(void **state)
 {
 	(void)state;
-	assert_int_equal(extract_word_count("one two, three-four"), 4);
-	assert_int_equal(extract_word_count("\xE4\xB8\xAD\xE6\x96\x87 ok"), 3);
-	assert_int_equal(extract_word_count(""), 0);
+	assert_int_equal(sluice_extract_word_count("one two, three-four"), 4);
+	assert_int_equal(
+	    sluice_extract_word_count("\xE4\xB8\xAD\xE6\x96\x87 ok"), 3);
+	assert_int_equal(sluice_extract_word_count(""), 0);
 }
 
 int
@@ -424,6 +479,7 @@ main(void)
 		cmocka_unit_test(test_plain_text),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_sniffed_html),
+		cmocka_unit_test(test_sniffed_utf16),
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_empty_and_bodyless),
 		cmocka_unit_test(test_hostile),
