@@ -361,7 +361,7 @@ daemon_configure_pages(struct daemon *d)
 {
 	struct page_opts *po = &d->page_opts;
 
-	extract_opts_default(&po->extract);
+	sluice_extract_opts_default(&po->extract);
 	po->extract.max_input = d->cfg.max_html;
 	dedup_opts_default(&po->dedup);
 	po->dedup.near_threshold = d->cfg.near_threshold;

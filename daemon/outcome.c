@@ -196,13 +196,13 @@ outcome_page_done(struct work_item *it, void *arg)
 	assert(o->pages > 0);
 	o->pages--;
 	p->spare = NULL;
-	if (p->status == EXTRACT_OK || p->status == EXTRACT_EMPTY)
+	if (p->status == SLUICE_EXTRACT_OK || p->status == SLUICE_EXTRACT_EMPTY)
 		c->page = p;
 	else {
 		snprintf(c->code, sizeof(c->code), "%s",
-		    p->status == EXTRACT_UNSUPPORTED ?
+		    p->status == SLUICE_EXTRACT_UNSUPPORTED ?
 		    "unsupported_content_type" :
-		    p->status == EXTRACT_TOO_LARGE ? "too_large" : "internal");
+		    p->status == SLUICE_EXTRACT_TOO_LARGE ? "too_large" : "internal");
 		snprintf(c->msg, sizeof(c->msg), "%s", p->err);
 		page_free(p);
 	}

@@ -20,17 +20,6 @@
 #include "sluice/extract.h"
 #include "work.h"
 
-/*
- * Transitional: the cleaner's API took the sluice_ prefix, but turn.c and
- * daemon.c are being restructured on another branch and still say the old
- * names.  Delete these once they use the sluice_ names.
- */
-#define extract_opts_default	sluice_extract_opts_default
-#define EXTRACT_OK		SLUICE_EXTRACT_OK
-#define EXTRACT_EMPTY		SLUICE_EXTRACT_EMPTY
-#define EXTRACT_UNSUPPORTED	SLUICE_EXTRACT_UNSUPPORTED
-#define EXTRACT_TOO_LARGE	SLUICE_EXTRACT_TOO_LARGE
-
 struct fetch_result;
 
 struct page_opts {

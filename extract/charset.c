@@ -257,7 +257,7 @@ charset_from_content_type(const char *content_type, char *out, size_t outlen)
  * Covers both <meta charset=x> and http-equiv's content="...; charset=x".
  */
 static int
-meta_tag_charset(const char *tag, const char *end, char *name, size_t namelen)
+charset_meta_tag(const char *tag, const char *end, char *name, size_t namelen)
 {
 	const char *gt, *v;
 	size_t n;
@@ -304,7 +304,7 @@ prescan_meta(const char *bytes, size_t len, char *name, size_t namelen)
 		p = memcasemem(p, (size_t)(end - p), "<meta");
 		if (p == NULL)
 			return -1;
-		if (meta_tag_charset(p + 5, end, name, namelen) == 0)
+		if (charset_meta_tag(p + 5, end, name, namelen) == 0)
 			return 0;
 		p += 5;
 	}

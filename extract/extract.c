@@ -1839,7 +1839,7 @@ body_rescue(struct ctx *c, char **text)
 }
 
 static enum sluice_extract_status
-html_page(const char *utf8, size_t len, const char *url,
+extract_html_page(const char *utf8, size_t len, const char *url,
     const struct sluice_extract_opts *o, struct sluice_extract_doc *out,
     char *err, size_t errlen)
 {
@@ -1943,7 +1943,7 @@ sluice_extract_page(const char *bytes, size_t len, const char *url,
 		if (st == SLUICE_EXTRACT_ERROR)
 			snprintf(err, errlen, "out of memory");
 	} else
-		st = html_page(utf8, ulen, url, opts, out, err, errlen);
+		st = extract_html_page(utf8, ulen, url, opts, out, err, errlen);
 	free(utf8);
 	if (st == SLUICE_EXTRACT_OK || st == SLUICE_EXTRACT_EMPTY)
 		finish(out);

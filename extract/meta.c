@@ -231,7 +231,7 @@ offer(struct collect *c, enum field f, const char *val, int rank)
 }
 
 static void offer_canonical(struct collect *c, const char *href, int rank);
-static char *url_host(const char *url);
+static char *meta_url_host(const char *url);
 static const char *site_part(const char *host);
 
 /* True if s looks like a URL rather than a name (article:author often is). */
@@ -841,7 +841,7 @@ names_site(const char *s, size_t len, const char *site, const char *label)
 static void
 host_label(const char *url, char *out, size_t outlen)
 {
-	char *host = url != NULL ? url_host(url) : NULL;
+	char *host = url != NULL ? meta_url_host(url) : NULL;
 	const char *h, *dot;
 
 	out[0] = '\0';
@@ -954,7 +954,7 @@ language_fix(struct collect *c)
 /* ---- canonical URL ------------------------------------------------- */
 
 static char *
-url_host(const char *url)
+meta_url_host(const char *url)
 {
 	CURLU *u = curl_url();
 	char *host = NULL, *scheme = NULL, *out = NULL;
@@ -1004,7 +1004,7 @@ site_part(const char *host)
 int
 meta_same_site(const char *a, const char *b)
 {
-	char *ha = url_host(a), *hb = url_host(b);
+	char *ha = meta_url_host(a), *hb = meta_url_host(b);
 	int same = 0;
 
 	if (ha != NULL && hb != NULL)
@@ -1037,7 +1037,7 @@ offer_canonical(struct collect *c, const char *href, int rank)
 	if (curl_url_set(u, CURLUPART_URL, href, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_URL, &abs, 0) != CURLUE_OK)
 		goto out;
-	host = url_host(abs);
+	host = meta_url_host(abs);
 	if (host == NULL || (c->url != NULL && !meta_same_site(abs, c->url)))
 		goto out;
 	offer(c, F_CANONICAL, abs, rank);

@@ -120,7 +120,7 @@ set_str(json_t *o, const char *key, const char *val)
 }
 
 static json_t *
-doc_json(const char *path, const struct sluice_extract_doc *d,
+tool_doc_json(const char *path, const struct sluice_extract_doc *d,
     enum sluice_extract_status st)
 {
 	json_t *o = json_object();
@@ -178,7 +178,7 @@ one(const char *path, const char *url, const char *ct, bool json,
 		fprintf(stderr, "sluice-extract: %s: %s: %s\n", path,
 		    sluice_extract_status_name(st), err);
 	if (json) {
-		e = doc_json(path, &d, st);
+		e = tool_doc_json(path, &d, st);
 		if (st != SLUICE_EXTRACT_OK && st != SLUICE_EXTRACT_EMPTY)
 			set_str(e, "error", err);
 		print_json(e);
