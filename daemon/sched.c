@@ -313,9 +313,15 @@ sched_backoff(struct sched *s, uint64_t host, int64_t retry_after_ms,
 	h->backoff_ms = h->backoff_ms ? h->backoff_ms * 2 : min_ms;
 	if (h->backoff_ms > max_ms)
 		h->backoff_ms = max_ms;
-	d = jitter_ms(h->backoff_ms, 0.1);
-	if (retry_after_ms >= 0 && (uint64_t)retry_after_ms > d)
+	if (retry_after_ms >= 0) {
+		/* The server's word, within [host_delay, max_ms]. */
 		d = (uint64_t)retry_after_ms;
+		if (d < s->host_delay_ms)
+			d = s->host_delay_ms;
+		if (d > max_ms)
+			d = max_ms;
+	} else
+		d = jitter_ms(h->backoff_ms, 0.1);
 	h->backoff_until_ms = now + d;
 }
 
