@@ -279,6 +279,13 @@ sched_commit(struct sched *s, uint64_t now)
 	s->planned = 0;
 }
 
+/*
+ * Planning clears `ready` on a host it finds empty, which may be only
+ * because this turn leased (or refused) its last jobs; the aborted
+ * transaction puts them back, so every host may have ready jobs again.
+ * The next plan's peek clears the flag where it is not so: one LMDB
+ * lookup per host after an abort, which is rare (a full map).
+ */
 void
 sched_abort(struct sched *s)
 {
@@ -286,6 +293,7 @@ sched_abort(struct sched *s)
 		for (struct sched_host *h = s->buckets[i]; h; h = h->next) {
 			h->planned = 0;
 			h->head_valid = false;
+			h->ready = true;
 		}
 	s->planned = 0;
 }

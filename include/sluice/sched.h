@@ -110,6 +110,8 @@ struct sched_host *sched_find_host(struct sched *s, uint64_t key);
 void sched_walk(struct sched *s, void (*fn)(struct sched_host *h, void *arg),
     void *arg);
 void sched_commit(struct sched *s, uint64_t now);
+/* Forgets the planned leases and marks every host as maybe ready: the
+ * aborted transaction may have put back jobs the plan had taken. */
 void sched_abort(struct sched *s);
 
 /* A leased job of host gave back its slot: its page came back from a
