@@ -393,6 +393,8 @@ daemon_configure(struct daemon *d)
 	d->outcomes.max_pages = d->cfg.max_pending;
 	queue_set_policy(&d->queue, d->cfg.max_attempts, d->cfg.retry_base_ms,
 	    d->cfg.retry_max_ms);
+	queue_set_retry_after_bounds(&d->queue, d->cfg.host_delay_ms,
+	    d->cfg.host_backoff_max_ms);
 	queue_set_backlog(&d->queue, d->cfg.index_backlog);
 	store_set_max(&d->store, d->cfg.map_size_max);
 	/* config_validate() already refused what fetch_configure() could

@@ -159,7 +159,8 @@ typedef int (*fetch_guard_fn)(const struct sockaddr *sa, socklen_t salen,
 void fetch_set_guard(struct fetch *f, fetch_guard_fn fn, void *arg);
 
 /* A Retry-After further away than this is taken as this (7 days): a server
- * must not park a job for months; the queue's retry_max_ms caps it again. */
+ * must not park a job for months.  For a 429 or 503 the scheduler and the
+ * queue clamp it again, to fetch.host_backoff_max. */
 #define FETCH_RETRY_AFTER_MAX_MS	(7ULL * 24 * 3600 * 1000)
 
 /*

@@ -160,14 +160,19 @@ lease_robots_unreachable(struct leases *ls, struct sched_host *h,
     const struct fetch_result *r, uint64_t now)
 {
 	struct completion c = { 0 };
-	uint64_t until;
+	uint64_t until, min = ls->cfg->host_backoff_min_ms;
+	int64_t ra = r->retry_after_ms;
 
+	/* A robots.txt is asked again after fetch.host_backoff_min at the
+	 * least, whatever a Retry-After says: its jobs wait meanwhile. */
+	if (ra >= 0 && (uint64_t)ra < min)
+		ra = (int64_t)min;
 	outcome_classify(&c, r);
 	snprintf(h->robots_error, sizeof(h->robots_error), "%s", c.code);
 	snprintf(h->robots_why, sizeof(h->robots_why), "robots.txt "
 	    "unreachable: %.120s", c.msg);
-	sched_backoff(ls->sched, h->key, r->retry_after_ms,
-	    ls->cfg->host_backoff_min_ms, ls->cfg->host_backoff_max_ms, now);
+	sched_backoff(ls->sched, h->key, ra, min, ls->cfg->host_backoff_max_ms,
+	    now);
 	until = h->backoff_until_ms;
 	h->backoff_until_ms = 0;
 	return until;

@@ -100,6 +100,8 @@ queue_open(struct queue *q, struct store *s)
 	q->max_attempts = 5;
 	q->retry_base_ms = 30000;
 	q->retry_max_ms = 6 * 3600 * 1000ULL;
+	q->retry_after_min_ms = 1000;
+	q->retry_after_max_ms = 24 * 3600 * 1000ULL;
 	rc = store_txn_write(s, &txn);
 	if (rc != 0)
 		return rc;
@@ -190,6 +192,14 @@ queue_set_policy(struct queue *q, uint32_t max_attempts,
 	q->max_attempts = max_attempts;
 	q->retry_base_ms = retry_base_ms;
 	q->retry_max_ms = retry_max_ms;
+}
+
+void
+queue_set_retry_after_bounds(struct queue *q, uint64_t min_ms,
+    uint64_t max_ms)
+{
+	q->retry_after_min_ms = min_ms;
+	q->retry_after_max_ms = max_ms;
 }
 
 void
@@ -1006,19 +1016,34 @@ queue_done(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t doc_id,
 	return rc;
 }
 
-/* Backoff before attempt n+1: base * 2^(n-1), capped, +-20% jitter. */
+/*
+ * The delay before attempt n+1 (see queue_fail in queue.h).  A 429 or 503
+ * with Retry-After: that value within [retry_after_min, retry_after_max]
+ * (the upper bound wins a conflict).  Otherwise base * 2^(n-1), capped,
+ * +-20% jitter, and a longer Retry-After on another status wins.
+ */
 static uint64_t
-retry_delay(const struct queue *q, uint32_t attempts, int64_t retry_after)
+retry_delay(const struct queue *q, uint32_t attempts,
+    const struct job_failure *f)
 {
 	uint64_t d = q->retry_base_ms;
 
+	if (f->retry_after_ms >= 0 &&
+	    (f->http_status == 429 || f->http_status == 503)) {
+		d = (uint64_t)f->retry_after_ms;
+		if (d < q->retry_after_min_ms)
+			d = q->retry_after_min_ms;
+		if (d > q->retry_after_max_ms)
+			d = q->retry_after_max_ms;
+		return d;
+	}
 	for (uint32_t i = 1; i < attempts && d < q->retry_max_ms; i++)
 		d *= 2;
 	if (d > q->retry_max_ms)
 		d = q->retry_max_ms;
 	d = jitter_ms(d, 0.2);
-	if (retry_after >= 0 && (uint64_t)retry_after > d)
-		d = (uint64_t)retry_after;
+	if (f->retry_after_ms >= 0 && (uint64_t)f->retry_after_ms > d)
+		d = (uint64_t)f->retry_after_ms;
 	return d;
 }
 
@@ -1035,8 +1060,7 @@ queue_fail(struct queue *q, MDB_txn *txn, uint64_t id,
 	j.http_status = f->http_status;
 	*requeued = f->retryable && j.attempts < q->max_attempts;
 	if (*requeued) {
-		j.not_before_ms = now + retry_delay(q, j.attempts,
-		    f->retry_after_ms);
+		j.not_before_ms = now + retry_delay(q, j.attempts, f);
 		rc = queue_job_move(q, txn, &j, JOB_QUEUED, now);
 	} else {
 		rc = queue_job_move(q, txn, &j, JOB_FAILED, now);

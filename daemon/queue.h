@@ -111,12 +111,20 @@ struct queue {
 	uint32_t	 max_attempts;
 	uint64_t	 retry_base_ms;
 	uint64_t	 retry_max_ms;
+	uint64_t	 retry_after_min_ms;	/* fetch.host_delay */
+	uint64_t	 retry_after_max_ms;	/* fetch.host_backoff_max */
 };
 
 /* Opens the databases and loads the counters.  0 or an LMDB error. */
 int queue_open(struct queue *q, struct store *s);
 void queue_set_policy(struct queue *q, uint32_t max_attempts,
     uint64_t retry_base_ms, uint64_t retry_max_ms);
+/* The bounds of a Retry-After that sets a job's next attempt (see
+ * queue_fail): fetch.host_delay and fetch.host_backoff_max, the same that
+ * clamp the host's pause in sched_backoff().  When min_ms > max_ms, max_ms
+ * wins.  Until called: 1 s and 24 h, the defaults of those two keys. */
+void queue_set_retry_after_bounds(struct queue *q, uint64_t min_ms,
+    uint64_t max_ms);
 
 /* Frees the intake's memory. */
 void queue_close(struct queue *q);
@@ -204,9 +212,15 @@ struct job_failure {
 
 /*
  * Records a failed attempt of an active job.  A retryable failure with
- * attempts left goes back to queued, due after a backoff (exponential from
- * queue.retry_base with jitter, capped at queue.retry_max; Retry-After
- * wins when longer).  Otherwise the job ends failed.  *requeued tells.
+ * attempts left goes back to queued, due after a delay; otherwise the job
+ * ends failed.  *requeued tells.  The delay:
+ *   - a 429 or 503 with Retry-After (retry_after_ms >= 0): exactly that
+ *     value, clamped to the Retry-After bounds (queue_set_retry_after_
+ *     bounds), without jitter: the server's word, the same as the host's
+ *     pause, so the job is due when its host may start again;
+ *   - otherwise: exponential from queue.retry_base (doubled per attempt,
+ *     +-20% jitter, capped at queue.retry_max); a Retry-After on another
+ *     status still wins when longer.
  */
 int queue_fail(struct queue *q, MDB_txn *txn, uint64_t id,
     const struct job_failure *f, uint64_t now, bool *requeued);

@@ -280,6 +280,13 @@ sched_commit(struct sched *s, uint64_t now)
 	s->planned = 0;
 }
 
+/*
+ * Planning clears `ready` on a host it finds empty, which may be only
+ * because this turn leased (or refused) its last jobs; the aborted
+ * transaction puts them back, so every host may have ready jobs again.
+ * The next plan's peek clears the flag where it is not so: one LMDB
+ * lookup per host after an abort, which is rare (a full map).
+ */
 void
 sched_abort(struct sched *s)
 {
@@ -287,6 +294,7 @@ sched_abort(struct sched *s)
 		for (struct sched_host *h = s->buckets[i]; h; h = h->next) {
 			h->planned = 0;
 			h->head_valid = false;
+			h->ready = true;
 		}
 	s->planned = 0;
 }
@@ -332,9 +340,15 @@ sched_backoff(struct sched *s, uint64_t host, int64_t retry_after_ms,
 	h->backoff_ms = h->backoff_ms ? h->backoff_ms * 2 : min_ms;
 	if (h->backoff_ms > max_ms)
 		h->backoff_ms = max_ms;
-	d = jitter_ms(h->backoff_ms, 0.1);
-	if (retry_after_ms >= 0 && (uint64_t)retry_after_ms > d)
+	if (retry_after_ms >= 0) {
+		/* The server's word, within [host_delay, max_ms]. */
 		d = (uint64_t)retry_after_ms;
+		if (d < s->host_delay_ms)
+			d = s->host_delay_ms;
+		if (d > max_ms)
+			d = max_ms;
+	} else
+		d = jitter_ms(h->backoff_ms, 0.1);
 	h->backoff_until_ms = now + d;
 }
 

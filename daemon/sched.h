@@ -111,6 +111,8 @@ struct sched_host *sched_find_host(struct sched *s, uint64_t key);
 void sched_walk(struct sched *s, void (*fn)(struct sched_host *h, void *arg),
     void *arg);
 void sched_commit(struct sched *s, uint64_t now);
+/* Forgets the planned leases and marks every host as maybe ready: the
+ * aborted transaction may have put back jobs the plan had taken. */
 void sched_abort(struct sched *s);
 
 /* A leased job of host gave back its slot: its page came back from a
@@ -121,9 +123,15 @@ void sched_finished(struct sched *s, uint64_t host);
 void sched_started(struct sched *s, uint64_t host, uint64_t now);
 
 /*
- * Pauses host after a 429/503/connection failure: the pause doubles from
- * min_ms up to max_ms with jitter, or follows retry_after_ms when longer.
- * sched_host_ok() resets the step after a success.
+ * Pauses host after a 429/503/connection failure.  With a Retry-After
+ * (retry_after_ms >= 0) the pause is exactly that, clamped to
+ * [fetch.host_delay, max_ms] (max_ms wins a conflict), so a short one is
+ * not stretched to min_ms and a huge one parks the host no longer than
+ * max_ms.  Without one it is the backoff step, which doubles from min_ms
+ * up to max_ms, +-10% jitter.  The step advances either way, so a host
+ * that keeps failing backs off further once it stops sending Retry-After;
+ * sched_host_ok() resets it after a success.  queue_fail() gives the
+ * failed job the same Retry-After delay (queue_set_retry_after_bounds).
  */
 void sched_backoff(struct sched *s, uint64_t host, int64_t retry_after_ms,
     uint64_t min_ms, uint64_t max_ms, uint64_t now);

@@ -209,17 +209,20 @@ def test_one_in_flight_per_host_and_delay_between_starts(tmp):
 
 
 def test_backoff_after_429_pauses_the_host(tmp):
+    """A 429 without Retry-After pauses the host for the backoff step."""
     extra = settings(**{"fetch.host_backoff_min": "1500ms",
                         "fetch.max_per_host": 1})
     with FixtureServer() as web, Daemon(tmp, extra) as d:
-        first, second = submit(d, web.url("/retry-after/k?fail=1&seconds=1"),
+        first, second = submit(d, web.url("/flaky/k?fail=1&status=429"),
                                web.url("/page/9"))
         wait_idle(d)
-        t429 = starts(web, "/retry-after/k")
+        t429 = starts(web, "/flaky/k")
         t_page = starts(web, "/page/9")
         assert len(t429) == 2, t429
-        # The host paused for the backoff (1.5 s, +-10% jitter: longer than
-        # Retry-After here) before any further request.
+        assert web.requests_for("/flaky/k")[0].status == 429
+        # The host paused for the backoff (1.5 s, +-10% jitter) before any
+        # further request, although the job's own retry (retry_base 100 ms)
+        # was due long before.
         assert t429[1] - t429[0] >= 1.3, t429
         assert t_page[0] - t429[0] >= 1.3, (t429, t_page)
         j = job(d, first)
@@ -231,8 +234,53 @@ def test_retry_after_longer_than_backoff_wins(tmp):
         jid, = submit(d, web.url("/retry-after/r?fail=1&seconds=2"))
         wait_idle(d)
         t = starts(web, "/retry-after/r")
-        assert len(t) == 2 and t[1] - t[0] >= 1.9, t
+        assert len(t) == 2 and 1.9 <= t[1] - t[0] < 4, t
         assert job(d, jid)["state"] == "done"
+
+
+def test_retry_after_is_the_pause_and_the_retry(tmp):
+    """A 503 with Retry-After: 2 pauses its host for 2 s, not for
+    fetch.host_backoff_min (60 s), and the job is retried after 2 s, not
+    after queue.retry_base (30 s).  Another host does not wait."""
+    extra = settings(**{"queue.retry_base": "30s", "queue.retry_max": "6h",
+                        "fetch.host_backoff_min": "60s",
+                        "fetch.host_backoff_max": "24h",
+                        "fetch.host_delay": "100ms",
+                        "fetch.max_per_host": 1})
+    with FixtureServer() as web, FixtureServer(host="127.0.0.2") as other, \
+            Daemon(tmp, extra) as d:
+        busy = web.url("/retry-after/ra?fail=1&seconds=2&status=503")
+        pages = [web.url(f"/page/{i}") for i in range(3)]
+        elsewhere = [other.url(f"/page/{i}") for i in range(2)]
+        t0 = time.monotonic()
+        ids = submit(d, busy, *pages, *elsewhere)
+        wait_until(lambda: job(d, ids[0])["state"] == "done", timeout=20,
+                   what="the 503 job done")
+        took = time.monotonic() - t0
+        assert took <= 6, f"job done {took:.2f} s after submission"
+        j = job(d, ids[0])
+        assert j["attempts"] == 2 and j["http_status"] == 200, j
+        wait_idle(d)
+        for jid in ids:
+            assert job(d, jid)["state"] == "done", job(d, jid)
+        reqs = sorted((r for r in web.requests if r.path != "/robots.txt"),
+                      key=lambda r: r.time)
+        assert reqs[0].path == "/retry-after/ra" and reqs[0].status == 503, \
+            reqs
+        # Every request after the 503 waited out the 2 s pause, and the
+        # first of them came no later than the pause plus a little slack.
+        pause = [r.time - reqs[0].time for r in reqs[1:]]
+        assert len(pause) == 4, reqs	# the retry and three pages
+        assert min(pause) >= 1.9, pause
+        assert min(pause) <= 4, pause
+        retry = [r for r in reqs if r.path == "/retry-after/ra"]
+        assert len(retry) == 2 and retry[1].status == 200, retry
+        assert 1.9 <= retry[1].time - retry[0].time <= 4, retry
+        # The other host was fetched during the pause.
+        other_pages = starts(other, "/page/")
+        assert len(other_pages) == 2, other_pages
+        assert max(other_pages) < reqs[0].time + 1.9, \
+            (other_pages, reqs[0].time)
 
 
 def test_only_listed_statuses_are_retried(tmp):

@@ -224,25 +224,101 @@ test_retry_backoff_then_fail(void **state)
 	assert_int_equal(f->q.counts.failed, 1);
 }
 
-static void
-test_retry_after_wins(void **state)
+/* Submits url under host, leases it, fails it once with status and
+ * Retry-After ra at now; returns the delay before its next attempt. */
+static uint64_t
+retry_in(struct fx *f, const char *url, uint64_t host, uint32_t status,
+    int64_t ra, uint64_t now)
 {
-	struct fx *f = *state;
-	struct job_failure fail = { "http_status", "HTTP 429", 429, true,
-	    120000 };
+	struct job_failure fail = { "http_status", "HTTP", status, true, ra };
 	bool requeued;
 	uint64_t id;
 	struct job j;
 
-	begin(f);
-	id = submit(f, "http://h/429", 5, 0, SUBMIT_QUEUED);
-	assert_int_equal(lease_next(f, 5, 1000), id);
-	assert_int_equal(queue_fail(&f->q, f->txn, id, &fail, 1000, &requeued),
+	id = submit(f, url, host, 0, SUBMIT_QUEUED);
+	assert_int_equal(lease_next(f, host, now), id);
+	assert_int_equal(queue_fail(&f->q, f->txn, id, &fail, now, &requeued),
 	    0);
 	assert_true(requeued);
 	assert_int_equal(queue_get(&f->q, f->txn, id, &j), 0);
-	assert_int_equal(j.not_before_ms, 121000);
+	assert_int_equal(j.state, JOB_QUEUED);
+	assert_true(j.not_before_ms >= now);
+	now = j.not_before_ms - now;
 	queue_job_free(&j);
+	return now;
+}
+
+/* A 429 or 503 with Retry-After: exactly the server's delay, no jitter,
+ * although it is far below queue.retry_base (1000 ms here). */
+static void
+test_retry_after_is_the_retry_delay(void **state)
+{
+	struct fx *f = *state;
+
+	queue_set_retry_after_bounds(&f->q, 100, 60000);
+	begin(f);
+	assert_int_equal(retry_in(f, "http://h/a", 5, 503, 300, 1000), 300);
+	assert_int_equal(retry_in(f, "http://h/b", 5, 429, 2000, 1000), 2000);
+	assert_int_equal(retry_in(f, "http://h/c", 5, 503, 100, 7000), 100);
+	/* Longer than queue.retry_max (8 s): still the server's word. */
+	assert_int_equal(retry_in(f, "http://h/d", 5, 429, 45000, 1000),
+	    45000);
+	commit(f);
+}
+
+/* The Retry-After delay is clamped to [host_delay, host_backoff_max]. */
+static void
+test_retry_after_is_clamped(void **state)
+{
+	struct fx *f = *state;
+
+	/* Before any bounds are set: the config defaults, 1 s and 24 h. */
+	begin(f);
+	assert_int_equal(retry_in(f, "http://h/d0", 6, 503, 0, 1000), 1000);
+	assert_int_equal(retry_in(f, "http://h/d1", 6, 429,
+	    30LL * 24 * 3600 * 1000, 1000), 24ULL * 3600 * 1000);
+	commit(f);
+
+	queue_set_retry_after_bounds(&f->q, 250, 60000);
+	begin(f);
+	assert_int_equal(retry_in(f, "http://h/lo0", 6, 503, 0, 1000), 250);
+	assert_int_equal(retry_in(f, "http://h/lo1", 6, 429, 249, 1000), 250);
+	assert_int_equal(retry_in(f, "http://h/lo2", 6, 429, 251, 1000), 251);
+	assert_int_equal(retry_in(f, "http://h/hi0", 6, 503, 60000, 1000),
+	    60000);
+	assert_int_equal(retry_in(f, "http://h/hi1", 6, 503, 60001, 1000),
+	    60000);
+	assert_int_equal(retry_in(f, "http://h/hi2", 6, 429,
+	    7LL * 24 * 3600 * 1000, 1000), 60000);
+	commit(f);
+
+	/* host_delay above host_backoff_max: the maximum wins. */
+	queue_set_retry_after_bounds(&f->q, 5000, 2000);
+	begin(f);
+	assert_int_equal(retry_in(f, "http://h/x0", 6, 503, 0, 1000), 2000);
+	assert_int_equal(retry_in(f, "http://h/x1", 6, 503, 9000, 1000), 2000);
+	commit(f);
+}
+
+/* Without Retry-After, or with one on another status, the exponential
+ * backoff applies (base 1000 ms +-20% at the first attempt); a longer
+ * Retry-After on another status still wins. */
+static void
+test_retry_without_retry_after_is_exponential(void **state)
+{
+	struct fx *f = *state;
+
+	queue_set_retry_after_bounds(&f->q, 100, 60000);
+	begin(f);
+	assert_in_range(retry_in(f, "http://h/n0", 7, 503, -1, 1000), 800,
+	    1200);
+	assert_in_range(retry_in(f, "http://h/n1", 7, 429, -1, 1000), 800,
+	    1200);
+	assert_in_range(retry_in(f, "http://h/n2", 7, 0, -1, 1000), 800, 1200);
+	assert_in_range(retry_in(f, "http://h/o0", 7, 500, 300, 1000), 800,
+	    1200);
+	assert_int_equal(retry_in(f, "http://h/o1", 7, 502, 120000, 1000),
+	    120000);
 	commit(f);
 }
 
@@ -745,8 +821,13 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_backoff_then_fail,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retry_after_wins,
+		cmocka_unit_test_setup_teardown(
+		    test_retry_after_is_the_retry_delay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_after_is_clamped,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_retry_without_retry_after_is_exponential, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_not_retryable_fails_at_once,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_cancel_retry_force,
