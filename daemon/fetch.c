@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "fetch.h"
+#include "log.h"
 #include "util.h"
 
 /* The limits of struct config in libcurl's units, plus ready header lines. */
@@ -614,6 +615,7 @@ xfer_result(struct xfer *x, CURLcode rc)
 {
 	struct fetch_result *res = x->res;
 	long status = 0, redirects = 0;
+	curl_off_t pre = 0;
 	char *url = NULL;
 
 	x->res = NULL;
@@ -638,6 +640,10 @@ xfer_result(struct xfer *x, CURLcode rc)
 	if (res->error != FETCH_OK)
 		buf_free(&res->body);
 	res->elapsed_ms = mono_ms() - x->t0;
+	res->sent_ms = res->started_ms;
+	if (curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &pre) ==
+	    CURLE_OK && pre > 0)
+		res->sent_ms += (uint64_t)pre / 1000;
 	return res;
 }
 

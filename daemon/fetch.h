@@ -72,6 +72,8 @@ struct fetch_result {
 	char		*redirect_url;	/* absolute Location of a 3xx not
 					   followed, or NULL */
 	uint64_t	 started_ms;	/* now_ms() at start */
+	uint64_t	 sent_ms;	/* now_ms() when the (last) request was
+					   sent: politeness counts from it */
 	uint64_t	 elapsed_ms;
 	struct buf	 body;		/* decoded body, at most fetch.max_body;
 					 * data is NULL when len is 0 */

@@ -111,10 +111,15 @@ outcome_classify(struct completion *c, const struct fetch_result *r)
  * place here too, before any later lease of the host can be planned.
  */
 static void
-outcome_release(struct outcomes *o, const struct completion *c, bool ok)
+outcome_release(struct outcomes *o, const struct completion *c, bool ok,
+    uint64_t sent_ms)
 {
 	const struct config *cfg = o->cfg;
 
+	/* host_delay counts between the requests the server saw: a new
+	 * connection can take tens of ms to send its request on a busy
+	 * loop, and the next start waits for that too. */
+	sched_started(o->sched, c->host, sent_ms);
 	sched_finished(o->sched, c->host);
 	if (c->host_backoff)
 		sched_backoff(o->sched, c->host, c->retry_after_ms,
@@ -141,7 +146,7 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 	c->http_status = (uint32_t)r->http_status;
 	if (r->error == FETCH_OK && r->http_status >= 200 &&
 	    r->http_status < 300) {
-		outcome_release(o, c, true);
+		outcome_release(o, c, true, r->sent_ms);
 		p = page_new(job_id, host, url, r, o->page_opts);
 		if (p != NULL) {
 			p->spare = c;
@@ -166,7 +171,7 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 		r->redirect_url = NULL;
 	} else
 		outcome_classify(c, r);
-	outcome_release(o, c, ok);
+	outcome_release(o, c, ok, r->sent_ms);
 	fetch_result_free(r);
 	outcome_add(o, c);
 }
