@@ -21,6 +21,7 @@
 #include "robots.h"
 #include "sched.h"
 #include "store.h"
+#include "tstore.h"
 
 #define MAX_LEASES	64
 
@@ -103,8 +104,7 @@ setup(void **state)
 	char err[256];
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sluice-test-sched-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	tstore_mkdir(f->dir, sizeof(f->dir), "sched");
 	assert_int_equal(store_open(&f->store, f->dir, 1 << 20, 1 << 30, err,
 	    sizeof(err)), 0);
 	assert_int_equal(queue_open(&f->q, &f->store), 0);
@@ -124,15 +124,12 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
-
 	if (f->txn != NULL)
 		mdb_txn_abort(f->txn);
 	sched_free(&f->s);
 	queue_close(&f->q);
 	store_close(&f->store);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	tstore_rmdir(f->dir);
 	free(f);
 	return 0;
 }
@@ -140,16 +137,13 @@ teardown(void **state)
 static void
 begin(struct fx *f)
 {
-	queue_turn_begin(&f->q);
-	assert_int_equal(store_txn_write(&f->store, &f->txn), 0);
+	tstore_begin(&f->q, &f->store, &f->txn);
 }
 
 static void
 commit(struct fx *f)
 {
-	assert_int_equal(queue_turn_flush(&f->q, f->txn), 0);
-	assert_int_equal(mdb_txn_commit(f->txn), 0);
-	f->txn = NULL;
+	tstore_commit(&f->q, &f->txn);
 }
 
 /* Aborts the turn the way the daemon does: LMDB, queue mirror, sched. */

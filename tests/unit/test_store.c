@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "tstore.h"
 
 struct fx {
 	char		 dir[64];
@@ -27,8 +28,7 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sluice-test-store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	tstore_mkdir(f->dir, sizeof(f->dir), "store");
 	*state = f;
 	return 0;
 }
@@ -37,15 +37,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	const char *files[] = { "data.mdb", "lock.mdb", "sluiced.lock" };
-	char path[128];
-
 	store_close(&f->store);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);
-		unlink(path);
-	}
-	rmdir(f->dir);
+	tstore_rmdir(f->dir);
 	free(f);
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "tstore.h"
 #include "turn.h"
 #include "util.h"
 
@@ -95,8 +96,7 @@ setup(void **state)
 	char err[256];
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/sluice-test-turn-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	tstore_mkdir(f->dir, sizeof(f->dir), "turn");
 	assert_int_equal(store_open(&f->store, f->dir, 1 << 20, 1 << 22, err,
 	    sizeof(err)), 0);
 	for (int i = 0; i < 3; i++) {
@@ -115,15 +115,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	const char *files[] = { "data.mdb", "lock.mdb", "sluiced.lock" };
-	char path[128];
-
 	store_close(&f->store);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);
-		unlink(path);
-	}
-	rmdir(f->dir);
+	tstore_rmdir(f->dir);
 	free(f);
 	return 0;
 }
