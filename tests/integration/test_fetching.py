@@ -786,5 +786,29 @@ def test_user_agent_and_accept_language(tmp):
         assert r.header("Accept-Language") == "de-CH, en;q=0.5", r.headers
 
 
+def test_fetched_pages_wait_in_their_own_bounded_buffer(tmp):
+    """A transfer frees its fetch slots when it ends, and pages wait for a
+    worker in extract.max_pending: while that is full, no transfer starts.
+    One worker and pages of 3 MiB of HTML (slow to clean) against 8 fetch
+    slots and a buffer of 2: the worker backlog never passes the buffer
+    plus the transfers that were running when it filled, where without
+    the bound all 16 pages would queue for the worker."""
+    sets = fast(daemon__workers=1, extract__max_pending=2,
+                fetch__max_total=8, fetch__max_per_host=8)
+    with FixtureServer() as web, Daemon(tmp, extra_set=sets) as d:
+        ids = submit_ids(d, [web.url(f"/big?mb=3&n={i}") for i in range(16)])
+        most = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            s = status(d)
+            most = max(most, s["work_backlog"])
+            if s["jobs"]["queued"] == 0 and s["jobs"]["active"] == 0:
+                break
+            time.sleep(0.01)
+        assert most <= 2 + 8, f"worker backlog reached {most}"
+        for j in wait_jobs(d, ids, timeout=60):
+            assert j["state"] == "done", j
+
+
 if __name__ == "__main__":
     run_tests(globals())
