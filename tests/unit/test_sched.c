@@ -554,7 +554,9 @@ test_finished_frees_slots(void **state)
 	assert_int_equal(plan(f, 1000, 10), 1);
 	sched_commit(&f->s, 1000);
 	assert_int_equal(f->s.inflight, 2);
-	/* Unknown hosts and extra calls never wrap the counts. */
+#ifdef NDEBUG
+	/* Unknown hosts and extra calls never wrap the counts (a debug build
+	 * asserts instead: each finish matches one committed lease). */
 	sched_finished(&f->s, 99);
 	assert_int_equal(f->s.inflight, 1);
 	sched_finished(&f->s, 99);
@@ -565,6 +567,7 @@ test_finished_frees_slots(void **state)
 		sched_finished(&f->s, k);
 		assert_int_equal(inflight_of(f, k), 0);
 	}
+#endif
 	commit(f);
 }
 
