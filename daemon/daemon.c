@@ -717,7 +717,7 @@ daemon_wire(struct daemon *d)
 	d->command = (struct command){ .cfg = &d->cfg, .store = &d->store,
 	    .queue = &d->queue, .docs = &d->docs, .sched = &d->sched,
 	    .dedup = &d->dedup, .ops = &d->ops, .outcomes = &d->outcomes,
-	    .url_opts = &d->url_opts, .started_mono = mono_ms(),
+	    .metrics = &d->metrics, .url_opts = &d->url_opts, .started_mono = mono_ms(),
 	    .calls = { .reload = daemon_on_reload, .arg = d } };
 	daemon_steps(d);
 }
@@ -738,6 +738,8 @@ daemon_start(struct daemon *d, int listen_fd)
 	daemon_wire(d);
 	daemon_open_store(d);
 	daemon_configure(d);
+	metrics_tick_base(&d->metrics, mono_ms() / 1000,
+	    d->queue.counts.fetched, 0);
 	if (d->dedup.reindex)
 		daemon_reindex_dedup(d);
 	d->fetch = fetch_new(d->base, &d->cfg, lease_fetched, &d->leases, err,

@@ -157,6 +157,16 @@ metrics_tick(struct metrics *m, uint64_t sec, uint64_t pages, uint64_t bytes)
 	memcpy(s->fetches, m->fetches, sizeof(s->fetches));
 }
 
+void
+metrics_tick_base(struct metrics *m, uint64_t sec, uint64_t pages,
+    uint64_t bytes)
+{
+	m->base.sec = sec;
+	m->base.pages = pages;
+	m->base.bytes = bytes;
+	memcpy(m->base.fetches, m->fetches, sizeof(m->base.fetches));
+}
+
 const struct metrics_sample *
 metrics_sample_latest(const struct metrics *m)
 {
@@ -177,9 +187,11 @@ metrics_sample_ago(const struct metrics *m, uint64_t ago)
 
 	if (last == NULL)
 		return NULL;
-	/* The oldest sample no older than `ago` seconds before the last. */
-	for (size_t i = 0; i <= METRICS_WINDOW; i++) {
-		const struct metrics_sample *s = &m->window[i];
+	/* The oldest sample no older than `ago` seconds before the last;
+	 * in the first minute, the one taken at start. */
+	for (size_t i = 0; i <= METRICS_WINDOW + 1; i++) {
+		const struct metrics_sample *s = i <= METRICS_WINDOW ?
+		    &m->window[i] : &m->base;
 		if (s->sec == 0 || s->sec > last->sec ||
 		    last->sec - s->sec > ago)
 			continue;

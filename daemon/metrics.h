@@ -99,6 +99,7 @@ struct metrics {
 	struct metrics_hist commit_duration;	/* seconds per write txn */
 	double		 start_time;		/* epoch seconds */
 	struct metrics_sample window[METRICS_WINDOW + 1];
+	struct metrics_sample base;		/* at start */
 	struct metrics_failure failures[METRICS_FAILURES];
 	uint64_t	 nfailures;		/* ever recorded */
 	metrics_gauges_fn gauges;
@@ -114,7 +115,10 @@ void metrics_failure(struct metrics *m, uint64_t job_id, const char *url,
     const char *code, uint32_t http_status, uint64_t at_ms);
 const char *metrics_fetch_name(enum metrics_fetch r);
 
-/* Once a second: records the cumulative counters for the windows. */
+/* At start (base) and once a second: records the cumulative counters
+ * for the windows. */
+void metrics_tick_base(struct metrics *m, uint64_t mono_sec, uint64_t pages,
+    uint64_t bytes);
 void metrics_tick(struct metrics *m, uint64_t mono_sec, uint64_t pages,
     uint64_t bytes);
 /* The sample closest to `ago` seconds before the latest, or NULL. */
