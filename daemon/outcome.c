@@ -501,8 +501,11 @@ outcome_finish(struct outcomes *o)
 		    NULL;
 		if (!c->failed)
 			continue;
-		log_debug("job %llu failed: %s %s",
-		    (unsigned long long)c->job_id, c->code, c->msg);
+		/* Once per job, when it fails for good (retries are not
+		 * logged). */
+		log_notice("job %llu failed: %s: %s: %s",
+		    (unsigned long long)c->job_id, url ? url : "(no URL)",
+		    c->code, c->msg);
 		if (o->metrics != NULL)
 			metrics_failure(o->metrics, c->job_id, url, c->code,
 			    c->http_status, now);

@@ -43,6 +43,10 @@ def test_stats_reply(tmp):
             "http_status" and f["http_status"] == 404, f
         assert isinstance(r["hosts"], list), r
         assert r["rates"]["1m"]["pages_per_s"] > 0, r
+        # Logged once, at notice level, with id, URL and error.
+        lines = [ln for ln in d.log().splitlines() if "failed:" in ln]
+        assert lines == [f"<5>job {f['id']} failed: {f['url']}: "
+                         f"http_status: HTTP 404"], lines
         # A host with transfers in flight is listed.
         submit(d, [web.url(f"/slow?bytes=1000&delay_ms=300&chunk=100&n={i}")
                    for i in range(4)])
