@@ -12,15 +12,20 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include "ctlclient.h"
 #include "util.h"
+#include "watch.h"
 
 #define CTL_EXIT_OK		0
 #define CTL_EXIT_FAILED		1
@@ -71,6 +76,7 @@ static int do_retry(struct ctl *, int, char **);
 static int do_drain(struct ctl *, int, char **);
 static int do_reload(struct ctl *, int, char **);
 static int do_wait(struct ctl *, int, char **);
+static int do_watch(struct ctl *, int, char **);
 static int do_help(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
@@ -100,6 +106,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "reload", "", "re-read the configuration file", 0, do_reload },
 	{ "wait", "[--timeout S]", "wait until no job is queued or active",
 	    CMD_OWN_TIMEOUT, do_wait },
+	{ "watch", "[--interval S] [--hosts N] [--count N] [--json]",
+	    "a live view: rates, ETA, fetch results, busy hosts, failures",
+	    0, do_watch },
 	{ "help", "[COMMAND]", "show this help, or one command's", 0,
 	    do_help },
 };
@@ -1116,6 +1125,167 @@ ctl_lookup(const char *word)
 	    m == CTLCLIENT_MATCH_AMBIGUOUS ? "ambiguous" : "unknown", word);
 	ctlclient_possibilities(stderr, word, names, ARRAY_LEN(names));
 	return NULL;
+}
+
+/* --- watch ------------------------------------------------------- */
+
+#define WATCH_INTERVAL_MS	1000
+#define WATCH_INTERVAL_MIN_MS	100
+#define WATCH_HOSTS_MAX		100
+
+static volatile sig_atomic_t watch_stop, watch_resized;
+
+static void
+watch_on_signal(int sig)
+{
+	if (sig == SIGWINCH)
+		watch_resized = 1;
+	else
+		watch_stop = 1;
+}
+
+struct watch_opts {
+	uint64_t	 interval_ms;
+	uint64_t	 hosts;
+	uint64_t	 count;		/* refreshes; 0 = until stopped */
+};
+
+static int
+watch_parse(struct ctl *ctx, int argc, char **argv, struct watch_opts *wo)
+{
+	static const struct option lo[] = {
+		{ "interval", required_argument, NULL, 'i' },
+		{ "hosts", required_argument, NULL, 'H' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	cmd_getopt_reset();
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 'i' && (ctlclient_parse_seconds(optarg,
+		    &wo->interval_ms) == -1 ||
+		    wo->interval_ms < WATCH_INTERVAL_MIN_MS))
+			return usage_error(ctx, "--interval needs seconds, "
+			    "0.1 at least");
+		else if (ch == 'H' && ctlclient_parse_uint(optarg,
+		    WATCH_HOSTS_MAX, &wo->hosts) == -1)
+			return usage_error(ctx, "--hosts needs 0 to %d",
+			    WATCH_HOSTS_MAX);
+		else if (ch == 'c' && ctlclient_parse_uint(optarg, INT64_MAX,
+		    &wo->count) == -1)
+			return usage_error(ctx, "bad --count %s", optarg);
+		else if (ch == 'j')
+			ctx->json = 1;
+		else if (ch != 'i' && ch != 'H' && ch != 'c')
+			return bad_option(ctx, ch, argv);
+	}
+	if (optind < argc)
+		return usage_error(ctx, "unexpected argument %s", argv[optind]);
+	return 0;
+}
+
+/* Waits up to ms for the interval to pass; reads keys when keys is set.
+ * Returns early on q, a signal or a resize. */
+static void
+watch_pause(uint64_t ms, int keys)
+{
+	uint64_t end = mono_ms() + ms, now;
+	struct pollfd p = { STDIN_FILENO, POLLIN, 0 };
+	char c;
+
+	while (!watch_stop && !watch_resized && (now = mono_ms()) < end) {
+		int n = poll(&p, keys ? 1 : 0, (int)(end - now));
+		if (n <= 0 || !(p.revents & (POLLIN | POLLHUP)))
+			continue;
+		if (read(STDIN_FILENO, &c, 1) != 1) {
+			keys = 0;	/* stdin closed: keep watching */
+			continue;
+		}
+		if (c == 'q' || c == 'Q' || c == 3)
+			watch_stop = 1;
+	}
+}
+
+static void
+watch_size(int *w, int *h)
+{
+	struct winsize ws;
+
+	*w = 80;
+	*h = 24;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 &&
+	    ws.ws_row > 0) {
+		*w = ws.ws_col;
+		*h = ws.ws_row;
+	}
+}
+
+/*
+ * On a terminal: the alternate screen, redrawn every interval, q or
+ * Ctrl-C to quit.  Otherwise one line per interval (--json: the stats
+ * reply itself), until a signal or --count refreshes.
+ */
+static int
+do_watch(struct ctl *ctx, int argc, char **argv)
+{
+	struct watch_opts wo = { WATCH_INTERVAL_MS, 10, 0 };
+	struct sigaction sa;
+	struct termios saved, raw;
+	int tty, keys = 0, rc = CTL_EXIT_OK, w, h;
+	uint64_t n = 0;
+
+	if (watch_parse(ctx, argc, argv, &wo) != 0)
+		return CTL_EXIT_USAGE;
+	tty = !ctx->json && isatty(STDOUT_FILENO);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = watch_on_signal;	/* no SA_RESTART: poll wakes */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGWINCH, &sa, NULL);
+	if (tty && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) ==
+	    0) {
+		raw = saved;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		keys = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+	}
+	if (tty)
+		fputs("\033[?1049h\033[?25l\033[H\033[2J", stdout);
+	while (!watch_stop) {
+		json_t *reply = NULL;
+
+		watch_resized = 0;
+		if (ctl_call(ctx, json_pack("{s:s, s:I}", "cmd", "stats",
+		    "hosts", (json_int_t)wo.hosts), &reply) == -1) {
+			rc = CTL_EXIT_UNREACHABLE;
+			break;
+		}
+		if (json_is_true(json_object_get(reply, "ok"))) {
+			if (tty) {
+				watch_size(&w, &h);
+				watch_draw(stdout, reply, w, h,
+				    (unsigned long)wo.interval_ms);
+			} else if (!ctx->json)
+				watch_line(stdout, reply);
+			else
+				fflush(stdout);
+		} else
+			rc = ctl_check(ctx, reply);
+		json_decref(reply);
+		if (rc != CTL_EXIT_OK || (wo.count && ++n >= wo.count))
+			break;
+		watch_pause(wo.interval_ms, keys);
+	}
+	if (tty)
+		fputs("\033[?25h\033[?1049l", stdout);
+	if (keys)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	fflush(stdout);
+	return rc;
 }
 
 static int

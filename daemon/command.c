@@ -17,6 +17,7 @@
 #include "dedup.h"
 #include "doc.h"
 #include "fetch.h"
+#include "metrics.h"
 #include "op.h"
 #include "outcome.h"
 #include "proto.h"
@@ -278,6 +279,193 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	    (int)fetch_inflight(cmd->fetch), "workers", (int)work_threads(cmd->work),
 	    "work_backlog", (int)work_backlog(cmd->work), "unindexed",
 	    (json_int_t)queue_unindexed(cmd->queue), "store", command_store_json(cmd)));
+}
+
+/* --- stats: status with the recent counters (sluicectl watch) ------ */
+
+#define STATS_HOSTS_DEFAULT	10
+#define STATS_CANDIDATES	64	/* hosts looked up in LMDB, at most */
+
+struct stats_host {
+	const struct sched_host *h;
+	uint64_t	 queued;
+	char		*origin;
+};
+
+struct stats_pick {
+	struct stats_host c[STATS_CANDIDATES];
+	size_t		 n;
+	uint64_t	 now;
+};
+
+/* Busier first: in flight, then with ready jobs, then backed off. */
+static int
+stats_busier(const struct sched_host *a, const struct sched_host *b,
+    uint64_t now)
+{
+	if (a->inflight != b->inflight)
+		return a->inflight > b->inflight ? 1 : -1;
+	if (a->ready != b->ready)
+		return a->ready ? 1 : -1;
+	return (a->backoff_until_ms > now) - (b->backoff_until_ms > now);
+}
+
+/* sched_walk: keeps the STATS_CANDIDATES busiest hosts. */
+static void
+stats_pick_host(struct sched_host *h, void *arg)
+{
+	struct stats_pick *p = arg;
+	size_t worst = 0;
+
+	if (h->inflight == 0 && !h->ready && h->backoff_until_ms <= p->now)
+		return;
+	if (p->n < STATS_CANDIDATES) {
+		p->c[p->n++].h = h;
+		return;
+	}
+	for (size_t i = 1; i < p->n; i++)
+		if (stats_busier(p->c[worst].h, p->c[i].h, p->now) > 0)
+			worst = i;
+	if (stats_busier(h, p->c[worst].h, p->now) > 0)
+		p->c[worst].h = h;
+}
+
+static int
+stats_host_record(const struct host_record *r, void *arg)
+{
+	struct stats_host *sh = arg;
+
+	if (r->host == sh->h->key) {
+		sh->queued = r->jobs[JOB_QUEUED];
+		sh->origin = strdup(r->origin);
+	}
+	return 1;
+}
+
+static int
+stats_host_cmp(const void *a, const void *b)
+{
+	const struct stats_host *x = a, *y = b;
+
+	if (x->h->inflight != y->h->inflight)
+		return x->h->inflight > y->h->inflight ? -1 : 1;
+	if (x->queued != y->queued)
+		return x->queued > y->queued ? -1 : 1;
+	return x->h->key < y->h->key ? -1 : x->h->key > y->h->key;
+}
+
+static json_t *
+stats_hosts(struct command *cmd, MDB_txn *txn, size_t want)
+{
+	struct stats_pick *p = calloc(1, sizeof(*p));
+	json_t *list = json_array();
+
+	if (p == NULL || want == 0) {
+		free(p);
+		return list;
+	}
+	p->now = now_ms();
+	sched_walk(cmd->sched, stats_pick_host, p);
+	for (size_t i = 0; i < p->n; i++)
+		(void)queue_walk_hosts(cmd->queue, txn, p->c[i].h->key - 1,
+		    stats_host_record, &p->c[i]);
+	qsort(p->c, p->n, sizeof(p->c[0]), stats_host_cmp);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct sched_host *h = p->c[i].h;
+		if (i < want && p->c[i].origin != NULL)
+			json_array_append_new(list, json_pack("{s:s, s:i, s:I, "
+			    "s:o}", "host", p->c[i].origin, "inflight",
+			    (int)h->inflight, "queued",
+			    (json_int_t)p->c[i].queued, "backoff_until",
+			    h->backoff_until_ms > p->now ?
+			    command_time_or_null(h->backoff_until_ms) :
+			    json_null()));
+		free(p->c[i].origin);
+	}
+	free(p);
+	return list;
+}
+
+/* Pages and bytes per second over the last `secs` seconds (or since the
+ * first sample). */
+static json_t *
+stats_rate(const struct metrics *m, uint64_t secs)
+{
+	const struct metrics_sample *last = metrics_sample_latest(m),
+	    *old = metrics_sample_ago(m, secs);
+	double dt = last && old && last->sec > old->sec ?
+	    (double)(last->sec - old->sec) : 0;
+
+	return json_pack("{s:f, s:f, s:i}", "pages_per_s", dt > 0 ?
+	    (double)(last->pages - old->pages) / dt : 0.0, "bytes_per_s",
+	    dt > 0 ? (double)(last->bytes - old->bytes) / dt : 0.0,
+	    "seconds", (int)dt);
+}
+
+static json_t *
+stats_fetches(const struct metrics *m)
+{
+	const struct metrics_sample *old = metrics_sample_ago(m,
+	    METRICS_WINDOW);
+	json_t *o = json_object();
+
+	for (int i = 0; i < METRICS_FETCH_N; i++)
+		json_object_set_new(o, metrics_fetch_name(i),
+		    json_integer((json_int_t)(m->fetches[i] -
+		    (old ? old->fetches[i] : 0))));
+	return o;
+}
+
+static json_t *
+stats_failures(const struct metrics *m)
+{
+	json_t *list = json_array();
+	uint64_t n = m->nfailures < METRICS_FAILURES ? m->nfailures :
+	    METRICS_FAILURES;
+
+	for (uint64_t i = 0; i < n; i++) {	/* newest first */
+		const struct metrics_failure *f = &m->failures[(m->nfailures -
+		    1 - i) % METRICS_FAILURES];
+		json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:o, "
+		    "s:o}", "id", (json_int_t)f->job_id, "url", f->url, "code",
+		    f->code, "http_status", f->http_status ?
+		    json_integer(f->http_status) : json_null(), "at",
+		    command_time_or_null(f->at_ms)));
+	}
+	return list;
+}
+
+static void
+cmd_stats(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	const struct queue_counts *q = &cmd->queue->counts;
+	json_t *jobs = json_object(), *hosts;
+	MDB_txn *txn;
+	int rc = store_txn_read(cmd->store, &txn);
+
+	if (rc != 0) {
+		json_decref(jobs);
+		command_reply_error(c, req, PROTO_INTERNAL, mdb_strerror(rc));
+		return;
+	}
+	hosts = stats_hosts(cmd, txn, command_req_uint(req, "hosts",
+	    STATS_HOSTS_DEFAULT));
+	mdb_txn_abort(txn);
+	for (int i = 0; i < JOB_NSTATES; i++)
+		json_object_set_new(jobs, job_state_name(i),
+		    json_integer((json_int_t)q->state[i]));
+	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
+	    "s:{s:I, s:I, s:I}, s:i, s:i, s:{s:o, s:o}, s:o, s:o, s:o}",
+	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
+	    (json_int_t)((mono_ms() - cmd->started_mono) / 1000), "paused",
+	    cmd->paused, "draining", cmd->stopping, "jobs", jobs, "totals",
+	    "fetched", (json_int_t)q->fetched, "failed", (json_int_t)q->failed,
+	    "bytes", (json_int_t)cmd->metrics->fetched_bytes, "inflight",
+	    (int)fetch_inflight(cmd->fetch), "work_backlog",
+	    (int)work_backlog(cmd->work), "rates", "10s",
+	    stats_rate(cmd->metrics, 10), "1m", stats_rate(cmd->metrics, 60),
+	    "fetches_1m", stats_fetches(cmd->metrics), "hosts", hosts,
+	    "failures", stats_failures(cmd->metrics)));
 }
 
 /* Runs fn inside a read transaction; answers internal on LMDB errors. */
@@ -813,6 +1001,7 @@ static const command_fn handlers[CMD_COUNT] = {
 	[CMD_CONFIG] = cmd_config,
 	[CMD_HOSTS] = cmd_hosts,
 	[CMD_DUPS] = cmd_dups,
+	[CMD_STATS] = cmd_stats,
 };
 
 void

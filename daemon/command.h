@@ -25,6 +25,7 @@ struct ctl_conn;
 struct dedup_dbs;
 struct docs;
 struct fetch;
+struct metrics;
 struct op;
 struct ops;
 struct outcomes;
@@ -56,6 +57,7 @@ struct command {
 	struct work	*work;
 	struct ops	*ops;
 	struct outcomes	*outcomes;
+	struct metrics	*metrics;	/* stats: windows, failures */
 	const struct url_opts *url_opts;
 	struct command_calls calls;
 	uint64_t	 started_mono;

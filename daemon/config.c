@@ -132,6 +132,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "dedup.index_memory_max", CFG_SIZE, OFF(index_memory_max), MIB,
 	    TIB, "1GiB", 0 },
 	{ "dedup.strip_params", CFG_STR, OFF(strip_params), 0, 0, "", 0 },
+
+	/* A reload moves the listener. */
+	{ "metrics.listen", CFG_STR, OFF(metrics_listen), 0, 0, "", 0 },
 };
 
 #define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->offset))

@@ -77,6 +77,10 @@ struct config {
 	uint32_t	 min_words;		/* below: exact dedup only */
 	uint64_t	 index_memory_max;	/* band keys in memory */
 	char		*strip_params;		/* extra tracking parameters */
+
+	/* [metrics] */
+	char		*metrics_listen;	/* ADDRESS:PORT or a socket
+						   path; "" = no endpoint */
 };
 
 /* Flags of a config key. */

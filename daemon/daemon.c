@@ -58,6 +58,8 @@ daemon_on_cron(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 
 	daemon_update_status(d);
+	metrics_tick(&d->metrics, mono_ms() / 1000, d->queue.counts.fetched,
+	    d->metrics.fetched_bytes);
 	store_trim(&d->store, d->cfg.max_mapped);
 	/* Try again every 10 s: the cap may have been raised, or deletes
 	 * may have freed pages. */
@@ -376,6 +378,69 @@ daemon_configure_pages(struct daemon *d)
 	d->url_opts.strip_params = (const char *const *)d->strip_params;
 }
 
+/* --- metrics ------------------------------------------------------- */
+
+static void
+daemon_count_host(struct sched_host *h, void *arg)
+{
+	struct metrics_gauges *g = arg;
+
+	g->hosts_active += h->inflight > 0;
+	g->hosts_backoff += h->backoff_until_ms > g->now_ms;
+}
+
+/* metrics_gauges_fn: what the queue, the scheduler and the store say. */
+static void
+daemon_gauges(struct metrics_gauges *g, void *arg)
+{
+	struct daemon *d = arg;
+	const struct queue_counts *c = &d->queue.counts;
+	uint64_t dups = c->dup_url + c->dup_exact + c->dup_near;
+
+	for (int i = 0; i < JOB_NSTATES && i < (int)ARRAY_LEN(g->jobs); i++) {
+		g->job_states[i] = job_state_name(i);
+		g->jobs[i] = c->state[i];
+		g->njobs = (size_t)i + 1;
+	}
+	g->documents[0] = c->fetched > dups ? c->fetched - dups : 0;
+	g->documents[1] = c->dup_url;
+	g->documents[2] = c->dup_exact;
+	g->documents[3] = c->dup_near;
+	g->now_ms = now_ms();
+	sched_walk(&d->sched, daemon_count_host, g);
+	store_usage(&d->store, &g->store_used, &g->store_map);
+}
+
+/* Opens, moves or closes the endpoint as metrics.listen says.  At start
+ * a failure is fatal; at a reload the old listener stays. */
+static void
+daemon_configure_metrics(struct daemon *d, bool starting)
+{
+	const char *want = d->cfg.metrics_listen ? d->cfg.metrics_listen : "";
+	struct metrics_http *h = NULL;
+	char err[512];
+
+	if (strcmp(want, d->metrics_listen ? d->metrics_listen : "") == 0)
+		return;
+	if (want[0] != '\0') {
+		h = metrics_http_new(d->base, &d->metrics, want, err,
+		    sizeof(err));
+		if (h == NULL && starting)
+			fatalx("metrics.listen: %s", err);
+		if (h == NULL) {
+			log_warnx("metrics.listen: %s; still serving on %s", err,
+			    d->metrics_listen ? d->metrics_listen : "nothing");
+			return;
+		}
+	}
+	metrics_http_free(d->metrics_http);
+	free(d->metrics_listen);
+	d->metrics_http = h;
+	d->metrics_listen = h != NULL ? strdup(want) : NULL;
+	if (h != NULL)
+		log_notice("metrics: serving /metrics on %s", want);
+}
+
 /* Applies the live-changeable settings from d->cfg. */
 static void
 daemon_configure(struct daemon *d)
@@ -403,6 +468,8 @@ daemon_configure(struct daemon *d)
 		log_warnx("fetch settings not applied: out of memory");
 	if (d->control != NULL)
 		control_set_limits(d->control, &lim);
+	if (d->control != NULL)		/* started: reload moves it */
+		daemon_configure_metrics(d, false);
 	daemon_configure_pages(d);
 }
 
@@ -602,6 +669,9 @@ daemon_pass(struct daemon *d)
 	need = daemon_need(d, now);
 	r = turn_run(&d->turn, need, now);
 	if (r == TURN_COMMITTED) {
+		metrics_observe(&d->metrics.commit_duration,
+		    (double)(d->turn.last_apply_us + d->turn.last_commit_us) /
+		    1e6);
 		dedup_commit(&d->dedup);
 		sched_commit(&d->sched, now);
 		outcome_finish(&d->outcomes);
@@ -627,8 +697,13 @@ daemon_pass(struct daemon *d)
 static void
 daemon_wire(struct daemon *d)
 {
+	metrics_init(&d->metrics);
+	d->metrics.gauges = daemon_gauges;
+	d->metrics.gauges_arg = d;
 	ops_init(&d->ops, &d->queue, &d->sched, &d->store);
+	d->ops.metrics = &d->metrics;
 	outcome_init(&d->outcomes);
+	d->outcomes.metrics = &d->metrics;
 	d->outcomes.queue = &d->queue;
 	d->outcomes.docs = &d->docs;
 	d->outcomes.dedup = &d->dedup;
@@ -638,11 +713,11 @@ daemon_wire(struct daemon *d)
 	d->outcomes.page_opts = &d->page_opts;
 	d->leases = (struct leases){ .sched = &d->sched, .queue = &d->queue,
 	    .hosts = &d->hosts, .docs = &d->docs, .outcomes = &d->outcomes,
-	    .cfg = &d->cfg };
+	    .cfg = &d->cfg, .metrics = &d->metrics };
 	d->command = (struct command){ .cfg = &d->cfg, .store = &d->store,
 	    .queue = &d->queue, .docs = &d->docs, .sched = &d->sched,
 	    .dedup = &d->dedup, .ops = &d->ops, .outcomes = &d->outcomes,
-	    .url_opts = &d->url_opts, .started_mono = mono_ms(),
+	    .metrics = &d->metrics, .url_opts = &d->url_opts, .started_mono = mono_ms(),
 	    .calls = { .reload = daemon_on_reload, .arg = d } };
 	daemon_steps(d);
 }
@@ -663,6 +738,8 @@ daemon_start(struct daemon *d, int listen_fd)
 	daemon_wire(d);
 	daemon_open_store(d);
 	daemon_configure(d);
+	metrics_tick_base(&d->metrics, mono_ms() / 1000,
+	    d->queue.counts.fetched, 0);
 	if (d->dedup.reindex)
 		daemon_reindex_dedup(d);
 	d->fetch = fetch_new(d->base, &d->cfg, lease_fetched, &d->leases, err,
@@ -686,6 +763,7 @@ daemon_start(struct daemon *d, int listen_fd)
 	if (d->control == NULL)
 		fatalx("control: %s", err);
 	d->command.control = d->control;
+	daemon_configure_metrics(d, true);
 	d->wake = daemon_timer_new(d, daemon_on_wake, 0);
 	d->cron = daemon_timer_new(d, daemon_on_cron, 1000);
 	wd = notify_watchdog_usec();
@@ -710,6 +788,8 @@ daemon_free(struct daemon *d)
 	    d->sig_int, d->sig_hup };
 
 	control_free(d->control);
+	metrics_http_free(d->metrics_http);
+	free(d->metrics_listen);
 	for (size_t i = 0; i < ARRAY_LEN(evs); i++)
 		if (evs[i] != NULL)
 			event_free(evs[i]);

@@ -30,6 +30,7 @@
 #include "doc.h"
 #include "hosts.h"
 #include "lease.h"
+#include "metrics.h"
 #include "op.h"
 #include "outcome.h"
 #include "page.h"
@@ -44,6 +45,7 @@ struct event_base;
 struct fetch;
 struct work;
 struct control;
+struct metrics_http;
 
 /* The steps of each turn's transaction (daemon.c). */
 #define DAEMON_NSTEPS	9
@@ -77,6 +79,9 @@ struct daemon {
 	struct outcomes	 outcomes;
 	struct leases	 leases;
 	struct command	 command;
+	struct metrics	 metrics;
+	struct metrics_http *metrics_http;	/* metrics.listen, or NULL */
+	char		*metrics_listen;	/* where it listens */
 	uint64_t	 last_client_mono;	/* last commit with ops */
 	uint64_t	 next_due_ms;	/* earliest delayed job, 0 = none */
 	bool		 plan_stalled;	/* planning at once started nothing */

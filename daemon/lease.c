@@ -13,6 +13,7 @@
 #include "fetch.h"
 #include "lease.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "queue.h"
 #include "sched.h"
@@ -298,6 +299,7 @@ lease_refuse(struct lease_plan_ctx *pc, struct sched_host *h, struct job *j)
 		f.retryable = true;
 	} else if (!lease_robots_forbid(pc->l, h, j))
 		return false;
+	pc->l->refused++;
 	pc->calls.rc = queue_fail(pc->l->queue, pc->txn, j->id, &f, pc->now,
 	    &requeued);
 	return true;
@@ -367,6 +369,7 @@ lease_plan_abort(void *arg)
 	struct lease *l, *next;
 
 	sched_abort(ls->sched);
+	ls->refused = 0;
 	for (l = ls->planned; l != NULL; l = next) {
 		struct sched_host *h = sched_find_host(ls->sched, l->host);
 		next = l->next;
@@ -387,6 +390,9 @@ lease_start(struct leases *ls)
 
 	lease_free_robots(ls);		/* cached by the commit */
 	ls->started = 0;
+	for (; ls->refused > 0; ls->refused--)
+		if (ls->metrics != NULL)
+			metrics_fetch(ls->metrics, METRICS_FETCH_ROBOTS, 0, -1);
 	for (l = ls->planned; l != NULL; l = next) {
 		struct fetch_req req = {
 			.job_id = l->job_id,
@@ -419,6 +425,30 @@ lease_start(struct leases *ls)
 	ls->planned = NULL;
 }
 
+/* What sluice_fetches_total calls a transfer's result. */
+static enum metrics_fetch
+lease_fetch_kind(const struct fetch_result *r)
+{
+	switch (r->error) {
+	case FETCH_OK:
+		if (r->http_status >= 200 && r->http_status < 300)
+			return METRICS_FETCH_OK;
+		if (r->http_status == 304)
+			return METRICS_FETCH_NOT_MODIFIED;
+		if (r->http_status >= 300 && r->http_status < 400)
+			return METRICS_FETCH_REDIRECT;
+		return METRICS_FETCH_HTTP_ERROR;
+	case FETCH_ERR_TIMEOUT:
+		return METRICS_FETCH_TIMEOUT;
+	case FETCH_ERR_BLOCKED:
+		return METRICS_FETCH_BLOCKED;
+	case FETCH_ERR_TOO_LARGE:
+		return METRICS_FETCH_TOO_LARGE;
+	default:
+		return METRICS_FETCH_NETWORK;
+	}
+}
+
 void
 lease_fetched(struct fetch_result *r, void *arg)
 {
@@ -432,6 +462,9 @@ lease_fetched(struct fetch_result *r, void *arg)
 		lease_free(l);
 		return;
 	}
+	if (ls->metrics != NULL)
+		metrics_fetch(ls->metrics, lease_fetch_kind(r), r->body.len,
+		    (double)r->elapsed_ms / 1000.0);
 	if (l->robots) {
 		lease_robots_fetched(ls, l, r);
 		fetch_result_free(r);

@@ -27,6 +27,7 @@ struct config;
 struct docs;
 struct fetch;
 struct fetch_result;
+struct metrics;
 struct outcomes;
 struct queue;
 struct sched;
@@ -64,6 +65,9 @@ struct leases {
 	bool		 dispatch;	/* may plan new leases this turn */
 	bool		 stopping;	/* aborted transfers are dropped */
 	uint32_t	 started;	/* by the last lease_start() */
+	uint32_t	 refused;	/* robots.txt refusals this turn,
+					   counted after the commit */
+	struct metrics	*metrics;	/* or NULL */
 	struct sched	*sched;
 	struct queue	*queue;
 	struct hosts	*hosts;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "op.h"
 #include "sched.h"
 #include "store.h"
@@ -226,6 +227,15 @@ ops_take(struct ops *o)
 {
 	struct op *list = o->head;
 
+	for (const struct op *op = list; op != NULL && o->metrics != NULL;
+	    op = op->next) {
+		uint64_t *n = o->metrics->submitted;
+		if (op->kind != OP_SUBMIT || op->err != PROTO_OK)
+			continue;
+		n[METRICS_SUBMIT_QUEUED] += op->sub.queued;
+		n[METRICS_SUBMIT_DUPLICATE] += op->sub.duplicates;
+		n[METRICS_SUBMIT_REJECTED] += op->sub.rejected;
+	}
 	o->head = NULL;
 	o->tail = &o->head;
 	return list;

@@ -24,6 +24,7 @@
 #include "reply.h"
 #include "url.h"
 
+struct metrics;
 struct sched;
 struct store;
 
@@ -71,6 +72,8 @@ struct ops {
 	struct queue	*queue;
 	struct sched	*sched;
 	const struct store *store;	/* submissions refused while full */
+	struct metrics	*metrics;	/* or NULL: counts what ops_take hands
+					   out */
 };
 
 void ops_init(struct ops *o, struct queue *q, struct sched *s,
@@ -98,7 +101,8 @@ void ops_abort(void *ops);
 /* Gives every pending op the error e (the turn could not commit). */
 void ops_fail(struct ops *o, enum proto_err e, const char *msg);
 /* Takes the pending list, to answer it; the ops are op_free()d by the
- * taker.  Requests that arrive while it answers start a new list. */
+ * taker.  Requests that arrive while it answers start a new list.  The
+ * submissions it hands out with no error are counted in o->metrics. */
 struct op *ops_take(struct ops *o)
     __attribute__((warn_unused_result));
 

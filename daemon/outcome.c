@@ -19,6 +19,7 @@
 #include "doc.h"
 #include "fetch.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "page.h"
 #include "sched.h"
@@ -163,7 +164,7 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 		outcome_add(o, c);
 		return;
 	}
-	free(url);
+	c->url = url;		/* named if the job fails for good */
 	if (r->error == FETCH_OK && r->http_status == 304)
 		c->not_modified = true;
 	else if (r->error == FETCH_OK && r->redirect_url != NULL) {
@@ -201,6 +202,9 @@ outcome_page_done(struct work_item *it, void *arg)
 	assert(o->pages > 0);
 	o->pages--;
 	p->spare = NULL;
+	if (o->metrics != NULL)
+		metrics_observe(&o->metrics->clean_duration,
+		    (double)p->clean_us / 1e6);
 	if (p->status == SLUICE_EXTRACT_OK || p->status == SLUICE_EXTRACT_EMPTY)
 		c->page = p;
 	else {
@@ -394,6 +398,7 @@ outcome_apply_one(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	bool requeued;
 	int rc;
 
+	c->failed = false;
 	if (c->page != NULL)
 		return outcome_apply_done(o, txn, c, now);
 	if (c->redirect != NULL) {
@@ -412,9 +417,7 @@ outcome_apply_one(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	rc = queue_fail(o->queue, txn, c->job_id, &f, now, &requeued);
 	if (rc == MDB_KEYEXIST || rc == MDB_NOTFOUND)
 		return 0;
-	if (rc == 0 && !requeued)
-		log_debug("job %llu failed: %s %s",
-		    (unsigned long long)c->job_id, c->code, c->msg);
+	c->failed = rc == 0 && !requeued;
 	return rc;
 }
 
@@ -478,6 +481,7 @@ outcome_free_list(struct outcomes *o)
 		next = c->next;
 		page_free(c->page);
 		free(c->redirect);
+		free(c->url);
 		free(c);
 		n++;
 	}
@@ -490,6 +494,22 @@ outcome_free_list(struct outcomes *o)
 void
 outcome_finish(struct outcomes *o)
 {
+	uint64_t now = now_ms();
+
+	for (const struct completion *c = o->head; c != NULL; c = c->next) {
+		const char *url = c->url ? c->url : c->page ? c->page->url :
+		    NULL;
+		if (!c->failed)
+			continue;
+		/* Once per job, when it fails for good (retries are not
+		 * logged). */
+		log_notice("job %llu failed: %s: %s: %s",
+		    (unsigned long long)c->job_id, url ? url : "(no URL)",
+		    c->code, c->msg);
+		if (o->metrics != NULL)
+			metrics_failure(o->metrics, c->job_id, url, c->code,
+			    c->http_status, now);
+	}
 	outcome_rate_count(o, outcome_free_list(o));
 }
 

@@ -31,6 +31,7 @@ struct config;
 struct dedup_dbs;
 struct docs;
 struct fetch_result;
+struct metrics;
 struct page;
 struct page_opts;
 struct sched;
@@ -54,6 +55,8 @@ struct completion {
 	bool		 host_backoff;	/* 429, 503, connection failure */
 	int64_t		 retry_after_ms;
 	uint64_t	 bytes;
+	char		*url;		/* the job's URL, or NULL */
+	bool		 failed;	/* failed for good (set by apply) */
 	struct completion *next;
 };
 
@@ -70,6 +73,7 @@ struct outcomes {
 	const struct config *cfg;
 	const struct url_opts *url_opts;
 	const struct page_opts *page_opts;
+	struct metrics	*metrics;	/* or NULL */
 	uint64_t	 rate[OUTCOME_RATE_WINDOW];	/* jobs finished */
 	uint64_t	 rate_sec;
 	uint64_t	 started_mono;

@@ -151,6 +151,7 @@ page_run(struct work_item *it)
 	struct page *p = (struct page *)it;
 	const struct fetch_result *r = p->res;
 	struct sluice_extract_doc d;
+	uint64_t t0 = mono_us();
 
 	memset(&d, 0, sizeof(d));
 	p->fetched_ms = r->started_ms + r->elapsed_ms;
@@ -171,4 +172,5 @@ page_run(struct work_item *it)
 		page_compress(p);
 out:
 	sluice_extract_doc_free(&d);
+	p->clean_us = mono_us() - t0;
 }

@@ -45,6 +45,7 @@ struct page {
 	size_t			 raw_len;
 	struct dedup_sig	 sig;
 	uint64_t		 fetched_ms;
+	uint64_t		 clean_us;	/* page_run()'s time */
 	/* the completion that will carry the page back (outcome.c), owned
 	 * by the page until then */
 	struct completion	*spare;

@@ -62,6 +62,8 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
 	[CMD_HOSTS] = { "hosts", { TAG,
 	    { "limit", ARG_UINT, 1, PROTO_JOBS_LIMIT_MAX },
 	    { "after", ARG_UINT, 0, (long long)9007199254740991LL } } },
+	[CMD_STATS] = { "stats", { TAG,
+	    { "hosts", ARG_UINT, 0, PROTO_STATS_HOSTS_MAX } } },
 };
 
 static const char *const err_codes[] = {

@@ -32,7 +32,7 @@ enum proto_err {
 enum proto_cmd {
 	CMD_SUBMIT, CMD_STATUS, CMD_JOB, CMD_JOBS, CMD_DOC, CMD_EXPORT,
 	CMD_PAUSE, CMD_RESUME, CMD_CANCEL, CMD_RETRY, CMD_DRAIN, CMD_WAIT,
-	CMD_RELOAD, CMD_CONFIG, CMD_HOSTS, CMD_DUPS,
+	CMD_RELOAD, CMD_CONFIG, CMD_HOSTS, CMD_DUPS, CMD_STATS,
 	CMD_COUNT
 };
 
@@ -40,6 +40,7 @@ enum proto_cmd {
 #define PROTO_PRIORITY_MIN	(-1000)
 #define PROTO_PRIORITY_MAX	1000
 #define PROTO_JOBS_LIMIT_MAX	1000
+#define PROTO_STATS_HOSTS_MAX	100
 
 /*
  * Parses one request line (without its newline).  On success returns
