@@ -61,12 +61,11 @@ daemon_on_cron(evutil_socket_t fd, short what, void *arg)
 	metrics_tick(&d->metrics, mono_ms() / 1000, d->queue.counts.fetched,
 	    d->metrics.fetched_bytes);
 	store_trim(&d->store, d->cfg.max_mapped);
-	/* Try again every 10 s: the cap may have been raised, or deletes
-	 * may have freed pages. */
-	if ((d->store.full || d->store.stuck) && ++d->cron_ticks % 10 == 0) {
+	/* Take submissions again every 10 s: the cap may have been raised,
+	 * or deletes may have freed pages.  A store that cannot commit at
+	 * all is retried on its own backoff (daemon_pass). */
+	if (d->store.full && ++d->cron_ticks % 10 == 0)
 		d->store.full = false;
-		d->store.stuck = false;
-	}
 	if (d->command.stopping && (d->sched.inflight == 0 ||
 	    mono_ms() >= d->stop_deadline))
 		d->done = true;
@@ -139,11 +138,49 @@ daemon_signal_new(struct daemon *d, int sig)
 
 /* Opens the databases, requeues what was active at a crash, and loads the
  * hosts that have ready jobs. */
+/* One attempt at the recovery transaction: opens the databases, requeues
+ * what was active at a crash, loads the hosts with ready jobs.  0, or an
+ * LMDB error with everything it did in memory undone. */
+static int
+daemon_recover(struct daemon *d, uint64_t *n, char *err, size_t errlen)
+{
+	MDB_txn *txn;
+	int rc;
+
+	*n = 0;
+	err[0] = '\0';
+	rc = store_txn_write(&d->store, &txn);
+	if (rc != 0)
+		return rc;
+	queue_turn_begin(&d->queue);
+	if ((rc = doc_open(&d->docs, txn)) != 0 ||
+	    (rc = hosts_open(&d->hosts, txn)) != 0 ||
+	    (rc = dedup_open(txn, &d->dedup, &d->page_opts.dedup, err,
+	    errlen)) != 0 ||
+	    (rc = queue_recover(&d->queue, txn, n)) != 0 ||
+	    (rc = queue_ready_hosts(&d->queue, txn, sched_host_ready_cb,
+	    &d->sched)) != 0 ||
+	    (rc = queue_turn_flush(&d->queue, txn)) != 0)
+		mdb_txn_abort(txn);
+	else
+		rc = mdb_txn_commit(txn);
+	if (rc != 0) {
+		queue_turn_abort(&d->queue);
+		dedup_close(&d->dedup);
+	}
+	return rc;
+}
+
+/*
+ * Opens the store and recovers.  The recovery transaction grows the map
+ * and starts over on MDB_MAP_FULL, as every turn does: a store copied with
+ * `mdb_copy -c` (a restored backup), or one whose map LMDB sized to the
+ * data alone, may have no free page left for it.
+ */
 static void
 daemon_open_store(struct daemon *d)
 {
-	char err[512];
-	MDB_txn *txn;
+	char err[512], gerr[256];
 	uint64_t n = 0;
 	int rc;
 
@@ -156,21 +193,11 @@ daemon_open_store(struct daemon *d)
 	    d->cfg.retry_max_ms);
 	queue_set_notify(&d->queue, sched_ready_cb, &d->sched);
 	queue_set_backlog(&d->queue, d->cfg.index_backlog);
-	err[0] = '\0';
-	rc = store_txn_write(&d->store, &txn);
-	if (rc == 0) {
-		queue_turn_begin(&d->queue);
-		if ((rc = doc_open(&d->docs, txn)) != 0 ||
-		    (rc = hosts_open(&d->hosts, txn)) != 0 ||
-		    (rc = dedup_open(txn, &d->dedup, &d->page_opts.dedup, err,
-		    sizeof(err))) != 0 ||
-		    (rc = queue_recover(&d->queue, txn, &n)) != 0 ||
-		    (rc = queue_ready_hosts(&d->queue, txn,
-		    sched_host_ready_cb, &d->sched)) != 0 ||
-		    (rc = queue_turn_flush(&d->queue, txn)) != 0)
-			mdb_txn_abort(txn);
-		else
-			rc = mdb_txn_commit(txn);
+	while ((rc = daemon_recover(d, &n, err, sizeof(err))) == MDB_MAP_FULL) {
+		if (store_grow(&d->store, gerr, sizeof(gerr)) == -1)
+			fatalx("store: recovery needs more room: %s", gerr);
+		log_notice("store: map grown to %llu bytes to recover",
+		    (unsigned long long)d->store.map_size);
 	}
 	if (rc != 0)
 		fatalx("store: recovery: %s", err[0] != '\0' ? err :
@@ -589,6 +616,8 @@ daemon_need(struct daemon *d, uint64_t now)
 	if (ops_pending(&d->ops) ||
 	    (d->command.stopping && outcome_pending(&d->outcomes)))
 		return TURN_NOW;
+	if (d->store.stuck)
+		return TURN_NOW;	/* its backoff is over: try again */
 	if (!outcome_pending(&d->outcomes) && daemon_index_wait(d, mono) == 0)
 		return TURN_NOW;	/* nothing gathers: index now */
 	if (d->outcomes.count * 2 >= d->sched.max_total)
@@ -642,6 +671,9 @@ daemon_arm_wake(struct daemon *d, uint64_t now)
 		if (ms < 0 || due < ms)
 			ms = due;
 	}
+	if (d->store.stuck)
+		ms = d->stuck_until_mono > mono ?
+		    (int64_t)(d->stuck_until_mono - mono) : 0;
 	if (ms < 0) {
 		event_del(d->wake);
 		return;
@@ -657,6 +689,46 @@ daemon_arm_wake(struct daemon *d, uint64_t now)
  * real in memory; then clients hear back, since only now is what they are
  * told on disk; then the transfers it leased start.
  */
+/*
+ * While the store cannot commit at all (at the cap with results that need
+ * room, a full disk, an I/O error), turns are retried on a backoff: every
+ * 250 ms at first, doubling to 30 s.  Before, pending results retried the
+ * commit on a 0 ms timer: 85% of a core and a thousand log lines a second
+ * with no client doing anything.  Meanwhile requests are answered with the
+ * store's error at once.
+ */
+#define STUCK_RETRY_MIN_MS	250
+#define STUCK_RETRY_MAX_MS	30000
+
+static bool
+daemon_stuck_waits(struct daemon *d)
+{
+	if (!d->store.stuck || mono_ms() >= d->stuck_until_mono)
+		return false;
+	if (ops_pending(&d->ops)) {
+		ops_fail(&d->ops, d->turn.last_error == MDB_MAP_FULL ?
+		    PROTO_STORE_FULL : PROTO_INTERNAL,
+		    "the store cannot take this change now");
+		command_answer(&d->command, ops_take(&d->ops));
+	}
+	return true;
+}
+
+static void
+daemon_stuck_note(struct daemon *d, enum turn_result r)
+{
+	if (r == TURN_FAILED) {
+		d->stuck_backoff_ms = d->stuck_backoff_ms == 0 ?
+		    STUCK_RETRY_MIN_MS : d->stuck_backoff_ms * 2;
+		if (d->stuck_backoff_ms > STUCK_RETRY_MAX_MS)
+			d->stuck_backoff_ms = STUCK_RETRY_MAX_MS;
+		d->stuck_until_mono = mono_ms() + d->stuck_backoff_ms;
+	} else if (r == TURN_COMMITTED && d->stuck_backoff_ms != 0) {
+		log_notice("store: commits again");
+		d->stuck_backoff_ms = 0;
+	}
+}
+
 static void
 daemon_pass(struct daemon *d)
 {
@@ -665,9 +737,15 @@ daemon_pass(struct daemon *d)
 	enum turn_need need;
 	enum turn_result r;
 
+	if (daemon_stuck_waits(d)) {
+		command_check_waiters(&d->command);
+		daemon_arm_wake(d, now);
+		return;
+	}
 	d->leases.dispatch = daemon_may_dispatch(d);
 	need = daemon_need(d, now);
 	r = turn_run(&d->turn, need, now);
+	daemon_stuck_note(d, r);
 	if (r == TURN_COMMITTED) {
 		metrics_observe(&d->metrics.commit_duration,
 		    (double)(d->turn.last_apply_us + d->turn.last_commit_us) /

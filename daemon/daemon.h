@@ -85,6 +85,8 @@ struct daemon {
 	uint64_t	 last_client_mono;	/* last commit with ops */
 	uint64_t	 next_due_ms;	/* earliest delayed job, 0 = none */
 	bool		 plan_stalled;	/* planning at once started nothing */
+	uint64_t	 stuck_until_mono;	/* no turn before, while stuck */
+	uint64_t	 stuck_backoff_ms;	/* 0 = commits work */
 
 	struct event	*wake;		/* next due job / host slot */
 	struct event	*cron;		/* 1 s housekeeping */

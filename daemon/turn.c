@@ -73,7 +73,9 @@ turn_recover(struct turn *t, int rc)
 		}
 		if (!t->store->full) {
 			/* Replay without the submissions. */
-			log_warnx("store: %s; refusing submissions", err);
+			if (!t->store->stuck)
+				log_warnx("store: %s; refusing submissions",
+				    err);
 			t->store->full = true;
 			return true;
 		}

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import itlib  # noqa: F401  (missing sluiced = failure)
 from fixture_server import FixtureServer
@@ -486,6 +487,85 @@ def test_store_full_cap(tmp):
         wait_listed_idle(d, 60)
         check_jobs(d, dict(acked, **{web.url("/page/1"): r["results"][0]
                                      ["id"]}), "done")
+
+
+def test_recovery_on_a_compacted_store(tmp):
+    """SIGKILL with transfers in flight, then the store compacted with
+    `mdb_copy -c` (as a restored backup is): LMDB maps such a file at its
+    own size, with no free page, and the recovery transaction that
+    requeues the jobs in flight must grow the map and start over rather
+    than refuse to start with MDB_MAP_FULL."""
+    sets = dict(FAST, **{"store.map_size": "1MiB",
+                         "fetch.max_per_host": 8})
+    with FixtureServer() as web, Daemon(tmp, extra_set=sets) as d:
+        ok(req(d, {"cmd": "pause"}))
+        slow = [web.url(f"/slow?bytes=2000&delay_ms=500&chunk=100&n={i}")
+                for i in range(8)]
+        acked = set()
+        for i in range(0, 6000, 500):
+            for res in submit(d, long_urls(web, i, 500))["results"]:
+                acked.add(res["url"])
+        for res in submit(d, slow, priority=10)["results"]:
+            acked.add(res["url"])
+        ok(req(d, {"cmd": "resume"}))
+        wait_until(lambda: status(d)["inflight"] >= 4, 10,
+                   what="transfers in flight")
+        d.kill()
+        state = Path(d.state_dir)
+        packed = Path(tmp) / "packed"
+        packed.mkdir()
+        subprocess.run(["mdb_copy", "-c", str(state), str(packed)],
+                       check=True)
+        (packed / "data.mdb").replace(state / "data.mdb")
+        (state / "lock.mdb").unlink(missing_ok=True)
+        d.start()
+        assert "to recover" in d.log(), \
+            "the compacted store did not need a bigger map:\n" + \
+            d.log_tail()
+        assert {j["url"] for j in all_jobs(d)} == acked
+        s = status(d)
+        assert s["jobs"]["active"] <= 8, s["jobs"]
+        assert d.stop() == 0
+
+
+def test_full_store_waits_quietly(tmp):
+    """At store.map_size_max with fetched pages that need room, the daemon
+    neither spins nor floods its log: results wait on a backoff, clients
+    get store_full at once, and it still stops cleanly."""
+    sets = dict(FAST, **{"store.map_size": "1MiB",
+                         "store.map_size_max": "1MiB",
+                         "daemon.shutdown_timeout": "2s"})
+    with FixtureServer() as web, Daemon(tmp, extra_set=sets) as d:
+        ok(req(d, {"cmd": "pause"}))
+        for i in range(0, 20000, 200):
+            r = req(d, {"cmd": "submit", "urls": long_urls(web, i, 200)})
+            if r.get("ok") is not True:
+                break
+        assert status(d)["store"]["full"] is True
+        ok(req(d, {"cmd": "resume"}))
+        wait_until(lambda: "cannot commit" in d.log(), 20,
+                   what="the store to refuse the fetched pages")
+        lines = len(d.log().splitlines())
+        ticks = os.sysconf("SC_CLK_TCK")
+
+        def cpu():
+            with open(f"/proc/{d.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / ticks
+
+        c0 = cpu()
+        time.sleep(3)
+        used = cpu() - c0
+        added = d.log().splitlines()[lines:]
+        assert used < 0.6, f"sluiced used {used:.2f} s of CPU in 3 s"
+        assert len(added) < 10, "log lines while full:\n" + \
+            "\n".join(added[:20])
+        t0 = time.monotonic()
+        is_error(req(d, {"cmd": "submit", "url": web.url("/page/999999")}),
+                 "store_full", "submit while full")
+        assert time.monotonic() - t0 < 1.0, "submit answered slowly"
+        ok(req(d, {"cmd": "status"}))
+        assert d.stop() == 0
 
 
 if __name__ == "__main__":
