@@ -7,6 +7,7 @@ read at every speed.
 
 import json
 import socket
+import threading
 import time
 
 import itlib  # noqa: F401  (missing sluiced = failure)
@@ -113,6 +114,138 @@ def test_vanished_waiters_free_their_slots(tmp):
         r = req(d, {"cmd": "wait", "timeout": 10, "tag": "new"})
         assert ok(r)["tag"] == "new", r
         assert "client left with a request pending" in d.log()
+
+
+def read_export(d, piece, tag=None, pause=0.0, slow_bytes=0, timeout=120):
+    """Runs an export, reading piece bytes per recv (1-byte reads for the
+    first slow_bytes), sleeping pause s between reads; returns (docs,
+    final line).  Every line must be whole JSON."""
+    c = Client(d.sock, timeout, max_line=64 << 20)
+    obj = {"cmd": "export"}
+    if tag is not None:
+        obj["tag"] = tag
+    c.send_raw(json.dumps(obj) + "\n")
+    buf, docs, got = b"", [], 0
+    try:
+        while True:
+            n = 1 if got < slow_bytes else piece
+            data = c.sock.recv(n)
+            assert data, f"export closed after {len(docs)} docs"
+            got += len(data)
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                r = json.loads(line)
+                if "ok" in r:
+                    assert buf == b"", "data after the final line"
+                    return docs, r
+                assert r.get("tag") == tag, r
+                docs.append(r["doc"])
+            if pause:
+                time.sleep(pause)
+    finally:
+        c.close()
+
+
+def test_export_big_documents(tmp):
+    """30 documents of about 3.5 MB each export whole, though each is far
+    bigger than daemon.max_reply_buffer (64 KiB, its minimum): an export
+    queues at most 64 KiB beyond the socket buffer (docs/protocol.md), or
+    this client would be cut off.  Three exports at once, fast and slow."""
+    sets = dict(FAST, **{"daemon.max_reply_buffer": "64KiB",
+                         "fetch.timeout": "30s"})
+    with FixtureServer() as web, Daemon(tmp, extra_set=sets) as d:
+        ids = submit_ids(d, [web.url(f"/long/{i}") for i in range(30)])
+        itlib.wait_idle(d, 120)
+        assert all(j["state"] == "done" for j in all_jobs(d)), \
+            [j for j in all_jobs(d) if j["state"] != "done"][:2]
+        results = []
+        threads = [threading.Thread(target=lambda a=a: results.append(
+            read_export(d, *a))) for a in ((1 << 20, "fast"),
+                                            (4096, "mid"),
+                                            (65536, None, 0.001))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        assert len(results) == 3, "an export failed (see above)"
+        for docs, final in results:
+            assert final["ok"] is True and final["count"] == 30, final
+            assert sorted(x["id"] for x in docs) == sorted(ids)
+            assert all(len(x["text"]) > 2_000_000 for x in docs)
+        assert d.running()
+
+
+def test_export_read_at_every_speed(tmp):
+    """An export of 600 small and 3 big documents, read by clients in
+    pieces of 1 byte to 1 MiB, some pausing: each gets every document,
+    whole, in fetch order, then the count.  The queue must resume whoever
+    wrote last (it once stalled after 256 documents for a fast client)."""
+    sets = dict(FAST, **{"fetch.timeout": "30s"})
+    with FixtureServer() as web, Daemon(tmp, extra_set=sets) as d:
+        submit_ids(d, [web.url(f"/page/{i}") for i in range(300)])
+        submit_ids(d, [web.url(f"/long/{i}?kb=1024") for i in range(3)])
+        submit_ids(d, [web.url(f"/page/{i}") for i in range(300, 600)])
+        itlib.wait_idle(d, 120)
+        want, final = read_export(d, 1 << 20)
+        assert final["count"] == 603 == len(want), final
+        speeds = [(1,), (7,), (333,), (4096,), (65536,), (1 << 20,),
+                  (4096, 1, 0.0005), (65536, [1], 0.01),
+                  (1 << 20, "z", 0.05)]
+        results = {}
+
+        def run(i, a):
+            results[i] = read_export(d, *a)
+
+        # 1-byte reads of 5 MB would take minutes: those stop at 200 KB
+        # of single bytes, then read normally.
+        speeds[0] = (65536, None, 0, 200_000)
+        speeds[1] = (7, None, 0, 0)
+        threads = [threading.Thread(target=run, args=(i, a))
+                   for i, a in enumerate(speeds)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(600)
+        assert len(results) == len(speeds), \
+            f"only {sorted(results)} of {len(speeds)} exports finished"
+        for i, (docs, fin) in results.items():
+            assert fin == dict(final, **({"tag": speeds[i][1]} if
+                               len(speeds[i]) > 1 and speeds[i][1]
+                               is not None else {})), (speeds[i], fin)
+            assert docs == want, f"export {speeds[i]} differs"
+
+
+def test_reply_memory_cuts_off_a_client_that_does_not_read(tmp):
+    """daemon.max_reply_memory: a client that pipelines thousands of
+    requests and never reads is cut off (and logged), while clients that
+    read - an export of big documents, a pipelining reader - finish."""
+    sets = dict(FAST, **{"daemon.max_reply_memory": "1MiB",
+                         "fetch.timeout": "30s"})
+    with FixtureServer() as web, Daemon(tmp, extra_set=sets) as d:
+        submit_ids(d, [web.url(f"/long/{i}?kb=2048") for i in range(4)])
+        itlib.wait_idle(d, 60)
+        hog = d.client()
+        hog.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        hog.send_raw(b'{"cmd":"config"}\n' * 2000)
+        time.sleep(3)		# past the 2 s grace
+        docs, final = read_export(d, 65536)
+        assert final["count"] == 4 and len(docs) == 4, final
+        with d.client() as reader:
+            reader.send_raw(b'{"cmd":"config"}\n' * 2000)
+            for _ in range(2000):
+                ok(reader.read_json())
+        n = 0
+        hog.sock.settimeout(10)
+        try:
+            while hog.readline().endswith(b"\n"):
+                n += 1
+        except OSError:
+            pass
+        hog.close()
+        assert n < 2000, "the client that did not read was not cut off"
+        assert "daemon.max_reply_memory" in d.log(), d.log_tail()
+        ok(req(d, {"cmd": "status"}))
 
 
 if __name__ == "__main__":
