@@ -33,6 +33,8 @@
 #define CTL_EXIT_UNREACHABLE	2
 
 #define CTL_TIMEOUT_DEFAULT_MS	30000
+/* export --progress-timeout: longest wait for the next line of the stream. */
+#define CTL_EXPORT_PROGRESS_MS	60000
 /* jobs --all asks for pages this large (the protocol's maximum). */
 #define CTL_JOBS_PAGE_MAX	1000
 /* Shortest interval between two redraws of the progress line. */
@@ -47,6 +49,7 @@ struct ctl {
 	int			 timeout_set;	/* -t was given */
 	int			 json;		/* print raw reply lines */
 	int			 connected;
+	uint64_t		 progress_ms;	/* export: per line; 0 none */
 	const struct ctl_cmd	*cmd;		/* the command being run */
 	struct ctlclient	 conn;
 };
@@ -91,7 +94,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "hosts", "", "show per-host queue, politeness and robots.txt state",
 	    0, do_hosts },
 	{ "dups", "ID", "list the copies of a document", 0, do_dups },
-	{ "export", "[--since TIME] [--include-duplicates]",
+	{ "export", "[--since TIME] [--include-duplicates] "
+	    "[--progress-timeout S]",
 	    "stream documents to stdout, one JSON line each",
 	    CMD_OWN_TIMEOUT, do_export },
 	{ "pause", "", "stop dispatching new fetches", 0, do_pause },
@@ -882,11 +886,12 @@ do_doc(struct ctl *ctx, int argc, char **argv)
 }
 
 static int
-sluicectl_export_parse(const struct ctl *ctx, int argc, char **argv, json_t *req)
+sluicectl_export_parse(struct ctl *ctx, int argc, char **argv, json_t *req)
 {
 	static const struct option lo[] = {
 		{ "since", required_argument, NULL, 's' },
 		{ "include-duplicates", no_argument, NULL, 'd' },
+		{ "progress-timeout", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char t[40];
@@ -898,7 +903,12 @@ sluicectl_export_parse(const struct ctl *ctx, int argc, char **argv, json_t *req
 		if (ch == 'd')
 			json_object_set_new(req, "include_duplicates",
 			    json_true());
-		else if (ch != 's')
+		else if (ch == 'p') {
+			if (ctlclient_parse_seconds(optarg,
+			    &ctx->progress_ms) == -1)
+				return usage_error(ctx, "--progress-timeout "
+				    "needs seconds");
+		} else if (ch != 's')
 			return bad_option(ctx, ch, argv);
 		else if (ctlclient_parse_time(optarg, now_ms(), &ms) == -1)
 			return usage_error(ctx, "bad time %s", optarg);
@@ -962,11 +972,16 @@ do_export(struct ctl *ctx, int argc, char **argv)
 		fprintf(stderr, "sluicectl: out of memory\n");
 		return CTL_EXIT_FAILED;
 	}
+	ctx->progress_ms = ctx->timeout_set ? ctx->timeout_ms :
+	    CTL_EXPORT_PROGRESS_MS;
 	rc = sluicectl_export_parse(ctx, argc, argv, req);
 	if (rc != 0) {
 		json_decref(req);
 		return rc;
 	}
+	/* Each line of the stream must come within it (ctl_read): a stream
+	 * that stops moving is an error, not a hang. */
+	ctx->timeout_ms = ctx->progress_ms;
 	if (ctl_send(ctx, req, &early) == -1)
 		return CTL_EXIT_UNREACHABLE;
 	if (early != NULL) {

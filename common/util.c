@@ -76,13 +76,21 @@ mono_ms(void)
 char *
 fmt_time_ms(uint64_t ms, char *out, size_t outlen)
 {
-	time_t t = (time_t)(ms / 1000);
+	time_t t;
 	struct tm tm;
-	char base[24];
 
-	gmtime_r(&t, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outlen, "%s.%03uZ", base, (unsigned)(ms % 1000));
+	/* Past year 9999 is not RFC 3339 (and overflows time_t and the
+	 * four-digit year): such a time is the last one there is. */
+	if (ms > TIME_MAX_MS)
+		ms = TIME_MAX_MS;
+	t = (time_t)(ms / 1000);
+	if (gmtime_r(&t, &tm) == NULL) {
+		snprintf(out, outlen, "9999-12-31T23:59:59.999Z");
+		return out;
+	}
+	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
 	return out;
 }
 
@@ -122,7 +130,10 @@ parse_time_ms(const char *s, uint64_t *ms)
 		return -1;
 	errno = 0;
 	unsigned long long secs = strtoull(s, &end, 10);
-	if (*end == '\0' && errno == 0 && s[0] != '-') {
+	if (*end == '\0' && s[0] != '-') {
+		/* Checked before the multiplication: no wrap-around. */
+		if (errno != 0 || secs > TIME_MAX_S)
+			return -1;
 		*ms = (uint64_t)secs * 1000;
 		return 0;
 	}
@@ -145,7 +156,8 @@ parse_time_ms(const char *s, uint64_t *ms)
 	if (parse_offset(p, &off) == -1)
 		return -1;
 	t = timegm(&tm);
-	if (t == (time_t)-1 || t - off < 0)
+	if (t == (time_t)-1 || t - off < 0 ||
+	    (uint64_t)(t - off) > TIME_MAX_S)
 		return -1;
 	*ms = (uint64_t)(t - off) * 1000 + frac;
 	return 0;

@@ -29,12 +29,17 @@ uint64_t now_ms(void);
 uint64_t mono_ms(void);
 /* Microseconds from CLOCK_MONOTONIC: profiling. */
 uint64_t mono_us(void);
+/* The last time sluice handles: 9999-12-31T23:59:59Z (RFC 3339's last
+ * year), in seconds and ms since the epoch; anything later is refused. */
+#define TIME_MAX_S	253402300799ULL
+#define TIME_MAX_MS	(TIME_MAX_S * 1000 + 999)
 /* Formats an epoch-ms timestamp as RFC 3339 UTC ("2026-11-28T02:06:22.123Z")
- * into out (at least 32 bytes).  Returns out. */
+ * into out (at least 32 bytes; always NUL-terminated).  A time past
+ * TIME_MAX_MS is formatted as TIME_MAX_MS.  Returns out. */
 char *fmt_time_ms(uint64_t ms, char *out, size_t outlen);
 /* Parses RFC 3339 / ISO 8601 ("2026-11-28", "2026-11-28T02:06:22Z", with an
- * optional offset) or a plain number of seconds since the epoch.  Returns 0
- * and sets *ms, or -1. */
+ * optional offset) or a plain number of seconds since the epoch, from 1970
+ * to TIME_MAX_S.  Returns 0 and sets *ms, or -1 (out of range too). */
 int parse_time_ms(const char *s, uint64_t *ms);
 
 /* Random 64-bit value for jitter (not for secrets); thread-safe. */

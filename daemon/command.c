@@ -38,8 +38,10 @@ struct waiter {
 };
 
 #define EXPORT_CHUNK	256		/* documents per read transaction */
-#define EXPORT_HIGH	(1024 * 1024)	/* stop filling above this */
-#define EXPORT_LOW	(256 * 1024)	/* resume below this */
+/* Bytes an export keeps queued beyond the socket buffer (docs/protocol.md):
+ * a document is queued in pieces as the socket drains, whatever its size.
+ * No more than the smallest daemon.max_reply_buffer. */
+#define EXPORT_QUEUE	(64 * 1024)
 
 typedef void (*command_fn)(struct command *cmd, struct ctl_conn *c,
     json_t *req);
@@ -86,6 +88,7 @@ command_req_time(json_t *req, const char *key)
 	json_t *v = json_object_get(req, key);
 	uint64_t ms = 0;
 
+	/* proto.c bounds it: no overflow. */
 	if (json_is_integer(v))
 		return (uint64_t)json_integer_value(v) * 1000;
 	if (json_is_string(v))
@@ -589,15 +592,30 @@ cmd_doc(struct command *cmd, struct ctl_conn *c, json_t *req)
 
 /* --- export: streamed as the client reads -------------------------- */
 
+/*
+ * An export never copies a document: each is queued from the read
+ * transaction's map in pieces, at most EXPORT_QUEUE bytes queued at a time,
+ * and a document cut off by a full queue is found again by its position
+ * when the socket drains.
+ */
 struct export {
 	struct command	*cmd;
 	struct ctl_conn	*c;		/* valid during command_export_fill() */
 	json_t		*req;
-	struct doc_cursor pos;
+	struct doc_cursor done;		/* last document queued or skipped */
+	struct doc_cursor at;		/* doc_walk()'s position */
 	bool		 dups;
+	bool		 paused;	/* stopped inside a document */
+	bool		 changed;	/* that document was replaced */
+	bool		 gone;		/* the connection could not take it */
 	uint64_t	 count;
-	char		*tag;		/* ,"tag":… for each line, or NULL */
-	struct buf	 line;
+	char		*tag;		/* ,"tag":… for each line, or "" */
+	size_t		 taglen;
+	/* The document being queued: its position, size and bytes of its
+	 * line queued so far (0: none in progress). */
+	struct doc_cursor cur;
+	size_t		 cur_len;
+	size_t		 off;
 };
 
 static void
@@ -605,8 +623,49 @@ command_export_free(struct export *e)
 {
 	free(e->tag);
 	json_decref(e->req);
-	buf_free(&e->line);
 	free(e);
+}
+
+#define EXPORT_HEAD	"{\"doc\":"
+#define EXPORT_TAIL	"}\n"
+
+/* Queues as much of the current document's line as the queue takes: 0 when
+ * all of it is queued, 1 when paused, -1 when the connection closed. */
+static int
+command_export_put(struct export *e, const char *json, size_t len)
+{
+	const size_t head = sizeof(EXPORT_HEAD) - 1;
+	const size_t tail = sizeof(EXPORT_TAIL) - 1;
+	size_t total = head + len + e->taglen + tail;
+
+	while (e->off < total) {
+		size_t pending = control_pending(e->c), n;
+		const char *p;
+
+		if (pending >= EXPORT_QUEUE)
+			return 1;
+		if (e->off < head) {
+			p = EXPORT_HEAD + e->off;
+			n = head - e->off;
+		} else if (e->off < head + len) {
+			p = json + (e->off - head);
+			n = head + len - e->off;
+		} else if (e->off < head + len + e->taglen) {
+			p = e->tag + (e->off - head - len);
+			n = head + len + e->taglen - e->off;
+		} else {
+			p = EXPORT_TAIL + (e->off - head - len - e->taglen);
+			n = total - e->off;
+		}
+		if (n > EXPORT_QUEUE - pending)
+			n = EXPORT_QUEUE - pending;
+		if (control_send_raw(e->c, p, n) == -1)
+			return -1;
+		e->off += n;
+	}
+	e->off = 0;
+	e->count++;
+	return 0;
 }
 
 static int
@@ -614,53 +673,86 @@ command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
     void *arg)
 {
 	struct export *e = arg;
+	int rc;
 
-	if ((flags & DOC_DUPLICATE) && !e->dups)
-		return 0;
-	buf_reset(&e->line);
-	if (buf_append(&e->line, "{\"doc\":", 7) == -1 ||
-	    buf_append(&e->line, json, len) == -1 ||
-	    (e->tag != NULL && buf_append(&e->line, e->tag,
-	    strlen(e->tag)) == -1) ||
-	    buf_append(&e->line, "}", 1) == -1)
+	if (e->off > 0 && (id != e->cur.id || e->at.ms != e->cur.ms ||
+	    len != e->cur_len)) {
+		e->changed = true;	/* a forced refetch replaced it */
 		return 1;
-	if (control_send_text(e->c, e->line.data, e->line.len) == -1)
-		return -1;
-	e->count++;
-	return 0;
+	}
+	if (e->off == 0) {
+		if ((flags & DOC_DUPLICATE) && !e->dups) {
+			e->done = e->at;
+			return 0;
+		}
+		e->cur = e->at;
+		e->cur_len = len;
+	}
+	rc = command_export_put(e, json, len);
+	if (rc == -1) {
+		e->gone = true;
+		return 1;
+	}
+	if (rc == 1) {
+		e->paused = true;
+		return 1;
+	}
+	e->done = e->at;
+	return control_pending(e->c) >= EXPORT_QUEUE;
 }
 
 static void command_export_more(struct ctl_conn *c, void *arg, bool closing);
 
-/* Sends chunks until the client's buffer is full or the end is reached. */
+/* Queues documents until the queue is full or the end is reached. */
 static void
 command_export_fill(struct ctl_conn *c, struct export *e)
 {
+	bool end = false;
 	int rc = 0;
 
 	e->c = c;
-	while (rc == 0 && control_pending(c) < EXPORT_HIGH &&
-	    !control_conn_dead(c)) {
+	while (!control_conn_dead(c) && control_pending(c) < EXPORT_QUEUE) {
 		MDB_txn *txn;
 		size_t n;
 
 		rc = store_txn_read(e->cmd->store, &txn);
 		if (rc != 0)
 			break;
-		rc = doc_walk(e->cmd->docs, txn, &e->pos, EXPORT_CHUNK,
+		e->at = e->done;
+		e->paused = false;
+		rc = doc_walk(e->cmd->docs, txn, &e->at, EXPORT_CHUNK,
 		    command_export_doc, e, &n);
 		mdb_txn_abort(txn);
+		if (e->gone || e->changed || e->paused)
+			break;
+		if (rc == MDB_NOTFOUND && e->off > 0)
+			e->changed = true;	/* it went away */
+		if (rc == MDB_NOTFOUND && e->off == 0)
+			end = true;
+		if (rc != 0 || e->changed)
+			break;
 	}
 	if (control_conn_dead(c)) {
 		/* The client left (or could not take a document). */
 		command_export_free(e);
 		return;
 	}
-	if (rc == 0) {
-		control_on_drain(c, EXPORT_LOW, command_export_more, e);
+	if (e->changed) {
+		/* Its line is half sent and cannot be finished. */
+		char why[128];
+
+		snprintf(why, sizeof(why), "export: document %llu was "
+		    "replaced while it was being sent",
+		    (unsigned long long)e->cur.id);
+		control_close(c, why);
+		command_export_free(e);
 		return;
 	}
-	if (rc == MDB_NOTFOUND)
+	if (!end && (rc == 0 || e->paused)) {
+		control_on_drain(c, EXPORT_QUEUE, command_export_more, e);
+		return;
+	}
+	if (end)
 		command_reply(c, e->req, json_pack("{s:b, s:I}", "ok", 1, "count",
 		    (json_int_t)e->count));
 	else
@@ -689,7 +781,7 @@ cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 	}
 	e->cmd = cmd;
 	e->req = json_incref(req);
-	e->pos.ms = command_req_time(req, "since");
+	e->done.ms = command_req_time(req, "since");
 	e->dups = json_is_true(json_object_get(req, "include_duplicates"));
 	if (json_object_get(req, "tag") != NULL) {
 		char *t = json_dumps(json_object_get(req, "tag"),
@@ -698,7 +790,14 @@ cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 			e->tag = NULL;
 		free(t);
 	}
-	buf_init(&e->line, SIZE_MAX / 2);
+	if (e->tag == NULL)
+		e->tag = strdup("");
+	if (e->tag == NULL) {
+		command_export_free(e);
+		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
+		return;
+	}
+	e->taglen = strlen(e->tag);
 	command_export_fill(c, e);
 }
 

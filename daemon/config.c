@@ -65,6 +65,8 @@ static const struct cfg_key cfg_keys[] = {
 	    "1MiB", 0 },
 	{ "daemon.max_reply_buffer", CFG_SIZE, OFF(max_reply_buffer),
 	    64 * KIB, GIB, "64MiB", 0 },
+	{ "daemon.max_reply_memory", CFG_SIZE, OFF(max_reply_memory),
+	    MIB, 64 * GIB, "256MiB", 0 },
 
 	{ "store.map_size", CFG_SIZE, OFF(map_size), MIB, TIB, "64MiB",
 	    CFG_RESTART },

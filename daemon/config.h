@@ -31,6 +31,7 @@ struct config {
 	uint32_t	 max_clients;		/* control connections at once */
 	uint64_t	 max_request;		/* bytes in one request line */
 	uint64_t	 max_reply_buffer;	/* bytes queued to a slow client */
+	uint64_t	 max_reply_memory;	/* bytes queued to all clients */
 
 	/* [store] */
 	uint64_t	 map_size;		/* initial LMDB map size */

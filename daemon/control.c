@@ -3,9 +3,21 @@
  *
  * Input is read into a per-connection buffer bounded by daemon.max_request;
  * a longer line is answered with too_large and skipped up to its newline,
- * and the connection stays usable.  Output is appended to a per-connection
- * buffer and written when the socket allows; a client that lets more than
- * daemon.max_reply_buffer pile up is closed, and the log names it.
+ * and the connection stays usable.  A `\r` before the newline is not part of
+ * the request and does not count toward the limit.  A line cut short by the
+ * end of the stream is never run: it is answered bad_request if it parses
+ * as JSON, else dropped, and the connection is closed once the answer is
+ * written.  Output is appended to a per-connection buffer and written when
+ * the socket allows; a client that lets more than daemon.max_reply_buffer
+ * pile up is closed, and the log names it.  The bytes queued to every client
+ * together are bounded by daemon.max_reply_memory: past it, the client with
+ * the most queued that does not read is cut off (see control_enforce()).
+ *
+ * A client that goes away entirely (close, not a half-close: the socket
+ * reports POLLHUP) is closed at once, even with a request pending, so that
+ * its slot is free for the next client; a half-closed client still gets
+ * every answer.  At daemon.max_clients, the connections are checked for
+ * vanished peers before a new client is refused.
  *
  * A connection is never freed while code that holds it may still run: a
  * close marks it dead, takes it off the list, closes its descriptor and
@@ -15,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +44,13 @@
 #include "util.h"
 
 #define CTL_READ_CHUNK	65536
+/* A client reads if, within CTL_READ_GRACE_MS, its socket took all that was
+ * queued or at least CTL_READ_PROGRESS bytes: such a client is never cut
+ * off for daemon.max_reply_memory. */
+#define CTL_READ_GRACE_MS	2000
+#define CTL_READ_PROGRESS	(64 * 1024)
+/* A drained output buffer bigger than this is handed back. */
+#define CTL_OUT_KEEP		(256 * 1024)
 
 struct ctl_conn {
 	struct control	*ctl;
@@ -46,6 +66,9 @@ struct ctl_conn {
 	bool		 processing;	/* inside conn_process() */
 	bool		 dead;		/* closed; freed by the reaper */
 	bool		 wev_armed;	/* wev is added (output waits) */
+	bool		 hup;		/* the peer closed entirely */
+	uint64_t	 drained_ms;	/* mono_ms() of the last read progress */
+	size_t		 sent_acc;	/* bytes taken since drained_ms */
 	size_t		 drain_low;
 	control_drain_fn drain_fn;
 	void		*drain_arg;
@@ -63,12 +86,30 @@ struct control {
 	struct ctl_conn	*conns;
 	struct ctl_conn	*graveyard;	/* closed, to be freed by reaper */
 	struct event	*reaper;
+	struct event	*memcheck;	/* re-checks max_reply_memory */
 	unsigned	 nconns;
 	uint64_t	 next_id;
+	size_t		 out_total;	/* bytes queued to every client */
 };
 
 static void conn_close(struct ctl_conn *c, const char *why);
 static void conn_process(struct ctl_conn *c);
+static void control_enforce(struct control *ctl);
+
+/* True when the peer has closed its socket entirely (not just its sending
+ * side): nothing sent to it can be read any more. */
+static bool
+conn_hung_up(struct ctl_conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = 0 };
+
+	if (c->hup)
+		return true;
+	if (c->fd >= 0 && poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLHUP | POLLERR)))
+		c->hup = true;
+	return c->hup;
+}
 
 /* --- output -------------------------------------------------------- */
 
@@ -93,6 +134,12 @@ conn_flush(struct ctl_conn *c)
 		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
 		if (n > 0) {
 			buf_consume(&c->out, (size_t)n);
+			c->ctl->out_total -= (size_t)n;
+			c->sent_acc += (size_t)n;
+			if (c->sent_acc >= CTL_READ_PROGRESS) {
+				c->sent_acc = 0;
+				c->drained_ms = mono_ms();
+			}
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -104,7 +151,13 @@ conn_flush(struct ctl_conn *c)
 		conn_close(c, n == 0 ? "peer closed" : strerror(errno));
 		return;
 	}
-	conn_want_write(c, false);
+	c->drained_ms = mono_ms();
+	c->sent_acc = 0;
+	if (c->out.cap > CTL_OUT_KEEP)
+		buf_free(&c->out);	/* a big reply's buffer is handed back */
+	/* A paused stream is resumed by the next writable event, whoever
+	 * wrote the output: keep the event while it waits. */
+	conn_want_write(c, c->drain_fn != NULL);
 }
 
 static void
@@ -120,28 +173,88 @@ conn_writable(evutil_socket_t fd, short what, void *arg)
 		fn = c->drain_fn;
 		c->drain_fn = NULL;
 		fn(c, c->drain_arg, false);
+		if (c->dead)
+			return;
 	}
+	/* A half-closed client is closed once all its answers are out. */
+	if (c->eof && !c->busy && !c->processing && c->in.len == 0 &&
+	    c->out.len == 0)
+		conn_close(c, NULL);
 }
 
-/* Queues the line write() appends, straight into the output buffer: no
- * string to allocate and copy.  -1 (and the connection is closed) if it
- * would pass daemon.max_reply_buffer or memory is short. */
+/* Queues what write() appends (and a newline unless raw), straight into
+ * the output buffer: no string to allocate and copy.  -1 (and the
+ * connection is closed) if it would pass daemon.max_reply_buffer or memory
+ * is short, or if daemon.max_reply_memory made it the one cut off. */
 static int
-conn_queue_with(struct ctl_conn *c, control_write_fn write, void *arg)
+conn_queue_with(struct ctl_conn *c, control_write_fn write, void *arg,
+    bool raw)
 {
+	struct control *ctl = c->ctl;
 	size_t mark = c->out.len;
 
 	if (c->dead)
 		return -1;
-	if (write(&c->out, arg) == -1 || buf_append(&c->out, "\n", 1) == -1) {
+	if (mark == 0) {		/* the client has read everything */
+		c->drained_ms = mono_ms();
+		c->sent_acc = 0;
+	}
+	if (write(&c->out, arg) == -1 ||
+	    (!raw && buf_append(&c->out, "\n", 1) == -1)) {
 		c->out.len = mark;	/* no half line stays */
 		conn_close(c, "reply buffer over daemon.max_reply_buffer");
 		return -1;
 	}
+	ctl->out_total += c->out.len - mark;
 	/* Inside conn_process() the reply is written when it ends. */
 	if (!c->processing)
 		conn_want_write(c, true);
-	return 0;
+	if (ctl->out_total > ctl->lim.max_reply_memory)
+		control_enforce(ctl);
+	return c->dead ? -1 : 0;
+}
+
+/*
+ * Keeps the bytes queued to all clients within daemon.max_reply_memory:
+ * while over it, closes the client holding the most that does not read
+ * (see CTL_READ_GRACE_MS), logging it.  Clients that read are never cut
+ * off: if only they are left, the check is made again a second later.
+ */
+static void
+control_enforce(struct control *ctl)
+{
+	uint64_t now = mono_ms();
+	char why[256];
+
+	while (ctl->out_total > ctl->lim.max_reply_memory) {
+		struct ctl_conn *worst = NULL;
+
+		for (struct ctl_conn *c = ctl->conns; c != NULL; c = c->next)
+			if (c->out.len > 0 &&
+			    now - c->drained_ms >= CTL_READ_GRACE_MS &&
+			    (worst == NULL || c->out.len > worst->out.len))
+				worst = c;
+		if (worst == NULL) {
+			struct timeval again = { 1, 0 };
+
+			if (ctl->memcheck != NULL &&
+			    !evtimer_pending(ctl->memcheck, NULL))
+				evtimer_add(ctl->memcheck, &again);
+			return;
+		}
+		snprintf(why, sizeof(why), "replies queued to all clients "
+		    "(%zu bytes) over daemon.max_reply_memory (%zu); this "
+		    "client holds %zu bytes and has not read for %llu ms",
+		    ctl->out_total, ctl->lim.max_reply_memory, worst->out.len,
+		    (unsigned long long)(now - worst->drained_ms));
+		conn_close(worst, why);
+	}
+}
+
+static void
+control_memcheck(evutil_socket_t fd, short what, void *arg)
+{
+	control_enforce(arg);
 }
 
 static int
@@ -154,7 +267,7 @@ write_json(struct buf *out, void *v)
 static int
 conn_queue(struct ctl_conn *c, json_t *v)
 {
-	int rc = conn_queue_with(c, write_json, v);
+	int rc = conn_queue_with(c, write_json, v, false);
 
 	json_decref(v);
 	return rc;
@@ -184,7 +297,21 @@ control_send_text(struct ctl_conn *c, const char *text, size_t len)
 {
 	struct text t = { text, len };
 
-	return conn_queue_with(c, write_text, &t);
+	return conn_queue_with(c, write_text, &t, false);
+}
+
+int
+control_send_raw(struct ctl_conn *c, const char *data, size_t len)
+{
+	struct text t = { data, len };
+
+	return conn_queue_with(c, write_text, &t, true);
+}
+
+void
+control_close(struct ctl_conn *c, const char *why)
+{
+	conn_close(c, why);
 }
 
 void
@@ -197,7 +324,7 @@ control_reply_with(struct ctl_conn *c, control_write_fn write, void *arg)
 	/* conn_process() below writes the reply at once: arming the write
 	 * event first would cost two epoll_ctl(2) calls per reply. */
 	c->processing = true;
-	rc = conn_queue_with(c, write, arg);
+	rc = conn_queue_with(c, write, arg, false);
 	c->processing = inside;
 	if (rc == -1 || inside)
 		return;
@@ -251,42 +378,86 @@ conn_too_large(struct ctl_conn *c)
 	control_reply(c, proto_error(PROTO_TOO_LARGE, msg));
 }
 
+/*
+ * The rest of the input when the stream ended inside a line: it is never
+ * run.  If it parses as JSON the client hears bad_request (with its tag),
+ * else it is dropped; either way the connection closes once that is
+ * written.
+ */
+static void
+conn_unterminated(struct ctl_conn *c)
+{
+	size_t len = c->in.len;
+	json_t *obj, *rep;
+
+	if (len > 0 && c->in.data[len - 1] == '\r')
+		len--;
+	obj = json_loadb(c->in.data, len, 0, NULL);
+	buf_reset(&c->in);
+	if (obj == NULL) {
+		log_debug("control: client %llu left a partial request line",
+		    (unsigned long long)c->id);
+		return;
+	}
+	rep = proto_error(PROTO_BAD_REQUEST, "the request line ended without "
+	    "a newline; it was not run");
+	if (json_is_object(obj) && json_object_get(obj, "tag") != NULL)
+		json_object_set(rep, "tag", json_object_get(obj, "tag"));
+	json_decref(obj);
+	c->busy = true;
+	control_reply(c, rep);
+}
+
 /* Takes the next complete line off the input buffer (malloc'd, without
- * its newline), answering and skipping over-long ones.  NULL if none. */
+ * its newline or the \r before it; *lenp bytes, which may hold NULs),
+ * answering and skipping over-long ones.  NULL if none. */
 static char *
-conn_next_line(struct ctl_conn *c)
+conn_next_line(struct ctl_conn *c, size_t *lenp)
 {
 	size_t max = c->ctl->lim.max_request;
 
 	while (!c->busy && !c->dead) {
 		char *nl = memchr(c->in.data ? c->in.data : "", '\n', c->in.len);
-		size_t len;
+		size_t len, n = c->in.len;
 		char *line;
 
 		if (nl == NULL) {
+			/* Still room for a line of max bytes and its \r. */
+			bool over = n > max + 1 || (n == max + 1 &&
+			    c->in.data[max] != '\r');
+
 			if (c->discarding)
 				buf_reset(&c->in);
-			else if (c->in.len > max) {
+			else if (over) {
 				buf_reset(&c->in);
 				c->discarding = true;
 				conn_too_large(c);
+			} else if (c->eof && n > 0) {
+				conn_unterminated(c);
+				continue;
 			}
 			return NULL;
 		}
 		len = (size_t)(nl - c->in.data);
+		if (len > 0 && c->in.data[len - 1] == '\r')
+			len--;
 		if (c->discarding || len > max) {
-			buf_consume(&c->in, len + 1);
+			buf_consume(&c->in, (size_t)(nl - c->in.data) + 1);
 			if (!c->discarding)
 				conn_too_large(c);
 			c->discarding = false;
 			continue;
 		}
-		if (len > 0 && c->in.data[len - 1] == '\r')
-			len--;
-		line = strndup(c->in.data, len);
+		line = malloc(len + 1);
+		if (line != NULL) {
+			memcpy(line, c->in.data, len);
+			line[len] = '\0';
+		}
 		buf_consume(&c->in, (size_t)(nl - c->in.data) + 1);
-		if (line != NULL)
+		if (line != NULL) {
+			*lenp = len;
 			return line;
+		}
 		c->busy = true;
 		control_reply(c, proto_error(PROTO_INTERNAL, "out of memory"));
 	}
@@ -302,11 +473,12 @@ static void
 conn_process(struct ctl_conn *c)
 {
 	char *line;
+	size_t len;
 
 	c->processing = true;
-	while (!c->dead && (line = conn_next_line(c)) != NULL) {
+	while (!c->dead && (line = conn_next_line(c, &len)) != NULL) {
 		c->busy = true;
-		c->ctl->on_request(c, line, strlen(line), c->ctl->arg);
+		c->ctl->on_request(c, line, len, c->ctl->arg);
 		free(line);
 	}
 	c->processing = false;
@@ -317,6 +489,12 @@ conn_process(struct ctl_conn *c)
 		conn_flush(c);
 	if (c->dead)
 		return;
+	if (c->eof && c->busy && conn_hung_up(c)) {
+		/* Gone for good (Ctrl-C on `sluicectl wait`): its answer
+		 * could not be read, and the slot is someone else's. */
+		conn_close(c, "client left with a request pending");
+		return;
+	}
 	if (c->eof && !c->busy && c->in.len == 0) {
 		/* Half-closed client: everything answered and written? */
 		if (c->out.len == 0)
@@ -355,7 +533,7 @@ conn_readable(evutil_socket_t fd, short what, void *arg)
 		event_del(c->rev);
 		if (!c->busy && c->out.len == 0 && c->in.len == 0)
 			conn_close(c, NULL);
-		else
+		else if (!c->processing)
 			conn_process(c);
 		return;
 	}
@@ -410,6 +588,7 @@ conn_close(struct ctl_conn *c, const char *why)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	ctl->nconns--;
+	ctl->out_total -= c->out.len;
 	event_del(c->rev);
 	event_del(c->wev);
 	c->wev_armed = false;
@@ -480,6 +659,33 @@ conn_new(struct control *ctl, int fd)
 	    (unsigned long long)c->id, (int)c->uid, (int)c->pid);
 }
 
+/*
+ * At daemon.max_clients, before refusing anyone: finds the clients that
+ * have gone entirely but whose end of stream was not read yet (a request
+ * was pending, or the event has not run), answers what they sent as
+ * usual, and closes those still waiting for an answer.
+ */
+static void
+control_sweep(struct control *ctl)
+{
+	struct ctl_conn *c, *next;
+
+	for (c = ctl->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->processing || !conn_hung_up(c))
+			continue;
+		while (!c->dead && !c->eof && !c->busy)
+			conn_readable(c->fd, EV_READ, c);
+		if (!c->dead && (c->busy || c->eof))
+			conn_close(c, "client left with a request pending");
+		/* next may have been closed meanwhile: start over. */
+		if (next != NULL && next->dead) {
+			control_sweep(ctl);
+			return;
+		}
+	}
+}
+
 static void
 control_accept(evutil_socket_t lfd, short what, void *arg)
 {
@@ -497,6 +703,8 @@ control_accept(evutil_socket_t lfd, short what, void *arg)
 			}
 			return;
 		}
+		if (ctl->nconns >= ctl->lim.max_clients)
+			control_sweep(ctl);
 		if (ctl->nconns >= ctl->lim.max_clients)
 			refuse(fd);
 		else
@@ -585,9 +793,10 @@ control_new(struct event_base *base, const char *path, unsigned mode, int fd,
 	} else if (control_listen(ctl, path, mode, err, errlen) == -1)
 		goto fail;
 	ctl->reaper = event_new(base, -1, 0, control_reap, ctl);
+	ctl->memcheck = evtimer_new(base, control_memcheck, ctl);
 	ctl->lev = event_new(base, ctl->fd, EV_READ | EV_PERSIST,
 	    control_accept, ctl);
-	if (ctl->reaper == NULL || ctl->lev == NULL ||
+	if (ctl->reaper == NULL || ctl->memcheck == NULL || ctl->lev == NULL ||
 	    event_add(ctl->lev, NULL) == -1) {
 		snprintf(err, errlen, "cannot watch the control socket");
 		goto fail;
@@ -606,6 +815,8 @@ control_set_limits(struct control *ctl, const struct control_limits *l)
 		c->in.max = l->max_request + CTL_READ_CHUNK + 1;
 		c->out.max = l->max_reply_buffer;
 	}
+	if (ctl->out_total > ctl->lim.max_reply_memory)
+		control_enforce(ctl);
 }
 
 void
@@ -621,6 +832,8 @@ control_free(struct control *ctl)
 	control_reap(-1, 0, ctl);
 	if (ctl->reaper != NULL)
 		event_free(ctl->reaper);
+	if (ctl->memcheck != NULL)
+		event_free(ctl->memcheck);
 	if (ctl->fd >= 0)
 		close(ctl->fd);
 	if (ctl->path != NULL)

@@ -27,9 +27,11 @@ struct control_limits {
 	uint32_t	 max_clients;
 	size_t		 max_request;
 	size_t		 max_reply_buffer;
+	size_t		 max_reply_memory;	/* all clients together */
 };
 
-/* Called with each complete request line (NUL-terminated, no newline). */
+/* Called with each complete request line (len bytes, which may hold a NUL,
+ * then a NUL; without the newline or the \r before it). */
 typedef void (*control_request_fn)(struct ctl_conn *c, const char *line,
     size_t len, void *arg);
 /* Called when a streaming connection's reply buffer has room again, or
@@ -61,11 +63,17 @@ void control_reply_with(struct ctl_conn *c, control_write_fn write,
 int control_send(struct ctl_conn *c, json_t *line);
 /* Sends one line of text (without its newline) as control_send does. */
 int control_send_text(struct ctl_conn *c, const char *text, size_t len);
+/* Sends len bytes of a streamed reply as they are: a piece of a line, which
+ * the caller ends with its own "\n".  0, or -1 as control_send. */
+int control_send_raw(struct ctl_conn *c, const char *data, size_t len);
+/* Closes the connection now (why is logged with the peer). */
+void control_close(struct ctl_conn *c, const char *why);
 /* True once the client has gone (or was closed): replies are dropped. */
 bool control_conn_dead(const struct ctl_conn *c);
 /* Bytes queued to the client, not yet written. */
 size_t control_pending(const struct ctl_conn *c);
-/* Asks for fn once the queued output falls below low bytes. */
+/* Asks for fn once the queued output falls below low bytes (on the next
+ * writable event, whoever wrote the output meanwhile). */
 void control_on_drain(struct ctl_conn *c, size_t low, control_drain_fn fn,
     void *arg);
 

@@ -473,7 +473,7 @@ static void
 daemon_configure(struct daemon *d)
 {
 	struct control_limits lim = { d->cfg.max_clients, d->cfg.max_request,
-	    d->cfg.max_reply_buffer };
+	    d->cfg.max_reply_buffer, d->cfg.max_reply_memory };
 
 	log_set_level(d->cfg.log_level);
 	sched_configure(&d->sched, d->cfg.max_total, d->cfg.max_per_host,
@@ -804,7 +804,7 @@ void
 daemon_start(struct daemon *d, int listen_fd)
 {
 	struct control_limits lim = { d->cfg.max_clients, d->cfg.max_request,
-	    d->cfg.max_reply_buffer };
+	    d->cfg.max_reply_buffer, d->cfg.max_reply_memory };
 	char err[512], buf[4096];
 	const char *path;
 	uint64_t wd;

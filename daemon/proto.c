@@ -191,13 +191,17 @@ check_arg(const struct arg_spec *a, const json_t *v, size_t max_batch,
 		    a->name);
 		return PROTO_BAD_REQUEST;
 	case ARG_TIME:
-		if (json_is_integer(v) && json_integer_value(v) >= 0)
+		/* Epoch seconds up to 9999-12-31T23:59:59Z, so that the
+		 * time in ms cannot overflow. */
+		if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+		    (uint64_t)json_integer_value(v) <= TIME_MAX_S)
 			return PROTO_OK;
 		if (json_is_string(v) &&
 		    parse_time_ms(json_string_value(v), &ms) == 0)
 			return PROTO_OK;
 		snprintf(err, errlen, "\"%s\" must be an RFC 3339 time or "
-		    "epoch seconds", a->name);
+		    "epoch seconds, from 1970 to 9999-12-31T23:59:59Z",
+		    a->name);
 		return PROTO_BAD_REQUEST;
 	case ARG_STATE:
 		for (size_t i = 0; i < ARRAY_LEN(state_names); i++)
@@ -287,8 +291,17 @@ proto_parse(const char *line, size_t len, size_t max_batch, json_t **req,
 {
 	json_error_t jerr;
 	const char *name;
+	const char *nul = memchr(line, '\0', len);
 	int rc;
 
+	if (nul != NULL) {
+		/* JSON text never holds a raw NUL; a line cut at one must not
+		 * run as a shorter request. */
+		*req = NULL;
+		snprintf(err, errlen, "the request line holds a NUL byte "
+		    "(column %zu)", (size_t)(nul - line) + 1);
+		return PROTO_BAD_REQUEST;
+	}
 	*req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (*req == NULL) {
 		snprintf(err, errlen, "invalid JSON: %s (column %d)", jerr.text,

@@ -65,6 +65,15 @@ static const struct row rows[] = {
 	{ "{\"cmd\":\"retry\"}", PROTO_BAD_REQUEST, "\"failed\":true" },
 	{ "{\"cmd\":\"retry\",\"id\":3,\"failed\":true}", PROTO_BAD_REQUEST, "\"failed\":true" },
 	{ "{\"cmd\":\"wait\",\"timeout\":-1}", PROTO_BAD_REQUEST, "within" },
+	/* Epoch seconds whose ms would overflow 64 bits (x 1000 wraps to a
+	 * time in the past: "due now"), and any time past 9999. */
+	{ "{\"cmd\":\"submit\",\"url\":\"http://a/\",\"not_before\":18446744073709552}", PROTO_BAD_REQUEST, "9999-12-31" },
+	{ "{\"cmd\":\"submit\",\"url\":\"http://a/\",\"not_before\":253402300800}", PROTO_BAD_REQUEST, "9999-12-31" },
+	{ "{\"cmd\":\"submit\",\"url\":\"http://a/\",\"not_before\":253402300799}", PROTO_OK, NULL },
+	{ "{\"cmd\":\"submit\",\"url\":\"http://a/\",\"not_before\":\"18446744073709552\"}", PROTO_BAD_REQUEST, "RFC 3339" },
+	{ "{\"cmd\":\"export\",\"since\":\"10000-01-01T00:00:00Z\"}", PROTO_BAD_REQUEST, "RFC 3339" },
+	{ "{\"cmd\":\"export\",\"since\":9223372036854775807}", PROTO_BAD_REQUEST, "RFC 3339" },
+	{ "{\"cmd\":\"export\",\"since\":\"9999-12-31T23:59:59Z\"}", PROTO_OK, NULL },
 };
 
 static void
@@ -126,11 +135,39 @@ test_urls(void **state)
 	json_decref(req);
 }
 
+/* A raw NUL inside a request line is bad_request: the line is not cut at
+ * it and run as the shorter request before it. */
+static void
+test_nul_in_line(void **state)
+{
+	static const char line[] = "{\"cmd\":\"status\"}\0{\"cmd\":\"pause\"}";
+	static const char inside[] = "{\"cmd\":\"sta\0tus\"}";
+	enum proto_cmd cmd;
+	json_t *req = (json_t *)1;
+	char err[256] = "";
+
+	assert_int_equal(proto_parse(line, sizeof(line) - 1, 3, &req, &cmd,
+	    err, sizeof(err)), PROTO_BAD_REQUEST);
+	assert_null(req);
+	assert_non_null(strstr(err, "NUL"));
+	assert_non_null(strstr(err, "column 17"));
+	assert_int_equal(proto_parse(inside, sizeof(inside) - 1, 3, &req,
+	    &cmd, err, sizeof(err)), PROTO_BAD_REQUEST);
+	assert_null(req);
+	/* A trailing NUL too. */
+	assert_int_equal(proto_parse(line, 17, 3, &req, &cmd, err,
+	    sizeof(err)), PROTO_BAD_REQUEST);
+	assert_int_equal(proto_parse(line, 16, 3, &req, &cmd, err,
+	    sizeof(err)), PROTO_OK);
+	json_decref(req);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
+		cmocka_unit_test(test_nul_in_line),
 		cmocka_unit_test(test_error_shape),
 		cmocka_unit_test(test_urls),
 	};
