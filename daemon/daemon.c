@@ -835,13 +835,15 @@ daemon_start(struct daemon *d, int listen_fd)
 	if (d->work == NULL)
 		fatalx("workers: %s", err);
 	d->outcomes.work = d->command.work = d->work;
+	/* Before the control socket: a listener that cannot be bound stops
+	 * sluiced before any client could think it started. */
+	daemon_configure_metrics(d, true);
 	path = daemon_socket_path(d, buf, sizeof(buf));
 	d->control = control_new(d->base, path, d->cfg.socket_mode, listen_fd,
 	    &lim, daemon_on_request, &d->command, err, sizeof(err));
 	if (d->control == NULL)
 		fatalx("control: %s", err);
 	d->command.control = d->control;
-	daemon_configure_metrics(d, true);
 	d->wake = daemon_timer_new(d, daemon_on_wake, 0);
 	d->cron = daemon_timer_new(d, daemon_on_cron, 1000);
 	wd = notify_watchdog_usec();
