@@ -567,6 +567,21 @@ ctlclient_socket_path(const char *opt, char *out, size_t outlen)
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
+const char *
+ctlclient_socket_origin(const char *opt)
+{
+	const char *env = getenv("SLUICE_SOCKET");
+	const char *rt = getenv("RUNTIME_DIRECTORY");
+
+	if (opt != NULL)
+		return "-s";
+	if (env != NULL && *env != '\0')
+		return "$SLUICE_SOCKET";
+	if (rt != NULL && *rt != '\0')
+		return "$RUNTIME_DIRECTORY";
+	return "the default";
+}
+
 int
 ctlclient_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {

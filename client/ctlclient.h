@@ -103,6 +103,9 @@ void ctlclient_possibilities(FILE *out, const char *word,
  * Returns 0, or -1 when the path does not fit in out.
  */
 int ctlclient_socket_path(const char *opt, char *out, size_t outlen);
+/* Where ctlclient_socket_path() takes the path from, for messages: "-s",
+ * "$SLUICE_SOCKET", "$RUNTIME_DIRECTORY" or "the default". */
+const char *ctlclient_socket_origin(const char *opt);
 /* Parses a decimal number in [0, max].  Returns 0, or -1. */
 int ctlclient_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* Parses seconds, fractions allowed, up to 10^7, into ms.  Returns 0, or

@@ -43,6 +43,7 @@
 /* Everything a command needs; main() owns it. */
 struct ctl {
 	char			 socket[PATH_MAX];
+	const char		*socket_origin;	/* where the path came from */
 	uint64_t		 timeout_ms;	/* connect and each reply; 0 none */
 	int			 timeout_set;	/* -t was given */
 	int			 json;		/* print raw reply lines */
@@ -165,14 +166,22 @@ static int
 ctl_connect(struct ctl *ctx)
 {
 	char err[256];
+	int e;
 
 	if (ctx->connected)
 		return 0;
 	ctlclient_set_timeout(&ctx->conn, ctx->timeout_ms);
 	if (ctlclient_connect(&ctx->conn, ctx->socket, err, sizeof(err)) ==
 	    -1) {
-		fprintf(stderr, "sluicectl: cannot connect to %s: %s\n",
-		    ctx->socket, err);
+		e = errno;
+		fprintf(stderr, "sluicectl: cannot connect to %s (from %s): %s"
+		    "%s\n", ctx->socket, ctx->socket_origin, err,
+		    e == ENOENT || e == ECONNREFUSED ? "; is sluiced running?"
+		    : "");
+		if (e == ENOENT || e == ECONNREFUSED)
+			fprintf(stderr, "sluicectl: choose the socket with -s "
+			    "PATH or $SLUICE_SOCKET (the default is "
+			    CTLCLIENT_SOCKET_DEFAULT ")\n");
 		return -1;
 	}
 	ctx->connected = 1;
@@ -1358,6 +1367,7 @@ ctl_options(struct ctl *ctx, int argc, char **argv)
 			return -1;
 		}
 	}
+	ctx->socket_origin = ctlclient_socket_origin(sock);
 	if (ctlclient_socket_path(sock, ctx->socket, sizeof(ctx->socket)) ==
 	    -1) {
 		fprintf(stderr, "sluicectl: socket path too long\n");
