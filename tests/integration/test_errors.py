@@ -5,9 +5,15 @@ guard's message.
 """
 
 import os
+import pty
 import subprocess
+import time
 
-from harness import binary, run_tests
+from harness import binary, run_tests, source_dir
+
+
+def source_conf():
+    return source_dir() / "conf/sluiced.conf"
 
 
 def _sluicectl(args, env=None):
@@ -42,6 +48,52 @@ def test_not_running(tmp):
     s.close()
     p = _sluicectl(["-s", stale, "status"])
     assert p.returncode == 2 and "is sluiced running?" in p.stderr, p.stderr
+
+
+def _run_in_pty(argv, timeout=20):
+    """Runs argv with its stdout and stderr on a pseudo-terminal; returns
+    (exit code, output)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    out, t0 = b"", time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, st = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(st), out.decode(errors="replace")
+
+
+def test_config_errors(tmp):
+    sluiced = str(binary("sluiced"))
+    conf = tmp / "bad.conf"
+    conf.write_text("[fetch]\ntimout = 5s\n")
+    base = [sluiced, "-n", "-c", str(conf)]
+    # Through a pipe (journald): the priority prefix stays.
+    p = subprocess.run(base, capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0 and p.stderr.startswith("<3>") and \
+        "bad.conf:2: unknown key \"fetch.timout\"; did you mean " \
+        "fetch.timeout?" in p.stderr, p.stderr
+    # On a terminal a person reads it: no <N>.
+    code, out = _run_in_pty(base)
+    assert code != 0 and "did you mean fetch.timeout?" in out, out
+    assert "<3>" not in out, out
+    for setting, want in (
+            ("fetch.timeout=1ms", "fetch.timeout: 1ms is out of range "
+             "(100ms to 1h)"),
+            ("fetch.max_total=many", "expected a whole number"),
+            ("fecth.timeout=1s", "unknown section [fecth]"),
+            ("fetch.max_bdy=1MiB", "did you mean fetch.max_body?")):
+        code, out = _run_in_pty([sluiced, "-n", "-c", str(source_conf()),
+                                 "--set", setting])
+        assert code != 0 and want in out and "<3>" not in out, (setting,
+                                                                 out)
 
 
 if __name__ == "__main__":
