@@ -86,7 +86,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    do_submit },
 	{ "status", "", "show job counts, rate and store use", 0, do_status },
 	{ "job", "ID", "show one job", 0, do_job },
-	{ "jobs", "[--state S] [--limit N] [--after ID] [--all]",
+	{ "jobs", "[--state STATE] [--limit N] [--after ID] [--all]",
 	    "list jobs, a page at a time", 0, do_jobs },
 	{ "doc", "ID|URL", "show a stored document", 0, do_doc },
 	{ "hosts", "", "show per-host queue, politeness and robots.txt state",
@@ -112,6 +112,97 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    0, do_watch },
 	{ "help", "[COMMAND]", "show this help, or one command's", 0,
 	    do_help },
+};
+
+/*
+ * What `sluicectl CMD --help` and `sluicectl help CMD` print after the
+ * synopsis: every option and the formats its values take.  Kept apart from
+ * ctl_cmds[] so the one-line table stays short.
+ */
+#define HELP_TIME \
+	"TIME is an RFC 3339 time (2026-11-28T02:00:00Z, or a date alone such\n" \
+	"as 2026-11-28), seconds since the epoch, or +N / -N relative to now\n" \
+	"with an optional unit s, m, h or d (seconds by default): +10m, -2d.\n"
+#define HELP_STATES \
+	"STATE is one of queued, active, done, failed, cancelled.\n"
+
+static const struct {
+	const char	*name;
+	const char	*text;
+} ctl_help[] = {
+	{ "submit",
+	    "Queues URLs and prints one line per URL (queued, duplicate,\n"
+	    "requeued or rejected).  With - as the only URL, reads one URL a\n"
+	    "line from stdin (blank lines and lines starting with # skipped),\n"
+	    "sends them in batches, and lists only the rejected ones.\n\n"
+	    "  --priority N       -1000 to 1000 (default 0): higher first\n"
+	    "  --force            requeue a finished, failed or cancelled job\n"
+	    "  --not-before TIME  hold the jobs until TIME\n"
+	    "  --batch N          URLs per request with - (default 1000)\n"
+	    "  --max-request B    bytes per request with - (default 1048576)\n\n"
+	    HELP_TIME },
+	{ "status",
+	    "Prints the version, uptime, job counts by state, totals, the rate\n"
+	    "over the last minute, fetches in flight and the store's size.\n"
+	    "No options.\n" },
+	{ "job",
+	    "Prints job ID as key: value lines (its state, attempts, HTTP\n"
+	    "status, last error, times).  No options.\n" },
+	{ "jobs",
+	    "Lists jobs: id, state, attempts, HTTP status, URL, last error.\n\n"
+	    "  --state STATE  only jobs in STATE\n"
+	    "  --limit N      jobs per page, 1 to 1000 (default 100)\n"
+	    "  --after ID     start after job ID (the next page)\n"
+	    "  --all          every page\n\n"
+	    HELP_STATES },
+	{ "doc",
+	    "Prints the stored document of job ID, or of URL, as indented\n"
+	    "JSON.  No options.\n" },
+	{ "hosts",
+	    "Lists every host: transfers in flight, jobs queued, done and\n"
+	    "failed, the next request's time, backoff, robots.txt state\n"
+	    "(unknown, fetching, parse, allow-all, disallow-all, ignored).\n"
+	    "No options.\n" },
+	{ "dups",
+	    "Lists the copies of document ID (or of the document it copies):\n"
+	    "id, kind (url, exact or near), similarity, URL.  No options.\n" },
+	{ "export",
+	    "Writes the stored documents to stdout, one JSON object a line, in\n"
+	    "fetch order.  Waits as long as it takes unless -t is given.\n\n"
+	    "  --since TIME            only documents fetched since TIME\n"
+	    "  --include-duplicates    also the documents found to be copies\n\n"
+	    HELP_TIME },
+	{ "pause",
+	    "Stops dispatching new fetches (those in flight finish) until\n"
+	    "resume or a restart.  No options.\n" },
+	{ "resume", "Dispatches fetches again.  No options.\n" },
+	{ "cancel",
+	    "Cancels queued or active job ID and prints it.  No options.\n" },
+	{ "retry",
+	    "Queues failed or cancelled job ID again, attempts reset.\n\n"
+	    "  --failed   every failed job instead of one ID\n" },
+	{ "drain",
+	    "Pauses dispatching and returns once nothing is in flight and every\n"
+	    "fetched page is stored.\n\n"
+	    "  --timeout S   give up after S seconds (the daemon stays paused)\n" },
+	{ "reload",
+	    "Makes the daemon re-read its configuration file; lists the keys\n"
+	    "applied and those that need a restart.  No options.\n" },
+	{ "wait",
+	    "Returns once no job is queued or active (jobs waiting for a retry\n"
+	    "count as queued).\n\n"
+	    "  --timeout S   give up after S seconds (exit 1)\n" },
+	{ "watch",
+	    "A live view: jobs by state, rates and ETA, fetch results, busy\n"
+	    "hosts, last failures.  Full screen on a terminal (q quits), else\n"
+	    "one line per interval.\n\n"
+	    "  --interval S   seconds between refreshes, 0.1 at least (default 1)\n"
+	    "  --hosts N      hosts shown, 0 to 100 (default 10)\n"
+	    "  --count N      stop after N refreshes (default: never)\n"
+	    "  --json         print each stats reply as it is\n" },
+	{ "help",
+	    "Prints the usage, or COMMAND's options and formats (as\n"
+	    "sluicectl COMMAND --help does).  Nothing is sent to the daemon.\n" },
 };
 
 /* Prints why a command line was refused and returns CTL_EXIT_USAGE. */
@@ -1117,6 +1208,34 @@ usage(FILE *out)
 		usage_cmd(out, &ctl_cmds[i], usage_width());
 }
 
+/* One command's synopsis, then its options and formats. */
+static void
+cmd_help(FILE *out, const struct ctl_cmd *c)
+{
+	fprintf(out, "usage: sluicectl [-s PATH] [-t SECONDS] [--json] %s%s%s\n\n",
+	    c->name, *c->args ? " " : "", c->args);
+	for (size_t i = 0; i < ARRAY_LEN(ctl_help); i++)
+		if (strcmp(ctl_help[i].name, c->name) == 0) {
+			fputs(ctl_help[i].text, out);
+			return;
+		}
+	fprintf(out, "%s\n", c->help);
+}
+
+/* Non-zero when a command's arguments ask for its help: --help or -h,
+ * before any "--". */
+static int
+wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Finds a command by name or unique prefix; says why when it cannot. */
 static const struct ctl_cmd *
 ctl_lookup(const char *word)
@@ -1311,7 +1430,7 @@ do_help(struct ctl *ctx, int argc, char **argv)
 	c = ctl_lookup(argv[1]);
 	if (c == NULL)
 		return CTL_EXIT_USAGE;
-	usage_cmd(stdout, c, usage_width());
+	cmd_help(stdout, c);
 	return CTL_EXIT_OK;
 }
 
@@ -1405,6 +1524,10 @@ main(int argc, char **argv)
 	ctx.cmd = ctl_lookup(argv[optind]);
 	if (ctx.cmd == NULL)
 		return CTL_EXIT_USAGE;
+	if (wants_help(argc - optind, argv + optind)) {
+		cmd_help(stdout, ctx.cmd);
+		return ctl_flush(CTL_EXIT_OK);
+	}
 	if ((ctx.cmd->flags & CMD_OWN_TIMEOUT) && !ctx.timeout_set)
 		ctx.timeout_ms = 0;
 	rc = ctx.cmd->run(&ctx, argc - optind, argv + optind);

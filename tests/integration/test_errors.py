@@ -6,6 +6,7 @@ guard's message.
 
 import os
 import pty
+import re
 import subprocess
 import time
 
@@ -94,6 +95,42 @@ def test_config_errors(tmp):
                                  "--set", setting])
         assert code != 0 and want in out and "<3>" not in out, (setting,
                                                                  out)
+
+
+# Every command and the options its --help must name.
+COMMAND_OPTIONS = {
+    "submit": ["--priority", "--force", "--not-before", "--batch",
+               "--max-request", "TIME is"],
+    "status": [], "job": [], "doc": [], "hosts": [], "dups": [],
+    "jobs": ["--state", "--limit", "--after", "--all", "queued", "active",
+             "done", "failed", "cancelled"],
+    "export": ["--since", "--include-duplicates", "TIME is"],
+    "pause": [], "resume": [], "cancel": [],
+    "retry": ["--failed"], "drain": ["--timeout"], "reload": [],
+    "wait": ["--timeout"],
+    "watch": ["--interval", "--hosts", "--count", "--json"],
+    "help": [],
+}
+
+
+def test_command_help(tmp):
+    listed = _sluicectl(["help"]).stdout
+    names = re.findall(r"^  (\w+)", listed.split("\ncommands", 1)[1],
+                       re.M)
+    assert set(COMMAND_OPTIONS) <= set(names), names
+    for cmd in names:
+        # No daemon is needed: a socket that does not exist.
+        p = _sluicectl(["-s", tmp / "none.sock", cmd, "--help"])
+        assert p.returncode == 0 and p.stderr == "", (cmd, p)
+        assert p.stdout.startswith("usage: sluicectl") and \
+            f" {cmd}" in p.stdout.splitlines()[0], (cmd, p.stdout)
+        assert len(p.stdout.splitlines()) >= 3, (cmd, p.stdout)
+        for opt in COMMAND_OPTIONS.get(cmd, []):
+            assert opt in p.stdout, (cmd, opt, p.stdout)
+        q = _sluicectl(["help", cmd])
+        assert q.returncode == 0 and q.stdout == p.stdout, (cmd, q)
+        r = _sluicectl(["-s", tmp / "none.sock", cmd, "x", "-h"])
+        assert r.returncode == 0 and r.stdout == p.stdout, (cmd, r)
 
 
 if __name__ == "__main__":
