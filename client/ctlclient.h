@@ -121,6 +121,15 @@ int ctlclient_parse_time(const char *s, uint64_t now, uint64_t *ms);
 char *ctlclient_fmt_bytes(uint64_t n, char *out, size_t outlen);
 /* "45s", "12m05s", "3h02m", "2d04h".  Returns out. */
 char *ctlclient_fmt_duration(uint64_t secs, char *out, size_t outlen);
+/*
+ * A value of the config reply (sizes as "NB", durations as "Nms") in the
+ * unit the config file would use: the largest that divides it exactly
+ * ("10MiB", "100ms", "1s", "24h"); other values are copied.  Returns out.
+ */
+char *ctlclient_fmt_config_value(const char *v, char *out, size_t outlen);
+/* The config reply as a config file: [section] headers, "key = value"
+ * lines, values in units and quoted where the file needs quotes. */
+void ctlclient_print_config(FILE *out, const json_t *reply);
 /* "code: message" from a failed reply's "error"; "unknown error" if it has
  * none.  Returns out. */
 char *ctlclient_error_text(const json_t *reply, char *out, size_t outlen);

@@ -76,6 +76,7 @@ static int do_cancel(struct ctl *, int, char **);
 static int do_retry(struct ctl *, int, char **);
 static int do_drain(struct ctl *, int, char **);
 static int do_reload(struct ctl *, int, char **);
+static int do_config(struct ctl *, int, char **);
 static int do_wait(struct ctl *, int, char **);
 static int do_watch(struct ctl *, int, char **);
 static int do_help(struct ctl *, int, char **);
@@ -105,6 +106,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "pause, then wait until nothing is in flight", CMD_OWN_TIMEOUT,
 	    do_drain },
 	{ "reload", "", "re-read the configuration file", 0, do_reload },
+	{ "config", "[KEY...]", "show the configuration in force", 0,
+	    do_config },
 	{ "wait", "[--timeout S]", "wait until no job is queued or active",
 	    CMD_OWN_TIMEOUT, do_wait },
 	{ "watch", "[--interval S] [--hosts N] [--count N] [--json]",
@@ -188,6 +191,11 @@ static const struct {
 	{ "reload",
 	    "Makes the daemon re-read its configuration file; lists the keys\n"
 	    "applied and those that need a restart.  No options.\n" },
+	{ "config",
+	    "Prints the configuration the daemon runs with, in the config\n"
+	    "file's syntax (sizes like 10MiB, durations like 100ms, 1s, 24h),\n"
+	    "or, given KEYs (section.key), just those as key = value lines.\n"
+	    "No options.\n" },
 	{ "wait",
 	    "Returns once no job is queued or active (jobs waiting for a retry\n"
 	    "count as queued).\n\n"
@@ -1149,6 +1157,35 @@ static int
 do_wait(struct ctl *ctx, int argc, char **argv)
 {
 	return ctl_waiting(ctx, argc, argv, ctlclient_print_idle);
+}
+
+static int
+do_config(struct ctl *ctx, int argc, char **argv)
+{
+	char val[4096];
+	const json_t *cfg, *v;
+	json_t *reply;
+	int rc;
+
+	if (ctl_call(ctx, request("config"), &reply) == -1)
+		return CTL_EXIT_UNREACHABLE;
+	rc = ctl_check(ctx, reply);
+	if (rc == CTL_EXIT_OK && !ctx->json && argc == 1)
+		ctlclient_print_config(stdout, reply);
+	cfg = json_object_get(reply, "config");
+	for (int i = 1; rc == CTL_EXIT_OK && i < argc; i++) {
+		v = json_object_get(cfg, argv[i]);
+		if (!json_is_string(v)) {
+			fprintf(stderr, "sluicectl: config: no key %s (keys are "
+			    "section.key; sluicectl config lists them)\n",
+			    argv[i]);
+			rc = CTL_EXIT_FAILED;
+		} else if (!ctx->json)
+			printf("%s = %s\n", argv[i], ctlclient_fmt_config_value(
+			    json_string_value(v), val, sizeof(val)));
+	}
+	json_decref(reply);
+	return rc;
 }
 
 static int

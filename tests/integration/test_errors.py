@@ -10,7 +10,7 @@ import re
 import subprocess
 import time
 
-from harness import binary, run_tests, source_dir
+from harness import Daemon, binary, run_tests, source_dir
 
 
 def source_conf():
@@ -105,7 +105,7 @@ COMMAND_OPTIONS = {
     "jobs": ["--state", "--limit", "--after", "--all", "queued", "active",
              "done", "failed", "cancelled"],
     "export": ["--since", "--include-duplicates", "TIME is"],
-    "pause": [], "resume": [], "cancel": [],
+    "pause": [], "resume": [], "cancel": [], "config": ["KEY"],
     "retry": ["--failed"], "drain": ["--timeout"], "reload": [],
     "wait": ["--timeout"],
     "watch": ["--interval", "--hosts", "--count", "--json"],
@@ -131,6 +131,37 @@ def test_command_help(tmp):
         assert q.returncode == 0 and q.stdout == p.stdout, (cmd, q)
         r = _sluicectl(["-s", tmp / "none.sock", cmd, "x", "-h"])
         assert r.returncode == 0 and r.stdout == p.stdout, (cmd, r)
+
+
+def test_config_command(tmp):
+    with Daemon(tmp, extra_set={"fetch.timeout": "3s",
+                                "fetch.max_body": "2MiB",
+                                "queue.retry_base": "200ms"}) as d:
+        r = d.ctl("config", json=False).check()
+        lines = r.out.splitlines()
+        for want in ("[fetch]", "timeout = 3s", "max_body = 2MiB",
+                     "retry_base = 200ms", "host_backoff_max = 24h",
+                     "commit_interval = 100ms", "map_size_max = 16GiB",
+                     "low_speed_limit = 100B", "host_delay = 1s",
+                     "allow_private_addresses = true",
+                     f"state_dir = {d.state_dir}"):
+            assert want in lines, (want, r.out)
+        assert any(ln.startswith('user_agent = "sluice/') for ln in lines), \
+            r.out
+        # What it prints is a config file that gives the same values.
+        conf = tmp / "printed.conf"
+        conf.write_text(r.out)
+        p = subprocess.run([str(binary("sluiced")), "-n", "-c", str(conf)],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, (p.stderr, r.out)
+        r = d.ctl("config", "fetch.timeout", "store.max_mapped",
+                  json=False).check()
+        assert r.out == "fetch.timeout = 3s\nstore.max_mapped = 32MiB\n", r
+        r = d.ctl("config", "fetch.timout", json=False)
+        assert r.code == 1 and "fetch.timout" in r.err, r
+        # --json is the daemon's reply as it is (ms and bytes).
+        obj = d.ctl("config").check().obj
+        assert obj["config"]["fetch.timeout"] == "3000ms", obj
 
 
 if __name__ == "__main__":
