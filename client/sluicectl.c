@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -98,7 +99,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    CMD_OWN_TIMEOUT, do_export },
 	{ "pause", "", "stop dispatching new fetches", 0, do_pause },
 	{ "resume", "", "dispatch fetches again", 0, do_resume },
-	{ "cancel", "ID", "cancel a queued or active job", 0, do_cancel },
+	{ "cancel", "ID...|--state STATE|--host HOST",
+	    "cancel queued or active jobs", 0, do_cancel },
 	{ "retry", "ID|--failed",
 	    "queue a failed or cancelled job (or all failed) again", 0,
 	    do_retry },
@@ -180,7 +182,14 @@ static const struct {
 	    "resume or a restart.  No options.\n" },
 	{ "resume", "Dispatches fetches again.  No options.\n" },
 	{ "cancel",
-	    "Cancels queued or active job ID and prints it.  No options.\n" },
+	    "Cancels queued or active jobs: job ID (printed), several IDs, or\n"
+	    "every job in a state or on a host (one line per job, then counts).\n"
+	    "--state and --host are done here, not by the daemon: sluicectl\n"
+	    "lists the jobs with jobs, a page at a time, and cancels each.\n\n"
+	    "  --state STATE  the jobs in STATE (default: queued and active)\n"
+	    "  --host HOST    the jobs whose URL is on HOST: a name (any port),\n"
+	    "                 name:port, or an origin such as https://name:8443\n\n"
+	    HELP_STATES },
 	{ "retry",
 	    "Queues failed or cancelled job ID again, attempts reset.\n\n"
 	    "  --failed   every failed job instead of one ID\n" },
@@ -410,6 +419,8 @@ struct submit_opts {
 	json_t		*base;		/* the request without "urls" */
 	uint64_t	 batch;		/* URLs per request */
 	uint64_t	 max_request;	/* bytes per request line */
+	int		 batch_set;	/* --batch was given */
+	int		 request_set;	/* --max-request was given */
 };
 
 struct submit_run {
@@ -686,12 +697,14 @@ submit_option(const struct ctl *ctx, int ch, char **argv,
 		if (ctlclient_parse_uint(optarg, UINT32_MAX, &so->batch) == -1 ||
 		    so->batch == 0)
 			return usage_error(ctx, "--batch needs a count > 0");
+		so->batch_set = 1;
 		return 0;
 	case 'm':
 		if (ctlclient_parse_uint(optarg, INT_MAX - 2, &so->max_request) == -1 ||
 		    so->max_request < 2 * CTLCLIENT_REQUEST_OVERHEAD)
 			return usage_error(ctx, "--max-request needs bytes "
 			    ">= %d", 2 * CTLCLIENT_REQUEST_OVERHEAD);
+		so->request_set = 1;
 		return 0;
 	default:
 		return bad_option(ctx, ch, argv);
@@ -726,6 +739,58 @@ submit_parse(const struct ctl *ctx, int argc, char **argv,
 	return rc;
 }
 
+/* A config value of the daemon's that ends in suffix, as a number. */
+static int
+config_number(const json_t *cfg, const char *key, const char *suffix,
+    uint64_t *out)
+{
+	const char *v = json_string_value(json_object_get(cfg, key));
+	char digits[32];
+	size_t n;
+
+	if (v == NULL)
+		return -1;
+	n = strlen(v) - strlen(suffix);
+	if (strlen(v) < strlen(suffix) || n >= sizeof(digits) ||
+	    strcmp(v + n, suffix) != 0)
+		return -1;
+	memcpy(digits, v, n);
+	digits[n] = '\0';
+	return ctlclient_parse_uint(digits, UINT64_MAX, out);
+}
+
+/*
+ * Several URLs go out in batches: fit them to the daemon's queue.max_batch
+ * and daemon.max_request (asked with `config`), so none is refused as
+ * too_large.  --batch and --max-request are lowered to those limits when
+ * larger.  A daemon that does not answer config keeps the defaults.
+ */
+static int
+submit_fit(struct ctl *ctx, struct submit_opts *so)
+{
+	json_t *reply, *cfg;
+	uint64_t v;
+
+	int json = ctx->json, rc;
+
+	ctx->json = 0;		/* not a reply the user asked for */
+	rc = ctl_call(ctx, json_pack("{ss}", "cmd", "config"), &reply);
+	ctx->json = json;
+	if (rc == -1)
+		return -1;
+	cfg = json_object_get(reply, "config");
+	if (json_is_true(json_object_get(reply, "ok"))) {
+		if (config_number(cfg, "queue.max_batch", "", &v) == 0 &&
+		    v > 0 && v < so->batch)
+			so->batch = v;
+		if (config_number(cfg, "daemon.max_request", "B", &v) == 0 &&
+		    v >= 2 * CTLCLIENT_REQUEST_OVERHEAD && v < so->max_request)
+			so->max_request = v;
+	}
+	json_decref(reply);
+	return 0;
+}
+
 static int
 do_submit(struct ctl *ctx, int argc, char **argv)
 {
@@ -735,6 +800,9 @@ do_submit(struct ctl *ctx, int argc, char **argv)
 	int rc;
 
 	rc = submit_parse(ctx, argc, argv, &so);
+	if (rc == 0 && so.base != NULL && argc - optind == 1 &&
+	    strcmp(argv[optind], "-") == 0 && submit_fit(ctx, &so) == -1)
+		rc = CTL_EXIT_UNREACHABLE;
 	if (rc == 0 && (so.base == NULL || ctlclient_batch_init(&run.batch,
 	    so.batch, so.max_request) == -1)) {
 		fprintf(stderr, "sluicectl: out of memory\n");
@@ -824,11 +892,6 @@ do_job(struct ctl *ctx, int argc, char **argv)
 	return ctl_by_id(ctx, argc, argv, ctlclient_print_job);
 }
 
-static int
-do_cancel(struct ctl *ctx, int argc, char **argv)
-{
-	return ctl_by_id(ctx, argc, argv, ctlclient_print_job);
-}
 
 struct jobs_opts {
 	const char	*state;
@@ -932,6 +995,181 @@ do_jobs(struct ctl *ctx, int argc, char **argv)
 	if (more && !ctx->json)
 		fprintf(stderr, "more: sluicectl jobs --after %llu (or --all)\n",
 		    (unsigned long long)jo.after);
+	return rc;
+}
+
+/*
+ * Non-zero when url's host is host: a bare name ("example.org", any port),
+ * "name:port", or an origin "scheme://name[:port]"; case is ignored.
+ */
+static int
+url_on_host(const char *url, const char *host)
+{
+	const char *a = strstr(url, "://"), *end, *at, *h = host;
+	size_t alen, hl;
+
+	if (a == NULL)
+		return 0;
+	if (strstr(host, "://") != NULL) {
+		if (strncasecmp(url, host, (size_t)(a - url + 3)) != 0)
+			return 0;
+		h = strstr(host, "://") + 3;
+	}
+	a += 3;
+	end = a + strcspn(a, "/?#");
+	at = memchr(a, '@', (size_t)(end - a));
+	if (at != NULL)
+		a = at + 1;
+	alen = (size_t)(end - a);
+	hl = strcspn(h, "/");
+	if (hl == alen && strncasecmp(a, h, hl) == 0)
+		return 1;
+	/* A name without a port matches the authority's name part. */
+	if (memchr(h, ':', hl) == NULL && hl < alen && a[hl] == ':' &&
+	    strncasecmp(a, h, hl) == 0)
+		return 1;
+	return 0;
+}
+
+struct cancel_run {
+	uint64_t	 cancelled;
+	uint64_t	 failed;
+};
+
+/* Cancels one job; in text mode prints one line for it.  -1 when the
+ * daemon cannot be reached. */
+static int
+cancel_one(struct ctl *ctx, uint64_t id, struct cancel_run *cr)
+{
+	json_t *reply;
+	const json_t *j;
+	char etext[1024];
+
+	if (ctl_call(ctx, request_id("cancel", id), &reply) == -1)
+		return -1;
+	j = json_object_get(reply, "job");
+	if (json_is_true(json_object_get(reply, "ok"))) {
+		cr->cancelled++;
+		if (!ctx->json)
+			printf("cancelled %llu %s\n", (unsigned long long)id,
+			    json_string_value(json_object_get(j, "url")) ?
+			    json_string_value(json_object_get(j, "url")) : "");
+	} else {
+		cr->failed++;
+		if (!ctx->json)
+			fprintf(stderr, "sluicectl: cancel %llu failed: %s\n",
+			    (unsigned long long)id, ctlclient_error_text(reply,
+			    etext, sizeof(etext)));
+	}
+	json_decref(reply);
+	return 0;
+}
+
+/*
+ * cancel --state S / --host H: pages through `jobs` (of state S, else the
+ * queued then the active ones) and cancels each job that matches, one
+ * request each.
+ */
+static int
+cancel_matching(struct ctl *ctx, const char *state, const char *host,
+    struct cancel_run *cr)
+{
+	static const char *const live[] = { "queued", "active" };
+	const char *const *states = state != NULL ? &state : live;
+	size_t nstates = state != NULL ? 1 : ARRAY_LEN(live);
+	int json = ctx->json, rc = CTL_EXIT_OK;
+
+	for (size_t s = 0; s < nstates && rc == CTL_EXIT_OK; s++) {
+		struct jobs_opts jo = { .state = states[s],
+		    .limit = CTL_JOBS_PAGE_MAX };
+		const json_t *next, *jobs, *j;
+		json_t *reply;
+		size_t i;
+		int more = 1;
+
+		while (more && rc == CTL_EXIT_OK) {
+			ctx->json = 0;	/* the listing is ours, not output */
+			if (ctl_call(ctx, jobs_request(&jo), &reply) == -1) {
+				ctx->json = json;
+				return CTL_EXIT_UNREACHABLE;
+			}
+			rc = ctl_check(ctx, reply);
+			ctx->json = json;
+			jobs = json_object_get(reply, "jobs");
+			json_array_foreach(jobs, i, j) {
+				const char *url = json_string_value(
+				    json_object_get(j, "url"));
+
+				if (rc != CTL_EXIT_OK || (host != NULL &&
+				    (url == NULL || !url_on_host(url, host))))
+					continue;
+				if (cancel_one(ctx, (uint64_t)json_integer_value(
+				    json_object_get(j, "id")), cr) == -1) {
+					json_decref(reply);
+					return CTL_EXIT_UNREACHABLE;
+				}
+			}
+			next = json_object_get(reply, "next");
+			more = json_is_integer(next) &&
+			    json_integer_value(next) > 0 &&
+			    (uint64_t)json_integer_value(next) != jo.after;
+			if (more)
+				jo.after = (uint64_t)json_integer_value(next);
+			json_decref(reply);
+		}
+	}
+	return rc;
+}
+
+static int
+do_cancel(struct ctl *ctx, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "host", required_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state = NULL, *host = NULL;
+	struct cancel_run cr = { 0, 0 };
+	uint64_t id;
+	int ch, rc = CTL_EXIT_OK;
+
+	cmd_getopt_reset();
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 's')
+			state = optarg;
+		else if (ch == 'H')
+			host = optarg;
+		else
+			return bad_option(ctx, ch, argv);
+	}
+	if ((state != NULL || host != NULL) && optind < argc)
+		return usage_error(ctx, "give job ids, or --state/--host, not "
+		    "both");
+	if (state == NULL && host == NULL && optind == argc)
+		return usage_error(ctx, "needs job ids, --state or --host");
+	for (int i = optind; i < argc; i++)
+		if (ctlclient_parse_uint(argv[i], INT64_MAX, &id) == -1)
+			return usage_error(ctx, "bad job id %s", argv[i]);
+	/* One id: the job as before. */
+	if (argc - optind == 1) {
+		ctlclient_parse_uint(argv[optind], INT64_MAX, &id);
+		return ctl_simple(ctx, request_id("cancel", id),
+		    ctlclient_print_job);
+	}
+	if (state != NULL || host != NULL)
+		rc = cancel_matching(ctx, state, host, &cr);
+	for (int i = optind; rc == CTL_EXIT_OK && i < argc; i++) {
+		ctlclient_parse_uint(argv[i], INT64_MAX, &id);
+		if (cancel_one(ctx, id, &cr) == -1)
+			rc = CTL_EXIT_UNREACHABLE;
+	}
+	if (!ctx->json && rc != CTL_EXIT_UNREACHABLE)
+		printf("%llu cancelled, %llu failed\n",
+		    (unsigned long long)cr.cancelled,
+		    (unsigned long long)cr.failed);
+	if (rc == CTL_EXIT_OK && cr.failed > 0)
+		rc = CTL_EXIT_FAILED;
 	return rc;
 }
 

@@ -11,6 +11,7 @@ import subprocess
 import time
 
 from harness import Daemon, binary, run_tests, source_dir
+from itlib import all_jobs, ok, req, submit_ids
 
 
 def source_conf():
@@ -105,7 +106,8 @@ COMMAND_OPTIONS = {
     "jobs": ["--state", "--limit", "--after", "--all", "queued", "active",
              "done", "failed", "cancelled"],
     "export": ["--since", "--include-duplicates", "TIME is"],
-    "pause": [], "resume": [], "cancel": [], "config": ["KEY"],
+    "pause": [], "resume": [], "config": ["KEY"],
+    "cancel": ["--state", "--host", "queued", "origin"],
     "retry": ["--failed"], "drain": ["--timeout"], "reload": [],
     "wait": ["--timeout"],
     "watch": ["--interval", "--hosts", "--count", "--json"],
@@ -162,6 +164,54 @@ def test_config_command(tmp):
         # --json is the daemon's reply as it is (ms and bytes).
         obj = d.ctl("config").check().obj
         assert obj["config"]["fetch.timeout"] == "3000ms", obj
+
+
+def test_submit_fits_max_batch(tmp):
+    with Daemon(tmp, extra_set={"queue.max_batch": 7}) as d:
+        d.ctl("pause").check()
+        urls = [f"http://h{i % 3}.example/p/{i}" for i in range(50)]
+        r = d.ctl("submit", "-", json=False, input="\n".join(urls) + "\n")
+        assert r.code == 0, r
+        assert "50 URLs: 50 queued, 0 duplicate, 0 rejected" in r.out, r
+        # --batch above the daemon's limit is lowered to it; --json shows
+        # the submit replies only, 8 batches of at most 7.
+        more = [f"http://h9.example/q/{i}" for i in range(50)]
+        r = d.ctl("submit", "--batch", "1000", "-", input="\n".join(more))
+        assert r.code == 0, r
+        assert [len(o["results"]) for o in r.json] == [7] * 7 + [1], r.out
+        assert len(ok(req(d, {"cmd": "jobs", "limit": 1000}))["jobs"]) \
+            == 100
+
+
+def test_cancel_many(tmp):
+    with Daemon(tmp) as d:
+        d.ctl("pause").check()
+        a = [f"http://a.example/{i}" for i in range(5)]
+        b = [f"http://b.example:8080/{i}" for i in range(4)]
+        c = [f"https://c.example/{i}" for i in range(3)]
+        ids = submit_ids(d, a + b + c)
+        ida, idb, idc = ids[:5], ids[5:9], ids[9:]
+        r = d.ctl("cancel", ida[0], ida[1], json=False)
+        assert r.code == 0 and "2 cancelled, 0 failed" in r.out, r
+        assert f"cancelled {ida[0]} {a[0]}" in r.out, r
+        # One of them again: it is cancelled already, a conflict.
+        r = d.ctl("cancel", ida[0], ida[2], json=False)
+        assert r.code == 1 and "1 cancelled, 1 failed" in r.out and \
+            f"cancel {ida[0]} failed: conflict" in r.err, r
+        r = d.ctl("cancel", "--host", "b.example", json=False)
+        assert r.code == 0 and "4 cancelled, 0 failed" in r.out, r
+        r = d.ctl("cancel", "--host", "http://c.example", json=False)
+        assert r.code == 0 and "0 cancelled" in r.out, r
+        r = d.ctl("cancel", "--host", "https://c.example", json=False)
+        assert r.code == 0 and "3 cancelled" in r.out, r
+        r = d.ctl("cancel", "--state", "queued", json=False)
+        assert r.code == 0 and "2 cancelled, 0 failed" in r.out, r
+        states = {j["id"]: j["state"] for j in all_jobs(d)}
+        assert set(states.values()) == {"cancelled"}, states
+        r = d.ctl("cancel", "--state", "queued", "7", json=False)
+        assert r.code == 2, r
+        r = d.ctl("cancel", json=False)
+        assert r.code == 2, r
 
 
 if __name__ == "__main__":
