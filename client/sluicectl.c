@@ -207,7 +207,8 @@ static const struct {
 	    "No options.\n" },
 	{ "wait",
 	    "Returns once no job is queued or active (jobs waiting for a retry\n"
-	    "count as queued).\n\n"
+	    "count as queued).  On a terminal, a status line on stderr shows\n"
+	    "the counts by state and, when only retries remain, the next one.\n\n"
 	    "  --timeout S   give up after S seconds (exit 1)\n" },
 	{ "watch",
 	    "A live view: jobs by state, rates and ETA, fetch results, busy\n"
@@ -1391,10 +1392,132 @@ do_drain(struct ctl *ctx, int argc, char **argv)
 	return ctl_waiting(ctx, argc, argv, ctlclient_print_drained);
 }
 
+/* How often wait redraws its status line on a terminal. */
+#define WAIT_POLL_MS	500
+
+/*
+ * The earliest not_before (epoch ms) among queued jobs that have been
+ * tried already (retries), from the first page of queued jobs; 0 when
+ * none is found.
+ */
+static uint64_t
+wait_next_retry(struct ctl *ctx)
+{
+	struct jobs_opts jo = { .state = "queued", .limit = CTL_JOBS_PAGE_MAX };
+	const json_t *j;
+	json_t *reply;
+	uint64_t best = 0, t;
+	size_t i;
+
+	if (ctl_call(ctx, jobs_request(&jo), &reply) == -1)
+		return 0;
+	json_array_foreach(json_object_get(reply, "jobs"), i, j) {
+		const char *nb = json_string_value(json_object_get(j,
+		    "not_before"));
+
+		if (json_integer_value(json_object_get(j, "attempts")) > 0 &&
+		    nb != NULL && parse_time_ms(nb, &t) == 0 &&
+		    (best == 0 || t < best))
+			best = t;
+	}
+	json_decref(reply);
+	return best;
+}
+
+/* One status line: the counts by state, and the next retry's time when
+ * only retries remain. */
+static void
+wait_draw(struct ctl *ctx, const json_t *st)
+{
+	const json_t *jobs = json_object_get(st, "jobs");
+	json_int_t q = json_integer_value(json_object_get(jobs, "queued"));
+	json_int_t a = json_integer_value(json_object_get(jobs, "active"));
+	char line[256], when[40], in[32];
+	uint64_t next = 0, now = now_ms();
+	int n;
+
+	n = snprintf(line, sizeof(line), "waiting: %lld queued, %lld active, "
+	    "%lld done, %lld failed, %lld cancelled", (long long)q,
+	    (long long)a,
+	    (long long)json_integer_value(json_object_get(jobs, "done")),
+	    (long long)json_integer_value(json_object_get(jobs, "failed")),
+	    (long long)json_integer_value(json_object_get(jobs,
+	    "cancelled")));
+	if (q > 0 && a == 0 && json_integer_value(json_object_get(st,
+	    "inflight")) == 0)
+		next = wait_next_retry(ctx);
+	if (next > now && n > 0 && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - (size_t)n, "; next retry %s "
+		    "(in %s)", fmt_time_ms(next, when, sizeof(when)),
+		    ctlclient_fmt_duration((next - now + 999) / 1000, in,
+		    sizeof(in)));
+	fprintf(stderr, "\r%s\033[K", line);
+	fflush(stderr);
+}
+
+/*
+ * wait on a terminal: polls status and keeps a status line on stderr
+ * until no job is queued or active, then prints what the daemon's wait
+ * would.  --timeout is kept here.
+ */
+static int
+wait_tty(struct ctl *ctx, json_t *req)
+{
+	json_int_t secs = json_integer_value(json_object_get(req, "timeout"));
+	uint64_t deadline = json_object_get(req, "timeout") != NULL ?
+	    mono_ms() + (uint64_t)secs * 1000 : 0;
+	json_t *st;
+	int rc = CTL_EXIT_OK;
+
+	json_decref(req);
+	for (;;) {
+		const json_t *jobs;
+
+		if (ctl_call(ctx, request("status"), &st) == -1) {
+			rc = CTL_EXIT_UNREACHABLE;
+			break;
+		}
+		if ((rc = ctl_check(ctx, st)) != CTL_EXIT_OK) {
+			json_decref(st);
+			break;
+		}
+		jobs = json_object_get(st, "jobs");
+		if (json_integer_value(json_object_get(jobs, "queued")) == 0 &&
+		    json_integer_value(json_object_get(jobs, "active")) == 0) {
+			json_decref(st);
+			fputs("\r\033[K", stderr);
+			printf("idle: 0 queued, 0 active\n");
+			return CTL_EXIT_OK;
+		}
+		wait_draw(ctx, st);
+		json_decref(st);
+		if (deadline != 0 && mono_ms() >= deadline) {
+			fprintf(stderr, "\nsluicectl: wait failed: timeout: jobs "
+			    "still queued or active after %llds\n",
+			    (long long)secs);
+			return CTL_EXIT_FAILED;
+		}
+		poll(NULL, 0, WAIT_POLL_MS);
+	}
+	fputc('\n', stderr);
+	return rc;
+}
+
 static int
 do_wait(struct ctl *ctx, int argc, char **argv)
 {
-	return ctl_waiting(ctx, argc, argv, ctlclient_print_idle);
+	json_t *req;
+	int rc;
+
+	if (ctx->json || !isatty(STDERR_FILENO))
+		return ctl_waiting(ctx, argc, argv, ctlclient_print_idle);
+	req = request("wait");
+	rc = req == NULL ? 0 : timeout_parse(ctx, argc, argv, req);
+	if (rc != 0 || req == NULL) {
+		json_decref(req);
+		return rc != 0 ? rc : CTL_EXIT_FAILED;
+	}
+	return wait_tty(ctx, req);
 }
 
 static int

@@ -11,7 +11,8 @@ import subprocess
 import time
 
 from harness import Daemon, binary, run_tests, source_dir
-from itlib import all_jobs, ok, req, submit_ids
+from fixture_server import FixtureServer
+from itlib import FAST, all_jobs, job, ok, req, submit_ids
 
 
 def source_conf():
@@ -59,7 +60,10 @@ def _run_in_pty(argv, timeout=20):
     if pid == 0:
         os.execv(argv[0], argv)
     out, t0 = b"", time.monotonic()
-    while time.monotonic() - t0 < timeout:
+    while True:
+        if time.monotonic() - t0 > timeout:
+            os.kill(pid, 9)
+            break
         try:
             chunk = os.read(fd, 4096)
         except OSError:
@@ -212,6 +216,27 @@ def test_cancel_many(tmp):
         assert r.code == 2, r
         r = d.ctl("cancel", json=False)
         assert r.code == 2, r
+
+
+def test_wait_status_line(tmp):
+    sets = dict(FAST, **{"queue.retry_base": "3s", "queue.retry_max": "3s",
+                         "queue.max_attempts": 2})
+    with FixtureServer() as web, Daemon(tmp, extra_set=sets) as d:
+        ids = submit_ids(d, [web.url("/status/503"), web.url("/page/1")])
+        argv = [str(binary("sluicectl")), "-s", str(d.sock), "wait"]
+        code, out = _run_in_pty(argv, timeout=40)
+        assert code == 0, out
+        assert "waiting: 1 queued, 0 active, 1 done" in out, out
+        assert "next retry 20" in out and "(in " in out, out
+        assert out.rstrip().endswith("idle: 0 queued, 0 active"), out
+        assert job(d, ids[0])["state"] == "failed", job(d, ids[0])
+        # Not on a terminal: one line, as before.
+        r = d.ctl("wait", json=False).check()
+        assert r.out == "idle: 0 queued, 0 active\n" and r.err == "", r
+        # --timeout still applies on a terminal.
+        submit_ids(d, [web.url("/status/503?x=2")])
+        code, out = _run_in_pty(argv + ["--timeout", "1"], timeout=20)
+        assert code == 1 and "timeout" in out, out
 
 
 if __name__ == "__main__":
