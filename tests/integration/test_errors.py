@@ -12,7 +12,7 @@ import time
 
 from harness import Daemon, binary, run_tests, source_dir
 from fixture_server import FixtureServer
-from itlib import FAST, all_jobs, job, ok, req, submit_ids
+from itlib import FAST, all_jobs, job, ok, req, submit_ids, wait_job
 
 
 def source_conf():
@@ -237,6 +237,19 @@ def test_wait_status_line(tmp):
         submit_ids(d, [web.url("/status/503?x=2")])
         code, out = _run_in_pty(argv + ["--timeout", "1"], timeout=20)
         assert code == 1 and "timeout" in out, out
+
+
+def test_guard_names_address_and_settings(tmp):
+    with FixtureServer() as web, \
+            Daemon(tmp, extra_set=FAST, allow_private=False) as d:
+        [jid] = submit_ids(d, [web.url("/page/1")])
+        j = wait_job(d, jid)
+        assert j["state"] == "failed", j
+        assert j["error"]["code"] == "address_blocked", j
+        msg = j["error"]["message"]
+        for want in ("127.0.0.1", "fetch.allow_cidrs",
+                     "fetch.allow_private_addresses"):
+            assert want in msg, (want, j)
 
 
 if __name__ == "__main__":
