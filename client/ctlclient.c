@@ -567,6 +567,21 @@ ctlclient_socket_path(const char *opt, char *out, size_t outlen)
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
+const char *
+ctlclient_socket_origin(const char *opt)
+{
+	const char *env = getenv("SLUICE_SOCKET");
+	const char *rt = getenv("RUNTIME_DIRECTORY");
+
+	if (opt != NULL)
+		return "-s";
+	if (env != NULL && *env != '\0')
+		return "$SLUICE_SOCKET";
+	if (rt != NULL && *rt != '\0')
+		return "$RUNTIME_DIRECTORY";
+	return "the default";
+}
+
 int
 ctlclient_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
@@ -659,6 +674,92 @@ ctlclient_fmt_bytes(uint64_t n, char *out, size_t outlen)
 	}
 	snprintf(out, outlen, "%.1f %s", v, units[u]);
 	return out;
+}
+
+/* Parses digits followed exactly by suffix; 0 and *n, or -1. */
+static int
+number_with(const char *v, const char *suffix, uint64_t *n)
+{
+	size_t len = strlen(v), sl = strlen(suffix);
+	char digits[32];
+
+	if (len <= sl || len - sl >= sizeof(digits) ||
+	    strcmp(v + len - sl, suffix) != 0)
+		return -1;
+	memcpy(digits, v, len - sl);
+	digits[len - sl] = '\0';
+	return ctlclient_parse_uint(digits, UINT64_MAX, n);
+}
+
+char *
+ctlclient_fmt_config_value(const char *v, char *out, size_t outlen)
+{
+	static const struct { const char *u; uint64_t f; } sz[] = {
+		{ "TiB", 1ULL << 40 }, { "GiB", 1ULL << 30 },
+		{ "MiB", 1ULL << 20 }, { "KiB", 1ULL << 10 }, { "B", 1 },
+	}, du[] = {
+		{ "d", 86400000 }, { "h", 3600000 }, { "m", 60000 },
+		{ "s", 1000 }, { "ms", 1 },
+	};
+	uint64_t n;
+	size_t i;
+
+	if (number_with(v, "ms", &n) == 0) {
+		if (n == 0) {
+			snprintf(out, outlen, "0");
+			return out;
+		}
+		/* Whole days read better as hours below two days ("24h"). */
+		for (i = n < 2 * du[0].f ? 1 : 0; n % du[i].f != 0; i++)
+			;
+		snprintf(out, outlen, "%llu%s",
+		    (unsigned long long)(n / du[i].f), du[i].u);
+	} else if (number_with(v, "B", &n) == 0) {
+		for (i = 0; n != 0 && n % sz[i].f != 0; i++)
+			;
+		if (n == 0)
+			i = ARRAY_LEN(sz) - 1;
+		snprintf(out, outlen, "%llu%s",
+		    (unsigned long long)(n / sz[i].f), sz[i].u);
+	} else
+		snprintf(out, outlen, "%s", v);
+	return out;
+}
+
+void
+ctlclient_print_config(FILE *out, const json_t *reply)
+{
+	const json_t *cfg = json_object_get(reply, "config");
+	const char *key, *dot, *v;
+	char section[64] = "", val[4096];
+	json_t *jv;
+	size_t sl;
+
+	json_object_foreach((json_t *)cfg, key, jv) {
+		v = json_is_string(jv) ? json_string_value(jv) : "";
+		dot = strchr(key, '.');
+		sl = dot != NULL ? (size_t)(dot - key) : 0;
+		if (sl < sizeof(section) && (strncmp(section, key, sl) != 0 ||
+		    section[sl] != '\0')) {
+			fprintf(out, "%s[%.*s]\n", *section ? "\n" : "",
+			    (int)sl, key);
+			memcpy(section, key, sl);
+			section[sl] = '\0';
+		}
+		ctlclient_fmt_config_value(v, val, sizeof(val));
+		fprintf(out, "%s = ", dot != NULL ? dot + 1 : key);
+		if (strpbrk(val, " \t#\"\\") == NULL) {
+			fprintf(out, "%s\n", val);
+			continue;
+		}
+		fputc('"', out);
+		for (const char *p = val; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				fputc('\\', out);
+			fputc(*p, out);
+		}
+		fputs("\"\n", out);
+	}
 }
 
 char *

@@ -103,6 +103,9 @@ void ctlclient_possibilities(FILE *out, const char *word,
  * Returns 0, or -1 when the path does not fit in out.
  */
 int ctlclient_socket_path(const char *opt, char *out, size_t outlen);
+/* Where ctlclient_socket_path() takes the path from, for messages: "-s",
+ * "$SLUICE_SOCKET", "$RUNTIME_DIRECTORY" or "the default". */
+const char *ctlclient_socket_origin(const char *opt);
 /* Parses a decimal number in [0, max].  Returns 0, or -1. */
 int ctlclient_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* Parses seconds, fractions allowed, up to 10^7, into ms.  Returns 0, or
@@ -118,6 +121,15 @@ int ctlclient_parse_time(const char *s, uint64_t now, uint64_t *ms);
 char *ctlclient_fmt_bytes(uint64_t n, char *out, size_t outlen);
 /* "45s", "12m05s", "3h02m", "2d04h".  Returns out. */
 char *ctlclient_fmt_duration(uint64_t secs, char *out, size_t outlen);
+/*
+ * A value of the config reply (sizes as "NB", durations as "Nms") in the
+ * unit the config file would use: the largest that divides it exactly
+ * ("10MiB", "100ms", "1s", "24h"); other values are copied.  Returns out.
+ */
+char *ctlclient_fmt_config_value(const char *v, char *out, size_t outlen);
+/* The config reply as a config file: [section] headers, "key = value"
+ * lines, values in units and quoted where the file needs quotes. */
+void ctlclient_print_config(FILE *out, const json_t *reply);
 /* "code: message" from a failed reply's "error"; "unknown error" if it has
  * none.  Returns out. */
 char *ctlclient_error_text(const json_t *reply, char *out, size_t outlen);

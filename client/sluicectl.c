@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -45,6 +46,7 @@
 /* Everything a command needs; main() owns it. */
 struct ctl {
 	char			 socket[PATH_MAX];
+	const char		*socket_origin;	/* where the path came from */
 	uint64_t		 timeout_ms;	/* connect and each reply; 0 none */
 	int			 timeout_set;	/* -t was given */
 	int			 json;		/* print raw reply lines */
@@ -78,6 +80,7 @@ static int do_cancel(struct ctl *, int, char **);
 static int do_retry(struct ctl *, int, char **);
 static int do_drain(struct ctl *, int, char **);
 static int do_reload(struct ctl *, int, char **);
+static int do_config(struct ctl *, int, char **);
 static int do_wait(struct ctl *, int, char **);
 static int do_watch(struct ctl *, int, char **);
 static int do_help(struct ctl *, int, char **);
@@ -88,7 +91,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    do_submit },
 	{ "status", "", "show job counts, rate and store use", 0, do_status },
 	{ "job", "ID", "show one job", 0, do_job },
-	{ "jobs", "[--state S] [--limit N] [--after ID] [--all]",
+	{ "jobs", "[--state STATE] [--limit N] [--after ID] [--all]",
 	    "list jobs, a page at a time", 0, do_jobs },
 	{ "doc", "ID|URL", "show a stored document", 0, do_doc },
 	{ "hosts", "", "show per-host queue, politeness and robots.txt state",
@@ -100,7 +103,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    CMD_OWN_TIMEOUT, do_export },
 	{ "pause", "", "stop dispatching new fetches", 0, do_pause },
 	{ "resume", "", "dispatch fetches again", 0, do_resume },
-	{ "cancel", "ID", "cancel a queued or active job", 0, do_cancel },
+	{ "cancel", "ID...|--state STATE|--host HOST",
+	    "cancel queued or active jobs", 0, do_cancel },
 	{ "retry", "ID|--failed",
 	    "queue a failed or cancelled job (or all failed) again", 0,
 	    do_retry },
@@ -108,6 +112,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "pause, then wait until nothing is in flight", CMD_OWN_TIMEOUT,
 	    do_drain },
 	{ "reload", "", "re-read the configuration file", 0, do_reload },
+	{ "config", "[KEY...]", "show the configuration in force", 0,
+	    do_config },
 	{ "wait", "[--timeout S]", "wait until no job is queued or active",
 	    CMD_OWN_TIMEOUT, do_wait },
 	{ "watch", "[--interval S] [--hosts N] [--count N] [--json]",
@@ -115,6 +121,110 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    0, do_watch },
 	{ "help", "[COMMAND]", "show this help, or one command's", 0,
 	    do_help },
+};
+
+/*
+ * What `sluicectl CMD --help` and `sluicectl help CMD` print after the
+ * synopsis: every option and the formats its values take.  Kept apart from
+ * ctl_cmds[] so the one-line table stays short.
+ */
+#define HELP_TIME \
+	"TIME is an RFC 3339 time (2026-11-28T02:00:00Z, or a date alone such\n" \
+	"as 2026-11-28), seconds since the epoch, or +N / -N relative to now\n" \
+	"with an optional unit s, m, h or d (seconds by default): +10m, -2d.\n"
+#define HELP_STATES \
+	"STATE is one of queued, active, done, failed, cancelled.\n"
+
+static const struct {
+	const char	*name;
+	const char	*text;
+} ctl_help[] = {
+	{ "submit",
+	    "Queues URLs and prints one line per URL (queued, duplicate,\n"
+	    "requeued or rejected).  With - as the only URL, reads one URL a\n"
+	    "line from stdin (blank lines and lines starting with # skipped),\n"
+	    "sends them in batches, and lists only the rejected ones.\n\n"
+	    "  --priority N       -1000 to 1000 (default 0): higher first\n"
+	    "  --force            requeue a finished, failed or cancelled job\n"
+	    "  --not-before TIME  hold the jobs until TIME\n"
+	    "  --batch N          URLs per request with - (default 1000)\n"
+	    "  --max-request B    bytes per request with - (default 1048576)\n\n"
+	    HELP_TIME },
+	{ "status",
+	    "Prints the version, uptime, job counts by state, totals, the rate\n"
+	    "over the last minute, fetches in flight and the store's size.\n"
+	    "No options.\n" },
+	{ "job",
+	    "Prints job ID as key: value lines (its state, attempts, HTTP\n"
+	    "status, last error, times).  No options.\n" },
+	{ "jobs",
+	    "Lists jobs: id, state, attempts, HTTP status, URL, last error.\n\n"
+	    "  --state STATE  only jobs in STATE\n"
+	    "  --limit N      jobs per page, 1 to 1000 (default 100)\n"
+	    "  --after ID     start after job ID (the next page)\n"
+	    "  --all          every page\n\n"
+	    HELP_STATES },
+	{ "doc",
+	    "Prints the stored document of job ID, or of URL, as indented\n"
+	    "JSON.  No options.\n" },
+	{ "hosts",
+	    "Lists every host: transfers in flight, jobs queued, done and\n"
+	    "failed, the next request's time, backoff, robots.txt state\n"
+	    "(unknown, fetching, parse, allow-all, disallow-all, ignored).\n"
+	    "No options.\n" },
+	{ "dups",
+	    "Lists the copies of document ID (or of the document it copies):\n"
+	    "id, kind (url, exact or near), similarity, URL.  No options.\n" },
+	{ "export",
+	    "Writes the stored documents to stdout, one JSON object a line, in\n"
+	    "fetch order.  Waits as long as it takes unless -t is given.\n\n"
+	    "  --since TIME            only documents fetched since TIME\n"
+	    "  --include-duplicates    also the documents found to be copies\n\n"
+	    HELP_TIME },
+	{ "pause",
+	    "Stops dispatching new fetches (those in flight finish) until\n"
+	    "resume or a restart.  No options.\n" },
+	{ "resume", "Dispatches fetches again.  No options.\n" },
+	{ "cancel",
+	    "Cancels queued or active jobs: job ID (printed), several IDs, or\n"
+	    "every job in a state or on a host (one line per job, then counts).\n"
+	    "--state and --host are done here, not by the daemon: sluicectl\n"
+	    "lists the jobs with jobs, a page at a time, and cancels each.\n\n"
+	    "  --state STATE  the jobs in STATE (default: queued and active)\n"
+	    "  --host HOST    the jobs whose URL is on HOST: a name (any port),\n"
+	    "                 name:port, or an origin such as https://name:8443\n\n"
+	    HELP_STATES },
+	{ "retry",
+	    "Queues failed or cancelled job ID again, attempts reset.\n\n"
+	    "  --failed   every failed job instead of one ID\n" },
+	{ "drain",
+	    "Pauses dispatching and returns once nothing is in flight and every\n"
+	    "fetched page is stored.\n\n"
+	    "  --timeout S   give up after S seconds (the daemon stays paused)\n" },
+	{ "reload",
+	    "Makes the daemon re-read its configuration file; lists the keys\n"
+	    "applied and those that need a restart.  No options.\n" },
+	{ "config",
+	    "Prints the configuration the daemon runs with, in the config\n"
+	    "file's syntax (sizes like 10MiB, durations like 100ms, 1s, 24h),\n"
+	    "or, given KEYs (section.key), just those as key = value lines.\n"
+	    "No options.\n" },
+	{ "wait",
+	    "Returns once no job is queued or active (jobs waiting for a retry\n"
+	    "count as queued).  On a terminal, a status line on stderr shows\n"
+	    "the counts by state and, when only retries remain, the next one.\n\n"
+	    "  --timeout S   give up after S seconds (exit 1)\n" },
+	{ "watch",
+	    "A live view: jobs by state, rates and ETA, fetch results, busy\n"
+	    "hosts, last failures.  Full screen on a terminal (q quits), else\n"
+	    "one line per interval.\n\n"
+	    "  --interval S   seconds between refreshes, 0.1 at least (default 1)\n"
+	    "  --hosts N      hosts shown, 0 to 100 (default 10)\n"
+	    "  --count N      stop after N refreshes (default: never)\n"
+	    "  --json         print each stats reply as it is\n" },
+	{ "help",
+	    "Prints the usage, or COMMAND's options and formats (as\n"
+	    "sluicectl COMMAND --help does).  Nothing is sent to the daemon.\n" },
 };
 
 /* Prints why a command line was refused and returns CTL_EXIT_USAGE. */
@@ -169,14 +279,22 @@ static int
 ctl_connect(struct ctl *ctx)
 {
 	char err[256];
+	int e;
 
 	if (ctx->connected)
 		return 0;
 	ctlclient_set_timeout(&ctx->conn, ctx->timeout_ms);
 	if (ctlclient_connect(&ctx->conn, ctx->socket, err, sizeof(err)) ==
 	    -1) {
-		fprintf(stderr, "sluicectl: cannot connect to %s: %s\n",
-		    ctx->socket, err);
+		e = errno;
+		fprintf(stderr, "sluicectl: cannot connect to %s (from %s): %s"
+		    "%s\n", ctx->socket, ctx->socket_origin, err,
+		    e == ENOENT || e == ECONNREFUSED ? "; is sluiced running?"
+		    : "");
+		if (e == ENOENT || e == ECONNREFUSED)
+			fprintf(stderr, "sluicectl: choose the socket with -s "
+			    "PATH or $SLUICE_SOCKET (the default is "
+			    CTLCLIENT_SOCKET_DEFAULT ")\n");
 		return -1;
 	}
 	ctx->connected = 1;
@@ -306,6 +424,8 @@ struct submit_opts {
 	json_t		*base;		/* the request without "urls" */
 	uint64_t	 batch;		/* URLs per request */
 	uint64_t	 max_request;	/* bytes per request line */
+	int		 batch_set;	/* --batch was given */
+	int		 request_set;	/* --max-request was given */
 };
 
 struct submit_run {
@@ -582,12 +702,14 @@ submit_option(const struct ctl *ctx, int ch, char **argv,
 		if (ctlclient_parse_uint(optarg, UINT32_MAX, &so->batch) == -1 ||
 		    so->batch == 0)
 			return usage_error(ctx, "--batch needs a count > 0");
+		so->batch_set = 1;
 		return 0;
 	case 'm':
 		if (ctlclient_parse_uint(optarg, INT_MAX - 2, &so->max_request) == -1 ||
 		    so->max_request < 2 * CTLCLIENT_REQUEST_OVERHEAD)
 			return usage_error(ctx, "--max-request needs bytes "
 			    ">= %d", 2 * CTLCLIENT_REQUEST_OVERHEAD);
+		so->request_set = 1;
 		return 0;
 	default:
 		return bad_option(ctx, ch, argv);
@@ -622,6 +744,58 @@ submit_parse(const struct ctl *ctx, int argc, char **argv,
 	return rc;
 }
 
+/* A config value of the daemon's that ends in suffix, as a number. */
+static int
+config_number(const json_t *cfg, const char *key, const char *suffix,
+    uint64_t *out)
+{
+	const char *v = json_string_value(json_object_get(cfg, key));
+	char digits[32];
+	size_t n;
+
+	if (v == NULL)
+		return -1;
+	n = strlen(v) - strlen(suffix);
+	if (strlen(v) < strlen(suffix) || n >= sizeof(digits) ||
+	    strcmp(v + n, suffix) != 0)
+		return -1;
+	memcpy(digits, v, n);
+	digits[n] = '\0';
+	return ctlclient_parse_uint(digits, UINT64_MAX, out);
+}
+
+/*
+ * Several URLs go out in batches: fit them to the daemon's queue.max_batch
+ * and daemon.max_request (asked with `config`), so none is refused as
+ * too_large.  --batch and --max-request are lowered to those limits when
+ * larger.  A daemon that does not answer config keeps the defaults.
+ */
+static int
+submit_fit(struct ctl *ctx, struct submit_opts *so)
+{
+	json_t *reply, *cfg;
+	uint64_t v;
+
+	int json = ctx->json, rc;
+
+	ctx->json = 0;		/* not a reply the user asked for */
+	rc = ctl_call(ctx, json_pack("{ss}", "cmd", "config"), &reply);
+	ctx->json = json;
+	if (rc == -1)
+		return -1;
+	cfg = json_object_get(reply, "config");
+	if (json_is_true(json_object_get(reply, "ok"))) {
+		if (config_number(cfg, "queue.max_batch", "", &v) == 0 &&
+		    v > 0 && v < so->batch)
+			so->batch = v;
+		if (config_number(cfg, "daemon.max_request", "B", &v) == 0 &&
+		    v >= 2 * CTLCLIENT_REQUEST_OVERHEAD && v < so->max_request)
+			so->max_request = v;
+	}
+	json_decref(reply);
+	return 0;
+}
+
 static int
 do_submit(struct ctl *ctx, int argc, char **argv)
 {
@@ -631,6 +805,9 @@ do_submit(struct ctl *ctx, int argc, char **argv)
 	int rc;
 
 	rc = submit_parse(ctx, argc, argv, &so);
+	if (rc == 0 && so.base != NULL && argc - optind == 1 &&
+	    strcmp(argv[optind], "-") == 0 && submit_fit(ctx, &so) == -1)
+		rc = CTL_EXIT_UNREACHABLE;
 	if (rc == 0 && (so.base == NULL || ctlclient_batch_init(&run.batch,
 	    so.batch, so.max_request) == -1)) {
 		fprintf(stderr, "sluicectl: out of memory\n");
@@ -720,11 +897,6 @@ do_job(struct ctl *ctx, int argc, char **argv)
 	return ctl_by_id(ctx, argc, argv, ctlclient_print_job);
 }
 
-static int
-do_cancel(struct ctl *ctx, int argc, char **argv)
-{
-	return ctl_by_id(ctx, argc, argv, ctlclient_print_job);
-}
 
 struct jobs_opts {
 	const char	*state;
@@ -828,6 +1000,181 @@ do_jobs(struct ctl *ctx, int argc, char **argv)
 	if (more && !ctx->json)
 		fprintf(stderr, "more: sluicectl jobs --after %llu (or --all)\n",
 		    (unsigned long long)jo.after);
+	return rc;
+}
+
+/*
+ * Non-zero when url's host is host: a bare name ("example.org", any port),
+ * "name:port", or an origin "scheme://name[:port]"; case is ignored.
+ */
+static int
+url_on_host(const char *url, const char *host)
+{
+	const char *a = strstr(url, "://"), *end, *at, *h = host;
+	size_t alen, hl;
+
+	if (a == NULL)
+		return 0;
+	if (strstr(host, "://") != NULL) {
+		if (strncasecmp(url, host, (size_t)(a - url + 3)) != 0)
+			return 0;
+		h = strstr(host, "://") + 3;
+	}
+	a += 3;
+	end = a + strcspn(a, "/?#");
+	at = memchr(a, '@', (size_t)(end - a));
+	if (at != NULL)
+		a = at + 1;
+	alen = (size_t)(end - a);
+	hl = strcspn(h, "/");
+	if (hl == alen && strncasecmp(a, h, hl) == 0)
+		return 1;
+	/* A name without a port matches the authority's name part. */
+	if (memchr(h, ':', hl) == NULL && hl < alen && a[hl] == ':' &&
+	    strncasecmp(a, h, hl) == 0)
+		return 1;
+	return 0;
+}
+
+struct cancel_run {
+	uint64_t	 cancelled;
+	uint64_t	 failed;
+};
+
+/* Cancels one job; in text mode prints one line for it.  -1 when the
+ * daemon cannot be reached. */
+static int
+cancel_one(struct ctl *ctx, uint64_t id, struct cancel_run *cr)
+{
+	json_t *reply;
+	const json_t *j;
+	char etext[1024];
+
+	if (ctl_call(ctx, request_id("cancel", id), &reply) == -1)
+		return -1;
+	j = json_object_get(reply, "job");
+	if (json_is_true(json_object_get(reply, "ok"))) {
+		cr->cancelled++;
+		if (!ctx->json)
+			printf("cancelled %llu %s\n", (unsigned long long)id,
+			    json_string_value(json_object_get(j, "url")) ?
+			    json_string_value(json_object_get(j, "url")) : "");
+	} else {
+		cr->failed++;
+		if (!ctx->json)
+			fprintf(stderr, "sluicectl: cancel %llu failed: %s\n",
+			    (unsigned long long)id, ctlclient_error_text(reply,
+			    etext, sizeof(etext)));
+	}
+	json_decref(reply);
+	return 0;
+}
+
+/*
+ * cancel --state S / --host H: pages through `jobs` (of state S, else the
+ * queued then the active ones) and cancels each job that matches, one
+ * request each.
+ */
+static int
+cancel_matching(struct ctl *ctx, const char *state, const char *host,
+    struct cancel_run *cr)
+{
+	static const char *const live[] = { "queued", "active" };
+	const char *const *states = state != NULL ? &state : live;
+	size_t nstates = state != NULL ? 1 : ARRAY_LEN(live);
+	int json = ctx->json, rc = CTL_EXIT_OK;
+
+	for (size_t s = 0; s < nstates && rc == CTL_EXIT_OK; s++) {
+		struct jobs_opts jo = { .state = states[s],
+		    .limit = CTL_JOBS_PAGE_MAX };
+		const json_t *next, *jobs, *j;
+		json_t *reply;
+		size_t i;
+		int more = 1;
+
+		while (more && rc == CTL_EXIT_OK) {
+			ctx->json = 0;	/* the listing is ours, not output */
+			if (ctl_call(ctx, jobs_request(&jo), &reply) == -1) {
+				ctx->json = json;
+				return CTL_EXIT_UNREACHABLE;
+			}
+			rc = ctl_check(ctx, reply);
+			ctx->json = json;
+			jobs = json_object_get(reply, "jobs");
+			json_array_foreach(jobs, i, j) {
+				const char *url = json_string_value(
+				    json_object_get(j, "url"));
+
+				if (rc != CTL_EXIT_OK || (host != NULL &&
+				    (url == NULL || !url_on_host(url, host))))
+					continue;
+				if (cancel_one(ctx, (uint64_t)json_integer_value(
+				    json_object_get(j, "id")), cr) == -1) {
+					json_decref(reply);
+					return CTL_EXIT_UNREACHABLE;
+				}
+			}
+			next = json_object_get(reply, "next");
+			more = json_is_integer(next) &&
+			    json_integer_value(next) > 0 &&
+			    (uint64_t)json_integer_value(next) != jo.after;
+			if (more)
+				jo.after = (uint64_t)json_integer_value(next);
+			json_decref(reply);
+		}
+	}
+	return rc;
+}
+
+static int
+do_cancel(struct ctl *ctx, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "host", required_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state = NULL, *host = NULL;
+	struct cancel_run cr = { 0, 0 };
+	uint64_t id;
+	int ch, rc = CTL_EXIT_OK;
+
+	cmd_getopt_reset();
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 's')
+			state = optarg;
+		else if (ch == 'H')
+			host = optarg;
+		else
+			return bad_option(ctx, ch, argv);
+	}
+	if ((state != NULL || host != NULL) && optind < argc)
+		return usage_error(ctx, "give job ids, or --state/--host, not "
+		    "both");
+	if (state == NULL && host == NULL && optind == argc)
+		return usage_error(ctx, "needs job ids, --state or --host");
+	for (int i = optind; i < argc; i++)
+		if (ctlclient_parse_uint(argv[i], INT64_MAX, &id) == -1)
+			return usage_error(ctx, "bad job id %s", argv[i]);
+	/* One id: the job as before. */
+	if (argc - optind == 1) {
+		ctlclient_parse_uint(argv[optind], INT64_MAX, &id);
+		return ctl_simple(ctx, request_id("cancel", id),
+		    ctlclient_print_job);
+	}
+	if (state != NULL || host != NULL)
+		rc = cancel_matching(ctx, state, host, &cr);
+	for (int i = optind; rc == CTL_EXIT_OK && i < argc; i++) {
+		ctlclient_parse_uint(argv[i], INT64_MAX, &id);
+		if (cancel_one(ctx, id, &cr) == -1)
+			rc = CTL_EXIT_UNREACHABLE;
+	}
+	if (!ctx->json && rc != CTL_EXIT_UNREACHABLE)
+		printf("%llu cancelled, %llu failed\n",
+		    (unsigned long long)cr.cancelled,
+		    (unsigned long long)cr.failed);
+	if (rc == CTL_EXIT_OK && cr.failed > 0)
+		rc = CTL_EXIT_FAILED;
 	return rc;
 }
 
@@ -1060,10 +1407,161 @@ do_drain(struct ctl *ctx, int argc, char **argv)
 	return ctl_waiting(ctx, argc, argv, ctlclient_print_drained);
 }
 
+/* How often wait redraws its status line on a terminal. */
+#define WAIT_POLL_MS	500
+
+/*
+ * The earliest not_before (epoch ms) among queued jobs that have been
+ * tried already (retries), from the first page of queued jobs; 0 when
+ * none is found.
+ */
+static uint64_t
+wait_next_retry(struct ctl *ctx)
+{
+	struct jobs_opts jo = { .state = "queued", .limit = CTL_JOBS_PAGE_MAX };
+	const json_t *j;
+	json_t *reply;
+	uint64_t best = 0, t;
+	size_t i;
+
+	if (ctl_call(ctx, jobs_request(&jo), &reply) == -1)
+		return 0;
+	json_array_foreach(json_object_get(reply, "jobs"), i, j) {
+		const char *nb = json_string_value(json_object_get(j,
+		    "not_before"));
+
+		if (json_integer_value(json_object_get(j, "attempts")) > 0 &&
+		    nb != NULL && parse_time_ms(nb, &t) == 0 &&
+		    (best == 0 || t < best))
+			best = t;
+	}
+	json_decref(reply);
+	return best;
+}
+
+/* One status line: the counts by state, and the next retry's time when
+ * only retries remain. */
+static void
+wait_draw(struct ctl *ctx, const json_t *st)
+{
+	const json_t *jobs = json_object_get(st, "jobs");
+	json_int_t q = json_integer_value(json_object_get(jobs, "queued"));
+	json_int_t a = json_integer_value(json_object_get(jobs, "active"));
+	char line[256], when[40], in[32];
+	uint64_t next = 0, now = now_ms();
+	int n;
+
+	n = snprintf(line, sizeof(line), "waiting: %lld queued, %lld active, "
+	    "%lld done, %lld failed, %lld cancelled", (long long)q,
+	    (long long)a,
+	    (long long)json_integer_value(json_object_get(jobs, "done")),
+	    (long long)json_integer_value(json_object_get(jobs, "failed")),
+	    (long long)json_integer_value(json_object_get(jobs,
+	    "cancelled")));
+	if (q > 0 && a == 0 && json_integer_value(json_object_get(st,
+	    "inflight")) == 0)
+		next = wait_next_retry(ctx);
+	if (next > now && n > 0 && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - (size_t)n, "; next retry %s "
+		    "(in %s)", fmt_time_ms(next, when, sizeof(when)),
+		    ctlclient_fmt_duration((next - now + 999) / 1000, in,
+		    sizeof(in)));
+	fprintf(stderr, "\r%s\033[K", line);
+	fflush(stderr);
+}
+
+/*
+ * wait on a terminal: polls status and keeps a status line on stderr
+ * until no job is queued or active, then prints what the daemon's wait
+ * would.  --timeout is kept here.
+ */
+static int
+wait_tty(struct ctl *ctx, json_t *req)
+{
+	json_int_t secs = json_integer_value(json_object_get(req, "timeout"));
+	uint64_t deadline = json_object_get(req, "timeout") != NULL ?
+	    mono_ms() + (uint64_t)secs * 1000 : 0;
+	json_t *st;
+	int rc = CTL_EXIT_OK;
+
+	json_decref(req);
+	for (;;) {
+		const json_t *jobs;
+
+		if (ctl_call(ctx, request("status"), &st) == -1) {
+			rc = CTL_EXIT_UNREACHABLE;
+			break;
+		}
+		if ((rc = ctl_check(ctx, st)) != CTL_EXIT_OK) {
+			json_decref(st);
+			break;
+		}
+		jobs = json_object_get(st, "jobs");
+		if (json_integer_value(json_object_get(jobs, "queued")) == 0 &&
+		    json_integer_value(json_object_get(jobs, "active")) == 0) {
+			json_decref(st);
+			fputs("\r\033[K", stderr);
+			printf("idle: 0 queued, 0 active\n");
+			return CTL_EXIT_OK;
+		}
+		wait_draw(ctx, st);
+		json_decref(st);
+		if (deadline != 0 && mono_ms() >= deadline) {
+			fprintf(stderr, "\nsluicectl: wait failed: timeout: jobs "
+			    "still queued or active after %llds\n",
+			    (long long)secs);
+			return CTL_EXIT_FAILED;
+		}
+		poll(NULL, 0, WAIT_POLL_MS);
+	}
+	fputc('\n', stderr);
+	return rc;
+}
+
 static int
 do_wait(struct ctl *ctx, int argc, char **argv)
 {
-	return ctl_waiting(ctx, argc, argv, ctlclient_print_idle);
+	json_t *req;
+	int rc;
+
+	if (ctx->json || !isatty(STDERR_FILENO))
+		return ctl_waiting(ctx, argc, argv, ctlclient_print_idle);
+	req = request("wait");
+	rc = req == NULL ? 0 : timeout_parse(ctx, argc, argv, req);
+	if (rc != 0 || req == NULL) {
+		json_decref(req);
+		return rc != 0 ? rc : CTL_EXIT_FAILED;
+	}
+	return wait_tty(ctx, req);
+}
+
+static int
+do_config(struct ctl *ctx, int argc, char **argv)
+{
+	char val[4096];
+	const json_t *cfg, *v;
+	json_t *reply;
+	int rc;
+
+	if (ctl_call(ctx, request("config"), &reply) == -1)
+		return CTL_EXIT_UNREACHABLE;
+	rc = ctl_check(ctx, reply);
+	if (rc == CTL_EXIT_OK && !ctx->json && argc == 1)
+		ctlclient_print_config(stdout, reply);
+	cfg = json_object_get(reply, "config");
+	for (int i = 1; rc == CTL_EXIT_OK && i < argc; i++) {
+		v = json_object_get(cfg, argv[i]);
+		if (!json_is_string(v)) {
+			fprintf(stderr, "sluicectl: config: no key %s (keys are "
+			    "section.key; sluicectl config lists them)\n",
+			    argv[i]);
+			rc = CTL_EXIT_FAILED;
+		} else if (!ctx->json)
+			printf("%s = %s\n", argv[i], ctlclient_fmt_config_value(
+			    json_string_value(v), val, sizeof(val)));
+	}
+	json_decref(reply);
+	return rc;
 }
 
 static int
@@ -1121,6 +1619,34 @@ usage(FILE *out)
 	    CTL_TIMEOUT_DEFAULT_MS / 1000);
 	for (size_t i = 0; i < ARRAY_LEN(ctl_cmds); i++)
 		usage_cmd(out, &ctl_cmds[i], usage_width());
+}
+
+/* One command's synopsis, then its options and formats. */
+static void
+cmd_help(FILE *out, const struct ctl_cmd *c)
+{
+	fprintf(out, "usage: sluicectl [-s PATH] [-t SECONDS] [--json] %s%s%s\n\n",
+	    c->name, *c->args ? " " : "", c->args);
+	for (size_t i = 0; i < ARRAY_LEN(ctl_help); i++)
+		if (strcmp(ctl_help[i].name, c->name) == 0) {
+			fputs(ctl_help[i].text, out);
+			return;
+		}
+	fprintf(out, "%s\n", c->help);
+}
+
+/* Non-zero when a command's arguments ask for its help: --help or -h,
+ * before any "--". */
+static int
+wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* Finds a command by name or unique prefix; says why when it cannot. */
@@ -1317,7 +1843,7 @@ do_help(struct ctl *ctx, int argc, char **argv)
 	c = ctl_lookup(argv[1]);
 	if (c == NULL)
 		return CTL_EXIT_USAGE;
-	usage_cmd(stdout, c, usage_width());
+	cmd_help(stdout, c);
 	return CTL_EXIT_OK;
 }
 
@@ -1373,6 +1899,7 @@ ctl_options(struct ctl *ctx, int argc, char **argv)
 			return -1;
 		}
 	}
+	ctx->socket_origin = ctlclient_socket_origin(sock);
 	if (ctlclient_socket_path(sock, ctx->socket, sizeof(ctx->socket)) ==
 	    -1) {
 		fprintf(stderr, "sluicectl: socket path too long\n");
@@ -1410,6 +1937,10 @@ main(int argc, char **argv)
 	ctx.cmd = ctl_lookup(argv[optind]);
 	if (ctx.cmd == NULL)
 		return CTL_EXIT_USAGE;
+	if (wants_help(argc - optind, argv + optind)) {
+		cmd_help(stdout, ctx.cmd);
+		return ctl_flush(CTL_EXIT_OK);
+	}
 	if ((ctx.cmd->flags & CMD_OWN_TIMEOUT) && !ctx.timeout_set)
 		ctx.timeout_ms = 0;
 	rc = ctx.cmd->run(&ctx, argc - optind, argv + optind);

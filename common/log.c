@@ -18,6 +18,9 @@
 #define LOG_LINE_MAX 2048
 
 static _Atomic int log_level = LOG_LEVEL_INFO;
+/* 1 when stderr is a terminal (a person reads it, not journald: no <N>
+ * level prefix), 0 when not, -1 before the first line. */
+static _Atomic int log_tty = -1;
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERR] = "err",
@@ -56,8 +59,21 @@ log_level_name(enum log_level level)
 	return level_names[level];
 }
 
+static int
+log_prefixed(void)
+{
+	int t = atomic_load_explicit(&log_tty, memory_order_relaxed);
+
+	if (t == -1) {
+		t = isatty(STDERR_FILENO) ? 1 : 0;
+		atomic_store_explicit(&log_tty, t, memory_order_relaxed);
+	}
+	return !t;
+}
+
 /*
- * Formats "<N>message[: strerror]\n" and writes it at once.  Newlines inside
+ * Formats "<N>message[: strerror]\n" (without "<N>" when stderr is a
+ * terminal) and writes it at once.  Newlines inside
  * the message are replaced so one event stays one line.
  */
 static void
@@ -65,11 +81,13 @@ log_vwrite(int level, int with_errno, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	int saved = errno;
-	int n, m;
+	int n = 0, m, start;
 
 	if (level > (int)log_get_level())
 		return;
-	n = snprintf(line, sizeof(line), "<%d>", level);
+	if (log_prefixed())
+		n = snprintf(line, sizeof(line), "<%d>", level);
+	start = n;
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	if (m < 0)
 		m = 0;
@@ -81,7 +99,7 @@ log_vwrite(int level, int with_errno, const char *fmt, va_list ap)
 		    strerror(saved));
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
-	for (int i = 3; i < n; i++)
+	for (int i = start; i < n; i++)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
 	line[n++] = '\n';

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,190 @@ cfg_lookup(const char *name)
 	return NULL;
 }
 
+/* Longest name compared for suggestions; longer ones get none. */
+#define CFG_SUGGEST_MAX	64
+
+static size_t
+zmin(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* The Levenshtein distance between a[0..na) and b[0..nb). */
+static size_t
+edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+	size_t row[CFG_SUGGEST_MAX + 1], diag, up;
+
+	for (size_t j = 0; j <= nb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= na; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= nb; j++) {
+			up = row[j];
+			row[j] = zmin(zmin(row[j] + 1, row[j - 1] + 1),
+			    diag + (a[i - 1] != b[j - 1]));
+			diag = up;
+		}
+	}
+	return row[nb];
+}
+
+/* Non-zero when some key lives in section sec[0..n). */
+static int
+cfg_section_known(const char *sec, size_t n)
+{
+	for (size_t i = 0; i < ARRAY_LEN(cfg_keys); i++)
+		if (strncmp(cfg_keys[i].name, sec, n) == 0 &&
+		    cfg_keys[i].name[n] == '.')
+			return 1;
+	return 0;
+}
+
+/*
+ * The known key closest to name (a "section.key"), comparing the whole
+ * names and the key parts alone (a key put in the wrong section); NULL
+ * when none is close enough to be a likely typo.
+ */
+static const char *
+cfg_suggest(const char *name)
+{
+	const char *best = NULL, *dot = strchr(name, '.');
+	const char *kpart = dot ? dot + 1 : name;
+	size_t bestd = SIZE_MAX, d, nl = strlen(name), kl = strlen(kpart);
+
+	if (nl > CFG_SUGGEST_MAX)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_LEN(cfg_keys); i++) {
+		const char *kn = cfg_keys[i].name, *kk = strchr(kn, '.') + 1;
+
+		d = edit_distance(name, nl, kn, strlen(kn));
+		d = zmin(d, edit_distance(kpart, kl, kk, strlen(kk)) +
+		    (dot == NULL || strncmp(name, kn, (size_t)(dot - name)) ||
+		    kn[dot - name] != '.'));
+		if (d < bestd) {
+			bestd = d;
+			best = kn;
+		}
+	}
+	return bestd <= (kl / 3 > 2 ? kl / 3 : 2) ? best : NULL;
+}
+
+/* The known section closest to sec; NULL when none is close. */
+static const char *
+cfg_suggest_section(const char *sec, size_t n, size_t *len)
+{
+	const char *best = NULL;
+	size_t bestd = SIZE_MAX, d;
+
+	if (n > CFG_SUGGEST_MAX)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_LEN(cfg_keys); i++) {
+		const char *kn = cfg_keys[i].name;
+		size_t kl = (size_t)(strchr(kn, '.') - kn);
+
+		d = edit_distance(sec, n, kn, kl);
+		if (d < bestd) {
+			bestd = d;
+			best = kn;
+			*len = kl;
+		}
+	}
+	return bestd <= 2 && bestd < n ? best : NULL;
+}
+
+/* Says that section sec[0..n) does not exist, and what is close to it or
+ * which sections do. */
+static void
+cfg_unknown_section(const char *sec, size_t n, char *err, size_t errlen)
+{
+	size_t len = 0, off;
+	const char *s = cfg_suggest_section(sec, n, &len), *prev = NULL;
+
+	if (s != NULL) {
+		snprintf(err, errlen, "unknown section [%.*s]; did you mean "
+		    "[%.*s]?", (int)n, sec, (int)len, s);
+		return;
+	}
+	off = (size_t)snprintf(err, errlen, "unknown section [%.*s] "
+	    "(the sections are", (int)n, sec);
+	for (size_t i = 0; i < ARRAY_LEN(cfg_keys) && off < errlen; i++) {
+		const char *kn = cfg_keys[i].name;
+		size_t kl = (size_t)(strchr(kn, '.') - kn);
+
+		if (prev != NULL && strncmp(prev, kn, kl + 1) == 0)
+			continue;
+		off += (size_t)snprintf(err + off, errlen - off, "%s [%.*s]",
+		    prev == NULL ? "" : ",", (int)kl, kn);
+		prev = kn;
+	}
+	if (off < errlen)
+		snprintf(err + off, errlen - off, ")");
+}
+
+/*
+ * Writes v (bytes for sizes, ms for durations) as the config file would:
+ * in the largest unit that divides it exactly ("10MiB", "100ms", "24h").
+ */
+static void
+cfg_human(enum cfg_type type, double v, char *out, size_t outlen)
+{
+	static const struct { const char *u; double f; } sz[] = {
+		{ "TiB", TIB }, { "GiB", GIB }, { "MiB", MIB }, { "KiB", KIB },
+	}, du[] = {
+		{ "d", DAY_MS }, { "h", HOUR_MS }, { "m", 60000 },
+		{ "s", 1000 },
+	};
+	size_t i;
+
+	if (type == CFG_OCTAL) {
+		snprintf(out, outlen, "0%o", (unsigned)v);
+		return;
+	}
+	if (type == CFG_DOUBLE || v == 0 ||
+	    (type != CFG_SIZE && type != CFG_DURATION)) {
+		snprintf(out, outlen, "%g", v);
+		return;
+	}
+	if (type == CFG_SIZE) {
+		for (i = 0; i < ARRAY_LEN(sz); i++)
+			if (fmod(v, sz[i].f) == 0)
+				break;
+		if (i < ARRAY_LEN(sz))
+			snprintf(out, outlen, "%.0f%s", v / sz[i].f, sz[i].u);
+		else
+			snprintf(out, outlen, "%.0fB", v);
+		return;
+	}
+	/* Whole days read better as hours below two days ("24h"). */
+	for (i = v < 2 * DAY_MS ? 1 : 0; i < ARRAY_LEN(du); i++)
+		if (fmod(v, du[i].f) == 0)
+			break;
+	if (i < ARRAY_LEN(du))
+		snprintf(out, outlen, "%.0f%s", v / du[i].f, du[i].u);
+	else
+		snprintf(out, outlen, "%.0fms", v);
+}
+
+/* What a value of type t looks like, for "invalid value" errors. */
+static const char *
+cfg_expected(enum cfg_type t)
+{
+	switch (t) {
+	case CFG_SIZE:
+		return "a size, e.g. 512KiB (units B, KiB, MiB, GiB, TiB)";
+	case CFG_DURATION:
+		return "a duration, e.g. 30s (units ms, s, m, h, d)";
+	case CFG_OCTAL:
+		return "an octal file mode, e.g. 0660";
+	case CFG_DOUBLE:
+		return "a number, e.g. 0.8";
+	default:
+		return "a whole number";
+	}
+}
+
 /* Parses a number with an optional unit from units[] (name, factor). */
 struct cfg_unit {
 	const char	*name;
@@ -244,12 +429,17 @@ parse_number(const struct cfg_key *k, const char *value, double *v,
 		break;
 	}
 	if (rc == -1) {
-		snprintf(err, errlen, "%s: invalid value \"%s\"", k->name,
-		    value);
+		snprintf(err, errlen, "%s: invalid value \"%s\": expected %s",
+		    k->name, value, cfg_expected(k->type));
 		return -1;
 	}
 	if (*v < k->min || *v > k->max) {
-		snprintf(err, errlen, "%s: %s is out of range", k->name, value);
+		char lo[32], hi[32];
+
+		cfg_human(k->type, k->min, lo, sizeof(lo));
+		cfg_human(k->type, k->max, hi, sizeof(hi));
+		snprintf(err, errlen, "%s: %s is out of range (%s to %s)",
+		    k->name, value, lo, hi);
 		return -1;
 	}
 	return 0;
@@ -414,8 +604,25 @@ config_set_kv(struct config *c, const char *name, char *value, char *err,
 {
 	const struct cfg_key *k = cfg_lookup(name);
 
+	const char *dot = strchr(name, '.'), *near;
+
+	if (k == NULL && dot != NULL && !cfg_section_known(name,
+	    (size_t)(dot - name))) {
+		near = cfg_suggest(name);
+		if (near != NULL)
+			snprintf(err, errlen, "unknown section [%.*s] in \"%s\"; "
+			    "did you mean %s?", (int)(dot - name), name, name,
+			    near);
+		else
+			cfg_unknown_section(name, (size_t)(dot - name), err,
+			    errlen);
+		return -1;
+	}
 	if (k == NULL) {
-		snprintf(err, errlen, "unknown key \"%s\"", name);
+		near = cfg_suggest(name);
+		snprintf(err, errlen, "unknown key \"%s\"%s%s%s", name,
+		    near ? "; did you mean " : "", near ? near : "",
+		    near ? "?" : "");
 		return -1;
 	}
 	if (unquote(value) == -1) {
@@ -443,6 +650,10 @@ config_line(struct config *c, char *line, char *section, size_t seclen,
 		size_t n = strlen(p);
 		if (p[n - 1] != ']' || n < 3 || n - 2 >= seclen) {
 			snprintf(err, errlen, "bad section header");
+			return -1;
+		}
+		if (!cfg_section_known(p + 1, n - 2)) {
+			cfg_unknown_section(p + 1, n - 2, err, errlen);
 			return -1;
 		}
 		memcpy(section, p + 1, n - 2);

@@ -21,6 +21,8 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -67,6 +69,7 @@ struct xfer {
 	long		 follow;	/* fetch_req.follow */
 	bool		 in_body;	/* later header lines are trailers */
 	bool		 blocked;	/* the guard refused an address */
+	char		 blocked_addr[INET6_ADDRSTRLEN]; /* the last one */
 	bool		 reap;		/* end it from the reap event */
 	enum fetch_error fail;		/* our own verdict; beats the CURLcode */
 	char		 failmsg[128];
@@ -425,7 +428,17 @@ on_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 
 	if (purpose == CURLSOCKTYPE_IPCXN &&
 	    x->guard(&a->addr, (socklen_t)a->addrlen, x->guard_arg) != 0) {
+		const struct sockaddr *sa = &a->addr;
+
 		x->blocked = true;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)
+			    (const void *)sa)->sin_addr, x->blocked_addr,
+			    sizeof(x->blocked_addr));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+			    (const void *)sa)->sin6_addr, x->blocked_addr,
+			    sizeof(x->blocked_addr));
 		return CURL_SOCKET_BAD;
 	}
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
@@ -591,6 +604,7 @@ result_set_error(struct fetch_result *res, const struct xfer *x,
     CURLcode rc)
 {
 	const char *msg;
+	char guardmsg[192];
 
 	if (x->fail != FETCH_OK) {
 		res->error = x->fail;
@@ -598,8 +612,14 @@ result_set_error(struct fetch_result *res, const struct xfer *x,
 	} else {
 		res->error = map_curl_error(rc, x->blocked);
 		msg = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc);
-		if (res->error == FETCH_ERR_BLOCKED)
-			msg = "the address guard refused the connection";
+		if (res->error == FETCH_ERR_BLOCKED) {
+			/* Short enough for a job's error (op.h). */
+			snprintf(guardmsg, sizeof(guardmsg), "refused %s; allow "
+			    "with fetch.allow_cidrs or "
+			    "fetch.allow_private_addresses", x->blocked_addr[0]
+			    ? x->blocked_addr : "the address");
+			msg = guardmsg;
+		}
 	}
 	if (res->error == FETCH_OK && res->final_url == NULL) {
 		res->error = FETCH_ERR_INTERNAL;

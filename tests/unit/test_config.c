@@ -99,6 +99,21 @@ test_errors_name_the_line(void **state)
 		{ "[fetch]\ntimeout = 5 fortnights\n", "t.conf:2: fetch.timeout: invalid value" },
 		{ "[daemon]\nlog_level = loud\n", "t.conf:2: daemon.log_level: expected err" },
 		{ "[fetch]\nmax_body = -1\n", "t.conf:2: fetch.max_body: invalid value" },
+		/* Errors that say what to do (issue 12). */
+		{ "[fetch]\ntimout = 1s\n", "t.conf:2: unknown key \"fetch.timout\"; did you mean fetch.timeout?" },
+		{ "[fetch]\nmax_bdy = 1\n", "t.conf:2: unknown key \"fetch.max_bdy\"; did you mean fetch.max_body?" },
+		{ "[store]\nmax_redirects = 1\n", "t.conf:2: unknown key \"store.max_redirects\"; did you mean fetch.max_redirects?" },
+		{ "[fetch]\nzzzzzzzzzzzzzz = 1\n", "t.conf:2: unknown key \"fetch.zzzzzzzzzzzzzz\"" },
+		{ "[fecth]\n", "t.conf:1: unknown section [fecth]; did you mean [fetch]?" },
+		{ "[bogus]\n", "t.conf:1: unknown section [bogus] (the sections are [daemon], [store]" },
+		{ "fecth.timeout = 1s\n", "t.conf:1: unknown section [fecth] in \"fecth.timeout\"; did you mean fetch.timeout?" },
+		{ "[fetch]\ntimeout = 1ms\n", "t.conf:2: fetch.timeout: 1ms is out of range (100ms to 1h)" },
+		{ "[store]\nmap_size = 1KiB\n", "t.conf:2: store.map_size: 1KiB is out of range (1MiB to 1TiB)" },
+		{ "[fetch]\nhost_backoff_max = 31d\n", "t.conf:2: fetch.host_backoff_max: 31d is out of range (0 to 30d)" },
+		{ "[dedup]\nnear_threshold = 2\n", "t.conf:2: dedup.near_threshold: 2 is out of range (0.5 to 1)" },
+		{ "[fetch]\nmax_total = 1.5\n", "t.conf:2: fetch.max_total: invalid value \"1.5\": expected a whole number" },
+		{ "[fetch]\ntimeout = soon\n", "t.conf:2: fetch.timeout: invalid value \"soon\": expected a duration, e.g. 30s" },
+		{ "[fetch]\nmax_body = big\n", "t.conf:2: fetch.max_body: invalid value \"big\": expected a size, e.g. 512KiB" },
 	};
 	struct config c;
 	char err[256];
@@ -125,6 +140,10 @@ test_set_and_validate(void **state)
 	assert_int_equal(config_set(&c, "daemon.state_dir = /tmp/x", err,
 	    sizeof(err)), 0);
 	assert_string_equal(c.state_dir, "/tmp/x");
+	assert_int_equal(config_set(&c, "fetch.max_totl=8", err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "unknown key \"fetch.max_totl\"; did you "
+	    "mean fetch.max_total?");
 	assert_int_equal(config_set(&c, "max_total=8", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "section.key=value"));
 	assert_int_equal(config_set(&c, "fetch.max_per_host=9", err,

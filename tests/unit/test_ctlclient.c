@@ -813,6 +813,25 @@ test_read_url(void **state)
 }
 
 static void
+test_fmt_config_value(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "10485760B", "10MiB" }, { "100B", "100B" }, { "0B", "0B" },
+		{ "1536B", "1536B" }, { "3072B", "3KiB" },
+		{ "17179869184B", "16GiB" }, { "100ms", "100ms" },
+		{ "1000ms", "1s" }, { "90000ms", "90s" }, { "0ms", "0" },
+		{ "86400000ms", "24h" }, { "2592000000ms", "30d" },
+		{ "1500ms", "1500ms" }, { "64", "64" }, { "info", "info" },
+		{ "/var/lib/items", "/var/lib/items" }, { "ms", "ms" },
+	};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(ctlclient_fmt_config_value(cases[i][0], out,
+		    sizeof(out)), cases[i][1]);
+}
+
+static void
 test_socket_path(void **state)
 {
 	char out[64];
@@ -920,6 +939,7 @@ main(void)
 		cmocka_unit_test(test_batch_bytes),
 		cmocka_unit_test(test_batch_boundary),
 		cmocka_unit_test(test_read_url),
+		cmocka_unit_test(test_fmt_config_value),
 		cmocka_unit_test(test_socket_path),
 		cmocka_unit_test(test_parse_numbers),
 		cmocka_unit_test(test_print_short_replies),
