@@ -1518,7 +1518,7 @@ compose(struct ctx *c, struct buf *out, size_t *chars)
 		if (prev != NONE) {
 			const struct enode *po = &c->en[c->bl[prev].owner];
 			const struct enode *o = &c->en[b->owner];
-			char sep = is_cell((enum html_tag)po->tag) &&
+			char sep = po != o && is_cell((enum html_tag)po->tag) &&
 			    is_cell((enum html_tag)o->tag) &&
 			    po->parent == o->parent ? '\t' : '\n';
 			if (append_capped(out, &sep, 1) == -1)
@@ -1595,6 +1595,35 @@ find_body(xmlDoc *doc)
 		if (html_tag_of(k) == HTML_BODY)
 			return k;
 	return root;
+}
+
+/*
+ * Pages that paste whole documents into themselves (ad includes with their
+ * own <html>...</html>) make libxml2 close the body or the root early
+ * and go on in a second <html> beside the body or the root; the article
+ * may sit in any of them.  What follows the first body is moved, in
+ * order, into it, so that one walk sees the whole page (a nested <html>
+ * or <body> then reads as a plain container; heads stay skipped).
+ */
+static void
+merge_roots(xmlDoc *doc, xmlNode *body)
+{
+	xmlNode *root = xmlDocGetRootElement(doc), *k, *kn;
+
+	if (root == NULL || body == NULL || body == root)
+		return;
+	for (k = body->next; k != NULL; k = kn) {
+		kn = k->next;
+		xmlUnlinkNode(k);
+		xmlAddChild(body, k);
+	}
+	for (k = root->next; k != NULL; k = kn) {
+		kn = k->next;
+		if (k->type != XML_ELEMENT_NODE)
+			continue;
+		xmlUnlinkNode(k);
+		xmlAddChild(body, k);
+	}
 }
 
 /*
@@ -1856,6 +1885,7 @@ extract_html_page(const char *utf8, size_t len, const char *url,
 	c.o = o;
 	meta_opts_default(&mo);
 	mo.max_nodes = o->max_nodes;
+	merge_roots(doc, find_body(doc));
 	if (meta_read(doc, url, &mo, &c.meta, err, errlen) == -1)
 		goto out;
 	if (main_text(&c, doc, &out->text) == -1) {
@@ -1942,8 +1972,10 @@ sluice_extract_page(const char *bytes, size_t len, const char *url,
 		    SLUICE_EXTRACT_OK;
 		if (st == SLUICE_EXTRACT_ERROR)
 			snprintf(err, errlen, "out of memory");
-	} else
+	} else {
+		(void)html_fix_scripts(utf8, ulen);
 		st = extract_html_page(utf8, ulen, url, opts, out, err, errlen);
+	}
 	free(utf8);
 	if (st == SLUICE_EXTRACT_OK || st == SLUICE_EXTRACT_EMPTY)
 		finish(out);

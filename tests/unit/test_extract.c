@@ -404,6 +404,25 @@ test_loose_pass(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Scripts hidden in <!-- --> that write "<script></script>" stay scripts
+ * (HTML5's escaped states), and text after a pasted-in </html> counts. */
+static void
+test_escaped_script(void **state)
+{
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run_file("script-escaped.html", NULL, &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "The harbour commission voted"));
+	assert_non_null(strstr(d.text, "answer by spring"));
+	assert_non_null(strstr(d.text, "last crossing is set"));
+	assert_null(strstr(d.text, "LEAKED"));
+	assert_null(strstr(d.text, "document.write"));
+	assert_null(strstr(d.text, "partner"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -487,6 +506,7 @@ main(void)
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_article_body_rescue),
 		cmocka_unit_test(test_loose_pass),
+		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_word_count),
 	};
