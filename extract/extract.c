@@ -1217,7 +1217,9 @@ static const char *const LABELS[] = {
 	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "contact", "contact us", "kontakt",
 	"more about", "more on this story", "post your comment",
 	"post a comment", "leave a comment", "leave a reply", "add comment",
-	NULL
+	/* editorial badges under science-news articles */
+	"fact-checked", "peer-reviewed publication", "trusted source",
+	"proofread", NULL
 };
 
 /* Prefixes of short furniture lines ("Related: ...", "Credit: ..."). */
@@ -1267,6 +1269,22 @@ static const char *const BIOS[] = {
 };
 
 #define NOTE_BLOCK	300
+
+/*
+ * Legal and editorial notes that run long (disclaimers, reprint terms,
+ * editorial-process statements, citation lines): phrases nobody writes in
+ * a story, so they drop a block of up to LEGAL_BLOCK characters.
+ */
+static const char *const LEGAL[] = {
+	"This document is subject to copyright",
+	"consent to our User Agreement", "you agree to our Terms",
+	"This article has been reviewed according to",
+	"editorial process and policies", "Editorial Board consists of",
+	"editorial board consists of", "may receive compensation",
+	"may earn a commission", "retrieved ", NULL
+};
+
+#define LEGAL_BLOCK	800
 
 static bool
 has_phrase(const char *t, size_t len, const char *const *list)
@@ -1378,6 +1396,22 @@ count_words(const char *t, size_t len)
 	return n;
 }
 
+/* A legal or editorial note; "retrieved" only in a "Citation:" line. */
+static bool
+legal_note(const char *t, size_t len)
+{
+	size_t i;
+
+	for (i = 0; LEGAL[i] != NULL; i++) {
+		if (memmem(t, len, LEGAL[i], strlen(LEGAL[i])) == NULL)
+			continue;
+		if (strcmp(LEGAL[i], "retrieved ") != 0 ||
+		    has_prefix(t, len, "citation:"))
+			return true;
+	}
+	return false;
+}
+
 /* True if the block is page furniture judged by its own words. */
 static bool
 furniture(const struct ctx *c, const struct block *b)
@@ -1386,6 +1420,8 @@ furniture(const struct ctx *c, const struct block *b)
 	size_t len = b->len, words;
 
 	if (b->chars <= NOTE_BLOCK && has_phrase(t, len, NOTES))
+		return true;
+	if (b->chars <= LEGAL_BLOCK && legal_note(t, len))
 		return true;
 	if (b->chars > SHORT_BLOCK)
 		return false;
@@ -1454,6 +1490,64 @@ ends_sentence(const char *t, size_t len)
 	    memcmp(t + len - 3, "\xEF\xBC\x9F", 3) == 0);
 }
 
+/* "name@host.tld" somewhere in the text. */
+static bool
+has_email(const char *t, size_t len)
+{
+	const char *at = t, *end = t + len, *d;
+
+	while ((at = memchr(at, '@', (size_t)(end - at))) != NULL) {
+		if (at > t && (isalnum((unsigned char)at[-1]) || at[-1] == '.' ||
+		    at[-1] == '_')) {
+			for (d = at + 1; d < end && (isalnum((unsigned char)*d) ||
+			    *d == '-' || *d == '.'); d++)
+				if (*d == '.' && d + 1 < end &&
+				    isalpha((unsigned char)d[1]) && d > at + 1)
+					return true;
+		}
+		at++;
+	}
+	return false;
+}
+
+/* Who a story's closing contact line is about. */
+static const char *const WRITERS[] = {
+	"reporter", "writer", "columnist", "editor", "correspondent",
+	"Reporter", "Writer", "Columnist", "Editor", NULL
+};
+
+/* Openings of the contact lines and calls to action that close a story
+ * ("Contact reporter...", "Do you want to submit...?"). */
+static const char *const CALLS[] = {
+	"contact ", "you can email", "email ", "e-mail ", "follow ",
+	"do you want to", "are you ready to", "want to submit",
+	"reach out", "send tips", "got a tip", "have a tip", NULL
+};
+
+/*
+ * A contact line or call to action at the end of a story: a short block
+ * giving a writer's e-mail address, or opening with a call, or a "read more ...
+ * here" link line.
+ */
+static bool
+tail_call(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+	size_t len = b->len, i;
+
+	if (b->chars > 300)
+		return false;
+	/* An address alone is no sign: events and services end with one. */
+	if (has_email(t, len) && has_phrase(t, len, WRITERS))
+		return true;
+	for (i = 0; CALLS[i] != NULL; i++)
+		if (has_prefix(t, len, CALLS[i]))
+			return true;
+	return b->link10 > 0 && b->chars <= 150 && (len >= 5 &&
+	    (strncasecmp(t + len - 5, "here.", 5) == 0 ||
+	    (len >= 6 && strncmp(t + len - 6, "aqu\xC3\xAD.", 6) == 0)));
+}
+
 /* A kicker, label or name line: few words and no sentence end. */
 static bool
 stub(const struct ctx *c, const struct block *b)
@@ -1487,7 +1581,8 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 		if (!is_heading((enum html_tag)c->en[b->owner].tag) &&
 		    !(stub(c, b) && b->link10 * 2 > b->chars * 10) &&
 		    !(n - j < 3 && b->chars <= 400 &&
-		    has_phrase(c->txt + b->off, b->len, BIOS)))
+		    has_phrase(c->txt + b->off, b->len, BIOS)) &&
+		    !(n - j < 3 && tail_call(c, b)))
 			break;
 		j--;
 	}

@@ -423,6 +423,31 @@ test_escaped_script(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Notes around a story inside its container: editorial badges, citation
+ * and copyright lines, disclaimers, the reporter's contact line and a
+ * call for readers' photos go; a paragraph that gives an address stays. */
+static void
+test_tail_notes(void **state)
+{
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run_file("tail-notes.html", NULL, &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "The wool mill on the river", 26) == 0);
+	assert_non_null(strstr(d.text, "parts made in the town"));
+	assert_non_null(strstr(d.text, "tours@woolmill.example.org."));
+	assert_null(strstr(d.text, "editorial process"));
+	assert_null(strstr(d.text, "fact-checked"));
+	assert_null(strstr(d.text, "proofread"));
+	assert_null(strstr(d.text, "Citation:"));
+	assert_null(strstr(d.text, "subject to copyright"));
+	assert_null(strstr(d.text, "Contact reporter"));
+	assert_null(strstr(d.text, "Reach out"));
+	assert_null(strstr(d.text, "User Agreement"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -507,6 +532,7 @@ main(void)
 		cmocka_unit_test(test_article_body_rescue),
 		cmocka_unit_test(test_loose_pass),
 		cmocka_unit_test(test_escaped_script),
+		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_word_count),
 	};
