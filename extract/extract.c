@@ -43,6 +43,7 @@
 #include "sluice/extract.h"
 #include "html.h"
 #include "meta.h"
+#include "site.h"
 #include "buf.h"
 
 #define EXTRACT_DEFAULT_MAX_INPUT	((size_t)16 * 1024 * 1024)
@@ -146,6 +147,8 @@ sluice_extract_opts_default(struct sluice_extract_opts *o)
 	o->charset_prescan = 8192;
 	o->min_text = EXTRACT_DEFAULT_MIN_TEXT;
 	o->keep_captions = false;
+	o->site_memory = NULL;
+	o->site = NULL;
 }
 
 const char *
@@ -178,6 +181,8 @@ sluice_extract_doc_free(struct sluice_extract_doc *d)
 	free(d->language);
 	free(d->canonical_url);
 	free(d->charset);
+	free(d->site);
+	site_page_free(d->site_page);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -2018,6 +2023,28 @@ finish(struct sluice_extract_doc *out)
 	}
 }
 
+/* Site memory on the single-page text: the site named, or the host of
+ * the canonical URL, else of the page's URL. */
+static int
+site_memory(const struct sluice_extract_opts *o, const char *url,
+    struct sluice_extract_doc *out, char *err, size_t errlen)
+{
+	char *site = o->site != NULL ? strdup(o->site) : NULL;
+	int rc;
+
+	if (site == NULL && o->site == NULL)
+		site = site_of_url(out->canonical_url);
+	if (site == NULL && o->site == NULL)
+		site = site_of_url(url);
+	if (site == NULL)
+		return 0;
+	rc = site_apply(o->site_memory, site, &out->text, out);
+	free(site);
+	if (rc == -1)
+		snprintf(err, errlen, "out of memory in site memory");
+	return rc;
+}
+
 enum sluice_extract_status
 sluice_extract_page(const char *bytes, size_t len, const char *url,
     const char *content_type, const struct sluice_extract_opts *opts,
@@ -2072,6 +2099,9 @@ sluice_extract_page(const char *bytes, size_t len, const char *url,
 		st = extract_html_page(utf8, ulen, url, opts, out, err, errlen);
 	}
 	free(utf8);
+	if (st == SLUICE_EXTRACT_OK && opts->site_memory != NULL &&
+	    site_memory(opts, url, out, err, errlen) == -1)
+		st = SLUICE_EXTRACT_ERROR;
 	if (st == SLUICE_EXTRACT_OK || st == SLUICE_EXTRACT_EMPTY)
 		finish(out);
 	return st;

@@ -448,6 +448,160 @@ test_tail_notes(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* One page of a made-up site: a story of its own (n) with the site's
+ * appeal box inside the article, a short "Don't Miss" label mid-story and
+ * a short sign-off line at the end. */
+static char *
+site_page(int n)
+{
+	char *h = NULL;
+	int rc;
+
+	rc = asprintf(&h, "<html><head><title>Story %d</title></head><body>"
+	    "<div class=story><p>Story %d opens on the harbour, with commas, "
+	    "clauses and enough words of its own to read as prose.</p>"
+	    "<div class=box-%d><p>Support the Harbour Gazette: become a member "
+	    "today and keep local reporting free for everyone.</p></div>"
+	    "<p>The second paragraph of story %d goes on about the tides, the "
+	    "boats and the people who work on them every day.</p>"
+	    "<h3>Don't Miss</h3>"
+	    "<p>A third paragraph of story %d, again long enough, closes the "
+	    "account with a quote from the harbour master, who was pleased.</p>"
+	    "<p>Harbour Gazette staff</p></div></body></html>", n, n, n, n, n);
+	assert_true(rc > 0);
+	return h;
+}
+
+static enum sluice_extract_status
+run_site(struct sluice_site_memory *m, int n, struct sluice_extract_doc *d)
+{
+	struct sluice_extract_opts o;
+	enum sluice_extract_status st;
+	char err[256], *h = site_page(n), url[64];
+
+	sluice_extract_opts_default(&o);
+	o.site_memory = m;
+	snprintf(url, sizeof(url), "https://www.gazette.example/%d", n);
+	st = sluice_extract_page(h, strlen(h), url, "text/html", &o, d, err,
+	    sizeof(err));
+	free(h);
+	return st;
+}
+
+/* Lines kept on 3 other pages of a site go from the 4th on; a short label
+ * inside the story needs 6; the story stays whole. */
+static void
+test_site_memory(void **state)
+{
+	struct sluice_site_memory *m = sluice_site_memory_new(NULL);
+	struct sluice_extract_doc d;
+	int n;
+
+	(void)state;
+	assert_non_null(m);
+	for (n = 1; n <= 8; n++) {
+		assert_int_equal(run_site(m, n, &d), SLUICE_EXTRACT_OK);
+		assert_string_equal(d.site, "gazette.example");
+		assert_false(d.site_repeated);
+		assert_non_null(strstr(d.text, "opens on the harbour"));
+		assert_non_null(strstr(d.text, "about the tides"));
+		assert_non_null(strstr(d.text, "closes the account"));
+		if (n <= 3) {
+			assert_non_null(strstr(d.text, "Support the Harbour"));
+			assert_int_equal(d.site_dropped, 0);
+		} else
+			assert_null(strstr(d.text, "Support the Harbour"));
+		/* the short sign-off, after the story: from the 4th page */
+		assert_true((strstr(d.text, "Harbour Gazette staff") == NULL) ==
+		    (n > 3));
+		/* the short label inside the story: from the 7th */
+		assert_true((strstr(d.text, "Don't Miss") == NULL) == (n > 6));
+		assert_int_equal(sluice_site_memory_record(m, &d), 0);
+		/* the same page twice counts once */
+		assert_int_equal(sluice_site_memory_record(m, &d), 1);
+		sluice_extract_doc_free(&d);
+	}
+	sluice_site_memory_free(m);
+}
+
+/* A page made only of lines the site repeats is flagged, not emptied. */
+static void
+test_site_repeated(void **state)
+{
+	static const char h[] = "<html><body><div class=main>"
+	    "<p>Welcome to the Harbour Gazette, the paper of the island and "
+	    "its people since eighteen ninety, printed every week.</p>"
+	    "<p>Our newsroom is open to readers on weekdays; bring your "
+	    "stories, photographs and letters to the editor.</p>"
+	    "<p>Issue %d</p></div></body></html>";
+	struct sluice_site_memory_opts mo;
+	struct sluice_site_memory *m;
+	struct sluice_extract_opts o;
+	struct sluice_extract_doc d;
+	char err[256];
+	int n;
+
+	(void)state;
+	sluice_site_memory_opts_default(&mo);
+	mo.max_sites = 1;
+	mo.max_lines = 16;
+	m = sluice_site_memory_new(&mo);
+	assert_non_null(m);
+	sluice_extract_opts_default(&o);
+	o.site_memory = m;
+	o.site = "gazette";
+	for (n = 0; n < 5; n++) {
+		/* the same text but for an issue number: a new page */
+		char page[sizeof(h) + 32];
+		snprintf(page, sizeof(page), h, n);
+		assert_int_equal(sluice_extract_page(page, strlen(page), NULL,
+		    "text/html", &o, &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+		assert_non_null(strstr(d.text, "Welcome to the Harbour"));
+		assert_non_null(strstr(d.text, "Our newsroom is open"));
+		assert_true(d.site_repeated == (n >= 3));
+		assert_int_equal(d.site_dropped, 0);
+		assert_int_equal(sluice_site_memory_record(m, &d), 0);
+		/* the same page again: "already recorded" */
+		assert_int_equal(sluice_site_memory_record(m, &d), 1);
+		sluice_extract_doc_free(&d);
+	}
+	sluice_site_memory_free(m);
+}
+
+/* Small bounds: full tables evict, sites beyond max_sites evict the least
+ * recently recorded, and nothing breaks. */
+static void
+test_site_bounds(void **state)
+{
+	struct sluice_site_memory_opts mo;
+	struct sluice_site_memory *m;
+	struct sluice_extract_opts o;
+	struct sluice_extract_doc d;
+	char err[256], *h, site[16];
+	int n;
+
+	(void)state;
+	sluice_site_memory_opts_default(&mo);
+	mo.max_sites = 2;
+	mo.max_lines = 16;
+	m = sluice_site_memory_new(&mo);
+	assert_non_null(m);
+	sluice_extract_opts_default(&o);
+	o.site_memory = m;
+	for (n = 1; n <= 40; n++) {
+		snprintf(site, sizeof(site), "s%d", n % 3);
+		o.site = site;
+		h = site_page(n);
+		assert_int_equal(sluice_extract_page(h, strlen(h), NULL,
+		    "text/html", &o, &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+		free(h);
+		assert_non_null(strstr(d.text, "about the tides"));
+		assert_int_equal(sluice_site_memory_record(m, &d), 0);
+		sluice_extract_doc_free(&d);
+	}
+	sluice_site_memory_free(m);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -533,6 +687,9 @@ main(void)
 		cmocka_unit_test(test_loose_pass),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
+		cmocka_unit_test(test_site_memory),
+		cmocka_unit_test(test_site_repeated),
+		cmocka_unit_test(test_site_bounds),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_word_count),
 	};
