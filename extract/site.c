@@ -344,6 +344,7 @@ struct line {
 	const char	*t;
 	size_t		 len, chars, words;
 	uint64_t	 fp;
+	uint32_t	 pages;		/* other pages of the site with it */
 	bool		 drop;
 };
 
@@ -442,6 +443,7 @@ site_apply(struct sluice_site_memory *m, const char *site, char **text,
 		ln[n].len = nl != NULL ? (size_t)(nl - t) : strlen(t);
 		ln[n].fp = line_fp(t, ln[n].len, &ln[n].words, &ln[n].chars);
 		ln[n].drop = false;
+		ln[n].pages = 0;
 		total += ln[n].chars;
 		n++;
 		if (nl == NULL)
@@ -473,17 +475,29 @@ site_apply(struct sluice_site_memory *m, const char *site, char **text,
 		pages = tab_pages(s, ln[i].fp);
 		if (again && pages > 0)
 			pages--;
+		ln[i].pages = pages;
 		if (ln[i].words >= m->o.short_words)
 			ln[i].drop = pages >= need;
 		else
 			ln[i].drop = pages >= short_need || (pages >= need &&
 			    (first == SIZE_MAX || i < first || i > last));
+	}
+	pthread_rwlock_unlock(&m->lock);
+	/* A short line next to a dropped line is that box's label ("Get
+	 * the briefing" over the repeated pitch): site_min_pages will do. */
+	for (i = 0; i < n; i++)
+		if (!ln[i].drop && ln[i].pages >= need && ((i > 0 &&
+		    ln[i - 1].drop) || (i + 1 < n && ln[i + 1].drop)))
+			ln[i].drop = true;
+	for (i = n; i-- > 0;)
+		if (!ln[i].drop && ln[i].pages >= need && ((i > 0 &&
+		    ln[i - 1].drop) || (i + 1 < n && ln[i + 1].drop)))
+			ln[i].drop = true;
+	for (i = 0; i < n; i++)
 		if (ln[i].drop) {
 			gone += ln[i].chars;
 			ndrop++;
 		}
-	}
-	pthread_rwlock_unlock(&m->lock);
 	if (ndrop == 0) {
 		free(ln);
 		return 0;

@@ -149,7 +149,8 @@ sluice_extract_page(const char *bytes, size_t len, const char *url,
  *    "Don't Miss", a lone number) coincides by chance more easily: it
  *    needs site_min_pages other pages only when it sits outside the story
  *    (before its first or after its last long line, of short_words * 4
- *    words or more), and twice that many inside it;
+ *    words or more) or next to a dropped line (a repeated box's label),
+ *    and twice that many otherwise;
  *  - nothing else is dropped, so the text never falls below the
  *    single-page text minus its repeated lines; and when the repeated
  *    lines hold over 80 % of the characters, nothing is dropped and

@@ -460,7 +460,8 @@ site_page(int n)
 	rc = asprintf(&h, "<html><head><title>Story %d</title></head><body>"
 	    "<div class=story><p>Story %d opens on the harbour, with commas, "
 	    "clauses and enough words of its own to read as prose.</p>"
-	    "<div class=box-%d><p>Support the Harbour Gazette: become a member "
+	    "<div class=box-%d><h4>Become a member</h4>"
+	    "<p>Support the Harbour Gazette: become a member "
 	    "today and keep local reporting free for everyone.</p></div>"
 	    "<p>The second paragraph of story %d goes on about the tides, the "
 	    "boats and the people who work on them every day.</p>"
@@ -488,8 +489,9 @@ run_site(struct sluice_site_memory *m, int n, struct sluice_extract_doc *d)
 	return st;
 }
 
-/* Lines kept on 3 other pages of a site go from the 4th on; a short label
- * inside the story needs 6; the story stays whole. */
+/* Lines kept on 3 other pages of a site go from the 4th on, with the
+ * short label of their box; a short label alone inside the story needs 6;
+ * the story stays whole. */
 static void
 test_site_memory(void **state)
 {
@@ -509,8 +511,12 @@ test_site_memory(void **state)
 		if (n <= 3) {
 			assert_non_null(strstr(d.text, "Support the Harbour"));
 			assert_int_equal(d.site_dropped, 0);
-		} else
+			assert_non_null(strstr(d.text, "Become a member"));
+		} else {
 			assert_null(strstr(d.text, "Support the Harbour"));
+			/* the box's short label goes with it */
+			assert_null(strstr(d.text, "Become a member"));
+		}
 		/* the short sign-off, after the story: from the 4th page */
 		assert_true((strstr(d.text, "Harbour Gazette staff") == NULL) ==
 		    (n > 3));
