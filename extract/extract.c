@@ -1311,6 +1311,7 @@ static const char *const STAMPS[] = {
 };
 
 #define SHORT_BLOCK	200	/* characters: furniture lines are short */
+#define LINKRUN_BLOCK	1000	/* ...but a label over links runs longer */
 
 static bool
 has_prefix(const char *t, size_t len, const char *p)
@@ -1428,6 +1429,11 @@ furniture(const struct ctx *c, const struct block *b)
 		return true;
 	if (b->chars <= LEGAL_BLOCK && legal_note(t, len))
 		return true;
+	/* "Read more:" over a run of links (one block, split by <br>). */
+	if (b->chars <= LINKRUN_BLOCK && b->link10 >= 6 * b->chars)
+		for (size_t i = 0; PREFIXES[i] != NULL; i++)
+			if (has_prefix(t, len, PREFIXES[i]))
+				return true;
 	if (b->chars > SHORT_BLOCK)
 		return false;
 	if (is_label(t, len) || is_stamp(t, len))

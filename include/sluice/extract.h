@@ -160,8 +160,9 @@ sluice_extract_page(const char *bytes, size_t len, const char *url,
  * evicted) and max_lines fingerprints per site; when a site's table is
  * full, the quarter of its lines seen on the fewest pages, least recently
  * first, are evicted (the same boilerplate recurs, so it stays).  Memory
- * is about 16 bytes per line plus 100 bytes per site: 1024 sites of 4096
- * lines is about 64 MiB at most.  A page recorded twice (same lines) is
+ * is 16 bytes per line (32 at most with the hash table's slack) plus
+ * about 600 bytes per site: 1024 sites of 4096 lines stay under 140 MiB,
+ * and the usual site holds a few hundred lines.  A page recorded twice (same lines) is
  * counted once: each site remembers its last 64 pages' fingerprints.
  *
  * THREADS: the object carries its own lock; any number of threads may

@@ -423,9 +423,10 @@ test_escaped_script(void **state)
 	sluice_extract_doc_free(&d);
 }
 
-/* Notes around a story inside its container: editorial badges, citation
- * and copyright lines, disclaimers, the reporter's contact line and a
- * call for readers' photos go; a paragraph that gives an address stays. */
+/* Notes around a story inside its container: editorial badges, a "Read
+ * more:" label over links, citation and copyright lines, disclaimers, the
+ * reporter's contact line and a call for readers' photos go; a paragraph
+ * that gives an address stays. */
 static void
 test_tail_notes(void **state)
 {
@@ -440,6 +441,8 @@ test_tail_notes(void **state)
 	assert_null(strstr(d.text, "editorial process"));
 	assert_null(strstr(d.text, "fact-checked"));
 	assert_null(strstr(d.text, "proofread"));
+	assert_null(strstr(d.text, "Read more"));
+	assert_null(strstr(d.text, "loom makers"));
 	assert_null(strstr(d.text, "Citation:"));
 	assert_null(strstr(d.text, "subject to copyright"));
 	assert_null(strstr(d.text, "Contact reporter"));
