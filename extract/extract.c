@@ -649,6 +649,7 @@ aggregate(struct ctx *c)
 
 static bool ends_sentence(const char *t, size_t len);
 static char *plain_text(const char *s, size_t len);
+static size_t count_words(const char *t, size_t len);
 
 /* ---- choosing the article ------------------------------------------ */
 
@@ -1286,7 +1287,8 @@ static const char *const LEGAL[] = {
 	"This article has been reviewed according to",
 	"editorial process and policies", "Editorial Board consists of",
 	"editorial board consists of", "may receive compensation",
-	"may earn a commission", "retrieved ", NULL
+	"may earn a commission", "retrieved ",
+	NULL
 };
 
 #define LEGAL_BLOCK	800
@@ -1378,12 +1380,21 @@ is_date_line(const struct ctx *c, const struct block *b, size_t words)
 	enum html_tag ot = (enum html_tag)c->en[b->owner].tag;
 	char tmp[48], iso[64];
 
-	if (b->len >= sizeof(tmp) || words > 6 || !isalnum((unsigned char)t[0]))
+	const char *sep;
+	size_t n = b->len;
+
+	if (ot == HTML_LI || is_cell(ot) || !isalnum((unsigned char)t[0]))
 		return false;
-	if (ot == HTML_LI || is_cell(ot))
+	/* "December 22, 2023 / 1:54 PM EST / KCAL News": the date part */
+	if (b->len <= 100 && ((sep = memmem(t, b->len, " / ", 3)) != NULL ||
+	    (sep = memmem(t, b->len, " | ", 3)) != NULL)) {
+		n = (size_t)(sep - t);
+		words = count_words(t, n);
+	}
+	if (n >= sizeof(tmp) || words > 6)
 		return false;
-	memcpy(tmp, t, b->len);
-	tmp[b->len] = '\0';
+	memcpy(tmp, t, n);
+	tmp[n] = '\0';
 	return meta_date_normalize(tmp, iso, sizeof(iso)) == 0;
 }
 
@@ -1521,6 +1532,37 @@ has_email(const char *t, size_t len)
 	return false;
 }
 
+/* "Jane Doe is the Gazette's courts reporter.": a name, " is ", then a
+ * newsroom job within the first sentence (and its first 120 bytes). */
+static bool
+staff_bio(const char *t, size_t len)
+{
+	static const char *const JOBS[] = { " editor", " reporter",
+	    " writer", " correspondent", " columnist", " journalist", NULL };
+	const char *is = memmem(t, len < 60 ? len : 60, " is ", 4), *end, *p;
+	size_t i, n;
+
+	if (is == NULL)
+		return false;
+	/* the subject is a name: up to 4 capitalised words */
+	for (p = t, n = 0; p < is; n++) {
+		if (!isupper((unsigned char)*p) || n == 4)
+			return false;
+		p = memchr(p, ' ', (size_t)(is - p));
+		if (p == NULL || p == is)
+			break;
+		p++;
+	}
+	end = memchr(is, '.', len - (size_t)(is - t));
+	n = (size_t)((end != NULL ? end : t + len) - is);
+	if (n > 120)
+		n = 120;
+	for (i = 0; JOBS[i] != NULL; i++)
+		if (memmem(is, n, JOBS[i], strlen(JOBS[i])) != NULL)
+			return true;
+	return false;
+}
+
 /* Who a story's closing contact line is about. */
 static const char *const WRITERS[] = {
 	"reporter", "writer", "columnist", "editor", "correspondent",
@@ -1535,6 +1577,13 @@ static const char *const CALLS[] = {
 	"reach out", "send tips", "got a tip", "have a tip", NULL
 };
 
+/* "For more ..., visit ...", "To learn more ..., stream ...": pointers
+ * elsewhere, when they say where. */
+static const char *const MORE[] = { "for more ", "to learn more",
+	"to read more", "to see more", "for the latest", NULL };
+static const char *const WHERE[] = { "visit ", "stream ", "click ",
+	"subscribe", "sign up", "download ", "follow ", NULL };
+
 /*
  * A contact line or call to action at the end of a story: a short block
  * giving a writer's e-mail address, or opening with a call, or a "read more ...
@@ -1546,6 +1595,10 @@ tail_call(const struct ctx *c, const struct block *b)
 	const char *t = c->txt + b->off;
 	size_t len = b->len, i;
 
+	if (b->chars > 400)
+		return false;
+	if (staff_bio(t, len))
+		return true;
 	if (b->chars > 300)
 		return false;
 	/* An address alone is no sign: events and services end with one. */
@@ -1553,6 +1606,10 @@ tail_call(const struct ctx *c, const struct block *b)
 		return true;
 	for (i = 0; CALLS[i] != NULL; i++)
 		if (has_prefix(t, len, CALLS[i]))
+			return true;
+	for (i = 0; MORE[i] != NULL; i++)
+		if (has_prefix(t, len, MORE[i]) && (b->link10 > 0 ||
+		    has_phrase(t, len, WHERE)))
 			return true;
 	return b->link10 > 0 && b->chars <= 150 && (len >= 5 &&
 	    (strncasecmp(t + len - 5, "here.", 5) == 0 ||

@@ -451,6 +451,27 @@ test_tail_notes(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* The stamp line above a story ("date / time / station"), and after it a
+ * pointer elsewhere ("For more ..., visit") and the writer's bio go; a
+ * last paragraph opening "For more than" and a sentence with "is" and
+ * "writers" in it stay. */
+static void
+test_staff_tail(void **state)
+{
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run_file("staff-tail.html", NULL, &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Repairs to the ferry pier", 25) == 0);
+	assert_non_null(strstr(d.text, "Residents' patience is a bit thin"));
+	assert_non_null(strstr(d.text, "For more than a decade"));
+	assert_null(strstr(d.text, "1:54 PM"));
+	assert_null(strstr(d.text, "visit our ferry page"));
+	assert_null(strstr(d.text, "harbour reporter"));
+	sluice_extract_doc_free(&d);
+}
+
 /* One page of a made-up site: a story of its own (n) with the site's
  * appeal box inside the article, a short "Don't Miss" label mid-story and
  * a short sign-off line at the end. */
@@ -696,6 +717,7 @@ main(void)
 		cmocka_unit_test(test_loose_pass),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
+		cmocka_unit_test(test_staff_tail),
 		cmocka_unit_test(test_site_memory),
 		cmocka_unit_test(test_site_repeated),
 		cmocka_unit_test(test_site_bounds),
