@@ -66,6 +66,7 @@
 #define NEG_MAX		1000	/* negative names drop boxes under this */
 #define BOX_MAX		1500	/* promo/related boxes dropped under this */
 #define LEAD_UP		3	/* levels above the top searched for a lead */
+#define SPLIT_UP	6	/* ...and for the rest of a split body */
 #define RESCUE_MIN	500	/* articleBody rescue: JSON-LD text this long */
 #define RESCUE_BELOW	250	/* ...when the page gave fewer bytes */
 
@@ -996,6 +997,42 @@ add_lead(struct ctx *c, int32_t top)
 	}
 }
 
+/*
+ * A story split by ad rows or page sections: its first paragraphs sit in
+ * a box of their own, a cousin of the body rather than a sibling, but
+ * written as the same <p class=...> as the body's paragraphs.  Within
+ * SPLIT_UP levels above the top, such paragraphs before the top join the
+ * article (before only: after the body come teasers of other stories).
+ */
+static void
+add_split_body(struct ctx *c, int32_t top)
+{
+	const char *pc = NULL, *cs;
+	int32_t anc = top, i;
+	int up;
+	struct enode *e;
+
+	for (i = top + 1; i < (int32_t)c->nen && is_ancestor(c, top, i); i++)
+		if (c->en[i].tag == HTML_P &&
+		    (pc = html_attr(c->en[i].node, "class")) != NULL)
+			break;
+	if (pc == NULL || pc[0] == '\0' || i >= (int32_t)c->nen ||
+	    !is_ancestor(c, top, i))
+		return;
+	for (up = 0; up < SPLIT_UP && c->en[anc].parent != NONE &&
+	    c->en[c->en[anc].parent].tag != HTML_BODY; up++)
+		anc = c->en[anc].parent;
+	for (i = anc + 1; i < top; i++) {
+		e = &c->en[i];
+		if (e->tag != HTML_P || is_ancestor(c, i, top) ||
+		    e->text < 25 || link_density(e) > 0.25f)
+			continue;
+		cs = html_attr(e->node, "class");
+		if (cs != NULL && strcmp(cs, pc) == 0)
+			e->fl |= EN_ROOT;
+	}
+}
+
 /* Marks the article roots: the top candidate and joining siblings. */
 static void
 choose_article(struct ctx *c)
@@ -1026,6 +1063,7 @@ choose_article(struct ctx *c)
 			c->en[s].fl |= EN_ROOT;
 	}
 	add_lead(c, t);
+	add_split_body(c, t);
 }
 
 /* ---- cleaning inside the article ----------------------------------- */

@@ -472,6 +472,25 @@ test_staff_tail(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* A story whose first paragraphs sit in a page section of their own,
+ * written as the same <p class> as the body: they join; a paragraph of
+ * that class after the body (another story) does not. */
+static void
+test_split_body(void **state)
+{
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run_file("split-body.html", NULL, &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "The central bank held rates", 27) == 0);
+	assert_non_null(strstr(d.text, "Markets rose on the news"));
+	assert_non_null(strstr(d.text, "The next meeting is in late January"));
+	assert_null(strstr(d.text, "Another story entirely"));
+	assert_null(strstr(d.text, "Most read"));
+	sluice_extract_doc_free(&d);
+}
+
 /* One page of a made-up site: a story of its own (n) with the site's
  * appeal box inside the article, a short "Don't Miss" label mid-story and
  * a short sign-off line at the end. */
@@ -718,6 +737,7 @@ main(void)
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
+		cmocka_unit_test(test_split_body),
 		cmocka_unit_test(test_site_memory),
 		cmocka_unit_test(test_site_repeated),
 		cmocka_unit_test(test_site_bounds),
