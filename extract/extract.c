@@ -1279,7 +1279,8 @@ static const char *const PREFIXES[] = {
 	"a lire aussi", "lee tambi\xC3\xA9n", "leer m\xC3\xA1s",
 	"leggi anche", "leia tamb\xC3\xA9m", "leia mais", "zobacz te\xC5\xBC",
 	"czytaj tak\xC5\xBC""e", "czytaj te\xC5\xBC", "lees ook",
-	"sign up for", "subscribe to", "follow us", NULL
+	"sign up for", "subscribe to", "follow us",
+	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "ansprechpartner", NULL
 };
 
 /*
@@ -1325,7 +1326,7 @@ static const char *const LEGAL[] = {
 	"This article has been reviewed according to",
 	"editorial process and policies", "Editorial Board consists of",
 	"editorial board consists of", "may receive compensation",
-	"may earn a commission", "retrieved ",
+	"may earn a commission", "retrieved ", "advertising disclaimer",
 	NULL
 };
 
@@ -1622,6 +1623,10 @@ static const char *const MORE[] = { "for more ", "to learn more",
 static const char *const WHERE[] = { "visit ", "stream ", "click ",
 	"subscribe", "sign up", "download ", "follow ", NULL };
 
+/* App pitches: "Get the latest news straight to your phone with...". */
+static const char *const APPS[] = { "to your phone", "our app",
+	"the app store", "download the app", "get the app", NULL };
+
 /*
  * A contact line or call to action at the end of a story: a short block
  * giving a writer's e-mail address, or opening with a call, or a "read more ...
@@ -1645,6 +1650,8 @@ tail_call(const struct ctx *c, const struct block *b)
 	for (i = 0; CALLS[i] != NULL; i++)
 		if (has_prefix(t, len, CALLS[i]))
 			return true;
+	if (has_phrase(t, len, APPS))
+		return true;
 	for (i = 0; MORE[i] != NULL; i++)
 		if (has_prefix(t, len, MORE[i]) && (b->link10 > 0 ||
 		    has_phrase(t, len, WHERE)))

@@ -451,8 +451,9 @@ test_tail_notes(void **state)
 	sluice_extract_doc_free(&d);
 }
 
-/* The stamp line above a story ("date / time / station"), and after it a
- * pointer elsewhere ("For more ..., visit") and the writer's bio go; a
+/* The stamp line above a story ("date / time / station"), an advertising
+ * disclaimer, and after the story a pointer elsewhere ("For more ...,
+ * visit"), an app pitch and the writer's bio go; a
  * last paragraph opening "For more than" and a sentence with "is" and
  * "writers" in it stay. */
 static void
@@ -468,6 +469,8 @@ test_staff_tail(void **state)
 	assert_non_null(strstr(d.text, "For more than a decade"));
 	assert_null(strstr(d.text, "1:54 PM"));
 	assert_null(strstr(d.text, "visit our ferry page"));
+	assert_null(strstr(d.text, "advertising disclaimer"));
+	assert_null(strstr(d.text, "Gazette app"));
 	assert_null(strstr(d.text, "harbour reporter"));
 	sluice_extract_doc_free(&d);
 }
