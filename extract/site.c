@@ -527,3 +527,211 @@ site_apply(struct sluice_site_memory *m, const char *site, char **text,
 	free(ln);
 	return 0;
 }
+
+/* ---- dump and restore ---------------------------------------------- */
+
+/*
+ * Format (little-endian): "SLSM" u32 version(1) u32 nsites; per site:
+ * u32 namelen, name, u32 clock, u32 nrecent, u64 recent[nrecent] (oldest
+ * first), u32 n, then n x (u64 fp, u32 pages, u32 last).
+ */
+#define DUMP_MAGIC	"SLSM"
+#define DUMP_VERSION	1
+
+struct wbuf {
+	unsigned char	*p;
+	size_t		 len, cap;
+	bool		 oom;
+};
+
+static void
+put(struct wbuf *w, const void *d, size_t n)
+{
+	unsigned char *np;
+	size_t cap;
+
+	if (w->oom)
+		return;
+	if (w->len + n > w->cap) {
+		cap = w->cap ? w->cap : 4096;
+		while (cap < w->len + n)
+			cap *= 2;
+		if ((np = realloc(w->p, cap)) == NULL) {
+			w->oom = true;
+			return;
+		}
+		w->p = np;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->len, d, n);
+	w->len += n;
+}
+
+static void
+put32(struct wbuf *w, uint32_t v)
+{
+	unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8),
+	    (unsigned char)(v >> 16), (unsigned char)(v >> 24) };
+
+	put(w, b, 4);
+}
+
+static void
+put64(struct wbuf *w, uint64_t v)
+{
+	put32(w, (uint32_t)v);
+	put32(w, (uint32_t)(v >> 32));
+}
+
+int
+sluice_site_memory_dump(struct sluice_site_memory *m, void **buf,
+    size_t *len)
+{
+	struct wbuf w = { NULL, 0, 0, false };
+	const struct sm_site *s;
+	size_t i, k;
+	unsigned r;
+
+	*buf = NULL;
+	*len = 0;
+	pthread_rwlock_rdlock(&m->lock);
+	put(&w, DUMP_MAGIC, 4);
+	put32(&w, DUMP_VERSION);
+	put32(&w, (uint32_t)m->nsites);
+	for (i = 0; i < m->nsites; i++) {
+		s = &m->sites[i];
+		put32(&w, (uint32_t)strlen(s->name));
+		put(&w, s->name, strlen(s->name));
+		put32(&w, s->clock);
+		put32(&w, s->nrecent);
+		for (r = 0; r < s->nrecent; r++)
+			put64(&w, s->recent[(s->rpos + RECENT - s->nrecent + r) %
+			    RECENT]);
+		put32(&w, (uint32_t)s->n);
+		for (k = 0; k < s->cap; k++) {
+			if (s->tab[k].fp == 0)
+				continue;
+			put64(&w, s->tab[k].fp);
+			put32(&w, s->tab[k].pages);
+			put32(&w, s->tab[k].last);
+		}
+	}
+	pthread_rwlock_unlock(&m->lock);
+	if (w.oom) {
+		free(w.p);
+		return -1;
+	}
+	*buf = w.p;
+	*len = w.len;
+	return 0;
+}
+
+struct rbuf {
+	const unsigned char	*p;
+	size_t			 len, off;
+	bool			 bad;
+};
+
+static const void *
+get(struct rbuf *r, size_t n)
+{
+	const void *d;
+
+	if (r->bad || r->len - r->off < n) {
+		r->bad = true;
+		return NULL;
+	}
+	d = r->p + r->off;
+	r->off += n;
+	return d;
+}
+
+static uint32_t
+get32(struct rbuf *r)
+{
+	const unsigned char *b = get(r, 4);
+
+	return b == NULL ? 0 : (uint32_t)b[0] | (uint32_t)b[1] << 8 |
+	    (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint64_t
+get64(struct rbuf *r)
+{
+	uint64_t lo = get32(r);
+
+	return lo | (uint64_t)get32(r) << 32;
+}
+
+int
+sluice_site_memory_restore(struct sluice_site_memory *m, const void *buf,
+    size_t len)
+{
+	struct rbuf r = { buf, len, 0, false };
+	const char *magic = get(&r, 4), *name;
+	uint32_t nsites, i, nl, nrec, n, k;
+	struct sm_site *s;
+	char *tmp = NULL;
+	int rc = 0;
+
+	if (magic == NULL || memcmp(magic, DUMP_MAGIC, 4) != 0 ||
+	    get32(&r) != DUMP_VERSION)
+		return -1;
+	nsites = get32(&r);
+	pthread_rwlock_wrlock(&m->lock);
+	for (i = 0; i < nsites && !r.bad && rc == 0; i++) {
+		nl = get32(&r);
+		name = get(&r, nl);
+		if (name == NULL || nl == 0) {
+			r.bad = true;
+			break;
+		}
+		free(tmp);
+		if ((tmp = malloc((size_t)nl + 1)) == NULL) {
+			rc = -1;
+			break;
+		}
+		memcpy(tmp, name, nl);
+		tmp[nl] = '\0';
+		if ((s = site_find(m, tmp)) != NULL)
+			site_clear(s);
+		if (s != NULL) {
+			s->name = strdup(tmp);
+			s->name_h = XXH3_64bits(tmp, nl);
+			if (s->name == NULL)
+				rc = -1;
+		} else if ((s = site_add(m, tmp)) == NULL)
+			rc = -1;
+		if (rc == -1)
+			break;
+		s->used = ++m->tick;
+		s->clock = get32(&r);
+		nrec = get32(&r);
+		for (k = 0; k < nrec && !r.bad; k++) {
+			uint64_t pf = get64(&r);
+			if (nrec - k <= RECENT) {
+				s->recent[s->rpos] = pf;
+				s->rpos = (s->rpos + 1) % RECENT;
+				if (s->nrecent < RECENT)
+					s->nrecent++;
+			}
+		}
+		n = get32(&r);
+		for (k = 0; k < n && !r.bad && rc == 0; k++) {
+			uint64_t fp = get64(&r);
+			uint32_t pages = get32(&r), last = get32(&r);
+			if (fp == 0 || r.bad)
+				continue;
+			if ((rc = tab_add(m, s, fp)) == 0) {
+				struct sm_entry *e = tab_slot(s, fp);
+				e->pages = pages > 0 ? pages : 1;
+				e->last = last;
+			}
+		}
+	}
+	pthread_rwlock_unlock(&m->lock);
+	free(tmp);
+	if (rc == -1)
+		return -1;
+	return r.bad || r.off != r.len ? -1 : 0;
+}

@@ -196,6 +196,22 @@ SLUICE_EXTRACT_API int
 sluice_site_memory_record(struct sluice_site_memory *m,
     const struct sluice_extract_doc *d);
 
+/*
+ * Persistence: sluice_site_memory_dump() writes the whole memory into a
+ * new buffer (*buf, *len; the caller frees *buf) in a versioned,
+ * little-endian format; sluice_site_memory_restore() reads one back into
+ * m, replacing the sites it names and keeping m's own bounds.  Both
+ * return 0, or -1 (out of memory; or, for restore, a buffer that is not
+ * a whole dump, after which m holds what was read up to the fault).
+ */
+SLUICE_EXTRACT_API int
+sluice_site_memory_dump(struct sluice_site_memory *m, void **buf,
+    size_t *len);
+
+SLUICE_EXTRACT_API int
+sluice_site_memory_restore(struct sluice_site_memory *m, const void *buf,
+    size_t len);
+
 /* Frees every string of d and zeroes it. */
 SLUICE_EXTRACT_API void
 sluice_extract_doc_free(struct sluice_extract_doc *d);

@@ -576,6 +576,43 @@ test_site_memory(void **state)
 	sluice_site_memory_free(m);
 }
 
+/* A dumped memory restored into a new one judges the next page the same
+ * way; a truncated or foreign buffer is refused. */
+static void
+test_site_dump(void **state)
+{
+	struct sluice_site_memory *a = sluice_site_memory_new(NULL), *b;
+	struct sluice_extract_doc d;
+	void *buf;
+	size_t len;
+	int n;
+
+	(void)state;
+	assert_non_null(a);
+	for (n = 1; n <= 3; n++) {
+		assert_int_equal(run_site(a, n, &d), SLUICE_EXTRACT_OK);
+		assert_int_equal(sluice_site_memory_record(a, &d), 0);
+		sluice_extract_doc_free(&d);
+	}
+	assert_int_equal(sluice_site_memory_dump(a, &buf, &len), 0);
+	sluice_site_memory_free(a);
+	b = sluice_site_memory_new(NULL);
+	assert_non_null(b);
+	assert_int_equal(sluice_site_memory_restore(b, buf, len - 1), -1);
+	assert_int_equal(sluice_site_memory_restore(b, "XXXX", 4), -1);
+	assert_int_equal(sluice_site_memory_restore(b, buf, len), 0);
+	free(buf);
+	assert_int_equal(run_site(b, 4, &d), SLUICE_EXTRACT_OK);
+	assert_null(strstr(d.text, "Support the Harbour"));
+	assert_non_null(strstr(d.text, "about the tides"));
+	/* page 3 again: already recorded before the dump */
+	sluice_extract_doc_free(&d);
+	assert_int_equal(run_site(b, 3, &d), SLUICE_EXTRACT_OK);
+	assert_int_equal(sluice_site_memory_record(b, &d), 1);
+	sluice_extract_doc_free(&d);
+	sluice_site_memory_free(b);
+}
+
 /* A page made only of lines the site repeats is flagged, not emptied. */
 static void
 test_site_repeated(void **state)
@@ -742,6 +779,7 @@ main(void)
 		cmocka_unit_test(test_staff_tail),
 		cmocka_unit_test(test_split_body),
 		cmocka_unit_test(test_site_memory),
+		cmocka_unit_test(test_site_dump),
 		cmocka_unit_test(test_site_repeated),
 		cmocka_unit_test(test_site_bounds),
 		cmocka_unit_test(test_threads),
