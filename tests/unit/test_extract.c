@@ -746,6 +746,68 @@ test_threads(void **state)
 	free(html);
 }
 
+struct site_job {
+	struct sluice_site_memory *m;
+	int		 site, bad;
+};
+
+/* Pages 1..12 of one site, each extracted then recorded. */
+static void *
+site_worker(void *arg)
+{
+	struct site_job *j = arg;
+	struct sluice_extract_opts o;
+	struct sluice_extract_doc d;
+	char err[128], site[16], *h;
+	int n;
+
+	sluice_extract_opts_default(&o);
+	o.site_memory = j->m;
+	snprintf(site, sizeof(site), "site%d", j->site);
+	o.site = site;
+	for (n = 1; n <= 12; n++) {
+		h = site_page(n);
+		if (sluice_extract_page(h, strlen(h), NULL, "text/html", &o, &d,
+		    err, sizeof(err)) != SLUICE_EXTRACT_OK ||
+		    strstr(d.text, "about the tides") == NULL ||
+		    (strstr(d.text, "Support the Harbour") == NULL) != (n > 3) ||
+		    sluice_site_memory_record(j->m, &d) != 0)
+			j->bad++;
+		sluice_extract_doc_free(&d);
+		free(h);
+	}
+	return NULL;
+}
+
+/* Threads extracting with and recording into one memory at once, each
+ * on its own site, see exactly what one thread alone would. */
+static void
+test_site_threads(void **state)
+{
+	struct sluice_site_memory_opts mo;
+	struct site_job jobs[4];
+	pthread_t th[4];
+	int i;
+
+	(void)state;
+	sluice_site_memory_opts_default(&mo);
+	mo.max_sites = 4;
+	jobs[0].m = sluice_site_memory_new(&mo);
+	assert_non_null(jobs[0].m);
+	for (i = 0; i < 4; i++) {
+		jobs[i].m = jobs[0].m;
+		jobs[i].site = i;
+		jobs[i].bad = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, site_worker,
+		    &jobs[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(jobs[i].bad, 0);
+	}
+	sluice_site_memory_free(jobs[0].m);
+}
+
 static void
 test_word_count(void **state)
 {
@@ -783,6 +845,7 @@ main(void)
 		cmocka_unit_test(test_site_repeated),
 		cmocka_unit_test(test_site_bounds),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_site_threads),
 		cmocka_unit_test(test_word_count),
 	};
 
