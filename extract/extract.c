@@ -150,6 +150,7 @@ sluice_extract_opts_default(struct sluice_extract_opts *o)
 	o->keep_captions = false;
 	o->site_memory = NULL;
 	o->site = NULL;
+	o->include_comments = false;
 }
 
 const char *
@@ -183,6 +184,7 @@ sluice_extract_doc_free(struct sluice_extract_doc *d)
 	free(d->canonical_url);
 	free(d->charset);
 	free(d->site);
+	free(d->comments);
 	site_page_free(d->site_page);
 	memset(d, 0, sizeof(*d));
 }
@@ -441,6 +443,8 @@ count_skipped(struct ctx *c, enum html_tag t, unsigned fl)
 		e->nth++;
 }
 
+static bool thread_name(const char *v);
+
 /* Decides on entry whether a subtree is left out entirely. */
 static bool
 skip_element(struct ctx *c, const struct attrs *at, enum html_tag t,
@@ -462,6 +466,11 @@ skip_element(struct ctx *c, const struct attrs *at, enum html_tag t,
 	if (t == HTML_BODY || t == HTML_A || t == HTML_HTML)
 		return false;
 	if ((bits & HTML_K_COOKIE) && !(bits & HTML_K_MAYBE))
+		return true;
+	/* A comment thread is never the main text, in any pass: short posts
+	 * otherwise reach the loose passes, which took the thread along. */
+	if ((bits & HTML_K_UNLIKELY) && (thread_name(at->id) ||
+	    thread_name(at->cls)))
 		return true;
 	return (c->mode & M_STRIP) && (bits & HTML_K_UNLIKELY) &&
 	    !(bits & HTML_K_MAYBE) && c->in_skipctx == 0;
@@ -2075,6 +2084,123 @@ body_rescue(struct ctx *c, char **text)
 	*text = p;
 }
 
+/* ---- comments ------------------------------------------------------ */
+
+/* An id or class naming a comment thread ("comments", "comment-list",
+ * "commentlist", "disqus_thread"...), not one comment or a count. */
+static bool
+thread_name(const char *v)
+{
+	if (v == NULL)
+		return false;
+	if (html_has_word(v, "comments") || html_has_word(v, "commentlist") ||
+	    html_has_word(v, "disqus_thread"))
+		return !html_has_word(v, "count") && !html_has_word(v, "link");
+	return html_has_word(v, "comment") && (html_has_word(v, "list") ||
+	    html_has_word(v, "thread") || html_has_word(v, "section") ||
+	    html_has_word(v, "area"));
+}
+
+/* Characters of n's text inside links, and in all. */
+static void
+link_chars(const xmlNode *n, size_t *in_link, size_t *all)
+{
+	const xmlNode *k;
+	const char *t;
+	bool link;
+
+	*in_link = *all = 0;
+	for (k = html_next((xmlNode *)n, n, true); k != NULL;
+	    k = html_next((xmlNode *)k, n, true)) {
+		if ((t = html_text(k)) == NULL)
+			continue;
+		link = false;
+		for (const xmlNode *a = k->parent; a != NULL && a != n->parent;
+		    a = a->parent)
+			if (html_tag_of(a) == HTML_A)
+				link = true;
+		for (; *t != '\0'; t++)
+			if (!isspace((unsigned char)*t)) {
+				(*all)++;
+				if (link)
+					(*in_link)++;
+			}
+	}
+}
+
+static bool
+has_block_child(const xmlNode *n)
+{
+	const xmlNode *k;
+
+	for (k = n->children; k != NULL; k = k->next)
+		if (k->type == XML_ELEMENT_NODE &&
+		    (html_tag_flags(html_tag_of(k)) & HTML_F_BLOCK))
+			return true;
+	return false;
+}
+
+/*
+ * The comment thread as lines: the first element named as a thread, its
+ * leaf blocks in order, without forms, headings and footers (the
+ * thread's title, commenters' names and dates), link-only lines
+ * ("Reply", permalinks) and labels.
+ * NULL when the page has none.
+ */
+static char *
+comment_text(xmlNode *body, size_t max)
+{
+	xmlNode *n, *th = NULL;
+	struct buf out;
+	enum html_tag t;
+	size_t in_link, all;
+	char *line;
+	bool desc;
+
+	for (n = body; n != NULL; n = html_next(n, body, true))
+		if (n->type == XML_ELEMENT_NODE &&
+		    (thread_name(html_attr(n, "id")) ||
+		    thread_name(html_attr(n, "class")))) {
+			th = n;
+			break;
+		}
+	if (th == NULL)
+		return NULL;
+	buf_init(&out, max);
+	for (n = html_next(th, th, true); n != NULL; n = html_next(n, th, desc)) {
+		desc = true;
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		t = html_tag_of(n);
+		/* headings are the thread's own ("3 comments on...") */
+		if ((html_tag_flags(t) & (HTML_F_SKIP | HTML_F_HEADING)) ||
+		    t == HTML_FORM || t == HTML_NAV || t == HTML_FOOTER) {
+			desc = false;
+			continue;
+		}
+		if (!(html_tag_flags(t) & HTML_F_BLOCK) || has_block_child(n))
+			continue;
+		desc = false;
+		link_chars(n, &in_link, &all);
+		if (all == 0 || in_link * 10 >= all * 8)
+			continue;
+		if ((line = html_node_text(n, 65536)) == NULL)
+			break;
+		if (line[0] != '\0' && !is_label(line, strlen(line)) &&
+		    !has_prefix(line, strlen(line), "reply")) {
+			if (out.len > 0)
+				(void)buf_append(&out, "\n", 1);
+			(void)append_capped(&out, line, strlen(line));
+		}
+		free(line);
+	}
+	if (out.len == 0) {
+		buf_free(&out);
+		return NULL;
+	}
+	return buf_steal(&out, NULL);
+}
+
 static enum sluice_extract_status
 extract_html_page(const char *utf8, size_t len, const char *url,
     const struct sluice_extract_opts *o, struct sluice_extract_doc *out,
@@ -2101,6 +2227,8 @@ extract_html_page(const char *utf8, size_t len, const char *url,
 		goto out;
 	}
 	body_rescue(&c, &out->text);
+	if (o->include_comments)
+		out->comments = comment_text(find_body(doc), o->max_output);
 	out->title = c.meta.title;
 	out->author = c.meta.author;
 	out->date = c.meta.date;

@@ -87,6 +87,9 @@ struct sluice_extract_opts {
 	/* The page's site for site_memory (default NULL: the host of the
 	 * canonical URL, else of the url argument, without "www."). */
 	const char *site;
+	/* Fill doc.comments with the page's comment thread (default false).
+	 * Comments never go into text either way. */
+	bool	include_comments;
 };
 
 /* Every string is UTF-8, NUL-terminated, owned by the doc, or NULL. */
@@ -101,6 +104,9 @@ struct sluice_extract_doc {
 	char	*canonical_url;
 	char	*charset;	/* detected input charset (iconv name) */
 	size_t	 word_count;	/* words of text (a CJK character is one) */
+	/* With opts.include_comments: the comment thread, one block per
+	 * line (NULL if none found). */
+	char	*comments;
 	/* With opts.site_memory: */
 	char	*site;		/* the site the page was judged under */
 	size_t	 site_dropped;	/* lines dropped as the site's boilerplate */

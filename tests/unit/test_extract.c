@@ -494,6 +494,40 @@ test_split_body(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* A blog post's comment thread never goes into the text; with
+ * include_comments it comes separately, comments only, one per line. */
+static void
+test_comments(void **state)
+{
+	struct sluice_extract_opts o;
+	struct sluice_extract_doc d;
+	size_t len;
+	char err[256], *h = load("blog-comments.html", &len);
+
+	(void)state;
+	sluice_extract_opts_default(&o);
+	assert_int_equal(sluice_extract_page(h, len, NULL, "text/html", &o,
+	    &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "The broad beans went in late"));
+	assert_non_null(strstr(d.text, "when it is ready."));
+	assert_null(strstr(d.text, "Mine were late too"));
+	assert_null(d.comments);
+	sluice_extract_doc_free(&d);
+
+	o.include_comments = true;
+	assert_int_equal(sluice_extract_page(h, len, NULL, "text/html", &o,
+	    &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+	assert_null(strstr(d.text, "Mine were late too"));
+	assert_non_null(d.comments);
+	assert_string_equal(d.comments, "Mine were late too, and they did "
+	    "just as well. I now wait for the soil to crumble in my hand "
+	    "before sowing anything.\nDid you soak the seeds first? Ours "
+	    "rotted in the cold last year, so this spring I started them in "
+	    "pots indoors.");
+	sluice_extract_doc_free(&d);
+	free(h);
+}
+
 /* One page of a made-up site: a story of its own (n) with the site's
  * appeal box inside the article, a short "Don't Miss" label mid-story and
  * a short sign-off line at the end. */
@@ -840,6 +874,7 @@ main(void)
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
 		cmocka_unit_test(test_split_body),
+		cmocka_unit_test(test_comments),
 		cmocka_unit_test(test_site_memory),
 		cmocka_unit_test(test_site_dump),
 		cmocka_unit_test(test_site_repeated),
