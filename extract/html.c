@@ -202,6 +202,12 @@ html_fix_scripts(char *s, size_t len)
 		if (p == NULL)
 			break;
 		i = (size_t)(p - s);
+		/* Most '<' open other tags: one byte tells. */
+		if (i + 1 < len && s[i + 1] != '!' && s[i + 1] != 's' &&
+		    s[i + 1] != 'S') {
+			i++;
+			continue;
+		}
 		if (at_ci(s, i, len, "<!--", 4)) {
 			p = memmem(s + i + 4, len - i - 4, "-->", 3);
 			i = p != NULL ? (size_t)(p - s) + 3 : len;
@@ -225,7 +231,17 @@ html_fix_scripts(char *s, size_t len)
 				continue;
 			}
 			if (s[i] != '<') {
-				i++;
+				p = memchr(s + i + 1, st == S_DATA ? '<' : '-',
+				    len - i - 1);
+				if (st != S_DATA) {
+					/* in escaped states both '<' and '-'
+					 * matter: stop at the nearer */
+					const char *q = memchr(s + i + 1, '<',
+					    len - i - 1);
+					if (q != NULL && (p == NULL || q < p))
+						p = q;
+				}
+				i = p != NULL ? (size_t)(p - s) : len;
 				continue;
 			}
 			if (st == S_DATA && at_ci(s, i, len, "<!--", 4)) {
