@@ -1622,6 +1622,7 @@ static const char *const WRITERS[] = {
 static const char *const CALLS[] = {
 	"contact ", "you can email", "email ", "e-mail ", "follow ",
 	"do you want to", "are you ready to", "want to submit",
+	"don't miss", "don\xE2\x80\x99t miss",
 	"reach out", "send tips", "got a tip", "have a tip", NULL
 };
 
@@ -1670,6 +1671,41 @@ tail_call(const struct ctx *c, const struct block *b)
 	    (len >= 6 && strncmp(t + len - 6, "aqu\xC3\xAD.", 6) == 0)));
 }
 
+/* Pitches that open a page before the story ("Are you ready to bring
+ * more awareness to your brand?"), judged among its first two blocks. */
+static const char *const HEAD_CALLS[] = { "are you ready to",
+	"do you want to", "don't miss", "don\xE2\x80\x99t miss",
+	"want to submit", NULL };
+
+static bool
+head_call(const struct ctx *c, const struct block *b)
+{
+	size_t i;
+
+	if (b->chars > 300)
+		return false;
+	for (i = 0; HEAD_CALLS[i] != NULL; i++)
+		if (has_prefix(c->txt + b->off, b->len, HEAD_CALLS[i]))
+			return true;
+	return false;
+}
+
+/* A writer's initials or an end mark closing a story: "MA", "-30-",
+ * "###", "(AP)": a few characters and no lower-case letter. */
+static bool
+initials(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+	size_t i;
+
+	if (b->len > 6)
+		return false;
+	for (i = 0; i < b->len; i++)
+		if (islower((unsigned char)t[i]) || (unsigned char)t[i] >= 0x80)
+			return false;
+	return true;
+}
+
 /* A kicker, label or name line: few words and no sentence end. */
 static bool
 stub(const struct ctx *c, const struct block *b)
@@ -1693,8 +1729,9 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 	size_t i = 0, j = n;
 	const struct block *b;
 
-	while (i < n && i < STUB_MAX && stub(c, &c->bl[k[i]]) &&
-	    c->en[c->bl[k[i]].owner].tag != HTML_LI)
+	while (i < n && i < STUB_MAX && ((stub(c, &c->bl[k[i]]) &&
+	    c->en[c->bl[k[i]].owner].tag != HTML_LI) ||
+	    (i < 2 && head_call(c, &c->bl[k[i]]))))
 		i++;
 	if (i == n)
 		i = 0;
@@ -1704,7 +1741,8 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 		    !(stub(c, b) && b->link10 * 2 > b->chars * 10) &&
 		    !(n - j < 3 && b->chars <= 400 &&
 		    has_phrase(c->txt + b->off, b->len, BIOS)) &&
-		    !(n - j < 3 && tail_call(c, b)))
+		    !(n - j < 3 && tail_call(c, b)) &&
+		    !(n - j < 2 && initials(c, b)))
 			break;
 		j--;
 	}

@@ -725,6 +725,31 @@ test_site_bounds(void **state)
 	sluice_site_memory_free(m);
 }
 
+/* A sponsor pitch opening the page, a "Don't miss out" call and the
+ * writer's initials closing it go; a heading-free story stays whole. */
+static void
+test_page_ends(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    "<p>Are you ready to bring more awareness to your brand? Consider "
+	    "becoming a sponsor of our tour.</p>"
+	    PARA(1) PARA(2) PARA(3) PARA(4)
+	    "<p>Don\xE2\x80\x99t miss out \xE2\x80\x93 start your season by "
+	    "signing up for a free account today!</p>"
+	    "<p>MA</p></article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Paragraph 1 of", 14) == 0);
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_null(strstr(d.text, "sponsor"));
+	assert_null(strstr(d.text, "miss out"));
+	assert_null(strstr(d.text, "\nMA"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -870,6 +895,7 @@ main(void)
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_article_body_rescue),
 		cmocka_unit_test(test_loose_pass),
+		cmocka_unit_test(test_page_ends),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
