@@ -24,8 +24,8 @@
 #define USAGE \
 	"usage: sluice-extract [--title] [--url URL] [--content-type CT] " \
 	"FILE|-\n" \
-	"       sluice-extract --json [--url URL] [--content-type CT] " \
-	"FILE...\n" \
+	"       sluice-extract --json [--comments] [--url URL] " \
+	"[--content-type CT] FILE...\n" \
 	"       sluice-extract [--json] --site [--host SITE] [--url URL] " \
 	"FILE...\n" \
 	"       sluice-extract --help | --version\n"
@@ -61,6 +61,8 @@ help(void)
 	    "                      description, language, canonical_url,\n"
 	    "                      charset, word_count, and error on a\n"
 	    "                      failure); takes several FILEs\n"
+	    "  -C, --comments      with --json, add the page's comment\n"
+	    "                      thread as \"comments\" (never in text)\n"
 	    "  -s, --site          site memory across the FILEs, read in\n"
 	    "                      order: lines kept on 3 or more earlier\n"
 	    "                      pages of the same site are dropped as\n"
@@ -149,6 +151,8 @@ tool_doc_json(const char *path, const struct sluice_extract_doc *d,
 	set_str(o, "charset", d->charset);
 	json_object_set_new(o, "word_count",
 	    json_integer((json_int_t)d->word_count));
+	if (d->comments != NULL)
+		set_str(o, "comments", d->comments);
 	if (d->site != NULL) {
 		set_str(o, "site", d->site);
 		json_object_set_new(o, "site_dropped",
@@ -223,6 +227,7 @@ main(int argc, char **argv)
 		{ "content-type", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "title", no_argument, NULL, 't' },
+		{ "comments", no_argument, NULL, 'C' },
 		{ "site", no_argument, NULL, 's' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
@@ -235,7 +240,8 @@ main(int argc, char **argv)
 	struct sluice_site_memory *mem = NULL;
 	int ch, i, fails = 0;
 
-	while ((ch = getopt_long(argc, argv, "u:c:jtsH:hV", LONGOPTS,
+	sluice_extract_opts_default(&o);
+	while ((ch = getopt_long(argc, argv, "u:c:jtCsH:hV", LONGOPTS,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'u':
@@ -249,6 +255,9 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			title = true;
+			break;
+		case 'C':
+			o.include_comments = true;
 			break;
 		case 's':
 			site = true;
@@ -272,7 +281,6 @@ main(int argc, char **argv)
 		usage();
 	xmlInitParser();
 	json_object_seed(0);
-	sluice_extract_opts_default(&o);
 	if (site) {
 		if ((mem = sluice_site_memory_new(NULL)) == NULL) {
 			fprintf(stderr, "sluice-extract: out of memory\n");
