@@ -1611,6 +1611,25 @@ staff_bio(const char *t, size_t len)
 	return false;
 }
 
+/* "Interview produced by Ben Edwards.", "...is produced by Jeff
+ * DelViscio": a closing credit to people (a capitalised name follows;
+ * "produced by rfcmarkup" is a tool's). */
+static bool
+people_credit(const char *t, size_t len)
+{
+	static const char *const BY[] = { "produced by ", "edited by ",
+	    "Produced by ", "Edited by ", NULL };
+	const char *p;
+	size_t i;
+
+	for (i = 0; BY[i] != NULL; i++)
+		if ((p = memmem(t, len, BY[i], strlen(BY[i]))) != NULL &&
+		    p + strlen(BY[i]) < t + len &&
+		    isupper((unsigned char)p[strlen(BY[i])]))
+			return true;
+	return false;
+}
+
 /* Who a story's closing contact line is about. */
 static const char *const WRITERS[] = {
 	"reporter", "writer", "columnist", "editor", "correspondent",
@@ -1660,7 +1679,7 @@ tail_call(const struct ctx *c, const struct block *b)
 	for (i = 0; CALLS[i] != NULL; i++)
 		if (has_prefix(t, len, CALLS[i]))
 			return true;
-	if (has_phrase(t, len, APPS))
+	if (has_phrase(t, len, APPS) || people_credit(t, len))
 		return true;
 	for (i = 0; MORE[i] != NULL; i++)
 		if (has_prefix(t, len, MORE[i]) && (b->link10 > 0 ||

@@ -725,8 +725,9 @@ test_site_bounds(void **state)
 	sluice_site_memory_free(m);
 }
 
-/* A sponsor pitch opening the page, a "Don't miss out" call and the
- * writer's initials closing it go; a heading-free story stays whole. */
+/* A sponsor pitch opening the page, and a "Don't miss out" call, a
+ * production credit and the writer's initials closing it go; the story
+ * stays whole. */
 static void
 test_page_ends(void **state)
 {
@@ -736,6 +737,7 @@ test_page_ends(void **state)
 	    PARA(1) PARA(2) PARA(3) PARA(4)
 	    "<p>Don\xE2\x80\x99t miss out \xE2\x80\x93 start your season by "
 	    "signing up for a free account today!</p>"
+	    "<p>Interview produced by Jane Roe.</p>"
 	    "<p>MA</p></article></body></html>";
 	struct sluice_extract_doc d;
 
@@ -746,6 +748,7 @@ test_page_ends(void **state)
 	assert_non_null(strstr(d.text, "Paragraph 4 of"));
 	assert_null(strstr(d.text, "sponsor"));
 	assert_null(strstr(d.text, "miss out"));
+	assert_null(strstr(d.text, "produced by"));
 	assert_null(strstr(d.text, "\nMA"));
 	sluice_extract_doc_free(&d);
 }
