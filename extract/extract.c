@@ -43,6 +43,7 @@
 #include "sluice/extract.h"
 #include "html.h"
 #include "meta.h"
+#include "site.h"
 #include "buf.h"
 
 #define EXTRACT_DEFAULT_MAX_INPUT	((size_t)16 * 1024 * 1024)
@@ -65,6 +66,7 @@
 #define NEG_MAX		1000	/* negative names drop boxes under this */
 #define BOX_MAX		1500	/* promo/related boxes dropped under this */
 #define LEAD_UP		3	/* levels above the top searched for a lead */
+#define SPLIT_UP	6	/* ...and for the rest of a split body */
 #define RESCUE_MIN	500	/* articleBody rescue: JSON-LD text this long */
 #define RESCUE_BELOW	250	/* ...when the page gave fewer bytes */
 
@@ -146,6 +148,9 @@ sluice_extract_opts_default(struct sluice_extract_opts *o)
 	o->charset_prescan = 8192;
 	o->min_text = EXTRACT_DEFAULT_MIN_TEXT;
 	o->keep_captions = false;
+	o->site_memory = NULL;
+	o->site = NULL;
+	o->include_comments = false;
 }
 
 const char *
@@ -178,6 +183,9 @@ sluice_extract_doc_free(struct sluice_extract_doc *d)
 	free(d->language);
 	free(d->canonical_url);
 	free(d->charset);
+	free(d->site);
+	free(d->comments);
+	site_page_free(d->site_page);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -435,6 +443,8 @@ count_skipped(struct ctx *c, enum html_tag t, unsigned fl)
 		e->nth++;
 }
 
+static bool thread_name(const char *v);
+
 /* Decides on entry whether a subtree is left out entirely. */
 static bool
 skip_element(struct ctx *c, const struct attrs *at, enum html_tag t,
@@ -456,6 +466,11 @@ skip_element(struct ctx *c, const struct attrs *at, enum html_tag t,
 	if (t == HTML_BODY || t == HTML_A || t == HTML_HTML)
 		return false;
 	if ((bits & HTML_K_COOKIE) && !(bits & HTML_K_MAYBE))
+		return true;
+	/* A comment thread is never the main text, in any pass: short posts
+	 * otherwise reach the loose passes, which took the thread along. */
+	if ((bits & HTML_K_UNLIKELY) && (thread_name(at->id) ||
+	    thread_name(at->cls)))
 		return true;
 	return (c->mode & M_STRIP) && (bits & HTML_K_UNLIKELY) &&
 	    !(bits & HTML_K_MAYBE) && c->in_skipctx == 0;
@@ -644,6 +659,7 @@ aggregate(struct ctx *c)
 
 static bool ends_sentence(const char *t, size_t len);
 static char *plain_text(const char *s, size_t len);
+static size_t count_words(const char *t, size_t len);
 
 /* ---- choosing the article ------------------------------------------ */
 
@@ -990,6 +1006,42 @@ add_lead(struct ctx *c, int32_t top)
 	}
 }
 
+/*
+ * A story split by ad rows or page sections: its first paragraphs sit in
+ * a box of their own, a cousin of the body rather than a sibling, but
+ * written as the same <p class=...> as the body's paragraphs.  Within
+ * SPLIT_UP levels above the top, such paragraphs before the top join the
+ * article (before only: after the body come teasers of other stories).
+ */
+static void
+add_split_body(struct ctx *c, int32_t top)
+{
+	const char *pc = NULL, *cs;
+	int32_t anc = top, i;
+	int up;
+	struct enode *e;
+
+	for (i = top + 1; i < (int32_t)c->nen && is_ancestor(c, top, i); i++)
+		if (c->en[i].tag == HTML_P &&
+		    (pc = html_attr(c->en[i].node, "class")) != NULL)
+			break;
+	if (pc == NULL || pc[0] == '\0' || i >= (int32_t)c->nen ||
+	    !is_ancestor(c, top, i))
+		return;
+	for (up = 0; up < SPLIT_UP && c->en[anc].parent != NONE &&
+	    c->en[c->en[anc].parent].tag != HTML_BODY; up++)
+		anc = c->en[anc].parent;
+	for (i = anc + 1; i < top; i++) {
+		e = &c->en[i];
+		if (e->tag != HTML_P || is_ancestor(c, i, top) ||
+		    e->text < 25 || link_density(e) > 0.25f)
+			continue;
+		cs = html_attr(e->node, "class");
+		if (cs != NULL && strcmp(cs, pc) == 0)
+			e->fl |= EN_ROOT;
+	}
+}
+
 /* Marks the article roots: the top candidate and joining siblings. */
 static void
 choose_article(struct ctx *c)
@@ -1020,6 +1072,7 @@ choose_article(struct ctx *c)
 			c->en[s].fl |= EN_ROOT;
 	}
 	add_lead(c, t);
+	add_split_body(c, t);
 }
 
 /* ---- cleaning inside the article ----------------------------------- */
@@ -1217,7 +1270,9 @@ static const char *const LABELS[] = {
 	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "contact", "contact us", "kontakt",
 	"more about", "more on this story", "post your comment",
 	"post a comment", "leave a comment", "leave a reply", "add comment",
-	NULL
+	/* editorial badges under science-news articles */
+	"fact-checked", "peer-reviewed publication", "trusted source",
+	"proofread", NULL
 };
 
 /* Prefixes of short furniture lines ("Related: ...", "Credit: ..."). */
@@ -1233,7 +1288,8 @@ static const char *const PREFIXES[] = {
 	"a lire aussi", "lee tambi\xC3\xA9n", "leer m\xC3\xA1s",
 	"leggi anche", "leia tamb\xC3\xA9m", "leia mais", "zobacz te\xC5\xBC",
 	"czytaj tak\xC5\xBC""e", "czytaj te\xC5\xBC", "lees ook",
-	"sign up for", "subscribe to", "follow us", NULL
+	"sign up for", "subscribe to", "follow us",
+	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "ansprechpartner", NULL
 };
 
 /*
@@ -1268,6 +1324,23 @@ static const char *const BIOS[] = {
 
 #define NOTE_BLOCK	300
 
+/*
+ * Legal and editorial notes that run long (disclaimers, reprint terms,
+ * editorial-process statements, citation lines): phrases nobody writes in
+ * a story, so they drop a block of up to LEGAL_BLOCK characters.
+ */
+static const char *const LEGAL[] = {
+	"This document is subject to copyright",
+	"consent to our User Agreement", "you agree to our Terms",
+	"This article has been reviewed according to",
+	"editorial process and policies", "Editorial Board consists of",
+	"editorial board consists of", "may receive compensation",
+	"may earn a commission", "retrieved ", "advertising disclaimer",
+	NULL
+};
+
+#define LEGAL_BLOCK	800
+
 static bool
 has_phrase(const char *t, size_t len, const char *const *list)
 {
@@ -1288,6 +1361,7 @@ static const char *const STAMPS[] = {
 };
 
 #define SHORT_BLOCK	200	/* characters: furniture lines are short */
+#define LINKRUN_BLOCK	1000	/* ...but a label over links runs longer */
 
 static bool
 has_prefix(const char *t, size_t len, const char *p)
@@ -1354,12 +1428,21 @@ is_date_line(const struct ctx *c, const struct block *b, size_t words)
 	enum html_tag ot = (enum html_tag)c->en[b->owner].tag;
 	char tmp[48], iso[64];
 
-	if (b->len >= sizeof(tmp) || words > 6 || !isalnum((unsigned char)t[0]))
+	const char *sep;
+	size_t n = b->len;
+
+	if (ot == HTML_LI || is_cell(ot) || !isalnum((unsigned char)t[0]))
 		return false;
-	if (ot == HTML_LI || is_cell(ot))
+	/* "December 22, 2023 / 1:54 PM EST / KCAL News": the date part */
+	if (b->len <= 100 && ((sep = memmem(t, b->len, " / ", 3)) != NULL ||
+	    (sep = memmem(t, b->len, " | ", 3)) != NULL)) {
+		n = (size_t)(sep - t);
+		words = count_words(t, n);
+	}
+	if (n >= sizeof(tmp) || words > 6)
 		return false;
-	memcpy(tmp, t, b->len);
-	tmp[b->len] = '\0';
+	memcpy(tmp, t, n);
+	tmp[n] = '\0';
 	return meta_date_normalize(tmp, iso, sizeof(iso)) == 0;
 }
 
@@ -1378,6 +1461,22 @@ count_words(const char *t, size_t len)
 	return n;
 }
 
+/* A legal or editorial note; "retrieved" only in a "Citation:" line. */
+static bool
+legal_note(const char *t, size_t len)
+{
+	size_t i;
+
+	for (i = 0; LEGAL[i] != NULL; i++) {
+		if (memmem(t, len, LEGAL[i], strlen(LEGAL[i])) == NULL)
+			continue;
+		if (strcmp(LEGAL[i], "retrieved ") != 0 ||
+		    has_prefix(t, len, "citation:"))
+			return true;
+	}
+	return false;
+}
+
 /* True if the block is page furniture judged by its own words. */
 static bool
 furniture(const struct ctx *c, const struct block *b)
@@ -1387,6 +1486,13 @@ furniture(const struct ctx *c, const struct block *b)
 
 	if (b->chars <= NOTE_BLOCK && has_phrase(t, len, NOTES))
 		return true;
+	if (b->chars <= LEGAL_BLOCK && legal_note(t, len))
+		return true;
+	/* "Read more:" over a run of links (one block, split by <br>). */
+	if (b->chars <= LINKRUN_BLOCK && b->link10 >= 6 * b->chars)
+		for (size_t i = 0; PREFIXES[i] != NULL; i++)
+			if (has_prefix(t, len, PREFIXES[i]))
+				return true;
 	if (b->chars > SHORT_BLOCK)
 		return false;
 	if (is_label(t, len) || is_stamp(t, len))
@@ -1454,6 +1560,171 @@ ends_sentence(const char *t, size_t len)
 	    memcmp(t + len - 3, "\xEF\xBC\x9F", 3) == 0);
 }
 
+/* "name@host.tld" somewhere in the text. */
+static bool
+has_email(const char *t, size_t len)
+{
+	const char *at = t, *end = t + len, *d;
+
+	while ((at = memchr(at, '@', (size_t)(end - at))) != NULL) {
+		if (at > t && (isalnum((unsigned char)at[-1]) || at[-1] == '.' ||
+		    at[-1] == '_')) {
+			for (d = at + 1; d < end && (isalnum((unsigned char)*d) ||
+			    *d == '-' || *d == '.'); d++)
+				if (*d == '.' && d + 1 < end &&
+				    isalpha((unsigned char)d[1]) && d > at + 1)
+					return true;
+		}
+		at++;
+	}
+	return false;
+}
+
+/* "Jane Doe is the Gazette's courts reporter.": a name, " is ", then a
+ * newsroom job within the first sentence (and its first 120 bytes). */
+static bool
+staff_bio(const char *t, size_t len)
+{
+	static const char *const JOBS[] = { " editor", " reporter",
+	    " writer", " correspondent", " columnist", " journalist", NULL };
+	const char *is = memmem(t, len < 60 ? len : 60, " is ", 4), *end, *p;
+	size_t i, n;
+
+	if (is == NULL)
+		return false;
+	/* the subject is a name: up to 4 capitalised words */
+	for (p = t, n = 0; p < is; n++) {
+		if (!isupper((unsigned char)*p) || n == 4)
+			return false;
+		p = memchr(p, ' ', (size_t)(is - p));
+		if (p == NULL || p == is)
+			break;
+		p++;
+	}
+	end = memchr(is, '.', len - (size_t)(is - t));
+	n = (size_t)((end != NULL ? end : t + len) - is);
+	if (n > 120)
+		n = 120;
+	for (i = 0; JOBS[i] != NULL; i++)
+		if (memmem(is, n, JOBS[i], strlen(JOBS[i])) != NULL)
+			return true;
+	return false;
+}
+
+/* "Interview produced by Ben Edwards.", "...is produced by Jeff
+ * DelViscio": a closing credit to people (a capitalised name follows;
+ * "produced by rfcmarkup" is a tool's). */
+static bool
+people_credit(const char *t, size_t len)
+{
+	static const char *const BY[] = { "produced by ", "edited by ",
+	    "Produced by ", "Edited by ", NULL };
+	const char *p;
+	size_t i;
+
+	for (i = 0; BY[i] != NULL; i++)
+		if ((p = memmem(t, len, BY[i], strlen(BY[i]))) != NULL &&
+		    p + strlen(BY[i]) < t + len &&
+		    isupper((unsigned char)p[strlen(BY[i])]))
+			return true;
+	return false;
+}
+
+/* Who a story's closing contact line is about. */
+static const char *const WRITERS[] = {
+	"reporter", "writer", "columnist", "editor", "correspondent",
+	"Reporter", "Writer", "Columnist", "Editor", NULL
+};
+
+/* Openings of the contact lines and calls to action that close a story
+ * ("Contact reporter...", "Do you want to submit...?"). */
+static const char *const CALLS[] = {
+	"contact ", "you can email", "email ", "e-mail ", "follow ",
+	"do you want to", "are you ready to", "want to submit",
+	"don't miss", "don\xE2\x80\x99t miss",
+	"reach out", "send tips", "got a tip", "have a tip", NULL
+};
+
+/* "For more ..., visit ...", "To learn more ..., stream ...": pointers
+ * elsewhere, when they say where. */
+static const char *const MORE[] = { "for more ", "to learn more",
+	"to read more", "to see more", "for the latest", NULL };
+static const char *const WHERE[] = { "visit ", "stream ", "click ",
+	"subscribe", "sign up", "download ", "follow ", NULL };
+
+/* App pitches: "Get the latest news straight to your phone with...". */
+static const char *const APPS[] = { "to your phone", "our app",
+	"the app store", "download the app", "get the app", NULL };
+
+/*
+ * A contact line or call to action at the end of a story: a short block
+ * giving a writer's e-mail address, or opening with a call, or a "read more ...
+ * here" link line.
+ */
+static bool
+tail_call(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+	size_t len = b->len, i;
+
+	if (b->chars > 400)
+		return false;
+	if (staff_bio(t, len))
+		return true;
+	if (b->chars > 300)
+		return false;
+	/* An address alone is no sign: events and services end with one. */
+	if (has_email(t, len) && has_phrase(t, len, WRITERS))
+		return true;
+	for (i = 0; CALLS[i] != NULL; i++)
+		if (has_prefix(t, len, CALLS[i]))
+			return true;
+	if (has_phrase(t, len, APPS) || people_credit(t, len))
+		return true;
+	for (i = 0; MORE[i] != NULL; i++)
+		if (has_prefix(t, len, MORE[i]) && (b->link10 > 0 ||
+		    has_phrase(t, len, WHERE)))
+			return true;
+	return b->link10 > 0 && b->chars <= 150 && (len >= 5 &&
+	    (strncasecmp(t + len - 5, "here.", 5) == 0 ||
+	    (len >= 6 && strncmp(t + len - 6, "aqu\xC3\xAD.", 6) == 0)));
+}
+
+/* Pitches that open a page before the story ("Are you ready to bring
+ * more awareness to your brand?"), judged among its first two blocks. */
+static const char *const HEAD_CALLS[] = { "are you ready to",
+	"do you want to", "don't miss", "don\xE2\x80\x99t miss",
+	"want to submit", NULL };
+
+static bool
+head_call(const struct ctx *c, const struct block *b)
+{
+	size_t i;
+
+	if (b->chars > 300)
+		return false;
+	for (i = 0; HEAD_CALLS[i] != NULL; i++)
+		if (has_prefix(c->txt + b->off, b->len, HEAD_CALLS[i]))
+			return true;
+	return false;
+}
+
+/* A writer's initials or an end mark closing a story: "MA", "-30-",
+ * "###", "(AP)": a few characters and no lower-case letter. */
+static bool
+initials(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+	size_t i;
+
+	if (b->len > 6)
+		return false;
+	for (i = 0; i < b->len; i++)
+		if (islower((unsigned char)t[i]) || (unsigned char)t[i] >= 0x80)
+			return false;
+	return true;
+}
+
 /* A kicker, label or name line: few words and no sentence end. */
 static bool
 stub(const struct ctx *c, const struct block *b)
@@ -1477,8 +1748,9 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 	size_t i = 0, j = n;
 	const struct block *b;
 
-	while (i < n && i < STUB_MAX && stub(c, &c->bl[k[i]]) &&
-	    c->en[c->bl[k[i]].owner].tag != HTML_LI)
+	while (i < n && i < STUB_MAX && ((stub(c, &c->bl[k[i]]) &&
+	    c->en[c->bl[k[i]].owner].tag != HTML_LI) ||
+	    (i < 2 && head_call(c, &c->bl[k[i]]))))
 		i++;
 	if (i == n)
 		i = 0;
@@ -1487,7 +1759,9 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 		if (!is_heading((enum html_tag)c->en[b->owner].tag) &&
 		    !(stub(c, b) && b->link10 * 2 > b->chars * 10) &&
 		    !(n - j < 3 && b->chars <= 400 &&
-		    has_phrase(c->txt + b->off, b->len, BIOS)))
+		    has_phrase(c->txt + b->off, b->len, BIOS)) &&
+		    !(n - j < 3 && tail_call(c, b)) &&
+		    !(n - j < 2 && initials(c, b)))
 			break;
 		j--;
 	}
@@ -1518,7 +1792,7 @@ compose(struct ctx *c, struct buf *out, size_t *chars)
 		if (prev != NONE) {
 			const struct enode *po = &c->en[c->bl[prev].owner];
 			const struct enode *o = &c->en[b->owner];
-			char sep = is_cell((enum html_tag)po->tag) &&
+			char sep = po != o && is_cell((enum html_tag)po->tag) &&
 			    is_cell((enum html_tag)o->tag) &&
 			    po->parent == o->parent ? '\t' : '\n';
 			if (append_capped(out, &sep, 1) == -1)
@@ -1595,6 +1869,35 @@ find_body(xmlDoc *doc)
 		if (html_tag_of(k) == HTML_BODY)
 			return k;
 	return root;
+}
+
+/*
+ * Pages that paste whole documents into themselves (ad includes with their
+ * own <html>...</html>) make libxml2 close the body or the root early
+ * and go on in a second <html> beside the body or the root; the article
+ * may sit in any of them.  What follows the first body is moved, in
+ * order, into it, so that one walk sees the whole page (a nested <html>
+ * or <body> then reads as a plain container; heads stay skipped).
+ */
+static void
+merge_roots(xmlDoc *doc, xmlNode *body)
+{
+	xmlNode *root = xmlDocGetRootElement(doc), *k, *kn;
+
+	if (root == NULL || body == NULL || body == root)
+		return;
+	for (k = body->next; k != NULL; k = kn) {
+		kn = k->next;
+		xmlUnlinkNode(k);
+		xmlAddChild(body, k);
+	}
+	for (k = root->next; k != NULL; k = kn) {
+		kn = k->next;
+		if (k->type != XML_ELEMENT_NODE)
+			continue;
+		xmlUnlinkNode(k);
+		xmlAddChild(body, k);
+	}
 }
 
 /*
@@ -1838,6 +2141,123 @@ body_rescue(struct ctx *c, char **text)
 	*text = p;
 }
 
+/* ---- comments ------------------------------------------------------ */
+
+/* An id or class naming a comment thread ("comments", "comment-list",
+ * "commentlist", "disqus_thread"...), not one comment or a count. */
+static bool
+thread_name(const char *v)
+{
+	if (v == NULL)
+		return false;
+	if (html_has_word(v, "comments") || html_has_word(v, "commentlist") ||
+	    html_has_word(v, "disqus_thread"))
+		return !html_has_word(v, "count") && !html_has_word(v, "link");
+	return html_has_word(v, "comment") && (html_has_word(v, "list") ||
+	    html_has_word(v, "thread") || html_has_word(v, "section") ||
+	    html_has_word(v, "area"));
+}
+
+/* Characters of n's text inside links, and in all. */
+static void
+link_chars(const xmlNode *n, size_t *in_link, size_t *all)
+{
+	const xmlNode *k;
+	const char *t;
+	bool link;
+
+	*in_link = *all = 0;
+	for (k = html_next((xmlNode *)n, n, true); k != NULL;
+	    k = html_next((xmlNode *)k, n, true)) {
+		if ((t = html_text(k)) == NULL)
+			continue;
+		link = false;
+		for (const xmlNode *a = k->parent; a != NULL && a != n->parent;
+		    a = a->parent)
+			if (html_tag_of(a) == HTML_A)
+				link = true;
+		for (; *t != '\0'; t++)
+			if (!isspace((unsigned char)*t)) {
+				(*all)++;
+				if (link)
+					(*in_link)++;
+			}
+	}
+}
+
+static bool
+has_block_child(const xmlNode *n)
+{
+	const xmlNode *k;
+
+	for (k = n->children; k != NULL; k = k->next)
+		if (k->type == XML_ELEMENT_NODE &&
+		    (html_tag_flags(html_tag_of(k)) & HTML_F_BLOCK))
+			return true;
+	return false;
+}
+
+/*
+ * The comment thread as lines: the first element named as a thread, its
+ * leaf blocks in order, without forms, headings and footers (the
+ * thread's title, commenters' names and dates), link-only lines
+ * ("Reply", permalinks) and labels.
+ * NULL when the page has none.
+ */
+static char *
+comment_text(xmlNode *body, size_t max)
+{
+	xmlNode *n, *th = NULL;
+	struct buf out;
+	enum html_tag t;
+	size_t in_link, all;
+	char *line;
+	bool desc;
+
+	for (n = body; n != NULL; n = html_next(n, body, true))
+		if (n->type == XML_ELEMENT_NODE &&
+		    (thread_name(html_attr(n, "id")) ||
+		    thread_name(html_attr(n, "class")))) {
+			th = n;
+			break;
+		}
+	if (th == NULL)
+		return NULL;
+	buf_init(&out, max);
+	for (n = html_next(th, th, true); n != NULL; n = html_next(n, th, desc)) {
+		desc = true;
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		t = html_tag_of(n);
+		/* headings are the thread's own ("3 comments on...") */
+		if ((html_tag_flags(t) & (HTML_F_SKIP | HTML_F_HEADING)) ||
+		    t == HTML_FORM || t == HTML_NAV || t == HTML_FOOTER) {
+			desc = false;
+			continue;
+		}
+		if (!(html_tag_flags(t) & HTML_F_BLOCK) || has_block_child(n))
+			continue;
+		desc = false;
+		link_chars(n, &in_link, &all);
+		if (all == 0 || in_link * 10 >= all * 8)
+			continue;
+		if ((line = html_node_text(n, 65536)) == NULL)
+			break;
+		if (line[0] != '\0' && !is_label(line, strlen(line)) &&
+		    !has_prefix(line, strlen(line), "reply")) {
+			if (out.len > 0)
+				(void)buf_append(&out, "\n", 1);
+			(void)append_capped(&out, line, strlen(line));
+		}
+		free(line);
+	}
+	if (out.len == 0) {
+		buf_free(&out);
+		return NULL;
+	}
+	return buf_steal(&out, NULL);
+}
+
 static enum sluice_extract_status
 extract_html_page(const char *utf8, size_t len, const char *url,
     const struct sluice_extract_opts *o, struct sluice_extract_doc *out,
@@ -1856,6 +2276,7 @@ extract_html_page(const char *utf8, size_t len, const char *url,
 	c.o = o;
 	meta_opts_default(&mo);
 	mo.max_nodes = o->max_nodes;
+	merge_roots(doc, find_body(doc));
 	if (meta_read(doc, url, &mo, &c.meta, err, errlen) == -1)
 		goto out;
 	if (main_text(&c, doc, &out->text) == -1) {
@@ -1863,6 +2284,8 @@ extract_html_page(const char *utf8, size_t len, const char *url,
 		goto out;
 	}
 	body_rescue(&c, &out->text);
+	if (o->include_comments)
+		out->comments = comment_text(find_body(doc), o->max_output);
 	out->title = c.meta.title;
 	out->author = c.meta.author;
 	out->date = c.meta.date;
@@ -1891,6 +2314,28 @@ finish(struct sluice_extract_doc *out)
 		    strlen(out->text));
 		out->language = dup_or_null(g);
 	}
+}
+
+/* Site memory on the single-page text: the site named, or the host of
+ * the canonical URL, else of the page's URL. */
+static int
+site_memory(const struct sluice_extract_opts *o, const char *url,
+    struct sluice_extract_doc *out, char *err, size_t errlen)
+{
+	char *site = o->site != NULL ? strdup(o->site) : NULL;
+	int rc;
+
+	if (site == NULL && o->site == NULL)
+		site = site_of_url(out->canonical_url);
+	if (site == NULL && o->site == NULL)
+		site = site_of_url(url);
+	if (site == NULL)
+		return 0;
+	rc = site_apply(o->site_memory, site, &out->text, out);
+	free(site);
+	if (rc == -1)
+		snprintf(err, errlen, "out of memory in site memory");
+	return rc;
 }
 
 enum sluice_extract_status
@@ -1942,9 +2387,14 @@ sluice_extract_page(const char *bytes, size_t len, const char *url,
 		    SLUICE_EXTRACT_OK;
 		if (st == SLUICE_EXTRACT_ERROR)
 			snprintf(err, errlen, "out of memory");
-	} else
+	} else {
+		(void)html_fix_scripts(utf8, ulen);
 		st = extract_html_page(utf8, ulen, url, opts, out, err, errlen);
+	}
 	free(utf8);
+	if (st == SLUICE_EXTRACT_OK && opts->site_memory != NULL &&
+	    site_memory(opts, url, out, err, errlen) == -1)
+		st = SLUICE_EXTRACT_ERROR;
 	if (st == SLUICE_EXTRACT_OK || st == SLUICE_EXTRACT_EMPTY)
 		finish(out);
 	return st;

@@ -172,6 +172,105 @@ html_parse(const char *utf8, size_t len, const struct html_opts *o,
 	return doc;
 }
 
+static bool
+script_delim(const char *s, size_t i, size_t len)
+{
+	return i >= len || s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+	    s[i] == '\r' || s[i] == '\f' || s[i] == '/' || s[i] == '>';
+}
+
+static bool
+at_ci(const char *s, size_t i, size_t len, const char *w, size_t wl)
+{
+	return i + wl <= len && strncasecmp(s + i, w, wl) == 0;
+}
+
+/*
+ * The HTML5 script data states, reduced to what decides where a script
+ * ends: plain data, escaped (after "<!--") and double-escaped (after
+ * "<script" in escaped); "-->" returns to plain data.
+ */
+size_t
+html_fix_scripts(char *s, size_t len)
+{
+	enum { S_DATA, S_ESC, S_DESC } st;
+	size_t i = 0, fixed = 0;
+	const char *p;
+
+	while (i < len) {
+		p = memchr(s + i, '<', len - i);
+		if (p == NULL)
+			break;
+		i = (size_t)(p - s);
+		/* Most '<' open other tags: one byte tells. */
+		if (i + 1 < len && s[i + 1] != '!' && s[i + 1] != 's' &&
+		    s[i + 1] != 'S') {
+			i++;
+			continue;
+		}
+		if (at_ci(s, i, len, "<!--", 4)) {
+			p = memmem(s + i + 4, len - i - 4, "-->", 3);
+			i = p != NULL ? (size_t)(p - s) + 3 : len;
+			continue;
+		}
+		if (!at_ci(s, i, len, "<script", 7) ||
+		    !script_delim(s, i + 7, len)) {
+			i++;
+			continue;
+		}
+		p = memchr(s + i, '>', len - i);
+		if (p == NULL)
+			break;
+		i = (size_t)(p - s) + 1;
+		st = S_DATA;
+		while (i < len) {
+			if (s[i] == '-' && st != S_DATA &&
+			    at_ci(s, i, len, "-->", 3)) {
+				st = S_DATA;
+				i += 3;
+				continue;
+			}
+			if (s[i] != '<') {
+				p = memchr(s + i + 1, st == S_DATA ? '<' : '-',
+				    len - i - 1);
+				if (st != S_DATA) {
+					/* in escaped states both '<' and '-'
+					 * matter: stop at the nearer */
+					const char *q = memchr(s + i + 1, '<',
+					    len - i - 1);
+					if (q != NULL && (p == NULL || q < p))
+						p = q;
+				}
+				i = p != NULL ? (size_t)(p - s) : len;
+				continue;
+			}
+			if (st == S_DATA && at_ci(s, i, len, "<!--", 4)) {
+				st = S_ESC;
+				i += 4;
+				continue;
+			}
+			if (st == S_ESC && at_ci(s, i, len, "<script", 7) &&
+			    script_delim(s, i + 7, len)) {
+				st = S_DESC;
+				i += 7;
+				continue;
+			}
+			if (at_ci(s, i, len, "</script", 8)) {
+				if (st != S_DESC && script_delim(s, i + 8, len))
+					break;	/* the real end */
+				s[i + 1] = '_';
+				fixed++;
+				if (st == S_DESC)
+					st = S_ESC;
+				i += 8;
+				continue;
+			}
+			i++;
+		}
+	}
+	return fixed;
+}
+
 enum html_tag
 html_tag_lookup(const char *name)
 {

@@ -75,6 +75,19 @@ struct html_opts {
 htmlDocPtr html_parse(const char *utf8, size_t len, const struct html_opts *o,
     char *err, size_t errlen);
 
+/*
+ * Makes libxml2 end each <script> where an HTML5 parser does.  libxml2
+ * 2.9 ends a script at its first "</script", but HTML5 does not inside
+ * the "escaped" states: after "<!--" a "<script" starts a double-escaped
+ * run whose "</script>" is text of the script (old pages write
+ * document.write('<script src=..></script>') inside <!-- -->).  Such
+ * inner "</script" are rewritten in place to "<_script" (same length;
+ * the script is never output), as is any "</script" not followed by a
+ * delimiter.  HTML comments outside scripts are skipped.  Returns the
+ * number of rewrites.
+ */
+size_t html_fix_scripts(char *s, size_t len);
+
 /* Maps an element to its tag; HTML_OTHER for non-elements and unknowns. */
 enum html_tag html_tag_of(const xmlNode *n);
 /* Maps a lower-case element name; HTML_OTHER if unknown. */

@@ -4,7 +4,9 @@
  *   sluice-extract [--title] [--url URL] [--content-type CT] FILE|-
  *	prints the main text of one page (after its title with --title);
  *   sluice-extract --json [--url URL] [--content-type CT] FILE...
- *	prints one JSON object per file, all in one process.
+ *	prints one JSON object per file, all in one process;
+ *   sluice-extract --site [--host SITE] ... FILE...
+ *	judges the files as pages of one site, in order, with site memory.
  * docs/man/sluice-extract.1 documents the options; keep it in step with
  * help() below.
  */
@@ -22,7 +24,9 @@
 #define USAGE \
 	"usage: sluice-extract [--title] [--url URL] [--content-type CT] " \
 	"FILE|-\n" \
-	"       sluice-extract --json [--url URL] [--content-type CT] " \
+	"       sluice-extract --json [--comments] [--url URL] " \
+	"[--content-type CT] FILE...\n" \
+	"       sluice-extract [--json] --site [--host SITE] [--url URL] " \
 	"FILE...\n" \
 	"       sluice-extract --help | --version\n"
 
@@ -57,6 +61,15 @@ help(void)
 	    "                      description, language, canonical_url,\n"
 	    "                      charset, word_count, and error on a\n"
 	    "                      failure); takes several FILEs\n"
+	    "  -C, --comments      with --json, add the page's comment\n"
+	    "                      thread as \"comments\" (never in text)\n"
+	    "  -s, --site          site memory across the FILEs, read in\n"
+	    "                      order: lines kept on 3 or more earlier\n"
+	    "                      pages of the same site are dropped as\n"
+	    "                      boilerplate; takes several FILEs\n"
+	    "  -H, --host SITE     the FILEs' site for --site (default: the\n"
+	    "                      host of <link rel=canonical>, else of\n"
+	    "                      --url)\n"
 	    "  -h, --help          print this help and exit\n"
 	    "  -V, --version       print the version and exit\n"
 	    "\n"
@@ -138,6 +151,15 @@ tool_doc_json(const char *path, const struct sluice_extract_doc *d,
 	set_str(o, "charset", d->charset);
 	json_object_set_new(o, "word_count",
 	    json_integer((json_int_t)d->word_count));
+	if (d->comments != NULL)
+		set_str(o, "comments", d->comments);
+	if (d->site != NULL) {
+		set_str(o, "site", d->site);
+		json_object_set_new(o, "site_dropped",
+		    json_integer((json_int_t)d->site_dropped));
+		json_object_set_new(o, "site_repeated",
+		    json_boolean(d->site_repeated));
+	}
 	return o;
 }
 
@@ -174,6 +196,10 @@ one(const char *path, const char *url, const char *ct, bool json,
 	err[0] = '\0';
 	st = sluice_extract_page(data, len, url, ct, o, &d, err, sizeof(err));
 	free(data);
+	if (st == SLUICE_EXTRACT_OK && o->site_memory != NULL &&
+	    sluice_site_memory_record(o->site_memory, &d) == -1)
+		fprintf(stderr, "sluice-extract: %s: site memory: out of "
+		    "memory\n", path);
 	if (st != SLUICE_EXTRACT_OK && st != SLUICE_EXTRACT_EMPTY)
 		fprintf(stderr, "sluice-extract: %s: %s: %s\n", path,
 		    sluice_extract_status_name(st), err);
@@ -201,16 +227,21 @@ main(int argc, char **argv)
 		{ "content-type", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "title", no_argument, NULL, 't' },
+		{ "comments", no_argument, NULL, 'C' },
+		{ "site", no_argument, NULL, 's' },
+		{ "host", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sluice_extract_opts o;
-	const char *url = NULL, *ct = NULL;
-	bool json = false, title = false;
+	const char *url = NULL, *ct = NULL, *host = NULL;
+	bool json = false, title = false, site = false;
+	struct sluice_site_memory *mem = NULL;
 	int ch, i, fails = 0;
 
-	while ((ch = getopt_long(argc, argv, "u:c:jthV", LONGOPTS,
+	sluice_extract_opts_default(&o);
+	while ((ch = getopt_long(argc, argv, "u:c:jtCsH:hV", LONGOPTS,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'u':
@@ -225,6 +256,15 @@ main(int argc, char **argv)
 		case 't':
 			title = true;
 			break;
+		case 'C':
+			o.include_comments = true;
+			break;
+		case 's':
+			site = true;
+			break;
+		case 'H':
+			host = optarg;
+			break;
 		case 'h':
 			help();
 			break;
@@ -237,13 +277,21 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || (!json && argc != 1))
+	if (argc < 1 || (!json && !site && argc != 1))
 		usage();
 	xmlInitParser();
 	json_object_seed(0);
-	sluice_extract_opts_default(&o);
+	if (site) {
+		if ((mem = sluice_site_memory_new(NULL)) == NULL) {
+			fprintf(stderr, "sluice-extract: out of memory\n");
+			return 1;
+		}
+		o.site_memory = mem;
+		o.site = host;
+	}
 	for (i = 0; i < argc; i++)
 		fails += one(argv[i], url, ct, json, title, &o);
+	sluice_site_memory_free(mem);
 	fflush(stdout);
 	xmlCleanupParser();
 	return fails > 0 ? 1 : 0;

@@ -60,6 +60,8 @@ enum sluice_extract_status {
 	SLUICE_EXTRACT_ERROR,
 };
 
+struct sluice_site_memory;
+
 struct sluice_extract_opts {
 	/* Largest input in bytes (default 16 MiB). */
 	size_t	max_input;
@@ -76,6 +78,18 @@ struct sluice_extract_opts {
 	/* Keep image captions (figcaption) in the text (default false: the
 	 * human-annotated references leave them out). */
 	bool	keep_captions;
+	/* Site memory (default NULL: off): lines of the main text that the
+	 * memory saw on site_min_pages or more other pages of the site are
+	 * dropped as the site's boilerplate; see sluice_site_memory_new().
+	 * Extraction only reads it; record the page afterwards with
+	 * sluice_site_memory_record(). */
+	struct sluice_site_memory *site_memory;
+	/* The page's site for site_memory (default NULL: the host of the
+	 * canonical URL, else of the url argument, without "www."). */
+	const char *site;
+	/* Fill doc.comments with the page's comment thread (default false).
+	 * Comments never go into text either way. */
+	bool	include_comments;
 };
 
 /* Every string is UTF-8, NUL-terminated, owned by the doc, or NULL. */
@@ -90,6 +104,20 @@ struct sluice_extract_doc {
 	char	*canonical_url;
 	char	*charset;	/* detected input charset (iconv name) */
 	size_t	 word_count;	/* words of text (a CJK character is one) */
+	/* With opts.include_comments: the comment thread, one block per
+	 * line (NULL if none found). */
+	char	*comments;
+	/* With opts.site_memory: */
+	char	*site;		/* the site the page was judged under */
+	size_t	 site_dropped;	/* lines dropped as the site's boilerplate */
+	/* True when most of the page's text (over 80 % of its characters)
+	 * is lines seen on other pages of the site: an index, a duplicate,
+	 * or a template with no story.  The text is then left as the
+	 * single-page cleaner found it, not emptied. */
+	bool	 site_repeated;
+	/* Private: the fingerprints of the page's lines, for
+	 * sluice_site_memory_record(). */
+	void	*site_page;
 };
 
 /* Fills o with the defaults stated above. */
@@ -113,6 +141,82 @@ SLUICE_EXTRACT_API enum sluice_extract_status
 sluice_extract_page(const char *bytes, size_t len, const char *url,
     const char *content_type, const struct sluice_extract_opts *opts,
     struct sluice_extract_doc *out, char *err, size_t errlen);
+
+/*
+ * Site memory: per site, a bounded table of fingerprints (64-bit xxh3 of
+ * the case-folded letters and digits) of the lines the cleaner kept, each
+ * with the number of distinct pages it was recorded from.
+ *
+ * RULES, applied by sluice_extract_page() when opts.site_memory is set,
+ * to the lines of the single-page result:
+ *  - a line seen on site_min_pages or more OTHER pages of the site is
+ *    boilerplate and dropped;
+ *  - a short line (fewer than short_words words: datelines, "Reuters",
+ *    "Don't Miss", a lone number) coincides by chance more easily: it
+ *    needs site_min_pages other pages only when it sits outside the story
+ *    (before its first or after its last long line, of short_words * 4
+ *    words or more) or next to a dropped line (a repeated box's label),
+ *    and twice that many otherwise;
+ *  - nothing else is dropped, so the text never falls below the
+ *    single-page text minus its repeated lines; and when the repeated
+ *    lines hold over 80 % of the characters, nothing is dropped and
+ *    doc.site_repeated is set instead.
+ *
+ * BOUNDS: at most max_sites sites (the least recently recorded site is
+ * evicted) and max_lines fingerprints per site; when a site's table is
+ * full, the quarter of its lines seen on the fewest pages, least recently
+ * first, are evicted (the same boilerplate recurs, so it stays).  Memory
+ * is 16 bytes per line (32 at most with the hash table's slack) plus
+ * about 600 bytes per site: 1024 sites of 4096 lines stay under 140 MiB,
+ * and the usual site holds a few hundred lines.  A page recorded twice (same lines) is
+ * counted once: each site remembers its last 64 pages' fingerprints.
+ *
+ * THREADS: the object carries its own lock; any number of threads may
+ * extract with it and record into it at once.
+ */
+struct sluice_site_memory_opts {
+	size_t		max_sites;	/* default 1024 */
+	size_t		max_lines;	/* per site, default 4096 */
+	unsigned	site_min_pages;	/* default 3 */
+	unsigned	short_words;	/* default 5 */
+};
+
+/* Fills o with the defaults stated above. */
+SLUICE_EXTRACT_API void
+sluice_site_memory_opts_default(struct sluice_site_memory_opts *o);
+
+/* A new, empty memory (opts NULL: the defaults), or NULL out of memory. */
+SLUICE_EXTRACT_API struct sluice_site_memory *
+sluice_site_memory_new(const struct sluice_site_memory_opts *opts);
+
+SLUICE_EXTRACT_API void
+sluice_site_memory_free(struct sluice_site_memory *m);
+
+/*
+ * Records the lines of a page extracted with opts.site_memory set (any
+ * memory; d->site names the site) as seen on one more page.  Returns 0,
+ * 1 if there was nothing to record (no site, no text, or the same page
+ * already recorded), -1 out of memory.
+ */
+SLUICE_EXTRACT_API int
+sluice_site_memory_record(struct sluice_site_memory *m,
+    const struct sluice_extract_doc *d);
+
+/*
+ * Persistence: sluice_site_memory_dump() writes the whole memory into a
+ * new buffer (*buf, *len; the caller frees *buf) in a versioned,
+ * little-endian format; sluice_site_memory_restore() reads one back into
+ * m, replacing the sites it names and keeping m's own bounds.  Both
+ * return 0, or -1 (out of memory; or, for restore, a buffer that is not
+ * a whole dump, after which m holds what was read up to the fault).
+ */
+SLUICE_EXTRACT_API int
+sluice_site_memory_dump(struct sluice_site_memory *m, void **buf,
+    size_t *len);
+
+SLUICE_EXTRACT_API int
+sluice_site_memory_restore(struct sluice_site_memory *m, const void *buf,
+    size_t len);
 
 /* Frees every string of d and zeroes it. */
 SLUICE_EXTRACT_API void

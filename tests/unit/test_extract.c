@@ -404,6 +404,355 @@ test_loose_pass(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Scripts hidden in <!-- --> that write "<script></script>" stay scripts
+ * (HTML5's escaped states), and text after a pasted-in </html> counts. */
+static void
+test_escaped_script(void **state)
+{
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run_file("script-escaped.html", NULL, &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "The harbour commission voted"));
+	assert_non_null(strstr(d.text, "answer by spring"));
+	assert_non_null(strstr(d.text, "last crossing is set"));
+	assert_null(strstr(d.text, "LEAKED"));
+	assert_null(strstr(d.text, "document.write"));
+	assert_null(strstr(d.text, "partner"));
+	sluice_extract_doc_free(&d);
+}
+
+/* Notes around a story inside its container: editorial badges, a "Read
+ * more:" label over links, citation and copyright lines, disclaimers, the
+ * reporter's contact line and a call for readers' photos go; a paragraph
+ * that gives an address stays. */
+static void
+test_tail_notes(void **state)
+{
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run_file("tail-notes.html", NULL, &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "The wool mill on the river", 26) == 0);
+	assert_non_null(strstr(d.text, "parts made in the town"));
+	assert_non_null(strstr(d.text, "tours@woolmill.example.org."));
+	assert_null(strstr(d.text, "editorial process"));
+	assert_null(strstr(d.text, "fact-checked"));
+	assert_null(strstr(d.text, "proofread"));
+	assert_null(strstr(d.text, "Read more"));
+	assert_null(strstr(d.text, "loom makers"));
+	assert_null(strstr(d.text, "Citation:"));
+	assert_null(strstr(d.text, "subject to copyright"));
+	assert_null(strstr(d.text, "Contact reporter"));
+	assert_null(strstr(d.text, "Reach out"));
+	assert_null(strstr(d.text, "User Agreement"));
+	sluice_extract_doc_free(&d);
+}
+
+/* The stamp line above a story ("date / time / station"), an advertising
+ * disclaimer, and after the story a pointer elsewhere ("For more ...,
+ * visit"), an app pitch and the writer's bio go; a
+ * last paragraph opening "For more than" and a sentence with "is" and
+ * "writers" in it stay. */
+static void
+test_staff_tail(void **state)
+{
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run_file("staff-tail.html", NULL, &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Repairs to the ferry pier", 25) == 0);
+	assert_non_null(strstr(d.text, "Residents' patience is a bit thin"));
+	assert_non_null(strstr(d.text, "For more than a decade"));
+	assert_null(strstr(d.text, "1:54 PM"));
+	assert_null(strstr(d.text, "visit our ferry page"));
+	assert_null(strstr(d.text, "advertising disclaimer"));
+	assert_null(strstr(d.text, "Gazette app"));
+	assert_null(strstr(d.text, "harbour reporter"));
+	sluice_extract_doc_free(&d);
+}
+
+/* A story whose first paragraphs sit in a page section of their own,
+ * written as the same <p class> as the body: they join; a paragraph of
+ * that class after the body (another story) does not. */
+static void
+test_split_body(void **state)
+{
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run_file("split-body.html", NULL, &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "The central bank held rates", 27) == 0);
+	assert_non_null(strstr(d.text, "Markets rose on the news"));
+	assert_non_null(strstr(d.text, "The next meeting is in late January"));
+	assert_null(strstr(d.text, "Another story entirely"));
+	assert_null(strstr(d.text, "Most read"));
+	sluice_extract_doc_free(&d);
+}
+
+/* A blog post's comment thread never goes into the text; with
+ * include_comments it comes separately, comments only, one per line. */
+static void
+test_comments(void **state)
+{
+	struct sluice_extract_opts o;
+	struct sluice_extract_doc d;
+	size_t len;
+	char err[256], *h = load("blog-comments.html", &len);
+
+	(void)state;
+	sluice_extract_opts_default(&o);
+	assert_int_equal(sluice_extract_page(h, len, NULL, "text/html", &o,
+	    &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "The broad beans went in late"));
+	assert_non_null(strstr(d.text, "when it is ready."));
+	assert_null(strstr(d.text, "Mine were late too"));
+	assert_null(d.comments);
+	sluice_extract_doc_free(&d);
+
+	o.include_comments = true;
+	assert_int_equal(sluice_extract_page(h, len, NULL, "text/html", &o,
+	    &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+	assert_null(strstr(d.text, "Mine were late too"));
+	assert_non_null(d.comments);
+	assert_string_equal(d.comments, "Mine were late too, and they did "
+	    "just as well. I now wait for the soil to crumble in my hand "
+	    "before sowing anything.\nDid you soak the seeds first? Ours "
+	    "rotted in the cold last year, so this spring I started them in "
+	    "pots indoors.");
+	sluice_extract_doc_free(&d);
+	free(h);
+}
+
+/* One page of a made-up site: a story of its own (n) with the site's
+ * appeal box inside the article, a short "Don't Miss" label mid-story and
+ * a short sign-off line at the end. */
+static char *
+site_page(int n)
+{
+	char *h = NULL;
+	int rc;
+
+	rc = asprintf(&h, "<html><head><title>Story %d</title></head><body>"
+	    "<div class=story><p>Story %d opens on the harbour, with commas, "
+	    "clauses and enough words of its own to read as prose.</p>"
+	    "<div class=box-%d><h4>Become a member</h4>"
+	    "<p>Support the Harbour Gazette: become a member "
+	    "today and keep local reporting free for everyone.</p></div>"
+	    "<p>The second paragraph of story %d goes on about the tides, the "
+	    "boats and the people who work on them every day.</p>"
+	    "<h3>Don't Miss</h3>"
+	    "<p>A third paragraph of story %d, again long enough, closes the "
+	    "account with a quote from the harbour master, who was pleased.</p>"
+	    "<p>Harbour Gazette staff</p></div></body></html>", n, n, n, n, n);
+	assert_true(rc > 0);
+	return h;
+}
+
+static enum sluice_extract_status
+run_site(struct sluice_site_memory *m, int n, struct sluice_extract_doc *d)
+{
+	struct sluice_extract_opts o;
+	enum sluice_extract_status st;
+	char err[256], *h = site_page(n), url[64];
+
+	sluice_extract_opts_default(&o);
+	o.site_memory = m;
+	snprintf(url, sizeof(url), "https://www.gazette.example/%d", n);
+	st = sluice_extract_page(h, strlen(h), url, "text/html", &o, d, err,
+	    sizeof(err));
+	free(h);
+	return st;
+}
+
+/* Lines kept on 3 other pages of a site go from the 4th on, with the
+ * short label of their box; a short label alone inside the story needs 6;
+ * the story stays whole. */
+static void
+test_site_memory(void **state)
+{
+	struct sluice_site_memory *m = sluice_site_memory_new(NULL);
+	struct sluice_extract_doc d;
+	int n;
+
+	(void)state;
+	assert_non_null(m);
+	for (n = 1; n <= 8; n++) {
+		assert_int_equal(run_site(m, n, &d), SLUICE_EXTRACT_OK);
+		assert_string_equal(d.site, "gazette.example");
+		assert_false(d.site_repeated);
+		assert_non_null(strstr(d.text, "opens on the harbour"));
+		assert_non_null(strstr(d.text, "about the tides"));
+		assert_non_null(strstr(d.text, "closes the account"));
+		if (n <= 3) {
+			assert_non_null(strstr(d.text, "Support the Harbour"));
+			assert_int_equal(d.site_dropped, 0);
+			assert_non_null(strstr(d.text, "Become a member"));
+		} else {
+			assert_null(strstr(d.text, "Support the Harbour"));
+			/* the box's short label goes with it */
+			assert_null(strstr(d.text, "Become a member"));
+		}
+		/* the short sign-off, after the story: from the 4th page */
+		assert_true((strstr(d.text, "Harbour Gazette staff") == NULL) ==
+		    (n > 3));
+		/* the short label inside the story: from the 7th */
+		assert_true((strstr(d.text, "Don't Miss") == NULL) == (n > 6));
+		assert_int_equal(sluice_site_memory_record(m, &d), 0);
+		/* the same page twice counts once */
+		assert_int_equal(sluice_site_memory_record(m, &d), 1);
+		sluice_extract_doc_free(&d);
+	}
+	sluice_site_memory_free(m);
+}
+
+/* A dumped memory restored into a new one judges the next page the same
+ * way; a truncated or foreign buffer is refused. */
+static void
+test_site_dump(void **state)
+{
+	struct sluice_site_memory *a = sluice_site_memory_new(NULL), *b;
+	struct sluice_extract_doc d;
+	void *buf;
+	size_t len;
+	int n;
+
+	(void)state;
+	assert_non_null(a);
+	for (n = 1; n <= 3; n++) {
+		assert_int_equal(run_site(a, n, &d), SLUICE_EXTRACT_OK);
+		assert_int_equal(sluice_site_memory_record(a, &d), 0);
+		sluice_extract_doc_free(&d);
+	}
+	assert_int_equal(sluice_site_memory_dump(a, &buf, &len), 0);
+	sluice_site_memory_free(a);
+	b = sluice_site_memory_new(NULL);
+	assert_non_null(b);
+	assert_int_equal(sluice_site_memory_restore(b, buf, len - 1), -1);
+	assert_int_equal(sluice_site_memory_restore(b, "XXXX", 4), -1);
+	assert_int_equal(sluice_site_memory_restore(b, buf, len), 0);
+	free(buf);
+	assert_int_equal(run_site(b, 4, &d), SLUICE_EXTRACT_OK);
+	assert_null(strstr(d.text, "Support the Harbour"));
+	assert_non_null(strstr(d.text, "about the tides"));
+	/* page 3 again: already recorded before the dump */
+	sluice_extract_doc_free(&d);
+	assert_int_equal(run_site(b, 3, &d), SLUICE_EXTRACT_OK);
+	assert_int_equal(sluice_site_memory_record(b, &d), 1);
+	sluice_extract_doc_free(&d);
+	sluice_site_memory_free(b);
+}
+
+/* A page made only of lines the site repeats is flagged, not emptied. */
+static void
+test_site_repeated(void **state)
+{
+	static const char h[] = "<html><body><div class=main>"
+	    "<p>Welcome to the Harbour Gazette, the paper of the island and "
+	    "its people since eighteen ninety, printed every week.</p>"
+	    "<p>Our newsroom is open to readers on weekdays; bring your "
+	    "stories, photographs and letters to the editor.</p>"
+	    "<p>Issue %d</p></div></body></html>";
+	struct sluice_site_memory_opts mo;
+	struct sluice_site_memory *m;
+	struct sluice_extract_opts o;
+	struct sluice_extract_doc d;
+	char err[256];
+	int n;
+
+	(void)state;
+	sluice_site_memory_opts_default(&mo);
+	mo.max_sites = 1;
+	mo.max_lines = 16;
+	m = sluice_site_memory_new(&mo);
+	assert_non_null(m);
+	sluice_extract_opts_default(&o);
+	o.site_memory = m;
+	o.site = "gazette";
+	for (n = 0; n < 5; n++) {
+		/* the same text but for an issue number: a new page */
+		char page[sizeof(h) + 32];
+		snprintf(page, sizeof(page), h, n);
+		assert_int_equal(sluice_extract_page(page, strlen(page), NULL,
+		    "text/html", &o, &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+		assert_non_null(strstr(d.text, "Welcome to the Harbour"));
+		assert_non_null(strstr(d.text, "Our newsroom is open"));
+		assert_true(d.site_repeated == (n >= 3));
+		assert_int_equal(d.site_dropped, 0);
+		assert_int_equal(sluice_site_memory_record(m, &d), 0);
+		/* the same page again: "already recorded" */
+		assert_int_equal(sluice_site_memory_record(m, &d), 1);
+		sluice_extract_doc_free(&d);
+	}
+	sluice_site_memory_free(m);
+}
+
+/* Small bounds: full tables evict, sites beyond max_sites evict the least
+ * recently recorded, and nothing breaks. */
+static void
+test_site_bounds(void **state)
+{
+	struct sluice_site_memory_opts mo;
+	struct sluice_site_memory *m;
+	struct sluice_extract_opts o;
+	struct sluice_extract_doc d;
+	char err[256], *h, site[16];
+	int n;
+
+	(void)state;
+	sluice_site_memory_opts_default(&mo);
+	mo.max_sites = 2;
+	mo.max_lines = 16;
+	m = sluice_site_memory_new(&mo);
+	assert_non_null(m);
+	sluice_extract_opts_default(&o);
+	o.site_memory = m;
+	for (n = 1; n <= 40; n++) {
+		snprintf(site, sizeof(site), "s%d", n % 3);
+		o.site = site;
+		h = site_page(n);
+		assert_int_equal(sluice_extract_page(h, strlen(h), NULL,
+		    "text/html", &o, &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+		free(h);
+		assert_non_null(strstr(d.text, "about the tides"));
+		assert_int_equal(sluice_site_memory_record(m, &d), 0);
+		sluice_extract_doc_free(&d);
+	}
+	sluice_site_memory_free(m);
+}
+
+/* A sponsor pitch opening the page, and a "Don't miss out" call, a
+ * production credit and the writer's initials closing it go; the story
+ * stays whole. */
+static void
+test_page_ends(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    "<p>Are you ready to bring more awareness to your brand? Consider "
+	    "becoming a sponsor of our tour.</p>"
+	    PARA(1) PARA(2) PARA(3) PARA(4)
+	    "<p>Don\xE2\x80\x99t miss out \xE2\x80\x93 start your season by "
+	    "signing up for a free account today!</p>"
+	    "<p>Interview produced by Jane Roe.</p>"
+	    "<p>MA</p></article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Paragraph 1 of", 14) == 0);
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_null(strstr(d.text, "sponsor"));
+	assert_null(strstr(d.text, "miss out"));
+	assert_null(strstr(d.text, "produced by"));
+	assert_null(strstr(d.text, "\nMA"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -459,6 +808,68 @@ test_threads(void **state)
 	free(html);
 }
 
+struct site_job {
+	struct sluice_site_memory *m;
+	int		 site, bad;
+};
+
+/* Pages 1..12 of one site, each extracted then recorded. */
+static void *
+site_worker(void *arg)
+{
+	struct site_job *j = arg;
+	struct sluice_extract_opts o;
+	struct sluice_extract_doc d;
+	char err[128], site[16], *h;
+	int n;
+
+	sluice_extract_opts_default(&o);
+	o.site_memory = j->m;
+	snprintf(site, sizeof(site), "site%d", j->site);
+	o.site = site;
+	for (n = 1; n <= 12; n++) {
+		h = site_page(n);
+		if (sluice_extract_page(h, strlen(h), NULL, "text/html", &o, &d,
+		    err, sizeof(err)) != SLUICE_EXTRACT_OK ||
+		    strstr(d.text, "about the tides") == NULL ||
+		    (strstr(d.text, "Support the Harbour") == NULL) != (n > 3) ||
+		    sluice_site_memory_record(j->m, &d) != 0)
+			j->bad++;
+		sluice_extract_doc_free(&d);
+		free(h);
+	}
+	return NULL;
+}
+
+/* Threads extracting with and recording into one memory at once, each
+ * on its own site, see exactly what one thread alone would. */
+static void
+test_site_threads(void **state)
+{
+	struct sluice_site_memory_opts mo;
+	struct site_job jobs[4];
+	pthread_t th[4];
+	int i;
+
+	(void)state;
+	sluice_site_memory_opts_default(&mo);
+	mo.max_sites = 4;
+	jobs[0].m = sluice_site_memory_new(&mo);
+	assert_non_null(jobs[0].m);
+	for (i = 0; i < 4; i++) {
+		jobs[i].m = jobs[0].m;
+		jobs[i].site = i;
+		jobs[i].bad = 0;
+		assert_int_equal(pthread_create(&th[i], NULL, site_worker,
+		    &jobs[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(jobs[i].bad, 0);
+	}
+	sluice_site_memory_free(jobs[0].m);
+}
+
 static void
 test_word_count(void **state)
 {
@@ -487,7 +898,18 @@ main(void)
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_article_body_rescue),
 		cmocka_unit_test(test_loose_pass),
+		cmocka_unit_test(test_page_ends),
+		cmocka_unit_test(test_escaped_script),
+		cmocka_unit_test(test_tail_notes),
+		cmocka_unit_test(test_staff_tail),
+		cmocka_unit_test(test_split_body),
+		cmocka_unit_test(test_comments),
+		cmocka_unit_test(test_site_memory),
+		cmocka_unit_test(test_site_dump),
+		cmocka_unit_test(test_site_repeated),
+		cmocka_unit_test(test_site_bounds),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_site_threads),
 		cmocka_unit_test(test_word_count),
 	};
 

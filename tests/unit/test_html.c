@@ -96,6 +96,30 @@ test_fold_and_collapse(void **state)
 	assert_int_equal(html_utf8_trim("ab\xC3\xA9", 4), 4);
 }
 
+/* A script ends where HTML5 ends it: "</script>" written by a script
+ * inside <!-- --> is script text, a plain one ends the script. */
+static void
+test_fix_scripts(void **state)
+{
+	char a[] = "<script><!--\ndocument.write('<script src=x></script>');"
+	    "\nvar y;//--></script><p>text</p>";
+	char b[] = "<script>var s = '</script>';</script>";
+	char c[] = "<!-- <script><!-- <script></script> --><script>x</script>";
+	char d[] = "<script>a</scriptx>b</script>";
+
+	(void)state;
+	assert_int_equal(html_fix_scripts(a, strlen(a)), 1);
+	assert_non_null(strstr(a, "<_script>');"));
+	assert_non_null(strstr(a, "//--></script><p>"));
+	/* Outside the escaped states HTML5 ends it too: left alone. */
+	assert_int_equal(html_fix_scripts(b, strlen(b)), 0);
+	/* Comments outside scripts are skipped whole. */
+	assert_int_equal(html_fix_scripts(c, strlen(c)), 0);
+	/* libxml2 would end at "</scriptx", HTML5 does not. */
+	assert_int_equal(html_fix_scripts(d, strlen(d)), 1);
+	assert_string_equal(d, "<script>a<_scriptx>b</script>");
+}
+
 int
 main(void)
 {
@@ -104,6 +128,7 @@ main(void)
 		cmocka_unit_test(test_class_bits),
 		cmocka_unit_test(test_node_text),
 		cmocka_unit_test(test_fold_and_collapse),
+		cmocka_unit_test(test_fix_scripts),
 	};
 
 	xmlInitParser();
