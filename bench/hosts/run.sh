@@ -13,7 +13,9 @@
 #	-t SECONDS           give up on one round after this long (default 120)
 #	-k                   keep each round's sluiced state
 #
-#   SLUICE_BENCH_SET="--set KEY=VALUE ..." adds settings (for diagnosis;
+#   SLUICE_BENCH_CONF=FILE runs sluiced on FILE (an older build's own conf,
+#   to measure it in the same run); SLUICE_BENCH_SET="--set KEY=VALUE ..."
+#   adds settings (for diagnosis;
 #   the figures are taken without it).
 #
 # One nginx listens on every port; each port is a host with its own
@@ -72,7 +74,7 @@ build=$(cd "${1:-$root/build}" 2>/dev/null && pwd) ||
 # shellcheck source=bench/shared.sh
 . "$root/bench/shared.sh"
 corpus=$shared/corpus/extract-dev/html
-conf=$root/conf/sluiced.conf
+conf=${SLUICE_BENCH_CONF:-$root/conf/sluiced.conf}
 PATH=$PATH:/usr/sbin	# nginx lives there; non-root shells may lack it
 pages=$((hosts * per_host))
 # The bundled fetch.host_delay; the floor below is worked out from it.
