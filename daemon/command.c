@@ -645,7 +645,7 @@ command_export_put(struct export *e, const char *json, size_t len)
 		if (pending >= EXPORT_QUEUE)
 			return 1;
 		if (e->off < head) {
-			p = EXPORT_HEAD + e->off;
+			p = &EXPORT_HEAD[e->off];
 			n = head - e->off;
 		} else if (e->off < head + len) {
 			p = json + (e->off - head);
@@ -654,7 +654,7 @@ command_export_put(struct export *e, const char *json, size_t len)
 			p = e->tag + (e->off - head - len);
 			n = head + len + e->taglen - e->off;
 		} else {
-			p = EXPORT_TAIL + (e->off - head - len - e->taglen);
+			p = &EXPORT_TAIL[e->off - head - len - e->taglen];
 			n = total - e->off;
 		}
 		if (n > EXPORT_QUEUE - pending)
