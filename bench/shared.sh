@@ -54,3 +54,30 @@ run_child() {
 	child=
 	return "$rc"
 }
+
+# Waits for the sluiced just started ($daemon_pid, its log in
+# DIR/sluiced.log) to answer on SOCK; dies with its log if it does not.
+wait_daemon() {
+	local dir=$1 sock=$2
+	for _ in $(seq 100); do
+		"$build/sluicectl" -s "$sock" -t 2 status >/dev/null 2>&1 &&
+		    return 0
+		kill -0 "$daemon_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$dir/sluiced.log" >&2
+	die "sluiced did not come up"
+}
+
+# When not every page is done, shows what the daemon in DIR says about it.
+daemon_post_mortem() {
+	local dir=$1 ctl=("$build/sluicectl" -s "$1/state/control.sock" -t 10)
+	echo "    --- sluicectl status"
+	"${ctl[@]}" status | sed 's/^/    /' || true
+	echo "    --- sluicectl hosts"
+	"${ctl[@]}" hosts | head -n 20 | sed "s/^/    /" || true
+	echo "    --- sluicectl jobs --state failed (first 10)"
+	"${ctl[@]}" jobs --state failed --limit 10 | sed 's/^/    /' || true
+	echo "    --- end of $dir/sluiced.log"
+	tail -n 20 "$dir/sluiced.log" | sed 's/^/    /'
+}
