@@ -747,11 +747,13 @@ ctlclient_print_config(FILE *out, const json_t *reply)
 			section[sl] = '\0';
 		}
 		ctlclient_fmt_config_value(v, val, sizeof(val));
-		fprintf(out, "%s = ", dot != NULL ? dot + 1 : key);
+		fprintf(out, "%s =", dot != NULL ? dot + 1 : key);
 		if (strpbrk(val, " \t#\"\\") == NULL) {
-			fprintf(out, "%s\n", val);
+			/* an empty value is written "key =", as in the file */
+			fprintf(out, "%s%s\n", *val != '\0' ? " " : "", val);
 			continue;
 		}
+		fputc(' ', out);
 		fputc('"', out);
 		for (const char *p = val; *p != '\0'; p++) {
 			if (*p == '"' || *p == '\\')
