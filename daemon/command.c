@@ -261,15 +261,24 @@ command_dups_json(struct command *cmd)
 	    dedup_index_full(cmd->dedup));
 }
 
-static void
-cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
+/* {"queued":N,...}: the jobs by state, as status and stats give them. */
+static json_t *
+command_jobs_json(const struct queue_counts *q)
 {
-	const struct queue_counts *q = &cmd->queue->counts;
 	json_t *jobs = json_object();
 
 	for (int i = 0; i < JOB_NSTATES; i++)
 		json_object_set_new(jobs, job_state_name(i),
 		    json_integer((json_int_t)q->state[i]));
+	return jobs;
+}
+
+static void
+cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	const struct queue_counts *q = &cmd->queue->counts;
+	json_t *jobs = command_jobs_json(q);
+
 	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
 	    "s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:f, s:i, s:i, s:i, s:I, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
@@ -442,21 +451,18 @@ static void
 cmd_stats(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
 	const struct queue_counts *q = &cmd->queue->counts;
-	json_t *jobs = json_object(), *hosts;
+	json_t *jobs, *hosts;
 	MDB_txn *txn;
 	int rc = store_txn_read(cmd->store, &txn);
 
 	if (rc != 0) {
-		json_decref(jobs);
 		command_reply_error(c, req, PROTO_INTERNAL, mdb_strerror(rc));
 		return;
 	}
 	hosts = stats_hosts(cmd, txn, command_req_uint(req, "hosts",
 	    STATS_HOSTS_DEFAULT));
 	mdb_txn_abort(txn);
-	for (int i = 0; i < JOB_NSTATES; i++)
-		json_object_set_new(jobs, job_state_name(i),
-		    json_integer((json_int_t)q->state[i]));
+	jobs = command_jobs_json(q);
 	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
 	    "s:{s:I, s:I, s:I}, s:i, s:i, s:{s:o, s:o}, s:o, s:o, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",

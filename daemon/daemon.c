@@ -700,17 +700,24 @@ daemon_arm_wake(struct daemon *d, uint64_t now)
 #define STUCK_RETRY_MIN_MS	250
 #define STUCK_RETRY_MAX_MS	30000
 
+/* Answers the pending requests with the error the store's last failed
+ * commit gives. */
+static void
+daemon_refuse_ops(struct daemon *d)
+{
+	ops_fail(&d->ops, d->turn.last_error == MDB_MAP_FULL ?
+	    PROTO_STORE_FULL : PROTO_INTERNAL,
+	    "the store cannot take this change now");
+	command_answer(&d->command, ops_take(&d->ops));
+}
+
 static bool
 daemon_stuck_waits(struct daemon *d)
 {
 	if (!d->store.stuck || mono_ms() >= d->stuck_until_mono)
 		return false;
-	if (ops_pending(&d->ops)) {
-		ops_fail(&d->ops, d->turn.last_error == MDB_MAP_FULL ?
-		    PROTO_STORE_FULL : PROTO_INTERNAL,
-		    "the store cannot take this change now");
-		command_answer(&d->command, ops_take(&d->ops));
-	}
+	if (ops_pending(&d->ops))
+		daemon_refuse_ops(d);
 	return true;
 }
 
@@ -759,12 +766,8 @@ daemon_pass(struct daemon *d)
 		lease_start(&d->leases);
 		d->plan_stalled = need == TURN_NOW && !clients &&
 		    d->leases.started == 0;
-	} else if (r == TURN_FAILED) {
-		ops_fail(&d->ops, d->turn.last_error == MDB_MAP_FULL ?
-		    PROTO_STORE_FULL : PROTO_INTERNAL,
-		    "the store cannot take this change now");
-		command_answer(&d->command, ops_take(&d->ops));
-	}
+	} else if (r == TURN_FAILED)
+		daemon_refuse_ops(d);
 	command_check_waiters(&d->command);
 	daemon_arm_wake(d, now_ms());
 }
