@@ -177,9 +177,13 @@ static const struct {
 	    "id, kind (url, exact or near), similarity, URL.  No options.\n" },
 	{ "export",
 	    "Writes the stored documents to stdout, one JSON object a line, in\n"
-	    "fetch order.  Waits as long as it takes unless -t is given.\n\n"
+	    "fetch order.  The export takes as long as it needs, but each\n"
+	    "line must arrive within the progress timeout.\n\n"
 	    "  --since TIME            only documents fetched since TIME\n"
-	    "  --include-duplicates    also the documents found to be copies\n\n"
+	    "  --include-duplicates    also the documents found to be copies\n"
+	    "  --progress-timeout S    longest wait for the next line (default\n"
+	    "                          60, or -t when given; 0 waits for ever);\n"
+	    "                          exit status 2 when it passes\n\n"
 	    HELP_TIME },
 	{ "pause",
 	    "Stops dispatching new fetches (those in flight finish) until\n"
