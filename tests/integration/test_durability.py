@@ -128,6 +128,15 @@ def killer(d, submitting, kills, errors, stop):
                 time.sleep(rng.uniform(0.1, 0.5))
             phase = "submit" if submitting.is_set() else "fetch"
             st = queue_state(d)
+            # Submissions now wait to be indexed only briefly (turns that
+            # plan fetches index them too): until one kill has landed in
+            # that window, aim for it, for up to a second.
+            if phase == "submit" and not any(k[3] > 0 for k in kills):
+                for _ in range(50):
+                    if st is None or st[2] > 0:
+                        break
+                    time.sleep(0.02)
+                    st = queue_state(d)
             if st is None:
                 errors.append("sluiced does not answer status")
                 return
