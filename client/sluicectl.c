@@ -809,8 +809,9 @@ do_submit(struct ctl *ctx, int argc, char **argv)
 	int rc;
 
 	rc = submit_parse(ctx, argc, argv, &so);
-	if (rc == 0 && so.base != NULL && argc - optind == 1 &&
-	    strcmp(argv[optind], "-") == 0 && submit_fit(ctx, &so) == -1)
+	/* One URL as an argument fits any limit: no need to ask. */
+	if (rc == 0 && so.base != NULL && (argc - optind > 1 ||
+	    strcmp(argv[optind], "-") == 0) && submit_fit(ctx, &so) == -1)
 		rc = CTL_EXIT_UNREACHABLE;
 	if (rc == 0 && (so.base == NULL || ctlclient_batch_init(&run.batch,
 	    so.batch, so.max_request) == -1)) {

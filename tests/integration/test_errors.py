@@ -183,8 +183,13 @@ def test_submit_fits_max_batch(tmp):
         r = d.ctl("submit", "--batch", "1000", "-", input="\n".join(more))
         assert r.code == 0, r
         assert [len(o["results"]) for o in r.json] == [7] * 7 + [1], r.out
+        # URLs given as arguments are split the same way.
+        args = [f"http://h8.example/r/{i}" for i in range(20)]
+        r = d.ctl("submit", *args)
+        assert r.code == 0, r
+        assert [len(o["results"]) for o in r.json] == [7, 7, 6], r.out
         assert len(ok(req(d, {"cmd": "jobs", "limit": 1000}))["jobs"]) \
-            == 100
+            == 120
 
 
 def test_cancel_many(tmp):
