@@ -17,6 +17,7 @@
 #include "dedup.h"
 #include "doc.h"
 #include "fetch.h"
+#include "lease.h"
 #include "metrics.h"
 #include "op.h"
 #include "outcome.h"
@@ -254,11 +255,23 @@ command_dups_json(struct command *cmd)
 {
 	const struct queue_counts *q = &cmd->queue->counts;
 
-	return json_pack("{s:I, s:I, s:I, s:I, s:b}", "url",
-	    (json_int_t)q->dup_url, "exact", (json_int_t)q->dup_exact, "near",
-	    (json_int_t)q->dup_near, "index_bytes",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "submit",
+	    (json_int_t)q->dup_submit, "url", (json_int_t)q->dup_url, "exact",
+	    (json_int_t)q->dup_exact, "near", (json_int_t)q->dup_near,
+	    "index_docs", (json_int_t)dedup_indexed(cmd->dedup), "index_bytes",
 	    (json_int_t)dedup_memory(cmd->dedup), "index_full",
 	    dedup_index_full(cmd->dedup));
+}
+
+/* The running totals, kept in the store since it was created. */
+static json_t *
+command_totals_json(const struct queue_counts *q)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "submitted",
+	    (json_int_t)q->submitted, "fetched", (json_int_t)q->fetched,
+	    "failed", (json_int_t)q->failed, "retried", (json_int_t)q->retried,
+	    "bytes", (json_int_t)q->bytes, "not_modified",
+	    (json_int_t)q->not_modified);
 }
 
 /* {"queued":N,...}: the jobs by state, as status and stats give them. */
@@ -279,18 +292,20 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	const struct queue_counts *q = &cmd->queue->counts;
 	json_t *jobs = command_jobs_json(q);
 
-	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
-	    "s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:f, s:i, s:i, s:i, s:I, s:o}",
+	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, s:o, "
+	    "s:o, s:f, s:i, s:i, s:i, s:i, s:i, s:I, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - cmd->started_mono) / 1000), "paused",
 	    cmd->paused, "draining", cmd->stopping, "jobs", jobs, "totals",
-	    "submitted", (json_int_t)q->submitted, "fetched",
-	    (json_int_t)q->fetched, "failed", (json_int_t)q->failed, "bytes",
-	    (json_int_t)q->bytes, "not_modified", (json_int_t)q->not_modified,
-	    "duplicates", command_dups_json(cmd), "rate_1m", outcome_rate(cmd->outcomes), "inflight",
-	    (int)fetch_inflight(cmd->fetch), "workers", (int)work_threads(cmd->work),
-	    "work_backlog", (int)work_backlog(cmd->work), "unindexed",
-	    (json_int_t)queue_unindexed(cmd->queue), "store", command_store_json(cmd)));
+	    command_totals_json(q), "duplicates", command_dups_json(cmd),
+	    "rate_1m", outcome_rate(cmd->outcomes), "inflight",
+	    (int)fetch_inflight(cmd->fetch), "robots_inflight",
+	    (int)cmd->leases->robots_inflight, "to_commit",
+	    (int)cmd->outcomes->count,
+	    "workers", (int)work_threads(cmd->work), "work_backlog",
+	    (int)work_backlog(cmd->work), "unindexed",
+	    (json_int_t)queue_unindexed(cmd->queue), "store",
+	    command_store_json(cmd)));
 }
 
 /* --- stats: status with the recent counters (sluicectl watch) ------ */
@@ -464,12 +479,12 @@ cmd_stats(struct command *cmd, struct ctl_conn *c, json_t *req)
 	mdb_txn_abort(txn);
 	jobs = command_jobs_json(q);
 	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
-	    "s:{s:I, s:I, s:I}, s:i, s:i, s:{s:o, s:o}, s:o, s:o, s:o}",
+	    "s:o, s:I, s:i, s:i, s:{s:o, s:o}, s:o, s:o, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - cmd->started_mono) / 1000), "paused",
 	    cmd->paused, "draining", cmd->stopping, "jobs", jobs, "totals",
-	    "fetched", (json_int_t)q->fetched, "failed", (json_int_t)q->failed,
-	    "bytes", (json_int_t)cmd->metrics->fetched_bytes, "inflight",
+	    command_totals_json(q), "transfer_bytes",
+	    (json_int_t)cmd->metrics->fetched_bytes, "inflight",
 	    (int)fetch_inflight(cmd->fetch), "work_backlog",
 	    (int)work_backlog(cmd->work), "rates", "10s",
 	    stats_rate(cmd->metrics, 10), "1m", stats_rate(cmd->metrics, 60),

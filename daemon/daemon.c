@@ -798,7 +798,8 @@ daemon_wire(struct daemon *d)
 	d->command = (struct command){ .cfg = &d->cfg, .store = &d->store,
 	    .queue = &d->queue, .docs = &d->docs, .sched = &d->sched,
 	    .dedup = &d->dedup, .ops = &d->ops, .outcomes = &d->outcomes,
-	    .metrics = &d->metrics, .url_opts = &d->url_opts, .started_mono = mono_ms(),
+	    .leases = &d->leases, .metrics = &d->metrics,
+	    .url_opts = &d->url_opts, .started_mono = mono_ms(),
 	    .calls = { .reload = daemon_on_reload, .arg = d } };
 	daemon_steps(d);
 }

@@ -409,6 +409,8 @@ lease_start(struct leases *ls)
 			 * before this one may have taken a while. */
 			if (!l->robots)
 				sched_started(ls->sched, l->host, now_ms());
+			else
+				ls->robots_inflight++;
 			ls->started++;
 			continue;
 		}
@@ -456,6 +458,8 @@ lease_fetched(struct fetch_result *r, void *arg)
 	struct lease *l = r->arg;
 	char *url;
 
+	if (l->robots)
+		ls->robots_inflight--;
 	if (r->error == FETCH_ERR_ABORTED && ls->stopping) {
 		/* Shutdown: the job stays active and is requeued at start. */
 		fetch_result_free(r);
