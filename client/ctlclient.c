@@ -330,6 +330,36 @@ ctlclient_read_line(struct ctlclient *c, const char **line, size_t *len,
 }
 
 int
+ctlclient_read_bytes(struct ctlclient *c, size_t n, FILE *out, char *err,
+    size_t errlen)
+{
+	while (n > 0) {
+		size_t have = c->in.len - c->off, take = have < n ? have : n;
+		int rc;
+
+		if (take > 0) {
+			if (out != NULL &&
+			    fwrite(c->in.data + c->off, 1, take, out) != take) {
+				snprintf(err, errlen, "write: %s",
+				    strerror(errno));
+				return -1;
+			}
+			c->off += take;
+			c->scan = 0;
+			n -= take;
+			continue;
+		}
+		rc = fill(c, err, errlen);
+		if (rc == 0)
+			snprintf(err, errlen, "the daemon closed the "
+			    "connection in the middle of a reply");
+		if (rc != 1)
+			return -1;
+	}
+	return 0;
+}
+
+int
 ctlclient_read_reply(struct ctlclient *c, json_t **reply,
     const char **line, size_t *len, char *err, size_t errlen)
 {

@@ -166,7 +166,11 @@ static const struct {
 	    HELP_STATES },
 	{ "doc",
 	    "Prints the stored document of job ID, or of URL, as indented\n"
-	    "JSON.  No options.\n" },
+	    "JSON.\n\n"
+	    "  --raw  write the response body as it was stored instead (after\n"
+	    "         any Content-Encoding was undone; in its own charset), to\n"
+	    "         stdout as it is; needs store.keep_raw, which is on by\n"
+	    "         default\n" },
 	{ "hosts",
 	    "Lists every host: transfers in flight, jobs queued, done and\n"
 	    "failed, the next request's time, backoff, robots.txt state\n"
@@ -1224,17 +1228,65 @@ do_hosts(struct ctl *ctx, int argc, char **argv)
 	}
 }
 
+/* doc --raw: the reply line, then raw_bytes bytes of body and "\n". */
+static int
+doc_raw(struct ctl *ctx, json_t *req)
+{
+	json_t *reply;
+	json_int_t n;
+	char err[512];
+	int rc;
+
+	json_object_set_new(req, "raw", json_true());
+	if (ctl_call(ctx, req, &reply) == -1)
+		return CTL_EXIT_UNREACHABLE;
+	rc = ctl_check(ctx, reply);
+	n = json_integer_value(json_object_get(reply, "raw_bytes"));
+	json_decref(reply);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	/* With --json, the protocol's bytes as they came, newline included. */
+	if (n < 0 || ctlclient_read_bytes(&ctx->conn, (size_t)n, stdout, err,
+	    sizeof(err)) == -1 || ctlclient_read_bytes(&ctx->conn, 1,
+	    ctx->json ? stdout : NULL, err, sizeof(err)) == -1) {
+		fprintf(stderr, "sluicectl: %s: %s\n", ctx->socket, n < 0 ?
+		    "bad raw_bytes in the reply" : err);
+		return CTL_EXIT_UNREACHABLE;
+	}
+	return CTL_EXIT_OK;
+}
+
 static int
 do_doc(struct ctl *ctx, int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "raw", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_t *req;
 	uint64_t id;
+	int ch, raw = 0;
 
-	if (argc != 2)
+	cmd_getopt_reset();
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 'r')
+			raw = 1;
+		else
+			return bad_option(ctx, ch, argv);
+	}
+	if (argc - optind != 1)
 		return usage_error(ctx, "needs one document id or URL");
-	if (ctlclient_parse_uint(argv[1], INT64_MAX, &id) == 0)
-		return ctl_simple(ctx, request_id("doc", id), ctlclient_print_doc);
-	return ctl_simple(ctx, json_pack("{ssss}", "cmd", "doc", "url",
-	    argv[1]), ctlclient_print_doc);
+	if (ctlclient_parse_uint(argv[optind], INT64_MAX, &id) == 0)
+		req = request_id("doc", id);
+	else
+		req = json_pack("{ssss}", "cmd", "doc", "url", argv[optind]);
+	if (req == NULL) {
+		fprintf(stderr, "sluicectl: out of memory\n");
+		return CTL_EXIT_FAILED;
+	}
+	if (raw)
+		return doc_raw(ctx, req);
+	return ctl_simple(ctx, req, ctlclient_print_doc);
 }
 
 static int

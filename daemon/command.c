@@ -7,6 +7,8 @@
  * queue become an op (op.c) that the turn applies in its write
  * transaction, answered here after the commit.
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,12 +578,14 @@ cmd_jobs(struct command *cmd, struct ctl_conn *c, json_t *req)
 	command_with_read_txn(cmd, c, req, read_jobs);
 }
 
+/* The document a doc request names (by id, or by its job's URL) and its
+ * parsed JSON: NULL, or the error reply. */
 static json_t *
-read_doc(struct command *cmd, MDB_txn *txn, json_t *req)
+command_find_doc(struct command *cmd, MDB_txn *txn, json_t *req,
+    uint64_t *idp, json_t **doc)
 {
 	const char *url = json_string_value(json_object_get(req, "url"));
 	uint64_t id = command_req_uint(req, "id", 0);
-	json_t *doc;
 	char *canon = NULL;
 	int rc = 0;
 
@@ -597,18 +601,122 @@ read_doc(struct command *cmd, MDB_txn *txn, json_t *req)
 		}
 	}
 	if (rc == 0)
-		rc = id ? doc_get(cmd->docs, txn, id, &doc) : MDB_NOTFOUND;
+		rc = id ? doc_get(cmd->docs, txn, id, doc) : MDB_NOTFOUND;
 	if (rc == MDB_NOTFOUND)
 		return proto_error(PROTO_NOT_FOUND, "no such document");
 	if (rc != 0)
 		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
+	*idp = id;
+	return NULL;
+}
+
+static json_t *
+read_doc(struct command *cmd, MDB_txn *txn, json_t *req)
+{
+	json_t *doc, *err;
+	uint64_t id;
+
+	if ((err = command_find_doc(cmd, txn, req, &id, &doc)) != NULL)
+		return err;
 	return json_pack("{s:b, s:o}", "ok", 1, "doc", doc);
+}
+
+/* A document's field, null when absent. */
+static json_t *
+command_field(json_t *doc, const char *name)
+{
+	json_t *v = json_object_get(doc, name);
+
+	return v != NULL ? v : json_null();
+}
+
+/* doc with "raw": the reply line, then raw_bytes bytes and a newline. */
+struct raw_reply {
+	json_t		*head;
+	const void	*body;
+	size_t		 len;
+};
+
+static int
+command_write_raw(struct buf *out, void *arg)
+{
+	struct raw_reply *r = arg;
+	char *line = json_dumps(r->head, JSON_COMPACT);
+	int rc = -1;
+
+	if (line != NULL && buf_append(out, line, strlen(line)) == 0 &&
+	    buf_append(out, "\n", 1) == 0 &&
+	    buf_append(out, r->body, r->len) == 0)
+		rc = 0;
+	free(line);
+	return rc;
+}
+
+static void
+command_doc_raw(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	/* The whole body is queued at once: it must fit the client's reply
+	 * buffer, with room for the line before it. */
+	size_t max = cmd->cfg->max_reply_buffer - 4096;
+	struct raw_reply r = { 0 };
+	json_t *doc = NULL, *err;
+	void *body = NULL;
+	uint64_t id = 0;
+	MDB_txn *txn;
+	char msg[256];
+	int rc = store_txn_read(cmd->store, &txn);
+
+	if (rc != 0) {
+		command_reply_error(c, req, PROTO_INTERNAL, mdb_strerror(rc));
+		return;
+	}
+	err = command_find_doc(cmd, txn, req, &id, &doc);
+	if (err == NULL)
+		rc = doc_get_raw(cmd->docs, txn, id, max, &body, &r.len);
+	mdb_txn_abort(txn);
+	if (err == NULL && rc == MDB_NOTFOUND) {
+		snprintf(msg, sizeof(msg), "no raw body is stored for document "
+		    "%" PRIu64 " (store.keep_raw was off, or the response was "
+		    "not a page that was cleaned)", id);
+		err = proto_error(PROTO_NOT_FOUND, msg);
+	} else if (err == NULL && rc == EFBIG) {
+		snprintf(msg, sizeof(msg), "the raw body of document %" PRIu64
+		    " is over daemon.max_reply_buffer: raise it to fetch it", id);
+		err = proto_error(PROTO_TOO_LARGE, msg);
+	} else if (err == NULL && rc != 0) {
+		err = proto_error(PROTO_INTERNAL, rc == ENOMEM ? "out of "
+		    "memory" : rc == MDB_CORRUPTED ? "the stored raw body is "
+		    "damaged" : mdb_strerror(rc));
+	}
+	if (err != NULL) {
+		json_decref(doc);
+		command_reply(c, req, err);
+		return;
+	}
+	r.body = body;
+	r.head = json_pack("{s:b, s:I, s:O, s:O, s:O, s:I}", "ok", 1, "id",
+	    (json_int_t)id, "final_url", command_field(doc, "final_url"),
+	    "content_type", command_field(doc, "content_type"), "charset",
+	    command_field(doc, "charset"), "raw_bytes", (json_int_t)r.len);
+	json_decref(doc);
+	if (r.head == NULL) {
+		free(body);
+		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
+		return;
+	}
+	command_tag(req, r.head);
+	control_reply_with(c, command_write_raw, &r);
+	json_decref(r.head);
+	free(body);
 }
 
 static void
 cmd_doc(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	command_with_read_txn(cmd, c, req, read_doc);
+	if (json_is_true(json_object_get(req, "raw")))
+		command_doc_raw(cmd, c, req);
+	else
+		command_with_read_txn(cmd, c, req, read_doc);
 }
 
 /* --- export: streamed as the client reads -------------------------- */

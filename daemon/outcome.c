@@ -269,8 +269,11 @@ outcome_mark_dup(struct outcomes *o, MDB_txn *txn, uint64_t id, json_t *doc,
 	json_object_set_new(doc, "duplicate_kind",
 	    json_string(doc_dup_kind_name(kind)));
 	json_object_set_new(doc, "similarity", json_real(m->similarity));
-	/* The text is stored once, with the first document. */
-	json_object_set_new(doc, "text", json_null());
+	/* An exact copy's text is the first document's (the same normalised
+	 * text): stored once, there.  A near or URL copy keeps its own, which
+	 * differs. */
+	if (kind == DOC_DUP_EXACT)
+		json_object_set_new(doc, "text", json_null());
 	(*counter)++;
 	return doc_add_dup(o->docs, txn, m->doc_id, id, kind, m->similarity);
 }

@@ -138,6 +138,9 @@ page_doc(struct page *p, const struct sluice_extract_doc *d)
 	json_object_set_new(o, "canonical_url", str_or_null(d->canonical_url));
 	json_object_set_new(o, "word_count", json_integer((json_int_t)
 	    d->word_count));
+	/* The page parsed but the cleaner found no main text in it. */
+	json_object_set_new(o, "empty", json_boolean(p->status ==
+	    SLUICE_EXTRACT_EMPTY || d->word_count == 0));
 	json_object_set_new(o, "charset", str_or_null(d->charset));
 	json_object_set_new(o, "content_hash", json_string(hash));
 	json_object_set_new(o, "etag", str_or_null(r->etag));

@@ -81,6 +81,8 @@ def test_near_copies_are_caught(tmp):
             assert x["duplicate_of"] == first, (e, x)
             assert x["duplicate_kind"] == "near", (e, x)
             assert 0.8 <= x["similarity"] < 1.0, (e, x)
+            # A near copy's text differs from the first's: it is kept.
+            assert x["text"] and x["word_count"] > 0, (e, x)
         dups = d.ctl("dups", str(first)).check().obj
         assert sorted(c["id"] for c in dups["duplicates"]) == sorted(ids[1:])
         assert all(c["kind"] == "near" for c in dups["duplicates"])
