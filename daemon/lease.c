@@ -445,6 +445,7 @@ lease_fetch_kind(const struct fetch_result *r)
 	case FETCH_ERR_BLOCKED:
 		return METRICS_FETCH_BLOCKED;
 	case FETCH_ERR_TOO_LARGE:
+	case FETCH_ERR_HEADERS:
 		return METRICS_FETCH_TOO_LARGE;
 	default:
 		return METRICS_FETCH_NETWORK;

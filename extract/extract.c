@@ -2014,6 +2014,37 @@ sniff(const char *bytes, size_t len)
 	return k;
 }
 
+/*
+ * A body labelled HTML or text that is not: NUL bytes in its first KiB, or
+ * the signature of a binary format (WHATWG MIME Sniffing's "binary data
+ * bytes" check, narrowed to NUL, which no text has and which a stray
+ * control byte in a real page is not).  UTF-16, which has NULs beside its
+ * ASCII, comes with a BOM or a utf-16 label and is not checked.
+ */
+static bool
+labelled_text_is_binary(const char *ct, const char *bytes, size_t len)
+{
+	static const struct { const char *sig; size_t len; } SIGS[] = {
+		{ "%PDF-", 5 }, { "\x89PNG\r\n\x1A\n", 8 }, { "GIF8", 4 },
+		{ "\xFF\xD8\xFF", 3 }, { "PK\x03\x04", 4 }, { "\x1F\x8B", 2 },
+		{ "\x28\xB5\x2F\xFD", 4 },	/* zstd */
+	};
+	const char *bom = NULL;
+	size_t n = len < 1024 ? len : 1024;
+
+	if (charset_bom(bytes, len, &bom) > 0)
+		return false;
+	for (size_t i = 0; ct != NULL && ct[i] != '\0'; i++)
+		if (strncasecmp(ct + i, "utf-16", 6) == 0 ||
+		    strncasecmp(ct + i, "ucs-2", 5) == 0)
+			return false;
+	for (size_t i = 0; i < ARRAY_LEN(SIGS); i++)
+		if (len >= SIGS[i].len && memcmp(bytes, SIGS[i].sig,
+		    SIGS[i].len) == 0)
+			return true;
+	return n > 0 && memchr(bytes, '\0', n) != NULL;
+}
+
 static enum kind
 classify(const char *ct, const char *bytes, size_t len)
 {
@@ -2030,9 +2061,11 @@ classify(const char *ct, const char *bytes, size_t len)
 		return sniff(bytes, len);
 	if (strcmp(mt, "text/html") == 0 ||
 	    strcmp(mt, "application/xhtml+xml") == 0)
-		return KIND_HTML;
+		return labelled_text_is_binary(ct, bytes, len) ?
+		    KIND_UNSUPPORTED : KIND_HTML;
 	if (strcmp(mt, "text/plain") == 0)
-		return KIND_TEXT;
+		return labelled_text_is_binary(ct, bytes, len) ?
+		    KIND_UNSUPPORTED : KIND_TEXT;
 	return KIND_UNSUPPORTED;
 }
 
@@ -2368,8 +2401,15 @@ sluice_extract_page(const char *bytes, size_t len, const char *url,
 	}
 	kind = classify(content_type, bytes, len);
 	if (kind == KIND_UNSUPPORTED) {
-		snprintf(err, errlen, "unsupported content type %s",
-		    content_type != NULL ? content_type : "(sniffed binary)");
+		if (content_type != NULL && content_type[strspn(content_type,
+		    " \t")] != '\0' && labelled_text_is_binary(content_type,
+		    bytes, len))
+			snprintf(err, errlen, "binary body (NUL bytes or a "
+			    "binary format) labelled %s", content_type);
+		else
+			snprintf(err, errlen, "unsupported content type %s",
+			    content_type != NULL ? content_type :
+			    "(sniffed binary)");
 		return SLUICE_EXTRACT_UNSUPPORTED;
 	}
 	charset_opts_default(&co);
