@@ -93,7 +93,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "job", "ID", "show one job", 0, do_job },
 	{ "jobs", "[--state STATE] [--limit N] [--after ID] [--all]",
 	    "list jobs, a page at a time", 0, do_jobs },
-	{ "doc", "ID|URL", "show a stored document", 0, do_doc },
+	{ "doc", "[--raw] ID|URL", "show a stored document", 0, do_doc },
 	{ "hosts", "", "show per-host queue, politeness and robots.txt state",
 	    0, do_hosts },
 	{ "dups", "ID", "list the copies of a document", 0, do_dups },
