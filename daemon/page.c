@@ -8,6 +8,7 @@
 
 #include <zstd.h>
 
+#include "docjson.h"
 #include "fetch.h"
 #include "page.h"
 #include "util.h"
@@ -133,6 +134,7 @@ page_doc(struct page *p, const struct sluice_extract_doc *d)
 	json_object_set_new(o, "language", str_or_null(d->language));
 	json_object_set_new(o, "author", str_or_null(d->author));
 	json_object_set_new(o, "date", str_or_null(d->date));
+	docjson_more(o, sluice_extract_doc_more(d));
 	json_object_set_new(o, "sitename", str_or_null(d->sitename));
 	json_object_set_new(o, "description", str_or_null(d->description));
 	json_object_set_new(o, "canonical_url", str_or_null(d->canonical_url));
