@@ -184,7 +184,13 @@ static const struct {
 	    "fetch order.  The export takes as long as it needs, but each\n"
 	    "line must arrive within the progress timeout.\n\n"
 	    "  --since TIME            only documents fetched since TIME\n"
-	    "  --include-duplicates    also the documents found to be copies\n"
+	    "  --duplicates WHICH      exclude (the default) or include the\n"
+	    "                          documents found to be copies, or only\n"
+	    "                          them\n"
+	    "  --include-duplicates    the same as --duplicates include\n"
+	    "  --host HOST             only documents whose URL is on HOST\n"
+	    "                          (www. and the port aside)\n"
+	    "  --min-words N           only documents of N words or more\n"
 	    "  --progress-timeout S    longest wait for the next line (default\n"
 	    "                          60, or -t when given; 0 waits for ever);\n"
 	    "                          exit status 2 when it passes\n\n"
@@ -1295,19 +1301,38 @@ sluicectl_export_parse(struct ctl *ctx, int argc, char **argv, json_t *req)
 	static const struct option lo[] = {
 		{ "since", required_argument, NULL, 's' },
 		{ "include-duplicates", no_argument, NULL, 'd' },
+		{ "duplicates", required_argument, NULL, 'D' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "min-words", required_argument, NULL, 'w' },
 		{ "progress-timeout", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char t[40];
-	uint64_t ms;
+	uint64_t ms, n;
 	int ch;
 
 	cmd_getopt_reset();
 	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
 		if (ch == 'd')
-			json_object_set_new(req, "include_duplicates",
-			    json_true());
-		else if (ch == 'p') {
+			json_object_set_new(req, "duplicates",
+			    json_string("include"));
+		else if (ch == 'D') {
+			if (strcmp(optarg, "include") != 0 &&
+			    strcmp(optarg, "exclude") != 0 &&
+			    strcmp(optarg, "only") != 0)
+				return usage_error(ctx, "--duplicates is "
+				    "include, exclude or only");
+			json_object_set_new(req, "duplicates",
+			    json_string(optarg));
+		} else if (ch == 'H')
+			json_object_set_new(req, "host", json_string(optarg));
+		else if (ch == 'w') {
+			if (ctlclient_parse_uint(optarg, 1000000000, &n) == -1)
+				return usage_error(ctx, "--min-words needs a "
+				    "number");
+			json_object_set_new(req, "min_words",
+			    json_integer((json_int_t)n));
+		} else if (ch == 'p') {
 			if (ctlclient_parse_seconds(optarg,
 			    &ctx->progress_ms) == -1)
 				return usage_error(ctx, "--progress-timeout "

@@ -28,6 +28,7 @@
 #include "robots.h"
 #include "sched.h"
 #include "store.h"
+#include "url.h"
 #include "util.h"
 #include "work.h"
 
@@ -733,7 +734,9 @@ struct export {
 	json_t		*req;
 	struct doc_cursor done;		/* last document queued or skipped */
 	struct doc_cursor at;		/* doc_walk()'s position */
-	bool		 dups;
+	enum { EXPORT_FIRSTS, EXPORT_ALL, EXPORT_COPIES } dups;
+	char		*host;		/* "http://HOST/" to match, or NULL */
+	uint64_t	 min_words;
 	bool		 paused;	/* stopped inside a document */
 	bool		 changed;	/* that document was replaced */
 	bool		 gone;		/* the connection could not take it */
@@ -750,6 +753,7 @@ struct export {
 static void
 command_export_free(struct export *e)
 {
+	free(e->host);
 	free(e->tag);
 	json_decref(e->req);
 	free(e);
@@ -797,6 +801,34 @@ command_export_put(struct export *e, const char *json, size_t len)
 	return 0;
 }
 
+/* Whether the filters let a document through.  Host and word count need
+ * its fields, so it is parsed only when one of them is asked for. */
+static bool
+command_export_wanted(const struct export *e, const char *json, size_t len,
+    uint64_t flags)
+{
+	bool dup = (flags & DOC_DUPLICATE) != 0, ok = true;
+	json_t *doc, *wc;
+
+	if ((dup && e->dups == EXPORT_FIRSTS) ||
+	    (!dup && e->dups == EXPORT_COPIES))
+		return false;
+	if (e->host == NULL && e->min_words == 0)
+		return true;
+	doc = json_loadb(json, len, 0, NULL);
+	if (doc == NULL)
+		return true;	/* sent as it is: the client sees the fault */
+	wc = json_object_get(doc, "word_count");
+	if (e->min_words > 0 && (!json_is_integer(wc) ||
+	    json_integer_value(wc) < (json_int_t)e->min_words))
+		ok = false;
+	if (ok && e->host != NULL && !url_same_site(e->host,
+	    json_string_value(json_object_get(doc, "url"))))
+		ok = false;
+	json_decref(doc);
+	return ok;
+}
+
 static int
 command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
     void *arg)
@@ -810,7 +842,7 @@ command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
 		return 1;
 	}
 	if (e->off == 0) {
-		if ((flags & DOC_DUPLICATE) && !e->dups) {
+		if (!command_export_wanted(e, json, len, flags)) {
 			e->done = e->at;
 			return 0;
 		}
@@ -899,6 +931,45 @@ command_export_more(struct ctl_conn *c, void *arg, bool closing)
 	command_export_fill(c, arg);
 }
 
+/* --duplicates, --host, --min-words: 0, or -1 after a bad_request. */
+static int
+command_export_filters(struct export *e, json_t *req, struct ctl_conn *c)
+{
+	const char *d = json_string_value(json_object_get(req, "duplicates"));
+	const char *h = json_string_value(json_object_get(req, "host"));
+	char msg[160];
+
+	e->dups = json_is_true(json_object_get(req, "include_duplicates")) ?
+	    EXPORT_ALL : EXPORT_FIRSTS;
+	if (d != NULL && strcmp(d, "include") == 0)
+		e->dups = EXPORT_ALL;
+	else if (d != NULL && strcmp(d, "only") == 0)
+		e->dups = EXPORT_COPIES;
+	else if (d != NULL && strcmp(d, "exclude") != 0) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST, "duplicates is "
+		    "include, exclude or only");
+		return -1;
+	}
+	e->min_words = command_req_uint(req, "min_words", 0);
+	if (h != NULL) {
+		if (asprintf(&e->host, "http://%s/", h) == -1) {
+			e->host = NULL;
+			command_reply_error(c, req, PROTO_INTERNAL,
+			    "out of memory");
+			return -1;
+		}
+		/* A host name, not a URL: nothing url_same_site() rejects. */
+		if (strpbrk(h, "/?#@ ") != NULL ||
+		    !url_same_site(e->host, e->host)) {
+			snprintf(msg, sizeof(msg), "host %.80s is not a host "
+			    "name", h);
+			command_reply_error(c, req, PROTO_BAD_REQUEST, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void
 cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
@@ -911,7 +982,10 @@ cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 	e->cmd = cmd;
 	e->req = json_incref(req);
 	e->done.ms = command_req_time(req, "since");
-	e->dups = json_is_true(json_object_get(req, "include_duplicates"));
+	if (command_export_filters(e, req, c) == -1) {
+		command_export_free(e);
+		return;
+	}
 	if (json_object_get(req, "tag") != NULL) {
 		char *t = json_dumps(json_object_get(req, "tag"),
 		    JSON_COMPACT | JSON_ENCODE_ANY);
