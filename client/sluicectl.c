@@ -191,6 +191,9 @@ static const struct {
 	    "  --host HOST             only documents whose URL is on HOST\n"
 	    "                          (www. and the port aside)\n"
 	    "  --min-words N           only documents of N words or more\n"
+	    "  --format FORMAT         jsonl (the documents as stored, the\n"
+	    "                          default) or trafilatura (its JSON\n"
+	    "                          output's field names)\n"
 	    "  --progress-timeout S    longest wait for the next line (default\n"
 	    "                          60, or -t when given; 0 waits for ever);\n"
 	    "                          exit status 2 when it passes\n\n"
@@ -1304,6 +1307,7 @@ sluicectl_export_parse(struct ctl *ctx, int argc, char **argv, json_t *req)
 		{ "duplicates", required_argument, NULL, 'D' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "min-words", required_argument, NULL, 'w' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "progress-timeout", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1326,6 +1330,13 @@ sluicectl_export_parse(struct ctl *ctx, int argc, char **argv, json_t *req)
 			    json_string(optarg));
 		} else if (ch == 'H')
 			json_object_set_new(req, "host", json_string(optarg));
+		else if (ch == 'f') {
+			if (strcmp(optarg, "jsonl") != 0 &&
+			    strcmp(optarg, "trafilatura") != 0)
+				return usage_error(ctx, "--format is jsonl or "
+				    "trafilatura");
+			json_object_set_new(req, "format", json_string(optarg));
+		}
 		else if (ch == 'w') {
 			if (ctlclient_parse_uint(optarg, 1000000000, &n) == -1)
 				return usage_error(ctx, "--min-words needs a "

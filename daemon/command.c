@@ -18,6 +18,7 @@
 #include "control.h"
 #include "dedup.h"
 #include "doc.h"
+#include "docformat.h"
 #include "fetch.h"
 #include "lease.h"
 #include "metrics.h"
@@ -736,6 +737,7 @@ struct export {
 	struct doc_cursor at;		/* doc_walk()'s position */
 	enum { EXPORT_FIRSTS, EXPORT_ALL, EXPORT_COPIES } dups;
 	char		*host;		/* "http://HOST/" to match, or NULL */
+	enum doc_format	 format;
 	uint64_t	 min_words;
 	bool		 paused;	/* stopped inside a document */
 	bool		 changed;	/* that document was replaced */
@@ -849,7 +851,20 @@ command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
 		e->cur = e->at;
 		e->cur_len = len;
 	}
-	rc = command_export_put(e, json, len);
+	if (e->format == DOC_FORMAT_TRAFILATURA) {
+		/* Made again if the line is resumed: the same bytes. */
+		size_t tlen = 0;
+		char *t = doc_format_trafilatura(json, len, &tlen);
+
+		if (t == NULL) {
+			e->gone = true;
+			control_close(e->c, "export: out of memory");
+			return 1;
+		}
+		rc = command_export_put(e, t, tlen);
+		free(t);
+	} else
+		rc = command_export_put(e, json, len);
 	if (rc == -1) {
 		e->gone = true;
 		return 1;
@@ -937,8 +952,14 @@ command_export_filters(struct export *e, json_t *req, struct ctl_conn *c)
 {
 	const char *d = json_string_value(json_object_get(req, "duplicates"));
 	const char *h = json_string_value(json_object_get(req, "host"));
+	const char *f = json_string_value(json_object_get(req, "format"));
 	char msg[160];
 
+	if (f != NULL && doc_format_parse(f, &e->format) == -1) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST, "format is "
+		    "jsonl or trafilatura");
+		return -1;
+	}
 	e->dups = json_is_true(json_object_get(req, "include_duplicates")) ?
 	    EXPORT_ALL : EXPORT_FIRSTS;
 	if (d != NULL && strcmp(d, "include") == 0)

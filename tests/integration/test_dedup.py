@@ -165,6 +165,12 @@ def test_store_of_format_2_is_reindexed(tmp):
         assert d.log().count("indexed again") == 1
 
 
+TRAFILATURA_FIELDS = {"title", "author", "hostname", "date", "fingerprint",
+                      "id", "license", "comments", "raw_text", "text",
+                      "language", "image", "pagetype", "source",
+                      "source-hostname", "excerpt", "categories", "tags"}
+
+
 def test_export_leaves_duplicates_out(tmp):
     with FixtureServer() as web, Daemon(tmp, FAST) as d:
         fetch_one_by_one(d, [web.url("/story/6"), web.url("/story/6?t=b"),
@@ -196,6 +202,22 @@ def test_export_leaves_duplicates_out(tmp):
         assert ids("--min-words", cut, "--duplicates", "include") == \
             sorted(i for i, w in words.items() if w >= cut)
         assert ids("--min-words", 1) == [first, other]
+        # trafilatura's field names and formats, the same documents.
+        r = d.ctl("export", "--format", "trafilatura", json=False).check()
+        tdocs = [json.loads(ln) for ln in r.out.splitlines()]
+        assert [int(t["id"]) for t in tdocs] == [first, other], tdocs
+        byid = {x["doc"]["id"]: x["doc"] for x in alld}
+        for t in tdocs:
+            assert set(t) == TRAFILATURA_FIELDS, set(t) ^ TRAFILATURA_FIELDS
+            src = byid[int(t["id"])]
+            assert t["source"] == src["url"] and \
+                t["fingerprint"] == src["content_hash"], (t, src)
+            assert t["text"] == t["raw_text"] == src["text"], t
+            assert t["hostname"] == "127.0.0.1", t
+            assert t["date"] is None or len(t["date"]) == 10, t
+            assert t["title"] == src["title"], t
+        r = d.ctl("export", "--format", "xml", json=False)
+        assert r.code == 2 and "jsonl or trafilatura" in r.err, r
 
 
 def test_short_texts_get_exact_dedup_only(tmp):
