@@ -367,6 +367,18 @@ authors_set(struct collect *c, char names[][256], size_t n, int rank)
 		list_add(c, L_AUTHORS, names[i]);
 }
 
+/* The list of one author, offered with rank for the author field. */
+static void
+authors_one(struct collect *c, const char *val, int rank)
+{
+	char one[1][256];
+
+	if (rank >= c->s[F_AUTHOR].rank)
+		return;
+	snprintf(one[0], sizeof(one[0]), "%s", val);
+	authors_set(c, one, 1, rank);
+}
+
 static void offer_url(struct collect *c, enum field f, const char *href,
     int rank);
 
@@ -655,6 +667,28 @@ static const char *const DATE_KEYS[] = {
 	"datemodified", "last-modified", NULL
 };
 
+/* The <meta> keys of the fields beyond the first version's. */
+static const struct meta_more {
+	const char	*key;
+	enum { MORE_VALUE, MORE_URL, MORE_LIST, MORE_SPLIT } how;
+	enum field	 f;
+	enum list	 list;
+	int		 rank;
+} META_MORE[] = {
+	{ "article:section", MORE_LIST, 0, L_CATEGORIES, 0 },
+	{ "article:tag", MORE_LIST, 0, L_TAGS, 0 },
+	{ "keywords", MORE_SPLIT, 0, L_TAGS, 0 },
+	{ "news_keywords", MORE_SPLIT, 0, L_TAGS, 0 },
+	{ "og:image", MORE_URL, F_IMAGE, 0, R_OG },
+	{ "og:image:url", MORE_URL, F_IMAGE, 0, R_OG },
+	{ "og:image:secure_url", MORE_URL, F_IMAGE, 0, R_OG },
+	{ "twitter:image", MORE_URL, F_IMAGE, 0, R_META },
+	{ "twitter:image:src", MORE_URL, F_IMAGE, 0, R_META },
+	{ "og:type", MORE_VALUE, F_PAGETYPE, 0, R_OG },
+	{ "dcterms.license", MORE_VALUE, F_LICENSE, 0, R_META },
+	{ "dc.rights", MORE_VALUE, F_LICENSE, 0, R_META },
+};
+
 static void
 meta_element(struct collect *c, const xmlNode *n)
 {
@@ -681,35 +715,19 @@ meta_element(struct collect *c, const xmlNode *n)
 			return;
 		}
 	}
-	if (strcmp(low, "article:section") == 0) {
-		list_add(c, L_CATEGORIES, val);
-		return;
-	}
-	if (strcmp(low, "article:tag") == 0) {
-		list_add(c, L_TAGS, val);
-		return;
-	}
-	if (strcmp(low, "keywords") == 0 || strcmp(low, "news_keywords") == 0) {
-		list_add_split(c, L_TAGS, val);
-		return;
-	}
-	if (strcmp(low, "og:image") == 0 || strcmp(low, "og:image:url") == 0 ||
-	    strcmp(low, "og:image:secure_url") == 0) {
-		offer_url(c, F_IMAGE, val, R_OG);
-		return;
-	}
-	if (strcmp(low, "twitter:image") == 0 ||
-	    strcmp(low, "twitter:image:src") == 0) {
-		offer_url(c, F_IMAGE, val, R_META);
-		return;
-	}
-	if (strcmp(low, "og:type") == 0) {
-		offer(c, F_PAGETYPE, val, R_OG);
-		return;
-	}
-	if (strcmp(low, "dcterms.license") == 0 ||
-	    strcmp(low, "dc.rights") == 0) {
-		offer(c, F_LICENSE, val, R_META);
+	for (i = 0; i < sizeof(META_MORE) / sizeof(META_MORE[0]); i++) {
+		const struct meta_more *m = &META_MORE[i];
+
+		if (strcmp(low, m->key) != 0)
+			continue;
+		if (m->how == MORE_LIST)
+			list_add(c, m->list, val);
+		else if (m->how == MORE_SPLIT)
+			list_add_split(c, m->list, val);
+		else if (m->how == MORE_URL)
+			offer_url(c, m->f, val, m->rank);
+		else
+			offer(c, m->f, val, m->rank);
 		return;
 	}
 	for (i = 0; i < sizeof(META_KEYS) / sizeof(META_KEYS[0]); i++) {
@@ -721,13 +739,8 @@ meta_element(struct collect *c, const xmlNode *n)
 		if (META_KEYS[i].f == F_CANONICAL)
 			offer_canonical(c, val, META_KEYS[i].rank);
 		else {
-			if (META_KEYS[i].f == F_AUTHOR &&
-			    META_KEYS[i].rank < c->s[F_AUTHOR].rank) {
-				char one[1][256];
-
-				snprintf(one[0], sizeof(one[0]), "%s", val);
-				authors_set(c, one, 1, META_KEYS[i].rank);
-			}
+			if (META_KEYS[i].f == F_AUTHOR)
+				authors_one(c, val, META_KEYS[i].rank);
 			offer(c, META_KEYS[i].f, val, META_KEYS[i].rank);
 		}
 		return;
@@ -765,12 +778,7 @@ microdata(struct collect *c, const xmlNode *n, const char *prop)
 	if (strcmp(prop, "headline") == 0)
 		offer(c, F_TITLE, v, R_MICRODATA);
 	else if (strcmp(prop, "author") == 0 && strlen(v) < 120) {
-		if (R_MICRODATA < c->s[F_AUTHOR].rank) {
-			char one[1][256];
-
-			snprintf(one[0], sizeof(one[0]), "%s", v);
-			authors_set(c, one, 1, R_MICRODATA);
-		}
+		authors_one(c, v, R_MICRODATA);
 		offer(c, F_AUTHOR, v, R_MICRODATA);
 	}
 	else if (strcmp(prop, "datepublished") == 0 ||
@@ -1512,10 +1520,14 @@ meta_read(xmlDoc *doc, const char *url, const struct meta_opts *o,
 	m->image = take(&c, F_IMAGE);
 	m->pagetype = take(&c, F_PAGETYPE);
 	m->license = take(&c, F_LICENSE);
-	/* The list goes with the author it was found with; an author from
-	 * another source (a heuristic) stands alone. */
-	if (m->author != NULL && c.l[L_AUTHORS].n == 0)
+	/* The list goes with the author it was found with; a single author
+	 * is the field as cleaned ("By " and the like dropped). */
+	if (m->author != NULL && c.l[L_AUTHORS].n <= 1) {
+		strlist_free(c.l[L_AUTHORS].v, c.l[L_AUTHORS].n);
+		c.l[L_AUTHORS].v = NULL;
+		c.l[L_AUTHORS].n = 0;
 		list_add(&c, L_AUTHORS, m->author);
+	}
 	m->authors = c.l[L_AUTHORS].v;
 	m->nauthors = c.l[L_AUTHORS].n;
 	m->categories = c.l[L_CATEGORIES].v;
