@@ -56,6 +56,7 @@ struct daemon {
 	char	       **sets;		/* --set arguments, for reload */
 	int		 nsets;
 	char		 cwd[4096];	/* at startup: relative paths' base */
+	unsigned	 store_flags;	/* STORE_NEW: sluiced --new-store */
 
 	struct event_base *base;
 	struct store	 store;

@@ -22,6 +22,8 @@
 #include <jansson.h>
 #include <lmdb.h>
 
+struct store;
+
 struct docs {
 	MDB_dbi		 docs;
 	MDB_dbi		 by_time;
@@ -38,13 +40,35 @@ enum doc_dup_kind {
 
 /* Document flags, kept before the JSON so export can filter unparsed. */
 #define DOC_DUPLICATE	0x1
+/* Never stored: what doc_walk() tells fn of a damaged record (json is
+ * NULL).  DOC_DAMAGED: the document fails its checksum (or, stored before
+ * checksums, is not JSON).  DOC_DAMAGED_INDEX: a time index entry names
+ * no such document (id may be garbage, or 0). */
+#define DOC_DAMAGED		0x10000
+#define DOC_DAMAGED_INDEX	0x20000
 
 int doc_open(struct docs *d, MDB_txn *txn);
 /* Stores (or replaces) document id; raw may be NULL. */
 int doc_put(struct docs *d, MDB_txn *txn, uint64_t id, const char *json,
     size_t len, uint64_t fetched_ms, uint64_t flags, const void *raw,
     size_t raw_len);
-/* Reads document id as parsed JSON (caller decrefs).  MDB_NOTFOUND. */
+/*
+ * Store format 4 gave documents a checksum: rewrites the older records,
+ * in batches of their own transactions, once per store (the counter
+ * "format.docs" says it is done).  Before the daemon reads any.
+ */
+int doc_upgrade(struct docs *d, struct store *s);
+
+/*
+ * sluiced --check: every document's checksum and time index entry, every
+ * time index entry's document, every copy's first.  Calls fn once per
+ * problem with a line that names it; *docs counts the documents.
+ */
+int doc_check(struct docs *d, MDB_txn *txn,
+    void (*fn)(const char *problem, void *arg), void *arg, uint64_t *docs);
+
+/* Reads document id as parsed JSON (caller decrefs).  MDB_NOTFOUND, or
+ * MDB_CORRUPTED for a document that fails its checksum. */
 int doc_get(struct docs *d, MDB_txn *txn, uint64_t id, json_t **doc);
 /* Reads document id's JSON text in place (valid until txn ends). */
 int doc_get_text(struct docs *d, MDB_txn *txn, uint64_t id,

@@ -277,6 +277,15 @@ int queue_host_origin(struct queue *q, MDB_txn *txn, uint64_t host,
 int queue_ready_hosts(struct queue *q, MDB_txn *txn,
     void (*fn)(uint64_t host, void *arg), void *arg);
 
+/*
+ * sluiced --check: every job record's checksum, every job in the index of
+ * its state and its URL in urls, every index entry's job in that state,
+ * the state counts.  Calls fn once per problem with a line naming it;
+ * *jobs counts the records.  0 or an LMDB error.
+ */
+int queue_check(struct queue *q, MDB_txn *txn,
+    void (*fn)(const char *problem, void *arg), void *arg, uint64_t *jobs);
+
 const char *job_state_name(enum job_state s);
 int job_state_parse(const char *name);
 
