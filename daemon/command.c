@@ -133,6 +133,9 @@ command_job_reply(struct command *cmd, MDB_txn *txn, uint64_t id)
 
 	if (rc == MDB_NOTFOUND)
 		return proto_error(PROTO_NOT_FOUND, "no such job");
+	if (rc == MDB_CORRUPTED)
+		return proto_error(PROTO_DAMAGED, "the stored job record is "
+		    "damaged (its checksum does not match); see sluiced --check");
 	if (rc != 0)
 		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
 	r = json_pack("{s:b, s:o}", "ok", 1, "job", command_job_json(&j));

@@ -1464,6 +1464,10 @@ queue_walk(struct queue *q, MDB_txn *txn, uint64_t after_id, int state,
 		if (k.mv_size != sizeof(uint64_t))
 			continue;
 		rc = queue_job_decode(&v, &j);
+		if (rc == MDB_CORRUPTED) {
+			rc = 0;		/* sluiced --check names it */
+			continue;
+		}
 		if (rc != 0)
 			break;
 		memcpy(&j.id, k.mv_data, sizeof(j.id));

@@ -256,6 +256,8 @@ int queue_recover(struct queue *q, MDB_txn *txn, uint64_t *n);
 /*
  * Walks jobs in id order from after_id, calling fn for each one in state
  * (or any state if state < 0) until fn returns nonzero or limit is hit.
+ * A damaged record is passed by (sluiced --check names it): one flipped
+ * byte must not stop every walk.
  */
 int queue_walk(struct queue *q, MDB_txn *txn, uint64_t after_id, int state,
     int (*fn)(const struct job *j, void *arg), void *arg);
