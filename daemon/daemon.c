@@ -438,6 +438,9 @@ daemon_gauges(struct metrics_gauges *g, void *arg)
 	g->documents[1] = c->dup_url;
 	g->documents[2] = c->dup_exact;
 	g->documents[3] = c->dup_near;
+	for (int i = STORE_OK; i <= STORE_FAILING; i++)
+		g->store_conditions[i] = store_condition_name(i);
+	g->store_condition = (int)d->store.condition;
 	g->now_ms = now_ms();
 	sched_walk(&d->sched, daemon_count_host, g);
 	store_usage(&d->store, &g->store_used, &g->store_map);
