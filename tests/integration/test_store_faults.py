@@ -153,6 +153,12 @@ def test_flipped_document(tmp):
         is_error(req(d, {"cmd": "doc", "id": ids[victim]}), "damaged",
                  "doc of a damaged document")
         ok(req(d, {"cmd": "doc", "id": ids[10]}), "doc of a sound one")
+        # sluicectl names it on stderr, exports the rest, and exits 1.
+        code, out, err = d.ctl("export", json=False)
+        assert code == 1, (code, err)
+        assert f"record {ids[victim]}: the document fails its checksum" \
+            in err, err
+        assert len(out.splitlines()) == len(pages) - 1, out
     code, out = check(d)
     assert code == 1, out
     assert f"document {ids[victim]}: damaged" in out, out
