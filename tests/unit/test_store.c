@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "doc.h"
 #include "store.h"
 #include "tstore.h"
 
@@ -257,6 +258,180 @@ test_classify(void **state)
 	    "disk_full");
 }
 
+/* --- documents: doc.c's records and their checksum ---------------- */
+
+struct walked {
+	int		 docs;
+	int		 damaged;
+	int		 index;
+	uint64_t	 last;
+};
+
+static int
+walk_fn(uint64_t id, const char *json, size_t len, uint64_t flags,
+    void *arg)
+{
+	struct walked *w = arg;
+
+	(void)len;
+	w->last = id;
+	if (flags & DOC_DAMAGED_INDEX)
+		w->index++;
+	else if (flags & DOC_DAMAGED)
+		w->damaged++;
+	else {
+		assert_non_null(json);
+		w->docs++;
+	}
+	return 0;
+}
+
+static struct walked
+walk_all(struct fx *f, struct docs *d)
+{
+	struct doc_cursor pos = { 0, 0 };
+	struct walked w = { 0 };
+	MDB_txn *txn;
+	size_t n;
+
+	assert_int_equal(store_txn_read(&f->store, &txn), 0);
+	assert_int_equal(doc_walk(d, txn, &pos, 100, walk_fn, &w, &n),
+	    MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+	return w;
+}
+
+/* Rewrites document id's value: byte at off xor x, or a whole value. */
+static void
+doc_poke(struct fx *f, struct docs *d, uint64_t id, size_t off,
+    unsigned char x, const void *whole, size_t whole_len)
+{
+	MDB_val k = { sizeof(id), &id }, v;
+	unsigned char buf[512];
+	MDB_txn *txn;
+
+	assert_int_equal(store_txn_write(&f->store, &txn), 0);
+	if (whole != NULL) {
+		v.mv_data = (void *)whole;
+		v.mv_size = whole_len;
+	} else {
+		assert_int_equal(mdb_get(txn, d->docs, &k, &v), 0);
+		memcpy(buf, v.mv_data, v.mv_size);
+		buf[off] ^= x;
+		v.mv_data = buf;
+	}
+	assert_int_equal(mdb_put(txn, d->docs, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+static int
+doc_text(struct fx *f, struct docs *d, uint64_t id, uint64_t *flags)
+{
+	const char *json;
+	MDB_txn *txn;
+	size_t len;
+	int rc;
+
+	assert_int_equal(store_txn_read(&f->store, &txn), 0);
+	rc = doc_get_text(d, txn, id, &json, &len, flags);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+static void
+test_doc_checksum_and_upgrade(void **state)
+{
+	struct fx *f = *state;
+	const char *j = "{\"title\":\"t\"}";
+	unsigned char v1[64];
+	uint64_t ms = 1000, flags = DOC_DUPLICATE;
+	struct docs d;
+	struct walked w;
+	MDB_txn *txn;
+	char err[256];
+
+	assert_int_equal(open_store(f, err, sizeof(err)), 0);
+	assert_int_equal(store_txn_write(&f->store, &txn), 0);
+	assert_int_equal(doc_open(&d, txn), 0);
+	for (uint64_t id = 1; id <= 4; id++)
+		assert_int_equal(doc_put(&d, txn, id, j, strlen(j), 1000 + id,
+		    id == 2 ? DOC_DUPLICATE : 0, NULL, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(doc_text(f, &d, 2, &flags), 0);
+	assert_int_equal(flags, DOC_DUPLICATE);
+	/* A flipped byte of the text, or of the header. */
+	doc_poke(f, &d, 1, 16 + 3, 0x20, NULL, 0);
+	doc_poke(f, &d, 2, 10, 0x01, NULL, 0);
+	assert_int_equal(doc_text(f, &d, 1, NULL), MDB_CORRUPTED);
+	assert_int_equal(doc_text(f, &d, 2, NULL), MDB_CORRUPTED);
+	w = walk_all(f, &d);
+	assert_int_equal(w.docs, 2);
+	assert_int_equal(w.damaged, 2);
+	/* Version 1: fetched_ms, a 64-bit flags word, the text; no sum. */
+	memcpy(v1, &ms, 8);
+	memcpy(v1 + 8, &flags, 8);
+	memcpy(v1 + 16, j, strlen(j));
+	ms = 1003;
+	memcpy(v1, &ms, 8);
+	doc_poke(f, &d, 3, 0, 0, v1, 16 + strlen(j));
+	assert_int_equal(doc_text(f, &d, 3, &flags), 0);
+	assert_int_equal(flags, DOC_DUPLICATE);
+	/* ... whose text must at least be JSON. */
+	ms = 1004;
+	memcpy(v1, &ms, 8);
+	v1[16 + 2] = 0xff;
+	doc_poke(f, &d, 4, 0, 0, v1, 16 + strlen(j));
+	assert_int_equal(doc_text(f, &d, 4, NULL), MDB_CORRUPTED);
+	/* The upgrade rewrites the sound one, and leaves the others. */
+	assert_int_equal(doc_upgrade(&d, &f->store), 0);
+	assert_int_equal(doc_text(f, &d, 3, &flags), 0);
+	assert_int_equal(flags, DOC_DUPLICATE);
+	doc_poke(f, &d, 3, 16 + 3, 0x20, NULL, 0);
+	assert_int_equal(doc_text(f, &d, 3, NULL), MDB_CORRUPTED);
+	assert_int_equal(doc_text(f, &d, 4, NULL), MDB_CORRUPTED);
+}
+
+/* A time index entry that names no document is told, not skipped. */
+static void
+test_doc_walk_cross_checks(void **state)
+{
+	struct fx *f = *state;
+	const char *j = "{}";
+	unsigned char key[16];
+	struct docs d;
+	struct walked w;
+	MDB_txn *txn;
+	char err[256];
+
+	assert_int_equal(open_store(f, err, sizeof(err)), 0);
+	assert_int_equal(store_txn_write(&f->store, &txn), 0);
+	assert_int_equal(doc_open(&d, txn), 0);
+	for (uint64_t id = 1; id <= 3; id++)
+		assert_int_equal(doc_put(&d, txn, id, j, 2, 1000 + id, 0, NULL,
+		    0), 0);
+	/* Document 2's entry, damaged in its id: it names document 9. */
+	store_put_be64(key, 1002);
+	store_put_be64(key + 8, 2);
+	assert_int_equal(mdb_del(txn, d.by_time, &(MDB_val){ 16, key },
+	    NULL), 0);
+	store_put_be64(key + 8, 9);
+	assert_int_equal(mdb_put(txn, d.by_time, &(MDB_val){ 16, key },
+	    &(MDB_val){ 0, NULL }, 0), 0);
+	/* Document 3's, damaged in its time: 3 is still exported. */
+	store_put_be64(key, 1003);
+	store_put_be64(key + 8, 3);
+	assert_int_equal(mdb_del(txn, d.by_time, &(MDB_val){ 16, key },
+	    NULL), 0);
+	store_put_be64(key, 5003);
+	assert_int_equal(mdb_put(txn, d.by_time, &(MDB_val){ 16, key },
+	    &(MDB_val){ 0, NULL }, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	w = walk_all(f, &d);
+	assert_int_equal(w.docs, 2);
+	assert_int_equal(w.index, 1);
+	assert_int_equal(w.last, 3);
+}
+
 int
 main(void)
 {
@@ -268,6 +443,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lost_store_is_refused,
 		    setup, teardown),
 		cmocka_unit_test(test_sum_sees_every_byte),
+		cmocka_unit_test_setup_teardown(test_doc_checksum_and_upgrade,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_doc_walk_cross_checks,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_classify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_store_is_current,
 		    setup, teardown),
