@@ -65,6 +65,13 @@ daemon_on_cron(evutil_socket_t fd, short what, void *arg)
 	 * or deletes may have freed pages; a full disk, once it has room.
 	 * A store that cannot commit at all is retried on its own backoff
 	 * (daemon_pass). */
+	/* At most a line a second, and only when more were met. */
+	if (d->queue.damaged != d->damaged_logged) {
+		log_warnx("store: %llu damaged job records passed by so far; "
+		    "sluiced --check names them",
+		    (unsigned long long)d->queue.damaged);
+		d->damaged_logged = d->queue.damaged;
+	}
 	if (d->store.full && ++d->cron_ticks % 10 == 0 &&
 	    store_may_retry(&d->store))
 		d->store.full = false;

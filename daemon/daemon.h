@@ -98,6 +98,7 @@ struct daemon {
 	uint64_t	 stop_deadline;	/* mono_ms() */
 	char		 last_status[256];
 	uint64_t	 cron_ticks;
+	uint64_t	 damaged_logged;	/* queue.damaged when last logged */
 };
 
 /* Opens the store, recovers, listens; fatal() on startup errors. */

@@ -890,8 +890,10 @@ queue_intake_lookup(struct queue *q, MDB_txn *txn, const char *url, uint64_t has
 			continue;	/* indexed: urls has it */
 		if ((rc = mdb_get(txn, q->jobs, &k, &v)) != 0)
 			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-		if (queue_job_header(&v, &d) != 0)
+		if (queue_job_header(&v, &d) != 0) {
+			q->damaged++;
 			continue;	/* damaged: a new job is made */
+		}
 		if (d.url_len == len && v.mv_size >= sizeof(d) + len &&
 		    memcmp((char *)v.mv_data + sizeof(d), url, len) == 0) {
 			*id = cand;
@@ -1035,6 +1037,7 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 		if (rc != MDB_CORRUPTED)
 			return rc;
 		/* Its job is damaged: the URL gets a new one. */
+		q->damaged++;
 		if ((rc = mdb_del(txn, q->urls, &k, NULL)) != 0)
 			return rc;
 		rc = MDB_NOTFOUND;
@@ -1106,6 +1109,7 @@ queue_promote(struct queue *q, MDB_txn *txn, uint64_t now,
 		/* A damaged job leaves the queue (sluiced --check names
 		 * it): one bad record must not stop every turn. */
 		if ((rc = queue_get(q, txn, id, &j)) == MDB_CORRUPTED) {
+			q->damaged++;
 			rc = 0;
 			continue;
 		}
@@ -1158,6 +1162,7 @@ queue_peek(struct queue *q, MDB_txn *txn, uint64_t host, int32_t *priority,
 			break;
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			break;
+		q->damaged++;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 	}
@@ -1411,8 +1416,10 @@ queue_retry_failed(struct queue *q, MDB_txn *txn, uint64_t now, uint64_t *n)
 		rc = queue_retry(q, txn, ids[i], now);
 		if (rc == 0)
 			(*n)++;
-		else if (rc == MDB_KEYEXIST || rc == MDB_CORRUPTED)
+		else if (rc == MDB_KEYEXIST || rc == MDB_CORRUPTED) {
+			q->damaged += rc == MDB_CORRUPTED;
 			rc = 0;		/* damaged: for sluiced --check */
+		}
 	}
 	free(ids);
 	return rc;
@@ -1432,6 +1439,7 @@ queue_recover(struct queue *q, MDB_txn *txn, uint64_t *n)
 		rc = queue_get(q, txn, ids[i], &j);
 		if (rc == MDB_CORRUPTED) {
 			/* Left as it is, for sluiced --check to name. */
+			q->damaged++;
 			rc = 0;
 			continue;
 		}
@@ -1465,6 +1473,7 @@ queue_walk(struct queue *q, MDB_txn *txn, uint64_t after_id, int state,
 			continue;
 		rc = queue_job_decode(&v, &j);
 		if (rc == MDB_CORRUPTED) {
+			q->damaged++;
 			rc = 0;		/* sluiced --check names it */
 			continue;
 		}

@@ -104,6 +104,9 @@ struct queue {
 	uint64_t	 index_from;	/* first unindexed id */
 	uint64_t	 saved_index_from;
 	struct intake	 intake;
+	uint64_t	 damaged;	/* damaged job records passed by (a
+					   rolled-back turn may count one
+					   twice): the daemon logs it */
 	queue_ready_fn	 on_ready;	/* a job became ready to lease */
 	void		*on_ready_arg;
 	/* policy, from the config */

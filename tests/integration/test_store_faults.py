@@ -188,6 +188,9 @@ def flipped_job_daemon(d, victim, other):
         [j] = wait_jobs(d, [other])
         assert j["state"] == "done", j
         assert d.running()
+        wait_until(lambda: "damaged job records passed by" in d.log(),
+                   timeout=5, what="the log line on a damaged job")
+        assert d.log().count("damaged job records") <= 3, d.log_tail()
 
 
 def test_flipped_time_index(tmp):
