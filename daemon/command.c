@@ -694,8 +694,9 @@ command_export_damaged(struct export *e, uint64_t id, uint64_t flags)
 	n = snprintf(line, sizeof(line), "{\"error\":{\"code\":\"damaged\","
 	    "\"message\":\"%s; see sluiced --check\"},\"id\":%llu",
 	    (flags & DOC_DAMAGED_INDEX) ? "a time index entry is damaged: "
-	    "the document it stood for is not exported" : "the document "
-	    "fails its checksum and is not exported", (unsigned long long)id);
+	    "the documents it lost come at the end of the export" :
+	    "the document fails its checksum and is not exported",
+	    (unsigned long long)id);
 	if (n < 0 || (size_t)n >= sizeof(line) ||
 	    control_send_raw(e->c, line, (size_t)n) == -1 ||
 	    control_send_raw(e->c, e->tag, e->taglen) == -1 ||

@@ -299,7 +299,7 @@ daemon_reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *indexed
 static void
 daemon_reindex_dedup(struct daemon *d)
 {
-	struct doc_cursor pos = { 0, 0 }, start;
+	struct doc_cursor pos = { .ms = 0 }, start;
 	uint64_t indexed = 0, t0 = mono_ms();
 	char err[256];
 	bool end = false;

@@ -284,45 +284,44 @@ doc_indexed(struct docs *d, MDB_txn *txn, uint64_t ms, uint64_t id)
 	    &v) == 0;
 }
 
+typedef int (*doc_walk_fn)(uint64_t id, const char *json, size_t len,
+    uint64_t flags, void *arg);
+
 /*
  * One entry of the time index, checked against its document.  A document
  * that fails its checksum is passed to fn as DOC_DAMAGED; an entry that
- * names no document, or a document indexed at its own time already, as
- * DOC_DAMAGED_INDEX (the entry is damaged, and the document it stood for
- * has lost its entry: sluiced --check names it).  An entry whose document
- * has another time and no entry of its own was damaged in its time: the
- * document is passed as it is, so that it is not lost.  Returns fn's
- * value, or minus an LMDB error.
+ * names no document, or one of another time, as DOC_DAMAGED_INDEX: the
+ * entry is damaged, and the document it stood for lost its entry, which
+ * the sweep finds.  Returns fn's value, or minus an LMDB error.
  */
 static int
-doc_walk_one(struct docs *d, MDB_txn *txn, uint64_t ms, uint64_t id,
-    int (*fn)(uint64_t id, const char *json, size_t len, uint64_t flags,
-    void *arg), void *arg)
+doc_walk_one(struct docs *d, MDB_txn *txn, struct doc_cursor *pos,
+    doc_walk_fn fn, void *arg)
 {
 	struct doc_rec r;
-	int rc = doc_read(d, txn, id, &r);
+	int rc = doc_read(d, txn, pos->id, &r);
 
 	if (rc == MDB_CORRUPTED)
-		return fn(id, NULL, 0, DOC_DAMAGED, arg);
-	if (rc == MDB_NOTFOUND || (rc == 0 && r.fetched_ms != ms &&
-	    doc_indexed(d, txn, r.fetched_ms, id)))
-		return fn(id, NULL, 0, DOC_DAMAGED_INDEX, arg);
+		return fn(pos->id, NULL, 0, DOC_DAMAGED, arg);
+	if (rc == MDB_NOTFOUND || (rc == 0 && r.fetched_ms != pos->ms)) {
+		pos->damaged = true;
+		return fn(pos->id, NULL, 0, DOC_DAMAGED_INDEX, arg);
+	}
 	if (rc != 0)
 		return -rc;
-	return fn(id, r.json, r.len, r.flags, arg);
+	return fn(pos->id, r.json, r.len, r.flags, arg);
 }
 
-int
-doc_walk(struct docs *d, MDB_txn *txn, struct doc_cursor *pos, size_t max,
-    int (*fn)(uint64_t id, const char *json, size_t len, uint64_t flags,
-    void *arg), void *arg, size_t *n)
+/* The time index's walk (see doc_walk). */
+static int
+doc_walk_times(struct docs *d, MDB_txn *txn, struct doc_cursor *pos,
+    size_t max, doc_walk_fn fn, void *arg, size_t *n)
 {
 	unsigned char key[16];
 	MDB_val k = { sizeof(key), key }, v;
 	MDB_cursor *cur;
 	int rc, stop = 0;
 
-	*n = 0;
 	if ((rc = mdb_cursor_open(txn, d->by_time, &cur)) != 0)
 		return rc;
 	time_key(key, pos->ms, pos->id);
@@ -333,14 +332,15 @@ doc_walk(struct docs *d, MDB_txn *txn, struct doc_cursor *pos, size_t max,
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	for (; rc == 0 && *n < max && !stop;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		(*n)++;
 		if (k.mv_size != sizeof(key)) {
+			pos->damaged = true;
 			stop = fn(0, NULL, 0, DOC_DAMAGED_INDEX, arg);
 			continue;
 		}
 		pos->ms = store_get_be64(k.mv_data);
 		pos->id = store_get_be64((unsigned char *)k.mv_data + 8);
-		(*n)++;
-		stop = doc_walk_one(d, txn, pos->ms, pos->id, fn, arg);
+		stop = doc_walk_one(d, txn, pos, fn, arg);
 	}
 	mdb_cursor_close(cur);
 	if (stop < 0)
@@ -348,6 +348,85 @@ doc_walk(struct docs *d, MDB_txn *txn, struct doc_cursor *pos, size_t max,
 	if (rc == 0 && (*n >= max || stop))
 		return 0;
 	return rc;
+}
+
+/* Whether the time index may have lost documents: a damaged entry was
+ * met, or it has fewer entries than there are documents. */
+static bool
+doc_index_lost(struct docs *d, MDB_txn *txn, const struct doc_cursor *pos)
+{
+	MDB_stat a, b;
+
+	if (pos->damaged)
+		return true;
+	return mdb_stat(txn, d->docs, &a) == 0 &&
+	    mdb_stat(txn, d->by_time, &b) == 0 && b.ms_entries < a.ms_entries;
+}
+
+/* The sweep: documents by id after pos->id that have no time index entry
+ * (and were fetched at or after since). */
+static int
+doc_walk_sweep(struct docs *d, MDB_txn *txn, struct doc_cursor *pos,
+    size_t max, doc_walk_fn fn, void *arg, size_t *n)
+{
+	uint64_t start = pos->id + 1;
+	MDB_val k = { sizeof(start), &start }, v;
+	MDB_cursor *cur;
+	int rc, stop = 0;
+
+	if ((rc = mdb_cursor_open(txn, d->docs, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    *n < max && !stop; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct doc_rec r;
+		uint64_t id, ms;
+		int got;
+
+		if (k.mv_size != sizeof(id) || v.mv_size < sizeof(ms))
+			continue;
+		memcpy(&id, k.mv_data, sizeof(id));
+		got = doc_decode(&v, &r);
+		/* A damaged one's time is read raw: if its entry is there,
+		 * the time walk reported it already. */
+		memcpy(&ms, v.mv_data, sizeof(ms));
+		if (got == 0)
+			ms = r.fetched_ms;
+		if (ms < pos->since || doc_indexed(d, txn, ms, id))
+			continue;
+		(*n)++;
+		pos->id = id;
+		pos->ms = ms;
+		stop = got == 0 ? fn(id, r.json, r.len, r.flags, arg) :
+		    fn(id, NULL, 0, DOC_DAMAGED, arg);
+	}
+	mdb_cursor_close(cur);
+	if (rc == 0 && (*n >= max || stop))
+		return 0;
+	return rc;
+}
+
+int
+doc_walk(struct docs *d, MDB_txn *txn, struct doc_cursor *pos, size_t max,
+    int (*fn)(uint64_t id, const char *json, size_t len, uint64_t flags,
+    void *arg), void *arg, size_t *n)
+{
+	int rc = MDB_NOTFOUND;
+
+	*n = 0;
+	if (!pos->started) {
+		pos->since = pos->ms;
+		pos->started = true;
+	}
+	if (!pos->sweep) {
+		rc = doc_walk_times(d, txn, pos, max, fn, arg, n);
+		if (rc != MDB_NOTFOUND || !doc_index_lost(d, txn, pos))
+			return rc;
+		pos->sweep = true;
+		pos->id = 0;
+		if (*n >= max)
+			return 0;
+	}
+	return doc_walk_sweep(d, txn, pos, max, fn, arg, n);
 }
 
 /* Rewrites the version 1 documents among up to DOC_UPGRADE_BATCH after

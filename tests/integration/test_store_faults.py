@@ -7,8 +7,9 @@ records, and a full disk (issue 11, items 9 and 11):
 - data.mdb emptied or missing in a directory that held a store: refused,
   unless --new-store;
 - a byte flipped inside a stored document, inside a job record, inside a
-  time index entry: export gives an error line for it and goes on, `doc`
-  and `job` say `damaged`, `sluiced --check` names each and exits 1;
+  time index entry: export gives an error line for it and goes on (the
+  document a damaged time index entry lost comes at the end), `doc` and
+  `job` say `damaged`, `sluiced --check` names each and exits 1;
 - a full disk (a small tmpfs mounted under the state directory): the
   submission gets `disk_full`, status says `store.condition: disk_full`,
   the daemon idles (CPU) and logs the condition once, and takes
@@ -219,6 +220,11 @@ def test_flipped_time_index(tmp):
             "damaged", lines
         assert "time index" in errors[0]["error"]["message"], errors
         assert lines[-1]["damaged"] == 1, lines[-1]
+        # The document the entry stood for is not lost: it comes last.
+        docs = [ln["doc"] for ln in lines if "doc" in ln]
+        assert lines[-1]["count"] == len(pages), lines[-1]
+        assert docs[-1]["id"] == victim, [x["id"] for x in docs]
+        assert sorted(x["id"] for x in docs) == sorted(ids.values())
     code, out = check(d)
     assert code == 1, out
     assert f"document {victim}: not in the time index" in out, out

@@ -265,6 +265,7 @@ struct walked {
 	int		 damaged;
 	int		 index;
 	uint64_t	 last;
+	uint64_t	 seen;		/* bit id: documents passed */
 };
 
 static int
@@ -281,6 +282,8 @@ walk_fn(uint64_t id, const char *json, size_t len, uint64_t flags,
 		w->damaged++;
 	else {
 		assert_non_null(json);
+		assert_true(id < 64 && !(w->seen & (1ULL << id)));
+		w->seen |= 1ULL << id;
 		w->docs++;
 	}
 	return 0;
@@ -289,7 +292,7 @@ walk_fn(uint64_t id, const char *json, size_t len, uint64_t flags,
 static struct walked
 walk_all(struct fx *f, struct docs *d)
 {
-	struct doc_cursor pos = { 0, 0 };
+	struct doc_cursor pos = { .ms = 0 };
 	struct walked w = { 0 };
 	MDB_txn *txn;
 	size_t n;
@@ -391,7 +394,8 @@ test_doc_checksum_and_upgrade(void **state)
 	assert_int_equal(doc_text(f, &d, 4, NULL), MDB_CORRUPTED);
 }
 
-/* A time index entry that names no document is told, not skipped. */
+/* A damaged time index entry is told, and the documents it lost come
+ * at the end, once each. */
 static void
 test_doc_walk_cross_checks(void **state)
 {
@@ -417,7 +421,7 @@ test_doc_walk_cross_checks(void **state)
 	store_put_be64(key + 8, 9);
 	assert_int_equal(mdb_put(txn, d.by_time, &(MDB_val){ 16, key },
 	    &(MDB_val){ 0, NULL }, 0), 0);
-	/* Document 3's, damaged in its time: 3 is still exported. */
+	/* Document 3's, damaged in its time. */
 	store_put_be64(key, 1003);
 	store_put_be64(key + 8, 3);
 	assert_int_equal(mdb_del(txn, d.by_time, &(MDB_val){ 16, key },
@@ -427,9 +431,34 @@ test_doc_walk_cross_checks(void **state)
 	    &(MDB_val){ 0, NULL }, 0), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	w = walk_all(f, &d);
-	assert_int_equal(w.docs, 2);
-	assert_int_equal(w.index, 1);
+	assert_int_equal(w.docs, 3);
+	assert_int_equal(w.index, 2);
+	assert_int_equal(w.seen, 0xe);
 	assert_int_equal(w.last, 3);
+	/* The same one at a time, each walk in its own transaction, as an
+	 * export resumes. */
+	struct doc_cursor pos = { .ms = 0 };
+	size_t n;
+	int rc;
+
+	w = (struct walked){ 0 };
+	do {
+		assert_int_equal(store_txn_read(&f->store, &txn), 0);
+		rc = doc_walk(&d, txn, &pos, 1, walk_fn, &w, &n);
+		mdb_txn_abort(txn);
+	} while (rc == 0);
+	assert_int_equal(rc, MDB_NOTFOUND);
+	assert_int_equal(w.docs, 3);
+	assert_int_equal(w.index, 2);
+	/* From a later time: only what was fetched since. */
+	pos = (struct doc_cursor){ .ms = 1003 };
+	w = (struct walked){ 0 };
+	assert_int_equal(store_txn_read(&f->store, &txn), 0);
+	assert_int_equal(doc_walk(&d, txn, &pos, 100, walk_fn, &w, &n),
+	    MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+	assert_int_equal(w.seen, 0x8);
+	assert_int_equal(w.index, 1);
 }
 
 int
