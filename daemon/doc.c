@@ -272,16 +272,44 @@ doc_get(struct docs *d, MDB_txn *txn, uint64_t id, json_t **doc)
 	return *doc ? 0 : MDB_CORRUPTED;
 }
 
-/* Whether document id has its own time index entry at ms. */
+/* Entries looked at on each side of where a failed lookup landed: more
+ * than a page of the time index holds (4 KiB / 26 bytes a node). */
+#define DOC_NEAR	256
+
+/*
+ * Whether document id has its own time index entry at ms.  A damaged key
+ * is out of order, and can hide its neighbours from LMDB's binary search
+ * (a lookup of the next key fails): when the lookup fails, the entries
+ * around where it landed are looked at too.
+ */
 static bool
 doc_indexed(struct docs *d, MDB_txn *txn, uint64_t ms, uint64_t id)
 {
 	unsigned char key[16];
-	MDB_val v;
+	MDB_val k = { sizeof(key), key }, v;
+	MDB_cursor *cur;
+	bool found = false;
+	int rc;
 
 	time_key(key, ms, id);
-	return mdb_get(txn, d->by_time, &(MDB_val){ sizeof(key), key },
-	    &v) == 0;
+	if (mdb_get(txn, d->by_time, &k, &v) == 0)
+		return true;
+	if (mdb_cursor_open(txn, d->by_time, &cur) != 0)
+		return false;
+	for (int dir = 0; dir < 2 && !found; dir++) {
+		k = (MDB_val){ sizeof(key), key };
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+		for (int i = 0; rc == 0 && i < DOC_NEAR && !found; i++) {
+			found = k.mv_size == sizeof(key) &&
+			    memcmp(k.mv_data, key, sizeof(key)) == 0;
+			rc = mdb_cursor_get(cur, &k, &v, dir ? MDB_PREV :
+			    MDB_NEXT);
+		}
+	}
+	mdb_cursor_close(cur);
+	return found;
 }
 
 typedef int (*doc_walk_fn)(uint64_t id, const char *json, size_t len,
