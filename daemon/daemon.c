@@ -61,17 +61,18 @@ daemon_on_cron(evutil_socket_t fd, short what, void *arg)
 	metrics_tick(&d->metrics, mono_ms() / 1000, d->queue.counts.fetched,
 	    d->metrics.fetched_bytes);
 	store_trim(&d->store, d->cfg.max_mapped);
-	/* Take submissions again every 10 s: the cap may have been raised,
-	 * or deletes may have freed pages; a full disk, once it has room.
-	 * A store that cannot commit at all is retried on its own backoff
-	 * (daemon_pass). */
-	/* At most a line a second, and only when more were met. */
+	/* Damaged job records: at most a line a second, only when more
+	 * were met. */
 	if (d->queue.damaged != d->damaged_logged) {
 		log_warnx("store: %llu damaged job records passed by so far; "
 		    "sluiced --check names them",
 		    (unsigned long long)d->queue.damaged);
 		d->damaged_logged = d->queue.damaged;
 	}
+	/* Take submissions again every 10 s: the cap may have been raised,
+	 * or deletes may have freed pages; a full disk, once it has room.
+	 * A store that cannot commit at all is retried on its own backoff
+	 * (daemon_pass). */
 	if (d->store.full && ++d->cron_ticks % 10 == 0 &&
 	    store_may_retry(&d->store))
 		d->store.full = false;

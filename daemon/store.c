@@ -38,6 +38,7 @@
 #define LMDB_META_LEN		(LMDB_PAGEHDR + 136)
 #define LMDB_PSIZE_MIN		512
 #define LMDB_PSIZE_MAX		65536
+#define LMDB_MAX_PAGES		(1ULL << 40)	/* 4 PiB of 4 KiB pages */
 _Static_assert(sizeof(size_t) == 8, "the meta page layout is LMDB's on "
     "64-bit hosts");
 
@@ -69,7 +70,8 @@ struct store_meta {
 	uint64_t	 txnid;
 };
 
-/* Reads meta page n (at offset off); -1 with err if it is not LMDB's. */
+/* Reads the meta page at offset off: -1 with err if it is not LMDB's
+ * (or names a size no file has). */
 static int
 store_read_meta(int fd, off_t off, struct store_meta *m, char *err,
     size_t errlen)
@@ -89,7 +91,8 @@ store_read_meta(int fd, off_t off, struct store_meta *m, char *err,
 	memcpy(&m->txnid, b + LMDB_META_TXNID, sizeof(m->txnid));
 	if (magic != LMDB_MAGIC || version != LMDB_DATA_VERSION ||
 	    m->psize < LMDB_PSIZE_MIN || m->psize > LMDB_PSIZE_MAX ||
-	    (m->psize & (m->psize - 1)) != 0) {
+	    (m->psize & (m->psize - 1)) != 0 ||
+	    m->last_pg >= LMDB_MAX_PAGES) {
 		snprintf(err, errlen, "its meta page at %lld is damaged (not "
 		    "an LMDB %d data file)", (long long)off, LMDB_DATA_VERSION);
 		return -1;
