@@ -1373,9 +1373,23 @@ sluicectl_export_doc(const struct ctl *ctx, const json_t *line)
 	return 0;
 }
 
+/* A damaged record's error line: said on stderr, and the export goes on
+ * (docs/protocol.md). */
+static void
+sluicectl_export_damaged(const json_t *line)
+{
+	const json_t *err = json_object_get(line, "error");
+
+	fprintf(stderr, "sluicectl: export: record %lld: %s\n",
+	    (long long)json_integer_value(json_object_get(line, "id")),
+	    json_string_value(json_object_get(err, "message")) ?
+	    json_string_value(json_object_get(err, "message")) : "damaged");
+}
+
 /*
  * Streams the data lines to stdout as they arrive, so memory stays at one
- * document whatever the export's size.
+ * document whatever the export's size.  Damaged records are named on
+ * stderr, and make the exit status 1 once the export is through.
  */
 static int
 sluicectl_export_stream(struct ctl *ctx)
@@ -1386,9 +1400,13 @@ sluicectl_export_stream(struct ctl *ctx)
 	while (rc == -1) {
 		if (ctl_read(ctx, &line) == -1)
 			return CTL_EXIT_UNREACHABLE;
-		if (json_object_get(line, "ok") != NULL)
+		if (json_object_get(line, "ok") != NULL) {
 			rc = ctl_check(ctx, line);
-		else if (sluicectl_export_doc(ctx, line) == -1) {
+			if (rc == CTL_EXIT_OK && json_integer_value(
+			    json_object_get(line, "damaged")) > 0)
+				rc = CTL_EXIT_FAILED;
+		} else if (json_object_get(line, "error") != NULL)
+			sluicectl_export_damaged(line); else if (sluicectl_export_doc(ctx, line) == -1) {
 			fprintf(stderr, "sluicectl: writing stdout: %s\n",
 			    strerror(errno));
 			rc = CTL_EXIT_FAILED;

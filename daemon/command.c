@@ -138,6 +138,9 @@ command_job_reply(struct command *cmd, MDB_txn *txn, uint64_t id)
 
 	if (rc == MDB_NOTFOUND)
 		return proto_error(PROTO_NOT_FOUND, "no such job");
+	if (rc == MDB_CORRUPTED)
+		return proto_error(PROTO_DAMAGED, "the stored job record is "
+		    "damaged (its checksum does not match); see sluiced --check");
 	if (rc != 0)
 		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
 	r = json_pack("{s:b, s:o}", "ok", 1, "job", command_job_json(&j));
@@ -158,8 +161,10 @@ cmd_submit(struct command *cmd, struct ctl_conn *c, json_t *req)
 		return;
 	}
 	if (cmd->store->full) {
-		command_reply_error(c, req, PROTO_STORE_FULL, "the store reached "
-		    "store.map_size_max; nothing was queued");
+		const char *msg;
+		enum proto_err e = op_store_refusal(cmd->store, &msg);
+
+		command_reply_error(c, req, e, msg);
 		return;
 	}
 	op = op_new(OP_SUBMIT, control_conn_id(c), req);
@@ -249,9 +254,10 @@ command_store_json(struct command *cmd)
 	uint64_t used, map;
 
 	store_usage(cmd->store, &used, &map);
-	return json_pack("{s:I, s:I, s:I, s:b}", "used_bytes",
+	return json_pack("{s:I, s:I, s:I, s:b, s:s}", "used_bytes",
 	    (json_int_t)used, "map_size", (json_int_t)map, "map_size_max",
-	    (json_int_t)cmd->store->map_size_max, "full", cmd->store->full);
+	    (json_int_t)cmd->store->map_size_max, "full", cmd->store->full,
+	    "condition", store_condition_name(cmd->store->condition));
 }
 
 static json_t *
@@ -606,6 +612,9 @@ command_find_doc(struct command *cmd, MDB_txn *txn, json_t *req,
 		rc = id ? doc_get(cmd->docs, txn, id, doc) : MDB_NOTFOUND;
 	if (rc == MDB_NOTFOUND)
 		return proto_error(PROTO_NOT_FOUND, "no such document");
+	if (rc == MDB_CORRUPTED)
+		return proto_error(PROTO_DAMAGED, "the stored record is damaged "
+		    "(its checksum does not match); see sluiced --check");
 	if (rc != 0)
 		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
 	*idp = id;
@@ -743,6 +752,7 @@ struct export {
 	bool		 changed;	/* that document was replaced */
 	bool		 gone;		/* the connection could not take it */
 	uint64_t	 count;
+	uint64_t	 damaged;	/* error lines sent */
 	char		*tag;		/* ,"tag":… for each line, or "" */
 	size_t		 taglen;
 	/* The document being queued: its position, size and bytes of its
@@ -831,6 +841,31 @@ command_export_wanted(const struct export *e, const char *json, size_t len,
 	return ok;
 }
 
+/* A damaged record's error line (docs/protocol.md): the export goes on. */
+static int
+command_export_damaged(struct export *e, uint64_t id, uint64_t flags)
+{
+	char line[320];
+	int n;
+
+	n = snprintf(line, sizeof(line), "{\"error\":{\"code\":\"damaged\","
+	    "\"message\":\"%s; see sluiced --check\"},\"id\":%llu",
+	    (flags & DOC_DAMAGED_INDEX) ? "a time index entry is damaged: "
+	    "the documents it lost come at the end of the export" :
+	    "the document fails its checksum and is not exported",
+	    (unsigned long long)id);
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    control_send_raw(e->c, line, (size_t)n) == -1 ||
+	    control_send_raw(e->c, e->tag, e->taglen) == -1 ||
+	    control_send_raw(e->c, EXPORT_TAIL, sizeof(EXPORT_TAIL) - 1) == -1) {
+		e->gone = true;
+		return 1;
+	}
+	e->damaged++;
+	e->done = e->at;
+	return control_pending(e->c) >= EXPORT_QUEUE;
+}
+
 static int
 command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
     void *arg)
@@ -843,6 +878,8 @@ command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
 		e->changed = true;	/* a forced refetch replaced it */
 		return 1;
 	}
+	if (flags & (DOC_DAMAGED | DOC_DAMAGED_INDEX))
+		return command_export_damaged(e, id, flags);
 	if (e->off == 0) {
 		if (!command_export_wanted(e, json, len, flags)) {
 			e->done = e->at;
@@ -929,8 +966,9 @@ command_export_fill(struct ctl_conn *c, struct export *e)
 		return;
 	}
 	if (end)
-		command_reply(c, e->req, json_pack("{s:b, s:I}", "ok", 1, "count",
-		    (json_int_t)e->count));
+		command_reply(c, e->req, json_pack("{s:b, s:I, s:I}", "ok", 1,
+		    "count", (json_int_t)e->count, "damaged",
+		    (json_int_t)e->damaged));
 	else
 		command_reply_error(c, e->req, PROTO_INTERNAL, mdb_strerror(rc));
 	command_export_free(e);

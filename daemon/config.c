@@ -73,6 +73,8 @@ static const struct cfg_key cfg_keys[] = {
 	    CFG_RESTART },
 	{ "store.map_size_max", CFG_SIZE, OFF(map_size_max), MIB, 64 * TIB,
 	    "16GiB", 0 },
+	{ "store.disk_full_below", CFG_SIZE, OFF(disk_full_below), 0, TIB,
+	    "64MiB", 0 },
 	{ "store.max_mapped", CFG_SIZE, OFF(max_mapped), MIB, TIB, "32MiB",
 	    0 },
 	{ "store.commit_interval", CFG_DURATION, OFF(commit_interval_ms), 0,

@@ -36,6 +36,8 @@ struct config {
 	/* [store] */
 	uint64_t	 map_size;		/* initial LMDB map size */
 	uint64_t	 map_size_max;		/* hard cap; submissions refused beyond */
+	uint64_t	 disk_full_below;	/* an I/O error with less free is
+						   a full disk */
 	uint64_t	 max_mapped;		/* resident LMDB pages kept mapped */
 	uint64_t	 commit_interval_ms;	/* background work gathers this long */
 	bool		 keep_raw;		/* keep the zstd-compressed body */

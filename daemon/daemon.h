@@ -56,6 +56,7 @@ struct daemon {
 	char	       **sets;		/* --set arguments, for reload */
 	int		 nsets;
 	char		 cwd[4096];	/* at startup: relative paths' base */
+	unsigned	 store_flags;	/* STORE_NEW: sluiced --new-store */
 
 	struct event_base *base;
 	struct store	 store;
@@ -98,6 +99,7 @@ struct daemon {
 	uint64_t	 stop_deadline;	/* mono_ms() */
 	char		 last_status[256];
 	uint64_t	 cron_ticks;
+	uint64_t	 damaged_logged;	/* queue.damaged when last logged */
 };
 
 /* Opens the store, recovers, listens; fatal() on startup errors. */

@@ -31,7 +31,8 @@ FAST = {
 }
 
 ERROR_CODES = {"bad_request", "too_large", "unknown_command", "not_found",
-               "conflict", "store_full", "busy", "shutting_down", "timeout",
+               "conflict", "store_full", "disk_full", "damaged", "busy",
+               "shutting_down", "timeout",
                "internal"}
 JOB_STATES = ("queued", "active", "done", "failed", "cancelled")
 FINAL_STATES = ("done", "failed", "cancelled")
