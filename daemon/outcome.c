@@ -25,6 +25,7 @@
 #include "sched.h"
 #include "url.h"
 #include "util.h"
+#include "warc.h"
 #include "work.h"
 
 void
@@ -145,6 +146,9 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 	c->bytes = r->body.len;
 	c->retry_after_ms = -1;
 	c->http_status = (uint32_t)r->http_status;
+	/* Before the page takes the body: the records travel with the
+	 * completion and are written in the turn that records it. */
+	c->warc = warc_capture(o->warc, r);
 	if (r->error == FETCH_OK && r->http_status >= 200 &&
 	    r->http_status < 300) {
 		outcome_release(o, c, true, r->sent_ms);
@@ -399,6 +403,7 @@ outcome_apply_one(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	int rc;
 
 	c->failed = false;
+	warc_put(o->warc, c->warc);
 	if (c->page != NULL)
 		return outcome_apply_done(o, txn, c, now);
 	if (c->redirect != NULL) {
@@ -482,6 +487,7 @@ outcome_free_list(struct outcomes *o)
 		page_free(c->page);
 		free(c->redirect);
 		free(c->url);
+		warc_capture_free(c->warc);
 		free(c);
 		n++;
 	}
