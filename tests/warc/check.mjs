@@ -147,11 +147,11 @@ async function main() {
 	for (let i = 0; i < args.length; i++) {
 		if (args[i] === "--docs")
 			docsFile = args[++i];
-		else if (fs.statSync(args[i]).isDirectory())
+		else if (fs.statSync(args[i]).isDirectory()) {
 			for (const f of fs.readdirSync(args[i]).sort())
 				if (f.endsWith(".warc.gz"))
 					files.push(path.join(args[i], f));
-		else
+		} else
 			files.push(args[i]);
 	}
 	const records = [];
@@ -203,6 +203,8 @@ async function main() {
 				    `captures`);
 		}
 	}
+	if (files.length === 0)
+		fail("arguments", "no WARC files");
 	if (problems.length) {
 		for (const p of problems.slice(0, 50))
 			console.log(`warc-check: ${p}`);
