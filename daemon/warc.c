@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,10 @@ struct warc {
 	EVP_MD_CTX	*md;
 	struct buf	 scratch;	/* a revisit record being built */
 	struct warc_stats stats;
+	/* Tests only: SLUICE_TEST_WARC_CRASH=N kills the process at the Nth
+	 * turn that has records, before its commit: after writing half a
+	 * record (N odd) or after syncing them all (N even). */
+	uint64_t	 crash_turn, turns;
 };
 
 /* One transfer's records, built when it ended. */
@@ -635,12 +640,20 @@ warc_apply(void *arg, MDB_txn *txn, uint64_t now)
 	}
 	w->turn_records = w->turn_revisits = 0;
 	errno = 0;
+	if (++w->turns == w->crash_turn && w->crash_turn % 2 == 1) {
+		const struct buf *b = w->turn->head.len ? &w->turn->head :
+		    &w->turn->resp;
+		(void)warc_write(w, b->data, b->len / 2);
+		raise(SIGKILL);
+	}
 	for (struct warc_capture *c = w->turn; c != NULL && rc == 0;
 	    c = c->turn_next)
 		rc = warc_write_one(w, txn, c);
 	/* As often as the commit syncs: the commit follows at once. */
 	if (rc == 0 && fdatasync(w->fd) == -1)
 		rc = errno;
+	if (w->turns == w->crash_turn)
+		raise(SIGKILL);
 	if (rc == 0)
 		rc = warc_note(w, txn);
 	if (rc != 0 && rc != MDB_MAP_FULL)
@@ -803,6 +816,7 @@ warc_recover(struct warc *w, MDB_txn *txn)
 	DIR *dir;
 	int rc;
 
+
 	rc = mdb_get(txn, w->dbi, &key, &val);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
@@ -869,6 +883,9 @@ warc_open(struct warc **out, const struct config *cfg, struct store *s,
 	w->fd = w->dirfd = -1;
 	w->turn_tail = &w->turn;
 	w->max_size = cfg->warc_max_size;
+	if (getenv("SLUICE_TEST_WARC_CRASH") != NULL)
+		w->crash_turn = strtoull(getenv("SLUICE_TEST_WARC_CRASH"), NULL,
+		    10);
 	w->level = (int)cfg->warc_gzip_level;
 	buf_init(&w->scratch, SIZE_MAX / 2);
 	w->dir = strdup(cfg->warc_dir);

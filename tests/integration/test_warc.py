@@ -248,7 +248,7 @@ def test_crash_mid_record_is_cut_back(tmp):
         d.start()
         try:
             wait_until(lambda: last.stat().st_size == good, 10,
-                       "the open file cut back")
+                       what="the open file cut back")
             assert newer.stat().st_size == first, newer.stat().st_size
             ids = submit_ids(d, [web.url(f"/page/{i}")
                                  for i in range(20, 30)])
@@ -261,6 +261,36 @@ def test_crash_mid_record_is_cut_back(tmp):
         assert summary["docs"] == 30, summary
 
 
+def test_killed_between_sync_and_commit(tmp):
+    """sluiced killed (SLUICE_TEST_WARC_CRASH) in the middle of a record,
+    and after syncing a turn's records but before its commit: at restart
+    the file is cut back to the last commit, the jobs are fetched again,
+    and each document still has exactly one capture."""
+    wdir = tmp / "warc"
+    sets = dict(FAST, **{"warc.dir": wdir, "queue.max_attempts": 5})
+    with FixtureServer() as web:
+        d = Daemon(tmp, extra_set=sets)
+        urls = [web.url(f"/page/{i}") for i in range(200)]
+        for crash in (3, 4, 5, 8):
+            d.env["SLUICE_TEST_WARC_CRASH"] = str(crash)
+            d.start()
+            submit(d, urls)
+            wait_until(lambda: not d.running(), 30, what="the crash")
+        del d.env["SLUICE_TEST_WARC_CRASH"]
+        d.start()
+        try:
+            ids = submit_ids(d, urls)
+            wait_jobs(d, ids, timeout=60)
+            wait_idle(d)
+            write_docs(d, tmp / "docs.jsonl")
+        finally:
+            d.stop()
+    summary = check([wdir], docs=tmp / "docs.jsonl")
+    assert summary["docs"] == 200, summary
+    log = (tmp / "sluiced.log").read_text(errors="replace")
+    assert log.count("cut back from") >= 4, log[-3000:]
+
+
 def test_sigkill_under_load(tmp):
     """kill -9 again and again while pages are fetched and recorded: every
     file stays readable, and every stored document has exactly one
@@ -271,16 +301,18 @@ def test_sigkill_under_load(tmp):
                          "queue.max_attempts": 5,
                          "queue.retry_base": "100ms"})
     rng = random.Random(13)
-    n = 1500
+    n = 1000
     with FixtureServer() as web:
         d = Daemon(tmp, extra_set=sets)
         d.start()
-        ids = submit_ids(d, [web.url(f"/page/{i}") for i in range(n)] +
-                         [web.url(f"/page/{i}?again=1")
-                          for i in range(0, n, 10)])
+        # Big pages: writing and syncing their records takes a while,
+        # so kills land between the WARC sync and the commit too.
+        ids = submit_ids(d, [web.url(f"/long/{i}?kb=48") for i in range(n)]
+                         + [web.url(f"/long/{i}?kb=48&again=1")
+                            for i in range(0, n, 10)])
         kills = 0
-        while kills < 6:
-            time.sleep(rng.uniform(0.2, 0.8))
+        while kills < 10:
+            time.sleep(rng.uniform(0.1, 0.6))
             d.kill()
             kills += 1
             d.start()
