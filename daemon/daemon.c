@@ -847,6 +847,7 @@ daemon_start(struct daemon *d, int listen_fd)
 	if (warc_open(&d->warc, &d->cfg, &d->store, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	d->outcomes.warc = d->leases.warc = d->warc;
+	d->page_opts.warc = d->warc;
 	d->fetch = fetch_new(d->base, &d->cfg, lease_fetched, &d->leases, err,
 	    sizeof(err));
 	if (d->fetch == NULL)

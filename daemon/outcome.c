@@ -146,9 +146,6 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 	c->bytes = r->body.len;
 	c->retry_after_ms = -1;
 	c->http_status = (uint32_t)r->http_status;
-	/* Before the page takes the body: the records travel with the
-	 * completion and are written in the turn that records it. */
-	c->warc = warc_capture(o->warc, r);
 	if (r->error == FETCH_OK && r->http_status >= 200 &&
 	    r->http_status < 300) {
 		outcome_release(o, c, true, r->sent_ms);
@@ -160,6 +157,7 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 			return;
 		}
 		/* page_new freed neither: record the failure instead. */
+		c->warc = warc_capture(o->warc, r);
 		free(url);
 		snprintf(c->code, sizeof(c->code), "internal");
 		snprintf(c->msg, sizeof(c->msg), "out of memory");
@@ -168,6 +166,9 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 		outcome_add(o, c);
 		return;
 	}
+	/* The records travel with the completion and are written in the
+	 * turn that records it (a page's are built by its worker). */
+	c->warc = warc_capture(o->warc, r);
 	c->url = url;		/* named if the job fails for good */
 	if (r->error == FETCH_OK && r->http_status == 304)
 		c->not_modified = true;
@@ -206,6 +207,8 @@ outcome_page_done(struct work_item *it, void *arg)
 	assert(o->pages > 0);
 	o->pages--;
 	p->spare = NULL;
+	c->warc = p->warc;
+	p->warc = NULL;
 	if (o->metrics != NULL)
 		metrics_observe(&o->metrics->clean_duration,
 		    (double)p->clean_us / 1e6);

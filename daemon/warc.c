@@ -35,6 +35,14 @@
 #define WARC_STATE_KEY	"file"	/* in the "warc" database */
 #define WARC_HEAD_READ	(64 * 1024)	/* a warcinfo fits, at start */
 
+/* zlib's and libcrypto's state: the loop's own, and one per capture, so
+ * that workers may build records at the same time. */
+struct warc_coder {
+	z_stream	 z;
+	bool		 z_ready;
+	EVP_MD_CTX	*md;
+};
+
 struct warc {
 	char		*dir;
 	char		*prefix;
@@ -50,9 +58,7 @@ struct warc {
 	uint64_t	 turn_start;	/* size when the turn began */
 	struct warc_capture *turn, **turn_tail;
 	uint64_t	 turn_records, turn_revisits;
-	z_stream	 z;
-	bool		 z_ready;
-	EVP_MD_CTX	*md;
+	struct warc_coder k;		/* the loop thread's */
 	struct buf	 scratch;	/* a revisit record being built */
 	struct warc_stats stats;
 	/* Tests only: SLUICE_TEST_WARC_CRASH=N kills the process at the Nth
@@ -115,26 +121,26 @@ warc_base32(const unsigned char *p, size_t n, char *out)
 
 /* SHA-1 of a || b.  0 or -1. */
 static int
-warc_sha1(struct warc *w, const void *a, size_t alen, const void *b,
+warc_sha1(struct warc_coder *k, const void *a, size_t alen, const void *b,
     size_t blen, unsigned char *out)
 {
 	unsigned int n = 0;
 
-	if (EVP_DigestInit_ex(w->md, EVP_sha1(), NULL) != 1 ||
-	    EVP_DigestUpdate(w->md, a, alen) != 1 ||
-	    EVP_DigestUpdate(w->md, b, blen) != 1 ||
-	    EVP_DigestFinal_ex(w->md, out, &n) != 1 || n != WARC_SHA1_LEN)
+	if (EVP_DigestInit_ex(k->md, EVP_sha1(), NULL) != 1 ||
+	    EVP_DigestUpdate(k->md, a, alen) != 1 ||
+	    EVP_DigestUpdate(k->md, b, blen) != 1 ||
+	    EVP_DigestFinal_ex(k->md, out, &n) != 1 || n != WARC_SHA1_LEN)
 		return -1;
 	return 0;
 }
 
 static int
-warc_sha1_b32(struct warc *w, const void *a, size_t alen, const void *b,
-    size_t blen, char *out)
+warc_sha1_b32(struct warc_coder *k, const void *a, size_t alen,
+    const void *b, size_t blen, char *out)
 {
 	unsigned char sha[WARC_SHA1_LEN];
 
-	if (warc_sha1(w, a, alen, b, blen, sha) == -1)
+	if (warc_sha1(k, a, alen, b, blen, sha) == -1)
 		return -1;
 	warc_base32(sha, sizeof(sha), out);
 	return 0;
@@ -179,7 +185,7 @@ warc_date(uint64_t ms, char *out)
 
 /* Appends one record (block = a || b) to out as a gzip member.  0 or -1. */
 static int
-warc_record(struct warc *w, struct buf *out, const struct warc_rec *r,
+warc_record(struct warc_coder *k, struct buf *out, const struct warc_rec *r,
     const void *a, size_t alen, const void *b, size_t blen)
 {
 	char hdr[8192], digest[WARC_B32_LEN + 1];
@@ -187,7 +193,7 @@ warc_record(struct warc *w, struct buf *out, const struct warc_rec *r,
 	size_t inlen[] = { 0, alen, blen, 4 }, total = 0, start;
 	int n;
 
-	if (warc_sha1_b32(w, a, alen, b, blen, digest) == -1)
+	if (warc_sha1_b32(k, a, alen, b, blen, digest) == -1)
 		return -1;
 	n = snprintf(hdr, sizeof(hdr), "WARC/1.1\r\n"
 	    "WARC-Type: %s\r\nWARC-Record-ID: %s\r\nWARC-Date: %s\r\n"
@@ -210,30 +216,30 @@ warc_record(struct warc *w, struct buf *out, const struct warc_rec *r,
 	inlen[0] = (size_t)n;
 	for (size_t i = 0; i < ARRAY_LEN(inlen); i++)
 		total += inlen[i];
-	if (deflateReset(&w->z) != Z_OK)
+	if (deflateReset(&k->z) != Z_OK)
 		return -1;
 	start = out->len;
-	if (buf_presize(out, out->len + deflateBound(&w->z, total) + 64) ==
+	if (buf_presize(out, out->len + deflateBound(&k->z, total) + 64) ==
 	    -1)
 		return -1;
-	w->z.next_out = (Bytef *)out->data + out->len;
-	w->z.avail_out = (uInt)(out->cap - out->len - 1);
+	k->z.next_out = (Bytef *)out->data + out->len;
+	k->z.avail_out = (uInt)(out->cap - out->len - 1);
 	for (size_t i = 0; i < ARRAY_LEN(in); i++) {
 		int rc;
 		if (inlen[i] == 0)
 			continue;	/* deflate() would say Z_BUF_ERROR */
-		w->z.next_in = (Bytef *)(uintptr_t)in[i];
-		w->z.avail_in = (uInt)inlen[i];
-		rc = deflate(&w->z, i + 1 == ARRAY_LEN(in) ? Z_FINISH :
+		k->z.next_in = (Bytef *)(uintptr_t)in[i];
+		k->z.avail_in = (uInt)inlen[i];
+		rc = deflate(&k->z, i + 1 == ARRAY_LEN(in) ? Z_FINISH :
 		    Z_NO_FLUSH);
 		if ((i + 1 == ARRAY_LEN(in) && rc != Z_STREAM_END) ||
 		    (i + 1 < ARRAY_LEN(in) && rc != Z_OK) ||
-		    w->z.avail_in != 0) {
+		    k->z.avail_in != 0) {
 			out->len = start;
 			return -1;
 		}
 	}
-	out->len = (size_t)((char *)w->z.next_out - out->data);
+	out->len = (size_t)((char *)k->z.next_out - out->data);
 	out->data[out->len] = '\0';
 	return 0;
 }
@@ -339,8 +345,8 @@ warc_truncated(const struct fetch_result *r)
 
 /* One hop's request and response records. */
 static int
-warc_hop(struct warc *w, struct warc_capture *c, const struct fetch_hop *h,
-    const struct fetch_result *r)
+warc_hop(struct warc_coder *k, struct warc_capture *c,
+    const struct fetch_hop *h, const struct fetch_result *r)
 {
 	char req_id[WARC_ID_LEN], resp_id[WARC_ID_LEN], date[WARC_DATE_LEN];
 	char payload[WARC_B32_LEN + 1], extra[160];
@@ -360,10 +366,10 @@ warc_hop(struct warc *w, struct warc_capture *c, const struct fetch_hop *h,
 	    .concurrent = has_resp ? resp_id : NULL,
 	    .content_type = "application/http;msgtype=request" };
 	/* A GET has no body: the payload digest is that of nothing. */
-	if (warc_sha1_b32(w, "", 0, "", 0, payload) == -1)
+	if (warc_sha1_b32(k, "", 0, "", 0, payload) == -1)
 		return -1;
 	rec.payload = payload;
-	if (warc_record(w, &c->head, &rec, h->request.data, h->request.len,
+	if (warc_record(k, &c->head, &rec, h->request.data, h->request.len,
 	    "", 0) == -1)
 		return -1;
 	c->head_records++;
@@ -394,10 +400,10 @@ warc_hop(struct warc *w, struct warc_capture *c, const struct fetch_hop *h,
 			snprintf(extra, sizeof(extra), "WARC-Profile: %s\r\n",
 			    WARC_REVISIT_PROFILE_304);
 		c->head_records++;
-		return warc_record(w, &c->head, &rec, c->http.data,
+		return warc_record(k, &c->head, &rec, c->http.data,
 		    c->http.len, "", 0);
 	}
-	if (warc_sha1(w, body ? body->data : "", blen, "", 0, c->sha) == -1)
+	if (warc_sha1(k, body ? body->data : "", blen, "", 0, c->sha) == -1)
 		return -1;
 	warc_base32(c->sha, sizeof(c->sha), c->payload);
 	rec.payload = c->payload;
@@ -405,7 +411,7 @@ warc_hop(struct warc *w, struct warc_capture *c, const struct fetch_hop *h,
 		snprintf(extra, sizeof(extra), "WARC-Truncated: %s\r\n", trunc);
 	if (!final || trunc != NULL || blen == 0) {
 		c->head_records++;
-		return warc_record(w, &c->head, &rec, c->http.data,
+		return warc_record(k, &c->head, &rec, c->http.data,
 		    c->http.len, body ? body->data : "", blen);
 	}
 	/* The final, whole response: a revisit may take its place. */
@@ -414,17 +420,43 @@ warc_hop(struct warc *w, struct warc_capture *c, const struct fetch_hop *h,
 	snprintf(c->ip, sizeof(c->ip), "%s", h->ip);
 	if (h->url != NULL && (c->uri = strdup(h->url)) == NULL)
 		return -1;
-	return warc_record(w, &c->resp, &rec, c->http.data, c->http.len,
+	return warc_record(k, &c->resp, &rec, c->http.data, c->http.len,
 	    body->data, blen);
 }
 
-struct warc_capture *
-warc_capture(struct warc *w, const struct fetch_result *r)
+static int
+warc_coder_init(struct warc_coder *k, int level)
 {
-	struct warc_capture *c;
+	memset(k, 0, sizeof(*k));
+	if ((k->md = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (deflateInit2(&k->z, level, Z_DEFLATED, 15 + 16, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	k->z_ready = true;
+	return 0;
+}
+
+static void
+warc_coder_free(struct warc_coder *k)
+{
+	if (k->z_ready)
+		deflateEnd(&k->z);
+	EVP_MD_CTX_free(k->md);
+	memset(k, 0, sizeof(*k));
+}
+
+struct warc_capture *
+warc_capture(const struct warc *w, const struct fetch_result *r)
+{
+	struct warc_capture *c = NULL;
+	struct warc_coder k;
 
 	if (w == NULL || r->hops == NULL)
 		return NULL;
+	/* Its own coder: this may run on a worker thread. */
+	if (warc_coder_init(&k, w->level) == -1)
+		goto oom;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		goto oom;
@@ -432,8 +464,9 @@ warc_capture(struct warc *w, const struct fetch_result *r)
 	buf_init(&c->resp, SIZE_MAX / 2);
 	buf_init(&c->http, SIZE_MAX / 2);
 	for (const struct fetch_hop *h = r->hops; h != NULL; h = h->next)
-		if (h->request.len > 0 && warc_hop(w, c, h, r) == -1)
+		if (h->request.len > 0 && warc_hop(&k, c, h, r) == -1)
 			goto oom;
+	warc_coder_free(&k);
 	if (c->resp.len == 0)
 		buf_free(&c->http);	/* no revisit to build */
 	if (c->head.len == 0 && c->resp.len == 0) {
@@ -442,6 +475,7 @@ warc_capture(struct warc *w, const struct fetch_result *r)
 	}
 	return c;
 oom:
+	warc_coder_free(&k);
 	log_warnx("warc: %s: cannot build its records (out of memory)",
 	    r->final_url ? r->final_url : "a transfer");
 	warc_capture_free(c);
@@ -552,7 +586,7 @@ warc_rotate(struct warc *w)
 	buf_init(&out, SIZE_MAX / 2);
 	struct warc_rec rec = { .type = "warcinfo", .id = id, .date = date,
 	    .content_type = "application/warc-fields", .extra = extra };
-	if (warc_record(w, &out, &rec, w->info, strlen(w->info), "", 0) == -1)
+	if (warc_record(&w->k, &out, &rec, w->info, strlen(w->info), "", 0) == -1)
 		rc = ENOMEM;
 	else if (warc_write(w, out.data, out.len) == -1 ||
 	    fdatasync(w->fd) == -1 || fsync(w->dirfd) == -1)
@@ -616,7 +650,7 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 	    .payload = c->payload, .extra = extra,
 	    .content_type = "application/http;msgtype=response" };
 	buf_reset(&w->scratch);
-	if (warc_record(w, &w->scratch, &rec, c->http.data, c->http.len, "",
+	if (warc_record(&w->k, &w->scratch, &rec, c->http.data, c->http.len, "",
 	    0) == -1)
 		return ENOMEM;
 	w->turn_records++;
@@ -891,17 +925,13 @@ warc_open(struct warc **out, const struct config *cfg, struct store *s,
 	w->dir = strdup(cfg->warc_dir);
 	w->prefix = strdup(cfg->warc_prefix);
 	w->info = warc_info_fields(cfg);
-	w->md = EVP_MD_CTX_new();
-	if (w->dir == NULL || w->prefix == NULL || w->info == NULL ||
-	    w->md == NULL)
+	if (w->dir == NULL || w->prefix == NULL || w->info == NULL)
 		goto oom;
 	/* Trailing slashes would defeat the noted path's comparison. */
 	for (size_t n = strlen(w->dir); n > 1 && w->dir[n - 1] == '/'; n--)
 		w->dir[n - 1] = '\0';
-	if (deflateInit2(&w->z, w->level, Z_DEFLATED, 15 + 16, 8,
-	    Z_DEFAULT_STRATEGY) != Z_OK)
+	if (warc_coder_init(&w->k, w->level) == -1)
 		goto oom;
-	w->z_ready = true;
 	if (mkdir(w->dir, 0750) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "warc.dir %s: %s", w->dir,
 		    strerror(errno));
@@ -953,9 +983,7 @@ warc_close(struct warc *w)
 		close(w->fd);
 	if (w->dirfd >= 0)
 		close(w->dirfd);
-	if (w->z_ready)
-		deflateEnd(&w->z);
-	EVP_MD_CTX_free(w->md);
+	warc_coder_free(&w->k);
 	buf_free(&w->scratch);
 	free(w->dir);
 	free(w->prefix);

@@ -3,8 +3,9 @@
  * makes, written as request and response records to rotating .warc.gz
  * files in warc.dir, each record its own gzip member.
  *
- * The records of a transfer are built when it ends (warc_capture(): SHA-1
- * digests, the HTTP header fix-up, compression) and travel with the
+ * The records of a transfer are built when it ends, or by the worker that
+ * cleans its page (warc_capture(): SHA-1 digests, the HTTP header fix-up,
+ * compression), and travel with the
  * transfer's result: a completion (outcome.c) or a robots.txt result
  * (lease.c).  The turn step that records the result puts them in the turn
  * (warc_put()); the "warc" step, last before the commit, writes them,
@@ -20,8 +21,9 @@
  * (identical-payload-digest) that refers to it.  A 304 is a revisit
  * (server-not-modified).
  *
- * Everything here runs on the loop thread.  All functions accept a NULL
- * struct warc (capture off) and then do nothing.
+ * Everything here runs on the loop thread but warc_capture(), which the
+ * workers call for pages.  All functions accept a NULL struct warc
+ * (capture off) and then do nothing.
  */
 #ifndef SLUICE_WARC_H
 #define SLUICE_WARC_H
@@ -56,8 +58,9 @@ void warc_close(struct warc *w);
 
 /* The records of one finished transfer (r is not changed), or NULL when
  * there is nothing to write (no request went out) or memory ran short (a
- * warning says so). */
-struct warc_capture *warc_capture(struct warc *w,
+ * warning says so).  Touches nothing of w but its settings, so workers
+ * call it too (page.c): compressing a page's body is the costly part. */
+struct warc_capture *warc_capture(const struct warc *w,
     const struct fetch_result *r);
 void warc_capture_free(struct warc_capture *c);
 
