@@ -142,7 +142,7 @@ static const struct cfg_key cfg_keys[] = {
 	    CFG_RESTART },
 	{ "warc.max_size", CFG_SIZE, OFF(warc_max_size), 64 * KIB, TIB,
 	    "1GiB", CFG_RESTART },
-	{ "warc.gzip_level", CFG_U32, OFF(warc_gzip_level), 1, 9, "6",
+	{ "warc.gzip_level", CFG_U32, OFF(warc_gzip_level), 0, 9, "1",
 	    CFG_RESTART },
 
 	/* A reload moves the listener. */

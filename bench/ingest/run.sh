@@ -19,6 +19,7 @@
 #	--warc            also run sluiced with WARC capture on (warc.dir in
 #	                  its state directory), right before or after the
 #	                  plain one in every round, for issue 13's cost
+#	--warc-level N    warc.gzip_level of that run (default: the key's)
 #
 # sluiced's rate is compared with the extraction CPU limit (cores / the
 # cleaner's CPU per page, sluice-extract alone in the same rounds), and its
@@ -36,10 +37,11 @@
 # it in the Scrapy baseline.
 set -eu -o pipefail
 
-usage() { sed -n '4,21s/^#//p' "$0" >&2; exit 2; }
+usage() { sed -n '4,22s/^#//p' "$0" >&2; exit 2; }
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 repeat=3 pages=5000 port=18431 limit=1800 keep=0 scrapy=1 per_host=64 warc=0
+level=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r | --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
@@ -50,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--no-scrapy) scrapy=0; shift ;;
 	--max-per-host) [ $# -ge 2 ] || usage; per_host=$2; shift 2 ;;
 	--warc) warc=1; shift ;;
+	--warc-level) [ $# -ge 2 ] || usage; warc=1 level=$2; shift 2 ;;
 	-h | --help) usage ;;
 	-*) usage ;;
 	*) break ;;
@@ -156,6 +159,8 @@ start_daemon() {
 	local dir=$1 sock=$1/state/control.sock capture=()
 	mkdir -p "$dir/state"
 	[ "${2:-}" != warc ] || capture=(--set warc.dir="$dir/state/warc")
+	[ "${2:-}" != warc ] || [ -z "$level" ] ||
+	    capture+=(--set warc.gzip_level="$level")
 	"$build/sluiced" -f "${capture[@]}" \
 	    --set daemon.state_dir="$dir/state" \
 	    --set daemon.socket="$sock" \
