@@ -35,6 +35,14 @@
 #define WARC_STATE_KEY	"file"	/* in the "warc" database */
 #define WARC_HEAD_READ	(64 * 1024)	/* a warcinfo fits, at start */
 
+/* What this run wrote, logged at the end. */
+struct warc_stats {
+	uint64_t	 records;	/* written and committed */
+	uint64_t	 revisits;
+	uint64_t	 bytes;		/* compressed bytes written */
+	uint64_t	 files;		/* opened by this process */
+};
+
 /* zlib's and libcrypto's state: the loop's own, and one per capture, so
  * that workers may build records at the same time. */
 struct warc_coder {
@@ -727,15 +735,6 @@ warc_committed(struct warc *w)
 	w->turn_start = w->size;
 }
 
-void
-warc_stats(const struct warc *w, struct warc_stats *st)
-{
-	if (w == NULL)
-		memset(st, 0, sizeof(*st));
-	else
-		*st = w->stats;
-}
-
 /* --- start: cutting back what no commit covers ------------------------ */
 
 size_t
@@ -979,8 +978,14 @@ warc_close(struct warc *w)
 {
 	if (w == NULL)
 		return;
-	if (w->fd >= 0)
+	if (w->fd >= 0) {
 		close(w->fd);
+		log_info("warc: %llu records (%llu revisits), %llu bytes in "
+		    "%llu files this run", (unsigned long long)w->stats.records,
+		    (unsigned long long)w->stats.revisits,
+		    (unsigned long long)w->stats.bytes,
+		    (unsigned long long)w->stats.files);
+	}
 	if (w->dirfd >= 0)
 		close(w->dirfd);
 	warc_coder_free(&w->k);

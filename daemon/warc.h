@@ -75,14 +75,6 @@ void warc_abort(void *w);
 /* After the commit: the turn's records are for good. */
 void warc_committed(struct warc *w);
 
-/* Counters for status and benchmarks. */
-struct warc_stats {
-	uint64_t	 records;	/* written and committed */
-	uint64_t	 revisits;
-	uint64_t	 bytes;		/* compressed bytes written */
-	uint64_t	 files;		/* opened by this process */
-};
-void warc_stats(const struct warc *w, struct warc_stats *st);
 
 /*
  * The reader used at start: the length of the gzip member at the start of
