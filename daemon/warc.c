@@ -357,7 +357,7 @@ warc_hop(struct warc_coder *k, struct warc_capture *c,
     const struct fetch_hop *h, const struct fetch_result *r)
 {
 	char req_id[WARC_ID_LEN], resp_id[WARC_ID_LEN], date[WARC_DATE_LEN];
-	char payload[WARC_B32_LEN + 1], extra[160];
+	char payload[WARC_B32_LEN + 1], extra[2400];
 	const struct buf *body = NULL;
 	bool final = h->next == NULL, has_resp = h->response.len > 0;
 	const char *trunc = NULL;

@@ -20,6 +20,8 @@
 #	                  its state directory), right before or after the
 #	                  plain one in every round, for issue 13's cost
 #	--warc-level N    warc.gzip_level of that run (default: the key's)
+#	--warc-no-raw     and store.keep_raw=false in it: the WARC files
+#	                  hold the bodies
 #
 # sluiced's rate is compared with the extraction CPU limit (cores / the
 # cleaner's CPU per page, sluice-extract alone in the same rounds), and its
@@ -37,11 +39,11 @@
 # it in the Scrapy baseline.
 set -eu -o pipefail
 
-usage() { sed -n '4,22s/^#//p' "$0" >&2; exit 2; }
+usage() { sed -n '4,24s/^#//p' "$0" >&2; exit 2; }
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 repeat=3 pages=5000 port=18431 limit=1800 keep=0 scrapy=1 per_host=64 warc=0
-level=
+level= raw=true
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r | --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
@@ -53,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--max-per-host) [ $# -ge 2 ] || usage; per_host=$2; shift 2 ;;
 	--warc) warc=1; shift ;;
 	--warc-level) [ $# -ge 2 ] || usage; warc=1 level=$2; shift 2 ;;
+	--warc-no-raw) warc=1 raw=false; shift ;;
 	-h | --help) usage ;;
 	-*) usage ;;
 	*) break ;;
@@ -161,11 +164,12 @@ start_daemon() {
 	[ "${2:-}" != warc ] || capture=(--set warc.dir="$dir/state/warc")
 	[ "${2:-}" != warc ] || [ -z "$level" ] ||
 	    capture+=(--set warc.gzip_level="$level")
-	"$build/sluiced" -f "${capture[@]}" \
+	[ "${2:-}" != warc ] || capture+=(--set store.keep_raw="$raw")
+	"$build/sluiced" -f \
 	    --set daemon.state_dir="$dir/state" \
 	    --set daemon.socket="$sock" \
 	    --set daemon.workers=0 \
-	    --set store.keep_raw=true \
+	    --set store.keep_raw=true "${capture[@]}" \
 	    --set fetch.allow_private_addresses=true \
 	    --set fetch.max_per_host="$per_host" --set fetch.max_total=64 \
 	    --set fetch.host_delay=0 --set fetch.respect_robots=true \
