@@ -330,6 +330,36 @@ ctlclient_read_line(struct ctlclient *c, const char **line, size_t *len,
 }
 
 int
+ctlclient_read_bytes(struct ctlclient *c, size_t n, FILE *out, char *err,
+    size_t errlen)
+{
+	while (n > 0) {
+		size_t have = c->in.len - c->off, take = have < n ? have : n;
+		int rc;
+
+		if (take > 0) {
+			if (out != NULL &&
+			    fwrite(c->in.data + c->off, 1, take, out) != take) {
+				snprintf(err, errlen, "write: %s",
+				    strerror(errno));
+				return -1;
+			}
+			c->off += take;
+			c->scan = 0;
+			n -= take;
+			continue;
+		}
+		rc = fill(c, err, errlen);
+		if (rc == 0)
+			snprintf(err, errlen, "the daemon closed the "
+			    "connection in the middle of a reply");
+		if (rc != 1)
+			return -1;
+	}
+	return 0;
+}
+
+int
 ctlclient_read_reply(struct ctlclient *c, json_t **reply,
     const char **line, size_t *len, char *err, size_t errlen)
 {
@@ -930,21 +960,26 @@ ctlclient_print_status(FILE *out, const json_t *r)
 	fputc('\n', out);
 	ctlclient_fmt_bytes((uint64_t)geti(t, "bytes"), bytes, sizeof(bytes));
 	fprintf(out, "totals    %lld submitted, %lld fetched, %lld failed, "
-	    "%lld not modified, %s\n", (long long)geti(t, "submitted"),
-	    (long long)geti(t, "fetched"), (long long)geti(t, "failed"),
+	    "%lld retried, %lld not modified, %s\n",
+	    (long long)geti(t, "submitted"), (long long)geti(t, "fetched"),
+	    (long long)geti(t, "failed"), (long long)geti(t, "retried"),
 	    (long long)geti(t, "not_modified"), bytes);
 	ctlclient_fmt_bytes((uint64_t)geti(d, "index_bytes"), bytes,
 	    sizeof(bytes));
-	fprintf(out, "dups      %lld url, %lld exact, %lld near; index %s in "
-	    "memory%s\n", (long long)geti(d, "url"),
-	    (long long)geti(d, "exact"), (long long)geti(d, "near"), bytes,
+	fprintf(out, "dups      %lld at submit, %lld url, %lld exact, "
+	    "%lld near; index %lld docs, %s in memory%s\n",
+	    (long long)geti(d, "submit"), (long long)geti(d, "url"),
+	    (long long)geti(d, "exact"), (long long)geti(d, "near"),
+	    (long long)geti(d, "index_docs"), bytes,
 	    json_is_true(json_object_get(d, "index_full")) ? ", FULL: new "
 	    "documents are not indexed" : "");
-	fprintf(out, "rate      %.1f jobs/s over 1 min, %lld in flight, "
-	    "%lld workers, %lld work backlog\n",
-	    json_number_value(json_object_get(r, "rate_1m")),
-	    (long long)geti(r, "inflight"), (long long)geti(r, "workers"),
-	    (long long)geti(r, "work_backlog"));
+	fprintf(out, "pipeline  %lld transfers in flight (%lld robots.txt), "
+	    "%lld pages at %lld workers, %lld results to commit\n",
+	    (long long)geti(r, "inflight"), (long long)geti(r,
+	    "robots_inflight"), (long long)geti(r, "work_backlog"),
+	    (long long)geti(r, "workers"), (long long)geti(r, "to_commit"));
+	fprintf(out, "rate      %.1f jobs/s over 1 min\n",
+	    json_number_value(json_object_get(r, "rate_1m")));
 	print_status_store(out, r);
 }
 

@@ -78,6 +78,15 @@ int ctlclient_read_line(struct ctlclient *c, const char **line, size_t *len,
 int ctlclient_read_reply(struct ctlclient *c, json_t **reply,
     const char **line, size_t *len, char *err, size_t errlen);
 
+/*
+ * Copies the next n bytes of the stream (a payload after its reply line,
+ * as doc's raw body) to out, or skips them when out is NULL.  Returns 0, or
+ * -1 with a message in err on end
+ * of stream, a timeout, or an I/O or write error.
+ */
+int ctlclient_read_bytes(struct ctlclient *c, size_t n, FILE *out,
+    char *err, size_t errlen);
+
 enum ctlclient_match {
 	CTLCLIENT_MATCH_NONE,
 	CTLCLIENT_MATCH_FOUND,

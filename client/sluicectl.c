@@ -93,7 +93,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "job", "ID", "show one job", 0, do_job },
 	{ "jobs", "[--state STATE] [--limit N] [--after ID] [--all]",
 	    "list jobs, a page at a time", 0, do_jobs },
-	{ "doc", "ID|URL", "show a stored document", 0, do_doc },
+	{ "doc", "[--raw] ID|URL", "show a stored document", 0, do_doc },
 	{ "hosts", "", "show per-host queue, politeness and robots.txt state",
 	    0, do_hosts },
 	{ "dups", "ID", "list the copies of a document", 0, do_dups },
@@ -166,7 +166,11 @@ static const struct {
 	    HELP_STATES },
 	{ "doc",
 	    "Prints the stored document of job ID, or of URL, as indented\n"
-	    "JSON.  No options.\n" },
+	    "JSON.\n\n"
+	    "  --raw  write the response body as it was stored instead (after\n"
+	    "         any Content-Encoding was undone; in its own charset), to\n"
+	    "         stdout as it is; needs store.keep_raw, which is on by\n"
+	    "         default\n" },
 	{ "hosts",
 	    "Lists every host: transfers in flight, jobs queued, done and\n"
 	    "failed, the next request's time, backoff, robots.txt state\n"
@@ -180,7 +184,16 @@ static const struct {
 	    "fetch order.  The export takes as long as it needs, but each\n"
 	    "line must arrive within the progress timeout.\n\n"
 	    "  --since TIME            only documents fetched since TIME\n"
-	    "  --include-duplicates    also the documents found to be copies\n"
+	    "  --duplicates WHICH      exclude (the default) or include the\n"
+	    "                          documents found to be copies, or only\n"
+	    "                          them\n"
+	    "  --include-duplicates    the same as --duplicates include\n"
+	    "  --host HOST             only documents whose URL is on HOST\n"
+	    "                          (www. and the port aside)\n"
+	    "  --min-words N           only documents of N words or more\n"
+	    "  --format FORMAT         jsonl (the documents as stored, the\n"
+	    "                          default) or trafilatura (its JSON\n"
+	    "                          output's field names)\n"
 	    "  --progress-timeout S    longest wait for the next line (default\n"
 	    "                          60, or -t when given; 0 waits for ever);\n"
 	    "                          exit status 2 when it passes\n\n"
@@ -809,8 +822,9 @@ do_submit(struct ctl *ctx, int argc, char **argv)
 	int rc;
 
 	rc = submit_parse(ctx, argc, argv, &so);
-	if (rc == 0 && so.base != NULL && argc - optind == 1 &&
-	    strcmp(argv[optind], "-") == 0 && submit_fit(ctx, &so) == -1)
+	/* One URL as an argument fits any limit: no need to ask. */
+	if (rc == 0 && so.base != NULL && (argc - optind > 1 ||
+	    strcmp(argv[optind], "-") == 0) && submit_fit(ctx, &so) == -1)
 		rc = CTL_EXIT_UNREACHABLE;
 	if (rc == 0 && (so.base == NULL || ctlclient_batch_init(&run.batch,
 	    so.batch, so.max_request) == -1)) {
@@ -1223,17 +1237,65 @@ do_hosts(struct ctl *ctx, int argc, char **argv)
 	}
 }
 
+/* doc --raw: the reply line, then raw_bytes bytes of body and "\n". */
+static int
+doc_raw(struct ctl *ctx, json_t *req)
+{
+	json_t *reply;
+	json_int_t n;
+	char err[512];
+	int rc;
+
+	json_object_set_new(req, "raw", json_true());
+	if (ctl_call(ctx, req, &reply) == -1)
+		return CTL_EXIT_UNREACHABLE;
+	rc = ctl_check(ctx, reply);
+	n = json_integer_value(json_object_get(reply, "raw_bytes"));
+	json_decref(reply);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	/* With --json, the protocol's bytes as they came, newline included. */
+	if (n < 0 || ctlclient_read_bytes(&ctx->conn, (size_t)n, stdout, err,
+	    sizeof(err)) == -1 || ctlclient_read_bytes(&ctx->conn, 1,
+	    ctx->json ? stdout : NULL, err, sizeof(err)) == -1) {
+		fprintf(stderr, "sluicectl: %s: %s\n", ctx->socket, n < 0 ?
+		    "bad raw_bytes in the reply" : err);
+		return CTL_EXIT_UNREACHABLE;
+	}
+	return CTL_EXIT_OK;
+}
+
 static int
 do_doc(struct ctl *ctx, int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "raw", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_t *req;
 	uint64_t id;
+	int ch, raw = 0;
 
-	if (argc != 2)
+	cmd_getopt_reset();
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 'r')
+			raw = 1;
+		else
+			return bad_option(ctx, ch, argv);
+	}
+	if (argc - optind != 1)
 		return usage_error(ctx, "needs one document id or URL");
-	if (ctlclient_parse_uint(argv[1], INT64_MAX, &id) == 0)
-		return ctl_simple(ctx, request_id("doc", id), ctlclient_print_doc);
-	return ctl_simple(ctx, json_pack("{ssss}", "cmd", "doc", "url",
-	    argv[1]), ctlclient_print_doc);
+	if (ctlclient_parse_uint(argv[optind], INT64_MAX, &id) == 0)
+		req = request_id("doc", id);
+	else
+		req = json_pack("{ssss}", "cmd", "doc", "url", argv[optind]);
+	if (req == NULL) {
+		fprintf(stderr, "sluicectl: out of memory\n");
+		return CTL_EXIT_FAILED;
+	}
+	if (raw)
+		return doc_raw(ctx, req);
+	return ctl_simple(ctx, req, ctlclient_print_doc);
 }
 
 static int
@@ -1242,19 +1304,46 @@ sluicectl_export_parse(struct ctl *ctx, int argc, char **argv, json_t *req)
 	static const struct option lo[] = {
 		{ "since", required_argument, NULL, 's' },
 		{ "include-duplicates", no_argument, NULL, 'd' },
+		{ "duplicates", required_argument, NULL, 'D' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "min-words", required_argument, NULL, 'w' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "progress-timeout", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char t[40];
-	uint64_t ms;
+	uint64_t ms, n;
 	int ch;
 
 	cmd_getopt_reset();
 	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
 		if (ch == 'd')
-			json_object_set_new(req, "include_duplicates",
-			    json_true());
-		else if (ch == 'p') {
+			json_object_set_new(req, "duplicates",
+			    json_string("include"));
+		else if (ch == 'D') {
+			if (strcmp(optarg, "include") != 0 &&
+			    strcmp(optarg, "exclude") != 0 &&
+			    strcmp(optarg, "only") != 0)
+				return usage_error(ctx, "--duplicates is "
+				    "include, exclude or only");
+			json_object_set_new(req, "duplicates",
+			    json_string(optarg));
+		} else if (ch == 'H')
+			json_object_set_new(req, "host", json_string(optarg));
+		else if (ch == 'f') {
+			if (strcmp(optarg, "jsonl") != 0 &&
+			    strcmp(optarg, "trafilatura") != 0)
+				return usage_error(ctx, "--format is jsonl or "
+				    "trafilatura");
+			json_object_set_new(req, "format", json_string(optarg));
+		}
+		else if (ch == 'w') {
+			if (ctlclient_parse_uint(optarg, 1000000000, &n) == -1)
+				return usage_error(ctx, "--min-words needs a "
+				    "number");
+			json_object_set_new(req, "min_words",
+			    json_integer((json_int_t)n));
+		} else if (ch == 'p') {
 			if (ctlclient_parse_seconds(optarg,
 			    &ctx->progress_ms) == -1)
 				return usage_error(ctx, "--progress-timeout "

@@ -7,6 +7,8 @@
  * queue become an op (op.c) that the turn applies in its write
  * transaction, answered here after the commit.
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,9 @@
 #include "control.h"
 #include "dedup.h"
 #include "doc.h"
+#include "docformat.h"
 #include "fetch.h"
+#include "lease.h"
 #include "metrics.h"
 #include "op.h"
 #include "outcome.h"
@@ -25,6 +29,7 @@
 #include "robots.h"
 #include "sched.h"
 #include "store.h"
+#include "url.h"
 #include "util.h"
 #include "work.h"
 
@@ -254,11 +259,23 @@ command_dups_json(struct command *cmd)
 {
 	const struct queue_counts *q = &cmd->queue->counts;
 
-	return json_pack("{s:I, s:I, s:I, s:I, s:b}", "url",
-	    (json_int_t)q->dup_url, "exact", (json_int_t)q->dup_exact, "near",
-	    (json_int_t)q->dup_near, "index_bytes",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "submit",
+	    (json_int_t)q->dup_submit, "url", (json_int_t)q->dup_url, "exact",
+	    (json_int_t)q->dup_exact, "near", (json_int_t)q->dup_near,
+	    "index_docs", (json_int_t)dedup_indexed(cmd->dedup), "index_bytes",
 	    (json_int_t)dedup_memory(cmd->dedup), "index_full",
 	    dedup_index_full(cmd->dedup));
+}
+
+/* The running totals, kept in the store since it was created. */
+static json_t *
+command_totals_json(const struct queue_counts *q)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "submitted",
+	    (json_int_t)q->submitted, "fetched", (json_int_t)q->fetched,
+	    "failed", (json_int_t)q->failed, "retried", (json_int_t)q->retried,
+	    "bytes", (json_int_t)q->bytes, "not_modified",
+	    (json_int_t)q->not_modified);
 }
 
 /* {"queued":N,...}: the jobs by state, as status and stats give them. */
@@ -279,18 +296,20 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	const struct queue_counts *q = &cmd->queue->counts;
 	json_t *jobs = command_jobs_json(q);
 
-	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
-	    "s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:f, s:i, s:i, s:i, s:I, s:o}",
+	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, s:o, "
+	    "s:o, s:f, s:i, s:i, s:i, s:i, s:i, s:I, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - cmd->started_mono) / 1000), "paused",
 	    cmd->paused, "draining", cmd->stopping, "jobs", jobs, "totals",
-	    "submitted", (json_int_t)q->submitted, "fetched",
-	    (json_int_t)q->fetched, "failed", (json_int_t)q->failed, "bytes",
-	    (json_int_t)q->bytes, "not_modified", (json_int_t)q->not_modified,
-	    "duplicates", command_dups_json(cmd), "rate_1m", outcome_rate(cmd->outcomes), "inflight",
-	    (int)fetch_inflight(cmd->fetch), "workers", (int)work_threads(cmd->work),
-	    "work_backlog", (int)work_backlog(cmd->work), "unindexed",
-	    (json_int_t)queue_unindexed(cmd->queue), "store", command_store_json(cmd)));
+	    command_totals_json(q), "duplicates", command_dups_json(cmd),
+	    "rate_1m", outcome_rate(cmd->outcomes), "inflight",
+	    (int)fetch_inflight(cmd->fetch), "robots_inflight",
+	    (int)cmd->leases->robots_inflight, "to_commit",
+	    (int)cmd->outcomes->count,
+	    "workers", (int)work_threads(cmd->work), "work_backlog",
+	    (int)work_backlog(cmd->work), "unindexed",
+	    (json_int_t)queue_unindexed(cmd->queue), "store",
+	    command_store_json(cmd)));
 }
 
 /* --- stats: status with the recent counters (sluicectl watch) ------ */
@@ -464,12 +483,12 @@ cmd_stats(struct command *cmd, struct ctl_conn *c, json_t *req)
 	mdb_txn_abort(txn);
 	jobs = command_jobs_json(q);
 	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, "
-	    "s:{s:I, s:I, s:I}, s:i, s:i, s:{s:o, s:o}, s:o, s:o, s:o}",
+	    "s:o, s:I, s:i, s:i, s:{s:o, s:o}, s:o, s:o, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - cmd->started_mono) / 1000), "paused",
 	    cmd->paused, "draining", cmd->stopping, "jobs", jobs, "totals",
-	    "fetched", (json_int_t)q->fetched, "failed", (json_int_t)q->failed,
-	    "bytes", (json_int_t)cmd->metrics->fetched_bytes, "inflight",
+	    command_totals_json(q), "transfer_bytes",
+	    (json_int_t)cmd->metrics->fetched_bytes, "inflight",
 	    (int)fetch_inflight(cmd->fetch), "work_backlog",
 	    (int)work_backlog(cmd->work), "rates", "10s",
 	    stats_rate(cmd->metrics, 10), "1m", stats_rate(cmd->metrics, 60),
@@ -561,12 +580,14 @@ cmd_jobs(struct command *cmd, struct ctl_conn *c, json_t *req)
 	command_with_read_txn(cmd, c, req, read_jobs);
 }
 
+/* The document a doc request names (by id, or by its job's URL) and its
+ * parsed JSON: NULL, or the error reply. */
 static json_t *
-read_doc(struct command *cmd, MDB_txn *txn, json_t *req)
+command_find_doc(struct command *cmd, MDB_txn *txn, json_t *req,
+    uint64_t *idp, json_t **doc)
 {
 	const char *url = json_string_value(json_object_get(req, "url"));
 	uint64_t id = command_req_uint(req, "id", 0);
-	json_t *doc;
 	char *canon = NULL;
 	int rc = 0;
 
@@ -582,18 +603,122 @@ read_doc(struct command *cmd, MDB_txn *txn, json_t *req)
 		}
 	}
 	if (rc == 0)
-		rc = id ? doc_get(cmd->docs, txn, id, &doc) : MDB_NOTFOUND;
+		rc = id ? doc_get(cmd->docs, txn, id, doc) : MDB_NOTFOUND;
 	if (rc == MDB_NOTFOUND)
 		return proto_error(PROTO_NOT_FOUND, "no such document");
 	if (rc != 0)
 		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
+	*idp = id;
+	return NULL;
+}
+
+static json_t *
+read_doc(struct command *cmd, MDB_txn *txn, json_t *req)
+{
+	json_t *doc, *err;
+	uint64_t id;
+
+	if ((err = command_find_doc(cmd, txn, req, &id, &doc)) != NULL)
+		return err;
 	return json_pack("{s:b, s:o}", "ok", 1, "doc", doc);
+}
+
+/* A document's field, null when absent. */
+static json_t *
+command_field(json_t *doc, const char *name)
+{
+	json_t *v = json_object_get(doc, name);
+
+	return v != NULL ? v : json_null();
+}
+
+/* doc with "raw": the reply line, then raw_bytes bytes and a newline. */
+struct raw_reply {
+	json_t		*head;
+	const void	*body;
+	size_t		 len;
+};
+
+static int
+command_write_raw(struct buf *out, void *arg)
+{
+	struct raw_reply *r = arg;
+	char *line = json_dumps(r->head, JSON_COMPACT);
+	int rc = -1;
+
+	if (line != NULL && buf_append(out, line, strlen(line)) == 0 &&
+	    buf_append(out, "\n", 1) == 0 &&
+	    buf_append(out, r->body, r->len) == 0)
+		rc = 0;
+	free(line);
+	return rc;
+}
+
+static void
+command_doc_raw(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	/* The whole body is queued at once: it must fit the client's reply
+	 * buffer, with room for the line before it. */
+	size_t max = cmd->cfg->max_reply_buffer - 4096;
+	struct raw_reply r = { 0 };
+	json_t *doc = NULL, *err;
+	void *body = NULL;
+	uint64_t id = 0;
+	MDB_txn *txn;
+	char msg[256];
+	int rc = store_txn_read(cmd->store, &txn);
+
+	if (rc != 0) {
+		command_reply_error(c, req, PROTO_INTERNAL, mdb_strerror(rc));
+		return;
+	}
+	err = command_find_doc(cmd, txn, req, &id, &doc);
+	if (err == NULL)
+		rc = doc_get_raw(cmd->docs, txn, id, max, &body, &r.len);
+	mdb_txn_abort(txn);
+	if (err == NULL && rc == MDB_NOTFOUND) {
+		snprintf(msg, sizeof(msg), "no raw body is stored for document "
+		    "%" PRIu64 " (store.keep_raw was off, or the response was "
+		    "not a page that was cleaned)", id);
+		err = proto_error(PROTO_NOT_FOUND, msg);
+	} else if (err == NULL && rc == EFBIG) {
+		snprintf(msg, sizeof(msg), "the raw body of document %" PRIu64
+		    " is over daemon.max_reply_buffer: raise it to fetch it", id);
+		err = proto_error(PROTO_TOO_LARGE, msg);
+	} else if (err == NULL && rc != 0) {
+		err = proto_error(PROTO_INTERNAL, rc == ENOMEM ? "out of "
+		    "memory" : rc == MDB_CORRUPTED ? "the stored raw body is "
+		    "damaged" : mdb_strerror(rc));
+	}
+	if (err != NULL) {
+		json_decref(doc);
+		command_reply(c, req, err);
+		return;
+	}
+	r.body = body;
+	r.head = json_pack("{s:b, s:I, s:O, s:O, s:O, s:I}", "ok", 1, "id",
+	    (json_int_t)id, "final_url", command_field(doc, "final_url"),
+	    "content_type", command_field(doc, "content_type"), "charset",
+	    command_field(doc, "charset"), "raw_bytes", (json_int_t)r.len);
+	json_decref(doc);
+	if (r.head == NULL) {
+		free(body);
+		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
+		return;
+	}
+	command_tag(req, r.head);
+	control_reply_with(c, command_write_raw, &r);
+	json_decref(r.head);
+	free(body);
 }
 
 static void
 cmd_doc(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	command_with_read_txn(cmd, c, req, read_doc);
+	if (json_is_true(json_object_get(req, "raw")))
+		command_doc_raw(cmd, c, req);
+	else
+		command_with_read_txn(cmd, c, req, read_doc);
 }
 
 /* --- export: streamed as the client reads -------------------------- */
@@ -610,7 +735,10 @@ struct export {
 	json_t		*req;
 	struct doc_cursor done;		/* last document queued or skipped */
 	struct doc_cursor at;		/* doc_walk()'s position */
-	bool		 dups;
+	enum { EXPORT_FIRSTS, EXPORT_ALL, EXPORT_COPIES } dups;
+	char		*host;		/* "http://HOST/" to match, or NULL */
+	enum doc_format	 format;
+	uint64_t	 min_words;
 	bool		 paused;	/* stopped inside a document */
 	bool		 changed;	/* that document was replaced */
 	bool		 gone;		/* the connection could not take it */
@@ -627,6 +755,7 @@ struct export {
 static void
 command_export_free(struct export *e)
 {
+	free(e->host);
 	free(e->tag);
 	json_decref(e->req);
 	free(e);
@@ -674,6 +803,34 @@ command_export_put(struct export *e, const char *json, size_t len)
 	return 0;
 }
 
+/* Whether the filters let a document through.  Host and word count need
+ * its fields, so it is parsed only when one of them is asked for. */
+static bool
+command_export_wanted(const struct export *e, const char *json, size_t len,
+    uint64_t flags)
+{
+	bool dup = (flags & DOC_DUPLICATE) != 0, ok = true;
+	json_t *doc, *wc;
+
+	if ((dup && e->dups == EXPORT_FIRSTS) ||
+	    (!dup && e->dups == EXPORT_COPIES))
+		return false;
+	if (e->host == NULL && e->min_words == 0)
+		return true;
+	doc = json_loadb(json, len, 0, NULL);
+	if (doc == NULL)
+		return true;	/* sent as it is: the client sees the fault */
+	wc = json_object_get(doc, "word_count");
+	if (e->min_words > 0 && (!json_is_integer(wc) ||
+	    json_integer_value(wc) < (json_int_t)e->min_words))
+		ok = false;
+	if (ok && e->host != NULL && !url_same_site(e->host,
+	    json_string_value(json_object_get(doc, "url"))))
+		ok = false;
+	json_decref(doc);
+	return ok;
+}
+
 static int
 command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
     void *arg)
@@ -687,14 +844,27 @@ command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
 		return 1;
 	}
 	if (e->off == 0) {
-		if ((flags & DOC_DUPLICATE) && !e->dups) {
+		if (!command_export_wanted(e, json, len, flags)) {
 			e->done = e->at;
 			return 0;
 		}
 		e->cur = e->at;
 		e->cur_len = len;
 	}
-	rc = command_export_put(e, json, len);
+	if (e->format == DOC_FORMAT_TRAFILATURA) {
+		/* Made again if the line is resumed: the same bytes. */
+		size_t tlen = 0;
+		char *t = doc_format_trafilatura(json, len, &tlen);
+
+		if (t == NULL) {
+			e->gone = true;
+			control_close(e->c, "export: out of memory");
+			return 1;
+		}
+		rc = command_export_put(e, t, tlen);
+		free(t);
+	} else
+		rc = command_export_put(e, json, len);
 	if (rc == -1) {
 		e->gone = true;
 		return 1;
@@ -776,6 +946,51 @@ command_export_more(struct ctl_conn *c, void *arg, bool closing)
 	command_export_fill(c, arg);
 }
 
+/* --duplicates, --host, --min-words: 0, or -1 after a bad_request. */
+static int
+command_export_filters(struct export *e, json_t *req, struct ctl_conn *c)
+{
+	const char *d = json_string_value(json_object_get(req, "duplicates"));
+	const char *h = json_string_value(json_object_get(req, "host"));
+	const char *f = json_string_value(json_object_get(req, "format"));
+	char msg[160];
+
+	if (f != NULL && doc_format_parse(f, &e->format) == -1) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST, "format is "
+		    "jsonl or trafilatura");
+		return -1;
+	}
+	e->dups = json_is_true(json_object_get(req, "include_duplicates")) ?
+	    EXPORT_ALL : EXPORT_FIRSTS;
+	if (d != NULL && strcmp(d, "include") == 0)
+		e->dups = EXPORT_ALL;
+	else if (d != NULL && strcmp(d, "only") == 0)
+		e->dups = EXPORT_COPIES;
+	else if (d != NULL && strcmp(d, "exclude") != 0) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST, "duplicates is "
+		    "include, exclude or only");
+		return -1;
+	}
+	e->min_words = command_req_uint(req, "min_words", 0);
+	if (h != NULL) {
+		if (asprintf(&e->host, "http://%s/", h) == -1) {
+			e->host = NULL;
+			command_reply_error(c, req, PROTO_INTERNAL,
+			    "out of memory");
+			return -1;
+		}
+		/* A host name, not a URL: nothing url_same_site() rejects. */
+		if (strpbrk(h, "/?#@ ") != NULL ||
+		    !url_same_site(e->host, e->host)) {
+			snprintf(msg, sizeof(msg), "host %.80s is not a host "
+			    "name", h);
+			command_reply_error(c, req, PROTO_BAD_REQUEST, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void
 cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
@@ -788,7 +1003,10 @@ cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 	e->cmd = cmd;
 	e->req = json_incref(req);
 	e->done.ms = command_req_time(req, "since");
-	e->dups = json_is_true(json_object_get(req, "include_duplicates"));
+	if (command_export_filters(e, req, c) == -1) {
+		command_export_free(e);
+		return;
+	}
 	if (json_object_get(req, "tag") != NULL) {
 		char *t = json_dumps(json_object_get(req, "tag"),
 		    JSON_COMPACT | JSON_ENCODE_ANY);

@@ -25,6 +25,7 @@ struct ctl_conn;
 struct dedup_dbs;
 struct docs;
 struct fetch;
+struct leases;
 struct metrics;
 struct op;
 struct ops;
@@ -57,6 +58,7 @@ struct command {
 	struct work	*work;
 	struct ops	*ops;
 	struct outcomes	*outcomes;
+	const struct leases *leases;	/* status: robots.txt in flight */
 	struct metrics	*metrics;	/* stats: windows, failures */
 	const struct url_opts *url_opts;
 	struct command_calls calls;

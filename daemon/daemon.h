@@ -85,6 +85,7 @@ struct daemon {
 	struct warc	*warc;		/* warc.dir's writer, or NULL */
 	char		*metrics_listen;	/* where it listens */
 	uint64_t	 last_client_mono;	/* last commit with ops */
+	uint64_t	 indexed_mono;		/* last turn that indexed */
 	uint64_t	 next_due_ms;	/* earliest delayed job, 0 = none */
 	bool		 plan_stalled;	/* planning at once started nothing */
 	uint64_t	 stuck_until_mono;	/* no turn before, while stuck */

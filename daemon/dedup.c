@@ -980,6 +980,12 @@ dedup_memory(const struct dedup_dbs *dbs)
 	return lsh_bytes(&dbs->near);
 }
 
+size_t
+dedup_indexed(const struct dedup_dbs *dbs)
+{
+	return dbs->near.commit_ndoc;
+}
+
 bool
 dedup_index_full(const struct dedup_dbs *dbs)
 {

@@ -250,8 +250,13 @@ void dedup_commit(struct dedup_dbs *dbs);
 void dedup_rollback(struct dedup_dbs *dbs);
 /* Frees the in-memory index. */
 void dedup_close(struct dedup_dbs *dbs);
-/* Bytes of memory the in-memory index holds. */
+/* Bytes of memory the in-memory index holds.  Not monotonic: while the
+ * hash table grows, the old table is kept until its entries have moved,
+ * and freed then. */
 size_t dedup_memory(const struct dedup_dbs *dbs);
+/* Documents entered in the in-memory index (committed ones): only grows
+ * while documents are added. */
+size_t dedup_indexed(const struct dedup_dbs *dbs);
 /* True once index_memory_max kept a document out of the index (at open or
  * since): new first copies are looked up but not indexed, so their later
  * copies are not recognised; documents past the bound at open are not

@@ -1,7 +1,11 @@
 /*
  * doc.c - documents in LMDB (see doc.h).
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <zstd.h>
 
 #include "doc.h"
 #include "store.h"
@@ -141,6 +145,36 @@ doc_put(struct docs *d, MDB_txn *txn, uint64_t id, const char *json,
 	v.mv_size = raw_len;
 	v.mv_data = (void *)raw;
 	return mdb_put(txn, d->bodies, &k, &v, 0);
+}
+
+int
+doc_get_raw(struct docs *d, MDB_txn *txn, uint64_t id, size_t max,
+    void **out, size_t *len)
+{
+	MDB_val k = { sizeof(id), &id }, v;
+	unsigned long long n;
+	size_t got;
+	int rc = mdb_get(txn, d->bodies, &k, &v);
+
+	*out = NULL;
+	*len = 0;
+	if (rc != 0)
+		return rc;
+	n = ZSTD_getFrameContentSize(v.mv_data, v.mv_size);
+	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN)
+		return MDB_CORRUPTED;
+	if (n > max)
+		return EFBIG;
+	if ((*out = malloc(n > 0 ? (size_t)n : 1)) == NULL)
+		return ENOMEM;
+	got = ZSTD_decompress(*out, (size_t)n, v.mv_data, v.mv_size);
+	if (ZSTD_isError(got) || got != n) {
+		free(*out);
+		*out = NULL;
+		return MDB_CORRUPTED;
+	}
+	*len = got;
+	return 0;
 }
 
 int

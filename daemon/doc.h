@@ -46,6 +46,14 @@ int doc_put(struct docs *d, MDB_txn *txn, uint64_t id, const char *json,
     size_t raw_len);
 /* Reads document id as parsed JSON (caller decrefs).  MDB_NOTFOUND. */
 int doc_get(struct docs *d, MDB_txn *txn, uint64_t id, json_t **doc);
+/*
+ * The raw body stored with document id (store.keep_raw), decompressed into
+ * *out (the caller frees it), of *len bytes.  0; MDB_NOTFOUND when none is
+ * stored; EFBIG when it is over max bytes; MDB_CORRUPTED when the stored
+ * frame does not decode; ENOMEM.
+ */
+int doc_get_raw(struct docs *d, MDB_txn *txn, uint64_t id, size_t max,
+    void **out, size_t *len);
 /* Reads document id's JSON text in place (valid until txn ends). */
 int doc_get_text(struct docs *d, MDB_txn *txn, uint64_t id,
     const char **json, size_t *len, uint64_t *flags);

@@ -234,6 +234,7 @@ fetch_error_name(enum fetch_error e)
 		[FETCH_ERR_DECODING] = "decoding",
 		[FETCH_ERR_ABORTED] = "aborted",
 		[FETCH_ERR_INTERNAL] = "internal",
+		[FETCH_ERR_HEADERS] = "headers",
 	};
 
 	if ((unsigned)e >= ARRAY_LEN(names) || names[e] == NULL)
@@ -705,6 +706,14 @@ result_set_error(struct fetch_result *res, const struct xfer *x,
 	} else {
 		res->error = map_curl_error(rc, x->blocked);
 		msg = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc);
+		/* libcurl (7.88) says "out of memory" when one header line
+		 * is over CURL_MAX_HTTP_HEADER (100 KiB): the server's doing,
+		 * not ours, and the same at every try. */
+		if (rc == CURLE_OUT_OF_MEMORY && !x->in_body) {
+			res->error = FETCH_ERR_HEADERS;
+			msg = "a response header is over libcurl's limit "
+			    "(100 KiB a line)";
+		}
 		if (res->error == FETCH_ERR_BLOCKED) {
 			/* Short enough for a job's error (op.h). */
 			snprintf(guardmsg, sizeof(guardmsg), "refused %s; allow "

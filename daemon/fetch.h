@@ -34,6 +34,7 @@ enum fetch_error {
 	FETCH_ERR_DECODING,	/* bad gzip/br/zstd content encoding */
 	FETCH_ERR_ABORTED,	/* fetch_abort_all(), shutdown */
 	FETCH_ERR_INTERNAL,	/* out of memory, libcurl misuse */
+	FETCH_ERR_HEADERS,	/* a response header over libcurl's limit */
 };
 
 struct fetch_req {

@@ -414,6 +414,8 @@ lease_start(struct leases *ls)
 			 * before this one may have taken a while. */
 			if (!l->robots)
 				sched_started(ls->sched, l->host, now_ms());
+			else
+				ls->robots_inflight++;
 			ls->started++;
 			continue;
 		}
@@ -448,6 +450,7 @@ lease_fetch_kind(const struct fetch_result *r)
 	case FETCH_ERR_BLOCKED:
 		return METRICS_FETCH_BLOCKED;
 	case FETCH_ERR_TOO_LARGE:
+	case FETCH_ERR_HEADERS:
 		return METRICS_FETCH_TOO_LARGE;
 	default:
 		return METRICS_FETCH_NETWORK;
@@ -461,6 +464,8 @@ lease_fetched(struct fetch_result *r, void *arg)
 	struct lease *l = r->arg;
 	char *url;
 
+	if (l->robots)
+		ls->robots_inflight--;
 	if (r->error == FETCH_ERR_ABORTED && ls->stopping) {
 		/* Shutdown: the job stays active and is requeued at start. */
 		fetch_result_free(r);

@@ -68,6 +68,7 @@ struct leases {
 	bool		 dispatch;	/* may plan new leases this turn */
 	bool		 stopping;	/* aborted transfers are dropped */
 	uint32_t	 started;	/* by the last lease_start() */
+	uint32_t	 robots_inflight; /* robots.txt transfers running */
 	uint32_t	 refused;	/* robots.txt refusals this turn,
 					   counted after the commit */
 	struct metrics	*metrics;	/* or NULL */

@@ -85,6 +85,7 @@ outcome_classify(struct completion *c, const struct fetch_result *r)
 		[FETCH_ERR_DECODING] = "decoding",
 		[FETCH_ERR_ABORTED] = "internal",
 		[FETCH_ERR_INTERNAL] = "internal",
+		[FETCH_ERR_HEADERS] = "header_too_large",
 	};
 
 	c->http_status = (uint32_t)r->http_status;
@@ -276,8 +277,11 @@ outcome_mark_dup(struct outcomes *o, MDB_txn *txn, uint64_t id, json_t *doc,
 	json_object_set_new(doc, "duplicate_kind",
 	    json_string(doc_dup_kind_name(kind)));
 	json_object_set_new(doc, "similarity", json_real(m->similarity));
-	/* The text is stored once, with the first document. */
-	json_object_set_new(doc, "text", json_null());
+	/* An exact copy's text is the first document's (the same normalised
+	 * text): stored once, there.  A near or URL copy keeps its own, which
+	 * differs. */
+	if (kind == DOC_DUP_EXACT)
+		json_object_set_new(doc, "text", json_null());
 	(*counter)++;
 	return doc_add_dup(o->docs, txn, m->doc_id, id, kind, m->similarity);
 }
@@ -368,11 +372,15 @@ outcome_apply_redirect(struct outcomes *o, MDB_txn *txn,
 	if (rc == 0 && out == REDIRECT_QUEUED && st == URL_OK && host != 0)
 		sched_ready(o->sched, host, 0);
 	else if (rc == 0) {
+		/* redirects is for loops and long chains; a target that is
+		 * not a URL we may fetch is the page's error. */
 		snprintf(c->code, sizeof(c->code), "%s",
-		    st == URL_BAD_SCHEME ? "bad_scheme" : "redirects");
+		    st == URL_BAD_SCHEME ? "bad_scheme" : st != URL_OK ||
+		    host == 0 ? "bad_redirect" : "redirects");
 		snprintf(c->msg, sizeof(c->msg), "redirect to %.200s: %s",
 		    c->redirect, st != URL_OK ? url_status_message(st) :
-		    out == REDIRECT_LOOP ? "a loop" : "too many redirects");
+		    host == 0 ? "no host to fetch" : out == REDIRECT_LOOP ?
+		    "a loop" : "too many redirects");
 		c->retryable = false;
 		SAFE_FREE(c->redirect);
 	}

@@ -8,6 +8,7 @@
 
 #include <zstd.h>
 
+#include "docjson.h"
 #include "fetch.h"
 #include "page.h"
 #include "util.h"
@@ -135,11 +136,15 @@ page_doc(struct page *p, const struct sluice_extract_doc *d)
 	json_object_set_new(o, "language", str_or_null(d->language));
 	json_object_set_new(o, "author", str_or_null(d->author));
 	json_object_set_new(o, "date", str_or_null(d->date));
+	docjson_more(o, sluice_extract_doc_more(d));
 	json_object_set_new(o, "sitename", str_or_null(d->sitename));
 	json_object_set_new(o, "description", str_or_null(d->description));
 	json_object_set_new(o, "canonical_url", str_or_null(d->canonical_url));
 	json_object_set_new(o, "word_count", json_integer((json_int_t)
 	    d->word_count));
+	/* The page parsed but the cleaner found no main text in it. */
+	json_object_set_new(o, "empty", json_boolean(p->status ==
+	    SLUICE_EXTRACT_EMPTY || d->word_count == 0));
 	json_object_set_new(o, "charset", str_or_null(d->charset));
 	json_object_set_new(o, "content_hash", json_string(hash));
 	json_object_set_new(o, "etag", str_or_null(r->etag));

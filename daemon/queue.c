@@ -72,7 +72,7 @@ static const char *const counter_names[] = {
 	"jobs.queued", "jobs.active", "jobs.done", "jobs.failed",
 	"jobs.cancelled", "total.submitted", "total.fetched", "total.failed",
 	"total.bytes", "total.not_modified", "dup.url", "dup.exact",
-	"dup.near",
+	"dup.near", "total.retried", "dup.submit",
 };
 
 /* The counters in the order of counter_names[]. */
@@ -81,7 +81,7 @@ counter_field(struct queue_counts *c, size_t i)
 {
 	uint64_t *rest[] = { &c->submitted, &c->fetched, &c->failed,
 	    &c->bytes, &c->not_modified, &c->dup_url, &c->dup_exact,
-	    &c->dup_near };
+	    &c->dup_near, &c->retried, &c->dup_submit };
 
 	return i < JOB_NSTATES ? &c->state[i] : rest[i - JOB_NSTATES];
 }
@@ -689,6 +689,8 @@ submit_existing(struct queue *q, MDB_txn *txn, uint64_t id, bool force,
 		r->status = SUBMIT_REQUEUED;
 		r->state = JOB_QUEUED;
 	}
+	if (rc == 0 && r->status == SUBMIT_DUPLICATE)
+		q->counts.dup_submit++;
 	queue_job_free(&j);
 	return rc;
 }
@@ -1062,6 +1064,8 @@ queue_fail(struct queue *q, MDB_txn *txn, uint64_t id,
 	if (*requeued) {
 		j.not_before_ms = now + retry_delay(q, j.attempts, f);
 		rc = queue_job_move(q, txn, &j, JOB_QUEUED, now);
+		if (rc == 0)
+			q->counts.retried++;
 	} else {
 		rc = queue_job_move(q, txn, &j, JOB_FAILED, now);
 		if (rc == 0)

@@ -90,6 +90,8 @@ struct queue_counts {
 	uint64_t	 bytes;		/* body bytes fetched */
 	uint64_t	 not_modified;
 	uint64_t	 dup_url, dup_exact, dup_near;
+	uint64_t	 retried;	/* failed attempts sent back to queued */
+	uint64_t	 dup_submit;	/* URLs answered duplicate at submit */
 };
 
 typedef void (*queue_ready_fn)(uint64_t host, int32_t prio, void *arg);

@@ -20,41 +20,256 @@
 static const char REPLACEMENT[] = "\xEF\xBF\xBD";
 
 /*
- * WHATWG labels that differ from what glibc's iconv calls the decoder the
- * web really uses (latin1 is windows-1252 on the web, gb2312 is GBK...).
- * Names only: the tables themselves are iconv's.
+ * The WHATWG Encoding Standard's label table (encoding.spec.whatwg.org,
+ * "Encodings"), every label, sorted for bsearch: a label outside it is no
+ * label at all, as in browsers, so utf-7, utf-32 or cp037 are ignored and
+ * detection goes on (see charset_detect()).  Each maps to the iconv decoder
+ * of its encoding: windows-1252 for latin1 and ascii, GB18030 for gbk (a
+ * superset), CP949 for euc-kr, WINDOWS-31J for shift_jis.  The UTF-16
+ * labels map to UTF-8 as the standard says for <meta>: a prescan that read
+ * the label in ASCII shows it cannot be right, and real UTF-16 comes with
+ * a BOM.  Labels of the "replacement" encoding (iso-2022-kr, hz-gb-2312...)
+ * and x-user-defined have no decoder here (NULL): ignored too.
  */
-static const struct {
+static const struct charset_label {
 	const char	*label;
 	const char	*name;
-} ALIASES[] = {
-	{ "utf-8", "UTF-8" }, { "utf8", "UTF-8" },
-	{ "unicode-1-1-utf-8", "UTF-8" }, { "x-unicode20utf8", "UTF-8" },
-	/* A <meta> saying UTF-16 cannot be right: the prescan read ASCII. */
-	{ "utf-16", "UTF-8" }, { "utf-16le", "UTF-8" },
-	{ "utf-16be", "UTF-8" }, { "unicode", "UTF-8" },
-	{ "iso-8859-1", "WINDOWS-1252" }, { "iso8859-1", "WINDOWS-1252" },
-	{ "iso_8859-1", "WINDOWS-1252" }, { "latin1", "WINDOWS-1252" },
-	{ "latin-1", "WINDOWS-1252" }, { "l1", "WINDOWS-1252" },
-	{ "us-ascii", "WINDOWS-1252" }, { "ascii", "WINDOWS-1252" },
-	{ "ansi_x3.4-1968", "WINDOWS-1252" }, { "cp819", "WINDOWS-1252" },
-	{ "ibm819", "WINDOWS-1252" }, { "cp1252", "WINDOWS-1252" },
-	{ "x-cp1252", "WINDOWS-1252" }, { "windows-1252", "WINDOWS-1252" },
-	{ "iso-8859-9", "WINDOWS-1254" }, { "latin5", "WINDOWS-1254" },
-	{ "iso-8859-11", "WINDOWS-874" }, { "tis-620", "WINDOWS-874" },
-	{ "gb2312", "GB18030" }, { "gbk", "GB18030" }, { "x-gbk", "GB18030" },
-	{ "chinese", "GB18030" }, { "csgb2312", "GB18030" },
-	{ "gb_2312-80", "GB18030" }, { "gb_2312", "GB18030" },
-	{ "big5", "BIG5-HKSCS" }, { "x-x-big5", "BIG5-HKSCS" },
+} LABELS[] = {
+	{ "866", "IBM866" },
+	{ "ansi_x3.4-1968", "WINDOWS-1252" },
+	{ "arabic", "ISO-8859-6" },
+	{ "ascii", "WINDOWS-1252" },
+	{ "asmo-708", "ISO-8859-6" },
+	{ "big5", "BIG5-HKSCS" },
+	{ "big5-hkscs", "BIG5-HKSCS" },
+	{ "chinese", "GB18030" },
 	{ "cn-big5", "BIG5-HKSCS" },
-	{ "shift_jis", "WINDOWS-31J" }, { "shift-jis", "WINDOWS-31J" },
-	{ "sjis", "WINDOWS-31J" }, { "x-sjis", "WINDOWS-31J" },
-	{ "ms_kanji", "WINDOWS-31J" }, { "csshiftjis", "WINDOWS-31J" },
-	{ "euc-kr", "CP949" }, { "ks_c_5601-1987", "CP949" },
-	{ "korean", "CP949" }, { "windows-949", "CP949" },
-	{ "x-euc-jp", "EUC-JP" }, { "x-mac-roman", "MACINTOSH" },
+	{ "cp1250", "WINDOWS-1250" },
+	{ "cp1251", "WINDOWS-1251" },
+	{ "cp1252", "WINDOWS-1252" },
+	{ "cp1253", "WINDOWS-1253" },
+	{ "cp1254", "WINDOWS-1254" },
+	{ "cp1255", "WINDOWS-1255" },
+	{ "cp1256", "WINDOWS-1256" },
+	{ "cp1257", "WINDOWS-1257" },
+	{ "cp1258", "WINDOWS-1258" },
+	{ "cp819", "WINDOWS-1252" },
+	{ "cp866", "IBM866" },
+	{ "csbig5", "BIG5-HKSCS" },
+	{ "cseuckr", "CP949" },
+	{ "cseucpkdfmtjapanese", "EUC-JP" },
+	{ "csgb2312", "GB18030" },
+	{ "csibm866", "IBM866" },
+	{ "csiso2022jp", "ISO-2022-JP" },
+	{ "csiso2022kr", NULL },
+	{ "csiso58gb231280", "GB18030" },
+	{ "csiso88596e", "ISO-8859-6" },
+	{ "csiso88596i", "ISO-8859-6" },
+	{ "csiso88598e", "ISO-8859-8" },
+	{ "csiso88598i", "ISO-8859-8" },
+	{ "csisolatin1", "WINDOWS-1252" },
+	{ "csisolatin2", "ISO-8859-2" },
+	{ "csisolatin3", "ISO-8859-3" },
+	{ "csisolatin4", "ISO-8859-4" },
+	{ "csisolatin5", "WINDOWS-1254" },
+	{ "csisolatin6", "ISO-8859-10" },
+	{ "csisolatin9", "ISO-8859-15" },
+	{ "csisolatinarabic", "ISO-8859-6" },
+	{ "csisolatincyrillic", "ISO-8859-5" },
+	{ "csisolatingreek", "ISO-8859-7" },
+	{ "csisolatinhebrew", "ISO-8859-8" },
+	{ "cskoi8r", "KOI8-R" },
+	{ "csksc56011987", "CP949" },
+	{ "csmacintosh", "MACINTOSH" },
+	{ "csshiftjis", "WINDOWS-31J" },
+	{ "csunicode", "UTF-8" },
+	{ "cyrillic", "ISO-8859-5" },
+	{ "dos-874", "WINDOWS-874" },
+	{ "ecma-114", "ISO-8859-6" },
+	{ "ecma-118", "ISO-8859-7" },
+	{ "elot_928", "ISO-8859-7" },
+	{ "euc-jp", "EUC-JP" },
+	{ "euc-kr", "CP949" },
+	{ "gb18030", "GB18030" },
+	{ "gb2312", "GB18030" },
+	{ "gb_2312", "GB18030" },
+	{ "gb_2312-80", "GB18030" },
+	{ "gbk", "GB18030" },
+	{ "greek", "ISO-8859-7" },
+	{ "greek8", "ISO-8859-7" },
+	{ "hebrew", "ISO-8859-8" },
+	{ "hz-gb-2312", NULL },
+	{ "ibm819", "WINDOWS-1252" },
+	{ "ibm866", "IBM866" },
+	{ "iso-10646-ucs-2", "UTF-8" },
+	{ "iso-2022-cn", NULL },
+	{ "iso-2022-cn-ext", NULL },
+	{ "iso-2022-jp", "ISO-2022-JP" },
+	{ "iso-2022-kr", NULL },
+	{ "iso-8859-1", "WINDOWS-1252" },
+	{ "iso-8859-10", "ISO-8859-10" },
+	{ "iso-8859-11", "WINDOWS-874" },
+	{ "iso-8859-13", "ISO-8859-13" },
+	{ "iso-8859-14", "ISO-8859-14" },
+	{ "iso-8859-15", "ISO-8859-15" },
+	{ "iso-8859-16", "ISO-8859-16" },
+	{ "iso-8859-2", "ISO-8859-2" },
+	{ "iso-8859-3", "ISO-8859-3" },
+	{ "iso-8859-4", "ISO-8859-4" },
+	{ "iso-8859-5", "ISO-8859-5" },
+	{ "iso-8859-6", "ISO-8859-6" },
+	{ "iso-8859-6-e", "ISO-8859-6" },
+	{ "iso-8859-6-i", "ISO-8859-6" },
+	{ "iso-8859-7", "ISO-8859-7" },
+	{ "iso-8859-8", "ISO-8859-8" },
+	{ "iso-8859-8-e", "ISO-8859-8" },
+	{ "iso-8859-8-i", "ISO-8859-8" },
+	{ "iso-8859-9", "WINDOWS-1254" },
+	{ "iso-ir-100", "WINDOWS-1252" },
+	{ "iso-ir-101", "ISO-8859-2" },
+	{ "iso-ir-109", "ISO-8859-3" },
+	{ "iso-ir-110", "ISO-8859-4" },
+	{ "iso-ir-126", "ISO-8859-7" },
+	{ "iso-ir-127", "ISO-8859-6" },
+	{ "iso-ir-138", "ISO-8859-8" },
+	{ "iso-ir-144", "ISO-8859-5" },
+	{ "iso-ir-148", "WINDOWS-1254" },
+	{ "iso-ir-149", "CP949" },
+	{ "iso-ir-157", "ISO-8859-10" },
+	{ "iso-ir-58", "GB18030" },
+	{ "iso8859-1", "WINDOWS-1252" },
+	{ "iso8859-10", "ISO-8859-10" },
+	{ "iso8859-11", "WINDOWS-874" },
+	{ "iso8859-13", "ISO-8859-13" },
+	{ "iso8859-14", "ISO-8859-14" },
+	{ "iso8859-15", "ISO-8859-15" },
+	{ "iso8859-2", "ISO-8859-2" },
+	{ "iso8859-3", "ISO-8859-3" },
+	{ "iso8859-4", "ISO-8859-4" },
+	{ "iso8859-5", "ISO-8859-5" },
+	{ "iso8859-6", "ISO-8859-6" },
+	{ "iso8859-7", "ISO-8859-7" },
+	{ "iso8859-8", "ISO-8859-8" },
+	{ "iso8859-9", "WINDOWS-1254" },
+	{ "iso88591", "WINDOWS-1252" },
+	{ "iso885910", "ISO-8859-10" },
+	{ "iso885911", "WINDOWS-874" },
+	{ "iso885913", "ISO-8859-13" },
+	{ "iso885914", "ISO-8859-14" },
+	{ "iso885915", "ISO-8859-15" },
+	{ "iso88592", "ISO-8859-2" },
+	{ "iso88593", "ISO-8859-3" },
+	{ "iso88594", "ISO-8859-4" },
+	{ "iso88595", "ISO-8859-5" },
+	{ "iso88596", "ISO-8859-6" },
+	{ "iso88597", "ISO-8859-7" },
+	{ "iso88598", "ISO-8859-8" },
+	{ "iso88599", "WINDOWS-1254" },
+	{ "iso_8859-1", "WINDOWS-1252" },
+	{ "iso_8859-15", "ISO-8859-15" },
+	{ "iso_8859-1:1987", "WINDOWS-1252" },
+	{ "iso_8859-2", "ISO-8859-2" },
+	{ "iso_8859-2:1987", "ISO-8859-2" },
+	{ "iso_8859-3", "ISO-8859-3" },
+	{ "iso_8859-3:1988", "ISO-8859-3" },
+	{ "iso_8859-4", "ISO-8859-4" },
+	{ "iso_8859-4:1988", "ISO-8859-4" },
+	{ "iso_8859-5", "ISO-8859-5" },
+	{ "iso_8859-5:1988", "ISO-8859-5" },
+	{ "iso_8859-6", "ISO-8859-6" },
+	{ "iso_8859-6:1987", "ISO-8859-6" },
+	{ "iso_8859-7", "ISO-8859-7" },
+	{ "iso_8859-7:1987", "ISO-8859-7" },
+	{ "iso_8859-8", "ISO-8859-8" },
+	{ "iso_8859-8:1988", "ISO-8859-8" },
+	{ "iso_8859-9", "WINDOWS-1254" },
+	{ "iso_8859-9:1989", "WINDOWS-1254" },
+	{ "koi", "KOI8-R" },
+	{ "koi8", "KOI8-R" },
+	{ "koi8-r", "KOI8-R" },
+	{ "koi8-ru", "KOI8-U" },
+	{ "koi8-u", "KOI8-U" },
+	{ "koi8_r", "KOI8-R" },
+	{ "korean", "CP949" },
+	{ "ks_c_5601-1987", "CP949" },
+	{ "ks_c_5601-1989", "CP949" },
+	{ "ksc5601", "CP949" },
+	{ "ksc_5601", "CP949" },
+	{ "l1", "WINDOWS-1252" },
+	{ "l2", "ISO-8859-2" },
+	{ "l3", "ISO-8859-3" },
+	{ "l4", "ISO-8859-4" },
+	{ "l5", "WINDOWS-1254" },
+	{ "l6", "ISO-8859-10" },
+	{ "l9", "ISO-8859-15" },
+	{ "latin1", "WINDOWS-1252" },
+	{ "latin2", "ISO-8859-2" },
+	{ "latin3", "ISO-8859-3" },
+	{ "latin4", "ISO-8859-4" },
+	{ "latin5", "WINDOWS-1254" },
+	{ "latin6", "ISO-8859-10" },
+	{ "logical", "ISO-8859-8" },
+	{ "mac", "MACINTOSH" },
+	{ "macintosh", "MACINTOSH" },
+	{ "ms932", "WINDOWS-31J" },
+	{ "ms_kanji", "WINDOWS-31J" },
+	{ "replacement", NULL },
+	{ "shift-jis", "WINDOWS-31J" },
+	{ "shift_jis", "WINDOWS-31J" },
+	{ "sjis", "WINDOWS-31J" },
+	{ "sun_eu_greek", "ISO-8859-7" },
+	{ "tis-620", "WINDOWS-874" },
+	{ "ucs-2", "UTF-8" },
+	{ "unicode", "UTF-8" },
+	{ "unicode-1-1-utf-8", "UTF-8" },
+	{ "unicode11utf8", "UTF-8" },
+	{ "unicode20utf8", "UTF-8" },
+	{ "unicodefeff", "UTF-8" },
+	{ "unicodefffe", "UTF-8" },
+	{ "us-ascii", "WINDOWS-1252" },
+	{ "utf-16", "UTF-8" },
+	{ "utf-16be", "UTF-8" },
+	{ "utf-16le", "UTF-8" },
+	{ "utf-8", "UTF-8" },
+	{ "utf8", "UTF-8" },
+	{ "visual", "ISO-8859-8" },
+	{ "windows-1250", "WINDOWS-1250" },
+	{ "windows-1251", "WINDOWS-1251" },
+	{ "windows-1252", "WINDOWS-1252" },
+	{ "windows-1253", "WINDOWS-1253" },
+	{ "windows-1254", "WINDOWS-1254" },
+	{ "windows-1255", "WINDOWS-1255" },
+	{ "windows-1256", "WINDOWS-1256" },
+	{ "windows-1257", "WINDOWS-1257" },
+	{ "windows-1258", "WINDOWS-1258" },
+	{ "windows-31j", "WINDOWS-31J" },
+	{ "windows-874", "WINDOWS-874" },
+	{ "windows-949", "CP949" },
+	{ "x-cp1250", "WINDOWS-1250" },
+	{ "x-cp1251", "WINDOWS-1251" },
+	{ "x-cp1252", "WINDOWS-1252" },
+	{ "x-cp1253", "WINDOWS-1253" },
+	{ "x-cp1254", "WINDOWS-1254" },
+	{ "x-cp1255", "WINDOWS-1255" },
+	{ "x-cp1256", "WINDOWS-1256" },
+	{ "x-cp1257", "WINDOWS-1257" },
+	{ "x-cp1258", "WINDOWS-1258" },
+	{ "x-euc-jp", "EUC-JP" },
+	{ "x-gbk", "GB18030" },
 	{ "x-mac-cyrillic", "MAC-CYRILLIC" },
+	{ "x-mac-roman", "MACINTOSH" },
+	{ "x-mac-ukrainian", "MAC-CYRILLIC" },
+	{ "x-sjis", "WINDOWS-31J" },
+	{ "x-unicode20utf8", "UTF-8" },
+	{ "x-user-defined", NULL },
+	{ "x-x-big5", "BIG5-HKSCS" },
 };
+
+static int
+charset_label_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct charset_label *)elem)->label);
+}
 
 void
 charset_opts_default(struct charset_opts *o)
@@ -149,9 +364,9 @@ int
 charset_canonical(const char *label, size_t labellen, char *name,
     size_t namelen)
 {
+	const struct charset_label *l;
 	char low[CHARSET_NAME_MAX];
 	size_t i, n = 0;
-	iconv_t cd;
 
 	while (labellen > 0 && isspace((unsigned char)*label)) {
 		label++;
@@ -164,24 +379,11 @@ charset_canonical(const char *label, size_t labellen, char *name,
 	for (i = 0; i < labellen; i++)
 		low[n++] = (char)tolower((unsigned char)label[i]);
 	low[n] = '\0';
-	for (i = 0; i < sizeof(ALIASES) / sizeof(ALIASES[0]); i++) {
-		if (strcmp(low, ALIASES[i].label) == 0) {
-			snprintf(name, namelen, "%s", ALIASES[i].name);
-			return 0;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)low[i];
-		if (!isalnum(c) && c != '-' && c != '_' && c != '.' &&
-		    c != ':')
-			return -1;
-		low[i] = (char)toupper(c);
-	}
-	cd = iconv_open("UTF-8", low);
-	if (cd == (iconv_t)-1)
+	l = bsearch(low, LABELS, sizeof(LABELS) / sizeof(LABELS[0]),
+	    sizeof(LABELS[0]), charset_label_cmp);
+	if (l == NULL || l->name == NULL)
 		return -1;
-	iconv_close(cd);
-	snprintf(name, namelen, "%s", low);
+	snprintf(name, namelen, "%s", l->name);
 	return 0;
 }
 

@@ -88,9 +88,11 @@ int charset_convert(const char *bytes, size_t len, const char *from,
 
 /*
  * Maps a charset label as found in documents ("latin1", "x-sjis", "utf8")
- * to the iconv name this module uses, following the WHATWG Encoding
- * standard's label table for the common labels.  Writes at most namelen
- * bytes.  Returns 0, or -1 if the label is empty or iconv does not know it.
+ * to the iconv name this module uses, by the WHATWG Encoding Standard's
+ * label table.  Writes at most namelen bytes.  Returns 0, or -1 if the
+ * label is not in that table (utf-7, utf-32, cp037...) or names an
+ * encoding without a decoder here (replacement, x-user-defined): such a
+ * label is ignored, as browsers ignore it.
  */
 int charset_canonical(const char *label, size_t labellen, char *name,
     size_t namelen);

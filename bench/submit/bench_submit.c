@@ -134,6 +134,7 @@ struct client {
 	double		 seconds;	/* run until then, if requests == 0 */
 	long		 done_urls;
 	long		 seq;
+	long		 hosts;		/* spread over so many hosts; 0: one */
 };
 
 static char *
@@ -143,10 +144,15 @@ build_submit(struct client *c, size_t *len)
 	char *s = malloc(cap);
 
 	n = (size_t)snprintf(s, cap, "{\"cmd\":\"submit\",\"urls\":[");
-	for (long i = 0; i < c->per_request; i++)
-		n += (size_t)snprintf(s + n, cap - n,
-		    "%s\"http://bench%d.example/%ld\"", i ? "," : "", c->id,
-		    c->seq++);
+	for (long i = 0; i < c->per_request; i++, c->seq++)
+		if (c->hosts > 0)
+			n += (size_t)snprintf(s + n, cap - n,
+			    "%s\"http://h%ld.bench%d.example/%ld\"",
+			    i ? "," : "", c->seq % c->hosts, c->id, c->seq);
+		else
+			n += (size_t)snprintf(s + n, cap - n,
+			    "%s\"http://bench%d.example/%ld\"", i ? "," : "",
+			    c->id, c->seq);
 	n += (size_t)snprintf(s + n, cap - n, "]}\n");
 	*len = n;
 	return s;
@@ -190,7 +196,7 @@ submit_rate(const char *sock, int nclients, long per_request, long requests,
 
 	for (int i = 0; i < nclients; i++) {
 		cl[i] = (struct client){ sock, id_base + i, per_request,
-		    requests, seconds, 0, 0 };
+		    requests, seconds, 0, 0, 0 };
 		pthread_create(&th[i], NULL, client_run, &cl[i]);
 	}
 	for (int i = 0; i < nclients; i++) {
@@ -299,6 +305,56 @@ batch_rate(const char *sock, int clients, double secs, int *id_base)
 	return r;
 }
 
+/*
+ * Sustained intake: one client sends batches of 1,000 URLs spread over
+ * 10,000 hosts into a fresh store until 1,000,000 are queued, and the rate
+ * of each 100,000 is printed.  The goal: the last stays within 2x of the
+ * first (the rate on an empty queue).
+ */
+static int
+sustained(const char *sluiced, const char *state, const char *sock)
+{
+	struct client c = { sock, 0, 1000, 100, 0, 0, 0, 10000 };
+	size_t rmax = 256 + 1000 * 128, len;
+	char *reply = malloc(rmax);
+	double first = 0, last = 0, worst = 0;
+	pid_t pid = start_daemon(sluiced, state, sock);
+	int fd = connect_to(sock);
+
+	if (fd == -1 || reply == NULL)
+		die("connect");
+	for (int step = 0; step < 10; step++) {
+		double t0 = now_s(), rate;
+
+		for (long r = 0; r < c.requests; r++) {
+			char *req = build_submit(&c, &len);
+			if (request(fd, req, len, reply, rmax) == -1) {
+				fprintf(stderr, "submit failed: %.200s\n",
+				    reply);
+				exit(1);
+			}
+			free(req);
+		}
+		rate = 100000.0 / (now_s() - t0);
+		printf("queued %7d..%7d over 10,000 hosts: %9.0f URLs/s\n",
+		    step * 100000, (step + 1) * 100000, rate);
+		fflush(stdout);
+		if (step == 0)
+			first = rate;
+		last = rate;
+		if (worst == 0 || rate < worst)
+			worst = rate;
+	}
+	printf("%-34s %9.2fx  (first %.0f, last %.0f, slowest %.0f URLs/s; "
+	    "goal <= 2x: %s)\n", "sustained: first / slowest 100k", first /
+	    worst, first, last, worst, first / worst <= 2 ? "met" : "NOT met");
+	close(fd);
+	free(reply);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -308,9 +364,23 @@ main(int argc, char **argv)
 	int id = 0;
 	pid_t pid;
 
+	if (argc > 1 && strcmp(argv[1], "--sustained") == 0) {
+		if (argc < 4) {
+			fprintf(stderr, "usage: bench-submit --sustained "
+			    "SLUICED STATE_PARENT\n");
+			return 2;
+		}
+		snprintf(state, sizeof(state), "%s/bench-state", argv[3]);
+		snprintf(sock, sizeof(sock), "%s/bench.sock", argv[3]);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", state);
+		if (system(cmd) != 0 || sustained(argv[2], state, sock) != 0)
+			return 1;
+		return system(cmd) == 0 ? 0 : 1;
+	}
 	if (argc < 3) {
 		fprintf(stderr, "usage: bench-submit SLUICED STATE_PARENT "
-		    "[SECONDS]\n");
+		    "[SECONDS]\n       bench-submit --sustained SLUICED "
+		    "STATE_PARENT\n");
 		return 2;
 	}
 	snprintf(state, sizeof(state), "%s/bench-state", argv[2]);

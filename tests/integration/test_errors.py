@@ -4,11 +4,14 @@ daemon that is not running, config errors, per-command help, the address
 guard's message.
 """
 
+import json
 import os
 import pty
 import re
+import socket
 import subprocess
 import time
+import urllib.request
 
 from harness import Daemon, binary, run_tests, source_dir
 from fixture_server import FixtureServer
@@ -183,8 +186,13 @@ def test_submit_fits_max_batch(tmp):
         r = d.ctl("submit", "--batch", "1000", "-", input="\n".join(more))
         assert r.code == 0, r
         assert [len(o["results"]) for o in r.json] == [7] * 7 + [1], r.out
+        # URLs given as arguments are split the same way.
+        args = [f"http://h8.example/r/{i}" for i in range(20)]
+        r = d.ctl("submit", *args)
+        assert r.code == 0, r
+        assert [len(o["results"]) for o in r.json] == [7, 7, 6], r.out
         assert len(ok(req(d, {"cmd": "jobs", "limit": 1000}))["jobs"]) \
-            == 100
+            == 120
 
 
 def test_cancel_many(tmp):
@@ -250,6 +258,79 @@ def test_guard_names_address_and_settings(tmp):
         for want in ("127.0.0.1", "fetch.allow_cidrs",
                      "fetch.allow_private_addresses"):
             assert want in msg, (want, j)
+
+
+def _ctl_bytes(d, *args):
+    """sluicectl's exit status, stdout as bytes, and stderr."""
+    p = subprocess.run([str(binary("sluicectl")), "-s", str(d.sock)] +
+                       [str(a) for a in args], capture_output=True,
+                       timeout=60)
+    return p.returncode, p.stdout, p.stderr.decode()
+
+
+def test_export_raw_bodies_empty_pages_and_copies(tmp):
+    """Item 12: a stored raw body comes back byte for byte (doc --raw),
+    an empty extraction is marked, and a copy says where its text is."""
+    with FixtureServer() as web, Daemon(tmp, extra_set=dict(FAST, **{
+            "daemon.max_reply_buffer": "64KiB"})) as d:
+        raw_1252 = urllib.request.urlopen(
+            web.url("/charset/windows-1252")).read()
+        raw_article = urllib.request.urlopen(web.url("/article")).read()
+        ids = submit_ids(d, [web.url("/charset/windows-1252"),
+                             web.url("/gzip/article"),
+                             web.url("/pages/empty.html"),
+                             web.url("/long/1?kb=200")])
+        for i in ids:
+            assert wait_job(d, i)["state"] == "done", job(d, i)
+        # The body as it came (windows-1252 bytes), and after the gzip
+        # coding was undone.
+        code, out, err = _ctl_bytes(d, "doc", ids[0], "--raw")
+        assert code == 0 and out == raw_1252, (code, err, out[:200])
+        code, out, err = _ctl_bytes(d, "doc", "--raw",
+                                    web.url("/gzip/article"))
+        assert code == 0 and out == raw_article, (code, err)
+        # On the wire: the reply line, raw_bytes bytes, a newline; the
+        # connection goes on with the next request.
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(30)
+            s.connect(str(d.sock))
+            s.sendall(b'{"cmd":"doc","id":%d,"raw":true,"tag":"r"}\n'
+                      b'{"cmd":"status"}\n' % ids[0])
+            data = b""
+            while data.count(b"\n") < 3 or not data.endswith(b"\n"):
+                chunk = s.recv(65536)
+                assert chunk, data
+                data += chunk
+        head, _, rest = data.partition(b"\n")
+        h = json.loads(head)
+        assert h["ok"] and h["tag"] == "r" and h["id"] == ids[0], h
+        assert h["raw_bytes"] == len(raw_1252), h
+        assert "windows-1252" in h["content_type"], h
+        assert rest[:len(raw_1252)] == raw_1252
+        assert rest[len(raw_1252):len(raw_1252) + 1] == b"\n"
+        assert json.loads(rest[len(raw_1252) + 1:])["ok"], rest[-200:]
+        # A body over the reply buffer says which key to raise.
+        code, out, err = _ctl_bytes(d, "doc", ids[3], "--raw")
+        assert code == 1 and "too_large" in err and \
+            "daemon.max_reply_buffer" in err, (code, err)
+        # An empty extraction: word_count 0 and "empty", in doc and export.
+        e = ok(req(d, {"cmd": "doc", "id": ids[2]}))["doc"]
+        assert e["word_count"] == 0 and e["empty"] is True, e
+        full = ok(req(d, {"cmd": "doc", "id": ids[1]}))["doc"]
+        assert full["empty"] is False and full["word_count"] > 0, full
+        r = d.ctl("export", json=False).check()
+        exported = {x["id"]: x for x in map(json.loads, r.out.splitlines())}
+        assert exported[ids[2]]["empty"] is True, exported[ids[2]]
+        # A document with no raw body stored says why.
+        d.sets["store.keep_raw"] = "false"
+        d.restart()
+        [plain] = submit_ids(d, [web.url("/page/3")])
+        assert wait_job(d, plain)["state"] == "done"
+        code, out, err = _ctl_bytes(d, "doc", plain, "--raw")
+        assert code == 1 and "not_found" in err and "store.keep_raw" in err, \
+            err
+        code, out, err = _ctl_bytes(d, "doc", "--raw")
+        assert code == 2 and "needs one document id" in err, (code, err)
 
 
 if __name__ == "__main__":

@@ -176,7 +176,14 @@ def test_redirects(tmp):
         bad = {"/redirect/11": "redirects",
                "/redirect-loop/a": "redirects",
                "/redirect-scheme/ftp": "bad_scheme",
-               "/redirect-scheme/file": "bad_scheme"}
+               "/redirect-scheme/file": "bad_scheme",
+               # A target we may not fetch is the page's error, not a
+               # loop: credentials, no host, a port out of range.
+               "/redirect-to?url=http%3A%2F%2Fu%3Apw%40127.0.0.1%2Fx":
+                   "bad_redirect",
+               "/redirect-to?url=http%3A%2F%2F%3A80%2Fx": "bad_redirect",
+               "/redirect-to?url=http%3A%2F%2F127.0.0.1%3A99999%2F":
+                   "bad_redirect"}
         ids = submit_ids(d, [web.url(p) for p in done + list(bad)])
         jobs = wait_jobs(d, ids)
         for path, j in zip(done, jobs):
@@ -724,7 +731,8 @@ def test_status_consistent_with_jobs(tmp):
         st = s["store"]
         assert 0 < st["used_bytes"] <= st["map_size"] <= st["map_size_max"]
         assert st["full"] is False
-        assert set(s["duplicates"]) == {"url", "exact", "near", "index_bytes",
+        assert set(s["duplicates"]) == {"submit", "url", "exact", "near",
+                                        "index_docs", "index_bytes",
                                         "index_full"}
         assert s["duplicates"]["index_full"] is False
         assert s["duplicates"]["index_bytes"] > 0

@@ -153,6 +153,71 @@ def test_counters_agree_with_status_and_export(tmp):
         assert "127.0.0.1" not in text and "/page/" not in text
 
 
+def test_status_counters_are_defined_and_consistent(tmp):
+    """status's counters mean what docs/protocol.md says: the jobs sum to
+    totals.submitted, retried attempts are apart from failed jobs, URL
+    duplicates caught at submit are counted, the pipeline counts bound
+    jobs.active at every reply, and index_docs never falls."""
+    with FixtureServer() as web, Daemon(tmp, extra_set=FAST) as d:
+        web.robots = "User-agent: *\nDisallow: /private/\n"
+        slow = [web.url(f"/slow?bytes=2000&delay_ms=50&chunk=100&n={i}")
+                for i in range(6)]
+        pages = [web.url(f"/page/{i}") for i in range(30)]
+        urls = slow + pages + [web.url("/flaky/a?fail=1&status=503"),
+                               web.url("/flaky/b?fail=2&status=500"),
+                               web.url("/status/404"),
+                               web.url("/private/x"),
+                               web.url("/article"),
+                               web.url("/article?copy=1")]
+        submit(d, urls)
+        again = submit(d, pages[:4] + slow[:1])
+        assert [r["status"] for r in again["results"]] == \
+            ["duplicate"] * 5, again
+        seen_docs = 0
+        samples = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            st = status(d)
+            samples += 1
+            jobs_in_pipeline = (st["inflight"] - st["robots_inflight"] +
+                                st["work_backlog"] + st["to_commit"])
+            assert st["jobs"]["active"] >= jobs_in_pipeline, st
+            assert 0 <= st["robots_inflight"] <= st["inflight"], st
+            assert st["duplicates"]["index_docs"] >= seen_docs, st
+            seen_docs = st["duplicates"]["index_docs"]
+            if st["jobs"]["queued"] == 0 and st["jobs"]["active"] == 0:
+                break
+            time.sleep(0.01)
+        wait_idle(d)
+        st = status(d)
+        t, dup, jobs = st["totals"], st["duplicates"], st["jobs"]
+        assert samples > 3, samples
+        # Every job was counted once when it was made.
+        assert sum(jobs.values()) == t["submitted"] == len(urls), st
+        # Failed jobs vs failed attempts: the flaky pages were retried
+        # (1 + 2 attempts) and then done; the 404 and the robots.txt
+        # refusal failed for good.
+        assert jobs["failed"] == t["failed"] == 2, st
+        assert t["retried"] == 3, st
+        assert jobs["done"] == t["fetched"] == len(urls) - 2, st
+        # Duplicates: 5 at submit; the article's copy as a document.
+        assert dup["submit"] == 5, dup
+        all_docs, _ = export(d, include_duplicates=True)
+        copies = [x for x in all_docs if x["duplicate_of"] is not None]
+        assert dup["url"] + dup["exact"] + dup["near"] == len(copies) >= 1, \
+            (dup, len(copies))
+        assert 0 < dup["index_docs"] <= len(all_docs) - len(copies), dup
+        # Idle: nothing in the pipeline.
+        assert (st["inflight"], st["robots_inflight"], st["work_backlog"],
+                st["to_commit"], jobs["active"]) == (0, 0, 0, 0, 0), st
+        # The totals survive a restart.
+        d.restart()
+        st2 = status(d)
+        assert st2["totals"] == t and st2["duplicates"]["submit"] == 5, st2
+        r = d.ctl("status", json=False).check()
+        assert "5 at submit" in r.out and "3 retried" in r.out, r.out
+
+
 def test_only_get_metrics_is_served(tmp):
     msock = tmp / "metrics.sock"
     with Daemon(tmp, extra_set={"metrics.listen": msock}) as d:

@@ -126,6 +126,32 @@ test_meta_prescan(void **state)
 	free(s);
 }
 
+/* A label outside the WHATWG table is no label: the <meta> behind it, then
+ * detection, decide, never iconv's utf-32 or EBCDIC decoder. */
+static void
+test_unknown_label_falls_back(void **state)
+{
+	static const char meta[] = "<meta charset=windows-1250><p>zag\xB3"
+	    "osowa\xB3</p>";
+	static const char plain[] = "<p>caf\xC3\xA9 ok</p>";
+	struct charset_info ci;
+	char *s;
+
+	(void)state;
+	s = decode(meta, sizeof(meta) - 1, "text/html; charset=utf-32", &ci);
+	assert_int_equal(ci.source, CHARSET_FROM_META);
+	assert_string_equal(ci.name, "WINDOWS-1250");
+	assert_non_null(strstr(s, "zag\xC5\x82osowa\xC5\x82"));
+	free(s);
+	s = decode(plain, sizeof(plain) - 1, "text/html; charset=cp037", &ci);
+	assert_int_equal(ci.source, CHARSET_FROM_UTF8);
+	assert_string_equal(s, plain);
+	free(s);
+	s = decode(plain, sizeof(plain) - 1, "text/html; charset=utf-7", &ci);
+	assert_int_equal(ci.source, CHARSET_FROM_UTF8);
+	free(s);
+}
+
 static void
 test_stale_declaration_loses_to_utf8(void **state)
 {
@@ -217,6 +243,33 @@ test_labels(void **state)
 	    sizeof(name)), -1);
 	assert_int_equal(charset_canonical("x\"; rm", 6, name, sizeof(name)),
 	    -1);
+	/* Only the WHATWG table's labels: iconv knows these, browsers
+	 * ignore them, and so does sluice. */
+	assert_int_equal(charset_canonical("utf-32", 6, name, sizeof(name)),
+	    -1);
+	assert_int_equal(charset_canonical("UTF-7", 5, name, sizeof(name)),
+	    -1);
+	assert_int_equal(charset_canonical("cp037", 5, name, sizeof(name)),
+	    -1);
+	assert_int_equal(charset_canonical("iso-2022-kr", 11, name,
+	    sizeof(name)), -1);
+	assert_int_equal(charset_canonical("x-user-defined", 14, name,
+	    sizeof(name)), -1);
+	/* Every spelling of the table maps to the web's decoder. */
+	assert_int_equal(charset_canonical("ISO_8859-1:1987", 15, name,
+	    sizeof(name)), 0);
+	assert_string_equal(name, "WINDOWS-1252");
+	assert_int_equal(charset_canonical("866", 3, name, sizeof(name)), 0);
+	assert_string_equal(name, "IBM866");
+	assert_int_equal(charset_canonical("logical", 7, name, sizeof(name)),
+	    0);
+	assert_string_equal(name, "ISO-8859-8");
+	assert_int_equal(charset_canonical("ks_c_5601-1987", 14, name,
+	    sizeof(name)), 0);
+	assert_string_equal(name, "CP949");
+	assert_int_equal(charset_canonical("\tKOI8-U ", 8, name,
+	    sizeof(name)), 0);
+	assert_string_equal(name, "KOI8-U");
 	assert_int_equal(charset_from_content_type("text/html; Charset=\"EUC-KR\"",
 	    ct, sizeof(ct)), 0);
 	assert_string_equal(ct, "EUC-KR");
@@ -250,6 +303,7 @@ main(void)
 		cmocka_unit_test(test_utf16be_bom_page),
 		cmocka_unit_test(test_http_then_meta),
 		cmocka_unit_test(test_meta_prescan),
+		cmocka_unit_test(test_unknown_label_falls_back),
 		cmocka_unit_test(test_stale_declaration_loses_to_utf8),
 		cmocka_unit_test(test_fallback_1252),
 		cmocka_unit_test(test_invalid_bytes_replaced),

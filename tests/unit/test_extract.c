@@ -179,6 +179,47 @@ test_unsupported(void **state)
 	    "unsupported_content_type");
 }
 
+static size_t utf16(const char *s, bool be, char *out, size_t cap);
+
+/* A body labelled HTML or text that is NULs or a binary format is refused,
+ * not stored as U+FFFD; a stray control byte or labelled UTF-16 is not. */
+static void
+test_labelled_binary(void **state)
+{
+	static const char png[] = "\x89PNG\r\n\x1A\n\0\0\0\rIHDR";
+	static const char stray[] = "<p>Some words here that make a "
+	    "paragraph\x01 with a stray byte in it.</p>";
+	char nuls[4096], u16[256];
+	struct sluice_extract_doc d;
+	char err[256];
+	struct sluice_extract_opts o;
+	size_t n;
+
+	(void)state;
+	memset(nuls, 0, sizeof(nuls));
+	sluice_extract_opts_default(&o);
+	assert_int_equal(sluice_extract_page(nuls, sizeof(nuls),
+	    "http://e.org/", "text/html; charset=utf-8", &o, &d, err,
+	    sizeof(err)), SLUICE_EXTRACT_UNSUPPORTED);
+	assert_non_null(strstr(err, "binary body"));
+	sluice_extract_doc_free(&d);
+	assert_int_equal(run(nuls, sizeof(nuls), NULL, "text/plain", &d),
+	    SLUICE_EXTRACT_UNSUPPORTED);
+	sluice_extract_doc_free(&d);
+	assert_int_equal(run(png, sizeof(png) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_UNSUPPORTED);
+	sluice_extract_doc_free(&d);
+	assert_int_equal(run(stray, sizeof(stray) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	sluice_extract_doc_free(&d);
+	/* UTF-16 with its BOM: NULs beside ASCII, decoded as before. */
+	n = utf16("<p>Some words here that make a paragraph, with a comma.</p>",
+	    false, u16, sizeof(u16));
+	assert_int_equal(run(u16, n, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	sluice_extract_doc_free(&d);
+}
+
 static void
 test_sniffed_html(void **state)
 {
@@ -889,6 +930,7 @@ main(void)
 		cmocka_unit_test(test_canonical_rules),
 		cmocka_unit_test(test_plain_text),
 		cmocka_unit_test(test_unsupported),
+		cmocka_unit_test(test_labelled_binary),
 		cmocka_unit_test(test_sniffed_html),
 		cmocka_unit_test(test_sniffed_utf16),
 		cmocka_unit_test(test_too_large),

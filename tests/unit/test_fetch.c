@@ -213,7 +213,16 @@ route(struct server *s, int fd, const char *path, const char *head)
 		    "Transfer-Encoding: chunked\r\nTrailer: ETag\r\n"
 		    "Connection: close\r\n\r\n4\r\nbody\r\n0\r\n"
 		    "ETag: \"trailer\"\r\n\r\n");
-	else if (strcmp(path, "/toftp") == 0) {
+	else if (strcmp(path, "/bighdr") == 0) {
+		/* One header line of 1 MiB: over libcurl's 100 KiB. */
+		static char big[1 << 20];
+
+		memset(big, 'a', sizeof(big));
+		send_str(fd, "HTTP/1.1 200 OK\r\nX-Big: ");
+		if (send_all(fd, big, sizeof(big)) == 0)
+			send_str(fd, "\r\nContent-Length: 2\r\n\r\nok");
+		return true;
+	} else if (strcmp(path, "/toftp") == 0) {
 		snprintf(loc, sizeof(loc), "ftp://127.0.0.1:%d/x", s->port);
 		reply_redirect(fd, "302 Found", loc);
 	} else if (strncmp(path, "/sized?", 7) == 0)
@@ -621,7 +630,7 @@ test_error_names(void **state)
 {
 	int i, j;
 
-	for (i = FETCH_OK; i <= FETCH_ERR_INTERNAL; i++) {
+	for (i = FETCH_OK; i <= FETCH_ERR_HEADERS; i++) {
 		assert_string_not_equal(fetch_error_name(i), "unknown");
 		for (j = FETCH_OK; j < i; j++)
 			assert_string_not_equal(fetch_error_name(i),
@@ -629,7 +638,7 @@ test_error_names(void **state)
 	}
 	assert_string_equal(fetch_error_name(FETCH_ERR_TOO_LARGE),
 	    "too_large");
-	assert_string_equal(fetch_error_name(FETCH_ERR_INTERNAL + 1),
+	assert_string_equal(fetch_error_name(FETCH_ERR_HEADERS + 1),
 	    "unknown");
 }
 
@@ -732,6 +741,22 @@ test_status_503_retry_after(void **state)
 	assert_int_equal(r->error, FETCH_OK);
 	assert_int_equal(r->http_status, 503);
 	assert_int_equal(r->retry_after_ms, 120000);
+	harness_close(&h);
+}
+
+/* A header line over libcurl's limit is the server's fault and the same
+ * at every try: its own error, not "internal: Out of memory". */
+static void
+test_header_too_large(void **state)
+{
+	struct harness h;
+	struct fetch_result *r;
+
+	harness_open(&h);
+	r = fetch1(&h, "/bighdr");
+	assert_int_equal(r->error, FETCH_ERR_HEADERS);
+	assert_string_equal(fetch_error_name(r->error), "headers");
+	assert_non_null(strstr(r->errmsg, "header"));
 	harness_close(&h);
 }
 
@@ -1260,6 +1285,7 @@ main(void)
 		cmocka_unit_test(test_free_from_callback),
 		cmocka_unit_test(test_free_refuses_new_starts),
 		cmocka_unit_test(test_start_errors),
+		cmocka_unit_test(test_header_too_large),
 		cmocka_unit_test(test_configure),
 	};
 
