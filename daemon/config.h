@@ -81,6 +81,12 @@ struct config {
 	uint64_t	 index_memory_max;	/* band keys in memory */
 	char		*strip_params;		/* extra tracking parameters */
 
+	/* [warc] */
+	char		*warc_dir;		/* "" = no capture */
+	char		*warc_prefix;		/* file names start with it */
+	uint64_t	 warc_max_size;		/* a file rotates past it */
+	uint32_t	 warc_gzip_level;	/* zlib level of each record */
+
 	/* [metrics] */
 	char		*metrics_listen;	/* ADDRESS:PORT or a socket
 						   path; "" = no endpoint */

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "notify.h"
 #include "util.h"
+#include "warc.h"
 #include "work.h"
 
 #define INDEX_BATCH	1024	/* unindexed jobs indexed per idle turn */
@@ -585,6 +586,24 @@ daemon_step_promote(void *arg, MDB_txn *txn, uint64_t now)
 	    &d->next_due_ms);
 }
 
+/* Turn step: the WARC records of what the steps before it recorded,
+ * written and synced before the commit that marks their jobs done. */
+static int
+daemon_step_warc(void *arg, MDB_txn *txn, uint64_t now)
+{
+	struct daemon *d = arg;
+
+	return warc_apply(d->warc, txn, now);
+}
+
+static void
+daemon_step_warc_abort(void *arg)
+{
+	struct daemon *d = arg;
+
+	warc_abort(d->warc);
+}
+
 static int
 daemon_step_flush(void *arg, MDB_txn *txn, uint64_t now)
 {
@@ -609,6 +628,7 @@ daemon_steps(struct daemon *d)
 		{ "promote", daemon_step_promote, NULL, d },
 		{ "plan", lease_plan, lease_plan_abort, &d->leases },
 		{ "promote", daemon_step_promote, NULL, d },
+		{ "warc", daemon_step_warc, daemon_step_warc_abort, d },
 		{ "flush", daemon_step_flush, NULL, &d->queue },
 	};
 
@@ -793,6 +813,7 @@ daemon_pass(struct daemon *d)
 		    (double)(d->turn.last_apply_us + d->turn.last_commit_us) /
 		    1e6);
 		dedup_commit(&d->dedup);
+		warc_committed(d->warc);
 		sched_commit(&d->sched, now);
 		outcome_finish(&d->outcomes);
 		if (clients)
@@ -859,6 +880,10 @@ daemon_start(struct daemon *d, int listen_fd)
 	    d->queue.counts.fetched, 0);
 	if (d->dedup.reindex)
 		daemon_reindex_dedup(d);
+	if (warc_open(&d->warc, &d->cfg, &d->store, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	d->outcomes.warc = d->leases.warc = d->warc;
+	d->page_opts.warc = d->warc;
 	d->fetch = fetch_new(d->base, &d->cfg, lease_fetched, &d->leases, err,
 	    sizeof(err));
 	if (d->fetch == NULL)
@@ -914,6 +939,7 @@ daemon_free(struct daemon *d)
 			event_free(evs[i]);
 	fetch_free(d->fetch);
 	guard_free(d->guard);
+	warc_close(d->warc);
 	lease_free_pending(&d->leases);
 	sched_free(&d->sched);
 	queue_close(&d->queue);

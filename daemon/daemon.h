@@ -46,9 +46,10 @@ struct fetch;
 struct work;
 struct control;
 struct metrics_http;
+struct warc;
 
 /* The steps of each turn's transaction (daemon.c). */
-#define DAEMON_NSTEPS	9
+#define DAEMON_NSTEPS	10
 
 struct daemon {
 	struct config	 cfg;
@@ -82,6 +83,7 @@ struct daemon {
 	struct command	 command;
 	struct metrics	 metrics;
 	struct metrics_http *metrics_http;	/* metrics.listen, or NULL */
+	struct warc	*warc;		/* warc.dir's writer, or NULL */
 	char		*metrics_listen;	/* where it listens */
 	uint64_t	 last_client_mono;	/* last commit with ops */
 	uint64_t	 indexed_mono;		/* last turn that indexed */

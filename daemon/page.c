@@ -12,6 +12,7 @@
 #include "fetch.h"
 #include "page.h"
 #include "util.h"
+#include "warc.h"
 
 struct page *
 page_new(uint64_t job_id, uint64_t host, char *url, struct fetch_result *res,
@@ -41,6 +42,7 @@ page_free(struct page *p)
 	if (p->doc != NULL)
 		json_decref(p->doc);
 	free(p->raw);
+	warc_capture_free(p->warc);
 	free(p->spare);		/* a completion with nothing to free inside */
 	free(p);
 }
@@ -178,4 +180,7 @@ page_run(struct work_item *it)
 out:
 	sluice_extract_doc_free(&d);
 	p->clean_us = mono_us() - t0;
+	/* Here rather than on the loop thread: compressing the body costs
+	 * about as much as cleaning it. */
+	p->warc = warc_capture(p->opts.warc, r);
 }
