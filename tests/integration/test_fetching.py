@@ -610,7 +610,7 @@ def test_export(tmp):
         dup = a if a["duplicate_of"] else b
         assert dup["duplicate_kind"] == "exact", dup
         docs, final = export(d)
-        assert final == {"ok": True, "count": len(docs)}, final
+        assert final == {"ok": True, "count": len(docs), "damaged": 0}, final
         ids = [x["id"] for x in docs]
         assert sorted(ids) == sorted(set(first + second) - {dup["id"]})
         for x in docs:
@@ -668,7 +668,7 @@ def test_export_streams_while_others_are_served(tmp):
                 if "ok" in line:
                     break
                 n += 1
-        assert line == {"ok": True, "count": n}, line
+        assert line == {"ok": True, "count": n, "damaged": 0}, line
         assert n >= len(ids)
 
 
