@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "html.h"
 
@@ -146,12 +147,264 @@ static const struct {
 	[HTML_WBR] = { "wbr", 0 },
 };
 
+/* ---- budget -------------------------------------------------------- */
+
+static uint64_t
+html_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+html_budget_start(struct html_budget *b)
+{
+	b->start_ns = html_cpu_ns();
+	b->deadline_ns = b->max_seconds > 0 ? b->start_ns +
+	    (uint64_t)(b->max_seconds * 1e9) : UINT64_MAX;
+	b->ticks = 0;
+	b->stop = HTML_GOING;
+	b->deep = 0;
+}
+
+bool
+html_budget_over(struct html_budget *b, bool force)
+{
+	if (b->stop != HTML_GOING)
+		return true;
+	if (!force && ++b->ticks % HTML_BUDGET_TICKS != 0)
+		return false;
+	if (b->interrupt != NULL && b->interrupt(b->interrupt_arg) != 0)
+		b->stop = HTML_STOP_CANCEL;
+	else if (b->deadline_ns != UINT64_MAX && html_cpu_ns() >= b->deadline_ns)
+		b->stop = HTML_STOP_TIME;
+	return b->stop != HTML_GOING;
+}
+
+double
+html_budget_used(const struct html_budget *b)
+{
+	return (double)(html_cpu_ns() - b->start_ns) / 1e9;
+}
+
+static bool
+html_name_char(unsigned char c)
+{
+	return c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' &&
+	    c != '/' && c != '>' && c != '=';
+}
+
+static size_t
+html_skip_ws(const char *s, size_t i, size_t len)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+	    s[i] == '\r' || s[i] == '\f'))
+		i++;
+	return i;
+}
+
+/* Where the raw text of a <script> or <style> opened before i ends. */
+static size_t
+html_skip_raw(const char *s, size_t i, size_t len, const char *end,
+    size_t elen)
+{
+	const char *p;
+
+	while (i < len && (p = memchr(s + i, '<', len - i)) != NULL) {
+		i = (size_t)(p - s);
+		if (i + elen <= len && strncasecmp(s + i, end, elen) == 0)
+			return i;
+		i++;
+	}
+	return len;
+}
+
+/*
+ * Counts attributes the way libxml2 reads a start tag: names up to
+ * whitespace, '/', '>' or '='; a value quoted or up to whitespace or
+ * '>'.  Only the counts matter, so names and values are not checked.
+ */
+size_t
+html_prescan_attrs(const char *s, size_t len, size_t max)
+{
+	size_t i = 0, n, most = 0, name, tag;
+	const char *p;
+	char q;
+
+	while (i < len && (p = memchr(s + i, '<', len - i)) != NULL) {
+		i = (size_t)(p - s) + 1;
+		if (i + 3 <= len && memcmp(s + i, "!--", 3) == 0) {
+			p = memmem(s + i + 3, len - i - 3, "-->", 3);
+			i = p != NULL ? (size_t)(p - s) + 3 : len;
+			continue;
+		}
+		if (i >= len || !isalpha((unsigned char)s[i]))
+			continue;
+		tag = i;
+		while (i < len && html_name_char((unsigned char)s[i]))
+			i++;
+		name = i - tag;
+		n = 0;
+		for (;;) {
+			i = html_skip_ws(s, i, len);
+			while (i < len && s[i] == '/')
+				i++;
+			if (i >= len || s[i] == '>')
+				break;
+			if (!html_name_char((unsigned char)s[i]) && s[i] != '=') {
+				i++;
+				continue;
+			}
+			n++;
+			if (s[i] == '=')
+				i++;	/* a nameless "=x": libxml2 reads a name */
+			while (i < len && html_name_char((unsigned char)s[i]))
+				i++;
+			i = html_skip_ws(s, i, len);
+			if (i >= len || s[i] != '=')
+				continue;
+			i = html_skip_ws(s, i + 1, len);
+			if (i < len && (s[i] == '"' || s[i] == '\'')) {
+				q = s[i];
+				p = memchr(s + i + 1, q, len - i - 1);
+				i = p != NULL ? (size_t)(p - s) + 1 : len;
+			} else
+				while (i < len && s[i] != '>' && s[i] != ' ' &&
+				    s[i] != '\t' && s[i] != '\n' &&
+				    s[i] != '\r' && s[i] != '\f')
+					i++;
+		}
+		if (n > most)
+			most = n;
+		if (max > 0 && most > max)
+			break;
+		/* The parser reads script and style contents as raw text. */
+		if (name == 6 && strncasecmp(s + tag, "script", 6) == 0)
+			i = html_skip_raw(s, i, len, "</script", 8);
+		else if (name == 5 && strncasecmp(s + tag, "style", 5) == 0)
+			i = html_skip_raw(s, i, len, "</style", 7);
+	}
+	return most;
+}
+
+/* ---- parsing ------------------------------------------------------- */
+
+/* The budget's hold on libxml2: its SAX callbacks, wrapped. */
+struct html_sax {
+	struct html_budget *b;
+	startElementSAXFunc start;
+	endElementSAXFunc end;
+	charactersSAXFunc chars;
+	cdataBlockSAXFunc cdata;
+};
+
+static void
+html_sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
+{
+	htmlParserCtxtPtr ctxt = ctx;
+	struct html_sax *hs = ctxt->_private;
+	struct html_budget *b = hs->b;
+	size_t n;
+
+	if (b->deep > 0 || (b->max_depth > 0 &&
+	    (size_t)ctxt->nodeNr >= b->max_depth)) {
+		/* libxml2 halts at depth 256 and drops the rest of the page:
+		 * the element is left out, its text goes to the ancestor. */
+		b->deep++;
+		b->flattened++;
+		return;
+	}
+	/* An attribute costs about what an element does (a node and its
+	 * text): both count toward max_elements. */
+	for (n = 0; atts != NULL && atts[n] != NULL; n += 2)
+		;
+	if (b->max_elements > 0 && b->elements + b->attributes + 1 + n / 2 >
+	    b->max_elements) {
+		b->deep++;
+		b->truncated = true;
+		xmlStopParser(ctxt);
+		return;
+	}
+	b->elements++;
+	b->attributes += n / 2;
+	hs->start(ctx, name, atts);
+	if (html_budget_over(b, false))
+		xmlStopParser(ctxt);
+}
+
+static void
+html_sax_end(void *ctx, const xmlChar *name)
+{
+	htmlParserCtxtPtr ctxt = ctx;
+	struct html_sax *hs = ctxt->_private;
+
+	/* Calls nest: while a left-out element is open, ends are theirs. */
+	if (hs->b->deep > 0) {
+		hs->b->deep--;
+		return;
+	}
+	hs->end(ctx, name);
+}
+
+static void
+html_sax_chars(void *ctx, const xmlChar *ch, int len)
+{
+	htmlParserCtxtPtr ctxt = ctx;
+	struct html_sax *hs = ctxt->_private;
+
+	hs->chars(ctx, ch, len);
+	if (html_budget_over(hs->b, false))
+		xmlStopParser(ctxt);
+}
+
+static void
+html_sax_cdata(void *ctx, const xmlChar *ch, int len)
+{
+	htmlParserCtxtPtr ctxt = ctx;
+	struct html_sax *hs = ctxt->_private;
+
+	hs->cdata(ctx, ch, len);
+	if (html_budget_over(hs->b, false))
+		xmlStopParser(ctxt);
+}
+
+static void
+html_sax_wrap(htmlParserCtxtPtr ctxt, struct html_sax *hs,
+    struct html_budget *b)
+{
+	xmlSAXHandlerPtr sax = ctxt->sax;
+
+	hs->b = b;
+	hs->start = sax->startElement;
+	hs->end = sax->endElement;
+	hs->chars = sax->characters;
+	hs->cdata = sax->cdataBlock;
+	if (hs->start != NULL && hs->end != NULL) {
+		sax->startElement = html_sax_start;
+		sax->endElement = html_sax_end;
+	}
+	if (hs->chars != NULL)
+		sax->characters = html_sax_chars;
+	if (hs->cdata != NULL)
+		sax->cdataBlock = html_sax_cdata;
+	/* Nothing reads comments or PIs: a page of a million of them would
+	 * cost nodes and memory for nothing. */
+	sax->comment = NULL;
+	sax->processingInstruction = NULL;
+	ctxt->_private = hs;
+}
+
 htmlDocPtr
 html_parse(const char *utf8, size_t len, const struct html_opts *o,
     char *err, size_t errlen)
 {
 	htmlParserCtxtPtr ctxt;
 	htmlDocPtr doc;
+	struct html_budget *b = o != NULL ? o->budget : NULL;
+	struct html_sax hs;
 	int options = HTML_PARSE_FIXED;
 
 	if (o != NULL)
@@ -160,13 +413,31 @@ html_parse(const char *utf8, size_t len, const struct html_opts *o,
 		snprintf(err, errlen, "document over %d bytes", INT_MAX);
 		return NULL;
 	}
+	if (b != NULL) {
+		b->attrs = html_prescan_attrs(utf8, len, b->max_attrs);
+		if (b->max_attrs > 0 && b->attrs > b->max_attrs) {
+			b->stop = HTML_STOP_ATTRS;
+			snprintf(err, errlen, "a start tag with over %zu "
+			    "attributes", b->max_attrs);
+			return NULL;
+		}
+	}
 	ctxt = htmlNewParserCtxt();
 	if (ctxt == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	if (b != NULL)
+		html_sax_wrap(ctxt, &hs, b);
 	doc = htmlCtxtReadMemory(ctxt, utf8, (int)len, NULL, "UTF-8", options);
 	htmlFreeParserCtxt(ctxt);
+	if (b != NULL && b->stop != HTML_GOING) {
+		xmlFreeDoc(doc);
+		snprintf(err, errlen, b->stop == HTML_STOP_CANCEL ?
+		    "cancelled while parsing" :
+		    "over %.3g s of CPU time while parsing", b->max_seconds);
+		return NULL;
+	}
 	if (doc == NULL)
 		snprintf(err, errlen, "HTML parser returned no document");
 	return doc;
