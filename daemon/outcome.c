@@ -23,6 +23,7 @@
 #include "outcome.h"
 #include "page.h"
 #include "sched.h"
+#include "store.h"
 #include "url.h"
 #include "util.h"
 #include "work.h"
@@ -35,6 +36,9 @@ outcome_init(struct outcomes *o)
 	o->count = 0;
 	o->pages = 0;
 	o->started_mono = mono_ms();
+	o->busy = NULL;
+	o->handed = NULL;
+	o->nhanded = o->caphanded = 0;
 }
 
 static void
@@ -130,6 +134,60 @@ outcome_release(struct outcomes *o, const struct completion *c, bool ok,
 		sched_host_ok(o->sched, c->host);
 }
 
+/* --- pages at the workers ------------------------------------------ */
+
+static void
+outcome_busy_add(struct outcomes *o, struct page *p)
+{
+	p->prev_busy = NULL;
+	p->next_busy = o->busy;
+	if (o->busy != NULL)
+		o->busy->prev_busy = p;
+	o->busy = p;
+}
+
+static void
+outcome_busy_remove(struct outcomes *o, struct page *p)
+{
+	if (p->prev_busy != NULL)
+		p->prev_busy->next_busy = p->next_busy;
+	else
+		o->busy = p->next_busy;
+	if (p->next_busy != NULL)
+		p->next_busy->prev_busy = p->prev_busy;
+	p->prev_busy = p->next_busy = NULL;
+}
+
+/* Notes a cleaning started, for the next turn's count. */
+static void
+outcome_handed(struct outcomes *o, uint64_t job_id)
+{
+	if (o->nhanded == o->caphanded) {
+		size_t cap = o->caphanded ? o->caphanded * 2 : 64;
+		uint64_t *h = realloc(o->handed, cap * sizeof(*h));
+
+		if (h == NULL) {
+			/* The count only guards against crash loops: losing
+			 * one costs a third cleaning at worst. */
+			o->handed_oom = true;
+			return;
+		}
+		o->handed = h;
+		o->caphanded = cap;
+	}
+	o->handed[o->nhanded++] = job_id;
+}
+
+void
+outcome_cancel(void *arg, uint64_t job_id)
+{
+	struct outcomes *o = arg;
+
+	for (struct page *p = o->busy; p != NULL; p = p->next_busy)
+		if (p->job_id == job_id)
+			atomic_store(&p->cancel, true);
+}
+
 void
 outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
     char *url, struct fetch_result *r, struct completion *c)
@@ -152,6 +210,8 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 		if (p != NULL) {
 			p->spare = c;
 			o->pages++;
+			outcome_busy_add(o, p);
+			outcome_handed(o, job_id);
 			work_submit(o->work, &p->item);
 			return;
 		}
@@ -192,6 +252,34 @@ outcome_not_started(struct outcomes *o, uint64_t job_id, uint64_t host,
 	outcome_add(o, c);
 }
 
+/* Counts and logs what the cleaner's budget did to a page (once per
+ * page, and only when it did something). */
+static void
+outcome_budget_note(struct outcomes *o, const struct page *p)
+{
+	const struct sluice_extract_report *r = &p->report;
+
+	if (p->status == SLUICE_EXTRACT_TOO_COMPLEX && o->metrics != NULL)
+		o->metrics->clean_too_complex++;
+	if (r->flattened > 0) {
+		log_info("job %llu: %zu elements nested deeper than "
+		    "extract.max_depth flattened: %s",
+		    (unsigned long long)p->job_id, r->flattened, p->url);
+		if (o->metrics != NULL) {
+			o->metrics->clean_flattened_pages++;
+			o->metrics->clean_flattened += r->flattened;
+		}
+	}
+	if (r->truncated) {
+		log_info("job %llu: cleaned its first %zu elements and %zu "
+		    "attributes only (extract.max_elements): %s",
+		    (unsigned long long)p->job_id, r->elements,
+		    r->attributes, p->url);
+		if (o->metrics != NULL)
+			o->metrics->clean_truncated++;
+	}
+}
+
 void
 outcome_page_done(struct work_item *it, void *arg)
 {
@@ -202,20 +290,147 @@ outcome_page_done(struct work_item *it, void *arg)
 	assert(o->pages > 0);
 	o->pages--;
 	p->spare = NULL;
+	outcome_busy_remove(o, p);
+	c->cleaned = true;
 	if (o->metrics != NULL)
 		metrics_observe(&o->metrics->clean_duration,
 		    (double)p->clean_us / 1e6);
+	outcome_budget_note(o, p);
 	if (p->status == SLUICE_EXTRACT_OK || p->status == SLUICE_EXTRACT_EMPTY)
 		c->page = p;
-	else {
+	else if (p->status == SLUICE_EXTRACT_CANCELLED &&
+	    !atomic_load(&p->cancel)) {
+		/* The pool stops: the job stays active and is cleaned again
+		 * after the restart, which is no crash. */
+		c->forget = true;
+		page_free(p);
+	} else {
 		snprintf(c->code, sizeof(c->code), "%s",
 		    p->status == SLUICE_EXTRACT_UNSUPPORTED ?
 		    "unsupported_content_type" :
-		    p->status == SLUICE_EXTRACT_TOO_LARGE ? "too_large" : "internal");
+		    p->status == SLUICE_EXTRACT_TOO_LARGE ? "too_large" :
+		    p->status == SLUICE_EXTRACT_TOO_COMPLEX ? "too_complex" :
+		    p->status == SLUICE_EXTRACT_CANCELLED ? "cancelled" :
+		    "internal");
 		snprintf(c->msg, sizeof(c->msg), "%s", p->err);
+		/* A cancelled job drops the failure (queue_fail refuses
+		 * it); one whose cancel did not commit is fetched again. */
+		c->retryable = p->status == SLUICE_EXTRACT_CANCELLED;
+		c->url = p->url;
+		p->url = NULL;
 		page_free(p);
 	}
 	outcome_add(o, c);
+}
+
+/* --- the cleaning counts ------------------------------------------- */
+
+static int
+outcome_count_get(struct outcomes *o, MDB_txn *txn, uint64_t id,
+    uint32_t *n)
+{
+	MDB_val k = { sizeof(id), &id }, v;
+	int rc = mdb_get(txn, o->cleaning, &k, &v);
+
+	*n = 0;
+	if (rc == 0 && v.mv_size == sizeof(*n))
+		memcpy(n, v.mv_data, sizeof(*n));
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Turn step part: one more cleaning of each page handed out since the
+ * last commit.  A crash before the commit loses the counts: the next
+ * start then cleans those pages once more than the limit, no worse. */
+static int
+outcome_count_handed(struct outcomes *o, MDB_txn *txn)
+{
+	uint32_t n;
+	int rc = 0;
+
+	for (size_t i = 0; i < o->nhanded && rc == 0; i++) {
+		MDB_val k = { sizeof(o->handed[i]), &o->handed[i] }, v;
+
+		if ((rc = outcome_count_get(o, txn, o->handed[i], &n)) != 0)
+			break;
+		n++;
+		v.mv_size = sizeof(n);
+		v.mv_data = &n;
+		rc = mdb_put(txn, o->cleaning, &k, &v, 0);
+	}
+	return rc;
+}
+
+static int
+outcome_count_forget(struct outcomes *o, MDB_txn *txn, uint64_t id)
+{
+	MDB_val k = { sizeof(id), &id };
+	int rc = mdb_del(txn, o->cleaning, &k, NULL);
+
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+outcome_recover(struct outcomes *o, MDB_txn *txn, uint32_t max,
+    uint64_t *failed)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t *ids = NULL, id;
+	uint32_t n;
+	size_t nids = 0, cap = 0;
+	char msg[128];
+	bool requeued;
+	int rc;
+
+	*failed = 0;
+	if ((rc = store_dbi(txn, "cleaning", MDB_INTEGERKEY,
+	    &o->cleaning)) != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, o->cleaning, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != sizeof(id) || v.mv_size != sizeof(n))
+			continue;
+		memcpy(&n, v.mv_data, sizeof(n));
+		if (n < max)
+			continue;
+		if (nids == cap) {
+			uint64_t *t;
+
+			cap = cap ? cap * 2 : 16;
+			if ((t = realloc(ids, cap * sizeof(*t))) == NULL) {
+				rc = ENOMEM;
+				break;
+			}
+			ids = t;
+		}
+		memcpy(&ids[nids++], k.mv_data, sizeof(id));
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	for (size_t i = 0; rc == 0 && i < nids; i++) {
+		struct job_failure f = { .code = "too_complex", .message = msg,
+		    .retryable = false, .retry_after_ms = -1 };
+
+		snprintf(msg, sizeof(msg), "cleaning interrupted %u times "
+		    "(extract.max_interrupted): the daemon stopped or crashed "
+		    "while cleaning it", max);
+		rc = queue_fail(o->queue, txn, ids[i], &f, now_ms(),
+		    &requeued);
+		if (rc == 0) {
+			log_notice("job %llu failed: too_complex: %s",
+			    (unsigned long long)ids[i], msg);
+			(*failed)++;
+		}
+		if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST)
+			rc = 0;		/* finished meanwhile */
+		if (rc == 0)
+			rc = outcome_count_forget(o, txn, ids[i]);
+	}
+	free(ids);
+	return rc;
 }
 
 /* --- recording, in the turn's transaction -------------------------- */
@@ -399,6 +614,10 @@ outcome_apply_one(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	int rc;
 
 	c->failed = false;
+	if (c->cleaned && (rc = outcome_count_forget(o, txn, c->job_id)) != 0)
+		return rc;
+	if (c->forget)
+		return 0;
 	if (c->page != NULL)
 		return outcome_apply_done(o, txn, c, now);
 	if (c->redirect != NULL) {
@@ -428,6 +647,7 @@ outcome_apply(void *arg, MDB_txn *txn, uint64_t now)
 	int rc = 0;
 
 	assert(txn != NULL);
+	rc = outcome_count_handed(o, txn);
 	for (struct completion *c = o->head; c != NULL && rc == 0;
 	    c = c->next)
 		rc = outcome_apply_one(o, txn, c, now);
@@ -488,6 +708,7 @@ outcome_free_list(struct outcomes *o)
 	o->head = NULL;
 	o->tail = &o->head;
 	o->count = 0;
+	o->nhanded = 0;
 	return n;
 }
 

@@ -56,6 +56,10 @@ struct completion {
 	int64_t		 retry_after_ms;
 	uint64_t	 bytes;
 	char		*url;		/* the job's URL, or NULL */
+	bool		 cleaned;	/* back from a worker: forget its
+					   cleaning count */
+	bool		 forget;	/* interrupted at shutdown: record
+					   nothing else, the job stays active */
 	bool		 failed;	/* failed for good (set by apply) */
 	struct completion *next;
 };
@@ -74,6 +78,14 @@ struct outcomes {
 	const struct url_opts *url_opts;
 	const struct page_opts *page_opts;
 	struct metrics	*metrics;	/* or NULL */
+	struct page	*busy;		/* pages at the workers */
+	/* Cleanings started since the last commit: their counts go up in
+	 * the "cleaning" database (job id -> cleanings not recorded), so
+	 * that a page that crashes the daemon is not cleaned forever. */
+	MDB_dbi		 cleaning;
+	uint64_t	*handed;
+	size_t		 nhanded, caphanded;
+	bool		 handed_oom;	/* a count was lost: harmless */
 	uint64_t	 rate[OUTCOME_RATE_WINDOW];	/* jobs finished */
 	uint64_t	 rate_sec;
 	uint64_t	 started_mono;
@@ -99,6 +111,17 @@ void outcome_classify(struct completion *c, const struct fetch_result *r);
 /* True while pages at the workers are below extract.max_pending. */
 bool outcome_room(const struct outcomes *o);
 bool outcome_pending(const struct outcomes *o);
+
+/* The cancel of a job: a page of it being cleaned stops. */
+void outcome_cancel(void *outcomes, uint64_t job_id);
+/*
+ * In the recovery transaction, before queue_recover(): opens the
+ * "cleaning" database, and fails (too_complex, not retried) every job
+ * whose cleaning was interrupted max times (crashes, kills) rather than
+ * fetching it again; *failed counts them.  0 or an LMDB error.
+ */
+int outcome_recover(struct outcomes *o, MDB_txn *txn, uint32_t max,
+    uint64_t *failed);
 
 /* Turn step: records every completion in txn.  0 or an LMDB error. */
 int outcome_apply(void *outcomes, MDB_txn *txn, uint64_t now);

@@ -10,6 +10,7 @@
 #ifndef SLUICE_PAGE_H
 #define SLUICE_PAGE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@ struct fetch_result;
 
 struct page_opts {
 	struct sluice_extract_opts	 extract;
+	struct sluice_extract_budget	 budget;	/* interrupt set by page */
 	struct dedup_opts	 dedup;
 	bool			 keep_raw;
 	int			 zstd_level;
@@ -37,6 +39,10 @@ struct page {
 	char			*url;		/* the job's canonical URL */
 	struct fetch_result	*res;		/* owned */
 	struct page_opts	 opts;		/* a copy: reload-safe */
+	/* set by the loop thread when the job is cancelled: the cleaning
+	 * stops (SLUICE_EXTRACT_CANCELLED) */
+	atomic_bool		 cancel;
+	struct page		*prev_busy, *next_busy;	/* outcomes' list */
 	/* output, set by page_run() */
 	enum sluice_extract_status	 status;
 	char			 err[256];
@@ -46,6 +52,7 @@ struct page {
 	struct dedup_sig	 sig;
 	uint64_t		 fetched_ms;
 	uint64_t		 clean_us;	/* page_run()'s time */
+	struct sluice_extract_report report;	/* the budget's findings */
 	/* the completion that will carry the page back (outcome.c), owned
 	 * by the page until then */
 	struct completion	*spare;
