@@ -135,6 +135,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "extract.max_elements", CFG_U32, OFF(max_elements), 1000,
 	    100000000, "200000", 0 },
 	{ "extract.max_depth", CFG_U32, OFF(max_depth), 8, 255, "250", 0 },
+	{ "extract.max_tag_work", CFG_U32, OFF(max_tag_work), 0, 1000000,
+	    "64", 0 },
 	{ "extract.max_interrupted", CFG_U32, OFF(max_interrupted), 1, 1000,
 	    "2", 0 },
 

@@ -76,6 +76,7 @@ struct config {
 	uint32_t	 max_attributes;	/* in one start tag */
 	uint32_t	 max_elements;		/* and attributes, parsed */
 	uint32_t	 max_depth;		/* deeper is flattened */
+	uint32_t	 max_tag_work;		/* end-tag matching per byte */
 	uint32_t	 max_interrupted;	/* cleanings cut by crashes */
 
 	/* [dedup] */

@@ -400,6 +400,7 @@ daemon_configure_pages(struct daemon *d)
 	po->budget.max_attributes = d->cfg.max_attributes;
 	po->budget.max_elements = d->cfg.max_elements;
 	po->budget.max_depth = d->cfg.max_depth;
+	po->budget.max_tag_work = d->cfg.max_tag_work;
 	dedup_opts_default(&po->dedup);
 	po->dedup.near_threshold = d->cfg.near_threshold;
 	po->dedup.min_words = d->cfg.min_words;

@@ -56,10 +56,12 @@ outcome_room(const struct outcomes *o)
 	return o->pages < o->max_pages;
 }
 
+/* Cleaning counts wait too: a page that crashes the daemon must have been
+ * counted first, and within store.commit_interval it is. */
 bool
 outcome_pending(const struct outcomes *o)
 {
-	return o->head != NULL;
+	return o->head != NULL || o->nhanded > 0;
 }
 
 /* --- classifying a transfer ---------------------------------------- */

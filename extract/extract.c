@@ -54,6 +54,7 @@
 #define EXTRACT_DEFAULT_MAX_ATTRS	1000
 #define EXTRACT_DEFAULT_MAX_ELEMENTS	200000
 #define EXTRACT_DEFAULT_MAX_DEPTH	250
+#define EXTRACT_DEFAULT_MAX_TAG_WORK	64
 #define EXTRACT_DEPTH_LIMIT		255	/* libxml2 halts past 256 */
 
 #define NONE	(-1)
@@ -2386,6 +2387,7 @@ sluice_extract_budget_default(struct sluice_extract_budget *b)
 	b->max_attributes = EXTRACT_DEFAULT_MAX_ATTRS;
 	b->max_elements = EXTRACT_DEFAULT_MAX_ELEMENTS;
 	b->max_depth = EXTRACT_DEFAULT_MAX_DEPTH;
+	b->max_tag_work = EXTRACT_DEFAULT_MAX_TAG_WORK;
 }
 
 enum sluice_extract_status
@@ -2432,6 +2434,7 @@ sluice_extract_page_budget(const char *bytes, size_t len, const char *url,
 	hb.max_depth = budget->max_depth == 0 ||
 	    budget->max_depth > EXTRACT_DEPTH_LIMIT ? EXTRACT_DEPTH_LIMIT :
 	    budget->max_depth;
+	hb.max_tag_work = budget->max_tag_work;
 	hb.interrupt = budget->interrupt;
 	hb.interrupt_arg = budget->interrupt_arg;
 	html_budget_start(&hb);

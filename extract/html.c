@@ -223,17 +223,48 @@ html_skip_raw(const char *s, size_t i, size_t len, const char *end,
 }
 
 /*
- * Counts attributes the way libxml2 reads a start tag: names up to
- * whitespace, '/', '>' or '='; a value quoted or up to whitespace or
- * '>'.  Only the counts matter, so names and values are not checked.
+ * Elements whose end tag is optional or absent (void, or closed by the
+ * parser when a sibling starts): they do not deepen libxml2's stack of
+ * open names for long, so the prescan does not count them.
  */
-size_t
-html_prescan_attrs(const char *s, size_t len, size_t max)
+static bool
+html_shallow(const char *name, size_t n)
 {
-	size_t i = 0, n, most = 0, name, tag;
+	static const char *const SHALLOW[] = { "area", "base", "br", "col",
+	    "colgroup", "dd", "dt", "embed", "head", "hr", "img", "input",
+	    "keygen", "li", "link", "meta", "option", "optgroup", "p", "param",
+	    "rp", "rt", "source", "tbody", "td", "tfoot", "th", "thead", "tr",
+	    "track", "wbr", "html", "body", NULL };
+
+	if (n > 8)
+		return false;
+	for (size_t i = 0; SHALLOW[i] != NULL; i++)
+		if (strlen(SHALLOW[i]) == n &&
+		    strncasecmp(SHALLOW[i], name, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The cheap pass before parsing.  Attributes are counted the way libxml2
+ * reads a start tag: names up to whitespace, '/', '>' or '='; a value
+ * quoted or up to whitespace or '>'.  libxml2 also matches every end tag
+ * against its whole stack of open names, with no callback in between when
+ * none matches: the prescan adds the depth (start tags less end tags,
+ * those of html_shallow() elements left out) at each end tag, an upper
+ * bound of that work.  Script and style contents and comments are
+ * skipped, as the parser skips them.
+ */
+void
+html_prescan(const char *s, size_t len, size_t max_attrs,
+    struct html_prescan *ps)
+{
+	size_t i = 0, n, name, tag, depth = 0;
 	const char *p;
+	bool end;
 	char q;
 
+	memset(ps, 0, sizeof(*ps));
 	while (i < len && (p = memchr(s + i, '<', len - i)) != NULL) {
 		i = (size_t)(p - s) + 1;
 		if (i + 3 <= len && memcmp(s + i, "!--", 3) == 0) {
@@ -241,12 +272,23 @@ html_prescan_attrs(const char *s, size_t len, size_t max)
 			i = p != NULL ? (size_t)(p - s) + 3 : len;
 			continue;
 		}
+		end = i < len && s[i] == '/';
+		if (end)
+			i++;
 		if (i >= len || !isalpha((unsigned char)s[i]))
 			continue;
 		tag = i;
 		while (i < len && html_name_char((unsigned char)s[i]))
 			i++;
 		name = i - tag;
+		if (end) {
+			if (html_shallow(s + tag, name))
+				continue;
+			ps->end_work += depth;
+			if (depth > 0)
+				depth--;
+			continue;
+		}
 		n = 0;
 		for (;;) {
 			i = html_skip_ws(s, i, len);
@@ -277,17 +319,18 @@ html_prescan_attrs(const char *s, size_t len, size_t max)
 				    s[i] != '\r' && s[i] != '\f')
 					i++;
 		}
-		if (n > most)
-			most = n;
-		if (max > 0 && most > max)
+		if (n > ps->attrs)
+			ps->attrs = n;
+		if (max_attrs > 0 && ps->attrs > max_attrs)
 			break;
+		if (i < len && s[i - 1] != '/' && !html_shallow(s + tag, name))
+			depth++;
 		/* The parser reads script and style contents as raw text. */
 		if (name == 6 && strncasecmp(s + tag, "script", 6) == 0)
 			i = html_skip_raw(s, i, len, "</script", 8);
 		else if (name == 5 && strncasecmp(s + tag, "style", 5) == 0)
 			i = html_skip_raw(s, i, len, "</style", 7);
 	}
-	return most;
 }
 
 /* ---- parsing ------------------------------------------------------- */
@@ -347,6 +390,8 @@ html_sax_end(void *ctx, const xmlChar *name)
 		return;
 	}
 	hs->end(ctx, name);
+	if (html_budget_over(hs->b, false))
+		xmlStopParser(ctxt);
 }
 
 static void
@@ -414,11 +459,23 @@ html_parse(const char *utf8, size_t len, const struct html_opts *o,
 		return NULL;
 	}
 	if (b != NULL) {
-		b->attrs = html_prescan_attrs(utf8, len, b->max_attrs);
+		struct html_prescan ps;
+
+		html_prescan(utf8, len, b->max_attrs, &ps);
+		b->attrs = ps.attrs;
+		b->end_work = ps.end_work;
 		if (b->max_attrs > 0 && b->attrs > b->max_attrs) {
 			b->stop = HTML_STOP_ATTRS;
 			snprintf(err, errlen, "a start tag with over %zu "
 			    "attributes", b->max_attrs);
+			return NULL;
+		}
+		if (b->max_tag_work > 0 &&
+		    ps.end_work / b->max_tag_work > len + (1u << 20)) {
+			b->stop = HTML_STOP_ATTRS;
+			snprintf(err, errlen, "tags left open too deep: about "
+			    "%zu steps matching end tags, over %zu per byte",
+			    ps.end_work, b->max_tag_work);
 			return NULL;
 		}
 	}

@@ -73,7 +73,8 @@ enum html_stop {
 	HTML_GOING = 0,
 	HTML_STOP_TIME,		/* over max_seconds */
 	HTML_STOP_CANCEL,	/* the interrupt callback said so */
-	HTML_STOP_ATTRS,	/* a tag over max_attrs (prescan) */
+	HTML_STOP_ATTRS,	/* a tag over max_attrs, or tags over
+				   max_tag_work (prescan) */
 };
 
 struct html_budget {
@@ -82,6 +83,7 @@ struct html_budget {
 	size_t		 max_attrs;
 	size_t		 max_elements;
 	size_t		 max_depth;
+	size_t		 max_tag_work;	/* end-tag matching per input byte */
 	int		(*interrupt)(void *arg);
 	void		*interrupt_arg;
 	/* state */
@@ -92,6 +94,7 @@ struct html_budget {
 	/* what was seen */
 	size_t		 elements, attributes;	/* parsed */
 	size_t		 attrs;		/* most in one tag (prescan) */
+	size_t		 end_work;	/* end-tag matching (prescan) */
 	size_t		 flattened;
 	bool		 truncated;
 };
@@ -104,12 +107,21 @@ bool html_budget_over(struct html_budget *b, bool force);
 /* CPU seconds since html_budget_start(). */
 double html_budget_used(const struct html_budget *b);
 
+/* What the prescan found. */
+struct html_prescan {
+	size_t	attrs;		/* most attributes in one start tag */
+	size_t	end_work;	/* bound of libxml2's end-tag matching */
+};
+
 /*
- * The cheap pass before parsing: the most attributes in one start tag
- * (script and style contents and comments skipped, as the parser does),
- * stopping as soon as a tag has more than max (0: no limit).
+ * The cheap pass before parsing: the most attributes in one start tag,
+ * stopping as soon as one has more than max_attrs (0: no limit), and the
+ * work libxml2 will spend matching end tags against open elements (the
+ * depth at each end tag, summed).  Script and style contents and
+ * comments are skipped, as the parser does.
  */
-size_t html_prescan_attrs(const char *s, size_t len, size_t max);
+void html_prescan(const char *s, size_t len, size_t max_attrs,
+    struct html_prescan *ps);
 
 struct html_opts {
 	/* Extra HTML_PARSE_* options or'ed to the fixed set (default 0). */

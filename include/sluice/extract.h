@@ -28,8 +28,9 @@
  * max_nodes nodes; the text is cut at max_output bytes.  Every page also
  * runs under a budget (struct sluice_extract_budget below; the defaults
  * with sluice_extract_page()): a start tag with more than max_attributes
- * attributes, or a page that takes over max_seconds of the thread's CPU
- * time, ends with SLUICE_EXTRACT_TOO_COMPLEX; parsing stops after
+ * attributes, end tags over max_tag_work, or a page that takes over
+ * max_seconds of the thread's CPU time, ends with
+ * SLUICE_EXTRACT_TOO_COMPLEX; parsing stops after
  * max_elements elements (the rest of the page is ignored, as walks
  * ignore what is past max_nodes); elements nested deeper than max_depth
  * are flattened into their ancestor at that depth, their text kept
@@ -257,6 +258,12 @@ struct sluice_extract_budget {
 	 * libxml2's limit is 256) are flattened: their text goes to the
 	 * ancestor at this depth (report.flattened counts them). */
 	size_t	max_depth;
+	/* libxml2 matches each end tag against every element left open,
+	 * with no callback in between when none matches: the prescan
+	 * bounds that work (the depth at each end tag, summed) by this many
+	 * steps per input byte, plus 64 Mi steps (default 64; 0: no limit).
+	 * Over it, SLUICE_EXTRACT_TOO_COMPLEX before any parsing. */
+	size_t	max_tag_work;
 	/* Polled as often as the clock (NULL: never): a nonzero return stops
 	 * the page with SLUICE_EXTRACT_CANCELLED.  Called on the extracting
 	 * thread; it must be cheap and thread-safe (read an atomic flag). */
