@@ -196,6 +196,9 @@ daemon_open_store(struct daemon *d)
 	    d->cfg.retry_max_ms);
 	queue_set_notify(&d->queue, sched_ready_cb, &d->sched);
 	queue_set_backlog(&d->queue, d->cfg.index_backlog);
+	if (outcome_slots_open(&d->outcomes, d->cfg.state_dir, err,
+	    sizeof(err)) == -1)
+		fatalx("store: %s", err);
 	while ((rc = daemon_recover(d, &n, err, sizeof(err))) == MDB_MAP_FULL) {
 		if (store_grow(&d->store, gerr, sizeof(gerr)) == -1)
 			fatalx("store: recovery needs more room: %s", gerr);
@@ -205,6 +208,7 @@ daemon_open_store(struct daemon *d)
 	if (rc != 0)
 		fatalx("store: recovery: %s", err[0] != '\0' ? err :
 		    mdb_strerror(rc));
+	outcome_slots_clear(&d->outcomes);
 	if (n > 0)
 		log_notice("recovered %llu jobs that were in flight",
 		    (unsigned long long)n);

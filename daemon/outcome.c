@@ -10,6 +10,10 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +41,9 @@ outcome_init(struct outcomes *o)
 	o->pages = 0;
 	o->started_mono = mono_ms();
 	o->busy = NULL;
-	o->handed = NULL;
-	o->nhanded = o->caphanded = 0;
+	o->slots = NULL;
+	o->crashed = o->counted = NULL;
+	o->ncrashed = o->ncounted = 0;
 }
 
 static void
@@ -56,12 +61,10 @@ outcome_room(const struct outcomes *o)
 	return o->pages < o->max_pages;
 }
 
-/* Cleaning counts wait too: a page that crashes the daemon must have been
- * counted first, and within store.commit_interval it is. */
 bool
 outcome_pending(const struct outcomes *o)
 {
-	return o->head != NULL || o->nhanded > 0;
+	return o->head != NULL;
 }
 
 /* --- classifying a transfer ---------------------------------------- */
@@ -160,26 +163,6 @@ outcome_busy_remove(struct outcomes *o, struct page *p)
 	p->prev_busy = p->next_busy = NULL;
 }
 
-/* Notes a cleaning started, for the next turn's count. */
-static void
-outcome_handed(struct outcomes *o, uint64_t job_id)
-{
-	if (o->nhanded == o->caphanded) {
-		size_t cap = o->caphanded ? o->caphanded * 2 : 64;
-		uint64_t *h = realloc(o->handed, cap * sizeof(*h));
-
-		if (h == NULL) {
-			/* The count only guards against crash loops: losing
-			 * one costs a third cleaning at worst. */
-			o->handed_oom = true;
-			return;
-		}
-		o->handed = h;
-		o->caphanded = cap;
-	}
-	o->handed[o->nhanded++] = job_id;
-}
-
 void
 outcome_cancel(void *arg, uint64_t job_id)
 {
@@ -213,7 +196,8 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 			p->spare = c;
 			o->pages++;
 			outcome_busy_add(o, p);
-			outcome_handed(o, job_id);
+			p->slots = o->slots;
+			p->nslots = o->slots != NULL ? OUTCOME_SLOTS : 0;
 			work_submit(o->work, &p->item);
 			return;
 		}
@@ -340,35 +324,90 @@ outcome_count_get(struct outcomes *o, MDB_txn *txn, uint64_t id,
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Turn step part: one more cleaning of each page handed out since the
- * last commit.  A crash before the commit loses the counts: the next
- * start then cleans those pages once more than the limit, no worse. */
+/* One more interrupted cleaning of job id; *n is the new count. */
 static int
-outcome_count_handed(struct outcomes *o, MDB_txn *txn)
+outcome_count_add(struct outcomes *o, MDB_txn *txn, uint64_t id,
+    uint32_t *n)
 {
-	uint32_t n;
-	int rc = 0;
+	MDB_val k = { sizeof(id), &id }, v;
+	int rc = outcome_count_get(o, txn, id, n);
 
-	for (size_t i = 0; i < o->nhanded && rc == 0; i++) {
-		MDB_val k = { sizeof(o->handed[i]), &o->handed[i] }, v;
-
-		if ((rc = outcome_count_get(o, txn, o->handed[i], &n)) != 0)
-			break;
-		n++;
-		v.mv_size = sizeof(n);
-		v.mv_data = &n;
-		rc = mdb_put(txn, o->cleaning, &k, &v, 0);
-	}
-	return rc;
+	if (rc != 0)
+		return rc;
+	(*n)++;
+	v.mv_size = sizeof(*n);
+	v.mv_data = n;
+	return mdb_put(txn, o->cleaning, &k, &v, 0);
 }
 
+/* Deletes job id's count, if it has one (most never have: no lookup). */
 static int
 outcome_count_forget(struct outcomes *o, MDB_txn *txn, uint64_t id)
 {
 	MDB_val k = { sizeof(id), &id };
-	int rc = mdb_del(txn, o->cleaning, &k, NULL);
+	size_t i;
+	int rc;
 
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	for (i = 0; i < o->ncounted && o->counted[i] != id; i++)
+		;
+	if (i == o->ncounted)
+		return 0;
+	rc = mdb_del(txn, o->cleaning, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	/* Forgotten in memory even if the turn is replayed: the count then
+	 * stays on disk, and only makes a later crash count once more. */
+	o->counted[i] = o->counted[--o->ncounted];
+	return 0;
+}
+
+int
+outcome_slots_open(struct outcomes *o, const char *dir, char *err,
+    size_t errlen)
+{
+	size_t len = OUTCOME_SLOTS * sizeof(uint64_t);
+	char path[4096];
+	struct stat st;
+	void *m;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, OUTCOME_SLOTS_FILE);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1 || fstat(fd, &st) == -1 ||
+	    ((size_t)st.st_size != len && ftruncate(fd, (off_t)len) == -1)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
+		return -1;
+	}
+	o->slots = m;
+	o->crashed = calloc(OUTCOME_SLOTS, sizeof(*o->crashed));
+	if (o->crashed == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < OUTCOME_SLOTS; i++) {
+		uint64_t id = atomic_load(&o->slots[i]);
+
+		if (id != 0)
+			o->crashed[o->ncrashed++] = id;
+	}
+	return 0;
+}
+
+void
+outcome_slots_clear(struct outcomes *o)
+{
+	for (size_t i = 0; o->slots != NULL && i < OUTCOME_SLOTS; i++)
+		atomic_store(&o->slots[i], 0);
+	SAFE_FREE(o->crashed);
+	o->ncrashed = 0;
 }
 
 int
@@ -385,17 +424,23 @@ outcome_recover(struct outcomes *o, MDB_txn *txn, uint32_t max,
 	int rc;
 
 	*failed = 0;
+	SAFE_FREE(o->counted);
+	o->ncounted = 0;
 	if ((rc = store_dbi(txn, "cleaning", MDB_INTEGERKEY,
 	    &o->cleaning)) != 0)
 		return rc;
+	for (size_t i = 0; i < o->ncrashed; i++) {
+		if ((rc = outcome_count_add(o, txn, o->crashed[i], &n)) != 0)
+			return rc;
+		log_notice("job %llu: a crash interrupted its cleaning (%u of "
+		    "extract.max_interrupted %u)",
+		    (unsigned long long)o->crashed[i], n, max);
+	}
 	if ((rc = mdb_cursor_open(txn, o->cleaning, &cur)) != 0)
 		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != sizeof(id) || v.mv_size != sizeof(n))
-			continue;
-		memcpy(&n, v.mv_data, sizeof(n));
-		if (n < max)
 			continue;
 		if (nids == cap) {
 			uint64_t *t;
@@ -412,26 +457,32 @@ outcome_recover(struct outcomes *o, MDB_txn *txn, uint32_t max,
 	mdb_cursor_close(cur);
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
-	for (size_t i = 0; rc == 0 && i < nids; i++) {
+	/* Every count is kept in memory: those under max, to be deleted when
+	 * their jobs' pages are recorded. */
+	o->counted = ids;
+	o->ncounted = nids;
+	for (size_t i = 0; rc == 0 && i < o->ncounted; i++) {
+		if ((rc = outcome_count_get(o, txn, o->counted[i], &n)) != 0 ||
+		    n < max)
+			continue;
 		struct job_failure f = { .code = "too_complex", .message = msg,
 		    .retryable = false, .retry_after_ms = -1 };
 
 		snprintf(msg, sizeof(msg), "cleaning interrupted %u times "
 		    "(extract.max_interrupted): the daemon stopped or crashed "
 		    "while cleaning it", max);
-		rc = queue_fail(o->queue, txn, ids[i], &f, now_ms(),
-		    &requeued);
+		id = o->counted[i];
+		rc = queue_fail(o->queue, txn, id, &f, now_ms(), &requeued);
 		if (rc == 0) {
 			log_notice("job %llu failed: too_complex: %s",
-			    (unsigned long long)ids[i], msg);
+			    (unsigned long long)id, msg);
 			(*failed)++;
 		}
 		if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST)
 			rc = 0;		/* finished meanwhile */
-		if (rc == 0)
-			rc = outcome_count_forget(o, txn, ids[i]);
+		if (rc == 0 && (rc = outcome_count_forget(o, txn, id)) == 0)
+			i--;	/* the last id moved into slot i */
 	}
-	free(ids);
 	return rc;
 }
 
@@ -649,7 +700,6 @@ outcome_apply(void *arg, MDB_txn *txn, uint64_t now)
 	int rc = 0;
 
 	assert(txn != NULL);
-	rc = outcome_count_handed(o, txn);
 	for (struct completion *c = o->head; c != NULL && rc == 0;
 	    c = c->next)
 		rc = outcome_apply_one(o, txn, c, now);
@@ -710,7 +760,6 @@ outcome_free_list(struct outcomes *o)
 	o->head = NULL;
 	o->tail = &o->head;
 	o->count = 0;
-	o->nhanded = 0;
 	return n;
 }
 

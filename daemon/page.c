@@ -172,6 +172,8 @@ page_run(struct work_item *it)
 	}
 	p->opts.budget.interrupt = page_interrupted;
 	p->opts.budget.interrupt_arg = p;
+	if (it->worker < p->nslots)
+		atomic_store(&p->slots[it->worker], p->job_id);
 	p->status = sluice_extract_page_budget(r->body.data ? r->body.data : "",
 	    r->body.len, r->final_url ? r->final_url : p->url, r->content_type,
 	    &p->opts.extract, &p->opts.budget, &p->report, &d, p->err,
@@ -189,6 +191,8 @@ page_run(struct work_item *it)
 	if (p->opts.keep_raw)
 		page_compress(p);
 out:
+	if (it->worker < p->nslots)
+		atomic_store(&p->slots[it->worker], 0);
 	sluice_extract_doc_free(&d);
 	p->clean_us = mono_us() - t0;
 }

@@ -42,6 +42,10 @@ struct page {
 	/* set by the loop thread when the job is cancelled: the cleaning
 	 * stops (SLUICE_EXTRACT_CANCELLED) */
 	atomic_bool		 cancel;
+	/* the crash slots (outcome.h): the worker's holds job_id while it
+	 * cleans the page */
+	_Atomic uint64_t	*slots;
+	size_t			 nslots;
 	struct page		*prev_busy, *next_busy;	/* outcomes' list */
 	/* output, set by page_run() */
 	enum sluice_extract_status	 status;

@@ -38,6 +38,7 @@ struct work {
 	struct work_item *todo_head, *todo_tail;	/* todo_lock */
 	bool		 stopping;			/* todo_lock */
 	atomic_bool	 abort;		/* items' stop flag */
+	atomic_uint	 started;	/* threads that took their index */
 
 	pthread_mutex_t	 done_lock;
 	struct work_item *done_head, *done_tail;	/* done_lock */
@@ -60,6 +61,7 @@ work_thread(void *arg)
 {
 	struct work *w = arg;
 	uint64_t one = 1;
+	unsigned me = atomic_fetch_add(&w->started, 1);
 
 	for (;;) {
 		struct work_item *it;
@@ -77,6 +79,7 @@ work_thread(void *arg)
 		pthread_mutex_unlock(&w->todo_lock);
 		if (it == NULL)
 			return NULL;	/* stopping and nothing left */
+		it->worker = me;
 		it->run(it);
 		pthread_mutex_lock(&w->done_lock);
 		wake = w->done_head == NULL;

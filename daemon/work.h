@@ -23,6 +23,9 @@ struct work_item {
 	/* Set by the pool when it must stop at once (work_free() past its
 	 * grace): run polls it and returns early. */
 	const atomic_bool *stop;
+	/* The worker running it, 0 to daemon.workers - 1 (set by the pool
+	 * before run). */
+	unsigned	 worker;
 };
 
 typedef void (*work_done_fn)(struct work_item *it, void *arg);
