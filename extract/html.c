@@ -230,36 +230,94 @@ html_skip_raw(const char *s, size_t i, size_t len, const char *end,
 static bool
 html_shallow(const char *name, size_t n)
 {
-	static const char *const SHALLOW[] = { "area", "base", "br", "col",
-	    "colgroup", "dd", "dt", "embed", "head", "hr", "img", "input",
-	    "keygen", "li", "link", "meta", "option", "optgroup", "p", "param",
-	    "rp", "rt", "source", "tbody", "td", "tfoot", "th", "thead", "tr",
-	    "track", "wbr", "html", "body", NULL };
+	/* By length: a short memcmp list each, no per-name strlen. */
+	static const char *const BYLEN[9] = { "", "p",
+	    "brddtdthtrhrlirprt", "colimgwbr", "areabasebodyheadhtmllinkmeta",
+	    "embedinputparamtheadtbodytfoottrack", "keygenoptionsource", "",
+	    "colgroupoptgroup" };
+	char low[8];
+	const char *p;
 
-	if (n > 8)
+	if (n == 0 || n > 8)
 		return false;
-	for (size_t i = 0; SHALLOW[i] != NULL; i++)
-		if (strlen(SHALLOW[i]) == n &&
-		    strncasecmp(SHALLOW[i], name, n) == 0)
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)tolower((unsigned char)name[i]);
+	for (p = BYLEN[n]; *p != '\0'; p += n)
+		if (memcmp(p, low, n) == 0)
 			return true;
 	return false;
+}
+
+/* libxml2's stack of open names, as hashes. */
+#define PRESCAN_SCAN	1024	/* entries searched for a match, at most */
+
+struct prescan_stack {
+	uint32_t	*h;
+	size_t		 depth, cap;
+	bool		 oom;
+};
+
+static uint32_t
+prescan_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint32_t)tolower((unsigned char)s[i])) * 16777619u;
+	return h;
+}
+
+static void
+prescan_push(struct prescan_stack *st, uint32_t h)
+{
+	if (st->depth == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 256;
+		uint32_t *t = realloc(st->h, cap * sizeof(*t));
+
+		if (t == NULL) {
+			st->oom = true;
+			return;
+		}
+		st->h = t;
+		st->cap = cap;
+	}
+	st->h[st->depth++] = h;
+}
+
+/*
+ * What libxml2 spends matching end tag h: it scans its open names from
+ * the top down to the match (then closes everything above it), or all of
+ * them when none matches.  The prescan looks PRESCAN_SCAN deep at most,
+ * so that it stays linear itself; a match below counts as none.
+ */
+static size_t
+prescan_end(struct prescan_stack *st, uint32_t h)
+{
+	size_t j;
+
+	for (j = 0; j < st->depth && j < PRESCAN_SCAN; j++)
+		if (st->h[st->depth - 1 - j] == h) {
+			st->depth -= j + 1;
+			return j + 1;
+		}
+	return st->depth;
 }
 
 /*
  * The cheap pass before parsing.  Attributes are counted the way libxml2
  * reads a start tag: names up to whitespace, '/', '>' or '='; a value
  * quoted or up to whitespace or '>'.  libxml2 also matches every end tag
- * against its whole stack of open names, with no callback in between when
- * none matches: the prescan adds the depth (start tags less end tags,
- * those of html_shallow() elements left out) at each end tag, an upper
- * bound of that work.  Script and style contents and comments are
- * skipped, as the parser skips them.
+ * against its stack of open names, with no callback in between when none
+ * matches: the prescan sums what that costs, elements with an optional
+ * end tag (html_shallow()) left out.  Script and style contents and
+ * comments are skipped, as the parser skips them.
  */
 void
-html_prescan(const char *s, size_t len, size_t max_attrs,
+html_prescan(const char *s, size_t len, size_t max_attrs, size_t max_work,
     struct html_prescan *ps)
 {
-	size_t i = 0, n, name, tag, depth = 0;
+	struct prescan_stack st = { NULL, 0, 0, false };
+	size_t i = 0, n, name, tag;
 	const char *p;
 	bool end;
 	char q;
@@ -282,11 +340,11 @@ html_prescan(const char *s, size_t len, size_t max_attrs,
 			i++;
 		name = i - tag;
 		if (end) {
-			if (html_shallow(s + tag, name))
-				continue;
-			ps->end_work += depth;
-			if (depth > 0)
-				depth--;
+			if (!html_shallow(s + tag, name))
+				ps->end_work += prescan_end(&st,
+				    prescan_hash(s + tag, name));
+			if (st.oom || (max_work > 0 && ps->end_work > max_work))
+				break;
 			continue;
 		}
 		n = 0;
@@ -324,13 +382,16 @@ html_prescan(const char *s, size_t len, size_t max_attrs,
 		if (max_attrs > 0 && ps->attrs > max_attrs)
 			break;
 		if (i < len && s[i - 1] != '/' && !html_shallow(s + tag, name))
-			depth++;
+			prescan_push(&st, prescan_hash(s + tag, name));
 		/* The parser reads script and style contents as raw text. */
 		if (name == 6 && strncasecmp(s + tag, "script", 6) == 0)
 			i = html_skip_raw(s, i, len, "</script", 8);
 		else if (name == 5 && strncasecmp(s + tag, "style", 5) == 0)
 			i = html_skip_raw(s, i, len, "</style", 7);
 	}
+	if (st.oom)
+		ps->end_work = SIZE_MAX;	/* refused: cannot tell */
+	free(st.h);
 }
 
 /* ---- parsing ------------------------------------------------------- */
@@ -373,6 +434,9 @@ html_sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
 	}
 	b->elements++;
 	b->attributes += n / 2;
+	/* A tag's cost grows with the square of its attributes: they weigh
+	 * on the clock's polling too. */
+	b->ticks += (unsigned)(n / 8);
 	hs->start(ctx, name, atts);
 	if (html_budget_over(b, false))
 		xmlStopParser(ctxt);
@@ -460,8 +524,12 @@ html_parse(const char *utf8, size_t len, const struct html_opts *o,
 	}
 	if (b != NULL) {
 		struct html_prescan ps;
+		size_t work = 0;
 
-		html_prescan(utf8, len, b->max_attrs, &ps);
+		if (b->max_tag_work > 0)
+			work = b->max_tag_work > SIZE_MAX / (len + (1u << 20)) ?
+			    SIZE_MAX : b->max_tag_work * (len + (1u << 20));
+		html_prescan(utf8, len, b->max_attrs, work, &ps);
 		b->attrs = ps.attrs;
 		b->end_work = ps.end_work;
 		if (b->max_attrs > 0 && b->attrs > b->max_attrs) {
@@ -470,12 +538,11 @@ html_parse(const char *utf8, size_t len, const struct html_opts *o,
 			    "attributes", b->max_attrs);
 			return NULL;
 		}
-		if (b->max_tag_work > 0 &&
-		    ps.end_work / b->max_tag_work > len + (1u << 20)) {
+		if (work > 0 && ps.end_work > work) {
 			b->stop = HTML_STOP_ATTRS;
-			snprintf(err, errlen, "tags left open too deep: about "
-			    "%zu steps matching end tags, over %zu per byte",
-			    ps.end_work, b->max_tag_work);
+			snprintf(err, errlen, "tags left open too deep: over "
+			    "%zu steps matching end tags (%zu per byte)", work,
+			    b->max_tag_work);
 			return NULL;
 		}
 	}

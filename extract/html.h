@@ -64,10 +64,12 @@ enum html_tag {
  * A page's budget while it is parsed and walked (html_budget_*): a
  * thread-CPU-time deadline, an interrupt callback, and the structural
  * limits html_parse() holds libxml2 to.  Polling reads the clock every
- * HTML_BUDGET_TICKS calls, which is a few microseconds of work apart
- * at most.
+ * HTML_BUDGET_TICKS steps (a node walked, a text run or an element
+ * parsed, whose attributes add a step each four): reading the thread's
+ * CPU clock is a system call.  That is some milliseconds of work apart at
+ * most.
  */
-#define HTML_BUDGET_TICKS	64
+#define HTML_BUDGET_TICKS	256
 
 enum html_stop {
 	HTML_GOING = 0,
@@ -115,13 +117,14 @@ struct html_prescan {
 
 /*
  * The cheap pass before parsing: the most attributes in one start tag,
- * stopping as soon as one has more than max_attrs (0: no limit), and the
- * work libxml2 will spend matching end tags against open elements (the
- * depth at each end tag, summed).  Script and style contents and
- * comments are skipped, as the parser does.
+ * and the work libxml2 will spend matching end tags against its stack of
+ * open elements (SIZE_MAX: out of memory, cannot tell).  It stops as
+ * soon as a tag has more than max_attrs attributes or the work passes
+ * max_work (0: no limit).  Script and style contents and comments are
+ * skipped, as the parser does.
  */
 void html_prescan(const char *s, size_t len, size_t max_attrs,
-    struct html_prescan *ps);
+    size_t max_work, struct html_prescan *ps);
 
 struct html_opts {
 	/* Extra HTML_PARSE_* options or'ed to the fixed set (default 0). */

@@ -137,24 +137,27 @@ test_prescan(void **state)
 		{ "<script>if (a<b c d e f g) x();</script><p x>", 1, 1 },
 		{ "<style>a<b c d e{}</style><i>", 0, 1 },
 		{ "a < b c d e > f", 0, 0 },
-		/* depth 1, 2, 3 at the end tags; p and li are left out */
-		{ "<div><span><b></b></span></div>", 0, 3 + 2 + 1 },
+		/* each end tag matches at the top; p and li are left out */
+		{ "<div><span><b></b></span></div>", 0, 3 },
 		{ "<ul><li>a<li>b</ul>", 0, 1 },
-		{ "<b><b><b></i></i></i>", 0, 3 + 2 + 1 },
+		/* no match: the whole stack, each time */
+		{ "<b><b><b></i></i></i>", 0, 3 + 3 + 3 },
+		/* a match 3 down closes all three */
+		{ "<u><b><i><s></u><b>", 0, 4 },
 	};
 	struct html_prescan ps;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
-		html_prescan(CASES[i].html, strlen(CASES[i].html), 0, &ps);
+		html_prescan(CASES[i].html, strlen(CASES[i].html), 0, 0, &ps);
 		if (ps.attrs != CASES[i].attrs ||
 		    ps.end_work != CASES[i].end_work)
 			fail_msg("%s: attrs %zu end_work %zu", CASES[i].html,
 			    ps.attrs, ps.end_work);
 	}
 	/* It stops at the first tag over max. */
-	html_prescan("<a b c d><e f g h i j>", 22, 2, &ps);
+	html_prescan("<a b c d><e f g h i j>", 22, 2, 0, &ps);
 	assert_int_equal(ps.attrs, 3);
 }
 
