@@ -403,6 +403,8 @@ daemon_configure_pages(struct daemon *d)
 	po->budget.max_seconds = (double)d->cfg.max_clean_time_ms / 1000.0;
 	po->budget.max_attributes = d->cfg.max_attributes;
 	po->budget.max_elements = d->cfg.max_elements;
+	po->budget.min_elements = d->cfg.min_elements;
+	po->budget.bytes_per_element = d->cfg.bytes_per_element;
 	po->budget.max_depth = d->cfg.max_depth;
 	po->budget.max_tag_work = d->cfg.max_tag_work;
 	dedup_opts_default(&po->dedup);
@@ -894,6 +896,7 @@ daemon_free(struct daemon *d)
 	fetch_free(d->fetch);
 	guard_free(d->guard);
 	lease_free_pending(&d->leases);
+	outcome_close(&d->outcomes);
 	sched_free(&d->sched);
 	queue_close(&d->queue);
 	dedup_close(&d->dedup);

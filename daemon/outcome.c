@@ -402,6 +402,15 @@ outcome_slots_open(struct outcomes *o, const char *dir, char *err,
 }
 
 void
+outcome_close(struct outcomes *o)
+{
+	SAFE_FREE(o->counted);
+	o->ncounted = 0;
+	SAFE_FREE(o->crashed);
+	o->ncrashed = 0;
+}
+
+void
 outcome_slots_clear(struct outcomes *o)
 {
 	for (size_t i = 0; o->slots != NULL && i < OUTCOME_SLOTS; i++)

@@ -140,6 +140,9 @@ int outcome_recover(struct outcomes *o, MDB_txn *txn, uint32_t max,
     uint64_t *failed);
 /* After the recovery's commit: the slots are empty again. */
 void outcome_slots_clear(struct outcomes *o);
+/* At exit: frees the counts' list.  The slots stay mapped: a worker left
+ * behind (work_free()) may still write its own. */
+void outcome_close(struct outcomes *o);
 
 /* Turn step: records every completion in txn.  0 or an LMDB error. */
 int outcome_apply(void *outcomes, MDB_txn *txn, uint64_t now);

@@ -55,6 +55,8 @@
 #define EXTRACT_DEFAULT_MAX_ELEMENTS	200000
 #define EXTRACT_DEFAULT_MAX_DEPTH	250
 #define EXTRACT_DEFAULT_MAX_TAG_WORK	64
+#define EXTRACT_DEFAULT_MIN_ELEMENTS	20000
+#define EXTRACT_DEFAULT_ELEMENT_BYTES	32
 #define EXTRACT_DEPTH_LIMIT		255	/* libxml2 halts past 256 */
 
 #define NONE	(-1)
@@ -2388,6 +2390,8 @@ sluice_extract_budget_default(struct sluice_extract_budget *b)
 	b->max_elements = EXTRACT_DEFAULT_MAX_ELEMENTS;
 	b->max_depth = EXTRACT_DEFAULT_MAX_DEPTH;
 	b->max_tag_work = EXTRACT_DEFAULT_MAX_TAG_WORK;
+	b->min_elements = EXTRACT_DEFAULT_MIN_ELEMENTS;
+	b->bytes_per_element = EXTRACT_DEFAULT_ELEMENT_BYTES;
 }
 
 enum sluice_extract_status
@@ -2431,6 +2435,14 @@ sluice_extract_page_budget(const char *bytes, size_t len, const char *url,
 	hb.max_seconds = budget->max_seconds;
 	hb.max_attrs = budget->max_attributes;
 	hb.max_elements = budget->max_elements;
+	/* Memory follows the page's size: a small page of tiny elements
+	 * gets no more nodes than its size pays for. */
+	if (budget->bytes_per_element > 0) {
+		size_t n = budget->min_elements + len / budget->bytes_per_element;
+
+		if (hb.max_elements == 0 || n < hb.max_elements)
+			hb.max_elements = n;
+	}
 	hb.max_depth = budget->max_depth == 0 ||
 	    budget->max_depth > EXTRACT_DEPTH_LIMIT ? EXTRACT_DEPTH_LIMIT :
 	    budget->max_depth;

@@ -35,8 +35,9 @@
  * ignore what is past max_nodes); elements nested deeper than max_depth
  * are flattened into their ancestor at that depth, their text kept
  * (libxml2 would stop parsing at depth 256 and drop the rest of the
- * page).  Memory is dominated by libxml2's tree: at most about 16 times
- * the input size plus a fixed 80 MiB with the default max_elements
+ * page).  Memory is dominated by libxml2's tree, which max_elements,
+ * min_elements and bytes_per_element bound: at most about 16 times the
+ * input size plus a fixed base of some 25 MiB, process included
  * (docs/benchmarks.md measures it on pathological pages).
  */
 #ifndef SLUICE_EXTRACT_H
@@ -250,10 +251,15 @@ struct sluice_extract_budget {
 	 * duplicate check is quadratic in them.  Over it, the page is
 	 * SLUICE_EXTRACT_TOO_COMPLEX before any parsing. */
 	size_t	max_attributes;
-	/* Elements and attributes parsed, together (default 200000): each
-	 * costs libxml2 a node or two.  Parsing stops there and the rest of
-	 * the page is ignored (report.truncated). */
+	/* Elements and attributes parsed, together, at most (default
+	 * 200000), and at most min_elements (default 20000) plus one per
+	 * bytes_per_element bytes of the page (default 32; 0: no such
+	 * bound).  Each costs libxml2 a node or two, so this holds the
+	 * tree to about 16 times the page plus a fixed base.  Parsing stops
+	 * there and the rest of the page is ignored (report.truncated). */
 	size_t	max_elements;
+	size_t	min_elements;
+	size_t	bytes_per_element;
 	/* Elements nested deeper than this (default 250, at most 255:
 	 * libxml2's limit is 256) are flattened: their text goes to the
 	 * ancestor at this depth (report.flattened counts them). */
