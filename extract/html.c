@@ -175,8 +175,10 @@ html_budget_over(struct html_budget *b, bool force)
 {
 	if (b->stop != HTML_GOING)
 		return true;
-	if (!force && ++b->ticks % HTML_BUDGET_TICKS != 0)
+	/* Steps may add more than one tick: a threshold, not a modulo. */
+	if (!force && ++b->ticks < HTML_BUDGET_TICKS)
 		return false;
+	b->ticks = 0;
 	if (b->interrupt != NULL && b->interrupt(b->interrupt_arg) != 0)
 		b->stop = HTML_STOP_CANCEL;
 	else if (b->deadline_ns != UINT64_MAX && html_cpu_ns() >= b->deadline_ns)
@@ -465,6 +467,9 @@ html_sax_chars(void *ctx, const xmlChar *ch, int len)
 	struct html_sax *hs = ctxt->_private;
 
 	hs->chars(ctx, ch, len);
+	/* Past a deep stack of open names each end tag costs libxml2 a scan
+	 * of it: the steps weigh more. */
+	hs->b->ticks += (unsigned)(ctxt->nameNr >> 9);
 	if (html_budget_over(hs->b, false))
 		xmlStopParser(ctxt);
 }

@@ -407,7 +407,9 @@ test_budget(void **state)
 		    "text/html", NULL, &b, &r, &d, err, sizeof(err)),
 		    SLUICE_EXTRACT_TOO_COMPLEX);
 		assert_non_null(strstr(err, "CPU time"));
-		assert_true(r.cpu_seconds < 2.0);
+		/* all of it takes some 20 s (more under sanitizers) */
+		if (r.cpu_seconds >= 5.0)
+			fail_msg("stopped after %.2f s", r.cpu_seconds);
 		sluice_extract_doc_free(&d);
 		/* ...or the interrupt callback. */
 		b.max_seconds = 0;
