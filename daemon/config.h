@@ -74,6 +74,14 @@ struct config {
 	/* [extract] */
 	uint64_t	 max_html;		/* bytes handed to the cleaner */
 	uint32_t	 max_pending;		/* pages fetched, not yet cleaned */
+	uint64_t	 max_clean_time_ms;	/* CPU time per page */
+	uint32_t	 max_attributes;	/* in one start tag */
+	uint32_t	 max_elements;		/* and attributes, parsed */
+	uint32_t	 min_elements;		/* ...whatever the page's size */
+	uint32_t	 bytes_per_element;	/* ...beyond: page bytes each */
+	uint32_t	 max_depth;		/* deeper is flattened */
+	uint32_t	 max_tag_work;		/* end-tag matching per byte */
+	uint32_t	 max_interrupted;	/* cleanings cut by crashes */
 
 	/* [dedup] */
 	double		 near_threshold;

@@ -157,6 +157,7 @@ static int
 daemon_recover(struct daemon *d, uint64_t *n, char *err, size_t errlen)
 {
 	MDB_txn *txn;
+	uint64_t poisoned = 0;
 	int rc;
 
 	*n = 0;
@@ -169,6 +170,8 @@ daemon_recover(struct daemon *d, uint64_t *n, char *err, size_t errlen)
 	    (rc = hosts_open(&d->hosts, txn)) != 0 ||
 	    (rc = dedup_open(txn, &d->dedup, &d->page_opts.dedup, err,
 	    errlen)) != 0 ||
+	    (rc = outcome_recover(&d->outcomes, txn, d->cfg.max_interrupted,
+	    &poisoned)) != 0 ||
 	    (rc = queue_recover(&d->queue, txn, n)) != 0 ||
 	    (rc = queue_ready_hosts(&d->queue, txn, sched_host_ready_cb,
 	    &d->sched)) != 0 ||
@@ -205,6 +208,9 @@ daemon_open_store(struct daemon *d)
 	    d->cfg.retry_max_ms);
 	queue_set_notify(&d->queue, sched_ready_cb, &d->sched);
 	queue_set_backlog(&d->queue, d->cfg.index_backlog);
+	if (outcome_slots_open(&d->outcomes, d->cfg.state_dir, err,
+	    sizeof(err)) == -1)
+		fatalx("store: %s", err);
 	while ((rc = daemon_recover(d, &n, err, sizeof(err))) == MDB_MAP_FULL) {
 		if (store_grow(&d->store, gerr, sizeof(gerr)) == -1)
 			fatalx("store: recovery needs more room: %s", gerr);
@@ -214,6 +220,7 @@ daemon_open_store(struct daemon *d)
 	if (rc != 0)
 		fatalx("store: recovery: %s", err[0] != '\0' ? err :
 		    mdb_strerror(rc));
+	outcome_slots_clear(&d->outcomes);
 	if (n > 0)
 		log_notice("recovered %llu jobs that were in flight",
 		    (unsigned long long)n);
@@ -407,6 +414,14 @@ daemon_configure_pages(struct daemon *d)
 
 	sluice_extract_opts_default(&po->extract);
 	po->extract.max_input = d->cfg.max_html;
+	sluice_extract_budget_default(&po->budget);
+	po->budget.max_seconds = (double)d->cfg.max_clean_time_ms / 1000.0;
+	po->budget.max_attributes = d->cfg.max_attributes;
+	po->budget.max_elements = d->cfg.max_elements;
+	po->budget.min_elements = d->cfg.min_elements;
+	po->budget.bytes_per_element = d->cfg.bytes_per_element;
+	po->budget.max_depth = d->cfg.max_depth;
+	po->budget.max_tag_work = d->cfg.max_tag_work;
 	dedup_opts_default(&po->dedup);
 	po->dedup.near_threshold = d->cfg.near_threshold;
 	po->dedup.min_words = d->cfg.min_words;
@@ -839,6 +854,8 @@ daemon_wire(struct daemon *d)
 	d->metrics.gauges_arg = d;
 	ops_init(&d->ops, &d->queue, &d->sched, &d->store);
 	d->ops.metrics = &d->metrics;
+	d->ops.cancelled = outcome_cancel;
+	d->ops.cancelled_arg = &d->outcomes;
 	outcome_init(&d->outcomes);
 	d->outcomes.metrics = &d->metrics;
 	d->outcomes.queue = &d->queue;
@@ -941,6 +958,7 @@ daemon_free(struct daemon *d)
 	guard_free(d->guard);
 	warc_close(d->warc);
 	lease_free_pending(&d->leases);
+	outcome_close(&d->outcomes);
 	sched_free(&d->sched);
 	queue_close(&d->queue);
 	dedup_close(&d->dedup);
@@ -975,11 +993,19 @@ daemon_gather_ops(struct daemon *d)
 static void
 daemon_shutdown(struct daemon *d)
 {
+	uint64_t now, until;
+
 	/* In-flight transfers past the deadline are abandoned: their jobs
 	 * stay active on disk and are requeued at the next start. */
 	fetch_abort_all(d->fetch);
-	/* Workers finish what they hold; one last turn stores it. */
-	work_free(d->work);
+	/* Workers finish what they hold, within what is left of
+	 * daemon.shutdown_timeout; one last turn stores it.  A page still
+	 * being cleaned then is interrupted, and its job requeued at the
+	 * next start. */
+	now = mono_ms();
+	until = d->stop_deadline != 0 ? d->stop_deadline :
+	    now + d->cfg.shutdown_timeout_ms;
+	(void)work_free(d->work, until > now ? until - now : 0);
 	d->work = d->outcomes.work = d->command.work = NULL;
 	d->command.paused = true;
 	daemon_pass(d);

@@ -326,6 +326,19 @@ metrics_render(struct metrics *m, size_t *len)
 	    &m->fetch_duration);
 	metrics_hist_write(f, "sluice_clean_duration_seconds",
 	    "Worker time cleaning one page.", &m->clean_duration);
+	metrics_head(f, "sluice_clean_budget_total", "counter",
+	    "Pages the cleaner's budget changed since start: flattened "
+	    "(elements nested past extract.max_depth), truncated (at "
+	    "extract.max_elements), too_complex (stopped); and elements "
+	    "flattened.");
+	fprintf(f, "sluice_clean_budget_total{what=\"flattened\"} %llu\n",
+	    (unsigned long long)m->clean_flattened_pages);
+	fprintf(f, "sluice_clean_budget_total{what=\"truncated\"} %llu\n",
+	    (unsigned long long)m->clean_truncated);
+	fprintf(f, "sluice_clean_budget_total{what=\"too_complex\"} %llu\n",
+	    (unsigned long long)m->clean_too_complex);
+	fprintf(f, "sluice_clean_budget_total{what=\"flattened_elements\"} "
+	    "%llu\n", (unsigned long long)m->clean_flattened);
 	metrics_hist_write(f, "sluice_commit_duration_seconds",
 	    "Time of one LMDB write transaction, its steps and commit.",
 	    &m->commit_duration);

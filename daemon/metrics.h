@@ -99,6 +99,13 @@ struct metrics {
 	uint64_t	 submitted[METRICS_SUBMIT_N];
 	struct metrics_hist fetch_duration;	/* seconds per transfer */
 	struct metrics_hist clean_duration;	/* seconds per page */
+	/* The cleaner's budget: pages with elements nested past
+	 * extract.max_depth (flattened), the elements flattened, pages cut
+	 * at extract.max_elements, and pages stopped (too_complex). */
+	uint64_t	 clean_flattened_pages;
+	uint64_t	 clean_flattened;
+	uint64_t	 clean_truncated;
+	uint64_t	 clean_too_complex;
 	struct metrics_hist commit_duration;	/* seconds per write txn */
 	double		 start_time;		/* epoch seconds */
 	struct metrics_sample window[METRICS_WINDOW + 1];

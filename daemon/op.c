@@ -199,6 +199,8 @@ op_apply(struct ops *o, MDB_txn *txn, struct op *op, uint64_t now)
 		return 0;
 	}
 	if (rc == 0 && op->kind == OP_CANCEL) {
+		if (o->cancelled != NULL)
+			o->cancelled(o->cancelled_arg, op->id);
 		rc = queue_get(o->queue, txn, op->id, &op->job);
 		op->has_job = rc == 0;
 	}

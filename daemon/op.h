@@ -74,6 +74,11 @@ struct ops {
 	const struct store *store;	/* submissions refused while full */
 	struct metrics	*metrics;	/* or NULL: counts what ops_take hands
 					   out */
+	/* Told of each job cancelled (or NULL): a page of it being cleaned
+	 * stops.  Before the commit: a cancel that does not commit stops
+	 * the cleaning all the same, and the job is fetched again. */
+	void		(*cancelled)(void *arg, uint64_t job_id);
+	void		*cancelled_arg;
 };
 
 void ops_init(struct ops *o, struct queue *q, struct sched *s,

@@ -10,6 +10,10 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,7 @@
 #include "outcome.h"
 #include "page.h"
 #include "sched.h"
+#include "store.h"
 #include "url.h"
 #include "util.h"
 #include "warc.h"
@@ -36,6 +41,10 @@ outcome_init(struct outcomes *o)
 	o->count = 0;
 	o->pages = 0;
 	o->started_mono = mono_ms();
+	o->busy = NULL;
+	o->slots = NULL;
+	o->crashed = o->counted = NULL;
+	o->ncrashed = o->ncounted = 0;
 }
 
 static void
@@ -132,6 +141,40 @@ outcome_release(struct outcomes *o, const struct completion *c, bool ok,
 		sched_host_ok(o->sched, c->host);
 }
 
+/* --- pages at the workers ------------------------------------------ */
+
+static void
+outcome_busy_add(struct outcomes *o, struct page *p)
+{
+	p->prev_busy = NULL;
+	p->next_busy = o->busy;
+	if (o->busy != NULL)
+		o->busy->prev_busy = p;
+	o->busy = p;
+}
+
+static void
+outcome_busy_remove(struct outcomes *o, struct page *p)
+{
+	if (p->prev_busy != NULL)
+		p->prev_busy->next_busy = p->next_busy;
+	else
+		o->busy = p->next_busy;
+	if (p->next_busy != NULL)
+		p->next_busy->prev_busy = p->prev_busy;
+	p->prev_busy = p->next_busy = NULL;
+}
+
+void
+outcome_cancel(void *arg, uint64_t job_id)
+{
+	struct outcomes *o = arg;
+
+	for (struct page *p = o->busy; p != NULL; p = p->next_busy)
+		if (p->job_id == job_id)
+			atomic_store(&p->cancel, true);
+}
+
 void
 outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
     char *url, struct fetch_result *r, struct completion *c)
@@ -154,6 +197,9 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 		if (p != NULL) {
 			p->spare = c;
 			o->pages++;
+			outcome_busy_add(o, p);
+			p->slots = o->slots;
+			p->nslots = o->slots != NULL ? OUTCOME_SLOTS : 0;
 			work_submit(o->work, &p->item);
 			return;
 		}
@@ -198,6 +244,34 @@ outcome_not_started(struct outcomes *o, uint64_t job_id, uint64_t host,
 	outcome_add(o, c);
 }
 
+/* Counts and logs what the cleaner's budget did to a page (once per
+ * page, and only when it did something). */
+static void
+outcome_budget_note(struct outcomes *o, const struct page *p)
+{
+	const struct sluice_extract_report *r = &p->report;
+
+	if (p->status == SLUICE_EXTRACT_TOO_COMPLEX && o->metrics != NULL)
+		o->metrics->clean_too_complex++;
+	if (r->flattened > 0) {
+		log_info("job %llu: %zu elements nested deeper than "
+		    "extract.max_depth flattened: %s",
+		    (unsigned long long)p->job_id, r->flattened, p->url);
+		if (o->metrics != NULL) {
+			o->metrics->clean_flattened_pages++;
+			o->metrics->clean_flattened += r->flattened;
+		}
+	}
+	if (r->truncated) {
+		log_info("job %llu: cleaned its first %zu elements and %zu "
+		    "attributes only (extract.max_elements): %s",
+		    (unsigned long long)p->job_id, r->elements,
+		    r->attributes, p->url);
+		if (o->metrics != NULL)
+			o->metrics->clean_truncated++;
+	}
+}
+
 void
 outcome_page_done(struct work_item *it, void *arg)
 {
@@ -210,20 +284,223 @@ outcome_page_done(struct work_item *it, void *arg)
 	p->spare = NULL;
 	c->warc = p->warc;
 	p->warc = NULL;
+	outcome_busy_remove(o, p);
+	c->cleaned = true;
 	if (o->metrics != NULL)
 		metrics_observe(&o->metrics->clean_duration,
 		    (double)p->clean_us / 1e6);
+	outcome_budget_note(o, p);
 	if (p->status == SLUICE_EXTRACT_OK || p->status == SLUICE_EXTRACT_EMPTY)
 		c->page = p;
-	else {
+	else if (p->status == SLUICE_EXTRACT_CANCELLED &&
+	    !atomic_load(&p->cancel)) {
+		/* The pool stops: the job stays active and is cleaned again
+		 * after the restart, which is no crash. */
+		c->forget = true;
+		page_free(p);
+	} else {
 		snprintf(c->code, sizeof(c->code), "%s",
 		    p->status == SLUICE_EXTRACT_UNSUPPORTED ?
 		    "unsupported_content_type" :
-		    p->status == SLUICE_EXTRACT_TOO_LARGE ? "too_large" : "internal");
+		    p->status == SLUICE_EXTRACT_TOO_LARGE ? "too_large" :
+		    p->status == SLUICE_EXTRACT_TOO_COMPLEX ? "too_complex" :
+		    p->status == SLUICE_EXTRACT_CANCELLED ? "cancelled" :
+		    "internal");
 		snprintf(c->msg, sizeof(c->msg), "%s", p->err);
+		/* A cancelled job drops the failure (queue_fail refuses
+		 * it); one whose cancel did not commit is fetched again. */
+		c->retryable = p->status == SLUICE_EXTRACT_CANCELLED;
+		c->url = p->url;
+		p->url = NULL;
 		page_free(p);
 	}
 	outcome_add(o, c);
+}
+
+/* --- the cleaning counts ------------------------------------------- */
+
+static int
+outcome_count_get(struct outcomes *o, MDB_txn *txn, uint64_t id,
+    uint32_t *n)
+{
+	MDB_val k = { sizeof(id), &id }, v;
+	int rc = mdb_get(txn, o->cleaning, &k, &v);
+
+	*n = 0;
+	if (rc == 0 && v.mv_size == sizeof(*n))
+		memcpy(n, v.mv_data, sizeof(*n));
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* One more interrupted cleaning of job id; *n is the new count. */
+static int
+outcome_count_add(struct outcomes *o, MDB_txn *txn, uint64_t id,
+    uint32_t *n)
+{
+	MDB_val k = { sizeof(id), &id }, v;
+	int rc = outcome_count_get(o, txn, id, n);
+
+	if (rc != 0)
+		return rc;
+	(*n)++;
+	v.mv_size = sizeof(*n);
+	v.mv_data = n;
+	return mdb_put(txn, o->cleaning, &k, &v, 0);
+}
+
+/* Deletes job id's count, if it has one (most never have: no lookup). */
+static int
+outcome_count_forget(struct outcomes *o, MDB_txn *txn, uint64_t id)
+{
+	MDB_val k = { sizeof(id), &id };
+	size_t i;
+	int rc;
+
+	for (i = 0; i < o->ncounted && o->counted[i] != id; i++)
+		;
+	if (i == o->ncounted)
+		return 0;
+	rc = mdb_del(txn, o->cleaning, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	/* Forgotten in memory even if the turn is replayed: the count then
+	 * stays on disk, and only makes a later crash count once more. */
+	o->counted[i] = o->counted[--o->ncounted];
+	return 0;
+}
+
+int
+outcome_slots_open(struct outcomes *o, const char *dir, char *err,
+    size_t errlen)
+{
+	size_t len = OUTCOME_SLOTS * sizeof(uint64_t);
+	char path[4096];
+	struct stat st;
+	void *m;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, OUTCOME_SLOTS_FILE);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1 || fstat(fd, &st) == -1 ||
+	    ((size_t)st.st_size != len && ftruncate(fd, (off_t)len) == -1)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
+		return -1;
+	}
+	o->slots = m;
+	o->crashed = calloc(OUTCOME_SLOTS, sizeof(*o->crashed));
+	if (o->crashed == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < OUTCOME_SLOTS; i++) {
+		uint64_t id = atomic_load(&o->slots[i]);
+
+		if (id != 0)
+			o->crashed[o->ncrashed++] = id;
+	}
+	return 0;
+}
+
+void
+outcome_close(struct outcomes *o)
+{
+	SAFE_FREE(o->counted);
+	o->ncounted = 0;
+	SAFE_FREE(o->crashed);
+	o->ncrashed = 0;
+}
+
+void
+outcome_slots_clear(struct outcomes *o)
+{
+	for (size_t i = 0; o->slots != NULL && i < OUTCOME_SLOTS; i++)
+		atomic_store(&o->slots[i], 0);
+	SAFE_FREE(o->crashed);
+	o->ncrashed = 0;
+}
+
+int
+outcome_recover(struct outcomes *o, MDB_txn *txn, uint32_t max,
+    uint64_t *failed)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t *ids = NULL, id;
+	uint32_t n;
+	size_t nids = 0, cap = 0;
+	char msg[128];
+	bool requeued;
+	int rc;
+
+	*failed = 0;
+	SAFE_FREE(o->counted);
+	o->ncounted = 0;
+	if ((rc = store_dbi(txn, "cleaning", MDB_INTEGERKEY,
+	    &o->cleaning)) != 0)
+		return rc;
+	for (size_t i = 0; i < o->ncrashed; i++) {
+		if ((rc = outcome_count_add(o, txn, o->crashed[i], &n)) != 0)
+			return rc;
+		log_notice("job %llu: a crash interrupted its cleaning (%u of "
+		    "extract.max_interrupted %u)",
+		    (unsigned long long)o->crashed[i], n, max);
+	}
+	if ((rc = mdb_cursor_open(txn, o->cleaning, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != sizeof(id) || v.mv_size != sizeof(n))
+			continue;
+		if (nids == cap) {
+			uint64_t *t;
+
+			cap = cap ? cap * 2 : 16;
+			if ((t = realloc(ids, cap * sizeof(*t))) == NULL) {
+				rc = ENOMEM;
+				break;
+			}
+			ids = t;
+		}
+		memcpy(&ids[nids++], k.mv_data, sizeof(id));
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	/* Every count is kept in memory: those under max, to be deleted when
+	 * their jobs' pages are recorded. */
+	o->counted = ids;
+	o->ncounted = nids;
+	for (size_t i = 0; rc == 0 && i < o->ncounted; i++) {
+		if ((rc = outcome_count_get(o, txn, o->counted[i], &n)) != 0 ||
+		    n < max)
+			continue;
+		struct job_failure f = { .code = "too_complex", .message = msg,
+		    .retryable = false, .retry_after_ms = -1 };
+
+		snprintf(msg, sizeof(msg), "cleaning interrupted %u times "
+		    "(extract.max_interrupted): the daemon stopped or crashed "
+		    "while cleaning it", max);
+		id = o->counted[i];
+		rc = queue_fail(o->queue, txn, id, &f, now_ms(), &requeued);
+		if (rc == 0) {
+			log_notice("job %llu failed: too_complex: %s",
+			    (unsigned long long)id, msg);
+			(*failed)++;
+		}
+		if (rc == MDB_NOTFOUND || rc == MDB_KEYEXIST)
+			rc = 0;		/* finished meanwhile */
+		if (rc == 0 && (rc = outcome_count_forget(o, txn, id)) == 0)
+			i--;	/* the last id moved into slot i */
+	}
+	return rc;
 }
 
 /* --- recording, in the turn's transaction -------------------------- */
@@ -414,6 +691,12 @@ outcome_apply_one(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	int rc;
 
 	c->failed = false;
+	if (c->cleaned && (rc = outcome_count_forget(o, txn, c->job_id)) != 0)
+		return rc;
+	/* Interrupted at shutdown: the job is fetched again, and captured
+	 * then, once. */
+	if (c->forget)
+		return 0;
 	warc_put(o->warc, c->warc);
 	if (c->page != NULL)
 		return outcome_apply_done(o, txn, c, now);

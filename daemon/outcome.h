@@ -42,6 +42,8 @@ struct work;
 struct work_item;
 
 #define OUTCOME_RATE_WINDOW	60	/* seconds in outcome_rate() */
+#define OUTCOME_SLOTS		256	/* daemon.workers at most */
+#define OUTCOME_SLOTS_FILE	"cleaning.slots"
 
 /* A finished fetch or worker result, to be recorded. */
 struct completion {
@@ -59,6 +61,10 @@ struct completion {
 	uint64_t	 bytes;
 	char		*url;		/* the job's URL, or NULL */
 	struct warc_capture *warc;	/* its WARC records, or NULL */
+	bool		 cleaned;	/* back from a worker: forget its
+					   cleaning count */
+	bool		 forget;	/* interrupted at shutdown: record
+					   nothing else, the job stays active */
 	bool		 failed;	/* failed for good (set by apply) */
 	struct completion *next;
 };
@@ -78,6 +84,20 @@ struct outcomes {
 	const struct page_opts *page_opts;
 	struct metrics	*metrics;	/* or NULL */
 	struct warc	*warc;		/* NULL: capture off */
+	struct page	*busy;		/* pages at the workers */
+	/* What a crash interrupted.  Each worker keeps the id of the job it
+	 * is cleaning in its slot of a small file in the state directory,
+	 * mapped shared (a store, no syscall: the page cache outlives the
+	 * process).  At start the ids found there count one interrupted
+	 * cleaning more in the "cleaning" database (job id -> count), and
+	 * a job at extract.max_interrupted fails instead of being fetched
+	 * again.  Counts are deleted when the job's page is recorded. */
+	_Atomic uint64_t *slots;	/* OUTCOME_SLOTS, or NULL */
+	uint64_t	*crashed;	/* ids found in the slots at start */
+	size_t		 ncrashed;
+	MDB_dbi		 cleaning;
+	uint64_t	*counted;	/* ids with a count in "cleaning" */
+	size_t		 ncounted;
 	uint64_t	 rate[OUTCOME_RATE_WINDOW];	/* jobs finished */
 	uint64_t	 rate_sec;
 	uint64_t	 started_mono;
@@ -103,6 +123,30 @@ void outcome_classify(struct completion *c, const struct fetch_result *r);
 /* True while pages at the workers are below extract.max_pending. */
 bool outcome_room(const struct outcomes *o);
 bool outcome_pending(const struct outcomes *o);
+
+/* The cancel of a job: a page of it being cleaned stops. */
+void outcome_cancel(void *outcomes, uint64_t job_id);
+/*
+ * At start, before the recovery: maps dir/OUTCOME_SLOTS_FILE (made if
+ * missing) and notes the jobs whose cleaning a crash interrupted.  0, or
+ * -1 with err.
+ */
+int outcome_slots_open(struct outcomes *o, const char *dir, char *err,
+    size_t errlen);
+/*
+ * In the recovery transaction, before queue_recover(): opens the
+ * "cleaning" database, counts one more interrupted cleaning for each job
+ * the slots named, and fails (too_complex, not retried) every job counted
+ * max times rather than fetching it again; *failed counts them.  0 or an
+ * LMDB error (the transaction may then be replayed).
+ */
+int outcome_recover(struct outcomes *o, MDB_txn *txn, uint32_t max,
+    uint64_t *failed);
+/* After the recovery's commit: the slots are empty again. */
+void outcome_slots_clear(struct outcomes *o);
+/* At exit: frees the counts' list.  The slots stay mapped: a worker left
+ * behind (work_free()) may still write its own. */
+void outcome_close(struct outcomes *o);
 
 /* Turn step: records every completion in txn.  0 or an LMDB error. */
 int outcome_apply(void *outcomes, MDB_txn *txn, uint64_t now);

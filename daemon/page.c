@@ -152,6 +152,16 @@ page_doc(struct page *p, const struct sluice_extract_doc *d)
 	return o;
 }
 
+/* The budget's interrupt: the job was cancelled, or the pool stops. */
+static int
+page_interrupted(void *arg)
+{
+	const struct page *p = arg;
+
+	return atomic_load(&p->cancel) ||
+	    (p->item.stop != NULL && atomic_load(p->item.stop));
+}
+
 void
 page_run(struct work_item *it)
 {
@@ -162,9 +172,19 @@ page_run(struct work_item *it)
 
 	memset(&d, 0, sizeof(d));
 	p->fetched_ms = r->started_ms + r->elapsed_ms;
-	p->status = sluice_extract_page(r->body.data ? r->body.data : "",
+	if (page_interrupted(p)) {
+		p->status = SLUICE_EXTRACT_CANCELLED;
+		snprintf(p->err, sizeof(p->err), "cancelled before cleaning");
+		goto out;
+	}
+	p->opts.budget.interrupt = page_interrupted;
+	p->opts.budget.interrupt_arg = p;
+	if (it->worker < p->nslots)
+		atomic_store(&p->slots[it->worker], p->job_id);
+	p->status = sluice_extract_page_budget(r->body.data ? r->body.data : "",
 	    r->body.len, r->final_url ? r->final_url : p->url, r->content_type,
-	    &p->opts.extract, &d, p->err, sizeof(p->err));
+	    &p->opts.extract, &p->opts.budget, &p->report, &d, p->err,
+	    sizeof(p->err));
 	if (p->status != SLUICE_EXTRACT_OK && p->status != SLUICE_EXTRACT_EMPTY)
 		goto out;
 	dedup_signature(d.text ? d.text : "", d.text ? strlen(d.text) : 0,
@@ -178,6 +198,8 @@ page_run(struct work_item *it)
 	if (p->opts.keep_raw)
 		page_compress(p);
 out:
+	if (it->worker < p->nslots)
+		atomic_store(&p->slots[it->worker], 0);
 	sluice_extract_doc_free(&d);
 	p->clean_us = mono_us() - t0;
 	/* Here rather than on the loop thread: compressing the body costs

@@ -10,6 +10,7 @@
 #ifndef SLUICE_PAGE_H
 #define SLUICE_PAGE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@ struct warc_capture;
 
 struct page_opts {
 	struct sluice_extract_opts	 extract;
+	struct sluice_extract_budget	 budget;	/* interrupt set by page */
 	struct dedup_opts	 dedup;
 	bool			 keep_raw;
 	int			 zstd_level;
@@ -40,6 +42,14 @@ struct page {
 	char			*url;		/* the job's canonical URL */
 	struct fetch_result	*res;		/* owned */
 	struct page_opts	 opts;		/* a copy: reload-safe */
+	/* set by the loop thread when the job is cancelled: the cleaning
+	 * stops (SLUICE_EXTRACT_CANCELLED) */
+	atomic_bool		 cancel;
+	/* the crash slots (outcome.h): the worker's holds job_id while it
+	 * cleans the page */
+	_Atomic uint64_t	*slots;
+	size_t			 nslots;
+	struct page		*prev_busy, *next_busy;	/* outcomes' list */
 	/* output, set by page_run() */
 	enum sluice_extract_status	 status;
 	char			 err[256];
@@ -50,6 +60,7 @@ struct page {
 	struct warc_capture	*warc;		/* its WARC records, or NULL */
 	uint64_t		 fetched_ms;
 	uint64_t		 clean_us;	/* page_run()'s time */
+	struct sluice_extract_report report;	/* the budget's findings */
 	/* the completion that will carry the page back (outcome.c), owned
 	 * by the page until then */
 	struct completion	*spare;

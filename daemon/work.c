@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 
 #include <event2/event.h>
 
+#include "log.h"
 #include "work.h"
 
 struct work {
@@ -35,6 +37,8 @@ struct work {
 	pthread_cond_t	 todo_cond;
 	struct work_item *todo_head, *todo_tail;	/* todo_lock */
 	bool		 stopping;			/* todo_lock */
+	atomic_bool	 abort;		/* items' stop flag */
+	atomic_uint	 started;	/* threads that took their index */
 
 	pthread_mutex_t	 done_lock;
 	struct work_item *done_head, *done_tail;	/* done_lock */
@@ -57,6 +61,7 @@ work_thread(void *arg)
 {
 	struct work *w = arg;
 	uint64_t one = 1;
+	unsigned me = atomic_fetch_add(&w->started, 1);
 
 	for (;;) {
 		struct work_item *it;
@@ -74,6 +79,7 @@ work_thread(void *arg)
 		pthread_mutex_unlock(&w->todo_lock);
 		if (it == NULL)
 			return NULL;	/* stopping and nothing left */
+		it->worker = me;
 		it->run(it);
 		pthread_mutex_lock(&w->done_lock);
 		wake = w->done_head == NULL;
@@ -135,12 +141,11 @@ work_new(struct event_base *base, unsigned nthreads, work_done_fn done,
 	w->base = base;
 	w->done = done;
 	w->arg = arg;
-	w->nthreads = nthreads ? nthreads : ncpus();
 	pthread_mutex_init(&w->todo_lock, NULL);
 	pthread_cond_init(&w->todo_cond, NULL);
 	pthread_mutex_init(&w->done_lock, NULL);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	w->threads = calloc(w->nthreads, sizeof(*w->threads));
+	w->threads = calloc(nthreads ? nthreads : ncpus(), sizeof(*w->threads));
 	if (w->efd == -1 || w->threads == NULL) {
 		snprintf(err, errlen, "worker pool: %s", strerror(errno));
 		goto fail;
@@ -150,17 +155,19 @@ work_new(struct event_base *base, unsigned nthreads, work_done_fn done,
 		snprintf(err, errlen, "worker pool: cannot watch eventfd");
 		goto fail;
 	}
-	for (unsigned i = 0; i < w->nthreads; i++) {
+	/* nthreads counts the threads started, for work_free(). */
+	for (unsigned i = 0, n = nthreads ? nthreads : ncpus(); i < n; i++) {
 		int rc = pthread_create(&w->threads[i], NULL, work_thread, w);
 		if (rc != 0) {
 			snprintf(err, errlen, "worker thread: %s", strerror(rc));
-			w->nthreads = i;
 			goto fail;
 		}
+		w->nthreads = i + 1;
 	}
 	return w;
 fail:
-	work_free(w);
+	/* The threads started hold nothing: they end at once. */
+	(void)work_free(w, 60 * 1000);
 	return NULL;
 }
 
@@ -168,6 +175,7 @@ void
 work_submit(struct work *w, struct work_item *it)
 {
 	w->backlog++;
+	it->stop = &w->abort;
 	pthread_mutex_lock(&w->todo_lock);
 	list_push(&w->todo_head, &w->todo_tail, it);
 	pthread_cond_signal(&w->todo_cond);
@@ -186,17 +194,67 @@ work_threads(const struct work *w)
 	return w->nthreads;
 }
 
-void
-work_free(struct work *w)
+/* Joins thread t by the CLOCK_REALTIME time *until: 0 or ETIMEDOUT. */
+static int
+work_join(pthread_t t, const struct timespec *until)
 {
+	return pthread_timedjoin_np(t, NULL, until);
+}
+
+static struct timespec
+work_deadline(uint64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+unsigned
+work_free(struct work *w, uint64_t timeout_ms)
+{
+	struct timespec soft, hard;
+	unsigned i, left = 0;
+	bool *joined;
+
 	if (w == NULL)
-		return;
+		return 0;
 	pthread_mutex_lock(&w->todo_lock);
 	w->stopping = true;
 	pthread_cond_broadcast(&w->todo_cond);
 	pthread_mutex_unlock(&w->todo_lock);
-	for (unsigned i = 0; i < w->nthreads; i++)
-		pthread_join(w->threads[i], NULL);
+	/* A page that holds its worker (a hostile one, under a long
+	 * extract.max_time) must not hold the shutdown: past the soft
+	 * deadline every item is told to stop, past the hard one the
+	 * threads are left to the exit. */
+	soft = work_deadline(timeout_ms > WORK_ABORT_MS ?
+	    timeout_ms - WORK_ABORT_MS : 0);
+	hard = work_deadline(timeout_ms);
+	joined = calloc(w->nthreads ? w->nthreads : 1, sizeof(*joined));
+	for (i = 0; i < w->nthreads; i++)
+		if (joined != NULL && work_join(w->threads[i], &soft) == 0)
+			joined[i] = true;
+	atomic_store(&w->abort, true);
+	for (i = 0; i < w->nthreads; i++) {
+		if (joined != NULL && joined[i])
+			continue;
+		if (joined == NULL)
+			pthread_join(w->threads[i], NULL);
+		else if (work_join(w->threads[i], &hard) != 0)
+			left++;
+	}
+	free(joined);
+	if (left > 0) {
+		log_warnx("workers: %u still busy after %llu ms, left behind",
+		    left, (unsigned long long)timeout_ms);
+		return left;
+	}
 	/* Workers drained todo before exiting; hand everything back. */
 	if (w->done != NULL)
 		work_drain(w);
@@ -209,4 +267,5 @@ work_free(struct work *w)
 	pthread_mutex_destroy(&w->done_lock);
 	free(w->threads);
 	free(w);
+	return 0;
 }

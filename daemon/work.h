@@ -10,6 +10,8 @@
 #ifndef SLUICE_WORK_H
 #define SLUICE_WORK_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct event_base;
@@ -18,6 +20,12 @@ struct work;
 struct work_item {
 	void		(*run)(struct work_item *it);	/* on a worker */
 	struct work_item *next;				/* pool's link */
+	/* Set by the pool when it must stop at once (work_free() past its
+	 * grace): run polls it and returns early. */
+	const atomic_bool *stop;
+	/* The worker running it, 0 to daemon.workers - 1 (set by the pool
+	 * before run). */
+	unsigned	 worker;
 };
 
 typedef void (*work_done_fn)(struct work_item *it, void *arg);
@@ -31,8 +39,17 @@ void work_submit(struct work *w, struct work_item *it);
 /* Items submitted and not yet handed back through done. */
 unsigned work_backlog(const struct work *w);
 unsigned work_threads(const struct work *w);
-/* Stops the workers after the items in progress; queued items that never
- * ran and finished ones not yet handed back are passed to done. */
-void work_free(struct work *w);
+/*
+ * Stops the workers: they finish what they hold and what is queued, for
+ * up to timeout_ms less a last WORK_ABORT_MS; then every item's stop flag
+ * is raised, and threads that still have not ended by timeout_ms are
+ * left behind (logged; the process is about to exit).  Finished items
+ * not yet handed back are passed to done.  Returns the threads left
+ * behind: with any, w is not freed (they still use it).
+ */
+unsigned work_free(struct work *w, uint64_t timeout_ms);
+
+/* What work_free() leaves items to notice their stop flag and return. */
+#define WORK_ABORT_MS	500
 
 #endif

@@ -51,6 +51,14 @@
 #define EXTRACT_DEFAULT_MAX_NODES	200000
 #define EXTRACT_DEFAULT_MAX_OUTPUT	((size_t)4 * 1024 * 1024)
 #define EXTRACT_DEFAULT_MIN_TEXT	500
+#define EXTRACT_DEFAULT_MAX_SECONDS	5.0
+#define EXTRACT_DEFAULT_MAX_ATTRS	1000
+#define EXTRACT_DEFAULT_MAX_ELEMENTS	200000
+#define EXTRACT_DEFAULT_MAX_DEPTH	250
+#define EXTRACT_DEFAULT_MAX_TAG_WORK	64
+#define EXTRACT_DEFAULT_MIN_ELEMENTS	20000
+#define EXTRACT_DEFAULT_ELEMENT_BYTES	32
+#define EXTRACT_DEPTH_LIMIT		255	/* libxml2 halts past 256 */
 
 #define NONE	(-1)
 
@@ -138,6 +146,7 @@ struct ctx {
 	float		 best;		/* score of the best candidate */
 	size_t		 seen;
 	bool		 oom;
+	struct html_budget *budget;
 };
 
 void
@@ -168,6 +177,10 @@ sluice_extract_status_name(enum sluice_extract_status s)
 		return "too_large";
 	case SLUICE_EXTRACT_ERROR:
 		return "error";
+	case SLUICE_EXTRACT_TOO_COMPLEX:
+		return "too_complex";
+	case SLUICE_EXTRACT_CANCELLED:
+		return "cancelled";
 	}
 	return "unknown";
 }
@@ -685,7 +698,8 @@ walk(struct ctx *c, xmlNode *start)
 		    cur->type == XML_CDATA_SECTION_NODE) &&
 		    cur->content != NULL && c->cur != NONE)
 			on_text(c, (const char *)cur->content);
-		if (c->oom || ++c->seen > c->o->max_nodes)
+		if (c->oom || ++c->seen > c->o->max_nodes ||
+		    html_budget_over(c->budget, false))
 			down = false;
 		if (down && cur->children != NULL) {
 			cur = cur->children;
@@ -698,7 +712,8 @@ walk(struct ctx *c, xmlNode *start)
 			if (cur == start)
 				return;
 			if (cur->next != NULL && !c->oom &&
-			    c->seen <= c->o->max_nodes) {
+			    c->seen <= c->o->max_nodes &&
+			    c->budget->stop == HTML_GOING) {
 				cur = cur->next;
 				break;
 			}
@@ -1915,7 +1930,9 @@ ctx_reset(struct ctx *c, unsigned mode)
 
 /*
  * One full attempt under mode: walk, score, choose, clean, compose into
- * out.  Returns 0 (with *chars, maybe 0) or -1 on out-of-memory.
+ * out.  Returns 0 (with *chars, maybe 0), -1 on out-of-memory, or -2 when
+ * the budget is over (checked between the steps, each linear in the
+ * walked nodes, and inside the walk).
  */
 static int
 run_pass(struct ctx *c, xmlNode *start, unsigned mode, struct buf *out,
@@ -1928,12 +1945,18 @@ run_pass(struct ctx *c, xmlNode *start, unsigned mode, struct buf *out,
 	block_flush(c);
 	if (c->oom)
 		return -1;
+	if (html_budget_over(c->budget, true))
+		return -2;
 	if (c->nen == 0 || c->nbl == 0)
 		return 0;
 	aggregate(c);
 	score_blocks(c);
+	if (html_budget_over(c->budget, true))
+		return -2;
 	choose_article(c);
 	clean_article(c);
+	if (html_budget_over(c->budget, true))
+		return -2;
 	if (compose(c, out, chars) == -1)
 		return -1;
 	return out->data == NULL && *chars > 0 ? -1 : 0;
@@ -1983,7 +2006,8 @@ merge_roots(xmlDoc *doc, xmlNode *body)
 
 /*
  * Runs the passes, loosening the rules while the text stays under
- * min_text, and keeps the longest result in *text.
+ * min_text, and keeps the longest result in *text.  0, -1 out of memory,
+ * -2 over the budget.
  */
 static int
 main_text(struct ctx *c, xmlDoc *doc, char **text)
@@ -2001,10 +2025,8 @@ main_text(struct ctx *c, xmlDoc *doc, char **text)
 	buf_init(&cur, c->o->max_output);
 	buf_init(&best, c->o->max_output);
 	for (i = 0; i < ARRAY_LEN(MODES); i++) {
-		if (run_pass(c, body, MODES[i], &cur, &chars) == -1) {
-			rc = -1;
+		if ((rc = run_pass(c, body, MODES[i], &cur, &chars)) != 0)
 			break;
-		}
 		if (chars > best_chars || best.data == NULL) {
 			struct buf t = best;
 			best = cur;
@@ -2372,29 +2394,50 @@ comment_text(xmlNode *body, size_t max)
 	return buf_steal(&out, NULL);
 }
 
+/* The status and message of a budget that is over. */
+static enum sluice_extract_status
+budget_status(const struct html_budget *b, char *err, size_t errlen)
+{
+	if (b->stop == HTML_STOP_CANCEL) {
+		snprintf(err, errlen, "cancelled");
+		return SLUICE_EXTRACT_CANCELLED;
+	}
+	if (b->stop == HTML_STOP_TIME)
+		snprintf(err, errlen, "over %.3g s of CPU time", b->max_seconds);
+	return SLUICE_EXTRACT_TOO_COMPLEX;
+}
+
 static enum sluice_extract_status
 extract_html_page(const char *utf8, size_t len, const char *url,
-    const struct sluice_extract_opts *o, struct sluice_extract_doc *out,
-    char *err, size_t errlen)
+    const struct sluice_extract_opts *o, struct html_budget *b,
+    struct sluice_extract_doc *out, char *err, size_t errlen)
 {
+	struct html_opts ho = { .budget = b };
 	struct ctx c;
 	struct meta_opts mo;
 	xmlDoc *doc;
 	enum sluice_extract_status st = SLUICE_EXTRACT_ERROR;
+	int rc;
 
-	doc = html_parse(utf8, len, NULL, err, errlen);
+	doc = html_parse(utf8, len, &ho, err, errlen);
 	if (doc == NULL)
-		return SLUICE_EXTRACT_ERROR;
+		return b->stop == HTML_STOP_CANCEL ? SLUICE_EXTRACT_CANCELLED :
+		    b->stop != HTML_GOING ? SLUICE_EXTRACT_TOO_COMPLEX :
+		    SLUICE_EXTRACT_ERROR;
 	memset(&c, 0, sizeof(c));
 	html_tagcache_init(&c.tags);
 	c.o = o;
+	c.budget = b;
 	meta_opts_default(&mo);
 	mo.max_nodes = o->max_nodes;
 	merge_roots(doc, find_body(doc));
 	if (meta_read(doc, url, &mo, &c.meta, err, errlen) == -1)
 		goto out;
-	if (main_text(&c, doc, &out->text) == -1) {
-		snprintf(err, errlen, "out of memory extracting text");
+	if ((rc = main_text(&c, doc, &out->text)) != 0) {
+		if (rc == -2)
+			st = budget_status(b, err, errlen);
+		else
+			snprintf(err, errlen, "out of memory extracting text");
 		goto out;
 	}
 	body_rescue(&c, &out->text);
@@ -2456,12 +2499,38 @@ site_memory(const struct sluice_extract_opts *o, const char *url,
 	return rc;
 }
 
+void
+sluice_extract_budget_default(struct sluice_extract_budget *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->max_seconds = EXTRACT_DEFAULT_MAX_SECONDS;
+	b->max_attributes = EXTRACT_DEFAULT_MAX_ATTRS;
+	b->max_elements = EXTRACT_DEFAULT_MAX_ELEMENTS;
+	b->max_depth = EXTRACT_DEFAULT_MAX_DEPTH;
+	b->max_tag_work = EXTRACT_DEFAULT_MAX_TAG_WORK;
+	b->min_elements = EXTRACT_DEFAULT_MIN_ELEMENTS;
+	b->bytes_per_element = EXTRACT_DEFAULT_ELEMENT_BYTES;
+}
+
 enum sluice_extract_status
 sluice_extract_page(const char *bytes, size_t len, const char *url,
     const char *content_type, const struct sluice_extract_opts *opts,
     struct sluice_extract_doc *out, char *err, size_t errlen)
 {
+	return sluice_extract_page_budget(bytes, len, url, content_type, opts,
+	    NULL, NULL, out, err, errlen);
+}
+
+enum sluice_extract_status
+sluice_extract_page_budget(const char *bytes, size_t len, const char *url,
+    const char *content_type, const struct sluice_extract_opts *opts,
+    const struct sluice_extract_budget *budget,
+    struct sluice_extract_report *report, struct sluice_extract_doc *out,
+    char *err, size_t errlen)
+{
 	struct sluice_extract_opts def;
+	struct sluice_extract_budget bdef;
+	struct html_budget hb;
 	struct charset_opts co;
 	struct charset_info ci;
 	enum kind kind;
@@ -2470,10 +2539,35 @@ sluice_extract_page(const char *bytes, size_t len, const char *url,
 	size_t ulen;
 
 	memset(out, 0, sizeof(*out));
+	if (report != NULL)
+		memset(report, 0, sizeof(*report));
 	if (opts == NULL) {
 		sluice_extract_opts_default(&def);
 		opts = &def;
 	}
+	if (budget == NULL) {
+		sluice_extract_budget_default(&bdef);
+		budget = &bdef;
+	}
+	memset(&hb, 0, sizeof(hb));
+	hb.max_seconds = budget->max_seconds;
+	hb.max_attrs = budget->max_attributes;
+	hb.max_elements = budget->max_elements;
+	/* Memory follows the page's size: a small page of tiny elements
+	 * gets no more nodes than its size pays for. */
+	if (budget->bytes_per_element > 0) {
+		size_t n = budget->min_elements + len / budget->bytes_per_element;
+
+		if (hb.max_elements == 0 || n < hb.max_elements)
+			hb.max_elements = n;
+	}
+	hb.max_depth = budget->max_depth == 0 ||
+	    budget->max_depth > EXTRACT_DEPTH_LIMIT ? EXTRACT_DEPTH_LIMIT :
+	    budget->max_depth;
+	hb.max_tag_work = budget->max_tag_work;
+	hb.interrupt = budget->interrupt;
+	hb.interrupt_arg = budget->interrupt_arg;
+	html_budget_start(&hb);
 	if (bytes == NULL) {
 		/* An empty body may come as NULL from a buffer never grown. */
 		bytes = "";
@@ -2514,7 +2608,8 @@ sluice_extract_page(const char *bytes, size_t len, const char *url,
 			snprintf(err, errlen, "out of memory");
 	} else {
 		(void)html_fix_scripts(utf8, ulen);
-		st = extract_html_page(utf8, ulen, url, opts, out, err, errlen);
+		st = extract_html_page(utf8, ulen, url, opts, &hb, out, err,
+		    errlen);
 	}
 	free(utf8);
 	if (st == SLUICE_EXTRACT_OK && opts->site_memory != NULL &&
@@ -2522,5 +2617,13 @@ sluice_extract_page(const char *bytes, size_t len, const char *url,
 		st = SLUICE_EXTRACT_ERROR;
 	if (st == SLUICE_EXTRACT_OK || st == SLUICE_EXTRACT_EMPTY)
 		finish(out);
+	if (report != NULL) {
+		report->cpu_seconds = html_budget_used(&hb);
+		report->elements = hb.elements;
+		report->attributes = hb.attributes;
+		report->max_attributes = hb.attrs;
+		report->flattened = hb.flattened;
+		report->truncated = hb.truncated;
+	}
 	return st;
 }

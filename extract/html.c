@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "html.h"
 
@@ -146,12 +147,378 @@ static const struct {
 	[HTML_WBR] = { "wbr", 0 },
 };
 
+/* ---- budget -------------------------------------------------------- */
+
+static uint64_t
+html_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+html_budget_start(struct html_budget *b)
+{
+	b->start_ns = html_cpu_ns();
+	b->deadline_ns = b->max_seconds > 0 ? b->start_ns +
+	    (uint64_t)(b->max_seconds * 1e9) : UINT64_MAX;
+	b->ticks = 0;
+	b->stop = HTML_GOING;
+	b->deep = 0;
+}
+
+bool
+html_budget_over(struct html_budget *b, bool force)
+{
+	if (b->stop != HTML_GOING)
+		return true;
+	/* Steps may add more than one tick: a threshold, not a modulo. */
+	if (!force && ++b->ticks < HTML_BUDGET_TICKS)
+		return false;
+	b->ticks = 0;
+	if (b->interrupt != NULL && b->interrupt(b->interrupt_arg) != 0)
+		b->stop = HTML_STOP_CANCEL;
+	else if (b->deadline_ns != UINT64_MAX && html_cpu_ns() >= b->deadline_ns)
+		b->stop = HTML_STOP_TIME;
+	return b->stop != HTML_GOING;
+}
+
+double
+html_budget_used(const struct html_budget *b)
+{
+	return (double)(html_cpu_ns() - b->start_ns) / 1e9;
+}
+
+static bool
+html_name_char(unsigned char c)
+{
+	return c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' &&
+	    c != '/' && c != '>' && c != '=';
+}
+
+static size_t
+html_skip_ws(const char *s, size_t i, size_t len)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+	    s[i] == '\r' || s[i] == '\f'))
+		i++;
+	return i;
+}
+
+/* Where the raw text of a <script> or <style> opened before i ends. */
+static size_t
+html_skip_raw(const char *s, size_t i, size_t len, const char *end,
+    size_t elen)
+{
+	const char *p;
+
+	while (i < len && (p = memchr(s + i, '<', len - i)) != NULL) {
+		i = (size_t)(p - s);
+		if (i + elen <= len && strncasecmp(s + i, end, elen) == 0)
+			return i;
+		i++;
+	}
+	return len;
+}
+
+/*
+ * Elements whose end tag is optional or absent (void, or closed by the
+ * parser when a sibling starts): they do not deepen libxml2's stack of
+ * open names for long, so the prescan does not count them.
+ */
+static bool
+html_shallow(const char *name, size_t n)
+{
+	/* By length: a short memcmp list each, no per-name strlen. */
+	static const char *const BYLEN[9] = { "", "p",
+	    "brddtdthtrhrlirprt", "colimgwbr", "areabasebodyheadhtmllinkmeta",
+	    "embedinputparamtheadtbodytfoottrack", "keygenoptionsource", "",
+	    "colgroupoptgroup" };
+	char low[8];
+	const char *p;
+
+	if (n == 0 || n > 8)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)tolower((unsigned char)name[i]);
+	for (p = BYLEN[n]; *p != '\0'; p += n)
+		if (memcmp(p, low, n) == 0)
+			return true;
+	return false;
+}
+
+/* libxml2's stack of open names, as hashes. */
+#define PRESCAN_SCAN	1024	/* entries searched for a match, at most */
+
+struct prescan_stack {
+	uint32_t	*h;
+	size_t		 depth, cap;
+	bool		 oom;
+};
+
+static uint32_t
+prescan_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint32_t)tolower((unsigned char)s[i])) * 16777619u;
+	return h;
+}
+
+static void
+prescan_push(struct prescan_stack *st, uint32_t h)
+{
+	if (st->depth == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 256;
+		uint32_t *t = realloc(st->h, cap * sizeof(*t));
+
+		if (t == NULL) {
+			st->oom = true;
+			return;
+		}
+		st->h = t;
+		st->cap = cap;
+	}
+	st->h[st->depth++] = h;
+}
+
+/*
+ * What libxml2 spends matching end tag h: it scans its open names from
+ * the top down to the match (then closes everything above it), or all of
+ * them when none matches.  The prescan looks PRESCAN_SCAN deep at most,
+ * so that it stays linear itself; a match below counts as none.
+ */
+static size_t
+prescan_end(struct prescan_stack *st, uint32_t h)
+{
+	size_t j;
+
+	for (j = 0; j < st->depth && j < PRESCAN_SCAN; j++)
+		if (st->h[st->depth - 1 - j] == h) {
+			st->depth -= j + 1;
+			return j + 1;
+		}
+	return st->depth;
+}
+
+/*
+ * The cheap pass before parsing.  Attributes are counted the way libxml2
+ * reads a start tag: names up to whitespace, '/', '>' or '='; a value
+ * quoted or up to whitespace or '>'.  libxml2 also matches every end tag
+ * against its stack of open names, with no callback in between when none
+ * matches: the prescan sums what that costs, elements with an optional
+ * end tag (html_shallow()) left out.  Script and style contents and
+ * comments are skipped, as the parser skips them.
+ */
+void
+html_prescan(const char *s, size_t len, size_t max_attrs, size_t max_work,
+    struct html_prescan *ps)
+{
+	struct prescan_stack st = { NULL, 0, 0, false };
+	size_t i = 0, n, name, tag;
+	const char *p;
+	bool end;
+	char q;
+
+	memset(ps, 0, sizeof(*ps));
+	while (i < len && (p = memchr(s + i, '<', len - i)) != NULL) {
+		i = (size_t)(p - s) + 1;
+		if (i + 3 <= len && memcmp(s + i, "!--", 3) == 0) {
+			p = memmem(s + i + 3, len - i - 3, "-->", 3);
+			i = p != NULL ? (size_t)(p - s) + 3 : len;
+			continue;
+		}
+		end = i < len && s[i] == '/';
+		if (end)
+			i++;
+		if (i >= len || !isalpha((unsigned char)s[i]))
+			continue;
+		tag = i;
+		while (i < len && html_name_char((unsigned char)s[i]))
+			i++;
+		name = i - tag;
+		if (end) {
+			if (!html_shallow(s + tag, name))
+				ps->end_work += prescan_end(&st,
+				    prescan_hash(s + tag, name));
+			if (st.oom || (max_work > 0 && ps->end_work > max_work))
+				break;
+			continue;
+		}
+		n = 0;
+		for (;;) {
+			i = html_skip_ws(s, i, len);
+			while (i < len && s[i] == '/')
+				i++;
+			if (i >= len || s[i] == '>')
+				break;
+			if (!html_name_char((unsigned char)s[i]) && s[i] != '=') {
+				i++;
+				continue;
+			}
+			n++;
+			if (s[i] == '=')
+				i++;	/* a nameless "=x": libxml2 reads a name */
+			while (i < len && html_name_char((unsigned char)s[i]))
+				i++;
+			i = html_skip_ws(s, i, len);
+			if (i >= len || s[i] != '=')
+				continue;
+			i = html_skip_ws(s, i + 1, len);
+			if (i < len && (s[i] == '"' || s[i] == '\'')) {
+				q = s[i];
+				p = memchr(s + i + 1, q, len - i - 1);
+				i = p != NULL ? (size_t)(p - s) + 1 : len;
+			} else
+				while (i < len && s[i] != '>' && s[i] != ' ' &&
+				    s[i] != '\t' && s[i] != '\n' &&
+				    s[i] != '\r' && s[i] != '\f')
+					i++;
+		}
+		if (n > ps->attrs)
+			ps->attrs = n;
+		if (max_attrs > 0 && ps->attrs > max_attrs)
+			break;
+		if (i < len && s[i - 1] != '/' && !html_shallow(s + tag, name))
+			prescan_push(&st, prescan_hash(s + tag, name));
+		/* The parser reads script and style contents as raw text. */
+		if (name == 6 && strncasecmp(s + tag, "script", 6) == 0)
+			i = html_skip_raw(s, i, len, "</script", 8);
+		else if (name == 5 && strncasecmp(s + tag, "style", 5) == 0)
+			i = html_skip_raw(s, i, len, "</style", 7);
+	}
+	if (st.oom)
+		ps->end_work = SIZE_MAX;	/* refused: cannot tell */
+	free(st.h);
+}
+
+/* ---- parsing ------------------------------------------------------- */
+
+/* The budget's hold on libxml2: its SAX callbacks, wrapped. */
+struct html_sax {
+	struct html_budget *b;
+	startElementSAXFunc start;
+	endElementSAXFunc end;
+	charactersSAXFunc chars;
+	cdataBlockSAXFunc cdata;
+};
+
+static void
+html_sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
+{
+	htmlParserCtxtPtr ctxt = ctx;
+	struct html_sax *hs = ctxt->_private;
+	struct html_budget *b = hs->b;
+	size_t n;
+
+	if (b->deep > 0 || (b->max_depth > 0 &&
+	    (size_t)ctxt->nodeNr >= b->max_depth)) {
+		/* libxml2 halts at depth 256 and drops the rest of the page:
+		 * the element is left out, its text goes to the ancestor. */
+		b->deep++;
+		b->flattened++;
+		return;
+	}
+	/* An attribute costs about what an element does (a node and its
+	 * text): both count toward max_elements. */
+	for (n = 0; atts != NULL && atts[n] != NULL; n += 2)
+		;
+	if (b->max_elements > 0 && b->elements + b->attributes + 1 + n / 2 >
+	    b->max_elements) {
+		b->deep++;
+		b->truncated = true;
+		xmlStopParser(ctxt);
+		return;
+	}
+	b->elements++;
+	b->attributes += n / 2;
+	/* A tag's cost grows with the square of its attributes: they weigh
+	 * on the clock's polling too. */
+	b->ticks += (unsigned)(n / 8);
+	hs->start(ctx, name, atts);
+	if (html_budget_over(b, false))
+		xmlStopParser(ctxt);
+}
+
+static void
+html_sax_end(void *ctx, const xmlChar *name)
+{
+	htmlParserCtxtPtr ctxt = ctx;
+	struct html_sax *hs = ctxt->_private;
+
+	/* Calls nest: while a left-out element is open, ends are theirs. */
+	if (hs->b->deep > 0) {
+		hs->b->deep--;
+		return;
+	}
+	hs->end(ctx, name);
+	if (html_budget_over(hs->b, false))
+		xmlStopParser(ctxt);
+}
+
+static void
+html_sax_chars(void *ctx, const xmlChar *ch, int len)
+{
+	htmlParserCtxtPtr ctxt = ctx;
+	struct html_sax *hs = ctxt->_private;
+
+	hs->chars(ctx, ch, len);
+	/* Past a deep stack of open names each end tag costs libxml2 a scan
+	 * of it: the steps weigh more. */
+	hs->b->ticks += (unsigned)(ctxt->nameNr >> 9);
+	if (html_budget_over(hs->b, false))
+		xmlStopParser(ctxt);
+}
+
+static void
+html_sax_cdata(void *ctx, const xmlChar *ch, int len)
+{
+	htmlParserCtxtPtr ctxt = ctx;
+	struct html_sax *hs = ctxt->_private;
+
+	hs->cdata(ctx, ch, len);
+	if (html_budget_over(hs->b, false))
+		xmlStopParser(ctxt);
+}
+
+static void
+html_sax_wrap(htmlParserCtxtPtr ctxt, struct html_sax *hs,
+    struct html_budget *b)
+{
+	xmlSAXHandlerPtr sax = ctxt->sax;
+
+	hs->b = b;
+	hs->start = sax->startElement;
+	hs->end = sax->endElement;
+	hs->chars = sax->characters;
+	hs->cdata = sax->cdataBlock;
+	if (hs->start != NULL && hs->end != NULL) {
+		sax->startElement = html_sax_start;
+		sax->endElement = html_sax_end;
+	}
+	if (hs->chars != NULL)
+		sax->characters = html_sax_chars;
+	if (hs->cdata != NULL)
+		sax->cdataBlock = html_sax_cdata;
+	/* Nothing reads comments or PIs: a page of a million of them would
+	 * cost nodes and memory for nothing. */
+	sax->comment = NULL;
+	sax->processingInstruction = NULL;
+	ctxt->_private = hs;
+}
+
 htmlDocPtr
 html_parse(const char *utf8, size_t len, const struct html_opts *o,
     char *err, size_t errlen)
 {
 	htmlParserCtxtPtr ctxt;
 	htmlDocPtr doc;
+	struct html_budget *b = o != NULL ? o->budget : NULL;
+	struct html_sax hs;
 	int options = HTML_PARSE_FIXED;
 
 	if (o != NULL)
@@ -160,13 +527,46 @@ html_parse(const char *utf8, size_t len, const struct html_opts *o,
 		snprintf(err, errlen, "document over %d bytes", INT_MAX);
 		return NULL;
 	}
+	if (b != NULL) {
+		struct html_prescan ps;
+		size_t work = 0;
+
+		if (b->max_tag_work > 0)
+			work = b->max_tag_work > SIZE_MAX / (len + (1u << 20)) ?
+			    SIZE_MAX : b->max_tag_work * (len + (1u << 20));
+		html_prescan(utf8, len, b->max_attrs, work, &ps);
+		b->attrs = ps.attrs;
+		b->end_work = ps.end_work;
+		if (b->max_attrs > 0 && b->attrs > b->max_attrs) {
+			b->stop = HTML_STOP_ATTRS;
+			snprintf(err, errlen, "a start tag with over %zu "
+			    "attributes", b->max_attrs);
+			return NULL;
+		}
+		if (work > 0 && ps.end_work > work) {
+			b->stop = HTML_STOP_ATTRS;
+			snprintf(err, errlen, "tags left open too deep: over "
+			    "%zu steps matching end tags (%zu per byte)", work,
+			    b->max_tag_work);
+			return NULL;
+		}
+	}
 	ctxt = htmlNewParserCtxt();
 	if (ctxt == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	if (b != NULL)
+		html_sax_wrap(ctxt, &hs, b);
 	doc = htmlCtxtReadMemory(ctxt, utf8, (int)len, NULL, "UTF-8", options);
 	htmlFreeParserCtxt(ctxt);
+	if (b != NULL && b->stop != HTML_GOING) {
+		xmlFreeDoc(doc);
+		snprintf(err, errlen, b->stop == HTML_STOP_CANCEL ?
+		    "cancelled while parsing" :
+		    "over %.3g s of CPU time while parsing", b->max_seconds);
+		return NULL;
+	}
 	if (doc == NULL)
 		snprintf(err, errlen, "HTML parser returned no document");
 	return doc;

@@ -60,9 +60,80 @@ enum html_tag {
 #define HTML_F_PARA	0x20u	/* a text block on its own: p, pre, li,
 				   td, dd, blockquote... */
 
+/*
+ * A page's budget while it is parsed and walked (html_budget_*): a
+ * thread-CPU-time deadline, an interrupt callback, and the structural
+ * limits html_parse() holds libxml2 to.  Polling reads the clock every
+ * HTML_BUDGET_TICKS steps (a node walked, a text run or an element
+ * parsed, whose attributes add a step each four): reading the thread's
+ * CPU clock is a system call.  That is some milliseconds of work apart at
+ * most.
+ */
+#define HTML_BUDGET_TICKS	256
+
+enum html_stop {
+	HTML_GOING = 0,
+	HTML_STOP_TIME,		/* over max_seconds */
+	HTML_STOP_CANCEL,	/* the interrupt callback said so */
+	HTML_STOP_ATTRS,	/* a tag over max_attrs, or tags over
+				   max_tag_work (prescan) */
+};
+
+struct html_budget {
+	/* limits, set by the caller (0: none) */
+	double		 max_seconds;
+	size_t		 max_attrs;
+	size_t		 max_elements;
+	size_t		 max_depth;
+	size_t		 max_tag_work;	/* end-tag matching per input byte */
+	int		(*interrupt)(void *arg);
+	void		*interrupt_arg;
+	/* state */
+	uint64_t	 start_ns, deadline_ns;	/* thread CPU clock */
+	unsigned	 ticks;
+	enum html_stop	 stop;
+	size_t		 deep;		/* flattened elements still open */
+	/* what was seen */
+	size_t		 elements, attributes;	/* parsed */
+	size_t		 attrs;		/* most in one tag (prescan) */
+	size_t		 end_work;	/* end-tag matching (prescan) */
+	size_t		 flattened;
+	bool		 truncated;
+};
+
+/* Starts the clock of b (limits already set). */
+void html_budget_start(struct html_budget *b);
+/* Polls b: true when the work must stop (b->stop says why).  Reads the
+ * clock every HTML_BUDGET_TICKS calls, or at once when force is set. */
+bool html_budget_over(struct html_budget *b, bool force);
+/* CPU seconds since html_budget_start(). */
+double html_budget_used(const struct html_budget *b);
+
+/* What the prescan found. */
+struct html_prescan {
+	size_t	attrs;		/* most attributes in one start tag */
+	size_t	end_work;	/* bound of libxml2's end-tag matching */
+};
+
+/*
+ * The cheap pass before parsing: the most attributes in one start tag,
+ * and the work libxml2 will spend matching end tags against its stack of
+ * open elements (SIZE_MAX: out of memory, cannot tell).  It stops as
+ * soon as a tag has more than max_attrs attributes or the work passes
+ * max_work (0: no limit).  Script and style contents and comments are
+ * skipped, as the parser does.
+ */
+void html_prescan(const char *s, size_t len, size_t max_attrs,
+    size_t max_work, struct html_prescan *ps);
+
 struct html_opts {
 	/* Extra HTML_PARSE_* options or'ed to the fixed set (default 0). */
 	int	extra_options;
+	/* The page's budget (NULL: none): html_parse() refuses a tag over
+	 * max_attrs, stops at max_elements (truncated) or when the budget
+	 * is over (NULL with b->stop set), and flattens elements deeper
+	 * than max_depth. */
+	struct html_budget *budget;
 };
 
 /*
@@ -70,7 +141,8 @@ struct html_opts {
  * HTML_PARSE_RECOVER|NOERROR|NOWARNING|NONET|COMPACT|NODEFDTD|IGNORE_ENC,
  * i.e. the encoding is fixed to UTF-8 whatever the document declares.
  * Returns a document the caller frees with xmlFreeDoc(), or NULL with err
- * set (out of memory, or nothing parseable).
+ * set (out of memory, nothing parseable, or o->budget over: its stop
+ * field says why).
  */
 htmlDocPtr html_parse(const char *utf8, size_t len, const struct html_opts *o,
     char *err, size_t errlen);

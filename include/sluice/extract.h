@@ -25,10 +25,20 @@
  *
  * BOUNDS: input over max_input bytes is refused (SLUICE_EXTRACT_TOO_LARGE);
  * walks are iterative (no recursion on document depth) and stop after
- * max_nodes nodes; libxml2 limits nesting depth itself; the text is cut at
- * max_output bytes.  Memory is dominated by libxml2's tree, about 20-25
- * times the input size in the worst case (10 MB of tiny paragraphs), plus
- * one copy of the decoded input.
+ * max_nodes nodes; the text is cut at max_output bytes.  Every page also
+ * runs under a budget (struct sluice_extract_budget below; the defaults
+ * with sluice_extract_page()): a start tag with more than max_attributes
+ * attributes, end tags over max_tag_work, or a page that takes over
+ * max_seconds of the thread's CPU time, ends with
+ * SLUICE_EXTRACT_TOO_COMPLEX; parsing stops after
+ * max_elements elements (the rest of the page is ignored, as walks
+ * ignore what is past max_nodes); elements nested deeper than max_depth
+ * are flattened into their ancestor at that depth, their text kept
+ * (libxml2 would stop parsing at depth 256 and drop the rest of the
+ * page).  Memory is dominated by libxml2's tree, which max_elements,
+ * min_elements and bytes_per_element bound: at most about 16 times the
+ * input size plus a fixed base of some 25 MiB, process included
+ * (docs/benchmarks.md measures it on pathological pages).
  */
 #ifndef SLUICE_EXTRACT_H
 #define SLUICE_EXTRACT_H
@@ -58,6 +68,11 @@ enum sluice_extract_status {
 	SLUICE_EXTRACT_TOO_LARGE,
 	/* Out of memory, unparseable. */
 	SLUICE_EXTRACT_ERROR,
+	/* Over the budget: too many attributes in one tag, or over
+	 * max_seconds of CPU time (struct sluice_extract_budget). */
+	SLUICE_EXTRACT_TOO_COMPLEX,
+	/* The budget's interrupt callback asked to stop. */
+	SLUICE_EXTRACT_CANCELLED,
 };
 
 struct sluice_site_memory;
@@ -246,12 +261,83 @@ SLUICE_EXTRACT_API int
 sluice_site_memory_restore(struct sluice_site_memory *m, const void *buf,
     size_t len);
 
+/*
+ * The budget of one page: what keeps hostile pages (attribute bombs,
+ * millions of elements, deep nesting) from holding the calling thread or
+ * its memory.  sluice_extract_page() runs under the defaults;
+ * sluice_extract_page_budget() under the caller's, with an interrupt
+ * callback so that another thread can stop the work.  Fields may be
+ * added at the end in later versions: fill it with
+ * sluice_extract_budget_default() first.
+ */
+struct sluice_extract_budget {
+	/* CPU seconds of the calling thread for the whole page (default 5;
+	 * 0: no limit); over it, SLUICE_EXTRACT_TOO_COMPLEX.  Checked at
+	 * least every few milliseconds of work. */
+	double	max_seconds;
+	/* Attributes in one start tag, at most (default 1000): libxml2's
+	 * duplicate check is quadratic in them.  Over it, the page is
+	 * SLUICE_EXTRACT_TOO_COMPLEX before any parsing. */
+	size_t	max_attributes;
+	/* Elements and attributes parsed, together, at most (default
+	 * 200000), and at most min_elements (default 20000) plus one per
+	 * bytes_per_element bytes of the page (default 32; 0: no such
+	 * bound).  Each costs libxml2 a node or two, so this holds the
+	 * tree to about 16 times the page plus a fixed base.  Parsing stops
+	 * there and the rest of the page is ignored (report.truncated). */
+	size_t	max_elements;
+	size_t	min_elements;
+	size_t	bytes_per_element;
+	/* Elements nested deeper than this (default 250, at most 255:
+	 * libxml2's limit is 256) are flattened: their text goes to the
+	 * ancestor at this depth (report.flattened counts them). */
+	size_t	max_depth;
+	/* libxml2 matches each end tag against every element left open,
+	 * with no callback in between when none matches: the prescan
+	 * bounds that work (the depth at each end tag, summed) by this many
+	 * steps per input byte, plus 64 Mi steps (default 64; 0: no limit).
+	 * Over it, SLUICE_EXTRACT_TOO_COMPLEX before any parsing. */
+	size_t	max_tag_work;
+	/* Polled as often as the clock (NULL: never): a nonzero return stops
+	 * the page with SLUICE_EXTRACT_CANCELLED.  Called on the extracting
+	 * thread; it must be cheap and thread-safe (read an atomic flag). */
+	int	(*interrupt)(void *arg);
+	void	*interrupt_arg;
+};
+
+/* What the budget saw on one page. */
+struct sluice_extract_report {
+	double	cpu_seconds;	/* CPU time the page took */
+	size_t	elements;	/* elements parsed */
+	size_t	attributes;	/* attributes parsed */
+	size_t	max_attributes;	/* most attributes in one start tag */
+	size_t	flattened;	/* elements flattened past max_depth */
+	bool	truncated;	/* parsing stopped at max_elements */
+};
+
+/* Fills b with the defaults stated above. */
+SLUICE_EXTRACT_API void
+sluice_extract_budget_default(struct sluice_extract_budget *b);
+
+/*
+ * sluice_extract_page() under budget b (NULL: the defaults); report (may
+ * be NULL) is filled whatever the status.  Returns what
+ * sluice_extract_page() does, or SLUICE_EXTRACT_TOO_COMPLEX or
+ * SLUICE_EXTRACT_CANCELLED with err set.
+ */
+SLUICE_EXTRACT_API enum sluice_extract_status
+sluice_extract_page_budget(const char *bytes, size_t len, const char *url,
+    const char *content_type, const struct sluice_extract_opts *opts,
+    const struct sluice_extract_budget *b,
+    struct sluice_extract_report *report, struct sluice_extract_doc *out,
+    char *err, size_t errlen);
+
 /* Frees every string of d and zeroes it. */
 SLUICE_EXTRACT_API void
 sluice_extract_doc_free(struct sluice_extract_doc *d);
 
-/* "ok", "empty", "unsupported_content_type", "too_large" or "error"; a
- * static string. */
+/* "ok", "empty", "unsupported_content_type", "too_large", "error",
+ * "too_complex" or "cancelled"; a static string. */
 SLUICE_EXTRACT_API const char *
 sluice_extract_status_name(enum sluice_extract_status s);
 

@@ -353,6 +353,167 @@ test_hostile(void **state)
 	free(h);
 }
 
+/* A page of n copies of unit between head and tail, malloc'd. */
+static char *
+repeat_page(const char *head, const char *unit, size_t n, const char *tail,
+    size_t *len)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail), i;
+	char *h = malloc(hl + ul * n + tl + 1), *p;
+
+	assert_non_null(h);
+	memcpy(h, head, hl);
+	p = h + hl;
+	for (i = 0; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	memcpy(p, tail, tl + 1);
+	*len = hl + ul * n + tl;
+	return h;
+}
+
+/* Attributes "a0 a1 ... a<n-1>" in one <div>. */
+static char *
+attr_page(size_t n, size_t *len)
+{
+	char *h = malloc(n * 12 + 128), *p;
+
+	assert_non_null(h);
+	p = h + sprintf(h, "<html><body><div");
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, " a%zu=1", i);
+	p += sprintf(p, ">bomb</div><p>%s</p></body></html>",
+	    "A healthy paragraph after the bomb, long enough to be text.");
+	*len = (size_t)(p - h);
+	return h;
+}
+
+static int
+interrupt_now(void *arg)
+{
+	return ++*(int *)arg >= 2;
+}
+
+static void
+test_budget(void **state)
+{
+	struct sluice_extract_budget b;
+	struct sluice_extract_report r;
+	struct sluice_extract_doc d;
+	char err[256], *h;
+	size_t len;
+	int calls = 0;
+
+	(void)state;
+	/* Attributes: at the limit parsed, over it refused before parsing. */
+	sluice_extract_budget_default(&b);
+	assert_int_equal(b.max_attributes, 1000);
+	assert_true(b.max_seconds > 0);
+	h = attr_page(1000, &len);
+	assert_int_equal(sluice_extract_page_budget(h, len, NULL, "text/html",
+	    NULL, &b, &r, &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+	assert_int_equal(r.max_attributes, 1000);
+	assert_int_equal(r.attributes, 1000);
+	sluice_extract_doc_free(&d);
+	free(h);
+	h = attr_page(40000, &len);
+	assert_int_equal(sluice_extract_page_budget(h, len, NULL, "text/html",
+	    NULL, &b, &r, &d, err, sizeof(err)), SLUICE_EXTRACT_TOO_COMPLEX);
+	assert_non_null(strstr(err, "attributes"));
+	assert_true(r.cpu_seconds < 1.0);
+	assert_string_equal(sluice_extract_status_name(
+	    SLUICE_EXTRACT_TOO_COMPLEX), "too_complex");
+	sluice_extract_doc_free(&d);
+	/* The same through sluice_extract_page(), the defaults. */
+	assert_int_equal(sluice_extract_page(h, len, NULL, "text/html", NULL,
+	    &d, err, sizeof(err)), SLUICE_EXTRACT_TOO_COMPLEX);
+	sluice_extract_doc_free(&d);
+	free(h);
+
+	/* End tags matched against 100,000 open elements. */
+	{
+		char *a = repeat_page("<html><body>", "<b>", 100000, "", &len);
+		char *c = repeat_page(a, "</i>x", 100000, "</body></html>",
+		    &len);
+
+		free(a);
+		assert_int_equal(sluice_extract_page_budget(c, len, NULL,
+		    "text/html", NULL, &b, &r, &d, err, sizeof(err)),
+		    SLUICE_EXTRACT_TOO_COMPLEX);
+		assert_non_null(strstr(err, "open"));
+		sluice_extract_doc_free(&d);
+		/* Without that check, the clock stops it. */
+		b.max_tag_work = 0;
+		b.max_seconds = 0.2;
+		assert_int_equal(sluice_extract_page_budget(c, len, NULL,
+		    "text/html", NULL, &b, &r, &d, err, sizeof(err)),
+		    SLUICE_EXTRACT_TOO_COMPLEX);
+		assert_non_null(strstr(err, "CPU time"));
+		/* all of it takes some 20 s (more under sanitizers) */
+		if (r.cpu_seconds >= 5.0)
+			fail_msg("stopped after %.2f s", r.cpu_seconds);
+		sluice_extract_doc_free(&d);
+		/* ...or the interrupt callback. */
+		b.max_seconds = 0;
+		b.interrupt = interrupt_now;
+		b.interrupt_arg = &calls;
+		assert_int_equal(sluice_extract_page_budget(c, len, NULL,
+		    "text/html", NULL, &b, &r, &d, err, sizeof(err)),
+		    SLUICE_EXTRACT_CANCELLED);
+		assert_string_equal(sluice_extract_status_name(
+		    SLUICE_EXTRACT_CANCELLED), "cancelled");
+		assert_true(calls >= 2);
+		sluice_extract_doc_free(&d);
+		free(c);
+	}
+
+	/* Elements (and attributes) stop parsing at max_elements; the page
+	 * is still cleaned. */
+	sluice_extract_budget_default(&b);
+	b.max_elements = 5000;
+	h = repeat_page("<html><body>", "<p>Some words here.</p>", 100000,
+	    "</body></html>", &len);
+	assert_int_equal(sluice_extract_page_budget(h, len, NULL, "text/html",
+	    NULL, &b, &r, &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+	assert_true(r.truncated);
+	assert_true(r.elements <= 5000);
+	sluice_extract_doc_free(&d);
+	free(h);
+}
+
+/* Text nested deeper than libxml2's limit (256) is kept: flattened. */
+static void
+test_depth_flattened(void **state)
+{
+	static const char *const P = "<p>The paragraph deep inside, with "
+	    "enough words to count as text of its own.</p>";
+	struct sluice_extract_budget b;
+	struct sluice_extract_report r;
+	struct sluice_extract_doc d;
+	char err[256], *a, *c;
+	size_t len;
+
+	(void)state;
+	a = repeat_page("<html><body>", "<div>", 300, P, &len);
+	c = repeat_page(a, "</div>", 300, "<p>And the paragraph after all "
+	    "of it, which libxml2 alone would lose.</p></body></html>", &len);
+	free(a);
+	sluice_extract_budget_default(&b);
+	assert_int_equal(sluice_extract_page_budget(c, len, NULL, "text/html",
+	    NULL, &b, &r, &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "deep inside"));
+	assert_non_null(strstr(d.text, "paragraph after all"));
+	/* html and body are two levels: the 249th div on are left out */
+	assert_int_equal(r.flattened, 300 - 249 + 1 + 1);
+	sluice_extract_doc_free(&d);
+	/* Deeper than libxml2's own limit is clamped to it. */
+	b.max_depth = 100000;
+	assert_int_equal(sluice_extract_page_budget(c, len, NULL, "text/html",
+	    NULL, &b, &r, &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "paragraph after all"));
+	sluice_extract_doc_free(&d);
+	free(c);
+}
+
 static void
 test_legacy_charset(void **state)
 {
@@ -936,6 +1097,8 @@ main(void)
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_empty_and_bodyless),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_depth_flattened),
 		cmocka_unit_test(test_legacy_charset),
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_article_body_rescue),

@@ -120,11 +120,97 @@ test_fix_scripts(void **state)
 	assert_string_equal(d, "<script>a<_scriptx>b</script>");
 }
 
+/* The prescan counts attributes as libxml2 reads them, skips scripts,
+ * styles and comments, and bounds the end-tag matching work. */
+static void
+test_prescan(void **state)
+{
+	static const struct {
+		const char	*html;
+		size_t		 attrs, end_work;
+	} CASES[] = {
+		{ "<p>", 0, 0 },
+		{ "<div a b=1 c='x y' d=\"p q r\" e = f>", 5, 0 },
+		{ "<div a=1/ b/>", 2, 0 },
+		{ "<img src=x alt=\"a > b\" title=c>", 3, 0 },
+		{ "<!-- <div a b c d> --><p x>", 1, 0 },
+		{ "<script>if (a<b c d e f g) x();</script><p x>", 1, 1 },
+		{ "<style>a<b c d e{}</style><i>", 0, 1 },
+		{ "a < b c d e > f", 0, 0 },
+		/* each end tag matches at the top; p and li are left out */
+		{ "<div><span><b></b></span></div>", 0, 3 },
+		{ "<ul><li>a<li>b</ul>", 0, 1 },
+		/* no match: the whole stack, each time */
+		{ "<b><b><b></i></i></i>", 0, 3 + 3 + 3 },
+		/* a match 3 down closes all three */
+		{ "<u><b><i><s></u><b>", 0, 4 },
+	};
+	struct html_prescan ps;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+		html_prescan(CASES[i].html, strlen(CASES[i].html), 0, 0, &ps);
+		if (ps.attrs != CASES[i].attrs ||
+		    ps.end_work != CASES[i].end_work)
+			fail_msg("%s: attrs %zu end_work %zu", CASES[i].html,
+			    ps.attrs, ps.end_work);
+	}
+	/* It stops at the first tag over max. */
+	html_prescan("<a b c d><e f g h i j>", 22, 2, 0, &ps);
+	assert_int_equal(ps.attrs, 3);
+}
+
+/* The budget flattens deep elements and stops at max_elements. */
+static void
+test_parse_budget(void **state)
+{
+	char h[8192], err[128], *p = h;
+	struct html_budget b;
+	struct html_opts o = { .budget = &b };
+	htmlDocPtr doc;
+	int i;
+
+	(void)state;
+	p += sprintf(p, "<html><body>");
+	for (i = 0; i < 300; i++)
+		p += sprintf(p, "<div>");
+	p += sprintf(p, "deep");
+	for (i = 0; i < 300; i++)
+		p += sprintf(p, "</div>");
+	p += sprintf(p, "<p>after</p></body></html>");
+	memset(&b, 0, sizeof(b));
+	b.max_depth = 250;
+	html_budget_start(&b);
+	doc = html_parse(h, (size_t)(p - h), &o, err, sizeof(err));
+	assert_non_null(doc);
+	assert_true(b.flattened > 0);
+	assert_false(b.truncated);
+	xmlFreeDoc(doc);
+
+	memset(&b, 0, sizeof(b));
+	b.max_elements = 100;
+	html_budget_start(&b);
+	doc = html_parse(h, (size_t)(p - h), &o, err, sizeof(err));
+	assert_non_null(doc);
+	assert_true(b.truncated);
+	assert_int_equal(b.elements, 100);
+	xmlFreeDoc(doc);
+
+	memset(&b, 0, sizeof(b));
+	b.max_attrs = 1;
+	html_budget_start(&b);
+	assert_null(html_parse("<p a b>x</p>", 12, &o, err, sizeof(err)));
+	assert_int_equal(b.stop, HTML_STOP_ATTRS);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_prescan),
+		cmocka_unit_test(test_parse_budget),
 		cmocka_unit_test(test_class_bits),
 		cmocka_unit_test(test_node_text),
 		cmocka_unit_test(test_fold_and_collapse),
