@@ -120,6 +120,11 @@ feed_parse(const void *body, size_t len, const char *base_url,
 	}
 	d->stats.bytes = len;
 	first = feed_first_byte(p, len);
+	if (first == '{' && len > d->lim.max_tree) {
+		/* jansson holds the whole tree: about 6 times the text. */
+		err = FEED_ERR_TOO_BIG;
+		goto out;
+	}
 	if (first == '{')
 		rc = feed_json_parse(d, (const char *)p, len);
 	else if (first == '<')
@@ -162,6 +167,7 @@ feed_error_name(enum feed_error e)
 	case FEED_OK:		return "ok";
 	case FEED_ERR_FORMAT:	return "not_a_feed";
 	case FEED_ERR_GZIP:	return "bad_gzip";
+	case FEED_ERR_TOO_BIG:	return "too_big";
 	case FEED_ERR_NOMEM:	return "no_memory";
 	}
 	return "unknown";

@@ -25,6 +25,7 @@ enum feed_error {
 	FEED_OK,
 	FEED_ERR_FORMAT,	/* no feed or sitemap format recognised */
 	FEED_ERR_GZIP,		/* gzip magic, but nothing inflated */
+	FEED_ERR_TOO_BIG,	/* a JSON Feed over max_tree bytes */
 	FEED_ERR_NOMEM,
 };
 

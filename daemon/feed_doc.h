@@ -14,13 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct Curl_URL;	/* libcurl's CURLU */
+
 /* Defaults of struct feed_limits.  sitemaps.org caps a sitemap at 50,000
  * URLs and 50 MB uncompressed, and an index at 50,000 sitemaps. */
 #define FEED_MAX_BYTES		(50 * 1024 * 1024)
 #define FEED_MAX_ENTRIES	50000
 #define FEED_MAX_CHILDREN	50000
 #define FEED_MAX_STRING		8192	/* bytes of one URL, title, author */
-#define FEED_MAX_RECOVER	(4 * 1024 * 1024)
+#define FEED_MAX_TREE	(4 * 1024 * 1024)
 
 /* A date, lastmod or hint the document does not give. */
 #define FEED_NO_TIME		(-1)
@@ -36,10 +38,13 @@ struct feed_limits {
 				 * at the next one */
 	size_t	max_children;	/* child sitemaps kept per index */
 	size_t	max_string;	/* longer values are dropped, not cut */
-	size_t	max_recover;	/* malformed XML up to this size is parsed
-				 * again as a tree, with libxml2's recovery:
-				 * the streaming reader stops at the first
-				 * error.  Larger ones keep what streamed. */
+	size_t	max_tree;	/* documents held in memory whole, at a
+				 * few times their size: a JSON Feed larger
+				 * than this is refused (FEED_ERR_TOO_BIG);
+				 * malformed XML up to this size is parsed
+				 * again as a tree with libxml2's recovery
+				 * (the streaming reader stops at the first
+				 * error), larger keeps what streamed */
 };
 
 enum feed_format {
@@ -110,6 +115,8 @@ struct feed_doc {
 	struct feed_limits	 lim;
 	const char		*base;		/* URL relative ones resolve
 						 * against; not owned */
+	struct Curl_URL		*base_u;	/* base, parsed once */
+	bool			 base_parsed;
 };
 
 /* Fills lim with the FEED_MAX_* defaults above. */
@@ -157,8 +164,8 @@ int64_t feed_parse_date(const char *s);
 /*
  * Resolves ref (trimmed of white space) against base with libcurl's URL
  * API, keeping only http and https.  Returns a malloc'd absolute URL, or
- * NULL (not a URL, another scheme, out of memory).  base may be NULL:
- * then ref must be absolute.
+ * NULL (not a URL, another scheme, out of memory).  base may be NULL (or
+ * not a URL): then ref must be absolute.
  */
 char *feed_resolve_url(const char *base, const char *ref);
 

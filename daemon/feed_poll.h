@@ -6,18 +6,21 @@
  *
  * The rule (docs/feeds.md, "Adaptive polling"):
  *
- *   found new entries:  next = prev * shrink ^ min(new, 4)  (shrink 0.5)
- *   found none (or 304, or an error):  next = prev * grow    (grow 1.25)
+ *   found new entries:  next = prev * shrink ^ min(new, 4)   (shrink 0.8)
+ *   found none (or 304, or an error):  next = prev * grow     (grow 1.1)
  *   then clamp to [min, max]                    (feeds.min_interval 5 min,
  *                                                feeds.max_interval 24 h)
  *   then raise to the feed's own period if it asks for less often:
  *     the largest of RSS <ttl>, sy:updatePeriod / sy:updateFrequency and
  *     Cache-Control max-age, itself capped at max.
  *
- * Several new entries shrink more than one (up to four halvings), as a
- * burst says the feed is busy now; an empty poll grows the interval by a
- * quarter only, so a feed quiet at night is back at an hour after five
- * hours and at max after 13 hours.  A new source starts at min.
+ * Several new entries shrink more than one (up to four steps), as a burst
+ * says the feed is busy now.  Both factors are gentle: the simulation in
+ * bench/feeds/ (docs/benchmarks.md) found that slow growth and gentle
+ * shrinking keep the delay's tail shorter for the same number of polls
+ * than halving and growing by a quarter, which overshoot both ways.  From
+ * min, a quiet feed is polled hourly after about ten hours and a dead one
+ * about 56 times a week.  A new source starts at min.
  */
 #ifndef SLUICE_FEED_POLL_H
 #define SLUICE_FEED_POLL_H
@@ -29,8 +32,8 @@
 /* Defaults of struct feed_poll_params. */
 #define FEED_MIN_INTERVAL_MS	(5 * 60 * 1000LL)
 #define FEED_MAX_INTERVAL_MS	(24 * 3600 * 1000LL)
-#define FEED_SHRINK		0.5
-#define FEED_GROW		1.25
+#define FEED_SHRINK		0.8
+#define FEED_GROW		1.1
 #define FEED_MAX_HALVINGS	4	/* new entries counted per poll */
 
 struct feed_poll_params {

@@ -505,7 +505,7 @@ fx_quiet(void *arg, xmlErrorPtr err)
  * first 512-byte chunk is out).  A small malformed document is parsed
  * again as a tree with the parser's recovery, and walked by the same
  * state machine; the tree costs memory a few times the document's, hence
- * max_recover.
+ * max_tree.
  */
 static int
 fx_recover(struct feed_doc *d, const char *xml, int len)
@@ -537,7 +537,7 @@ feed_xml_parse(struct feed_doc *d, const char *xml, size_t len)
 	    FX_OPTIONS), true) == -1)
 		return -1;
 	if (d->stats.malformed && !d->stats.capped &&
-	    len <= d->lim.max_recover)
+	    len <= d->lim.max_tree)
 		return fx_recover(d, xml, (int)len);
 	return 0;
 }
