@@ -38,7 +38,8 @@ enum feed_error {
  * At most lim->max_bytes are parsed, after decompression: a longer body,
  * or one that inflates beyond that (a gzip bomb stops inflating there),
  * has its prefix parsed and stats.truncated set.  Corrupt gzip or XML is
- * read as far as it goes (stats.malformed).
+ * read as far as it goes (stats.malformed).  A JSON Feed is parsed whole,
+ * so one over lim->max_tree is FEED_ERR_TOO_BIG.
  *
  * On FEED_OK, *out is the document (free with feed_doc_free()); else *out
  * is NULL.

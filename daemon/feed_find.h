@@ -54,9 +54,9 @@ int feed_find_add(struct feed_find *f, const char *base, const char *ref,
 /*
  * Adds the hrefs of an HTML page's <link rel="alternate"> elements whose
  * type is application/rss+xml, application/atom+xml, application/rdf+xml
- * or application/feed+json (and application/json with rel "alternate"
- * is not taken: too many sites use it for other things), resolved against
- * the page's <base href> if any, else page_url.  The HTML is parsed with
+ * or application/feed+json, resolved against the page's <base href> if
+ * any, else page_url.  application/json is not taken: WordPress marks its
+ * REST API with it.  The HTML is parsed with
  * libxml2's HTML parser (recovering, no network).  Returns the number
  * added, or -1 when out of memory.
  */
