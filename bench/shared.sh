@@ -70,14 +70,18 @@ wait_daemon() {
 }
 
 # When not every page is done, shows what the daemon in DIR says about it.
+# (POSIX sh: the dash-run scripts source this file too.)
 daemon_post_mortem() {
-	local dir=$1 ctl=("$build/sluicectl" -s "$1/state/control.sock" -t 10)
+	local dir=$1
 	echo "    --- sluicectl status"
-	"${ctl[@]}" status | sed 's/^/    /' || true
+	"$build/sluicectl" -s "$dir/state/control.sock" -t 10 status |
+	    sed 's/^/    /' || true
 	echo "    --- sluicectl hosts"
-	"${ctl[@]}" hosts | head -n 20 | sed "s/^/    /" || true
+	"$build/sluicectl" -s "$dir/state/control.sock" -t 10 hosts |
+	    head -n 20 | sed "s/^/    /" || true
 	echo "    --- sluicectl jobs --state failed (first 10)"
-	"${ctl[@]}" jobs --state failed --limit 10 | sed 's/^/    /' || true
+	"$build/sluicectl" -s "$dir/state/control.sock" -t 10 jobs \
+	    --state failed --limit 10 | sed 's/^/    /' || true
 	echo "    --- end of $dir/sluiced.log"
 	tail -n 20 "$dir/sluiced.log" | sed 's/^/    /'
 }

@@ -93,7 +93,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "job", "ID", "show one job", 0, do_job },
 	{ "jobs", "[--state STATE] [--limit N] [--after ID] [--all]",
 	    "list jobs, a page at a time", 0, do_jobs },
-	{ "doc", "ID|URL", "show a stored document", 0, do_doc },
+	{ "doc", "[--raw] ID|URL", "show a stored document", 0, do_doc },
 	{ "hosts", "", "show per-host queue, politeness and robots.txt state",
 	    0, do_hosts },
 	{ "dups", "ID", "list the copies of a document", 0, do_dups },
@@ -184,7 +184,16 @@ static const struct {
 	    "fetch order.  The export takes as long as it needs, but each\n"
 	    "line must arrive within the progress timeout.\n\n"
 	    "  --since TIME            only documents fetched since TIME\n"
-	    "  --include-duplicates    also the documents found to be copies\n"
+	    "  --duplicates WHICH      exclude (the default) or include the\n"
+	    "                          documents found to be copies, or only\n"
+	    "                          them\n"
+	    "  --include-duplicates    the same as --duplicates include\n"
+	    "  --host HOST             only documents whose URL is on HOST\n"
+	    "                          (www. and the port aside)\n"
+	    "  --min-words N           only documents of N words or more\n"
+	    "  --format FORMAT         jsonl (the documents as stored, the\n"
+	    "                          default) or trafilatura (its JSON\n"
+	    "                          output's field names)\n"
 	    "  --progress-timeout S    longest wait for the next line (default\n"
 	    "                          60, or -t when given; 0 waits for ever);\n"
 	    "                          exit status 2 when it passes\n\n"
@@ -1295,19 +1304,46 @@ sluicectl_export_parse(struct ctl *ctx, int argc, char **argv, json_t *req)
 	static const struct option lo[] = {
 		{ "since", required_argument, NULL, 's' },
 		{ "include-duplicates", no_argument, NULL, 'd' },
+		{ "duplicates", required_argument, NULL, 'D' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "min-words", required_argument, NULL, 'w' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "progress-timeout", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char t[40];
-	uint64_t ms;
+	uint64_t ms, n;
 	int ch;
 
 	cmd_getopt_reset();
 	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
 		if (ch == 'd')
-			json_object_set_new(req, "include_duplicates",
-			    json_true());
-		else if (ch == 'p') {
+			json_object_set_new(req, "duplicates",
+			    json_string("include"));
+		else if (ch == 'D') {
+			if (strcmp(optarg, "include") != 0 &&
+			    strcmp(optarg, "exclude") != 0 &&
+			    strcmp(optarg, "only") != 0)
+				return usage_error(ctx, "--duplicates is "
+				    "include, exclude or only");
+			json_object_set_new(req, "duplicates",
+			    json_string(optarg));
+		} else if (ch == 'H')
+			json_object_set_new(req, "host", json_string(optarg));
+		else if (ch == 'f') {
+			if (strcmp(optarg, "jsonl") != 0 &&
+			    strcmp(optarg, "trafilatura") != 0)
+				return usage_error(ctx, "--format is jsonl or "
+				    "trafilatura");
+			json_object_set_new(req, "format", json_string(optarg));
+		}
+		else if (ch == 'w') {
+			if (ctlclient_parse_uint(optarg, 1000000000, &n) == -1)
+				return usage_error(ctx, "--min-words needs a "
+				    "number");
+			json_object_set_new(req, "min_words",
+			    json_integer((json_int_t)n));
+		} else if (ch == 'p') {
 			if (ctlclient_parse_seconds(optarg,
 			    &ctx->progress_ms) == -1)
 				return usage_error(ctx, "--progress-timeout "
@@ -1337,9 +1373,23 @@ sluicectl_export_doc(const struct ctl *ctx, const json_t *line)
 	return 0;
 }
 
+/* A damaged record's error line: said on stderr, and the export goes on
+ * (docs/protocol.md). */
+static void
+sluicectl_export_damaged(const json_t *line)
+{
+	const json_t *err = json_object_get(line, "error");
+
+	fprintf(stderr, "sluicectl: export: record %lld: %s\n",
+	    (long long)json_integer_value(json_object_get(line, "id")),
+	    json_string_value(json_object_get(err, "message")) ?
+	    json_string_value(json_object_get(err, "message")) : "damaged");
+}
+
 /*
  * Streams the data lines to stdout as they arrive, so memory stays at one
- * document whatever the export's size.
+ * document whatever the export's size.  Damaged records are named on
+ * stderr, and make the exit status 1 once the export is through.
  */
 static int
 sluicectl_export_stream(struct ctl *ctx)
@@ -1350,9 +1400,13 @@ sluicectl_export_stream(struct ctl *ctx)
 	while (rc == -1) {
 		if (ctl_read(ctx, &line) == -1)
 			return CTL_EXIT_UNREACHABLE;
-		if (json_object_get(line, "ok") != NULL)
+		if (json_object_get(line, "ok") != NULL) {
 			rc = ctl_check(ctx, line);
-		else if (sluicectl_export_doc(ctx, line) == -1) {
+			if (rc == CTL_EXIT_OK && json_integer_value(
+			    json_object_get(line, "damaged")) > 0)
+				rc = CTL_EXIT_FAILED;
+		} else if (json_object_get(line, "error") != NULL)
+			sluicectl_export_damaged(line); else if (sluicectl_export_doc(ctx, line) == -1) {
 			fprintf(stderr, "sluicectl: writing stdout: %s\n",
 			    strerror(errno));
 			rc = CTL_EXIT_FAILED;

@@ -18,6 +18,7 @@
 #include "control.h"
 #include "dedup.h"
 #include "doc.h"
+#include "docformat.h"
 #include "fetch.h"
 #include "lease.h"
 #include "metrics.h"
@@ -28,6 +29,7 @@
 #include "robots.h"
 #include "sched.h"
 #include "store.h"
+#include "url.h"
 #include "util.h"
 #include "work.h"
 
@@ -136,6 +138,9 @@ command_job_reply(struct command *cmd, MDB_txn *txn, uint64_t id)
 
 	if (rc == MDB_NOTFOUND)
 		return proto_error(PROTO_NOT_FOUND, "no such job");
+	if (rc == MDB_CORRUPTED)
+		return proto_error(PROTO_DAMAGED, "the stored job record is "
+		    "damaged (its checksum does not match); see sluiced --check");
 	if (rc != 0)
 		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
 	r = json_pack("{s:b, s:o}", "ok", 1, "job", command_job_json(&j));
@@ -156,8 +161,10 @@ cmd_submit(struct command *cmd, struct ctl_conn *c, json_t *req)
 		return;
 	}
 	if (cmd->store->full) {
-		command_reply_error(c, req, PROTO_STORE_FULL, "the store reached "
-		    "store.map_size_max; nothing was queued");
+		const char *msg;
+		enum proto_err e = op_store_refusal(cmd->store, &msg);
+
+		command_reply_error(c, req, e, msg);
 		return;
 	}
 	op = op_new(OP_SUBMIT, control_conn_id(c), req);
@@ -247,9 +254,10 @@ command_store_json(struct command *cmd)
 	uint64_t used, map;
 
 	store_usage(cmd->store, &used, &map);
-	return json_pack("{s:I, s:I, s:I, s:b}", "used_bytes",
+	return json_pack("{s:I, s:I, s:I, s:b, s:s}", "used_bytes",
 	    (json_int_t)used, "map_size", (json_int_t)map, "map_size_max",
-	    (json_int_t)cmd->store->map_size_max, "full", cmd->store->full);
+	    (json_int_t)cmd->store->map_size_max, "full", cmd->store->full,
+	    "condition", store_condition_name(cmd->store->condition));
 }
 
 static json_t *
@@ -604,6 +612,9 @@ command_find_doc(struct command *cmd, MDB_txn *txn, json_t *req,
 		rc = id ? doc_get(cmd->docs, txn, id, doc) : MDB_NOTFOUND;
 	if (rc == MDB_NOTFOUND)
 		return proto_error(PROTO_NOT_FOUND, "no such document");
+	if (rc == MDB_CORRUPTED)
+		return proto_error(PROTO_DAMAGED, "the stored record is damaged "
+		    "(its checksum does not match); see sluiced --check");
 	if (rc != 0)
 		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
 	*idp = id;
@@ -733,11 +744,15 @@ struct export {
 	json_t		*req;
 	struct doc_cursor done;		/* last document queued or skipped */
 	struct doc_cursor at;		/* doc_walk()'s position */
-	bool		 dups;
+	enum { EXPORT_FIRSTS, EXPORT_ALL, EXPORT_COPIES } dups;
+	char		*host;		/* "http://HOST/" to match, or NULL */
+	enum doc_format	 format;
+	uint64_t	 min_words;
 	bool		 paused;	/* stopped inside a document */
 	bool		 changed;	/* that document was replaced */
 	bool		 gone;		/* the connection could not take it */
 	uint64_t	 count;
+	uint64_t	 damaged;	/* error lines sent */
 	char		*tag;		/* ,"tag":… for each line, or "" */
 	size_t		 taglen;
 	/* The document being queued: its position, size and bytes of its
@@ -750,6 +765,7 @@ struct export {
 static void
 command_export_free(struct export *e)
 {
+	free(e->host);
 	free(e->tag);
 	json_decref(e->req);
 	free(e);
@@ -797,6 +813,59 @@ command_export_put(struct export *e, const char *json, size_t len)
 	return 0;
 }
 
+/* Whether the filters let a document through.  Host and word count need
+ * its fields, so it is parsed only when one of them is asked for. */
+static bool
+command_export_wanted(const struct export *e, const char *json, size_t len,
+    uint64_t flags)
+{
+	bool dup = (flags & DOC_DUPLICATE) != 0, ok = true;
+	json_t *doc, *wc;
+
+	if ((dup && e->dups == EXPORT_FIRSTS) ||
+	    (!dup && e->dups == EXPORT_COPIES))
+		return false;
+	if (e->host == NULL && e->min_words == 0)
+		return true;
+	doc = json_loadb(json, len, 0, NULL);
+	if (doc == NULL)
+		return true;	/* sent as it is: the client sees the fault */
+	wc = json_object_get(doc, "word_count");
+	if (e->min_words > 0 && (!json_is_integer(wc) ||
+	    json_integer_value(wc) < (json_int_t)e->min_words))
+		ok = false;
+	if (ok && e->host != NULL && !url_same_site(e->host,
+	    json_string_value(json_object_get(doc, "url"))))
+		ok = false;
+	json_decref(doc);
+	return ok;
+}
+
+/* A damaged record's error line (docs/protocol.md): the export goes on. */
+static int
+command_export_damaged(struct export *e, uint64_t id, uint64_t flags)
+{
+	char line[320];
+	int n;
+
+	n = snprintf(line, sizeof(line), "{\"error\":{\"code\":\"damaged\","
+	    "\"message\":\"%s; see sluiced --check\"},\"id\":%llu",
+	    (flags & DOC_DAMAGED_INDEX) ? "a time index entry is damaged: "
+	    "the documents it lost come at the end of the export" :
+	    "the document fails its checksum and is not exported",
+	    (unsigned long long)id);
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    control_send_raw(e->c, line, (size_t)n) == -1 ||
+	    control_send_raw(e->c, e->tag, e->taglen) == -1 ||
+	    control_send_raw(e->c, EXPORT_TAIL, sizeof(EXPORT_TAIL) - 1) == -1) {
+		e->gone = true;
+		return 1;
+	}
+	e->damaged++;
+	e->done = e->at;
+	return control_pending(e->c) >= EXPORT_QUEUE;
+}
+
 static int
 command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
     void *arg)
@@ -809,15 +878,30 @@ command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
 		e->changed = true;	/* a forced refetch replaced it */
 		return 1;
 	}
+	if (flags & (DOC_DAMAGED | DOC_DAMAGED_INDEX))
+		return command_export_damaged(e, id, flags);
 	if (e->off == 0) {
-		if ((flags & DOC_DUPLICATE) && !e->dups) {
+		if (!command_export_wanted(e, json, len, flags)) {
 			e->done = e->at;
 			return 0;
 		}
 		e->cur = e->at;
 		e->cur_len = len;
 	}
-	rc = command_export_put(e, json, len);
+	if (e->format == DOC_FORMAT_TRAFILATURA) {
+		/* Made again if the line is resumed: the same bytes. */
+		size_t tlen = 0;
+		char *t = doc_format_trafilatura(json, len, &tlen);
+
+		if (t == NULL) {
+			e->gone = true;
+			control_close(e->c, "export: out of memory");
+			return 1;
+		}
+		rc = command_export_put(e, t, tlen);
+		free(t);
+	} else
+		rc = command_export_put(e, json, len);
 	if (rc == -1) {
 		e->gone = true;
 		return 1;
@@ -882,8 +966,9 @@ command_export_fill(struct ctl_conn *c, struct export *e)
 		return;
 	}
 	if (end)
-		command_reply(c, e->req, json_pack("{s:b, s:I}", "ok", 1, "count",
-		    (json_int_t)e->count));
+		command_reply(c, e->req, json_pack("{s:b, s:I, s:I}", "ok", 1,
+		    "count", (json_int_t)e->count, "damaged",
+		    (json_int_t)e->damaged));
 	else
 		command_reply_error(c, e->req, PROTO_INTERNAL, mdb_strerror(rc));
 	command_export_free(e);
@@ -899,6 +984,51 @@ command_export_more(struct ctl_conn *c, void *arg, bool closing)
 	command_export_fill(c, arg);
 }
 
+/* --duplicates, --host, --min-words: 0, or -1 after a bad_request. */
+static int
+command_export_filters(struct export *e, json_t *req, struct ctl_conn *c)
+{
+	const char *d = json_string_value(json_object_get(req, "duplicates"));
+	const char *h = json_string_value(json_object_get(req, "host"));
+	const char *f = json_string_value(json_object_get(req, "format"));
+	char msg[160];
+
+	if (f != NULL && doc_format_parse(f, &e->format) == -1) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST, "format is "
+		    "jsonl or trafilatura");
+		return -1;
+	}
+	e->dups = json_is_true(json_object_get(req, "include_duplicates")) ?
+	    EXPORT_ALL : EXPORT_FIRSTS;
+	if (d != NULL && strcmp(d, "include") == 0)
+		e->dups = EXPORT_ALL;
+	else if (d != NULL && strcmp(d, "only") == 0)
+		e->dups = EXPORT_COPIES;
+	else if (d != NULL && strcmp(d, "exclude") != 0) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST, "duplicates is "
+		    "include, exclude or only");
+		return -1;
+	}
+	e->min_words = command_req_uint(req, "min_words", 0);
+	if (h != NULL) {
+		if (asprintf(&e->host, "http://%s/", h) == -1) {
+			e->host = NULL;
+			command_reply_error(c, req, PROTO_INTERNAL,
+			    "out of memory");
+			return -1;
+		}
+		/* A host name, not a URL: nothing url_same_site() rejects. */
+		if (strpbrk(h, "/?#@ ") != NULL ||
+		    !url_same_site(e->host, e->host)) {
+			snprintf(msg, sizeof(msg), "host %.80s is not a host "
+			    "name", h);
+			command_reply_error(c, req, PROTO_BAD_REQUEST, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void
 cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
@@ -911,7 +1041,10 @@ cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 	e->cmd = cmd;
 	e->req = json_incref(req);
 	e->done.ms = command_req_time(req, "since");
-	e->dups = json_is_true(json_object_get(req, "include_duplicates"));
+	if (command_export_filters(e, req, c) == -1) {
+		command_export_free(e);
+		return;
+	}
 	if (json_object_get(req, "tag") != NULL) {
 		char *t = json_dumps(json_object_get(req, "tag"),
 		    JSON_COMPACT | JSON_ENCODE_ANY);

@@ -73,6 +73,8 @@ static const struct cfg_key cfg_keys[] = {
 	    CFG_RESTART },
 	{ "store.map_size_max", CFG_SIZE, OFF(map_size_max), MIB, 64 * TIB,
 	    "16GiB", 0 },
+	{ "store.disk_full_below", CFG_SIZE, OFF(disk_full_below), 0, TIB,
+	    "64MiB", 0 },
 	{ "store.max_mapped", CFG_SIZE, OFF(max_mapped), MIB, TIB, "32MiB",
 	    0 },
 	{ "store.commit_interval", CFG_DURATION, OFF(commit_interval_ms), 0,
@@ -135,6 +137,15 @@ static const struct cfg_key cfg_keys[] = {
 	{ "dedup.index_memory_max", CFG_SIZE, OFF(index_memory_max), MIB,
 	    TIB, "1GiB", 0 },
 	{ "dedup.strip_params", CFG_STR, OFF(strip_params), 0, 0, "", 0 },
+
+	/* The capture files and their state are opened at start. */
+	{ "warc.dir", CFG_STR, OFF(warc_dir), 0, 0, "", CFG_RESTART },
+	{ "warc.prefix", CFG_STR, OFF(warc_prefix), 0, 0, "sluice",
+	    CFG_RESTART },
+	{ "warc.max_size", CFG_SIZE, OFF(warc_max_size), 64 * KIB, TIB,
+	    "1GiB", CFG_RESTART },
+	{ "warc.gzip_level", CFG_U32, OFF(warc_gzip_level), 0, 9, "1",
+	    CFG_RESTART },
 
 	/* A reload moves the listener. */
 	{ "metrics.listen", CFG_STR, OFF(metrics_listen), 0, 0, "", 0 },
@@ -816,6 +827,13 @@ config_validate(const struct config *c, char *err, size_t errlen)
 	}
 	if (validate_cidrs(c, err, errlen) == -1)
 		return -1;
+	/* The prefix becomes part of a file name in warc.dir. */
+	if (c->warc_prefix == NULL || c->warc_prefix[0] == '\0' ||
+	    strpbrk(c->warc_prefix, "/\r\n") != NULL) {
+		snprintf(err, errlen, "warc.prefix must be a non-empty file "
+		    "name part (no '/')");
+		return -1;
+	}
 	if (c->user_agent == NULL || strstr(c->user_agent, "http") == NULL) {
 		snprintf(err, errlen, "fetch.user_agent must carry a contact "
 		    "URL, e.g. \"sluice/1 (+https://example.org/bot)\"");

@@ -36,6 +36,8 @@ struct config {
 	/* [store] */
 	uint64_t	 map_size;		/* initial LMDB map size */
 	uint64_t	 map_size_max;		/* hard cap; submissions refused beyond */
+	uint64_t	 disk_full_below;	/* an I/O error with less free is
+						   a full disk */
 	uint64_t	 max_mapped;		/* resident LMDB pages kept mapped */
 	uint64_t	 commit_interval_ms;	/* background work gathers this long */
 	bool		 keep_raw;		/* keep the zstd-compressed body */
@@ -78,6 +80,12 @@ struct config {
 	uint32_t	 min_words;		/* below: exact dedup only */
 	uint64_t	 index_memory_max;	/* band keys in memory */
 	char		*strip_params;		/* extra tracking parameters */
+
+	/* [warc] */
+	char		*warc_dir;		/* "" = no capture */
+	char		*warc_prefix;		/* file names start with it */
+	uint64_t	 warc_max_size;		/* a file rotates past it */
+	uint32_t	 warc_gzip_level;	/* zlib level of each record */
 
 	/* [metrics] */
 	char		*metrics_listen;	/* ADDRESS:PORT or a socket

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "notify.h"
 #include "util.h"
+#include "warc.h"
 #include "work.h"
 
 #define INDEX_BATCH	1024	/* unindexed jobs indexed per idle turn */
@@ -62,10 +63,20 @@ daemon_on_cron(evutil_socket_t fd, short what, void *arg)
 	metrics_tick(&d->metrics, mono_ms() / 1000, d->queue.counts.fetched,
 	    d->metrics.fetched_bytes);
 	store_trim(&d->store, d->cfg.max_mapped);
+	/* Damaged job records: at most a line a second, only when more
+	 * were met. */
+	if (d->queue.damaged != d->damaged_logged) {
+		log_warnx("store: %llu damaged job records passed by so far; "
+		    "sluiced --check names them",
+		    (unsigned long long)d->queue.damaged);
+		d->damaged_logged = d->queue.damaged;
+	}
 	/* Take submissions again every 10 s: the cap may have been raised,
-	 * or deletes may have freed pages.  A store that cannot commit at
-	 * all is retried on its own backoff (daemon_pass). */
-	if (d->store.full && ++d->cron_ticks % 10 == 0)
+	 * or deletes may have freed pages; a full disk, once it has room.
+	 * A store that cannot commit at all is retried on its own backoff
+	 * (daemon_pass). */
+	if (d->store.full && ++d->cron_ticks % 10 == 0 &&
+	    store_may_retry(&d->store))
 		d->store.full = false;
 	if (d->command.stopping && (d->sched.inflight == 0 ||
 	    mono_ms() >= d->stop_deadline))
@@ -185,8 +196,8 @@ daemon_open_store(struct daemon *d)
 	uint64_t n = 0;
 	int rc;
 
-	if (store_open(&d->store, d->cfg.state_dir, d->cfg.map_size,
-	    d->cfg.map_size_max, err, sizeof(err)) == -1)
+	if (store_open_flags(&d->store, d->cfg.state_dir, d->cfg.map_size,
+	    d->cfg.map_size_max, d->store_flags, err, sizeof(err)) == -1)
 		fatalx("store: %s", err);
 	if ((rc = queue_open(&d->queue, &d->store)) != 0)
 		fatalx("store: queue: %s", mdb_strerror(rc));
@@ -206,6 +217,9 @@ daemon_open_store(struct daemon *d)
 	if (n > 0)
 		log_notice("recovered %llu jobs that were in flight",
 		    (unsigned long long)n);
+	if ((rc = doc_upgrade(&d->docs, &d->store)) != 0)
+		fatalx("store: giving documents their checksums: %s",
+		    mdb_strerror(rc));
 	dedup_note_full(&d->dedup);
 }
 
@@ -288,7 +302,7 @@ daemon_reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *indexed
 static void
 daemon_reindex_dedup(struct daemon *d)
 {
-	struct doc_cursor pos = { 0, 0 }, start;
+	struct doc_cursor pos = { .ms = 0 }, start;
 	uint64_t indexed = 0, t0 = mono_ms();
 	char err[256];
 	bool end = false;
@@ -434,6 +448,9 @@ daemon_gauges(struct metrics_gauges *g, void *arg)
 	g->documents[1] = c->dup_url;
 	g->documents[2] = c->dup_exact;
 	g->documents[3] = c->dup_near;
+	for (int i = STORE_OK; i <= STORE_FAILING; i++)
+		g->store_conditions[i] = store_condition_name(i);
+	g->store_condition = (int)d->store.condition;
 	g->now_ms = now_ms();
 	sched_walk(&d->sched, daemon_count_host, g);
 	store_usage(&d->store, &g->store_used, &g->store_map);
@@ -490,6 +507,7 @@ daemon_configure(struct daemon *d)
 	    d->cfg.host_backoff_max_ms);
 	queue_set_backlog(&d->queue, d->cfg.index_backlog);
 	store_set_max(&d->store, d->cfg.map_size_max);
+	d->store.disk_full_below = d->cfg.disk_full_below;
 	/* config_validate() already refused what fetch_configure() could
 	 * not take (line breaks in headers); only ENOMEM is left. */
 	if (d->fetch != NULL && fetch_configure(d->fetch, &d->cfg) == -1)
@@ -568,6 +586,24 @@ daemon_step_promote(void *arg, MDB_txn *txn, uint64_t now)
 	    &d->next_due_ms);
 }
 
+/* Turn step: the WARC records of what the steps before it recorded,
+ * written and synced before the commit that marks their jobs done. */
+static int
+daemon_step_warc(void *arg, MDB_txn *txn, uint64_t now)
+{
+	struct daemon *d = arg;
+
+	return warc_apply(d->warc, txn, now);
+}
+
+static void
+daemon_step_warc_abort(void *arg)
+{
+	struct daemon *d = arg;
+
+	warc_abort(d->warc);
+}
+
 static int
 daemon_step_flush(void *arg, MDB_txn *txn, uint64_t now)
 {
@@ -592,6 +628,7 @@ daemon_steps(struct daemon *d)
 		{ "promote", daemon_step_promote, NULL, d },
 		{ "plan", lease_plan, lease_plan_abort, &d->leases },
 		{ "promote", daemon_step_promote, NULL, d },
+		{ "warc", daemon_step_warc, daemon_step_warc_abort, d },
 		{ "flush", daemon_step_flush, NULL, &d->queue },
 	};
 
@@ -716,8 +753,15 @@ daemon_arm_wake(struct daemon *d, uint64_t now)
 static void
 daemon_refuse_ops(struct daemon *d)
 {
-	ops_fail(&d->ops, d->turn.last_error == MDB_MAP_FULL ?
-	    PROTO_STORE_FULL : PROTO_INTERNAL,
+	static const enum proto_err codes[] = {
+		[STORE_OK] = PROTO_INTERNAL, [STORE_FULL] = PROTO_STORE_FULL,
+		[STORE_DISK_FULL] = PROTO_DISK_FULL,
+		[STORE_FAILING] = PROTO_INTERNAL,
+	};
+
+	ops_fail(&d->ops, codes[d->store.condition],
+	    d->store.condition == STORE_DISK_FULL ? "the disk is full: the "
+	    "store cannot take this change now" :
 	    "the store cannot take this change now");
 	command_answer(&d->command, ops_take(&d->ops));
 }
@@ -769,6 +813,7 @@ daemon_pass(struct daemon *d)
 		    (double)(d->turn.last_apply_us + d->turn.last_commit_us) /
 		    1e6);
 		dedup_commit(&d->dedup);
+		warc_committed(d->warc);
 		sched_commit(&d->sched, now);
 		outcome_finish(&d->outcomes);
 		if (clients)
@@ -835,6 +880,10 @@ daemon_start(struct daemon *d, int listen_fd)
 	    d->queue.counts.fetched, 0);
 	if (d->dedup.reindex)
 		daemon_reindex_dedup(d);
+	if (warc_open(&d->warc, &d->cfg, &d->store, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	d->outcomes.warc = d->leases.warc = d->warc;
+	d->page_opts.warc = d->warc;
 	d->fetch = fetch_new(d->base, &d->cfg, lease_fetched, &d->leases, err,
 	    sizeof(err));
 	if (d->fetch == NULL)
@@ -890,6 +939,7 @@ daemon_free(struct daemon *d)
 			event_free(evs[i]);
 	fetch_free(d->fetch);
 	guard_free(d->guard);
+	warc_close(d->warc);
 	lease_free_pending(&d->leases);
 	sched_free(&d->sched);
 	queue_close(&d->queue);

@@ -46,9 +46,10 @@ struct fetch;
 struct work;
 struct control;
 struct metrics_http;
+struct warc;
 
 /* The steps of each turn's transaction (daemon.c). */
-#define DAEMON_NSTEPS	9
+#define DAEMON_NSTEPS	10
 
 struct daemon {
 	struct config	 cfg;
@@ -56,6 +57,7 @@ struct daemon {
 	char	       **sets;		/* --set arguments, for reload */
 	int		 nsets;
 	char		 cwd[4096];	/* at startup: relative paths' base */
+	unsigned	 store_flags;	/* STORE_NEW: sluiced --new-store */
 
 	struct event_base *base;
 	struct store	 store;
@@ -81,6 +83,7 @@ struct daemon {
 	struct command	 command;
 	struct metrics	 metrics;
 	struct metrics_http *metrics_http;	/* metrics.listen, or NULL */
+	struct warc	*warc;		/* warc.dir's writer, or NULL */
 	char		*metrics_listen;	/* where it listens */
 	uint64_t	 last_client_mono;	/* last commit with ops */
 	uint64_t	 indexed_mono;		/* last turn that indexed */
@@ -98,6 +101,7 @@ struct daemon {
 	uint64_t	 stop_deadline;	/* mono_ms() */
 	char		 last_status[256];
 	uint64_t	 cron_ticks;
+	uint64_t	 damaged_logged;	/* queue.damaged when last logged */
 };
 
 /* Opens the store, recovers, listens; fatal() on startup errors. */

@@ -2,6 +2,9 @@
  * doc.c - documents in LMDB (see doc.h).
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +12,100 @@
 
 #include "doc.h"
 #include "store.h"
+#include "util.h"
 
-#define DOC_HEADER	(2 * sizeof(uint64_t))	/* fetched_ms, flags */
+/*
+ * A document's value: this header, then its JSON text.  Version 1's
+ * header was fetched_ms and a 64-bit flags word whose first byte (0 or 1:
+ * the one flag) is where version sits now, so the two are told apart.
+ * The checksum is store_sum() of the header with sum zeroed, then the
+ * text.
+ */
+#define DOC_RECORD_V1		1	/* no checksum: still read */
+#define DOC_RECORD_VERSION	2
+#define DOC_UPGRADE_BATCH	1000	/* documents per transaction */
+
+struct doc_disk {
+	uint64_t	 fetched_ms;
+	uint8_t		 version;
+	uint8_t		 reserved;
+	uint16_t	 flags;
+	uint32_t	 sum;
+};
+_Static_assert(sizeof(struct doc_disk) == 16, "doc_disk has no padding");
+
+#define DOC_HEADER	sizeof(struct doc_disk)
+
+/* A document as read, checked. */
+struct doc_rec {
+	uint64_t	 fetched_ms;
+	uint64_t	 flags;
+	unsigned	 version;
+	const char	*json;		/* in the map: valid until txn ends */
+	size_t		 len;
+};
+
+/*
+ * Reads a version 1 record.  It has no checksum: its text must at least
+ * be JSON (and so UTF-8).  Once doc_upgrade() has run, only a record that
+ * failed this check is left at version 1.
+ */
+static int
+doc_decode_v1(const MDB_val *v, struct doc_rec *r)
+{
+	const unsigned char *p = v->mv_data;
+	uint64_t flags;
+	json_t *j;
+
+	memcpy(&r->fetched_ms, p, sizeof(r->fetched_ms));
+	memcpy(&flags, p + 8, sizeof(flags));
+	if (flags > DOC_DUPLICATE)
+		return MDB_CORRUPTED;
+	r->flags = flags;
+	r->version = DOC_RECORD_V1;
+	r->json = (const char *)p + DOC_HEADER;
+	r->len = v->mv_size - DOC_HEADER;
+	j = json_loadb(r->json, r->len, 0, NULL);
+	if (j == NULL)
+		return MDB_CORRUPTED;
+	json_decref(j);
+	return 0;
+}
+
+/* 0, or MDB_CORRUPTED for a record that fails its checksum. */
+static int
+doc_decode(const MDB_val *v, struct doc_rec *r)
+{
+	const unsigned char *p = v->mv_data;
+	struct doc_disk h;
+	uint32_t sum;
+
+	if (v->mv_size < DOC_HEADER)
+		return MDB_CORRUPTED;
+	if (p[8] != DOC_RECORD_VERSION)
+		return doc_decode_v1(v, r);
+	memcpy(&h, p, sizeof(h));
+	sum = h.sum;
+	h.sum = 0;
+	if (h.version != DOC_RECORD_VERSION || sum != store_sum(&h,
+	    sizeof(h), p + DOC_HEADER, v->mv_size - DOC_HEADER))
+		return MDB_CORRUPTED;
+	r->fetched_ms = h.fetched_ms;
+	r->flags = h.flags;
+	r->version = DOC_RECORD_VERSION;
+	r->json = (const char *)p + DOC_HEADER;
+	r->len = v->mv_size - DOC_HEADER;
+	return 0;
+}
+
+static int
+doc_read(struct docs *d, MDB_txn *txn, uint64_t id, struct doc_rec *r)
+{
+	MDB_val k = { sizeof(id), &id }, v;
+	int rc = mdb_get(txn, d->docs, &k, &v);
+
+	return rc != 0 ? rc : doc_decode(&v, r);
+}
 
 int
 doc_open(struct docs *d, MDB_txn *txn)
@@ -122,6 +217,9 @@ doc_put(struct docs *d, MDB_txn *txn, uint64_t id, const char *json,
     size_t raw_len)
 {
 	MDB_val k = { sizeof(id), &id }, v = { DOC_HEADER + len, NULL };
+	struct doc_disk h = { .fetched_ms = fetched_ms,
+	    .version = DOC_RECORD_VERSION, .reserved = 0,
+	    .flags = (uint16_t)flags, .sum = 0 };
 	unsigned char key[16];
 	int rc = doc_unindex(d, txn, id);
 
@@ -129,8 +227,8 @@ doc_put(struct docs *d, MDB_txn *txn, uint64_t id, const char *json,
 		rc = mdb_put(txn, d->docs, &k, &v, MDB_RESERVE);
 	if (rc != 0)
 		return rc;
-	memcpy(v.mv_data, &fetched_ms, sizeof(fetched_ms));
-	memcpy((char *)v.mv_data + sizeof(fetched_ms), &flags, sizeof(flags));
+	h.sum = store_sum(&h, sizeof(h), json, len);
+	memcpy(v.mv_data, &h, sizeof(h));
 	memcpy((char *)v.mv_data + DOC_HEADER, json, len);
 	time_key(key, fetched_ms, id);
 	v.mv_size = 0;
@@ -181,18 +279,15 @@ int
 doc_get_text(struct docs *d, MDB_txn *txn, uint64_t id, const char **json,
     size_t *len, uint64_t *flags)
 {
-	MDB_val k = { sizeof(id), &id }, v;
-	int rc = mdb_get(txn, d->docs, &k, &v);
+	struct doc_rec r;
+	int rc = doc_read(d, txn, id, &r);
 
 	if (rc != 0)
 		return rc;
-	if (v.mv_size < DOC_HEADER)
-		return MDB_CORRUPTED;
 	if (flags != NULL)
-		memcpy(flags, (char *)v.mv_data + sizeof(uint64_t),
-		    sizeof(*flags));
-	*json = (const char *)v.mv_data + DOC_HEADER;
-	*len = v.mv_size - DOC_HEADER;
+		*flags = r.flags;
+	*json = r.json;
+	*len = r.len;
 	return 0;
 }
 
@@ -209,17 +304,84 @@ doc_get(struct docs *d, MDB_txn *txn, uint64_t id, json_t **doc)
 	return *doc ? 0 : MDB_CORRUPTED;
 }
 
-int
-doc_walk(struct docs *d, MDB_txn *txn, struct doc_cursor *pos, size_t max,
-    int (*fn)(uint64_t id, const char *json, size_t len, uint64_t flags,
-    void *arg), void *arg, size_t *n)
+/* Entries looked at on each side of where a failed lookup landed: more
+ * than a page of the time index holds (4 KiB / 26 bytes a node). */
+#define DOC_NEAR	256
+
+/*
+ * Whether document id has its own time index entry at ms.  A damaged key
+ * is out of order, and can hide its neighbours from LMDB's binary search
+ * (a lookup of the next key fails): when the lookup fails, the entries
+ * around where it landed are looked at too.
+ */
+static bool
+doc_indexed(struct docs *d, MDB_txn *txn, uint64_t ms, uint64_t id)
+{
+	unsigned char key[16];
+	MDB_val k = { sizeof(key), key }, v;
+	MDB_cursor *cur;
+	bool found = false;
+	int rc;
+
+	time_key(key, ms, id);
+	if (mdb_get(txn, d->by_time, &k, &v) == 0)
+		return true;
+	if (mdb_cursor_open(txn, d->by_time, &cur) != 0)
+		return false;
+	for (int dir = 0; dir < 2 && !found; dir++) {
+		k = (MDB_val){ sizeof(key), key };
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+		for (int i = 0; rc == 0 && i < DOC_NEAR && !found; i++) {
+			found = k.mv_size == sizeof(key) &&
+			    memcmp(k.mv_data, key, sizeof(key)) == 0;
+			rc = mdb_cursor_get(cur, &k, &v, dir ? MDB_PREV :
+			    MDB_NEXT);
+		}
+	}
+	mdb_cursor_close(cur);
+	return found;
+}
+
+typedef int (*doc_walk_fn)(uint64_t id, const char *json, size_t len,
+    uint64_t flags, void *arg);
+
+/*
+ * One entry of the time index, checked against its document.  A document
+ * that fails its checksum is passed to fn as DOC_DAMAGED; an entry that
+ * names no document, or one of another time, as DOC_DAMAGED_INDEX: the
+ * entry is damaged, and the document it stood for lost its entry, which
+ * the sweep finds.  Returns fn's value, or minus an LMDB error.
+ */
+static int
+doc_walk_one(struct docs *d, MDB_txn *txn, struct doc_cursor *pos,
+    doc_walk_fn fn, void *arg)
+{
+	struct doc_rec r;
+	int rc = doc_read(d, txn, pos->id, &r);
+
+	if (rc == MDB_CORRUPTED)
+		return fn(pos->id, NULL, 0, DOC_DAMAGED, arg);
+	if (rc == MDB_NOTFOUND || (rc == 0 && r.fetched_ms != pos->ms)) {
+		pos->damaged = true;
+		return fn(pos->id, NULL, 0, DOC_DAMAGED_INDEX, arg);
+	}
+	if (rc != 0)
+		return -rc;
+	return fn(pos->id, r.json, r.len, r.flags, arg);
+}
+
+/* The time index's walk (see doc_walk). */
+static int
+doc_walk_times(struct docs *d, MDB_txn *txn, struct doc_cursor *pos,
+    size_t max, doc_walk_fn fn, void *arg, size_t *n)
 {
 	unsigned char key[16];
 	MDB_val k = { sizeof(key), key }, v;
 	MDB_cursor *cur;
 	int rc, stop = 0;
 
-	*n = 0;
 	if ((rc = mdb_cursor_open(txn, d->by_time, &cur)) != 0)
 		return rc;
 	time_key(key, pos->ms, pos->id);
@@ -230,20 +392,334 @@ doc_walk(struct docs *d, MDB_txn *txn, struct doc_cursor *pos, size_t max,
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	for (; rc == 0 && *n < max && !stop;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		const char *json;
-		uint64_t flags;
-		size_t len;
-
-		if (k.mv_size != sizeof(key))
+		(*n)++;
+		if (k.mv_size != sizeof(key)) {
+			pos->damaged = true;
+			stop = fn(0, NULL, 0, DOC_DAMAGED_INDEX, arg);
 			continue;
+		}
 		pos->ms = store_get_be64(k.mv_data);
 		pos->id = store_get_be64((unsigned char *)k.mv_data + 8);
+		stop = doc_walk_one(d, txn, pos, fn, arg);
+	}
+	mdb_cursor_close(cur);
+	if (stop < 0)
+		return -stop;
+	if (rc == 0 && (*n >= max || stop))
+		return 0;
+	return rc;
+}
+
+/* Whether the time index may have lost documents: a damaged entry was
+ * met, or it has fewer entries than there are documents. */
+static bool
+doc_index_lost(struct docs *d, MDB_txn *txn, const struct doc_cursor *pos)
+{
+	MDB_stat a, b;
+
+	if (pos->damaged)
+		return true;
+	return mdb_stat(txn, d->docs, &a) == 0 &&
+	    mdb_stat(txn, d->by_time, &b) == 0 && b.ms_entries < a.ms_entries;
+}
+
+/* The sweep: documents by id after pos->id that have no time index entry
+ * (and were fetched at or after since). */
+static int
+doc_walk_sweep(struct docs *d, MDB_txn *txn, struct doc_cursor *pos,
+    size_t max, doc_walk_fn fn, void *arg, size_t *n)
+{
+	uint64_t start = pos->id + 1;
+	MDB_val k = { sizeof(start), &start }, v;
+	MDB_cursor *cur;
+	int rc, stop = 0;
+
+	if ((rc = mdb_cursor_open(txn, d->docs, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    *n < max && !stop; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct doc_rec r;
+		uint64_t id, ms;
+		int got;
+
+		if (k.mv_size != sizeof(id) || v.mv_size < sizeof(ms))
+			continue;
+		memcpy(&id, k.mv_data, sizeof(id));
+		got = doc_decode(&v, &r);
+		/* A damaged one's time is read raw: if its entry is there,
+		 * the time walk reported it already. */
+		memcpy(&ms, v.mv_data, sizeof(ms));
+		if (got == 0)
+			ms = r.fetched_ms;
+		if (ms < pos->since || doc_indexed(d, txn, ms, id))
+			continue;
 		(*n)++;
-		if (doc_get_text(d, txn, pos->id, &json, &len, &flags) == 0)
-			stop = fn(pos->id, json, len, flags, arg);
+		pos->id = id;
+		pos->ms = ms;
+		stop = got == 0 ? fn(id, r.json, r.len, r.flags, arg) :
+		    fn(id, NULL, 0, DOC_DAMAGED, arg);
 	}
 	mdb_cursor_close(cur);
 	if (rc == 0 && (*n >= max || stop))
 		return 0;
+	return rc;
+}
+
+int
+doc_walk(struct docs *d, MDB_txn *txn, struct doc_cursor *pos, size_t max,
+    int (*fn)(uint64_t id, const char *json, size_t len, uint64_t flags,
+    void *arg), void *arg, size_t *n)
+{
+	int rc = MDB_NOTFOUND;
+
+	*n = 0;
+	if (!pos->started) {
+		pos->since = pos->ms;
+		pos->started = true;
+	}
+	if (!pos->sweep) {
+		rc = doc_walk_times(d, txn, pos, max, fn, arg, n);
+		if (rc != MDB_NOTFOUND || !doc_index_lost(d, txn, pos))
+			return rc;
+		pos->sweep = true;
+		pos->id = 0;
+		if (*n >= max)
+			return 0;
+	}
+	return doc_walk_sweep(d, txn, pos, max, fn, arg, n);
+}
+
+/* Rewrites the version 1 documents among up to DOC_UPGRADE_BATCH after
+ * *after; *end once none is left. */
+static int
+doc_upgrade_batch(struct docs *d, MDB_txn *txn, uint64_t *after, bool *end)
+{
+	uint64_t ids[DOC_UPGRADE_BATCH], start = *after + 1;
+	MDB_val k = { sizeof(start), &start }, v;
+	size_t n = 0;
+	MDB_cursor *cur;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, d->docs, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    n < ARRAY_LEN(ids); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != sizeof(uint64_t))
+			continue;
+		memcpy(after, k.mv_data, sizeof(*after));
+		if (v.mv_size >= DOC_HEADER &&
+		    ((unsigned char *)v.mv_data)[8] != DOC_RECORD_VERSION)
+			ids[n++] = *after;
+	}
+	mdb_cursor_close(cur);
+	*end = rc == MDB_NOTFOUND;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		MDB_val key = { sizeof(ids[i]), &ids[i] }, val;
+		struct doc_rec r;
+		struct doc_disk h;
+
+		/* A damaged record stays as it is: readers refuse it. */
+		if (doc_read(d, txn, ids[i], &r) != 0 ||
+		    r.version != DOC_RECORD_V1)
+			continue;
+		h = (struct doc_disk){ .fetched_ms = r.fetched_ms,
+		    .version = DOC_RECORD_VERSION, .flags = (uint16_t)r.flags };
+		h.sum = store_sum(&h, sizeof(h), r.json, r.len);
+		/* Same size: the header is rewritten in place. */
+		if ((rc = mdb_get(txn, d->docs, &key, &val)) != 0)
+			break;
+		char *copy = malloc(val.mv_size);
+		if (copy == NULL)
+			return ENOMEM;
+		memcpy(copy, val.mv_data, val.mv_size);
+		memcpy(copy, &h, sizeof(h));
+		val.mv_data = copy;
+		rc = mdb_put(txn, d->docs, &key, &val, 0);
+		free(copy);
+	}
+	return rc;
+}
+
+int
+doc_upgrade(struct docs *d, struct store *s)
+{
+	uint64_t after = 0, start, fmt;
+	bool end = false;
+	char err[256];
+	MDB_txn *txn;
+	int rc;
+
+	while (!end) {
+		start = after;
+		if ((rc = store_txn_write(s, &txn)) != 0)
+			return rc;
+		fmt = store_counter_get(s, txn, "format.docs");
+		if (fmt >= DOC_RECORD_VERSION) {
+			mdb_txn_abort(txn);
+			return 0;
+		}
+		rc = doc_upgrade_batch(d, txn, &after, &end);
+		if (rc == 0 && end)
+			rc = store_counter_add(s, txn, "format.docs",
+			    (int64_t)(DOC_RECORD_VERSION - fmt));
+		if (rc == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		if (rc == MDB_MAP_FULL && store_grow(s, err, sizeof(err)) == 0) {
+			after = start;
+			end = false;
+			continue;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* --- sluiced --check ----------------------------------------------- */
+
+struct doc_checker {
+	struct docs	*d;
+	MDB_txn		*txn;
+	void		(*fn)(const char *problem, void *arg);
+	void		*arg;
+};
+
+static void
+doc_problem(struct doc_checker *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+doc_problem(struct doc_checker *c, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	c->fn(line, c->arg);
+}
+
+/* Every document: its checksum, its time index entry. */
+static int
+doc_check_docs(struct doc_checker *c, uint64_t *docs)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(c->txn, c->d->docs, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct doc_rec r;
+		uint64_t id;
+
+		(*docs)++;
+		if (k.mv_size != sizeof(id)) {
+			doc_problem(c, "docs: a key of %zu bytes", k.mv_size);
+			continue;
+		}
+		memcpy(&id, k.mv_data, sizeof(id));
+		if (doc_decode(&v, &r) != 0)
+			doc_problem(c, "document %llu: damaged (its checksum "
+			    "does not match)", (unsigned long long)id);
+		else if (!doc_indexed(c->d, c->txn, r.fetched_ms, id))
+			doc_problem(c, "document %llu: not in the time index "
+			    "(export would not find it)",
+			    (unsigned long long)id);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Every time index entry names a document of that time. */
+static int
+doc_check_times(struct doc_checker *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(c->txn, c->d->by_time, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t ms, id;
+		struct doc_rec r;
+		int got;
+
+		if (k.mv_size != 16) {
+			doc_problem(c, "time index: a key of %zu bytes",
+			    k.mv_size);
+			continue;
+		}
+		ms = store_get_be64(k.mv_data);
+		id = store_get_be64((unsigned char *)k.mv_data + 8);
+		got = doc_read(c->d, c->txn, id, &r);
+		if (got == MDB_NOTFOUND)
+			doc_problem(c, "time index: entry %llu/%llu names no "
+			    "document", (unsigned long long)ms,
+			    (unsigned long long)id);
+		else if (got == 0 && r.fetched_ms != ms)
+			doc_problem(c, "time index: entry %llu/%llu, but "
+			    "document %llu was fetched at %llu",
+			    (unsigned long long)ms, (unsigned long long)id,
+			    (unsigned long long)id,
+			    (unsigned long long)r.fetched_ms);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Every recorded copy and its first are documents. */
+static int
+doc_check_dups(struct doc_checker *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v, dv;
+	int rc;
+
+	if ((rc = mdb_cursor_open(c->txn, c->d->dups, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t ids[2];
+
+		if (k.mv_size != 16) {
+			doc_problem(c, "dups: a key of %zu bytes", k.mv_size);
+			continue;
+		}
+		ids[0] = store_get_be64(k.mv_data);
+		ids[1] = store_get_be64((unsigned char *)k.mv_data + 8);
+		for (int i = 0; i < 2; i++)
+			if (mdb_get(c->txn, c->d->docs, &(MDB_val){
+			    sizeof(ids[i]), &ids[i] }, &dv) == MDB_NOTFOUND)
+				doc_problem(c, "dups: %llu copies %llu, but "
+				    "document %llu is missing",
+				    (unsigned long long)ids[1],
+				    (unsigned long long)ids[0],
+				    (unsigned long long)ids[i]);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+doc_check(struct docs *d, MDB_txn *txn,
+    void (*fn)(const char *problem, void *arg), void *arg, uint64_t *docs)
+{
+	struct doc_checker c = { d, txn, fn, arg };
+	int rc;
+
+	*docs = 0;
+	if ((rc = doc_check_docs(&c, docs)) == 0 &&
+	    (rc = doc_check_times(&c)) == 0)
+		rc = doc_check_dups(&c);
 	return rc;
 }

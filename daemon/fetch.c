@@ -43,6 +43,7 @@ struct fetch_opts {
 	size_t		 max_body;
 	char		*user_agent;		/* NULL = none */
 	char		*accept_language;	/* "Accept-Language: ..." or NULL */
+	bool		 capture;		/* keep each hop's raw headers */
 };
 
 /* One socket libcurl asked us to watch (curl_multi_assign()'s pointer). */
@@ -68,6 +69,8 @@ struct xfer {
 	void		*guard_arg;
 	long		 follow;	/* fetch_req.follow */
 	bool		 in_body;	/* later header lines are trailers */
+	bool		 capture;	/* fetch_opts.capture when started */
+	struct fetch_hop *hop;		/* the last of res->hops */
 	bool		 blocked;	/* the guard refused an address */
 	char		 blocked_addr[INET6_ADDRSTRLEN]; /* the last one */
 	bool		 reap;		/* end it from the reap event */
@@ -170,6 +173,7 @@ opts_from_config(struct fetch_opts *o, const struct config *cfg, char *err,
 	/* struct buf needs max + 1 to fit in a size_t. */
 	o->max_body = cfg->max_body > SIZE_MAX / 2 ? SIZE_MAX / 2 :
 	    (size_t)cfg->max_body;
+	o->capture = cfg->warc_dir != NULL && *cfg->warc_dir != '\0';
 	if (cfg->user_agent != NULL && *cfg->user_agent != '\0') {
 		o->user_agent = strdup(cfg->user_agent);
 		if (o->user_agent == NULL)
@@ -359,6 +363,77 @@ xfer_capture(struct xfer *x, const char *line, size_t len)
 	return 0;
 }
 
+/*
+ * Capture: a hop begins with each request libcurl sends (each redirect it
+ * follows sends one).  A request written in several pieces stays one hop.
+ */
+static struct fetch_hop *
+xfer_hop(struct xfer *x, bool request)
+{
+	struct fetch_hop *h = x->hop;
+	char *s = NULL;
+
+	if (h != NULL && (!request || h->response.len == 0))
+		return h;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return NULL;
+	/* Headers are capped by libcurl (CURL_MAX_HTTP_HEADER). */
+	buf_init(&h->request, SIZE_MAX / 2);
+	buf_init(&h->response, SIZE_MAX / 2);
+	h->date_ms = now_ms();
+	if (curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &s) ==
+	    CURLE_OK && s != NULL)
+		h->url = strdup(s);
+	s = NULL;
+	if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &s) == CURLE_OK &&
+	    s != NULL)
+		snprintf(h->ip, sizeof(h->ip), "%s", s);
+	if (x->hop != NULL)
+		x->hop->next = h;
+	else
+		x->res->hops = h;
+	x->hop = h;
+	return h;
+}
+
+/* Keeps a response header line as it came, for the WARC record.  A new
+ * status line after a 1xx replaces that interim block. */
+static int
+xfer_capture_line(struct xfer *x, const char *line, size_t len, bool status)
+{
+	struct fetch_hop *h = xfer_hop(x, false);
+
+	if (h == NULL)
+		return -1;
+	if (status) {
+		buf_reset(&h->response);
+		if (h->ip[0] == '\0') {
+			char *ip = NULL;
+			if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP,
+			    &ip) == CURLE_OK && ip != NULL)
+				snprintf(h->ip, sizeof(h->ip), "%s", ip);
+		}
+	}
+	return buf_append(&h->response, line, len);
+}
+
+/* CURLOPT_DEBUGFUNCTION, set only for capture: the request headers as sent
+ * (CURLINFO_HEADER_OUT); everything else is ignored. */
+static int
+on_debug(CURL *easy, curl_infotype type, char *data, size_t len, void *arg)
+{
+	struct xfer *x = arg;
+	struct fetch_hop *h;
+
+	if (type != CURLINFO_HEADER_OUT)
+		return 0;
+	h = xfer_hop(x, true);
+	if (h == NULL || buf_append(&h->request, data, len) == -1)
+		xfer_fail(x, FETCH_ERR_INTERNAL, "out of memory for a capture");
+	return 0;
+}
+
 static size_t
 on_header(char *line, size_t size, size_t n, void *arg)
 {
@@ -367,15 +442,20 @@ on_header(char *line, size_t size, size_t n, void *arg)
 
 	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
 		xfer_new_response(x);
+		if (x->capture && xfer_capture_line(x, line, len, true) == -1)
+			goto oom;
 		return len;
 	}
 	if (x->in_body)
 		return len;
-	if (xfer_capture(x, line, len) == -1) {
-		xfer_fail(x, FETCH_ERR_INTERNAL, "out of memory for a header");
-		return 0;
-	}
+	if (x->capture && xfer_capture_line(x, line, len, false) == -1)
+		goto oom;
+	if (xfer_capture(x, line, len) == -1)
+		goto oom;
 	return len;
+oom:
+	xfer_fail(x, FETCH_ERR_INTERNAL, "out of memory for a header");
+	return 0;
 }
 
 /*
@@ -410,6 +490,10 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	if (b->len == 0)
 		xfer_presize(x, b, len);
 	if (len > x->max_body - b->len) {
+		/* A capture keeps what fits, for a record marked
+		 * WARC-Truncated: length. */
+		if (x->capture)
+			(void)buf_append(b, data, x->max_body - b->len);
 		xfer_fail(x, FETCH_ERR_TOO_LARGE,
 		    "decoded body exceeds max_body (%zu bytes)", x->max_body);
 		return 0;
@@ -468,6 +552,13 @@ xfer_setopt_io(struct xfer *x, const char *url)
 	SETOPT(e, rc, CURLOPT_PROXY, "");
 	if (x->headers != NULL)
 		SETOPT(e, rc, CURLOPT_HTTPHEADER, x->headers);
+	/* Capture: the request as sent comes only through the debug
+	 * callback, which libcurl calls only in verbose mode. */
+	if (x->capture) {
+		SETOPT(e, rc, CURLOPT_DEBUGFUNCTION, on_debug);
+		SETOPT(e, rc, CURLOPT_DEBUGDATA, x);
+		SETOPT(e, rc, CURLOPT_VERBOSE, 1L);
+	}
 	/* The address guard's seam (fetch_set_guard()). */
 	if (x->guard != NULL) {
 		SETOPT(e, rc, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
@@ -573,11 +664,13 @@ xfer_new(struct fetch *f, const struct fetch_req *req, char *err,
 	x->guard = f->guard;
 	x->guard_arg = f->guard_arg;
 	x->follow = req->follow;
+	x->capture = f->opts.capture;
 	x->res->job_id = req->job_id;
 	x->res->arg = req->arg;
 	x->res->retry_after_ms = -1;
 	x->res->started_ms = now_ms();
 	buf_init(&x->res->body, x->max_body);
+	buf_init(&x->res->cut_body, x->max_body);
 	x->easy = curl_easy_init();
 	if (x->easy == NULL)
 		goto oom;
@@ -666,7 +759,10 @@ xfer_result(struct xfer *x, CURLcode rc)
 	if (x->retry_after != NULL)
 		res->retry_after_ms = fetch_parse_retry_after(x->retry_after,
 		    now_ms());
-	if (res->error != FETCH_OK)
+	if (res->error != FETCH_OK && x->capture) {
+		res->cut_body = res->body;
+		buf_init(&res->body, x->max_body);
+	} else if (res->error != FETCH_OK)
 		buf_free(&res->body);
 	res->elapsed_ms = mono_ms() - x->t0;
 	res->sent_ms = res->started_ms;
@@ -1123,6 +1219,15 @@ fetch_result_free(struct fetch_result *res)
 	free(res->etag);
 	free(res->last_modified);
 	buf_free(&res->body);
+	buf_free(&res->cut_body);
+	while (res->hops != NULL) {
+		struct fetch_hop *h = res->hops;
+		res->hops = h->next;
+		free(h->url);
+		buf_free(&h->request);
+		buf_free(&h->response);
+		free(h);
+	}
 	free(res);
 }
 

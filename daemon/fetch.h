@@ -54,6 +54,22 @@ struct fetch_req {
 #define FETCH_FOLLOW_NONE	(-1L)
 
 /*
+ * One HTTP exchange of a transfer, as it went over the wire, kept only when
+ * fetch.capture is on (warc.dir is set): each redirect libcurl follows is a
+ * hop of its own.  The body is not here: the last hop's is the result's.
+ */
+struct fetch_hop {
+	char		*url;		/* the request's URL */
+	char		 ip[46];	/* the peer's address, or "" */
+	uint64_t	 date_ms;	/* now_ms() when the request went out */
+	struct buf	 request;	/* request line and headers as sent */
+	struct buf	 response;	/* status line and headers as received
+					   (the last block, after any 1xx);
+					   empty when no reply came */
+	struct fetch_hop *next;
+};
+
+/*
  * The headers are those of the final response (not of redirects or 1xx).
  * On an error, http_status and the headers are whatever arrived (useful in
  * logs) and body is empty; final_url is set when libcurl knew one.
@@ -78,6 +94,11 @@ struct fetch_result {
 	uint64_t	 elapsed_ms;
 	struct buf	 body;		/* decoded body, at most fetch.max_body;
 					 * data is NULL when len is 0 */
+	/* Capture only (struct config's warc_dir set), else NULL and empty: */
+	struct fetch_hop *hops;		/* in order; the last is the final */
+	struct buf	 cut_body;	/* on an error, the body received so
+					   far (up to max_body), for a
+					   truncated record */
 };
 
 /*
@@ -99,6 +120,7 @@ typedef void (*fetch_done_fn)(struct fetch_result *res, void *cbarg);
  *	max_redirects		0 = a redirect fails with FETCH_ERR_REDIRECTS
  *	user_agent		NULL or "" = no User-Agent header
  *	accept_language		NULL or "" = no Accept-Language header
+ *	warc_dir		NULL or "" = no capture (fetch_result.hops)
  * max_total, max_per_host and host_delay_ms belong to the caller's scheduler.
  */
 

@@ -18,6 +18,7 @@
 #include "queue.h"
 #include "sched.h"
 #include "util.h"
+#include "warc.h"
 
 struct lease_plan_ctx {
 	struct sched_calls calls;	/* first: calls.arg points here */
@@ -208,6 +209,7 @@ lease_robots_fetched(struct leases *ls, struct lease *l,
 		return;
 	}
 	rr->host = l->host;
+	rr->warc = warc_capture(ls->warc, r);
 	rr->r.policy = p;
 	rr->r.expires_ms = now + ttl;
 	if (p == ROBOTS_PARSE_BODY && r->body.len > 0) {
@@ -248,8 +250,10 @@ lease_cache_robots(void *arg, MDB_txn *txn, uint64_t now)
 	int rc = 0;
 
 	for (struct robots_result *r = ls->fetched; r != NULL && rc == 0;
-	    r = r->next)
+	    r = r->next) {
+		warc_put(ls->warc, r->warc);
 		rc = hosts_robots_put(ls->hosts, txn, r->host, &r->r);
+	}
 	return rc;
 }
 
@@ -266,6 +270,7 @@ lease_free_robots(struct leases *ls)
 	for (r = ls->fetched; r != NULL; r = next) {
 		next = r->next;
 		free(r->body);
+		warc_capture_free(r->warc);
 		free(r);
 	}
 	ls->fetched = NULL;

@@ -31,6 +31,8 @@ struct metrics;
 struct outcomes;
 struct queue;
 struct sched;
+struct warc;
+struct warc_capture;
 
 /* Robots redirects followed by libcurl itself (RFC 9309: at least 5). */
 #define ROBOTS_MAX_REDIRECTS	5
@@ -56,6 +58,7 @@ struct robots_result {
 	uint64_t	 host;
 	struct hosts_robots r;
 	char		*body;
+	struct warc_capture *warc;	/* its WARC records, or NULL */
 	struct robots_result *next;
 };
 
@@ -69,6 +72,7 @@ struct leases {
 	uint32_t	 refused;	/* robots.txt refusals this turn,
 					   counted after the commit */
 	struct metrics	*metrics;	/* or NULL */
+	struct warc	*warc;		/* NULL: capture off */
 	struct sched	*sched;
 	struct queue	*queue;
 	struct hosts	*hosts;

@@ -346,6 +346,13 @@ metrics_render(struct metrics *m, size_t *len)
 	    "Size of the LMDB map in bytes.");
 	fprintf(f, "sluice_store_map_bytes %llu\n",
 	    (unsigned long long)g.store_map);
+	metrics_head(f, "sluice_store_condition", "gauge",
+	    "1 for the store's condition: ok, full (store.map_size_max), "
+	    "disk_full (the state directory's file system), failing (other "
+	    "commit errors).");
+	for (int i = 0; i < 4 && g.store_conditions[i] != NULL; i++)
+		fprintf(f, "sluice_store_condition{condition=\"%s\"} %d\n",
+		    g.store_conditions[i], g.store_condition == i);
 
 	metrics_process(f, m);
 	if (fclose(f) != 0) {

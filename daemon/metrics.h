@@ -85,6 +85,9 @@ struct metrics_gauges {
 	uint64_t	 hosts_backoff;	/* paused after errors */
 	uint64_t	 store_used;
 	uint64_t	 store_map;
+	const char	*store_conditions[4];	/* ok, full, disk_full,
+						   failing: one is 1 */
+	int		 store_condition;
 	uint64_t	 now_ms;	/* scratch for the caller */
 };
 

@@ -122,14 +122,28 @@ ops_pending(const struct ops *o)
 	return o->head != NULL;
 }
 
+enum proto_err
+op_store_refusal(const struct store *s, const char **msg)
+{
+	if (s->condition == STORE_DISK_FULL) {
+		*msg = "the disk of the state directory is full; nothing was "
+		    "queued";
+		return PROTO_DISK_FULL;
+	}
+	*msg = "the store reached store.map_size_max; nothing was queued";
+	return PROTO_STORE_FULL;
+}
+
 static int
 op_apply_submit(struct ops *o, MDB_txn *txn, struct op *op, uint64_t now)
 {
 	int rc = 0;
 
 	if (o->store->full) {
-		op_refuse(op, PROTO_STORE_FULL, "the store reached "
-		    "store.map_size_max; nothing was queued");
+		const char *msg;
+		enum proto_err e = op_store_refusal(o->store, &msg);
+
+		op_refuse(op, e, msg);
 		return 0;
 	}
 	for (size_t i = 0; i < op->nurls && rc == 0; i++) {

@@ -100,6 +100,9 @@ int ops_apply(void *ops, MDB_txn *txn, uint64_t now);
 void ops_abort(void *ops);
 /* Gives every pending op the error e (the turn could not commit). */
 void ops_fail(struct ops *o, enum proto_err e, const char *msg);
+/* The error a submission into a full store gets: store_full at the cap,
+ * disk_full on a full disk; *msg is a static string. */
+enum proto_err op_store_refusal(const struct store *s, const char **msg);
 /* Takes the pending list, to answer it; the ops are op_free()d by the
  * taker.  Requests that arrive while it answers start a new list.  The
  * submissions it hands out with no error are counted in o->metrics. */

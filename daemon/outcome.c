@@ -25,6 +25,7 @@
 #include "sched.h"
 #include "url.h"
 #include "util.h"
+#include "warc.h"
 #include "work.h"
 
 void
@@ -157,6 +158,7 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 			return;
 		}
 		/* page_new freed neither: record the failure instead. */
+		c->warc = warc_capture(o->warc, r);
 		free(url);
 		snprintf(c->code, sizeof(c->code), "internal");
 		snprintf(c->msg, sizeof(c->msg), "out of memory");
@@ -165,6 +167,9 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 		outcome_add(o, c);
 		return;
 	}
+	/* The records travel with the completion and are written in the
+	 * turn that records it (a page's are built by its worker). */
+	c->warc = warc_capture(o->warc, r);
 	c->url = url;		/* named if the job fails for good */
 	if (r->error == FETCH_OK && r->http_status == 304)
 		c->not_modified = true;
@@ -203,6 +208,8 @@ outcome_page_done(struct work_item *it, void *arg)
 	assert(o->pages > 0);
 	o->pages--;
 	p->spare = NULL;
+	c->warc = p->warc;
+	p->warc = NULL;
 	if (o->metrics != NULL)
 		metrics_observe(&o->metrics->clean_duration,
 		    (double)p->clean_us / 1e6);
@@ -407,6 +414,7 @@ outcome_apply_one(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	int rc;
 
 	c->failed = false;
+	warc_put(o->warc, c->warc);
 	if (c->page != NULL)
 		return outcome_apply_done(o, txn, c, now);
 	if (c->redirect != NULL) {
@@ -490,6 +498,7 @@ outcome_free_list(struct outcomes *o)
 		page_free(c->page);
 		free(c->redirect);
 		free(c->url);
+		warc_capture_free(c->warc);
 		free(c);
 		n++;
 	}

@@ -36,6 +36,8 @@ struct page;
 struct page_opts;
 struct sched;
 struct url_opts;
+struct warc;
+struct warc_capture;
 struct work;
 struct work_item;
 
@@ -56,6 +58,7 @@ struct completion {
 	int64_t		 retry_after_ms;
 	uint64_t	 bytes;
 	char		*url;		/* the job's URL, or NULL */
+	struct warc_capture *warc;	/* its WARC records, or NULL */
 	bool		 failed;	/* failed for good (set by apply) */
 	struct completion *next;
 };
@@ -74,6 +77,7 @@ struct outcomes {
 	const struct url_opts *url_opts;
 	const struct page_opts *page_opts;
 	struct metrics	*metrics;	/* or NULL */
+	struct warc	*warc;		/* NULL: capture off */
 	uint64_t	 rate[OUTCOME_RATE_WINDOW];	/* jobs finished */
 	uint64_t	 rate_sec;
 	uint64_t	 started_mono;

@@ -8,9 +8,11 @@
 
 #include <zstd.h>
 
+#include "docjson.h"
 #include "fetch.h"
 #include "page.h"
 #include "util.h"
+#include "warc.h"
 
 struct page *
 page_new(uint64_t job_id, uint64_t host, char *url, struct fetch_result *res,
@@ -40,6 +42,7 @@ page_free(struct page *p)
 	if (p->doc != NULL)
 		json_decref(p->doc);
 	free(p->raw);
+	warc_capture_free(p->warc);
 	free(p->spare);		/* a completion with nothing to free inside */
 	free(p);
 }
@@ -133,6 +136,7 @@ page_doc(struct page *p, const struct sluice_extract_doc *d)
 	json_object_set_new(o, "language", str_or_null(d->language));
 	json_object_set_new(o, "author", str_or_null(d->author));
 	json_object_set_new(o, "date", str_or_null(d->date));
+	docjson_more(o, sluice_extract_doc_more(d));
 	json_object_set_new(o, "sitename", str_or_null(d->sitename));
 	json_object_set_new(o, "description", str_or_null(d->description));
 	json_object_set_new(o, "canonical_url", str_or_null(d->canonical_url));
@@ -176,4 +180,7 @@ page_run(struct work_item *it)
 out:
 	sluice_extract_doc_free(&d);
 	p->clean_us = mono_us() - t0;
+	/* Here rather than on the loop thread: compressing the body costs
+	 * about as much as cleaning it. */
+	p->warc = warc_capture(p->opts.warc, r);
 }

@@ -21,12 +21,15 @@
 #include "work.h"
 
 struct fetch_result;
+struct warc;
+struct warc_capture;
 
 struct page_opts {
 	struct sluice_extract_opts	 extract;
 	struct dedup_opts	 dedup;
 	bool			 keep_raw;
 	int			 zstd_level;
+	const struct warc	*warc;		/* capture, or NULL */
 };
 
 struct page {
@@ -44,6 +47,7 @@ struct page {
 	void			*raw;		/* zstd frame, or NULL */
 	size_t			 raw_len;
 	struct dedup_sig	 sig;
+	struct warc_capture	*warc;		/* its WARC records, or NULL */
 	uint64_t		 fetched_ms;
 	uint64_t		 clean_us;	/* page_run()'s time */
 	/* the completion that will carry the page back (outcome.c), owned

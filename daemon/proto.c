@@ -26,7 +26,7 @@ struct arg_spec {
 	long long	 min, max;
 };
 
-#define PROTO_MAX_ARGS	6
+#define PROTO_MAX_ARGS	8
 #define TAG		{ "tag", ARG_ANY, 0, 0 }
 #define ID		{ "id", ARG_UINT, 1, (long long)9007199254740991LL }
 #define TIMEOUT		{ "timeout", ARG_UINT, 0, 30LL * 86400 }
@@ -50,7 +50,10 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
 	[CMD_DOC] = { "doc", { TAG, ID, { "url", ARG_STRING, 0, 0 },
 	    { "raw", ARG_BOOL, 0, 0 } } },
 	[CMD_EXPORT] = { "export", { TAG, { "since", ARG_TIME, 0, 0 },
-	    { "include_duplicates", ARG_BOOL, 0, 0 } } },
+	    { "include_duplicates", ARG_BOOL, 0, 0 },
+	    { "duplicates", ARG_STRING, 0, 0 }, { "host", ARG_STRING, 0, 0 },
+	    { "min_words", ARG_UINT, 0, 1000000000 },
+	    { "format", ARG_STRING, 0, 0 } } },
 	[CMD_PAUSE] = { "pause", { TAG } },
 	[CMD_RESUME] = { "resume", { TAG } },
 	[CMD_CANCEL] = { "cancel", { TAG, ID } },
@@ -75,6 +78,8 @@ static const char *const err_codes[] = {
 	[PROTO_NOT_FOUND] = "not_found",
 	[PROTO_CONFLICT] = "conflict",
 	[PROTO_STORE_FULL] = "store_full",
+	[PROTO_DISK_FULL] = "disk_full",
+	[PROTO_DAMAGED] = "damaged",
 	[PROTO_BUSY] = "busy",
 	[PROTO_SHUTTING_DOWN] = "shutting_down",
 	[PROTO_TIMEOUT] = "timeout",

@@ -7,6 +7,8 @@
  * counts cannot drift apart.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +20,44 @@
 #include "url.h"
 #include "util.h"
 
-#define JOB_RECORD_VERSION	1
+#define JOB_RECORD_V1		1	/* no checksum: still read */
+#define JOB_RECORD_VERSION	2
+/* Job records rewritten per transaction when a store is upgraded. */
+#define JOB_UPGRADE_BATCH	10000
 
 /* On-disk job record: this header, then url_len bytes of URL, code_len
  * bytes of error code, msg_len bytes of error message, fetch_len bytes of
  * the current hop's URL, and hops 64-bit hashes of the hop URLs.  Host
  * byte order, like LMDB itself.  Variable parts keep the common record
- * (no error, no redirect) small: every byte is paid once per job. */
+ * (no error, no redirect) small: every byte is paid once per job.  The
+ * checksum (store_sum: the header with sum zeroed, then the rest) sits
+ * where version 1 had padding, so the record did not grow. */
 struct job_disk {
+	uint8_t		 version;
+	uint8_t		 state;
+	uint8_t		 code_len;
+	uint8_t		 reserved;
+	uint32_t	 sum;
+	uint16_t	 url_len;
+	uint16_t	 msg_len;
+	uint16_t	 fetch_len;
+	uint16_t	 reserved2;
+	int32_t		 priority;
+	uint32_t	 attempts;
+	uint32_t	 http_status;
+	uint32_t	 hops;
+	uint64_t	 host;
+	uint64_t	 url_host;
+	uint64_t	 created_ms;
+	uint64_t	 updated_ms;
+	uint64_t	 not_before_ms;
+	uint64_t	 finished_ms;
+	uint64_t	 doc_id;
+};
+_Static_assert(sizeof(struct job_disk) == 88, "job_disk has no padding");
+
+/* Version 1, read until the store's records are rewritten (queue_open). */
+struct job_disk1 {
 	uint8_t		 version;
 	uint8_t		 state;
 	uint8_t		 code_len;
@@ -45,6 +77,8 @@ struct job_disk {
 	uint64_t	 finished_ms;
 	uint64_t	 doc_id;
 };
+_Static_assert(sizeof(struct job_disk1) == sizeof(struct job_disk),
+    "both versions' headers are 88 bytes");
 
 #define READY_KEY_LEN	20
 #define DELAYED_KEY_LEN	16
@@ -88,6 +122,7 @@ counter_field(struct queue_counts *c, size_t i)
 
 static int queue_intake_load(struct queue *q);
 static int index_at_open(struct queue *q);
+static int queue_upgrade(struct queue *q);
 
 int
 queue_open(struct queue *q, struct store *s)
@@ -126,7 +161,97 @@ queue_open(struct queue *q, struct store *s)
 	q->index_from = q->next_id - store_counter_get(s, txn, "unindexed");
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		return rc;
+	if ((rc = queue_upgrade(q)) != 0)
+		return rc;
 	return q->index_from < q->next_id ? index_at_open(q) : 0;
+}
+
+static int queue_job_put(struct queue *q, MDB_txn *txn, const struct job *j,
+    unsigned flags);
+
+/* Rewrites the version 1 records among up to JOB_UPGRADE_BATCH jobs after
+ * *after; *end once none is left. */
+static int
+queue_upgrade_batch(struct queue *q, MDB_txn *txn, uint64_t *after,
+    bool *end)
+{
+	uint64_t ids[256], start = *after + 1;
+	MDB_val k = { sizeof(start), &start }, v;
+	size_t n = 0, seen = 0;
+	MDB_cursor *cur;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, q->jobs, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    n < ARRAY_LEN(ids) && seen < JOB_UPGRADE_BATCH;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), seen++) {
+		if (k.mv_size != sizeof(uint64_t))
+			continue;
+		memcpy(after, k.mv_data, sizeof(*after));
+		if (v.mv_size > 0 && *(unsigned char *)v.mv_data ==
+		    JOB_RECORD_V1)
+			ids[n++] = *after;
+	}
+	mdb_cursor_close(cur);
+	*end = rc == MDB_NOTFOUND;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct job j;
+
+		/* A damaged record stays as it is, for sluiced --check. */
+		if (queue_get(q, txn, ids[i], &j) != 0)
+			continue;
+		rc = queue_job_put(q, txn, &j, 0);
+		queue_job_free(&j);
+	}
+	return rc;
+}
+
+/*
+ * Store format 4 gave job records a checksum.  Rewrites the version 1
+ * records once per store, in batches, until the counter "format.jobs"
+ * says it is done; a crash midway starts over, and records already
+ * rewritten are passed by.
+ */
+static int
+queue_upgrade(struct queue *q)
+{
+	uint64_t after = 0, start, fmt;
+	bool end = false;
+	char err[256];
+	MDB_txn *txn;
+	int rc;
+
+	while (!end) {
+		start = after;
+		if ((rc = store_txn_write(q->store, &txn)) != 0)
+			return rc;
+		fmt = store_counter_get(q->store, txn, "format.jobs");
+		if (fmt >= JOB_RECORD_VERSION) {
+			mdb_txn_abort(txn);
+			return 0;
+		}
+		rc = queue_upgrade_batch(q, txn, &after, &end);
+		if (rc == 0 && end)
+			rc = store_counter_add(q->store, txn, "format.jobs",
+			    (int64_t)(JOB_RECORD_VERSION - fmt));
+		if (rc == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		if (rc == MDB_MAP_FULL && store_grow(q->store, err,
+		    sizeof(err)) == 0) {
+			after = start;
+			end = false;
+			continue;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* Indexes what a crash left unindexed, before anyone looks. */
@@ -259,16 +384,55 @@ static int settle(struct queue *q, MDB_txn *txn, uint64_t now);
 
 /* --- records ------------------------------------------------------- */
 
+/* Reads a version 1 header as version 2's. */
+static void
+queue_job_header_v1(const void *data, struct job_disk *d)
+{
+	struct job_disk1 o;
+
+	memcpy(&o, data, sizeof(o));
+	*d = (struct job_disk){ .version = o.version, .state = o.state,
+	    .code_len = o.code_len, .url_len = o.url_len,
+	    .msg_len = o.msg_len, .fetch_len = o.fetch_len,
+	    .priority = o.priority, .attempts = o.attempts,
+	    .http_status = o.http_status, .hops = o.hops, .host = o.host,
+	    .url_host = o.url_host, .created_ms = o.created_ms,
+	    .updated_ms = o.updated_ms, .not_before_ms = o.not_before_ms,
+	    .finished_ms = o.finished_ms, .doc_id = o.doc_id };
+}
+
+/* Checks a record's version and checksum and reads its header: 0, or
+ * MDB_CORRUPTED for a damaged record. */
+static int
+queue_job_header(const MDB_val *v, struct job_disk *d)
+{
+	const unsigned char *data = v->mv_data;
+	uint32_t sum;
+
+	if (v->mv_size < sizeof(*d))
+		return MDB_CORRUPTED;
+	if (data[0] == JOB_RECORD_V1) {
+		queue_job_header_v1(data, d);
+		return 0;
+	}
+	memcpy(d, data, sizeof(*d));
+	sum = d->sum;
+	d->sum = 0;
+	if (d->version != JOB_RECORD_VERSION || sum != store_sum(d,
+	    sizeof(*d), data + sizeof(*d), v->mv_size - sizeof(*d)))
+		return MDB_CORRUPTED;
+	return 0;
+}
+
 static int
 queue_job_decode(const MDB_val *v, struct job *j)
 {
 	struct job_disk d;
 	const char *p = (const char *)v->mv_data + sizeof(d);
 
-	if (v->mv_size < sizeof(d))
+	if (queue_job_header(v, &d) != 0)
 		return MDB_CORRUPTED;
-	memcpy(&d, v->mv_data, sizeof(d));
-	if (d.version != JOB_RECORD_VERSION || d.state >= JOB_NSTATES ||
+	if (d.state >= JOB_NSTATES ||
 	    d.hops > QUEUE_MAX_HOPS || d.code_len >= JOB_ERROR_CODE_MAX ||
 	    v->mv_size != sizeof(d) + d.url_len + d.code_len + d.msg_len +
 	    d.fetch_len + d.hops * sizeof(uint64_t))
@@ -316,6 +480,7 @@ queue_job_put(struct queue *q, MDB_txn *txn, const struct job *j, unsigned flags
 	size_t cl = strnlen(j->error_code, JOB_ERROR_CODE_MAX - 1);
 	struct job_disk d = {
 		.version = JOB_RECORD_VERSION, .state = (uint8_t)j->state,
+		.sum = 0, .reserved = 0, .reserved2 = 0,
 		.code_len = (uint8_t)cl,
 		.url_len = (uint16_t)ul, .msg_len = (uint16_t)ml,
 		.fetch_len = (uint16_t)fl, .hops = j->hops,
@@ -346,6 +511,11 @@ queue_job_put(struct queue *q, MDB_txn *txn, const struct job *j, unsigned flags
 		memcpy(p + cl + ml, j->fetch_url, fl);
 	if (vl > 0)
 		memcpy(p + cl + ml + fl, j->visited, vl);
+	/* d has no padding: its bytes are those just written. */
+	d.sum = store_sum(&d, sizeof(d), (char *)v.mv_data + sizeof(d),
+	    v.mv_size - sizeof(d));
+	memcpy((char *)v.mv_data + offsetof(struct job_disk, sum), &d.sum,
+	    sizeof(d.sum));
 	return 0;
 }
 
@@ -722,9 +892,10 @@ queue_intake_lookup(struct queue *q, MDB_txn *txn, const char *url, uint64_t has
 			continue;	/* indexed: urls has it */
 		if ((rc = mdb_get(txn, q->jobs, &k, &v)) != 0)
 			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-		if (v.mv_size < sizeof(d))
-			return MDB_CORRUPTED;
-		memcpy(&d, v.mv_data, sizeof(d));
+		if (queue_job_header(&v, &d) != 0) {
+			q->damaged++;
+			continue;	/* damaged: a new job is made */
+		}
 		if (d.url_len == len && v.mv_size >= sizeof(d) + len &&
 		    memcmp((char *)v.mv_data + sizeof(d), url, len) == 0) {
 			*id = cand;
@@ -862,9 +1033,17 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 
 	k.mv_size = queue_url_key(url, key);
 	rc = mdb_get(txn, q->urls, &k, &v);
-	if (rc == 0 && v.mv_size == 8)
-		return submit_existing(q, txn, store_get_be64(v.mv_data),
+	if (rc == 0 && v.mv_size == 8) {
+		rc = submit_existing(q, txn, store_get_be64(v.mv_data),
 		    force, priority, now, r);
+		if (rc != MDB_CORRUPTED)
+			return rc;
+		/* Its job is damaged: the URL gets a new one. */
+		q->damaged++;
+		if ((rc = mdb_del(txn, q->urls, &k, NULL)) != 0)
+			return rc;
+		rc = MDB_NOTFOUND;
+	}
 	if (rc != MDB_NOTFOUND)
 		return rc ? rc : MDB_CORRUPTED;
 	/* An unindexed job is queued, which --force leaves as it is. */
@@ -927,8 +1106,16 @@ queue_promote(struct queue *q, MDB_txn *txn, uint64_t now,
 			*next_due = due;
 			break;
 		}
-		if ((rc = mdb_cursor_del(cur, 0)) != 0 ||
-		    (rc = queue_get(q, txn, id, &j)) != 0)
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		/* A damaged job leaves the queue (sluiced --check names
+		 * it): one bad record must not stop every turn. */
+		if ((rc = queue_get(q, txn, id, &j)) == MDB_CORRUPTED) {
+			q->damaged++;
+			rc = 0;
+			continue;
+		}
+		if (rc != 0)
 			break;
 		ready_key(key, j.host, j.priority, j.id);
 		rc = index_op(txn, q->ready, key, sizeof(key), true);
@@ -955,10 +1142,32 @@ queue_peek(struct queue *q, MDB_txn *txn, uint64_t host, int32_t *priority,
 	rc = mdb_cursor_open(txn, q->ready, &cur);
 	if (rc != 0)
 		return rc;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	if (rc == 0 && (k.mv_size != READY_KEY_LEN ||
-	    store_get_be64(k.mv_data) != host))
-		rc = MDB_NOTFOUND;
+	for (;;) {
+		MDB_val jk = { 8, NULL }, jv;
+		struct job_disk d;
+		uint64_t jid;
+
+		k.mv_size = sizeof(key);
+		k.mv_data = key;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && (k.mv_size != READY_KEY_LEN ||
+		    store_get_be64(k.mv_data) != host))
+			rc = MDB_NOTFOUND;
+		if (rc != 0)
+			break;
+		/* A damaged job leaves the queue (sluiced --check names
+		 * it), or every turn would fail on it. */
+		jid = store_get_be64((unsigned char *)k.mv_data + 12);
+		jk.mv_data = &jid;
+		rc = mdb_get(txn, q->jobs, &jk, &jv);
+		if (rc == 0 && queue_job_header(&jv, &d) == 0)
+			break;
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+		q->damaged++;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
 	if (rc == 0) {
 		const unsigned char *p = k.mv_data;
 		*priority = (int32_t)(0x80000000u - store_get_be32(p + 8));
@@ -1211,8 +1420,10 @@ queue_retry_failed(struct queue *q, MDB_txn *txn, uint64_t now, uint64_t *n)
 		rc = queue_retry(q, txn, ids[i], now);
 		if (rc == 0)
 			(*n)++;
-		else if (rc == MDB_KEYEXIST)
-			rc = 0;
+		else if (rc == MDB_KEYEXIST || rc == MDB_CORRUPTED) {
+			q->damaged += rc == MDB_CORRUPTED;
+			rc = 0;		/* damaged: for sluiced --check */
+		}
 	}
 	free(ids);
 	return rc;
@@ -1230,6 +1441,12 @@ queue_recover(struct queue *q, MDB_txn *txn, uint64_t *n)
 		struct job j;
 
 		rc = queue_get(q, txn, ids[i], &j);
+		if (rc == MDB_CORRUPTED) {
+			/* Left as it is, for sluiced --check to name. */
+			q->damaged++;
+			rc = 0;
+			continue;
+		}
 		if (rc != 0)
 			break;
 		j.not_before_ms = 0;
@@ -1259,6 +1476,11 @@ queue_walk(struct queue *q, MDB_txn *txn, uint64_t after_id, int state,
 		if (k.mv_size != sizeof(uint64_t))
 			continue;
 		rc = queue_job_decode(&v, &j);
+		if (rc == MDB_CORRUPTED) {
+			q->damaged++;
+			rc = 0;		/* sluiced --check names it */
+			continue;
+		}
 		if (rc != 0)
 			break;
 		memcpy(&j.id, k.mv_data, sizeof(j.id));
@@ -1299,4 +1521,176 @@ queue_ready_hosts(struct queue *q, MDB_txn *txn,
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+/* --- sluiced --check ----------------------------------------------- */
+
+struct queue_checker {
+	struct queue	*q;
+	MDB_txn		*txn;
+	void		(*fn)(const char *problem, void *arg);
+	void		*arg;
+	uint64_t	 states[JOB_NSTATES];
+};
+
+static void
+queue_problem(struct queue_checker *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+queue_problem(struct queue_checker *c, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	c->fn(line, c->arg);
+}
+
+static bool
+queue_has_key(MDB_txn *txn, MDB_dbi dbi, const unsigned char *key,
+    size_t len)
+{
+	MDB_val v;
+
+	return mdb_get(txn, dbi, &(MDB_val){ len, (void *)key }, &v) == 0;
+}
+
+/* Is j in the index its state says, and its URL in urls? */
+static void
+queue_check_job(struct queue_checker *c, const struct job *j)
+{
+	unsigned char key[URL_KEY_MAX];
+	bool in = true;
+
+	c->states[j->state]++;
+	if (j->id >= c->q->index_from)
+		return;		/* unindexed: only the intake knows it */
+	switch (j->state) {
+	case JOB_QUEUED:
+		ready_key(key, j->host, j->priority, j->id);
+		in = queue_has_key(c->txn, c->q->ready, key, READY_KEY_LEN);
+		store_put_be64(key, j->not_before_ms);
+		store_put_be64(key + 8, j->id);
+		in = in || queue_has_key(c->txn, c->q->delayed, key,
+		    DELAYED_KEY_LEN);
+		break;
+	case JOB_ACTIVE:
+	case JOB_FAILED:
+		store_put_be64(key, j->id);
+		in = queue_has_key(c->txn, j->state == JOB_ACTIVE ?
+		    c->q->active : c->q->failed, key, 8);
+		break;
+	default:
+		break;
+	}
+	if (!in)
+		queue_problem(c, "job %llu: %s, but not in that state's index",
+		    (unsigned long long)j->id, job_state_name(j->state));
+	if (!queue_has_key(c->txn, c->q->urls, key, queue_url_key(j->url,
+	    key)))
+		queue_problem(c, "job %llu: its URL is not in the URL index",
+		    (unsigned long long)j->id);
+}
+
+static int
+queue_check_jobs(struct queue_checker *c, uint64_t *jobs)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(c->txn, c->q->jobs, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct job j;
+		uint64_t id;
+
+		(*jobs)++;
+		if (k.mv_size != sizeof(id)) {
+			queue_problem(c, "jobs: a key of %zu bytes", k.mv_size);
+			continue;
+		}
+		memcpy(&id, k.mv_data, sizeof(id));
+		if (queue_job_decode(&v, &j) != 0) {
+			queue_problem(c, "job %llu: damaged (its checksum does "
+			    "not match)", (unsigned long long)id);
+			continue;
+		}
+		j.id = id;
+		queue_check_job(c, &j);
+		queue_job_free(&j);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Every entry of an index names a job in the index's state; idoff is
+ * where the id sits in the key. */
+static int
+queue_check_index(struct queue_checker *c, MDB_dbi dbi, const char *name,
+    size_t keylen, size_t idoff, enum job_state state)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(c->txn, dbi, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t id;
+		struct job j;
+		int got;
+
+		if (k.mv_size != keylen) {
+			queue_problem(c, "%s: a key of %zu bytes", name,
+			    k.mv_size);
+			continue;
+		}
+		id = store_get_be64((unsigned char *)k.mv_data + idoff);
+		got = queue_get(c->q, c->txn, id, &j);
+		if (got == MDB_NOTFOUND)
+			queue_problem(c, "%s: names job %llu, which does not "
+			    "exist", name, (unsigned long long)id);
+		if (got != 0)
+			continue;
+		if (j.state != state)
+			queue_problem(c, "%s: names job %llu, which is %s",
+			    name, (unsigned long long)id,
+			    job_state_name(j.state));
+		queue_job_free(&j);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+queue_check(struct queue *q, MDB_txn *txn,
+    void (*fn)(const char *problem, void *arg), void *arg, uint64_t *jobs)
+{
+	struct queue_checker c = { .q = q, .txn = txn, .fn = fn, .arg = arg };
+	int rc;
+
+	*jobs = 0;
+	if ((rc = queue_check_jobs(&c, jobs)) != 0 ||
+	    (rc = queue_check_index(&c, q->ready, "ready", READY_KEY_LEN, 12,
+	    JOB_QUEUED)) != 0 ||
+	    (rc = queue_check_index(&c, q->delayed, "delayed",
+	    DELAYED_KEY_LEN, 8, JOB_QUEUED)) != 0 ||
+	    (rc = queue_check_index(&c, q->active, "active", 8, 0,
+	    JOB_ACTIVE)) != 0 ||
+	    (rc = queue_check_index(&c, q->failed, "failed", 8, 0,
+	    JOB_FAILED)) != 0)
+		return rc;
+	for (int s = 0; s < JOB_NSTATES; s++)
+		if (c.states[s] != q->counts.state[s])
+			queue_problem(&c, "counts: %llu jobs %s, the counter "
+			    "says %llu", (unsigned long long)c.states[s],
+			    job_state_name(s),
+			    (unsigned long long)q->counts.state[s]);
+	return 0;
 }

@@ -106,6 +106,9 @@ struct queue {
 	uint64_t	 index_from;	/* first unindexed id */
 	uint64_t	 saved_index_from;
 	struct intake	 intake;
+	uint64_t	 damaged;	/* damaged job records passed by (a
+					   rolled-back turn may count one
+					   twice): the daemon logs it */
 	queue_ready_fn	 on_ready;	/* a job became ready to lease */
 	void		*on_ready_arg;
 	/* policy, from the config */
@@ -258,6 +261,8 @@ int queue_recover(struct queue *q, MDB_txn *txn, uint64_t *n);
 /*
  * Walks jobs in id order from after_id, calling fn for each one in state
  * (or any state if state < 0) until fn returns nonzero or limit is hit.
+ * A damaged record is passed by (sluiced --check names it): one flipped
+ * byte must not stop every walk.
  */
 int queue_walk(struct queue *q, MDB_txn *txn, uint64_t after_id, int state,
     int (*fn)(const struct job *j, void *arg), void *arg);
@@ -278,6 +283,15 @@ int queue_host_origin(struct queue *q, MDB_txn *txn, uint64_t host,
 /* Walks the hosts that have ready jobs: fn(host, arg) once per host. */
 int queue_ready_hosts(struct queue *q, MDB_txn *txn,
     void (*fn)(uint64_t host, void *arg), void *arg);
+
+/*
+ * sluiced --check: every job record's checksum, every job in the index of
+ * its state and its URL in urls, every index entry's job in that state,
+ * the state counts.  Calls fn once per problem with a line naming it;
+ * *jobs counts the records.  0 or an LMDB error.
+ */
+int queue_check(struct queue *q, MDB_txn *txn,
+    void (*fn)(const char *problem, void *arg), void *arg, uint64_t *jobs);
 
 const char *job_state_name(enum job_state s);
 int job_state_parse(const char *name);

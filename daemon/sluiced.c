@@ -2,7 +2,7 @@
  * sluiced.c - main: command line, configuration, then the loop.
  *
  *	sluiced [-f] [-c FILE] [--set section.key=value]... [--check-config]
- *	        [--version]
+ *	        [--check] [--new-store] [--version]
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,10 +15,12 @@
 #include <jansson.h>
 #include <libxml/parser.h>
 
+#include "check.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "store.h"
 #include "util.h"
 
 static void
@@ -26,19 +28,34 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: sluiced [-f] [-c FILE] [--set section.key=value]...\n"
-	    "               [--check-config] [--version]\n"
+	    "               [--check-config] [--check] [--new-store] "
+	    "[--version]\n"
 	    "  -f, --foreground   stay in the foreground (as under systemd)\n"
 	    "  -c, --config FILE  configuration file (default: none, built-in "
 	    "defaults)\n"
 	    "  -s, --set K=V      override one key, e.g. --set "
 	    "fetch.max_total=16\n"
 	    "  -n, --check-config check the configuration and exit\n"
+	    "      --check        check the store's records and indexes, "
+	    "print the\n"
+	    "                     problems, and exit (1 if there are any)\n"
+	    "      --new-store    start with an empty store although the "
+	    "state\n"
+	    "                     directory held one whose data.mdb is "
+	    "missing or empty\n"
 	    "  -V, --version      print the version and exit\n");
 }
 
 struct args {
 	bool	 foreground;
 	bool	 check;
+	bool	 check_store;
+};
+
+/* Long options without a short one. */
+enum {
+	OPT_CHECK = 256,
+	OPT_NEW_STORE,
 };
 
 static void
@@ -49,6 +66,8 @@ parse_args(struct daemon *d, struct args *a, int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 's' },
 		{ "check-config", no_argument, NULL, 'n' },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "new-store", no_argument, NULL, OPT_NEW_STORE },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -62,6 +81,8 @@ parse_args(struct daemon *d, struct args *a, int argc, char **argv)
 		case 'c': d->config_path = optarg; break;
 		case 's': d->sets[d->nsets++] = optarg; break;
 		case 'n': a->check = true; break;
+		case OPT_CHECK: a->check_store = true; break;
+		case OPT_NEW_STORE: d->store_flags |= STORE_NEW; break;
 		case 'V':
 			printf("sluiced %s\n", SLUICE_VERSION);
 			exit(0);
@@ -115,6 +136,12 @@ main(int argc, char **argv)
 		config_free(&d.cfg);
 		free(d.sets);
 		return 0;
+	}
+	if (a.check_store) {
+		rc = check_store(&d.cfg, d.store_flags, stdout);
+		config_free(&d.cfg);
+		free(d.sets);
+		return rc;
 	}
 	log_set_level(d.cfg.log_level);
 	if (d.cfg.user_agent != NULL &&

@@ -16,8 +16,31 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <xxhash.h>
 
 #include "store.h"
+
+/*
+ * LMDB's meta pages (pages 0 and 1 of data.mdb) as mdb.c lays them out on
+ * a 64-bit host: the page header, then MDB_meta.  Only the fields the size
+ * check needs; mdb_stat -e shows the same values.
+ */
+#define LMDB_PAGEHDR		16
+#define LMDB_MAGIC		0xBEEFC0DEU
+#define LMDB_DATA_VERSION	1
+#define LMDB_META_MAGIC		(LMDB_PAGEHDR + 0)	/* mm_magic */
+#define LMDB_META_VERSION	(LMDB_PAGEHDR + 4)	/* mm_version */
+#define LMDB_META_PSIZE		(LMDB_PAGEHDR + 24)	/* mm_dbs[0].md_pad */
+#define LMDB_META_LAST_PG	(LMDB_PAGEHDR + 120)	/* mm_last_pg */
+#define LMDB_META_TXNID		(LMDB_PAGEHDR + 128)	/* mm_txnid */
+#define LMDB_META_LEN		(LMDB_PAGEHDR + 136)
+#define LMDB_PSIZE_MIN		512
+#define LMDB_PSIZE_MAX		65536
+#define LMDB_MAX_PAGES		(1ULL << 40)	/* 4 PiB of 4 KiB pages */
+_Static_assert(sizeof(size_t) == 8, "the meta page layout is LMDB's on "
+    "64-bit hosts");
 
 static int
 store_lock(struct store *s, const char *dir, char *err, size_t errlen)
@@ -37,6 +60,144 @@ store_lock(struct store *s, const char *dir, char *err, size_t errlen)
 		close(s->lock_fd);
 		s->lock_fd = -1;
 		return -1;
+	}
+	return 0;
+}
+
+struct store_meta {
+	uint32_t	 psize;
+	uint64_t	 last_pg;
+	uint64_t	 txnid;
+};
+
+/* Reads the meta page at offset off: -1 with err if it is not LMDB's
+ * (or names a size no file has). */
+static int
+store_read_meta(int fd, off_t off, struct store_meta *m, char *err,
+    size_t errlen)
+{
+	unsigned char b[LMDB_META_LEN];
+	uint32_t magic, version;
+
+	if (pread(fd, b, sizeof(b), off) != (ssize_t)sizeof(b)) {
+		snprintf(err, errlen, "cannot read its meta page at %lld",
+		    (long long)off);
+		return -1;
+	}
+	memcpy(&magic, b + LMDB_META_MAGIC, sizeof(magic));
+	memcpy(&version, b + LMDB_META_VERSION, sizeof(version));
+	memcpy(&m->psize, b + LMDB_META_PSIZE, sizeof(m->psize));
+	memcpy(&m->last_pg, b + LMDB_META_LAST_PG, sizeof(m->last_pg));
+	memcpy(&m->txnid, b + LMDB_META_TXNID, sizeof(m->txnid));
+	if (magic != LMDB_MAGIC || version != LMDB_DATA_VERSION ||
+	    m->psize < LMDB_PSIZE_MIN || m->psize > LMDB_PSIZE_MAX ||
+	    (m->psize & (m->psize - 1)) != 0 ||
+	    m->last_pg >= LMDB_MAX_PAGES) {
+		snprintf(err, errlen, "its meta page at %lld is damaged (not "
+		    "an LMDB %d data file)", (long long)off, LMDB_DATA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Checks data.mdb's size against its newest meta page before LMDB maps
+ * it: LMDB trusts the file, and a read of a page past the end of a
+ * truncated file is a SIGBUS, with no log line.  Reads with pread only.
+ */
+static int
+store_check_size(const char *path, off_t size, char *err, size_t errlen)
+{
+	struct store_meta m0, m1, *m;
+	char why[160];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = -1;
+
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (store_read_meta(fd, 0, &m0, why, sizeof(why)) == 0 &&
+	    store_read_meta(fd, m0.psize, &m1, why, sizeof(why)) == 0) {
+		m = m1.txnid > m0.txnid ? &m1 : &m0;
+		if ((uint64_t)size >= (m->last_pg + 1) * m->psize)
+			rc = 0;
+		else
+			snprintf(why, sizeof(why), "it is truncated: %lld "
+			    "bytes, but its last transaction uses %llu",
+			    (long long)size,
+			    (unsigned long long)((m->last_pg + 1) * m->psize));
+	}
+	close(fd);
+	if (rc == -1)
+		snprintf(err, errlen, "%s: %s; restore the state directory "
+		    "from a backup", path, why);
+	return rc;
+}
+
+/*
+ * Refuses a data.mdb that is truncated or not LMDB's, and a missing or
+ * empty one where the marker says a store was (unless STORE_NEW).
+ */
+static int
+store_check_file(const char *dir, unsigned flags, char *err, size_t errlen)
+{
+	char path[4096], marker[4096];
+	struct stat st;
+	bool missing = false;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	snprintf(marker, sizeof(marker), "%s/%s", dir, STORE_MARKER);
+	if (stat(path, &st) == -1) {
+		if (errno != ENOENT) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		missing = true;
+	}
+	if (!missing && st.st_size > 0)
+		return store_check_size(path, st.st_size, err, errlen);
+	if (access(marker, F_OK) == 0 && !(flags & STORE_NEW)) {
+		snprintf(err, errlen, "%s is %s, but %s says the directory "
+		    "held a store: restore data.mdb from a backup, or start "
+		    "afresh with sluiced --new-store", path,
+		    missing ? "missing" : "empty", marker);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes the marker once the store holds its first commit; synced, with
+ * its directory entry, so that a later loss of data.mdb is noticed. */
+static int
+store_mark(const char *dir, char *err, size_t errlen)
+{
+	char path[4096], text[128];
+	int fd, dfd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_MARKER);
+	if (access(path, F_OK) == 0)
+		return 0;
+	snprintf(text, sizeof(text), "sluiced keeps its store here: a "
+	    "missing data.mdb is an error (see sluiced(8))\n");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = write(fd, text, strlen(text));
+	if (n != (ssize_t)strlen(text) || fsync(fd) == -1) {
+		snprintf(err, errlen, "%s: %s", path, n == -1 || n ==
+		    (ssize_t)strlen(text) ? strerror(errno) : "short write");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd != -1) {
+		(void)fsync(dfd);
+		close(dfd);
 	}
 	return 0;
 }
@@ -85,6 +246,14 @@ int
 store_open(struct store *s, const char *dir, uint64_t map_size,
     uint64_t map_size_max, char *err, size_t errlen)
 {
+	return store_open_flags(s, dir, map_size, map_size_max, 0, err,
+	    errlen);
+}
+
+int
+store_open_flags(struct store *s, const char *dir, uint64_t map_size,
+    uint64_t map_size_max, unsigned flags, char *err, size_t errlen)
+{
 	MDB_envinfo info;
 	int rc;
 
@@ -96,6 +265,12 @@ store_open(struct store *s, const char *dir, uint64_t map_size,
 	}
 	if (store_lock(s, dir, err, errlen) == -1)
 		return -1;
+	/* Under the lock: nobody else may be writing data.mdb. */
+	if (store_check_file(dir, flags, err, errlen) == -1) {
+		store_close(s);
+		return -1;
+	}
+	s->disk_full_below = STORE_DISK_FULL_BELOW;
 	s->dir = strdup(dir);
 	s->map_size_max = map_size_max;
 	rc = mdb_env_create(&s->env);
@@ -116,7 +291,8 @@ store_open(struct store *s, const char *dir, uint64_t map_size,
 	/* An existing environment may already be larger than asked. */
 	mdb_env_info(s->env, &info);
 	s->map_size = info.me_mapsize;
-	if (store_check_format(s, err, errlen) == -1) {
+	if (store_check_format(s, err, errlen) == -1 ||
+	    store_mark(dir, err, errlen) == -1) {
 		store_close(s);
 		return -1;
 	}
@@ -163,6 +339,54 @@ void
 store_set_max(struct store *s, uint64_t map_size_max)
 {
 	s->map_size_max = map_size_max;
+}
+
+enum store_condition
+store_classify(struct store *s, int rc)
+{
+	struct statvfs vfs;
+
+	if (rc == MDB_MAP_FULL)
+		return STORE_FULL;
+	if (rc != ENOSPC && rc != EIO && rc != EDQUOT)
+		return STORE_FAILING;
+	if (statvfs(s->dir, &vfs) == -1)
+		return rc == EIO ? STORE_FAILING : STORE_DISK_FULL;
+	s->disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (rc != EIO || s->disk_free < s->disk_full_below)
+		return STORE_DISK_FULL;
+	return STORE_FAILING;
+}
+
+bool
+store_may_retry(struct store *s)
+{
+	struct statvfs vfs;
+
+	if (s->condition != STORE_DISK_FULL || statvfs(s->dir, &vfs) == -1)
+		return true;
+	s->disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return s->disk_free >= s->disk_full_below;
+}
+
+const char *
+store_condition_name(enum store_condition c)
+{
+	static const char *const names[] = {
+		[STORE_OK] = "ok", [STORE_FULL] = "full",
+		[STORE_DISK_FULL] = "disk_full", [STORE_FAILING] = "failing",
+	};
+
+	return c <= STORE_FAILING ? names[c] : "?";
+}
+
+uint32_t
+store_sum(const void *head, size_t head_len, const void *body,
+    size_t body_len)
+{
+	XXH64_hash_t seed = XXH3_64bits(head, head_len);
+
+	return (uint32_t)XXH3_64bits_withSeed(body, body_len, seed);
 }
 
 int

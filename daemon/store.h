@@ -20,6 +20,15 @@
  *	keys; dedup_open() converts format 1's (see dedup.h).
  *   3  dedup.c's band keys filed by document (dedup_bandlog) and looked up
  *	in memory; dedup_open() converts formats 1 and 2.
+ *   4  job records (queue.c) and documents (doc.c) carry a checksum
+ *	(store_sum), checked on every read; their own version byte tells
+ *	the old records, which are still read, and queue_open() and
+ *	doc_open() rewrite them.
+ *
+ * What LMDB does not check, sluice does: data.mdb's size against its meta
+ * page before it is mapped (a truncated file would fault at the first read
+ * past its end), a marker file that says the directory held a store (so a
+ * lost data.mdb is not taken for a new one), and the checksums above.
  */
 #ifndef SLUICE_STORE_H
 #define SLUICE_STORE_H
@@ -29,9 +38,17 @@
 
 #include <lmdb.h>
 
-#define STORE_FORMAT	3
+#define STORE_FORMAT	4
 #define STORE_FORMAT_MIN 1
 #define STORE_MAX_DBS	32
+
+/* Why commits fail, for status, metrics and the clients' error code. */
+enum store_condition {
+	STORE_OK = 0,
+	STORE_FULL,		/* the map is at store.map_size_max */
+	STORE_DISK_FULL,	/* the file system has no room left */
+	STORE_FAILING,		/* any other error, e.g. a failing disk */
+};
 
 struct store {
 	MDB_env		*env;
@@ -44,14 +61,54 @@ struct store {
 	bool		 full;		/* at map_size_max: submissions are
 					   refused, the rest still commits */
 	bool		 stuck;		/* cannot commit at all: retried */
+	enum store_condition condition;	/* the last failure's, until a
+					   commit with submissions */
+	uint64_t	 disk_free;	/* bytes, when condition was set */
+	uint64_t	 disk_full_below; /* store.disk_full_below */
 };
+
+/* store.disk_full_below's default. */
+#define STORE_DISK_FULL_BELOW	(64ULL << 20)
+
+/* store_open() flags. */
+#define STORE_NEW	0x1	/* a directory that held a store may start
+				   empty (sluiced --new-store) */
+/* The marker that says the directory held a store (see store_open). */
+#define STORE_MARKER	"sluiced.store"
 
 /*
  * Opens (creating if needed) the environment in dir, taking an exclusive
  * lock so that only one daemon uses it.  Returns 0, or -1 with err.
+ * Refused: a data.mdb shorter than its last transaction needs, or one
+ * whose meta pages are not LMDB's; a missing or empty data.mdb in a
+ * directory whose marker (STORE_MARKER) says it held a store, unless
+ * flags has STORE_NEW.
  */
 int store_open(struct store *s, const char *dir, uint64_t map_size,
     uint64_t map_size_max, char *err, size_t errlen);
+int store_open_flags(struct store *s, const char *dir, uint64_t map_size,
+    uint64_t map_size_max, unsigned flags, char *err, size_t errlen);
+
+/*
+ * Why a commit failed with rc: MDB_MAP_FULL at the cap is STORE_FULL;
+ * ENOSPC, or EIO (LMDB's word for a short write) while the state
+ * directory's file system has less than disk_full_below bytes free, is
+ * STORE_DISK_FULL (s->disk_free says how much); anything else is
+ * STORE_FAILING.
+ */
+enum store_condition store_classify(struct store *s, int rc);
+const char *store_condition_name(enum store_condition c);
+/* Whether a full store should try submissions again: a full disk only
+ * once it has disk_full_below bytes free again. */
+bool store_may_retry(struct store *s);
+
+/*
+ * The checksum of a record: xxh3 of its fixed header (with the checksum
+ * field zeroed) seeding xxh3 of its variable body, cut to 32 bits.  A
+ * record's readers check it; a mismatch is MDB_CORRUPTED.
+ */
+uint32_t store_sum(const void *head, size_t head_len, const void *body,
+    size_t body_len);
 void store_close(struct store *s);
 
 /*

@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -59,31 +60,60 @@ turn_try(struct turn *t, uint64_t now)
 	return 0;
 }
 
-/* After a failed attempt: true to replay the turn, false to give up. */
+/* Logs a change of the store's condition: once when it starts. */
+static void
+turn_note_condition(struct store *s, enum store_condition c,
+    const char *err)
+{
+	if (c == s->condition)
+		return;
+	s->condition = c;
+	switch (c) {
+	case STORE_FULL:
+		log_warnx("store: %s; refusing submissions", err);
+		break;
+	case STORE_DISK_FULL:
+		log_warnx("store: the disk is full (%llu bytes free in %s); "
+		    "refusing submissions", (unsigned long long)s->disk_free,
+		    s->dir);
+		break;
+	default:
+		log_errx("store: cannot commit: %s; will retry", err);
+		break;
+	}
+}
+
+/*
+ * After a failed attempt: true to replay the turn, false to give up.  At
+ * the cap or on a full disk the turn is replayed once without the
+ * submissions (results may still fit in the pages the store has); a
+ * failing disk, or a turn that fails even so, leaves the store stuck.
+ */
 static bool
 turn_recover(struct turn *t, int rc)
 {
+	struct store *s = t->store;
+	enum store_condition c;
 	char err[256];
 
+	snprintf(err, sizeof(err), "%s", mdb_strerror(rc));
 	if (rc == MDB_MAP_FULL) {
-		if (store_grow(t->store, err, sizeof(err)) == 0) {
+		if (store_grow(s, err, sizeof(err)) == 0) {
 			log_notice("store: map grown to %llu bytes",
-			    (unsigned long long)t->store->map_size);
-			return true;
-		}
-		if (!t->store->full) {
-			/* Replay without the submissions. */
-			if (!t->store->stuck)
-				log_warnx("store: %s; refusing submissions",
-				    err);
-			t->store->full = true;
+			    (unsigned long long)s->map_size);
 			return true;
 		}
 	}
-	if (!t->store->stuck)
-		log_errx("store: cannot commit: %s; will retry",
-		    rc == MDB_MAP_FULL ? "map full" : mdb_strerror(rc));
-	t->store->stuck = true;
+	c = store_classify(s, rc);
+	turn_note_condition(s, c, err);
+	if (c != STORE_FAILING && !s->full) {
+		s->full = true;
+		return true;
+	}
+	if (!s->stuck && c != STORE_FAILING)
+		log_errx("store: cannot commit even without submissions: "
+		    "%s; will retry", c == STORE_FULL ? "map full" : err);
+	s->stuck = true;
 	return false;
 }
 
@@ -108,6 +138,16 @@ turn_run(struct turn *t, enum turn_need need, uint64_t now)
 		}
 	}
 	t->store->stuck = false;
+	/* A commit open to submissions ends a full store's condition; any
+	 * commit ends a failing disk's (daemon.c logs that one). */
+	if (t->store->condition != STORE_OK && !t->store->full) {
+		if (t->store->condition != STORE_FAILING)
+			log_notice("store: no longer %s: taking submissions "
+			    "again", t->store->condition == STORE_FULL ?
+			    "full" : "out of disk space");
+		t->store->condition = STORE_OK;
+	} else if (t->store->condition == STORE_FAILING)
+		t->store->condition = STORE_OK;
 	t->last_commit_mono = mono_ms();
 	log_debug("turn: apply %llu us, commit %llu us",
 	    (unsigned long long)t->last_apply_us,

@@ -40,6 +40,7 @@
 #include <utf8proc.h>
 
 #include "charset.h"
+#include "docpriv.h"
 #include "sluice/extract.h"
 #include "html.h"
 #include "meta.h"
@@ -185,8 +186,88 @@ sluice_extract_doc_free(struct sluice_extract_doc *d)
 	free(d->charset);
 	free(d->site);
 	free(d->comments);
-	site_page_free(d->site_page);
+	doc_priv_free(d->priv);
 	memset(d, 0, sizeof(*d));
+}
+
+static void
+strlist_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+struct doc_priv *
+doc_priv(struct sluice_extract_doc *d)
+{
+	if (d->priv == NULL)
+		d->priv = calloc(1, sizeof(struct doc_priv));
+	return d->priv;
+}
+
+void *
+doc_site_page(const struct sluice_extract_doc *d)
+{
+	const struct doc_priv *p = d->priv;
+
+	return p != NULL ? p->site_page : NULL;
+}
+
+void
+doc_priv_free(void *priv)
+{
+	struct doc_priv *p = priv;
+	struct sluice_extract_more *m;
+
+	if (p == NULL)
+		return;
+	m = &p->more;
+	site_page_free(p->site_page);
+	free(m->date_raw);
+	free(m->image);
+	free(m->pagetype);
+	free(m->license);
+	strlist_free(m->authors, m->nauthors);
+	strlist_free(m->categories, m->ncategories);
+	strlist_free(m->tags, m->ntags);
+	free(p);
+}
+
+const struct sluice_extract_more *
+sluice_extract_doc_more(const struct sluice_extract_doc *d)
+{
+	static const struct sluice_extract_more none;
+	const struct doc_priv *p = d->priv;
+
+	return p != NULL ? &p->more : &none;
+}
+
+/* Moves the metadata beyond the doc's own fields to d's private part.
+ * -1 out of memory (m keeps them then). */
+static int
+doc_take_more(struct sluice_extract_doc *d, struct meta *m)
+{
+	struct doc_priv *p = doc_priv(d);
+	struct sluice_extract_more *x;
+
+	if (p == NULL)
+		return -1;
+	x = &p->more;
+	x->date_raw = m->date_raw;
+	x->image = m->image;
+	x->pagetype = m->pagetype;
+	x->license = m->license;
+	x->authors = m->authors;
+	x->nauthors = m->nauthors;
+	x->categories = m->categories;
+	x->ncategories = m->ncategories;
+	x->tags = m->tags;
+	x->ntags = m->ntags;
+	m->date_raw = m->image = m->pagetype = m->license = NULL;
+	m->authors = m->categories = m->tags = NULL;
+	m->nauthors = m->ncategories = m->ntags = 0;
+	return 0;
 }
 
 /* The attributes the walk looks at, read in one pass. */
@@ -2328,6 +2409,10 @@ extract_html_page(const char *utf8, size_t len, const char *url,
 	out->canonical_url = c.meta.canonical_url;
 	c.meta.title = c.meta.author = c.meta.date = c.meta.sitename = NULL;
 	c.meta.description = c.meta.language = c.meta.canonical_url = NULL;
+	if (doc_take_more(out, &c.meta) == -1) {
+		snprintf(err, errlen, "out of memory for the metadata");
+		goto out;
+	}
 	st = out->text != NULL ? SLUICE_EXTRACT_OK : SLUICE_EXTRACT_EMPTY;
 out:
 	meta_free(&c.meta);

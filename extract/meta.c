@@ -27,8 +27,14 @@
 
 enum field {
 	F_TITLE, F_AUTHOR, F_DATE, F_SITENAME, F_DESCRIPTION, F_LANGUAGE,
-	F_CANONICAL, F_BODY, F_JTITLE, F_COUNT
+	F_CANONICAL, F_BODY, F_JTITLE, F_DATE_RAW, F_IMAGE, F_PAGETYPE,
+	F_LICENSE, F_COUNT
 };
+
+/* Lists: every value found, in page order, deduplicated and bounded. */
+enum list { L_AUTHORS, L_CATEGORIES, L_TAGS, L_COUNT };
+#define LIST_MAX_ITEMS	32
+#define LIST_MAX_BYTES	256	/* per item */
 
 /* Source ranks: lower wins.  Gaps leave room for tuning. */
 enum rank {
@@ -41,11 +47,18 @@ struct slot {
 	int	 rank;
 };
 
+struct strlist {
+	char	**v;
+	size_t	  n;
+};
+
 struct collect {
 	struct html_tagcache	 tags;
 	const struct meta_opts	*o;
 	const char		*url;
 	struct slot		 s[F_COUNT];
+	struct strlist		 l[L_COUNT];
+	int			 authors_rank;	/* of the authors list */
 	char			*title_raw;
 	char			*h1;
 	unsigned		 h1_count;
@@ -60,9 +73,24 @@ meta_opts_default(struct meta_opts *o)
 	o->max_nodes = META_DEFAULT_MAX_NODES;
 }
 
+static void
+strlist_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void
 meta_free(struct meta *m)
 {
+	strlist_free(m->authors, m->nauthors);
+	strlist_free(m->categories, m->ncategories);
+	strlist_free(m->tags, m->ntags);
+	free(m->date_raw);
+	free(m->image);
+	free(m->pagetype);
+	free(m->license);
 	free(m->title);
 	free(m->author);
 	free(m->date);
@@ -249,9 +277,110 @@ offer_date(struct collect *c, const char *val, int rank)
 
 	if (val == NULL || rank >= c->s[F_DATE].rank)
 		return;
-	if (meta_date_normalize(val, iso, sizeof(iso)) == 0)
+	if (meta_date_normalize(val, iso, sizeof(iso)) == 0) {
 		offer(c, F_DATE, iso, rank);
+		offer(c, F_DATE_RAW, val, rank);
+	}
 }
+
+/* Adds one cleaned value to list l unless it is there already. */
+static void
+list_add(struct collect *c, enum list l, const char *val)
+{
+	struct strlist *s = &c->l[l];
+	char *v, **nv;
+
+	if (val == NULL || s->n >= LIST_MAX_ITEMS)
+		return;
+	v = clean_copy(val, LIST_MAX_BYTES);
+	if (v == NULL) {
+		c->oom = true;
+		return;
+	}
+	if (strchr(v, '&') != NULL)
+		decode_entities(v);
+	for (size_t i = 0; i < s->n && v[0] != '\0'; i++)
+		if (strcasecmp(s->v[i], v) == 0)
+			v[0] = '\0';
+	if (v[0] == '\0') {
+		free(v);
+		return;
+	}
+	nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+	if (nv == NULL) {
+		free(v);
+		c->oom = true;
+		return;
+	}
+	s->v = nv;
+	s->v[s->n++] = v;
+}
+
+/* Adds each item of a comma-separated list ("keywords"). */
+static void
+list_add_split(struct collect *c, enum list l, const char *val)
+{
+	char item[LIST_MAX_BYTES];
+	const char *p = val, *e;
+
+	while (p != NULL && *p != '\0') {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		snprintf(item, sizeof(item), "%.*s", (int)(e - p), p);
+		list_add(c, l, item);
+		p = *e == ',' ? e + 1 : NULL;
+	}
+}
+
+/* A JSON-LD value that may be a string, an array of strings, or (with
+ * split) one comma-separated string. */
+static void
+list_add_json(struct collect *c, enum list l, json_t *v, bool split)
+{
+	size_t i;
+
+	if (json_is_string(v)) {
+		if (split)
+			list_add_split(c, l, json_string_value(v));
+		else
+			list_add(c, l, json_string_value(v));
+	} else if (json_is_array(v))
+		for (i = 0; i < json_array_size(v) && i < LIST_MAX_ITEMS; i++)
+			if (json_is_string(json_array_get(v, i)))
+				list_add(c, l, json_string_value(
+				    json_array_get(v, i)));
+}
+
+/* Replaces the authors list with the names the winning author offer
+ * came from, when that offer beat the list's source. */
+static void
+authors_set(struct collect *c, char names[][256], size_t n, int rank)
+{
+	if (rank >= c->authors_rank)
+		return;
+	strlist_free(c->l[L_AUTHORS].v, c->l[L_AUTHORS].n);
+	c->l[L_AUTHORS].v = NULL;
+	c->l[L_AUTHORS].n = 0;
+	c->authors_rank = rank;
+	for (size_t i = 0; i < n; i++)
+		list_add(c, L_AUTHORS, names[i]);
+}
+
+/* The list of one author, offered with rank for the author field. */
+static void
+authors_one(struct collect *c, const char *val, int rank)
+{
+	char one[1][256];
+
+	if (rank >= c->s[F_AUTHOR].rank)
+		return;
+	snprintf(one[0], sizeof(one[0]), "%s", val);
+	authors_set(c, one, 1, rank);
+}
+
+static void offer_url(struct collect *c, enum field f, const char *href,
+    int rank);
 
 /* ---- JSON-LD ------------------------------------------------------- */
 
@@ -341,8 +470,8 @@ author_name(json_t *a, char *out, size_t outlen)
 static void
 jsonld_author(struct collect *c, json_t *a, int rank)
 {
-	char names[1024], one[256];
-	size_t i, n = json_is_array(a) ? json_array_size(a) : 1;
+	char names[1024], one[256], each[16][256];
+	size_t i, n = json_is_array(a) ? json_array_size(a) : 1, k = 0;
 	json_t *e;
 
 	names[0] = '\0';
@@ -355,13 +484,27 @@ jsonld_author(struct collect *c, json_t *a, int rank)
 		if (names[0] != '\0')
 			strncat(names, ", ", sizeof(names) - strlen(names) - 1);
 		strncat(names, one, sizeof(names) - strlen(names) - 1);
+		snprintf(each[k++], sizeof(each[0]), "%s", one);
 	}
 	if (names[0] == '\0')
 		return;
 	/* An Organization as author is usually the publisher again. */
 	if (json_is_object(a) && type_is(a, ORG_TYPES))
 		rank += 5;
+	if (rank < c->s[F_AUTHOR].rank)
+		authors_set(c, each, k, rank);
 	offer(c, F_AUTHOR, names, rank);
+}
+
+/* A JSON-LD image: "URL", {url}, or a list of either (the first). */
+static void
+jsonld_image(struct collect *c, json_t *img, int rank)
+{
+	if (json_is_array(img))
+		img = json_array_get(img, 0);
+	if (json_is_object(img))
+		img = json_object_get(img, "url");
+	offer_url(c, F_IMAGE, json_string_value(img), rank);
 }
 
 static void
@@ -384,6 +527,13 @@ jsonld_article(struct collect *c, json_t *o, int rank)
 		pub = json_array_get(pub, 0);
 	if (json_is_object(pub))
 		offer(c, F_SITENAME, jstr(pub, "name"), rank + 5);
+	jsonld_image(c, json_object_get(o, "image"), rank);
+	list_add_json(c, L_CATEGORIES, json_object_get(o, "articleSection"),
+	    false);
+	list_add_json(c, L_TAGS, json_object_get(o, "keywords"), true);
+	if (json_is_string(json_object_get(o, "license")))
+		offer_url(c, F_LICENSE, json_string_value(json_object_get(o,
+		    "license")), rank);
 	offer(c, F_BODY, json_string_value(json_object_get(o, "articleBody")),
 	    rank);
 	offer(c, F_BODY, json_string_value(json_object_get(o, "text")),
@@ -517,6 +667,28 @@ static const char *const DATE_KEYS[] = {
 	"datemodified", "last-modified", NULL
 };
 
+/* The <meta> keys of the fields beyond the first version's. */
+static const struct meta_more {
+	const char	*key;
+	enum { MORE_VALUE, MORE_URL, MORE_LIST, MORE_SPLIT } how;
+	enum field	 f;
+	enum list	 list;
+	int		 rank;
+} META_MORE[] = {
+	{ "article:section", MORE_LIST, 0, L_CATEGORIES, 0 },
+	{ "article:tag", MORE_LIST, 0, L_TAGS, 0 },
+	{ "keywords", MORE_SPLIT, 0, L_TAGS, 0 },
+	{ "news_keywords", MORE_SPLIT, 0, L_TAGS, 0 },
+	{ "og:image", MORE_URL, F_IMAGE, 0, R_OG },
+	{ "og:image:url", MORE_URL, F_IMAGE, 0, R_OG },
+	{ "og:image:secure_url", MORE_URL, F_IMAGE, 0, R_OG },
+	{ "twitter:image", MORE_URL, F_IMAGE, 0, R_META },
+	{ "twitter:image:src", MORE_URL, F_IMAGE, 0, R_META },
+	{ "og:type", MORE_VALUE, F_PAGETYPE, 0, R_OG },
+	{ "dcterms.license", MORE_VALUE, F_LICENSE, 0, R_META },
+	{ "dc.rights", MORE_VALUE, F_LICENSE, 0, R_META },
+};
+
 static void
 meta_element(struct collect *c, const xmlNode *n)
 {
@@ -543,6 +715,21 @@ meta_element(struct collect *c, const xmlNode *n)
 			return;
 		}
 	}
+	for (i = 0; i < sizeof(META_MORE) / sizeof(META_MORE[0]); i++) {
+		const struct meta_more *m = &META_MORE[i];
+
+		if (strcmp(low, m->key) != 0)
+			continue;
+		if (m->how == MORE_LIST)
+			list_add(c, m->list, val);
+		else if (m->how == MORE_SPLIT)
+			list_add_split(c, m->list, val);
+		else if (m->how == MORE_URL)
+			offer_url(c, m->f, val, m->rank);
+		else
+			offer(c, m->f, val, m->rank);
+		return;
+	}
 	for (i = 0; i < sizeof(META_KEYS) / sizeof(META_KEYS[0]); i++) {
 		if (strcmp(low, META_KEYS[i].key) != 0)
 			continue;
@@ -551,8 +738,11 @@ meta_element(struct collect *c, const xmlNode *n)
 			return;
 		if (META_KEYS[i].f == F_CANONICAL)
 			offer_canonical(c, val, META_KEYS[i].rank);
-		else
+		else {
+			if (META_KEYS[i].f == F_AUTHOR)
+				authors_one(c, val, META_KEYS[i].rank);
 			offer(c, META_KEYS[i].f, val, META_KEYS[i].rank);
+		}
 		return;
 	}
 }
@@ -587,8 +777,10 @@ microdata(struct collect *c, const xmlNode *n, const char *prop)
 	}
 	if (strcmp(prop, "headline") == 0)
 		offer(c, F_TITLE, v, R_MICRODATA);
-	else if (strcmp(prop, "author") == 0 && strlen(v) < 120)
+	else if (strcmp(prop, "author") == 0 && strlen(v) < 120) {
+		authors_one(c, v, R_MICRODATA);
 		offer(c, F_AUTHOR, v, R_MICRODATA);
+	}
 	else if (strcmp(prop, "datepublished") == 0 ||
 	    strcmp(prop, "datePublished") == 0)
 		offer_date(c, v, R_MICRODATA);
@@ -604,6 +796,8 @@ link_element(struct collect *c, const xmlNode *n)
 
 	if (rel != NULL && href != NULL && html_has_word(rel, "canonical"))
 		offer_canonical(c, href, R_OG - 5);
+	if (rel != NULL && href != NULL && html_has_word(rel, "license"))
+		offer_url(c, F_LICENSE, href, R_OG);
 }
 
 static void
@@ -651,6 +845,11 @@ element(struct collect *c, const xmlNode *n, enum html_tag t)
 		break;
 	case HTML_TIME:
 		offer_date(c, html_attr(n, "datetime"), R_DOM);
+		break;
+	case HTML_A:
+		v = html_attr(n, "rel");
+		if (v != NULL && html_has_word(v, "license"))
+			offer_url(c, F_LICENSE, html_attr(n, "href"), R_DOM);
 		break;
 	default:
 		break;
@@ -1047,6 +1246,30 @@ out:
 	curl_url_cleanup(u);
 }
 
+/* Offers an absolute http(s) URL, href resolved against the page's. */
+static void
+offer_url(struct collect *c, enum field f, const char *href, int rank)
+{
+	CURLU *u;
+	char *abs = NULL;
+
+	if (href == NULL || rank >= c->s[f].rank)
+		return;
+	u = curl_url();
+	if (u == NULL) {
+		c->oom = true;
+		return;
+	}
+	if ((c->url == NULL || curl_url_set(u, CURLUPART_URL, c->url, 0) ==
+	    CURLUE_OK) && curl_url_set(u, CURLUPART_URL, href, 0) ==
+	    CURLUE_OK && curl_url_get(u, CURLUPART_URL, &abs, 0) ==
+	    CURLUE_OK && (strncmp(abs, "http://", 7) == 0 ||
+	    strncmp(abs, "https://", 8) == 0))
+		offer(c, f, abs, rank);
+	curl_free(abs);
+	curl_url_cleanup(u);
+}
+
 /* ---- dates --------------------------------------------------------- */
 
 /* Month names (English, German, French, Spanish, Italian, Portuguese,
@@ -1232,7 +1455,9 @@ meta_date_normalize(const char *in, char *out, size_t outlen)
 		if (parse_words(in, &p) == -1 || !valid_date(&p))
 			return -1;
 	}
-	if (p.has_time)
+	/* RFC 3339 when the time's offset is known; a time without one is
+	 * in no known zone, and only its date is sure. */
+	if (p.has_time && p.tz[0] != '\0')
 		snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d%s", p.y,
 		    p.mo, p.d, p.h, p.mi, p.sec, p.tz);
 	else
@@ -1271,6 +1496,7 @@ meta_read(xmlDoc *doc, const char *url, const struct meta_opts *o,
 	c.url = url;
 	for (i = 0; i < F_COUNT; i++)
 		c.s[i].rank = R_NONE;
+	c.authors_rank = R_NONE;
 	root = xmlDocGetRootElement(doc);
 	if (root != NULL)
 		walk(&c, root);
@@ -1290,6 +1516,24 @@ meta_read(xmlDoc *doc, const char *url, const struct meta_opts *o,
 	m->language = take(&c, F_LANGUAGE);
 	m->canonical_url = take(&c, F_CANONICAL);
 	m->article_body = take(&c, F_BODY);
+	m->date_raw = take(&c, F_DATE_RAW);
+	m->image = take(&c, F_IMAGE);
+	m->pagetype = take(&c, F_PAGETYPE);
+	m->license = take(&c, F_LICENSE);
+	/* The list goes with the author it was found with; a single author
+	 * is the field as cleaned ("By " and the like dropped). */
+	if (m->author != NULL && c.l[L_AUTHORS].n <= 1) {
+		strlist_free(c.l[L_AUTHORS].v, c.l[L_AUTHORS].n);
+		c.l[L_AUTHORS].v = NULL;
+		c.l[L_AUTHORS].n = 0;
+		list_add(&c, L_AUTHORS, m->author);
+	}
+	m->authors = c.l[L_AUTHORS].v;
+	m->nauthors = c.l[L_AUTHORS].n;
+	m->categories = c.l[L_CATEGORIES].v;
+	m->ncategories = c.l[L_CATEGORIES].n;
+	m->tags = c.l[L_TAGS].v;
+	m->ntags = c.l[L_TAGS].n;
 	m->title_raw = c.title_raw;
 	m->h1 = c.h1;
 	m->h1_count = c.h1_count;

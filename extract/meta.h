@@ -39,6 +39,17 @@ struct meta {
 	char	*language;	/* as declared (BCP 47-ish), or NULL */
 	char	*canonical_url;	/* absolute, same site as the page URL */
 	char	*article_body;	/* JSON-LD articleBody, or NULL */
+	char	*date_raw;	/* the date as the page wrote it */
+	char	*image;		/* og:image, twitter:image, JSON-LD image */
+	char	*pagetype;	/* og:type */
+	char	*license;	/* rel=license, JSON-LD license, dc.rights */
+	char	**authors;	/* each author when known apart (else the
+				   author alone), page order */
+	size_t	 nauthors;
+	char	**categories;	/* article:section, JSON-LD articleSection */
+	size_t	 ncategories;
+	char	**tags;		/* article:tag, keywords, JSON-LD keywords */
+	size_t	 ntags;
 	char	*title_raw;	/* the <title> text, whole */
 	char	*h1;		/* text of the first <h1> */
 	unsigned h1_count;
@@ -60,10 +71,11 @@ void meta_free(struct meta *m);
 
 /*
  * Normalises a date as pages write it (ISO 8601, "2023/05/01", RFC 2822,
- * "May 1, 2023", "1. Mai 2023", "01.05.2023"...) to ISO 8601 in out
- * (at least 32 bytes): "YYYY-MM-DD", or "YYYY-MM-DDTHH:MM:SS" plus the
- * offset when the input has a time.  Returns 0, or -1 if no plausible date
- * (years 1990-2099) is found.
+ * "May 1, 2023", "1. Mai 2023", "01.05.2023"...) into out (at least 32
+ * bytes): RFC 3339, "YYYY-MM-DDTHH:MM:SS" plus "Z" or "+HH:MM", when the
+ * input has a time and its offset (GMT and UTC are Z); else the date
+ * alone, "YYYY-MM-DD" (a time with no offset is in no known zone).
+ * Returns 0, or -1 if no plausible date (years 1990-2099) is found.
  */
 int meta_date_normalize(const char *in, char *out, size_t outlen);
 

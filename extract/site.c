@@ -19,6 +19,7 @@
 #include <xxhash.h>
 
 #include "sluice/extract.h"
+#include "docpriv.h"
 #include "site.h"
 
 #define RECENT		64	/* pages remembered per site (re-records) */
@@ -283,7 +284,7 @@ int
 sluice_site_memory_record(struct sluice_site_memory *m,
     const struct sluice_extract_doc *d)
 {
-	const struct sm_page *p = d->site_page;
+	const struct sm_page *p = doc_site_page(d);
 	struct sm_site *s;
 	size_t i;
 	int rc = 0;
@@ -450,12 +451,12 @@ site_apply(struct sluice_site_memory *m, const char *site, char **text,
 			break;
 		t = nl + 1;
 	}
-	if ((out->site = strdup(site)) == NULL ||
+	if ((out->site = strdup(site)) == NULL || doc_priv(out) == NULL ||
 	    (pg = make_page(ln, n)) == NULL) {
 		free(ln);
 		return -1;
 	}
-	out->site_page = pg;
+	doc_priv(out)->site_page = pg;
 	need = m->o.site_min_pages;
 	short_need = 2 * need;
 	longw = 4 * m->o.short_words;

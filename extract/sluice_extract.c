@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <libxml/parser.h>
 
+#include "docjson.h"
 #include "sluice/extract.h"
 
 #define USAGE \
@@ -151,6 +152,7 @@ tool_doc_json(const char *path, const struct sluice_extract_doc *d,
 	set_str(o, "charset", d->charset);
 	json_object_set_new(o, "word_count",
 	    json_integer((json_int_t)d->word_count));
+	docjson_more(o, sluice_extract_doc_more(d));
 	if (d->comments != NULL)
 		set_str(o, "comments", d->comments);
 	if (d->site != NULL) {

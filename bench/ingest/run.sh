@@ -16,6 +16,12 @@
 #	--max-per-host N  sluiced's fetch.max_per_host (default 64, as
 #	                  fetch.max_total); issue 10's one-host figure is
 #	                  taken at 16
+#	--warc            also run sluiced with WARC capture on (warc.dir in
+#	                  its state directory), right before or after the
+#	                  plain one in every round, for issue 13's cost
+#	--warc-level N    warc.gzip_level of that run (default: the key's)
+#	--warc-no-raw     and store.keep_raw=false in it: the WARC files
+#	                  hold the bodies
 #
 # sluiced's rate is compared with the extraction CPU limit (cores / the
 # cleaner's CPU per page, sluice-extract alone in the same rounds), and its
@@ -33,10 +39,11 @@
 # it in the Scrapy baseline.
 set -eu -o pipefail
 
-usage() { sed -n '4,18s/^#//p' "$0" >&2; exit 2; }
+usage() { sed -n '4,24s/^#//p' "$0" >&2; exit 2; }
 die() { echo "run.sh: $*" >&2; exit 1; }
 
-repeat=3 pages=5000 port=18431 limit=1800 keep=0 scrapy=1 per_host=64
+repeat=3 pages=5000 port=18431 limit=1800 keep=0 scrapy=1 per_host=64 warc=0
+level= raw=true
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r | --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
@@ -46,6 +53,9 @@ while [ $# -gt 0 ]; do
 	-k) keep=1; shift ;;
 	--no-scrapy) scrapy=0; shift ;;
 	--max-per-host) [ $# -ge 2 ] || usage; per_host=$2; shift 2 ;;
+	--warc) warc=1; shift ;;
+	--warc-level) [ $# -ge 2 ] || usage; warc=1 level=$2; shift 2 ;;
+	--warc-no-raw) warc=1 raw=false; shift ;;
 	-h | --help) usage ;;
 	-*) usage ;;
 	*) break ;;
@@ -87,6 +97,8 @@ rm -rf "$out"
 mkdir -p "$out"
 results=$out/results.tsv	# measurement round wall cpu server_cpu ok note
 : >"$results"
+written=$out/written.tsv	# measurement round warc_bytes wchar write_bytes
+: >"$written"
 hz=$(getconf CLK_TCK)
 cores=$(nproc)
 
@@ -147,13 +159,17 @@ run_curl() {
 
 # --- 2. sluiced end to end -------------------------------------------------
 start_daemon() {
-	local dir=$1 sock=$1/state/control.sock
+	local dir=$1 sock=$1/state/control.sock capture=()
 	mkdir -p "$dir/state"
+	[ "${2:-}" != warc ] || capture=(--set warc.dir="$dir/state/warc")
+	[ "${2:-}" != warc ] || [ -z "$level" ] ||
+	    capture+=(--set warc.gzip_level="$level")
+	[ "${2:-}" != warc ] || capture+=(--set store.keep_raw="$raw")
 	"$build/sluiced" -f \
 	    --set daemon.state_dir="$dir/state" \
 	    --set daemon.socket="$sock" \
 	    --set daemon.workers=0 \
-	    --set store.keep_raw=true \
+	    --set store.keep_raw=true "${capture[@]}" \
 	    --set fetch.allow_private_addresses=true \
 	    --set fetch.max_per_host="$per_host" --set fetch.max_total=64 \
 	    --set fetch.host_delay=0 --set fetch.respect_robots=true \
@@ -163,10 +179,17 @@ start_daemon() {
 	wait_daemon "$dir" "$sock"
 }
 
+# What the daemon wrote: bytes passed to write(2) and those that reached
+# the storage layer (/proc/PID/io), "wchar write_bytes".
+io_of() { awk '$1 == "wchar:" { w = $2 } $1 == "write_bytes:" { b = $2 }
+    END { print w + 0, b + 0 }' "/proc/$1/io" 2>/dev/null || echo "0 0"; }
+
 run_sluiced() {
-	local r=$1 dir=$out/round$1/sluiced t0 t1 c0 c1 m0 m1 s0 s1 st
-	local ctl
-	start_daemon "$dir"
+	local r=$1 mode=${2:-} name=sluiced${2:+_$2} dir t0 t1 c0 c1 m0 m1 s0 s1 st
+	local ctl io0 io1
+	dir=$out/round$1/$name
+	start_daemon "$dir" "$mode"
+	io0=$(io_of "$daemon_pid")
 	ctl=("$build/sluicectl" -s "$dir/state/control.sock")
 	c0=$(ticks "$daemon_pid") m0=$(ticks "$daemon_pid/task/$daemon_pid")
 	s0=$(server_ticks)
@@ -179,6 +202,10 @@ run_sluiced() {
 	t1=$(now)
 	c1=$(ticks "$daemon_pid") m1=$(ticks "$daemon_pid/task/$daemon_pid")
 	s1=$(server_ticks)
+	io1=$(io_of "$daemon_pid")
+	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$r" \
+	    "$(du -sb "$dir/state/warc" 2>/dev/null | cut -f1 || echo 0)" \
+	    $((${io1% *} - ${io0% *})) $((${io1#* } - ${io0#* })) >>"$written"
 	"${ctl[@]}" --json status >"$dir/status.json"
 	"${ctl[@]}" hosts >"$dir/hosts.txt"
 	read -r done failed queued active dups < <(/usr/bin/python3 -c '
@@ -189,7 +216,7 @@ print(j["done"], j["failed"], j["queued"], j["active"],
       d["url"] + d["exact"] + d["near"])' "$dir/status.json")
 	# Priorities 0-4 (emerg..warning) of sd-daemon's "<N>" prefixes.
 	warn=$(grep -c '^<[0-4]>' "$dir/sluiced.log" || true)
-	record sluiced "$r" "$(sub "$t1" "$t0")" \
+	record "$name" "$r" "$(sub "$t1" "$t0")" \
 	    "$(secs $((c1 - c0)))" "$(secs $((s1 - s0)))" "$done" \
 	    "done, $failed failed, $((queued + active)) left, $dups duplicates, $warn log warnings; loop thread $(secs $((m1 - m0))) CPU s; $st"
 	[ "$done" = "$pages" ] && [ "$st" = ok ] || daemon_post_mortem "$dir"
@@ -220,6 +247,8 @@ run_scrapy() {
 }
 
 # --- 4. the extraction CPU limit: sluice-extract alone on the corpus -------
+run_sluiced_warc() { run_sluiced "$1" warc; }
+
 run_extract() {
 	local r=$1 dir=$out/round$1 t0 t1 xdocs ok
 	xdocs=$(ls "$corpus" | grep -c '\.html$')
@@ -242,7 +271,14 @@ print(s["docs"] - s["failures"], s["cpu_s"])' "$dir/extract.stats")
 # drifts, so the limit is taken from measurements on both sides of it.
 for ((r = 1; r <= repeat; r++)); do
 	mkdir -p "$out/round$r"
-	for m in extract curl sluiced extract \
+	# With --warc, the two sluiced runs swap places every round, so that
+	# a drift of the machine's speed does not favour one of them.
+	both=sluiced
+	if [ "$warc" = 1 ]; then
+		both="sluiced sluiced_warc"
+		[ $((r % 2)) = 1 ] || both="sluiced_warc sluiced"
+	fi
+	for m in extract curl $both extract \
 	    $([ "$scrapy" = 0 ] || echo scrapy); do
 		echo "round $r/$repeat, load $(load): $m"
 		"run_$m" "$r"
@@ -253,9 +289,10 @@ for ((r = 1; r <= repeat; r++)); do
 done
 stop_nginx
 
-/usr/bin/python3 - "$results" "$pages" "$cores" "$repeat" "$per_host" <<'PY'
+/usr/bin/python3 - "$results" "$pages" "$cores" "$repeat" "$per_host" \
+    "$written" <<'PY'
 import statistics, sys
-results, pages, cores, repeat, per_host = sys.argv[1:]
+results, pages, cores, repeat, per_host, written = sys.argv[1:]
 pages, cores, repeat = int(pages), int(cores), int(repeat)
 rounds = {}
 for line in open(results):
@@ -280,8 +317,11 @@ print(f"{'':34}{'pages/s':>9}{'wall s':>9}{'CPU s':>9}{'CPU ms/pg':>11}"
       f"{'server CPU s':>14}{'least ok':>10}")
 names = {"curl": "curl --parallel-max 64 (ceiling)",
          "sluiced": "sluiced end to end",
+         "sluiced_warc": "sluiced, WARC capture on",
          "scrapy": "Scrapy + readability-lxml"}
-for m in ("curl", "sluiced", "scrapy"):
+for m in ("curl", "sluiced", "sluiced_warc", "scrapy"):
+    if m == "sluiced_warc" and m not in med:
+        continue
     if m not in med:
         print(f"{names[m]:34}{'(not run)':>9}")
         continue
@@ -320,5 +360,34 @@ print(f"{'  sluiced / sluice-extract CPU':34}{r4:8.2f}x   goal <= 1.25x "
       "(the rest: fetch, loop, store, zstd)")
 print(f"{'  sluiced CPU / wall':34}{med['sluiced'][5]:8.2f}    "
       f"of {cores} cores busy (other users and nginx share them)")
+
+if "sluiced_warc" in med:
+    # Issue 13: what capture costs, round by round (the two runs of a
+    # round are neighbours in time), then the median and the spread.
+    byr = {}
+    for line in open(written):
+        m, r, wb, wc, wbytes = line.split("\t")
+        byr[(m, r)] = (int(wb), int(wc), int(wbytes))
+    plain = rounds["sluiced"]
+    cap = rounds["sluiced_warc"]
+    cost = [1 - c[0] / p[0] for p, c in zip(plain, cap)]
+    cpu = [c[3] / p[3] - 1 for p, c in zip(plain, cap)]
+    print(f"\nWARC capture (issue 13; goal: at most 10% of throughput)")
+    print(f"{'':34}{'pages/s':>9}{'CPU ms/pg':>11}{'WARC KB/pg':>12}"
+          f"{'write() KB/pg':>15}{'disk KB/pg':>12}")
+    for m in ("sluiced", "sluiced_warc"):
+        w = [byr.get((m, str(i + 1)), (0, 0, 0)) for i in range(repeat)]
+        ok = [r[6] for r in rounds[m]]
+        per = [[x[k] / 1024 / max(o, 1) for x, o in zip(w, ok)]
+               for k in range(3)]
+        print(f"{names[m]:34}{med[m][0]:9.1f}{med[m][3]:11.2f}"
+              f"{statistics.median(per[0]):12.1f}"
+              f"{statistics.median(per[1]):15.1f}"
+              f"{statistics.median(per[2]):12.1f}")
+    print(f"{'throughput cost':34}{statistics.median(cost):8.1%}    "
+          f"rounds: {', '.join(f'{c:.1%}' for c in cost)}   "
+          f"{'met' if statistics.median(cost) <= 0.10 else 'NOT met'}")
+    print(f"{'CPU per page, more':34}{statistics.median(cpu):8.1%}    "
+          f"rounds: {', '.join(f'{c:.1%}' for c in cpu)}")
 PY
 echo "logs and per-round files: $out"

@@ -97,7 +97,7 @@ struct sluice_extract_doc {
 	char	*title;
 	char	*text;		/* main text, one paragraph per line */
 	char	*author;
-	char	*date;		/* ISO 8601 */
+	char	*date;		/* RFC 3339 with a known offset, else YYYY-MM-DD */
 	char	*sitename;
 	char	*description;
 	char	*language;	/* declared, else detected; NULL if unknown */
@@ -115,10 +115,38 @@ struct sluice_extract_doc {
 	 * or a template with no story.  The text is then left as the
 	 * single-page cleaner found it, not emptied. */
 	bool	 site_repeated;
-	/* Private: the fingerprints of the page's lines, for
-	 * sluice_site_memory_record(). */
-	void	*site_page;
+	/* Private: the library's own state of this doc (the fingerprints of
+	 * the page's lines for sluice_site_memory_record(), the metadata of
+	 * sluice_extract_doc_more()). */
+	void	*priv;
 };
+
+/*
+ * More metadata of a page than struct sluice_extract_doc holds: the
+ * library allocates it, so later versions may add fields at the end.
+ * Strings are UTF-8 or NULL; lists hold n items (none: NULL and 0), in
+ * page order, without repeats, at most 32 items of at most 255 bytes.
+ */
+struct sluice_extract_more {
+	char	*date_raw;	/* the date as the page wrote it */
+	char	*image;		/* og:image, twitter:image or JSON-LD image:
+				   an absolute http(s) URL */
+	char	*pagetype;	/* og:type ("article", "website"...) */
+	char	*license;	/* rel="license" link, JSON-LD license or
+				   dc.rights */
+	char	**authors;	/* each author when the page names several
+				   apart (JSON-LD); else the author alone */
+	size_t	 nauthors;
+	char	**categories;	/* article:section, JSON-LD articleSection */
+	size_t	 ncategories;
+	char	**tags;		/* article:tag, keywords, JSON-LD keywords */
+	size_t	 ntags;
+};
+
+/* d's further metadata, valid until sluice_extract_doc_free(d); never
+ * NULL (all empty when the page had none or was not HTML). */
+SLUICE_EXTRACT_API const struct sluice_extract_more *
+sluice_extract_doc_more(const struct sluice_extract_doc *d);
 
 /* Fills o with the defaults stated above. */
 SLUICE_EXTRACT_API void

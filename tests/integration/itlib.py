@@ -31,7 +31,8 @@ FAST = {
 }
 
 ERROR_CODES = {"bad_request", "too_large", "unknown_command", "not_found",
-               "conflict", "store_full", "busy", "shutting_down", "timeout",
+               "conflict", "store_full", "disk_full", "damaged", "busy",
+               "shutting_down", "timeout",
                "internal"}
 JOB_STATES = ("queued", "active", "done", "failed", "cancelled")
 FINAL_STATES = ("done", "failed", "cancelled")
@@ -39,7 +40,8 @@ DOC_FIELDS = {"id", "url", "final_url", "http_status", "content_type",
               "fetched_at", "title", "text", "language", "author", "date",
               "sitename", "description", "canonical_url", "word_count", "empty",
               "charset", "content_hash", "duplicate_of", "duplicate_kind",
-              "similarity", "etag", "last_modified"}
+              "similarity", "etag", "last_modified", "date_raw", "image",
+              "pagetype", "license", "authors", "categories", "tags"}
 JOB_FIELDS = {"id", "url", "state", "priority", "attempts", "http_status",
               "error", "created_at", "updated_at", "not_before",
               "finished_at", "doc_id"}

@@ -6,6 +6,7 @@ not be merged, persistence across restarts, and how duplicates show in
 documents, export, status and `dups`.
 """
 
+import json
 import os
 import subprocess
 from urllib.parse import quote
@@ -164,6 +165,12 @@ def test_store_of_format_2_is_reindexed(tmp):
         assert d.log().count("indexed again") == 1
 
 
+TRAFILATURA_FIELDS = {"title", "author", "hostname", "date", "fingerprint",
+                      "id", "license", "comments", "raw_text", "text",
+                      "language", "image", "pagetype", "source",
+                      "source-hostname", "excerpt", "categories", "tags"}
+
+
 def test_export_leaves_duplicates_out(tmp):
     with FixtureServer() as web, Daemon(tmp, FAST) as d:
         fetch_one_by_one(d, [web.url("/story/6"), web.url("/story/6?t=b"),
@@ -174,6 +181,43 @@ def test_export_leaves_duplicates_out(tmp):
         alld = [x for x in everything if "doc" in x]
         assert len(docs) == 2 and len(alld) == 3, (plain, everything)
         assert all(x["doc"]["duplicate_of"] is None for x in docs)
+
+        def ids(*args):
+            r = d.ctl("export", *args, json=False).check()
+            return sorted(json.loads(ln)["id"] for ln in r.out.splitlines())
+
+        first, copy, other = sorted(x["doc"]["id"] for x in alld)
+        assert ids("--duplicates", "include") == [first, copy, other]
+        assert ids("--duplicates", "exclude") == [first, other]
+        assert ids("--duplicates", "only") == [copy]
+        r = d.ctl("export", "--duplicates", "some", json=False)
+        assert r.code == 2 and "include, exclude or only" in r.err, r
+        # The fixture serves every page from 127.0.0.1.
+        assert ids("--host", "127.0.0.1") == [first, other]
+        assert ids("--host", "127.0.0.2", "--duplicates", "include") == []
+        r = d.ctl("export", "--host", "http://127.0.0.1/", json=False)
+        assert r.code == 1 and "not a host name" in r.err, r
+        words = {x["doc"]["id"]: x["doc"]["word_count"] for x in alld}
+        cut = words[other] + 1
+        assert ids("--min-words", cut, "--duplicates", "include") == \
+            sorted(i for i, w in words.items() if w >= cut)
+        assert ids("--min-words", 1) == [first, other]
+        # trafilatura's field names and formats, the same documents.
+        r = d.ctl("export", "--format", "trafilatura", json=False).check()
+        tdocs = [json.loads(ln) for ln in r.out.splitlines()]
+        assert [int(t["id"]) for t in tdocs] == [first, other], tdocs
+        byid = {x["doc"]["id"]: x["doc"] for x in alld}
+        for t in tdocs:
+            assert set(t) == TRAFILATURA_FIELDS, set(t) ^ TRAFILATURA_FIELDS
+            src = byid[int(t["id"])]
+            assert t["source"] == src["url"] and \
+                t["fingerprint"] == src["content_hash"], (t, src)
+            assert t["text"] == t["raw_text"] == src["text"], t
+            assert t["hostname"] == "127.0.0.1", t
+            assert t["date"] is None or len(t["date"]) == 10, t
+            assert t["title"] == src["title"], t
+        r = d.ctl("export", "--format", "xml", json=False)
+        assert r.code == 2 and "jsonl or trafilatura" in r.err, r
 
 
 def test_short_texts_get_exact_dedup_only(tmp):

@@ -22,8 +22,8 @@ from harness import Daemon, binary, run_tests, wait_until
 from itlib import FAST, ok, req, submit, wait_idle
 
 STATS_KEYS = {"ok", "version", "uptime_s", "paused", "draining", "jobs",
-              "totals", "inflight", "work_backlog", "rates", "fetches_1m",
-              "hosts", "failures"}
+              "totals", "transfer_bytes", "inflight", "work_backlog",
+              "rates", "fetches_1m", "hosts", "failures"}
 
 
 def test_stats_reply(tmp):

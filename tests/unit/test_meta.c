@@ -36,7 +36,11 @@ test_dates(void **state)
 		{ "2023-05-17", "2023-05-17" },
 		{ "2023-05-17T08:30:00Z", "2023-05-17T08:30:00Z" },
 		{ "2023-05-17T08:30:00.123+0200", "2023-05-17T08:30:00+02:00" },
-		{ "2023-05-17 08:30", "2023-05-17T08:30:00" },
+		/* No offset: no known zone, so only the date is sure. */
+		{ "2023-05-17 08:30", "2023-05-17" },
+		{ "2024-02-11T06:42:00Z", "2024-02-11T06:42:00Z" },
+		{ "2024-03-05T09:15:00+01:00", "2024-03-05T09:15:00+01:00" },
+		{ "2024-03-05T09:15:00.123-0500", "2024-03-05T09:15:00-05:00" },
 		{ "2023/05/17", "2023-05-17" },
 		{ "Wed, 17 May 2023 10:00:00 GMT", "2023-05-17T10:00:00Z" },
 		{ "May 17, 2023", "2023-05-17" },
@@ -118,6 +122,62 @@ test_sources_and_precedence(void **state)
 	meta_free(&m);
 }
 
+/* The fields trafilatura exports that the first version left out: image,
+ * page type, categories, tags, license, the raw date and each author. */
+static void
+test_more_fields(void **state)
+{
+	static const char html[] =
+	    "<html><head><title>T</title>"
+	    "<meta property=\"og:image\" content=\"/img/lead.jpg\">"
+	    "<meta name=\"twitter:image\" content=\"https://cdn.x/t.jpg\">"
+	    "<meta property=\"og:type\" content=\"article\">"
+	    "<meta property=\"article:section\" content=\"World\">"
+	    "<meta property=\"article:section\" content=\"Europe\">"
+	    "<meta property=\"article:tag\" content=\"rivers\">"
+	    "<meta property=\"article:tag\" content=\"Salmon\">"
+	    "<meta name=\"keywords\" content=\"salmon, water , farming\">"
+	    "<link rel=\"license\" href=\"/licence\">"
+	    "<script type=\"application/ld+json\">{\"@type\":\"NewsArticle\","
+	    "\"headline\":\"H\",\"datePublished\":\"March 5, 2024 9:15 "
+	    "GMT\",\"author\":[{\"@type\":\"Person\",\"name\":\"Ann Lee\"},"
+	    "{\"@type\":\"Person\",\"name\":\"Bo Chan\"}],"
+	    "\"articleSection\":[\"World\",\"Science\"]}</script>"
+	    "</head><body><p>x</p></body></html>";
+	struct meta m;
+
+	(void)state;
+	read_meta(html, "https://news.example.org/a/b.html", &m);
+	assert_string_equal(m.image, "https://news.example.org/img/lead.jpg");
+	assert_string_equal(m.pagetype, "article");
+	assert_string_equal(m.license, "https://news.example.org/licence");
+	assert_string_equal(m.date, "2024-03-05T09:15:00Z");
+	assert_string_equal(m.date_raw, "March 5, 2024 9:15 GMT");
+	assert_string_equal(m.author, "Ann Lee, Bo Chan");
+	assert_int_equal(m.nauthors, 2);
+	assert_string_equal(m.authors[0], "Ann Lee");
+	assert_string_equal(m.authors[1], "Bo Chan");
+	/* Every source, page order, once each (case aside). */
+	assert_int_equal(m.ncategories, 3);
+	assert_string_equal(m.categories[0], "World");
+	assert_string_equal(m.categories[1], "Europe");
+	assert_string_equal(m.categories[2], "Science");
+	assert_int_equal(m.ntags, 4);
+	assert_string_equal(m.tags[0], "rivers");
+	assert_string_equal(m.tags[1], "Salmon");
+	assert_string_equal(m.tags[2], "water");
+	assert_string_equal(m.tags[3], "farming");
+	meta_free(&m);
+	/* One author from a <meta>: a list of one; none: an empty list. */
+	read_meta("<meta name=author content=\"By Cy Dee\"><p>x</p>", NULL,
+	    &m);
+	assert_int_equal(m.nauthors, 1);
+	assert_string_equal(m.authors[0], m.author);
+	assert_null(m.image);
+	assert_int_equal(m.ntags, 0);
+	meta_free(&m);
+}
+
 static void
 test_title_heuristics(void **state)
 {
@@ -187,6 +247,7 @@ main(void)
 		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_same_site),
 		cmocka_unit_test(test_sources_and_precedence),
+		cmocka_unit_test(test_more_fields),
 		cmocka_unit_test(test_title_heuristics),
 		cmocka_unit_test(test_canonical),
 		cmocka_unit_test(test_language_guess),

@@ -801,10 +801,156 @@ test_intake_settles_before_changes(void **state)
 	commit(f);
 }
 
+/* Rewrites job id's stored record through edit(bytes, len). */
+static void
+edit_record(struct fx *f, uint64_t id, void (*edit)(unsigned char *, size_t))
+{
+	MDB_val k = { sizeof(id), &id }, v;
+	unsigned char buf[1024];
+	MDB_txn *txn;
+
+	assert_int_equal(store_txn_write(&f->store, &txn), 0);
+	assert_int_equal(mdb_get(txn, f->q.jobs, &k, &v), 0);
+	assert_true(v.mv_size <= sizeof(buf));
+	memcpy(buf, v.mv_data, v.mv_size);
+	edit(buf, v.mv_size);
+	v.mv_data = buf;
+	assert_int_equal(mdb_put(txn, f->q.jobs, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+}
+
+static unsigned char
+first_byte(struct fx *f, uint64_t id)
+{
+	MDB_val k = { sizeof(id), &id }, v;
+	unsigned char b;
+	MDB_txn *txn;
+
+	assert_int_equal(store_txn_read(&f->store, &txn), 0);
+	assert_int_equal(mdb_get(txn, f->q.jobs, &k, &v), 0);
+	b = *(unsigned char *)v.mv_data;
+	mdb_txn_abort(txn);
+	return b;
+}
+
+static int
+get_job(struct fx *f, uint64_t id, struct job *j)
+{
+	MDB_txn *txn;
+	int rc;
+
+	assert_int_equal(store_txn_read(&f->store, &txn), 0);
+	rc = queue_get(&f->q, txn, id, j);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+static void flip_url(unsigned char *p, size_t n) { p[88 + 9] ^= 0x20; (void)n; }
+static void flip_attempts(unsigned char *p, size_t n) { p[20] ^= 1; (void)n; }
+static void flip_version(unsigned char *p, size_t n) { p[0] = 3; (void)n; }
+
+/* Writes a version 2 record back as version 1 had it (no checksum). */
+static void
+to_v1(unsigned char *p, size_t n)
+{
+	unsigned char v2[32];
+
+	(void)n;
+	memcpy(v2, p, sizeof(v2));
+	memset(p, 0, 32);
+	memcpy(p, v2, 4);
+	p[0] = 1;
+	memcpy(p + 4, v2 + 8, 6);	/* url_len, msg_len, fetch_len */
+	memcpy(p + 12, v2 + 16, 16);	/* priority, attempts, status, hops */
+}
+
+static void
+test_record_checksum(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a, b, c;
+	struct job j;
+
+	begin(f);
+	a = submit(f, "http://a.example/checked", 1, 0, SUBMIT_QUEUED);
+	b = submit(f, "http://a.example/counted", 1, 0, SUBMIT_QUEUED);
+	c = submit(f, "http://a.example/version", 1, 0, SUBMIT_QUEUED);
+	commit(f);
+	assert_int_equal(first_byte(f, a), 2);
+	assert_int_equal(get_job(f, a, &j), 0);
+	assert_string_equal(j.url, "http://a.example/checked");
+	queue_job_free(&j);
+	edit_record(f, a, flip_url);
+	edit_record(f, b, flip_attempts);
+	edit_record(f, c, flip_version);
+	assert_int_equal(get_job(f, a, &j), MDB_CORRUPTED);
+	assert_int_equal(get_job(f, b, &j), MDB_CORRUPTED);
+	assert_int_equal(get_job(f, c, &j), MDB_CORRUPTED);
+}
+
+static void
+test_v1_record_is_read_and_upgraded(void **state)
+{
+	struct fx *f = *state;
+	struct job j;
+	MDB_txn *txn;
+	uint64_t a;
+
+	begin(f);
+	a = submit(f, "http://a.example/old", 7, 5, SUBMIT_QUEUED);
+	commit(f);
+	edit_record(f, a, to_v1);
+	assert_int_equal(first_byte(f, a), 1);
+	assert_int_equal(get_job(f, a, &j), 0);
+	assert_string_equal(j.url, "http://a.example/old");
+	assert_int_equal(j.priority, 5);
+	assert_int_equal(j.host, 7);
+	queue_job_free(&j);
+	/* A store of format 3: queue_open rewrites its records. */
+	assert_int_equal(store_txn_write(&f->store, &txn), 0);
+	assert_int_equal(store_counter_add(&f->store, txn, "format.jobs", -2),
+	    0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	queue_close(&f->q);
+	assert_int_equal(queue_open(&f->q, &f->store), 0);
+	assert_int_equal(first_byte(f, a), 2);
+	assert_int_equal(get_job(f, a, &j), 0);
+	assert_string_equal(j.url, "http://a.example/old");
+	assert_int_equal(j.priority, 5);
+	queue_job_free(&j);
+}
+
+/* A damaged job leaves the queue instead of failing every lease. */
+static void
+test_damaged_job_is_passed_by(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a, b;
+
+	begin(f);
+	a = submit(f, "http://a.example/bad", 1, 9, SUBMIT_QUEUED);
+	b = submit(f, "http://a.example/good", 1, 0, SUBMIT_QUEUED);
+	commit(f);
+	edit_record(f, a, flip_url);
+	begin(f);
+	assert_int_equal(lease_next(f, 1, 2000), b);
+	assert_int_equal(lease_next(f, 1, 2000), 0);
+	/* Resubmitting its URL makes a new job. */
+	assert_int_not_equal(submit(f, "http://a.example/bad", 1, 0,
+	    SUBMIT_QUEUED), a);
+	commit(f);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_record_checksum, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_v1_record_is_read_and_upgraded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_job_is_passed_by,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submit_and_duplicates,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_priority_then_fifo,

@@ -224,6 +224,51 @@ test_error_rolls_back_and_fails(void **state)
 	assert_true(committed(f, "a"));
 }
 
+/* A full disk (the fault a step injects: ENOSPC, as LMDB returns it) is
+ * not a failing disk: the turn is replayed without submissions, and the
+ * condition stays until submissions commit again. */
+static void
+test_disk_full_is_told_apart(void **state)
+{
+	struct fx *f = *state;
+
+	f->stubs[1].fail_times = 1;
+	f->stubs[1].fail_rc = ENOSPC;
+	assert_int_equal(turn_run(&f->turn, TURN_NOW, now_ms()),
+	    TURN_COMMITTED);
+	assert_true(f->store.full);
+	assert_false(f->store.stuck);
+	assert_int_equal(f->store.condition, STORE_DISK_FULL);
+	/* Results alone commit: still a full disk. */
+	assert_int_equal(turn_run(&f->turn, TURN_NOW, now_ms()),
+	    TURN_COMMITTED);
+	assert_int_equal(f->store.condition, STORE_DISK_FULL);
+	/* Submissions taken again, and they commit: over. */
+	f->store.full = false;
+	assert_int_equal(turn_run(&f->turn, TURN_NOW, now_ms()),
+	    TURN_COMMITTED);
+	assert_int_equal(f->store.condition, STORE_OK);
+	/* EIO with room to spare: a failing disk, no replay. */
+	f->store.disk_full_below = 0;
+	f->stubs[1].fail_times = 1;
+	f->stubs[1].fail_rc = EIO;
+	assert_int_equal(turn_run(&f->turn, TURN_NOW, now_ms()),
+	    TURN_FAILED);
+	assert_int_equal(f->store.condition, STORE_FAILING);
+	assert_true(f->store.stuck);
+	assert_false(f->store.full);
+	assert_int_equal(turn_run(&f->turn, TURN_NOW, now_ms()),
+	    TURN_COMMITTED);
+	assert_int_equal(f->store.condition, STORE_OK);
+	/* EIO on a nearly full file system: a full disk. */
+	f->store.disk_full_below = UINT64_MAX;
+	f->stubs[1].fail_times = 1;
+	f->stubs[1].fail_rc = EIO;
+	assert_int_equal(turn_run(&f->turn, TURN_NOW, now_ms()),
+	    TURN_COMMITTED);
+	assert_int_equal(f->store.condition, STORE_DISK_FULL);
+}
+
 static void
 test_background_work_gathers(void **state)
 {
@@ -255,6 +300,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_steps_run_in_order,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_does_nothing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full_is_told_apart,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_full_grows_and_replays,
 		    setup, teardown),

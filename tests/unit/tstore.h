@@ -28,7 +28,8 @@ tstore_mkdir(char *dir, size_t len, const char *name)
 static inline void
 tstore_rmdir(const char *dir)
 {
-	const char *files[] = { "data.mdb", "lock.mdb", "sluiced.lock" };
+	const char *files[] = { "data.mdb", "lock.mdb", "sluiced.lock",
+	    STORE_MARKER };
 	char path[256];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {

@@ -1,0 +1,998 @@
+/*
+ * warc.c - the WARC 1.1 writer (see warc.h): records built from a
+ * transfer's capture, one gzip member each (zlib), SHA-1 digests in base32
+ * (libcrypto), files rotated past warc.max_size, and the cut-back at start.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "buf.h"
+#include "config.h"
+#include "fetch.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+#include "warc.h"
+
+#define WARC_SHA1_LEN	20
+#define WARC_B32_LEN	32	/* 160 bits, 5 to a character, no padding */
+#define WARC_ID_LEN	48	/* "<urn:uuid:" + 36 + ">" + NUL */
+#define WARC_DATE_LEN	32
+#define WARC_STATE_KEY	"file"	/* in the "warc" database */
+#define WARC_HEAD_READ	(64 * 1024)	/* a warcinfo fits, at start */
+
+/* What this run wrote, logged at the end. */
+struct warc_stats {
+	uint64_t	 records;	/* written and committed */
+	uint64_t	 revisits;
+	uint64_t	 bytes;		/* compressed bytes written */
+	uint64_t	 files;		/* opened by this process */
+};
+
+/* zlib's and libcrypto's state: the loop's own, and one per capture, so
+ * that workers may build records at the same time. */
+struct warc_coder {
+	z_stream	 z;
+	bool		 z_ready;
+	EVP_MD_CTX	*md;
+};
+
+struct warc {
+	char		*dir;
+	char		*prefix;
+	uint64_t	 max_size;
+	int		 level;
+	char		*info;		/* warcinfo fields */
+	MDB_dbi		 dbi;		/* "warc": digests and the state */
+	int		 dirfd;
+	int		 fd;		/* the open file, or -1 */
+	char		*path;
+	uint64_t	 size;		/* bytes in the open file */
+	uint64_t	 serial;	/* of the open file */
+	uint64_t	 turn_start;	/* size when the turn began */
+	struct warc_capture *turn, **turn_tail;
+	uint64_t	 turn_records, turn_revisits;
+	struct warc_coder k;		/* the loop thread's */
+	struct buf	 scratch;	/* a revisit record being built */
+	struct warc_stats stats;
+	/* Tests only: SLUICE_TEST_WARC_CRASH=N kills the process at the Nth
+	 * turn that has records, before its commit: after writing half a
+	 * record (N odd) or after syncing them all (N even). */
+	uint64_t	 crash_turn, turns;
+};
+
+/* One transfer's records, built when it ended. */
+struct warc_capture {
+	struct warc_capture *turn_next;
+	struct buf	 head;		/* written as they are */
+	uint64_t	 head_records;
+	struct buf	 resp;		/* the final response, unless a
+					   revisit replaces it */
+	/* What a revisit in resp's place needs: */
+	unsigned char	 sha[WARC_SHA1_LEN];
+	char		 payload[WARC_B32_LEN + 8];
+	char		 id[WARC_ID_LEN];
+	char		 date[WARC_DATE_LEN];
+	char		 ip[46];
+	char		*uri;
+	struct buf	 http;		/* the fixed header block */
+};
+
+/* The WARC header fields of one record. */
+struct warc_rec {
+	const char	*type;
+	const char	*id;
+	const char	*date;
+	const char	*uri;		/* or NULL */
+	const char	*ip;		/* or NULL / "" */
+	const char	*concurrent;	/* or NULL */
+	const char	*payload;	/* base32 payload digest, or NULL */
+	const char	*content_type;
+	const char	*extra;		/* more header lines, CRLF each, or NULL */
+};
+
+/* --- digests, ids, dates --------------------------------------------- */
+
+static void
+warc_base32(const unsigned char *p, size_t n, char *out)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+	unsigned int acc = 0, bits = 0;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		acc = (acc << 8) | p[i];
+		bits += 8;
+		while (bits >= 5) {
+			out[o++] = alpha[(acc >> (bits - 5)) & 31];
+			bits -= 5;
+		}
+	}
+	if (bits > 0)
+		out[o++] = alpha[(acc << (5 - bits)) & 31];
+	out[o] = '\0';
+}
+
+/* SHA-1 of a || b.  0 or -1. */
+static int
+warc_sha1(struct warc_coder *k, const void *a, size_t alen, const void *b,
+    size_t blen, unsigned char *out)
+{
+	unsigned int n = 0;
+
+	if (EVP_DigestInit_ex(k->md, EVP_sha1(), NULL) != 1 ||
+	    EVP_DigestUpdate(k->md, a, alen) != 1 ||
+	    EVP_DigestUpdate(k->md, b, blen) != 1 ||
+	    EVP_DigestFinal_ex(k->md, out, &n) != 1 || n != WARC_SHA1_LEN)
+		return -1;
+	return 0;
+}
+
+static int
+warc_sha1_b32(struct warc_coder *k, const void *a, size_t alen,
+    const void *b, size_t blen, char *out)
+{
+	unsigned char sha[WARC_SHA1_LEN];
+
+	if (warc_sha1(k, a, alen, b, blen, sha) == -1)
+		return -1;
+	warc_base32(sha, sizeof(sha), out);
+	return 0;
+}
+
+/* A random (version 4) UUID as a WARC-Record-ID. */
+static void
+warc_new_id(char *out)
+{
+	unsigned char u[16];
+
+	if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u)) {
+		/* Never short for 16 bytes once the pool is ready; the
+		 * clock keeps ids apart if it ever is. */
+		uint64_t t = mono_us() ^ now_ms();
+		memcpy(u, &t, sizeof(t));
+		memcpy(u + 8, &t, sizeof(t));
+	}
+	u[6] = (u[6] & 0x0f) | 0x40;
+	u[8] = (u[8] & 0x3f) | 0x80;
+	snprintf(out, WARC_ID_LEN, "<urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x-%02x%02x%02x%02x%02x%02x>", u[0], u[1], u[2], u[3],
+	    u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+	    u[14], u[15]);
+}
+
+/* WARC-Date, in UTC with milliseconds: 2024-02-11T06:42:00.123Z. */
+static void
+warc_date(uint64_t ms, char *out)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	size_t n;
+
+	gmtime_r(&t, &tm);
+	n = strftime(out, WARC_DATE_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, WARC_DATE_LEN - n, ".%03uZ", (unsigned)(ms % 1000));
+}
+
+/* --- records ---------------------------------------------------------- */
+
+/* Appends one record (block = a || b) to out as a gzip member.  0 or -1. */
+static int
+warc_record(struct warc_coder *k, struct buf *out, const struct warc_rec *r,
+    const void *a, size_t alen, const void *b, size_t blen)
+{
+	char hdr[8192], digest[WARC_B32_LEN + 1];
+	const void *in[] = { hdr, a, b, "\r\n\r\n" };
+	size_t inlen[] = { 0, alen, blen, 4 }, total = 0, start;
+	int n;
+
+	if (warc_sha1_b32(k, a, alen, b, blen, digest) == -1)
+		return -1;
+	n = snprintf(hdr, sizeof(hdr), "WARC/1.1\r\n"
+	    "WARC-Type: %s\r\nWARC-Record-ID: %s\r\nWARC-Date: %s\r\n"
+	    "%s%s%s" "%s%s%s" "%s%s%s"
+	    "WARC-Block-Digest: sha1:%s\r\n" "%s%s%s" "%s"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+	    r->type, r->id, r->date,
+	    r->uri ? "WARC-Target-URI: " : "", r->uri ? r->uri : "",
+	    r->uri ? "\r\n" : "",
+	    r->ip && *r->ip ? "WARC-IP-Address: " : "",
+	    r->ip && *r->ip ? r->ip : "", r->ip && *r->ip ? "\r\n" : "",
+	    r->concurrent ? "WARC-Concurrent-To: " : "",
+	    r->concurrent ? r->concurrent : "", r->concurrent ? "\r\n" : "",
+	    digest,
+	    r->payload ? "WARC-Payload-Digest: sha1:" : "",
+	    r->payload ? r->payload : "", r->payload ? "\r\n" : "",
+	    r->extra ? r->extra : "", r->content_type, alen + blen);
+	if (n < 0 || (size_t)n >= sizeof(hdr))
+		return -1;	/* a URI of over 7 KB: not ours to write */
+	inlen[0] = (size_t)n;
+	for (size_t i = 0; i < ARRAY_LEN(inlen); i++)
+		total += inlen[i];
+	if (deflateReset(&k->z) != Z_OK)
+		return -1;
+	start = out->len;
+	if (buf_presize(out, out->len + deflateBound(&k->z, total) + 64) ==
+	    -1)
+		return -1;
+	k->z.next_out = (Bytef *)out->data + out->len;
+	k->z.avail_out = (uInt)(out->cap - out->len - 1);
+	for (size_t i = 0; i < ARRAY_LEN(in); i++) {
+		int rc;
+		if (inlen[i] == 0)
+			continue;	/* deflate() would say Z_BUF_ERROR */
+		k->z.next_in = (Bytef *)(uintptr_t)in[i];
+		k->z.avail_in = (uInt)inlen[i];
+		rc = deflate(&k->z, i + 1 == ARRAY_LEN(in) ? Z_FINISH :
+		    Z_NO_FLUSH);
+		if ((i + 1 == ARRAY_LEN(in) && rc != Z_STREAM_END) ||
+		    (i + 1 < ARRAY_LEN(in) && rc != Z_OK) ||
+		    k->z.avail_in != 0) {
+			out->len = start;
+			return -1;
+		}
+	}
+	out->len = (size_t)((char *)k->z.next_out - out->data);
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+static bool
+warc_hdr_is(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	return len > n && line[n] == ':' && strncasecmp(line, name, n) == 0;
+}
+
+/*
+ * The response's header block as it is written: libcurl hands over the
+ * body decoded (no Content-Encoding) and de-chunked, so those headers
+ * would misdescribe the stored payload.  As StormCrawler does, they are
+ * renamed X-Crawler-Content-Encoding and X-Crawler-Transfer-Encoding, a
+ * Content-Length that differs from the payload becomes
+ * X-Crawler-Content-Length, and the true Content-Length is added.
+ * *orig_len is the received Content-Length, or -1.
+ */
+static int
+warc_fix_http(const struct buf *raw, size_t body_len, struct buf *out,
+    long long *orig_len)
+{
+	const char *p = raw->data, *end = raw->data + raw->len;
+	bool first = true, coded = false, cl_ok = false;
+	long long cl = -1;
+
+	*orig_len = -1;
+	/* First pass: is the payload transformed at all? */
+	for (const char *q = p; q < end;) {
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		size_t len = nl ? (size_t)(nl + 1 - q) : (size_t)(end - q);
+		if (warc_hdr_is(q, len, "content-encoding") ||
+		    warc_hdr_is(q, len, "transfer-encoding"))
+			coded = true;
+		else if (warc_hdr_is(q, len, "content-length"))
+			cl = strtoll(q + 15, NULL, 10);
+		q += len;
+	}
+	*orig_len = cl;
+	for (; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl + 1 - p) : (size_t)(end - p);
+		bool rename = false;
+
+		if (len == 2 && p[0] == '\r')
+			break;		/* the blank line: added below */
+		if (len == 1 && p[0] == '\n')
+			break;
+		if (!first && (warc_hdr_is(p, len, "content-encoding") ||
+		    warc_hdr_is(p, len, "transfer-encoding")))
+			rename = true;
+		else if (!first && warc_hdr_is(p, len, "content-length")) {
+			if (coded || cl < 0 || (unsigned long long)cl !=
+			    body_len || cl_ok)
+				rename = true;
+			else
+				cl_ok = true;
+		}
+		if ((rename && buf_append(out, "X-Crawler-", 10) == -1) ||
+		    buf_append(out, p, len) == -1)
+			return -1;
+		/* A last line without its line end. */
+		if (nl == NULL && buf_append(out, "\r\n", 2) == -1)
+			return -1;
+		first = false;
+		p += len;
+	}
+	if (!cl_ok && buf_appendf(out, "Content-Length: %zu\r\n", body_len) ==
+	    -1)
+		return -1;
+	return buf_append(out, "\r\n", 2);
+}
+
+static int
+warc_status(const struct buf *http)
+{
+	const char *sp = http->data ? memchr(http->data, ' ', http->len) :
+	    NULL;
+
+	return sp != NULL ? atoi(sp + 1) : 0;
+}
+
+/* Why the final response is cut short, or NULL. */
+static const char *
+warc_truncated(const struct fetch_result *r)
+{
+	switch (r->error) {
+	case FETCH_OK:
+		return NULL;
+	case FETCH_ERR_TOO_LARGE:
+		return "length";
+	case FETCH_ERR_TIMEOUT:
+		return "time";
+	case FETCH_ERR_NETWORK:
+		return "disconnect";
+	default:
+		return "unspecified";
+	}
+}
+
+/* One hop's request and response records. */
+static int
+warc_hop(struct warc_coder *k, struct warc_capture *c,
+    const struct fetch_hop *h, const struct fetch_result *r)
+{
+	char req_id[WARC_ID_LEN], resp_id[WARC_ID_LEN], date[WARC_DATE_LEN];
+	char payload[WARC_B32_LEN + 1], extra[2400];
+	const struct buf *body = NULL;
+	bool final = h->next == NULL, has_resp = h->response.len > 0;
+	const char *trunc = NULL;
+	struct warc_rec rec = { 0 };
+	long long orig_len;
+	size_t blen = 0;
+	int status;
+
+	warc_new_id(req_id);
+	warc_new_id(resp_id);
+	warc_date(h->date_ms, date);
+	rec = (struct warc_rec){ .type = "request", .id = req_id,
+	    .date = date, .uri = h->url, .ip = h->ip,
+	    .concurrent = has_resp ? resp_id : NULL,
+	    .content_type = "application/http;msgtype=request" };
+	/* A GET has no body: the payload digest is that of nothing. */
+	if (warc_sha1_b32(k, "", 0, "", 0, payload) == -1)
+		return -1;
+	rec.payload = payload;
+	if (warc_record(k, &c->head, &rec, h->request.data, h->request.len,
+	    "", 0) == -1)
+		return -1;
+	c->head_records++;
+	if (!has_resp)
+		return 0;
+	if (final) {
+		body = r->error == FETCH_OK ? &r->body : &r->cut_body;
+		blen = body->len;
+		trunc = warc_truncated(r);
+	}
+	buf_reset(&c->http);
+	if (warc_fix_http(&h->response, blen, &c->http, &orig_len) == -1)
+		return -1;
+	if (!final && orig_len > 0)
+		trunc = "unspecified";	/* libcurl skips a hop's body */
+	status = warc_status(&h->response);
+	extra[0] = '\0';
+	rec = (struct warc_rec){ .type = "response", .id = resp_id,
+	    .date = date, .uri = h->url, .ip = h->ip,
+	    .content_type = "application/http;msgtype=response",
+	    .extra = extra };
+	if (status == 304) {
+		rec.type = "revisit";
+		snprintf(extra, sizeof(extra), "WARC-Profile: %s\r\n"
+		    "WARC-Refers-To-Target-URI: %s\r\n",
+		    WARC_REVISIT_PROFILE_304, h->url ? h->url : "");
+		if (strlen(extra) + 1 >= sizeof(extra))
+			snprintf(extra, sizeof(extra), "WARC-Profile: %s\r\n",
+			    WARC_REVISIT_PROFILE_304);
+		c->head_records++;
+		return warc_record(k, &c->head, &rec, c->http.data,
+		    c->http.len, "", 0);
+	}
+	if (warc_sha1(k, body ? body->data : "", blen, "", 0, c->sha) == -1)
+		return -1;
+	warc_base32(c->sha, sizeof(c->sha), c->payload);
+	rec.payload = c->payload;
+	if (trunc != NULL)
+		snprintf(extra, sizeof(extra), "WARC-Truncated: %s\r\n", trunc);
+	if (!final || trunc != NULL || blen == 0) {
+		c->head_records++;
+		return warc_record(k, &c->head, &rec, c->http.data,
+		    c->http.len, body ? body->data : "", blen);
+	}
+	/* The final, whole response: a revisit may take its place. */
+	memcpy(c->id, resp_id, sizeof(c->id));
+	memcpy(c->date, date, sizeof(c->date));
+	snprintf(c->ip, sizeof(c->ip), "%s", h->ip);
+	if (h->url != NULL && (c->uri = strdup(h->url)) == NULL)
+		return -1;
+	return warc_record(k, &c->resp, &rec, c->http.data, c->http.len,
+	    body->data, blen);
+}
+
+static int
+warc_coder_init(struct warc_coder *k, int level)
+{
+	memset(k, 0, sizeof(*k));
+	if ((k->md = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (deflateInit2(&k->z, level, Z_DEFLATED, 15 + 16, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	k->z_ready = true;
+	return 0;
+}
+
+static void
+warc_coder_free(struct warc_coder *k)
+{
+	if (k->z_ready)
+		deflateEnd(&k->z);
+	EVP_MD_CTX_free(k->md);
+	memset(k, 0, sizeof(*k));
+}
+
+struct warc_capture *
+warc_capture(const struct warc *w, const struct fetch_result *r)
+{
+	struct warc_capture *c = NULL;
+	struct warc_coder k;
+
+	if (w == NULL || r->hops == NULL)
+		return NULL;
+	/* Its own coder: this may run on a worker thread. */
+	if (warc_coder_init(&k, w->level) == -1)
+		goto oom;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto oom;
+	buf_init(&c->head, SIZE_MAX / 2);
+	buf_init(&c->resp, SIZE_MAX / 2);
+	buf_init(&c->http, SIZE_MAX / 2);
+	for (const struct fetch_hop *h = r->hops; h != NULL; h = h->next)
+		if (h->request.len > 0 && warc_hop(&k, c, h, r) == -1)
+			goto oom;
+	warc_coder_free(&k);
+	if (c->resp.len == 0)
+		buf_free(&c->http);	/* no revisit to build */
+	if (c->head.len == 0 && c->resp.len == 0) {
+		warc_capture_free(c);
+		return NULL;
+	}
+	return c;
+oom:
+	warc_coder_free(&k);
+	log_warnx("warc: %s: cannot build its records (out of memory)",
+	    r->final_url ? r->final_url : "a transfer");
+	warc_capture_free(c);
+	return NULL;
+}
+
+void
+warc_capture_free(struct warc_capture *c)
+{
+	if (c == NULL)
+		return;
+	buf_free(&c->head);
+	buf_free(&c->resp);
+	buf_free(&c->http);
+	free(c->uri);
+	free(c);
+}
+
+void
+warc_put(struct warc *w, struct warc_capture *c)
+{
+	if (w == NULL || c == NULL)
+		return;
+	c->turn_next = NULL;
+	*w->turn_tail = c;
+	w->turn_tail = &c->turn_next;
+}
+
+/* --- files ------------------------------------------------------------ */
+
+static int
+warc_write(struct warc *w, const void *p, size_t len)
+{
+	const char *s = p;
+
+	while (len > 0) {
+		ssize_t n = write(w->fd, s, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		s += n;
+		len -= (size_t)n;
+		w->size += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Notes the open file and its end in txn. */
+static int
+warc_note(struct warc *w, MDB_txn *txn)
+{
+	size_t plen = strlen(w->path);
+	unsigned char *v = malloc(16 + plen);
+	MDB_val key = { strlen(WARC_STATE_KEY), (void *)WARC_STATE_KEY };
+	MDB_val val = { 16 + plen, v };
+	int rc;
+
+	if (v == NULL)
+		return ENOMEM;
+	store_put_be64(v, w->size);
+	store_put_be64(v + 8, w->serial);
+	memcpy(v + 16, w->path, plen);
+	rc = mdb_put(txn, w->dbi, &key, &val, 0);
+	free(v);
+	return rc;
+}
+
+/* Closes the open file and starts the next, with its warcinfo record.
+ * 0, or an errno value. */
+static int
+warc_rotate(struct warc *w)
+{
+	char date[WARC_DATE_LEN], id[WARC_ID_LEN], name[512], stamp[32];
+	char extra[600];
+	uint64_t ms = now_ms();
+	time_t t = (time_t)(ms / 1000);
+	struct buf out;
+	struct tm tm;
+	int fd, rc = 0;
+
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+	w->serial++;
+	snprintf(name, sizeof(name), "%s-%s%03u-%05llu.warc.gz", w->prefix,
+	    stamp, (unsigned)(ms % 1000),
+	    (unsigned long long)(w->serial % 100000));
+	fd = openat(w->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND |
+	    O_CLOEXEC, 0640);
+	if (fd == -1) {
+		rc = errno;
+		log_warn("warc: %s/%s", w->dir, name);
+		return rc;
+	}
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->path);
+	w->fd = fd;
+	w->size = 0;
+	if (asprintf(&w->path, "%s/%s", w->dir, name) == -1) {
+		w->path = NULL;
+		return ENOMEM;
+	}
+	w->stats.files++;
+	warc_new_id(id);
+	warc_date(ms, date);
+	snprintf(extra, sizeof(extra), "WARC-Filename: %s\r\n", name);
+	buf_init(&out, SIZE_MAX / 2);
+	struct warc_rec rec = { .type = "warcinfo", .id = id, .date = date,
+	    .content_type = "application/warc-fields", .extra = extra };
+	if (warc_record(&w->k, &out, &rec, w->info, strlen(w->info), "", 0) == -1)
+		rc = ENOMEM;
+	else if (warc_write(w, out.data, out.len) == -1 ||
+	    fdatasync(w->fd) == -1 || fsync(w->dirfd) == -1)
+		rc = errno ? errno : EIO;
+	buf_free(&out);
+	if (rc != 0)
+		log_warnx("warc: %s: %s", w->path, strerror(rc));
+	else
+		log_info("warc: writing %s", w->path);
+	return rc;
+}
+
+/* The turn's records, with revisits for payloads already captured. */
+static int
+warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
+{
+	MDB_val key = { WARC_SHA1_LEN, c->sha }, val;
+	char extra[WARC_DATE_LEN + 2048 + 256];
+	const char *uri, *date;
+	struct warc_rec rec;
+	int rc;
+
+	if (c->head.len > 0 && warc_write(w, c->head.data, c->head.len) == -1)
+		return errno ? errno : EIO;
+	w->turn_records += c->head_records;
+	if (c->resp.len == 0)
+		return 0;
+	rc = mdb_get(txn, w->dbi, &key, &val);
+	if (rc == MDB_NOTFOUND) {
+		size_t ulen = c->uri ? strlen(c->uri) : 0;
+		char *v = malloc(WARC_DATE_LEN + ulen + 1);
+		if (v == NULL)
+			return ENOMEM;
+		memcpy(v, c->date, WARC_DATE_LEN);
+		memcpy(v + WARC_DATE_LEN, c->uri ? c->uri : "", ulen + 1);
+		val = (MDB_val){ WARC_DATE_LEN + ulen + 1, v };
+		rc = mdb_put(txn, w->dbi, &key, &val, 0);
+		free(v);
+		if (rc != 0)
+			return rc;
+		w->turn_records++;
+		return warc_write(w, c->resp.data, c->resp.len) == -1 ?
+		    (errno ? errno : EIO) : 0;
+	}
+	if (rc != 0)
+		return rc;
+	/* Date and URI of the first capture, NUL-terminated each. */
+	if (val.mv_size <= WARC_DATE_LEN ||
+	    ((char *)val.mv_data)[val.mv_size - 1] != '\0')
+		return MDB_CORRUPTED;
+	date = val.mv_data;
+	uri = (const char *)val.mv_data + WARC_DATE_LEN;
+	if (strlen(uri) > 2048)
+		uri = "";
+	snprintf(extra, sizeof(extra), "WARC-Profile: %s\r\n"
+	    "WARC-Refers-To-Target-URI: %s\r\nWARC-Refers-To-Date: %s\r\n"
+	    "WARC-Truncated: length\r\n", WARC_REVISIT_PROFILE_DIGEST, uri,
+	    date);
+	rec = (struct warc_rec){ .type = "revisit", .id = c->id,
+	    .date = c->date, .uri = c->uri, .ip = c->ip,
+	    .payload = c->payload, .extra = extra,
+	    .content_type = "application/http;msgtype=response" };
+	buf_reset(&w->scratch);
+	if (warc_record(&w->k, &w->scratch, &rec, c->http.data, c->http.len, "",
+	    0) == -1)
+		return ENOMEM;
+	w->turn_records++;
+	w->turn_revisits++;
+	return warc_write(w, w->scratch.data, w->scratch.len) == -1 ?
+	    (errno ? errno : EIO) : 0;
+}
+
+int
+warc_apply(void *arg, MDB_txn *txn, uint64_t now)
+{
+	struct warc *w = arg;
+	int rc = 0;
+
+	if (w == NULL || w->turn == NULL)
+		return 0;
+	if (w->fd < 0 || w->size >= w->max_size) {
+		if ((rc = warc_rotate(w)) != 0)
+			return rc;
+		w->turn_start = w->size;
+	}
+	w->turn_records = w->turn_revisits = 0;
+	errno = 0;
+	if (++w->turns == w->crash_turn && w->crash_turn % 2 == 1) {
+		const struct buf *b = w->turn->head.len ? &w->turn->head :
+		    &w->turn->resp;
+		(void)warc_write(w, b->data, b->len / 2);
+		raise(SIGKILL);
+	}
+	for (struct warc_capture *c = w->turn; c != NULL && rc == 0;
+	    c = c->turn_next)
+		rc = warc_write_one(w, txn, c);
+	/* As often as the commit syncs: the commit follows at once. */
+	if (rc == 0 && fdatasync(w->fd) == -1)
+		rc = errno;
+	if (w->turns == w->crash_turn)
+		raise(SIGKILL);
+	if (rc == 0)
+		rc = warc_note(w, txn);
+	if (rc != 0 && rc != MDB_MAP_FULL)
+		log_warnx("warc: %s: %s", w->path, rc > 0 ? strerror(rc) :
+		    mdb_strerror(rc));
+	return rc;
+}
+
+void
+warc_abort(void *arg)
+{
+	struct warc *w = arg;
+
+	if (w == NULL)
+		return;
+	w->turn = NULL;
+	w->turn_tail = &w->turn;
+	if (w->fd >= 0 && w->size > w->turn_start) {
+		if (ftruncate(w->fd, (off_t)w->turn_start) == -1)
+			log_warn("warc: %s: cannot cut back", w->path);
+		w->size = w->turn_start;
+	}
+}
+
+void
+warc_committed(struct warc *w)
+{
+	if (w == NULL)
+		return;
+	if (w->turn != NULL) {
+		w->stats.records += w->turn_records;
+		w->stats.revisits += w->turn_revisits;
+		w->stats.bytes += w->size - w->turn_start;
+	}
+	w->turn = NULL;
+	w->turn_tail = &w->turn;
+	w->turn_start = w->size;
+}
+
+/* --- start: cutting back what no commit covers ------------------------ */
+
+size_t
+warc_member_len(const unsigned char *p, size_t len)
+{
+	enum { KEEP = 4096 };	/* of the output: the record's header */
+	unsigned char out[WARC_HEAD_READ];
+	z_stream z = { 0 };
+	size_t used = 0, got;
+	int rc;
+
+	if (len < 18 || p[0] != 0x1f || p[1] != 0x8b)
+		return 0;
+	if (inflateInit2(&z, 15 + 16) != Z_OK)
+		return 0;
+	z.next_in = (Bytef *)(uintptr_t)p;
+	z.avail_in = (uInt)(len > UINT32_MAX ? UINT32_MAX : len);
+	z.next_out = out;
+	z.avail_out = sizeof(out) - 1;
+	do {
+		rc = inflate(&z, Z_NO_FLUSH);
+		if (z.avail_out == 0) {
+			/* Only the record's header is checked: drop the
+			 * rest of a long block as it comes. */
+			if (memmem(out, KEEP, "\r\n\r\n", 4) == NULL)
+				break;
+			z.next_out = out + KEEP;
+			z.avail_out = sizeof(out) - 1 - KEEP;
+		}
+	} while (rc == Z_OK);
+	got = (size_t)(z.next_out - out);
+	if (rc == Z_STREAM_END && got >= 5 && memcmp(out, "WARC/", 5) == 0 &&
+	    memmem(out, got < KEEP ? got : KEEP, "\r\n\r\n", 4) != NULL)
+		used = (size_t)(z.next_in - p);
+	inflateEnd(&z);
+	return used;
+}
+
+/* True for PREFIX-YYYYMMDDhhmmssSSS-NNNNN.warc.gz. */
+static bool
+warc_our_name(const struct warc *w, const char *name)
+{
+	size_t pl = strlen(w->prefix), i;
+
+	if (strncmp(name, w->prefix, pl) != 0 || name[pl] != '-')
+		return false;
+	name += pl + 1;
+	for (i = 0; i < 17; i++)
+		if (!isdigit((unsigned char)name[i]))
+			return false;
+	if (name[17] != '-')
+		return false;
+	for (i = 18; i < 23; i++)
+		if (!isdigit((unsigned char)name[i]))
+			return false;
+	return strcmp(name + 23, ".warc.gz") == 0;
+}
+
+static void
+warc_cut(struct warc *w, const char *name, uint64_t to)
+{
+	int fd = openat(w->dirfd, name, O_WRONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		log_warn("warc: %s/%s", w->dir, name);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if ((uint64_t)st.st_size > to) {
+		if (ftruncate(fd, (off_t)to) == -1 || fsync(fd) == -1)
+			log_warn("warc: %s/%s: cannot cut back", w->dir, name);
+		else
+			log_notice("warc: %s/%s: cut back from %llu to %llu "
+			    "bytes, past the last commit", w->dir, name,
+			    (unsigned long long)st.st_size,
+			    (unsigned long long)to);
+	} else if ((uint64_t)st.st_size < to)
+		log_warnx("warc: %s/%s: %llu bytes, shorter than the %llu "
+		    "committed", w->dir, name,
+		    (unsigned long long)st.st_size, (unsigned long long)to);
+	close(fd);
+}
+
+/* A file begun after the last committed one: back to its warcinfo. */
+static void
+warc_cut_newer(struct warc *w, const char *name)
+{
+	unsigned char *p = malloc(WARC_HEAD_READ);
+	int fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+
+	if (p != NULL && fd != -1)
+		n = pread(fd, p, WARC_HEAD_READ, 0);
+	if (fd != -1)
+		close(fd);
+	if (n >= 0)
+		warc_cut(w, name, warc_member_len(p, (size_t)n));
+	free(p);
+}
+
+/* Cuts back the last committed file to its noted end, and any file begun
+ * after it, whose records no commit covers. */
+static int
+warc_recover(struct warc *w, MDB_txn *txn)
+{
+	MDB_val key = { strlen(WARC_STATE_KEY), (void *)WARC_STATE_KEY }, val;
+	const char *last = NULL;
+	char *path = NULL;
+	struct dirent *de;
+	DIR *dir;
+	int rc;
+
+
+	rc = mdb_get(txn, w->dbi, &key, &val);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == 0 && val.mv_size > 16) {
+		const unsigned char *v = val.mv_data;
+		uint64_t end = store_get_be64(v);
+		size_t dl = strlen(w->dir);
+
+		w->serial = store_get_be64(v + 8);
+		path = strndup((const char *)v + 16, val.mv_size - 16);
+		if (path == NULL)
+			return ENOMEM;
+		/* Only a file of this directory is ours to cut. */
+		if (strncmp(path, w->dir, dl) == 0 && path[dl] == '/' &&
+		    strchr(path + dl + 1, '/') == NULL) {
+			last = path + dl + 1;
+			warc_cut(w, last, end);
+		}
+	}
+	/* With no file noted, nothing here is known to be ours. */
+	if (last != NULL && (dir = fdopendir(dup(w->dirfd))) != NULL) {
+		while ((de = readdir(dir)) != NULL)
+			if (warc_our_name(w, de->d_name) &&
+			    strcmp(de->d_name, last) > 0)
+				warc_cut_newer(w, de->d_name);
+		closedir(dir);
+	}
+	free(path);
+	return 0;
+}
+
+static char *
+warc_info_fields(const struct config *cfg)
+{
+	char host[256] = "";
+	char *s = NULL;
+
+	if (gethostname(host, sizeof(host) - 1) == -1)
+		snprintf(host, sizeof(host), "unknown");
+	if (asprintf(&s, "software: sluice/%s\r\nhostname: %s\r\n"
+	    "robots: %s\r\nhttp-header-user-agent: %s\r\n"
+	    "format: WARC File Format 1.1\r\n"
+	    "conformsTo: http://iipc.github.io/warc-specifications/"
+	    "specifications/warc-format/warc-1.1/\r\n",
+	    SLUICE_VERSION, host, cfg->respect_robots ? "obey" : "ignore",
+	    cfg->user_agent ? cfg->user_agent : "") == -1)
+		return NULL;
+	return s;
+}
+
+int
+warc_open(struct warc **out, const struct config *cfg, struct store *s,
+    char *err, size_t errlen)
+{
+	struct warc *w;
+	MDB_txn *txn = NULL;
+	int rc;
+
+	*out = NULL;
+	if (cfg->warc_dir == NULL || cfg->warc_dir[0] == '\0')
+		return 0;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		goto oom;
+	w->fd = w->dirfd = -1;
+	w->turn_tail = &w->turn;
+	w->max_size = cfg->warc_max_size;
+	if (getenv("SLUICE_TEST_WARC_CRASH") != NULL)
+		w->crash_turn = strtoull(getenv("SLUICE_TEST_WARC_CRASH"), NULL,
+		    10);
+	w->level = (int)cfg->warc_gzip_level;
+	buf_init(&w->scratch, SIZE_MAX / 2);
+	w->dir = strdup(cfg->warc_dir);
+	w->prefix = strdup(cfg->warc_prefix);
+	w->info = warc_info_fields(cfg);
+	if (w->dir == NULL || w->prefix == NULL || w->info == NULL)
+		goto oom;
+	/* Trailing slashes would defeat the noted path's comparison. */
+	for (size_t n = strlen(w->dir); n > 1 && w->dir[n - 1] == '/'; n--)
+		w->dir[n - 1] = '\0';
+	if (warc_coder_init(&w->k, w->level) == -1)
+		goto oom;
+	if (mkdir(w->dir, 0750) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "warc.dir %s: %s", w->dir,
+		    strerror(errno));
+		goto fail;
+	}
+	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->dirfd == -1) {
+		snprintf(err, errlen, "warc.dir %s: %s", w->dir,
+		    strerror(errno));
+		goto fail;
+	}
+	/* Recover, then begin this run's file and note it, so that any
+	 * later file is known to be newer than a committed one. */
+	rc = store_txn_write(s, &txn);
+	if (rc == 0)
+		rc = store_dbi(txn, "warc", MDB_CREATE, &w->dbi);
+	if (rc == 0)
+		rc = warc_recover(w, txn);
+	if (rc == 0)
+		rc = warc_rotate(w);
+	if (rc == 0)
+		rc = warc_note(w, txn);
+	if (rc == 0) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+	if (rc != 0) {
+		if (txn != NULL)
+			mdb_txn_abort(txn);
+		snprintf(err, errlen, "warc: %s", mdb_strerror(rc));
+		goto fail;
+	}
+	w->turn_start = w->size;
+	*out = w;
+	return 0;
+oom:
+	snprintf(err, errlen, "warc: out of memory");
+fail:
+	warc_close(w);
+	return -1;
+}
+
+void
+warc_close(struct warc *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd >= 0) {
+		close(w->fd);
+		log_info("warc: %llu records (%llu revisits), %llu bytes in "
+		    "%llu files this run", (unsigned long long)w->stats.records,
+		    (unsigned long long)w->stats.revisits,
+		    (unsigned long long)w->stats.bytes,
+		    (unsigned long long)w->stats.files);
+	}
+	if (w->dirfd >= 0)
+		close(w->dirfd);
+	warc_coder_free(&w->k);
+	buf_free(&w->scratch);
+	free(w->dir);
+	free(w->prefix);
+	free(w->info);
+	free(w->path);
+	free(w);
+}
