@@ -27,6 +27,7 @@
 #include "ctlclient.h"
 #include "util.h"
 #include "watch.h"
+#include "warcout.h"
 
 #define CTL_EXIT_OK		0
 #define CTL_EXIT_FAILED		1
@@ -52,6 +53,8 @@ struct ctl {
 	int			 json;		/* print raw reply lines */
 	int			 connected;
 	uint64_t		 progress_ms;	/* export: per line; 0 none */
+	int			 export_warc;	/* export --format warc */
+	struct warcout		 warc;
 	const struct ctl_cmd	*cmd;		/* the command being run */
 	struct ctlclient	 conn;
 };
@@ -192,8 +195,10 @@ static const struct {
 	    "                          (www. and the port aside)\n"
 	    "  --min-words N           only documents of N words or more\n"
 	    "  --format FORMAT         jsonl (the documents as stored, the\n"
-	    "                          default) or trafilatura (its JSON\n"
-	    "                          output's field names)\n"
+	    "                          default), trafilatura (its JSON\n"
+	    "                          output's field names) or warc (WARC\n"
+	    "                          1.1 conversion records of the clean\n"
+	    "                          text, linked to the capture)\n"
 	    "  --progress-timeout S    longest wait for the next line (default\n"
 	    "                          60, or -t when given; 0 waits for ever);\n"
 	    "                          exit status 2 when it passes\n\n"
@@ -1331,11 +1336,16 @@ sluicectl_export_parse(struct ctl *ctx, int argc, char **argv, json_t *req)
 		} else if (ch == 'H')
 			json_object_set_new(req, "host", json_string(optarg));
 		else if (ch == 'f') {
+			/* warc is written here, from the documents as stored. */
+			ctx->export_warc = strcmp(optarg, "warc") == 0;
 			if (strcmp(optarg, "jsonl") != 0 &&
-			    strcmp(optarg, "trafilatura") != 0)
-				return usage_error(ctx, "--format is jsonl or "
-				    "trafilatura");
-			json_object_set_new(req, "format", json_string(optarg));
+			    strcmp(optarg, "trafilatura") != 0 &&
+			    !ctx->export_warc)
+				return usage_error(ctx, "--format is jsonl, "
+				    "trafilatura or warc");
+			if (!ctx->export_warc)
+				json_object_set_new(req, "format",
+				    json_string(optarg));
 		}
 		else if (ch == 'w') {
 			if (ctlclient_parse_uint(optarg, 1000000000, &n) == -1)
@@ -1363,10 +1373,13 @@ sluicectl_export_parse(struct ctl *ctx, int argc, char **argv, json_t *req)
 
 /* Writes one document as a JSON line; -1 when stdout failed. */
 static int
-sluicectl_export_doc(const struct ctl *ctx, const json_t *line)
+sluicectl_export_doc(struct ctl *ctx, const json_t *line)
 {
 	if (ctx->json)
 		return ferror(stdout) ? -1 : 0;
+	if (ctx->export_warc)
+		return warcout_doc(&ctx->warc,
+		    json_object_get(line, "doc"));
 	if (json_dumpf(json_object_get(line, "doc"), stdout, JSON_COMPACT) ==
 	    -1 || fputc('\n', stdout) == EOF)
 		return -1;
@@ -1447,7 +1460,24 @@ do_export(struct ctl *ctx, int argc, char **argv)
 		json_decref(early);
 		return rc;
 	}
-	return sluicectl_export_stream(ctx);
+	if (ctx->export_warc && !ctx->json &&
+	    warcout_begin(&ctx->warc, stdout, SLUICE_VERSION) == -1) {
+		fprintf(stderr, "sluicectl: writing stdout: %s\n",
+		    strerror(errno));
+		return CTL_EXIT_FAILED;
+	}
+	if (ctx->json)
+		ctx->export_warc = 0;	/* the daemon's lines, as they are */
+	rc = sluicectl_export_stream(ctx);
+	if (ctx->export_warc) {
+		if (ctx->warc.skipped > 0)
+			fprintf(stderr, "sluicectl: export: %llu exact copies "
+			    "left out of the WARC: their text is their first "
+			    "document's\n",
+			    (unsigned long long)ctx->warc.skipped);
+		warcout_end(&ctx->warc);
+	}
+	return rc;
 }
 
 static int

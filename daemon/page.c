@@ -205,4 +205,9 @@ out:
 	/* Here rather than on the loop thread: compressing the body costs
 	 * about as much as cleaning it. */
 	p->warc = warc_capture(p->opts.warc, r);
+	/* export --format warc links the clean text to this capture. */
+	if (p->doc != NULL)
+		json_object_set_new(p->doc, "warc_record_id",
+		    warc_capture_id(p->warc) != NULL ?
+		    json_string(warc_capture_id(p->warc)) : json_null());
 }

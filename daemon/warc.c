@@ -27,11 +27,8 @@
 #include "store.h"
 #include "util.h"
 #include "warc.h"
+#include "warcrec.h"
 
-#define WARC_SHA1_LEN	20
-#define WARC_B32_LEN	32	/* 160 bits, 5 to a character, no padding */
-#define WARC_ID_LEN	48	/* "<urn:uuid:" + 36 + ">" + NUL */
-#define WARC_DATE_LEN	32
 #define WARC_STATE_KEY	"file"	/* in the "warc" database */
 #define WARC_HEAD_READ	(64 * 1024)	/* a warcinfo fits, at start */
 
@@ -41,14 +38,6 @@ struct warc_stats {
 	uint64_t	 revisits;
 	uint64_t	 bytes;		/* compressed bytes written */
 	uint64_t	 files;		/* opened by this process */
-};
-
-/* zlib's and libcrypto's state: the loop's own, and one per capture, so
- * that workers may build records at the same time. */
-struct warc_coder {
-	z_stream	 z;
-	bool		 z_ready;
-	EVP_MD_CTX	*md;
 };
 
 struct warc {
@@ -66,7 +55,7 @@ struct warc {
 	uint64_t	 turn_start;	/* size when the turn began */
 	struct warc_capture *turn, **turn_tail;
 	uint64_t	 turn_records, turn_revisits;
-	struct warc_coder k;		/* the loop thread's */
+	struct warcrec_coder k;		/* the loop thread's */
 	struct buf	 scratch;	/* a revisit record being built */
 	struct warc_stats stats;
 	/* Tests only: SLUICE_TEST_WARC_CRASH=N kills the process at the Nth
@@ -83,174 +72,14 @@ struct warc_capture {
 	struct buf	 resp;		/* the final response, unless a
 					   revisit replaces it */
 	/* What a revisit in resp's place needs: */
-	unsigned char	 sha[WARC_SHA1_LEN];
-	char		 payload[WARC_B32_LEN + 8];
-	char		 id[WARC_ID_LEN];
-	char		 date[WARC_DATE_LEN];
+	unsigned char	 sha[WARCREC_SHA1_LEN];
+	char		 payload[WARCREC_B32_LEN + 8];
+	char		 id[WARCREC_ID_LEN];
+	char		 date[WARCREC_DATE_LEN];
 	char		 ip[46];
 	char		*uri;
 	struct buf	 http;		/* the fixed header block */
 };
-
-/* The WARC header fields of one record. */
-struct warc_rec {
-	const char	*type;
-	const char	*id;
-	const char	*date;
-	const char	*uri;		/* or NULL */
-	const char	*ip;		/* or NULL / "" */
-	const char	*concurrent;	/* or NULL */
-	const char	*payload;	/* base32 payload digest, or NULL */
-	const char	*content_type;
-	const char	*extra;		/* more header lines, CRLF each, or NULL */
-};
-
-/* --- digests, ids, dates --------------------------------------------- */
-
-static void
-warc_base32(const unsigned char *p, size_t n, char *out)
-{
-	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-	unsigned int acc = 0, bits = 0;
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		acc = (acc << 8) | p[i];
-		bits += 8;
-		while (bits >= 5) {
-			out[o++] = alpha[(acc >> (bits - 5)) & 31];
-			bits -= 5;
-		}
-	}
-	if (bits > 0)
-		out[o++] = alpha[(acc << (5 - bits)) & 31];
-	out[o] = '\0';
-}
-
-/* SHA-1 of a || b.  0 or -1. */
-static int
-warc_sha1(struct warc_coder *k, const void *a, size_t alen, const void *b,
-    size_t blen, unsigned char *out)
-{
-	unsigned int n = 0;
-
-	if (EVP_DigestInit_ex(k->md, EVP_sha1(), NULL) != 1 ||
-	    EVP_DigestUpdate(k->md, a, alen) != 1 ||
-	    EVP_DigestUpdate(k->md, b, blen) != 1 ||
-	    EVP_DigestFinal_ex(k->md, out, &n) != 1 || n != WARC_SHA1_LEN)
-		return -1;
-	return 0;
-}
-
-static int
-warc_sha1_b32(struct warc_coder *k, const void *a, size_t alen,
-    const void *b, size_t blen, char *out)
-{
-	unsigned char sha[WARC_SHA1_LEN];
-
-	if (warc_sha1(k, a, alen, b, blen, sha) == -1)
-		return -1;
-	warc_base32(sha, sizeof(sha), out);
-	return 0;
-}
-
-/* A random (version 4) UUID as a WARC-Record-ID. */
-static void
-warc_new_id(char *out)
-{
-	unsigned char u[16];
-
-	if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u)) {
-		/* Never short for 16 bytes once the pool is ready; the
-		 * clock keeps ids apart if it ever is. */
-		uint64_t t = mono_us() ^ now_ms();
-		memcpy(u, &t, sizeof(t));
-		memcpy(u + 8, &t, sizeof(t));
-	}
-	u[6] = (u[6] & 0x0f) | 0x40;
-	u[8] = (u[8] & 0x3f) | 0x80;
-	snprintf(out, WARC_ID_LEN, "<urn:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x-%02x%02x%02x%02x%02x%02x>", u[0], u[1], u[2], u[3],
-	    u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-	    u[14], u[15]);
-}
-
-/* WARC-Date, in UTC with milliseconds: 2024-02-11T06:42:00.123Z. */
-static void
-warc_date(uint64_t ms, char *out)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	size_t n;
-
-	gmtime_r(&t, &tm);
-	n = strftime(out, WARC_DATE_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, WARC_DATE_LEN - n, ".%03uZ", (unsigned)(ms % 1000));
-}
-
-/* --- records ---------------------------------------------------------- */
-
-/* Appends one record (block = a || b) to out as a gzip member.  0 or -1. */
-static int
-warc_record(struct warc_coder *k, struct buf *out, const struct warc_rec *r,
-    const void *a, size_t alen, const void *b, size_t blen)
-{
-	char hdr[8192], digest[WARC_B32_LEN + 1];
-	const void *in[] = { hdr, a, b, "\r\n\r\n" };
-	size_t inlen[] = { 0, alen, blen, 4 }, total = 0, start;
-	int n;
-
-	if (warc_sha1_b32(k, a, alen, b, blen, digest) == -1)
-		return -1;
-	n = snprintf(hdr, sizeof(hdr), "WARC/1.1\r\n"
-	    "WARC-Type: %s\r\nWARC-Record-ID: %s\r\nWARC-Date: %s\r\n"
-	    "%s%s%s" "%s%s%s" "%s%s%s"
-	    "WARC-Block-Digest: sha1:%s\r\n" "%s%s%s" "%s"
-	    "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
-	    r->type, r->id, r->date,
-	    r->uri ? "WARC-Target-URI: " : "", r->uri ? r->uri : "",
-	    r->uri ? "\r\n" : "",
-	    r->ip && *r->ip ? "WARC-IP-Address: " : "",
-	    r->ip && *r->ip ? r->ip : "", r->ip && *r->ip ? "\r\n" : "",
-	    r->concurrent ? "WARC-Concurrent-To: " : "",
-	    r->concurrent ? r->concurrent : "", r->concurrent ? "\r\n" : "",
-	    digest,
-	    r->payload ? "WARC-Payload-Digest: sha1:" : "",
-	    r->payload ? r->payload : "", r->payload ? "\r\n" : "",
-	    r->extra ? r->extra : "", r->content_type, alen + blen);
-	if (n < 0 || (size_t)n >= sizeof(hdr))
-		return -1;	/* a URI of over 7 KB: not ours to write */
-	inlen[0] = (size_t)n;
-	for (size_t i = 0; i < ARRAY_LEN(inlen); i++)
-		total += inlen[i];
-	if (deflateReset(&k->z) != Z_OK)
-		return -1;
-	start = out->len;
-	if (buf_presize(out, out->len + deflateBound(&k->z, total) + 64) ==
-	    -1)
-		return -1;
-	k->z.next_out = (Bytef *)out->data + out->len;
-	k->z.avail_out = (uInt)(out->cap - out->len - 1);
-	for (size_t i = 0; i < ARRAY_LEN(in); i++) {
-		int rc;
-		if (inlen[i] == 0)
-			continue;	/* deflate() would say Z_BUF_ERROR */
-		k->z.next_in = (Bytef *)(uintptr_t)in[i];
-		k->z.avail_in = (uInt)inlen[i];
-		rc = deflate(&k->z, i + 1 == ARRAY_LEN(in) ? Z_FINISH :
-		    Z_NO_FLUSH);
-		if ((i + 1 == ARRAY_LEN(in) && rc != Z_STREAM_END) ||
-		    (i + 1 < ARRAY_LEN(in) && rc != Z_OK) ||
-		    k->z.avail_in != 0) {
-			out->len = start;
-			return -1;
-		}
-	}
-	out->len = (size_t)((char *)k->z.next_out - out->data);
-	out->data[out->len] = '\0';
-	return 0;
-}
 
 static bool
 warc_hdr_is(const char *line, size_t len, const char *name)
@@ -353,31 +182,31 @@ warc_truncated(const struct fetch_result *r)
 
 /* One hop's request and response records. */
 static int
-warc_hop(struct warc_coder *k, struct warc_capture *c,
+warc_hop(struct warcrec_coder *k, struct warc_capture *c,
     const struct fetch_hop *h, const struct fetch_result *r)
 {
-	char req_id[WARC_ID_LEN], resp_id[WARC_ID_LEN], date[WARC_DATE_LEN];
-	char payload[WARC_B32_LEN + 1], extra[2400];
+	char req_id[WARCREC_ID_LEN], resp_id[WARCREC_ID_LEN], date[WARCREC_DATE_LEN];
+	char payload[WARCREC_B32_LEN + 1], extra[2400];
 	const struct buf *body = NULL;
 	bool final = h->next == NULL, has_resp = h->response.len > 0;
 	const char *trunc = NULL;
-	struct warc_rec rec = { 0 };
+	struct warcrec rec = { 0 };
 	long long orig_len;
 	size_t blen = 0;
 	int status;
 
-	warc_new_id(req_id);
-	warc_new_id(resp_id);
-	warc_date(h->date_ms, date);
-	rec = (struct warc_rec){ .type = "request", .id = req_id,
+	warcrec_new_id(req_id);
+	warcrec_new_id(resp_id);
+	warcrec_date(h->date_ms, date);
+	rec = (struct warcrec){ .type = "request", .id = req_id,
 	    .date = date, .uri = h->url, .ip = h->ip,
 	    .concurrent = has_resp ? resp_id : NULL,
 	    .content_type = "application/http;msgtype=request" };
 	/* A GET has no body: the payload digest is that of nothing. */
-	if (warc_sha1_b32(k, "", 0, "", 0, payload) == -1)
+	if (warcrec_sha1_b32(k, "", 0, "", 0, payload) == -1)
 		return -1;
 	rec.payload = payload;
-	if (warc_record(k, &c->head, &rec, h->request.data, h->request.len,
+	if (warcrec_write(k, &c->head, &rec, h->request.data, h->request.len,
 	    "", 0) == -1)
 		return -1;
 	c->head_records++;
@@ -395,7 +224,7 @@ warc_hop(struct warc_coder *k, struct warc_capture *c,
 		trunc = "unspecified";	/* libcurl skips a hop's body */
 	status = warc_status(&h->response);
 	extra[0] = '\0';
-	rec = (struct warc_rec){ .type = "response", .id = resp_id,
+	rec = (struct warcrec){ .type = "response", .id = resp_id,
 	    .date = date, .uri = h->url, .ip = h->ip,
 	    .content_type = "application/http;msgtype=response",
 	    .extra = extra };
@@ -408,18 +237,18 @@ warc_hop(struct warc_coder *k, struct warc_capture *c,
 			snprintf(extra, sizeof(extra), "WARC-Profile: %s\r\n",
 			    WARC_REVISIT_PROFILE_304);
 		c->head_records++;
-		return warc_record(k, &c->head, &rec, c->http.data,
+		return warcrec_write(k, &c->head, &rec, c->http.data,
 		    c->http.len, "", 0);
 	}
-	if (warc_sha1(k, body ? body->data : "", blen, "", 0, c->sha) == -1)
+	if (warcrec_sha1(k, body ? body->data : "", blen, "", 0, c->sha) == -1)
 		return -1;
-	warc_base32(c->sha, sizeof(c->sha), c->payload);
+	warcrec_base32(c->sha, sizeof(c->sha), c->payload);
 	rec.payload = c->payload;
 	if (trunc != NULL)
 		snprintf(extra, sizeof(extra), "WARC-Truncated: %s\r\n", trunc);
 	if (!final || trunc != NULL || blen == 0) {
 		c->head_records++;
-		return warc_record(k, &c->head, &rec, c->http.data,
+		return warcrec_write(k, &c->head, &rec, c->http.data,
 		    c->http.len, body ? body->data : "", blen);
 	}
 	/* The final, whole response: a revisit may take its place. */
@@ -428,42 +257,20 @@ warc_hop(struct warc_coder *k, struct warc_capture *c,
 	snprintf(c->ip, sizeof(c->ip), "%s", h->ip);
 	if (h->url != NULL && (c->uri = strdup(h->url)) == NULL)
 		return -1;
-	return warc_record(k, &c->resp, &rec, c->http.data, c->http.len,
+	return warcrec_write(k, &c->resp, &rec, c->http.data, c->http.len,
 	    body->data, blen);
-}
-
-static int
-warc_coder_init(struct warc_coder *k, int level)
-{
-	memset(k, 0, sizeof(*k));
-	if ((k->md = EVP_MD_CTX_new()) == NULL)
-		return -1;
-	if (deflateInit2(&k->z, level, Z_DEFLATED, 15 + 16, 8,
-	    Z_DEFAULT_STRATEGY) != Z_OK)
-		return -1;
-	k->z_ready = true;
-	return 0;
-}
-
-static void
-warc_coder_free(struct warc_coder *k)
-{
-	if (k->z_ready)
-		deflateEnd(&k->z);
-	EVP_MD_CTX_free(k->md);
-	memset(k, 0, sizeof(*k));
 }
 
 struct warc_capture *
 warc_capture(const struct warc *w, const struct fetch_result *r)
 {
 	struct warc_capture *c = NULL;
-	struct warc_coder k;
+	struct warcrec_coder k;
 
 	if (w == NULL || r->hops == NULL)
 		return NULL;
 	/* Its own coder: this may run on a worker thread. */
-	if (warc_coder_init(&k, w->level) == -1)
+	if (warcrec_coder_init(&k, w->level) == -1)
 		goto oom;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -474,7 +281,7 @@ warc_capture(const struct warc *w, const struct fetch_result *r)
 	for (const struct fetch_hop *h = r->hops; h != NULL; h = h->next)
 		if (h->request.len > 0 && warc_hop(&k, c, h, r) == -1)
 			goto oom;
-	warc_coder_free(&k);
+	warcrec_coder_free(&k);
 	if (c->resp.len == 0)
 		buf_free(&c->http);	/* no revisit to build */
 	if (c->head.len == 0 && c->resp.len == 0) {
@@ -483,11 +290,18 @@ warc_capture(const struct warc *w, const struct fetch_result *r)
 	}
 	return c;
 oom:
-	warc_coder_free(&k);
+	warcrec_coder_free(&k);
 	log_warnx("warc: %s: cannot build its records (out of memory)",
 	    r->final_url ? r->final_url : "a transfer");
 	warc_capture_free(c);
 	return NULL;
+}
+
+const char *
+warc_capture_id(const struct warc_capture *c)
+{
+	return c != NULL && c->resp.len > 0 && c->id[0] != '\0' ? c->id :
+	    NULL;
 }
 
 void
@@ -557,7 +371,7 @@ warc_note(struct warc *w, MDB_txn *txn)
 static int
 warc_rotate(struct warc *w)
 {
-	char date[WARC_DATE_LEN], id[WARC_ID_LEN], name[512], stamp[32];
+	char date[WARCREC_DATE_LEN], id[WARCREC_ID_LEN], name[512], stamp[32];
 	char extra[600];
 	uint64_t ms = now_ms();
 	time_t t = (time_t)(ms / 1000);
@@ -588,13 +402,13 @@ warc_rotate(struct warc *w)
 		return ENOMEM;
 	}
 	w->stats.files++;
-	warc_new_id(id);
-	warc_date(ms, date);
+	warcrec_new_id(id);
+	warcrec_date(ms, date);
 	snprintf(extra, sizeof(extra), "WARC-Filename: %s\r\n", name);
 	buf_init(&out, SIZE_MAX / 2);
-	struct warc_rec rec = { .type = "warcinfo", .id = id, .date = date,
+	struct warcrec rec = { .type = "warcinfo", .id = id, .date = date,
 	    .content_type = "application/warc-fields", .extra = extra };
-	if (warc_record(&w->k, &out, &rec, w->info, strlen(w->info), "", 0) == -1)
+	if (warcrec_write(&w->k, &out, &rec, w->info, strlen(w->info), "", 0) == -1)
 		rc = ENOMEM;
 	else if (warc_write(w, out.data, out.len) == -1 ||
 	    fdatasync(w->fd) == -1 || fsync(w->dirfd) == -1)
@@ -611,10 +425,10 @@ warc_rotate(struct warc *w)
 static int
 warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 {
-	MDB_val key = { WARC_SHA1_LEN, c->sha }, val;
-	char extra[WARC_DATE_LEN + 2048 + 256];
+	MDB_val key = { WARCREC_SHA1_LEN, c->sha }, val;
+	char extra[WARCREC_DATE_LEN + 2048 + 256];
 	const char *uri, *date;
-	struct warc_rec rec;
+	struct warcrec rec;
 	int rc;
 
 	if (c->head.len > 0 && warc_write(w, c->head.data, c->head.len) == -1)
@@ -625,12 +439,12 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 	rc = mdb_get(txn, w->dbi, &key, &val);
 	if (rc == MDB_NOTFOUND) {
 		size_t ulen = c->uri ? strlen(c->uri) : 0;
-		char *v = malloc(WARC_DATE_LEN + ulen + 1);
+		char *v = malloc(WARCREC_DATE_LEN + ulen + 1);
 		if (v == NULL)
 			return ENOMEM;
-		memcpy(v, c->date, WARC_DATE_LEN);
-		memcpy(v + WARC_DATE_LEN, c->uri ? c->uri : "", ulen + 1);
-		val = (MDB_val){ WARC_DATE_LEN + ulen + 1, v };
+		memcpy(v, c->date, WARCREC_DATE_LEN);
+		memcpy(v + WARCREC_DATE_LEN, c->uri ? c->uri : "", ulen + 1);
+		val = (MDB_val){ WARCREC_DATE_LEN + ulen + 1, v };
 		rc = mdb_put(txn, w->dbi, &key, &val, 0);
 		free(v);
 		if (rc != 0)
@@ -642,23 +456,23 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 	if (rc != 0)
 		return rc;
 	/* Date and URI of the first capture, NUL-terminated each. */
-	if (val.mv_size <= WARC_DATE_LEN ||
+	if (val.mv_size <= WARCREC_DATE_LEN ||
 	    ((char *)val.mv_data)[val.mv_size - 1] != '\0')
 		return MDB_CORRUPTED;
 	date = val.mv_data;
-	uri = (const char *)val.mv_data + WARC_DATE_LEN;
+	uri = (const char *)val.mv_data + WARCREC_DATE_LEN;
 	if (strlen(uri) > 2048)
 		uri = "";
 	snprintf(extra, sizeof(extra), "WARC-Profile: %s\r\n"
 	    "WARC-Refers-To-Target-URI: %s\r\nWARC-Refers-To-Date: %s\r\n"
 	    "WARC-Truncated: length\r\n", WARC_REVISIT_PROFILE_DIGEST, uri,
 	    date);
-	rec = (struct warc_rec){ .type = "revisit", .id = c->id,
+	rec = (struct warcrec){ .type = "revisit", .id = c->id,
 	    .date = c->date, .uri = c->uri, .ip = c->ip,
 	    .payload = c->payload, .extra = extra,
 	    .content_type = "application/http;msgtype=response" };
 	buf_reset(&w->scratch);
-	if (warc_record(&w->k, &w->scratch, &rec, c->http.data, c->http.len, "",
+	if (warcrec_write(&w->k, &w->scratch, &rec, c->http.data, c->http.len, "",
 	    0) == -1)
 		return ENOMEM;
 	w->turn_records++;
@@ -929,7 +743,7 @@ warc_open(struct warc **out, const struct config *cfg, struct store *s,
 	/* Trailing slashes would defeat the noted path's comparison. */
 	for (size_t n = strlen(w->dir); n > 1 && w->dir[n - 1] == '/'; n--)
 		w->dir[n - 1] = '\0';
-	if (warc_coder_init(&w->k, w->level) == -1)
+	if (warcrec_coder_init(&w->k, w->level) == -1)
 		goto oom;
 	if (mkdir(w->dir, 0750) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "warc.dir %s: %s", w->dir,
@@ -988,7 +802,7 @@ warc_close(struct warc *w)
 	}
 	if (w->dirfd >= 0)
 		close(w->dirfd);
-	warc_coder_free(&w->k);
+	warcrec_coder_free(&w->k);
 	buf_free(&w->scratch);
 	free(w->dir);
 	free(w->prefix);

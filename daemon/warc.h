@@ -63,6 +63,9 @@ void warc_close(struct warc *w);
 struct warc_capture *warc_capture(const struct warc *w,
     const struct fetch_result *r);
 void warc_capture_free(struct warc_capture *c);
+/* The WARC-Record-ID of c's final response (or of the revisit that may
+ * take its place), or NULL (c NULL, or no whole final response). */
+const char *warc_capture_id(const struct warc_capture *c);
 
 /* Adds c to this turn's records (c stays the caller's; it must live until
  * the turn commits or aborts).  NULL is ignored. */

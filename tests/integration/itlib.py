@@ -41,7 +41,8 @@ DOC_FIELDS = {"id", "url", "final_url", "http_status", "content_type",
               "sitename", "description", "canonical_url", "word_count", "empty",
               "charset", "content_hash", "duplicate_of", "duplicate_kind",
               "similarity", "etag", "last_modified", "date_raw", "image",
-              "pagetype", "license", "authors", "categories", "tags"}
+              "pagetype", "license", "authors", "categories", "tags",
+              "warc_record_id"}
 JOB_FIELDS = {"id", "url", "state", "priority", "attempts", "http_status",
               "error", "created_at", "updated_at", "not_before",
               "finished_at", "doc_id"}

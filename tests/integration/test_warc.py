@@ -19,7 +19,7 @@ from pathlib import Path
 
 import itlib  # noqa: F401  (missing sluiced = failure)
 from fixture_server import FixtureServer
-from harness import Daemon, run_tests, wait_until
+from harness import Daemon, binary, run_tests, wait_until
 from itlib import (doc, export, fetch_one, job, submit, submit_ids,
                    wait_idle, wait_job, wait_jobs)
 
@@ -193,6 +193,60 @@ def test_records_of_every_kind(tmp):
     assert len(rv) == 1 and rv[0]["WARC-Profile"].endswith(
         "/server-not-modified"), rv
     assert first["etag"]
+
+
+def test_export_as_warc(tmp):
+    """sluicectl export --format warc: a warcinfo, then one conversion
+    record of clean text per document, each referring to the response
+    that captured it (resource records when capture was off)."""
+    wdir = tmp / "warc"
+    with FixtureServer() as web, Daemon(tmp, extra_set=dict(FAST, **{
+            "warc.dir": wdir})) as d:
+        ids = submit_ids(d, [web.url(f"/page/{i}") for i in range(4)] +
+                         [web.url("/page/1?copy=1"), web.url("/article")])
+        wait_jobs(d, ids)
+        wait_idle(d)
+        docs, _ = export(d, include_duplicates=True)
+        out = tmp / "export.warc.gz"
+        with open(out, "wb") as f:
+            p = subprocess.run([str(binary("sluicectl")), "-s", str(d.sock),
+                                "export", "--format", "warc",
+                                "--duplicates", "include"], stdout=f,
+                               stderr=subprocess.PIPE, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        summary = check([wdir, out])
+        assert summary, summary
+    recs = records(out)
+    assert recs[0][0]["WARC-Type"] == "warcinfo", recs[0][0]
+    conv = recs[1:]
+    exact = [x for x in docs if x["duplicate_kind"] == "exact"]
+    assert len(conv) == len(docs) - len(exact), (len(conv), len(docs))
+    if exact:
+        assert "exact copies left out" in p.stderr, p.stderr
+    captured = {h["WARC-Record-ID"]: h for h, _ in all_records(wdir)}
+    texts = {x["final_url"]: x for x in docs if x["text"] is not None}
+    for h, block in conv:
+        assert h["WARC-Type"] == "conversion", h
+        assert h["Content-Type"] == "text/plain; charset=utf-8", h
+        src = captured[h["WARC-Refers-To"]]
+        assert src["WARC-Type"] in ("response", "revisit"), src
+        assert src["WARC-Target-URI"] == h["WARC-Target-URI"], (src, h)
+        doc = texts[h["WARC-Target-URI"]]
+        assert block.decode() == doc["text"], h
+        assert h["WARC-Date"] == doc["fetched_at"], (h, doc)
+    # Capture off: resource records, referring to nothing.
+    with FixtureServer() as web, Daemon(tmp / "off", extra_set=FAST) as d:
+        ids = submit_ids(d, [web.url("/page/7")])
+        wait_jobs(d, ids)
+        p = subprocess.run([str(binary("sluicectl")), "-s", str(d.sock),
+                            "export", "--format", "warc"],
+                           capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        (tmp / "off.warc.gz").write_bytes(p.stdout)
+    recs = records(tmp / "off.warc.gz")
+    assert [h["WARC-Type"] for h, _ in recs] == ["warcinfo", "resource"]
+    assert "WARC-Refers-To" not in recs[1][0], recs[1][0]
+    check([tmp / "off.warc.gz"])
 
 
 def test_rotation(tmp):

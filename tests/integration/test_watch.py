@@ -150,7 +150,9 @@ def test_watch_without_a_terminal(tmp):
         assert len(q.stdout.read().splitlines()) >= 2
 
 
-def test_sluicectl_links_only_jansson():
+def test_sluicectl_links_none_of_the_daemons_libraries():
+    """sluicectl links jansson (and zlib and libcrypto, for export
+    --format warc), none of what only the daemon needs."""
     if shutil.which("ldd") is None:
         return
     out = subprocess.run(["ldd", str(binary("sluicectl"))],

@@ -6,6 +6,8 @@
 //   - a request's WARC-Concurrent-To names a record that exists;
 //   - a revisit (identical-payload-digest) refers to a response with the
 //     same payload digest, target URI and date;
+//   - a WARC-Refers-To (sluicectl export --format warc's conversion
+//     records) names a record that exists;
 //   - with --docs FILE (sluicectl export): every stored document has
 //     exactly one 2xx response or identical-payload revisit for its final
 //     URL.
@@ -76,7 +78,8 @@ async function readFile(file, records) {
 		    payloadDigest: h.get("WARC-Payload-Digest"),
 		    profile: h.get("WARC-Profile"),
 		    refUri: h.get("WARC-Refers-To-Target-URI"),
-		    refDate: h.get("WARC-Refers-To-Date"), status: 0 };
+		    refDate: h.get("WARC-Refers-To-Date"),
+		    refersTo: h.get("WARC-Refers-To"), status: 0 };
 		if (n === 0 && type !== "warcinfo")
 			fail(where, `first record is ${type}, not warcinfo`);
 		if (version !== "WARC/1.1")
@@ -173,6 +176,12 @@ async function main() {
 		if (r.concurrent && !ids.has(r.concurrent))
 			fail(r.file, `${r.id} concurrent to missing ` +
 			    `${r.concurrent}`);
+		// sluicectl export --format warc: the clean text's record
+		// names the capture it was made from.
+		if (r.refersTo && !ids.has(r.refersTo))
+			fail(r.file, `${r.id} refers to missing ${r.refersTo}`);
+		if (r.type === "conversion" && !r.refersTo)
+			fail(r.file, `conversion ${r.id} refers to nothing`);
 		if (r.type === "revisit" && r.profile &&
 		    r.profile.endsWith("identical-payload-digest")) {
 			const o = byUriDate.get(`${r.refUri} ${r.refDate}`);
