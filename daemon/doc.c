@@ -585,141 +585,83 @@ doc_upgrade(struct docs *d, struct store *s)
 struct doc_checker {
 	struct docs	*d;
 	MDB_txn		*txn;
-	void		(*fn)(const char *problem, void *arg);
-	void		*arg;
+	struct store_report rep;
+	uint64_t	 docs;
 };
 
+/* A document: its checksum, its time index entry. */
 static void
-doc_problem(struct doc_checker *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+doc_check_doc(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct doc_checker *c = arg;
+	struct doc_rec r;
+	uint64_t id;
 
+	c->docs++;
+	memcpy(&id, k->mv_data, sizeof(id));
+	if (doc_decode(v, &r) != 0)
+		store_problem(&c->rep, "document %llu: damaged (its checksum "
+		    "does not match)", (unsigned long long)id);
+	else if (!doc_indexed(c->d, c->txn, r.fetched_ms, id))
+		store_problem(&c->rep, "document %llu: not in the time index "
+		    "(export would not find it)", (unsigned long long)id);
+}
+
+/* A time index entry names a document of that time. */
 static void
-doc_problem(struct doc_checker *c, const char *fmt, ...)
+doc_check_time(const MDB_val *k, const MDB_val *v, void *arg)
 {
-	char line[256];
-	va_list ap;
+	struct doc_checker *c = arg;
+	uint64_t ms = store_get_be64(k->mv_data),
+	    id = store_get_be64((unsigned char *)k->mv_data + 8);
+	struct doc_rec r;
+	int got = doc_read(c->d, c->txn, id, &r);
 
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	c->fn(line, c->arg);
+	(void)v;
+	if (got == MDB_NOTFOUND)
+		store_problem(&c->rep, "time index: entry %llu/%llu names no "
+		    "document", (unsigned long long)ms,
+		    (unsigned long long)id);
+	else if (got == 0 && r.fetched_ms != ms)
+		store_problem(&c->rep, "time index: entry %llu/%llu, but "
+		    "document %llu was fetched at %llu",
+		    (unsigned long long)ms, (unsigned long long)id,
+		    (unsigned long long)id, (unsigned long long)r.fetched_ms);
 }
 
-/* Every document: its checksum, its time index entry. */
-static int
-doc_check_docs(struct doc_checker *c, uint64_t *docs)
+/* A recorded copy and its first are documents. */
+static void
+doc_check_dup(const MDB_val *k, const MDB_val *v, void *arg)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
+	struct doc_checker *c = arg;
+	uint64_t ids[2] = { store_get_be64(k->mv_data),
+	    store_get_be64((unsigned char *)k->mv_data + 8) };
+	MDB_val dv;
 
-	if ((rc = mdb_cursor_open(c->txn, c->d->docs, &cur)) != 0)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct doc_rec r;
-		uint64_t id;
-
-		(*docs)++;
-		if (k.mv_size != sizeof(id)) {
-			doc_problem(c, "docs: a key of %zu bytes", k.mv_size);
-			continue;
-		}
-		memcpy(&id, k.mv_data, sizeof(id));
-		if (doc_decode(&v, &r) != 0)
-			doc_problem(c, "document %llu: damaged (its checksum "
-			    "does not match)", (unsigned long long)id);
-		else if (!doc_indexed(c->d, c->txn, r.fetched_ms, id))
-			doc_problem(c, "document %llu: not in the time index "
-			    "(export would not find it)",
-			    (unsigned long long)id);
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Every time index entry names a document of that time. */
-static int
-doc_check_times(struct doc_checker *c)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
-
-	if ((rc = mdb_cursor_open(c->txn, c->d->by_time, &cur)) != 0)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		uint64_t ms, id;
-		struct doc_rec r;
-		int got;
-
-		if (k.mv_size != 16) {
-			doc_problem(c, "time index: a key of %zu bytes",
-			    k.mv_size);
-			continue;
-		}
-		ms = store_get_be64(k.mv_data);
-		id = store_get_be64((unsigned char *)k.mv_data + 8);
-		got = doc_read(c->d, c->txn, id, &r);
-		if (got == MDB_NOTFOUND)
-			doc_problem(c, "time index: entry %llu/%llu names no "
-			    "document", (unsigned long long)ms,
-			    (unsigned long long)id);
-		else if (got == 0 && r.fetched_ms != ms)
-			doc_problem(c, "time index: entry %llu/%llu, but "
-			    "document %llu was fetched at %llu",
-			    (unsigned long long)ms, (unsigned long long)id,
-			    (unsigned long long)id,
-			    (unsigned long long)r.fetched_ms);
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Every recorded copy and its first are documents. */
-static int
-doc_check_dups(struct doc_checker *c)
-{
-	MDB_cursor *cur;
-	MDB_val k, v, dv;
-	int rc;
-
-	if ((rc = mdb_cursor_open(c->txn, c->d->dups, &cur)) != 0)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		uint64_t ids[2];
-
-		if (k.mv_size != 16) {
-			doc_problem(c, "dups: a key of %zu bytes", k.mv_size);
-			continue;
-		}
-		ids[0] = store_get_be64(k.mv_data);
-		ids[1] = store_get_be64((unsigned char *)k.mv_data + 8);
-		for (int i = 0; i < 2; i++)
-			if (mdb_get(c->txn, c->d->docs, &(MDB_val){
-			    sizeof(ids[i]), &ids[i] }, &dv) == MDB_NOTFOUND)
-				doc_problem(c, "dups: %llu copies %llu, but "
-				    "document %llu is missing",
-				    (unsigned long long)ids[1],
-				    (unsigned long long)ids[0],
-				    (unsigned long long)ids[i]);
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	(void)v;
+	for (int i = 0; i < 2; i++)
+		if (mdb_get(c->txn, c->d->docs, &(MDB_val){ sizeof(ids[i]),
+		    &ids[i] }, &dv) == MDB_NOTFOUND)
+			store_problem(&c->rep, "dups: %llu copies %llu, but "
+			    "document %llu is missing",
+			    (unsigned long long)ids[1],
+			    (unsigned long long)ids[0],
+			    (unsigned long long)ids[i]);
 }
 
 int
 doc_check(struct docs *d, MDB_txn *txn,
     void (*fn)(const char *problem, void *arg), void *arg, uint64_t *docs)
 {
-	struct doc_checker c = { d, txn, fn, arg };
+	struct doc_checker c = { d, txn, { fn, arg }, 0 };
 	int rc;
 
-	*docs = 0;
-	if ((rc = doc_check_docs(&c, docs)) == 0 &&
-	    (rc = doc_check_times(&c)) == 0)
-		rc = doc_check_dups(&c);
+	if ((rc = store_check_walk(txn, d->docs, "docs", sizeof(uint64_t),
+	    &c.rep, doc_check_doc, &c)) == 0 &&
+	    (rc = store_check_walk(txn, d->by_time, "time index", 16, &c.rep,
+	    doc_check_time, &c)) == 0)
+		rc = store_check_walk(txn, d->dups, "dups", 16, &c.rep,
+		    doc_check_dup, &c);
+	*docs = c.docs;
 	return rc;
 }

@@ -1528,26 +1528,15 @@ queue_ready_hosts(struct queue *q, MDB_txn *txn,
 struct queue_checker {
 	struct queue	*q;
 	MDB_txn		*txn;
-	void		(*fn)(const char *problem, void *arg);
-	void		*arg;
+	struct store_report rep;
 	uint64_t	 states[JOB_NSTATES];
+	uint64_t	 jobs;
+	/* The index being walked: its name, where ids sit in its keys,
+	 * and the state its jobs must be in. */
+	const char	*name;
+	size_t		 idoff;
+	enum job_state	 state;
 };
-
-static void
-queue_problem(struct queue_checker *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-queue_problem(struct queue_checker *c, const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	c->fn(line, c->arg);
-}
 
 static bool
 queue_has_key(MDB_txn *txn, MDB_dbi dbi, const unsigned char *key,
@@ -1587,45 +1576,52 @@ queue_check_job(struct queue_checker *c, const struct job *j)
 		break;
 	}
 	if (!in)
-		queue_problem(c, "job %llu: %s, but not in that state's index",
+		store_problem(&c->rep, "job %llu: %s, but not in that state's index",
 		    (unsigned long long)j->id, job_state_name(j->state));
 	if (!queue_has_key(c->txn, c->q->urls, key, queue_url_key(j->url,
 	    key)))
-		queue_problem(c, "job %llu: its URL is not in the URL index",
-		    (unsigned long long)j->id);
+		store_problem(&c->rep, "job %llu: its URL is not in the URL "
+		    "index", (unsigned long long)j->id);
 }
 
-static int
-queue_check_jobs(struct queue_checker *c, uint64_t *jobs)
+static void
+queue_check_record(const MDB_val *k, const MDB_val *v, void *arg)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
+	struct queue_checker *c = arg;
+	struct job j;
+	uint64_t id;
 
-	if ((rc = mdb_cursor_open(c->txn, c->q->jobs, &cur)) != 0)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct job j;
-		uint64_t id;
-
-		(*jobs)++;
-		if (k.mv_size != sizeof(id)) {
-			queue_problem(c, "jobs: a key of %zu bytes", k.mv_size);
-			continue;
-		}
-		memcpy(&id, k.mv_data, sizeof(id));
-		if (queue_job_decode(&v, &j) != 0) {
-			queue_problem(c, "job %llu: damaged (its checksum does "
-			    "not match)", (unsigned long long)id);
-			continue;
-		}
-		j.id = id;
-		queue_check_job(c, &j);
-		queue_job_free(&j);
+	c->jobs++;
+	memcpy(&id, k->mv_data, sizeof(id));
+	if (queue_job_decode(v, &j) != 0) {
+		store_problem(&c->rep, "job %llu: damaged (its checksum does "
+		    "not match)", (unsigned long long)id);
+		return;
 	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	j.id = id;
+	queue_check_job(c, &j);
+	queue_job_free(&j);
+}
+
+/* An entry of the index being walked names a job in its state. */
+static void
+queue_check_entry(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct queue_checker *c = arg;
+	uint64_t id = store_get_be64((unsigned char *)k->mv_data + c->idoff);
+	struct job j;
+	int got = queue_get(c->q, c->txn, id, &j);
+
+	(void)v;
+	if (got == MDB_NOTFOUND)
+		store_problem(&c->rep, "%s: names job %llu, which does not "
+		    "exist", c->name, (unsigned long long)id);
+	if (got != 0)
+		return;
+	if (j.state != c->state)
+		store_problem(&c->rep, "%s: names job %llu, which is %s",
+		    c->name, (unsigned long long)id, job_state_name(j.state));
+	queue_job_free(&j);
 }
 
 /* Every entry of an index names a job in the index's state; idoff is
@@ -1634,49 +1630,24 @@ static int
 queue_check_index(struct queue_checker *c, MDB_dbi dbi, const char *name,
     size_t keylen, size_t idoff, enum job_state state)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
-
-	if ((rc = mdb_cursor_open(c->txn, dbi, &cur)) != 0)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		uint64_t id;
-		struct job j;
-		int got;
-
-		if (k.mv_size != keylen) {
-			queue_problem(c, "%s: a key of %zu bytes", name,
-			    k.mv_size);
-			continue;
-		}
-		id = store_get_be64((unsigned char *)k.mv_data + idoff);
-		got = queue_get(c->q, c->txn, id, &j);
-		if (got == MDB_NOTFOUND)
-			queue_problem(c, "%s: names job %llu, which does not "
-			    "exist", name, (unsigned long long)id);
-		if (got != 0)
-			continue;
-		if (j.state != state)
-			queue_problem(c, "%s: names job %llu, which is %s",
-			    name, (unsigned long long)id,
-			    job_state_name(j.state));
-		queue_job_free(&j);
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	c->name = name;
+	c->idoff = idoff;
+	c->state = state;
+	return store_check_walk(c->txn, dbi, name, keylen, &c->rep,
+	    queue_check_entry, c);
 }
 
 int
 queue_check(struct queue *q, MDB_txn *txn,
     void (*fn)(const char *problem, void *arg), void *arg, uint64_t *jobs)
 {
-	struct queue_checker c = { .q = q, .txn = txn, .fn = fn, .arg = arg };
+	struct queue_checker c = { .q = q, .txn = txn, .rep = { fn, arg } };
 	int rc;
 
-	*jobs = 0;
-	if ((rc = queue_check_jobs(&c, jobs)) != 0 ||
+	rc = store_check_walk(txn, q->jobs, "jobs", sizeof(uint64_t), &c.rep,
+	    queue_check_record, &c);
+	*jobs = c.jobs;
+	if (rc != 0 ||
 	    (rc = queue_check_index(&c, q->ready, "ready", READY_KEY_LEN, 12,
 	    JOB_QUEUED)) != 0 ||
 	    (rc = queue_check_index(&c, q->delayed, "delayed",
@@ -1688,7 +1659,7 @@ queue_check(struct queue *q, MDB_txn *txn,
 		return rc;
 	for (int s = 0; s < JOB_NSTATES; s++)
 		if (c.states[s] != q->counts.state[s])
-			queue_problem(&c, "counts: %llu jobs %s, the counter "
+			store_problem(&c.rep, "counts: %llu jobs %s, the counter "
 			    "says %llu", (unsigned long long)c.states[s],
 			    job_state_name(s),
 			    (unsigned long long)q->counts.state[s]);

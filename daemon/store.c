@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -531,4 +532,39 @@ store_get_be32(const unsigned char *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	    (uint32_t)p[2] << 8 | p[3];
+}
+
+void
+store_problem(const struct store_report *r, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	r->fn(line, r->arg);
+}
+
+int
+store_check_walk(MDB_txn *txn, MDB_dbi dbi, const char *name,
+    size_t keylen, const struct store_report *r,
+    void (*fn)(const MDB_val *k, const MDB_val *v, void *arg), void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (keylen != 0 && k.mv_size != keylen)
+			store_problem(r, "%s: a key of %zu bytes", name,
+			    k.mv_size);
+		else
+			fn(&k, &v, arg);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }

@@ -145,6 +145,23 @@ int store_counter_add(struct store *s, MDB_txn *txn, const char *name,
     int64_t delta);
 uint64_t store_counter_get(struct store *s, MDB_txn *txn, const char *name);
 
+/* sluiced --check: where a module's check reports, one line a problem. */
+struct store_report {
+	void	(*fn)(const char *problem, void *arg);
+	void	*arg;
+};
+
+void store_problem(const struct store_report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
+ * Walks every entry of dbi in key order: fn(key, value, arg) for each key
+ * of keylen bytes (0: any length); any other key is reported as "name: a
+ * key of N bytes".  Returns 0 or an LMDB error.
+ */
+int store_check_walk(MDB_txn *txn, MDB_dbi dbi, const char *name,
+    size_t keylen, const struct store_report *r,
+    void (*fn)(const MDB_val *k, const MDB_val *v, void *arg), void *arg);
+
 /* Big-endian key helpers: LMDB compares keys bytewise. */
 void store_put_be64(unsigned char *p, uint64_t v);
 uint64_t store_get_be64(const unsigned char *p);
