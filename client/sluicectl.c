@@ -100,9 +100,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "hosts", "", "show per-host queue, politeness and robots.txt state",
 	    0, do_hosts },
 	{ "dups", "ID", "list the copies of a document", 0, do_dups },
-	{ "export", "[--since TIME] [--include-duplicates] "
+	{ "export", "[--since TIME] [--duplicates WHICH] [--host HOST] "
+	    "[--min-words N] [--format jsonl|trafilatura|warc] "
 	    "[--progress-timeout S]",
-	    "stream documents to stdout, one JSON line each",
+	    "stream documents to stdout, one JSON line each (or WARC)",
 	    CMD_OWN_TIMEOUT, do_export },
 	{ "pause", "", "stop dispatching new fetches", 0, do_pause },
 	{ "resume", "", "dispatch fetches again", 0, do_resume },

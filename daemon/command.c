@@ -18,7 +18,7 @@
 #include "control.h"
 #include "dedup.h"
 #include "doc.h"
-#include "docformat.h"
+#include "export.h"
 #include "fetch.h"
 #include "lease.h"
 #include "metrics.h"
@@ -42,11 +42,6 @@ struct waiter {
 	struct waiter	*next;
 };
 
-#define EXPORT_CHUNK	256		/* documents per read transaction */
-/* Bytes an export keeps queued beyond the socket buffer (docs/protocol.md):
- * a document is queued in pieces as the socket drains, whatever its size.
- * No more than the smallest daemon.max_reply_buffer. */
-#define EXPORT_QUEUE	(64 * 1024)
 
 typedef void (*command_fn)(struct command *cmd, struct ctl_conn *c,
     json_t *req);
@@ -61,7 +56,7 @@ command_tag_value(json_t *tag, json_t *reply)
 static void
 command_tag(json_t *req, json_t *reply)
 {
-	command_tag_value(json_object_get(req, "tag"), reply);
+	proto_tag(req, reply);
 }
 
 static void
@@ -76,29 +71,6 @@ command_reply_error(struct ctl_conn *c, json_t *req, enum proto_err e,
     const char *msg)
 {
 	command_reply(c, req, proto_error(e, msg));
-}
-
-static uint64_t
-command_req_uint(json_t *req, const char *key, uint64_t def)
-{
-	json_t *v = json_object_get(req, key);
-
-	return json_is_integer(v) ? (uint64_t)json_integer_value(v) : def;
-}
-
-/* A time argument (validated by proto.c) in epoch ms, 0 if absent. */
-static uint64_t
-command_req_time(json_t *req, const char *key)
-{
-	json_t *v = json_object_get(req, key);
-	uint64_t ms = 0;
-
-	/* proto.c bounds it: no overflow. */
-	if (json_is_integer(v))
-		return (uint64_t)json_integer_value(v) * 1000;
-	if (json_is_string(v))
-		(void)parse_time_ms(json_string_value(v), &ms);
-	return ms;
 }
 
 static json_t *
@@ -175,7 +147,7 @@ cmd_submit(struct command *cmd, struct ctl_conn *c, json_t *req)
 	}
 	op->priority = prio ? (int32_t)json_integer_value(prio) : 0;
 	op->force = json_is_true(json_object_get(req, "force"));
-	op->not_before_ms = command_req_time(req, "not_before");
+	op->not_before_ms = proto_req_time(req, "not_before");
 	ops_add(cmd->ops, op);
 }
 
@@ -189,7 +161,7 @@ command_queue_op(struct command *cmd, struct ctl_conn *c, json_t *req,
 		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
 	}
-	op->id = command_req_uint(req, "id", 0);
+	op->id = proto_req_uint(req, "id", 0);
 	ops_add(cmd->ops, op);
 }
 
@@ -484,7 +456,7 @@ cmd_stats(struct command *cmd, struct ctl_conn *c, json_t *req)
 		command_reply_error(c, req, PROTO_INTERNAL, mdb_strerror(rc));
 		return;
 	}
-	hosts = stats_hosts(cmd, txn, command_req_uint(req, "hosts",
+	hosts = stats_hosts(cmd, txn, proto_req_uint(req, "hosts",
 	    STATS_HOSTS_DEFAULT));
 	mdb_txn_abort(txn);
 	jobs = command_jobs_json(q);
@@ -522,7 +494,7 @@ command_with_read_txn(struct command *cmd, struct ctl_conn *c, json_t *req,
 static json_t *
 read_job(struct command *cmd, MDB_txn *txn, json_t *req)
 {
-	return command_job_reply(cmd, txn, command_req_uint(req, "id", 0));
+	return command_job_reply(cmd, txn, proto_req_uint(req, "id", 0));
 }
 
 static void
@@ -572,9 +544,9 @@ static json_t *
 read_jobs(struct command *cmd, MDB_txn *txn, json_t *req)
 {
 	const char *state = json_string_value(json_object_get(req, "state"));
-	struct jobs_ctx jc = { json_array(), command_req_uint(req, "limit", 100), 0,
+	struct jobs_ctx jc = { json_array(), proto_req_uint(req, "limit", 100), 0,
 	    false };
-	int rc = queue_walk(cmd->queue, txn, command_req_uint(req, "after", 0),
+	int rc = queue_walk(cmd->queue, txn, proto_req_uint(req, "after", 0),
 	    state ? job_state_parse(state) : -1, command_jobs_add, &jc);
 
 	return command_page_reply("jobs", jc.list, rc, jc.more, jc.last);
@@ -593,7 +565,7 @@ command_find_doc(struct command *cmd, MDB_txn *txn, json_t *req,
     uint64_t *idp, json_t **doc)
 {
 	const char *url = json_string_value(json_object_get(req, "url"));
-	uint64_t id = command_req_uint(req, "id", 0);
+	uint64_t id = proto_req_uint(req, "id", 0);
 	char *canon = NULL;
 	int rc = 0;
 
@@ -730,337 +702,12 @@ cmd_doc(struct command *cmd, struct ctl_conn *c, json_t *req)
 		command_with_read_txn(cmd, c, req, read_doc);
 }
 
-/* --- export: streamed as the client reads -------------------------- */
-
-/*
- * An export never copies a document: each is queued from the read
- * transaction's map in pieces, at most EXPORT_QUEUE bytes queued at a time,
- * and a document cut off by a full queue is found again by its position
- * when the socket drains.
- */
-struct export {
-	struct command	*cmd;
-	struct ctl_conn	*c;		/* valid during command_export_fill() */
-	json_t		*req;
-	struct doc_cursor done;		/* last document queued or skipped */
-	struct doc_cursor at;		/* doc_walk()'s position */
-	enum { EXPORT_FIRSTS, EXPORT_ALL, EXPORT_COPIES } dups;
-	char		*host;		/* "http://HOST/" to match, or NULL */
-	enum doc_format	 format;
-	uint64_t	 min_words;
-	bool		 paused;	/* stopped inside a document */
-	bool		 changed;	/* that document was replaced */
-	bool		 gone;		/* the connection could not take it */
-	uint64_t	 count;
-	uint64_t	 damaged;	/* error lines sent */
-	char		*tag;		/* ,"tag":… for each line, or "" */
-	size_t		 taglen;
-	/* The document being queued: its position, size and bytes of its
-	 * line queued so far (0: none in progress). */
-	struct doc_cursor cur;
-	size_t		 cur_len;
-	size_t		 off;
-};
-
-static void
-command_export_free(struct export *e)
-{
-	free(e->host);
-	free(e->tag);
-	json_decref(e->req);
-	free(e);
-}
-
-#define EXPORT_HEAD	"{\"doc\":"
-#define EXPORT_TAIL	"}\n"
-
-/* Queues as much of the current document's line as the queue takes: 0 when
- * all of it is queued, 1 when paused, -1 when the connection closed. */
-static int
-command_export_put(struct export *e, const char *json, size_t len)
-{
-	const size_t head = sizeof(EXPORT_HEAD) - 1;
-	const size_t tail = sizeof(EXPORT_TAIL) - 1;
-	size_t total = head + len + e->taglen + tail;
-
-	while (e->off < total) {
-		size_t pending = control_pending(e->c), n;
-		const char *p;
-
-		if (pending >= EXPORT_QUEUE)
-			return 1;
-		if (e->off < head) {
-			p = &EXPORT_HEAD[e->off];
-			n = head - e->off;
-		} else if (e->off < head + len) {
-			p = json + (e->off - head);
-			n = head + len - e->off;
-		} else if (e->off < head + len + e->taglen) {
-			p = e->tag + (e->off - head - len);
-			n = head + len + e->taglen - e->off;
-		} else {
-			p = &EXPORT_TAIL[e->off - head - len - e->taglen];
-			n = total - e->off;
-		}
-		if (n > EXPORT_QUEUE - pending)
-			n = EXPORT_QUEUE - pending;
-		if (control_send_raw(e->c, p, n) == -1)
-			return -1;
-		e->off += n;
-	}
-	e->off = 0;
-	e->count++;
-	return 0;
-}
-
-/* Whether the filters let a document through.  Host and word count need
- * its fields, so it is parsed only when one of them is asked for. */
-static bool
-command_export_wanted(const struct export *e, const char *json, size_t len,
-    uint64_t flags)
-{
-	bool dup = (flags & DOC_DUPLICATE) != 0, ok = true;
-	json_t *doc, *wc;
-
-	if ((dup && e->dups == EXPORT_FIRSTS) ||
-	    (!dup && e->dups == EXPORT_COPIES))
-		return false;
-	if (e->host == NULL && e->min_words == 0)
-		return true;
-	doc = json_loadb(json, len, 0, NULL);
-	if (doc == NULL)
-		return true;	/* sent as it is: the client sees the fault */
-	wc = json_object_get(doc, "word_count");
-	if (e->min_words > 0 && (!json_is_integer(wc) ||
-	    json_integer_value(wc) < (json_int_t)e->min_words))
-		ok = false;
-	if (ok && e->host != NULL && !url_same_site(e->host,
-	    json_string_value(json_object_get(doc, "url"))))
-		ok = false;
-	json_decref(doc);
-	return ok;
-}
-
-/* A damaged record's error line (docs/protocol.md): the export goes on. */
-static int
-command_export_damaged(struct export *e, uint64_t id, uint64_t flags)
-{
-	char line[320];
-	int n;
-
-	n = snprintf(line, sizeof(line), "{\"error\":{\"code\":\"damaged\","
-	    "\"message\":\"%s; see sluiced --check\"},\"id\":%llu",
-	    (flags & DOC_DAMAGED_INDEX) ? "a time index entry is damaged: "
-	    "the documents it lost come at the end of the export" :
-	    "the document fails its checksum and is not exported",
-	    (unsigned long long)id);
-	if (n < 0 || (size_t)n >= sizeof(line) ||
-	    control_send_raw(e->c, line, (size_t)n) == -1 ||
-	    control_send_raw(e->c, e->tag, e->taglen) == -1 ||
-	    control_send_raw(e->c, EXPORT_TAIL, sizeof(EXPORT_TAIL) - 1) == -1) {
-		e->gone = true;
-		return 1;
-	}
-	e->damaged++;
-	e->done = e->at;
-	return control_pending(e->c) >= EXPORT_QUEUE;
-}
-
-static int
-command_export_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
-    void *arg)
-{
-	struct export *e = arg;
-	int rc;
-
-	if (e->off > 0 && (id != e->cur.id || e->at.ms != e->cur.ms ||
-	    len != e->cur_len)) {
-		e->changed = true;	/* a forced refetch replaced it */
-		return 1;
-	}
-	if (flags & (DOC_DAMAGED | DOC_DAMAGED_INDEX))
-		return command_export_damaged(e, id, flags);
-	if (e->off == 0) {
-		if (!command_export_wanted(e, json, len, flags)) {
-			e->done = e->at;
-			return 0;
-		}
-		e->cur = e->at;
-		e->cur_len = len;
-	}
-	if (e->format == DOC_FORMAT_TRAFILATURA) {
-		/* Made again if the line is resumed: the same bytes. */
-		size_t tlen = 0;
-		char *t = doc_format_trafilatura(json, len, &tlen);
-
-		if (t == NULL) {
-			e->gone = true;
-			control_close(e->c, "export: out of memory");
-			return 1;
-		}
-		rc = command_export_put(e, t, tlen);
-		free(t);
-	} else
-		rc = command_export_put(e, json, len);
-	if (rc == -1) {
-		e->gone = true;
-		return 1;
-	}
-	if (rc == 1) {
-		e->paused = true;
-		return 1;
-	}
-	e->done = e->at;
-	return control_pending(e->c) >= EXPORT_QUEUE;
-}
-
-static void command_export_more(struct ctl_conn *c, void *arg, bool closing);
-
-/* Queues documents until the queue is full or the end is reached. */
-static void
-command_export_fill(struct ctl_conn *c, struct export *e)
-{
-	bool end = false;
-	int rc = 0;
-
-	e->c = c;
-	while (!control_conn_dead(c) && control_pending(c) < EXPORT_QUEUE) {
-		MDB_txn *txn;
-		size_t n;
-
-		rc = store_txn_read(e->cmd->store, &txn);
-		if (rc != 0)
-			break;
-		e->at = e->done;
-		e->paused = false;
-		rc = doc_walk(e->cmd->docs, txn, &e->at, EXPORT_CHUNK,
-		    command_export_doc, e, &n);
-		mdb_txn_abort(txn);
-		if (e->gone || e->changed || e->paused)
-			break;
-		if (rc == MDB_NOTFOUND && e->off > 0)
-			e->changed = true;	/* it went away */
-		if (rc == MDB_NOTFOUND && e->off == 0)
-			end = true;
-		if (rc != 0 || e->changed)
-			break;
-	}
-	if (control_conn_dead(c)) {
-		/* The client left (or could not take a document). */
-		command_export_free(e);
-		return;
-	}
-	if (e->changed) {
-		/* Its line is half sent and cannot be finished. */
-		char why[128];
-
-		snprintf(why, sizeof(why), "export: document %llu was "
-		    "replaced while it was being sent",
-		    (unsigned long long)e->cur.id);
-		control_close(c, why);
-		command_export_free(e);
-		return;
-	}
-	if (!end && (rc == 0 || e->paused)) {
-		control_on_drain(c, EXPORT_QUEUE, command_export_more, e);
-		return;
-	}
-	if (end)
-		command_reply(c, e->req, json_pack("{s:b, s:I, s:I}", "ok", 1,
-		    "count", (json_int_t)e->count, "damaged",
-		    (json_int_t)e->damaged));
-	else
-		command_reply_error(c, e->req, PROTO_INTERNAL, mdb_strerror(rc));
-	command_export_free(e);
-}
-
-static void
-command_export_more(struct ctl_conn *c, void *arg, bool closing)
-{
-	if (closing) {
-		command_export_free(arg);
-		return;
-	}
-	command_export_fill(c, arg);
-}
-
-/* --duplicates, --host, --min-words: 0, or -1 after a bad_request. */
-static int
-command_export_filters(struct export *e, json_t *req, struct ctl_conn *c)
-{
-	const char *d = json_string_value(json_object_get(req, "duplicates"));
-	const char *h = json_string_value(json_object_get(req, "host"));
-	const char *f = json_string_value(json_object_get(req, "format"));
-	char msg[160];
-
-	if (f != NULL && doc_format_parse(f, &e->format) == -1) {
-		command_reply_error(c, req, PROTO_BAD_REQUEST, "format is "
-		    "jsonl or trafilatura");
-		return -1;
-	}
-	e->dups = json_is_true(json_object_get(req, "include_duplicates")) ?
-	    EXPORT_ALL : EXPORT_FIRSTS;
-	if (d != NULL && strcmp(d, "include") == 0)
-		e->dups = EXPORT_ALL;
-	else if (d != NULL && strcmp(d, "only") == 0)
-		e->dups = EXPORT_COPIES;
-	else if (d != NULL && strcmp(d, "exclude") != 0) {
-		command_reply_error(c, req, PROTO_BAD_REQUEST, "duplicates is "
-		    "include, exclude or only");
-		return -1;
-	}
-	e->min_words = command_req_uint(req, "min_words", 0);
-	if (h != NULL) {
-		if (asprintf(&e->host, "http://%s/", h) == -1) {
-			e->host = NULL;
-			command_reply_error(c, req, PROTO_INTERNAL,
-			    "out of memory");
-			return -1;
-		}
-		/* A host name, not a URL: nothing url_same_site() rejects. */
-		if (strpbrk(h, "/?#@ ") != NULL ||
-		    !url_same_site(e->host, e->host)) {
-			snprintf(msg, sizeof(msg), "host %.80s is not a host "
-			    "name", h);
-			command_reply_error(c, req, PROTO_BAD_REQUEST, msg);
-			return -1;
-		}
-	}
-	return 0;
-}
+/* --- export (export.c) --------------------------------------------- */
 
 static void
 cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	struct export *e = calloc(1, sizeof(*e));
-
-	if (e == NULL) {
-		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
-		return;
-	}
-	e->cmd = cmd;
-	e->req = json_incref(req);
-	e->done.ms = command_req_time(req, "since");
-	if (command_export_filters(e, req, c) == -1) {
-		command_export_free(e);
-		return;
-	}
-	if (json_object_get(req, "tag") != NULL) {
-		char *t = json_dumps(json_object_get(req, "tag"),
-		    JSON_COMPACT | JSON_ENCODE_ANY);
-		if (t != NULL && asprintf(&e->tag, ",\"tag\":%s", t) == -1)
-			e->tag = NULL;
-		free(t);
-	}
-	if (e->tag == NULL)
-		e->tag = strdup("");
-	if (e->tag == NULL) {
-		command_export_free(e);
-		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
-		return;
-	}
-	e->taglen = strlen(e->tag);
-	command_export_fill(c, e);
+	export_start(cmd->store, cmd->docs, c, req);
 }
 
 /* --- control of the daemon ----------------------------------------- */
@@ -1084,7 +731,7 @@ command_add_waiter(struct command *cmd, struct ctl_conn *c, json_t *req,
     bool drain)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
-	uint64_t t = command_req_uint(req, "timeout", 0);
+	uint64_t t = proto_req_uint(req, "timeout", 0);
 
 	if (w == NULL) {
 		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
@@ -1273,9 +920,9 @@ command_hosts_add(const struct host_record *r, void *arg)
 static json_t *
 read_hosts(struct command *cmd, MDB_txn *txn, json_t *req)
 {
-	struct hosts_ctx hc = { cmd, json_array(), command_req_uint(req, "limit", 100),
+	struct hosts_ctx hc = { cmd, json_array(), proto_req_uint(req, "limit", 100),
 	    0, false };
-	int rc = queue_walk_hosts(cmd->queue, txn, command_req_uint(req, "after", 0),
+	int rc = queue_walk_hosts(cmd->queue, txn, proto_req_uint(req, "after", 0),
 	    command_hosts_add, &hc);
 
 	return command_page_reply("hosts", hc.list, rc, hc.more, hc.last);
@@ -1316,7 +963,7 @@ static json_t *
 read_dups(struct command *cmd, MDB_txn *txn, json_t *req)
 {
 	struct dups_ctx dc = { cmd, txn, json_array() };
-	uint64_t id = command_req_uint(req, "id", 0), first = id;
+	uint64_t id = proto_req_uint(req, "id", 0), first = id;
 	json_t *doc, *of;
 	int rc = doc_get(cmd->docs, txn, id, &doc);
 

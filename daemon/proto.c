@@ -358,3 +358,34 @@ proto_urls(json_t *req, const char **urls, size_t *lens, size_t max)
 	}
 	return n;
 }
+
+void
+proto_tag(json_t *req, json_t *reply)
+{
+	json_t *tag = json_object_get(req, "tag");
+
+	if (tag != NULL && reply != NULL)
+		json_object_set(reply, "tag", tag);
+}
+
+uint64_t
+proto_req_uint(json_t *req, const char *key, uint64_t def)
+{
+	json_t *v = json_object_get(req, key);
+
+	return json_is_integer(v) ? (uint64_t)json_integer_value(v) : def;
+}
+
+uint64_t
+proto_req_time(json_t *req, const char *key)
+{
+	json_t *v = json_object_get(req, key);
+	uint64_t ms = 0;
+
+	/* proto_parse() bounds it: no overflow. */
+	if (json_is_integer(v))
+		return (uint64_t)json_integer_value(v) * 1000;
+	if (json_is_string(v))
+		(void)parse_time_ms(json_string_value(v), &ms);
+	return ms;
+}

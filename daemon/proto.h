@@ -10,6 +10,7 @@
 #define SLUICE_PROTO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -65,6 +66,14 @@ json_t *proto_ok(void)
 /* Appends v, any JSON value, to out in the protocol's compact form (no
  * newline).  0, or -1 if out refuses it. */
 int proto_write(struct buf *out, json_t *v);
+
+/* Copies the request's "tag", if any, to its reply. */
+void proto_tag(json_t *req, json_t *reply);
+/* A parsed request's unsigned argument key, or def if absent. */
+uint64_t proto_req_uint(json_t *req, const char *key, uint64_t def);
+/* A parsed request's time argument (epoch seconds or RFC 3339) in epoch
+ * ms, 0 if absent. */
+uint64_t proto_req_time(json_t *req, const char *key);
 
 /* The URLs of a parsed submit request ("urls" or "url"), with their
  * lengths: a JSON string may hold a NUL, which must not cut a URL short. */

@@ -217,7 +217,7 @@ def test_export_leaves_duplicates_out(tmp):
             assert t["date"] is None or len(t["date"]) == 10, t
             assert t["title"] == src["title"], t
         r = d.ctl("export", "--format", "xml", json=False)
-        assert r.code == 2 and "jsonl or trafilatura" in r.err, r
+        assert r.code == 2 and "jsonl, trafilatura or warc" in r.err, r
 
 
 def test_short_texts_get_exact_dedup_only(tmp):

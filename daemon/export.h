@@ -1,0 +1,20 @@
+/*
+ * export.h - the export command: the stored documents streamed to a client
+ * as it reads, in fetch order, filtered and shaped as the request asks
+ * (docs/protocol.md, "export").
+ */
+#ifndef SLUICE_EXPORT_H
+#define SLUICE_EXPORT_H
+
+#include <jansson.h>
+
+struct ctl_conn;
+struct docs;
+struct store;
+
+/* Starts the export req (parsed by proto.c) for client c; it answers c
+ * itself, line by line, and ends with the final line or an error. */
+void export_start(struct store *store, struct docs *docs, struct ctl_conn *c,
+    json_t *req);
+
+#endif
