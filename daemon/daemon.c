@@ -18,6 +18,7 @@
 #include "guard.h"
 #include "log.h"
 #include "notify.h"
+#include "reindex.h"
 #include "util.h"
 #include "warc.h"
 #include "work.h"
@@ -230,109 +231,15 @@ daemon_open_store(struct daemon *d)
 	dedup_note_full(&d->dedup);
 }
 
-/* --- converting the duplicate index ------------------------------- */
-
-/* Stored documents re-indexed per transaction, and how much more time
- * systemd is asked for after each batch. */
-#define REINDEX_BATCH		1000
-#define REINDEX_EXTEND_USEC	(60ULL * 1000000)
-
-struct reindex {
-	struct daemon	*d;
-	MDB_txn		*txn;
-	uint64_t	 indexed;	/* documents indexed this batch */
-	int		 rc;
-};
-
-/* doc_walk callback: indexes one first copy again from its stored text
- * (a duplicate keeps no text and was never indexed). */
-static int
-daemon_reindex_doc(uint64_t id, const char *json, size_t len, uint64_t flags,
-    void *arg)
-{
-	struct reindex *r = arg;
-	struct dedup_sig sig;
-	json_t *doc, *text;
-
-	if (flags & DOC_DUPLICATE)
-		return 0;
-	doc = json_loadb(json, len, 0, NULL);
-	text = json_object_get(doc, "text");
-	if (json_is_string(text)) {
-		dedup_signature(json_string_value(text),
-		    json_string_length(text), &r->d->page_opts.dedup, &sig);
-		r->rc = dedup_reindex(r->txn, &r->d->dedup, id, &sig);
-		r->indexed += sig.words > 0;
-	}
-	json_decref(doc);
-	return r->rc != 0;
-}
-
-/* One transaction's worth; *end once every document was seen and the
- * index marked complete.  Returns an LMDB error or 0. */
-static int
-daemon_reindex_batch(struct daemon *d, struct doc_cursor *pos, uint64_t *indexed,
-    bool *end)
-{
-	struct reindex r = { .d = d };
-	size_t n;
-	int rc;
-
-	rc = store_txn_write(&d->store, &r.txn);
-	if (rc != 0)
-		return rc;
-	rc = doc_walk(&d->docs, r.txn, pos, REINDEX_BATCH, daemon_reindex_doc, &r,
-	    &n);
-	if (r.rc != 0)		/* doc_walk may have reached the end too */
-		rc = r.rc;
-	*end = rc == MDB_NOTFOUND;
-	if (*end)
-		rc = dedup_reindex_done(r.txn, &d->dedup);
-	if (rc == 0)
-		rc = mdb_txn_commit(r.txn);
-	else
-		mdb_txn_abort(r.txn);
-	if (rc == 0) {
-		dedup_commit(&d->dedup);
-		*indexed += r.indexed;
-	} else
-		dedup_rollback(&d->dedup);
-	return rc;
-}
-
-/*
- * After an upgrade of the duplicate index's format (dedup_open emptied
- * the duplicate index), indexes the stored first copies again, in
- * batches, before the daemon takes work.  A crash midway starts over at
- * the next start: indexing a document twice changes nothing.
- */
+/* After an upgrade of the duplicate index's format, before any work. */
 static void
 daemon_reindex_dedup(struct daemon *d)
 {
-	struct doc_cursor pos = { .ms = 0 }, start;
-	uint64_t indexed = 0, t0 = mono_ms();
 	char err[256];
-	bool end = false;
-	int rc;
 
-	log_notice("dedup: the duplicate index has a new format; indexing "
-	    "the stored documents again");
-	while (!end) {
-		start = pos;
-		rc = daemon_reindex_batch(d, &pos, &indexed, &end);
-		if (rc == MDB_MAP_FULL && store_grow(&d->store, err,
-		    sizeof(err)) == 0) {
-			pos = start;
-			end = false;
-			continue;
-		}
-		if (rc != 0)
-			fatalx("dedup: re-indexing: %s", rc == MDB_MAP_FULL ?
-			    err : mdb_strerror(rc));
-		notify_extend_timeout(REINDEX_EXTEND_USEC);
-	}
-	log_notice("dedup: %llu documents indexed again in %llu ms",
-	    (unsigned long long)indexed, (unsigned long long)(mono_ms() - t0));
+	if (reindex_dedup(&d->store, &d->docs, &d->dedup,
+	    &d->page_opts.dedup, err, sizeof(err)) != 0)
+		fatalx("dedup: re-indexing: %s", err);
 }
 
 /* fetch_guard_fn: nonzero refuses a connection to sa. */
