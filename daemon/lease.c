@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "doc.h"
+#include "feeds.h"
 #include "fetch.h"
 #include "lease.h"
 #include "log.h"
@@ -316,6 +317,7 @@ static bool
 lease_plan_job(struct sched_host *h, struct job *j, void *arg)
 {
 	struct lease_plan_ctx *pc = arg;
+	struct leases *ls = pc->l;
 	struct lease *l;
 	json_t *doc;
 
@@ -343,6 +345,12 @@ lease_plan_job(struct sched_host *h, struct job *j, void *arg)
 		l->etag = lease_doc_field(doc, "etag");
 		l->last_modified = lease_doc_field(doc, "last_modified");
 		json_decref(doc);
+	} else if (ls->feeds != NULL && feeds_owns(ls->feeds, j->id) &&
+	    (pc->calls.rc = feeds_validators(ls->feeds, pc->txn, j->id,
+	    &l->etag, &l->last_modified)) != 0) {
+		lease_free(l);
+		queue_job_free(j);
+		return true;	/* the turn is rolled back */
 	}
 	queue_job_free(j);
 	lease_push(pc->l, l);
