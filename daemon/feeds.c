@@ -647,6 +647,8 @@ feeds_links(struct feeds *f, MDB_txn *txn, struct feeds_poll *p,
 
 /* --- sources ------------------------------------------------------- */
 
+static json_t *feeds_public(json_t *rec, uint64_t now);
+
 static json_t *
 feeds_record(uint64_t id, const char *url, const char *kind, int32_t prio,
     uint64_t interval_ms, uint64_t min_ms, uint64_t now)
@@ -736,9 +738,9 @@ feeds_add(struct feeds *f, MDB_txn *txn, const char *given, const char *kind,
 		*rc = feeds_src_set(f, id, now, false);
 	if (*rc == 0) {
 		f->next_id++;
-		*out = rec;
-	} else
-		json_decref(rec);
+		*out = feeds_public(rec, now);
+	}
+	json_decref(rec);
 	return FEEDS_OK;
 }
 
@@ -747,19 +749,25 @@ static int
 feeds_add_child(struct feeds *f, MDB_txn *txn, const char *url,
     const char *kind, json_t *parent, uint64_t now, bool *added)
 {
-	json_t *rec = NULL;
+	json_t *pub = NULL, *rec = NULL;
+	uint64_t id;
 	int rc;
 	enum feeds_status st = feeds_add(f, txn, url, kind,
 	    (int32_t)json_integer_value(json_object_get(parent, "priority")),
-	    0, now, &rec, &rc);
+	    0, now, &pub, &rc);
 
-	*added = st == FEEDS_OK && rc == 0;
+	*added = st == FEEDS_OK && rc == 0 && pub != NULL;
 	if (*added) {
-		json_object_set(rec, "parent", json_object_get(parent, "id"));
-		rc = feeds_json_put(txn, f->db, jget_u64(rec, "id"), rec);
+		id = jget_u64(pub, "id");
+		rc = feeds_json_get(txn, f->db, id, &rec);
 	}
-	if (rec != NULL)
+	if (*added && rc == 0) {
+		json_object_set(rec, "parent", json_object_get(parent, "id"));
+		rc = feeds_json_put(txn, f->db, id, rec);
 		json_decref(rec);
+	}
+	if (pub != NULL)
+		json_decref(pub);
 	return rc;
 }
 
@@ -811,8 +819,10 @@ feeds_discover(struct feeds *f, MDB_txn *txn, json_t *rec,
 	feed_find_free(&ff);
 	jset_u64(rec, "sources", found);
 	jset_u64(rec, "probes", probes);
-	if (found == 0 && probes == 0)
+	if (found == 0 && probes == 0) {
 		jset_str(rec, "kind", "links");
+		json_object_set_new(rec, "baseline", json_true());
+	}
 	return rc;
 }
 
@@ -835,6 +845,7 @@ feeds_probe_done(struct feeds *f, MDB_txn *txn, json_t *probe, bool ok,
 		jset_u64(site, "sources", jget_u64(site, "sources") + 1);
 	else if (left <= 1 && jget_u64(site, "sources") == 0) {
 		jset_str(site, "kind", "links");
+		json_object_set_new(site, "baseline", json_true());
 		jset_u64(site, "next_poll", now);
 		rc = feeds_src_set(f, pid, now, false);
 	}
@@ -983,13 +994,17 @@ feeds_polled(struct feeds *f, MDB_txn *txn, uint64_t job_id,
 		rc = feeds_discover(f, txn, rec, r, now);
 		result = "discovered";
 	} else if (!child && strcmp(kind, "links") == 0) {
-		p.baseline = jget_u64(rec, "polls") == 0;
+		/* The first poll's links are the baseline: "new" is new
+		 * since then. */
+		p.baseline = json_is_true(json_object_get(rec, "baseline"));
+		json_object_del(rec, "baseline");
 		rc = feeds_links(f, txn, &p, r, jget_str(rec, "url"));
 		result = p.new > 0 ? "new" : "unchanged";
 	} else if (doc == NULL) {
 		f->counts.errors++;
-		result = perr == FEED_ERR_FORMAT ? "not_a_feed" :
-		    feed_error_name((enum feed_error)perr);
+		result = feed_error_name((enum feed_error)perr);
+		/* Kept through the 304s that follow, until a good parse. */
+		jset_str(rec, "last_error", result);
 		if (!child && strcmp(kind, "probe") == 0) {
 			/* Not a feed where the usual path was tried. */
 			rc = feeds_probe_done(f, txn, rec, false, now);
@@ -999,6 +1014,7 @@ feeds_polled(struct feeds *f, MDB_txn *txn, uint64_t job_id,
 		}
 	} else {
 		f->counts.changed++;
+		json_object_del(rec, "last_error");
 		if (!child && strcmp(kind, "probe") == 0) {
 			jset_str(rec, "kind", "feed");
 			rc = feeds_probe_done(f, txn, rec, true, now);
@@ -1076,6 +1092,7 @@ feeds_failed(struct feeds *f, MDB_txn *txn, uint64_t job_id,
 			rc = feeds_drop(f, txn, id);
 	} else {
 		snprintf(result, sizeof(result), "error: %s", code);
+		jset_str(rec, "last_error", code);
 		rc = feeds_poll_end(f, txn, id, rec, result, 0, 0, NULL, now);
 	}
 	json_decref(rec);
@@ -1159,6 +1176,10 @@ feeds_public(json_t *rec, uint64_t now)
 	    "remembered", (json_int_t)jget_u64(rec, "remembered"),
 	    "polling", json_is_true(json_object_get(rec, "polling")));
 
+	if (o != NULL)
+		json_object_set(o, "last_error",
+		    json_object_get(rec, "last_error") ?
+		    json_object_get(rec, "last_error") : json_null());
 	if (o != NULL && json_object_get(rec, "parent") != NULL)
 		json_object_set(o, "parent", json_object_get(rec, "parent"));
 	return o;
