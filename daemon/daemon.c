@@ -471,6 +471,15 @@ daemon_gauges(struct metrics_gauges *g, void *arg)
 	for (int i = STORE_OK; i <= STORE_FAILING; i++)
 		g->store_conditions[i] = store_condition_name(i);
 	g->store_condition = (int)d->store.condition;
+	g->feed_sources = d->feeds.nsrc;
+	g->feed_polls[0] = d->feeds.counts.changed;
+	g->feed_polls[1] = d->feeds.counts.not_modified;
+	g->feed_polls[2] = d->feeds.counts.errors;
+	g->feed_entries[0] = d->feeds.counts.entries_new;
+	g->feed_entries[1] = d->feeds.counts.entries_known;
+	g->feed_entries[2] = d->feeds.counts.entries_old;
+	g->feed_children[0] = d->feeds.counts.children_fetched;
+	g->feed_children[1] = d->feeds.counts.children_unchanged;
 	g->now_ms = now_ms();
 	sched_walk(&d->sched, daemon_count_host, g);
 	store_usage(&d->store, &g->store_used, &g->store_map);

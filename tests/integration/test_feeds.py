@@ -16,6 +16,7 @@ import itlib  # noqa: F401  (missing sluiced = failure)
 from feed_server import (Entry, FeedServer, article, atom, json_feed,
                          news_sitemap, rdf, rss, sitemap, sitemap_index)
 from harness import Daemon, run_tests, wait_until
+from test_metrics import by_label, scrape
 from itlib import all_jobs, doc, export, is_error, ok, req, status
 
 FAST = {"fetch.host_delay": 0, "fetch.max_per_host": 8,
@@ -80,7 +81,9 @@ FORMATS = {"rss": (rss, "rss"), "rdf": (rdf, "rdf"), "atom": (atom, "atom"),
 
 
 def test_every_format_once_then_304(tmp):
-    with FeedServer() as web, Daemon(tmp, extra_set=FAST) as d:
+    msock = tmp / "metrics.sock"
+    with FeedServer() as web, Daemon(tmp, extra_set=dict(
+            FAST, **{"metrics.listen": msock})) as d:
         ids = {}
         for name, (render, _) in FORMATS.items():
             es = [Entry(web.url(f"/a/{name}-{i}"), f"{name} {i}",
@@ -104,6 +107,8 @@ def test_every_format_once_then_304(tmp):
         s = status(d)["feeds"]
         assert s["sources"] == 6 and s["entries_new"] == 18, s
         assert s["not_modified"] >= 12, s
+        m = by_label(scrape(msock)[0], "sluice_feed_entries_total", "result")
+        assert m["new"] == 18, m
 
 
 def test_new_entries_while_polling(tmp):
