@@ -57,6 +57,7 @@ feeds_src_set(struct feeds *f, uint64_t id, uint64_t next_ms, bool polling)
 	}
 	s->next_ms = next_ms;
 	s->polling = polling;
+	s->check_ms = next_ms + f->cfg->feed_max_interval_ms;
 	return 0;
 }
 
@@ -123,9 +124,9 @@ feeds_next_due(const struct feeds *f)
 
 	for (size_t i = 0; i < f->nsrc; i++) {
 		const struct feeds_src *s = &f->src[i];
-		if (!s->polling && s->next_ms != 0 &&
-		    (due == 0 || s->next_ms < due))
-			due = s->next_ms;
+		uint64_t t = s->polling ? s->check_ms : s->next_ms;
+		if (s->next_ms != 0 && (due == 0 || t < due))
+			due = t;
 	}
 	return due;
 }
@@ -332,6 +333,41 @@ feeds_poll_one(struct feeds *f, MDB_txn *txn, struct feeds_src *s,
 		json_object_set_new(rec, "polling", json_true());
 		rc = feeds_json_put(txn, f->db, s->id, rec);
 		s->polling = true;
+		s->check_ms = now + f->cfg->feed_max_interval_ms;
+	}
+	json_decref(rec);
+	return rc;
+}
+
+/*
+ * A source polling for longer than feeds.max_interval past its due time:
+ * if its job ended without an answer reaching feeds_polled() or
+ * feeds_failed() (a client cancelled it), it is due again.  A job still
+ * queued or active (a host backed off, robots.txt unreachable) waits.
+ */
+static int
+feeds_poll_lost(struct feeds *f, MDB_txn *txn, struct feeds_src *s,
+    uint64_t now)
+{
+	json_t *rec;
+	struct job j;
+	int rc = feeds_json_get(txn, f->db, s->id, &rec);
+
+	if (rc != 0)
+		return rc == MDB_NOTFOUND || rc == MDB_CORRUPTED ? 0 : rc;
+	rc = queue_get(f->queue, txn, jget_u64(rec, "job"), &j);
+	if (rc == 0 && (j.state == JOB_QUEUED || j.state == JOB_ACTIVE)) {
+		s->check_ms = now + f->cfg->feed_max_interval_ms;
+		queue_job_free(&j);
+		json_decref(rec);
+		return 0;
+	}
+	if (rc == 0)
+		queue_job_free(&j);
+	if (rc == 0 || rc == MDB_NOTFOUND || rc == MDB_CORRUPTED) {
+		json_object_set_new(rec, "polling", json_false());
+		rc = feeds_json_put(txn, f->db, s->id, rec);
+		s->polling = false;
 	}
 	json_decref(rec);
 	return rc;
@@ -351,7 +387,10 @@ feeds_step(void *arg, MDB_txn *txn, uint64_t now)
 		return 0;	/* no room for the entries either */
 	for (size_t i = 0; i < f->nsrc && n < FEEDS_BATCH && rc == 0; i++) {
 		struct feeds_src *s = &f->src[i];
-		if (s->polling || s->next_ms == 0 || s->next_ms > now)
+		if (s->polling && s->next_ms != 0 && s->check_ms <= now)
+			rc = feeds_poll_lost(f, txn, s, now);
+		if (rc != 0 || s->polling || s->next_ms == 0 ||
+		    s->next_ms > now)
 			continue;
 		rc = feeds_poll_one(f, txn, s, now);
 		n++;
@@ -572,11 +611,15 @@ feeds_children(struct feeds *f, MDB_txn *txn, struct feeds_poll *p,
 		if (url_canonicalize(c->url, f->url_opts, &url) != URL_OK)
 			continue;
 		rc = queue_find_url(f->queue, txn, url, &id);
-		if (rc == 0 && c->lastmod_ms != FEED_NO_TIME &&
-		    feeds_json_get(txn, f->jobs, id, &fj) == 0) {
+		if (rc == 0 && feeds_json_get(txn, f->jobs, id, &fj) == 0) {
 			json_t *lm = json_object_get(fj, "lastmod");
-			same = json_is_integer(lm) &&
-			    json_integer_value(lm) == c->lastmod_ms;
+			/* An index that lists a source (itself, say) does
+			 * not make it a child: the source polls itself. */
+			bool source = !json_is_true(json_object_get(fj,
+			    "child"));
+			same = source || (c->lastmod_ms != FEED_NO_TIME &&
+			    json_is_integer(lm) &&
+			    json_integer_value(lm) == c->lastmod_ms);
 			json_decref(fj);
 		}
 		if (rc == 0 || rc == MDB_NOTFOUND)
@@ -908,6 +951,27 @@ feeds_found_day(json_t *rec, uint64_t now)
 	return n;
 }
 
+/* The hints of the last document parsed, for the 304s that follow. */
+static void
+feeds_hints_keep(json_t *rec, const struct feed_hints *h)
+{
+	json_object_set_new(rec, "hints", json_pack("[I, I, I]",
+	    (json_int_t)h->ttl_ms, (json_int_t)h->update_ms,
+	    (json_int_t)h->max_age_ms));
+}
+
+static void
+feeds_hints_get(json_t *rec, struct feed_hints *h)
+{
+	json_t *a = json_object_get(rec, "hints");
+
+	if (json_array_size(a) != 3)
+		return;
+	h->ttl_ms = json_integer_value(json_array_get(a, 0));
+	h->update_ms = json_integer_value(json_array_get(a, 1));
+	h->max_age_ms = json_integer_value(json_array_get(a, 2));
+}
+
 /* The next poll of rec after one that found n new entries. */
 static void
 feeds_schedule(struct feeds *f, json_t *rec, unsigned n,
@@ -988,8 +1052,10 @@ feeds_polled(struct feeds *f, MDB_txn *txn, uint64_t job_id,
 		jset_str(fj, "last_modified", r->last_modified);
 	} else
 		f->counts.not_modified++;
-	if (!changed)
+	if (!changed) {
 		result = "not_modified";
+		feeds_hints_get(rec, &h);
+	}
 	else if (!child && strcmp(kind, "site") == 0) {
 		rc = feeds_discover(f, txn, rec, r, now);
 		result = "discovered";
@@ -1030,6 +1096,8 @@ feeds_polled(struct feeds *f, MDB_txn *txn, uint64_t job_id,
 			jset_str(rec, "format", feed_format_name(doc->format));
 		h = doc->hints;
 		h.max_age_ms = feed_max_age_ms(r->cache_control);
+		if (!child)
+			feeds_hints_keep(rec, &h);
 		result = p.new > 0 ? "new" : "unchanged";
 	}
 	if (rc == 0 && changed && !child && doc != NULL) {

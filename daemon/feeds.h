@@ -59,6 +59,8 @@ struct feeds_src {
 	uint64_t	 id;
 	uint64_t	 next_ms;	/* next poll, epoch ms; 0 = never */
 	bool		 polling;	/* its job is in the queue */
+	uint64_t	 check_ms;	/* polling: when to look whether its
+					   job ended unheard (a cancel) */
 };
 
 /* A job that is a poll, and whose source it is. */

@@ -221,6 +221,20 @@ def test_restart_and_sigkill_resume_without_duplicates(tmp):
             d.stop()
 
 
+def test_cancelled_poll_is_polled_again(tmp):
+    with FeedServer() as web, Daemon(tmp, extra_set=FAST) as d:
+        web.robots_delay = 1.5	# the poll waits in the queue meanwhile
+        web.put("/f", rss([Entry(web.url("/a/c0"))]))
+        f = feed_add(d, web.url("/f"))
+        wait_until(lambda: feed(d, f["id"])["polling"], 10, 0.05, "polling")
+        jid = [j for j in all_jobs(d) if j["url"] == web.url("/f")][0]["id"]
+        ok(req(d, {"cmd": "cancel", "id": jid}))
+        web.robots_delay = 0
+        # Not stuck "polling" for ever: due again after max_interval.
+        wait_articles(d, web, ["c0"], timeout=30)
+        assert feed(d, f["id"])["polls"] >= 1
+
+
 def test_commands(tmp):
     with FeedServer() as web, Daemon(tmp, extra_set=FAST) as d:
         web.put("/f", rss([]))
