@@ -18,6 +18,7 @@
 #include "feeds.h"
 #include "fetch.h"
 #include "hosts.h"
+#include "log.h"
 #include "queue.h"
 #include "robots.h"
 #include "sched.h"
@@ -568,6 +569,37 @@ feeds_seen_prune(struct feeds *f, MDB_txn *txn, uint64_t feed_id,
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Its polls are ordinary jobs again: a later submit of the URL is a page. */
+static int
+feeds_jobs_drop(struct feeds *f, MDB_txn *txn, uint64_t feed_id)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t keep = 0;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, f->jobs, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		json_t *o = json_loadb(v.mv_data, v.mv_size, 0, NULL);
+		bool mine = o != NULL && jget_u64(o, "feed") == feed_id;
+
+		if (o != NULL)
+			json_decref(o);
+		if (mine && (rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	for (size_t i = 0; i < f->nmap; i++)
+		if (f->map[i].feed_id != feed_id)
+			f->map[keep++] = f->map[i];
+	f->nmap = keep;
+	return 0;
+}
+
 /* Forgets every entry of a removed source. */
 static int
 feeds_seen_drop(struct feeds *f, MDB_txn *txn, uint64_t feed_id)
@@ -862,6 +894,9 @@ feeds_discover(struct feeds *f, MDB_txn *txn, json_t *rec,
 	feed_find_free(&ff);
 	jset_u64(rec, "sources", found);
 	jset_u64(rec, "probes", probes);
+	log_info("site %s: %u sources found, %u usual paths to probe%s",
+	    jget_str(rec, "url"), found, probes, found + probes == 0 ?
+	    "; polling the page for links" : "");
 	if (found == 0 && probes == 0) {
 		jset_str(rec, "kind", "links");
 		json_object_set_new(rec, "baseline", json_true());
@@ -910,9 +945,8 @@ feeds_drop(struct feeds *f, MDB_txn *txn, uint64_t id)
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
 	feeds_src_del(f, id);
-	/* Its jobs stay in feed_jobs, mapped to a source that is gone: a
-	 * poll in the queue then ends as an ordinary page would not, and
-	 * nothing is submitted for it. */
+	if ((rc = feeds_jobs_drop(f, txn, id)) != 0)
+		return rc;
 	return feeds_seen_drop(f, txn, id);
 }
 
