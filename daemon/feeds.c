@@ -1090,7 +1090,7 @@ feeds_polled(struct feeds *f, MDB_txn *txn, uint64_t job_id,
 		result = "not_modified";
 		feeds_hints_get(rec, &h);
 	}
-	else if (!child && strcmp(kind, "site") == 0) {
+	else if (!child && strcmp(kind, "site") == 0 && doc == NULL) {
 		rc = feeds_discover(f, txn, rec, r, now);
 		result = "discovered";
 	} else if (!child && strcmp(kind, "links") == 0) {
@@ -1115,6 +1115,9 @@ feeds_polled(struct feeds *f, MDB_txn *txn, uint64_t job_id,
 	} else {
 		f->counts.changed++;
 		json_object_del(rec, "last_error");
+		/* site add of a feed's own URL: it is the source. */
+		if (!child && strcmp(kind, "site") == 0)
+			jset_str(rec, "kind", "feed");
 		if (!child && strcmp(kind, "probe") == 0) {
 			jset_str(rec, "kind", "feed");
 			rc = feeds_probe_done(f, txn, rec, true, now);

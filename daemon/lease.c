@@ -308,6 +308,11 @@ lease_refuse(struct lease_plan_ctx *pc, struct sched_host *h, struct job *j)
 	pc->l->refused++;
 	pc->calls.rc = queue_fail(pc->l->queue, pc->txn, j->id, &f, pc->now,
 	    &requeued);
+	/* A feed's poll that robots.txt forbids: the source hears it. */
+	if (pc->calls.rc == 0 && !requeued && pc->l->feeds != NULL &&
+	    feeds_owns(pc->l->feeds, j->id))
+		pc->calls.rc = feeds_failed(pc->l->feeds, pc->txn, j->id,
+		    f.code, pc->now);
 	return true;
 }
 

@@ -235,6 +235,26 @@ def test_cancelled_poll_is_polled_again(tmp):
         assert feed(d, f["id"])["polls"] >= 1
 
 
+def test_robots_forbids_a_feed(tmp):
+    with FeedServer() as web, Daemon(tmp, extra_set=FAST) as d:
+        web.robots = b"User-agent: *\nDisallow: /private/\n"
+        web.put("/private/f", rss([Entry(web.url("/a/p0"))]))
+        f = feed_add(d, web.url("/private/f"))
+        g = wait_polls(d, f["id"], 1)
+        assert g["last_error"] == "robots_disallowed", g
+        assert web.hits("/private/f") == 0
+
+
+def test_site_add_of_a_feed_url(tmp):
+    with FeedServer() as web, Daemon(tmp, extra_set=FAST) as d:
+        web.put("/f", atom([Entry(web.url("/a/sf0"))]))
+        site = ok(req(d, {"cmd": "site_add", "url": web.url("/f")}))["feed"]
+        wait_articles(d, web, ["sf0"])
+        g = feed(d, site["id"])
+        assert g["kind"] == "feed" and g["format"] == "atom", g
+        assert len(feeds(d)) == 1
+
+
 def test_commands(tmp):
     with FeedServer() as web, Daemon(tmp, extra_set=FAST) as d:
         web.put("/f", rss([]))
