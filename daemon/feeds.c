@@ -894,6 +894,7 @@ feeds_discover(struct feeds *f, MDB_txn *txn, json_t *rec,
 	feed_find_free(&ff);
 	jset_u64(rec, "sources", found);
 	jset_u64(rec, "probes", probes);
+	json_object_set_new(rec, "discovered", json_true());
 	log_info("site %s: %u sources found, %u usual paths to probe%s",
 	    jget_str(rec, "url"), found, probes, found + probes == 0 ?
 	    "; polling the page for links" : "");
@@ -1044,8 +1045,10 @@ feeds_poll_end(struct feeds *f, MDB_txn *txn, uint64_t id, json_t *rec,
 	jset_u64(rec, "last_new", n);
 	feeds_found_add(rec, n, now);
 	next = jget_u64(rec, "next_poll");
-	/* A site that discovered its sources is not polled itself. */
-	if (kind != NULL && strcmp(kind, "site") == 0)
+	/* A site that discovered its sources is not polled itself; one
+	 * whose page could not be fetched yet is. */
+	if (kind != NULL && strcmp(kind, "site") == 0 &&
+	    json_is_true(json_object_get(rec, "discovered")))
 		next = 0;
 	jset_u64(rec, "next_poll", next);
 	if (feeds_src_set(f, id, next, false) != 0)
@@ -1060,7 +1063,8 @@ feeds_polled(struct feeds *f, MDB_txn *txn, uint64_t job_id,
 {
 	struct feeds_poll p = { .now = now };
 	struct feed_hints h = { FEED_NO_TIME, FEED_NO_TIME, FEED_NO_TIME };
-	const char *kind, *result = "unchanged";
+	const char *result = "unchanged";
+	char kind[16];		/* a copy: the record's may be replaced */
 	json_t *fj = NULL, *rec = NULL;
 	bool child, changed = r->http_status != 304;
 	uint64_t kept;
@@ -1074,8 +1078,8 @@ feeds_polled(struct feeds *f, MDB_txn *txn, uint64_t job_id,
 		json_decref(fj);
 		return rc == MDB_NOTFOUND || rc == MDB_CORRUPTED ? 0 : rc;
 	}
-	kind = jget_str(rec, "kind");
-	kind = kind ? kind : "feed";
+	snprintf(kind, sizeof(kind), "%s", jget_str(rec, "kind") ?
+	    jget_str(rec, "kind") : "feed");
 	p.rec = rec;
 	p.prio = (int32_t)json_integer_value(json_object_get(rec, "priority"));
 	p.remembered = jget_u64(rec, "remembered");
@@ -1137,7 +1141,10 @@ feeds_polled(struct feeds *f, MDB_txn *txn, uint64_t job_id,
 			feeds_hints_keep(rec, &h);
 		result = p.new > 0 ? "new" : "unchanged";
 	}
-	if (rc == 0 && changed && !child && doc != NULL) {
+	/* A source's own answer listed what it lists now: the rest of its
+	 * memory ages (a child lists only its part). */
+	if (rc == 0 && changed && !child &&
+	    (doc != NULL || strcmp(kind, "links") == 0)) {
 		rc = feeds_seen_prune(f, txn, p.feed_id, now, &kept);
 		p.remembered = kept;
 	}

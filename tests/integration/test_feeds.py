@@ -245,6 +245,20 @@ def test_robots_forbids_a_feed(tmp):
         assert web.hits("/private/f") == 0
 
 
+def test_site_whose_page_fails_is_tried_again(tmp):
+    with FeedServer() as web, Daemon(tmp, extra_set=FAST) as d:
+        site = ok(req(d, {"cmd": "site_add",
+                          "url": web.url("/later")}))["feed"]
+        wait_polls(d, site["id"], 1)
+        assert feed(d, site["id"])["next_poll"] is not None
+        web.put("/later.rss", rss([Entry(web.url("/a/later0"))]))
+        web.pages["/later"] = (
+            '<html><head><link rel="alternate" type="application/rss+xml"'
+            ' href="/later.rss"></head></html>').encode()
+        wait_articles(d, web, ["later0"])
+        assert feed(d, site["id"])["kind"] == "site"
+
+
 def test_site_add_of_a_feed_url(tmp):
     with FeedServer() as web, Daemon(tmp, extra_set=FAST) as d:
         web.put("/f", atom([Entry(web.url("/a/sf0"))]))
