@@ -87,6 +87,9 @@ static int do_config(struct ctl *, int, char **);
 static int do_wait(struct ctl *, int, char **);
 static int do_watch(struct ctl *, int, char **);
 static int do_help(struct ctl *, int, char **);
+static int do_feed(struct ctl *, int, char **);
+static int do_feeds(struct ctl *, int, char **);
+static int do_site(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "[--priority N] [--force] [--not-before TIME] URL...|-",
@@ -123,6 +126,13 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "watch", "[--interval S] [--hosts N] [--count N] [--json]",
 	    "a live view: rates, ETA, fetch results, busy hosts, failures",
 	    0, do_watch },
+	{ "feed", "add URL [--priority N] [--interval DURATION] | rm ID|URL | "
+	    "show ID", "add, remove or show a feed or sitemap", 0, do_feed },
+	{ "feeds", "[--json]", "list the feeds, sitemaps and sites polled", 0,
+	    do_feeds },
+	{ "site", "add URL [--priority N]",
+	    "discover a site's feeds and sitemaps, and poll them", 0,
+	    do_site },
 	{ "help", "[COMMAND]", "show this help, or one command's", 0,
 	    do_help },
 };
@@ -245,6 +255,27 @@ static const struct {
 	    "  --hosts N      hosts shown, 0 to 100 (default 10)\n"
 	    "  --count N      stop after N refreshes (default: never)\n"
 	    "  --json         print each stats reply as it is\n" },
+	{ "feed",
+	    "feed add URL polls a feed (RSS, RDF, Atom, JSON Feed) or a\n"
+	    "sitemap (plain, gzipped, news, index) on an adaptive schedule\n"
+	    "and queues each new entry once; prints the new source.\n"
+	    "feed rm ID|URL stops polling it; feed show ID prints it.\n\n"
+	    "  --priority N         -1000 to 1000 (default 0): the polls' and\n"
+	    "                       the entries' priority\n"
+	    "  --interval DURATION  poll every DURATION (N, Ns, Nm, Nh, Nd)\n"
+	    "                       instead of adapting; at least\n"
+	    "                       feeds.min_interval\n" },
+	{ "feeds",
+	    "Lists the sources: id, kind, interval, next poll, last poll and\n"
+	    "its result, entries found in the last day, URL.\n\n"
+	    "  --json  print the reply as JSON\n" },
+	{ "site",
+	    "site add URL fetches the page, then adds the site's sources in\n"
+	    "this order: the Sitemap: lines of its robots.txt, the page's\n"
+	    "<link rel=alternate> feeds, else the usual paths (/sitemap.xml,\n"
+	    "/feed, ...) that answer with a feed; a site with none has the\n"
+	    "page itself polled for new same-site links.\n\n"
+	    "  --priority N  -1000 to 1000 (default 0)\n" },
 	{ "help",
 	    "Prints the usage, or COMMAND's options and formats (as\n"
 	    "sluicectl COMMAND --help does).  Nothing is sent to the daemon.\n" },
@@ -1969,6 +2000,178 @@ do_watch(struct ctl *ctx, int argc, char **argv)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	fflush(stdout);
 	return rc;
+}
+
+/* --- feeds and sites ------------------------------------------------ */
+
+/* A DURATION: N seconds, or N with s, m, h or d.  0, or -1. */
+static int
+feed_parse_duration(const char *s, uint64_t *secs)
+{
+	static const struct { char unit; uint64_t mul; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char digits[32];
+	size_t n = strlen(s);
+	uint64_t mul = 1;
+
+	if (n == 0 || n >= sizeof(digits))
+		return -1;
+	memcpy(digits, s, n + 1);
+	for (size_t i = 0; i < ARRAY_LEN(units); i++)
+		if (digits[n - 1] == units[i].unit) {
+			digits[--n] = '\0';
+			mul = units[i].mul;
+		}
+	if (ctlclient_parse_uint(digits, UINT32_MAX, secs) == -1)
+		return -1;
+	*secs *= mul;
+	return 0;
+}
+
+/* --priority and --interval of feed add and site add into req. */
+static int
+feed_options(struct ctl *ctx, int argc, char **argv, json_t *req,
+    int interval)
+{
+	static const struct option lo[] = {
+		{ "priority", required_argument, NULL, 'p' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int ch;
+
+	cmd_getopt_reset();
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 'p') {
+			if (ctlclient_parse_uint(optarg + (optarg[0] == '-'),
+			    INT_MAX, &v) == -1)
+				return usage_error(ctx, "--priority needs an "
+				    "integer");
+			json_object_set_new(req, "priority", json_integer(
+			    optarg[0] == '-' ? -(json_int_t)v : (json_int_t)v));
+		} else if (ch == 'i' && interval) {
+			if (feed_parse_duration(optarg, &v) == -1 || v == 0)
+				return usage_error(ctx, "--interval needs a "
+				    "duration: N, Ns, Nm, Nh or Nd");
+			json_object_set_new(req, "interval",
+			    json_integer((json_int_t)v));
+		} else
+			return bad_option(ctx, ch, argv);
+	}
+	if (argc - optind != 1)
+		return usage_error(ctx, "needs one URL");
+	json_object_set_new(req, "url", json_string(argv[optind]));
+	return 0;
+}
+
+static void
+print_feed(FILE *out, const json_t *reply)
+{
+	ctlclient_print_object(out, json_object_get(reply, "feed"));
+}
+
+/* "12m", "3h": an interval in the unit that fits it. */
+static const char *
+feed_interval_text(json_int_t s, char *buf, size_t len)
+{
+	if (s % 86400 == 0 && s > 0)
+		snprintf(buf, len, "%lldd", (long long)(s / 86400));
+	else if (s % 3600 == 0 && s > 0)
+		snprintf(buf, len, "%lldh", (long long)(s / 3600));
+	else if (s % 60 == 0 && s > 0)
+		snprintf(buf, len, "%lldm", (long long)(s / 60));
+	else
+		snprintf(buf, len, "%llds", (long long)s);
+	return buf;
+}
+
+static const char *
+feed_str(const json_t *o, const char *name)
+{
+	const char *s = json_string_value(json_object_get(o, name));
+
+	return s != NULL ? s : "-";
+}
+
+static void
+print_feeds(FILE *out, const json_t *reply)
+{
+	const json_t *list = json_object_get(reply, "feeds"), *f;
+	char iv[32];
+	size_t i;
+
+	fprintf(out, "%6s  %-7s  %8s  %-24s  %-24s  %-16s  %6s  %s\n", "ID",
+	    "KIND", "INTERVAL", "NEXT POLL", "LAST POLL", "LAST RESULT",
+	    "NEW 1D", "URL");
+	json_array_foreach(list, i, f)
+		fprintf(out, "%6lld  %-7s  %8s  %-24s  %-24s  %-16s  %6lld  "
+		    "%s\n", (long long)json_integer_value(json_object_get(f,
+		    "id")), feed_str(f, "kind"), feed_interval_text(
+		    json_integer_value(json_object_get(f, "interval_s")), iv,
+		    sizeof(iv)), feed_str(f, "next_poll"),
+		    feed_str(f, "last_poll"), feed_str(f, "last_result"),
+		    (long long)json_integer_value(json_object_get(f,
+		    "entries_1d")), feed_str(f, "url"));
+}
+
+static int
+do_feed(struct ctl *ctx, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+	json_t *req;
+	uint64_t id;
+
+	if (strcmp(sub, "add") == 0) {
+		req = request("feed_add");
+		if (feed_options(ctx, argc - 1, argv + 1, req, 1) != 0) {
+			json_decref(req);
+			return CTL_EXIT_USAGE;
+		}
+		return ctl_simple(ctx, req, print_feed);
+	}
+	if (strcmp(sub, "rm") == 0 && argc == 3) {
+		req = request("feed_rm");
+		if (ctlclient_parse_uint(argv[2], INT64_MAX, &id) == 0)
+			json_object_set_new(req, "id", json_integer(
+			    (json_int_t)id));
+		else
+			json_object_set_new(req, "url", json_string(argv[2]));
+		return ctl_simple(ctx, req, print_feed);
+	}
+	if (strcmp(sub, "show") == 0 && argc == 3) {
+		if (ctlclient_parse_uint(argv[2], INT64_MAX, &id) == -1)
+			return usage_error(ctx, "bad source id %s", argv[2]);
+		return ctl_simple(ctx, request_id("feed", id), print_feed);
+	}
+	return usage_error(ctx, "feed add URL | feed rm ID|URL | feed show ID");
+}
+
+static int
+do_feeds(struct ctl *ctx, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--json") == 0)
+		ctx->json = 1;
+	else if (argc != 1)
+		return usage_error(ctx, "feeds takes only --json");
+	/* The request's name is "feeds" already. */
+	return ctl_simple(ctx, request("feeds"), print_feeds);
+}
+
+static int
+do_site(struct ctl *ctx, int argc, char **argv)
+{
+	json_t *req;
+
+	if (argc < 2 || strcmp(argv[1], "add") != 0)
+		return usage_error(ctx, "site add URL [--priority N]");
+	req = request("site_add");
+	if (feed_options(ctx, argc - 1, argv + 1, req, 0) != 0) {
+		json_decref(req);
+		return CTL_EXIT_USAGE;
+	}
+	return ctl_simple(ctx, req, print_feed);
 }
 
 static int

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "control.h"
 #include "dedup.h"
+#include "feeds.h"
 #include "doc.h"
 #include "export.h"
 #include "fetch.h"
@@ -194,6 +195,8 @@ command_op_reply(const struct op *op)
 {
 	if (op->err != PROTO_OK)
 		return proto_error(op->err, op->errmsg);
+	if (op->feed != NULL)
+		return json_pack("{s:b, s:O}", "ok", 1, "feed", op->feed);
 	if (op->kind == OP_CANCEL && op->has_job)
 		return json_pack("{s:b, s:o}", "ok", 1, "job",
 		    command_job_json(&op->job));
@@ -275,7 +278,7 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	json_t *jobs = command_jobs_json(q);
 
 	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, s:o, "
-	    "s:o, s:f, s:i, s:i, s:i, s:i, s:i, s:I, s:o}",
+	    "s:o, s:f, s:i, s:i, s:i, s:i, s:i, s:I, s:o, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - cmd->started_mono) / 1000), "paused",
 	    cmd->paused, "draining", cmd->stopping, "jobs", jobs, "totals",
@@ -287,7 +290,7 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	    "workers", (int)work_threads(cmd->work), "work_backlog",
 	    (int)work_backlog(cmd->work), "unindexed",
 	    (json_int_t)queue_unindexed(cmd->queue), "store",
-	    command_store_json(cmd)));
+	    command_store_json(cmd), "feeds", feeds_counts_json(cmd->feeds)));
 }
 
 /* --- stats: status with the recent counters (sluicectl watch) ------ */
@@ -992,6 +995,91 @@ cmd_dups(struct command *cmd, struct ctl_conn *c, json_t *req)
 	command_with_read_txn(cmd, c, req, read_dups);
 }
 
+/* --- feeds and sites ----------------------------------------------- */
+
+/* feed_add, site_add, feed_rm: ops, since they change the store. */
+static void
+command_feed_op(struct command *cmd, struct ctl_conn *c, json_t *req,
+    enum op_kind kind, const char *feed_kind)
+{
+	json_t *prio = json_object_get(req, "priority");
+	struct op *op;
+
+	if (cmd->stopping) {
+		command_reply_error(c, req, PROTO_SHUTTING_DOWN,
+		    "sluiced is stopping");
+		return;
+	}
+	if ((op = op_new(kind, control_conn_id(c), req)) == NULL) {
+		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
+		return;
+	}
+	op->id = command_req_uint(req, "id", 0);
+	op->feed_url = json_string_value(json_object_get(req, "url"));
+	op->feed_kind = feed_kind;
+	op->priority = prio ? (int32_t)json_integer_value(prio) : 0;
+	op->interval_ms = command_req_uint(req, "interval", 0) * 1000;
+	ops_add(cmd->ops, op);
+}
+
+static void
+cmd_feed_add(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	command_feed_op(cmd, c, req, OP_FEED_ADD, "feed");
+}
+
+static void
+cmd_site_add(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	command_feed_op(cmd, c, req, OP_FEED_ADD, "site");
+}
+
+static void
+cmd_feed_rm(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	command_feed_op(cmd, c, req, OP_FEED_RM, NULL);
+}
+
+static json_t *
+read_feeds(struct command *cmd, MDB_txn *txn, json_t *req)
+{
+	json_t *list = NULL;
+	int rc = feeds_list(cmd->feeds, txn, now_ms(), &list);
+
+	if (rc != 0) {
+		if (list != NULL)
+			json_decref(list);
+		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "feeds", list);
+}
+
+static json_t *
+read_feed(struct command *cmd, MDB_txn *txn, json_t *req)
+{
+	json_t *feed = NULL;
+	int rc = feeds_get(cmd->feeds, txn, command_req_uint(req, "id", 0),
+	    now_ms(), &feed);
+
+	if (rc == MDB_NOTFOUND)
+		return proto_error(PROTO_NOT_FOUND, "no such source");
+	if (rc != 0)
+		return proto_error(PROTO_INTERNAL, mdb_strerror(rc));
+	return json_pack("{s:b, s:o}", "ok", 1, "feed", feed);
+}
+
+static void
+cmd_feeds(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	command_with_read_txn(cmd, c, req, read_feeds);
+}
+
+static void
+cmd_feed(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	command_with_read_txn(cmd, c, req, read_feed);
+}
+
 static const command_fn handlers[CMD_COUNT] = {
 	[CMD_SUBMIT] = cmd_submit,
 	[CMD_STATUS] = cmd_status,
@@ -1010,6 +1098,11 @@ static const command_fn handlers[CMD_COUNT] = {
 	[CMD_HOSTS] = cmd_hosts,
 	[CMD_DUPS] = cmd_dups,
 	[CMD_STATS] = cmd_stats,
+	[CMD_FEED_ADD] = cmd_feed_add,
+	[CMD_SITE_ADD] = cmd_site_add,
+	[CMD_FEED_RM] = cmd_feed_rm,
+	[CMD_FEEDS] = cmd_feeds,
+	[CMD_FEED] = cmd_feed,
 };
 
 void

@@ -24,6 +24,7 @@ struct control;
 struct ctl_conn;
 struct dedup_dbs;
 struct docs;
+struct feeds;
 struct fetch;
 struct leases;
 struct metrics;
@@ -58,6 +59,7 @@ struct command {
 	struct work	*work;
 	struct ops	*ops;
 	struct outcomes	*outcomes;
+	struct feeds	*feeds;		/* feed_add, feeds, feed, site_add */
 	const struct leases *leases;	/* status: robots.txt in flight */
 	struct metrics	*metrics;	/* stats: windows, failures */
 	const struct url_opts *url_opts;

@@ -95,6 +95,16 @@ struct config {
 	uint64_t	 warc_max_size;		/* a file rotates past it */
 	uint32_t	 warc_gzip_level;	/* zlib level of each record */
 
+	/* [feeds] */
+	uint64_t	 feed_min_interval_ms;	/* adaptive interval's bounds */
+	uint64_t	 feed_max_interval_ms;
+	uint64_t	 feed_max_age_ms;	/* older entries are skipped */
+	uint64_t	 feed_max_bytes;	/* per document, decompressed */
+	uint32_t	 feed_max_entries;	/* per document */
+	uint32_t	 feed_max_children;	/* per sitemap index */
+	uint32_t	 feed_max_sources;
+	uint32_t	 feed_max_remembered;	/* entry URLs kept per source */
+
 	/* [metrics] */
 	char		*metrics_listen;	/* ADDRESS:PORT or a socket
 						   path; "" = no endpoint */

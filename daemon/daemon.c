@@ -169,6 +169,7 @@ daemon_recover(struct daemon *d, uint64_t *n, char *err, size_t errlen)
 	queue_turn_begin(&d->queue);
 	if ((rc = doc_open(&d->docs, txn)) != 0 ||
 	    (rc = hosts_open(&d->hosts, txn)) != 0 ||
+	    (rc = feeds_open(&d->feeds, txn)) != 0 ||
 	    (rc = dedup_open(txn, &d->dedup, &d->page_opts.dedup, err,
 	    errlen)) != 0 ||
 	    (rc = outcome_recover(&d->outcomes, txn, d->cfg.max_interrupted,
@@ -334,6 +335,10 @@ daemon_configure_pages(struct daemon *d)
 	po->dedup.min_words = d->cfg.min_words;
 	po->dedup.index_memory_max = d->cfg.index_memory_max;
 	po->keep_raw = d->cfg.keep_raw;
+	feed_limits_default(&po->feed);
+	po->feed.max_bytes = d->cfg.feed_max_bytes;
+	po->feed.max_entries = d->cfg.feed_max_entries;
+	po->feed.max_children = d->cfg.feed_max_children;
 	po->zstd_level = d->cfg.zstd_level;
 	daemon_free_params(d->strip_params);
 	d->strip_params = daemon_split_params(d->cfg.strip_params);
@@ -373,6 +378,15 @@ daemon_gauges(struct metrics_gauges *g, void *arg)
 	for (int i = STORE_OK; i <= STORE_FAILING; i++)
 		g->store_conditions[i] = store_condition_name(i);
 	g->store_condition = (int)d->store.condition;
+	g->feed_sources = d->feeds.nsrc;
+	g->feed_polls[0] = d->feeds.counts.changed;
+	g->feed_polls[1] = d->feeds.counts.not_modified;
+	g->feed_polls[2] = d->feeds.counts.errors;
+	g->feed_entries[0] = d->feeds.counts.entries_new;
+	g->feed_entries[1] = d->feeds.counts.entries_known;
+	g->feed_entries[2] = d->feeds.counts.entries_old;
+	g->feed_children[0] = d->feeds.counts.children_fetched;
+	g->feed_children[1] = d->feeds.counts.children_unchanged;
 	g->now_ms = now_ms();
 	sched_walk(&d->sched, daemon_count_host, g);
 	store_usage(&d->store, &g->store_used, &g->store_map);
@@ -544,6 +558,7 @@ daemon_steps(struct daemon *d)
 		    &d->queue },
 		{ "robots", lease_cache_robots, lease_cache_abort,
 		    &d->leases },
+		{ "feeds", feeds_step, feeds_abort, &d->feeds },
 		{ "ops", ops_apply, ops_abort, &d->ops },
 		{ "index", daemon_step_index, NULL, d },
 		{ "outcomes", outcome_apply, outcome_abort, &d->outcomes },
@@ -559,6 +574,18 @@ daemon_steps(struct daemon *d)
 }
 
 /* --- each pass of the loop ----------------------------------------- */
+
+/* Milliseconds until a source's poll is due (0: now), or -1 if none is
+ * waiting; none while the store refuses submissions. */
+static int64_t
+daemon_feed_due(const struct daemon *d, uint64_t now)
+{
+	uint64_t due = feeds_next_due(&d->feeds);
+
+	if (due == 0 || d->store.full || d->command.stopping)
+		return -1;
+	return due > now ? (int64_t)(due - now) : 0;
+}
 
 static bool
 daemon_may_dispatch(const struct daemon *d)
@@ -606,7 +633,8 @@ daemon_need(struct daemon *d, uint64_t now)
 	    mono >= d->turn.last_commit_mono + PLAN_SPACING_MS)
 		return TURN_NOW;
 	if (outcome_pending(&d->outcomes) || plan ||
-	    (d->next_due_ms != 0 && now >= d->next_due_ms))
+	    (d->next_due_ms != 0 && now >= d->next_due_ms) ||
+	    daemon_feed_due(d, now) == 0)
 		return TURN_GATHER;
 	return TURN_IDLE;
 }
@@ -621,7 +649,7 @@ daemon_arm_wake(struct daemon *d, uint64_t now)
 	int64_t ms = daemon_may_dispatch(d) && !d->plan_stalled ?
 	    sched_next_wakeup(&d->sched, now) : -1;
 	int64_t w = turn_wait_ms(&d->turn, mono);
-	int64_t iw = daemon_index_wait(d, mono);
+	int64_t iw = daemon_index_wait(d, mono), fd;
 	struct timeval tv;
 
 	/* A host's next start, but not before commits may plan again. */
@@ -641,6 +669,8 @@ daemon_arm_wake(struct daemon *d, uint64_t now)
 		if (ms < 0 || due < ms)
 			ms = due;
 	}
+	if ((fd = daemon_feed_due(d, now)) >= 0 && (ms < 0 || fd < ms))
+		ms = fd;
 	if (d->store.stuck)
 		ms = d->stuck_until_mono > mono ?
 		    (int64_t)(d->stuck_until_mono - mono) : 0;
@@ -761,6 +791,12 @@ daemon_wire(struct daemon *d)
 	d->metrics.gauges_arg = d;
 	ops_init(&d->ops, &d->queue, &d->sched, &d->store);
 	d->ops.metrics = &d->metrics;
+	d->ops.feeds = &d->feeds;
+	d->feeds.queue = &d->queue;
+	d->feeds.sched = &d->sched;
+	d->feeds.hosts = &d->hosts;
+	d->feeds.cfg = &d->cfg;
+	d->feeds.url_opts = &d->url_opts;
 	d->ops.cancelled = outcome_cancel;
 	d->ops.cancelled_arg = &d->outcomes;
 	outcome_init(&d->outcomes);
@@ -772,13 +808,14 @@ daemon_wire(struct daemon *d)
 	d->outcomes.cfg = &d->cfg;
 	d->outcomes.url_opts = &d->url_opts;
 	d->outcomes.page_opts = &d->page_opts;
+	d->outcomes.feeds = &d->feeds;
 	d->leases = (struct leases){ .sched = &d->sched, .queue = &d->queue,
 	    .hosts = &d->hosts, .docs = &d->docs, .outcomes = &d->outcomes,
-	    .cfg = &d->cfg, .metrics = &d->metrics };
+	    .cfg = &d->cfg, .metrics = &d->metrics, .feeds = &d->feeds };
 	d->command = (struct command){ .cfg = &d->cfg, .store = &d->store,
 	    .queue = &d->queue, .docs = &d->docs, .sched = &d->sched,
 	    .dedup = &d->dedup, .ops = &d->ops, .outcomes = &d->outcomes,
-	    .leases = &d->leases, .metrics = &d->metrics,
+	    .leases = &d->leases, .metrics = &d->metrics, .feeds = &d->feeds,
 	    .url_opts = &d->url_opts, .started_mono = mono_ms(),
 	    .calls = { .reload = daemon_on_reload, .arg = d } };
 	daemon_steps(d);
@@ -868,6 +905,7 @@ daemon_free(struct daemon *d)
 	outcome_close(&d->outcomes);
 	sched_free(&d->sched);
 	queue_close(&d->queue);
+	feeds_close(&d->feeds);
 	dedup_close(&d->dedup);
 	store_close(&d->store);
 	daemon_free_params(d->strip_params);

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "dedup.h"
 #include "doc.h"
+#include "feeds.h"
 #include "hosts.h"
 #include "lease.h"
 #include "metrics.h"
@@ -49,7 +50,7 @@ struct metrics_http;
 struct warc;
 
 /* The steps of each turn's transaction (daemon.c). */
-#define DAEMON_NSTEPS	10
+#define DAEMON_NSTEPS	11
 
 struct daemon {
 	struct config	 cfg;
@@ -66,6 +67,7 @@ struct daemon {
 	struct hosts	 hosts;
 	struct guard	*guard;
 	struct dedup_dbs dedup;
+	struct feeds	 feeds;
 	struct sched	 sched;
 	struct fetch	*fetch;
 	struct work	*work;

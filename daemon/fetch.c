@@ -308,6 +308,7 @@ xfer_new_response(struct xfer *x)
 	SAFE_FREE(x->res->content_type);
 	SAFE_FREE(x->res->etag);
 	SAFE_FREE(x->res->last_modified);
+	SAFE_FREE(x->res->cache_control);
 	SAFE_FREE(x->retry_after);
 	buf_reset(&x->res->body);
 	x->in_body = false;
@@ -318,10 +319,11 @@ header_slot(struct xfer *x, const char *name, size_t len)
 {
 	static const char *const names[] = {
 		"content-type", "etag", "last-modified", "retry-after",
+		"cache-control",
 	};
 	char **slots[] = {
 		&x->res->content_type, &x->res->etag, &x->res->last_modified,
-		&x->retry_after,
+		&x->retry_after, &x->res->cache_control,
 	};
 	size_t i;
 
@@ -1218,6 +1220,7 @@ fetch_result_free(struct fetch_result *res)
 	free(res->content_type);
 	free(res->etag);
 	free(res->last_modified);
+	free(res->cache_control);
 	buf_free(&res->body);
 	buf_free(&res->cut_body);
 	while (res->hops != NULL) {

@@ -84,6 +84,7 @@ struct fetch_result {
 	char		*content_type;	/* Content-Type header, or NULL */
 	char		*etag;		/* ETag header, or NULL */
 	char		*last_modified;	/* Last-Modified header, or NULL */
+	char		*cache_control;	/* Cache-Control header, or NULL */
 	int64_t		 retry_after_ms;/* Retry-After as a delay, -1 if absent */
 	uint32_t	 redirects;	/* hops followed */
 	char		*redirect_url;	/* absolute Location of a 3xx not

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "doc.h"
+#include "feeds.h"
 #include "fetch.h"
 #include "lease.h"
 #include "log.h"
@@ -307,6 +308,11 @@ lease_refuse(struct lease_plan_ctx *pc, struct sched_host *h, struct job *j)
 	pc->l->refused++;
 	pc->calls.rc = queue_fail(pc->l->queue, pc->txn, j->id, &f, pc->now,
 	    &requeued);
+	/* A feed's poll that robots.txt forbids: the source hears it. */
+	if (pc->calls.rc == 0 && !requeued && pc->l->feeds != NULL &&
+	    feeds_owns(pc->l->feeds, j->id))
+		pc->calls.rc = feeds_failed(pc->l->feeds, pc->txn, j->id,
+		    f.code, pc->now);
 	return true;
 }
 
@@ -316,6 +322,7 @@ static bool
 lease_plan_job(struct sched_host *h, struct job *j, void *arg)
 {
 	struct lease_plan_ctx *pc = arg;
+	struct leases *ls = pc->l;
 	struct lease *l;
 	json_t *doc;
 
@@ -343,6 +350,12 @@ lease_plan_job(struct sched_host *h, struct job *j, void *arg)
 		l->etag = lease_doc_field(doc, "etag");
 		l->last_modified = lease_doc_field(doc, "last_modified");
 		json_decref(doc);
+	} else if (ls->feeds != NULL && feeds_owns(ls->feeds, j->id) &&
+	    (pc->calls.rc = feeds_validators(ls->feeds, pc->txn, j->id,
+	    &l->etag, &l->last_modified)) != 0) {
+		lease_free(l);
+		queue_job_free(j);
+		return true;	/* the turn is rolled back */
 	}
 	queue_job_free(j);
 	lease_push(pc->l, l);

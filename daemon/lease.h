@@ -25,6 +25,7 @@
 struct completion;
 struct config;
 struct docs;
+struct feeds;
 struct fetch;
 struct fetch_result;
 struct metrics;
@@ -79,6 +80,7 @@ struct leases {
 	struct docs	*docs;
 	struct fetch	*fetch;
 	struct outcomes	*outcomes;
+	struct feeds	*feeds;		/* polls' validators */
 	const struct config *cfg;
 	struct robots_limits limits;
 	struct robots_cache_ttl ttl;

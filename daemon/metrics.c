@@ -274,6 +274,39 @@ metrics_process(FILE *f, const struct metrics *m)
 	fprintf(f, "process_start_time_seconds %.3f\n", m->start_time);
 }
 
+/* The feeds' counters (feeds.h), since start. */
+static void
+metrics_feeds(FILE *f, const struct metrics_gauges *g)
+{
+	static const char *const polls[] = { "changed", "not_modified",
+	    "error" };
+	static const char *const entries[] = { "new", "known", "old" };
+
+	metrics_head(f, "sluice_feed_sources", "gauge",
+	    "Feeds, sitemaps and sites polled.");
+	fprintf(f, "sluice_feed_sources %llu\n",
+	    (unsigned long long)g->feed_sources);
+	metrics_head(f, "sluice_feed_polls_total", "counter",
+	    "Polls of feeds and sitemaps since start, child sitemaps "
+	    "included, by result.");
+	for (size_t i = 0; i < ARRAY_LEN(polls); i++)
+		fprintf(f, "sluice_feed_polls_total{result=\"%s\"} %llu\n",
+		    polls[i], (unsigned long long)g->feed_polls[i]);
+	metrics_head(f, "sluice_feed_entries_total", "counter",
+	    "Entries read from feeds and sitemaps since start: new (queued), "
+	    "known (seen before), old (over feeds.max_age).");
+	for (size_t i = 0; i < ARRAY_LEN(entries); i++)
+		fprintf(f, "sluice_feed_entries_total{result=\"%s\"} %llu\n",
+		    entries[i], (unsigned long long)g->feed_entries[i]);
+	metrics_head(f, "sluice_feed_child_sitemaps_total", "counter",
+	    "Child sitemaps of an index since start: fetched, or unchanged "
+	    "(same lastmod: not fetched again).");
+	fprintf(f, "sluice_feed_child_sitemaps_total{result=\"fetched\"} "
+	    "%llu\nsluice_feed_child_sitemaps_total{result=\"unchanged\"} "
+	    "%llu\n", (unsigned long long)g->feed_children[0],
+	    (unsigned long long)g->feed_children[1]);
+}
+
 char *
 metrics_render(struct metrics *m, size_t *len)
 {
@@ -366,6 +399,7 @@ metrics_render(struct metrics *m, size_t *len)
 	for (int i = 0; i < 4 && g.store_conditions[i] != NULL; i++)
 		fprintf(f, "sluice_store_condition{condition=\"%s\"} %d\n",
 		    g.store_conditions[i], g.store_condition == i);
+	metrics_feeds(f, &g);
 
 	metrics_process(f, m);
 	if (fclose(f) != 0) {

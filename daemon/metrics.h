@@ -88,6 +88,11 @@ struct metrics_gauges {
 	const char	*store_conditions[4];	/* ok, full, disk_full,
 						   failing: one is 1 */
 	int		 store_condition;
+	/* Feeds and sitemaps (feeds.h), since start. */
+	uint64_t	 feed_sources;
+	uint64_t	 feed_polls[3];		/* changed, not_modified, error */
+	uint64_t	 feed_entries[3];	/* new, known, old */
+	uint64_t	 feed_children[2];	/* fetched, unchanged */
 	uint64_t	 now_ms;	/* scratch for the caller */
 };
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "feeds.h"
 #include "metrics.h"
 #include "op.h"
 #include "sched.h"
@@ -82,6 +83,9 @@ op_reset(struct op *op)
 		queue_job_free(&op->job);
 	op->has_job = false;
 	op->retried = 0;
+	if (op->feed != NULL)
+		json_decref(op->feed);
+	op->feed = NULL;
 }
 
 void
@@ -168,6 +172,42 @@ op_apply_submit(struct ops *o, MDB_txn *txn, struct op *op, uint64_t now)
 	return rc;
 }
 
+/* feed_add, site_add and feed_rm: the source's record is the result. */
+static int
+op_apply_feed(struct ops *o, MDB_txn *txn, struct op *op, uint64_t now)
+{
+	static const char *const why[] = {
+		[FEEDS_OK] = "", [FEEDS_BAD_URL] = "not a URL sluice may fetch",
+		[FEEDS_EXISTS] = "the URL is a source already",
+		[FEEDS_FULL] = "feeds.max_sources reached",
+		[FEEDS_NOT_FOUND] = "no such source",
+	};
+	static const enum proto_err codes[] = {
+		[FEEDS_OK] = PROTO_OK, [FEEDS_BAD_URL] = PROTO_BAD_REQUEST,
+		[FEEDS_EXISTS] = PROTO_CONFLICT, [FEEDS_FULL] = PROTO_TOO_LARGE,
+		[FEEDS_NOT_FOUND] = PROTO_NOT_FOUND,
+	};
+	enum feeds_status st;
+	int rc = 0;
+
+	if (o->store->full) {
+		const char *msg;
+		enum proto_err e = op_store_refusal(o->store, &msg);
+
+		op_refuse(op, e, msg);
+		return 0;
+	}
+	if (op->kind == OP_FEED_ADD)
+		st = feeds_add(o->feeds, txn, op->feed_url, op->feed_kind,
+		    op->priority, op->interval_ms, now, &op->feed, &rc);
+	else
+		st = feeds_rm(o->feeds, txn, op->id, op->feed_url, &op->feed,
+		    &rc);
+	if (rc == 0 && st != FEEDS_OK)
+		op_refuse(op, codes[st], why[st]);
+	return rc;
+}
+
 static int
 op_apply(struct ops *o, MDB_txn *txn, struct op *op, uint64_t now)
 {
@@ -177,6 +217,9 @@ op_apply(struct ops *o, MDB_txn *txn, struct op *op, uint64_t now)
 	switch (op->kind) {
 	case OP_SUBMIT:
 		return op_apply_submit(o, txn, op, now);
+	case OP_FEED_ADD:
+	case OP_FEED_RM:
+		return op_apply_feed(o, txn, op, now);
 	case OP_CANCEL:
 		rc = queue_cancel(o->queue, txn, op->id, now);
 		break;

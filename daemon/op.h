@@ -24,6 +24,7 @@
 #include "reply.h"
 #include "url.h"
 
+struct feeds;
 struct metrics;
 struct sched;
 struct store;
@@ -33,6 +34,8 @@ enum op_kind {
 	OP_CANCEL,
 	OP_RETRY,
 	OP_RETRY_FAILED,
+	OP_FEED_ADD,		/* feed_add, site_add: a new source */
+	OP_FEED_RM,
 };
 
 /* One URL of a submission, canonicalised before the transaction. */
@@ -54,8 +57,13 @@ struct op {
 	int32_t		 priority;
 	uint64_t	 not_before_ms;
 	bool		 force;
-	/* cancel, retry */
+	/* cancel, retry, feed_rm */
 	uint64_t	 id;
+	/* feed_add, site_add, feed_rm */
+	const char	*feed_url;	/* points into req */
+	const char	*feed_kind;	/* "feed" or "site" */
+	uint64_t	 interval_ms;	/* 0: adaptive */
+	json_t		*feed;		/* the result: the source's record */
 	/* the result, set by ops_apply() and reset by ops_abort() */
 	enum proto_err	 err;		/* PROTO_OK, or why it was refused */
 	char		 errmsg[160];
@@ -74,6 +82,7 @@ struct ops {
 	const struct store *store;	/* submissions refused while full */
 	struct metrics	*metrics;	/* or NULL: counts what ops_take hands
 					   out */
+	struct feeds	*feeds;		/* the sources (feed_add, feed_rm) */
 	/* Told of each job cancelled (or NULL): a page of it being cleaned
 	 * stops.  Before the commit: a cancel that does not commit stops
 	 * the cleaning all the same, and the job is fetched again. */

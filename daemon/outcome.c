@@ -21,6 +21,7 @@
 #include "config.h"
 #include "dedup.h"
 #include "doc.h"
+#include "feeds.h"
 #include "fetch.h"
 #include "log.h"
 #include "metrics.h"
@@ -195,6 +196,8 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 		outcome_release(o, c, true, r->sent_ms);
 		p = page_new(job_id, host, url, r, o->page_opts);
 		if (p != NULL) {
+			p->poll = o->feeds != NULL &&
+			    feeds_owns(o->feeds, job_id);
 			p->spare = c;
 			o->pages++;
 			outcome_busy_add(o, p);
@@ -589,6 +592,11 @@ outcome_finish_doc(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	if (doc == NULL)
 		return ENOMEM;
 	json_object_set_new(doc, "id", json_integer((json_int_t)c->job_id));
+	if (o->feeds != NULL &&
+	    (rc = feeds_doc_meta(o->feeds, txn, c->job_id, doc)) != 0) {
+		json_decref(doc);
+		return rc;
+	}
 	json_object_set_new(doc, "duplicate_of", json_null());
 	json_object_set_new(doc, "duplicate_kind", json_null());
 	json_object_set_new(doc, "similarity", json_null());
@@ -602,6 +610,25 @@ outcome_finish_doc(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	return rc != 0 ? rc : *json ? 0 : ENOMEM;
 }
 
+/* A feed's poll: its entries are submitted (feeds.c); no document. */
+static int
+outcome_apply_poll(struct outcomes *o, MDB_txn *txn, struct completion *c,
+    uint64_t now)
+{
+	struct page *p = c->page;
+	int rc = queue_done(o->queue, txn, c->job_id, 0,
+	    (uint32_t)p->res->http_status, now);
+
+	if (rc == MDB_KEYEXIST || rc == MDB_NOTFOUND)
+		return 0;	/* cancelled meanwhile */
+	if (rc == 0)
+		rc = feeds_polled(o->feeds, txn, c->job_id, p->res, p->feed,
+		    p->feed_err, now);
+	if (rc == 0)
+		o->queue->counts.bytes += c->bytes;
+	return rc;
+}
+
 static int
 outcome_apply_done(struct outcomes *o, MDB_txn *txn, struct completion *c,
     uint64_t now)
@@ -611,6 +638,8 @@ outcome_apply_done(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	char *json = NULL;
 	int rc;
 
+	if (p->poll)
+		return outcome_apply_poll(o, txn, c, now);
 	rc = queue_done(o->queue, txn, c->job_id, c->job_id,
 	    (uint32_t)p->res->http_status, now);
 	if (rc == MDB_KEYEXIST)
@@ -677,6 +706,10 @@ outcome_apply_not_modified(struct outcomes *o, MDB_txn *txn,
 		rc = queue_done(o->queue, txn, c->job_id, j.doc_id, 304, now);
 		queue_job_free(&j);
 	}
+	if (rc == 0 && o->feeds != NULL && feeds_owns(o->feeds, c->job_id)) {
+		struct fetch_result r = { .http_status = 304 };
+		rc = feeds_polled(o->feeds, txn, c->job_id, &r, NULL, 0, now);
+	}
 	if (rc == 0)
 		o->queue->counts.not_modified++;
 	return rc == MDB_KEYEXIST || rc == MDB_NOTFOUND ? 0 : rc;
@@ -717,6 +750,8 @@ outcome_apply_one(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	if (rc == MDB_KEYEXIST || rc == MDB_NOTFOUND)
 		return 0;
 	c->failed = rc == 0 && !requeued;
+	if (c->failed && o->feeds != NULL && feeds_owns(o->feeds, c->job_id))
+		rc = feeds_failed(o->feeds, txn, c->job_id, c->code, now);
 	return rc;
 }
 

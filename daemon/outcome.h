@@ -30,6 +30,7 @@
 struct config;
 struct dedup_dbs;
 struct docs;
+struct feeds;
 struct fetch_result;
 struct metrics;
 struct page;
@@ -84,6 +85,7 @@ struct outcomes {
 	const struct page_opts *page_opts;
 	struct metrics	*metrics;	/* or NULL */
 	struct warc	*warc;		/* NULL: capture off */
+	struct feeds	*feeds;		/* polls go there, not to docs */
 	struct page	*busy;		/* pages at the workers */
 	/* What a crash interrupted.  Each worker keeps the id of the job it
 	 * is cleaning in its slot of a small file in the state directory,

@@ -10,6 +10,7 @@
 
 #include "docjson.h"
 #include "fetch.h"
+#include "feed.h"
 #include "page.h"
 #include "util.h"
 #include "warc.h"
@@ -42,6 +43,7 @@ page_free(struct page *p)
 	if (p->doc != NULL)
 		json_decref(p->doc);
 	free(p->raw);
+	feed_doc_free(p->feed);
 	warc_capture_free(p->warc);
 	free(p->spare);		/* a completion with nothing to free inside */
 	free(p);
@@ -175,6 +177,14 @@ page_run(struct work_item *it)
 	if (page_interrupted(p)) {
 		p->status = SLUICE_EXTRACT_CANCELLED;
 		snprintf(p->err, sizeof(p->err), "cancelled before cleaning");
+		goto out;
+	}
+	if (p->poll) {
+		/* A feed or sitemap: its entries, not its text (feeds.c). */
+		p->feed_err = feed_parse(r->body.data ? r->body.data : "",
+		    r->body.len, r->final_url ? r->final_url : p->url,
+		    &p->opts.feed, &p->feed);
+		p->status = SLUICE_EXTRACT_OK;
 		goto out;
 	}
 	p->opts.budget.interrupt = page_interrupted;

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "dedup.h"
+#include "feed_doc.h"
 #include "sluice/extract.h"
 #include "work.h"
 
@@ -29,6 +30,7 @@ struct page_opts {
 	struct sluice_extract_opts	 extract;
 	struct sluice_extract_budget	 budget;	/* interrupt set by page */
 	struct dedup_opts	 dedup;
+	struct feed_limits	 feed;		/* a poll's parse (feeds.c) */
 	bool			 keep_raw;
 	int			 zstd_level;
 	const struct warc	*warc;		/* capture, or NULL */
@@ -42,6 +44,8 @@ struct page {
 	char			*url;		/* the job's canonical URL */
 	struct fetch_result	*res;		/* owned */
 	struct page_opts	 opts;		/* a copy: reload-safe */
+	bool			 poll;		/* a feed's poll: parsed with
+						   feed_parse(), not cleaned */
 	/* set by the loop thread when the job is cancelled: the cleaning
 	 * stops (SLUICE_EXTRACT_CANCELLED) */
 	atomic_bool		 cancel;
@@ -61,6 +65,8 @@ struct page {
 	uint64_t		 fetched_ms;
 	uint64_t		 clean_us;	/* page_run()'s time */
 	struct sluice_extract_report report;	/* the budget's findings */
+	struct feed_doc		*feed;		/* a poll's document, or NULL */
+	int			 feed_err;	/* enum feed_error */
 	/* the completion that will carry the page back (outcome.c), owned
 	 * by the page until then */
 	struct completion	*spare;

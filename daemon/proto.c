@@ -68,6 +68,14 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
 	    { "after", ARG_UINT, 0, (long long)9007199254740991LL } } },
 	[CMD_STATS] = { "stats", { TAG,
 	    { "hosts", ARG_UINT, 0, PROTO_STATS_HOSTS_MAX } } },
+	[CMD_FEED_ADD] = { "feed_add", { TAG, { "url", ARG_STRING, 0, 0 },
+	    { "priority", ARG_INT, PROTO_PRIORITY_MIN, PROTO_PRIORITY_MAX },
+	    { "interval", ARG_UINT, 1, PROTO_FEED_INTERVAL_MAX } } },
+	[CMD_SITE_ADD] = { "site_add", { TAG, { "url", ARG_STRING, 0, 0 },
+	    { "priority", ARG_INT, PROTO_PRIORITY_MIN, PROTO_PRIORITY_MAX } } },
+	[CMD_FEED_RM] = { "feed_rm", { TAG, ID, { "url", ARG_STRING, 0, 0 } } },
+	[CMD_FEEDS] = { "feeds", { TAG } },
+	[CMD_FEED] = { "feed", { TAG, ID } },
 };
 
 static const char *const err_codes[] = {
@@ -245,9 +253,21 @@ check_cmd(enum proto_cmd cmd, json_t *req, char *err, size_t errlen)
 			return PROTO_BAD_REQUEST;
 		}
 		return PROTO_OK;
+	case CMD_FEED_ADD:
+	case CMD_SITE_ADD:
+		if (json_object_get(req, "url") != NULL)
+			return PROTO_OK;
+		snprintf(err, errlen, "%s takes \"url\"", proto_cmd_name(cmd));
+		return PROTO_BAD_REQUEST;
+	case CMD_FEED_RM:
+		if (has_id != (json_object_get(req, "url") != NULL))
+			return PROTO_OK;
+		snprintf(err, errlen, "feed_rm takes \"id\" or \"url\"");
+		return PROTO_BAD_REQUEST;
 	case CMD_JOB:
 	case CMD_CANCEL:
 	case CMD_DUPS:
+	case CMD_FEED:
 		if (has_id)
 			return PROTO_OK;
 		snprintf(err, errlen, "%s takes \"id\"", proto_cmd_name(cmd));

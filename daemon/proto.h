@@ -36,6 +36,7 @@ enum proto_cmd {
 	CMD_SUBMIT, CMD_STATUS, CMD_JOB, CMD_JOBS, CMD_DOC, CMD_EXPORT,
 	CMD_PAUSE, CMD_RESUME, CMD_CANCEL, CMD_RETRY, CMD_DRAIN, CMD_WAIT,
 	CMD_RELOAD, CMD_CONFIG, CMD_HOSTS, CMD_DUPS, CMD_STATS,
+	CMD_FEED_ADD, CMD_SITE_ADD, CMD_FEED_RM, CMD_FEEDS, CMD_FEED,
 	CMD_COUNT
 };
 
@@ -44,6 +45,7 @@ enum proto_cmd {
 #define PROTO_PRIORITY_MAX	1000
 #define PROTO_JOBS_LIMIT_MAX	1000
 #define PROTO_STATS_HOSTS_MAX	100
+#define PROTO_FEED_INTERVAL_MAX	(30LL * 86400)	/* seconds */
 
 /*
  * Parses one request line (without its newline).  On success returns
