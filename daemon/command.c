@@ -1014,11 +1014,11 @@ command_feed_op(struct command *cmd, struct ctl_conn *c, json_t *req,
 		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
 	}
-	op->id = command_req_uint(req, "id", 0);
+	op->id = proto_req_uint(req, "id", 0);
 	op->feed_url = json_string_value(json_object_get(req, "url"));
 	op->feed_kind = feed_kind;
 	op->priority = prio ? (int32_t)json_integer_value(prio) : 0;
-	op->interval_ms = command_req_uint(req, "interval", 0) * 1000;
+	op->interval_ms = proto_req_uint(req, "interval", 0) * 1000;
 	ops_add(cmd->ops, op);
 }
 
@@ -1058,7 +1058,7 @@ static json_t *
 read_feed(struct command *cmd, MDB_txn *txn, json_t *req)
 {
 	json_t *feed = NULL;
-	int rc = feeds_get(cmd->feeds, txn, command_req_uint(req, "id", 0),
+	int rc = feeds_get(cmd->feeds, txn, proto_req_uint(req, "id", 0),
 	    now_ms(), &feed);
 
 	if (rc == MDB_NOTFOUND)
