@@ -72,6 +72,7 @@ static int do_job(struct ctl *, int, char **);
 static int do_jobs(struct ctl *, int, char **);
 static int do_hosts(struct ctl *, int, char **);
 static int do_dups(struct ctl *, int, char **);
+static int do_site(struct ctl *, int, char **);
 static int do_doc(struct ctl *, int, char **);
 static int do_export(struct ctl *, int, char **);
 static int do_pause(struct ctl *, int, char **);
@@ -97,6 +98,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "hosts", "", "show per-host queue, politeness and robots.txt state",
 	    0, do_hosts },
 	{ "dups", "ID", "list the copies of a document", 0, do_dups },
+	{ "site", "HOST", "show what the site memory holds and drops for a "
+	    "site", 0, do_site },
 	{ "export", "[--since TIME] [--include-duplicates] "
 	    "[--progress-timeout S]",
 	    "stream documents to stdout, one JSON line each",
@@ -176,6 +179,13 @@ static const struct {
 	    "failed, the next request's time, backoff, robots.txt state\n"
 	    "(unknown, fetching, parse, allow-all, disallow-all, ignored).\n"
 	    "No options.\n" },
+	{ "site",
+	    "Prints the site memory of HOST (a host name or a URL; www. and\n"
+	    "the port aside): the lines it holds, how many of them recur on\n"
+	    "extract.site_min_pages pages or more (dropped where they recur),\n"
+	    "the pages whose text lost lines, and the lines dropped most\n"
+	    "often since sluiced started, with the pages they were dropped\n"
+	    "from.  No options.\n" },
 	{ "dups",
 	    "Lists the copies of document ID (or of the document it copies):\n"
 	    "id, kind (url, exact or near), similarity, URL.  No options.\n" },
@@ -1200,6 +1210,43 @@ static int
 do_dups(struct ctl *ctx, int argc, char **argv)
 {
 	return ctl_by_id(ctx, argc, argv, ctlclient_print_dups);
+}
+
+static void
+print_site(FILE *f, const json_t *r)
+{
+	const json_t *list = json_object_get(r, "dropped"), *e;
+	size_t i;
+
+	fprintf(f, "site: %s\n", json_string_value(json_object_get(r,
+	    "site")));
+	if (!json_is_true(json_object_get(r, "enabled"))) {
+		fprintf(f, "site memory: off (extract.site_memory)\n");
+		return;
+	}
+	fprintf(f, "lines: %lld\nrepeated: %lld\npages_dropped: %lld\n",
+	    (long long)json_integer_value(json_object_get(r, "lines")),
+	    (long long)json_integer_value(json_object_get(r, "repeated")),
+	    (long long)json_integer_value(json_object_get(r,
+	    "pages_dropped")));
+	json_array_foreach(list, i, e)
+		fprintf(f, "%s%6lld  %s\n", i == 0 ? "dropped most (pages, "
+		    "line):\n" : "", (long long)json_integer_value(
+		    json_object_get(e, "pages")), json_string_value(
+		    json_object_get(e, "text")));
+}
+
+/* The site memory of one site. */
+static int
+do_site(struct ctl *ctx, int argc, char **argv)
+{
+	json_t *req;
+
+	if (argc != 2)
+		return usage_error(ctx, "site takes one HOST");
+	req = request("site");
+	json_object_set_new(req, "site", json_string(argv[1]));
+	return ctl_simple(ctx, req, print_site);
 }
 
 /* Every host, a page at a time. */

@@ -28,6 +28,7 @@
 #include "queue.h"
 #include "robots.h"
 #include "sched.h"
+#include "sitemem.h"
 #include "store.h"
 #include "url.h"
 #include "util.h"
@@ -303,7 +304,7 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	json_t *jobs = command_jobs_json(q);
 
 	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, s:o, "
-	    "s:o, s:f, s:i, s:i, s:i, s:i, s:i, s:I, s:o}",
+	    "s:o, s:f, s:i, s:i, s:i, s:i, s:i, s:I, s:o, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - cmd->started_mono) / 1000), "paused",
 	    cmd->paused, "draining", cmd->stopping, "jobs", jobs, "totals",
@@ -315,7 +316,8 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	    "workers", (int)work_threads(cmd->work), "work_backlog",
 	    (int)work_backlog(cmd->work), "unindexed",
 	    (json_int_t)queue_unindexed(cmd->queue), "store",
-	    command_store_json(cmd)));
+	    command_store_json(cmd), "site_memory",
+	    sitemem_status_json(cmd->sitemem)));
 }
 
 /* --- stats: status with the recent counters (sluicectl watch) ------ */
@@ -1345,6 +1347,37 @@ cmd_dups(struct command *cmd, struct ctl_conn *c, json_t *req)
 	command_with_read_txn(cmd, c, req, read_dups);
 }
 
+/* --- site: what the site memory holds and drops for one site -------- */
+
+static void
+cmd_site(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	const char *arg = json_string_value(json_object_get(req, "site"));
+	char site[SITEMEM_NAME_MAX + 1], url[SITEMEM_NAME_MAX + 16];
+	json_t *rep;
+
+	/* A host or a URL, named as the memory names it. */
+	if (arg == NULL || strlen(arg) > SITEMEM_NAME_MAX) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST,
+		    "site needs a host name or URL");
+		return;
+	}
+	snprintf(url, sizeof(url), "%s%s", strstr(arg, "://") ? "" :
+	    "http://", arg);
+	if (!sitemem_site_of(url, site, sizeof(site))) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST,
+		    "site needs a host name or URL");
+		return;
+	}
+	rep = sitemem_site_json(cmd->sitemem, site);
+	if (rep == NULL) {
+		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
+		return;
+	}
+	json_object_set_new(rep, "ok", json_true());
+	command_reply(c, req, rep);
+}
+
 static const command_fn handlers[CMD_COUNT] = {
 	[CMD_SUBMIT] = cmd_submit,
 	[CMD_STATUS] = cmd_status,
@@ -1363,6 +1396,7 @@ static const command_fn handlers[CMD_COUNT] = {
 	[CMD_HOSTS] = cmd_hosts,
 	[CMD_DUPS] = cmd_dups,
 	[CMD_STATS] = cmd_stats,
+	[CMD_SITE] = cmd_site,
 };
 
 void

@@ -32,6 +32,7 @@ struct ops;
 struct outcomes;
 struct queue;
 struct sched;
+struct sitemem;
 struct store;
 struct url_opts;
 struct waiter;
@@ -61,6 +62,7 @@ struct command {
 	const struct leases *leases;	/* status: robots.txt in flight */
 	struct metrics	*metrics;	/* stats: windows, failures */
 	const struct url_opts *url_opts;
+	struct sitemem	*sitemem;	/* site: the memory of one site */
 	struct command_calls calls;
 	uint64_t	 started_mono;
 	bool		 paused;	/* pause, drain: start no transfer */

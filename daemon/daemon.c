@@ -170,6 +170,7 @@ daemon_recover(struct daemon *d, uint64_t *n, char *err, size_t errlen)
 	    (rc = hosts_open(&d->hosts, txn)) != 0 ||
 	    (rc = dedup_open(txn, &d->dedup, &d->page_opts.dedup, err,
 	    errlen)) != 0 ||
+	    (rc = sitemem_open(&d->sitemem, txn)) != 0 ||
 	    (rc = outcome_recover(&d->outcomes, txn, d->cfg.max_interrupted,
 	    &poisoned)) != 0 ||
 	    (rc = queue_recover(&d->queue, txn, n)) != 0 ||
@@ -426,6 +427,7 @@ daemon_configure_pages(struct daemon *d)
 	po->dedup.near_threshold = d->cfg.near_threshold;
 	po->dedup.min_words = d->cfg.min_words;
 	po->dedup.index_memory_max = d->cfg.index_memory_max;
+	po->extract.site_memory = sitemem_live(&d->sitemem);
 	po->keep_raw = d->cfg.keep_raw;
 	po->zstd_level = d->cfg.zstd_level;
 	daemon_free_params(d->strip_params);
@@ -640,6 +642,7 @@ daemon_steps(struct daemon *d)
 		{ "ops", ops_apply, ops_abort, &d->ops },
 		{ "index", daemon_step_index, NULL, d },
 		{ "outcomes", outcome_apply, outcome_abort, &d->outcomes },
+		{ "sites", sitemem_apply, sitemem_abort, &d->sitemem },
 		{ "promote", daemon_step_promote, NULL, d },
 		{ "plan", lease_plan, lease_plan_abort, &d->leases },
 		{ "promote", daemon_step_promote, NULL, d },
@@ -829,6 +832,7 @@ daemon_pass(struct daemon *d)
 		    1e6);
 		dedup_commit(&d->dedup);
 		warc_committed(d->warc);
+		sitemem_commit(&d->sitemem);
 		sched_commit(&d->sched, now);
 		outcome_finish(&d->outcomes);
 		if (clients)
@@ -865,6 +869,7 @@ daemon_wire(struct daemon *d)
 	d->outcomes.cfg = &d->cfg;
 	d->outcomes.url_opts = &d->url_opts;
 	d->outcomes.page_opts = &d->page_opts;
+	d->outcomes.sitemem = &d->sitemem;
 	d->leases = (struct leases){ .sched = &d->sched, .queue = &d->queue,
 	    .hosts = &d->hosts, .docs = &d->docs, .outcomes = &d->outcomes,
 	    .cfg = &d->cfg, .metrics = &d->metrics };
@@ -872,9 +877,25 @@ daemon_wire(struct daemon *d)
 	    .queue = &d->queue, .docs = &d->docs, .sched = &d->sched,
 	    .dedup = &d->dedup, .ops = &d->ops, .outcomes = &d->outcomes,
 	    .leases = &d->leases, .metrics = &d->metrics,
-	    .url_opts = &d->url_opts, .started_mono = mono_ms(),
+	    .url_opts = &d->url_opts, .sitemem = &d->sitemem,
+	    .started_mono = mono_ms(),
 	    .calls = { .reload = daemon_on_reload, .arg = d } };
 	daemon_steps(d);
+}
+
+/* The site memory with extract.site_* (restart keys: made once). */
+static void
+daemon_init_sitemem(struct daemon *d)
+{
+	struct sluice_site_memory_opts o;
+
+	sluice_site_memory_opts_default(&o);
+	o.max_sites = d->cfg.site_max_sites;
+	o.max_lines = d->cfg.site_max_lines;
+	o.site_min_pages = d->cfg.site_min_pages;
+	o.short_words = d->cfg.site_short_words;
+	if (sitemem_init(&d->sitemem, d->cfg.site_memory ? &o : NULL) == -1)
+		fatalx("site memory: out of memory");
 }
 
 void
@@ -891,6 +912,7 @@ daemon_start(struct daemon *d, int listen_fd)
 		fatalx("out of memory");
 	signal(SIGPIPE, SIG_IGN);
 	daemon_wire(d);
+	daemon_init_sitemem(d);
 	daemon_open_store(d);
 	daemon_configure(d);
 	metrics_tick_base(&d->metrics, mono_ms() / 1000,
@@ -962,6 +984,7 @@ daemon_free(struct daemon *d)
 	sched_free(&d->sched);
 	queue_close(&d->queue);
 	dedup_close(&d->dedup);
+	sitemem_free(&d->sitemem);
 	store_close(&d->store);
 	daemon_free_params(d->strip_params);
 	event_base_free(d->base);

@@ -36,6 +36,7 @@
 #include "page.h"
 #include "queue.h"
 #include "sched.h"
+#include "sitemem.h"
 #include "store.h"
 #include "turn.h"
 #include "url.h"
@@ -49,7 +50,7 @@ struct metrics_http;
 struct warc;
 
 /* The steps of each turn's transaction (daemon.c). */
-#define DAEMON_NSTEPS	10
+#define DAEMON_NSTEPS	11
 
 struct daemon {
 	struct config	 cfg;
@@ -66,6 +67,7 @@ struct daemon {
 	struct hosts	 hosts;
 	struct guard	*guard;
 	struct dedup_dbs dedup;
+	struct sitemem	 sitemem;
 	struct sched	 sched;
 	struct fetch	*fetch;
 	struct work	*work;

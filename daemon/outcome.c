@@ -27,6 +27,7 @@
 #include "outcome.h"
 #include "page.h"
 #include "sched.h"
+#include "sitemem.h"
 #include "store.h"
 #include "url.h"
 #include "util.h"
@@ -620,6 +621,10 @@ outcome_apply_done(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	if (rc == 0)
 		rc = doc_put(o->docs, txn, c->job_id, json, strlen(json),
 		    p->fetched_ms, flags, p->raw, p->raw_len);
+	/* In the same transaction as the document: its lines count for the
+	 * site's later pages once this commits. */
+	if (rc == 0 && o->sitemem != NULL)
+		rc = sitemem_record(o->sitemem, &p->site_doc);
 	free(json);
 	if (rc == 0) {
 		o->queue->counts.fetched++;

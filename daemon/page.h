@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "dedup.h"
+#include "sitemem.h"
 #include "sluice/extract.h"
 #include "work.h"
 
@@ -61,6 +62,10 @@ struct page {
 	uint64_t		 fetched_ms;
 	uint64_t		 clean_us;	/* page_run()'s time */
 	struct sluice_extract_report report;	/* the budget's findings */
+	/* With the site memory: the site's part of the extraction (site,
+	 * fingerprints, dropped lines) for sitemem_record(); no text. */
+	struct sluice_extract_doc site_doc;
+	char			 site[SITEMEM_NAME_MAX + 1];
 	/* the completion that will carry the page back (outcome.c), owned
 	 * by the page until then */
 	struct completion	*spare;

@@ -68,6 +68,7 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
 	    { "after", ARG_UINT, 0, (long long)9007199254740991LL } } },
 	[CMD_STATS] = { "stats", { TAG,
 	    { "hosts", ARG_UINT, 0, PROTO_STATS_HOSTS_MAX } } },
+	[CMD_SITE] = { "site", { TAG, { "site", ARG_STRING, 0, 0 } } },
 };
 
 static const char *const err_codes[] = {

@@ -1,0 +1,117 @@
+"""
+test_sitemem.py - the site memory end to end: a site's own blocks, inside
+the article in plain <p>s, are in its first pages' documents and gone from
+every document after its third page; the memory survives a restart;
+`sluicectl site` and `status` show it; turned off, nothing is dropped.
+"""
+
+import os
+
+from fixture_server import FixtureServer, SITE_BLOCKS, story_paragraphs
+from harness import Daemon, run_tests
+
+os.environ.setdefault("SLUICE_REQUIRE_BINARIES", "1")
+
+FAST = {"fetch.host_delay": "0", "fetch.max_per_host": 4}
+
+
+def submit(d, *urls):
+    res = d.ctl("submit", *urls)
+    assert res[0] == 0, res
+    return [r["id"] for r in res.obj["results"]]
+
+
+def text(d, jid):
+    return d.ctl("doc", str(jid)).check().obj["doc"]["text"] or ""
+
+
+def fetch_in_order(d, urls):
+    """Each page is fetched and committed before the next is submitted:
+    a page is cleaned with what was committed before it."""
+    ids = []
+    for u in urls:
+        ids += submit(d, u)
+        d.ctl("wait", "--timeout", "30").check()
+    return ids
+
+
+def blocks_in(t):
+    return [b for b in SITE_BLOCKS if b in t]
+
+
+def story_kept(t, n):
+    return all(p in t for p in story_paragraphs(n))
+
+
+def test_blocks_gone_after_third_page(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        ids = fetch_in_order(d, [web.url(f"/sitepage/{n}")
+                                 for n in range(1, 7)])
+        texts = [text(d, j) for j in ids]
+        # The single-page cleaner keeps them: they are in the first pages.
+        for t in texts[:3]:
+            assert blocks_in(t) == list(SITE_BLOCKS), t
+        # Seen on three other pages: dropped, the story kept whole.
+        for n, t in enumerate(texts[3:], start=4):
+            assert blocks_in(t) == [], t
+            assert story_kept(t, n), t
+        site = d.ctl("site", "127.0.0.1").check().obj
+        assert site["enabled"] is True, site
+        assert site["repeated"] >= len(SITE_BLOCKS), site
+        assert site["lines"] > site["repeated"], site
+        assert site["pages_dropped"] == 3, site
+        shown = {e["text"]: e["pages"] for e in site["dropped"]}
+        for b in SITE_BLOCKS:
+            assert shown.get(b) == 3, site
+        # A URL names the same site.
+        same = d.ctl("site", web.url("/x")).check().obj
+        assert same["lines"] == site["lines"], same
+        st = d.ctl("status").check().obj["site_memory"]
+        assert st["sites"] == 1 and st["pages_recorded"] == 6, st
+        assert st["lines_dropped"] == 3 * len(SITE_BLOCKS), st
+        # Text mode lists the blocks.
+        out = d.ctl("site", "127.0.0.1", json=False)
+        assert out[0] == 0 and SITE_BLOCKS[0] in out[1], out
+
+
+def test_memory_survives_restart(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        fetch_in_order(d, [web.url(f"/sitepage/{n}") for n in range(1, 4)])
+        lines = d.ctl("site", "127.0.0.1").check().obj["lines"]
+        assert lines > 0
+        d.restart()
+        after = d.ctl("site", "127.0.0.1").check().obj
+        assert after["lines"] == lines, after
+        (jid,) = fetch_in_order(d, [web.url("/sitepage/10")])
+        t = text(d, jid)
+        assert blocks_in(t) == [] and story_kept(t, 10), t
+
+
+def test_killed_daemon_keeps_committed_memory(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        fetch_in_order(d, [web.url(f"/sitepage/{n}") for n in range(1, 4)])
+        d.restart(kill=True)
+        (jid,) = fetch_in_order(d, [web.url("/sitepage/11")])
+        assert blocks_in(text(d, jid)) == []
+
+
+def test_off_drops_nothing(tmp):
+    with FixtureServer() as web, \
+            Daemon(tmp, dict(FAST, **{"extract.site_memory": "false"})) as d:
+        ids = fetch_in_order(d, [web.url(f"/sitepage/{n}")
+                                 for n in range(1, 6)])
+        for j in ids:
+            assert blocks_in(text(d, j)) == list(SITE_BLOCKS)
+        site = d.ctl("site", "127.0.0.1").check().obj
+        assert site["enabled"] is False and site["lines"] == 0, site
+        assert d.ctl("status").check().obj["site_memory"]["enabled"] is False
+
+
+def test_site_bad_argument(tmp):
+    with Daemon(tmp, FAST) as d:
+        res = d.ctl("site", "http://")
+        assert res[0] == 1, res
+
+
+if __name__ == "__main__":
+    run_tests(globals())
