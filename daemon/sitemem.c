@@ -179,7 +179,8 @@ sitemem_read_all(struct sitemem *sm, MDB_txn *txn, struct sitemem_rec **out,
 		free(v);
 		return rc;
 	}
-	qsort(v, *n, sizeof(*v), sitemem_by_stamp);
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), sitemem_by_stamp);
 	*out = v;
 	return 0;
 }
