@@ -73,6 +73,7 @@ static int do_jobs(struct ctl *, int, char **);
 static int do_hosts(struct ctl *, int, char **);
 static int do_dups(struct ctl *, int, char **);
 static int do_site(struct ctl *, int, char **);
+static int do_reclean(struct ctl *, int, char **);
 static int do_doc(struct ctl *, int, char **);
 static int do_export(struct ctl *, int, char **);
 static int do_pause(struct ctl *, int, char **);
@@ -100,6 +101,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "dups", "ID", "list the copies of a document", 0, do_dups },
 	{ "site", "HOST", "show what the site memory holds and drops for a "
 	    "site", 0, do_site },
+	{ "reclean", "--host HOST|--since TIME|--all",
+	    "clean stored documents again from their raw bodies, in the "
+	    "background", 0, do_reclean },
 	{ "export", "[--since TIME] [--include-duplicates] "
 	    "[--progress-timeout S]",
 	    "stream documents to stdout, one JSON line each",
@@ -186,6 +190,19 @@ static const struct {
 	    "the pages whose text lost lines, and the lines dropped most\n"
 	    "often since sluiced started, with the pages they were dropped\n"
 	    "from.  No options.\n" },
+	{ "reclean",
+	    "Starts cleaning the stored documents again from their stored raw\n"
+	    "bodies (store.keep_raw), with the current cleaner and site\n"
+	    "memory, in the background; status shows its progress under\n"
+	    "reclean (documents read, cleaned, changed, duplicate links\n"
+	    "changed, failed, skipped for want of a body).  Changed texts\n"
+	    "replace the stored ones, and the duplicate links follow.  One\n"
+	    "pass at a time; at least one option is needed.\n\n"
+	    "  --host HOST   only documents fetched from HOST (www. and the\n"
+	    "                port aside)\n"
+	    "  --since TIME  only documents fetched since TIME\n"
+	    "  --all         every document\n\n"
+	    HELP_TIME },
 	{ "dups",
 	    "Lists the copies of document ID (or of the document it copies):\n"
 	    "id, kind (url, exact or near), similarity, URL.  No options.\n" },
@@ -1247,6 +1264,54 @@ do_site(struct ctl *ctx, int argc, char **argv)
 	req = request("site");
 	json_object_set_new(req, "site", json_string(argv[1]));
 	return ctl_simple(ctx, req, print_site);
+}
+
+static void
+print_reclean(FILE *f, const json_t *r)
+{
+	const char *site = json_string_value(json_object_get(r, "site"));
+
+	fprintf(f, "reclean started (%s); see status\n", site ? site :
+	    "every site");
+}
+
+/* Starts a re-cleaning pass. */
+static int
+do_reclean(struct ctl *ctx, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "since", required_argument, NULL, 's' },
+		{ "all", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_t *req = request("reclean");
+	char t[40];
+	uint64_t ms;
+	int ch, any = 0;
+
+	cmd_getopt_reset();
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		any = 1;
+		if (ch == 'H')
+			json_object_set_new(req, "host", json_string(optarg));
+		else if (ch == 'a')
+			json_object_set_new(req, "all", json_true());
+		else if (ch != 's') {
+			json_decref(req);
+			return bad_option(ctx, ch, argv);
+		} else if (ctlclient_parse_time(optarg, now_ms(), &ms) == -1) {
+			json_decref(req);
+			return usage_error(ctx, "bad time %s", optarg);
+		} else
+			json_object_set_new(req, "since", json_string(
+			    fmt_time_ms(ms, t, sizeof(t))));
+	}
+	if (!any || optind < argc) {
+		json_decref(req);
+		return usage_error(ctx, "needs --host, --since or --all");
+	}
+	return ctl_simple(ctx, req, print_reclean);
 }
 
 /* Every host, a page at a time. */

@@ -428,6 +428,7 @@ daemon_configure_pages(struct daemon *d)
 	po->dedup.min_words = d->cfg.min_words;
 	po->dedup.index_memory_max = d->cfg.index_memory_max;
 	po->extract.site_memory = sitemem_live(&d->sitemem);
+	d->reclean.max_raw = d->cfg.max_body;
 	po->keep_raw = d->cfg.keep_raw;
 	po->zstd_level = d->cfg.zstd_level;
 	daemon_free_params(d->strip_params);
@@ -643,6 +644,7 @@ daemon_steps(struct daemon *d)
 		{ "index", daemon_step_index, NULL, d },
 		{ "outcomes", outcome_apply, outcome_abort, &d->outcomes },
 		{ "sites", sitemem_apply, sitemem_abort, &d->sitemem },
+		{ "reclean", reclean_apply, reclean_abort, &d->reclean },
 		{ "promote", daemon_step_promote, NULL, d },
 		{ "plan", lease_plan, lease_plan_abort, &d->leases },
 		{ "promote", daemon_step_promote, NULL, d },
@@ -702,6 +704,7 @@ daemon_need(struct daemon *d, uint64_t now)
 	    mono >= d->turn.last_commit_mono + PLAN_SPACING_MS)
 		return TURN_NOW;
 	if (outcome_pending(&d->outcomes) || plan ||
+	    reclean_pending(&d->reclean) ||
 	    (d->next_due_ms != 0 && now >= d->next_due_ms))
 		return TURN_GATHER;
 	return TURN_IDLE;
@@ -727,7 +730,8 @@ daemon_arm_wake(struct daemon *d, uint64_t now)
 		ms = 0;
 	else if (w >= 0 && (ms < 0 || w < ms))
 		ms = w;
-	else if (w < 0 && outcome_pending(&d->outcomes))
+	else if (w < 0 && (outcome_pending(&d->outcomes) ||
+	    reclean_pending(&d->reclean) || reclean_wants_feed(&d->reclean)))
 		ms = 0;
 	if (iw >= 0 && (ms < 0 || iw < ms))
 		ms = iw;
@@ -833,6 +837,7 @@ daemon_pass(struct daemon *d)
 		dedup_commit(&d->dedup);
 		warc_committed(d->warc);
 		sitemem_commit(&d->sitemem);
+		reclean_commit(&d->reclean);
 		sched_commit(&d->sched, now);
 		outcome_finish(&d->outcomes);
 		if (clients)
@@ -844,6 +849,7 @@ daemon_pass(struct daemon *d)
 	} else if (r == TURN_FAILED)
 		daemon_refuse_ops(d);
 	command_check_waiters(&d->command);
+	reclean_feed(&d->reclean);
 	daemon_arm_wake(d, now_ms());
 }
 
@@ -870,6 +876,9 @@ daemon_wire(struct daemon *d)
 	d->outcomes.url_opts = &d->url_opts;
 	d->outcomes.page_opts = &d->page_opts;
 	d->outcomes.sitemem = &d->sitemem;
+	d->reclean = (struct reclean){ .store = &d->store, .docs = &d->docs,
+	    .dedup = &d->dedup, .queue = &d->queue,
+	    .page_opts = &d->page_opts };
 	d->leases = (struct leases){ .sched = &d->sched, .queue = &d->queue,
 	    .hosts = &d->hosts, .docs = &d->docs, .outcomes = &d->outcomes,
 	    .cfg = &d->cfg, .metrics = &d->metrics };
@@ -878,6 +887,7 @@ daemon_wire(struct daemon *d)
 	    .dedup = &d->dedup, .ops = &d->ops, .outcomes = &d->outcomes,
 	    .leases = &d->leases, .metrics = &d->metrics,
 	    .url_opts = &d->url_opts, .sitemem = &d->sitemem,
+	    .reclean = &d->reclean,
 	    .started_mono = mono_ms(),
 	    .calls = { .reload = daemon_on_reload, .arg = d } };
 	daemon_steps(d);
@@ -937,7 +947,7 @@ daemon_start(struct daemon *d, int listen_fd)
 	    &d->outcomes, err, sizeof(err));
 	if (d->work == NULL)
 		fatalx("workers: %s", err);
-	d->outcomes.work = d->command.work = d->work;
+	d->outcomes.work = d->command.work = d->reclean.work = d->work;
 	/* Before the control socket: a listener that cannot be bound stops
 	 * sluiced before any client could think it started. */
 	daemon_configure_metrics(d, true);
@@ -984,6 +994,7 @@ daemon_free(struct daemon *d)
 	sched_free(&d->sched);
 	queue_close(&d->queue);
 	dedup_close(&d->dedup);
+	reclean_free(&d->reclean);
 	sitemem_free(&d->sitemem);
 	store_close(&d->store);
 	daemon_free_params(d->strip_params);
@@ -1029,7 +1040,7 @@ daemon_shutdown(struct daemon *d)
 	until = d->stop_deadline != 0 ? d->stop_deadline :
 	    now + d->cfg.shutdown_timeout_ms;
 	(void)work_free(d->work, until > now ? until - now : 0);
-	d->work = d->outcomes.work = d->command.work = NULL;
+	d->work = d->outcomes.work = d->command.work = d->reclean.work = NULL;
 	d->command.paused = true;
 	daemon_pass(d);
 	/* Uncommitted results (the store was full): their jobs stay active

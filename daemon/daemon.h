@@ -35,6 +35,7 @@
 #include "outcome.h"
 #include "page.h"
 #include "queue.h"
+#include "reclean.h"
 #include "sched.h"
 #include "sitemem.h"
 #include "store.h"
@@ -50,7 +51,7 @@ struct metrics_http;
 struct warc;
 
 /* The steps of each turn's transaction (daemon.c). */
-#define DAEMON_NSTEPS	11
+#define DAEMON_NSTEPS	12
 
 struct daemon {
 	struct config	 cfg;
@@ -68,6 +69,7 @@ struct daemon {
 	struct guard	*guard;
 	struct dedup_dbs dedup;
 	struct sitemem	 sitemem;
+	struct reclean	 reclean;
 	struct sched	 sched;
 	struct fetch	*fetch;
 	struct work	*work;

@@ -1214,6 +1214,57 @@ dedup_reindex(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
 }
 
 int
+dedup_verdict(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t first,
+    const struct dedup_sig *sig, const struct dedup_opts *o,
+    enum dedup_kind *kind, double *sim)
+{
+	MDB_val k = { sizeof(first), &first }, v;
+	int rc;
+
+	*kind = DEDUP_NONE;
+	*sim = 0;
+	if (sig->words == 0)
+		return 0;
+	rc = mdb_get(txn, dbs->keys, &k, &v);
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	if (v.mv_size >= DEDUP_KEYS_EXACT && memcmp(v.mv_data, sig->exact,
+	    DEDUP_KEYS_EXACT) == 0) {
+		*kind = DEDUP_EXACT;
+		*sim = 1.0;
+		return 0;
+	}
+	if (!sig->near)
+		return 0;
+	if ((rc = dedup_confirm(txn, dbs, first, sig, sim)) != 0)
+		return rc;
+	if (*sim >= o->near_threshold)
+		*kind = DEDUP_NEAR;
+	return 0;
+}
+
+int
+dedup_replace(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
+    const struct dedup_sig *sig)
+{
+	MDB_val k = { sizeof(doc_id), &doc_id };
+	uint32_t keys[1 + DEDUP_BANDS];
+	int rc;
+
+	if (doc_id == DEDUP_FORMAT_ID)
+		return EINVAL;
+	rc = mdb_del(txn, dbs->keys, &k, NULL);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = mdb_del(txn, dbs->sigs, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (sig->words == 0)
+		return 0;
+	return dedup_index(txn, dbs, doc_id, sig, keys,
+	    dedup_sig_keys(sig, keys));
+}
+
+int
 dedup_check_insert(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
     const struct dedup_sig *sig, const struct dedup_opts *o,
     struct dedup_match *m)

@@ -69,6 +69,8 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
 	[CMD_STATS] = { "stats", { TAG,
 	    { "hosts", ARG_UINT, 0, PROTO_STATS_HOSTS_MAX } } },
 	[CMD_SITE] = { "site", { TAG, { "site", ARG_STRING, 0, 0 } } },
+	[CMD_RECLEAN] = { "reclean", { TAG, { "host", ARG_STRING, 0, 0 },
+	    { "since", ARG_TIME, 0, 0 }, { "all", ARG_BOOL, 0, 0 } } },
 };
 
 static const char *const err_codes[] = {

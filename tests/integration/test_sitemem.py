@@ -6,6 +6,7 @@ every document after its third page; the memory survives a restart;
 """
 
 import os
+import time
 
 from fixture_server import FixtureServer, SITE_BLOCKS, story_paragraphs
 from harness import Daemon, run_tests
@@ -105,6 +106,68 @@ def test_off_drops_nothing(tmp):
         site = d.ctl("site", "127.0.0.1").check().obj
         assert site["enabled"] is False and site["lines"] == 0, site
         assert d.ctl("status").check().obj["site_memory"]["enabled"] is False
+
+
+def wait_reclean(d, timeout=30):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        st = d.ctl("status").check().obj["reclean"]
+        if not st["running"]:
+            return st
+        time.sleep(0.1)
+    raise AssertionError(f"reclean still running: {st}")
+
+
+def doc(d, jid):
+    return d.ctl("doc", str(jid)).check().obj["doc"]
+
+
+def test_reclean_changes_older_documents(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        first = fetch_in_order(d, [web.url("/sitepage/1")])[0]
+        copy = fetch_in_order(d, [web.url("/sitepage/1?copy=1")])[0]
+        ids = [first] + fetch_in_order(
+            d, [web.url(f"/sitepage/{n}") for n in range(2, 6)])
+        c = doc(d, copy)
+        assert c["duplicate_of"] == first and \
+            c["duplicate_kind"] == "exact", c
+        before = {j: doc(d, j) for j in ids}
+        assert all(blocks_in(before[j]["text"]) for j in ids[:3])
+        # Options are required.
+        assert d.ctl("reclean")[0] == 2
+        assert d.ctl("reclean", "--host", "10.9.9.9").check()
+        st = wait_reclean(d)
+        assert st["read"] == 0 and st["changed"] == 0, st
+        out = d.ctl("reclean", "--all").check().obj
+        assert out["started"] is True, out
+        st = wait_reclean(d)
+        assert st["read"] == 6 and st["cleaned"] == 6, st
+        # Pages 1-3 and the copy of 1 lose the blocks; 4 and 5 had.
+        assert st["changed"] == 4 and st["failed"] == 0, st
+        for n, j in enumerate(ids, start=1):
+            a = doc(d, j)
+            assert blocks_in(a["text"]) == [] and story_kept(a["text"], n)
+            if n <= 3:
+                assert a["content_hash"] != before[j]["content_hash"]
+            else:
+                assert a == before[j], (a, before[j])
+        # The copy still copies its first, under the new text.
+        c, f = doc(d, copy), doc(d, first)
+        assert c["duplicate_of"] == first and c["text"] is None, c
+        assert c["content_hash"] == f["content_hash"], (c, f)
+        dups = d.ctl("dups", str(first)).check().obj["duplicates"]
+        assert [x["id"] for x in dups] == [copy], dups
+        # The index knows the new text: a new copy of page 1 is exact.
+        again = fetch_in_order(d, [web.url("/sitepage/1?again=1")])[0]
+        a = doc(d, again)
+        assert a["duplicate_of"] == first and \
+            a["duplicate_kind"] == "exact", a
+        # A second pass changes nothing.
+        d.ctl("reclean", "--since", "-1d").check()
+        st = wait_reclean(d)
+        assert st["cleaned"] == 7 and st["changed"] == 0, st
+        out = d.ctl("status", json=False)
+        assert "reclean" in out[1] and "sites" in out[1], out
 
 
 def test_site_bad_argument(tmp):
