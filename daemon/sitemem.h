@@ -13,6 +13,9 @@
  * (news.example.com, blog.example.com), and not the page's canonical URL,
  * which the page chooses: a page must not teach another site's memory.
  *
+ * Only first copies are recorded: a duplicate (URL, exact or near) is
+ * the same story again, whose lines would pass for the site's own.
+ *
  * Two memories: `live`, which the workers read (the library's lock lets
  * them read it while the loop writes), holds what was committed; the
  * turn records its pages into `stage`, a copy of the sites it touches,
