@@ -101,7 +101,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "dups", "ID", "list the copies of a document", 0, do_dups },
 	{ "site", "HOST", "show what the site memory holds and drops for a "
 	    "site", 0, do_site },
-	{ "reclean", "--host HOST|--since TIME|--all",
+	{ "reclean", "--host HOST|--since TIME|--all [--wait]",
 	    "clean stored documents again from their raw bodies, in the "
 	    "background", 0, do_reclean },
 	{ "export", "[--since TIME] [--include-duplicates] "
@@ -201,7 +201,9 @@ static const struct {
 	    "  --host HOST   only documents fetched from HOST (www. and the\n"
 	    "                port aside)\n"
 	    "  --since TIME  only documents fetched since TIME\n"
-	    "  --all         every document\n\n"
+	    "  --all         every document\n"
+	    "  --wait        wait until the pass ends, then print its counts\n"
+	    "                (exit status 1 if documents failed)\n\n"
 	    HELP_TIME },
 	{ "dups",
 	    "Lists the copies of document ID (or of the document it copies):\n"
@@ -1275,6 +1277,50 @@ print_reclean(FILE *f, const json_t *r)
 	    "every site");
 }
 
+#define RECLEAN_POLL_MS	200
+
+/* reclean --wait: polls status until the pass ends, then prints its
+ * counts (with --json, the status's reclean object alone). */
+static int
+reclean_wait(struct ctl *ctx)
+{
+	const json_t *r;
+	json_t *st;
+	int rc, json = ctx->json;
+
+	ctx->json = 0;		/* the polls are not echoed */
+	for (;;) {
+		if (ctl_call(ctx, request("status"), &st) == -1)
+			return CTL_EXIT_UNREACHABLE;
+		if ((rc = ctl_check(ctx, st)) != CTL_EXIT_OK) {
+			json_decref(st);
+			return rc;
+		}
+		r = json_object_get(st, "reclean");
+		if (!json_is_true(json_object_get(r, "running")))
+			break;
+		json_decref(st);
+		poll(NULL, 0, RECLEAN_POLL_MS);
+	}
+	ctx->json = json;
+	if (json) {
+		json_dumpf(r, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+	} else
+		printf("%lld re-cleaned, %lld changed, %lld duplicate links "
+		    "changed, %lld failed, %lld without a stored body\n",
+		    (long long)json_integer_value(json_object_get(r, "cleaned")),
+		    (long long)json_integer_value(json_object_get(r, "changed")),
+		    (long long)json_integer_value(json_object_get(r,
+		    "relinked")), (long long)json_integer_value(
+		    json_object_get(r, "failed")), (long long)
+		    json_integer_value(json_object_get(r, "skipped")));
+	rc = json_integer_value(json_object_get(r, "failed")) > 0 ?
+	    CTL_EXIT_FAILED : CTL_EXIT_OK;
+	json_decref(st);
+	return rc;
+}
+
 /* Starts a re-cleaning pass. */
 static int
 do_reclean(struct ctl *ctx, int argc, char **argv)
@@ -1283,15 +1329,20 @@ do_reclean(struct ctl *ctx, int argc, char **argv)
 		{ "host", required_argument, NULL, 'H' },
 		{ "since", required_argument, NULL, 's' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "wait", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	json_t *req = request("reclean");
 	char t[40];
 	uint64_t ms;
-	int ch, any = 0;
+	int ch, any = 0, wait = 0, rc;
 
 	cmd_getopt_reset();
 	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 'w') {
+			wait = 1;
+			continue;
+		}
 		any = 1;
 		if (ch == 'H')
 			json_object_set_new(req, "host", json_string(optarg));
@@ -1311,7 +1362,8 @@ do_reclean(struct ctl *ctx, int argc, char **argv)
 		json_decref(req);
 		return usage_error(ctx, "needs --host, --since or --all");
 	}
-	return ctl_simple(ctx, req, print_reclean);
+	rc = ctl_simple(ctx, req, wait ? NULL : print_reclean);
+	return rc == CTL_EXIT_OK && wait ? reclean_wait(ctx) : rc;
 }
 
 /* Every host, a page at a time. */
