@@ -1335,7 +1335,7 @@ do_reclean(struct ctl *ctx, int argc, char **argv)
 	json_t *req = request("reclean");
 	char t[40];
 	uint64_t ms;
-	int ch, any = 0, wait = 0, rc;
+	int ch, any = 0, wait = 0, json, rc;
 
 	cmd_getopt_reset();
 	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
@@ -1362,8 +1362,14 @@ do_reclean(struct ctl *ctx, int argc, char **argv)
 		json_decref(req);
 		return usage_error(ctx, "needs --host, --since or --all");
 	}
-	rc = ctl_simple(ctx, req, wait ? NULL : print_reclean);
-	return rc == CTL_EXIT_OK && wait ? reclean_wait(ctx) : rc;
+	if (!wait)
+		return ctl_simple(ctx, req, print_reclean);
+	/* With --json, one line: the counts at the end, not the start. */
+	json = ctx->json;
+	ctx->json = 0;
+	rc = ctl_simple(ctx, req, NULL);
+	ctx->json = json;
+	return rc == CTL_EXIT_OK ? reclean_wait(ctx) : rc;
 }
 
 /* Every host, a page at a time. */

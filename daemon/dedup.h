@@ -306,6 +306,11 @@ int dedup_verdict(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t first,
     enum dedup_kind *kind, double *sim);
 int dedup_replace(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
     const struct dedup_sig *sig);
+/* Looks for a document other than doc_id that sig duplicates, as
+ * dedup_check_insert() does, indexing nothing.  0 or an LMDB error. */
+int dedup_find_other(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
+    const struct dedup_sig *sig, const struct dedup_opts *o,
+    struct dedup_match *m);
 
 /* Records that every stored first copy is indexed again, and clears
  * dbs->reindex.  Returns 0 or an LMDB error code. */

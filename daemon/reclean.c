@@ -338,6 +338,112 @@ reclean_rejudge(struct reclean *rc, MDB_txn *txn, struct reclean_item *ri,
 	    DOC_DUP_EXACT : DOC_DUP_NEAR, sim);
 }
 
+struct reclean_copies {
+	uint64_t	*id;
+	enum doc_dup_kind *kind;
+	double		*sim;
+	size_t		 n, cap;
+	bool		 oom;
+};
+
+static int
+reclean_copy_add(uint64_t copy, enum doc_dup_kind kind, double sim,
+    void *arg)
+{
+	struct reclean_copies *cs = arg;
+	size_t cap = cs->cap ? cs->cap * 2 : 16;
+	void *a, *b, *c;
+
+	if (cs->n == cs->cap) {
+		a = realloc(cs->id, cap * sizeof(*cs->id));
+		b = a ? realloc(cs->kind, cap * sizeof(*cs->kind)) : NULL;
+		c = b ? realloc(cs->sim, cap * sizeof(*cs->sim)) : NULL;
+		if (a != NULL)
+			cs->id = a;
+		if (b != NULL)
+			cs->kind = b;
+		if (c == NULL) {
+			cs->oom = true;
+			return 1;
+		}
+		cs->sim = c;
+		cs->cap = cap;
+	}
+	cs->id[cs->n] = copy;
+	cs->kind[cs->n] = kind;
+	cs->sim[cs->n++] = sim;
+	return 0;
+}
+
+/* The copies of from become copies of to, of the same kind: a copy of a
+ * copy is a copy of the first (each is judged again when re-cleaned). */
+static int
+reclean_repoint(struct reclean *rc, MDB_txn *txn, uint64_t from, uint64_t to)
+{
+	struct reclean_copies cs = { 0 };
+	json_t *doc;
+	char *json;
+	int r = doc_walk_dups(rc->docs, txn, from, reclean_copy_add, &cs);
+
+	if (r == 0 && cs.oom)
+		r = ENOMEM;
+	for (size_t i = 0; i < cs.n && r == 0; i++) {
+		if ((r = doc_del_dup(rc->docs, txn, from, cs.id[i])) != 0 ||
+		    (r = doc_add_dup(rc->docs, txn, to, cs.id[i], cs.kind[i],
+		    cs.sim[i])) != 0 ||
+		    (r = doc_get(rc->docs, txn, cs.id[i], &doc)) != 0)
+			break;
+		json_object_set_new(doc, "duplicate_of",
+		    json_integer((json_int_t)to));
+		json = json_dumps(doc, JSON_COMPACT);
+		json_decref(doc);
+		if (json == NULL)
+			r = ENOMEM;
+		else
+			r = doc_update(rc->docs, txn, cs.id[i], json,
+			    strlen(json), DOC_DUPLICATE);
+		free(json);
+		rc->t_relinked++;
+	}
+	free(cs.id);
+	free(cs.kind);
+	free(cs.sim);
+	return r;
+}
+
+/*
+ * A first copy whose text changed: a copy now of an earlier first (it
+ * leaves the index, and its copies follow it to that first), or still a
+ * first, indexed under its new text.
+ */
+static int
+reclean_first(struct reclean *rc, MDB_txn *txn, struct reclean_item *ri,
+    json_t *doc, uint64_t *flags)
+{
+	struct dedup_sig none = { 0 };
+	struct dedup_match m;
+	const char *kind;
+	int r = dedup_find_other(txn, rc->dedup, ri->id, &ri->sig,
+	    &ri->opts.dedup, &m);
+
+	if (r != 0)
+		return r;
+	if (m.kind == DEDUP_NONE || m.doc_id > ri->id)
+		return dedup_replace(txn, rc->dedup, ri->id, &ri->sig);
+	if ((r = dedup_replace(txn, rc->dedup, ri->id, &none)) != 0 ||
+	    (r = reclean_repoint(rc, txn, ri->id, m.doc_id)) != 0)
+		return r;
+	kind = dedup_kind_name(m.kind);
+	reclean_set_dup(doc, m.doc_id, kind, m.similarity);
+	reclean_count(rc, kind, 1);
+	rc->t_relinked++;
+	*flags = DOC_DUPLICATE;
+	if (m.kind == DEDUP_EXACT)
+		json_object_set_new(doc, "text", json_null());
+	return doc_add_dup(rc->docs, txn, m.doc_id, ri->id, m.kind ==
+	    DEDUP_EXACT ? DOC_DUP_EXACT : DOC_DUP_NEAR, m.similarity);
+}
+
 /* Writes one result: the new text, the dedup records and links. */
 static int
 reclean_write(struct reclean *rc, MDB_txn *txn, struct reclean_item *ri)
@@ -361,7 +467,7 @@ reclean_write(struct reclean *rc, MDB_txn *txn, struct reclean_item *ri)
 	json_object_set_new(doc, "empty", json_boolean(ri->words == 0));
 	json_object_set_new(doc, "content_hash", json_string(ri->hash));
 	if (!json_is_integer(first_v))
-		r = dedup_replace(txn, rc->dedup, ri->id, &ri->sig);
+		r = reclean_first(rc, txn, ri, doc, &flags);
 	else if (kind != NULL && strcmp(kind, "url") == 0)
 		flags = DOC_DUPLICATE;
 	else

@@ -12,9 +12,12 @@
  * the text.  The turn's "reclean" step writes each document whose text
  * changed, in the loop's write transaction:
  *
- *   - a first copy (no duplicate_of) keeps its copies; its dedup records
- *     are rewritten for the new text, so later pages are judged against
- *     what it says now;
+ *   - a first copy (no duplicate_of) whose new text copies an earlier
+ *     document becomes its copy: out of the dedup index, its own copies
+ *     re-pointed to that document (same kind; judged again when they are
+ *     re-cleaned themselves); otherwise its dedup records are rewritten
+ *     for the new text, so later pages are judged against what it says
+ *     now;
  *   - a copy (exact or near) is judged again against its first's records
  *     as they are now (a first re-cleaned in the same pass is, having the
  *     lower id, re-cleaned before it): the same text makes it an exact

@@ -173,6 +173,31 @@ def test_reclean_changes_older_documents(tmp):
         assert "reclean" in out[1] and "sites" in out[1], out
 
 
+def test_reclean_merges_a_first_into_an_earlier_one(tmp):
+    with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        # The clean story, then the same story with the site's blocks
+        # before the memory knows them: two first copies.
+        clean, furnished = fetch_in_order(
+            d, [web.url("/sitepage/60?boiler=0"), web.url("/sitepage/60")])
+        assert doc(d, furnished)["duplicate_of"] is None
+        fetch_in_order(d, [web.url(f"/sitepage/{n}") for n in range(1, 4)])
+        before = d.ctl("status").check().obj["duplicates"]
+        out = d.ctl("reclean", "--all", "--wait").check().obj
+        # The furnished copy and pages 1-2 (3 was fetched knowing them).
+        assert out["changed"] == 3 and out["relinked"] == 1, out
+        f = doc(d, furnished)
+        assert f["duplicate_of"] == clean and \
+            f["duplicate_kind"] == "exact" and f["text"] is None, f
+        assert doc(d, clean)["duplicate_of"] is None
+        dups = d.ctl("dups", str(clean)).check().obj["duplicates"]
+        assert [x["id"] for x in dups] == [furnished], dups
+        after = d.ctl("status").check().obj["duplicates"]
+        assert after["exact"] == before["exact"] + 1, (before, after)
+        # No longer indexed: a new copy of it is a copy of the first.
+        (again,) = fetch_in_order(d, [web.url("/sitepage/60?again=1")])
+        assert doc(d, again)["duplicate_of"] == clean
+
+
 def test_site_bad_argument(tmp):
     with Daemon(tmp, FAST) as d:
         res = d.ctl("site", "http://")
