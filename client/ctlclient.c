@@ -941,6 +941,30 @@ print_status_store(FILE *out, const json_t *r)
 	    ", FULL: submissions refused" : "");
 }
 
+/* The site memory, and a re-cleaning pass if one ran. */
+static void
+print_status_sites(FILE *out, const json_t *r)
+{
+	const json_t *m = json_object_get(r, "site_memory");
+	const json_t *c = json_object_get(r, "reclean");
+
+	if (json_is_true(json_object_get(m, "enabled")))
+		fprintf(out, "sites     %lld in memory; %lld pages recorded, "
+		    "%lld lines dropped, %lld pages mostly repeated\n",
+		    (long long)geti(m, "sites"), (long long)geti(m,
+		    "pages_recorded"), (long long)geti(m, "lines_dropped"),
+		    (long long)geti(m, "pages_repeated"));
+	if (json_is_true(json_object_get(c, "running")) ||
+	    geti(c, "read") > 0)
+		fprintf(out, "reclean   %s: %lld read, %lld cleaned, %lld "
+		    "changed, %lld relinked, %lld failed, %lld skipped\n",
+		    json_is_true(json_object_get(c, "running")) ? "running" :
+		    "done", (long long)geti(c, "read"), (long long)geti(c,
+		    "cleaned"), (long long)geti(c, "changed"), (long long)geti(c,
+		    "relinked"), (long long)geti(c, "failed"), (long long)geti(c,
+		    "skipped"));
+}
+
 void
 ctlclient_print_status(FILE *out, const json_t *r)
 {
@@ -981,6 +1005,7 @@ ctlclient_print_status(FILE *out, const json_t *r)
 	fprintf(out, "rate      %.1f jobs/s over 1 min\n",
 	    json_number_value(json_object_get(r, "rate_1m")));
 	print_status_store(out, r);
+	print_status_sites(out, r);
 }
 
 /* One value of print_object: scalars as text, errors as "code: message",

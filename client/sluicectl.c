@@ -75,6 +75,7 @@ static int do_job(struct ctl *, int, char **);
 static int do_jobs(struct ctl *, int, char **);
 static int do_hosts(struct ctl *, int, char **);
 static int do_dups(struct ctl *, int, char **);
+static int do_reclean(struct ctl *, int, char **);
 static int do_doc(struct ctl *, int, char **);
 static int do_export(struct ctl *, int, char **);
 static int do_pause(struct ctl *, int, char **);
@@ -90,6 +91,7 @@ static int do_help(struct ctl *, int, char **);
 static int do_feed(struct ctl *, int, char **);
 static int do_feeds(struct ctl *, int, char **);
 static int do_site(struct ctl *, int, char **);
+static int do_site_memory(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "[--priority N] [--force] [--not-before TIME] URL...|-",
@@ -103,6 +105,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "hosts", "", "show per-host queue, politeness and robots.txt state",
 	    0, do_hosts },
 	{ "dups", "ID", "list the copies of a document", 0, do_dups },
+	{ "site", "HOST | add URL [--priority N]", "show what the site "
+	    "memory holds and drops for a site; add: poll a site's feeds", 0,
+	    do_site },
+	{ "reclean", "--host HOST|--since TIME|--all [--wait]",
+	    "clean stored documents again from their raw bodies, in the "
+	    "background", 0, do_reclean },
 	{ "export", "[--since TIME] [--duplicates WHICH] [--host HOST] "
 	    "[--min-words N] [--format jsonl|trafilatura|warc] "
 	    "[--progress-timeout S]",
@@ -130,9 +138,6 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "show ID", "add, remove or show a feed or sitemap", 0, do_feed },
 	{ "feeds", "[--json]", "list the feeds, sitemaps and sites polled", 0,
 	    do_feeds },
-	{ "site", "add URL [--priority N]",
-	    "discover a site's feeds and sitemaps, and poll them", 0,
-	    do_site },
 	{ "help", "[COMMAND]", "show this help, or one command's", 0,
 	    do_help },
 };
@@ -190,6 +195,34 @@ static const struct {
 	    "failed, the next request's time, backoff, robots.txt state\n"
 	    "(unknown, fetching, parse, allow-all, disallow-all, ignored).\n"
 	    "No options.\n" },
+	{ "site",
+	    "site HOST prints the site memory of HOST (a host name or a URL;\n"
+	    "www. and the port aside): the lines it holds, how many of them\n"
+	    "recur on extract.site_min_pages pages or more (dropped where they\n"
+	    "recur), the pages whose text lost lines, and the lines dropped\n"
+	    "most often since sluiced started, with the pages they were\n"
+	    "dropped from.\n\n"
+	    "site add URL fetches the page, then adds the site's sources in\n"
+	    "this order: the Sitemap: lines of its robots.txt, the page's\n"
+	    "<link rel=alternate> feeds, else the usual paths (/sitemap.xml,\n"
+	    "/feed, ...) that answer with a feed; a site with none has the\n"
+	    "page itself polled for new same-site links.\n\n"
+	    "  --priority N  -1000 to 1000 (default 0), with add\n" },
+	{ "reclean",
+	    "Starts cleaning the stored documents again from their stored raw\n"
+	    "bodies (store.keep_raw), with the current cleaner and site\n"
+	    "memory, in the background; status shows its progress under\n"
+	    "reclean (documents read, cleaned, changed, duplicate links\n"
+	    "changed, failed, skipped for want of a body).  Changed texts\n"
+	    "replace the stored ones, and the duplicate links follow.  One\n"
+	    "pass at a time; at least one option is needed.\n\n"
+	    "  --host HOST   only documents fetched from HOST (www. and the\n"
+	    "                port aside)\n"
+	    "  --since TIME  only documents fetched since TIME\n"
+	    "  --all         every document\n"
+	    "  --wait        wait until the pass ends, then print its counts\n"
+	    "                (exit status 1 if documents failed)\n\n"
+	    HELP_TIME },
 	{ "dups",
 	    "Lists the copies of document ID (or of the document it copies):\n"
 	    "id, kind (url, exact or near), similarity, URL.  No options.\n" },
@@ -269,13 +302,6 @@ static const struct {
 	    "Lists the sources: id, kind, interval, next poll, last poll and\n"
 	    "its result, entries found in the last day, URL.\n\n"
 	    "  --json  print the reply as JSON\n" },
-	{ "site",
-	    "site add URL fetches the page, then adds the site's sources in\n"
-	    "this order: the Sitemap: lines of its robots.txt, the page's\n"
-	    "<link rel=alternate> feeds, else the usual paths (/sitemap.xml,\n"
-	    "/feed, ...) that answer with a feed; a site with none has the\n"
-	    "page itself polled for new same-site links.\n\n"
-	    "  --priority N  -1000 to 1000 (default 0)\n" },
 	{ "help",
 	    "Prints the usage, or COMMAND's options and formats (as\n"
 	    "sluicectl COMMAND --help does).  Nothing is sent to the daemon.\n" },
@@ -1239,6 +1265,147 @@ do_dups(struct ctl *ctx, int argc, char **argv)
 	return ctl_by_id(ctx, argc, argv, ctlclient_print_dups);
 }
 
+static void
+print_site(FILE *f, const json_t *r)
+{
+	const json_t *list = json_object_get(r, "dropped"), *e;
+	size_t i;
+
+	fprintf(f, "site: %s\n", json_string_value(json_object_get(r,
+	    "site")));
+	if (!json_is_true(json_object_get(r, "enabled"))) {
+		fprintf(f, "site memory: off (extract.site_memory)\n");
+		return;
+	}
+	fprintf(f, "lines: %lld\nrepeated: %lld\npages_dropped: %lld\n",
+	    (long long)json_integer_value(json_object_get(r, "lines")),
+	    (long long)json_integer_value(json_object_get(r, "repeated")),
+	    (long long)json_integer_value(json_object_get(r,
+	    "pages_dropped")));
+	json_array_foreach(list, i, e)
+		fprintf(f, "%s%6lld  %s\n", i == 0 ? "dropped most (pages, "
+		    "line):\n" : "", (long long)json_integer_value(
+		    json_object_get(e, "pages")), json_string_value(
+		    json_object_get(e, "text")));
+}
+
+/* The site memory of one site. */
+static int
+do_site_memory(struct ctl *ctx, int argc, char **argv)
+{
+	json_t *req;
+
+	if (argc != 2)
+		return usage_error(ctx, "site takes one HOST, or add URL");
+	req = request("site");
+	json_object_set_new(req, "site", json_string(argv[1]));
+	return ctl_simple(ctx, req, print_site);
+}
+
+static void
+print_reclean(FILE *f, const json_t *r)
+{
+	const char *site = json_string_value(json_object_get(r, "site"));
+
+	fprintf(f, "reclean started (%s); see status\n", site ? site :
+	    "every site");
+}
+
+#define RECLEAN_POLL_MS	200
+
+/* reclean --wait: polls status until the pass ends, then prints its
+ * counts (with --json, the status's reclean object alone). */
+static int
+reclean_wait(struct ctl *ctx)
+{
+	const json_t *r;
+	json_t *st;
+	int rc, json = ctx->json;
+
+	ctx->json = 0;		/* the polls are not echoed */
+	for (;;) {
+		if (ctl_call(ctx, request("status"), &st) == -1)
+			return CTL_EXIT_UNREACHABLE;
+		if ((rc = ctl_check(ctx, st)) != CTL_EXIT_OK) {
+			json_decref(st);
+			return rc;
+		}
+		r = json_object_get(st, "reclean");
+		if (!json_is_true(json_object_get(r, "running")))
+			break;
+		json_decref(st);
+		poll(NULL, 0, RECLEAN_POLL_MS);
+	}
+	ctx->json = json;
+	if (json) {
+		json_dumpf(r, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+	} else
+		printf("%lld re-cleaned, %lld changed, %lld duplicate links "
+		    "changed, %lld failed, %lld without a stored body\n",
+		    (long long)json_integer_value(json_object_get(r, "cleaned")),
+		    (long long)json_integer_value(json_object_get(r, "changed")),
+		    (long long)json_integer_value(json_object_get(r,
+		    "relinked")), (long long)json_integer_value(
+		    json_object_get(r, "failed")), (long long)
+		    json_integer_value(json_object_get(r, "skipped")));
+	rc = json_integer_value(json_object_get(r, "failed")) > 0 ?
+	    CTL_EXIT_FAILED : CTL_EXIT_OK;
+	json_decref(st);
+	return rc;
+}
+
+/* Starts a re-cleaning pass. */
+static int
+do_reclean(struct ctl *ctx, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "since", required_argument, NULL, 's' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_t *req = request("reclean");
+	char t[40];
+	uint64_t ms;
+	int ch, any = 0, wait = 0, json, rc;
+
+	cmd_getopt_reset();
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 'w') {
+			wait = 1;
+			continue;
+		}
+		any = 1;
+		if (ch == 'H')
+			json_object_set_new(req, "host", json_string(optarg));
+		else if (ch == 'a')
+			json_object_set_new(req, "all", json_true());
+		else if (ch != 's') {
+			json_decref(req);
+			return bad_option(ctx, ch, argv);
+		} else if (ctlclient_parse_time(optarg, now_ms(), &ms) == -1) {
+			json_decref(req);
+			return usage_error(ctx, "bad time %s", optarg);
+		} else
+			json_object_set_new(req, "since", json_string(
+			    fmt_time_ms(ms, t, sizeof(t))));
+	}
+	if (!any || optind < argc) {
+		json_decref(req);
+		return usage_error(ctx, "needs --host, --since or --all");
+	}
+	if (!wait)
+		return ctl_simple(ctx, req, print_reclean);
+	/* With --json, one line: the counts at the end, not the start. */
+	json = ctx->json;
+	ctx->json = 0;
+	rc = ctl_simple(ctx, req, NULL);
+	ctx->json = json;
+	return rc == CTL_EXIT_OK ? reclean_wait(ctx) : rc;
+}
+
 /* Every host, a page at a time. */
 static int
 do_hosts(struct ctl *ctx, int argc, char **argv)
@@ -2159,13 +2326,14 @@ do_feeds(struct ctl *ctx, int argc, char **argv)
 	return ctl_simple(ctx, request("feeds"), print_feeds);
 }
 
+/* site HOST: the site memory; site add URL: the site's sources. */
 static int
 do_site(struct ctl *ctx, int argc, char **argv)
 {
 	json_t *req;
 
 	if (argc < 2 || strcmp(argv[1], "add") != 0)
-		return usage_error(ctx, "site add URL [--priority N]");
+		return do_site_memory(ctx, argc, argv);
 	req = request("site_add");
 	if (feed_options(ctx, argc - 1, argv + 1, req, 0) != 0) {
 		json_decref(req);

@@ -27,8 +27,10 @@
 #include "outcome.h"
 #include "proto.h"
 #include "queue.h"
+#include "reclean.h"
 #include "robots.h"
 #include "sched.h"
+#include "sitemem.h"
 #include "store.h"
 #include "url.h"
 #include "util.h"
@@ -278,7 +280,7 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	json_t *jobs = command_jobs_json(q);
 
 	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, s:o, "
-	    "s:o, s:f, s:i, s:i, s:i, s:i, s:i, s:I, s:o, s:o}",
+	    "s:o, s:f, s:i, s:i, s:i, s:i, s:i, s:I, s:o, s:o, s:o, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - cmd->started_mono) / 1000), "paused",
 	    cmd->paused, "draining", cmd->stopping, "jobs", jobs, "totals",
@@ -290,7 +292,9 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	    "workers", (int)work_threads(cmd->work), "work_backlog",
 	    (int)work_backlog(cmd->work), "unindexed",
 	    (json_int_t)queue_unindexed(cmd->queue), "store",
-	    command_store_json(cmd), "feeds", feeds_counts_json(cmd->feeds)));
+	    command_store_json(cmd), "feeds", feeds_counts_json(cmd->feeds),
+	    "site_memory", sitemem_status_json(cmd->sitemem), "reclean",
+	    reclean_status_json(cmd->reclean)));
 }
 
 /* --- stats: status with the recent counters (sluicectl watch) ------ */
@@ -1080,6 +1084,76 @@ cmd_feed(struct command *cmd, struct ctl_conn *c, json_t *req)
 	command_with_read_txn(cmd, c, req, read_feed);
 }
 
+/* --- site: what the site memory holds and drops for one site -------- */
+
+static void
+cmd_site(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	const char *arg = json_string_value(json_object_get(req, "site"));
+	char site[SITEMEM_NAME_MAX + 1], url[SITEMEM_NAME_MAX + 16];
+	json_t *rep;
+
+	/* A host or a URL, named as the memory names it. */
+	if (arg == NULL || strlen(arg) > SITEMEM_NAME_MAX) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST,
+		    "site needs a host name or URL");
+		return;
+	}
+	snprintf(url, sizeof(url), "%s%s", strstr(arg, "://") ? "" :
+	    "http://", arg);
+	if (!sitemem_site_of(url, site, sizeof(site))) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST,
+		    "site needs a host name or URL");
+		return;
+	}
+	rep = sitemem_site_json(cmd->sitemem, site);
+	if (rep == NULL) {
+		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
+		return;
+	}
+	json_object_set_new(rep, "ok", json_true());
+	command_reply(c, req, rep);
+}
+
+/* --- reclean: re-clean stored documents in the background ----------- */
+
+static void
+cmd_reclean(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	const char *host = json_string_value(json_object_get(req, "host"));
+	char site[SITEMEM_NAME_MAX + 1], url[SITEMEM_NAME_MAX + 16];
+	uint64_t since = proto_req_time(req, "since");
+
+	/* Every document only when asked: a pass costs a cleaning each. */
+	if (host == NULL && json_object_get(req, "since") == NULL &&
+	    !json_is_true(json_object_get(req, "all"))) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST,
+		    "reclean needs host, since or all");
+		return;
+	}
+	if (host != NULL && (strlen(host) > SITEMEM_NAME_MAX ||
+	    (snprintf(url, sizeof(url), "%s%s", strstr(host, "://") ? "" :
+	    "http://", host), !sitemem_site_of(url, site, sizeof(site))))) {
+		command_reply_error(c, req, PROTO_BAD_REQUEST,
+		    "host needs a host name or URL");
+		return;
+	}
+	if (cmd->work == NULL || cmd->stopping) {
+		command_reply_error(c, req, PROTO_SHUTTING_DOWN,
+		    "sluiced is stopping");
+		return;
+	}
+	if (reclean_start(cmd->reclean, host ? site : NULL, since,
+	    now_ms()) == -1) {
+		command_reply_error(c, req, PROTO_CONFLICT,
+		    "a reclean is running (see status)");
+		return;
+	}
+	reclean_feed(cmd->reclean);
+	command_reply(c, req, json_pack("{s:b, s:b, s:o}", "ok", 1, "started",
+	    1, "site", host ? json_string(site) : json_null()));
+}
+
 static const command_fn handlers[CMD_COUNT] = {
 	[CMD_SUBMIT] = cmd_submit,
 	[CMD_STATUS] = cmd_status,
@@ -1103,6 +1177,8 @@ static const command_fn handlers[CMD_COUNT] = {
 	[CMD_FEED_RM] = cmd_feed_rm,
 	[CMD_FEEDS] = cmd_feeds,
 	[CMD_FEED] = cmd_feed,
+	[CMD_SITE] = cmd_site,
+	[CMD_RECLEAN] = cmd_reclean,
 };
 
 void

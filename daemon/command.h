@@ -33,6 +33,8 @@ struct ops;
 struct outcomes;
 struct queue;
 struct sched;
+struct reclean;
+struct sitemem;
 struct store;
 struct url_opts;
 struct waiter;
@@ -63,6 +65,8 @@ struct command {
 	const struct leases *leases;	/* status: robots.txt in flight */
 	struct metrics	*metrics;	/* stats: windows, failures */
 	const struct url_opts *url_opts;
+	struct sitemem	*sitemem;	/* site: the memory of one site */
+	struct reclean	*reclean;	/* reclean: the background pass */
 	struct command_calls calls;
 	uint64_t	 started_mono;
 	bool		 paused;	/* pause, drain: start no transfer */

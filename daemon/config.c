@@ -145,6 +145,17 @@ static const struct cfg_key cfg_keys[] = {
 	    "64", 0 },
 	{ "extract.max_interrupted", CFG_U32, OFF(max_interrupted), 1, 1000,
 	    "2", 0 },
+	/* The site memory is made at the start, with its bounds. */
+	{ "extract.site_memory", CFG_BOOL, OFF(site_memory), 0, 0, "true",
+	    CFG_RESTART },
+	{ "extract.site_min_pages", CFG_U32, OFF(site_min_pages), 1, 1000,
+	    "3", CFG_RESTART },
+	{ "extract.site_short_words", CFG_U32, OFF(site_short_words), 0, 100,
+	    "5", CFG_RESTART },
+	{ "extract.site_max_sites", CFG_U32, OFF(site_max_sites), 1, 1000000,
+	    "1024", CFG_RESTART },
+	{ "extract.site_max_lines", CFG_U32, OFF(site_max_lines), 16, 1000000,
+	    "4096", CFG_RESTART },
 
 	{ "dedup.near_threshold", CFG_DOUBLE, OFF(near_threshold), 0.5, 1.0,
 	    "0.8", 0 },

@@ -82,6 +82,11 @@ struct config {
 	uint32_t	 max_depth;		/* deeper is flattened */
 	uint32_t	 max_tag_work;		/* end-tag matching per byte */
 	uint32_t	 max_interrupted;	/* cleanings cut by crashes */
+	bool		 site_memory;		/* learn sites' boilerplate */
+	uint32_t	 site_min_pages;	/* other pages: boilerplate */
+	uint32_t	 site_short_words;	/* shorter lines: stricter */
+	uint32_t	 site_max_sites;	/* sites remembered */
+	uint32_t	 site_max_lines;	/* lines per site */
 
 	/* [dedup] */
 	double		 near_threshold;

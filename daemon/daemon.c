@@ -172,6 +172,7 @@ daemon_recover(struct daemon *d, uint64_t *n, char *err, size_t errlen)
 	    (rc = feeds_open(&d->feeds, txn)) != 0 ||
 	    (rc = dedup_open(txn, &d->dedup, &d->page_opts.dedup, err,
 	    errlen)) != 0 ||
+	    (rc = sitemem_open(&d->sitemem, txn)) != 0 ||
 	    (rc = outcome_recover(&d->outcomes, txn, d->cfg.max_interrupted,
 	    &poisoned)) != 0 ||
 	    (rc = queue_recover(&d->queue, txn, n)) != 0 ||
@@ -334,6 +335,8 @@ daemon_configure_pages(struct daemon *d)
 	po->dedup.near_threshold = d->cfg.near_threshold;
 	po->dedup.min_words = d->cfg.min_words;
 	po->dedup.index_memory_max = d->cfg.index_memory_max;
+	po->extract.site_memory = sitemem_live(&d->sitemem);
+	d->reclean.max_raw = d->cfg.max_body;
 	po->keep_raw = d->cfg.keep_raw;
 	feed_limits_default(&po->feed);
 	po->feed.max_bytes = d->cfg.feed_max_bytes;
@@ -562,6 +565,8 @@ daemon_steps(struct daemon *d)
 		{ "ops", ops_apply, ops_abort, &d->ops },
 		{ "index", daemon_step_index, NULL, d },
 		{ "outcomes", outcome_apply, outcome_abort, &d->outcomes },
+		{ "sites", sitemem_apply, sitemem_abort, &d->sitemem },
+		{ "reclean", reclean_apply, reclean_abort, &d->reclean },
 		{ "promote", daemon_step_promote, NULL, d },
 		{ "plan", lease_plan, lease_plan_abort, &d->leases },
 		{ "promote", daemon_step_promote, NULL, d },
@@ -633,6 +638,7 @@ daemon_need(struct daemon *d, uint64_t now)
 	    mono >= d->turn.last_commit_mono + PLAN_SPACING_MS)
 		return TURN_NOW;
 	if (outcome_pending(&d->outcomes) || plan ||
+	    reclean_pending(&d->reclean) ||
 	    (d->next_due_ms != 0 && now >= d->next_due_ms) ||
 	    daemon_feed_due(d, now) == 0)
 		return TURN_GATHER;
@@ -659,7 +665,8 @@ daemon_arm_wake(struct daemon *d, uint64_t now)
 		ms = 0;
 	else if (w >= 0 && (ms < 0 || w < ms))
 		ms = w;
-	else if (w < 0 && outcome_pending(&d->outcomes))
+	else if (w < 0 && (outcome_pending(&d->outcomes) ||
+	    reclean_pending(&d->reclean) || reclean_wants_feed(&d->reclean)))
 		ms = 0;
 	if (iw >= 0 && (ms < 0 || iw < ms))
 		ms = iw;
@@ -766,6 +773,8 @@ daemon_pass(struct daemon *d)
 		    1e6);
 		dedup_commit(&d->dedup);
 		warc_committed(d->warc);
+		sitemem_commit(&d->sitemem);
+		reclean_commit(&d->reclean);
 		sched_commit(&d->sched, now);
 		outcome_finish(&d->outcomes);
 		if (clients)
@@ -777,6 +786,7 @@ daemon_pass(struct daemon *d)
 	} else if (r == TURN_FAILED)
 		daemon_refuse_ops(d);
 	command_check_waiters(&d->command);
+	reclean_feed(&d->reclean);
 	daemon_arm_wake(d, now_ms());
 }
 
@@ -809,6 +819,10 @@ daemon_wire(struct daemon *d)
 	d->outcomes.url_opts = &d->url_opts;
 	d->outcomes.page_opts = &d->page_opts;
 	d->outcomes.feeds = &d->feeds;
+	d->outcomes.sitemem = &d->sitemem;
+	d->reclean = (struct reclean){ .store = &d->store, .docs = &d->docs,
+	    .dedup = &d->dedup, .queue = &d->queue,
+	    .page_opts = &d->page_opts };
 	d->leases = (struct leases){ .sched = &d->sched, .queue = &d->queue,
 	    .hosts = &d->hosts, .docs = &d->docs, .outcomes = &d->outcomes,
 	    .cfg = &d->cfg, .metrics = &d->metrics, .feeds = &d->feeds };
@@ -816,9 +830,26 @@ daemon_wire(struct daemon *d)
 	    .queue = &d->queue, .docs = &d->docs, .sched = &d->sched,
 	    .dedup = &d->dedup, .ops = &d->ops, .outcomes = &d->outcomes,
 	    .leases = &d->leases, .metrics = &d->metrics, .feeds = &d->feeds,
-	    .url_opts = &d->url_opts, .started_mono = mono_ms(),
+	    .url_opts = &d->url_opts, .sitemem = &d->sitemem,
+	    .reclean = &d->reclean,
+	    .started_mono = mono_ms(),
 	    .calls = { .reload = daemon_on_reload, .arg = d } };
 	daemon_steps(d);
+}
+
+/* The site memory with extract.site_* (restart keys: made once). */
+static void
+daemon_init_sitemem(struct daemon *d)
+{
+	struct sluice_site_memory_opts o;
+
+	sluice_site_memory_opts_default(&o);
+	o.max_sites = d->cfg.site_max_sites;
+	o.max_lines = d->cfg.site_max_lines;
+	o.site_min_pages = d->cfg.site_min_pages;
+	o.short_words = d->cfg.site_short_words;
+	if (sitemem_init(&d->sitemem, d->cfg.site_memory ? &o : NULL) == -1)
+		fatalx("site memory: out of memory");
 }
 
 void
@@ -835,6 +866,7 @@ daemon_start(struct daemon *d, int listen_fd)
 		fatalx("out of memory");
 	signal(SIGPIPE, SIG_IGN);
 	daemon_wire(d);
+	daemon_init_sitemem(d);
 	daemon_open_store(d);
 	daemon_configure(d);
 	metrics_tick_base(&d->metrics, mono_ms() / 1000,
@@ -859,7 +891,7 @@ daemon_start(struct daemon *d, int listen_fd)
 	    &d->outcomes, err, sizeof(err));
 	if (d->work == NULL)
 		fatalx("workers: %s", err);
-	d->outcomes.work = d->command.work = d->work;
+	d->outcomes.work = d->command.work = d->reclean.work = d->work;
 	/* Before the control socket: a listener that cannot be bound stops
 	 * sluiced before any client could think it started. */
 	daemon_configure_metrics(d, true);
@@ -907,6 +939,8 @@ daemon_free(struct daemon *d)
 	queue_close(&d->queue);
 	feeds_close(&d->feeds);
 	dedup_close(&d->dedup);
+	reclean_free(&d->reclean);
+	sitemem_free(&d->sitemem);
 	store_close(&d->store);
 	daemon_free_params(d->strip_params);
 	event_base_free(d->base);
@@ -951,7 +985,7 @@ daemon_shutdown(struct daemon *d)
 	until = d->stop_deadline != 0 ? d->stop_deadline :
 	    now + d->cfg.shutdown_timeout_ms;
 	(void)work_free(d->work, until > now ? until - now : 0);
-	d->work = d->outcomes.work = d->command.work = NULL;
+	d->work = d->outcomes.work = d->command.work = d->reclean.work = NULL;
 	d->command.paused = true;
 	daemon_pass(d);
 	/* Uncommitted results (the store was full): their jobs stay active

@@ -36,7 +36,9 @@
 #include "outcome.h"
 #include "page.h"
 #include "queue.h"
+#include "reclean.h"
 #include "sched.h"
+#include "sitemem.h"
 #include "store.h"
 #include "turn.h"
 #include "url.h"
@@ -50,7 +52,7 @@ struct metrics_http;
 struct warc;
 
 /* The steps of each turn's transaction (daemon.c). */
-#define DAEMON_NSTEPS	11
+#define DAEMON_NSTEPS	13
 
 struct daemon {
 	struct config	 cfg;
@@ -68,6 +70,8 @@ struct daemon {
 	struct guard	*guard;
 	struct dedup_dbs dedup;
 	struct feeds	 feeds;
+	struct sitemem	 sitemem;
+	struct reclean	 reclean;
 	struct sched	 sched;
 	struct fetch	*fetch;
 	struct work	*work;

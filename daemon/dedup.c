@@ -1002,11 +1002,11 @@ dedup_reindex_done(MDB_txn *txn, struct dedup_dbs *dbs)
 	return rc;
 }
 
-/* The earlier document with sig's exact hash, if any: the in-memory key
- * names candidates, and their stored hashes decide. */
+/* The earlier document with sig's exact hash, if any, other than self:
+ * the in-memory key names candidates, and their stored hashes decide. */
 static int
 dedup_find_exact(MDB_txn *txn, const struct dedup_dbs *dbs,
-    const struct dedup_sig *sig, struct dedup_match *m)
+    const struct dedup_sig *sig, uint64_t self, struct dedup_match *m)
 {
 	uint64_t ids[DEDUP_EXACT_CANDIDATES];
 	size_t n;
@@ -1017,6 +1017,8 @@ dedup_find_exact(MDB_txn *txn, const struct dedup_dbs *dbs,
 	for (size_t i = 0; i < n; i++) {
 		MDB_val k = { sizeof(ids[i]), &ids[i] }, v;
 
+		if (ids[i] == self)
+			continue;
 		rc = mdb_get(txn, dbs->keys, &k, &v);
 		if (rc == MDB_NOTFOUND)
 			continue;
@@ -1109,7 +1111,7 @@ dedup_collect(const struct dedup_dbs *dbs, const struct dedup_sig *sig,
 
 static int
 dedup_find_near(MDB_txn *txn, const struct dedup_dbs *dbs,
-    const struct dedup_sig *sig, const struct dedup_opts *o,
+    const struct dedup_sig *sig, const struct dedup_opts *o, uint64_t self,
     struct dedup_match *m)
 {
 	struct dedup_cand *c;
@@ -1127,6 +1129,8 @@ dedup_find_near(MDB_txn *txn, const struct dedup_dbs *dbs,
 	dedup_collect(dbs, sig, o->max_candidates, ids, c, &n);
 	n = dedup_rank(c, n);
 	for (size_t i = 0; i < n && i < o->max_candidates; i++) {
+		if (c[i].id == self)
+			continue;
 		rc = dedup_confirm(txn, dbs, c[i].id, sig, &sim);
 		if (rc != 0)
 			goto out;
@@ -1214,6 +1218,74 @@ dedup_reindex(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
 }
 
 int
+dedup_verdict(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t first,
+    const struct dedup_sig *sig, const struct dedup_opts *o,
+    enum dedup_kind *kind, double *sim)
+{
+	MDB_val k = { sizeof(first), &first }, v;
+	int rc;
+
+	*kind = DEDUP_NONE;
+	*sim = 0;
+	if (sig->words == 0)
+		return 0;
+	rc = mdb_get(txn, dbs->keys, &k, &v);
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	if (v.mv_size >= DEDUP_KEYS_EXACT && memcmp(v.mv_data, sig->exact,
+	    DEDUP_KEYS_EXACT) == 0) {
+		*kind = DEDUP_EXACT;
+		*sim = 1.0;
+		return 0;
+	}
+	if (!sig->near)
+		return 0;
+	if ((rc = dedup_confirm(txn, dbs, first, sig, sim)) != 0)
+		return rc;
+	if (*sim >= o->near_threshold)
+		*kind = DEDUP_NEAR;
+	return 0;
+}
+
+int
+dedup_find_other(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
+    const struct dedup_sig *sig, const struct dedup_opts *o,
+    struct dedup_match *m)
+{
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if (sig->words == 0)
+		return 0;
+	rc = dedup_find_exact(txn, dbs, sig, doc_id, m);
+	if (rc == 0 && m->kind == DEDUP_NONE && sig->near &&
+	    o->max_candidates > 0)
+		rc = dedup_find_near(txn, dbs, sig, o, doc_id, m);
+	return rc;
+}
+
+int
+dedup_replace(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
+    const struct dedup_sig *sig)
+{
+	MDB_val k = { sizeof(doc_id), &doc_id };
+	uint32_t keys[1 + DEDUP_BANDS];
+	int rc;
+
+	if (doc_id == DEDUP_FORMAT_ID)
+		return EINVAL;
+	rc = mdb_del(txn, dbs->keys, &k, NULL);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = mdb_del(txn, dbs->sigs, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (sig->words == 0)
+		return 0;
+	return dedup_index(txn, dbs, doc_id, sig, keys,
+	    dedup_sig_keys(sig, keys));
+}
+
+int
 dedup_check_insert(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
     const struct dedup_sig *sig, const struct dedup_opts *o,
     struct dedup_match *m)
@@ -1236,10 +1308,10 @@ dedup_check_insert(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
 	/* In a large table each key is a cache miss: ask for all at once. */
 	nkeys = dedup_sig_keys(sig, keys);
 	lsh_prefetch(&dbs->near, keys, nkeys);
-	rc = dedup_find_exact(txn, dbs, sig, m);
+	rc = dedup_find_exact(txn, dbs, sig, 0, m);
 	if (rc == 0 && m->kind == DEDUP_NONE && sig->near &&
 	    o->max_candidates > 0)
-		rc = dedup_find_near(txn, dbs, sig, o, m);
+		rc = dedup_find_near(txn, dbs, sig, o, 0, m);
 	if (rc == 0 && m->kind == DEDUP_NONE)
 		rc = dedup_index(txn, dbs, doc_id, sig, keys, nkeys);
 	return rc;

@@ -291,6 +291,27 @@ int dedup_check_insert(MDB_txn *txn, struct dedup_dbs *dbs,
  */
 int dedup_reindex(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
     const struct dedup_sig *sig);
+/*
+ * Re-cleaning (reclean.c).  dedup_verdict(): how a copy's new text stands
+ * to its first document's stored records: DEDUP_EXACT (the same exact
+ * hash), DEDUP_NEAR (estimated Jaccard >= near_threshold, in *sim), or
+ * DEDUP_NONE.  dedup_replace(): a first copy's text changed: its records
+ * are rewritten under sig, and its new keys indexed (the old keys stay in
+ * memory until the next start, but name it only as a candidate: the
+ * records decide).  A text with no word leaves the index.  Both return 0
+ * or an LMDB error (ENOMEM).
+ */
+int dedup_verdict(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t first,
+    const struct dedup_sig *sig, const struct dedup_opts *o,
+    enum dedup_kind *kind, double *sim);
+int dedup_replace(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
+    const struct dedup_sig *sig);
+/* Looks for a document other than doc_id that sig duplicates, as
+ * dedup_check_insert() does, indexing nothing.  0 or an LMDB error. */
+int dedup_find_other(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
+    const struct dedup_sig *sig, const struct dedup_opts *o,
+    struct dedup_match *m);
+
 /* Records that every stored first copy is indexed again, and clears
  * dbs->reindex.  Returns 0 or an LMDB error code. */
 int dedup_reindex_done(MDB_txn *txn, struct dedup_dbs *dbs);

@@ -140,6 +140,63 @@ doc_add_dup(struct docs *d, MDB_txn *txn, uint64_t first, uint64_t copy,
 }
 
 int
+doc_del_dup(struct docs *d, MDB_txn *txn, uint64_t first, uint64_t copy)
+{
+	unsigned char key[16];
+	int rc;
+
+	store_put_be64(key, first);
+	store_put_be64(key + 8, copy);
+	rc = mdb_del(txn, d->dups, &(MDB_val){ sizeof(key), key }, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+doc_update(struct docs *d, MDB_txn *txn, uint64_t id, const char *json,
+    size_t len, uint64_t flags)
+{
+	MDB_val k = { sizeof(id), &id }, v = { DOC_HEADER + len, NULL };
+	struct doc_disk h = { .version = DOC_RECORD_VERSION, .reserved = 0,
+	    .flags = (uint16_t)flags, .sum = 0 };
+	struct doc_rec r;
+	int rc = doc_read(d, txn, id, &r);
+
+	if (rc != 0)
+		return rc;
+	h.fetched_ms = r.fetched_ms;
+	if ((rc = mdb_put(txn, d->docs, &k, &v, MDB_RESERVE)) != 0)
+		return rc;
+	h.sum = store_sum(&h, sizeof(h), json, len);
+	memcpy(v.mv_data, &h, sizeof(h));
+	memcpy((char *)v.mv_data + DOC_HEADER, json, len);
+	return 0;
+}
+
+int
+doc_next(struct docs *d, MDB_txn *txn, uint64_t after, uint64_t *id,
+    uint64_t *fetched_ms)
+{
+	uint64_t from = after + 1;
+	MDB_val k = { sizeof(from), &from }, v;
+	MDB_cursor *cur;
+	int rc;
+
+	if (after == UINT64_MAX)
+		return MDB_NOTFOUND;
+	if ((rc = mdb_cursor_open(txn, d->docs, &cur)) != 0)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0) {
+		memcpy(id, k.mv_data, sizeof(*id));
+		*fetched_ms = 0;
+		if (v.mv_size >= sizeof(*fetched_ms))
+			memcpy(fetched_ms, v.mv_data, sizeof(*fetched_ms));
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int
 doc_walk_dups(struct docs *d, MDB_txn *txn, uint64_t first,
     int (*fn)(uint64_t copy, enum doc_dup_kind kind, double similarity,
     void *arg), void *arg)

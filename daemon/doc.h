@@ -83,6 +83,18 @@ int doc_get_raw(struct docs *d, MDB_txn *txn, uint64_t id, size_t max,
 int doc_get_text(struct docs *d, MDB_txn *txn, uint64_t id,
     const char **json, size_t *len, uint64_t *flags);
 
+/* Rewrites document id's JSON and flags, keeping its fetch time (and so
+ * its place in the time index) and its raw body.  0, MDB_NOTFOUND or an
+ * LMDB error. */
+int doc_update(struct docs *d, MDB_txn *txn, uint64_t id, const char *json,
+    size_t len, uint64_t flags);
+/* The first document id greater than after, and its fetch time: 0, or
+ * MDB_NOTFOUND past the last. */
+int doc_next(struct docs *d, MDB_txn *txn, uint64_t after, uint64_t *id,
+    uint64_t *fetched_ms);
+/* Forgets that copy duplicates first: 0 (also when it did not). */
+int doc_del_dup(struct docs *d, MDB_txn *txn, uint64_t first, uint64_t copy);
+
 /* Records that document copy duplicates document first. */
 int doc_add_dup(struct docs *d, MDB_txn *txn, uint64_t first, uint64_t copy,
     enum doc_dup_kind kind, double similarity);

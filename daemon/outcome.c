@@ -28,6 +28,7 @@
 #include "outcome.h"
 #include "page.h"
 #include "sched.h"
+#include "sitemem.h"
 #include "store.h"
 #include "url.h"
 #include "util.h"
@@ -649,6 +650,13 @@ outcome_apply_done(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	if (rc == 0)
 		rc = doc_put(o->docs, txn, c->job_id, json, strlen(json),
 		    p->fetched_ms, flags, p->raw, p->raw_len);
+	/* In the same transaction as the document: its lines count for the
+	 * site's later pages once this commits.  Not a copy's: the same
+	 * story at another URL (an edition, a print view) repeats the
+	 * story's lines, not the site's; counted, its paragraphs became
+	 * boilerplate by the fourth copy (test_dedup's near copies). */
+	if (rc == 0 && o->sitemem != NULL && (flags & DOC_DUPLICATE) == 0)
+		rc = sitemem_record(o->sitemem, &p->site_doc);
 	free(json);
 	if (rc == 0) {
 		o->queue->counts.fetched++;

@@ -36,6 +36,7 @@ struct metrics;
 struct page;
 struct page_opts;
 struct sched;
+struct sitemem;
 struct url_opts;
 struct warc;
 struct warc_capture;
@@ -86,6 +87,7 @@ struct outcomes {
 	struct metrics	*metrics;	/* or NULL */
 	struct warc	*warc;		/* NULL: capture off */
 	struct feeds	*feeds;		/* polls go there, not to docs */
+	struct sitemem	*sitemem;	/* records each stored page */
 	struct page	*busy;		/* pages at the workers */
 	/* What a crash interrupted.  Each worker keeps the id of the job it
 	 * is cleaning in its slot of a small file in the state directory,

@@ -44,6 +44,7 @@ page_free(struct page *p)
 		json_decref(p->doc);
 	free(p->raw);
 	feed_doc_free(p->feed);
+	sluice_extract_doc_free(&p->site_doc);
 	warc_capture_free(p->warc);
 	free(p->spare);		/* a completion with nothing to free inside */
 	free(p);
@@ -164,6 +165,22 @@ page_interrupted(void *arg)
 	    (p->item.stop != NULL && atomic_load(p->item.stop));
 }
 
+/* Moves the site memory's part of d (the site, the line fingerprints
+ * and dropped lines behind d->priv) into p->site_doc, for the loop to
+ * record once the document is stored; the text is not kept twice. */
+static void
+page_keep_site(struct page *p, struct sluice_extract_doc *d)
+{
+	if (d->site == NULL)
+		return;
+	p->site_doc.site = d->site;
+	p->site_doc.priv = d->priv;
+	p->site_doc.site_dropped = d->site_dropped;
+	p->site_doc.site_repeated = d->site_repeated;
+	d->site = NULL;
+	d->priv = NULL;
+}
+
 void
 page_run(struct work_item *it)
 {
@@ -189,6 +206,14 @@ page_run(struct work_item *it)
 	}
 	p->opts.budget.interrupt = page_interrupted;
 	p->opts.budget.interrupt_arg = p;
+	/* The site is the host fetched, never the page's own claim. */
+	if (p->opts.extract.site_memory != NULL) {
+		if (sitemem_site_of(r->final_url ? r->final_url : p->url,
+		    p->site, sizeof(p->site)))
+			p->opts.extract.site = p->site;
+		else
+			p->opts.extract.site_memory = NULL;
+	}
 	if (it->worker < p->nslots)
 		atomic_store(&p->slots[it->worker], p->job_id);
 	p->status = sluice_extract_page_budget(r->body.data ? r->body.data : "",
@@ -207,6 +232,7 @@ page_run(struct work_item *it)
 	}
 	if (p->opts.keep_raw)
 		page_compress(p);
+	page_keep_site(p, &d);
 out:
 	if (it->worker < p->nslots)
 		atomic_store(&p->slots[it->worker], 0);

@@ -19,6 +19,7 @@
 
 #include "dedup.h"
 #include "feed_doc.h"
+#include "sitemem.h"
 #include "sluice/extract.h"
 #include "work.h"
 
@@ -67,6 +68,10 @@ struct page {
 	struct sluice_extract_report report;	/* the budget's findings */
 	struct feed_doc		*feed;		/* a poll's document, or NULL */
 	int			 feed_err;	/* enum feed_error */
+	/* With the site memory: the site's part of the extraction (site,
+	 * fingerprints, dropped lines) for sitemem_record(); no text. */
+	struct sluice_extract_doc site_doc;
+	char			 site[SITEMEM_NAME_MAX + 1];
 	/* the completion that will carry the page back (outcome.c), owned
 	 * by the page until then */
 	struct completion	*spare;

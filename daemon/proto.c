@@ -76,6 +76,9 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
 	[CMD_FEED_RM] = { "feed_rm", { TAG, ID, { "url", ARG_STRING, 0, 0 } } },
 	[CMD_FEEDS] = { "feeds", { TAG } },
 	[CMD_FEED] = { "feed", { TAG, ID } },
+	[CMD_SITE] = { "site", { TAG, { "site", ARG_STRING, 0, 0 } } },
+	[CMD_RECLEAN] = { "reclean", { TAG, { "host", ARG_STRING, 0, 0 },
+	    { "since", ARG_TIME, 0, 0 }, { "all", ARG_BOOL, 0, 0 } } },
 };
 
 static const char *const err_codes[] = {

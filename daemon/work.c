@@ -107,7 +107,10 @@ work_drain(struct work *w)
 	for (; it != NULL; it = next) {
 		next = it->next;
 		w->backlog--;
-		w->done(it, w->arg);
+		if (it->done != NULL)
+			it->done(it, it->done_arg);
+		else
+			w->done(it, w->arg);
 	}
 }
 

@@ -26,6 +26,10 @@ struct work_item {
 	/* The worker running it, 0 to daemon.workers - 1 (set by the pool
 	 * before run). */
 	unsigned	 worker;
+	/* Called on the loop thread when done, instead of the pool's
+	 * callback (NULL: the pool's). */
+	void		(*done)(struct work_item *it, void *arg);
+	void		*done_arg;
 };
 
 typedef void (*work_done_fn)(struct work_item *it, void *arg);

@@ -244,6 +244,7 @@ doc_priv_free(void *priv)
 	strlist_free(m->authors, m->nauthors);
 	strlist_free(m->categories, m->ncategories);
 	strlist_free(m->tags, m->ntags);
+	strlist_free(m->site_dropped, m->nsite_dropped);
 	free(p);
 }
 

@@ -25,6 +25,8 @@
 #define RECENT		64	/* pages remembered per site (re-records) */
 #define REPEATED_SHARE	0.8	/* over this share repeated: flag, keep */
 #define MIN_CAP		64
+#define DROPPED_KEEP	32	/* dropped lines a doc shows (more) */
+#define DROPPED_MAX	255	/* bytes of each */
 
 struct sm_entry {
 	uint64_t	fp;
@@ -411,6 +413,42 @@ make_page(const struct line *ln, size_t n)
 	return p;
 }
 
+/* Copies the first DROPPED_KEEP dropped lines into more->site_dropped,
+ * each cut to DROPPED_MAX bytes on a character boundary: what an operator
+ * is shown of the boilerplate removed.  -1 out of memory. */
+static int
+site_keep_dropped(const struct line *ln, size_t n,
+    struct sluice_extract_more *more)
+{
+	size_t i, k = 0, len;
+	char **v;
+
+	v = calloc(DROPPED_KEEP, sizeof(*v));
+	if (v == NULL)
+		return -1;
+	for (i = 0; i < n && k < DROPPED_KEEP; i++) {
+		if (!ln[i].drop)
+			continue;
+		len = ln[i].len;
+		if (len > DROPPED_MAX) {
+			len = DROPPED_MAX;
+			while (len > 0 &&
+			    ((unsigned char)ln[i].t[len] & 0xC0) == 0x80)
+				len--;
+		}
+		if ((v[k] = strndup(ln[i].t, len)) == NULL) {
+			while (k > 0)
+				free(v[--k]);
+			free(v);
+			return -1;
+		}
+		k++;
+	}
+	more->site_dropped = v;
+	more->nsite_dropped = k;
+	return 0;
+}
+
 int
 site_apply(struct sluice_site_memory *m, const char *site, char **text,
     struct sluice_extract_doc *out)
@@ -522,6 +560,11 @@ site_apply(struct sluice_site_memory *m, const char *site, char **text,
 		o += ln[i].len;
 	}
 	nt[o] = '\0';
+	if (site_keep_dropped(ln, n, &doc_priv(out)->more) == -1) {
+		free(nt);
+		free(ln);
+		return -1;
+	}
 	free(*text);
 	*text = nt;
 	out->site_dropped = ndrop;
@@ -584,14 +627,47 @@ put64(struct wbuf *w, uint64_t v)
 	put32(w, (uint32_t)(v >> 32));
 }
 
+static void
+dump_one(struct wbuf *w, const struct sm_site *s)
+{
+	size_t k;
+	unsigned r;
+
+	put32(w, (uint32_t)strlen(s->name));
+	put(w, s->name, strlen(s->name));
+	put32(w, s->clock);
+	put32(w, s->nrecent);
+	for (r = 0; r < s->nrecent; r++)
+		put64(w, s->recent[(s->rpos + RECENT - s->nrecent + r) %
+		    RECENT]);
+	put32(w, (uint32_t)s->n);
+	for (k = 0; k < s->cap; k++) {
+		if (s->tab[k].fp == 0)
+			continue;
+		put64(w, s->tab[k].fp);
+		put32(w, s->tab[k].pages);
+		put32(w, s->tab[k].last);
+	}
+}
+
+static int
+dump_end(struct wbuf *w, void **buf, size_t *len)
+{
+	if (w->oom) {
+		free(w->p);
+		return -1;
+	}
+	*buf = w->p;
+	*len = w->len;
+	return 0;
+}
+
 int
 sluice_site_memory_dump(struct sluice_site_memory *m, void **buf,
     size_t *len)
 {
 	struct wbuf w = { NULL, 0, 0, false };
-	const struct sm_site *s;
-	size_t i, k;
-	unsigned r;
+	size_t i;
 
 	*buf = NULL;
 	*len = 0;
@@ -599,32 +675,54 @@ sluice_site_memory_dump(struct sluice_site_memory *m, void **buf,
 	put(&w, DUMP_MAGIC, 4);
 	put32(&w, DUMP_VERSION);
 	put32(&w, (uint32_t)m->nsites);
-	for (i = 0; i < m->nsites; i++) {
-		s = &m->sites[i];
-		put32(&w, (uint32_t)strlen(s->name));
-		put(&w, s->name, strlen(s->name));
-		put32(&w, s->clock);
-		put32(&w, s->nrecent);
-		for (r = 0; r < s->nrecent; r++)
-			put64(&w, s->recent[(s->rpos + RECENT - s->nrecent + r) %
-			    RECENT]);
-		put32(&w, (uint32_t)s->n);
-		for (k = 0; k < s->cap; k++) {
-			if (s->tab[k].fp == 0)
-				continue;
-			put64(&w, s->tab[k].fp);
-			put32(&w, s->tab[k].pages);
-			put32(&w, s->tab[k].last);
-		}
+	for (i = 0; i < m->nsites; i++)
+		dump_one(&w, &m->sites[i]);
+	pthread_rwlock_unlock(&m->lock);
+	return dump_end(&w, buf, len);
+}
+
+int
+sluice_site_memory_dump_site(struct sluice_site_memory *m, const char *site,
+    void **buf, size_t *len)
+{
+	struct wbuf w = { NULL, 0, 0, false };
+	const struct sm_site *s;
+
+	*buf = NULL;
+	*len = 0;
+	pthread_rwlock_rdlock(&m->lock);
+	s = site_find(m, site);
+	if (s != NULL) {
+		put(&w, DUMP_MAGIC, 4);
+		put32(&w, DUMP_VERSION);
+		put32(&w, 1);
+		dump_one(&w, s);
 	}
 	pthread_rwlock_unlock(&m->lock);
-	if (w.oom) {
-		free(w.p);
-		return -1;
+	if (s == NULL)
+		return 1;
+	return dump_end(&w, buf, len);
+}
+
+size_t
+sluice_site_memory_lines(struct sluice_site_memory *m, const char *site,
+    size_t *repeated)
+{
+	const struct sm_site *s;
+	size_t n = 0, rep = 0, k;
+
+	pthread_rwlock_rdlock(&m->lock);
+	s = site_find(m, site);
+	if (s != NULL) {
+		n = s->n;
+		for (k = 0; k < s->cap; k++)
+			rep += s->tab[k].fp != 0 &&
+			    s->tab[k].pages >= m->o.site_min_pages;
 	}
-	*buf = w.p;
-	*len = w.len;
-	return 0;
+	pthread_rwlock_unlock(&m->lock);
+	if (repeated != NULL)
+		*repeated = rep;
+	return n;
 }
 
 struct rbuf {

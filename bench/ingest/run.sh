@@ -22,6 +22,9 @@
 #	--warc-level N    warc.gzip_level of that run (default: the key's)
 #	--warc-no-raw     and store.keep_raw=false in it: the WARC files
 #	                  hold the bodies
+#	--site-memory     also run sluiced with extract.site_memory=false,
+#	                  right before or after the plain one (memory on, the
+#	                  default) in every round, for issue 16's cost
 #
 # sluiced's rate is compared with the extraction CPU limit (cores / the
 # cleaner's CPU per page, sluice-extract alone in the same rounds), and its
@@ -43,7 +46,7 @@ usage() { sed -n '4,24s/^#//p' "$0" >&2; exit 2; }
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 repeat=3 pages=5000 port=18431 limit=1800 keep=0 scrapy=1 per_host=64 warc=0
-level= raw=true
+level= raw=true sitemem=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r | --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
@@ -56,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--warc) warc=1; shift ;;
 	--warc-level) [ $# -ge 2 ] || usage; warc=1 level=$2; shift 2 ;;
 	--warc-no-raw) warc=1 raw=false; shift ;;
+	--site-memory) sitemem=1; shift ;;
 	-h | --help) usage ;;
 	-*) usage ;;
 	*) break ;;
@@ -165,6 +169,7 @@ start_daemon() {
 	[ "${2:-}" != warc ] || [ -z "$level" ] ||
 	    capture+=(--set warc.gzip_level="$level")
 	[ "${2:-}" != warc ] || capture+=(--set store.keep_raw="$raw")
+	[ "${2:-}" != nosm ] || capture+=(--set extract.site_memory=false)
 	"$build/sluiced" -f \
 	    --set daemon.state_dir="$dir/state" \
 	    --set daemon.socket="$sock" \
@@ -248,6 +253,7 @@ run_scrapy() {
 
 # --- 4. the extraction CPU limit: sluice-extract alone on the corpus -------
 run_sluiced_warc() { run_sluiced "$1" warc; }
+run_sluiced_nosm() { run_sluiced "$1" nosm; }
 
 run_extract() {
 	local r=$1 dir=$out/round$1 t0 t1 xdocs ok
@@ -277,6 +283,9 @@ for ((r = 1; r <= repeat; r++)); do
 	if [ "$warc" = 1 ]; then
 		both="sluiced sluiced_warc"
 		[ $((r % 2)) = 1 ] || both="sluiced_warc sluiced"
+	elif [ "$sitemem" = 1 ]; then
+		both="sluiced sluiced_nosm"
+		[ $((r % 2)) = 1 ] || both="sluiced_nosm sluiced"
 	fi
 	for m in extract curl $both extract \
 	    $([ "$scrapy" = 0 ] || echo scrapy); do
@@ -318,9 +327,10 @@ print(f"{'':34}{'pages/s':>9}{'wall s':>9}{'CPU s':>9}{'CPU ms/pg':>11}"
 names = {"curl": "curl --parallel-max 64 (ceiling)",
          "sluiced": "sluiced end to end",
          "sluiced_warc": "sluiced, WARC capture on",
+         "sluiced_nosm": "sluiced, site memory off",
          "scrapy": "Scrapy + readability-lxml"}
-for m in ("curl", "sluiced", "sluiced_warc", "scrapy"):
-    if m == "sluiced_warc" and m not in med:
+for m in ("curl", "sluiced", "sluiced_warc", "sluiced_nosm", "scrapy"):
+    if m in ("sluiced_warc", "sluiced_nosm") and m not in med:
         continue
     if m not in med:
         print(f"{names[m]:34}{'(not run)':>9}")
@@ -389,5 +399,17 @@ if "sluiced_warc" in med:
           f"{'met' if statistics.median(cost) <= 0.10 else 'NOT met'}")
     print(f"{'CPU per page, more':34}{statistics.median(cpu):8.1%}    "
           f"rounds: {', '.join(f'{c:.1%}' for c in cpu)}")
+
+if "sluiced_nosm" in med:
+    # Issue 16: what the site memory costs per page, round by round (the
+    # two runs of a round are neighbours in time).
+    on, off = rounds["sluiced"], rounds["sluiced_nosm"]
+    cpu = [a[3] / b[3] - 1 for a, b in zip(on, off)]
+    rate = [1 - a[0] / b[0] for a, b in zip(on, off)]
+    print(f"\nsite memory (issue 16): on (the default) against off")
+    print(f"{'CPU per page, more':34}{statistics.median(cpu):8.1%}    "
+          f"rounds: {', '.join(f'{c:.1%}' for c in cpu)}")
+    print(f"{'throughput cost':34}{statistics.median(rate):8.1%}    "
+          f"rounds: {', '.join(f'{c:.1%}' for c in rate)}")
 PY
 echo "logs and per-round files: $out"

@@ -156,6 +156,10 @@ struct sluice_extract_more {
 	size_t	 ncategories;
 	char	**tags;		/* article:tag, keywords, JSON-LD keywords */
 	size_t	 ntags;
+	/* With opts.site_memory: the lines dropped as the site's
+	 * boilerplate (doc.site_dropped of them, the first 32 here). */
+	char	**site_dropped;
+	size_t	 nsite_dropped;
 };
 
 /* d's further metadata, valid until sluice_extract_doc_free(d); never
@@ -260,6 +264,23 @@ sluice_site_memory_dump(struct sluice_site_memory *m, void **buf,
 SLUICE_EXTRACT_API int
 sluice_site_memory_restore(struct sluice_site_memory *m, const void *buf,
     size_t len);
+
+/*
+ * The dump of one site alone, in the format sluice_site_memory_dump()
+ * writes (sluice_site_memory_restore() reads it), so that a program can
+ * persist the sites a page changed without rewriting the others.
+ * Returns 0, 1 if m holds no such site (*buf NULL), or -1 out of memory.
+ */
+SLUICE_EXTRACT_API int
+sluice_site_memory_dump_site(struct sluice_site_memory *m, const char *site,
+    void **buf, size_t *len);
+
+/* How many lines the memory of site holds (0: none, or no such site);
+ * *repeated (may be NULL) gets how many of them were seen on
+ * site_min_pages or more pages, and so are dropped where they recur. */
+SLUICE_EXTRACT_API size_t
+sluice_site_memory_lines(struct sluice_site_memory *m, const char *site,
+    size_t *repeated);
 
 /*
  * The budget of one page: what keeps hostile pages (attribute bombs,

@@ -30,6 +30,7 @@ PUBLIC = {"sluice_extract_opts_default", "sluice_extract_page",
           "sluice_site_memory_new", "sluice_site_memory_free",
           "sluice_site_memory_record", "sluice_site_memory_dump",
           "sluice_site_memory_restore", "sluice_extract_budget_default",
+          "sluice_site_memory_dump_site", "sluice_site_memory_lines",
           "sluice_extract_page_budget"}
 ARTICLE_LINES = (
     "Salmon have returned to three northern rivers for the first time",

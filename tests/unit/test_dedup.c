@@ -638,6 +638,59 @@ test_index(void **state)
 	free(b);
 }
 
+/* Re-cleaning: a first copy's records follow its new text (its old
+ * text is no longer found, the new one is), and a copy is judged against
+ * its first's records as they are now. */
+static void
+test_replace_and_verdict(void **state)
+{
+	struct test_env e;
+	struct dedup_sig sa, sb, sv;
+	struct dedup_opts o;
+	struct dedup_match m;
+	struct variant v[8];
+	enum dedup_kind k;
+	char *a = read_data("article-a.txt");
+	char *b = read_data("article-b.txt");
+	double sim;
+	MDB_txn *txn;
+	size_t n;
+
+	(void)state;
+	dedup_opts_default(&o);
+	env_create(&e, 16 << 20);
+	assert_int_equal(check_text(&e, 1, a).kind, DEDUP_NONE);
+	sig_of(a, &sa);
+	sig_of(b, &sb);
+	make_variants(a, v, &n);
+	sig_of(v[0].text, &sv);
+	assert_int_equal(mdb_txn_begin(e.env, NULL, 0, &txn), 0);
+	assert_int_equal(dedup_verdict(txn, &e.dbs, 1, &sa, &o, &k, &sim), 0);
+	assert_int_equal(k, DEDUP_EXACT);
+	assert_int_equal(dedup_verdict(txn, &e.dbs, 1, &sv, &o, &k, &sim), 0);
+	assert_int_equal(k, DEDUP_NEAR);
+	assert_true(sim >= 0.8 && sim < 1.0);
+	assert_int_equal(dedup_verdict(txn, &e.dbs, 1, &sb, &o, &k, &sim), 0);
+	assert_int_equal(k, DEDUP_NONE);
+	/* Document 1 now says b. */
+	assert_int_equal(dedup_replace(txn, &e.dbs, 1, &sb), 0);
+	assert_int_equal(dedup_verdict(txn, &e.dbs, 1, &sb, &o, &k, &sim), 0);
+	assert_int_equal(k, DEDUP_EXACT);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	dedup_commit(&e.dbs);
+	m = check_text(&e, 2, b);
+	assert_int_equal(m.kind, DEDUP_EXACT);
+	assert_int_equal(m.doc_id, 1);
+	/* a is no one's text now: its stale keys name 1, its records not. */
+	m = check_text(&e, 3, a);
+	assert_int_equal(m.kind, DEDUP_NONE);
+	for (size_t i = 0; i < n; i++)
+		free(v[i].text);
+	env_destroy(&e);
+	free(a);
+	free(b);
+}
+
 static void
 test_index_short_and_empty(void **state)
 {
@@ -1159,6 +1212,7 @@ main(void)
 		cmocka_unit_test(test_jaccard),
 		cmocka_unit_test(test_estimate_accuracy),
 		cmocka_unit_test(test_index),
+		cmocka_unit_test(test_replace_and_verdict),
 		cmocka_unit_test(test_index_short_and_empty),
 		cmocka_unit_test(test_map_full),
 		cmocka_unit_test(test_bounded_candidates),

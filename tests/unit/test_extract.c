@@ -849,6 +849,58 @@ test_site_dump(void **state)
 	sluice_site_memory_free(b);
 }
 
+/* One site's dump restores that site alone, replacing it, and judges as
+ * the whole memory did; lines() counts it; the dropped lines are shown. */
+static void
+test_site_dump_site(void **state)
+{
+	struct sluice_site_memory *a = sluice_site_memory_new(NULL), *b;
+	const struct sluice_extract_more *more;
+	struct sluice_extract_doc d;
+	size_t rep = 99, lines, i;
+	void *buf;
+	size_t len;
+	int n;
+
+	(void)state;
+	assert_non_null(a);
+	for (n = 1; n <= 3; n++) {
+		assert_int_equal(run_site(a, n, &d), SLUICE_EXTRACT_OK);
+		assert_int_equal(sluice_site_memory_record(a, &d), 0);
+		sluice_extract_doc_free(&d);
+	}
+	assert_int_equal(sluice_site_memory_dump_site(a, "other.example",
+	    &buf, &len), 1);
+	assert_null(buf);
+	assert_int_equal(sluice_site_memory_lines(a, "other.example", &rep),
+	    0);
+	assert_int_equal(rep, 0);
+	lines = sluice_site_memory_lines(a, "gazette.example", &rep);
+	assert_true(lines > 0 && rep > 0 && rep <= lines);
+	assert_int_equal(sluice_site_memory_dump_site(a, "gazette.example",
+	    &buf, &len), 0);
+	b = sluice_site_memory_new(NULL);
+	assert_non_null(b);
+	/* Twice: the second replaces the first, counts do not add up. */
+	assert_int_equal(sluice_site_memory_restore(b, buf, len), 0);
+	assert_int_equal(sluice_site_memory_restore(b, buf, len), 0);
+	free(buf);
+	assert_int_equal(sluice_site_memory_lines(b, "gazette.example", &i),
+	    lines);
+	assert_int_equal(i, rep);
+	assert_int_equal(run_site(b, 4, &d), SLUICE_EXTRACT_OK);
+	assert_null(strstr(d.text, "Support the Harbour"));
+	more = sluice_extract_doc_more(&d);
+	assert_int_equal(more->nsite_dropped, d.site_dropped);
+	for (i = 0; i < more->nsite_dropped; i++)
+		if (strstr(more->site_dropped[i], "Support the Harbour"))
+			break;
+	assert_true(i < more->nsite_dropped);
+	sluice_extract_doc_free(&d);
+	sluice_site_memory_free(a);
+	sluice_site_memory_free(b);
+}
+
 /* A page made only of lines the site repeats is flagged, not emptied. */
 static void
 test_site_repeated(void **state)
@@ -1111,6 +1163,7 @@ main(void)
 		cmocka_unit_test(test_comments),
 		cmocka_unit_test(test_site_memory),
 		cmocka_unit_test(test_site_dump),
+		cmocka_unit_test(test_site_dump_site),
 		cmocka_unit_test(test_site_repeated),
 		cmocka_unit_test(test_site_bounds),
 		cmocka_unit_test(test_threads),
