@@ -538,11 +538,11 @@ out:
 /*
  * Forgets the entries of feed_id not listed for feeds.max_age plus
  * feeds.max_interval (they would be skipped as old, or the queue knows
- * their URLs), and counts the rest.
+ * their URLs), or all of them with all, and counts the rest.
  */
 static int
-feeds_seen_prune(struct feeds *f, MDB_txn *txn, uint64_t feed_id,
-    uint64_t now, uint64_t *kept)
+feeds_seen_sweep(struct feeds *f, MDB_txn *txn, uint64_t feed_id,
+    bool all, uint64_t now, uint64_t *kept)
 {
 	uint64_t keep = f->cfg->feed_max_age_ms + f->cfg->feed_max_interval_ms;
 	unsigned char key[8];
@@ -558,7 +558,8 @@ feeds_seen_prune(struct feeds *f, MDB_txn *txn, uint64_t feed_id,
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 16 || store_get_be64(k.mv_data) != feed_id)
 			break;
-		if (v.mv_size == 8 && store_get_be64(v.mv_data) + keep >= now) {
+		if (!all && v.mv_size == 8 &&
+		    store_get_be64(v.mv_data) + keep >= now) {
 			(*kept)++;
 			continue;
 		}
@@ -567,6 +568,13 @@ feeds_seen_prune(struct feeds *f, MDB_txn *txn, uint64_t feed_id,
 	}
 	mdb_cursor_close(cur);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int
+feeds_seen_prune(struct feeds *f, MDB_txn *txn, uint64_t feed_id,
+    uint64_t now, uint64_t *kept)
+{
+	return feeds_seen_sweep(f, txn, feed_id, false, now, kept);
 }
 
 /* Its polls are ordinary jobs again: a later submit of the URL is a page. */
@@ -604,23 +612,9 @@ feeds_jobs_drop(struct feeds *f, MDB_txn *txn, uint64_t feed_id)
 static int
 feeds_seen_drop(struct feeds *f, MDB_txn *txn, uint64_t feed_id)
 {
-	unsigned char key[8];
-	MDB_val k = { 8, key }, v;
-	MDB_cursor *cur;
-	int rc;
+	uint64_t kept;
 
-	store_put_be64(key, feed_id);
-	if ((rc = mdb_cursor_open(txn, f->seen, &cur)) != 0)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 16 || store_get_be64(k.mv_data) != feed_id)
-			break;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
+	return feeds_seen_sweep(f, txn, feed_id, true, 0, &kept);
 }
 
 /*
