@@ -209,6 +209,16 @@ metrics_head(FILE *f, const char *name, const char *type, const char *help)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The samples of a family with one label: name{label="names[i]"} v[i]. */
+static void
+metrics_labelled(FILE *f, const char *name, const char *label,
+    const char *const *names, const uint64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, names[i],
+		    (unsigned long long)v[i]);
+}
+
 static void
 metrics_hist_write(FILE *f, const char *name, const char *help,
     const struct metrics_hist *h)
@@ -281,6 +291,7 @@ metrics_feeds(FILE *f, const struct metrics_gauges *g)
 	static const char *const polls[] = { "changed", "not_modified",
 	    "error" };
 	static const char *const entries[] = { "new", "known", "old" };
+	static const char *const children[] = { "fetched", "unchanged" };
 
 	metrics_head(f, "sluice_feed_sources", "gauge",
 	    "Feeds, sitemaps and sites polled.");
@@ -289,27 +300,26 @@ metrics_feeds(FILE *f, const struct metrics_gauges *g)
 	metrics_head(f, "sluice_feed_polls_total", "counter",
 	    "Polls of feeds and sitemaps since start, child sitemaps "
 	    "included, by result.");
-	for (size_t i = 0; i < ARRAY_LEN(polls); i++)
-		fprintf(f, "sluice_feed_polls_total{result=\"%s\"} %llu\n",
-		    polls[i], (unsigned long long)g->feed_polls[i]);
+	metrics_labelled(f, "sluice_feed_polls_total", "result", polls,
+	    g->feed_polls, ARRAY_LEN(polls));
 	metrics_head(f, "sluice_feed_entries_total", "counter",
 	    "Entries read from feeds and sitemaps since start: new (queued), "
 	    "known (seen before), old (over feeds.max_age).");
-	for (size_t i = 0; i < ARRAY_LEN(entries); i++)
-		fprintf(f, "sluice_feed_entries_total{result=\"%s\"} %llu\n",
-		    entries[i], (unsigned long long)g->feed_entries[i]);
+	metrics_labelled(f, "sluice_feed_entries_total", "result", entries,
+	    g->feed_entries, ARRAY_LEN(entries));
 	metrics_head(f, "sluice_feed_child_sitemaps_total", "counter",
 	    "Child sitemaps of an index since start: fetched, or unchanged "
 	    "(same lastmod: not fetched again).");
-	fprintf(f, "sluice_feed_child_sitemaps_total{result=\"fetched\"} "
-	    "%llu\nsluice_feed_child_sitemaps_total{result=\"unchanged\"} "
-	    "%llu\n", (unsigned long long)g->feed_children[0],
-	    (unsigned long long)g->feed_children[1]);
+	metrics_labelled(f, "sluice_feed_child_sitemaps_total", "result",
+	    children, g->feed_children, ARRAY_LEN(children));
 }
 
 char *
 metrics_render(struct metrics *m, size_t *len)
 {
+	static const char *const budget_names[] = { "flattened",
+	    "truncated", "too_complex", "flattened_elements" };
+	static const char *const host_names[] = { "active", "backoff" };
 	struct metrics_gauges g;
 	char *text = NULL;
 	FILE *f = open_memstream(&text, len);
@@ -326,22 +336,19 @@ metrics_render(struct metrics *m, size_t *len)
 
 	metrics_head(f, "sluice_jobs", "gauge",
 	    "Jobs in the queue by state, as the status command reports them.");
-	for (size_t i = 0; i < g.njobs && i < ARRAY_LEN(g.jobs); i++)
-		fprintf(f, "sluice_jobs{state=\"%s\"} %llu\n", g.job_states[i],
-		    (unsigned long long)g.jobs[i]);
+	metrics_labelled(f, "sluice_jobs", "state", g.job_states, g.jobs,
+	    g.njobs < ARRAY_LEN(g.jobs) ? g.njobs : ARRAY_LEN(g.jobs));
 
 	metrics_head(f, "sluice_submitted_urls_total", "counter",
 	    "URLs submitted since start, by what became of them.");
-	for (int i = 0; i < METRICS_SUBMIT_N; i++)
-		fprintf(f, "sluice_submitted_urls_total{result=\"%s\"} %llu\n",
-		    submit_names[i], (unsigned long long)m->submitted[i]);
+	metrics_labelled(f, "sluice_submitted_urls_total", "result",
+	    submit_names, m->submitted, METRICS_SUBMIT_N);
 
 	metrics_head(f, "sluice_fetches_total", "counter",
 	    "HTTP transfers since start (robots.txt included) by result; "
 	    "result robots counts jobs robots.txt kept from any request.");
-	for (int i = 0; i < METRICS_FETCH_N; i++)
-		fprintf(f, "sluice_fetches_total{result=\"%s\"} %llu\n",
-		    fetch_names[i], (unsigned long long)m->fetches[i]);
+	metrics_labelled(f, "sluice_fetches_total", "result", fetch_names,
+	    m->fetches, METRICS_FETCH_N);
 
 	metrics_head(f, "sluice_fetched_bytes_total", "counter",
 	    "Body bytes received since start, after content decoding.");
@@ -350,9 +357,8 @@ metrics_render(struct metrics *m, size_t *len)
 
 	metrics_head(f, "sluice_documents_total", "counter",
 	    "Documents stored (kept across restarts), by duplicate kind.");
-	for (int i = 0; i < 4; i++)
-		fprintf(f, "sluice_documents_total{duplicate=\"%s\"} %llu\n",
-		    dup_names[i], (unsigned long long)g.documents[i]);
+	metrics_labelled(f, "sluice_documents_total", "duplicate", dup_names,
+	    g.documents, 4);
 
 	metrics_hist_write(f, "sluice_fetch_duration_seconds",
 	    "Time of one HTTP transfer, from start to its end.",
@@ -364,14 +370,9 @@ metrics_render(struct metrics *m, size_t *len)
 	    "(elements nested past extract.max_depth), truncated (at "
 	    "extract.max_elements), too_complex (stopped); and elements "
 	    "flattened.");
-	fprintf(f, "sluice_clean_budget_total{what=\"flattened\"} %llu\n",
-	    (unsigned long long)m->clean_flattened_pages);
-	fprintf(f, "sluice_clean_budget_total{what=\"truncated\"} %llu\n",
-	    (unsigned long long)m->clean_truncated);
-	fprintf(f, "sluice_clean_budget_total{what=\"too_complex\"} %llu\n",
-	    (unsigned long long)m->clean_too_complex);
-	fprintf(f, "sluice_clean_budget_total{what=\"flattened_elements\"} "
-	    "%llu\n", (unsigned long long)m->clean_flattened);
+	metrics_labelled(f, "sluice_clean_budget_total", "what", budget_names,
+	    (const uint64_t[]){ m->clean_flattened_pages, m->clean_truncated,
+	    m->clean_too_complex, m->clean_flattened }, 4);
 	metrics_hist_write(f, "sluice_commit_duration_seconds",
 	    "Time of one LMDB write transaction, its steps and commit.",
 	    &m->commit_duration);
@@ -379,10 +380,8 @@ metrics_render(struct metrics *m, size_t *len)
 	metrics_head(f, "sluice_hosts", "gauge",
 	    "Hosts with transfers in flight (active) or paused after errors "
 	    "(backoff).");
-	fprintf(f, "sluice_hosts{state=\"active\"} %llu\n"
-	    "sluice_hosts{state=\"backoff\"} %llu\n",
-	    (unsigned long long)g.hosts_active,
-	    (unsigned long long)g.hosts_backoff);
+	metrics_labelled(f, "sluice_hosts", "state", host_names,
+	    (const uint64_t[]){ g.hosts_active, g.hosts_backoff }, 2);
 
 	metrics_head(f, "sluice_store_used_bytes", "gauge",
 	    "Bytes of the LMDB map in use.");
