@@ -113,6 +113,21 @@ struct config {
 	/* [metrics] */
 	char		*metrics_listen;	/* ADDRESS:PORT or a socket
 						   path; "" = no endpoint */
+
+	/* [cluster]: all read at start (cluster.c) */
+	char		*cluster_nats;		/* URL list; "" = standalone */
+	char		*cluster_node;		/* "" = the host name */
+	uint32_t	 cluster_partitions;
+	uint32_t	 cluster_replicas;
+	uint64_t	 cluster_lease_ttl_ms;
+	uint64_t	 cluster_ack_wait_ms;
+	uint32_t	 cluster_window;	/* messages held, per node */
+	char		*cluster_creds;		/* NATS .creds file, or "" */
+	char		*cluster_user;
+	char		*cluster_password;
+	uint64_t	 cluster_docs_max_age_ms;
+	uint64_t	 cluster_docs_max_bytes;
+	uint64_t	 cluster_keys_max_bytes;
 };
 
 /* Flags of a config key. */
