@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "command.h"
 #include "config.h"
 #include "control.h"
@@ -151,7 +152,10 @@ cmd_submit(struct command *cmd, struct ctl_conn *c, json_t *req)
 	op->priority = prio ? (int32_t)json_integer_value(prio) : 0;
 	op->force = json_is_true(json_object_get(req, "force"));
 	op->not_before_ms = proto_req_time(req, "not_before");
-	ops_add(cmd->ops, op);
+	if (cmd->cluster != NULL)
+		cluster_forward(cmd->cluster, op);	/* answered later */
+	else
+		ops_add(cmd->ops, op);
 }
 
 static void
@@ -273,13 +277,33 @@ command_jobs_json(const struct queue_counts *q)
 	return jobs;
 }
 
+json_t *
+command_summary_json(struct command *cmd)
+{
+	const struct queue_counts *q = &cmd->queue->counts;
+
+	return json_pack("{s:o, s:o}", "jobs", command_jobs_json(q),
+	    "totals", command_totals_json(q));
+}
+
 static void
 cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
 	const struct queue_counts *q = &cmd->queue->counts;
-	json_t *jobs = command_jobs_json(q);
+	json_t *jobs, *r;
 
-	command_reply(c, req, json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, s:o, "
+	if (json_is_true(json_object_get(req, "cluster"))) {
+		if (cmd->cluster == NULL) {
+			command_reply_error(c, req, PROTO_UNSUPPORTED,
+			    "this node is not in a cluster (no cluster.nats)");
+			return;
+		}
+		command_reply(c, req, json_pack("{s:b, s:o}", "ok", 1,
+		    "cluster", cluster_totals(cmd->cluster)));
+		return;
+	}
+	jobs = command_jobs_json(q);
+	r = json_pack("{s:b, s:s, s:I, s:b, s:b, s:o, s:o, "
 	    "s:o, s:f, s:i, s:i, s:i, s:i, s:i, s:I, s:o, s:o, s:o, s:o}",
 	    "ok", 1, "version", SLUICE_VERSION, "uptime_s",
 	    (json_int_t)((mono_ms() - cmd->started_mono) / 1000), "paused",
@@ -294,7 +318,22 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	    (json_int_t)queue_unindexed(cmd->queue), "store",
 	    command_store_json(cmd), "feeds", feeds_counts_json(cmd->feeds),
 	    "site_memory", sitemem_status_json(cmd->sitemem), "reclean",
-	    reclean_status_json(cmd->reclean)));
+	    reclean_status_json(cmd->reclean));
+	if (r != NULL && cmd->cluster != NULL)
+		json_object_set_new(r, "cluster", cluster_status(cmd->cluster));
+	command_reply(c, req, r);
+}
+
+static void
+cmd_nodes(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	if (cmd->cluster == NULL) {
+		command_reply_error(c, req, PROTO_UNSUPPORTED,
+		    "this node is not in a cluster (no cluster.nats)");
+		return;
+	}
+	command_reply(c, req, json_pack("{s:b, s:o}", "ok", 1, "nodes",
+	    cluster_nodes(cmd->cluster)));
 }
 
 /* --- stats: status with the recent counters (sluicectl watch) ------ */
@@ -1029,12 +1068,22 @@ command_feed_op(struct command *cmd, struct ctl_conn *c, json_t *req,
 static void
 cmd_feed_add(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
+	if (cmd->cluster != NULL) {
+		command_reply_error(c, req, PROTO_UNSUPPORTED, "feeds are not "
+		    "polled in cluster mode in this version (docs/cluster.md)");
+		return;
+	}
 	command_feed_op(cmd, c, req, OP_FEED_ADD, "feed");
 }
 
 static void
 cmd_site_add(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
+	if (cmd->cluster != NULL) {
+		command_reply_error(c, req, PROTO_UNSUPPORTED, "sites are not "
+		    "polled in cluster mode in this version (docs/cluster.md)");
+		return;
+	}
 	command_feed_op(cmd, c, req, OP_FEED_ADD, "site");
 }
 
@@ -1157,6 +1206,7 @@ cmd_reclean(struct command *cmd, struct ctl_conn *c, json_t *req)
 static const command_fn handlers[CMD_COUNT] = {
 	[CMD_SUBMIT] = cmd_submit,
 	[CMD_STATUS] = cmd_status,
+	[CMD_NODES] = cmd_nodes,
 	[CMD_JOB] = cmd_job,
 	[CMD_JOBS] = cmd_jobs,
 	[CMD_DOC] = cmd_doc,

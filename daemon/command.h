@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+struct cluster;
 struct config;
 struct control;
 struct ctl_conn;
@@ -67,6 +68,7 @@ struct command {
 	const struct url_opts *url_opts;
 	struct sitemem	*sitemem;	/* site: the memory of one site */
 	struct reclean	*reclean;	/* reclean: the background pass */
+	struct cluster	*cluster;	/* cluster mode, or NULL */
 	struct command_calls calls;
 	uint64_t	 started_mono;
 	bool		 paused;	/* pause, drain: start no transfer */
@@ -84,6 +86,9 @@ void command_answer(struct command *cmd, struct op *list);
 void command_check_waiters(struct command *cmd);
 /* Earliest waiter deadline in ms from mono, or -1. */
 int64_t command_waiter_due(const struct command *cmd, uint64_t mono);
+/* The jobs' and totals' counts, as status gives them: what this node's
+ * cluster heartbeat carries. */
+json_t *command_summary_json(struct command *cmd);
 /* At shutdown: answers every waiter shutting_down and frees it. */
 void command_shutdown(struct command *cmd);
 

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "control.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "fetch.h"
 #include "guard.h"
@@ -79,6 +80,8 @@ daemon_on_cron(evutil_socket_t fd, short what, void *arg)
 	if (d->store.full && ++d->cron_ticks % 10 == 0 &&
 	    store_may_retry(&d->store))
 		d->store.full = false;
+	if (d->cluster != NULL)
+		cluster_cron(d->cluster, command_summary_json(&d->command));
 	if (d->command.stopping && (d->sched.inflight == 0 ||
 	    mono_ms() >= d->stop_deadline))
 		d->done = true;
@@ -535,6 +538,23 @@ daemon_step_warc(void *arg, MDB_txn *txn, uint64_t now)
 	return warc_apply(d->warc, txn, now);
 }
 
+/* Turn step: the cluster's frontier messages become jobs (cluster mode). */
+static int
+daemon_step_cluster(void *arg, MDB_txn *txn, uint64_t now)
+{
+	struct daemon *d = arg;
+
+	return cluster_apply(d->cluster, txn, now);
+}
+
+static void
+daemon_step_cluster_abort(void *arg)
+{
+	struct daemon *d = arg;
+
+	cluster_abort(d->cluster);
+}
+
 static void
 daemon_step_warc_abort(void *arg)
 {
@@ -563,6 +583,8 @@ daemon_steps(struct daemon *d)
 		    &d->leases },
 		{ "feeds", feeds_step, feeds_abort, &d->feeds },
 		{ "ops", ops_apply, ops_abort, &d->ops },
+		{ "cluster", daemon_step_cluster, daemon_step_cluster_abort,
+		    d },
 		{ "index", daemon_step_index, NULL, d },
 		{ "outcomes", outcome_apply, outcome_abort, &d->outcomes },
 		{ "sites", sitemem_apply, sitemem_abort, &d->sitemem },
@@ -638,7 +660,7 @@ daemon_need(struct daemon *d, uint64_t now)
 	    mono >= d->turn.last_commit_mono + PLAN_SPACING_MS)
 		return TURN_NOW;
 	if (outcome_pending(&d->outcomes) || plan ||
-	    reclean_pending(&d->reclean) ||
+	    reclean_pending(&d->reclean) || cluster_pending(d->cluster) ||
 	    (d->next_due_ms != 0 && now >= d->next_due_ms) ||
 	    daemon_feed_due(d, now) == 0)
 		return TURN_GATHER;
@@ -777,6 +799,7 @@ daemon_pass(struct daemon *d)
 		reclean_commit(&d->reclean);
 		sched_commit(&d->sched, now);
 		outcome_finish(&d->outcomes);
+		cluster_commit(d->cluster);
 		if (clients)
 			d->last_client_mono = mono_ms();
 		command_answer(&d->command, ops_take(&d->ops));
@@ -785,6 +808,7 @@ daemon_pass(struct daemon *d)
 		    d->leases.started == 0;
 	} else if (r == TURN_FAILED)
 		daemon_refuse_ops(d);
+	command_answer(&d->command, cluster_take_answers(d->cluster));
 	command_check_waiters(&d->command);
 	reclean_feed(&d->reclean);
 	daemon_arm_wake(d, now_ms());
@@ -877,6 +901,16 @@ daemon_start(struct daemon *d, int listen_fd)
 		fatalx("%s", err);
 	d->outcomes.warc = d->leases.warc = d->warc;
 	d->page_opts.warc = d->warc;
+	if (d->cfg.cluster_nats[0] != '\0') {
+		if (cluster_open(&d->cluster, d->base, &d->cfg, &d->queue,
+		    &d->sched, &d->url_opts, err, sizeof(err)) == -1)
+			fatalx("%s", err);
+		d->queue.on_finished = cluster_job_finished;
+		d->queue.on_finished_arg = d->cluster;
+		d->sched.allow = cluster_allows;
+		d->sched.allow_arg = d->cluster;
+		d->command.cluster = d->cluster;
+	}
 	d->fetch = fetch_new(d->base, &d->cfg, lease_fetched, &d->leases, err,
 	    sizeof(err));
 	if (d->fetch == NULL)
@@ -925,6 +959,7 @@ daemon_free(struct daemon *d)
 	    d->sig_int, d->sig_hup };
 
 	control_free(d->control);
+	cluster_close(d->cluster);
 	metrics_http_free(d->metrics_http);
 	free(d->metrics_listen);
 	for (size_t i = 0; i < ARRAY_LEN(evs); i++)
@@ -994,6 +1029,8 @@ daemon_shutdown(struct daemon *d)
 	lease_free_pending(&d->leases);
 	ops_fail(&d->ops, PROTO_SHUTTING_DOWN, "sluiced is stopping");
 	command_answer(&d->command, ops_take(&d->ops));
+	cluster_fail_forwards(d->cluster);
+	command_answer(&d->command, cluster_take_answers(d->cluster));
 	command_shutdown(&d->command);
 }
 

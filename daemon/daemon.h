@@ -43,6 +43,7 @@
 #include "turn.h"
 #include "url.h"
 
+struct cluster;
 struct event;
 struct event_base;
 struct fetch;
@@ -52,7 +53,7 @@ struct metrics_http;
 struct warc;
 
 /* The steps of each turn's transaction (daemon.c). */
-#define DAEMON_NSTEPS	13
+#define DAEMON_NSTEPS	14
 
 struct daemon {
 	struct config	 cfg;
@@ -90,6 +91,7 @@ struct daemon {
 	struct metrics	 metrics;
 	struct metrics_http *metrics_http;	/* metrics.listen, or NULL */
 	struct warc	*warc;		/* warc.dir's writer, or NULL */
+	struct cluster	*cluster;	/* cluster.nats's node, or NULL */
 	char		*metrics_listen;	/* where it listens */
 	uint64_t	 last_client_mono;	/* last commit with ops */
 	uint64_t	 indexed_mono;		/* last turn that indexed */

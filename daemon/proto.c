@@ -42,7 +42,7 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
 	    { "url", ARG_STRING, 0, 0 },
 	    { "priority", ARG_INT, PROTO_PRIORITY_MIN, PROTO_PRIORITY_MAX },
 	    { "force", ARG_BOOL, 0, 0 }, { "not_before", ARG_TIME, 0, 0 } } },
-	[CMD_STATUS] = { "status", { TAG } },
+	[CMD_STATUS] = { "status", { TAG, { "cluster", ARG_BOOL, 0, 0 } } },
 	[CMD_JOB] = { "job", { TAG, ID } },
 	[CMD_JOBS] = { "jobs", { TAG, { "state", ARG_STATE, 0, 0 },
 	    { "limit", ARG_UINT, 1, PROTO_JOBS_LIMIT_MAX },
@@ -79,6 +79,7 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
 	[CMD_SITE] = { "site", { TAG, { "site", ARG_STRING, 0, 0 } } },
 	[CMD_RECLEAN] = { "reclean", { TAG, { "host", ARG_STRING, 0, 0 },
 	    { "since", ARG_TIME, 0, 0 }, { "all", ARG_BOOL, 0, 0 } } },
+	[CMD_NODES] = { "nodes", { TAG } },
 };
 
 static const char *const err_codes[] = {
@@ -95,6 +96,8 @@ static const char *const err_codes[] = {
 	[PROTO_SHUTTING_DOWN] = "shutting_down",
 	[PROTO_TIMEOUT] = "timeout",
 	[PROTO_INTERNAL] = "internal",
+	[PROTO_CLUSTER_UNAVAILABLE] = "cluster_unavailable",
+	[PROTO_UNSUPPORTED] = "unsupported",
 };
 
 const char *

@@ -777,9 +777,11 @@ queue_job_move(struct queue *q, MDB_txn *txn, struct job *j, enum job_state to,
 	q->counts.state[to]++;
 	j->state = to;
 	j->updated_ms = now;
-	if (to == JOB_DONE || to == JOB_FAILED || to == JOB_CANCELLED)
+	if (to == JOB_DONE || to == JOB_FAILED || to == JOB_CANCELLED) {
 		j->finished_ms = now;
-	else
+		if (q->on_finished != NULL)
+			q->on_finished(j->id, q->on_finished_arg);
+	} else
 		j->finished_ms = 0;
 	rc = queue_job_put(q, txn, j, 0);
 	if (rc == 0)

@@ -111,6 +111,10 @@ struct queue {
 					   twice): the daemon logs it */
 	queue_ready_fn	 on_ready;	/* a job became ready to lease */
 	void		*on_ready_arg;
+	/* A job ended (done, failed, cancelled) in the open transaction:
+	 * cluster mode acknowledges its message after the commit. */
+	void		(*on_finished)(uint64_t id, void *arg);
+	void		*on_finished_arg;
 	/* policy, from the config */
 	uint64_t	 backlog;	/* unindexed jobs allowed; 0 = none */
 	uint32_t	 max_attempts;

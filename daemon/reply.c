@@ -26,7 +26,7 @@ void
 submit_reply_reset(struct submit_reply *r)
 {
 	buf_reset(&r->results);
-	r->queued = r->duplicates = r->rejected = 0;
+	r->queued = r->duplicates = r->rejected = r->forwarded = 0;
 }
 
 void
@@ -124,12 +124,33 @@ submit_reply_add(struct submit_reply *r, const char *given, const char *url,
 }
 
 int
+submit_reply_add_forwarded(struct submit_reply *r, const char *url,
+    uint32_t part)
+{
+	size_t mark = r->results.len;
+
+	if ((mark > 0 && buf_append(&r->results, ",", 1) == -1) ||
+	    buf_append(&r->results, "{\"url\":", 7) == -1 ||
+	    put_string(&r->results, url) == -1 ||
+	    buf_appendf(&r->results, ",\"status\":\"forwarded\","
+	    "\"partition\":%" PRIu32 "}", part) == -1) {
+		r->results.len = mark;
+		return -1;
+	}
+	r->forwarded++;
+	return 0;
+}
+
+int
 submit_reply_write(const struct submit_reply *r, json_t *tag,
     struct buf *out)
 {
 	if (buf_appendf(out, "{\"ok\":true,\"queued\":%" PRIu64
 	    ",\"duplicates\":%" PRIu64 ",\"rejected\":%" PRIu64 ",", r->queued,
 	    r->duplicates, r->rejected) == -1)
+		return -1;
+	if (r->forwarded > 0 && buf_appendf(out, "\"forwarded\":%" PRIu64 ",",
+	    r->forwarded) == -1)
 		return -1;
 	if (tag != NULL && (buf_append(out, "\"tag\":", 6) == -1 ||
 	    proto_write(out, tag) == -1 || buf_append(out, ",", 1) == -1))

@@ -27,6 +27,7 @@ struct submit_reply {
 	uint64_t	 queued;
 	uint64_t	 duplicates;
 	uint64_t	 rejected;
+	uint64_t	 forwarded;	/* cluster mode: sent to the frontier */
 };
 
 void submit_reply_init(struct submit_reply *r);
@@ -39,6 +40,10 @@ void submit_reply_free(struct submit_reply *r);
 int submit_reply_add(struct submit_reply *r, const char *given,
     const char *url, enum url_status status,
     const struct submit_result *res);
+/* Adds one URL published to the cluster's frontier, in partition part.
+ * Returns 0, or -1 when memory is short. */
+int submit_reply_add_forwarded(struct submit_reply *r, const char *url,
+    uint32_t part);
 /* Appends the whole reply object to out, with tag (the request's, may be
  * NULL) echoed.  Returns 0, or -1 if out refuses it. */
 int submit_reply_write(const struct submit_reply *r, json_t *tag,

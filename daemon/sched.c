@@ -167,6 +167,8 @@ host_can_start(const struct sched *s, const struct sched_host *h,
 {
 	if (!h->ready || h->inflight + h->planned >= s->max_per_host)
 		return false;
+	if (s->allow != NULL && !s->allow(h->key, s->allow_arg))
+		return false;
 	if (h->planned > 0 && (h->delay_ms || s->host_delay_ms))
 		return false;	/* one start per delay window */
 	return now >= h->next_start_ms && now >= h->backoff_until_ms;
@@ -375,7 +377,9 @@ sched_next_wakeup(const struct sched *s, uint64_t now)
 			int64_t d;
 
 			if (!h->ready || h->inflight >= s->max_per_host ||
-			    h->robots_state == SCHED_ROBOTS_FETCHING)
+			    h->robots_state == SCHED_ROBOTS_FETCHING ||
+			    (s->allow != NULL && !s->allow(h->key,
+			    s->allow_arg)))
 				continue;
 			d = t > now ? (int64_t)(t - now) : 0;
 			if (best < 0 || d < best)

@@ -67,6 +67,9 @@ struct sched {
 	uint32_t	 max_per_host;
 	uint64_t	 host_delay_ms;
 	bool		 respect_robots;
+	/* Cluster mode: only hosts this returns true for may start. */
+	bool		(*allow)(uint64_t host, void *arg);
+	void		*allow_arg;
 };
 
 int sched_init(struct sched *s)

@@ -1,0 +1,1496 @@
+/*
+ * cluster.c - cluster mode on NATS JetStream (see cluster.h and
+ * docs/cluster.md): the connection, the streams, the partition leases,
+ * the frontier's messages from the submit to their acknowledgement.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <nats/nats.h>
+#include <xxhash.h>
+
+#include "cluster.h"
+#include "config.h"
+#include "log.h"
+#include "op.h"
+#include "proto.h"
+#include "queue.h"
+#include "reply.h"
+#include "sched.h"
+#include "url.h"
+#include "util.h"
+
+#define CL_VERSION	"sluice cluster v1"
+#define CL_FETCH	"SLUICE_FETCH"
+#define CL_BUCKET	"sluice_cluster"
+#define CL_MAX_ACK_PENDING 10000	/* per partition consumer */
+#define CL_PULL_BATCH	128		/* messages per pull request */
+#define CL_IDLE_MS	50		/* pull pause when nothing came */
+#define CL_PUB_WAIT_MS	10000		/* a publish not stored by then
+					   fails the submit */
+#define CL_CONNECT_MS	3000		/* first connection attempt */
+#define CL_NODE_MAX	64
+#define CL_NODES_MAX	1024		/* heartbeats read per tick */
+
+/* A partition as this node sees it.  The thread takes, renews and gives
+ * leases up; the loop reads the state on every scheduling decision. */
+enum cl_own {
+	OWN_NONE = 0,
+	OWN_OWNED,		/* fetching its hosts */
+	OWN_DRAINING,		/* over our share: no new transfer */
+	OWN_RELEASABLE,		/* drained and its messages naked */
+};
+
+enum cl_ev_kind {
+	EV_MSG,			/* a frontier message */
+	EV_PUBACK,		/* a forwarded URL stored (or not) */
+	EV_LOST,		/* a partition's lease was lost */
+};
+
+struct cl_ev {
+	enum cl_ev_kind	 kind;
+	natsMsg		*msg;
+	uint32_t	 part;
+	uint64_t	 seq;
+	bool		 ok;
+	char		 err[128];
+	struct cl_ev	*next;
+};
+
+/* A frontier message between the inbox and its acknowledgement. */
+struct cl_msg {
+	natsMsg		*msg;
+	uint32_t	 part;
+	uint64_t	 job;		/* its job, once applied */
+	enum { CM_WAIT, CM_HOLD, CM_ACK, CM_TERM } verdict;
+};
+
+/* The messages of one job, held until its outcome is committed. */
+struct cl_held {
+	uint64_t	 job;
+	uint32_t	 part;
+	natsMsg		*msgs[4];	/* the same URL submitted again */
+	uint32_t	 n;
+	struct cl_held	*next;
+};
+
+/* A submit being forwarded: its URLs' publications, seq first..first+n. */
+struct cl_fwd {
+	struct op	*op;
+	uint64_t	 first, n;
+	uint64_t	 acked, failed;
+	char		 err[128];
+	struct cl_fwd	*next;
+};
+
+struct cl_node {
+	json_t		*hb;		/* its last heartbeat */
+	uint64_t	 seen_ms;
+};
+
+struct cluster {
+	const struct config *cfg;
+	struct queue	*queue;
+	struct sched	*sched;
+	const struct url_opts *uo;
+	char		 node[CL_NODE_MAX + 1];
+	uint32_t	 parts;
+	uint64_t	 boot;
+
+	natsOptions	*opts;
+	natsConnection	*nc;
+	jsCtx		*js;
+	kvStore		*kv;
+	_Atomic bool	 connected;
+	_Atomic bool	 ready;		/* streams checked */
+	char		 fatal[256];	/* set once: the streams are refused */
+
+	/* the thread */
+	pthread_t	 thread;
+	bool		 started;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	bool		 stop;
+	struct cl_ev	*inbox, **inbox_tail;
+	struct event	*inbox_ev;
+	_Atomic uint8_t	*own;		/* [parts] enum cl_own */
+	uint64_t	*rev;		/* [parts] lease revisions (thread) */
+	uint64_t	*renewed;	/* [parts] last renewal, mono ms */
+	natsSubscription **subs;	/* [parts], bound once, kept */
+	_Atomic uint64_t held_total;	/* messages in flight to the loop or
+					   held by it */
+	_Atomic uint64_t lag;		/* pending in the owned consumers */
+	uint32_t	 pull_next;
+	/* under mu: what the heartbeat says, and the others' heartbeats */
+	char		*status_json;
+	json_t		*nodes;		/* object: name -> struct cl_node */
+
+	/* the loop's */
+	struct cl_msg	*intake;
+	size_t		 nintake, capintake;
+	uint64_t	*finished;
+	size_t		 nfinished, capfinished;
+	struct cl_held	**held;
+	size_t		 nbuckets;
+	uint64_t	 nheld;		/* jobs with messages held */
+	uint32_t	*busy;		/* [parts] transfers in flight */
+	uint64_t	 last_wpi;	/* mono ms of the last "in progress" */
+	uint64_t	 pub_seq;
+	struct cl_fwd	*fwds;
+	struct op	*answers, **answers_tail;
+};
+
+/* --- small helpers --------------------------------------------------- */
+
+static void
+cl_errf(char *err, size_t errlen, const char *what, natsStatus s,
+    jsErrCode jerr)
+{
+	const char *last = nats_GetLastError(NULL);
+
+	if (jerr != 0)
+		snprintf(err, errlen, "%s: %s (JetStream error %d)", what,
+		    last ? last : natsStatus_GetText(s), (int)jerr);
+	else
+		snprintf(err, errlen, "%s: %s", what,
+		    last ? last : natsStatus_GetText(s));
+}
+
+static uint32_t
+cl_part(const struct cluster *c, uint64_t host)
+{
+	return (uint32_t)(host % c->parts);
+}
+
+static void
+cl_post(struct cluster *c, struct cl_ev *ev)
+{
+	pthread_mutex_lock(&c->mu);
+	ev->next = NULL;
+	*c->inbox_tail = ev;
+	c->inbox_tail = &ev->next;
+	pthread_mutex_unlock(&c->mu);
+	event_active(c->inbox_ev, EV_READ, 0);
+}
+
+static void
+cl_sleep(struct cluster *c, uint64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mu);
+	if (!c->stop)
+		(void)pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static bool
+cl_stopping(struct cluster *c)
+{
+	bool stop;
+
+	pthread_mutex_lock(&c->mu);
+	stop = c->stop;
+	pthread_mutex_unlock(&c->mu);
+	return stop;
+}
+
+/* --- connection ------------------------------------------------------ */
+
+static void
+cl_on_disconnected(natsConnection *nc, void *arg)
+{
+	struct cluster *c = arg;
+
+	(void)nc;
+	if (atomic_exchange(&c->connected, false))
+		log_warnx("cluster: lost NATS; fetching nothing new until it "
+		    "is back");
+}
+
+static void
+cl_on_connected(natsConnection *nc, void *arg)
+{
+	struct cluster *c = arg;
+	char url[256] = "";
+
+	(void)natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+	if (!atomic_exchange(&c->connected, true))
+		log_notice("cluster: connected to %s", url);
+}
+
+/* jsPubAckHandler: a forwarded URL was stored, or not.  cnats thread. */
+static void
+cl_on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+    void *arg)
+{
+	struct cluster *c = arg;
+	struct cl_ev *ev = calloc(1, sizeof(*ev));
+	const char *id = NULL, *dash;
+
+	(void)js;
+	if (ev == NULL)
+		return;		/* the submit times out instead */
+	ev->kind = EV_PUBACK;
+	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK &&
+	    id != NULL && (dash = strrchr(id, '-')) != NULL)
+		ev->seq = strtoull(dash + 1, NULL, 10);
+	ev->ok = pa != NULL && pae == NULL;
+	if (!ev->ok)
+		snprintf(ev->err, sizeof(ev->err), "%s", pae != NULL &&
+		    pae->ErrText != NULL ? pae->ErrText : "not stored");
+	cl_post(c, ev);
+}
+
+static int
+cl_options(struct cluster *c, char *err, size_t errlen)
+{
+	const struct config *cfg = c->cfg;
+	char *list = strdup(cfg->cluster_nats), *save = NULL, *tok;
+	const char *urls[64];
+	int n = 0;
+	bool tls = false;
+	natsStatus s;
+
+	if (list == NULL)
+		return -1;
+	for (tok = strtok_r(list, ", ", &save); tok != NULL && n < 64;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		urls[n++] = tok;
+		if (strncmp(tok, "tls://", 6) == 0)
+			tls = true;
+	}
+	if (n == 0) {
+		free(list);
+		snprintf(err, errlen, "cluster.nats names no server");
+		return -1;
+	}
+	s = natsOptions_Create(&c->opts);
+	if (s == NATS_OK)
+		s = natsOptions_SetServers(c->opts, urls, n);
+	free(list);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(c->opts, c->node);
+	if (s == NATS_OK && tls)
+		s = natsOptions_SetSecure(c->opts, true);
+	if (s == NATS_OK && cfg->cluster_creds[0] != '\0')
+		s = natsOptions_SetUserCredentialsFromFiles(c->opts,
+		    cfg->cluster_creds, NULL);
+	if (s == NATS_OK && cfg->cluster_user[0] != '\0')
+		s = natsOptions_SetUserInfo(c->opts, cfg->cluster_user,
+		    cfg->cluster_password);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(c->opts, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(c->opts, 500);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(c->opts, CL_CONNECT_MS);
+	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(c->opts, cl_on_disconnected,
+		    c);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(c->opts, cl_on_connected, c);
+	if (s == NATS_OK)
+		s = natsOptions_SetRetryOnFailedConnect(c->opts, true,
+		    cl_on_connected, c);
+	if (s != NATS_OK) {
+		cl_errf(err, errlen, "cluster: NATS options", s, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- the streams ----------------------------------------------------- */
+
+/* The stream `name` as this version makes it, or refused with err if one
+ * of that name was made otherwise. */
+static int
+cl_stream(struct cluster *c, jsStreamConfig *sc, char *err, size_t errlen)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	s = js_GetStreamInfo(&si, c->js, sc->Name, NULL, &jerr);
+	if (s == NATS_OK) {
+		const char *d = si->Config->Description;
+		int bad = d == NULL || strcmp(d, sc->Description) != 0 ||
+		    si->Config->Retention != sc->Retention;
+
+		if (bad)
+			snprintf(err, errlen, "cluster: stream %s was made by "
+			    "another version or layout (its description is "
+			    "\"%s\", this node expects \"%s\"); refusing to "
+			    "use it", sc->Name, d ? d : "", sc->Description);
+		jsStreamInfo_Destroy(si);
+		return bad ? -1 : 0;
+	}
+	if (s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr) {
+		cl_errf(err, errlen, sc->Name, s, jerr);
+		return -2;
+	}
+	jerr = 0;
+	s = js_AddStream(&si, c->js, sc, NULL, &jerr);
+	if (s != NATS_OK) {
+		cl_errf(err, errlen, sc->Name, s, jerr);
+		return -2;
+	}
+	jsStreamInfo_Destroy(si);
+	log_notice("cluster: made stream %s (%lld replicas)", sc->Name,
+	    (long long)sc->Replicas);
+	return 0;
+}
+
+static int
+cl_consumer(struct cluster *c, uint32_t p, char *err, size_t errlen)
+{
+	char name[16], filter[64];
+	jsConsumerInfo *ci = NULL;
+	jsConsumerConfig cc;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	snprintf(name, sizeof(name), "p%" PRIu32, p);
+	snprintf(filter, sizeof(filter), "sluice.fetch.p%" PRIu32 ".>", p);
+	s = js_GetConsumerInfo(&ci, c->js, CL_FETCH, name, NULL, &jerr);
+	if (s == NATS_OK) {
+		int bad = ci->Config->FilterSubject == NULL ||
+		    strcmp(ci->Config->FilterSubject, filter) != 0;
+
+		if (bad)
+			snprintf(err, errlen, "cluster: consumer %s of %s "
+			    "filters %s, not %s; refusing to use it", name,
+			    CL_FETCH, ci->Config->FilterSubject ?
+			    ci->Config->FilterSubject : "nothing", filter);
+		jsConsumerInfo_Destroy(ci);
+		return bad ? -1 : 0;
+	}
+	jsConsumerConfig_Init(&cc);
+	cc.Durable = name;
+	cc.Description = CL_VERSION;
+	cc.FilterSubject = filter;
+	cc.AckPolicy = js_AckExplicit;
+	cc.AckWait = (int64_t)c->cfg->cluster_ack_wait_ms * 1000000;
+	cc.MaxAckPending = CL_MAX_ACK_PENDING;
+	cc.DeliverPolicy = js_DeliverAll;
+	jerr = 0;
+	s = js_AddConsumer(&ci, c->js, CL_FETCH, &cc, NULL, &jerr);
+	if (s != NATS_OK) {
+		cl_errf(err, errlen, name, s, jerr);
+		return -2;
+	}
+	jsConsumerInfo_Destroy(ci);
+	return 0;
+}
+
+/*
+ * Makes or checks every JetStream object.  0; -1 with err when one was
+ * made otherwise (refused for good); -2 with err when NATS failed (try
+ * again later).
+ */
+static int
+cl_setup(struct cluster *c, char *err, size_t errlen)
+{
+	const char *fetch_subj[] = { "sluice.fetch.>" };
+	char desc[128];
+	jsStreamConfig sc;
+	kvConfig kc;
+	natsStatus s;
+	int rc;
+
+	if (c->js == NULL) {
+		jsOptions jo;
+
+		jsOptions_Init(&jo);
+		jo.Wait = CL_PUB_WAIT_MS;
+		jo.PublishAsync.AckHandler = cl_on_puback;
+		jo.PublishAsync.AckHandlerClosure = c;
+		jo.PublishAsync.MaxPending = 65536;
+		jo.PublishAsync.StallWait = 50;
+		if ((s = natsConnection_JetStream(&c->js, c->nc, &jo)) !=
+		    NATS_OK) {
+			cl_errf(err, errlen, "cluster: JetStream", s, 0);
+			return -2;
+		}
+	}
+	snprintf(desc, sizeof(desc), "%s; partitions=%" PRIu32, CL_VERSION,
+	    c->parts);
+	jsStreamConfig_Init(&sc);
+	sc.Name = CL_FETCH;
+	sc.Description = desc;
+	sc.Subjects = fetch_subj;
+	sc.SubjectsLen = 1;
+	sc.Retention = js_WorkQueuePolicy;
+	sc.Storage = js_FileStorage;
+	sc.Replicas = c->cfg->cluster_replicas;
+	if ((rc = cl_stream(c, &sc, err, errlen)) != 0)
+		return rc;
+	for (uint32_t p = 0; p < c->parts; p++)
+		if ((rc = cl_consumer(c, p, err, errlen)) != 0)
+			return rc;
+	if (c->kv == NULL) {
+		kvConfig_Init(&kc);
+		kc.Bucket = CL_BUCKET;
+		kc.Description = CL_VERSION;
+		kc.History = 1;
+		kc.TTL = (int64_t)c->cfg->cluster_lease_ttl_ms * 1000000;
+		kc.Replicas = (int)c->cfg->cluster_replicas;
+		kc.StorageType = js_FileStorage;
+		s = js_KeyValue(&c->kv, c->js, CL_BUCKET);
+		if (s == NATS_NOT_FOUND)
+			s = js_CreateKeyValue(&c->kv, c->js, &kc);
+		if (s != NATS_OK) {
+			cl_errf(err, errlen, "cluster: KV " CL_BUCKET, s, 0);
+			return -2;
+		}
+	}
+	return 0;
+}
+
+/* --- leases (the thread) ------------------------------------------- */
+
+static uint32_t
+cl_owned(struct cluster *c)
+{
+	uint32_t n = 0;
+
+	for (uint32_t p = 0; p < c->parts; p++)
+		if (atomic_load(&c->own[p]) != OWN_NONE)
+			n++;
+	return n;
+}
+
+static void
+cl_lose(struct cluster *c, uint32_t p, const char *why)
+{
+	struct cl_ev *ev;
+
+	atomic_store(&c->own[p], OWN_NONE);
+	c->rev[p] = 0;
+	log_warnx("cluster: lost partition %" PRIu32 " (%s)", p, why);
+	if ((ev = calloc(1, sizeof(*ev))) != NULL) {
+		ev->kind = EV_LOST;
+		ev->part = p;
+		cl_post(c, ev);
+	}
+}
+
+static int
+cl_bind(struct cluster *c, uint32_t p)
+{
+	char name[16], filter[64];
+	jsSubOptions so;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	if (c->subs[p] != NULL)
+		return 0;
+	snprintf(name, sizeof(name), "p%" PRIu32, p);
+	snprintf(filter, sizeof(filter), "sluice.fetch.p%" PRIu32 ".>", p);
+	jsSubOptions_Init(&so);
+	so.Stream = CL_FETCH;
+	so.Consumer = name;
+	s = js_PullSubscribe(&c->subs[p], c->js, filter, name, NULL, &so,
+	    &jerr);
+	if (s != NATS_OK) {
+		char err[256];
+
+		cl_errf(err, sizeof(err), "cluster: binding", s, jerr);
+		log_warnx("%s %s", err, name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the heartbeats and leases, then renews, gives up and takes. */
+static void
+cl_tick(struct cluster *c)
+{
+	kvKeysList keys = { 0 };
+	char key[80], *owner_of = NULL;
+	uint64_t mono = mono_ms(), ttl = c->cfg->cluster_lease_ttl_ms;
+	uint32_t live = 1, target, owned, start;
+	json_t *nodes = json_object();
+	natsStatus s;
+	char *hb;
+
+	/* Our heartbeat first: it makes us live for the others' counts. */
+	pthread_mutex_lock(&c->mu);
+	hb = c->status_json != NULL ? strdup(c->status_json) : NULL;
+	pthread_mutex_unlock(&c->mu);
+	{
+		json_t *o = hb != NULL ? json_loads(hb, 0, NULL) : NULL;
+		json_t *parts = json_array();
+		char *text;
+
+		if (o == NULL)
+			o = json_object();
+		for (uint32_t p = 0; p < c->parts; p++)
+			if (atomic_load(&c->own[p]) != OWN_NONE)
+				json_array_append_new(parts, json_integer(p));
+		json_object_set_new(o, "node", json_string(c->node));
+		json_object_set_new(o, "partitions", parts);
+		json_object_set_new(o, "held", json_integer((json_int_t)
+		    atomic_load(&c->held_total)));
+		json_object_set_new(o, "lag", json_integer((json_int_t)
+		    atomic_load(&c->lag)));
+		json_object_set_new(o, "time", json_integer((json_int_t)
+		    now_ms()));
+		text = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		snprintf(key, sizeof(key), "node.%s", c->node);
+		if (text != NULL)
+			(void)kvStore_PutString(NULL, c->kv, key, text);
+		free(text);
+	}
+	free(hb);
+
+	owner_of = calloc(c->parts, CL_NODE_MAX + 1);
+	s = kvStore_Keys(&keys, c->kv, NULL);
+	if (owner_of == NULL || nodes == NULL ||
+	    (s != NATS_OK && s != NATS_NOT_FOUND)) {
+		free(owner_of);
+		json_decref(nodes);
+		kvKeysList_Destroy(&keys);
+		return;
+	}
+	for (int i = 0; i < keys.Count && i < CL_NODES_MAX + (int)c->parts;
+	    i++) {
+		const char *k = keys.Keys[i];
+		kvEntry *e = NULL;
+
+		if (kvStore_Get(&e, c->kv, k) != NATS_OK || e == NULL)
+			continue;
+		if (strncmp(k, "node.", 5) == 0) {
+			json_t *o = json_loads(kvEntry_ValueString(e), 0,
+			    NULL);
+
+			if (json_is_object(o)) {
+				json_object_set_new(nodes, k + 5, o);
+				if (strcmp(k + 5, c->node) != 0)
+					live++;
+			} else
+				json_decref(o);
+		} else if (strncmp(k, "lease.p", 7) == 0) {
+			char *end;
+			unsigned long p = strtoul(k + 7, &end, 10);
+
+			if (*end == '\0' && p < c->parts) {
+				snprintf(owner_of + p * (CL_NODE_MAX + 1),
+				    CL_NODE_MAX + 1, "%s",
+				    kvEntry_ValueString(e));
+				if (strcmp(kvEntry_ValueString(e), c->node) ==
+				    0 && c->rev[p] == 0)
+					c->rev[p] = kvEntry_Revision(e);
+			}
+		}
+		kvEntry_Destroy(e);
+	}
+	kvKeysList_Destroy(&keys);
+	pthread_mutex_lock(&c->mu);
+	json_decref(c->nodes);
+	c->nodes = nodes;
+	pthread_mutex_unlock(&c->mu);
+
+	/* Renew, or notice what is gone. */
+	for (uint32_t p = 0; p < c->parts; p++) {
+		enum cl_own st = atomic_load(&c->own[p]);
+		const char *who = owner_of + p * (CL_NODE_MAX + 1);
+		uint64_t rev;
+
+		if (st == OWN_NONE)
+			continue;
+		snprintf(key, sizeof(key), "lease.p%" PRIu32, p);
+		if (st == OWN_RELEASABLE) {
+			(void)kvStore_Delete(c->kv, key);
+			atomic_store(&c->own[p], OWN_NONE);
+			c->rev[p] = 0;
+			log_info("cluster: gave partition %" PRIu32 " up", p);
+			continue;
+		}
+		if (who[0] != '\0' && strcmp(who, c->node) != 0) {
+			cl_lose(c, p, "another node holds its lease");
+			continue;
+		}
+		s = kvStore_UpdateString(&rev, c->kv, key, c->node, c->rev[p]);
+		if (s == NATS_OK) {
+			c->rev[p] = rev;
+			c->renewed[p] = mono;
+		} else if (mono - c->renewed[p] >= ttl)
+			cl_lose(c, p, "its lease could not be renewed");
+	}
+
+	/* Our share: ceil(P / live nodes). */
+	target = (c->parts + live - 1) / live;
+	owned = cl_owned(c);
+	for (uint32_t p = c->parts; p-- > 0 && owned > target;) {
+		if (atomic_load(&c->own[p]) == OWN_OWNED) {
+			atomic_store(&c->own[p], OWN_DRAINING);
+			owned--;
+		}
+	}
+	start = (uint32_t)(XXH3_64bits(c->node, strlen(c->node)) % c->parts);
+	for (uint32_t i = 0; i < c->parts && owned < target; i++) {
+		uint32_t p = (start + i) % c->parts;
+		uint64_t rev;
+
+		if (atomic_load(&c->own[p]) != OWN_NONE ||
+		    owner_of[p * (CL_NODE_MAX + 1)] != '\0')
+			continue;
+		snprintf(key, sizeof(key), "lease.p%" PRIu32, p);
+		if (kvStore_CreateString(&rev, c->kv, key, c->node) !=
+		    NATS_OK)
+			continue;
+		if (cl_bind(c, p) != 0) {
+			(void)kvStore_Delete(c->kv, key);
+			continue;
+		}
+		c->rev[p] = rev;
+		c->renewed[p] = mono;
+		atomic_store(&c->own[p], OWN_OWNED);
+		owned++;
+		log_info("cluster: took partition %" PRIu32, p);
+	}
+	free(owner_of);
+}
+
+/* Sums the owned partitions' pending messages, for status and the
+ * heartbeat. */
+static void
+cl_measure_lag(struct cluster *c)
+{
+	uint64_t lag = 0;
+
+	for (uint32_t p = 0; p < c->parts; p++) {
+		jsConsumerInfo *ci = NULL;
+		char name[16];
+
+		if (atomic_load(&c->own[p]) != OWN_OWNED)
+			continue;
+		snprintf(name, sizeof(name), "p%" PRIu32, p);
+		if (js_GetConsumerInfo(&ci, c->js, CL_FETCH, name, NULL,
+		    NULL) == NATS_OK) {
+			lag += ci->NumPending;
+			jsConsumerInfo_Destroy(ci);
+		}
+	}
+	atomic_store(&c->lag, lag);
+}
+
+/* Pulls from the owned partitions while the window has room.  Returns
+ * the messages taken. */
+static size_t
+cl_pull(struct cluster *c)
+{
+	size_t got = 0;
+
+	for (uint32_t i = 0; i < c->parts; i++) {
+		uint32_t p = (c->pull_next + i) % c->parts;
+		uint64_t held = atomic_load(&c->held_total);
+		jsFetchRequest fr;
+		natsMsgList list = { 0 };
+
+		if (held >= c->cfg->cluster_window)
+			break;
+		if (atomic_load(&c->own[p]) != OWN_OWNED || c->subs[p] == NULL)
+			continue;
+		jsFetchRequest_Init(&fr);
+		fr.Batch = (int)(c->cfg->cluster_window - held);
+		if (fr.Batch > CL_PULL_BATCH)
+			fr.Batch = CL_PULL_BATCH;
+		fr.NoWait = true;
+		if (natsSubscription_FetchRequest(&list, c->subs[p], &fr) !=
+		    NATS_OK)
+			continue;
+		for (int m = 0; m < list.Count; m++) {
+			struct cl_ev *ev = calloc(1, sizeof(*ev));
+
+			if (ev == NULL)
+				continue;	/* redelivered after AckWait */
+			ev->kind = EV_MSG;
+			ev->msg = list.Msgs[m];
+			ev->part = p;
+			list.Msgs[m] = NULL;
+			atomic_fetch_add(&c->held_total, 1);
+			cl_post(c, ev);
+			got++;
+		}
+		natsMsgList_Destroy(&list);
+	}
+	c->pull_next = (c->pull_next + 1) % c->parts;
+	return got;
+}
+
+static void *
+cl_main(void *arg)
+{
+	struct cluster *c = arg;
+	uint64_t next_tick = 0, period = c->cfg->cluster_lease_ttl_ms / 3;
+	bool noted = false;
+
+	while (!cl_stopping(c)) {
+		char err[512];
+		int rc;
+
+		if (!atomic_load(&c->connected) || c->fatal[0] != '\0') {
+			cl_sleep(c, 100);
+			continue;
+		}
+		if (!atomic_load(&c->ready)) {
+			if ((rc = cl_setup(c, err, sizeof(err))) == -1) {
+				snprintf(c->fatal, sizeof(c->fatal), "%.255s", err);
+				log_errx("%s", err);
+				continue;
+			}
+			if (rc != 0) {
+				if (!noted)
+					log_warnx("%s; retrying", err);
+				noted = true;
+				cl_sleep(c, 1000);
+				continue;
+			}
+			atomic_store(&c->ready, true);
+			log_notice("cluster: node %s joined (%" PRIu32
+			    " partitions)", c->node, c->parts);
+		}
+		if (mono_ms() >= next_tick) {
+			cl_tick(c);
+			cl_measure_lag(c);
+			next_tick = mono_ms() + period;
+		}
+		if (cl_pull(c) == 0)
+			cl_sleep(c, CL_IDLE_MS);
+	}
+	return NULL;
+}
+
+/* --- the loop: held messages ------------------------------------------ */
+
+static struct cl_held **
+cl_held_slot(struct cluster *c, uint64_t job)
+{
+	struct cl_held **hp = &c->held[XXH3_64bits(&job, sizeof(job)) &
+	    (c->nbuckets - 1)];
+
+	while (*hp != NULL && (*hp)->job != job)
+		hp = &(*hp)->next;
+	return hp;
+}
+
+static void
+cl_msg_done(struct cluster *c, natsMsg *m, int how)
+{
+	if (atomic_load(&c->connected)) {
+		if (how == CM_ACK)
+			(void)natsMsg_Ack(m, NULL);
+		else if (how == CM_TERM)
+			(void)natsMsg_Term(m, NULL);
+		else
+			(void)natsMsg_Nak(m, NULL);
+	}
+	natsMsg_Destroy(m);
+	atomic_fetch_sub(&c->held_total, 1);
+}
+
+static void
+cl_hold(struct cluster *c, struct cl_msg *cm)
+{
+	struct cl_held **hp = cl_held_slot(c, cm->job), *h = *hp;
+
+	if (h == NULL) {
+		if ((h = calloc(1, sizeof(*h))) == NULL) {
+			/* Nak: redelivered, and held next time. */
+			cl_msg_done(c, cm->msg, CM_WAIT);
+			return;
+		}
+		h->job = cm->job;
+		h->part = cm->part;
+		*hp = h;
+		c->nheld++;
+	}
+	if (h->n == sizeof(h->msgs) / sizeof(h->msgs[0])) {
+		/* A URL submitted over and over: one message per job is
+		 * enough to refetch it, the rest are answered now. */
+		cl_msg_done(c, cm->msg, CM_ACK);
+		return;
+	}
+	h->msgs[h->n++] = cm->msg;
+}
+
+static void
+cl_release(struct cluster *c, uint64_t job, int how)
+{
+	struct cl_held **hp = cl_held_slot(c, job), *h = *hp;
+
+	if (h == NULL)
+		return;
+	*hp = h->next;
+	for (uint32_t i = 0; i < h->n; i++)
+		cl_msg_done(c, h->msgs[i], how);
+	free(h);
+	c->nheld--;
+}
+
+/* Naks every held message of partition p: the next owner takes them. */
+static void
+cl_release_part(struct cluster *c, uint32_t p)
+{
+	for (size_t b = 0; b < c->nbuckets; b++) {
+		struct cl_held **hp = &c->held[b];
+
+		while (*hp != NULL) {
+			struct cl_held *h = *hp;
+
+			if (h->part != p) {
+				hp = &h->next;
+				continue;
+			}
+			*hp = h->next;
+			for (uint32_t i = 0; i < h->n; i++)
+				cl_msg_done(c, h->msgs[i], CM_WAIT);
+			free(h);
+			c->nheld--;
+		}
+	}
+}
+
+/* --- the loop: the inbox ------------------------------------------- */
+
+static struct cl_fwd *
+cl_fwd_find(struct cluster *c, uint64_t seq)
+{
+	for (struct cl_fwd *f = c->fwds; f != NULL; f = f->next)
+		if (seq >= f->first && seq < f->first + f->n)
+			return f;
+	return NULL;
+}
+
+static void
+cl_fwd_finish(struct cluster *c, struct cl_fwd *f)
+{
+	struct cl_fwd **fp = &c->fwds;
+
+	while (*fp != f)
+		fp = &(*fp)->next;
+	*fp = f->next;
+	if (f->failed > 0) {
+		f->op->err = PROTO_CLUSTER_UNAVAILABLE;
+		snprintf(f->op->errmsg, sizeof(f->op->errmsg), "%" PRIu64
+		    " of %" PRIu64 " URLs were not stored by the cluster "
+		    "(%.60s); resubmitting is safe", f->failed, f->n, f->err);
+	}
+	f->op->next = NULL;
+	*c->answers_tail = f->op;
+	c->answers_tail = &f->op->next;
+	free(f);
+}
+
+static bool
+cl_intake_room(struct cluster *c)
+{
+	if (c->nintake < c->capintake)
+		return true;
+	size_t cap = c->capintake ? c->capintake * 2 : 256;
+	struct cl_msg *n = realloc(c->intake, cap * sizeof(*n));
+
+	if (n == NULL)
+		return false;
+	c->intake = n;
+	c->capintake = cap;
+	return true;
+}
+
+static void
+cl_on_inbox(evutil_socket_t fd, short what, void *arg)
+{
+	struct cluster *c = arg;
+	struct cl_ev *list, *ev, *next;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&c->mu);
+	list = c->inbox;
+	c->inbox = NULL;
+	c->inbox_tail = &c->inbox;
+	pthread_mutex_unlock(&c->mu);
+	for (ev = list; ev != NULL; ev = next) {
+		struct cl_fwd *f;
+
+		next = ev->next;
+		switch (ev->kind) {
+		case EV_MSG:
+			if (!cl_intake_room(c)) {
+				cl_msg_done(c, ev->msg, CM_WAIT);
+				break;
+			}
+			c->intake[c->nintake++] = (struct cl_msg){
+			    .msg = ev->msg, .part = ev->part };
+			break;
+		case EV_PUBACK:
+			if ((f = cl_fwd_find(c, ev->seq)) == NULL)
+				break;
+			if (ev->ok)
+				f->acked++;
+			else {
+				f->failed++;
+				snprintf(f->err, sizeof(f->err), "%s",
+				    ev->err);
+			}
+			if (f->acked + f->failed == f->n)
+				cl_fwd_finish(c, f);
+			break;
+		case EV_LOST:
+			cl_release_part(c, ev->part);
+			break;
+		}
+		free(ev);
+	}
+}
+
+/* --- the loop: the public side ------------------------------------- */
+
+bool
+cluster_allows(uint64_t host, void *arg)
+{
+	struct cluster *c = arg;
+
+	return atomic_load(&c->connected) &&
+	    atomic_load(&c->own[cl_part(c, host)]) == OWN_OWNED;
+}
+
+void
+cluster_forward(struct cluster *c, struct op *op)
+{
+	struct cl_fwd *f = calloc(1, sizeof(*f));
+	uint64_t published = 0;
+
+	if (f == NULL || !atomic_load(&c->ready) ||
+	    !atomic_load(&c->connected)) {
+		free(f);
+		op->err = PROTO_CLUSTER_UNAVAILABLE;
+		snprintf(op->errmsg, sizeof(op->errmsg), "%.150s",
+		    c->fatal[0] != '\0' ? c->fatal : "NATS is unreachable: "
+		    "nothing was submitted");
+		op->next = NULL;
+		*c->answers_tail = op;
+		c->answers_tail = &op->next;
+		return;
+	}
+	f->op = op;
+	f->first = c->pub_seq + 1;
+	for (size_t i = 0; i < op->nurls; i++)
+		if (op->urls[i].url != NULL)
+			f->n++;
+	c->pub_seq += f->n;
+	f->next = c->fwds;
+	c->fwds = f;
+	for (size_t i = 0; i < op->nurls; i++) {
+		struct op_url *u = &op->urls[i];
+		char subj[64], id[CL_NODE_MAX + 48];
+		natsMsg *m = NULL;
+		jsPubOptions po;
+		json_t *body;
+		char *text;
+		natsStatus s;
+
+		if (u->url == NULL) {
+			(void)submit_reply_add(&op->sub, u->given, NULL,
+			    u->status, NULL);
+			continue;
+		}
+		(void)submit_reply_add_forwarded(&op->sub, u->url,
+		    cl_part(c, u->host));
+		snprintf(subj, sizeof(subj), "sluice.fetch.p%" PRIu32
+		    ".%016" PRIx64, cl_part(c, u->host), u->host);
+		snprintf(id, sizeof(id), "%s-%" PRIu64 "-%" PRIu64, c->node,
+		    c->boot, f->first + published);
+		published++;
+		body = json_pack("{s:s, s:i, s:I, s:b, s:s}", "url", u->url,
+		    "priority", (int)op->priority, "not_before",
+		    (json_int_t)op->not_before_ms, "force", op->force, "from",
+		    c->node);
+		text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+		s = text ? natsMsg_Create(&m, subj, NULL, text,
+		    (int)strlen(text)) : NATS_NO_MEMORY;
+		free(text);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+		jsPubOptions_Init(&po);
+		po.MaxWait = CL_PUB_WAIT_MS;
+		if (s == NATS_OK)
+			s = js_PublishMsgAsync(c->js, &m, &po);
+		natsMsg_Destroy(m);	/* NULL once the library took it */
+		if (s != NATS_OK) {
+			f->failed++;
+			snprintf(f->err, sizeof(f->err), "%s",
+			    natsStatus_GetText(s));
+		}
+	}
+	if (f->n == 0 || f->acked + f->failed == f->n)
+		cl_fwd_finish(c, f);
+}
+
+void
+cluster_fail_forwards(struct cluster *c)
+{
+	if (c == NULL)
+		return;
+	while (c->fwds != NULL) {
+		c->fwds->failed = c->fwds->n - c->fwds->acked;
+		snprintf(c->fwds->err, sizeof(c->fwds->err), "sluiced is "
+		    "stopping");
+		cl_fwd_finish(c, c->fwds);
+	}
+}
+
+struct op *
+cluster_take_answers(struct cluster *c)
+{
+	struct op *list;
+
+	if (c == NULL)
+		return NULL;
+	list = c->answers;
+	c->answers = NULL;
+	c->answers_tail = &c->answers;
+	return list;
+}
+
+bool
+cluster_pending(const struct cluster *c)
+{
+	return c != NULL && c->nintake > 0;
+}
+
+/* One frontier message becomes a job, or finds its job. */
+static int
+cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
+    uint64_t now)
+{
+	const char *data = natsMsg_GetData(cm->msg);
+	json_t *o = json_loadb(data ? data : "", (size_t)natsMsg_GetDataLength(
+	    cm->msg), 0, NULL);
+	const char *url = json_string_value(json_object_get(o, "url"));
+	char *canon = NULL, *origin = NULL;
+	struct submit_result r = { 0 };
+	uint64_t host = 0;
+	int rc = 0;
+
+	if (url != NULL && url_canonicalize(url, c->uo, &canon) == URL_OK)
+		host = url_host_key(canon, &origin);
+	if (host == 0 || cl_part(c, host) != cm->part) {
+		log_warnx("cluster: dropping a frontier message that is not "
+		    "a URL of partition %" PRIu32, cm->part);
+		cm->verdict = CM_TERM;
+		goto out;
+	}
+	rc = queue_submit(c->queue, txn, canon, host, origin,
+	    (int32_t)json_integer_value(json_object_get(o, "priority")),
+	    (uint64_t)json_integer_value(json_object_get(o, "not_before")),
+	    json_is_true(json_object_get(o, "force")), now, &r);
+	if (rc != 0)
+		goto out;
+	if (r.status == SUBMIT_REQUEUED)
+		sched_ready(c->sched, host, 0);
+	cm->job = r.id;
+	cm->verdict = r.status == SUBMIT_DUPLICATE && (r.state == JOB_DONE ||
+	    r.state == JOB_FAILED || r.state == JOB_CANCELLED) ? CM_ACK :
+	    CM_HOLD;
+out:
+	free(canon);
+	free(origin);
+	json_decref(o);
+	return rc;
+}
+
+int
+cluster_apply(void *arg, MDB_txn *txn, uint64_t now)
+{
+	struct cluster *c = arg;
+	int rc = 0;
+
+	if (c == NULL)
+		return 0;
+	for (size_t i = 0; i < c->nintake && rc == 0; i++)
+		rc = cl_apply_one(c, txn, &c->intake[i], now);
+	return rc;
+}
+
+void
+cluster_abort(void *arg)
+{
+	struct cluster *c = arg;
+
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nintake; i++)
+		c->intake[i].verdict = CM_WAIT;
+	c->nfinished = 0;
+}
+
+void
+cluster_job_finished(uint64_t id, void *arg)
+{
+	struct cluster *c = arg;
+
+	if (c->nfinished == c->capfinished) {
+		size_t cap = c->capfinished ? c->capfinished * 2 : 256;
+		uint64_t *n = realloc(c->finished, cap * sizeof(*n));
+
+		if (n == NULL)
+			return;	/* held until redelivered, then acked */
+		c->finished = n;
+		c->capfinished = cap;
+	}
+	c->finished[c->nfinished++] = id;
+}
+
+void
+cluster_commit(struct cluster *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nintake; i++) {
+		struct cl_msg *cm = &c->intake[i];
+
+		if (cm->verdict == CM_HOLD)
+			cl_hold(c, cm);
+		else
+			cl_msg_done(c, cm->msg, cm->verdict);
+	}
+	c->nintake = 0;
+	for (size_t i = 0; i < c->nfinished; i++)
+		cl_release(c, c->finished[i], CM_ACK);
+	c->nfinished = 0;
+}
+
+static void
+cl_count_busy(struct sched_host *h, void *arg)
+{
+	struct cluster *c = arg;
+
+	c->busy[cl_part(c, h->key)] += h->inflight + h->planned;
+}
+
+void
+cluster_cron(struct cluster *c, json_t *status)
+{
+	uint64_t mono = mono_ms();
+	char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
+
+	if (c == NULL) {
+		free(text);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	free(c->status_json);
+	c->status_json = text;
+	pthread_mutex_unlock(&c->mu);
+
+	/* A partition over our share is given up once its transfers are
+	 * over: until then its host may not see a second node. */
+	memset(c->busy, 0, c->parts * sizeof(*c->busy));
+	sched_walk(c->sched, cl_count_busy, c);
+	for (uint32_t p = 0; p < c->parts; p++)
+		if (atomic_load(&c->own[p]) == OWN_DRAINING &&
+		    c->busy[p] == 0) {
+			cl_release_part(c, p);
+			atomic_store(&c->own[p], OWN_RELEASABLE);
+		}
+
+	/* Held messages stay ours while their jobs wait. */
+	if (atomic_load(&c->connected) &&
+	    mono - c->last_wpi >= c->cfg->cluster_ack_wait_ms / 3) {
+		c->last_wpi = mono;
+		for (size_t b = 0; b < c->nbuckets; b++)
+			for (struct cl_held *h = c->held[b]; h; h = h->next)
+				for (uint32_t i = 0; i < h->n; i++)
+					(void)natsMsg_InProgress(h->msgs[i],
+					    NULL);
+	}
+}
+
+json_t *
+cluster_status(struct cluster *c)
+{
+	json_t *parts = json_array();
+	char url[256] = "";
+
+	for (uint32_t p = 0; p < c->parts; p++)
+		if (atomic_load(&c->own[p]) == OWN_OWNED)
+			json_array_append_new(parts, json_integer(p));
+	if (c->nc != NULL)
+		(void)natsConnection_GetConnectedUrl(c->nc, url, sizeof(url));
+	return json_pack("{s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:s, s:s}",
+	    "node", c->node, "connected", atomic_load(&c->connected),
+	    "ready", atomic_load(&c->ready), "partitions", parts,
+	    "owned", (json_int_t)json_array_size(parts),
+	    "held", (json_int_t)atomic_load(&c->held_total),
+	    "lag", (json_int_t)atomic_load(&c->lag),
+	    "jobs_held", (json_int_t)c->nheld, "nats_url", url,
+	    "error", c->fatal);
+}
+
+json_t *
+cluster_nodes(struct cluster *c)
+{
+	json_t *arr = json_array(), *hb;
+	const char *name;
+	uint64_t now = now_ms();
+
+	pthread_mutex_lock(&c->mu);
+	json_object_foreach(c->nodes, name, hb) {
+		json_int_t t = json_integer_value(json_object_get(hb, "time"));
+		char when[64];
+
+		fmt_time_ms((uint64_t)t, when, sizeof(when));
+		json_array_append_new(arr, json_pack("{s:s, s:O, s:O, s:O, "
+		    "s:s, s:I}", "node", name, "partitions",
+		    json_object_get(hb, "partitions") ?
+		    json_object_get(hb, "partitions") : json_null(),
+		    "held", json_object_get(hb, "held") ?
+		    json_object_get(hb, "held") : json_null(),
+		    "lag", json_object_get(hb, "lag") ?
+		    json_object_get(hb, "lag") : json_null(),
+		    "heartbeat", when, "age_ms", (json_int_t)(now > (uint64_t)t ?
+		    now - (uint64_t)t : 0)));
+	}
+	pthread_mutex_unlock(&c->mu);
+	return arr;
+}
+
+/* Adds every number of b into a, recursively. */
+static void
+cl_sum(json_t *a, json_t *b)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(b, k, v) {
+		json_t *have = json_object_get(a, k);
+
+		if (json_is_integer(v))
+			json_object_set_new(a, k, json_integer(
+			    json_integer_value(have) + json_integer_value(v)));
+		else if (json_is_object(v)) {
+			if (!json_is_object(have)) {
+				have = json_object();
+				json_object_set_new(a, k, have);
+			}
+			cl_sum(have, v);
+		}
+	}
+}
+
+json_t *
+cluster_totals(struct cluster *c)
+{
+	json_t *sum = json_object(), *hb;
+	const char *name;
+	size_t n = 0, owned = 0;
+
+	pthread_mutex_lock(&c->mu);
+	json_object_foreach(c->nodes, name, hb) {
+		json_t *st = json_object_get(hb, "status");
+
+		n++;
+		owned += json_array_size(json_object_get(hb, "partitions"));
+		if (json_is_object(st))
+			cl_sum(sum, st);
+	}
+	pthread_mutex_unlock(&c->mu);
+	json_object_set_new(sum, "nodes", json_integer((json_int_t)n));
+	json_object_set_new(sum, "partitions", json_integer(c->parts));
+	json_object_set_new(sum, "owned", json_integer((json_int_t)owned));
+	return sum;
+}
+
+/* --- open and close ------------------------------------------------ */
+
+static int
+cl_node_name(struct cluster *c, char *err, size_t errlen)
+{
+	const char *n = c->cfg->cluster_node;
+	char host[256];
+
+	if (n[0] == '\0') {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "sluice");
+		host[sizeof(host) - 1] = '\0';
+		/* The host name's first label, as a name NATS keys take. */
+		host[strcspn(host, ".")] = '\0';
+		for (char *p = host; *p; p++)
+			if (!(*p == '-' || *p == '_' ||
+			    (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+			    (*p >= 'A' && *p <= 'Z')))
+				*p = '_';
+		n = host;
+	}
+	if (strlen(n) == 0 || strlen(n) > CL_NODE_MAX ||
+	    strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_-") != strlen(n)) {
+		snprintf(err, errlen, "cluster.node \"%s\" must be 1 to %d "
+		    "letters, digits, '_' or '-'", n, CL_NODE_MAX);
+		return -1;
+	}
+	snprintf(c->node, sizeof(c->node), "%s", n);
+	return 0;
+}
+
+int
+cluster_open(struct cluster **out, struct event_base *base,
+    const struct config *cfg, struct queue *q, struct sched *s,
+    const struct url_opts *uo, char *err, size_t errlen)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	natsStatus st;
+	size_t nb = 64;
+
+	*out = NULL;
+	if (c == NULL)
+		return -1;
+	c->cfg = cfg;
+	c->queue = q;
+	c->sched = s;
+	c->uo = uo;
+	c->parts = cfg->cluster_partitions;
+	c->boot = now_ms();
+	c->inbox_tail = &c->inbox;
+	c->answers_tail = &c->answers;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	while (nb < (size_t)cfg->cluster_window)
+		nb *= 2;
+	c->nbuckets = nb;
+	c->held = calloc(nb, sizeof(*c->held));
+	c->own = calloc(c->parts, sizeof(*c->own));
+	c->rev = calloc(c->parts, sizeof(*c->rev));
+	c->renewed = calloc(c->parts, sizeof(*c->renewed));
+	c->subs = calloc(c->parts, sizeof(*c->subs));
+	c->busy = calloc(c->parts, sizeof(*c->busy));
+	c->nodes = json_object();
+	c->inbox_ev = event_new(base, -1, 0, cl_on_inbox, c);
+	if (c->held == NULL || c->own == NULL || c->rev == NULL ||
+	    c->renewed == NULL || c->subs == NULL || c->busy == NULL ||
+	    c->nodes == NULL || c->inbox_ev == NULL) {
+		snprintf(err, errlen, "cluster: out of memory");
+		goto fail;
+	}
+	if (cl_node_name(c, err, errlen) != 0 ||
+	    cl_options(c, err, errlen) != 0)
+		goto fail;
+	st = natsConnection_Connect(&c->nc, c->opts);
+	if (st == NATS_OK && natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED) {
+		int rc;
+
+		atomic_store(&c->connected, true);
+		rc = cl_setup(c, err, errlen);
+		if (rc == -1)
+			goto fail;
+		if (rc == 0) {
+			atomic_store(&c->ready, true);
+			log_notice("cluster: node %s joined (%" PRIu32
+			    " partitions)", c->node, c->parts);
+		} else
+			log_warnx("%s; retrying", err);
+	} else if (st == NATS_OK || st == NATS_NOT_YET_CONNECTED) {
+		log_warnx("cluster: no NATS server answers yet (%s); the node "
+		    "fetches nothing until one does", cfg->cluster_nats);
+	} else {
+		cl_errf(err, errlen, "cluster: connecting", st, 0);
+		goto fail;
+	}
+	if (pthread_create(&c->thread, NULL, cl_main, c) != 0) {
+		snprintf(err, errlen, "cluster: cannot start its thread");
+		goto fail;
+	}
+	c->started = true;
+	*out = c;
+	return 0;
+fail:
+	cluster_close(c);
+	return -1;
+}
+
+void
+cluster_close(struct cluster *c)
+{
+	if (c == NULL)
+		return;
+	if (c->started) {
+		pthread_mutex_lock(&c->mu);
+		c->stop = true;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->thread, NULL);
+	}
+	/* What is held goes back at once: the next owner needs no
+	 * AckWait to take it. */
+	for (size_t i = 0; i < c->nintake; i++)
+		cl_msg_done(c, c->intake[i].msg, CM_WAIT);
+	c->nintake = 0;
+	for (uint32_t p = 0; c->own != NULL && p < c->parts; p++)
+		cl_release_part(c, p);
+	if (c->kv != NULL && atomic_load(&c->connected)) {
+		for (uint32_t p = 0; p < c->parts; p++) {
+			char key[64];
+
+			if (atomic_load(&c->own[p]) == OWN_NONE)
+				continue;
+			snprintf(key, sizeof(key), "lease.p%" PRIu32, p);
+			(void)kvStore_Delete(c->kv, key);
+		}
+	}
+	for (struct cl_ev *ev = c->inbox, *next; ev != NULL; ev = next) {
+		next = ev->next;
+		if (ev->msg != NULL)
+			natsMsg_Destroy(ev->msg);
+		free(ev);
+	}
+	cluster_fail_forwards(c);
+	for (struct op *op = c->answers, *next; op != NULL; op = next) {
+		next = op->next;
+		op_free(op);
+	}
+	for (uint32_t p = 0; c->subs != NULL && p < c->parts; p++)
+		natsSubscription_Destroy(c->subs[p]);
+	kvStore_Destroy(c->kv);
+	jsCtx_Destroy(c->js);
+	if (c->nc != NULL) {
+		natsConnection_Close(c->nc);
+		natsConnection_Destroy(c->nc);
+	}
+	natsOptions_Destroy(c->opts);
+	if (c->inbox_ev != NULL)
+		event_free(c->inbox_ev);
+	json_decref(c->nodes);
+	free(c->status_json);
+	free(c->intake);
+	free(c->finished);
+	free(c->held);
+	free(c->own);
+	free(c->rev);
+	free(c->renewed);
+	free(c->subs);
+	free(c->busy);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+	nats_Close();
+}
