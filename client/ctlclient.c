@@ -854,10 +854,17 @@ ctlclient_fmt_progress(const struct ctlclient_progress *p, uint64_t now,
 		snprintf(bar + i + 1, sizeof(bar) - i - 1, "] %3u%% ",
 		    (unsigned)(done * 100 / p->total_bytes));
 	}
-	snprintf(out, outlen, "%s%llu sent: %llu queued, %llu duplicate, "
-	    "%llu rejected, %.0f/s", bar, (unsigned long long)p->sent,
-	    (unsigned long long)p->queued, (unsigned long long)p->duplicates,
-	    (unsigned long long)p->rejected, rate);
+	if (p->forwarded > 0)
+		snprintf(out, outlen, "%s%llu sent: %llu forwarded, %llu "
+		    "rejected, %.0f/s", bar, (unsigned long long)p->sent,
+		    (unsigned long long)p->forwarded,
+		    (unsigned long long)p->rejected, rate);
+	else
+		snprintf(out, outlen, "%s%llu sent: %llu queued, %llu "
+		    "duplicate, %llu rejected, %.0f/s", bar,
+		    (unsigned long long)p->sent, (unsigned long long)p->queued,
+		    (unsigned long long)p->duplicates,
+		    (unsigned long long)p->rejected, rate);
 	return out;
 }
 
@@ -895,6 +902,9 @@ ctlclient_print_submit_result(FILE *out, const json_t *r)
 	if (strcmp(status, "rejected") == 0)
 		fprintf(out, "%-9s - %s (%s)\n", status, url,
 		    ctlclient_error_text(r, etext, sizeof(etext)));
+	else if (strcmp(status, "forwarded") == 0)
+		fprintf(out, "%-9s - %s (partition %s)\n", status, url,
+		    int_text(r, "partition", id, sizeof(id)));
 	else if (strcmp(status, "duplicate") == 0 && state != NULL)
 		fprintf(out, "%-9s %s %s (%s)\n", status,
 		    int_text(r, "id", id, sizeof(id)), url, state);
@@ -965,6 +975,66 @@ print_status_sites(FILE *out, const json_t *r)
 		    "skipped"));
 }
 
+/* A cluster node's line: its partitions, what it holds, its NATS. */
+static void
+print_status_cluster(FILE *out, const json_t *r)
+{
+	const json_t *c = json_object_get(r, "cluster");
+	const char *err = str_or(c, "error", "");
+
+	if (!json_is_object(c))
+		return;
+	fprintf(out, "cluster   node %s, %s, %lld partitions owned, %lld "
+	    "messages held, %lld pending%s%s\n", str_or(c, "node", "?"),
+	    !json_is_true(json_object_get(c, "connected")) ?
+	    "NATS UNREACHABLE: fetching nothing new" :
+	    !json_is_true(json_object_get(c, "ready")) ? "joining" :
+	    "connected", (long long)geti(c, "owned"), (long long)geti(c,
+	    "held"), (long long)geti(c, "lag"), err[0] ? "; " : "", err);
+}
+
+void
+ctlclient_print_cluster(FILE *out, const json_t *r)
+{
+	const json_t *c = json_object_get(r, "cluster");
+	const json_t *j = json_object_get(c, "jobs");
+	const json_t *t = json_object_get(c, "totals");
+
+	fprintf(out, "cluster   %lld nodes, %lld of %lld partitions owned\n",
+	    (long long)geti(c, "nodes"), (long long)geti(c, "owned"),
+	    (long long)geti(c, "partitions"));
+	fprintf(out, "jobs      %lld queued, %lld active, %lld done, "
+	    "%lld failed, %lld cancelled\n", (long long)geti(j, "queued"),
+	    (long long)geti(j, "active"), (long long)geti(j, "done"),
+	    (long long)geti(j, "failed"), (long long)geti(j, "cancelled"));
+	fprintf(out, "totals    %lld submitted, %lld fetched, %lld failed, "
+	    "%lld retried\n", (long long)geti(t, "submitted"),
+	    (long long)geti(t, "fetched"), (long long)geti(t, "failed"),
+	    (long long)geti(t, "retried"));
+}
+
+void
+ctlclient_print_nodes(FILE *out, const json_t *r)
+{
+	const json_t *nodes = json_object_get(r, "nodes"), *n;
+	size_t i;
+
+	fprintf(out, "%-20s %-10s %-8s %-8s %-25s %s\n", "NODE", "AGE",
+	    "HELD", "PENDING", "HEARTBEAT", "PARTITIONS");
+	json_array_foreach(nodes, i, n) {
+		char age[32], *parts = json_dumps(json_object_get(n,
+		    "partitions"), JSON_COMPACT | JSON_ENCODE_ANY);
+
+		snprintf(age, sizeof(age), "%.1fs", (double)geti(n,
+		    "age_ms") / 1000.0);
+		fprintf(out, "%-20s %-10s %-8lld %-8lld %-25s %s\n",
+		    str_or(n, "node", "?"), age, (long long)geti(n, "held"),
+		    (long long)geti(n, "lag"), str_or(n, "heartbeat", "-"),
+		    parts ? parts : "[]");
+		free(parts);
+	}
+}
+
 void
 ctlclient_print_status(FILE *out, const json_t *r)
 {
@@ -1006,6 +1076,7 @@ ctlclient_print_status(FILE *out, const json_t *r)
 	    json_number_value(json_object_get(r, "rate_1m")));
 	print_status_store(out, r);
 	print_status_sites(out, r);
+	print_status_cluster(out, r);
 }
 
 /* One value of print_object: scalars as text, errors as "code: message",

@@ -204,6 +204,7 @@ struct ctlclient_progress {
 	uint64_t	 queued;
 	uint64_t	 duplicates;
 	uint64_t	 rejected;	/* by the daemon or locally */
+	uint64_t	 forwarded;	/* to a cluster's frontier */
 	uint64_t	 read_bytes;	/* of the input consumed so far */
 	uint64_t	 total_bytes;	/* input size; 0 when unknown (a pipe) */
 };
@@ -217,6 +218,9 @@ char *ctlclient_fmt_progress(const struct ctlclient_progress *p, uint64_t now,
 void ctlclient_print_submit_result(FILE *out, const json_t *result);
 /* The status reply as a compact multi-line summary. */
 void ctlclient_print_status(FILE *out, const json_t *reply);
+/* status --cluster's totals, and nodes' table. */
+void ctlclient_print_cluster(FILE *out, const json_t *reply);
+void ctlclient_print_nodes(FILE *out, const json_t *reply);
 /* An object as aligned "key: value" lines, in the daemon's key order;
  * null is "-", an error object is "code: message". */
 void ctlclient_print_object(FILE *out, const json_t *obj);

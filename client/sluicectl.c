@@ -92,12 +92,16 @@ static int do_feed(struct ctl *, int, char **);
 static int do_feeds(struct ctl *, int, char **);
 static int do_site(struct ctl *, int, char **);
 static int do_site_memory(struct ctl *, int, char **);
+static int do_nodes(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "submit", "[--priority N] [--force] [--not-before TIME] URL...|-",
 	    "queue URLs (- reads stdin; also --batch N, --max-request B)", 0,
 	    do_submit },
-	{ "status", "", "show job counts, rate and store use", 0, do_status },
+	{ "status", "[--cluster]", "show job counts, rate and store use (or the "
+	    "cluster's totals)", 0, do_status },
+	{ "nodes", "", "list a cluster's nodes: partitions, held messages, "
+	    "heartbeat", 0, do_nodes },
 	{ "job", "ID", "show one job", 0, do_job },
 	{ "jobs", "[--state STATE] [--limit N] [--after ID] [--all]",
 	    "list jobs, a page at a time", 0, do_jobs },
@@ -171,7 +175,14 @@ static const struct {
 	    HELP_TIME },
 	{ "status",
 	    "Prints the version, uptime, job counts by state, totals, the rate\n"
-	    "over the last minute, fetches in flight and the store's size.\n"
+	    "over the last minute, fetches in flight and the store's size; on a\n"
+	    "cluster node, its partitions and NATS connection too.\n\n"
+	    "  --cluster  the job counts and totals summed over every node of\n"
+	    "             the cluster, from their last heartbeats\n" },
+	{ "nodes",
+	    "Lists the nodes of the cluster this node is in, from their\n"
+	    "heartbeats: the age of the last one, frontier messages held,\n"
+	    "messages pending in their partitions, and the partitions they own.\n"
 	    "No options.\n" },
 	{ "job",
 	    "Prints job ID as key: value lines (its state, attempts, HTTP\n"
@@ -577,6 +588,8 @@ submit_tally(struct submit_run *run, const json_t *reply)
 			run->p.queued++;
 		else if (st != NULL && strcmp(st, "duplicate") == 0)
 			run->p.duplicates++;
+		else if (st != NULL && strcmp(st, "forwarded") == 0)
+			run->p.forwarded++;
 		else
 			run->p.rejected++;
 		if (!run->ctx->json && (run->list_all || st == NULL ||
@@ -737,7 +750,7 @@ static void
 submit_finish(struct submit_run *run)
 {
 	const struct ctlclient_progress *p = &run->p;
-	uint64_t n = p->queued + p->duplicates + p->rejected;
+	uint64_t n = p->queued + p->duplicates + p->rejected + p->forwarded;
 
 	if (run->drawn && isatty(STDOUT_FILENO))
 		progress_clear(run);
@@ -745,7 +758,13 @@ submit_finish(struct submit_run *run)
 		progress_draw(run, 1);
 		fputc('\n', stderr);
 	}
-	if (!run->ctx->json && (!run->list_all || run->item > 1))
+	if (!run->ctx->json && (!run->list_all || run->item > 1) &&
+	    p->forwarded > 0)
+		printf("%llu URL%s: %llu forwarded to the cluster, %llu "
+		    "rejected\n", (unsigned long long)n, n == 1 ? "" : "s",
+		    (unsigned long long)p->forwarded,
+		    (unsigned long long)p->rejected);
+	else if (!run->ctx->json && (!run->list_all || run->item > 1))
 		printf("%llu URL%s: %llu queued, %llu duplicate, %llu "
 		    "rejected\n", (unsigned long long)n, n == 1 ? "" : "s",
 		    (unsigned long long)p->queued,
@@ -969,7 +988,20 @@ ctl_by_id(struct ctl *ctx, int argc, char **argv,
 static int
 do_status(struct ctl *ctx, int argc, char **argv)
 {
+	json_t *req;
+
+	if (argc == 2 && strcmp(argv[1], "--cluster") == 0) {
+		req = request("status");
+		json_object_set_new(req, "cluster", json_true());
+		return ctl_simple(ctx, req, ctlclient_print_cluster);
+	}
 	return ctl_bare(ctx, argc, argv, ctlclient_print_status);
+}
+
+static int
+do_nodes(struct ctl *ctx, int argc, char **argv)
+{
+	return ctl_bare(ctx, argc, argv, ctlclient_print_nodes);
 }
 
 static int

@@ -337,6 +337,13 @@ cl_stream(struct cluster *c, jsStreamConfig *sc, char *err, size_t errlen)
 			    "another version or layout (its description is "
 			    "\"%s\", this node expects \"%s\"); refusing to "
 			    "use it", sc->Name, d ? d : "", sc->Description);
+		else if (si->Config->Replicas != sc->Replicas) {
+			snprintf(err, errlen, "cluster: stream %s has %lld "
+			    "replicas, cluster.replicas says %lld; refusing to "
+			    "use it", sc->Name, (long long)si->Config->Replicas,
+			    (long long)sc->Replicas);
+			bad = 1;
+		}
 		jsStreamInfo_Destroy(si);
 		return bad ? -1 : 0;
 	}
@@ -369,6 +376,7 @@ cl_consumer(struct cluster *c, uint32_t p, char *err, size_t errlen)
 	snprintf(filter, sizeof(filter), "sluice.fetch.p%" PRIu32 ".>", p);
 	s = js_GetConsumerInfo(&ci, c->js, CL_FETCH, name, NULL, &jerr);
 	if (s == NATS_OK) {
+		int64_t wait = (int64_t)c->cfg->cluster_ack_wait_ms * 1000000;
 		int bad = ci->Config->FilterSubject == NULL ||
 		    strcmp(ci->Config->FilterSubject, filter) != 0;
 
@@ -377,6 +385,16 @@ cl_consumer(struct cluster *c, uint32_t p, char *err, size_t errlen)
 			    "filters %s, not %s; refusing to use it", name,
 			    CL_FETCH, ci->Config->FilterSubject ?
 			    ci->Config->FilterSubject : "nothing", filter);
+		else if (ci->Config->AckWait != wait) {
+			/* Every node must see the same redelivery delay. */
+			snprintf(err, errlen, "cluster: consumer %s of %s "
+			    "was made with an AckWait of %lld ms, this "
+			    "node's cluster.ack_wait is %llu ms; set the same "
+			    "on every node", name, CL_FETCH,
+			    (long long)(ci->Config->AckWait / 1000000),
+			    (unsigned long long)c->cfg->cluster_ack_wait_ms);
+			bad = 1;
+		}
 		jsConsumerInfo_Destroy(ci);
 		return bad ? -1 : 0;
 	}
@@ -396,6 +414,31 @@ cl_consumer(struct cluster *c, uint32_t p, char *err, size_t errlen)
 	}
 	jsConsumerInfo_Destroy(ci);
 	return 0;
+}
+
+/* The leases' bucket must expire keys after this node's lease_ttl: a
+ * node that counted on another TTL could lose or keep a lease unseen. */
+static int
+cl_check_bucket(struct cluster *c, int64_t ttl, char *err, size_t errlen)
+{
+	jsStreamInfo *si = NULL;
+	natsStatus s;
+	int bad;
+
+	s = js_GetStreamInfo(&si, c->js, "KV_" CL_BUCKET, NULL, NULL);
+	if (s != NATS_OK) {
+		cl_errf(err, errlen, "cluster: KV " CL_BUCKET, s, 0);
+		return -2;
+	}
+	bad = si->Config->MaxAge != ttl;
+	if (bad)
+		snprintf(err, errlen, "cluster: the KV bucket " CL_BUCKET
+		    " expires keys after %lld ms, this node's "
+		    "cluster.lease_ttl is %llu ms; set the same on every node",
+		    (long long)(si->Config->MaxAge / 1000000),
+		    (unsigned long long)c->cfg->cluster_lease_ttl_ms);
+	jsStreamInfo_Destroy(si);
+	return bad ? -1 : 0;
 }
 
 /*
@@ -458,6 +501,8 @@ cl_setup(struct cluster *c, char *err, size_t errlen)
 			cl_errf(err, errlen, "cluster: KV " CL_BUCKET, s, 0);
 			return -2;
 		}
+		if ((rc = cl_check_bucket(c, kc.TTL, err, errlen)) != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -517,6 +562,37 @@ cl_bind(struct cluster *c, uint32_t p)
 	return 0;
 }
 
+/* Writes this node's heartbeat: what it owns and holds, and the status
+ * counts the loop last handed over (cluster_cron). */
+static void
+cl_heartbeat(struct cluster *c)
+{
+	json_t *o = json_object(), *parts = json_array(), *st = NULL;
+	char key[80], *text;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->status_json != NULL)
+		st = json_loads(c->status_json, 0, NULL);
+	pthread_mutex_unlock(&c->mu);
+	for (uint32_t p = 0; p < c->parts; p++)
+		if (atomic_load(&c->own[p]) != OWN_NONE)
+			json_array_append_new(parts, json_integer(p));
+	json_object_set_new(o, "node", json_string(c->node));
+	json_object_set_new(o, "partitions", parts);
+	json_object_set_new(o, "held", json_integer((json_int_t)
+	    atomic_load(&c->held_total)));
+	json_object_set_new(o, "lag", json_integer((json_int_t)
+	    atomic_load(&c->lag)));
+	json_object_set_new(o, "time", json_integer((json_int_t)now_ms()));
+	json_object_set_new(o, "status", st ? st : json_object());
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	snprintf(key, sizeof(key), "node.%s", c->node);
+	if (text != NULL)
+		(void)kvStore_PutString(NULL, c->kv, key, text);
+	free(text);
+}
+
 /* Reads the heartbeats and leases, then renews, gives up and takes. */
 static void
 cl_tick(struct cluster *c)
@@ -524,41 +600,9 @@ cl_tick(struct cluster *c)
 	kvKeysList keys = { 0 };
 	char key[80], *owner_of = NULL;
 	uint64_t mono = mono_ms(), ttl = c->cfg->cluster_lease_ttl_ms;
-	uint32_t live = 1, target, owned, start;
+	uint32_t live = 1, target, owned, start, took = 0, gave = 0;
 	json_t *nodes = json_object();
 	natsStatus s;
-	char *hb;
-
-	/* Our heartbeat first: it makes us live for the others' counts. */
-	pthread_mutex_lock(&c->mu);
-	hb = c->status_json != NULL ? strdup(c->status_json) : NULL;
-	pthread_mutex_unlock(&c->mu);
-	{
-		json_t *o = hb != NULL ? json_loads(hb, 0, NULL) : NULL;
-		json_t *parts = json_array();
-		char *text;
-
-		if (o == NULL)
-			o = json_object();
-		for (uint32_t p = 0; p < c->parts; p++)
-			if (atomic_load(&c->own[p]) != OWN_NONE)
-				json_array_append_new(parts, json_integer(p));
-		json_object_set_new(o, "node", json_string(c->node));
-		json_object_set_new(o, "partitions", parts);
-		json_object_set_new(o, "held", json_integer((json_int_t)
-		    atomic_load(&c->held_total)));
-		json_object_set_new(o, "lag", json_integer((json_int_t)
-		    atomic_load(&c->lag)));
-		json_object_set_new(o, "time", json_integer((json_int_t)
-		    now_ms()));
-		text = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		snprintf(key, sizeof(key), "node.%s", c->node);
-		if (text != NULL)
-			(void)kvStore_PutString(NULL, c->kv, key, text);
-		free(text);
-	}
-	free(hb);
 
 	owner_of = calloc(c->parts, CL_NODE_MAX + 1);
 	s = kvStore_Keys(&keys, c->kv, NULL);
@@ -620,7 +664,7 @@ cl_tick(struct cluster *c)
 			(void)kvStore_Delete(c->kv, key);
 			atomic_store(&c->own[p], OWN_NONE);
 			c->rev[p] = 0;
-			log_info("cluster: gave partition %" PRIu32 " up", p);
+			gave++;
 			continue;
 		}
 		if (who[0] != '\0' && strcmp(who, c->node) != 0) {
@@ -664,8 +708,12 @@ cl_tick(struct cluster *c)
 		c->renewed[p] = mono;
 		atomic_store(&c->own[p], OWN_OWNED);
 		owned++;
-		log_info("cluster: took partition %" PRIu32, p);
+		took++;
 	}
+	if (took > 0 || gave > 0)
+		log_info("cluster: took %" PRIu32 " partitions, gave %" PRIu32
+		    " up: %" PRIu32 " owned of %" PRIu32 ", %" PRIu32
+		    " nodes live", took, gave, owned, c->parts, live);
 	free(owner_of);
 }
 
@@ -769,8 +817,13 @@ cl_main(void *arg)
 			    " partitions)", c->node, c->parts);
 		}
 		if (mono_ms() >= next_tick) {
+			/* The first heartbeat makes this node count in the
+			 * others' shares before it takes any. */
+			if (next_tick == 0)
+				cl_heartbeat(c);
 			cl_tick(c);
 			cl_measure_lag(c);
+			cl_heartbeat(c);
 			next_tick = mono_ms() + period;
 		}
 		if (cl_pull(c) == 0)
