@@ -18,18 +18,24 @@
 #include <xxhash.h>
 
 #include "cluster.h"
+#include "cluster_index.h"
 #include "config.h"
+#include "doc.h"
 #include "log.h"
 #include "op.h"
 #include "proto.h"
 #include "queue.h"
 #include "reply.h"
 #include "sched.h"
+#include "store.h"
 #include "url.h"
 #include "util.h"
 
 #define CL_VERSION	"sluice cluster v1"
 #define CL_FETCH	"SLUICE_FETCH"
+#define CL_KEYS		"SLUICE_KEYS"
+#define CL_DOCS		"SLUICE_DOCS"
+#define CL_KEYS_BATCH	1024		/* keys messages a pass applies */
 #define CL_BUCKET	"sluice_cluster"
 #define CL_MAX_ACK_PENDING 10000	/* per partition consumer */
 #define CL_PULL_BATCH	128		/* messages per pull request */
@@ -39,6 +45,7 @@
 #define CL_CONNECT_MS	3000		/* first connection attempt */
 #define CL_NODE_MAX	64
 #define CL_NODES_MAX	1024		/* heartbeats read per tick */
+#define CL_RETRY_MS	10000		/* a document not published */
 
 /* A partition as this node sees it.  The thread takes, renews and gives
  * leases up; the loop reads the state on every scheduling decision. */
@@ -53,6 +60,7 @@ enum cl_ev_kind {
 	EV_MSG,			/* a frontier message */
 	EV_PUBACK,		/* a forwarded URL stored (or not) */
 	EV_LOST,		/* a partition's lease was lost */
+	EV_KEYS,		/* a SLUICE_KEYS message, in stream order */
 };
 
 struct cl_ev {
@@ -60,6 +68,7 @@ struct cl_ev {
 	natsMsg		*msg;
 	uint32_t	 part;
 	uint64_t	 seq;
+	char		 what;		/* EV_PUBACK: 's'ubmit, 'k'eys, 'd'oc */
 	bool		 ok;
 	char		 err[128];
 	struct cl_ev	*next;
@@ -80,6 +89,22 @@ struct cl_held {
 	natsMsg		*msgs[4];	/* the same URL submitted again */
 	uint32_t	 n;
 	struct cl_held	*next;
+};
+
+/*
+ * A stored document's way out, in the "cluster_outbox" database (doc id
+ * -> state byte + its SLUICE_KEYS body), written in the transaction that
+ * stores it: its keys are published; once they come back through
+ * SLUICE_KEYS in stream order, the verdict is written into the document
+ * and the document published to SLUICE_DOCS; its entry goes once
+ * JetStream has stored that.  A crash anywhere replays from the entry.
+ */
+#define OUT_KEYS	'K'		/* keys to publish */
+#define OUT_DOC		'D'		/* verdict recorded, doc to publish */
+
+struct cl_verdict {
+	uint64_t	 doc;
+	json_t		*v;		/* the document's "cluster" member */
 };
 
 /* A submit being forwarded: its URLs' publications, seq first..first+n. */
@@ -146,7 +171,47 @@ struct cluster {
 	uint64_t	 pub_seq;
 	struct cl_fwd	*fwds;
 	struct op	*answers, **answers_tail;
+
+	/* the documents' way out (OUT_*) */
+	struct store	*store;
+	struct docs	*docs;
+	MDB_dbi		 outbox;
+	struct cluster_index *index;
+	natsSubscription *keys_sub;	/* the thread's, ordered */
+	uint64_t	*stored;	/* this turn: keys to publish */
+	size_t		 nstored, capstored;
+	struct cl_verdict *verdicts;	/* for the next turn to record */
+	size_t		 nverdicts, capverdicts, applied_verdicts;
+	uint64_t	*sent;		/* docs JetStream stored: entries to
+					   delete in the next turn */
+	size_t		 nsent, capsent, applied_sent;
+	bool		 replayed;	/* the outbox was published again
+					   after the start */
+	uint64_t	 keys_applied;	/* SLUICE_KEYS messages applied */
+	uint64_t	*retry;		/* doc ids to publish again, with
+					   CL_RETRY_DOC for the line */
+	size_t		 nretry, capretry;
+	uint64_t	 last_retry;	/* mono ms */
 };
+
+#define CL_RETRY_DOC	((uint64_t)1 << 63)
+
+/* Appends v to a growing array of uint64_t; -1 when memory is short. */
+static int
+cl_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t v)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		uint64_t *a = realloc(*arr, ncap * sizeof(*a));
+
+		if (a == NULL)
+			return -1;
+		*arr = a;
+		*cap = ncap;
+	}
+	(*arr)[(*n)++] = v;
+	return 0;
+}
 
 /* --- small helpers --------------------------------------------------- */
 
@@ -247,9 +312,16 @@ cl_on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 	if (ev == NULL)
 		return;		/* the submit times out instead */
 	ev->kind = EV_PUBACK;
+	/* "s:<boot>:<seq>:<node>", "k:<doc>:<node>" or "d:<doc>:<node>" */
 	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK &&
-	    id != NULL && (dash = strrchr(id, '-')) != NULL)
-		ev->seq = strtoull(dash + 1, NULL, 10);
+	    id != NULL && id[0] != '\0' && id[1] == ':') {
+		ev->what = id[0];
+		dash = id + 2;
+		if (ev->what == 's' && (dash = strchr(dash, ':')) != NULL)
+			dash++;
+		if (dash != NULL)
+			ev->seq = strtoull(dash, NULL, 10);
+	}
 	ev->ok = pa != NULL && pae == NULL;
 	if (!ev->ok)
 		snprintf(ev->err, sizeof(ev->err), "%s", pae != NULL &&
@@ -450,6 +522,8 @@ static int
 cl_setup(struct cluster *c, char *err, size_t errlen)
 {
 	const char *fetch_subj[] = { "sluice.fetch.>" };
+	const char *keys_subj[] = { "sluice.keys.>" };
+	const char *docs_subj[] = { "sluice.docs.>" };
 	char desc[128];
 	jsStreamConfig sc;
 	kvConfig kc;
@@ -481,6 +555,29 @@ cl_setup(struct cluster *c, char *err, size_t errlen)
 	sc.Retention = js_WorkQueuePolicy;
 	sc.Storage = js_FileStorage;
 	sc.Replicas = c->cfg->cluster_replicas;
+	if ((rc = cl_stream(c, &sc, err, errlen)) != 0)
+		return rc;
+	jsStreamConfig_Init(&sc);
+	sc.Name = CL_KEYS;
+	sc.Description = CL_VERSION;
+	sc.Subjects = keys_subj;
+	sc.SubjectsLen = 1;
+	sc.Retention = js_LimitsPolicy;
+	sc.Storage = js_FileStorage;
+	sc.Replicas = c->cfg->cluster_replicas;
+	sc.MaxBytes = (int64_t)c->cfg->cluster_keys_max_bytes;
+	if ((rc = cl_stream(c, &sc, err, errlen)) != 0)
+		return rc;
+	jsStreamConfig_Init(&sc);
+	sc.Name = CL_DOCS;
+	sc.Description = CL_VERSION;
+	sc.Subjects = docs_subj;
+	sc.SubjectsLen = 1;
+	sc.Retention = js_LimitsPolicy;
+	sc.Storage = js_FileStorage;
+	sc.Replicas = c->cfg->cluster_replicas;
+	sc.MaxBytes = (int64_t)c->cfg->cluster_docs_max_bytes;
+	sc.MaxAge = (int64_t)c->cfg->cluster_docs_max_age_ms * 1000000;
 	if ((rc = cl_stream(c, &sc, err, errlen)) != 0)
 		return rc;
 	for (uint32_t p = 0; p < c->parts; p++)
@@ -784,6 +881,51 @@ cl_pull(struct cluster *c)
 	return got;
 }
 
+/* Passes SLUICE_KEYS on to the loop, in stream order, from the first
+ * message at every start: the index is in memory (cluster_index.h). */
+static size_t
+cl_keys_take(struct cluster *c)
+{
+	size_t got = 0;
+
+	if (c->keys_sub == NULL) {
+		jsSubOptions so;
+		jsErrCode jerr = 0;
+		natsStatus s;
+
+		jsSubOptions_Init(&so);
+		so.Stream = CL_KEYS;
+		so.Ordered = true;
+		s = js_SubscribeSync(&c->keys_sub, c->js, "sluice.keys.>",
+		    NULL, &so, &jerr);
+		if (s != NATS_OK) {
+			char err[256];
+
+			cl_errf(err, sizeof(err), "cluster: reading " CL_KEYS,
+			    s, jerr);
+			log_warnx("%s", err);
+			c->keys_sub = NULL;
+			return 0;
+		}
+	}
+	while (got < CL_KEYS_BATCH) {
+		struct cl_ev *ev;
+		natsMsg *m = NULL;
+
+		if (natsSubscription_NextMsg(&m, c->keys_sub, 0) != NATS_OK)
+			break;
+		if ((ev = calloc(1, sizeof(*ev))) == NULL) {
+			natsMsg_Destroy(m);
+			break;
+		}
+		ev->kind = EV_KEYS;
+		ev->msg = m;
+		cl_post(c, ev);
+		got++;
+	}
+	return got;
+}
+
 static void *
 cl_main(void *arg)
 {
@@ -826,7 +968,7 @@ cl_main(void *arg)
 			cl_heartbeat(c);
 			next_tick = mono_ms() + period;
 		}
-		if (cl_pull(c) == 0)
+		if (cl_pull(c) + cl_keys_take(c) == 0)
 			cl_sleep(c, CL_IDLE_MS);
 	}
 	return NULL;
@@ -922,6 +1064,290 @@ cl_release_part(struct cluster *c, uint32_t p)
 	}
 }
 
+/* --- the loop: documents out ----------------------------------------- */
+
+static int
+cl_publish(struct cluster *c, char what, uint64_t doc, const char *stream,
+    const char *data, size_t len)
+{
+	char subj[CL_NODE_MAX + 32], id[CL_NODE_MAX + 32];
+	natsMsg *m = NULL;
+	jsPubOptions po;
+	natsStatus s;
+
+	snprintf(subj, sizeof(subj), "sluice.%s.%s", stream, c->node);
+	snprintf(id, sizeof(id), "%c:%" PRIu64 ":%s", what, doc, c->node);
+	s = natsMsg_Create(&m, subj, NULL, data, (int)len);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+	jsPubOptions_Init(&po);
+	po.MaxWait = CL_PUB_WAIT_MS;
+	if (s == NATS_OK)
+		s = js_PublishMsgAsync(c->js, &m, &po);
+	natsMsg_Destroy(m);
+	return s == NATS_OK ? 0 : -1;
+}
+
+/* Publishes doc's keys ('k') or the document itself ('d') from its
+ * outbox entry; a failure is retried from the cron. */
+static void
+cl_out_publish(struct cluster *c, MDB_txn *txn, char what, uint64_t doc)
+{
+	MDB_val k = { sizeof(doc), &doc }, v;
+	const char *text;
+	size_t len;
+	uint64_t flags;
+	json_t *o;
+	char *line;
+	int rc = -1;
+
+	if (mdb_get(txn, c->outbox, &k, &v) != 0 || v.mv_size < 1)
+		return;		/* sent already */
+	if (what == 'k')
+		rc = cl_publish(c, 'k', doc, "keys", (const char *)v.mv_data +
+		    1, v.mv_size - 1);
+	else if (doc_get_text(c->docs, txn, doc, &text, &len, &flags) == 0 &&
+	    (o = json_loadb(text, len, 0, NULL)) != NULL) {
+		json_object_set_new(o, "node", json_string(c->node));
+		line = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (line != NULL)
+			rc = cl_publish(c, 'd', doc, "docs", line,
+			    strlen(line));
+		free(line);
+	}
+	if (rc != 0 && cl_push_id(&c->retry, &c->nretry, &c->capretry,
+	    what == 'd' ? doc | CL_RETRY_DOC : doc) != 0)
+		log_warnx("cluster: document %" PRIu64 " waits for the next "
+		    "start to be published", doc);
+}
+
+/* JetStream's answer to a document's keys or line. */
+static void
+cl_out_acked(struct cluster *c, char what, uint64_t doc, bool ok,
+    const char *err)
+{
+	if (!ok) {
+		log_warnx("cluster: %s of document %" PRIu64 " not stored "
+		    "(%s); retrying", what == 'k' ? "keys" : "the line", doc,
+		    err);
+		(void)cl_push_id(&c->retry, &c->nretry, &c->capretry,
+		    what == 'd' ? doc | CL_RETRY_DOC : doc);
+	} else if (what == 'd' &&
+	    cl_push_id(&c->sent, &c->nsent, &c->capsent, doc) != 0)
+		log_warnx("cluster: document %" PRIu64 " will be published "
+		    "again at the next start", doc);
+}
+
+/* A SLUICE_KEYS message, in stream order: the index's verdict, and for
+ * this node's own documents, a verdict to record. */
+static void
+cl_keys_apply(struct cluster *c, natsMsg *msg)
+{
+	struct cluster_keys k;
+	struct cluster_verdict v;
+	jsMsgMetaData *meta = NULL;
+	char err[160];
+	uint64_t seq;
+	json_t *j;
+	int rc;
+
+	if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
+		return;
+	seq = meta->Sequence.Stream;
+	jsMsgMetaData_Destroy(meta);
+	if (cluster_keys_decode(natsMsg_GetData(msg), (size_t)
+	    natsMsg_GetDataLength(msg), &k, err, sizeof(err)) != 0) {
+		log_warnx("cluster: SLUICE_KEYS message %" PRIu64 " skipped: "
+		    "%s", seq, err);
+		return;
+	}
+	rc = cluster_index_apply(c->index, seq, k.node, k.doc_id, &k.sig,
+	    k.url, &v);
+	if (rc == 0)
+		c->keys_applied++;
+	if (rc == 0 && strcmp(k.node, c->node) == 0) {
+		if (v.kind == DEDUP_NONE)
+			j = json_pack("{s:I, s:b}", "seq", (json_int_t)seq,
+			    "first", 1);
+		else
+			j = json_pack("{s:I, s:b, s:s, s:f, s:{s:s, s:I, s:s, "
+			    "s:I}}", "seq", (json_int_t)seq, "first", 0,
+			    "kind", dedup_kind_name(v.kind), "similarity",
+			    v.similarity, "duplicate_of", "node", v.node,
+			    "doc", (json_int_t)v.doc_id, "url", v.url, "seq",
+			    (json_int_t)v.seq);
+		if (j != NULL && c->nverdicts == c->capverdicts) {
+			size_t cap = c->capverdicts ? c->capverdicts * 2 : 64;
+			struct cl_verdict *nv = realloc(c->verdicts,
+			    cap * sizeof(*nv));
+
+			if (nv == NULL) {
+				json_decref(j);
+				j = NULL;
+			} else {
+				c->verdicts = nv;
+				c->capverdicts = cap;
+			}
+		}
+		if (j != NULL)
+			c->verdicts[c->nverdicts++] = (struct cl_verdict){
+			    k.doc_id, j };
+	}
+	cluster_keys_free(&k);
+}
+
+int
+cluster_doc_stored(void *arg, MDB_txn *txn, uint64_t doc, const char *url,
+    const struct dedup_sig *sig)
+{
+	struct cluster *c = arg;
+	char *body = cluster_keys_encode(c->node, doc, url, sig);
+	MDB_val k = { sizeof(doc), &doc }, v;
+	int rc;
+
+	if (body == NULL)
+		return ENOMEM;
+	v.mv_size = strlen(body) + 1;
+	rc = mdb_put(txn, c->outbox, &k, &v, MDB_RESERVE);
+	if (rc == 0) {
+		((char *)v.mv_data)[0] = OUT_KEYS;
+		memcpy((char *)v.mv_data + 1, body, v.mv_size - 1);
+		if (cl_push_id(&c->stored, &c->nstored, &c->capstored,
+		    doc) != 0)
+			rc = ENOMEM;
+	}
+	free(body);
+	return rc;
+}
+
+/* Turn work: the verdicts come into their documents, whose entries move
+ * on to OUT_DOC; the entries of documents JetStream stored go. */
+static int
+cl_out_apply(struct cluster *c, MDB_txn *txn)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < c->nverdicts && rc == 0; i++) {
+		uint64_t doc = c->verdicts[i].doc, flags;
+		MDB_val k = { sizeof(doc), &doc }, v;
+		const char *text;
+		size_t len;
+		json_t *o;
+		char *json;
+
+		if (mdb_get(txn, c->outbox, &k, &v) != 0)
+			continue;	/* recorded and sent before */
+		if ((rc = doc_get_text(c->docs, txn, doc, &text, &len,
+		    &flags)) != 0) {
+			rc = rc == MDB_NOTFOUND || rc == MDB_CORRUPTED ? 0 :
+			    rc;
+			continue;
+		}
+		if ((o = json_loadb(text, len, 0, NULL)) == NULL)
+			continue;
+		json_object_set(o, "cluster", c->verdicts[i].v);
+		json = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (json == NULL)
+			return ENOMEM;
+		rc = doc_update(c->docs, txn, doc, json, strlen(json), flags);
+		free(json);
+		if (rc == 0 && ((const char *)v.mv_data)[0] != OUT_DOC) {
+			char *copy = malloc(v.mv_size);
+
+			if (copy == NULL)
+				return ENOMEM;
+			memcpy(copy, v.mv_data, v.mv_size);
+			copy[0] = OUT_DOC;
+			v.mv_data = copy;
+			rc = mdb_put(txn, c->outbox, &k, &v, 0);
+			free(copy);
+		}
+	}
+	c->applied_verdicts = c->nverdicts;
+	for (size_t i = 0; i < c->nsent && rc == 0; i++) {
+		MDB_val k = { sizeof(c->sent[i]), &c->sent[i] };
+
+		rc = mdb_del(txn, c->outbox, &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	c->applied_sent = c->nsent;
+	return rc;
+}
+
+/* After the commit: the new documents' keys go out, and the documents
+ * whose verdict was recorded. */
+static void
+cl_out_commit(struct cluster *c)
+{
+	MDB_txn *txn;
+
+	if ((c->nstored > 0 || c->applied_verdicts > 0) &&
+	    store_txn_read(c->store, &txn) == 0) {
+		for (size_t i = 0; i < c->nstored; i++)
+			cl_out_publish(c, txn, 'k', c->stored[i]);
+		for (size_t i = 0; i < c->applied_verdicts; i++)
+			cl_out_publish(c, txn, 'd', c->verdicts[i].doc);
+		mdb_txn_abort(txn);
+	}
+	c->nstored = 0;
+	for (size_t i = 0; i < c->applied_verdicts; i++)
+		json_decref(c->verdicts[i].v);
+	memmove(c->verdicts, c->verdicts + c->applied_verdicts,
+	    (c->nverdicts - c->applied_verdicts) * sizeof(*c->verdicts));
+	c->nverdicts -= c->applied_verdicts;
+	c->applied_verdicts = 0;
+	memmove(c->sent, c->sent + c->applied_sent,
+	    (c->nsent - c->applied_sent) * sizeof(*c->sent));
+	c->nsent -= c->applied_sent;
+	c->applied_sent = 0;
+}
+
+/* Once JetStream is there after the start, and every 10 s after a
+ * failure: what the outbox holds (or failed) is published again. */
+static void
+cl_out_retry(struct cluster *c)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t *list = c->retry;
+	size_t n = c->nretry;
+
+	if (!atomic_load(&c->ready) || !atomic_load(&c->connected) ||
+	    store_txn_read(c->store, &txn) != 0)
+		return;
+	c->retry = NULL;
+	c->nretry = c->capretry = 0;
+	if (!c->replayed && mdb_cursor_open(txn, c->outbox, &cur) == 0) {
+		size_t count = 0;
+
+		c->replayed = true;
+		for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			uint64_t doc;
+
+			if (k.mv_size != sizeof(doc) || v.mv_size < 1)
+				continue;
+			memcpy(&doc, k.mv_data, sizeof(doc));
+			cl_out_publish(c, txn, ((const char *)v.mv_data)[0] ==
+			    OUT_DOC ? 'd' : 'k', doc);
+			count++;
+		}
+		mdb_cursor_close(cur);
+		if (count > 0)
+			log_notice("cluster: publishing %zu documents the "
+			    "last run left unpublished", count);
+	}
+	for (size_t i = 0; i < n; i++)
+		cl_out_publish(c, txn, list[i] & CL_RETRY_DOC ? 'd' : 'k',
+		    list[i] & ~CL_RETRY_DOC);
+	free(list);
+	mdb_txn_abort(txn);
+}
+
 /* --- the loop: the inbox ------------------------------------------- */
 
 static struct cl_fwd *
@@ -995,6 +1421,11 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 			    .msg = ev->msg, .part = ev->part };
 			break;
 		case EV_PUBACK:
+			if (ev->what != 's') {
+				cl_out_acked(c, ev->what, ev->seq, ev->ok,
+				    ev->err);
+				break;
+			}
 			if ((f = cl_fwd_find(c, ev->seq)) == NULL)
 				break;
 			if (ev->ok)
@@ -1009,6 +1440,11 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 			break;
 		case EV_LOST:
 			cl_release_part(c, ev->part);
+			break;
+		case EV_KEYS:
+			cl_keys_apply(c, ev->msg);
+			natsMsg_Destroy(ev->msg);
+			ev->msg = NULL;
 			break;
 		}
 		free(ev);
@@ -1070,8 +1506,8 @@ cluster_forward(struct cluster *c, struct op *op)
 		    cl_part(c, u->host));
 		snprintf(subj, sizeof(subj), "sluice.fetch.p%" PRIu32
 		    ".%016" PRIx64, cl_part(c, u->host), u->host);
-		snprintf(id, sizeof(id), "%s-%" PRIu64 "-%" PRIu64, c->node,
-		    c->boot, f->first + published);
+		snprintf(id, sizeof(id), "s:%" PRIu64 ":%" PRIu64 ":%s",
+		    c->boot, f->first + published, c->node);
 		published++;
 		body = json_pack("{s:s, s:i, s:I, s:b, s:s}", "url", u->url,
 		    "priority", (int)op->priority, "not_before",
@@ -1128,7 +1564,8 @@ cluster_take_answers(struct cluster *c)
 bool
 cluster_pending(const struct cluster *c)
 {
-	return c != NULL && c->nintake > 0;
+	return c != NULL && (c->nintake > 0 || c->nverdicts > 0 ||
+	    c->nsent > 0);
 }
 
 /* One frontier message becomes a job, or finds its job. */
@@ -1182,6 +1619,8 @@ cluster_apply(void *arg, MDB_txn *txn, uint64_t now)
 		return 0;
 	for (size_t i = 0; i < c->nintake && rc == 0; i++)
 		rc = cl_apply_one(c, txn, &c->intake[i], now);
+	if (rc == 0)
+		rc = cl_out_apply(c, txn);
 	return rc;
 }
 
@@ -1195,6 +1634,8 @@ cluster_abort(void *arg)
 	for (size_t i = 0; i < c->nintake; i++)
 		c->intake[i].verdict = CM_WAIT;
 	c->nfinished = 0;
+	c->nstored = 0;
+	c->applied_verdicts = c->applied_sent = 0;
 }
 
 void
@@ -1231,6 +1672,7 @@ cluster_commit(struct cluster *c)
 	for (size_t i = 0; i < c->nfinished; i++)
 		cl_release(c, c->finished[i], CM_ACK);
 	c->nfinished = 0;
+	cl_out_commit(c);
 }
 
 static void
@@ -1267,6 +1709,12 @@ cluster_cron(struct cluster *c, json_t *status)
 			atomic_store(&c->own[p], OWN_RELEASABLE);
 		}
 
+	if (!c->replayed || (c->nretry > 0 && mono - c->last_retry >=
+	    CL_RETRY_MS)) {
+		c->last_retry = mono;
+		cl_out_retry(c);
+	}
+
 	/* Held messages stay ours while their jobs wait. */
 	if (atomic_load(&c->connected) &&
 	    mono - c->last_wpi >= c->cfg->cluster_ack_wait_ms / 3) {
@@ -1290,13 +1738,15 @@ cluster_status(struct cluster *c)
 			json_array_append_new(parts, json_integer(p));
 	if (c->nc != NULL)
 		(void)natsConnection_GetConnectedUrl(c->nc, url, sizeof(url));
-	return json_pack("{s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:s, s:s}",
-	    "node", c->node, "connected", atomic_load(&c->connected),
-	    "ready", atomic_load(&c->ready), "partitions", parts,
-	    "owned", (json_int_t)json_array_size(parts),
+	return json_pack("{s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:s, s:s}", "node", c->node, "connected",
+	    atomic_load(&c->connected), "ready", atomic_load(&c->ready),
+	    "partitions", parts, "owned", (json_int_t)json_array_size(parts),
 	    "held", (json_int_t)atomic_load(&c->held_total),
 	    "lag", (json_int_t)atomic_load(&c->lag),
-	    "jobs_held", (json_int_t)c->nheld, "nats_url", url,
+	    "jobs_held", (json_int_t)c->nheld, "keys_applied",
+	    (json_int_t)c->keys_applied, "index_entries",
+	    (json_int_t)cluster_index_entries(c->index), "nats_url", url,
 	    "error", c->fatal);
 }
 
@@ -1408,20 +1858,24 @@ cl_node_name(struct cluster *c, char *err, size_t errlen)
 
 int
 cluster_open(struct cluster **out, struct event_base *base,
-    const struct config *cfg, struct queue *q, struct sched *s,
-    const struct url_opts *uo, char *err, size_t errlen)
+    const struct config *cfg, const struct cluster_env *env, char *err,
+    size_t errlen)
 {
 	struct cluster *c = calloc(1, sizeof(*c));
+	MDB_txn *txn;
 	natsStatus st;
 	size_t nb = 64;
+	int rc;
 
 	*out = NULL;
 	if (c == NULL)
 		return -1;
 	c->cfg = cfg;
-	c->queue = q;
-	c->sched = s;
-	c->uo = uo;
+	c->queue = env->queue;
+	c->sched = env->sched;
+	c->uo = env->url_opts;
+	c->store = env->store;
+	c->docs = env->docs;
 	c->parts = cfg->cluster_partitions;
 	c->boot = now_ms();
 	c->inbox_tail = &c->inbox;
@@ -1448,6 +1902,21 @@ cluster_open(struct cluster **out, struct event_base *base,
 	if (cl_node_name(c, err, errlen) != 0 ||
 	    cl_options(c, err, errlen) != 0)
 		goto fail;
+	c->index = cluster_index_new(cfg->near_threshold, 0);
+	if (c->index == NULL) {
+		snprintf(err, errlen, "cluster: out of memory");
+		goto fail;
+	}
+	if ((rc = store_txn_write(c->store, &txn)) == 0) {
+		rc = mdb_dbi_open(txn, "cluster_outbox", MDB_CREATE |
+		    MDB_INTEGERKEY, &c->outbox);
+		rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "cluster: the outbox: %s",
+		    mdb_strerror(rc));
+		goto fail;
+	}
 	st = natsConnection_Connect(&c->nc, c->opts);
 	if (st == NATS_OK && natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED) {
 		int rc;
@@ -1523,6 +1992,14 @@ cluster_close(struct cluster *c)
 	}
 	for (uint32_t p = 0; c->subs != NULL && p < c->parts; p++)
 		natsSubscription_Destroy(c->subs[p]);
+	natsSubscription_Destroy(c->keys_sub);
+	for (size_t i = 0; i < c->nverdicts; i++)
+		json_decref(c->verdicts[i].v);
+	free(c->verdicts);
+	free(c->stored);
+	free(c->sent);
+	free(c->retry);
+	cluster_index_free(c->index);
 	kvStore_Destroy(c->kv);
 	jsCtx_Destroy(c->js);
 	if (c->nc != NULL) {

@@ -33,13 +33,25 @@
 #include <lmdb.h>
 
 struct config;
+struct dedup_sig;
+struct docs;
 struct event_base;
 struct op;
 struct queue;
 struct sched;
+struct store;
 struct url_opts;
 
 struct cluster;
+
+/* What of the daemon a cluster node reaches. */
+struct cluster_env {
+	struct store	*store;
+	struct queue	*queue;
+	struct sched	*sched;
+	struct docs	*docs;
+	const struct url_opts *url_opts;
+};
 
 /*
  * Connects to cluster.nats and makes or checks the streams, the consumers
@@ -49,8 +61,8 @@ struct cluster;
  * err.  0 and *out otherwise.
  */
 int cluster_open(struct cluster **out, struct event_base *base,
-    const struct config *cfg, struct queue *q, struct sched *s,
-    const struct url_opts *uo, char *err, size_t errlen);
+    const struct config *cfg, const struct cluster_env *env, char *err,
+    size_t errlen);
 /* Stops the thread, naks what is held (redelivered at once to the next
  * owner), gives the leases up and closes the connection. */
 void cluster_close(struct cluster *c);
@@ -74,6 +86,14 @@ int cluster_apply(void *cluster, MDB_txn *txn, uint64_t now);
 void cluster_abort(void *cluster);
 /* queue.c's hook: job id ended (done, failed, cancelled) in this turn. */
 void cluster_job_finished(uint64_t id, void *cluster);
+/*
+ * outcome.c's hook, in the transaction that stores document doc (url, its
+ * dedup signature sig): its way out to SLUICE_KEYS, then SLUICE_DOCS once
+ * the stream's order gave it its verdict, starts in the outbox.  0 or an
+ * LMDB error.
+ */
+int cluster_doc_stored(void *cluster, MDB_txn *txn, uint64_t doc,
+    const char *url, const struct dedup_sig *sig);
 /* After the commit: acknowledges the messages of the jobs that ended,
  * holds the new ones. */
 void cluster_commit(struct cluster *c);

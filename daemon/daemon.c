@@ -902,9 +902,14 @@ daemon_start(struct daemon *d, int listen_fd)
 	d->outcomes.warc = d->leases.warc = d->warc;
 	d->page_opts.warc = d->warc;
 	if (d->cfg.cluster_nats[0] != '\0') {
-		if (cluster_open(&d->cluster, d->base, &d->cfg, &d->queue,
-		    &d->sched, &d->url_opts, err, sizeof(err)) == -1)
+		struct cluster_env env = { &d->store, &d->queue, &d->sched,
+		    &d->docs, &d->url_opts };
+
+		if (cluster_open(&d->cluster, d->base, &d->cfg, &env, err,
+		    sizeof(err)) == -1)
 			fatalx("%s", err);
+		d->outcomes.stored = cluster_doc_stored;
+		d->outcomes.stored_arg = d->cluster;
 		d->queue.on_finished = cluster_job_finished;
 		d->queue.on_finished_arg = d->cluster;
 		d->sched.allow = cluster_allows;

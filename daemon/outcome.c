@@ -657,6 +657,8 @@ outcome_apply_done(struct outcomes *o, MDB_txn *txn, struct completion *c,
 	 * boilerplate by the fourth copy (test_dedup's near copies). */
 	if (rc == 0 && o->sitemem != NULL && (flags & DOC_DUPLICATE) == 0)
 		rc = sitemem_record(o->sitemem, &p->site_doc);
+	if (rc == 0 && o->stored != NULL)
+		rc = o->stored(o->stored_arg, txn, c->job_id, p->url, &p->sig);
 	free(json);
 	if (rc == 0) {
 		o->queue->counts.fetched++;

@@ -29,6 +29,7 @@
 
 struct config;
 struct dedup_dbs;
+struct dedup_sig;
 struct docs;
 struct feeds;
 struct fetch_result;
@@ -88,6 +89,11 @@ struct outcomes {
 	struct warc	*warc;		/* NULL: capture off */
 	struct feeds	*feeds;		/* polls go there, not to docs */
 	struct sitemem	*sitemem;	/* records each stored page */
+	/* Cluster mode: told of each document stored, in its transaction
+	 * (cluster_doc_stored); NULL otherwise. */
+	int		(*stored)(void *arg, MDB_txn *txn, uint64_t doc,
+			    const char *url, const struct dedup_sig *sig);
+	void		*stored_arg;
 	struct page	*busy;		/* pages at the workers */
 	/* What a crash interrupted.  Each worker keeps the id of the job it
 	 * is cleaning in its slot of a small file in the state directory,
