@@ -1,0 +1,526 @@
+/*
+ * test_cluster_index.c - the cluster-wide dedup ordering rule (the same
+ * entries in the same order give the same verdicts everywhere; exact,
+ * near and earliest-wins; sequences only forward; the entry bound) and
+ * the SLUICE_KEYS body's encoding, with malformed bodies refused.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cluster_index.h"
+
+#define WORDS	300
+
+static uint64_t
+next_rand(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *s >> 33;
+}
+
+/* A text of WORDS pseudo-random words from seed, where the words
+ * [from, from + n) come from seed2 instead. */
+static void
+text_sig(uint64_t seed, size_t from, size_t n, uint64_t seed2,
+    struct dedup_sig *sig)
+{
+	char *buf = malloc(WORDS * 12 + 1), *p = buf;
+	uint64_t s = seed, s2 = seed2;
+
+	assert_non_null(buf);
+	for (size_t i = 0; i < WORDS; i++) {
+		uint64_t r = next_rand(&s), r2 = next_rand(&s2);
+
+		if (i >= from && i < from + n)
+			r = r2;
+		p += sprintf(p, "w%08x ", (unsigned)(r & 0xffffffff));
+	}
+	dedup_signature(buf, (size_t)(p - buf), NULL, sig);
+	assert_true(sig->near);
+	free(buf);
+}
+
+static void
+verdict_equal(const struct cluster_verdict *a, const struct cluster_verdict *b)
+{
+	assert_int_equal(a->kind, b->kind);
+	assert_true(a->seq == b->seq);
+	assert_true(a->doc_id == b->doc_id);
+	assert_true(a->similarity == b->similarity);
+	assert_int_equal(a->indexed, b->indexed);
+	if (a->kind == DEDUP_NONE) {
+		assert_null(a->url);
+		assert_null(b->url);
+		return;
+	}
+	assert_string_equal(a->node, b->node);
+	assert_string_equal(a->url, b->url);
+}
+
+/* Many entries, some copies of others, near or exact, on two indexes. */
+static void
+test_same_order(void **state)
+{
+	struct cluster_index *a = cluster_index_new(0.8, 0);
+	struct cluster_index *b = cluster_index_new(0.8, 0);
+	struct cluster_verdict va, vb;
+	struct dedup_sig sig;
+	uint64_t r = 7, seq = 100;
+	size_t kinds[3] = { 0 };
+	char url[64];
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	for (size_t i = 0; i < 400; i++) {
+		uint64_t base = next_rand(&r) % 60;
+
+		/* Some bases exact, some edited a little or a lot. */
+		text_sig(base, next_rand(&r) % WORDS, next_rand(&r) % 3 * 12,
+		    i, &sig);
+		snprintf(url, sizeof(url), "http://127.0.0.1/%zu", i);
+		seq += 1 + next_rand(&r) % 3;
+		assert_int_equal(cluster_index_apply(a, seq, "n1", i + 1, &sig,
+		    url, &va), 0);
+		assert_int_equal(cluster_index_apply(b, seq, "n1", i + 1, &sig,
+		    url, &vb), 0);
+		verdict_equal(&va, &vb);
+		assert_true(va.candidates <= CLUSTER_INDEX_CANDIDATES);
+		kinds[va.kind]++;
+	}
+	assert_true(kinds[DEDUP_NONE] > 0);
+	assert_true(kinds[DEDUP_EXACT] > 0);
+	assert_true(kinds[DEDUP_NEAR] > 0);
+	assert_int_equal(cluster_index_entries(a), kinds[DEDUP_NONE]);
+	assert_true(cluster_index_last_seq(a) == seq);
+	cluster_index_free(a);
+	cluster_index_free(b);
+}
+
+static void
+test_exact_earliest(void **state)
+{
+	struct cluster_index *idx = cluster_index_new(0.8, 0);
+	struct dedup_sig x, y, x2;
+	struct cluster_verdict v;
+
+	(void)state;
+	text_sig(1, 0, 0, 0, &x);
+	text_sig(2, 0, 0, 0, &y);
+	text_sig(1, 100, 4, 9, &x2);	/* near x */
+	assert_int_equal(cluster_index_apply(idx, 3, "n1", 10, &x,
+	    "http://127.0.0.1/x", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NONE);
+	assert_true(v.indexed);
+	assert_int_equal(cluster_index_apply(idx, 4, "n2", 20, &y,
+	    "http://127.0.0.1/y", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NONE);
+	for (uint64_t seq = 5; seq < 8; seq++) {
+		assert_int_equal(cluster_index_apply(idx, seq, "n3", seq, &x,
+		    "http://127.0.0.1/x-again", &v), 0);
+		assert_int_equal(v.kind, DEDUP_EXACT);
+		assert_true(v.similarity == 1.0);
+		assert_true(v.seq == 3);
+		assert_true(v.doc_id == 10);
+		assert_string_equal(v.node, "n1");
+		assert_string_equal(v.url, "http://127.0.0.1/x");
+		assert_false(v.indexed);
+	}
+	/* A copy of a duplicate names the first copy, as in dedup.c: only
+	 * first copies are indexed. */
+	assert_int_equal(cluster_index_apply(idx, 8, "n2", 30, &x2,
+	    "http://127.0.0.1/x2", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NEAR);
+	assert_true(v.seq == 3);
+	assert_int_equal(cluster_index_apply(idx, 9, "n3", 31, &x2,
+	    "http://127.0.0.1/x2-again", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NEAR);
+	assert_true(v.seq == 3);
+	assert_int_equal(cluster_index_entries(idx), 2);
+	cluster_index_free(idx);
+}
+
+/* Over the threshold links, under it does not; of two matches over it,
+ * the earliest wins even if the later is more similar. */
+static void
+test_near(void **state)
+{
+	struct cluster_index *idx = cluster_index_new(0.8, 0);
+	struct dedup_sig base, a1, a2, far;
+	struct cluster_verdict v;
+
+	(void)state;
+	text_sig(5, 0, 0, 0, &base);
+	text_sig(5, 20, 22, 11, &a1);
+	text_sig(5, 150, 10, 12, &a2);
+	text_sig(5, 100, 60, 13, &far);
+	/* The construction's premises. */
+	assert_true(dedup_similarity(&base, &a1) >= 0.8);
+	assert_true(dedup_similarity(&base, &a2) >
+	    dedup_similarity(&base, &a1));
+	assert_true(dedup_similarity(&a1, &a2) < 0.8);
+	assert_true(dedup_similarity(&base, &far) < 0.8);
+	assert_true(dedup_similarity(&base, &far) > 0.3);
+
+	assert_int_equal(cluster_index_apply(idx, 1, "n1", 1, &a1,
+	    "http://127.0.0.1/a1", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NONE);
+	assert_int_equal(cluster_index_apply(idx, 2, "n2", 2, &a2,
+	    "http://127.0.0.1/a2", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NONE);
+	assert_int_equal(cluster_index_apply(idx, 3, "n1", 3, &base,
+	    "http://127.0.0.1/base", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NEAR);
+	assert_true(v.seq == 1);
+	assert_string_equal(v.url, "http://127.0.0.1/a1");
+	assert_true(v.similarity == dedup_similarity(&base, &a1));
+	assert_true(v.candidates >= 1);
+	assert_false(v.indexed);
+	/* Under the threshold against everything indexed: a first copy. */
+	assert_int_equal(cluster_index_apply(idx, 4, "n3", 4, &far,
+	    "http://127.0.0.1/far", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NONE);
+	assert_true(v.indexed);
+	cluster_index_free(idx);
+
+	/* The threshold is the caller's. */
+	idx = cluster_index_new(0.3, 0);
+	assert_int_equal(cluster_index_apply(idx, 1, "n1", 1, &base,
+	    "http://127.0.0.1/base", &v), 0);
+	assert_int_equal(cluster_index_apply(idx, 2, "n1", 2, &far,
+	    "http://127.0.0.1/far", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NEAR);
+	cluster_index_free(idx);
+}
+
+static void
+test_seq_order(void **state)
+{
+	struct cluster_index *idx = cluster_index_new(0.8, 0);
+	struct cluster_index *again = cluster_index_new(0.8, 0);
+	struct cluster_verdict v, w[6];
+	struct dedup_sig sig[6];
+
+	(void)state;
+	for (size_t i = 0; i < 6; i++)
+		text_sig(i % 3, 0, 0, 0, &sig[i]);
+	assert_int_equal(cluster_index_apply(idx, 5, "n1", 1, &sig[0],
+	    "http://127.0.0.1/", &v), 0);
+	assert_int_equal(cluster_index_apply(idx, 5, "n1", 2, &sig[1],
+	    "http://127.0.0.1/", &v), EALREADY);
+	assert_int_equal(cluster_index_apply(idx, 4, "n1", 2, &sig[1],
+	    "http://127.0.0.1/", &v), EALREADY);
+	assert_int_equal(cluster_index_apply(idx, 0, "n1", 2, &sig[1],
+	    "http://127.0.0.1/", &v), EALREADY);
+	assert_int_equal(v.kind, DEDUP_NONE);
+	assert_int_equal(cluster_index_entries(idx), 1);
+	assert_true(cluster_index_last_seq(idx) == 5);
+	assert_int_equal(cluster_index_apply(idx, 6, "bad.name", 2, &sig[1],
+	    "http://127.0.0.1/", &v), EINVAL);
+	assert_true(cluster_index_last_seq(idx) == 5);
+	cluster_index_free(idx);
+
+	/* A replay that skips what was seen ends as a single pass. */
+	idx = cluster_index_new(0.8, 0);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(cluster_index_apply(idx, i + 1, "n1", i + 1,
+		    &sig[i], "http://127.0.0.1/", &w[i]), 0);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(cluster_index_apply(again, i + 1, "n1", i + 1,
+		    &sig[i], "http://127.0.0.1/", &v), 0);
+	for (size_t i = 0; i < 6; i++) {
+		int rc = cluster_index_apply(again, i + 1, "n1", i + 1,
+		    &sig[i], "http://127.0.0.1/", &v);
+
+		if (i < 3) {
+			assert_int_equal(rc, EALREADY);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		verdict_equal(&v, &w[i]);
+	}
+	assert_int_equal(w[3].kind, DEDUP_EXACT);
+	assert_true(w[3].seq == 1);
+	cluster_index_free(idx);
+	cluster_index_free(again);
+}
+
+/* Past max_entries first copies are answered, not indexed. */
+static void
+test_full(void **state)
+{
+	struct cluster_index *idx = cluster_index_new(0.8, 2);
+	struct dedup_sig a, b, c, none;
+	struct cluster_verdict v;
+
+	(void)state;
+	text_sig(1, 0, 0, 0, &a);
+	text_sig(2, 0, 0, 0, &b);
+	text_sig(3, 0, 0, 0, &c);
+	dedup_signature("", 0, NULL, &none);
+	assert_int_equal(none.words, 0);
+	/* No word: nobody's copy, never indexed. */
+	assert_int_equal(cluster_index_apply(idx, 1, "n1", 1, &none,
+	    "http://127.0.0.1/empty", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NONE);
+	assert_false(v.indexed);
+	assert_int_equal(cluster_index_apply(idx, 2, "n1", 2, &none,
+	    "http://127.0.0.1/empty2", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NONE);
+	assert_int_equal(cluster_index_apply(idx, 3, "n1", 3, &a,
+	    "http://127.0.0.1/a", &v), 0);
+	assert_true(v.indexed);
+	assert_int_equal(cluster_index_apply(idx, 4, "n1", 4, &b,
+	    "http://127.0.0.1/b", &v), 0);
+	assert_true(v.indexed);
+	assert_false(cluster_index_full(idx));
+	assert_int_equal(cluster_index_apply(idx, 5, "n1", 5, &c,
+	    "http://127.0.0.1/c", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NONE);
+	assert_false(v.indexed);
+	assert_true(cluster_index_full(idx));
+	assert_int_equal(cluster_index_apply(idx, 6, "n1", 6, &c,
+	    "http://127.0.0.1/c2", &v), 0);
+	assert_int_equal(v.kind, DEDUP_NONE);	/* not recognised */
+	assert_int_equal(cluster_index_apply(idx, 7, "n1", 7, &a,
+	    "http://127.0.0.1/a2", &v), 0);
+	assert_int_equal(v.kind, DEDUP_EXACT);
+	assert_true(v.seq == 3);
+	assert_int_equal(cluster_index_entries(idx), 2);
+	assert_true(cluster_index_memory(idx) > 2 * sizeof(struct dedup_sig));
+	cluster_index_free(idx);
+}
+
+static void
+sig_equal(const struct dedup_sig *a, const struct dedup_sig *b)
+{
+	assert_memory_equal(a->exact, b->exact, sizeof(a->exact));
+	assert_int_equal(a->words, b->words);
+	assert_int_equal(a->near, b->near);
+	assert_memory_equal(a->bands, b->bands, sizeof(a->bands));
+	assert_memory_equal(a->sketch, b->sketch, sizeof(a->sketch));
+}
+
+static void
+test_round_trip(void **state)
+{
+	struct dedup_sig sig[3];
+	struct cluster_keys k;
+	char err[128], *body;
+
+	(void)state;
+	text_sig(42, 0, 0, 0, &sig[0]);
+	dedup_signature("a few words only", 16, NULL, &sig[1]);
+	assert_false(sig[1].near);
+	memset(&sig[2], 0xff, sizeof(sig[2]));	/* every extreme */
+	sig[2].near = true;
+	for (size_t i = 0; i < 3; i++) {
+		body = cluster_keys_encode("node-1_A", INT64_MAX - i,
+		    "http://127.0.0.1:8080/p?q=\"1\"&r=\\", &sig[i]);
+		assert_non_null(body);
+		assert_int_equal(cluster_keys_decode(body, strlen(body), &k,
+		    err, sizeof(err)), 0);
+		assert_string_equal(k.node, "node-1_A");
+		assert_true(k.doc_id == INT64_MAX - i);
+		assert_string_equal(k.url, "http://127.0.0.1:8080/p?q=\"1\"&r=\\");
+		sig_equal(&k.sig, &sig[i]);
+		cluster_keys_free(&k);
+		free(body);
+	}
+	assert_null(cluster_keys_encode("a.b", 1, "http://127.0.0.1/",
+	    &sig[0]));
+	assert_null(cluster_keys_encode("a", 0, "http://127.0.0.1/",
+	    &sig[0]));
+	assert_null(cluster_keys_encode("a", (uint64_t)INT64_MAX + 1,
+	    "http://127.0.0.1/", &sig[0]));
+	assert_null(cluster_keys_encode("a", 1, NULL, &sig[0]));
+}
+
+/* A valid body as a JSON object, to spoil one member at a time. */
+static json_t *
+good_body(void)
+{
+	struct dedup_sig sig;
+	json_error_t jerr;
+	json_t *o;
+	char *body;
+
+	text_sig(42, 0, 0, 0, &sig);
+	body = cluster_keys_encode("n1", 9, "http://127.0.0.1/", &sig);
+	assert_non_null(body);
+	o = json_loads(body, 0, &jerr);
+	assert_non_null(o);
+	free(body);
+	return o;
+}
+
+static void
+expect_rejected(json_t *o, const char *why)
+{
+	struct cluster_keys k;
+	char err[128], *body = json_dumps(o, JSON_COMPACT);
+	int rc;
+
+	assert_non_null(body);
+	rc = cluster_keys_decode(body, strlen(body), &k, err, sizeof(err));
+	if (rc != EINVAL)
+		fail_msg("%s: accepted (%d)", why, rc);
+	assert_true(err[0] != '\0');
+	assert_null(k.url);
+	free(body);
+	json_decref(o);
+}
+
+/* The sketch's base64 with character i replaced by c. */
+static json_t *
+spoil_sketch(json_t *o, size_t i, char c)
+{
+	char *s = strdup(json_string_value(json_object_get(o, "sketch")));
+
+	assert_non_null(s);
+	s[i] = c;
+	json_object_set_new(o, "sketch", json_string(s));
+	free(s);
+	return o;
+}
+
+static void
+test_malformed(void **state)
+{
+	static const char *raw[] = {
+		"", "{", "[]", "null", "42", "\"x\"", "{}",
+		"{\"node\":\"n1\",\"node\":\"n2\"}",
+	};
+	static const char *members[] = { "node", "doc", "url", "exact",
+	    "words", "near", "bands", "sketch" };
+	struct {
+		const char *member;
+		const char *json;
+	} bad[] = {
+		{ "node", "\"\"" }, { "node", "\"a.b\"" }, { "node", "1" },
+		{ "node", "\"n\\u0000x\"" }, { "node", "null" },
+		{ "node", "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		    "xxxxxxxxxxxxxxx\"" },
+		{ "doc", "0" }, { "doc", "-1" }, { "doc", "1.5" },
+		{ "doc", "\"1\"" }, { "doc", "true" },
+		{ "url", "\"\"" }, { "url", "7" }, { "url", "[]" },
+		{ "url", "\"http://127.0.0.1/\\u0000\"" },
+		{ "exact", "\"00112233445566778899aabbccddeef\"" },
+		{ "exact", "\"00112233445566778899aabbccddeeff0\"" },
+		{ "exact", "\"00112233445566778899AABBCCDDEEFF\"" },
+		{ "exact", "\"00112233445566778899aabbccddeefg\"" },
+		{ "exact", "17" },
+		{ "words", "-1" }, { "words", "4294967296" },
+		{ "words", "1.0" }, { "words", "\"3\"" },
+		{ "near", "1" }, { "near", "\"true\"" }, { "near", "null" },
+		{ "bands", "[1,2,3,4,5,6,7,8,9,10,11,12,13]" },
+		{ "bands", "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]" },
+		{ "bands", "[1,2,3,4,5,6,7,8,9,10,11,12,13,-1]" },
+		{ "bands", "[1,2,3,4,5,6,7,8,9,10,11,12,13,4294967296]" },
+		{ "bands", "[1,2,3,4,5,6,7,8,9,10,11,12,13,1.0]" },
+		{ "bands", "[1,2,3,4,5,6,7,8,9,10,11,12,13,\"1\"]" },
+		{ "bands", "{}" },
+		{ "sketch", "\"\"" }, { "sketch", "\"AAAA\"" },
+		{ "sketch", "0" },
+	};
+	struct cluster_keys k;
+	char err[128], why[64];
+	json_error_t jerr;
+	json_t *o;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		assert_int_equal(cluster_keys_decode(raw[i], strlen(raw[i]),
+		    &k, err, sizeof(err)), EINVAL);
+		assert_null(k.url);
+	}
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		o = good_body();
+		assert_int_equal(json_object_del(o, members[i]), 0);
+		expect_rejected(o, members[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *v = json_loads(bad[i].json, JSON_DECODE_ANY |
+		    JSON_ALLOW_NUL, &jerr);
+
+		assert_non_null(v);
+		o = good_body();
+		json_object_set_new(o, bad[i].member, v);
+		snprintf(why, sizeof(why), "%s: %s", bad[i].member,
+		    bad[i].json);
+		expect_rejected(o, why);
+	}
+	/* The sketch: a bad character, padding in the middle, a blank,
+	 * non-zero bits under the padding, a missing pad. */
+	o = good_body();
+	len = strlen(json_string_value(json_object_get(o, "sketch")));
+	assert_int_equal(len, 1324);
+	expect_rejected(spoil_sketch(o, 10, '*'), "sketch *");
+	expect_rejected(spoil_sketch(good_body(), 10, '='), "sketch =");
+	expect_rejected(spoil_sketch(good_body(), 0, ' '), "sketch blank");
+	expect_rejected(spoil_sketch(good_body(), len - 1, 'A'), "no pad");
+	o = good_body();
+	{
+		static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+		const char *s = json_string_value(json_object_get(o, "sketch"));
+		const char *c = strchr(b64, s[len - 2]);
+
+		/* The last character carries 4 bits of data and 2 of
+		 * nothing: setting those must not pass. */
+		assert_non_null(c);
+		assert_int_equal((c - b64) % 4, 0);
+		expect_rejected(spoil_sketch(o, len - 2, c[1]), "sketch bits");
+	}
+	/* The URL bound. */
+	{
+		char *u = malloc(CLUSTER_KEYS_URL_MAX + 2);
+
+		assert_non_null(u);
+		memset(u, 'a', CLUSTER_KEYS_URL_MAX + 1);
+		u[CLUSTER_KEYS_URL_MAX + 1] = '\0';
+		o = good_body();
+		json_object_set_new(o, "url", json_string(u));
+		expect_rejected(o, "long url");
+		free(u);
+	}
+	/* Unknown members are ignored; the good body passes. */
+	o = good_body();
+	json_object_set_new(o, "later", json_integer(1));
+	{
+		char *body = json_dumps(o, JSON_COMPACT);
+
+		assert_int_equal(cluster_keys_decode(body, strlen(body), &k,
+		    err, sizeof(err)), 0);
+		cluster_keys_free(&k);
+		free(body);
+	}
+	json_decref(o);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_same_order),
+		cmocka_unit_test(test_exact_earliest),
+		cmocka_unit_test(test_near),
+		cmocka_unit_test(test_seq_order),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_malformed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
