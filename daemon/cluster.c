@@ -1918,9 +1918,8 @@ cluster_open(struct cluster **out, struct event_base *base,
 		goto fail;
 	}
 	st = natsConnection_Connect(&c->nc, c->opts);
-	if (st == NATS_OK && natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED) {
-		int rc;
-
+	if (st == NATS_OK &&
+	    natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED) {
 		atomic_store(&c->connected, true);
 		rc = cl_setup(c, err, errlen);
 		if (rc == -1)
