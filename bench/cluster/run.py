@@ -540,7 +540,10 @@ def failover(a, build, out):
                     for k, line in enumerate(f):
                         if k < skip:
                             continue
-                        port, msec, rtime = line.split()[:3]
+                        f5 = line.split()
+                        if len(f5) < 5 or f5[4] == "/robots.txt":
+                            continue    # pages only: robots.txt comes first
+                        port, msec, rtime = f5[:3]
                         start_t = float(msec) - float(rtime)
                         n = part_of.get(int(port))
                         if (n in owned and start_t > t_kill
