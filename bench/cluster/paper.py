@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Scale on paper: the loads of a sluice cluster of N nodes (docs/cluster.md).
+
+    bench/cluster/paper.py [--nodes 10,100] [--rate 1000] [--url-bytes 70]
+                           [--doc-bytes 7300] [--partitions P] [--lease-ttl 15]
+
+Prints, for each N, the messages and bytes per second on each stream, the
+KV's writes, the in-memory duplicate index per node and the JetStream
+storage written per day.  Every size is worked out from the message
+formats of docs/cluster.md; nothing is measured here.  Python 3 std lib.
+"""
+import argparse
+import base64
+import json
+import math
+import random
+
+# nats-server's file store: a record is a 22-byte header, the subject,
+# the headers, the payload and an 8-byte hash (server/filestore.go:
+# msgHdrSize, checksumSize).
+REC = 22 + 8
+SIG = 1072          # sizeof(struct dedup_sig), daemon/dedup.h
+LSH = (160, 240)    # in-memory keys per document, daemon/lsh.h
+DAY = 86400
+
+
+def fetch_msg(url, node):
+    body = json.dumps({"url": url, "priority": 0,
+                       "not_before": 1796000000000, "force": False,
+                       "from": node}, separators=(",", ":"))
+    hdr = "NATS/1.0\r\nNats-Msg-Id: %s-1796000000000-1234567890\r\n\r\n" % node
+    subj = "sluice.fetch.p12.0123456789abcdef"
+    return len(body), len(hdr), len(subj)
+
+
+def keys_msg(url, node, rng):
+    body = json.dumps({"node": node, "doc": 1234567890, "url": url,
+                       "exact": "0" * 32, "words": 812, "near": True,
+                       "bands": [rng.getrandbits(32) for _ in range(14)],
+                       "sketch": base64.b64encode(bytes(992)).decode()},
+                      separators=(",", ":"))
+    return len(body), 0, len("sluice.keys." + node)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nodes", default="10,100")
+    ap.add_argument("--rate", type=float, default=1000,
+                    help="pages/s each node stores")
+    ap.add_argument("--url-bytes", type=int, default=70)
+    ap.add_argument("--doc-bytes", type=int, default=7300,
+                    help="an export line (mean of the extract-dev corpus)")
+    ap.add_argument("--partitions", type=int, default=0,
+                    help="P (default: 64, or past 64 nodes the largest multiple of N <= 1024)")
+    ap.add_argument("--lease-ttl", type=float, default=15)
+    ap.add_argument("--replicas", type=int, default=3)
+    a = ap.parse_args()
+    rng = random.Random(1)
+    node = "n01"
+    url = "https://www.example.com/" + "a" * (a.url_bytes - 24)
+    fb = sum(fetch_msg(url, node)) + REC
+    kbody = sum(keys_msg(url, node, rng)[0] for _ in range(1000)) / 1000
+    kb = kbody + len("sluice.keys." + node) + REC
+    db = a.doc_bytes + len(',"node":"n01"') + len("sluice.docs." + node) + REC
+    print(f"record sizes in the file store: SLUICE_FETCH {fb:.0f} B, "
+          f"SLUICE_KEYS {kb:.0f} B (body {kbody:.0f}), SLUICE_DOCS {db:.0f} B")
+    for n in (int(x) for x in a.nodes.split(",")):
+        # The default 64 while it is enough; past it, the largest multiple
+        # of N that cluster.partitions allows (1024).
+        p = a.partitions or (64 if n <= 64 else 1024 // n * n)
+        r = n * a.rate
+        docs_day = r * DAY
+        kv = (p + n) / (a.lease_ttl / 3)
+        target = math.ceil(p / n)
+        full = p // target
+        part = 1 if p % target else 0
+        idle = max(n - full - part, 0)
+        print(f"\nN={n} nodes at {a.rate:.0f} pages/s each, P={p}: "
+              f"{r:,.0f} pages/s in all")
+        print(f"  partitions: target ceil(P/N)={target}: {min(full, n)} nodes "
+              f"hold {target}"
+              + (f", one holds {p % target}" if part else "")
+              + (f", {idle} hold none" if idle else "")
+              + f" (busiest node {target / (p / n):.2f}x the mean)")
+        print(f"  SLUICE_FETCH: {r:,.0f} publishes/s + {r:,.0f} acks/s, "
+              f"{r * fb / 1e6:,.1f} MB/s in per replica; duplicate window "
+              f"(2 min) holds {r * 120 / 1e6:,.1f} M message ids")
+        print(f"  SLUICE_KEYS: {r:,.0f} msgs/s in ({r * kb / 1e6:,.1f} MB/s), "
+              f"{n * r:,.0f} msgs/s out to {n} readers "
+              f"({n * r * kbody / 1e9:,.2f} GB/s)")
+        print(f"  SLUICE_DOCS: {r:,.0f} msgs/s in, {r * db / 1e6:,.1f} MB/s "
+              f"per replica")
+        print(f"  KV: {kv:,.1f} writes/s ({p} leases + {n} heartbeats "
+              f"every {a.lease_ttl / 3:g} s); listing it: "
+              f"{n * kv:,.0f} entries/s read by the nodes")
+        lo, hi = (docs_day * x / 1e9 for x in LSH)
+        print(f"  index RAM per node per day: {docs_day / 1e6:,.0f} M documents"
+              f" -> keys {lo:,.0f}-{hi:,.0f} GB, signatures "
+              f"{docs_day * SIG / 1e9:,.0f} GB more if held in memory")
+        for name, size in (("SLUICE_FETCH", fb), ("SLUICE_KEYS", kb),
+                           ("SLUICE_DOCS", db)):
+            print(f"  {name} written per day at R{a.replicas}: "
+                  f"{docs_day * size * a.replicas / 1e12:,.2f} TB")
+        print(f"  retention: SLUICE_KEYS at 10 GiB keeps "
+              f"{10 * 2**30 / kb / r / 60:,.1f} min, SLUICE_DOCS at 1 GiB "
+              f"keeps {2**30 / db / r:,.1f} s")
+
+
+if __name__ == "__main__":
+    main()
