@@ -117,7 +117,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "background", 0, do_reclean },
 	{ "export", "[--since TIME] [--duplicates WHICH] [--host HOST] "
 	    "[--min-words N] [--format jsonl|trafilatura|warc] "
-	    "[--progress-timeout S]",
+	    "[--progress-timeout S] | --cluster [--since TIME]",
 	    "stream documents to stdout, one JSON line each (or WARC)",
 	    CMD_OWN_TIMEOUT, do_export },
 	{ "pause", "", "stop dispatching new fetches", 0, do_pause },
@@ -242,6 +242,11 @@ static const struct {
 	    "fetch order.  The export takes as long as it needs, but each\n"
 	    "line must arrive within the progress timeout.\n\n"
 	    "  --since TIME            only documents fetched since TIME\n"
+	    "  --cluster               every node's documents, from the\n"
+	    "                          cluster's SLUICE_DOCS stream (with the\n"
+	    "                          cluster's verdict and the node), since\n"
+	    "                          --since (published since then); no\n"
+	    "                          other filter\n"
 	    "  --duplicates WHICH      exclude (the default) or include the\n"
 	    "                          documents found to be copies, or only\n"
 	    "                          them\n"
@@ -1545,6 +1550,7 @@ sluicectl_export_parse(struct ctl *ctx, int argc, char **argv, json_t *req)
 		{ "min-words", required_argument, NULL, 'w' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "progress-timeout", required_argument, NULL, 'p' },
+		{ "cluster", no_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char t[40];
@@ -1553,7 +1559,9 @@ sluicectl_export_parse(struct ctl *ctx, int argc, char **argv, json_t *req)
 
 	cmd_getopt_reset();
 	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
-		if (ch == 'd')
+		if (ch == 'c')
+			json_object_set_new(req, "cluster", json_true());
+		else if (ch == 'd')
 			json_object_set_new(req, "duplicates",
 			    json_string("include"));
 		else if (ch == 'D') {

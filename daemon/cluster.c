@@ -19,6 +19,7 @@
 
 #include "cluster.h"
 #include "cluster_index.h"
+#include "cluster_plan.h"
 #include "config.h"
 #include "doc.h"
 #include "log.h"
@@ -148,7 +149,8 @@ struct cluster {
 	struct event	*inbox_ev;
 	_Atomic uint8_t	*own;		/* [parts] enum cl_own */
 	uint64_t	*rev;		/* [parts] lease revisions (thread) */
-	uint64_t	*renewed;	/* [parts] last renewal, mono ms */
+	_Atomic uint64_t *renewed;	/* [parts] last renewal sent, mono ms */
+	_Atomic uint64_t *start_after;	/* [parts] taken: no start before */
 	natsSubscription **subs;	/* [parts], bound once, kept */
 	_Atomic uint64_t held_total;	/* messages in flight to the loop or
 					   held by it */
@@ -166,7 +168,7 @@ struct cluster {
 	struct cl_held	**held;
 	size_t		 nbuckets;
 	uint64_t	 nheld;		/* jobs with messages held */
-	uint32_t	*busy;		/* [parts] transfers in flight */
+	_Atomic uint32_t *busy;		/* [parts] transfers in flight */
 	uint64_t	 last_wpi;	/* mono ms of the last "in progress" */
 	uint64_t	 pub_seq;
 	struct cl_fwd	*fwds;
@@ -372,6 +374,13 @@ cl_options(struct cluster *c, char *err, size_t errlen)
 		s = natsOptions_SetReconnectWait(c->opts, 500);
 	if (s == NATS_OK)
 		s = natsOptions_SetTimeout(c->opts, CL_CONNECT_MS);
+	/* A silent server (a cut network) is noticed within a lease's
+	 * TTL, not cnats' default two minutes. */
+	if (s == NATS_OK)
+		s = natsOptions_SetPingInterval(c->opts, (int64_t)
+		    cfg->cluster_lease_ttl_ms / 3);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxPingsOut(c->opts, 2);
 	if (s == NATS_OK)
 		s = natsOptions_SetDisconnectedCB(c->opts, cl_on_disconnected,
 		    c);
@@ -565,7 +574,10 @@ cl_setup(struct cluster *c, char *err, size_t errlen)
 	sc.Retention = js_LimitsPolicy;
 	sc.Storage = js_FileStorage;
 	sc.Replicas = c->cfg->cluster_replicas;
-	sc.MaxBytes = (int64_t)c->cfg->cluster_keys_max_bytes;
+	/* 0: no limit.  A limit drops the oldest keys, and a node that
+	 * starts after that builds another index (docs/cluster.md). */
+	sc.MaxBytes = c->cfg->cluster_keys_max_bytes > 0 ?
+	    (int64_t)c->cfg->cluster_keys_max_bytes : -1;
 	if ((rc = cl_stream(c, &sc, err, errlen)) != 0)
 		return rc;
 	jsStreamConfig_Init(&sc);
@@ -690,41 +702,39 @@ cl_heartbeat(struct cluster *c)
 	free(text);
 }
 
-/* Reads the heartbeats and leases, then renews, gives up and takes. */
-static void
-cl_tick(struct cluster *c)
+/* Reads the heartbeats and leases into view (parts and the live names,
+ * which the caller frees).  0, or -1 when the bucket could not be read. */
+static int
+cl_read_bucket(struct cluster *c, struct cluster_part *parts,
+    char ***live, size_t *nlive)
 {
 	kvKeysList keys = { 0 };
-	char key[80], *owner_of = NULL;
-	uint64_t mono = mono_ms(), ttl = c->cfg->cluster_lease_ttl_ms;
-	uint32_t live = 1, target, owned, start, took = 0, gave = 0;
 	json_t *nodes = json_object();
-	natsStatus s;
+	natsStatus s = kvStore_Keys(&keys, c->kv, NULL);
 
-	owner_of = calloc(c->parts, CL_NODE_MAX + 1);
-	s = kvStore_Keys(&keys, c->kv, NULL);
-	if (owner_of == NULL || nodes == NULL ||
-	    (s != NATS_OK && s != NATS_NOT_FOUND)) {
-		free(owner_of);
+	*live = NULL;
+	*nlive = 0;
+	if (nodes == NULL || (s != NATS_OK && s != NATS_NOT_FOUND)) {
 		json_decref(nodes);
 		kvKeysList_Destroy(&keys);
-		return;
+		return -1;
 	}
-	for (int i = 0; i < keys.Count && i < CL_NODES_MAX + (int)c->parts;
-	    i++) {
+	*live = calloc((size_t)keys.Count + 1, sizeof(**live));
+	for (int i = 0; *live != NULL && i < keys.Count &&
+	    i < CL_NODES_MAX + (int)c->parts; i++) {
 		const char *k = keys.Keys[i];
 		kvEntry *e = NULL;
 
 		if (kvStore_Get(&e, c->kv, k) != NATS_OK || e == NULL)
 			continue;
-		if (strncmp(k, "node.", 5) == 0) {
+		if (strncmp(k, "node.", 5) == 0 &&
+		    cluster_node_valid(k + 5)) {
 			json_t *o = json_loads(kvEntry_ValueString(e), 0,
 			    NULL);
 
 			if (json_is_object(o)) {
 				json_object_set_new(nodes, k + 5, o);
-				if (strcmp(k + 5, c->node) != 0)
-					live++;
+				(*live)[(*nlive)++] = strdup(k + 5);
 			} else
 				json_decref(o);
 		} else if (strncmp(k, "lease.p", 7) == 0) {
@@ -732,12 +742,9 @@ cl_tick(struct cluster *c)
 			unsigned long p = strtoul(k + 7, &end, 10);
 
 			if (*end == '\0' && p < c->parts) {
-				snprintf(owner_of + p * (CL_NODE_MAX + 1),
-				    CL_NODE_MAX + 1, "%s",
-				    kvEntry_ValueString(e));
-				if (strcmp(kvEntry_ValueString(e), c->node) ==
-				    0 && c->rev[p] == 0)
-					c->rev[p] = kvEntry_Revision(e);
+				snprintf(parts[p].owner, sizeof(parts[p].owner),
+				    "%s", kvEntry_ValueString(e));
+				parts[p].rev = kvEntry_Revision(e);
 			}
 		}
 		kvEntry_Destroy(e);
@@ -747,71 +754,118 @@ cl_tick(struct cluster *c)
 	json_decref(c->nodes);
 	c->nodes = nodes;
 	pthread_mutex_unlock(&c->mu);
+	return *live != NULL ? 0 : -1;
+}
 
-	/* Renew, or notice what is gone. */
+/* True if a renewal failed because the key changed: it expired and was
+ * taken (or deleted).  JetStream says "wrong last sequence" (10071); cnats
+ * passes its text on. */
+static bool
+cl_wrong_revision(natsStatus s)
+{
+	const char *last = nats_GetLastError(NULL);
+
+	return s == NATS_ERR && last != NULL &&
+	    strstr(last, "wrong last sequence") != NULL;
+}
+
+/* One tick of the leases: the planner (cluster_plan.c) decides from what
+ * the bucket shows, this carries it out. */
+static void
+cl_tick(struct cluster *c)
+{
+	struct cluster_part *parts = calloc(c->parts, sizeof(*parts));
+	struct cluster_action *acts = calloc(CLUSTER_ACTIONS_MAX(c->parts),
+	    sizeof(*acts));
+	uint64_t ttl = c->cfg->cluster_lease_ttl_ms;
+	uint32_t took = 0, gave = 0;
+	struct cluster_view v;
+	char **live = NULL, key[80];
+	size_t nlive = 0, n;
+
+	if (parts == NULL || acts == NULL ||
+	    cl_read_bucket(c, parts, &live, &nlive) != 0)
+		goto out;
 	for (uint32_t p = 0; p < c->parts; p++) {
 		enum cl_own st = atomic_load(&c->own[p]);
-		const char *who = owner_of + p * (CL_NODE_MAX + 1);
-		uint64_t rev;
 
-		if (st == OWN_NONE)
-			continue;
+		parts[p].held = st != OWN_NONE;
+		parts[p].renewed_ms = atomic_load(&c->renewed[p]);
+		if (parts[p].held)
+			parts[p].rev = c->rev[p];
+		/* Released only once the loop has handed its messages
+		 * back (OWN_RELEASABLE). */
+		parts[p].busy = st == OWN_DRAINING ||
+		    atomic_load(&c->busy[p]) > 0;
+	}
+	v = (struct cluster_view){ .partitions = c->parts, .node = c->node,
+	    .now_ms = mono_ms(), .lease_ttl_ms = ttl, .tick_ms = ttl / 3,
+	    .live = (const char *const *)live, .nlive = nlive,
+	    .part = parts };
+	n = cluster_plan(&v, acts);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t p = acts[i].part;
+		uint64_t sent = mono_ms(), rev;
+		natsStatus s;
+
 		snprintf(key, sizeof(key), "lease.p%" PRIu32, p);
-		if (st == OWN_RELEASABLE) {
-			(void)kvStore_Delete(c->kv, key);
+		switch (acts[i].kind) {
+		case CLUSTER_LOST:
+			cl_lose(c, p, "its lease could not be renewed in time");
+			break;
+		case CLUSTER_RENEW:
+			s = kvStore_UpdateString(&rev, c->kv, key, c->node,
+			    acts[i].rev);
+			if (s == NATS_OK) {
+				c->rev[p] = rev;
+				atomic_store(&c->renewed[p], sent);
+			} else if (cl_wrong_revision(s))
+				cl_lose(c, p, "another node holds its lease");
+			/* Else NATS is busy (an election: writes pause for
+			 * seconds): the next tick tries again, and the
+			 * planner gives the lease up in time if none gets
+			 * through. */
+			break;
+		case CLUSTER_DRAIN:
+			if (atomic_load(&c->own[p]) == OWN_OWNED)
+				atomic_store(&c->own[p], OWN_DRAINING);
+			break;
+		case CLUSTER_RELEASE:
+			if (atomic_load(&c->own[p]) != OWN_RELEASABLE)
+				break;
 			atomic_store(&c->own[p], OWN_NONE);
 			c->rev[p] = 0;
-			gave++;
-			continue;
-		}
-		if (who[0] != '\0' && strcmp(who, c->node) != 0) {
-			cl_lose(c, p, "another node holds its lease");
-			continue;
-		}
-		s = kvStore_UpdateString(&rev, c->kv, key, c->node, c->rev[p]);
-		if (s == NATS_OK) {
-			c->rev[p] = rev;
-			c->renewed[p] = mono;
-		} else if (mono - c->renewed[p] >= ttl)
-			cl_lose(c, p, "its lease could not be renewed");
-	}
-
-	/* Our share: ceil(P / live nodes). */
-	target = (c->parts + live - 1) / live;
-	owned = cl_owned(c);
-	for (uint32_t p = c->parts; p-- > 0 && owned > target;) {
-		if (atomic_load(&c->own[p]) == OWN_OWNED) {
-			atomic_store(&c->own[p], OWN_DRAINING);
-			owned--;
-		}
-	}
-	start = (uint32_t)(XXH3_64bits(c->node, strlen(c->node)) % c->parts);
-	for (uint32_t i = 0; i < c->parts && owned < target; i++) {
-		uint32_t p = (start + i) % c->parts;
-		uint64_t rev;
-
-		if (atomic_load(&c->own[p]) != OWN_NONE ||
-		    owner_of[p * (CL_NODE_MAX + 1)] != '\0')
-			continue;
-		snprintf(key, sizeof(key), "lease.p%" PRIu32, p);
-		if (kvStore_CreateString(&rev, c->kv, key, c->node) !=
-		    NATS_OK)
-			continue;
-		if (cl_bind(c, p) != 0) {
 			(void)kvStore_Delete(c->kv, key);
-			continue;
+			gave++;
+			break;
+		case CLUSTER_TAKE:
+			if (kvStore_CreateString(&rev, c->kv, key, c->node) !=
+			    NATS_OK)
+				break;
+			if (cl_bind(c, p) != 0) {
+				(void)kvStore_Delete(c->kv, key);
+				break;
+			}
+			c->rev[p] = rev;
+			atomic_store(&c->renewed[p], sent);
+			/* The last owner's last request may be that recent. */
+			atomic_store(&c->start_after[p], sent +
+			    c->cfg->host_delay_ms);
+			atomic_store(&c->own[p], OWN_OWNED);
+			took++;
+			break;
 		}
-		c->rev[p] = rev;
-		c->renewed[p] = mono;
-		atomic_store(&c->own[p], OWN_OWNED);
-		owned++;
-		took++;
 	}
 	if (took > 0 || gave > 0)
 		log_info("cluster: took %" PRIu32 " partitions, gave %" PRIu32
-		    " up: %" PRIu32 " owned of %" PRIu32 ", %" PRIu32
-		    " nodes live", took, gave, owned, c->parts, live);
-	free(owner_of);
+		    " up: %" PRIu32 " owned of %" PRIu32 ", %zu nodes live",
+		    took, gave, cl_owned(c), c->parts, nlive);
+out:
+	for (size_t i = 0; i < nlive; i++)
+		free(live[i]);
+	free(live);
+	free(parts);
+	free(acts);
 }
 
 /* Sums the owned partitions' pending messages, for status and the
@@ -1458,8 +1512,23 @@ cluster_allows(uint64_t host, void *arg)
 {
 	struct cluster *c = arg;
 
-	return atomic_load(&c->connected) &&
-	    atomic_load(&c->own[cl_part(c, host)]) == OWN_OWNED;
+	uint32_t p = cl_part(c, host);
+	uint64_t mono;
+
+	if (!atomic_load(&c->connected) ||
+	    atomic_load(&c->own[p]) != OWN_OWNED)
+		return false;
+	/*
+	 * By this node's own clock, too: a lease not renewed for two thirds
+	 * of its TTL may be about to pass to another node, whatever the
+	 * thread has heard (a cut network is noticed late: NATS pings), and
+	 * a partition just taken waits fetch.host_delay, the spacing its
+	 * last owner kept.
+	 */
+	mono = mono_ms();
+	return mono < atomic_load(&c->renewed[p]) +
+	    c->cfg->cluster_lease_ttl_ms * 2 / 3 &&
+	    mono >= atomic_load(&c->start_after[p]);
 }
 
 void
@@ -1680,7 +1749,8 @@ cl_count_busy(struct sched_host *h, void *arg)
 {
 	struct cluster *c = arg;
 
-	c->busy[cl_part(c, h->key)] += h->inflight + h->planned;
+	atomic_fetch_add(&c->busy[cl_part(c, h->key)], h->inflight +
+	    h->planned);
 }
 
 void
@@ -1700,11 +1770,12 @@ cluster_cron(struct cluster *c, json_t *status)
 
 	/* A partition over our share is given up once its transfers are
 	 * over: until then its host may not see a second node. */
-	memset(c->busy, 0, c->parts * sizeof(*c->busy));
+	for (uint32_t p = 0; p < c->parts; p++)
+		atomic_store(&c->busy[p], 0);
 	sched_walk(c->sched, cl_count_busy, c);
 	for (uint32_t p = 0; p < c->parts; p++)
 		if (atomic_load(&c->own[p]) == OWN_DRAINING &&
-		    c->busy[p] == 0) {
+		    atomic_load(&c->busy[p]) == 0) {
 			cl_release_part(c, p);
 			atomic_store(&c->own[p], OWN_RELEASABLE);
 		}
@@ -1824,6 +1895,104 @@ cluster_totals(struct cluster *c)
 	return sum;
 }
 
+/* --- reading SLUICE_DOCS (export --cluster) --------------------------- */
+
+struct cluster_reader {
+	natsSubscription *sub;
+	natsMsg		*msg;		/* the line last returned */
+	uint64_t	 last;		/* the stream's last sequence at the
+					   start: the export stops there */
+	bool		 end;
+};
+
+int
+cluster_reader_open(struct cluster *c, uint64_t since_ms,
+    struct cluster_reader **out, char *err, size_t errlen)
+{
+	struct cluster_reader *r = calloc(1, sizeof(*r));
+	jsStreamInfo *si = NULL;
+	jsSubOptions so;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	*out = NULL;
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (!atomic_load(&c->ready) || !atomic_load(&c->connected)) {
+		free(r);
+		snprintf(err, errlen, "%s", "NATS is unreachable: the "
+		    "cluster's documents cannot be read now");
+		return -1;
+	}
+	s = js_GetStreamInfo(&si, c->js, CL_DOCS, NULL, &jerr);
+	if (s == NATS_OK) {
+		r->last = si->State.LastSeq;
+		/* Nothing published since then: nothing to wait for. */
+		if (si->State.Msgs == 0 || (since_ms > 0 &&
+		    si->State.LastTime < (int64_t)since_ms * 1000000))
+			r->last = 0;
+		jsStreamInfo_Destroy(si);
+	}
+	jsSubOptions_Init(&so);
+	so.Stream = CL_DOCS;
+	so.Ordered = true;
+	if (since_ms > 0) {
+		so.Config.DeliverPolicy = js_DeliverByStartTime;
+		so.Config.OptStartTime = (int64_t)since_ms * 1000000;
+	}
+	if (s == NATS_OK && r->last > 0)
+		s = js_SubscribeSync(&r->sub, c->js, "sluice.docs.>", NULL,
+		    &so, &jerr);
+	if (s != NATS_OK) {
+		cl_errf(err, errlen, "reading " CL_DOCS, s, jerr);
+		cluster_reader_close(r);
+		return -1;
+	}
+	if (r->last == 0)
+		r->end = true;
+	*out = r;
+	return 0;
+}
+
+int
+cluster_reader_next(struct cluster_reader *r, const char **data,
+    size_t *len)
+{
+	jsMsgMetaData *meta = NULL;
+	natsMsg *m = NULL;
+
+	natsMsg_Destroy(r->msg);
+	r->msg = NULL;
+	if (r->end)
+		return -1;
+	if (natsSubscription_NextMsg(&m, r->sub, 0) != NATS_OK)
+		return 0;
+	if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+		if (meta->Sequence.Stream >= r->last || meta->NumPending == 0)
+			r->end = true;
+		jsMsgMetaData_Destroy(meta);
+	}
+	r->msg = m;
+	*data = natsMsg_GetData(m);
+	*len = (size_t)natsMsg_GetDataLength(m);
+	return 1;
+}
+
+void
+cluster_reader_close(struct cluster_reader *r)
+{
+	if (r == NULL)
+		return;
+	natsMsg_Destroy(r->msg);
+	if (r->sub != NULL) {
+		(void)natsSubscription_Unsubscribe(r->sub);
+		natsSubscription_Destroy(r->sub);
+	}
+	free(r);
+}
+
 /* --- open and close ------------------------------------------------ */
 
 static int
@@ -1889,12 +2058,14 @@ cluster_open(struct cluster **out, struct event_base *base,
 	c->own = calloc(c->parts, sizeof(*c->own));
 	c->rev = calloc(c->parts, sizeof(*c->rev));
 	c->renewed = calloc(c->parts, sizeof(*c->renewed));
+	c->start_after = calloc(c->parts, sizeof(*c->start_after));
 	c->subs = calloc(c->parts, sizeof(*c->subs));
 	c->busy = calloc(c->parts, sizeof(*c->busy));
 	c->nodes = json_object();
 	c->inbox_ev = event_new(base, -1, 0, cl_on_inbox, c);
 	if (c->held == NULL || c->own == NULL || c->rev == NULL ||
-	    c->renewed == NULL || c->subs == NULL || c->busy == NULL ||
+	    c->renewed == NULL || c->start_after == NULL || c->subs == NULL ||
+	    c->busy == NULL ||
 	    c->nodes == NULL || c->inbox_ev == NULL) {
 		snprintf(err, errlen, "cluster: out of memory");
 		goto fail;
@@ -2016,6 +2187,7 @@ cluster_close(struct cluster *c)
 	free(c->own);
 	free(c->rev);
 	free(c->renewed);
+	free(c->start_after);
 	free(c->subs);
 	free(c->busy);
 	pthread_mutex_destroy(&c->mu);

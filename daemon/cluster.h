@@ -108,4 +108,18 @@ json_t *cluster_nodes(struct cluster *c);
 /* `status --cluster`: the heartbeats' totals summed. */
 json_t *cluster_totals(struct cluster *c);
 
+/*
+ * export --cluster: the lines of SLUICE_DOCS from since_ms (0: the first)
+ * up to the stream's last message when the reader opened.  Opening asks
+ * JetStream (a round trip on the loop).  0, or -1 with err.
+ */
+struct cluster_reader;
+int cluster_reader_open(struct cluster *c, uint64_t since_ms,
+    struct cluster_reader **out, char *err, size_t errlen);
+/* 1 and the next line (valid until the next call), 0 when none has
+ * arrived yet, -1 past the last. */
+int cluster_reader_next(struct cluster_reader *r, const char **data,
+    size_t *len);
+void cluster_reader_close(struct cluster_reader *r);
+
 #endif

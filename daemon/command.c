@@ -753,7 +753,13 @@ cmd_doc(struct command *cmd, struct ctl_conn *c, json_t *req)
 static void
 cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	export_start(cmd->store, cmd->docs, c, req);
+	if (!json_is_true(json_object_get(req, "cluster")))
+		export_start(cmd->store, cmd->docs, c, req);
+	else if (cmd->cluster == NULL)
+		command_reply_error(c, req, PROTO_UNSUPPORTED,
+		    "this node is not in a cluster (no cluster.nats)");
+	else
+		export_cluster_start(cmd->cluster, cmd->base, c, req);
 }
 
 /* --- control of the daemon ----------------------------------------- */

@@ -22,6 +22,7 @@
 struct cluster;
 struct config;
 struct control;
+struct event_base;
 struct ctl_conn;
 struct dedup_dbs;
 struct docs;
@@ -69,6 +70,7 @@ struct command {
 	struct sitemem	*sitemem;	/* site: the memory of one site */
 	struct reclean	*reclean;	/* reclean: the background pass */
 	struct cluster	*cluster;	/* cluster mode, or NULL */
+	struct event_base *base;	/* export --cluster's polling */
 	struct command_calls calls;
 	uint64_t	 started_mono;
 	bool		 paused;	/* pause, drain: start no transfer */

@@ -203,19 +203,19 @@ static const struct cfg_key cfg_keys[] = {
 	    HOUR_MS, "15s", CFG_RESTART },
 	{ "cluster.ack_wait", CFG_DURATION, OFF(cluster_ack_wait_ms), 3000,
 	    HOUR_MS, "30s", CFG_RESTART },
-	{ "cluster.window", CFG_U32, OFF(cluster_window), 1, 1000000, "1000",
+	{ "cluster.window", CFG_U32, OFF(cluster_window), 1, 10000, "1000",
 	    CFG_RESTART },
 	{ "cluster.creds", CFG_STR, OFF(cluster_creds), 0, 0, "",
 	    CFG_RESTART },
 	{ "cluster.user", CFG_STR, OFF(cluster_user), 0, 0, "", CFG_RESTART },
 	{ "cluster.password", CFG_STR, OFF(cluster_password), 0, 0, "",
-	    CFG_RESTART },
+	    CFG_RESTART | CFG_SENSITIVE },
 	{ "cluster.docs_max_age", CFG_DURATION, OFF(cluster_docs_max_age_ms),
 	    60000, 3650 * DAY_MS, "7d", CFG_RESTART },
 	{ "cluster.docs_max_bytes", CFG_SIZE, OFF(cluster_docs_max_bytes),
 	    MIB, TIB, "1GiB", CFG_RESTART },
 	{ "cluster.keys_max_bytes", CFG_SIZE, OFF(cluster_keys_max_bytes),
-	    MIB, TIB, "10GiB", CFG_RESTART },
+	    0, TIB, "0", CFG_RESTART },
 };
 
 #define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->offset))

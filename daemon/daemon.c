@@ -915,6 +915,7 @@ daemon_start(struct daemon *d, int listen_fd)
 		d->sched.allow = cluster_allows;
 		d->sched.allow_arg = d->cluster;
 		d->command.cluster = d->cluster;
+		d->command.base = d->base;
 	}
 	d->fetch = fetch_new(d->base, &d->cfg, lease_fetched, &d->leases, err,
 	    sizeof(err));

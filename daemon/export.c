@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
+#include "cluster.h"
 #include "control.h"
 #include "doc.h"
 #include "docformat.h"
@@ -367,4 +370,142 @@ export_start(struct store *store, struct docs *docs, struct ctl_conn *c,
 	}
 	e->taglen = strlen(e->tag);
 	export_fill(c, e);
+}
+
+/* --- export --cluster: SLUICE_DOCS instead of the store -------------- */
+
+/* How long an export waits for JetStream's next message before it looks
+ * again; the loop serves others meanwhile. */
+#define EXPORT_CLUSTER_POLL_MS	10
+
+struct cexport {
+	struct cluster_reader *r;
+	struct event	*poll;
+	struct ctl_conn	*c;
+	json_t		*req;
+	char		*tag;		/* ,"tag":… for each line, or "" */
+	uint64_t	 count;
+};
+
+static void cexport_fill(struct ctl_conn *c, struct cexport *x);
+
+static void
+cexport_free(struct cexport *x)
+{
+	cluster_reader_close(x->r);
+	if (x->poll != NULL)
+		event_free(x->poll);
+	json_decref(x->req);
+	free(x->tag);
+	free(x);
+}
+
+static void
+cexport_more(struct ctl_conn *c, void *arg, bool closing)
+{
+	struct cexport *x = arg;
+
+	if (closing) {
+		cexport_free(x);
+		return;
+	}
+	cexport_fill(c, x);
+}
+
+static void
+cexport_on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct cexport *x = arg;
+
+	(void)fd;
+	(void)what;
+	if (control_conn_dead(x->c)) {
+		cexport_free(x);
+		return;
+	}
+	cexport_fill(x->c, x);
+}
+
+static void
+cexport_fill(struct ctl_conn *c, struct cexport *x)
+{
+	const char *data;
+	size_t len;
+	int rc = 1;
+
+	x->c = c;
+	while (!control_conn_dead(c) && control_pending(c) < EXPORT_QUEUE &&
+	    (rc = cluster_reader_next(x->r, &data, &len)) == 1) {
+		if (control_send_raw(c, "{\"doc\":", 7) == -1 ||
+		    control_send_raw(c, data, len) == -1 ||
+		    control_send_raw(c, x->tag, strlen(x->tag)) == -1 ||
+		    control_send_raw(c, EXPORT_TAIL, sizeof(EXPORT_TAIL) -
+		    1) == -1)
+			break;
+		x->count++;
+	}
+	if (control_conn_dead(c)) {
+		cexport_free(x);
+		return;
+	}
+	if (rc == -1) {
+		export_reply(c, x->req, json_pack("{s:b, s:I, s:I}", "ok", 1,
+		    "count", (json_int_t)x->count, "damaged", 0));
+		cexport_free(x);
+	} else if (rc == 1)
+		control_on_drain(c, EXPORT_QUEUE, cexport_more, x);
+	else {
+		struct timeval tv = { 0, EXPORT_CLUSTER_POLL_MS * 1000 };
+
+		evtimer_add(x->poll, &tv);
+	}
+}
+
+void
+export_cluster_start(struct cluster *cl, struct event_base *base,
+    struct ctl_conn *c, json_t *req)
+{
+	static const char *const local_only[] = { "duplicates",
+	    "include_duplicates", "host", "min_words", "format" };
+	struct cexport *x;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(local_only) / sizeof(*local_only); i++)
+		if (json_object_get(req, local_only[i]) != NULL) {
+			snprintf(err, sizeof(err), "\"%s\" does not apply to "
+			    "the cluster's documents: an export with "
+			    "\"cluster\" takes \"since\" only",
+			    local_only[i]);
+			export_error(c, req, PROTO_BAD_REQUEST, err);
+			return;
+		}
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		export_error(c, req, PROTO_INTERNAL, "out of memory");
+		return;
+	}
+	x->req = json_incref(req);
+	x->tag = strdup("");
+	if (json_object_get(req, "tag") != NULL) {
+		char *t = json_dumps(json_object_get(req, "tag"),
+		    JSON_COMPACT | JSON_ENCODE_ANY);
+
+		free(x->tag);
+		x->tag = NULL;
+		if (t != NULL && asprintf(&x->tag, ",\"tag\":%s", t) == -1)
+			x->tag = NULL;
+		free(t);
+	}
+	x->poll = evtimer_new(base, cexport_on_poll, x);
+	if (x->tag == NULL || x->poll == NULL) {
+		cexport_free(x);
+		export_error(c, req, PROTO_INTERNAL, "out of memory");
+		return;
+	}
+	if (cluster_reader_open(cl, proto_req_time(req, "since"), &x->r, err,
+	    sizeof(err)) != 0) {
+		cexport_free(x);
+		export_error(c, req, PROTO_CLUSTER_UNAVAILABLE, err);
+		return;
+	}
+	cexport_fill(c, x);
 }

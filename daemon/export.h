@@ -8,7 +8,9 @@
 
 #include <jansson.h>
 
+struct cluster;
 struct ctl_conn;
+struct event_base;
 struct docs;
 struct store;
 
@@ -16,5 +18,10 @@ struct store;
  * itself, line by line, and ends with the final line or an error. */
 void export_start(struct store *store, struct docs *docs, struct ctl_conn *c,
     json_t *req);
+
+/* export --cluster: the same lines, read from the cluster's SLUICE_DOCS
+ * stream (cluster.h) instead of the store; no filter but since. */
+void export_cluster_start(struct cluster *cl, struct event_base *base,
+    struct ctl_conn *c, json_t *req);
 
 #endif

@@ -53,7 +53,7 @@ static const struct cmd_spec cmd_specs[CMD_COUNT] = {
 	    { "include_duplicates", ARG_BOOL, 0, 0 },
 	    { "duplicates", ARG_STRING, 0, 0 }, { "host", ARG_STRING, 0, 0 },
 	    { "min_words", ARG_UINT, 0, 1000000000 },
-	    { "format", ARG_STRING, 0, 0 } } },
+	    { "format", ARG_STRING, 0, 0 }, { "cluster", ARG_BOOL, 0, 0 } } },
 	[CMD_PAUSE] = { "pause", { TAG } },
 	[CMD_RESUME] = { "resume", { TAG } },
 	[CMD_CANCEL] = { "cancel", { TAG, ID } },
