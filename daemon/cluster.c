@@ -23,6 +23,7 @@
 #include "config.h"
 #include "doc.h"
 #include "log.h"
+#include "metrics.h"
 #include "op.h"
 #include "proto.h"
 #include "queue.h"
@@ -360,8 +361,14 @@ cl_options(struct cluster *c, char *err, size_t errlen)
 	free(list);
 	if (s == NATS_OK)
 		s = natsOptions_SetName(c->opts, c->node);
-	if (s == NATS_OK && tls)
+	if (s == NATS_OK && (tls || cfg->cluster_tls_ca[0] != '\0'))
 		s = natsOptions_SetSecure(c->opts, true);
+	if (s == NATS_OK && cfg->cluster_tls_ca[0] != '\0')
+		s = natsOptions_LoadCATrustedCertificates(c->opts,
+		    cfg->cluster_tls_ca);
+	if (s == NATS_OK && cfg->cluster_tls_cert[0] != '\0')
+		s = natsOptions_LoadCertificatesChain(c->opts,
+		    cfg->cluster_tls_cert, cfg->cluster_tls_key);
 	if (s == NATS_OK && cfg->cluster_creds[0] != '\0')
 		s = natsOptions_SetUserCredentialsFromFiles(c->opts,
 		    cfg->cluster_creds, NULL);
@@ -1796,6 +1803,22 @@ cluster_cron(struct cluster *c, json_t *status)
 					(void)natsMsg_InProgress(h->msgs[i],
 					    NULL);
 	}
+}
+
+void
+cluster_gauges(struct cluster *c, struct metrics_gauges *g)
+{
+	g->cluster = true;
+	g->cluster_connected = atomic_load(&c->connected);
+	g->cluster_held = atomic_load(&c->held_total);
+	g->cluster_pending = atomic_load(&c->lag);
+	g->cluster_keys_applied = c->keys_applied;
+	g->ncluster_parts = 0;
+	for (uint32_t p = 0; p < c->parts &&
+	    g->ncluster_parts < sizeof(g->cluster_parts) /
+	    sizeof(g->cluster_parts[0]); p++)
+		if (atomic_load(&c->own[p]) == OWN_OWNED)
+			g->cluster_parts[g->ncluster_parts++] = p;
 }
 
 json_t *

@@ -101,6 +101,9 @@ void cluster_commit(struct cluster *c);
  * transfers per partition, hands the heartbeat its status. */
 void cluster_cron(struct cluster *c, json_t *status_totals);
 
+/* The metrics' cluster gauges (metrics.h). */
+struct metrics_gauges;
+void cluster_gauges(struct cluster *c, struct metrics_gauges *g);
 /* status's "cluster" object. */
 json_t *cluster_status(struct cluster *c);
 /* `nodes`: every live node, from the heartbeats. */

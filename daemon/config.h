@@ -125,6 +125,9 @@ struct config {
 	char		*cluster_creds;		/* NATS .creds file, or "" */
 	char		*cluster_user;
 	char		*cluster_password;
+	char		*cluster_tls_ca;	/* CA file for tls:// servers */
+	char		*cluster_tls_cert;	/* client certificate chain */
+	char		*cluster_tls_key;
 	uint64_t	 cluster_docs_max_age_ms;
 	uint64_t	 cluster_docs_max_bytes;
 	uint64_t	 cluster_keys_max_bytes;

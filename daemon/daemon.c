@@ -394,6 +394,8 @@ daemon_gauges(struct metrics_gauges *g, void *arg)
 	g->feed_children[0] = d->feeds.counts.children_fetched;
 	g->feed_children[1] = d->feeds.counts.children_unchanged;
 	g->now_ms = now_ms();
+	if (d->cluster != NULL)
+		cluster_gauges(d->cluster, g);
 	sched_walk(&d->sched, daemon_count_host, g);
 	store_usage(&d->store, &g->store_used, &g->store_map);
 }

@@ -314,6 +314,40 @@ metrics_feeds(FILE *f, const struct metrics_gauges *g)
 	    children, g->feed_children, ARRAY_LEN(children));
 }
 
+/* A cluster node's (docs/cluster.md): its partitions and JetStream lag. */
+static void
+metrics_cluster(FILE *f, const struct metrics_gauges *g)
+{
+	metrics_head(f, "sluice_cluster_connected", "gauge",
+	    "1 while the node is connected to NATS; at 0 it starts no new "
+	    "transfer.");
+	fprintf(f, "sluice_cluster_connected %d\n", g->cluster_connected);
+	metrics_head(f, "sluice_cluster_partitions_owned", "gauge",
+	    "Frontier partitions whose lease this node holds.");
+	fprintf(f, "sluice_cluster_partitions_owned %zu\n",
+	    g->ncluster_parts);
+	metrics_head(f, "sluice_cluster_partition_owned", "gauge",
+	    "1 for each partition this node owns.");
+	for (size_t i = 0; i < g->ncluster_parts; i++)
+		fprintf(f, "sluice_cluster_partition_owned{partition=\"%u\"} "
+		    "1\n", (unsigned)g->cluster_parts[i]);
+	metrics_head(f, "sluice_cluster_held_messages", "gauge",
+	    "Frontier messages taken in and not yet acknowledged "
+	    "(cluster.window bounds them).");
+	fprintf(f, "sluice_cluster_held_messages %llu\n",
+	    (unsigned long long)g->cluster_held);
+	metrics_head(f, "sluice_cluster_pending_messages", "gauge",
+	    "JetStream lag: messages waiting in the owned partitions' "
+	    "consumers, as of the last lease tick.");
+	fprintf(f, "sluice_cluster_pending_messages %llu\n",
+	    (unsigned long long)g->cluster_pending);
+	metrics_head(f, "sluice_cluster_keys_applied_total", "counter",
+	    "SLUICE_KEYS messages applied to this node's duplicate index "
+	    "since start (the whole stream is read at start).");
+	fprintf(f, "sluice_cluster_keys_applied_total %llu\n",
+	    (unsigned long long)g->cluster_keys_applied);
+}
+
 char *
 metrics_render(struct metrics *m, size_t *len)
 {
@@ -399,6 +433,8 @@ metrics_render(struct metrics *m, size_t *len)
 		fprintf(f, "sluice_store_condition{condition=\"%s\"} %d\n",
 		    g.store_conditions[i], g.store_condition == i);
 	metrics_feeds(f, &g);
+	if (g.cluster)
+		metrics_cluster(f, &g);
 
 	metrics_process(f, m);
 	if (fclose(f) != 0) {

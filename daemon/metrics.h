@@ -94,6 +94,14 @@ struct metrics_gauges {
 	uint64_t	 feed_entries[3];	/* new, known, old */
 	uint64_t	 feed_children[2];	/* fetched, unchanged */
 	uint64_t	 now_ms;	/* scratch for the caller */
+	/* Cluster mode (cluster.h), if cluster is set. */
+	bool		 cluster;
+	bool		 cluster_connected;
+	uint64_t	 cluster_held;	/* frontier messages held */
+	uint64_t	 cluster_pending;	/* in the owned partitions */
+	uint64_t	 cluster_keys_applied;
+	uint32_t	 cluster_parts[1024];	/* owned partitions */
+	size_t		 ncluster_parts;
 };
 
 typedef void (*metrics_gauges_fn)(struct metrics_gauges *g, void *arg);

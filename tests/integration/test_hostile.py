@@ -299,9 +299,18 @@ def test_reply_memory_cuts_off_a_client_that_does_not_read(tmp):
         docs, final = read_export(d, 65536)
         assert final["count"] == 4 and len(docs) == 4, final
         with d.client() as reader:
+            # It reads while it sends: a reader that lets 64 KiB wait
+            # for 2 s is cut off too, and a loaded machine (the ASan run)
+            # can stall a sender that long.
+            got = []
+            rt = threading.Thread(target=lambda: got.extend(
+                reader.read_json() for _ in range(2000)))
+            rt.start()
             reader.send_raw(b'{"cmd":"config"}\n' * 2000)
-            for _ in range(2000):
-                ok(reader.read_json())
+            rt.join(120)
+            assert len(got) == 2000, f"the reader got {len(got)} replies"
+            for r in got:
+                ok(r)
         n = 0
         hog.sock.settimeout(10)
         try:
