@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 
 #include <event2/event.h>
 #include <nats/nats.h>
@@ -48,6 +49,8 @@
 #define CL_NODE_MAX	64
 #define CL_NODES_MAX	1024		/* heartbeats read per tick */
 #define CL_RETRY_MS	10000		/* a document not published */
+#define CL_LATER_MS	30000		/* redelivery of a message the full
+					   store could not take */
 
 /* A partition as this node sees it.  The thread takes, renews and gives
  * leases up; the loop reads the state on every scheduling decision. */
@@ -81,7 +84,7 @@ struct cl_msg {
 	natsMsg		*msg;
 	uint32_t	 part;
 	uint64_t	 job;		/* its job, once applied */
-	enum { CM_WAIT, CM_HOLD, CM_ACK, CM_TERM } verdict;
+	enum { CM_WAIT, CM_HOLD, CM_ACK, CM_TERM, CM_LATER } verdict;
 };
 
 /* The messages of one job, held until its outcome is committed. */
@@ -138,7 +141,9 @@ struct cluster {
 	kvStore		*kv;
 	_Atomic bool	 connected;
 	_Atomic bool	 ready;		/* streams checked */
-	char		 fatal[256];	/* set once: the streams are refused */
+	char		 fatal[256];	/* under mu: why the streams were
+					   refused */
+	_Atomic bool	 refused;	/* fatal is set */
 
 	/* the thread */
 	pthread_t	 thread;
@@ -148,6 +153,7 @@ struct cluster {
 	bool		 stop;
 	struct cl_ev	*inbox, **inbox_tail;
 	struct event	*inbox_ev;
+	int		 efd;		/* eventfd: the inbox has something */
 	_Atomic uint8_t	*own;		/* [parts] enum cl_own */
 	uint64_t	*rev;		/* [parts] lease revisions (thread) */
 	_Atomic uint64_t *renewed;	/* [parts] last renewal sent, mono ms */
@@ -238,15 +244,24 @@ cl_part(const struct cluster *c, uint64_t host)
 	return (uint32_t)(host % c->parts);
 }
 
+/* Hands ev to the loop (any thread): the eventfd wakes it when the inbox
+ * was empty; it takes everything there at once. */
 static void
 cl_post(struct cluster *c, struct cl_ev *ev)
 {
+	static const uint64_t one = 1;
+	bool wake;
+
 	pthread_mutex_lock(&c->mu);
 	ev->next = NULL;
+	wake = c->inbox == NULL;
 	*c->inbox_tail = ev;
 	c->inbox_tail = &ev->next;
 	pthread_mutex_unlock(&c->mu);
-	event_active(c->inbox_ev, EV_READ, 0);
+	/* A full counter still wakes the loop: the write may fail. */
+	if (wake && write(c->efd, &one, sizeof(one)) == -1 &&
+	    errno != EAGAIN)
+		log_warn("cluster: waking the loop");
 }
 
 static void
@@ -998,13 +1013,16 @@ cl_main(void *arg)
 		char err[512];
 		int rc;
 
-		if (!atomic_load(&c->connected) || c->fatal[0] != '\0') {
+		if (!atomic_load(&c->connected) || atomic_load(&c->refused)) {
 			cl_sleep(c, 100);
 			continue;
 		}
 		if (!atomic_load(&c->ready)) {
 			if ((rc = cl_setup(c, err, sizeof(err))) == -1) {
+				pthread_mutex_lock(&c->mu);
 				snprintf(c->fatal, sizeof(c->fatal), "%.255s", err);
+				pthread_mutex_unlock(&c->mu);
+				atomic_store(&c->refused, true);
 				log_errx("%s", err);
 				continue;
 			}
@@ -1056,6 +1074,8 @@ cl_msg_done(struct cluster *c, natsMsg *m, int how)
 			(void)natsMsg_Ack(m, NULL);
 		else if (how == CM_TERM)
 			(void)natsMsg_Term(m, NULL);
+		else if (how == CM_LATER)
+			(void)natsMsg_NakWithDelay(m, CL_LATER_MS, NULL);
 		else
 			(void)natsMsg_Nak(m, NULL);
 	}
@@ -1461,8 +1481,10 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 	struct cluster *c = arg;
 	struct cl_ev *list, *ev, *next;
 
-	(void)fd;
+	uint64_t n;
+
 	(void)what;
+	(void)read(fd, &n, sizeof(n));
 	pthread_mutex_lock(&c->mu);
 	list = c->inbox;
 	c->inbox = NULL;
@@ -1538,6 +1560,16 @@ cluster_allows(uint64_t host, void *arg)
 	    mono >= atomic_load(&c->start_after[p]);
 }
 
+/* Why submissions are refused: the streams (refused for good), or NATS. */
+static void
+cl_why_unavailable(struct cluster *c, char *buf, size_t len)
+{
+	pthread_mutex_lock(&c->mu);
+	snprintf(buf, len, "%.150s", c->fatal[0] != '\0' ? c->fatal :
+	    "NATS is unreachable: nothing was submitted");
+	pthread_mutex_unlock(&c->mu);
+}
+
 void
 cluster_forward(struct cluster *c, struct op *op)
 {
@@ -1548,9 +1580,7 @@ cluster_forward(struct cluster *c, struct op *op)
 	    !atomic_load(&c->connected)) {
 		free(f);
 		op->err = PROTO_CLUSTER_UNAVAILABLE;
-		snprintf(op->errmsg, sizeof(op->errmsg), "%.150s",
-		    c->fatal[0] != '\0' ? c->fatal : "NATS is unreachable: "
-		    "nothing was submitted");
+		cl_why_unavailable(c, op->errmsg, sizeof(op->errmsg));
 		op->next = NULL;
 		*c->answers_tail = op;
 		c->answers_tail = &op->next;
@@ -1658,6 +1688,10 @@ cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
 	uint64_t host = 0;
 	int rc = 0;
 
+	if (c->store->full) {
+		cm->verdict = CM_LATER;	/* back to JetStream for a while */
+		goto out;
+	}
 	if (url != NULL && url_canonicalize(url, c->uo, &canon) == URL_OK)
 		host = url_host_key(canon, &origin);
 	if (host == 0 || cl_part(c, host) != cm->part) {
@@ -1825,13 +1859,16 @@ json_t *
 cluster_status(struct cluster *c)
 {
 	json_t *parts = json_array();
-	char url[256] = "";
+	char url[256] = "", err[sizeof(c->fatal)];
 
 	for (uint32_t p = 0; p < c->parts; p++)
 		if (atomic_load(&c->own[p]) == OWN_OWNED)
 			json_array_append_new(parts, json_integer(p));
 	if (c->nc != NULL)
 		(void)natsConnection_GetConnectedUrl(c->nc, url, sizeof(url));
+	pthread_mutex_lock(&c->mu);
+	snprintf(err, sizeof(err), "%s", c->fatal);
+	pthread_mutex_unlock(&c->mu);
 	return json_pack("{s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
 	    "s:s, s:s}", "node", c->node, "connected",
 	    atomic_load(&c->connected), "ready", atomic_load(&c->ready),
@@ -1841,7 +1878,7 @@ cluster_status(struct cluster *c)
 	    "jobs_held", (json_int_t)c->nheld, "keys_applied",
 	    (json_int_t)c->keys_applied, "index_entries",
 	    (json_int_t)cluster_index_entries(c->index), "nats_url", url,
-	    "error", c->fatal);
+	    "error", err);
 }
 
 json_t *
@@ -2072,6 +2109,7 @@ cluster_open(struct cluster **out, struct event_base *base,
 	c->boot = now_ms();
 	c->inbox_tail = &c->inbox;
 	c->answers_tail = &c->answers;
+	c->efd = -1;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	while (nb < (size_t)cfg->cluster_window)
@@ -2085,7 +2123,13 @@ cluster_open(struct cluster **out, struct event_base *base,
 	c->subs = calloc(c->parts, sizeof(*c->subs));
 	c->busy = calloc(c->parts, sizeof(*c->busy));
 	c->nodes = json_object();
-	c->inbox_ev = event_new(base, -1, 0, cl_on_inbox, c);
+	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	c->inbox_ev = c->efd == -1 ? NULL : event_new(base, c->efd,
+	    EV_READ | EV_PERSIST, cl_on_inbox, c);
+	if (c->inbox_ev != NULL && event_add(c->inbox_ev, NULL) == -1) {
+		event_free(c->inbox_ev);
+		c->inbox_ev = NULL;
+	}
 	if (c->held == NULL || c->own == NULL || c->rev == NULL ||
 	    c->renewed == NULL || c->start_after == NULL || c->subs == NULL ||
 	    c->busy == NULL ||
@@ -2202,6 +2246,8 @@ cluster_close(struct cluster *c)
 	natsOptions_Destroy(c->opts);
 	if (c->inbox_ev != NULL)
 		event_free(c->inbox_ev);
+	if (c->efd != -1)
+		close(c->efd);
 	json_decref(c->nodes);
 	free(c->status_json);
 	free(c->intake);
