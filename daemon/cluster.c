@@ -658,7 +658,7 @@ cl_lose(struct cluster *c, uint32_t p, const char *why)
 
 	atomic_store(&c->own[p], OWN_NONE);
 	c->rev[p] = 0;
-	log_warnx("cluster: lost partition %" PRIu32 " (%s)", p, why);
+	log_debug("cluster: lost partition %" PRIu32 " (%s)", p, why);
 	if ((ev = calloc(1, sizeof(*ev))) != NULL) {
 		ev->kind = EV_LOST;
 		ev->part = p;
@@ -800,7 +800,7 @@ cl_tick(struct cluster *c)
 	struct cluster_action *acts = calloc(CLUSTER_ACTIONS_MAX(c->parts),
 	    sizeof(*acts));
 	uint64_t ttl = c->cfg->cluster_lease_ttl_ms;
-	uint32_t took = 0, gave = 0;
+	uint32_t took = 0, gave = 0, lost = 0;
 	struct cluster_view v;
 	char **live = NULL, key[80];
 	size_t nlive = 0, n;
@@ -834,6 +834,7 @@ cl_tick(struct cluster *c)
 		switch (acts[i].kind) {
 		case CLUSTER_LOST:
 			cl_lose(c, p, "its lease could not be renewed in time");
+			lost++;
 			break;
 		case CLUSTER_RENEW:
 			s = kvStore_UpdateString(&rev, c->kv, key, c->node,
@@ -841,8 +842,10 @@ cl_tick(struct cluster *c)
 			if (s == NATS_OK) {
 				c->rev[p] = rev;
 				atomic_store(&c->renewed[p], sent);
-			} else if (cl_wrong_revision(s))
+			} else if (cl_wrong_revision(s)) {
 				cl_lose(c, p, "another node holds its lease");
+				lost++;
+			}
 			/* Else NATS is busy (an election: writes pause for
 			 * seconds): the next tick tries again, and the
 			 * planner gives the lease up in time if none gets
@@ -878,6 +881,10 @@ cl_tick(struct cluster *c)
 			break;
 		}
 	}
+	if (lost > 0)
+		log_warnx("cluster: lost %" PRIu32 " partitions: their leases "
+		    "could not be renewed in time, or passed to another node",
+		    lost);
 	if (took > 0 || gave > 0)
 		log_info("cluster: took %" PRIu32 " partitions, gave %" PRIu32
 		    " up: %" PRIu32 " owned of %" PRIu32 ", %zu nodes live",
@@ -1536,6 +1543,16 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 
 /* --- the loop: the public side ------------------------------------- */
 
+/* Partition p is this node's to fetch now: owned, its lease fresh by
+ * this node's clock. */
+static bool
+cl_usable(struct cluster *c, uint32_t p, uint64_t mono)
+{
+	return atomic_load(&c->own[p]) == OWN_OWNED &&
+	    mono < atomic_load(&c->renewed[p]) +
+	    c->cfg->cluster_lease_ttl_ms * 2 / 3;
+}
+
 bool
 cluster_allows(uint64_t host, void *arg)
 {
@@ -1544,8 +1561,7 @@ cluster_allows(uint64_t host, void *arg)
 	uint32_t p = cl_part(c, host);
 	uint64_t mono;
 
-	if (!atomic_load(&c->connected) ||
-	    atomic_load(&c->own[p]) != OWN_OWNED)
+	if (!atomic_load(&c->connected))
 		return false;
 	/*
 	 * By this node's own clock, too: a lease not renewed for two thirds
@@ -1555,8 +1571,7 @@ cluster_allows(uint64_t host, void *arg)
 	 * last owner kept.
 	 */
 	mono = mono_ms();
-	return mono < atomic_load(&c->renewed[p]) +
-	    c->cfg->cluster_lease_ttl_ms * 2 / 3 &&
+	return cl_usable(c, p, mono) &&
 	    mono >= atomic_load(&c->start_after[p]);
 }
 
@@ -1842,6 +1857,8 @@ cluster_cron(struct cluster *c, json_t *status)
 void
 cluster_gauges(struct cluster *c, struct metrics_gauges *g)
 {
+	uint64_t mono = mono_ms();
+
 	g->cluster = true;
 	g->cluster_connected = atomic_load(&c->connected);
 	g->cluster_held = atomic_load(&c->held_total);
@@ -1851,7 +1868,7 @@ cluster_gauges(struct cluster *c, struct metrics_gauges *g)
 	for (uint32_t p = 0; p < c->parts &&
 	    g->ncluster_parts < sizeof(g->cluster_parts) /
 	    sizeof(g->cluster_parts[0]); p++)
-		if (atomic_load(&c->own[p]) == OWN_OWNED)
+		if (cl_usable(c, p, mono))
 			g->cluster_parts[g->ncluster_parts++] = p;
 }
 
@@ -1861,8 +1878,10 @@ cluster_status(struct cluster *c)
 	json_t *parts = json_array();
 	char url[256] = "", err[sizeof(c->fatal)];
 
+	uint64_t mono = mono_ms();
+
 	for (uint32_t p = 0; p < c->parts; p++)
-		if (atomic_load(&c->own[p]) == OWN_OWNED)
+		if (cl_usable(c, p, mono))
 			json_array_append_new(parts, json_integer(p));
 	if (c->nc != NULL)
 		(void)natsConnection_GetConnectedUrl(c->nc, url, sizeof(url));
