@@ -1198,6 +1198,17 @@ cl_out_publish(struct cluster *c, MDB_txn *txn, char what, uint64_t doc)
 	    (o = json_loadb(text, len, 0, NULL)) != NULL) {
 		json_object_set_new(o, "node", json_string(c->node));
 		line = json_dumps(o, JSON_COMPACT);
+		/* Past the servers' max_payload (1 MiB by default) the line
+		 * goes without its text, which the node's store keeps. */
+		if (line != NULL && (int64_t)strlen(line) + 512 >
+		    natsConnection_GetMaxPayload(c->nc)) {
+			free(line);
+			json_object_set_new(o, "text", json_null());
+			json_object_set_new(o, "text_omitted", json_string(
+			    "over the NATS servers' max_payload: export it "
+			    "from its node"));
+			line = json_dumps(o, JSON_COMPACT);
+		}
 		json_decref(o);
 		if (line != NULL)
 			rc = cl_publish(c, 'd', doc, "docs", line,
@@ -1602,6 +1613,7 @@ cluster_forward(struct cluster *c, struct op *op)
 		return;
 	}
 	f->op = op;
+	op->sub.cluster = true;
 	f->first = c->pub_seq + 1;
 	for (size_t i = 0; i < op->nurls; i++)
 		if (op->urls[i].url != NULL)

@@ -138,6 +138,7 @@ submit_reply_add_forwarded(struct submit_reply *r, const char *url,
 		return -1;
 	}
 	r->forwarded++;
+	r->cluster = true;
 	return 0;
 }
 
@@ -149,7 +150,7 @@ submit_reply_write(const struct submit_reply *r, json_t *tag,
 	    ",\"duplicates\":%" PRIu64 ",\"rejected\":%" PRIu64 ",", r->queued,
 	    r->duplicates, r->rejected) == -1)
 		return -1;
-	if (r->forwarded > 0 && buf_appendf(out, "\"forwarded\":%" PRIu64 ",",
+	if (r->cluster && buf_appendf(out, "\"forwarded\":%" PRIu64 ",",
 	    r->forwarded) == -1)
 		return -1;
 	if (tag != NULL && (buf_append(out, "\"tag\":", 6) == -1 ||

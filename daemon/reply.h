@@ -28,6 +28,7 @@ struct submit_reply {
 	uint64_t	 duplicates;
 	uint64_t	 rejected;
 	uint64_t	 forwarded;	/* cluster mode: sent to the frontier */
+	bool		 cluster;	/* a cluster node's: says forwarded */
 };
 
 void submit_reply_init(struct submit_reply *r);
