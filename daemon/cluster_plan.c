@@ -106,14 +106,35 @@ cluster_node_valid(const char *name)
 	return n > 0;
 }
 
-uint32_t
-cluster_target(uint32_t partitions, size_t live)
+/* live[i] is a name to count: not NULL, not node, not an earlier entry. */
+static bool
+cluster_live_counts(const char *const *live, size_t i, const char *node)
 {
-	if (live == 0)
-		live = 1;
-	if (live >= partitions)
-		return partitions > 0 ? 1 : 0;
-	return (uint32_t)((partitions + live - 1) / live);
+	if (live[i] == NULL || strcmp(live[i], node) == 0)
+		return false;
+	for (size_t j = 0; j < i; j++)
+		if (live[j] != NULL && strcmp(live[j], live[i]) == 0)
+			return false;
+	return true;
+}
+
+uint32_t
+cluster_target(uint32_t partitions, const char *const *live, size_t nlive,
+    const char *node)
+{
+	size_t n = 1, rank = 0;
+
+	if (node == NULL)
+		return 0;
+	/* strcmp() compares as unsigned char: bytewise, as documented. */
+	for (size_t i = 0; i < nlive; i++) {
+		if (!cluster_live_counts(live, i, node))
+			continue;
+		n++;
+		if (strcmp(live[i], node) < 0)
+			rank++;
+	}
+	return (uint32_t)(partitions / n + (rank < partitions % n ? 1 : 0));
 }
 
 uint32_t
@@ -140,16 +161,6 @@ cluster_act_name(enum cluster_act a)
 		return "take";
 	}
 	return "unknown";
-}
-
-/* Live nodes: the keys seen, plus this node if its own is not yet. */
-static size_t
-cluster_live(const struct cluster_view *v)
-{
-	for (size_t i = 0; i < v->nlive; i++)
-		if (v->live[i] != NULL && strcmp(v->live[i], v->node) == 0)
-			return v->nlive;
-	return v->nlive + 1;
 }
 
 static uint64_t
@@ -217,7 +228,7 @@ cluster_plan(const struct cluster_view *v, struct cluster_action *out)
 
 	if (P == 0 || v->node == NULL || part == NULL)
 		return 0;
-	target = cluster_target(P, cluster_live(v));
+	target = cluster_target(P, v->live, v->nlive, v->node);
 	for (uint32_t p = 0; p < P; p++) {
 		if (!part[p].held)
 			continue;

@@ -12,7 +12,9 @@
  * Leases.  lease.p<N> in the KV bucket names a partition's owner; the
  * bucket's TTL (lease_ttl) expires a key lease_ttl after its last write.
  * Each tick a node, with live = the node.* keys seen (itself included
- * even before its own key shows) and target = ceil(P / live):
+ * even before its own key shows) and target its fair share
+ * (cluster_target(): P / live, the remainder going one each to the
+ * first names in bytewise order, so that the targets sum to P):
  *   - gives up at once (LOST) a partition it holds whose key names
  *     another node, or whose last successful take or renewal could be
  *     older than lease_ttl before its next tick: the key may expire, and
@@ -71,8 +73,16 @@ int cluster_subject_parse(const char *subj, uint32_t *part,
 /* True if name is a valid node name (see CLUSTER_NODE_MAX). */
 bool cluster_node_valid(const char *name);
 
-/* ceil(partitions / live), live counted as 1 if 0. */
-uint32_t cluster_target(uint32_t partitions, size_t live);
+/*
+ * node's fair share of partitions among the live nodes: the names in
+ * live (NULLs and repeats ignored) plus node itself, N in all, sorted
+ * bytewise (strcmp()); the node at rank r gets
+ * floor(P / N) + (r < P % N ? 1 : 0), so that the shares sum to P and
+ * differ by one at most.  Every node computes the same shares from the
+ * same live set.  0 if node is NULL.
+ */
+uint32_t cluster_target(uint32_t partitions, const char *const *live,
+    size_t nlive, const char *node);
 
 /* Where name starts scanning for free partitions: xxh3(name) % P. */
 uint32_t cluster_scan_start(const char *name, uint32_t partitions);

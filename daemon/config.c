@@ -222,6 +222,10 @@ static const struct cfg_key cfg_keys[] = {
 	    MIB, TIB, "1GiB", CFG_RESTART },
 	{ "cluster.keys_max_bytes", CFG_SIZE, OFF(cluster_keys_max_bytes),
 	    0, TIB, "0", CFG_RESTART },
+	/* Nodes must agree on it for their verdicts to agree. */
+	{ "cluster.index_max_entries", CFG_U32,
+	    OFF(cluster_index_max_entries), 1000, 100000000, "1048576",
+	    CFG_RESTART },
 };
 
 #define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->offset))
@@ -376,6 +380,11 @@ cfg_human(enum cfg_type type, double v, char *out, size_t outlen)
 
 	if (type == CFG_OCTAL) {
 		snprintf(out, outlen, "0%o", (unsigned)v);
+		return;
+	}
+	/* Whole: %g would write 10000000 as 1e+07. */
+	if (type == CFG_U32 || type == CFG_U64) {
+		snprintf(out, outlen, "%.0f", v);
 		return;
 	}
 	if (type == CFG_DOUBLE || v == 0 ||

@@ -131,6 +131,7 @@ struct config {
 	uint64_t	 cluster_docs_max_age_ms;
 	uint64_t	 cluster_docs_max_bytes;
 	uint64_t	 cluster_keys_max_bytes;
+	uint32_t	 cluster_index_max_entries;	/* indexed at most */
 };
 
 /* Flags of a config key. */

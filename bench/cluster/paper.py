@@ -12,7 +12,6 @@ formats of docs/cluster.md; nothing is measured here.  Python 3 std lib.
 import argparse
 import base64
 import json
-import math
 import random
 
 # nats-server's file store: a record is a 22-byte header, the subject,
@@ -71,17 +70,17 @@ def main():
         r = n * a.rate
         docs_day = r * DAY
         kv = (p + n) / (a.lease_ttl / 3)
-        target = math.ceil(p / n)
-        full = p // target
-        part = 1 if p % target else 0
-        idle = max(n - full - part, 0)
+        # Fair shares (cluster_target()): P // N each, one more for the
+        # first P % N names.
+        lo, extra = p // n, p % n
+        hi = lo + (1 if extra else 0)
         print(f"\nN={n} nodes at {a.rate:.0f} pages/s each, P={p}: "
               f"{r:,.0f} pages/s in all")
-        print(f"  partitions: target ceil(P/N)={target}: {min(full, n)} nodes "
-              f"hold {target}"
-              + (f", one holds {p % target}" if part else "")
-              + (f", {idle} hold none" if idle else "")
-              + f" (busiest node {target / (p / n):.2f}x the mean)")
+        print(f"  partitions: fair shares: {extra} nodes hold {lo + 1}, "
+              f"{n - extra} hold {lo}" if extra else
+              f"  partitions: fair shares: {n} nodes hold {lo}",
+              end="")
+        print(f" (busiest node {hi / (p / n):.2f}x the mean)")
         print(f"  SLUICE_FETCH: {r:,.0f} publishes/s + {r:,.0f} acks/s, "
               f"{r * fb / 1e6:,.1f} MB/s in per replica; duplicate window "
               f"(2 min) holds {r * 120 / 1e6:,.1f} M message ids")

@@ -45,6 +45,7 @@ test_defaults(void **state)
 	assert_true(c.respect_robots);
 	assert_false(c.allow_private_addresses);
 	assert_string_equal(c.state_dir, "/var/lib/sluice");
+	assert_int_equal(c.cluster_index_max_entries, 1048576);
 	assert_int_equal(config_validate(&c, err, sizeof(err)), 0);
 	config_free(&c);
 }
@@ -114,6 +115,9 @@ test_errors_name_the_line(void **state)
 		{ "[fetch]\nmax_total = 1.5\n", "t.conf:2: fetch.max_total: invalid value \"1.5\": expected a whole number" },
 		{ "[fetch]\ntimeout = soon\n", "t.conf:2: fetch.timeout: invalid value \"soon\": expected a duration, e.g. 30s" },
 		{ "[fetch]\nmax_body = big\n", "t.conf:2: fetch.max_body: invalid value \"big\": expected a size, e.g. 512KiB" },
+		{ "[cluster]\nindex_max_entries = 999\n", "t.conf:2: cluster.index_max_entries: 999 is out of range (1000 to 100000000)" },
+		{ "[cluster]\nindex_max_entries = 100000001\n", "t.conf:2: cluster.index_max_entries: 100000001 is out of range" },
+		{ "[feeds]\nmax_entries = 0\n", "t.conf:2: feeds.max_entries: 0 is out of range (1 to 10000000)" },
 	};
 	struct config c;
 	char err[256];
@@ -182,8 +186,12 @@ test_diff_and_keep(void **state)
 	config_defaults(&b);
 	config_set(&b, "fetch.max_total=3", err, sizeof(err));
 	config_set(&b, "daemon.state_dir=/elsewhere", err, sizeof(err));
-	assert_int_equal(config_diff(&a, &b, count_diff, &d), 2);
-	assert_int_equal(d.restart, 1);
+	assert_int_equal(config_set(&b, "cluster.index_max_entries=1000", err,
+	    sizeof(err)), 0);
+	assert_int_equal(b.cluster_index_max_entries, 1000);
+	assert_int_equal(config_diff(&a, &b, count_diff, &d), 3);
+	assert_int_equal(d.restart, 2);
+	assert_int_equal(config_keep(&b, &a, "cluster.index_max_entries"), 0);
 	assert_int_equal(config_keep(&b, &a, "daemon.state_dir"), 0);
 	assert_int_equal(config_keep(&b, &a, "fetch.max_total"), 0);
 	assert_int_equal(config_diff(&a, &b, NULL, NULL), 0);
