@@ -2171,7 +2171,8 @@ cluster_open(struct cluster **out, struct event_base *base,
 	if (cl_node_name(c, err, errlen) != 0 ||
 	    cl_options(c, err, errlen) != 0)
 		goto fail;
-	c->index = cluster_index_new(cfg->near_threshold, 0);
+	c->index = cluster_index_new(cfg->near_threshold,
+	    (size_t)cfg->cluster_index_max_entries);
 	if (c->index == NULL) {
 		snprintf(err, errlen, "cluster: out of memory");
 		goto fail;

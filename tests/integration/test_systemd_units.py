@@ -23,7 +23,7 @@ UNITS = ("systemd/sluiced.service", "systemd/sluiced.socket")
 EXEC_PATH = "/usr/sbin/sluiced"
 # Keys whose value in the bundled file is not the built-in default, on
 # purpose (the file says why).
-CONF_OVERRIDES = {"daemon.state_dir"}
+CONF_OVERRIDES = {"daemon.state_dir", "cluster.nats"}  # cluster.nats: an example
 
 
 def _tool(name):
@@ -134,11 +134,22 @@ def test_man_pages_render_without_warnings():
 
 def _conf_keys():
     """{"section.key": value} of the bundled file, quotes removed."""
-    keys, section = {}, None
+    keys, section, commented = {}, None, False
     for line in (source_dir() / "conf/sluiced.conf").read_text().splitlines():
         line = line.strip()
+        # A section shipped commented out ("# [cluster]", then "#key = v"
+        # lines) documents its keys and their defaults all the same.
+        m = re.fullmatch(r"#\s*\[([a-z]+)\]", line)
+        if m:
+            section, commented = m.group(1), True
+            continue
+        m = re.fullmatch(r"#([a-z_]+) = ?(.*)", line)
+        if commented and m:
+            keys[f"{section}.{m.group(1)}"] = m.group(2).strip()
+            continue
         if not line or line.startswith("#"):
             continue
+        commented = False
         if line.startswith("[") and line.endswith("]"):
             section = line[1:-1].strip()
             continue
