@@ -201,6 +201,9 @@ struct cluster {
 					   CL_RETRY_DOC for the line */
 	size_t		 nretry, capretry;
 	uint64_t	 last_retry;	/* mono ms */
+	uint64_t	*adopted;	/* cl_adopted() */
+	size_t		 nadopted, capadopted;
+	bool		 adopted_full;
 };
 
 #define CL_RETRY_DOC	((uint64_t)1 << 63)
@@ -1554,6 +1557,70 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 
 /* --- the loop: the public side ------------------------------------- */
 
+#define CL_ADOPTED_MAX	65536		/* redirect targets remembered */
+
+/* The hosts of other partitions this node fetches: redirect targets of
+ * its own jobs (a set, open addressing; 0 marks a free slot). */
+static bool
+cl_adopted(const struct cluster *c, uint64_t host)
+{
+	if (c->nadopted == 0)
+		return false;
+	for (size_t i = host & (c->capadopted - 1);; i = (i + 1) &
+	    (c->capadopted - 1)) {
+		if (c->adopted[i] == host)
+			return true;
+		if (c->adopted[i] == 0)
+			return false;
+	}
+}
+
+void
+cluster_redirected(void *arg, uint64_t host)
+{
+	struct cluster *c = arg;
+
+	/* Its own partitions' too: the job stays this node's whoever owns
+	 * the target's partition later. */
+	if (cl_adopted(c, host))
+		return;
+	if ((c->nadopted + 1) * 2 > c->capadopted) {
+		size_t cap = c->capadopted ? c->capadopted * 2 : 64;
+		uint64_t *old = c->adopted, *n;
+
+		if (cap > 2 * CL_ADOPTED_MAX ||
+		    (n = calloc(cap, sizeof(*n))) == NULL) {
+			if (!c->adopted_full)
+				log_warnx("cluster: %d redirect targets in "
+				    "other partitions; jobs redirected to more "
+				    "wait for their partition",
+				    CL_ADOPTED_MAX);
+			c->adopted_full = true;
+			return;
+		}
+		c->adopted = n;
+		c->nadopted = 0;
+		for (size_t i = 0; i < c->capadopted; i++)
+			if (old[i] != 0) {
+				size_t j = old[i] & (cap - 1);
+
+				while (n[j] != 0)
+					j = (j + 1) & (cap - 1);
+				n[j] = old[i];
+				c->nadopted++;
+			}
+		c->capadopted = cap;
+		free(old);
+	}
+	for (size_t i = host & (c->capadopted - 1);; i = (i + 1) &
+	    (c->capadopted - 1))
+		if (c->adopted[i] == 0) {
+			c->adopted[i] = host;
+			c->nadopted++;
+			return;
+		}
+}
+
 /* Partition p is this node's to fetch now: owned, its lease fresh by
  * this node's clock. */
 static bool
@@ -1574,6 +1641,8 @@ cluster_allows(uint64_t host, void *arg)
 
 	if (!atomic_load(&c->connected))
 		return false;
+	if (cl_adopted(c, host))
+		return true;
 	/*
 	 * By this node's own clock, too: a lease not renewed for two thirds
 	 * of its TTL may be about to pass to another node, whatever the
@@ -2268,6 +2337,7 @@ cluster_close(struct cluster *c)
 	free(c->stored);
 	free(c->sent);
 	free(c->retry);
+	free(c->adopted);
 	cluster_index_free(c->index);
 	kvStore_Destroy(c->kv);
 	jsCtx_Destroy(c->js);

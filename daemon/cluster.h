@@ -94,6 +94,12 @@ void cluster_job_finished(uint64_t id, void *cluster);
  */
 int cluster_doc_stored(void *cluster, MDB_txn *txn, uint64_t doc,
     const char *url, const struct dedup_sig *sig);
+/*
+ * outcome.c's hook: a job was requeued for host, its redirect's target.
+ * The node that owns the job follows it, wherever the target's partition
+ * (docs/cluster.md, "Known limits"): host may start here from now on.
+ */
+void cluster_redirected(void *cluster, uint64_t host);
 /* After the commit: acknowledges the messages of the jobs that ended,
  * holds the new ones. */
 void cluster_commit(struct cluster *c);

@@ -911,12 +911,18 @@ daemon_start(struct daemon *d, int listen_fd)
 		    sizeof(err)) == -1)
 			fatalx("%s", err);
 		d->outcomes.stored = cluster_doc_stored;
+		d->outcomes.redirected = cluster_redirected;
 		d->outcomes.stored_arg = d->cluster;
 		d->queue.on_finished = cluster_job_finished;
 		d->queue.on_finished_arg = d->cluster;
 		d->sched.allow = cluster_allows;
 		d->sched.allow_arg = d->cluster;
 		d->command.cluster = d->cluster;
+		d->feeds.off = true;
+		if (d->feeds.nsrc > 0)
+			log_warnx("cluster: the %zu feeds and sites of this "
+			    "store are not polled in cluster mode",
+			    d->feeds.nsrc);
 		d->command.base = d->base;
 	}
 	d->fetch = fetch_new(d->base, &d->cfg, lease_fetched, &d->leases, err,

@@ -123,7 +123,7 @@ feeds_next_due(const struct feeds *f)
 {
 	uint64_t due = 0;
 
-	for (size_t i = 0; i < f->nsrc; i++) {
+	for (size_t i = 0; !f->off && i < f->nsrc; i++) {
 		const struct feeds_src *s = &f->src[i];
 		uint64_t t = s->polling ? s->check_ms : s->next_ms;
 		if (s->next_ms != 0 && (due == 0 || t < due))
@@ -384,7 +384,7 @@ feeds_step(void *arg, MDB_txn *txn, uint64_t now)
 	f->saved = f->counts;
 	if (f->reload && (rc = feeds_load(f, txn)) != 0)
 		return rc;
-	if (f->queue->store->full)
+	if (f->queue->store->full || f->off)
 		return 0;	/* no room for the entries either */
 	for (size_t i = 0; i < f->nsrc && n < FEEDS_BATCH && rc == 0; i++) {
 		struct feeds_src *s = &f->src[i];

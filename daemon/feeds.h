@@ -84,6 +84,9 @@ struct feeds_counts {
 
 struct feeds {
 	MDB_dbi		 db, jobs, seen, meta;
+	/* Cluster mode: sources are kept but not polled (their entries
+	 * would bypass the cluster's frontier; docs/cluster.md). */
+	bool		 off;
 	struct feeds_src *src;		/* by id */
 	size_t		 nsrc, capsrc;
 	struct feeds_job *map;		/* by job id */

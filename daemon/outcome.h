@@ -93,6 +93,9 @@ struct outcomes {
 	 * (cluster_doc_stored); NULL otherwise. */
 	int		(*stored)(void *arg, MDB_txn *txn, uint64_t doc,
 			    const char *url, const struct dedup_sig *sig);
+	/* Cluster mode: a job was requeued for host, its redirect's
+	 * target (cluster_redirected); NULL otherwise.  Same arg. */
+	void		(*redirected)(void *arg, uint64_t host);
 	void		*stored_arg;
 	struct page	*busy;		/* pages at the workers */
 	/* What a crash interrupted.  Each worker keeps the id of the job it
