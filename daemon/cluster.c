@@ -1,7 +1,8 @@
 /*
- * cluster.c - cluster mode on NATS JetStream (see cluster.h and
- * docs/cluster.md): the connection, the streams, the partition leases,
- * the frontier's messages from the submit to their acknowledgement.
+ * cluster.c - cluster mode on NATS JetStream (see cluster.h, cluster_int.h
+ * and docs/cluster.md): the connection, the streams, the thread that takes
+ * and renews the partition leases and pulls their messages, the node's
+ * status, opening and closing.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,196 +21,17 @@
 
 #include "cluster.h"
 #include "cluster_index.h"
+#include "cluster_int.h"
 #include "cluster_plan.h"
 #include "config.h"
-#include "doc.h"
 #include "log.h"
 #include "metrics.h"
 #include "op.h"
-#include "proto.h"
-#include "queue.h"
-#include "reply.h"
-#include "sched.h"
 #include "store.h"
-#include "url.h"
 #include "util.h"
 
-#define CL_VERSION	"sluice cluster v1"
-#define CL_FETCH	"SLUICE_FETCH"
-#define CL_KEYS		"SLUICE_KEYS"
-#define CL_DOCS		"SLUICE_DOCS"
-#define CL_KEYS_BATCH	1024		/* keys messages a pass applies */
-#define CL_BUCKET	"sluice_cluster"
-#define CL_MAX_ACK_PENDING 10000	/* per partition consumer */
-#define CL_PULL_BATCH	128		/* messages per pull request */
-#define CL_IDLE_MS	50		/* pull pause when nothing came */
-#define CL_PUB_WAIT_MS	10000		/* a publish not stored by then
-					   fails the submit */
-#define CL_CONNECT_MS	3000		/* first connection attempt */
-#define CL_NODE_MAX	64
-#define CL_NODES_MAX	1024		/* heartbeats read per tick */
-#define CL_RETRY_MS	10000		/* a document not published */
-#define CL_LATER_MS	30000		/* redelivery of a message the full
-					   store could not take */
-
-/* A partition as this node sees it.  The thread takes, renews and gives
- * leases up; the loop reads the state on every scheduling decision. */
-enum cl_own {
-	OWN_NONE = 0,
-	OWN_OWNED,		/* fetching its hosts */
-	OWN_DRAINING,		/* over our share: no new transfer */
-	OWN_RELEASABLE,		/* drained and its messages naked */
-};
-
-enum cl_ev_kind {
-	EV_MSG,			/* a frontier message */
-	EV_PUBACK,		/* a forwarded URL stored (or not) */
-	EV_LOST,		/* a partition's lease was lost */
-	EV_KEYS,		/* a SLUICE_KEYS message, in stream order */
-};
-
-struct cl_ev {
-	enum cl_ev_kind	 kind;
-	natsMsg		*msg;
-	uint32_t	 part;
-	uint64_t	 seq;
-	char		 what;		/* EV_PUBACK: 's'ubmit, 'k'eys, 'd'oc */
-	bool		 ok;
-	char		 err[128];
-	struct cl_ev	*next;
-};
-
-/* A frontier message between the inbox and its acknowledgement. */
-struct cl_msg {
-	natsMsg		*msg;
-	uint32_t	 part;
-	uint64_t	 job;		/* its job, once applied */
-	enum { CM_WAIT, CM_HOLD, CM_ACK, CM_TERM, CM_LATER } verdict;
-};
-
-/* The messages of one job, held until its outcome is committed. */
-struct cl_held {
-	uint64_t	 job;
-	uint32_t	 part;
-	natsMsg		*msgs[4];	/* the same URL submitted again */
-	uint32_t	 n;
-	struct cl_held	*next;
-};
-
-/*
- * A stored document's way out, in the "cluster_outbox" database (doc id
- * -> state byte + its SLUICE_KEYS body), written in the transaction that
- * stores it: its keys are published; once they come back through
- * SLUICE_KEYS in stream order, the verdict is written into the document
- * and the document published to SLUICE_DOCS; its entry goes once
- * JetStream has stored that.  A crash anywhere replays from the entry.
- */
-#define OUT_KEYS	'K'		/* keys to publish */
-#define OUT_DOC		'D'		/* verdict recorded, doc to publish */
-
-struct cl_verdict {
-	uint64_t	 doc;
-	json_t		*v;		/* the document's "cluster" member */
-};
-
-/* A submit being forwarded: its URLs' publications, seq first..first+n. */
-struct cl_fwd {
-	struct op	*op;
-	uint64_t	 first, n;
-	uint64_t	 acked, failed;
-	char		 err[128];
-	struct cl_fwd	*next;
-};
-
-struct cl_node {
-	json_t		*hb;		/* its last heartbeat */
-	uint64_t	 seen_ms;
-};
-
-struct cluster {
-	const struct config *cfg;
-	struct queue	*queue;
-	struct sched	*sched;
-	const struct url_opts *uo;
-	char		 node[CL_NODE_MAX + 1];
-	uint32_t	 parts;
-	uint64_t	 boot;
-
-	natsOptions	*opts;
-	natsConnection	*nc;
-	jsCtx		*js;
-	kvStore		*kv;
-	_Atomic bool	 connected;
-	_Atomic bool	 ready;		/* streams checked */
-	char		 fatal[256];	/* under mu: why the streams were
-					   refused */
-	_Atomic bool	 refused;	/* fatal is set */
-
-	/* the thread */
-	pthread_t	 thread;
-	bool		 started;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	bool		 stop;
-	struct cl_ev	*inbox, **inbox_tail;
-	struct event	*inbox_ev;
-	int		 efd;		/* eventfd: the inbox has something */
-	_Atomic uint8_t	*own;		/* [parts] enum cl_own */
-	uint64_t	*rev;		/* [parts] lease revisions (thread) */
-	_Atomic uint64_t *renewed;	/* [parts] last renewal sent, mono ms */
-	_Atomic uint64_t *start_after;	/* [parts] taken: no start before */
-	natsSubscription **subs;	/* [parts], bound once, kept */
-	_Atomic uint64_t held_total;	/* messages in flight to the loop or
-					   held by it */
-	_Atomic uint64_t lag;		/* pending in the owned consumers */
-	uint32_t	 pull_next;
-	/* under mu: what the heartbeat says, and the others' heartbeats */
-	char		*status_json;
-	json_t		*nodes;		/* object: name -> struct cl_node */
-
-	/* the loop's */
-	struct cl_msg	*intake;
-	size_t		 nintake, capintake;
-	uint64_t	*finished;
-	size_t		 nfinished, capfinished;
-	struct cl_held	**held;
-	size_t		 nbuckets;
-	uint64_t	 nheld;		/* jobs with messages held */
-	_Atomic uint32_t *busy;		/* [parts] transfers in flight */
-	uint64_t	 last_wpi;	/* mono ms of the last "in progress" */
-	uint64_t	 pub_seq;
-	struct cl_fwd	*fwds;
-	struct op	*answers, **answers_tail;
-
-	/* the documents' way out (OUT_*) */
-	struct store	*store;
-	struct docs	*docs;
-	MDB_dbi		 outbox;
-	struct cluster_index *index;
-	natsSubscription *keys_sub;	/* the thread's, ordered */
-	uint64_t	*stored;	/* this turn: keys to publish */
-	size_t		 nstored, capstored;
-	struct cl_verdict *verdicts;	/* for the next turn to record */
-	size_t		 nverdicts, capverdicts, applied_verdicts;
-	uint64_t	*sent;		/* docs JetStream stored: entries to
-					   delete in the next turn */
-	size_t		 nsent, capsent, applied_sent;
-	bool		 replayed;	/* the outbox was published again
-					   after the start */
-	uint64_t	 keys_applied;	/* SLUICE_KEYS messages applied */
-	uint64_t	*retry;		/* doc ids to publish again, with
-					   CL_RETRY_DOC for the line */
-	size_t		 nretry, capretry;
-	uint64_t	 last_retry;	/* mono ms */
-	uint64_t	*adopted;	/* cl_adopted() */
-	size_t		 nadopted, capadopted;
-	bool		 adopted_full;
-};
-
-#define CL_RETRY_DOC	((uint64_t)1 << 63)
-
 /* Appends v to a growing array of uint64_t; -1 when memory is short. */
-static int
+int
 cl_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t v)
 {
 	if (*n == *cap) {
@@ -227,7 +49,7 @@ cl_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t v)
 
 /* --- small helpers --------------------------------------------------- */
 
-static void
+void
 cl_errf(char *err, size_t errlen, const char *what, natsStatus s,
     jsErrCode jerr)
 {
@@ -241,15 +63,9 @@ cl_errf(char *err, size_t errlen, const char *what, natsStatus s,
 		    last ? last : natsStatus_GetText(s));
 }
 
-static uint32_t
-cl_part(const struct cluster *c, uint64_t host)
-{
-	return (uint32_t)(host % c->parts);
-}
-
 /* Hands ev to the loop (any thread): the eventfd wakes it when the inbox
  * was empty; it takes everything there at once. */
-static void
+void
 cl_post(struct cluster *c, struct cl_ev *ev)
 {
 	static const uint64_t one = 1;
@@ -794,6 +610,32 @@ cl_wrong_revision(natsStatus s)
 	    strstr(last, "wrong last sequence") != NULL;
 }
 
+/* Renews every lease this node holds.  Returns how many were lost. */
+static uint32_t
+cl_renew_all(struct cluster *c)
+{
+	uint32_t lost = 0;
+	char key[80];
+
+	for (uint32_t p = 0; p < c->parts; p++) {
+		uint64_t rev, sent = mono_ms();
+		natsStatus s;
+
+		if (atomic_load(&c->own[p]) == OWN_NONE || c->rev[p] == 0)
+			continue;
+		snprintf(key, sizeof(key), "lease.p%" PRIu32, p);
+		s = kvStore_UpdateString(&rev, c->kv, key, c->node, c->rev[p]);
+		if (s == NATS_OK) {
+			c->rev[p] = rev;
+			atomic_store(&c->renewed[p], sent);
+		} else if (cl_wrong_revision(s)) {
+			cl_lose(c, p, "another node holds its lease");
+			lost++;
+		}
+	}
+	return lost;
+}
+
 /* One tick of the leases: the planner (cluster_plan.c) decides from what
  * the bucket shows, this carries it out. */
 static void
@@ -804,12 +646,17 @@ cl_tick(struct cluster *c)
 	    sizeof(*acts));
 	uint64_t ttl = c->cfg->cluster_lease_ttl_ms;
 	uint32_t took = 0, gave = 0, lost = 0;
+	uint64_t tick_start = mono_ms();
 	struct cluster_view v;
 	char **live = NULL, key[80];
 	size_t nlive = 0, n;
 
-	if (parts == NULL || acts == NULL ||
-	    cl_read_bucket(c, parts, &live, &nlive) != 0)
+	if (parts == NULL || acts == NULL)
+		goto out;
+	/* Renewals first: reading the bucket takes a round trip per key,
+	 * and a tick that renews late loses leases it holds. */
+	lost = cl_renew_all(c);
+	if (cl_read_bucket(c, parts, &live, &nlive) != 0)
 		goto out;
 	for (uint32_t p = 0; p < c->parts; p++) {
 		enum cl_own st = atomic_load(&c->own[p]);
@@ -840,6 +687,8 @@ cl_tick(struct cluster *c)
 			lost++;
 			break;
 		case CLUSTER_RENEW:
+			if (atomic_load(&c->renewed[p]) >= tick_start)
+				break;	/* cl_renew_all() did */
 			s = kvStore_UpdateString(&rev, c->kv, key, c->node,
 			    acts[i].rev);
 			if (s == NATS_OK) {
@@ -859,6 +708,9 @@ cl_tick(struct cluster *c)
 				atomic_store(&c->own[p], OWN_DRAINING);
 			break;
 		case CLUSTER_RELEASE:
+			/* The loop hands its messages back first (cron). */
+			if (atomic_load(&c->own[p]) == OWN_OWNED)
+				atomic_store(&c->own[p], OWN_DRAINING);
 			if (atomic_load(&c->own[p]) != OWN_RELEASABLE)
 				break;
 			atomic_store(&c->own[p], OWN_NONE);
@@ -1017,6 +869,7 @@ cl_main(void *arg)
 {
 	struct cluster *c = arg;
 	uint64_t next_tick = 0, period = c->cfg->cluster_lease_ttl_ms / 3;
+	uint64_t ticks = 0;
 	bool noted = false;
 
 	while (!cl_stopping(c)) {
@@ -1050,12 +903,20 @@ cl_main(void *arg)
 		if (mono_ms() >= next_tick) {
 			/* The first heartbeat makes this node count in the
 			 * others' shares before it takes any. */
-			if (next_tick == 0)
+			if (next_tick == 0) {
+				next_tick = mono_ms();
 				cl_heartbeat(c);
+			}
 			cl_tick(c);
-			cl_measure_lag(c);
+			/* A round trip per partition: every third tick. */
+			if (ticks++ % 3 == 0)
+				cl_measure_lag(c);
 			cl_heartbeat(c);
-			next_tick = mono_ms() + period;
+			/* From the tick's start: a slow tick must not stretch
+			 * the renewals' spacing. */
+			next_tick += period;
+			if (next_tick < mono_ms())
+				next_tick = mono_ms();
 		}
 		if (cl_pull(c) + cl_keys_take(c) == 0)
 			cl_sleep(c, CL_IDLE_MS);
@@ -1063,877 +924,7 @@ cl_main(void *arg)
 	return NULL;
 }
 
-/* --- the loop: held messages ------------------------------------------ */
-
-static struct cl_held **
-cl_held_slot(struct cluster *c, uint64_t job)
-{
-	struct cl_held **hp = &c->held[XXH3_64bits(&job, sizeof(job)) &
-	    (c->nbuckets - 1)];
-
-	while (*hp != NULL && (*hp)->job != job)
-		hp = &(*hp)->next;
-	return hp;
-}
-
-static void
-cl_msg_done(struct cluster *c, natsMsg *m, int how)
-{
-	if (atomic_load(&c->connected)) {
-		if (how == CM_ACK)
-			(void)natsMsg_Ack(m, NULL);
-		else if (how == CM_TERM)
-			(void)natsMsg_Term(m, NULL);
-		else if (how == CM_LATER)
-			(void)natsMsg_NakWithDelay(m, CL_LATER_MS, NULL);
-		else
-			(void)natsMsg_Nak(m, NULL);
-	}
-	natsMsg_Destroy(m);
-	atomic_fetch_sub(&c->held_total, 1);
-}
-
-static void
-cl_hold(struct cluster *c, struct cl_msg *cm)
-{
-	struct cl_held **hp = cl_held_slot(c, cm->job), *h = *hp;
-
-	if (h == NULL) {
-		if ((h = calloc(1, sizeof(*h))) == NULL) {
-			/* Nak: redelivered, and held next time. */
-			cl_msg_done(c, cm->msg, CM_WAIT);
-			return;
-		}
-		h->job = cm->job;
-		h->part = cm->part;
-		*hp = h;
-		c->nheld++;
-	}
-	if (h->n == sizeof(h->msgs) / sizeof(h->msgs[0])) {
-		/* A URL submitted over and over: one message per job is
-		 * enough to refetch it, the rest are answered now. */
-		cl_msg_done(c, cm->msg, CM_ACK);
-		return;
-	}
-	h->msgs[h->n++] = cm->msg;
-}
-
-static void
-cl_release(struct cluster *c, uint64_t job, int how)
-{
-	struct cl_held **hp = cl_held_slot(c, job), *h = *hp;
-
-	if (h == NULL)
-		return;
-	*hp = h->next;
-	for (uint32_t i = 0; i < h->n; i++)
-		cl_msg_done(c, h->msgs[i], how);
-	free(h);
-	c->nheld--;
-}
-
-/* Naks every held message of partition p: the next owner takes them. */
-static void
-cl_release_part(struct cluster *c, uint32_t p)
-{
-	for (size_t b = 0; b < c->nbuckets; b++) {
-		struct cl_held **hp = &c->held[b];
-
-		while (*hp != NULL) {
-			struct cl_held *h = *hp;
-
-			if (h->part != p) {
-				hp = &h->next;
-				continue;
-			}
-			*hp = h->next;
-			for (uint32_t i = 0; i < h->n; i++)
-				cl_msg_done(c, h->msgs[i], CM_WAIT);
-			free(h);
-			c->nheld--;
-		}
-	}
-}
-
-/* --- the loop: documents out ----------------------------------------- */
-
-static int
-cl_publish(struct cluster *c, char what, uint64_t doc, const char *stream,
-    const char *data, size_t len)
-{
-	char subj[CL_NODE_MAX + 32], id[CL_NODE_MAX + 32];
-	natsMsg *m = NULL;
-	jsPubOptions po;
-	natsStatus s;
-
-	snprintf(subj, sizeof(subj), "sluice.%s.%s", stream, c->node);
-	snprintf(id, sizeof(id), "%c:%" PRIu64 ":%s", what, doc, c->node);
-	s = natsMsg_Create(&m, subj, NULL, data, (int)len);
-	if (s == NATS_OK)
-		s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-	jsPubOptions_Init(&po);
-	po.MaxWait = CL_PUB_WAIT_MS;
-	if (s == NATS_OK)
-		s = js_PublishMsgAsync(c->js, &m, &po);
-	natsMsg_Destroy(m);
-	return s == NATS_OK ? 0 : -1;
-}
-
-/* Publishes doc's keys ('k') or the document itself ('d') from its
- * outbox entry; a failure is retried from the cron. */
-static void
-cl_out_publish(struct cluster *c, MDB_txn *txn, char what, uint64_t doc)
-{
-	MDB_val k = { sizeof(doc), &doc }, v;
-	const char *text;
-	size_t len;
-	uint64_t flags;
-	json_t *o;
-	char *line;
-	int rc = -1;
-
-	if (mdb_get(txn, c->outbox, &k, &v) != 0 || v.mv_size < 1)
-		return;		/* sent already */
-	if (what == 'k')
-		rc = cl_publish(c, 'k', doc, "keys", (const char *)v.mv_data +
-		    1, v.mv_size - 1);
-	else if (doc_get_text(c->docs, txn, doc, &text, &len, &flags) == 0 &&
-	    (o = json_loadb(text, len, 0, NULL)) != NULL) {
-		json_object_set_new(o, "node", json_string(c->node));
-		line = json_dumps(o, JSON_COMPACT);
-		/* Past the servers' max_payload (1 MiB by default) the line
-		 * goes without its text, which the node's store keeps. */
-		if (line != NULL && (int64_t)strlen(line) + 512 >
-		    natsConnection_GetMaxPayload(c->nc)) {
-			free(line);
-			json_object_set_new(o, "text", json_null());
-			json_object_set_new(o, "text_omitted", json_string(
-			    "over the NATS servers' max_payload: export it "
-			    "from its node"));
-			line = json_dumps(o, JSON_COMPACT);
-		}
-		json_decref(o);
-		if (line != NULL)
-			rc = cl_publish(c, 'd', doc, "docs", line,
-			    strlen(line));
-		free(line);
-	}
-	if (rc != 0 && cl_push_id(&c->retry, &c->nretry, &c->capretry,
-	    what == 'd' ? doc | CL_RETRY_DOC : doc) != 0)
-		log_warnx("cluster: document %" PRIu64 " waits for the next "
-		    "start to be published", doc);
-}
-
-/* JetStream's answer to a document's keys or line. */
-static void
-cl_out_acked(struct cluster *c, char what, uint64_t doc, bool ok,
-    const char *err)
-{
-	if (!ok) {
-		log_warnx("cluster: %s of document %" PRIu64 " not stored "
-		    "(%s); retrying", what == 'k' ? "keys" : "the line", doc,
-		    err);
-		(void)cl_push_id(&c->retry, &c->nretry, &c->capretry,
-		    what == 'd' ? doc | CL_RETRY_DOC : doc);
-	} else if (what == 'd' &&
-	    cl_push_id(&c->sent, &c->nsent, &c->capsent, doc) != 0)
-		log_warnx("cluster: document %" PRIu64 " will be published "
-		    "again at the next start", doc);
-}
-
-/* A SLUICE_KEYS message, in stream order: the index's verdict, and for
- * this node's own documents, a verdict to record. */
-static void
-cl_keys_apply(struct cluster *c, natsMsg *msg)
-{
-	struct cluster_keys k;
-	struct cluster_verdict v;
-	jsMsgMetaData *meta = NULL;
-	char err[160];
-	uint64_t seq;
-	json_t *j;
-	int rc;
-
-	if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
-		return;
-	seq = meta->Sequence.Stream;
-	jsMsgMetaData_Destroy(meta);
-	if (cluster_keys_decode(natsMsg_GetData(msg), (size_t)
-	    natsMsg_GetDataLength(msg), &k, err, sizeof(err)) != 0) {
-		log_warnx("cluster: SLUICE_KEYS message %" PRIu64 " skipped: "
-		    "%s", seq, err);
-		return;
-	}
-	rc = cluster_index_apply(c->index, seq, k.node, k.doc_id, &k.sig,
-	    k.url, &v);
-	if (rc == 0)
-		c->keys_applied++;
-	if (rc == 0 && strcmp(k.node, c->node) == 0) {
-		if (v.kind == DEDUP_NONE)
-			j = json_pack("{s:I, s:b}", "seq", (json_int_t)seq,
-			    "first", 1);
-		else
-			j = json_pack("{s:I, s:b, s:s, s:f, s:{s:s, s:I, s:s, "
-			    "s:I}}", "seq", (json_int_t)seq, "first", 0,
-			    "kind", dedup_kind_name(v.kind), "similarity",
-			    v.similarity, "duplicate_of", "node", v.node,
-			    "doc", (json_int_t)v.doc_id, "url", v.url, "seq",
-			    (json_int_t)v.seq);
-		if (j != NULL && c->nverdicts == c->capverdicts) {
-			size_t cap = c->capverdicts ? c->capverdicts * 2 : 64;
-			struct cl_verdict *nv = realloc(c->verdicts,
-			    cap * sizeof(*nv));
-
-			if (nv == NULL) {
-				json_decref(j);
-				j = NULL;
-			} else {
-				c->verdicts = nv;
-				c->capverdicts = cap;
-			}
-		}
-		if (j != NULL)
-			c->verdicts[c->nverdicts++] = (struct cl_verdict){
-			    k.doc_id, j };
-	}
-	cluster_keys_free(&k);
-}
-
-int
-cluster_doc_stored(void *arg, MDB_txn *txn, uint64_t doc, const char *url,
-    const struct dedup_sig *sig)
-{
-	struct cluster *c = arg;
-	char *body = cluster_keys_encode(c->node, doc, url, sig);
-	MDB_val k = { sizeof(doc), &doc }, v;
-	int rc;
-
-	if (body == NULL)
-		return ENOMEM;
-	v.mv_size = strlen(body) + 1;
-	rc = mdb_put(txn, c->outbox, &k, &v, MDB_RESERVE);
-	if (rc == 0) {
-		((char *)v.mv_data)[0] = OUT_KEYS;
-		memcpy((char *)v.mv_data + 1, body, v.mv_size - 1);
-		if (cl_push_id(&c->stored, &c->nstored, &c->capstored,
-		    doc) != 0)
-			rc = ENOMEM;
-	}
-	free(body);
-	return rc;
-}
-
-/* Turn work: the verdicts come into their documents, whose entries move
- * on to OUT_DOC; the entries of documents JetStream stored go. */
-static int
-cl_out_apply(struct cluster *c, MDB_txn *txn)
-{
-	int rc = 0;
-
-	for (size_t i = 0; i < c->nverdicts && rc == 0; i++) {
-		uint64_t doc = c->verdicts[i].doc, flags;
-		MDB_val k = { sizeof(doc), &doc }, v;
-		const char *text;
-		size_t len;
-		json_t *o;
-		char *json;
-
-		if (mdb_get(txn, c->outbox, &k, &v) != 0)
-			continue;	/* recorded and sent before */
-		if ((rc = doc_get_text(c->docs, txn, doc, &text, &len,
-		    &flags)) != 0) {
-			rc = rc == MDB_NOTFOUND || rc == MDB_CORRUPTED ? 0 :
-			    rc;
-			continue;
-		}
-		if ((o = json_loadb(text, len, 0, NULL)) == NULL)
-			continue;
-		json_object_set(o, "cluster", c->verdicts[i].v);
-		json = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		if (json == NULL)
-			return ENOMEM;
-		rc = doc_update(c->docs, txn, doc, json, strlen(json), flags);
-		free(json);
-		if (rc == 0 && ((const char *)v.mv_data)[0] != OUT_DOC) {
-			char *copy = malloc(v.mv_size);
-
-			if (copy == NULL)
-				return ENOMEM;
-			memcpy(copy, v.mv_data, v.mv_size);
-			copy[0] = OUT_DOC;
-			v.mv_data = copy;
-			rc = mdb_put(txn, c->outbox, &k, &v, 0);
-			free(copy);
-		}
-	}
-	c->applied_verdicts = c->nverdicts;
-	for (size_t i = 0; i < c->nsent && rc == 0; i++) {
-		MDB_val k = { sizeof(c->sent[i]), &c->sent[i] };
-
-		rc = mdb_del(txn, c->outbox, &k, NULL);
-		if (rc == MDB_NOTFOUND)
-			rc = 0;
-	}
-	c->applied_sent = c->nsent;
-	return rc;
-}
-
-/* After the commit: the new documents' keys go out, and the documents
- * whose verdict was recorded. */
-static void
-cl_out_commit(struct cluster *c)
-{
-	MDB_txn *txn;
-
-	if ((c->nstored > 0 || c->applied_verdicts > 0) &&
-	    store_txn_read(c->store, &txn) == 0) {
-		for (size_t i = 0; i < c->nstored; i++)
-			cl_out_publish(c, txn, 'k', c->stored[i]);
-		for (size_t i = 0; i < c->applied_verdicts; i++)
-			cl_out_publish(c, txn, 'd', c->verdicts[i].doc);
-		mdb_txn_abort(txn);
-	}
-	c->nstored = 0;
-	for (size_t i = 0; i < c->applied_verdicts; i++)
-		json_decref(c->verdicts[i].v);
-	memmove(c->verdicts, c->verdicts + c->applied_verdicts,
-	    (c->nverdicts - c->applied_verdicts) * sizeof(*c->verdicts));
-	c->nverdicts -= c->applied_verdicts;
-	c->applied_verdicts = 0;
-	memmove(c->sent, c->sent + c->applied_sent,
-	    (c->nsent - c->applied_sent) * sizeof(*c->sent));
-	c->nsent -= c->applied_sent;
-	c->applied_sent = 0;
-}
-
-/* Once JetStream is there after the start, and every 10 s after a
- * failure: what the outbox holds (or failed) is published again. */
-static void
-cl_out_retry(struct cluster *c)
-{
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	uint64_t *list = c->retry;
-	size_t n = c->nretry;
-
-	if (!atomic_load(&c->ready) || !atomic_load(&c->connected) ||
-	    store_txn_read(c->store, &txn) != 0)
-		return;
-	c->retry = NULL;
-	c->nretry = c->capretry = 0;
-	if (!c->replayed && mdb_cursor_open(txn, c->outbox, &cur) == 0) {
-		size_t count = 0;
-
-		c->replayed = true;
-		for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			uint64_t doc;
-
-			if (k.mv_size != sizeof(doc) || v.mv_size < 1)
-				continue;
-			memcpy(&doc, k.mv_data, sizeof(doc));
-			cl_out_publish(c, txn, ((const char *)v.mv_data)[0] ==
-			    OUT_DOC ? 'd' : 'k', doc);
-			count++;
-		}
-		mdb_cursor_close(cur);
-		if (count > 0)
-			log_notice("cluster: publishing %zu documents the "
-			    "last run left unpublished", count);
-	}
-	for (size_t i = 0; i < n; i++)
-		cl_out_publish(c, txn, list[i] & CL_RETRY_DOC ? 'd' : 'k',
-		    list[i] & ~CL_RETRY_DOC);
-	free(list);
-	mdb_txn_abort(txn);
-}
-
-/* --- the loop: the inbox ------------------------------------------- */
-
-static struct cl_fwd *
-cl_fwd_find(struct cluster *c, uint64_t seq)
-{
-	for (struct cl_fwd *f = c->fwds; f != NULL; f = f->next)
-		if (seq >= f->first && seq < f->first + f->n)
-			return f;
-	return NULL;
-}
-
-static void
-cl_fwd_finish(struct cluster *c, struct cl_fwd *f)
-{
-	struct cl_fwd **fp = &c->fwds;
-
-	while (*fp != f)
-		fp = &(*fp)->next;
-	*fp = f->next;
-	if (f->failed > 0) {
-		f->op->err = PROTO_CLUSTER_UNAVAILABLE;
-		snprintf(f->op->errmsg, sizeof(f->op->errmsg), "%" PRIu64
-		    " of %" PRIu64 " URLs were not stored by the cluster "
-		    "(%.60s); resubmitting is safe", f->failed, f->n, f->err);
-	}
-	f->op->next = NULL;
-	*c->answers_tail = f->op;
-	c->answers_tail = &f->op->next;
-	free(f);
-}
-
-static bool
-cl_intake_room(struct cluster *c)
-{
-	if (c->nintake < c->capintake)
-		return true;
-	size_t cap = c->capintake ? c->capintake * 2 : 256;
-	struct cl_msg *n = realloc(c->intake, cap * sizeof(*n));
-
-	if (n == NULL)
-		return false;
-	c->intake = n;
-	c->capintake = cap;
-	return true;
-}
-
-static void
-cl_on_inbox(evutil_socket_t fd, short what, void *arg)
-{
-	struct cluster *c = arg;
-	struct cl_ev *list, *ev, *next;
-
-	uint64_t n;
-
-	(void)what;
-	(void)read(fd, &n, sizeof(n));
-	pthread_mutex_lock(&c->mu);
-	list = c->inbox;
-	c->inbox = NULL;
-	c->inbox_tail = &c->inbox;
-	pthread_mutex_unlock(&c->mu);
-	for (ev = list; ev != NULL; ev = next) {
-		struct cl_fwd *f;
-
-		next = ev->next;
-		switch (ev->kind) {
-		case EV_MSG:
-			if (!cl_intake_room(c)) {
-				cl_msg_done(c, ev->msg, CM_WAIT);
-				break;
-			}
-			c->intake[c->nintake++] = (struct cl_msg){
-			    .msg = ev->msg, .part = ev->part };
-			break;
-		case EV_PUBACK:
-			if (ev->what != 's') {
-				cl_out_acked(c, ev->what, ev->seq, ev->ok,
-				    ev->err);
-				break;
-			}
-			if ((f = cl_fwd_find(c, ev->seq)) == NULL)
-				break;
-			if (ev->ok)
-				f->acked++;
-			else {
-				f->failed++;
-				snprintf(f->err, sizeof(f->err), "%s",
-				    ev->err);
-			}
-			if (f->acked + f->failed == f->n)
-				cl_fwd_finish(c, f);
-			break;
-		case EV_LOST:
-			cl_release_part(c, ev->part);
-			break;
-		case EV_KEYS:
-			cl_keys_apply(c, ev->msg);
-			natsMsg_Destroy(ev->msg);
-			ev->msg = NULL;
-			break;
-		}
-		free(ev);
-	}
-}
-
-/* --- the loop: the public side ------------------------------------- */
-
-#define CL_ADOPTED_MAX	65536		/* redirect targets remembered */
-
-/* The hosts of other partitions this node fetches: redirect targets of
- * its own jobs (a set, open addressing; 0 marks a free slot). */
-static bool
-cl_adopted(const struct cluster *c, uint64_t host)
-{
-	if (c->nadopted == 0)
-		return false;
-	for (size_t i = host & (c->capadopted - 1);; i = (i + 1) &
-	    (c->capadopted - 1)) {
-		if (c->adopted[i] == host)
-			return true;
-		if (c->adopted[i] == 0)
-			return false;
-	}
-}
-
-void
-cluster_redirected(void *arg, uint64_t host)
-{
-	struct cluster *c = arg;
-
-	/* Its own partitions' too: the job stays this node's whoever owns
-	 * the target's partition later. */
-	if (cl_adopted(c, host))
-		return;
-	if ((c->nadopted + 1) * 2 > c->capadopted) {
-		size_t cap = c->capadopted ? c->capadopted * 2 : 64;
-		uint64_t *old = c->adopted, *n;
-
-		if (cap > 2 * CL_ADOPTED_MAX ||
-		    (n = calloc(cap, sizeof(*n))) == NULL) {
-			if (!c->adopted_full)
-				log_warnx("cluster: %d redirect targets in "
-				    "other partitions; jobs redirected to more "
-				    "wait for their partition",
-				    CL_ADOPTED_MAX);
-			c->adopted_full = true;
-			return;
-		}
-		c->adopted = n;
-		c->nadopted = 0;
-		for (size_t i = 0; i < c->capadopted; i++)
-			if (old[i] != 0) {
-				size_t j = old[i] & (cap - 1);
-
-				while (n[j] != 0)
-					j = (j + 1) & (cap - 1);
-				n[j] = old[i];
-				c->nadopted++;
-			}
-		c->capadopted = cap;
-		free(old);
-	}
-	for (size_t i = host & (c->capadopted - 1);; i = (i + 1) &
-	    (c->capadopted - 1))
-		if (c->adopted[i] == 0) {
-			c->adopted[i] = host;
-			c->nadopted++;
-			return;
-		}
-}
-
-/* Partition p is this node's to fetch now: owned, its lease fresh by
- * this node's clock. */
-static bool
-cl_usable(struct cluster *c, uint32_t p, uint64_t mono)
-{
-	return atomic_load(&c->own[p]) == OWN_OWNED &&
-	    mono < atomic_load(&c->renewed[p]) +
-	    c->cfg->cluster_lease_ttl_ms * 2 / 3;
-}
-
-bool
-cluster_allows(uint64_t host, void *arg)
-{
-	struct cluster *c = arg;
-
-	uint32_t p = cl_part(c, host);
-	uint64_t mono;
-
-	if (!atomic_load(&c->connected))
-		return false;
-	if (cl_adopted(c, host))
-		return true;
-	/*
-	 * By this node's own clock, too: a lease not renewed for two thirds
-	 * of its TTL may be about to pass to another node, whatever the
-	 * thread has heard (a cut network is noticed late: NATS pings), and
-	 * a partition just taken waits fetch.host_delay, the spacing its
-	 * last owner kept.
-	 */
-	mono = mono_ms();
-	return cl_usable(c, p, mono) &&
-	    mono >= atomic_load(&c->start_after[p]);
-}
-
-/* Why submissions are refused: the streams (refused for good), or NATS. */
-static void
-cl_why_unavailable(struct cluster *c, char *buf, size_t len)
-{
-	pthread_mutex_lock(&c->mu);
-	snprintf(buf, len, "%.150s", c->fatal[0] != '\0' ? c->fatal :
-	    "NATS is unreachable: nothing was submitted");
-	pthread_mutex_unlock(&c->mu);
-}
-
-void
-cluster_forward(struct cluster *c, struct op *op)
-{
-	struct cl_fwd *f = calloc(1, sizeof(*f));
-	uint64_t published = 0;
-
-	if (f == NULL || !atomic_load(&c->ready) ||
-	    !atomic_load(&c->connected)) {
-		free(f);
-		op->err = PROTO_CLUSTER_UNAVAILABLE;
-		cl_why_unavailable(c, op->errmsg, sizeof(op->errmsg));
-		op->next = NULL;
-		*c->answers_tail = op;
-		c->answers_tail = &op->next;
-		return;
-	}
-	f->op = op;
-	op->sub.cluster = true;
-	f->first = c->pub_seq + 1;
-	for (size_t i = 0; i < op->nurls; i++)
-		if (op->urls[i].url != NULL)
-			f->n++;
-	c->pub_seq += f->n;
-	f->next = c->fwds;
-	c->fwds = f;
-	for (size_t i = 0; i < op->nurls; i++) {
-		struct op_url *u = &op->urls[i];
-		char subj[64], id[CL_NODE_MAX + 48];
-		natsMsg *m = NULL;
-		jsPubOptions po;
-		json_t *body;
-		char *text;
-		natsStatus s;
-
-		if (u->url == NULL) {
-			(void)submit_reply_add(&op->sub, u->given, NULL,
-			    u->status, NULL);
-			continue;
-		}
-		(void)submit_reply_add_forwarded(&op->sub, u->url,
-		    cl_part(c, u->host));
-		snprintf(subj, sizeof(subj), "sluice.fetch.p%" PRIu32
-		    ".%016" PRIx64, cl_part(c, u->host), u->host);
-		snprintf(id, sizeof(id), "s:%" PRIu64 ":%" PRIu64 ":%s",
-		    c->boot, f->first + published, c->node);
-		published++;
-		body = json_pack("{s:s, s:i, s:I, s:b, s:s}", "url", u->url,
-		    "priority", (int)op->priority, "not_before",
-		    (json_int_t)op->not_before_ms, "force", op->force, "from",
-		    c->node);
-		text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-		json_decref(body);
-		s = text ? natsMsg_Create(&m, subj, NULL, text,
-		    (int)strlen(text)) : NATS_NO_MEMORY;
-		free(text);
-		if (s == NATS_OK)
-			s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-		jsPubOptions_Init(&po);
-		po.MaxWait = CL_PUB_WAIT_MS;
-		if (s == NATS_OK)
-			s = js_PublishMsgAsync(c->js, &m, &po);
-		natsMsg_Destroy(m);	/* NULL once the library took it */
-		if (s != NATS_OK) {
-			f->failed++;
-			snprintf(f->err, sizeof(f->err), "%s",
-			    natsStatus_GetText(s));
-		}
-	}
-	if (f->n == 0 || f->acked + f->failed == f->n)
-		cl_fwd_finish(c, f);
-}
-
-void
-cluster_fail_forwards(struct cluster *c)
-{
-	if (c == NULL)
-		return;
-	while (c->fwds != NULL) {
-		c->fwds->failed = c->fwds->n - c->fwds->acked;
-		snprintf(c->fwds->err, sizeof(c->fwds->err), "sluiced is "
-		    "stopping");
-		cl_fwd_finish(c, c->fwds);
-	}
-}
-
-struct op *
-cluster_take_answers(struct cluster *c)
-{
-	struct op *list;
-
-	if (c == NULL)
-		return NULL;
-	list = c->answers;
-	c->answers = NULL;
-	c->answers_tail = &c->answers;
-	return list;
-}
-
-bool
-cluster_pending(const struct cluster *c)
-{
-	return c != NULL && (c->nintake > 0 || c->nverdicts > 0 ||
-	    c->nsent > 0);
-}
-
-/* One frontier message becomes a job, or finds its job. */
-static int
-cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
-    uint64_t now)
-{
-	const char *data = natsMsg_GetData(cm->msg);
-	json_t *o = json_loadb(data ? data : "", (size_t)natsMsg_GetDataLength(
-	    cm->msg), 0, NULL);
-	const char *url = json_string_value(json_object_get(o, "url"));
-	char *canon = NULL, *origin = NULL;
-	struct submit_result r = { 0 };
-	uint64_t host = 0;
-	int rc = 0;
-
-	if (c->store->full) {
-		cm->verdict = CM_LATER;	/* back to JetStream for a while */
-		goto out;
-	}
-	if (url != NULL && url_canonicalize(url, c->uo, &canon) == URL_OK)
-		host = url_host_key(canon, &origin);
-	if (host == 0 || cl_part(c, host) != cm->part) {
-		log_warnx("cluster: dropping a frontier message that is not "
-		    "a URL of partition %" PRIu32, cm->part);
-		cm->verdict = CM_TERM;
-		goto out;
-	}
-	rc = queue_submit(c->queue, txn, canon, host, origin,
-	    (int32_t)json_integer_value(json_object_get(o, "priority")),
-	    (uint64_t)json_integer_value(json_object_get(o, "not_before")),
-	    json_is_true(json_object_get(o, "force")), now, &r);
-	if (rc != 0)
-		goto out;
-	if (r.status == SUBMIT_REQUEUED)
-		sched_ready(c->sched, host, 0);
-	cm->job = r.id;
-	cm->verdict = r.status == SUBMIT_DUPLICATE && (r.state == JOB_DONE ||
-	    r.state == JOB_FAILED || r.state == JOB_CANCELLED) ? CM_ACK :
-	    CM_HOLD;
-out:
-	free(canon);
-	free(origin);
-	json_decref(o);
-	return rc;
-}
-
-int
-cluster_apply(void *arg, MDB_txn *txn, uint64_t now)
-{
-	struct cluster *c = arg;
-	int rc = 0;
-
-	if (c == NULL)
-		return 0;
-	for (size_t i = 0; i < c->nintake && rc == 0; i++)
-		rc = cl_apply_one(c, txn, &c->intake[i], now);
-	if (rc == 0)
-		rc = cl_out_apply(c, txn);
-	return rc;
-}
-
-void
-cluster_abort(void *arg)
-{
-	struct cluster *c = arg;
-
-	if (c == NULL)
-		return;
-	for (size_t i = 0; i < c->nintake; i++)
-		c->intake[i].verdict = CM_WAIT;
-	c->nfinished = 0;
-	c->nstored = 0;
-	c->applied_verdicts = c->applied_sent = 0;
-}
-
-void
-cluster_job_finished(uint64_t id, void *arg)
-{
-	struct cluster *c = arg;
-
-	if (c->nfinished == c->capfinished) {
-		size_t cap = c->capfinished ? c->capfinished * 2 : 256;
-		uint64_t *n = realloc(c->finished, cap * sizeof(*n));
-
-		if (n == NULL)
-			return;	/* held until redelivered, then acked */
-		c->finished = n;
-		c->capfinished = cap;
-	}
-	c->finished[c->nfinished++] = id;
-}
-
-void
-cluster_commit(struct cluster *c)
-{
-	if (c == NULL)
-		return;
-	for (size_t i = 0; i < c->nintake; i++) {
-		struct cl_msg *cm = &c->intake[i];
-
-		if (cm->verdict == CM_HOLD)
-			cl_hold(c, cm);
-		else
-			cl_msg_done(c, cm->msg, cm->verdict);
-	}
-	c->nintake = 0;
-	for (size_t i = 0; i < c->nfinished; i++)
-		cl_release(c, c->finished[i], CM_ACK);
-	c->nfinished = 0;
-	cl_out_commit(c);
-}
-
-static void
-cl_count_busy(struct sched_host *h, void *arg)
-{
-	struct cluster *c = arg;
-
-	atomic_fetch_add(&c->busy[cl_part(c, h->key)], h->inflight +
-	    h->planned);
-}
-
-void
-cluster_cron(struct cluster *c, json_t *status)
-{
-	uint64_t mono = mono_ms();
-	char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
-
-	if (c == NULL) {
-		free(text);
-		return;
-	}
-	pthread_mutex_lock(&c->mu);
-	free(c->status_json);
-	c->status_json = text;
-	pthread_mutex_unlock(&c->mu);
-
-	/* A partition over our share is given up once its transfers are
-	 * over: until then its host may not see a second node. */
-	for (uint32_t p = 0; p < c->parts; p++)
-		atomic_store(&c->busy[p], 0);
-	sched_walk(c->sched, cl_count_busy, c);
-	for (uint32_t p = 0; p < c->parts; p++)
-		if (atomic_load(&c->own[p]) == OWN_DRAINING &&
-		    atomic_load(&c->busy[p]) == 0) {
-			cl_release_part(c, p);
-			atomic_store(&c->own[p], OWN_RELEASABLE);
-		}
-
-	if (!c->replayed || (c->nretry > 0 && mono - c->last_retry >=
-	    CL_RETRY_MS)) {
-		c->last_retry = mono;
-		cl_out_retry(c);
-	}
-
-	/* Held messages stay ours while their jobs wait. */
-	if (atomic_load(&c->connected) &&
-	    mono - c->last_wpi >= c->cfg->cluster_ack_wait_ms / 3) {
-		c->last_wpi = mono;
-		for (size_t b = 0; b < c->nbuckets; b++)
-			for (struct cl_held *h = c->held[b]; h; h = h->next)
-				for (uint32_t i = 0; i < h->n; i++)
-					(void)natsMsg_InProgress(h->msgs[i],
-					    NULL);
-	}
-}
+/* --- status ------------------------------------------------------- */
 
 void
 cluster_gauges(struct cluster *c, struct metrics_gauges *g)
@@ -2055,104 +1046,6 @@ cluster_totals(struct cluster *c)
 	return sum;
 }
 
-/* --- reading SLUICE_DOCS (export --cluster) --------------------------- */
-
-struct cluster_reader {
-	natsSubscription *sub;
-	natsMsg		*msg;		/* the line last returned */
-	uint64_t	 last;		/* the stream's last sequence at the
-					   start: the export stops there */
-	bool		 end;
-};
-
-int
-cluster_reader_open(struct cluster *c, uint64_t since_ms,
-    struct cluster_reader **out, char *err, size_t errlen)
-{
-	struct cluster_reader *r = calloc(1, sizeof(*r));
-	jsStreamInfo *si = NULL;
-	jsSubOptions so;
-	jsErrCode jerr = 0;
-	natsStatus s;
-
-	*out = NULL;
-	if (r == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (!atomic_load(&c->ready) || !atomic_load(&c->connected)) {
-		free(r);
-		snprintf(err, errlen, "%s", "NATS is unreachable: the "
-		    "cluster's documents cannot be read now");
-		return -1;
-	}
-	s = js_GetStreamInfo(&si, c->js, CL_DOCS, NULL, &jerr);
-	if (s == NATS_OK) {
-		r->last = si->State.LastSeq;
-		/* Nothing published since then: nothing to wait for. */
-		if (si->State.Msgs == 0 || (since_ms > 0 &&
-		    si->State.LastTime < (int64_t)since_ms * 1000000))
-			r->last = 0;
-		jsStreamInfo_Destroy(si);
-	}
-	jsSubOptions_Init(&so);
-	so.Stream = CL_DOCS;
-	so.Ordered = true;
-	if (since_ms > 0) {
-		so.Config.DeliverPolicy = js_DeliverByStartTime;
-		so.Config.OptStartTime = (int64_t)since_ms * 1000000;
-	}
-	if (s == NATS_OK && r->last > 0)
-		s = js_SubscribeSync(&r->sub, c->js, "sluice.docs.>", NULL,
-		    &so, &jerr);
-	if (s != NATS_OK) {
-		cl_errf(err, errlen, "reading " CL_DOCS, s, jerr);
-		cluster_reader_close(r);
-		return -1;
-	}
-	if (r->last == 0)
-		r->end = true;
-	*out = r;
-	return 0;
-}
-
-int
-cluster_reader_next(struct cluster_reader *r, const char **data,
-    size_t *len)
-{
-	jsMsgMetaData *meta = NULL;
-	natsMsg *m = NULL;
-
-	natsMsg_Destroy(r->msg);
-	r->msg = NULL;
-	if (r->end)
-		return -1;
-	if (natsSubscription_NextMsg(&m, r->sub, 0) != NATS_OK)
-		return 0;
-	if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
-		if (meta->Sequence.Stream >= r->last || meta->NumPending == 0)
-			r->end = true;
-		jsMsgMetaData_Destroy(meta);
-	}
-	r->msg = m;
-	*data = natsMsg_GetData(m);
-	*len = (size_t)natsMsg_GetDataLength(m);
-	return 1;
-}
-
-void
-cluster_reader_close(struct cluster_reader *r)
-{
-	if (r == NULL)
-		return;
-	natsMsg_Destroy(r->msg);
-	if (r->sub != NULL) {
-		(void)natsSubscription_Unsubscribe(r->sub);
-		natsSubscription_Destroy(r->sub);
-	}
-	free(r);
-}
-
 /* --- open and close ------------------------------------------------ */
 
 static int
@@ -2205,6 +1098,8 @@ cluster_open(struct cluster **out, struct event_base *base,
 	c->uo = env->url_opts;
 	c->store = env->store;
 	c->docs = env->docs;
+	c->lost = env->lost;
+	c->lost_arg = env->lost_arg;
 	c->parts = cfg->cluster_partitions;
 	c->boot = now_ms();
 	c->inbox_tail = &c->inbox;

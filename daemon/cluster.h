@@ -51,6 +51,10 @@ struct cluster_env {
 	struct sched	*sched;
 	struct docs	*docs;
 	const struct url_opts *url_opts;
+	/* The n jobs (ids sorted) of a partition whose lease was lost:
+	 * their transfers must end now (fetch_abort_jobs()). */
+	void		(*lost)(void *arg, const uint64_t *ids, size_t n);
+	void		*lost_arg;
 };
 
 /*

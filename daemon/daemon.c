@@ -540,6 +540,16 @@ daemon_step_warc(void *arg, MDB_txn *txn, uint64_t now)
 	return warc_apply(d->warc, txn, now);
 }
 
+/* cluster_env.lost: a partition's lease was lost, its transfers end. */
+static void
+daemon_cluster_lost(void *arg, const uint64_t *ids, size_t n)
+{
+	struct daemon *d = arg;
+
+	if (d->fetch != NULL)
+		fetch_abort_jobs(d->fetch, ids, n);
+}
+
 /* Turn step: the cluster's frontier messages become jobs (cluster mode). */
 static int
 daemon_step_cluster(void *arg, MDB_txn *txn, uint64_t now)
@@ -905,7 +915,7 @@ daemon_start(struct daemon *d, int listen_fd)
 	d->page_opts.warc = d->warc;
 	if (d->cfg.cluster_nats[0] != '\0') {
 		struct cluster_env env = { &d->store, &d->queue, &d->sched,
-		    &d->docs, &d->url_opts };
+		    &d->docs, &d->url_opts, daemon_cluster_lost, d };
 
 		if (cluster_open(&d->cluster, d->base, &d->cfg, &env, err,
 		    sizeof(err)) == -1)

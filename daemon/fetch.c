@@ -1174,6 +1174,38 @@ fetch_abort_all(struct fetch *f)
 	fetch_leave(f);
 }
 
+static int
+fetch_cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void
+fetch_abort_jobs(struct fetch *f, const uint64_t *ids, size_t n)
+{
+	struct xfer *x;
+
+	if (n == 0)
+		return;
+	fetch_enter(f);
+	/* From the head each time: a callback may start or end others. */
+	for (;;) {
+		TAILQ_FOREACH(x, &f->xfers, entry)
+			if (bsearch(&x->res->job_id, ids, n, sizeof(*ids),
+			    fetch_cmp_id) != NULL)
+				break;
+		if (x == NULL)
+			break;
+		x->fail = FETCH_OK;
+		xfer_fail(x, FETCH_ERR_ABORTED, "transfer aborted: its "
+		    "partition passed to another node");
+		xfer_done(f, x, CURLE_OK);
+	}
+	fetch_leave(f);
+}
+
 void
 fetch_free(struct fetch *f)
 {

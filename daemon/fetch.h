@@ -160,6 +160,11 @@ unsigned fetch_inflight(const struct fetch *f);
  */
 void fetch_abort_all(struct fetch *f);
 /*
+ * Ends the transfers of the n jobs in ids (sorted ascending) now, as
+ * fetch_abort_all() does.  Cluster mode: a partition's lease was lost.
+ */
+void fetch_abort_jobs(struct fetch *f, const uint64_t *ids, size_t n);
+/*
  * Aborts whatever is in flight (FETCH_ERR_ABORTED callbacks, before this
  * returns), then frees everything; no callback comes after.  Call it before
  * event_base_free().  From inside the done callback the memory is released

@@ -1,0 +1,639 @@
+/*
+ * cluster_frontier.c - the loop's side of cluster mode's frontier (see
+ * cluster_int.h): a submit published to SLUICE_FETCH and answered once
+ * stored; a frontier message turned into a job in the turn, held, and
+ * acknowledged after the commit that records its job's outcome; which
+ * hosts the scheduler may start.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <nats/nats.h>
+#include <xxhash.h>
+
+#include "cluster.h"
+#include "cluster_int.h"
+#include "config.h"
+#include "log.h"
+#include "op.h"
+#include "proto.h"
+#include "queue.h"
+#include "reply.h"
+#include "sched.h"
+#include "store.h"
+#include "url.h"
+#include "util.h"
+
+/* --- the loop: held messages ------------------------------------------ */
+
+static struct cl_held **
+cl_held_slot(struct cluster *c, uint64_t job)
+{
+	struct cl_held **hp = &c->held[XXH3_64bits(&job, sizeof(job)) &
+	    (c->nbuckets - 1)];
+
+	while (*hp != NULL && (*hp)->job != job)
+		hp = &(*hp)->next;
+	return hp;
+}
+
+void
+cl_msg_done(struct cluster *c, natsMsg *m, int how)
+{
+	if (atomic_load(&c->connected)) {
+		if (how == CM_ACK)
+			(void)natsMsg_Ack(m, NULL);
+		else if (how == CM_TERM)
+			(void)natsMsg_Term(m, NULL);
+		else if (how == CM_LATER)
+			(void)natsMsg_NakWithDelay(m, CL_LATER_MS, NULL);
+		else
+			(void)natsMsg_Nak(m, NULL);
+	}
+	natsMsg_Destroy(m);
+	atomic_fetch_sub(&c->held_total, 1);
+}
+
+static void
+cl_hold(struct cluster *c, struct cl_msg *cm)
+{
+	struct cl_held **hp = cl_held_slot(c, cm->job), *h = *hp;
+
+	if (h == NULL) {
+		if ((h = calloc(1, sizeof(*h))) == NULL) {
+			/* Nak: redelivered, and held next time. */
+			cl_msg_done(c, cm->msg, CM_WAIT);
+			return;
+		}
+		h->job = cm->job;
+		h->part = cm->part;
+		*hp = h;
+		c->nheld++;
+	}
+	if (h->n == sizeof(h->msgs) / sizeof(h->msgs[0])) {
+		/* A URL submitted over and over: one message per job is
+		 * enough to refetch it, the rest are answered now. */
+		cl_msg_done(c, cm->msg, CM_ACK);
+		return;
+	}
+	h->msgs[h->n++] = cm->msg;
+}
+
+static void
+cl_release(struct cluster *c, uint64_t job, int how)
+{
+	struct cl_held **hp = cl_held_slot(c, job), *h = *hp;
+
+	if (h == NULL)
+		return;
+	*hp = h->next;
+	for (uint32_t i = 0; i < h->n; i++)
+		cl_msg_done(c, h->msgs[i], how);
+	free(h);
+	c->nheld--;
+}
+
+static int
+cl_cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Partition p's lease was lost: its jobs' transfers end now (the daemon's
+ * lost hook), before another node may take the lease, which cannot be
+ * sooner than a third of lease_ttl from now; then its messages go back.
+ */
+static void
+cl_lost_part(struct cluster *c, uint32_t p)
+{
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t b = 0; b < c->nbuckets; b++)
+		for (struct cl_held *h = c->held[b]; h != NULL; h = h->next)
+			if (h->part == p)
+				(void)cl_push_id(&ids, &n, &cap, h->job);
+	if (n > 0 && c->lost != NULL) {
+		qsort(ids, n, sizeof(*ids), cl_cmp_id);
+		c->lost(c->lost_arg, ids, n);
+	}
+	free(ids);
+	cl_release_part(c, p);
+}
+
+/* Naks every held message of partition p: the next owner takes them. */
+void
+cl_release_part(struct cluster *c, uint32_t p)
+{
+	for (size_t b = 0; b < c->nbuckets; b++) {
+		struct cl_held **hp = &c->held[b];
+
+		while (*hp != NULL) {
+			struct cl_held *h = *hp;
+
+			if (h->part != p) {
+				hp = &h->next;
+				continue;
+			}
+			*hp = h->next;
+			for (uint32_t i = 0; i < h->n; i++)
+				cl_msg_done(c, h->msgs[i], CM_WAIT);
+			free(h);
+			c->nheld--;
+		}
+	}
+}
+
+/* --- the loop: the inbox ------------------------------------------- */
+
+static struct cl_fwd *
+cl_fwd_find(struct cluster *c, uint64_t seq)
+{
+	for (struct cl_fwd *f = c->fwds; f != NULL; f = f->next)
+		if (seq >= f->first && seq < f->first + f->n)
+			return f;
+	return NULL;
+}
+
+static void
+cl_fwd_finish(struct cluster *c, struct cl_fwd *f)
+{
+	struct cl_fwd **fp = &c->fwds;
+
+	while (*fp != f)
+		fp = &(*fp)->next;
+	*fp = f->next;
+	if (f->failed > 0) {
+		f->op->err = PROTO_CLUSTER_UNAVAILABLE;
+		snprintf(f->op->errmsg, sizeof(f->op->errmsg), "%" PRIu64
+		    " of %" PRIu64 " URLs were not stored by the cluster "
+		    "(%.60s); resubmitting is safe", f->failed, f->n, f->err);
+	}
+	f->op->next = NULL;
+	*c->answers_tail = f->op;
+	c->answers_tail = &f->op->next;
+	free(f);
+}
+
+static bool
+cl_intake_room(struct cluster *c)
+{
+	if (c->nintake < c->capintake)
+		return true;
+	size_t cap = c->capintake ? c->capintake * 2 : 256;
+	struct cl_msg *n = realloc(c->intake, cap * sizeof(*n));
+
+	if (n == NULL)
+		return false;
+	c->intake = n;
+	c->capintake = cap;
+	return true;
+}
+
+void
+cl_on_inbox(evutil_socket_t fd, short what, void *arg)
+{
+	struct cluster *c = arg;
+	struct cl_ev *list, *ev, *next;
+
+	uint64_t n;
+
+	(void)what;
+	(void)read(fd, &n, sizeof(n));
+	pthread_mutex_lock(&c->mu);
+	list = c->inbox;
+	c->inbox = NULL;
+	c->inbox_tail = &c->inbox;
+	pthread_mutex_unlock(&c->mu);
+	for (ev = list; ev != NULL; ev = next) {
+		struct cl_fwd *f;
+
+		next = ev->next;
+		switch (ev->kind) {
+		case EV_MSG:
+			if (!cl_intake_room(c)) {
+				cl_msg_done(c, ev->msg, CM_WAIT);
+				break;
+			}
+			c->intake[c->nintake++] = (struct cl_msg){
+			    .msg = ev->msg, .part = ev->part };
+			break;
+		case EV_PUBACK:
+			if (ev->what != 's') {
+				cl_out_acked(c, ev->what, ev->seq, ev->ok,
+				    ev->err);
+				break;
+			}
+			if ((f = cl_fwd_find(c, ev->seq)) == NULL)
+				break;
+			if (ev->ok)
+				f->acked++;
+			else {
+				f->failed++;
+				snprintf(f->err, sizeof(f->err), "%s",
+				    ev->err);
+			}
+			if (f->acked + f->failed == f->n)
+				cl_fwd_finish(c, f);
+			break;
+		case EV_LOST:
+			cl_lost_part(c, ev->part);
+			break;
+		case EV_KEYS:
+			cl_keys_apply(c, ev->msg);
+			natsMsg_Destroy(ev->msg);
+			ev->msg = NULL;
+			break;
+		}
+		free(ev);
+	}
+}
+
+/* --- the loop: the public side ------------------------------------- */
+
+#define CL_ADOPTED_MAX	65536		/* redirect targets remembered */
+
+/* The hosts of other partitions this node fetches: redirect targets of
+ * its own jobs (a set, open addressing; 0 marks a free slot). */
+static bool
+cl_adopted(const struct cluster *c, uint64_t host)
+{
+	if (c->nadopted == 0)
+		return false;
+	for (size_t i = host & (c->capadopted - 1);; i = (i + 1) &
+	    (c->capadopted - 1)) {
+		if (c->adopted[i] == host)
+			return true;
+		if (c->adopted[i] == 0)
+			return false;
+	}
+}
+
+void
+cluster_redirected(void *arg, uint64_t host)
+{
+	struct cluster *c = arg;
+
+	/* Its own partitions' too: the job stays this node's whoever owns
+	 * the target's partition later. */
+	if (cl_adopted(c, host))
+		return;
+	if ((c->nadopted + 1) * 2 > c->capadopted) {
+		size_t cap = c->capadopted ? c->capadopted * 2 : 64;
+		uint64_t *old = c->adopted, *n;
+
+		if (cap > 2 * CL_ADOPTED_MAX ||
+		    (n = calloc(cap, sizeof(*n))) == NULL) {
+			if (!c->adopted_full)
+				log_warnx("cluster: %d redirect targets in "
+				    "other partitions; jobs redirected to more "
+				    "wait for their partition",
+				    CL_ADOPTED_MAX);
+			c->adopted_full = true;
+			return;
+		}
+		c->adopted = n;
+		c->nadopted = 0;
+		for (size_t i = 0; i < c->capadopted; i++)
+			if (old[i] != 0) {
+				size_t j = old[i] & (cap - 1);
+
+				while (n[j] != 0)
+					j = (j + 1) & (cap - 1);
+				n[j] = old[i];
+				c->nadopted++;
+			}
+		c->capadopted = cap;
+		free(old);
+	}
+	for (size_t i = host & (c->capadopted - 1);; i = (i + 1) &
+	    (c->capadopted - 1))
+		if (c->adopted[i] == 0) {
+			c->adopted[i] = host;
+			c->nadopted++;
+			return;
+		}
+}
+
+/* Partition p is this node's to fetch now: owned, its lease fresh by
+ * this node's clock. */
+bool
+cl_usable(struct cluster *c, uint32_t p, uint64_t mono)
+{
+	return atomic_load(&c->own[p]) == OWN_OWNED &&
+	    mono < atomic_load(&c->renewed[p]) +
+	    c->cfg->cluster_lease_ttl_ms * 2 / 3;
+}
+
+bool
+cluster_allows(uint64_t host, void *arg)
+{
+	struct cluster *c = arg;
+
+	uint32_t p = cl_part(c, host);
+	uint64_t mono;
+
+	if (!atomic_load(&c->connected))
+		return false;
+	if (cl_adopted(c, host))
+		return true;
+	/*
+	 * By this node's own clock, too: a lease not renewed for two thirds
+	 * of its TTL may be about to pass to another node, whatever the
+	 * thread has heard (a cut network is noticed late: NATS pings), and
+	 * a partition just taken waits fetch.host_delay, the spacing its
+	 * last owner kept.
+	 */
+	mono = mono_ms();
+	return cl_usable(c, p, mono) &&
+	    mono >= atomic_load(&c->start_after[p]);
+}
+
+/* Why submissions are refused: the streams (refused for good), or NATS. */
+static void
+cl_why_unavailable(struct cluster *c, char *buf, size_t len)
+{
+	pthread_mutex_lock(&c->mu);
+	snprintf(buf, len, "%.150s", c->fatal[0] != '\0' ? c->fatal :
+	    "NATS is unreachable: nothing was submitted");
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+cluster_forward(struct cluster *c, struct op *op)
+{
+	struct cl_fwd *f = calloc(1, sizeof(*f));
+	uint64_t published = 0;
+
+	if (f == NULL || !atomic_load(&c->ready) ||
+	    !atomic_load(&c->connected)) {
+		free(f);
+		op->err = PROTO_CLUSTER_UNAVAILABLE;
+		cl_why_unavailable(c, op->errmsg, sizeof(op->errmsg));
+		op->next = NULL;
+		*c->answers_tail = op;
+		c->answers_tail = &op->next;
+		return;
+	}
+	f->op = op;
+	op->sub.cluster = true;
+	f->first = c->pub_seq + 1;
+	for (size_t i = 0; i < op->nurls; i++)
+		if (op->urls[i].url != NULL)
+			f->n++;
+	c->pub_seq += f->n;
+	f->next = c->fwds;
+	c->fwds = f;
+	for (size_t i = 0; i < op->nurls; i++) {
+		struct op_url *u = &op->urls[i];
+		char subj[64], id[CL_NODE_MAX + 48];
+		natsMsg *m = NULL;
+		jsPubOptions po;
+		json_t *body;
+		char *text;
+		natsStatus s;
+
+		if (u->url == NULL) {
+			(void)submit_reply_add(&op->sub, u->given, NULL,
+			    u->status, NULL);
+			continue;
+		}
+		(void)submit_reply_add_forwarded(&op->sub, u->url,
+		    cl_part(c, u->host));
+		snprintf(subj, sizeof(subj), "sluice.fetch.p%" PRIu32
+		    ".%016" PRIx64, cl_part(c, u->host), u->host);
+		snprintf(id, sizeof(id), "s:%" PRIu64 ":%" PRIu64 ":%s",
+		    c->boot, f->first + published, c->node);
+		published++;
+		body = json_pack("{s:s, s:i, s:I, s:b, s:s}", "url", u->url,
+		    "priority", (int)op->priority, "not_before",
+		    (json_int_t)op->not_before_ms, "force", op->force, "from",
+		    c->node);
+		text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+		s = text ? natsMsg_Create(&m, subj, NULL, text,
+		    (int)strlen(text)) : NATS_NO_MEMORY;
+		free(text);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+		jsPubOptions_Init(&po);
+		po.MaxWait = CL_PUB_WAIT_MS;
+		if (s == NATS_OK)
+			s = js_PublishMsgAsync(c->js, &m, &po);
+		natsMsg_Destroy(m);	/* NULL once the library took it */
+		if (s != NATS_OK) {
+			f->failed++;
+			snprintf(f->err, sizeof(f->err), "%s",
+			    natsStatus_GetText(s));
+		}
+	}
+	if (f->n == 0 || f->acked + f->failed == f->n)
+		cl_fwd_finish(c, f);
+}
+
+void
+cluster_fail_forwards(struct cluster *c)
+{
+	if (c == NULL)
+		return;
+	while (c->fwds != NULL) {
+		c->fwds->failed = c->fwds->n - c->fwds->acked;
+		snprintf(c->fwds->err, sizeof(c->fwds->err), "sluiced is "
+		    "stopping");
+		cl_fwd_finish(c, c->fwds);
+	}
+}
+
+struct op *
+cluster_take_answers(struct cluster *c)
+{
+	struct op *list;
+
+	if (c == NULL)
+		return NULL;
+	list = c->answers;
+	c->answers = NULL;
+	c->answers_tail = &c->answers;
+	return list;
+}
+
+bool
+cluster_pending(const struct cluster *c)
+{
+	return c != NULL && (c->nintake > 0 || c->nverdicts > 0 ||
+	    c->nsent > 0);
+}
+
+/* One frontier message becomes a job, or finds its job. */
+static int
+cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
+    uint64_t now)
+{
+	const char *data = natsMsg_GetData(cm->msg);
+	json_t *o = json_loadb(data ? data : "", (size_t)natsMsg_GetDataLength(
+	    cm->msg), 0, NULL);
+	const char *url = json_string_value(json_object_get(o, "url"));
+	char *canon = NULL, *origin = NULL;
+	struct submit_result r = { 0 };
+	uint64_t host = 0;
+	int rc = 0;
+
+	if (c->store->full) {
+		cm->verdict = CM_LATER;	/* back to JetStream for a while */
+		goto out;
+	}
+	if (url != NULL && url_canonicalize(url, c->uo, &canon) == URL_OK)
+		host = url_host_key(canon, &origin);
+	if (host == 0 || cl_part(c, host) != cm->part) {
+		log_warnx("cluster: dropping a frontier message that is not "
+		    "a URL of partition %" PRIu32, cm->part);
+		cm->verdict = CM_TERM;
+		goto out;
+	}
+	rc = queue_submit(c->queue, txn, canon, host, origin,
+	    (int32_t)json_integer_value(json_object_get(o, "priority")),
+	    (uint64_t)json_integer_value(json_object_get(o, "not_before")),
+	    json_is_true(json_object_get(o, "force")), now, &r);
+	if (rc != 0)
+		goto out;
+	if (r.status == SUBMIT_REQUEUED)
+		sched_ready(c->sched, host, 0);
+	cm->job = r.id;
+	cm->verdict = r.status == SUBMIT_DUPLICATE && (r.state == JOB_DONE ||
+	    r.state == JOB_FAILED || r.state == JOB_CANCELLED) ? CM_ACK :
+	    CM_HOLD;
+out:
+	free(canon);
+	free(origin);
+	json_decref(o);
+	return rc;
+}
+
+int
+cluster_apply(void *arg, MDB_txn *txn, uint64_t now)
+{
+	struct cluster *c = arg;
+	int rc = 0;
+
+	if (c == NULL)
+		return 0;
+	for (size_t i = 0; i < c->nintake && rc == 0; i++)
+		rc = cl_apply_one(c, txn, &c->intake[i], now);
+	if (rc == 0)
+		rc = cl_out_apply(c, txn);
+	return rc;
+}
+
+void
+cluster_abort(void *arg)
+{
+	struct cluster *c = arg;
+
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nintake; i++)
+		c->intake[i].verdict = CM_WAIT;
+	c->nfinished = 0;
+	c->nstored = 0;
+	c->applied_verdicts = c->applied_sent = 0;
+}
+
+void
+cluster_job_finished(uint64_t id, void *arg)
+{
+	struct cluster *c = arg;
+
+	if (c->nfinished == c->capfinished) {
+		size_t cap = c->capfinished ? c->capfinished * 2 : 256;
+		uint64_t *n = realloc(c->finished, cap * sizeof(*n));
+
+		if (n == NULL)
+			return;	/* held until redelivered, then acked */
+		c->finished = n;
+		c->capfinished = cap;
+	}
+	c->finished[c->nfinished++] = id;
+}
+
+void
+cluster_commit(struct cluster *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nintake; i++) {
+		struct cl_msg *cm = &c->intake[i];
+
+		if (cm->verdict == CM_HOLD)
+			cl_hold(c, cm);
+		else
+			cl_msg_done(c, cm->msg, cm->verdict);
+	}
+	c->nintake = 0;
+	for (size_t i = 0; i < c->nfinished; i++)
+		cl_release(c, c->finished[i], CM_ACK);
+	c->nfinished = 0;
+	cl_out_commit(c);
+}
+
+static void
+cl_count_busy(struct sched_host *h, void *arg)
+{
+	struct cluster *c = arg;
+
+	atomic_fetch_add(&c->busy[cl_part(c, h->key)], h->inflight +
+	    h->planned);
+}
+
+void
+cluster_cron(struct cluster *c, json_t *status)
+{
+	uint64_t mono = mono_ms();
+	char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
+
+	if (c == NULL) {
+		free(text);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	free(c->status_json);
+	c->status_json = text;
+	pthread_mutex_unlock(&c->mu);
+
+	/* A partition over our share is given up once its transfers are
+	 * over: until then its host may not see a second node. */
+	for (uint32_t p = 0; p < c->parts; p++)
+		atomic_store(&c->busy[p], 0);
+	sched_walk(c->sched, cl_count_busy, c);
+	for (uint32_t p = 0; p < c->parts; p++)
+		if (atomic_load(&c->own[p]) == OWN_DRAINING &&
+		    atomic_load(&c->busy[p]) == 0) {
+			cl_release_part(c, p);
+			atomic_store(&c->own[p], OWN_RELEASABLE);
+		}
+
+	if (!c->replayed || (c->nretry > 0 && mono - c->last_retry >=
+	    CL_RETRY_MS)) {
+		c->last_retry = mono;
+		cl_out_retry(c);
+	}
+
+	/* Held messages stay ours while their jobs wait. */
+	if (atomic_load(&c->connected) &&
+	    mono - c->last_wpi >= c->cfg->cluster_ack_wait_ms / 3) {
+		c->last_wpi = mono;
+		for (size_t b = 0; b < c->nbuckets; b++)
+			for (struct cl_held *h = c->held[b]; h; h = h->next)
+				for (uint32_t i = 0; i < h->n; i++)
+					(void)natsMsg_InProgress(h->msgs[i],
+					    NULL);
+	}
+}

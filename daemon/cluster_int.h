@@ -1,0 +1,235 @@
+/*
+ * cluster_int.h - what the files of cluster mode share (cluster.h is the
+ * daemon's view of it; docs/cluster.md the design):
+ *   cluster.c           the connection, the streams, the thread that
+ *                       leases partitions and pulls their messages, status;
+ *   cluster_frontier.c  the loop's side of the frontier: submits forwarded,
+ *                       messages turned into jobs, held, acknowledged;
+ *   cluster_docs.c      stored documents out: their keys, the cluster's
+ *                       verdict, SLUICE_DOCS, and reading it back.
+ * Only those three include it.
+ */
+#ifndef SLUICE_CLUSTER_INT_H
+#define SLUICE_CLUSTER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/util.h>
+#include <jansson.h>
+#include <lmdb.h>
+#include <nats/nats.h>
+
+struct cluster_index;
+struct docs;
+struct event;
+struct sched_host;
+struct store;
+
+#define CL_VERSION	"sluice cluster v1"
+#define CL_FETCH	"SLUICE_FETCH"
+#define CL_KEYS		"SLUICE_KEYS"
+#define CL_DOCS		"SLUICE_DOCS"
+#define CL_KEYS_BATCH	1024		/* keys messages a pass applies */
+#define CL_BUCKET	"sluice_cluster"
+#define CL_MAX_ACK_PENDING 10000	/* per partition consumer */
+#define CL_PULL_BATCH	128		/* messages per pull request */
+#define CL_IDLE_MS	50		/* pull pause when nothing came */
+#define CL_PUB_WAIT_MS	10000		/* a publish not stored by then
+					   fails the submit */
+#define CL_CONNECT_MS	3000		/* first connection attempt */
+#define CL_NODE_MAX	64
+#define CL_NODES_MAX	1024		/* heartbeats read per tick */
+#define CL_RETRY_MS	10000		/* a document not published */
+#define CL_LATER_MS	30000		/* redelivery of a message the full
+					   store could not take */
+
+/* A partition as this node sees it.  The thread takes, renews and gives
+ * leases up; the loop reads the state on every scheduling decision. */
+enum cl_own {
+	OWN_NONE = 0,
+	OWN_OWNED,		/* fetching its hosts */
+	OWN_DRAINING,		/* over our share: no new transfer */
+	OWN_RELEASABLE,		/* drained and its messages naked */
+};
+
+enum cl_ev_kind {
+	EV_MSG,			/* a frontier message */
+	EV_PUBACK,		/* a forwarded URL stored (or not) */
+	EV_LOST,		/* a partition's lease was lost */
+	EV_KEYS,		/* a SLUICE_KEYS message, in stream order */
+};
+
+struct cl_ev {
+	enum cl_ev_kind	 kind;
+	natsMsg		*msg;
+	uint32_t	 part;
+	uint64_t	 seq;
+	char		 what;		/* EV_PUBACK: 's'ubmit, 'k'eys, 'd'oc */
+	bool		 ok;
+	char		 err[128];
+	struct cl_ev	*next;
+};
+
+/* A frontier message between the inbox and its acknowledgement. */
+struct cl_msg {
+	natsMsg		*msg;
+	uint32_t	 part;
+	uint64_t	 job;		/* its job, once applied */
+	enum { CM_WAIT, CM_HOLD, CM_ACK, CM_TERM, CM_LATER } verdict;
+};
+
+/* The messages of one job, held until its outcome is committed. */
+struct cl_held {
+	uint64_t	 job;
+	uint32_t	 part;
+	natsMsg		*msgs[4];	/* the same URL submitted again */
+	uint32_t	 n;
+	struct cl_held	*next;
+};
+
+/*
+ * A stored document's way out, in the "cluster_outbox" database (doc id
+ * -> state byte + its SLUICE_KEYS body), written in the transaction that
+ * stores it: its keys are published; once they come back through
+ * SLUICE_KEYS in stream order, the verdict is written into the document
+ * and the document published to SLUICE_DOCS; its entry goes once
+ * JetStream has stored that.  A crash anywhere replays from the entry.
+ */
+#define OUT_KEYS	'K'		/* keys to publish */
+#define OUT_DOC		'D'		/* verdict recorded, doc to publish */
+
+struct cl_verdict {
+	uint64_t	 doc;
+	json_t		*v;		/* the document's "cluster" member */
+};
+
+/* A submit being forwarded: its URLs' publications, seq first..first+n. */
+struct cl_fwd {
+	struct op	*op;
+	uint64_t	 first, n;
+	uint64_t	 acked, failed;
+	char		 err[128];
+	struct cl_fwd	*next;
+};
+
+struct cl_node {
+	json_t		*hb;		/* its last heartbeat */
+	uint64_t	 seen_ms;
+};
+
+struct cluster {
+	const struct config *cfg;
+	struct queue	*queue;
+	struct sched	*sched;
+	const struct url_opts *uo;
+	char		 node[CL_NODE_MAX + 1];
+	uint32_t	 parts;
+	uint64_t	 boot;
+
+	natsOptions	*opts;
+	natsConnection	*nc;
+	jsCtx		*js;
+	kvStore		*kv;
+	_Atomic bool	 connected;
+	_Atomic bool	 ready;		/* streams checked */
+	char		 fatal[256];	/* under mu: why the streams were
+					   refused */
+	_Atomic bool	 refused;	/* fatal is set */
+
+	/* the thread */
+	pthread_t	 thread;
+	bool		 started;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	bool		 stop;
+	struct cl_ev	*inbox, **inbox_tail;
+	struct event	*inbox_ev;
+	int		 efd;		/* eventfd: the inbox has something */
+	_Atomic uint8_t	*own;		/* [parts] enum cl_own */
+	uint64_t	*rev;		/* [parts] lease revisions (thread) */
+	_Atomic uint64_t *renewed;	/* [parts] last renewal sent, mono ms */
+	_Atomic uint64_t *start_after;	/* [parts] taken: no start before */
+	natsSubscription **subs;	/* [parts], bound once, kept */
+	_Atomic uint64_t held_total;	/* messages in flight to the loop or
+					   held by it */
+	_Atomic uint64_t lag;		/* pending in the owned consumers */
+	uint32_t	 pull_next;
+	/* under mu: what the heartbeat says, and the others' heartbeats */
+	char		*status_json;
+	json_t		*nodes;		/* object: name -> struct cl_node */
+
+	/* the loop's */
+	struct cl_msg	*intake;
+	size_t		 nintake, capintake;
+	uint64_t	*finished;
+	size_t		 nfinished, capfinished;
+	struct cl_held	**held;
+	size_t		 nbuckets;
+	uint64_t	 nheld;		/* jobs with messages held */
+	_Atomic uint32_t *busy;		/* [parts] transfers in flight */
+	uint64_t	 last_wpi;	/* mono ms of the last "in progress" */
+	uint64_t	 pub_seq;
+	struct cl_fwd	*fwds;
+	struct op	*answers, **answers_tail;
+
+	/* the documents' way out (OUT_*) */
+	struct store	*store;
+	struct docs	*docs;
+	MDB_dbi		 outbox;
+	struct cluster_index *index;
+	natsSubscription *keys_sub;	/* the thread's, ordered */
+	uint64_t	*stored;	/* this turn: keys to publish */
+	size_t		 nstored, capstored;
+	struct cl_verdict *verdicts;	/* for the next turn to record */
+	size_t		 nverdicts, capverdicts, applied_verdicts;
+	uint64_t	*sent;		/* docs JetStream stored: entries to
+					   delete in the next turn */
+	size_t		 nsent, capsent, applied_sent;
+	bool		 replayed;	/* the outbox was published again
+					   after the start */
+	uint64_t	 keys_applied;	/* SLUICE_KEYS messages applied */
+	uint64_t	*retry;		/* doc ids to publish again, with
+					   CL_RETRY_DOC for the line */
+	size_t		 nretry, capretry;
+	uint64_t	 last_retry;	/* mono ms */
+	/* A lost partition's jobs: their transfers must end now. */
+	void		(*lost)(void *arg, const uint64_t *ids, size_t n);
+	void		*lost_arg;
+	uint64_t	*adopted;	/* cl_adopted() */
+	size_t		 nadopted, capadopted;
+	bool		 adopted_full;
+};
+
+#define CL_RETRY_DOC	((uint64_t)1 << 63)
+
+/* A host's partition. */
+static inline uint32_t
+cl_part(const struct cluster *c, uint64_t host)
+{
+	return (uint32_t)(host % c->parts);
+}
+
+/* cluster.c */
+void	cl_errf(char *err, size_t errlen, const char *what, natsStatus s,
+	    jsErrCode jerr);
+void	cl_post(struct cluster *c, struct cl_ev *ev);
+int	cl_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t v);
+
+/* cluster_frontier.c */
+void	cl_on_inbox(evutil_socket_t fd, short what, void *arg);
+bool	cl_usable(struct cluster *c, uint32_t p, uint64_t mono);
+void	cl_msg_done(struct cluster *c, natsMsg *m, int how);
+void	cl_release_part(struct cluster *c, uint32_t p);
+
+/* cluster_docs.c */
+void	cl_out_acked(struct cluster *c, char what, uint64_t doc, bool ok,
+	    const char *err);
+void	cl_keys_apply(struct cluster *c, natsMsg *msg);
+int	cl_out_apply(struct cluster *c, MDB_txn *txn);
+void	cl_out_commit(struct cluster *c);
+void	cl_out_retry(struct cluster *c);
+
+#endif
