@@ -146,8 +146,10 @@ cl_on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 	const char *id = NULL, *dash;
 
 	(void)js;
-	if (ev == NULL)
-		return;		/* the submit times out instead */
+	if (ev == NULL) {
+		natsMsg_Destroy(msg);
+		return;		/* the submit times out instead (cron) */
+	}
 	ev->kind = EV_PUBACK;
 	/* "s:<boot>:<seq>:<node>", "k:<doc>:<node>" or "d:<doc>:<node>" */
 	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK &&
@@ -163,6 +165,7 @@ cl_on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 	if (!ev->ok)
 		snprintf(ev->err, sizeof(ev->err), "%s", pae != NULL &&
 		    pae->ErrText != NULL ? pae->ErrText : "not stored");
+	natsMsg_Destroy(msg);	/* the handler's to destroy (nats.h) */
 	cl_post(c, ev);
 }
 

@@ -264,12 +264,15 @@ cl_out_commit(struct cluster *c)
 	c->nstored = 0;
 	for (size_t i = 0; i < c->applied_verdicts; i++)
 		json_decref(c->verdicts[i].v);
-	memmove(c->verdicts, c->verdicts + c->applied_verdicts,
-	    (c->nverdicts - c->applied_verdicts) * sizeof(*c->verdicts));
+	if (c->applied_verdicts > 0)
+		memmove(c->verdicts, c->verdicts + c->applied_verdicts,
+		    (c->nverdicts - c->applied_verdicts) *
+		    sizeof(*c->verdicts));
 	c->nverdicts -= c->applied_verdicts;
 	c->applied_verdicts = 0;
-	memmove(c->sent, c->sent + c->applied_sent,
-	    (c->nsent - c->applied_sent) * sizeof(*c->sent));
+	if (c->applied_sent > 0)
+		memmove(c->sent, c->sent + c->applied_sent,
+		    (c->nsent - c->applied_sent) * sizeof(*c->sent));
 	c->nsent -= c->applied_sent;
 	c->applied_sent = 0;
 }

@@ -385,6 +385,7 @@ cluster_forward(struct cluster *c, struct op *op)
 		return;
 	}
 	f->op = op;
+	f->started = mono_ms();
 	op->sub.cluster = true;
 	f->first = c->pub_seq + 1;
 	for (size_t i = 0; i < op->nurls; i++)
@@ -624,6 +625,18 @@ cluster_cron(struct cluster *c, json_t *status)
 	    CL_RETRY_MS)) {
 		c->last_retry = mono;
 		cl_out_retry(c);
+	}
+
+	/* A publish JetStream never answered (an answer lost to memory):
+	 * its submit fails rather than wait for ever. */
+	for (struct cl_fwd *f = c->fwds, *next; f != NULL; f = next) {
+		next = f->next;
+		if (mono - f->started > 2 * CL_PUB_WAIT_MS) {
+			f->failed = f->n - f->acked;
+			snprintf(f->err, sizeof(f->err), "no answer from "
+			    "JetStream");
+			cl_fwd_finish(c, f);
+		}
 	}
 
 	/* Held messages stay ours while their jobs wait. */

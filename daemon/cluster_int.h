@@ -111,6 +111,7 @@ struct cl_fwd {
 	struct op	*op;
 	uint64_t	 first, n;
 	uint64_t	 acked, failed;
+	uint64_t	 started;	/* mono ms */
 	char		 err[128];
 	struct cl_fwd	*next;
 };

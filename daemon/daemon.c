@@ -80,8 +80,12 @@ daemon_on_cron(evutil_socket_t fd, short what, void *arg)
 	if (d->store.full && ++d->cron_ticks % 10 == 0 &&
 	    store_may_retry(&d->store))
 		d->store.full = false;
-	if (d->cluster != NULL)
-		cluster_cron(d->cluster, command_summary_json(&d->command));
+	if (d->cluster != NULL) {
+		json_t *summary = command_summary_json(&d->command);
+
+		cluster_cron(d->cluster, summary);
+		json_decref(summary);
+	}
 	if (d->command.stopping && (d->sched.inflight == 0 ||
 	    mono_ms() >= d->stop_deadline))
 		d->done = true;
