@@ -436,9 +436,6 @@ cl_setup(struct cluster *c, char *err, size_t errlen)
 	sc.MaxAge = (int64_t)c->cfg->cluster_docs_max_age_ms * 1000000;
 	if ((rc = cl_stream(c, &sc, err, errlen)) != 0)
 		return rc;
-	for (uint32_t p = 0; p < c->parts; p++)
-		if ((rc = cl_consumer(c, p, err, errlen)) != 0)
-			return rc;
 	if (c->kv == NULL) {
 		kvConfig_Init(&kc);
 		kc.Bucket = CL_BUCKET;
@@ -491,13 +488,26 @@ cl_lose(struct cluster *c, uint32_t p, const char *why)
 static int
 cl_bind(struct cluster *c, uint32_t p)
 {
-	char name[16], filter[64];
+	char name[16], filter[64], err[512];
 	jsSubOptions so;
 	jsErrCode jerr = 0;
 	natsStatus s;
+	int rc;
 
 	if (c->subs[p] != NULL)
 		return 0;
+	/* Made when first taken: a node's start waits for no consumer, and
+	 * a partition nobody took costs the servers nothing. */
+	if ((rc = cl_consumer(c, p, err, sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		if (rc == -1) {
+			pthread_mutex_lock(&c->mu);
+			snprintf(c->fatal, sizeof(c->fatal), "%.255s", err);
+			pthread_mutex_unlock(&c->mu);
+			atomic_store(&c->refused, true);
+		}
+		return -1;
+	}
 	snprintf(name, sizeof(name), "p%" PRIu32, p);
 	snprintf(filter, sizeof(filter), "sluice.fetch.p%" PRIu32 ".>", p);
 	jsSubOptions_Init(&so);
@@ -506,8 +516,6 @@ cl_bind(struct cluster *c, uint32_t p)
 	s = js_PullSubscribe(&c->subs[p], c->js, filter, name, NULL, &so,
 	    &jerr);
 	if (s != NATS_OK) {
-		char err[256];
-
 		cl_errf(err, sizeof(err), "cluster: binding", s, jerr);
 		log_warnx("%s %s", err, name);
 		return -1;
