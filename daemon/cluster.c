@@ -801,7 +801,8 @@ cl_pull(struct cluster *c)
 
 		if (held >= c->cfg->cluster_window)
 			break;
-		if (atomic_load(&c->own[p]) != OWN_OWNED || c->subs[p] == NULL)
+		if (atomic_load(&c->own[p]) != OWN_OWNED || c->subs[p] == NULL ||
+		    c->pull_after[p] > mono_ms())
 			continue;
 		jsFetchRequest_Init(&fr);
 		fr.Batch = (int)(c->cfg->cluster_window - held);
@@ -809,8 +810,14 @@ cl_pull(struct cluster *c)
 			fr.Batch = CL_PULL_BATCH;
 		fr.NoWait = true;
 		if (natsSubscription_FetchRequest(&list, c->subs[p], &fr) !=
-		    NATS_OK)
+		    NATS_OK || list.Count == 0) {
+			/* Empty: a round trip each for nothing; look again a
+			 * little later (what is submitted meanwhile waits at
+			 * most that long). */
+			c->pull_after[p] = mono_ms() + CL_EMPTY_MS;
+			natsMsgList_Destroy(&list);
 			continue;
+		}
 		for (int m = 0; m < list.Count; m++) {
 			struct cl_ev *ev = calloc(1, sizeof(*ev));
 
@@ -1126,6 +1133,7 @@ cluster_open(struct cluster **out, struct event_base *base,
 	c->rev = calloc(c->parts, sizeof(*c->rev));
 	c->renewed = calloc(c->parts, sizeof(*c->renewed));
 	c->start_after = calloc(c->parts, sizeof(*c->start_after));
+	c->pull_after = calloc(c->parts, sizeof(*c->pull_after));
 	c->subs = calloc(c->parts, sizeof(*c->subs));
 	c->busy = calloc(c->parts, sizeof(*c->busy));
 	c->nodes = json_object();
@@ -1137,7 +1145,8 @@ cluster_open(struct cluster **out, struct event_base *base,
 		c->inbox_ev = NULL;
 	}
 	if (c->held == NULL || c->own == NULL || c->rev == NULL ||
-	    c->renewed == NULL || c->start_after == NULL || c->subs == NULL ||
+	    c->renewed == NULL || c->start_after == NULL ||
+	    c->pull_after == NULL || c->subs == NULL ||
 	    c->busy == NULL ||
 	    c->nodes == NULL || c->inbox_ev == NULL) {
 		snprintf(err, errlen, "cluster: out of memory");
@@ -1237,8 +1246,10 @@ cluster_close(struct cluster *c)
 	for (uint32_t p = 0; c->subs != NULL && p < c->parts; p++)
 		natsSubscription_Destroy(c->subs[p]);
 	natsSubscription_Destroy(c->keys_sub);
-	for (size_t i = 0; i < c->nverdicts; i++)
+	for (size_t i = 0; i < c->nverdicts; i++) {
 		json_decref(c->verdicts[i].v);
+		free(c->verdicts[i].line);
+	}
 	free(c->verdicts);
 	free(c->stored);
 	free(c->sent);
@@ -1265,6 +1276,7 @@ cluster_close(struct cluster *c)
 	free(c->rev);
 	free(c->renewed);
 	free(c->start_after);
+	free(c->pull_after);
 	free(c->subs);
 	free(c->busy);
 	pthread_mutex_destroy(&c->mu);

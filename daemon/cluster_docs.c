@@ -46,6 +46,33 @@ cl_publish(struct cluster *c, char what, uint64_t doc, const char *stream,
 	return s == NATS_OK ? 0 : -1;
 }
 
+/* The SLUICE_DOCS line of document o (its "node" set): o as it is, or
+ * past the servers' max_payload (1 MiB by default) without its text,
+ * which the node's store keeps.  malloc'd, NULL when memory is short. */
+static char *
+cl_doc_line(struct cluster *c, json_t *o, const char *whole)
+{
+	char *line = whole != NULL ? strdup(whole) :
+	    json_dumps(o, JSON_COMPACT);
+
+	if (line != NULL && (int64_t)strlen(line) + 512 >
+	    natsConnection_GetMaxPayload(c->nc)) {
+		json_t *cut = json_copy(o);
+
+		free(line);
+		line = NULL;
+		if (cut != NULL) {
+			json_object_set_new(cut, "text", json_null());
+			json_object_set_new(cut, "text_omitted", json_string(
+			    "over the NATS servers' max_payload: export it "
+			    "from its node"));
+			line = json_dumps(cut, JSON_COMPACT);
+			json_decref(cut);
+		}
+	}
+	return line;
+}
+
 /* Publishes doc's keys ('k') or the document itself ('d') from its
  * outbox entry; a failure is retried from the cron. */
 static void
@@ -67,18 +94,7 @@ cl_out_publish(struct cluster *c, MDB_txn *txn, char what, uint64_t doc)
 	else if (doc_get_text(c->docs, txn, doc, &text, &len, &flags) == 0 &&
 	    (o = json_loadb(text, len, 0, NULL)) != NULL) {
 		json_object_set_new(o, "node", json_string(c->node));
-		line = json_dumps(o, JSON_COMPACT);
-		/* Past the servers' max_payload (1 MiB by default) the line
-		 * goes without its text, which the node's store keeps. */
-		if (line != NULL && (int64_t)strlen(line) + 512 >
-		    natsConnection_GetMaxPayload(c->nc)) {
-			free(line);
-			json_object_set_new(o, "text", json_null());
-			json_object_set_new(o, "text_omitted", json_string(
-			    "over the NATS servers' max_payload: export it "
-			    "from its node"));
-			line = json_dumps(o, JSON_COMPACT);
-		}
+		line = cl_doc_line(c, o, NULL);
 		json_decref(o);
 		if (line != NULL)
 			rc = cl_publish(c, 'd', doc, "docs", line,
@@ -161,7 +177,7 @@ cl_keys_apply(struct cluster *c, natsMsg *msg)
 		}
 		if (j != NULL)
 			c->verdicts[c->nverdicts++] = (struct cl_verdict){
-			    k.doc_id, j };
+			    .doc = k.doc_id, .v = j };
 	}
 	cluster_keys_free(&k);
 }
@@ -216,7 +232,13 @@ cl_out_apply(struct cluster *c, MDB_txn *txn)
 		if ((o = json_loadb(text, len, 0, NULL)) == NULL)
 			continue;
 		json_object_set(o, "cluster", c->verdicts[i].v);
+		json_object_set_new(o, "node", json_string(c->node));
 		json = json_dumps(o, JSON_COMPACT);
+		/* The line to publish after the commit, made now: no second
+		 * read and parse of the document. */
+		free(c->verdicts[i].line);
+		c->verdicts[i].line = json != NULL ? cl_doc_line(c, o, json) :
+		    NULL;
 		json_decref(o);
 		if (json == NULL)
 			return ENOMEM;
@@ -257,13 +279,23 @@ cl_out_commit(struct cluster *c)
 	    store_txn_read(c->store, &txn) == 0) {
 		for (size_t i = 0; i < c->nstored; i++)
 			cl_out_publish(c, txn, 'k', c->stored[i]);
-		for (size_t i = 0; i < c->applied_verdicts; i++)
-			cl_out_publish(c, txn, 'd', c->verdicts[i].doc);
+		for (size_t i = 0; i < c->applied_verdicts; i++) {
+			struct cl_verdict *v = &c->verdicts[i];
+
+			if (v->line == NULL)
+				continue;	/* none recorded: sent before */
+			if (cl_publish(c, 'd', v->doc, "docs", v->line,
+			    strlen(v->line)) != 0)
+				(void)cl_push_id(&c->retry, &c->nretry,
+				    &c->capretry, v->doc | CL_RETRY_DOC);
+		}
 		mdb_txn_abort(txn);
 	}
 	c->nstored = 0;
-	for (size_t i = 0; i < c->applied_verdicts; i++)
+	for (size_t i = 0; i < c->applied_verdicts; i++) {
 		json_decref(c->verdicts[i].v);
+		free(c->verdicts[i].line);
+	}
 	if (c->applied_verdicts > 0)
 		memmove(c->verdicts, c->verdicts + c->applied_verdicts,
 		    (c->nverdicts - c->applied_verdicts) *

@@ -37,6 +37,7 @@ struct store;
 #define CL_MAX_ACK_PENDING 10000	/* per partition consumer */
 #define CL_PULL_BATCH	128		/* messages per pull request */
 #define CL_IDLE_MS	50		/* pull pause when nothing came */
+#define CL_EMPTY_MS	200		/* an empty partition's next pull */
 #define CL_PUB_WAIT_MS	10000		/* a publish not stored by then
 					   fails the submit */
 #define CL_CONNECT_MS	3000		/* first connection attempt */
@@ -104,6 +105,7 @@ struct cl_held {
 struct cl_verdict {
 	uint64_t	 doc;
 	json_t		*v;		/* the document's "cluster" member */
+	char		*line;		/* its SLUICE_DOCS line, once recorded */
 };
 
 /* A submit being forwarded: its URLs' publications, seq first..first+n. */
@@ -158,6 +160,7 @@ struct cluster {
 					   held by it */
 	_Atomic uint64_t lag;		/* pending in the owned consumers */
 	uint32_t	 pull_next;
+	uint64_t	*pull_after;	/* [parts] mono ms: found empty */
 	/* under mu: what the heartbeat says, and the others' heartbeats */
 	char		*status_json;
 	json_t		*nodes;		/* object: name -> struct cl_node */
