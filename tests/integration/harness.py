@@ -435,13 +435,16 @@ def _call(fn, tmp):
 
 
 def _cleanup_daemons(failed):
-    """Kills what a test left running; on failure shows each log tail."""
+    """Kills what a test left running; on failure shows each log tail.
+    Anything with running(), kill(), log_path and log_tail() may be in
+    _live (natscluster.NatsServer is); its "what" names it in the log."""
     while _live:
         d = _live.pop()
         if d.running():
             d.kill()
         if failed:
-            print(f"  sluiced log ({d.log_path}):\n{d.log_tail()}")
+            what = getattr(d, "what", "sluiced")
+            print(f"  {what} log ({d.log_path}):\n{d.log_tail()}")
 
 
 def _run_one(name, fn, keep):
