@@ -148,7 +148,11 @@ def submit_ctl(d, urls):
     """`sluicectl --json submit -` of urls on node d; every reply line must
     be ok.  Returns the results, in order."""
     r = d.ctl("submit", "-", input="".join(u + "\n" for u in urls),
-              timeout=120).check()
+              timeout=120)
+    if r.code != 0:
+        bad = [ln for ln in r.json if ln.get("ok") is not True] or r.json
+        raise HarnessError(f"sluicectl submit on {d.dir.name} exited "
+                           f"{r.code}: {str(bad)[:1500]}; stderr {r.err!r}")
     results, forwarded = [], 0
     for line in r.json:
         assert line.get("ok") is True, line
@@ -157,6 +161,23 @@ def submit_ctl(d, urls):
     assert len(results) == len(urls), (len(results), len(urls))
     assert forwarded in (0, sum(x.get("status") == "forwarded"
                                 for x in results)), (forwarded, r.json)
+    return results
+
+
+def submit_raw(d, urls, batch=1000):
+    """The submit requests sluicectl sends, on the socket, in batches;
+    every reply must be ok.  Returns the results, in order."""
+    results = []
+    with Client(d.sock, 60) as c:
+        for i in range(0, len(urls), batch):
+            part = urls[i:i + batch]
+            r = c.request({"cmd": "submit", "urls": part})
+            assert r.get("ok") is True, r
+            assert r.get("forwarded") == len(part) and \
+                r.get("rejected") == 0, {k: v for k, v in r.items()
+                                         if k != "results"}
+            results += r["results"]
+    assert len(results) == len(urls), (len(results), len(urls))
     return results
 
 
@@ -188,10 +209,13 @@ def fetcher(r):
     return ua.split("sluice-test/", 1)[1].split()[0]
 
 
-def politeness_violations(reqs, delay, slack=DELAY_SLACK):
+def politeness_violations(reqs, delay, slack=DELAY_SLACK, t0=None):
     """Per port (host): requests overlapping in time, or starting closer
     than delay - slack after the previous start, whichever nodes sent
-    them.  robots.txt counts like any request.  Returns descriptions."""
+    them.  robots.txt counts like any request.  Returns descriptions
+    (with each request's start relative to t0, when given)."""
+    def at(r):
+        return "" if t0 is None else f" at {r.time - t0:+.2f}s"
     by_port = defaultdict(list)
     for r in reqs:
         by_port[r.port].append(r)
@@ -200,10 +224,11 @@ def politeness_violations(reqs, delay, slack=DELAY_SLACK):
         rs.sort(key=lambda r: r.time)
         for a, b in zip(rs, rs[1:]):
             if a.end is None or b.time < a.end:
-                bad.append(f"port {port}: {b.path} by {fetcher(b)} began "
-                           f"while {a.path} by {fetcher(a)} was in flight")
+                bad.append(f"port {port}: {b.path} by {fetcher(b)}{at(b)} "
+                           f"began while {a.path} by {fetcher(a)} was in "
+                           f"flight")
             if b.time - a.time < delay - slack:
-                bad.append(f"port {port}: {b.path} by {fetcher(b)} "
+                bad.append(f"port {port}: {b.path} by {fetcher(b)}{at(b)} "
                            f"{(b.time - a.time) * 1000:.0f} ms after "
                            f"{a.path} by {fetcher(a)}")
     return bad
@@ -219,6 +244,19 @@ class Farm:
     @property
     def requests(self):
         return [r for s in self.servers for r in s.requests]
+
+    def dump(self, path, t0):
+        """Writes the request log, one JSON line per request (port, path,
+        node, start and end in seconds from t0), sorted by port and start:
+        kept with the scratch directory (SLUICE_KEEP_TMP=fail)."""
+        rows = sorted(self.requests, key=lambda r: (r.port, r.time))
+        with open(path, "w") as f:
+            for r in rows:
+                f.write(json.dumps({
+                    "port": r.port, "path": r.path, "node": fetcher(r),
+                    "start": round(r.time - t0, 4),
+                    "end": None if r.end is None else round(r.end - t0, 4),
+                    "status": r.status}) + "\n")
 
     def hits(self):
         """{url: requests}, robots.txt left out."""
@@ -514,7 +552,9 @@ def test_cluster_ingest_survives_kills(tmp):
         for n in names:
             batch = batches[n]
             rng.shuffle(batch)
-            for u, p in check_forwarded(submit_ctl(nodes[n], batch),
+            # (sluicectl submit's exit status on forwarded results is
+            # test_cluster_commands' business.)
+            for u, p in check_forwarded(submit_raw(nodes[n], batch),
                                         partitions).items():
                 assert part.setdefault(u, p) == p, (u, p, part[u])
         by_host = defaultdict(set)
@@ -562,23 +602,36 @@ def test_cluster_ingest_survives_kills(tmp):
 
         # Politeness, per port, across nodes.
         reqs = farm.requests
-        bad = politeness_violations(reqs, HOST_DELAY)
-        assert not bad, "\n".join(bad[:20])
-        # A URL is fetched twice only when the killed node had it first.
-        twice = defaultdict(list)
+        farm.dump(tmp / "fixture-requests.jsonl", t_kill)
+        bad = politeness_violations(reqs, HOST_DELAY, t0=t_kill)
+        assert not bad, (f"times from the sluiced kill; nats-server killed "
+                         f"at {t_nats - t_kill:+.2f}s:\n" + "\n".join(bad[:20]))
+        # A URL is fetched again only because of a kill: the killed node
+        # fetched it and died before acknowledging it, or a survivor lost
+        # its leases with the nats-server (its unacknowledged messages are
+        # redelivered to the next owner).  Each node holds at most
+        # cluster.window messages unacknowledged, so at most that many
+        # per node are fetched again; never twice by one node (it knows
+        # what it stored); at most once per kill plus one.  (The copies
+        # are then duplicates of one first copy, checked below.)
+        fetches = defaultdict(list)
         for s in farm.servers:
             for r in page_requests(s.requests):
-                twice[s.url(r.target)].append(r)
-        again = {u: rs for u, rs in twice.items() if len(rs) > 1}
+                fetches[s.url(r.target)].append(r)
+        again = {u: sorted(rs, key=lambda r: r.time)
+                 for u, rs in fetches.items() if len(rs) > 1}
         for u, rs in again.items():
-            rs.sort(key=lambda r: r.time)
-            assert len(rs) == 2, (u, [(fetcher(r), r.time) for r in rs])
-            assert fetcher(rs[0]) == victim and rs[0].time <= t_kill, \
-                (u, [(fetcher(r), r.time - t_kill) for r in rs])
-            assert fetcher(rs[1]) in live, (u, fetcher(rs[1]))
-        # (Their second copy may be the killed node's own second message,
-        # which the new owner cannot know was fetched: the rule is one
-        # first copy, below, not one fetch.)
+            seen = [(fetcher(r), round(r.time - t_kill, 2)) for r in rs]
+            assert len(rs) <= 3, (u, seen)
+            assert len({fetcher(r) for r in rs}) == len(rs), (u, seen)
+        assert len(again) <= len(names) * WINDOW, \
+            (f"{len(again)} URLs fetched again, more than cluster.window "
+             f"per node; times from the sluiced kill, nats-server killed at "
+             f"{t_nats - t_kill:+.2f}s; some: " + str(
+                 {u: [(fetcher(r), round(r.time - t_kill, 2)) for r in rs]
+                  for u, rs in list(again.items())[:15]}))
+        late = max((rs[-2].time - t_kill for rs in again.values()),
+                   default=None)
         # Nothing was fetched by the dead node after its death.
         assert not [r for r in reqs if fetcher(r) == victim and
                     r.time > t_kill + 0.05]
@@ -593,17 +646,16 @@ def test_cluster_ingest_survives_kills(tmp):
         wait_connected(nodes[victim])
         every = list(nodes.values())
 
+        # (`sluicectl nodes` itself: test_cluster_commands.)
         def rejoined():
-            r = nodes[live[0]].ctl("nodes")
-            if r.code != 0:
-                return None
-            listed = {x["node"]: x for x in r.obj["nodes"]}
+            r = req(nodes[live[0]], {"cmd": "nodes"})
+            assert r.get("ok") is True, r
+            listed = {x["node"]: x for x in r["nodes"]}
             if set(listed) != set(names) or not listed[victim]["partitions"]:
                 return None
             return listed
         listed = wait_until(rejoined, 3 * LEASE_TTL + 15, 0.25,
-                            f"{victim} listed by `sluicectl nodes` with "
-                            f"partitions")
+                            f"{victim} listed by nodes with partitions")
         wait_partitions(every, partitions)
         # Long enough for anything the restarted node still held to be
         # redelivered or refetched, were it to be.
@@ -614,7 +666,7 @@ def test_cluster_ingest_survives_kills(tmp):
         grown = {u: (before.get(u), n) for u, n in farm.hits().items()
                  if n != before.get(u)}
         assert not grown, f"fetched again after the restart: {grown}"
-        bad = politeness_violations(farm.requests, HOST_DELAY)
+        bad = politeness_violations(farm.requests, HOST_DELAY, t0=t_kill)
         assert not bad, "\n".join(bad[:20])
 
         # One first copy per page across the cluster, from the nodes'
@@ -649,7 +701,8 @@ def test_cluster_ingest_survives_kills(tmp):
             seen = ids
         print(f"  kill -9 {victim} at +0, nats {nc[k].name} at "
               f"+{t_nats - t_kill:.1f}s, all done at +{t_done - t_kill:.1f}s;"
-              f" {len(again)} URLs fetched twice; {victim} rejoined with "
+              f" {len(again)} URLs fetched again (last first fetch of one "
+              f"at {late}); {victim} rejoined with "
               f"partitions {listed[victim]['partitions']}")
         for d in nodes.values():
             assert d.stop() == 0, d.log_tail()
