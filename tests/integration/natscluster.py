@@ -44,6 +44,11 @@ STOP_TIMEOUT = 10.0	# seconds stop() waits after SIGTERM
 HTTP_TIMEOUT = 2.0	# one monitoring request
 LOG_TAIL_LINES = 30
 CLUSTER_NAME = "sluice-test"
+# What JetStream may reserve on disk per server: a stream with max_bytes
+# reserves it on each replica's server up front (placement fails with
+# 10005 "insufficient storage" past it), though nothing is written until
+# messages come.  Tests keep their streams' limits under it.
+MAX_FILE_STORE = "8GB"
 SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 
 
@@ -132,8 +137,8 @@ class NatsServer:
             f"logtime: true\n"
             f"jetstream {{\n"
             f"  store_dir: \"{self.store_dir}\"\n"
-            f"  max_mem_store: 64MB\n"
-            f"  max_file_store: 1GB\n"
+            f"  max_mem_store: 256MB\n"
+            f"  max_file_store: {self.cluster.max_file_store}\n"
             f"}}\n"
             f"cluster {{\n"
             f"  name: {self.cluster.name}\n"
@@ -264,10 +269,12 @@ class NatsCluster:
     """n nats-servers with JetStream, routed to each other, on 127.0.0.1.
     Servers are addressed by index 0..n-1 (server_name n1..nN)."""
 
-    def __init__(self, tmpdir, n=3, name=CLUSTER_NAME, extra_conf=""):
+    def __init__(self, tmpdir, n=3, name=CLUSTER_NAME, extra_conf="",
+                 max_file_store=MAX_FILE_STORE):
         nats_server_binary()	# skip (or fail) before anything is made
         self.dir = Path(tmpdir) / "nats"
         self.name = name
+        self.max_file_store = max_file_store
         self.extra_conf = extra_conf
         ports = free_ports(3 * n)
         self.servers = [NatsServer(self, i, ports[3 * i:3 * i + 3])

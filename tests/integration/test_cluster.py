@@ -45,6 +45,10 @@ CLUSTER_SETS = {
     "cluster.ack_wait": f"{int(ACK_WAIT)}s",
     "cluster.replicas": 3,
     "cluster.window": WINDOW,
+    # JetStream reserves a stream's max_bytes on every replica's server:
+    # the defaults (1 GiB + 10 GiB) would not fit natscluster's stores.
+    "cluster.docs_max_bytes": "256MiB",
+    "cluster.keys_max_bytes": "256MiB",
     "fetch.host_delay": f"{int(HOST_DELAY * 1000)}ms",
     "fetch.max_per_host": 1,
     "fetch.timeout": "3s",
@@ -354,6 +358,26 @@ def check_one_first_copy(docs, distinct, pairs):
     return problems
 
 
+def stream_info(nc, name):
+    """$JS.API.STREAM.INFO of name, or None while it has no leader (no
+    reply, or an error such as 10008)."""
+    try:
+        r = nc.js(f"STREAM.INFO.{name}", timeout=2.0)
+    except (HarnessError, OSError):
+        return None
+    return None if "error" in r else r
+
+
+def stream_current(nc, name, replicas):
+    """True when stream name has a leader and replicas - 1 current
+    followers."""
+    info = stream_info(nc, name)
+    if not info:
+        return False
+    peers = info.get("cluster", {}).get("replicas") or []
+    return len([p for p in peers if p.get("current")]) == replicas - 1
+
+
 def rfc3339_now():
     dt = datetime.now(timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
@@ -401,10 +425,14 @@ def test_cluster_harness_starts_jetstream(tmp):
     new = nc.wait_jetstream(30)
     failover = time.monotonic() - t0
     assert new != leader and new in names, (leader, new)
-    assert nc.js("STREAM.INFO.HARNESS")["config"]["num_replicas"] == 3
+    # The stream elects its own leader after the meta leader.
+    info = wait_until(lambda: stream_info(nc, "HARNESS"), 30, 0.2,
+                      "stream HARNESS answering after the kill")
+    assert info["config"]["num_replicas"] == 3, info
     nc.restart(i)
     assert nc[i].starts == 2 and nc[i].running()
-    assert nc.js("STREAM.INFO.HARNESS")["config"]["name"] == "HARNESS"
+    wait_until(lambda: stream_current(nc, "HARNESS", 3), 30, 0.2,
+               "stream HARNESS with 3 current replicas")
     log = nc[i].log()
     assert log.count("=== harness start #") == 2, log[-2000:]
     print(f"  meta leader {took:.1f}s after start, new leader "
@@ -552,9 +580,7 @@ def test_cluster_ingest_survives_kills(tmp):
         for n in names:
             batch = batches[n]
             rng.shuffle(batch)
-            # (sluicectl submit's exit status on forwarded results is
-            # test_cluster_commands' business.)
-            for u, p in check_forwarded(submit_raw(nodes[n], batch),
+            for u, p in check_forwarded(submit_ctl(nodes[n], batch),
                                         partitions).items():
                 assert part.setdefault(u, p) == p, (u, p, part[u])
         by_host = defaultdict(set)
@@ -832,13 +858,14 @@ def test_cluster_commands(tmp):
                            ("SLUICE_KEYS", "sluice.keys.>")):
             cfg = nc.js(f"STREAM.INFO.{name}").get("config")
             assert cfg, name
-            assert cfg["description"].startswith("sluice cluster v1;"), cfg
+            assert cfg["description"].startswith("sluice cluster v1"), cfg
             assert cfg["num_replicas"] == 3, cfg
             assert any(s == subj or s.startswith(subj[:-1])
                        for s in cfg["subjects"]), cfg
         fetch = nc.js("STREAM.INFO.SLUICE_FETCH")["config"]
         assert fetch["retention"] == "workqueue", fetch
-        assert f"partitions={partitions}" in fetch["description"], fetch
+        assert fetch["description"].startswith("sluice cluster v1;") and \
+            f"partitions={partitions}" in fetch["description"], fetch
         for p in range(partitions):
             ci = nc.js(f"CONSUMER.INFO.SLUICE_FETCH.p{p}")
             cfg = ci.get("config")
@@ -914,33 +941,48 @@ def test_cluster_commands(tmp):
         assert sorted(listed["n1"]["partitions"]) == \
             sorted(cstatus(n1)["partitions"])
 
-        # export --cluster from either node: every document, with its
-        # node; --since keeps the second batch only.
-        for d in (n1, n2):
-            lines, final = export_lines(d, "--cluster")
-            got = {line_doc(ln)[1]["url"] for ln in lines}
-            assert got == set(first + second), got ^ set(first + second)
-            assert {line_doc(ln)[0] for ln in lines} <= {"n1", "n2"}
-            assert final.get("count") == len(lines), final
-            lines, _ = export_lines(d, "--cluster", "--since", since)
-            got = {line_doc(ln)[1]["url"] for ln in lines}
-            assert got == set(second), (since, got)
-        raw = []
-        with Client(n1.sock, 60) as cli:
-            cli.send_raw(json.dumps({"cmd": "export", "cluster": True,
-                                     "since": since}).encode() + b"\n")
-            while True:
-                line = cli.read_json()
-                if "ok" in line:
-                    break
-                raw.append(line)
-        assert {line_doc(ln)[1]["url"] for ln in raw} == set(second), raw
-
         # Not in this version on a cluster node.
         rc = n1.ctl("feed", "add", farm.servers[0].url("/feed.xml"))
         assert ctl_error_code(rc) == "unsupported", rc
         rc = n1.ctl("site", "add", farm.servers[0].url("/"))
         assert ctl_error_code(rc) == "unsupported", rc
+
+        # export --cluster from either node: every document, with its
+        # node; --since keeps the second batch only.  The protocol first,
+        # then sluicectl.
+        def raw_export(d, **kw):
+            lines = []
+            with Client(d.sock, 60) as cli:
+                cli.send_raw(json.dumps(dict(cmd="export", cluster=True,
+                                             **kw)).encode() + b"\n")
+                while True:
+                    line = cli.read_json()
+                    if "ok" in line:
+                        assert line["ok"] is True, line
+                        return lines, line
+                    lines.append(line)
+        for d in (n1, n2):
+            lines, final = raw_export(d)
+            got = {line_doc(ln)[1]["url"] for ln in lines}
+            assert got == set(first + second), got ^ set(first + second)
+            assert {line_doc(ln)[0] for ln in lines} <= {"n1", "n2"}
+            assert final.get("count") == len(lines), final
+            lines, _ = raw_export(d, since=since)
+            got = {line_doc(ln)[1]["url"] for ln in lines}
+            assert got == set(second), (since, got)
+        for d in (n1, n2):
+            lines, final = export_lines(d, "--cluster")
+            got = {line_doc(ln)[1]["url"] for ln in lines}
+            assert got == set(first + second), got ^ set(first + second)
+            lines, _ = export_lines(d, "--cluster", "--since", since)
+            got = {line_doc(ln)[1]["url"] for ln in lines}
+            assert got == set(second), (since, got)
+        # Without --json, sluicectl prints one document a line.
+        r = n2.ctl("export", "--cluster", "--since", since,
+                   json=False).check()
+        got = {json.loads(ln)["url"] for ln in r.out.splitlines()}
+        assert got == set(second), r.out[:2000]
+
         for d in (n1, n2):
             assert d.stop() == 0, d.log_tail()
     nc.stop()
