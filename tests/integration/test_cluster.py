@@ -342,7 +342,9 @@ def check_one_first_copy(docs, distinct, pairs):
         firsts = [(n, d["id"]) for n, d in mine if first_ref(n, d) is None]
         if len(firsts) != 1:
             problems.append(f"{group}: {len(firsts)} first copies "
-                            f"{firsts} among {[(n, d['id']) for n, d in mine]}")
+                            f"{firsts} among " + str([
+                                (n, d["id"], d.get("content_hash"),
+                                 d.get("fetched_at")) for n, d in mine]))
             continue
         for n, d in mine:
             ref = first_ref(n, d)
