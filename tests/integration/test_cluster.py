@@ -18,6 +18,7 @@ for it, is marked per test: "RUNS NOW" or "AWAITS DAEMON" (and
 import json
 import os
 import random
+import re
 import time
 from collections import defaultdict
 from contextlib import ExitStack
@@ -30,8 +31,13 @@ from natscluster import NatsCluster
 
 LEASE_TTL = 3.0			# cluster.lease_ttl, seconds (its minimum)
 ACK_WAIT = 5.0			# cluster.ack_wait, seconds
-HOST_DELAY = 0.2		# fetch.host_delay, seconds
-DELAY_SLACK = 0.02		# request head read vs. the daemon's start
+HOST_DELAY = 0.25		# fetch.host_delay, seconds
+# The fixture stamps a request when a Python thread has read its head: on
+# 2 loaded cores that comes up to ~30 ms late (measured: a standalone
+# sluiced's keep-alive requests 170-178 ms apart at a 200 ms delay, each
+# short gap right after a long one, the pair summing to >= 2 delays).  A
+# second owner of a host shows as overlaps and gaps far shorter.
+DELAY_SLACK = 0.05
 WINDOW = 24			# cluster.window
 PORTS = 12			# fixture servers (hosts) in the ingest test
 PAGES = 20			# distinct pages per host
@@ -312,18 +318,26 @@ def line_doc(line):
 
 
 def first_ref(name, doc):
-    """(node, id) of the first copy a document names; None for a first
-    copy.  EXPECTATION (the design does not fix it): a copy whose first
-    copy is on another node says which node, as "duplicate_of":
-    {"node","id"} or as "duplicate_of" ID plus "duplicate_node"; without
-    either, duplicate_of is taken as an id on the copy's own node."""
-    dup = doc.get("duplicate_of")
-    if dup is None:
+    """(node, id) of the first copy a document duplicates; None for a
+    first copy.  A cluster node's document carries the cluster's verdict
+    (docs/protocol.md, export): "cluster": {"seq", "first", "kind",
+    "similarity", "duplicate_of": {"node", "doc", "url", "seq"}}; its local
+    duplicate_of stays that node's own view.  A standalone document has
+    only the local one."""
+    c = doc.get("cluster")
+    if c is not None:
+        if c.get("first") is True:
+            return None
+        dup = c.get("duplicate_of") or {}
+        return (dup.get("node"), dup.get("doc"))
+    if doc.get("duplicate_of") is None:
         return None
-    if isinstance(dup, dict):
-        return (dup.get("node", name), dup.get("id"))
-    return (doc.get("duplicate_node") or doc.get("duplicate_of_node") or
-            name, dup)
+    return (name, doc["duplicate_of"])
+
+
+def dup_kind(doc):
+    c = doc.get("cluster")
+    return c.get("kind") if c is not None else doc.get("duplicate_kind")
 
 
 def check_one_first_copy(docs, distinct, pairs):
@@ -333,9 +347,32 @@ def check_one_first_copy(docs, distinct, pairs):
     one first copy between them, the rest exact copies of it (the same one
     whichever node stored the copy)."""
     by_url = defaultdict(list)
+    problems = []
+    seqs = {}
     for name, doc in docs:
         by_url[doc["url"]].append((name, doc))
-    problems = []
+        c = doc.get("cluster")
+        if c is not None:
+            if not isinstance(c.get("seq"), int):
+                problems.append(f"{name}/{doc['id']}: no SLUICE_KEYS seq "
+                                f"in its verdict {c}")
+            seqs[(name, doc["id"])] = c.get("seq")
+    # The stream's order decides: a copy's first copy came before it, and
+    # the verdict names that first copy's own message.
+    for name, doc in docs:
+        c = doc.get("cluster")
+        if c is None or c.get("first") is True:
+            continue
+        dup = c.get("duplicate_of") or {}
+        ref = (dup.get("node"), dup.get("doc"))
+        if not (isinstance(dup.get("seq"), int) and
+                isinstance(c.get("seq"), int) and dup["seq"] < c["seq"]):
+            problems.append(f"{name}/{doc['id']}: copy at seq "
+                            f"{c.get('seq')} of a first copy at seq "
+                            f"{dup.get('seq')}")
+        if ref in seqs and seqs[ref] != dup.get("seq"):
+            problems.append(f"{name}/{doc['id']}: names {ref} at seq "
+                            f"{dup.get('seq')}, which is at {seqs[ref]}")
     groups = [(u,) for u in distinct] + list(pairs)
     for group in groups:
         mine = [nd for u in group for nd in by_url.get(u, [])]
@@ -354,9 +391,9 @@ def check_one_first_copy(docs, distinct, pairs):
                 problems.append(f"{group}: {n}/{d['id']} is a copy of {ref}, "
                                 f"not of the first copy {firsts[0]}")
             kinds = ("exact", "url") if len(group) == 1 else ("exact",)
-            if d.get("duplicate_kind") not in kinds:
+            if dup_kind(d) not in kinds:
                 problems.append(f"{group}: {n}/{d['id']} duplicate_kind "
-                                f"{d.get('duplicate_kind')!r}")
+                                f"{dup_kind(d)!r}")
     return problems
 
 
@@ -498,24 +535,40 @@ def test_cluster_checks_catch_faults():
     a, b, c = "http://127.0.0.1:1/p/1", "http://127.0.0.1:2/p/1", \
         "http://127.0.0.1:3/p/2"
 
-    def d(i, url, dup=None, kind=None):
-        return {"id": i, "url": url, "duplicate_of": dup,
-                "duplicate_kind": kind}
-    good = [("n1", d(5, a)),
-            ("n2", d(5, b, {"node": "n1", "id": 5}, "exact")),
-            ("n3", d(9, a, 5, "exact") | {"duplicate_node": "n1"}),
-            ("n3", d(5, c))]
+    def d(i, url, seq, dup=None, kind="exact"):
+        v = {"seq": seq, "first": dup is None}
+        if dup is not None:
+            v.update(kind=kind, similarity=1.0, duplicate_of={
+                "node": dup[0], "doc": dup[1], "url": a, "seq": dup[2]})
+        return {"id": i, "url": url, "duplicate_of": None,
+                "duplicate_kind": None, "cluster": v}
+    good = [("n1", d(5, a, 1)),
+            ("n2", d(5, b, 2, ("n1", 5, 1))),
+            ("n3", d(9, a, 4, ("n1", 5, 1))),
+            ("n3", d(5, c, 3))]
     assert check_one_first_copy(good, [c], [(a, b)]) == []
-    two = good + [("n2", d(7, c))]
+    two = good + [("n2", d(7, c, 5))]
     assert "2 first copies" in check_one_first_copy(two, [c], [(a, b)])[0]
     none = check_one_first_copy(good, [c, "http://127.0.0.1:4/x"], [(a, b)])
     assert len(none) == 1 and "0 first copies" in none[0], none
-    # A copy on n2 naming id 5 with no node is read as n2's own doc 5.
-    other = [good[0], ("n2", d(5, b, 5, "exact"))]
-    assert check_one_first_copy(other, [], [(a, b)])
-    near = [good[0], ("n2", d(6, b, {"node": "n1", "id": 5}, "near"))]
+    # Two nodes linking a pair to different first copies.
+    split = [good[0], ("n2", d(5, b, 2, ("n2", 5, 2)))]
+    assert check_one_first_copy(split, [], [(a, b)])
+    near = [good[0], ("n2", d(6, b, 2, ("n1", 5, 1), "near"))]
     assert "duplicate_kind 'near'" in \
         check_one_first_copy(near, [], [(a, b)])[0]
+    # Out of stream order, or naming the wrong message.
+    late = [("n1", d(5, a, 3)), ("n2", d(5, b, 2, ("n1", 5, 3)))]
+    assert any("copy at seq 2" in p
+               for p in check_one_first_copy(late, [], [(a, b)]))
+    wrong = [good[0], ("n2", d(5, b, 2, ("n1", 5, 0)))]
+    assert any("which is at 1" in p
+               for p in check_one_first_copy(wrong, [], [(a, b)]))
+    # A standalone document: the local duplicate_of.
+    solo = [("s", {"id": 1, "url": a, "duplicate_of": None}),
+            ("s", {"id": 2, "url": b, "duplicate_of": 1,
+                   "duplicate_kind": "exact"})]
+    assert check_one_first_copy(solo, [], [(a, b)]) == []
 
 
 def test_standalone_needs_no_nats(tmp):
@@ -634,14 +687,15 @@ def test_cluster_ingest_survives_kills(tmp):
         bad = politeness_violations(reqs, HOST_DELAY, t0=t_kill)
         assert not bad, (f"times from the sluiced kill; nats-server killed "
                          f"at {t_nats - t_kill:+.2f}s:\n" + "\n".join(bad[:20]))
-        # A URL is fetched again only because of a kill: the killed node
-        # fetched it and died before acknowledging it, or a survivor lost
-        # its leases with the nats-server (its unacknowledged messages are
-        # redelivered to the next owner).  Each node holds at most
-        # cluster.window messages unacknowledged, so at most that many
-        # per node are fetched again; never twice by one node (it knows
-        # what it stored); at most once per kill plus one.  (The copies
-        # are then duplicates of one first copy, checked below.)
+        # A URL is fetched again only because a node lost partitions with
+        # messages taken in and not yet acknowledged: the killed node, or a
+        # survivor whose leases lapsed (with lease_ttl 3 s, shorter than a
+        # JetStream leader election, the nats-server kill can do that).
+        # Each node holds at most cluster.window such messages, so each
+        # loss ("cluster: lost N partitions" in its log) or death lets at
+        # most that many be fetched again; never twice by one node (it
+        # knows what it stored).  (The copies are then duplicates of one
+        # first copy, checked below.)
         fetches = defaultdict(list)
         for s in farm.servers:
             for r in page_requests(s.requests):
@@ -650,16 +704,18 @@ def test_cluster_ingest_survives_kills(tmp):
                  for u, rs in fetches.items() if len(rs) > 1}
         for u, rs in again.items():
             seen = [(fetcher(r), round(r.time - t_kill, 2)) for r in rs]
-            assert len(rs) <= 3, (u, seen)
             assert len({fetcher(r) for r in rs}) == len(rs), (u, seen)
-        assert len(again) <= len(names) * WINDOW, \
+        losses = 1 + sum(len(re.findall(r"cluster: lost \d+ partition",
+                                        nodes[n].log())) for n in names)
+        assert len(again) <= losses * WINDOW, \
             (f"{len(again)} URLs fetched again, more than cluster.window "
-             f"per node; times from the sluiced kill, nats-server killed at "
+             f"({WINDOW}) for each of {losses} losses of partitions; times "
+             f"from the sluiced kill, nats-server killed at "
              f"{t_nats - t_kill:+.2f}s; some: " + str(
                  {u: [(fetcher(r), round(r.time - t_kill, 2)) for r in rs]
                   for u, rs in list(again.items())[:15]}))
-        late = max((rs[-2].time - t_kill for rs in again.values()),
-                   default=None)
+        late = max((round(rs[-2].time - t_kill, 1)
+                    for rs in again.values()), default=None)
         # Nothing was fetched by the dead node after its death.
         assert not [r for r in reqs if fetcher(r) == victim and
                     r.time > t_kill + 0.05]
@@ -729,8 +785,8 @@ def test_cluster_ingest_survives_kills(tmp):
             seen = ids
         print(f"  kill -9 {victim} at +0, nats {nc[k].name} at "
               f"+{t_nats - t_kill:.1f}s, all done at +{t_done - t_kill:.1f}s;"
-              f" {len(again)} URLs fetched again (last first fetch of one "
-              f"at {late}); {victim} rejoined with "
+              f" {len(again)} URLs fetched again after {losses} losses "
+              f"(the last at +{late}s); {victim} rejoined with "
               f"partitions {listed[victim]['partitions']}")
         for d in nodes.values():
             assert d.stop() == 0, d.log_tail()
