@@ -6,6 +6,9 @@ sluice's cluster-mode integration tests.  Standard library only.
     nc = NatsCluster(tmp, n=3).start()   # waits for a meta leader
     d = Daemon(tmp / "d1", {"cluster.nats": nc.urls, "cluster.node": "n1"})
     nc.kill(1); nc.restart(1); nc.wait_jetstream(); nc.stop()
+    nc.leader(); nc[0].jsz(); nc.index_of_url(status_nats_url)
+    nc.js("STREAM.INFO.SLUICE_FETCH")    # the JetStream API, over NATS'
+                                         # text protocol (js_api())
 
 Each server gets its own directory tmpdir/nats/n<i+1>/ with its config
 (server.conf), JetStream store (store/) and log (server.log, kept across
@@ -112,6 +115,7 @@ class NatsServer:
         self.log_path = self.dir / "server.log"
         self.proc = None
         self.starts = 0
+        self.down = False	# stopped or killed on purpose
 
     @property
     def url(self):
@@ -168,6 +172,7 @@ class NatsServer:
                                          stdout=log, stderr=log,
                                          cwd=self.dir,
                                          preexec_fn=_die_with_parent)
+        self.down = False
         if self not in harness._live:
             harness._live.append(self)
         return self
@@ -177,6 +182,7 @@ class NatsServer:
         started)."""
         if self.proc is None:
             return None
+        self.down = True
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         return self.proc.wait()
@@ -186,6 +192,7 @@ class NatsServer:
         HarnessError past timeout s."""
         if self.proc is None:
             return None
+        self.down = True
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -374,9 +381,8 @@ class NatsCluster:
         deadline = time.monotonic() + timeout
         while True:
             for s in self.servers:
-                if s.proc is not None and s.proc.poll() is not None and \
-                        s.proc.returncode not in (-signal.SIGKILL,
-                                                  -signal.SIGTERM, 0):
+                if s.proc is not None and not s.down and \
+                        s.proc.poll() is not None:
                     raise HarnessError(f"nats-server {s.name} exited with "
                                        f"{s.proc.returncode}:\n"
                                        f"{s.log_tail()}")

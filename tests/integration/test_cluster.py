@@ -1,18 +1,32 @@
 #!/usr/bin/env python3
 """
-test_cluster.py - sluice's cluster mode (issue 15, prompts: the cluster
-design): several sluiced nodes on a 3-node nats-server JetStream cluster,
+test_cluster.py - sluice's cluster mode (issue 15; docs/cluster.md): several
+sluiced nodes on a 3-node nats-server JetStream cluster (natscluster.py),
 all on 127.0.0.1, fetching from fixture servers on many ports (each port is
 a host to sluice).
 
-The tests need nats-server: without it they skip, unless
-SLUICE_REQUIRE_BINARIES=1 (CI sets it in .ci/run), which makes them fail.
-test_standalone_needs_no_nats and test_politeness_check_on_standalone need
-no NATS at all.
+The tests that start NATS skip when nats-server is missing, unless
+SLUICE_REQUIRE_BINARIES=1 (CI sets it in .ci/run): then they fail.
+test_politeness_check_on_standalone, test_cluster_checks_catch_faults and
+test_standalone_needs_no_nats need no NATS.  A missing sluiced or sluicectl
+fails either way.
 
-What runs before the daemon side (daemon/cluster.c) exists, and what waits
-for it, is marked per test: "RUNS NOW" or "AWAITS DAEMON" (and
-"AWAITS SLUICECTL" for the subcommands sluicectl does not have yet).
+  test_cluster_harness_starts_jetstream   the harness alone (no sluiced)
+  test_politeness_check_on_standalone     the ingest test's checks pass on
+                                          one standalone sluiced
+  test_cluster_checks_catch_faults        ... and fail on made-up faults
+  test_standalone_needs_no_nats           no [cluster]: no "cluster" in
+                                          status, "unsupported" commands
+  test_cluster_ingest_survives_kills      the issue's test (about 1-1.5 min)
+  test_cluster_node_without_nats          all NATS servers die and return
+  test_cluster_refuses_other_layout       other partitions, other version
+  test_cluster_commands                   streams as designed; status
+                                          --cluster, nodes, export --cluster
+                                          [--since]; feed/site add refused
+
+A failed run keeps its scratch directory with SLUICE_KEEP_TMP=fail: every
+node's and server's log, and for the ingest test fixture-requests.jsonl
+(each request's port, path, node, start and end, from the sluiced kill).
 """
 
 import json
@@ -422,10 +436,10 @@ def rfc3339_now():
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-# ---- RUNS NOW: the harness itself ------------------------------------------
+# ---- the harness and the checks -------------------------------------------
 
 def test_cluster_harness_starts_jetstream(tmp):
-    """RUNS NOW.  Three servers, own names, stores and ports, routed to
+    """Three servers, own names, stores and ports, routed to
     each other; JetStream elects a meta leader all agree on, R3 streams
     can be made, a kill -9 of the leader gives a new one, and the killed
     server comes back current from its store."""
@@ -481,7 +495,7 @@ def test_cluster_harness_starts_jetstream(tmp):
 
 
 def test_politeness_check_on_standalone(tmp):
-    """RUNS NOW.  The ingest test's farm and checks against one standalone
+    """The ingest test's farm and checks against one standalone
     sluiced: the baseline that shows the politeness check passes on a
     daemon known to be polite, and that the fixture log proves it."""
     need_sluice()
@@ -517,7 +531,7 @@ def test_politeness_check_on_standalone(tmp):
 
 
 def test_cluster_checks_catch_faults():
-    """RUNS NOW.  The ingest test's checks on made-up logs and documents:
+    """The ingest test's checks on made-up logs and documents:
     they pass a correct run and catch each fault they are for."""
     def r(port, t, end, path="/page/1", node="n1"):
         return Request("GET", path, path, {},
@@ -572,16 +586,13 @@ def test_cluster_checks_catch_faults():
 
 
 def test_standalone_needs_no_nats(tmp):
-    """RUNS NOW (status part); AWAITS DAEMON (the "unsupported" codes) and
-    AWAITS SLUICECTL (`sluicectl nodes`, `status --cluster`).  A daemon
-    with no [cluster] has no "cluster" in status, and the cluster-only
-    commands are refused with "unsupported"."""
+    """A daemon with no [cluster] has no "cluster" in status, and the
+    cluster-only commands are refused with "unsupported"."""
     need_sluice()
     with Daemon(tmp) as d:
         s = status(d)
         assert "cluster" not in s, s
         assert "nats" not in d.log().lower(), d.log_tail()
-        # AWAITS DAEMON from here.
         r = req(d, {"cmd": "nodes"})
         assert r.get("ok") is False and \
             r["error"]["code"] == "unsupported", r
@@ -591,24 +602,24 @@ def test_standalone_needs_no_nats(tmp):
         r = req(d, {"cmd": "export", "cluster": True})
         assert r.get("ok") is False and \
             r["error"]["code"] == "unsupported", r
-        # AWAITS SLUICECTL from here.
         assert ctl_error_code(d.ctl("nodes")) == "unsupported"
         assert ctl_error_code(d.ctl("status", "--cluster")) == "unsupported"
         assert ctl_error_code(d.ctl("export", "--cluster")) == \
             "unsupported"
 
 
-# ---- AWAITS DAEMON: cluster mode -------------------------------------------
+# ---- cluster mode ----------------------------------------------------------
 
 def test_cluster_ingest_survives_kills(tmp):
-    """AWAITS DAEMON.  The issue's test: 12 hosts x 20 pages + 3 pairs of
-    identical pages on two hosts, each URL submitted to two different
-    nodes of three; kill -9 of one sluiced, then (2 s later) of one
-    nats-server, mid-run.  Then: every URL fetched, politeness held per
-    host whoever fetched, URLs fetched twice only where the killed node
-    had fetched them, one first copy per page across the cluster, pairs
-    linked the same way from every node, and the killed node rejoins
-    without fetching anything again."""
+    """The issue's test: 12 hosts x 20 pages + 3 pairs of identical pages
+    on two hosts, each URL submitted (sluicectl submit) to two different
+    nodes of three; kill -9 of one sluiced, then (2 s later) of the
+    nats-server a survivor talks to, mid-run.  Then: every URL fetched,
+    politeness held per host whoever fetched, URLs fetched again only
+    within what the lost partitions held (never twice by one node), one
+    first copy per page across the cluster with every copy naming it,
+    SLUICE_DOCS the same from every node, and the killed node rejoins,
+    takes partitions and fetches nothing again."""
     partitions = 16
     nc = start_nats(tmp)
     with ExitStack() as stack:
@@ -686,7 +697,8 @@ def test_cluster_ingest_survives_kills(tmp):
         farm.dump(tmp / "fixture-requests.jsonl", t_kill)
         bad = politeness_violations(reqs, HOST_DELAY, t0=t_kill)
         assert not bad, (f"times from the sluiced kill; nats-server killed "
-                         f"at {t_nats - t_kill:+.2f}s:\n" + "\n".join(bad[:20]))
+                         f"at {t_nats - t_kill:+.2f}s:\n" +
+                         "\n".join(bad[:20]))
         # A URL is fetched again only because a node lost partitions with
         # messages taken in and not yet acknowledged: the killed node, or a
         # survivor whose leases lapsed (with lease_ttl 3 s, shorter than a
@@ -726,6 +738,7 @@ def test_cluster_ingest_survives_kills(tmp):
         # takes partitions back and fetches nothing again.
         nc.restart(k)
         before = dict(farm.hits())
+        t_restart = time.monotonic()
         nodes[victim].start()
         wait_connected(nodes[victim])
         every = list(nodes.values())
@@ -749,7 +762,12 @@ def test_cluster_ingest_survives_kills(tmp):
                    20, 0.25, "nothing held after the rejoin")
         grown = {u: (before.get(u), n) for u, n in farm.hits().items()
                  if n != before.get(u)}
-        assert not grown, f"fetched again after the restart: {grown}"
+        assert not grown, (
+            f"fetched again after {victim} restarted (before, after): "
+            f"{grown}; by: " + str(sorted(
+                (fetcher(r), r.path, r.port, round(r.time - t_restart, 2))
+                for r in page_requests(farm.requests)
+                if r.time > t_restart)[:30]))
         bad = politeness_violations(farm.requests, HOST_DELAY, t0=t_kill)
         assert not bad, "\n".join(bad[:20])
 
@@ -794,7 +812,7 @@ def test_cluster_ingest_survives_kills(tmp):
 
 
 def test_cluster_node_without_nats(tmp):
-    """AWAITS DAEMON.  A node whose NATS servers all die keeps its socket
+    """A node whose NATS servers all die keeps its socket
     answering: status says connected false, submit gets
     cluster_unavailable, and it stops fetching once its leases are lost
     (within lease_ttl).  When NATS is back it reconnects, finishes the
@@ -850,7 +868,7 @@ def test_cluster_node_without_nats(tmp):
 
 
 def test_cluster_refuses_other_layout(tmp):
-    """AWAITS DAEMON.  SLUICE_FETCH records the partition count it was made
+    """SLUICE_FETCH records the partition count it was made
     with; a node configured with another count, or finding a stream made
     by another version, exits non-zero naming SLUICE_FETCH."""
     nc = start_nats(tmp)
@@ -892,7 +910,7 @@ def test_cluster_refuses_other_layout(tmp):
 
 
 def test_cluster_commands(tmp):
-    """AWAITS DAEMON and SLUICECTL.  The JetStream objects are as the
+    """The JetStream objects are as the
     design makes them; `status --cluster`, `nodes` and `export --cluster
     [--since]` parse and answer as it says; feed add is unsupported on a
     cluster node."""
