@@ -112,6 +112,16 @@ def node(tmp, nc, name, **sets):
     return Daemon(tmp / name, s)
 
 
+def stop_clean(d):
+    """SIGTERM; the node must exit 0 with no sanitizer report in its log
+    (over every start, the killed ones' too)."""
+    code = d.stop()
+    assert code == 0, f"{d.dir.name} exited {code}:\n{d.log_tail()}"
+    errors = d.sanitizer_errors()
+    assert not errors, f"{d.dir.name}: sanitizer reports:\n" + \
+        "\n".join(errors[:20])
+
+
 def req(d, obj, timeout=30.0):
     with Client(d.sock, timeout) as c:
         return c.request(obj)
@@ -807,7 +817,7 @@ def test_cluster_ingest_survives_kills(tmp):
               f"(the last at +{late}s); {victim} rejoined with "
               f"partitions {listed[victim]['partitions']}")
         for d in nodes.values():
-            assert d.stop() == 0, d.log_tail()
+            stop_clean(d)
     nc.stop()
 
 
@@ -863,7 +873,7 @@ def test_cluster_node_without_nats(tmp):
                    "a page submitted after the outage fetched")
         print(f"  connected false {t_false:.1f}s "
               f"into the outage; cluster_unavailable in {took:.2f}s")
-        assert d.stop() == 0, d.log_tail()
+        stop_clean(d)
     nc.stop()
 
 
@@ -880,7 +890,7 @@ def test_cluster_refuses_other_layout(tmp):
     desc = info["config"].get("description", "")
     assert desc.startswith("sluice cluster v1;") and "partitions=8" in desc, \
         desc
-    assert a.stop() == 0, a.log_tail()
+    stop_clean(a)
 
     def refused(d, *words):
         d.start(wait_ready=False)
@@ -893,6 +903,7 @@ def test_cluster_refuses_other_layout(tmp):
         log = d.log()
         for w in ("SLUICE_FETCH",) + words:
             assert w in log, f"{w!r} not in the log:\n{d.log_tail()}"
+        assert not d.sanitizer_errors(), d.log_tail()
         return log
 
     refused(node(tmp, nc, "n2", cluster__partitions=16), "partitions")
@@ -1060,7 +1071,7 @@ def test_cluster_commands(tmp):
         assert got == set(second), r.out[:2000]
 
         for d in (n1, n2):
-            assert d.stop() == 0, d.log_tail()
+            stop_clean(d)
     nc.stop()
 
 
