@@ -1054,6 +1054,7 @@ def test_cluster_commands(tmp):
             assert got == set(first + second), got ^ set(first + second)
             assert {line_doc(ln)[0] for ln in lines} <= {"n1", "n2"}
             assert final.get("count") == len(lines), final
+            assert final.get("damaged", 0) == 0, final
             lines, _ = raw_export(d, since=since)
             got = {line_doc(ln)[1]["url"] for ln in lines}
             assert got == set(second), (since, got)
