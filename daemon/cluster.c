@@ -27,6 +27,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "op.h"
+#include "queue.h"
 #include "store.h"
 #include "util.h"
 
@@ -120,7 +121,8 @@ cl_on_disconnected(natsConnection *nc, void *arg)
 	struct cluster *c = arg;
 
 	(void)nc;
-	if (atomic_exchange(&c->connected, false))
+	if (atomic_exchange(&c->connected, false) &&
+	    !atomic_load(&c->closing))
 		log_warnx("cluster: lost NATS; fetching nothing new until it "
 		    "is back");
 }
@@ -444,9 +446,31 @@ cl_setup(struct cluster *c, char *err, size_t errlen)
 		kc.TTL = (int64_t)c->cfg->cluster_lease_ttl_ms * 1000000;
 		kc.Replicas = (int)c->cfg->cluster_replicas;
 		kc.StorageType = js_FileStorage;
-		s = js_KeyValue(&c->kv, c->js, CL_BUCKET);
-		if (s == NATS_NOT_FOUND)
+		/* Its own context: a lease operation waits at most a
+		 * quarter of the TTL, so that a tick stuck in an election
+		 * cannot outlast the leases it renews. */
+		if (c->kjs == NULL) {
+			jsOptions jo;
+
+			jsOptions_Init(&jo);
+			jo.Wait = (int64_t)c->cfg->cluster_lease_ttl_ms / 4;
+			if ((s = natsConnection_JetStream(&c->kjs, c->nc,
+			    &jo)) != NATS_OK) {
+				cl_errf(err, errlen, "cluster: JetStream", s,
+				    0);
+				return -2;
+			}
+		}
+		s = js_KeyValue(&c->kv, c->kjs, CL_BUCKET);
+		if (s == NATS_NOT_FOUND) {
+			/* Made with the long wait, then used with the short. */
 			s = js_CreateKeyValue(&c->kv, c->js, &kc);
+			if (s == NATS_OK) {
+				kvStore_Destroy(c->kv);
+				c->kv = NULL;
+				s = js_KeyValue(&c->kv, c->kjs, CL_BUCKET);
+			}
+		}
 		if (s != NATS_OK) {
 			cl_errf(err, errlen, "cluster: KV " CL_BUCKET, s, 0);
 			return -2;
@@ -642,7 +666,8 @@ cl_renew_all(struct cluster *c)
 		} else if (cl_wrong_revision(s)) {
 			cl_lose(c, p, "another node holds its lease");
 			lost++;
-		}
+		} else
+			break;	/* NATS does not answer: the next tick */
 	}
 	return lost;
 }
@@ -1096,6 +1121,37 @@ cl_node_name(struct cluster *c, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+cl_sweep_one(const struct job *j, void *arg)
+{
+	struct cluster *c = arg;
+
+	return cl_push_id(&c->moved, &c->nmoved, &c->capmoved, j->id) != 0 ?
+	    ENOMEM : 0;
+}
+
+/*
+ * The frontier is the truth of what is to fetch: jobs queued here when the
+ * node stopped may have gone to another node since.  The first turn
+ * cancels them as moved; their messages, redelivered to whoever owns their
+ * partition, queue them again here if that is this node.
+ */
+static int
+cl_sweep(struct cluster *c)
+{
+	MDB_txn *txn;
+	int rc = store_txn_read(c->store, &txn);
+
+	if (rc != 0)
+		return rc;
+	rc = queue_walk(c->queue, txn, 0, JOB_QUEUED, cl_sweep_one, c);
+	mdb_txn_abort(txn);
+	if (rc == 0 && c->nmoved > 0)
+		log_notice("cluster: %zu jobs queued here wait for their "
+		    "frontier messages again", c->nmoved);
+	return rc;
+}
+
 int
 cluster_open(struct cluster **out, struct event_base *base,
     const struct config *cfg, const struct cluster_env *env, char *err,
@@ -1134,6 +1190,7 @@ cluster_open(struct cluster **out, struct event_base *base,
 	c->renewed = calloc(c->parts, sizeof(*c->renewed));
 	c->start_after = calloc(c->parts, sizeof(*c->start_after));
 	c->pull_after = calloc(c->parts, sizeof(*c->pull_after));
+	c->stale = calloc(c->parts, sizeof(*c->stale));
 	c->subs = calloc(c->parts, sizeof(*c->subs));
 	c->busy = calloc(c->parts, sizeof(*c->busy));
 	c->nodes = json_object();
@@ -1146,7 +1203,7 @@ cluster_open(struct cluster **out, struct event_base *base,
 	}
 	if (c->held == NULL || c->own == NULL || c->rev == NULL ||
 	    c->renewed == NULL || c->start_after == NULL ||
-	    c->pull_after == NULL || c->subs == NULL ||
+	    c->pull_after == NULL || c->stale == NULL || c->subs == NULL ||
 	    c->busy == NULL ||
 	    c->nodes == NULL || c->inbox_ev == NULL) {
 		snprintf(err, errlen, "cluster: out of memory");
@@ -1168,6 +1225,11 @@ cluster_open(struct cluster **out, struct event_base *base,
 	}
 	if (rc != 0) {
 		snprintf(err, errlen, "cluster: the outbox: %s",
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	if ((rc = cl_sweep(c)) != 0) {
+		snprintf(err, errlen, "cluster: the queue: %s",
 		    mdb_strerror(rc));
 		goto fail;
 	}
@@ -1232,12 +1294,9 @@ cluster_close(struct cluster *c)
 			(void)kvStore_Delete(c->kv, key);
 		}
 	}
-	for (struct cl_ev *ev = c->inbox, *next; ev != NULL; ev = next) {
-		next = ev->next;
-		if (ev->msg != NULL)
-			natsMsg_Destroy(ev->msg);
-		free(ev);
-	}
+	if (c->nc != NULL && atomic_load(&c->connected))
+		(void)natsConnection_FlushTimeout(c->nc, CL_CONNECT_MS);
+	atomic_store(&c->closing, true);
 	cluster_fail_forwards(c);
 	for (struct op *op = c->answers, *next; op != NULL; op = next) {
 		next = op->next;
@@ -1246,6 +1305,23 @@ cluster_close(struct cluster *c)
 	for (uint32_t p = 0; c->subs != NULL && p < c->parts; p++)
 		natsSubscription_Destroy(c->subs[p]);
 	natsSubscription_Destroy(c->keys_sub);
+	kvStore_Destroy(c->kv);
+	jsCtx_Destroy(c->js);
+	jsCtx_Destroy(c->kjs);
+	if (c->nc != NULL) {
+		natsConnection_Close(c->nc);
+		natsConnection_Destroy(c->nc);
+	}
+	natsOptions_Destroy(c->opts);
+	/* cnats' threads may still run our callbacks (an acknowledgement,
+	 * the disconnection): c lives until they are gone. */
+	(void)nats_CloseAndWait(CL_CONNECT_MS);
+	for (struct cl_ev *ev = c->inbox, *next; ev != NULL; ev = next) {
+		next = ev->next;
+		if (ev->msg != NULL)
+			natsMsg_Destroy(ev->msg);
+		free(ev);
+	}
 	for (size_t i = 0; i < c->nverdicts; i++) {
 		json_decref(c->verdicts[i].v);
 		free(c->verdicts[i].line);
@@ -1254,15 +1330,9 @@ cluster_close(struct cluster *c)
 	free(c->stored);
 	free(c->sent);
 	free(c->retry);
-	free(c->adopted);
+	free(c->adopted.slot);
+	free(c->urls.slot);
 	cluster_index_free(c->index);
-	kvStore_Destroy(c->kv);
-	jsCtx_Destroy(c->js);
-	if (c->nc != NULL) {
-		natsConnection_Close(c->nc);
-		natsConnection_Destroy(c->nc);
-	}
-	natsOptions_Destroy(c->opts);
 	if (c->inbox_ev != NULL)
 		event_free(c->inbox_ev);
 	if (c->efd != -1)
@@ -1277,10 +1347,11 @@ cluster_close(struct cluster *c)
 	free(c->renewed);
 	free(c->start_after);
 	free(c->pull_after);
+	free(c->stale);
+	free(c->moved);
 	free(c->subs);
 	free(c->busy);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 	free(c);
-	nats_Close();
 }

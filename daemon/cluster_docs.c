@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <nats/nats.h>
+#include <xxhash.h>
 
 #include "cluster.h"
 #include "cluster_index.h"
@@ -151,6 +152,11 @@ cl_keys_apply(struct cluster *c, natsMsg *msg)
 	    k.url, &v);
 	if (rc == 0)
 		c->keys_applied++;
+	/* Bounded like the index: past it, a URL fetched elsewhere may be
+	 * fetched again after its partition moved. */
+	if (rc == 0)
+		(void)cl_set_add(&c->urls, XXH3_64bits(k.url, strlen(k.url)),
+		    c->cfg->cluster_index_max_entries);
 	if (rc == 0 && strcmp(k.node, c->node) == 0) {
 		if (v.kind == DEDUP_NONE)
 			j = json_pack("{s:I, s:b}", "seq", (json_int_t)seq,

@@ -46,7 +46,9 @@ cl_held_slot(struct cluster *c, uint64_t job)
 void
 cl_msg_done(struct cluster *c, natsMsg *m, int how)
 {
-	if (atomic_load(&c->connected)) {
+	/* While it reconnects cnats keeps what is published in its
+	 * reconnect buffer, acknowledgements included: send them anyway. */
+	if (!atomic_load(&c->closing)) {
 		if (how == CM_ACK)
 			(void)natsMsg_Ack(m, NULL);
 		else if (how == CM_TERM)
@@ -108,25 +110,36 @@ cl_cmp_id(const void *a, const void *b)
 }
 
 /*
- * Partition p's lease was lost: its jobs' transfers end now (the daemon's
- * lost hook), before another node may take the lease, which cannot be
- * sooner than a third of lease_ttl from now; then its messages go back.
+ * Partition p is no longer this node's: its messages go back to JetStream
+ * for the next owner, and its jobs here are cancelled as "moved" in the
+ * next turn (a message for one later queues it again), so that this node
+ * never fetches what the next owner fetched.  A lost lease (abort) also
+ * ends their transfers now (the daemon's lost hook), before another node
+ * may take it, which cannot be sooner than a third of lease_ttl from now.
  */
 static void
-cl_lost_part(struct cluster *c, uint32_t p)
+cl_give_back(struct cluster *c, uint32_t p, bool abort)
 {
-	uint64_t *ids = NULL;
-	size_t n = 0, cap = 0;
+	size_t from = c->nmoved;
 
 	for (size_t b = 0; b < c->nbuckets; b++)
 		for (struct cl_held *h = c->held[b]; h != NULL; h = h->next)
-			if (h->part == p)
-				(void)cl_push_id(&ids, &n, &cap, h->job);
-	if (n > 0 && c->lost != NULL) {
-		qsort(ids, n, sizeof(*ids), cl_cmp_id);
-		c->lost(c->lost_arg, ids, n);
+			if (h->part == p && cl_push_id(&c->moved, &c->nmoved,
+			    &c->capmoved, h->job) != 0)
+				log_warnx("cluster: job %" PRIu64 " stays "
+				    "queued here though its partition "
+				    "moved", h->job);
+	if (abort && c->nmoved > from && c->lost != NULL) {
+		size_t n = c->nmoved - from;
+		uint64_t *ids = malloc(n * sizeof(*ids));
+
+		if (ids != NULL) {
+			memcpy(ids, c->moved + from, n * sizeof(*ids));
+			qsort(ids, n, sizeof(*ids), cl_cmp_id);
+			c->lost(c->lost_arg, ids, n);
+			free(ids);
+		}
 	}
-	free(ids);
 	cl_release_part(c, p);
 }
 
@@ -246,7 +259,10 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 				cl_fwd_finish(c, f);
 			break;
 		case EV_LOST:
-			cl_lost_part(c, ev->part);
+			/* Unless the loop found the lease stale already. */
+			if (c->stale[ev->part] == 0)
+				cl_give_back(c, ev->part, true);
+			c->stale[ev->part] = 0;
 			break;
 		case EV_KEYS:
 			cl_keys_apply(c, ev->msg);
@@ -262,20 +278,53 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 
 #define CL_ADOPTED_MAX	65536		/* redirect targets remembered */
 
-/* The hosts of other partitions this node fetches: redirect targets of
- * its own jobs (a set, open addressing; 0 marks a free slot). */
-static bool
-cl_adopted(const struct cluster *c, uint64_t host)
+/* Open addressing on the keys' own bits (hashes already); 0 is free, so a
+ * key of 0 is kept as 1. */
+bool
+cl_set_has(const struct cl_set *set, uint64_t key)
 {
-	if (c->nadopted == 0)
+	key = key ? key : 1;
+	if (set->n == 0)
 		return false;
-	for (size_t i = host & (c->capadopted - 1);; i = (i + 1) &
-	    (c->capadopted - 1)) {
-		if (c->adopted[i] == host)
+	for (size_t i = key & (set->cap - 1);; i = (i + 1) & (set->cap - 1)) {
+		if (set->slot[i] == key)
 			return true;
-		if (c->adopted[i] == 0)
+		if (set->slot[i] == 0)
 			return false;
 	}
+}
+
+/* Adds key; -1 when the set holds max keys already or memory is short. */
+int
+cl_set_add(struct cl_set *set, uint64_t key, size_t max)
+{
+	key = key ? key : 1;
+	if (cl_set_has(set, key))
+		return 0;
+	if ((set->n + 1) * 2 > set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 64;
+		uint64_t *old = set->slot, *n;
+
+		if (set->n >= max || (n = calloc(cap, sizeof(*n))) == NULL)
+			return -1;
+		for (size_t i = 0; i < set->cap; i++)
+			if (old[i] != 0) {
+				size_t j = old[i] & (cap - 1);
+
+				while (n[j] != 0)
+					j = (j + 1) & (cap - 1);
+				n[j] = old[i];
+			}
+		free(old);
+		set->slot = n;
+		set->cap = cap;
+	}
+	for (size_t i = key & (set->cap - 1);; i = (i + 1) & (set->cap - 1))
+		if (set->slot[i] == 0) {
+			set->slot[i] = key;
+			set->n++;
+			return 0;
+		}
 }
 
 void
@@ -285,43 +334,13 @@ cluster_redirected(void *arg, uint64_t host)
 
 	/* Its own partitions' too: the job stays this node's whoever owns
 	 * the target's partition later. */
-	if (cl_adopted(c, host))
-		return;
-	if ((c->nadopted + 1) * 2 > c->capadopted) {
-		size_t cap = c->capadopted ? c->capadopted * 2 : 64;
-		uint64_t *old = c->adopted, *n;
-
-		if (cap > 2 * CL_ADOPTED_MAX ||
-		    (n = calloc(cap, sizeof(*n))) == NULL) {
-			if (!c->adopted_full)
-				log_warnx("cluster: %d redirect targets in "
-				    "other partitions; jobs redirected to more "
-				    "wait for their partition",
-				    CL_ADOPTED_MAX);
-			c->adopted_full = true;
-			return;
-		}
-		c->adopted = n;
-		c->nadopted = 0;
-		for (size_t i = 0; i < c->capadopted; i++)
-			if (old[i] != 0) {
-				size_t j = old[i] & (cap - 1);
-
-				while (n[j] != 0)
-					j = (j + 1) & (cap - 1);
-				n[j] = old[i];
-				c->nadopted++;
-			}
-		c->capadopted = cap;
-		free(old);
+	if (cl_set_add(&c->adopted, host, CL_ADOPTED_MAX) != 0 &&
+	    !c->adopted_full) {
+		log_warnx("cluster: %d redirect targets in other partitions; "
+		    "jobs redirected to more wait for their partition",
+		    CL_ADOPTED_MAX);
+		c->adopted_full = true;
 	}
-	for (size_t i = host & (c->capadopted - 1);; i = (i + 1) &
-	    (c->capadopted - 1))
-		if (c->adopted[i] == 0) {
-			c->adopted[i] = host;
-			c->nadopted++;
-			return;
-		}
 }
 
 /* Partition p is this node's to fetch now: owned, its lease fresh by
@@ -344,7 +363,7 @@ cluster_allows(uint64_t host, void *arg)
 
 	if (!atomic_load(&c->connected))
 		return false;
-	if (cl_adopted(c, host))
+	if (cl_set_has(&c->adopted, host))
 		return true;
 	/*
 	 * By this node's own clock, too: a lease not renewed for two thirds
@@ -471,7 +490,7 @@ bool
 cluster_pending(const struct cluster *c)
 {
 	return c != NULL && (c->nintake > 0 || c->nverdicts > 0 ||
-	    c->nsent > 0);
+	    c->nsent > 0 || c->nmoved > 0);
 }
 
 /* One frontier message becomes a job, or finds its job. */
@@ -500,6 +519,13 @@ cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
 		cm->verdict = CM_TERM;
 		goto out;
 	}
+	/* Stored by a node already (its partition moved since): answered
+	 * without a fetch, unless the submit forced one. */
+	if (!json_is_true(json_object_get(o, "force")) &&
+	    cl_set_has(&c->urls, XXH3_64bits(canon, strlen(canon)))) {
+		cm->verdict = CM_ACK;
+		goto out;
+	}
 	rc = queue_submit(c->queue, txn, canon, host, origin,
 	    (int32_t)json_integer_value(json_object_get(o, "priority")),
 	    (uint64_t)json_integer_value(json_object_get(o, "not_before")),
@@ -508,10 +534,19 @@ cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
 		goto out;
 	if (r.status == SUBMIT_REQUEUED)
 		sched_ready(c->sched, host, 0);
+	/* Cancelled: moved to another node once, or by an operator; the
+	 * frontier asks for it again. */
+	if (r.status == SUBMIT_DUPLICATE && r.state == JOB_CANCELLED) {
+		rc = queue_submit(c->queue, txn, canon, host, origin,
+		    (int32_t)json_integer_value(json_object_get(o,
+		    "priority")), 0, true, now, &r);
+		if (rc != 0)
+			goto out;
+		sched_ready(c->sched, host, 0);
+	}
 	cm->job = r.id;
 	cm->verdict = r.status == SUBMIT_DUPLICATE && (r.state == JOB_DONE ||
-	    r.state == JOB_FAILED || r.state == JOB_CANCELLED) ? CM_ACK :
-	    CM_HOLD;
+	    r.state == JOB_FAILED) ? CM_ACK : CM_HOLD;
 out:
 	free(canon);
 	free(origin);
@@ -527,6 +562,17 @@ cluster_apply(void *arg, MDB_txn *txn, uint64_t now)
 
 	if (c == NULL)
 		return 0;
+	/* Before the intake: a message in the same turn queues it again. */
+	/* Their messages went back already: what comes for them in this
+	 * turn must not be acknowledged as if they had ended. */
+	c->moving = true;
+	for (size_t i = 0; i < c->nmoved && rc == 0; i++) {
+		rc = queue_cancel_moved(c->queue, txn, c->moved[i], now);
+		if (rc == MDB_KEYEXIST || rc == MDB_NOTFOUND)
+			rc = 0;		/* ended meanwhile */
+	}
+	c->moving = false;
+	c->applied_moved = c->nmoved;
 	for (size_t i = 0; i < c->nintake && rc == 0; i++)
 		rc = cl_apply_one(c, txn, &c->intake[i], now);
 	if (rc == 0)
@@ -545,7 +591,7 @@ cluster_abort(void *arg)
 		c->intake[i].verdict = CM_WAIT;
 	c->nfinished = 0;
 	c->nstored = 0;
-	c->applied_verdicts = c->applied_sent = 0;
+	c->applied_verdicts = c->applied_sent = c->applied_moved = 0;
 }
 
 void
@@ -553,6 +599,8 @@ cluster_job_finished(uint64_t id, void *arg)
 {
 	struct cluster *c = arg;
 
+	if (c->moving)
+		return;
 	if (c->nfinished == c->capfinished) {
 		size_t cap = c->capfinished ? c->capfinished * 2 : 256;
 		uint64_t *n = realloc(c->finished, cap * sizeof(*n));
@@ -582,6 +630,11 @@ cluster_commit(struct cluster *c)
 	for (size_t i = 0; i < c->nfinished; i++)
 		cl_release(c, c->finished[i], CM_ACK);
 	c->nfinished = 0;
+	if (c->applied_moved > 0)
+		memmove(c->moved, c->moved + c->applied_moved,
+		    (c->nmoved - c->applied_moved) * sizeof(*c->moved));
+	c->nmoved -= c->applied_moved;
+	c->applied_moved = 0;
 	cl_out_commit(c);
 }
 
@@ -617,9 +670,25 @@ cluster_cron(struct cluster *c, json_t *status)
 	for (uint32_t p = 0; p < c->parts; p++)
 		if (atomic_load(&c->own[p]) == OWN_DRAINING &&
 		    atomic_load(&c->busy[p]) == 0) {
-			cl_release_part(c, p);
+			cl_give_back(c, p, false);
 			atomic_store(&c->own[p], OWN_RELEASABLE);
 		}
+	/*
+	 * A lease not renewed for two thirds of its TTL may pass to another
+	 * node before the thread hears of it (a renewal can hang in an
+	 * election): its transfers end and its work goes back now.  If the
+	 * thread renews it after all, messages come back with it.
+	 */
+	for (uint32_t p = 0; p < c->parts; p++) {
+		uint64_t r = atomic_load(&c->renewed[p]);
+
+		if (atomic_load(&c->own[p]) == OWN_OWNED && r != 0 &&
+		    !cl_usable(c, p, mono) && c->stale[p] != r) {
+			c->stale[p] = r;
+			cl_give_back(c, p, true);
+		} else if (c->stale[p] != 0 && c->stale[p] != r)
+			c->stale[p] = 0;	/* renewed since */
+	}
 
 	if (!c->replayed || (c->nretry > 0 && mono - c->last_retry >=
 	    CL_RETRY_MS)) {

@@ -74,6 +74,12 @@ struct cl_ev {
 	struct cl_ev	*next;
 };
 
+/* A set of 64-bit keys (cluster_frontier.c). */
+struct cl_set {
+	uint64_t	*slot;
+	size_t		 n, cap;
+};
+
 /* A frontier message between the inbox and its acknowledgement. */
 struct cl_msg {
 	natsMsg		*msg;
@@ -135,12 +141,14 @@ struct cluster {
 	natsOptions	*opts;
 	natsConnection	*nc;
 	jsCtx		*js;
+	jsCtx		*kjs;		/* the leases' (shorter waits) */
 	kvStore		*kv;
 	_Atomic bool	 connected;
 	_Atomic bool	 ready;		/* streams checked */
 	char		 fatal[256];	/* under mu: why the streams were
 					   refused */
 	_Atomic bool	 refused;	/* fatal is set */
+	_Atomic bool	 closing;	/* cluster_close() has begun */
 
 	/* the thread */
 	pthread_t	 thread;
@@ -176,6 +184,10 @@ struct cluster {
 	_Atomic uint32_t *busy;		/* [parts] transfers in flight */
 	uint64_t	 last_wpi;	/* mono ms of the last "in progress" */
 	uint64_t	 pub_seq;
+	uint64_t	*moved;		/* jobs to cancel as moved, next turn */
+	size_t		 nmoved, capmoved, applied_moved;
+	bool		 moving;	/* cancelling them: not "finished" */
+	uint64_t	*stale;		/* [parts] the renewal found stale */
 	struct cl_fwd	*fwds;
 	struct op	*answers, **answers_tail;
 
@@ -202,9 +214,12 @@ struct cluster {
 	/* A lost partition's jobs: their transfers must end now. */
 	void		(*lost)(void *arg, const uint64_t *ids, size_t n);
 	void		*lost_arg;
-	uint64_t	*adopted;	/* cl_adopted() */
-	size_t		 nadopted, capadopted;
+	struct cl_set	 adopted;	/* redirect targets this node fetches */
 	bool		 adopted_full;
+	/* The URLs (XXH3 of the canonical form) of the cluster's documents,
+	 * from SLUICE_KEYS: a frontier message for one is answered without
+	 * a fetch, whichever node stored it. */
+	struct cl_set	 urls;
 };
 
 #define CL_RETRY_DOC	((uint64_t)1 << 63)
@@ -227,6 +242,8 @@ void	cl_on_inbox(evutil_socket_t fd, short what, void *arg);
 bool	cl_usable(struct cluster *c, uint32_t p, uint64_t mono);
 void	cl_msg_done(struct cluster *c, natsMsg *m, int how);
 void	cl_release_part(struct cluster *c, uint32_t p);
+bool	cl_set_has(const struct cl_set *set, uint64_t key);
+int	cl_set_add(struct cl_set *set, uint64_t key, size_t max);
 
 /* cluster_docs.c */
 void	cl_out_acked(struct cluster *c, char what, uint64_t doc, bool ok,

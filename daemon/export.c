@@ -450,7 +450,7 @@ cexport_fill(struct ctl_conn *c, struct cexport *x)
 	}
 	if (rc == -1) {
 		export_reply(c, x->req, json_pack("{s:b, s:I, s:I}", "ok", 1,
-		    "count", (json_int_t)x->count, "damaged", 0));
+		    "count", (json_int_t)x->count, "damaged", (json_int_t)0));
 		cexport_free(x);
 	} else if (rc == 1)
 		control_on_drain(c, EXPORT_QUEUE, cexport_more, x);

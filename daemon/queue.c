@@ -1368,6 +1368,21 @@ retry_job(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
 	return queue_job_restart(q, txn, j, now);
 }
 
+static int
+move_job(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
+{
+	queue_job_set_error(j, "moved", "its cluster partition passed to "
+	    "another node, which fetches it");
+	return queue_job_move(q, txn, j, JOB_CANCELLED, now);
+}
+
+int
+queue_cancel_moved(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
+{
+	return queue_job_update(q, txn, id, STATE_BIT(JOB_QUEUED) |
+	    STATE_BIT(JOB_ACTIVE), move_job, now);
+}
+
 int
 queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
 {

@@ -253,6 +253,10 @@ int queue_redirect(struct queue *q, MDB_txn *txn, uint64_t id,
 
 /* queued/active -> cancelled.  MDB_KEYEXIST if already finished. */
 int queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now);
+/* The same in cluster mode, error code "moved": the job's partition went
+ * to another node; a frontier message for its URL queues it again. */
+int queue_cancel_moved(struct queue *q, MDB_txn *txn, uint64_t id,
+    uint64_t now);
 /* failed/cancelled -> queued, attempts reset.  MDB_KEYEXIST otherwise. */
 int queue_retry(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now);
 /* Every failed job -> queued; *n counts them. */
