@@ -652,6 +652,7 @@ cluster_cron(struct cluster *c, json_t *status)
 {
 	uint64_t mono = mono_ms();
 	char *text = status ? json_dumps(status, JSON_COMPACT) : NULL;
+	uint32_t stale = 0;
 
 	if (c == NULL) {
 		free(text);
@@ -686,9 +687,14 @@ cluster_cron(struct cluster *c, json_t *status)
 		    !cl_usable(c, p, mono) && c->stale[p] != r) {
 			c->stale[p] = r;
 			cl_give_back(c, p, true);
+			stale++;
 		} else if (c->stale[p] != 0 && c->stale[p] != r)
 			c->stale[p] = 0;	/* renewed since */
 	}
+	if (stale > 0)
+		log_warnx("cluster: lost %" PRIu32 " partitions: their leases "
+		    "were not renewed for 2/3 of cluster.lease_ttl; their "
+		    "transfers end and their messages go back", stale);
 
 	if (!c->replayed || (c->nretry > 0 && mono - c->last_retry >=
 	    CL_RETRY_MS)) {

@@ -685,17 +685,26 @@ def test_cluster_ingest_survives_kills(tmp):
         t_nats = time.monotonic()
 
         # The survivors finish it all: every URL fetched, nothing held.
+        seen = {}
+
         def done():
-            if len(farm.hits()) < total:
-                return False
+            seen["fetched"] = f"{len(farm.hits())} of {total}"
+            ok = len(farm.hits()) >= total
             for n in live:
                 c = cstatus(nodes[n])
                 s = status(nodes[n])
+                seen[n] = (c.get("connected"), c.get("held"), c.get("lag"),
+                           c.get("partitions"), s["jobs"])
                 if not c.get("connected") or c.get("held") or c.get("lag") \
                         or s["jobs"]["queued"] or s["jobs"]["active"]:
-                    return False
-            return True
-        wait_until(done, 120, 0.25, "every URL fetched and nothing held")
+                    ok = False
+            return ok
+        try:
+            wait_until(done, 120, 0.25, "every URL fetched and nothing held")
+        except HarnessError as e:
+            # What was left, for the failure: (connected, held, lag,
+            # partitions, jobs) per live node.
+            raise HarnessError(f"{e}; last seen: {seen}") from None
         t_done = time.monotonic()
         # The dedup index is the same everywhere once SLUICE_KEYS is read.
         wait_until(lambda: len({cstatus(nodes[n]).get("keys_applied")
@@ -715,8 +724,9 @@ def test_cluster_ingest_survives_kills(tmp):
         # JetStream leader election, the nats-server kill can do that).
         # Each node holds at most cluster.window such messages, so each
         # loss ("cluster: lost N partitions" in its log) or death lets at
-        # most that many be fetched again; never twice by one node (it
-        # knows what it stored).  (The copies are then duplicates of one
+        # most that many be fetched again, by another node or by the same
+        # one (a lost lease ends its transfers at once, and the URL comes
+        # back with its message).  (The copies are then duplicates of one
         # first copy, checked below.)
         fetches = defaultdict(list)
         for s in farm.servers:
@@ -724,9 +734,6 @@ def test_cluster_ingest_survives_kills(tmp):
                 fetches[s.url(r.target)].append(r)
         again = {u: sorted(rs, key=lambda r: r.time)
                  for u, rs in fetches.items() if len(rs) > 1}
-        for u, rs in again.items():
-            seen = [(fetcher(r), round(r.time - t_kill, 2)) for r in rs]
-            assert len({fetcher(r) for r in rs}) == len(rs), (u, seen)
         losses = 1 + sum(len(re.findall(r"cluster: lost \d+ partition",
                                         nodes[n].log())) for n in names)
         assert len(again) <= losses * WINDOW, \
