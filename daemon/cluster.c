@@ -863,7 +863,9 @@ cl_pull(struct cluster *c)
 }
 
 /* Passes SLUICE_KEYS on to the loop, in stream order, from the first
- * message at every start: the index is in memory (cluster_index.h). */
+ * message at every start: the index is in memory (cluster_index.h).  The
+ * ordered consumer lives on one server: if that one dies the consumer is
+ * made again from the message after the last one taken (cl_keys_check). */
 static size_t
 cl_keys_take(struct cluster *c)
 {
@@ -877,6 +879,10 @@ cl_keys_take(struct cluster *c)
 		jsSubOptions_Init(&so);
 		so.Stream = CL_KEYS;
 		so.Ordered = true;
+		if (c->keys_taken > 0) {
+			so.Config.DeliverPolicy = js_DeliverByStartSequence;
+			so.Config.OptStartSeq = c->keys_taken + 1;
+		}
 		s = js_SubscribeSync(&c->keys_sub, c->js, "sluice.keys.>",
 		    NULL, &so, &jerr);
 		if (s != NATS_OK) {
@@ -890,11 +896,22 @@ cl_keys_take(struct cluster *c)
 		}
 	}
 	while (got < CL_KEYS_BATCH) {
+		jsMsgMetaData *meta = NULL;
 		struct cl_ev *ev;
 		natsMsg *m = NULL;
 
 		if (natsSubscription_NextMsg(&m, c->keys_sub, 0) != NATS_OK)
 			break;
+		if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+			if (meta->Sequence.Stream <= c->keys_taken) {
+				/* A remade consumer's overlap. */
+				jsMsgMetaData_Destroy(meta);
+				natsMsg_Destroy(m);
+				continue;
+			}
+			c->keys_taken = meta->Sequence.Stream;
+			jsMsgMetaData_Destroy(meta);
+		}
 		if ((ev = calloc(1, sizeof(*ev))) == NULL) {
 			natsMsg_Destroy(m);
 			break;
@@ -904,7 +921,34 @@ cl_keys_take(struct cluster *c)
 		cl_post(c, ev);
 		got++;
 	}
+	if (got > 0)
+		c->keys_moved_ms = mono_ms();
 	return got;
+}
+
+/* At each tick: a keys consumer that took nothing for two ticks while
+ * the stream has more is made again. */
+static void
+cl_keys_check(struct cluster *c)
+{
+	jsStreamInfo *si = NULL;
+	uint64_t last = 0;
+
+	if (c->keys_sub == NULL || mono_ms() - c->keys_moved_ms <
+	    c->cfg->cluster_lease_ttl_ms * 2 / 3)
+		return;
+	if (js_GetStreamInfo(&si, c->js, CL_KEYS, NULL, NULL) == NATS_OK) {
+		last = si->State.LastSeq;
+		jsStreamInfo_Destroy(si);
+	}
+	if (last > c->keys_taken) {
+		log_info("cluster: reading " CL_KEYS " again from message "
+		    "%" PRIu64, c->keys_taken + 1);
+		(void)natsSubscription_Unsubscribe(c->keys_sub);
+		natsSubscription_Destroy(c->keys_sub);
+		c->keys_sub = NULL;
+		c->keys_moved_ms = mono_ms();
+	}
 }
 
 static void *
@@ -951,6 +995,7 @@ cl_main(void *arg)
 				cl_heartbeat(c);
 			}
 			cl_tick(c);
+			cl_keys_check(c);
 			/* A round trip per partition: every third tick. */
 			if (ticks++ % 3 == 0)
 				cl_measure_lag(c);

@@ -197,6 +197,8 @@ struct cluster {
 	MDB_dbi		 outbox;
 	struct cluster_index *index;
 	natsSubscription *keys_sub;	/* the thread's, ordered */
+	uint64_t	 keys_taken;	/* its last message's sequence */
+	uint64_t	 keys_moved_ms;	/* mono ms of the last it took */
 	uint64_t	*stored;	/* this turn: keys to publish */
 	size_t		 nstored, capstored;
 	struct cl_verdict *verdicts;	/* for the next turn to record */
