@@ -74,6 +74,7 @@ cl_hold(struct cluster *c, struct cl_msg *cm)
 			return;
 		}
 		h->job = cm->job;
+		h->host = cm->host;
 		h->part = cm->part;
 		*hp = h;
 		c->nheld++;
@@ -545,6 +546,7 @@ cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
 		sched_ready(c->sched, host, 0);
 	}
 	cm->job = r.id;
+	cm->host = host;
 	cm->verdict = r.status == SUBMIT_DUPLICATE && (r.state == JOB_DONE ||
 	    r.state == JOB_FAILED) ? CM_ACK : CM_HOLD;
 out:
@@ -647,6 +649,42 @@ cl_count_busy(struct sched_host *h, void *arg)
 	    h->planned);
 }
 
+/*
+ * A net under the bookkeeping, every CL_AUDIT_MS: a held message whose job
+ * has ended is acknowledged (its end was not seen), and the hosts of the
+ * others are marked ready for the scheduler again.  Both are cheap: one
+ * read per held job.
+ */
+static void
+cl_audit(struct cluster *c)
+{
+	uint64_t *ended = NULL;
+	size_t n = 0, cap = 0;
+	MDB_txn *txn;
+
+	if (c->nheld == 0 || store_txn_read(c->store, &txn) != 0)
+		return;
+	for (size_t b = 0; b < c->nbuckets; b++)
+		for (struct cl_held *h = c->held[b]; h != NULL; h = h->next) {
+			struct job j;
+
+			if (queue_get(c->queue, txn, h->job, &j) != 0)
+				continue;
+			if (j.state == JOB_DONE || j.state == JOB_FAILED)
+				(void)cl_push_id(&ended, &n, &cap, h->job);
+			else if (j.state == JOB_QUEUED)
+				sched_ready(c->sched, j.host, j.priority);
+			queue_job_free(&j);
+		}
+	mdb_txn_abort(txn);
+	for (size_t i = 0; i < n; i++)
+		cl_release(c, ended[i], CM_ACK);
+	if (n > 0)
+		log_warnx("cluster: %zu frontier messages of ended jobs were "
+		    "still held; acknowledged now", n);
+	free(ended);
+}
+
 void
 cluster_cron(struct cluster *c, json_t *status)
 {
@@ -712,6 +750,11 @@ cluster_cron(struct cluster *c, json_t *status)
 			    "JetStream");
 			cl_fwd_finish(c, f);
 		}
+	}
+
+	if (mono - c->last_audit >= CL_AUDIT_MS) {
+		c->last_audit = mono;
+		cl_audit(c);
 	}
 
 	/* Held messages stay ours while their jobs wait. */

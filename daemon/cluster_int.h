@@ -38,6 +38,7 @@ struct store;
 #define CL_PULL_BATCH	128		/* messages per pull request */
 #define CL_IDLE_MS	50		/* pull pause when nothing came */
 #define CL_EMPTY_MS	200		/* an empty partition's next pull */
+#define CL_AUDIT_MS	10000		/* cl_audit() */
 #define CL_PUB_WAIT_MS	10000		/* a publish not stored by then
 					   fails the submit */
 #define CL_CONNECT_MS	3000		/* first connection attempt */
@@ -85,12 +86,14 @@ struct cl_msg {
 	natsMsg		*msg;
 	uint32_t	 part;
 	uint64_t	 job;		/* its job, once applied */
+	uint64_t	 host;
 	enum { CM_WAIT, CM_HOLD, CM_ACK, CM_TERM, CM_LATER } verdict;
 };
 
 /* The messages of one job, held until its outcome is committed. */
 struct cl_held {
 	uint64_t	 job;
+	uint64_t	 host;
 	uint32_t	 part;
 	natsMsg		*msgs[4];	/* the same URL submitted again */
 	uint32_t	 n;
@@ -183,6 +186,7 @@ struct cluster {
 	uint64_t	 nheld;		/* jobs with messages held */
 	_Atomic uint32_t *busy;		/* [parts] transfers in flight */
 	uint64_t	 last_wpi;	/* mono ms of the last "in progress" */
+	uint64_t	 last_audit;	/* mono ms of cl_audit() */
 	uint64_t	 pub_seq;
 	uint64_t	*moved;		/* jobs to cancel as moved, next turn */
 	size_t		 nmoved, capmoved, applied_moved;

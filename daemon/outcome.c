@@ -112,8 +112,10 @@ outcome_classify(struct completion *c, const struct fetch_result *r)
 	snprintf(c->code, sizeof(c->code), "%s", codes[r->error] ?
 	    codes[r->error] : "internal");
 	snprintf(c->msg, sizeof(c->msg), "%s", r->errmsg);
+	/* Aborted (not at shutdown, which lease.c handles): a cluster
+	 * partition passed to another node; tried again if it comes back. */
 	c->retryable = r->error <= FETCH_ERR_NETWORK ||
-	    r->error == FETCH_ERR_INTERNAL;
+	    r->error == FETCH_ERR_INTERNAL || r->error == FETCH_ERR_ABORTED;
 	c->host_backoff = r->error == FETCH_ERR_CONNECT;
 }
 
