@@ -512,6 +512,12 @@ cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
 		cm->verdict = CM_LATER;	/* back to JetStream for a while */
 		goto out;
 	}
+	/* Pulled just before its partition left this node: the next owner
+	 * takes it. */
+	if (atomic_load(&c->own[cm->part]) != OWN_OWNED) {
+		cm->verdict = CM_WAIT;
+		goto out;
+	}
 	if (url != NULL && url_canonicalize(url, c->uo, &canon) == URL_OK)
 		host = url_host_key(canon, &origin);
 	if (host == 0 || cl_part(c, host) != cm->part) {
@@ -623,6 +629,14 @@ cluster_commit(struct cluster *c)
 	for (size_t i = 0; i < c->nintake; i++) {
 		struct cl_msg *cm = &c->intake[i];
 
+		/* Its partition left during the turn: given back like the
+		 * rest of it. */
+		if (cm->verdict == CM_HOLD &&
+		    atomic_load(&c->own[cm->part]) != OWN_OWNED) {
+			(void)cl_push_id(&c->moved, &c->nmoved, &c->capmoved,
+			    cm->job);
+			cm->verdict = CM_WAIT;
+		}
 		if (cm->verdict == CM_HOLD)
 			cl_hold(c, cm);
 		else
@@ -679,6 +693,23 @@ cl_audit(struct cluster *c)
 	mdb_txn_abort(txn);
 	for (size_t i = 0; i < n; i++)
 		cl_release(c, ended[i], CM_ACK);
+	/* Held for a partition this node no longer owns: given back. */
+	for (uint32_t p = 0; p < c->parts; p++) {
+		bool any = false;
+
+		if (atomic_load(&c->own[p]) != OWN_NONE)
+			continue;
+		for (size_t b = 0; b < c->nbuckets && !any; b++)
+			for (struct cl_held *h = c->held[b]; h != NULL;
+			    h = h->next)
+				if (h->part == p)
+					any = true;
+		if (any) {
+			log_warnx("cluster: messages of partition %" PRIu32
+			    " were held after it left; given back", p);
+			cl_give_back(c, p, true);
+		}
+	}
 	if (n > 0)
 		log_warnx("cluster: %zu frontier messages of ended jobs were "
 		    "still held; acknowledged now", n);
