@@ -238,6 +238,8 @@ def test_exit_checks(tmp):
 
 def test_missing_binaries(tmp):
     old = os.environ.get("SLUICE_BUILD")
+    # CI sets it for every test (.ci/run); this one checks both ways.
+    required = os.environ.pop("SLUICE_REQUIRE_BINARIES", None)
     os.environ["SLUICE_BUILD"] = str(tmp)
     try:
         expect_error(Daemon(tmp).start, "is not built", Skip)
@@ -247,6 +249,8 @@ def test_missing_binaries(tmp):
         expect_error(Daemon(tmp).start, "is not built")
     finally:
         os.environ.pop("SLUICE_REQUIRE_BINARIES", None)
+        if required is not None:
+            os.environ["SLUICE_REQUIRE_BINARIES"] = required
         if old is None:
             os.environ.pop("SLUICE_BUILD", None)
         else:
