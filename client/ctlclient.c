@@ -985,12 +985,14 @@ print_status_cluster(FILE *out, const json_t *r)
 	if (!json_is_object(c))
 		return;
 	fprintf(out, "cluster   node %s, %s, %lld partitions owned, %lld "
-	    "messages held, %lld pending%s%s\n", str_or(c, "node", "?"),
+	    "messages held, %lld pending, %lld keys read%s%s\n",
+	    str_or(c, "node", "?"),
 	    !json_is_true(json_object_get(c, "connected")) ?
 	    "NATS UNREACHABLE: fetching nothing new" :
 	    !json_is_true(json_object_get(c, "ready")) ? "joining" :
 	    "connected", (long long)geti(c, "owned"), (long long)geti(c,
-	    "held"), (long long)geti(c, "lag"), err[0] ? "; " : "", err);
+	    "held"), (long long)geti(c, "lag"), (long long)geti(c,
+	    "keys_applied"), err[0] ? "; " : "", err);
 }
 
 void
