@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "buf.h"
 
@@ -29,6 +30,9 @@ uint64_t now_ms(void);
 uint64_t mono_ms(void);
 /* Microseconds from CLOCK_MONOTONIC: profiling. */
 uint64_t mono_us(void);
+/* CLOCK_REALTIME ms from now, as the deadline pthread_cond_timedwait()
+ * and pthread_timedjoin_np() take. */
+struct timespec realtime_after_ms(uint64_t ms);
 /* The last time sluice handles: 9999-12-31T23:59:59Z (RFC 3339's last
  * year), in seconds and ms since the epoch; anything later is refused. */
 #define TIME_MAX_S	253402300799ULL

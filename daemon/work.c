@@ -21,6 +21,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "util.h"
 #include "work.h"
 
 /* A pool whose threads work_free() left to the exit (see there). */
@@ -207,21 +208,6 @@ work_join(pthread_t t, const struct timespec *until)
 	return pthread_timedjoin_np(t, NULL, until);
 }
 
-static struct timespec
-work_deadline(uint64_t ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 unsigned
 work_free(struct work *w, uint64_t timeout_ms)
 {
@@ -239,9 +225,9 @@ work_free(struct work *w, uint64_t timeout_ms)
 	 * extract.max_time) must not hold the shutdown: past the soft
 	 * deadline every item is told to stop, past the hard one the
 	 * threads are left to the exit. */
-	soft = work_deadline(timeout_ms > WORK_ABORT_MS ?
+	soft = realtime_after_ms(timeout_ms > WORK_ABORT_MS ?
 	    timeout_ms - WORK_ABORT_MS : 0);
-	hard = work_deadline(timeout_ms);
+	hard = realtime_after_ms(timeout_ms);
 	joined = calloc(w->nthreads ? w->nthreads : 1, sizeof(*joined));
 	for (i = 0; i < w->nthreads; i++)
 		if (joined != NULL && work_join(w->threads[i], &soft) == 0)
