@@ -87,15 +87,8 @@ cl_post(struct cluster *c, struct cl_ev *ev)
 static void
 cl_sleep(struct cluster *c, uint64_t ms)
 {
-	struct timespec ts;
+	struct timespec ts = realtime_after_ms(ms);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&c->mu);
 	if (!c->stop)
 		(void)pthread_cond_timedwait(&c->cv, &c->mu, &ts);
@@ -111,6 +104,26 @@ cl_stopping(struct cluster *c)
 	stop = c->stop;
 	pthread_mutex_unlock(&c->mu);
 	return stop;
+}
+
+/* Publishes len bytes of data to subj with Nats-Msg-Id id (a retried
+ * publish is stored once); cl_on_puback() hears JetStream's answer. */
+natsStatus
+cl_publish_async(struct cluster *c, const char *subj, const char *id,
+    const char *data, size_t len)
+{
+	natsMsg *m = NULL;
+	jsPubOptions po;
+	natsStatus s = natsMsg_Create(&m, subj, NULL, data, (int)len);
+
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+	jsPubOptions_Init(&po);
+	po.MaxWait = CL_PUB_WAIT_MS;
+	if (s == NATS_OK)
+		s = js_PublishMsgAsync(c->js, &m, &po);
+	natsMsg_Destroy(m);	/* NULL once the library took it */
+	return s;
 }
 
 /* --- connection ------------------------------------------------------ */
@@ -247,11 +260,26 @@ cl_options(struct cluster *c, char *err, size_t errlen)
 /* The stream `name` as this version makes it, or refused with err if one
  * of that name was made otherwise. */
 static int
-cl_stream(struct cluster *c, jsStreamConfig *sc, char *err, size_t errlen)
+cl_stream(struct cluster *c, const char *name, const char *desc,
+    const char *subject, jsRetentionPolicy retention, uint64_t max_bytes,
+    uint64_t max_age_ms, char *err, size_t errlen)
 {
+	jsStreamConfig cfg, *sc = &cfg;
 	jsStreamInfo *si = NULL;
 	jsErrCode jerr = 0;
 	natsStatus s;
+
+	jsStreamConfig_Init(sc);
+	sc->Name = name;
+	sc->Description = desc;
+	sc->Subjects = &subject;
+	sc->SubjectsLen = 1;
+	sc->Retention = retention;
+	sc->Storage = js_FileStorage;
+	sc->Replicas = c->cfg->cluster_replicas;
+	sc->MaxBytes = max_bytes > 0 ? (int64_t)max_bytes : -1;
+	if (max_age_ms > 0)
+		sc->MaxAge = (int64_t)max_age_ms * 1000000;
 
 	s = js_GetStreamInfo(&si, c->js, sc->Name, NULL, &jerr);
 	if (s == NATS_OK) {
@@ -376,11 +404,7 @@ cl_check_bucket(struct cluster *c, int64_t ttl, char *err, size_t errlen)
 static int
 cl_setup(struct cluster *c, char *err, size_t errlen)
 {
-	const char *fetch_subj[] = { "sluice.fetch.>" };
-	const char *keys_subj[] = { "sluice.keys.>" };
-	const char *docs_subj[] = { "sluice.docs.>" };
 	char desc[128];
-	jsStreamConfig sc;
 	kvConfig kc;
 	natsStatus s;
 	int rc;
@@ -402,41 +426,17 @@ cl_setup(struct cluster *c, char *err, size_t errlen)
 	}
 	snprintf(desc, sizeof(desc), "%s; partitions=%" PRIu32, CL_VERSION,
 	    c->parts);
-	jsStreamConfig_Init(&sc);
-	sc.Name = CL_FETCH;
-	sc.Description = desc;
-	sc.Subjects = fetch_subj;
-	sc.SubjectsLen = 1;
-	sc.Retention = js_WorkQueuePolicy;
-	sc.Storage = js_FileStorage;
-	sc.Replicas = c->cfg->cluster_replicas;
-	if ((rc = cl_stream(c, &sc, err, errlen)) != 0)
-		return rc;
-	jsStreamConfig_Init(&sc);
-	sc.Name = CL_KEYS;
-	sc.Description = CL_VERSION;
-	sc.Subjects = keys_subj;
-	sc.SubjectsLen = 1;
-	sc.Retention = js_LimitsPolicy;
-	sc.Storage = js_FileStorage;
-	sc.Replicas = c->cfg->cluster_replicas;
-	/* 0: no limit.  A limit drops the oldest keys, and a node that
-	 * starts after that builds another index (docs/cluster.md). */
-	sc.MaxBytes = c->cfg->cluster_keys_max_bytes > 0 ?
-	    (int64_t)c->cfg->cluster_keys_max_bytes : -1;
-	if ((rc = cl_stream(c, &sc, err, errlen)) != 0)
-		return rc;
-	jsStreamConfig_Init(&sc);
-	sc.Name = CL_DOCS;
-	sc.Description = CL_VERSION;
-	sc.Subjects = docs_subj;
-	sc.SubjectsLen = 1;
-	sc.Retention = js_LimitsPolicy;
-	sc.Storage = js_FileStorage;
-	sc.Replicas = c->cfg->cluster_replicas;
-	sc.MaxBytes = (int64_t)c->cfg->cluster_docs_max_bytes;
-	sc.MaxAge = (int64_t)c->cfg->cluster_docs_max_age_ms * 1000000;
-	if ((rc = cl_stream(c, &sc, err, errlen)) != 0)
+	/* Limits: 0 for none (-1 to JetStream).  A limit on the keys drops
+	 * the oldest, and a node that starts after that builds another index
+	 * (docs/cluster.md). */
+	if ((rc = cl_stream(c, CL_FETCH, desc, "sluice.fetch.>",
+	    js_WorkQueuePolicy, 0, 0, err, errlen)) != 0 ||
+	    (rc = cl_stream(c, CL_KEYS, CL_VERSION, "sluice.keys.>",
+	    js_LimitsPolicy, c->cfg->cluster_keys_max_bytes, 0, err,
+	    errlen)) != 0 ||
+	    (rc = cl_stream(c, CL_DOCS, CL_VERSION, "sluice.docs.>",
+	    js_LimitsPolicy, c->cfg->cluster_docs_max_bytes,
+	    c->cfg->cluster_docs_max_age_ms, err, errlen)) != 0)
 		return rc;
 	if (c->kv == NULL) {
 		kvConfig_Init(&kc);

@@ -30,21 +30,10 @@ cl_publish(struct cluster *c, char what, uint64_t doc, const char *stream,
     const char *data, size_t len)
 {
 	char subj[CL_NODE_MAX + 32], id[CL_NODE_MAX + 32];
-	natsMsg *m = NULL;
-	jsPubOptions po;
-	natsStatus s;
 
 	snprintf(subj, sizeof(subj), "sluice.%s.%s", stream, c->node);
 	snprintf(id, sizeof(id), "%c:%" PRIu64 ":%s", what, doc, c->node);
-	s = natsMsg_Create(&m, subj, NULL, data, (int)len);
-	if (s == NATS_OK)
-		s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-	jsPubOptions_Init(&po);
-	po.MaxWait = CL_PUB_WAIT_MS;
-	if (s == NATS_OK)
-		s = js_PublishMsgAsync(c->js, &m, &po);
-	natsMsg_Destroy(m);
-	return s == NATS_OK ? 0 : -1;
+	return cl_publish_async(c, subj, id, data, len) == NATS_OK ? 0 : -1;
 }
 
 /* The SLUICE_DOCS line of document o (its "node" set): o as it is, or

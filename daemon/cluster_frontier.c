@@ -19,6 +19,7 @@
 
 #include "cluster.h"
 #include "cluster_int.h"
+#include "cluster_plan.h"
 #include "config.h"
 #include "log.h"
 #include "op.h"
@@ -416,9 +417,7 @@ cluster_forward(struct cluster *c, struct op *op)
 	c->fwds = f;
 	for (size_t i = 0; i < op->nurls; i++) {
 		struct op_url *u = &op->urls[i];
-		char subj[64], id[CL_NODE_MAX + 48];
-		natsMsg *m = NULL;
-		jsPubOptions po;
+		char subj[CLUSTER_SUBJECT_MAX], id[CL_NODE_MAX + 48];
 		json_t *body;
 		char *text;
 		natsStatus s;
@@ -430,8 +429,7 @@ cluster_forward(struct cluster *c, struct op *op)
 		}
 		(void)submit_reply_add_forwarded(&op->sub, u->url,
 		    cl_part(c, u->host));
-		snprintf(subj, sizeof(subj), "sluice.fetch.p%" PRIu32
-		    ".%016" PRIx64, cl_part(c, u->host), u->host);
+		(void)cluster_subject(subj, sizeof(subj), u->host, c->parts);
 		snprintf(id, sizeof(id), "s:%" PRIu64 ":%" PRIu64 ":%s",
 		    c->boot, f->first + published, c->node);
 		published++;
@@ -441,16 +439,9 @@ cluster_forward(struct cluster *c, struct op *op)
 		    c->node);
 		text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 		json_decref(body);
-		s = text ? natsMsg_Create(&m, subj, NULL, text,
-		    (int)strlen(text)) : NATS_NO_MEMORY;
+		s = text ? cl_publish_async(c, subj, id, text, strlen(text)) :
+		    NATS_NO_MEMORY;
 		free(text);
-		if (s == NATS_OK)
-			s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-		jsPubOptions_Init(&po);
-		po.MaxWait = CL_PUB_WAIT_MS;
-		if (s == NATS_OK)
-			s = js_PublishMsgAsync(c->js, &m, &po);
-		natsMsg_Destroy(m);	/* NULL once the library took it */
 		if (s != NATS_OK) {
 			f->failed++;
 			snprintf(f->err, sizeof(f->err), "%s",

@@ -318,16 +318,6 @@ done:
 
 /* The body. */
 
-static int
-cluster_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 char *
 cluster_keys_encode(const char *node, uint64_t doc_id, const char *url,
     const struct dedup_sig *sig)

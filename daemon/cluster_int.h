@@ -242,6 +242,8 @@ void	cl_errf(char *err, size_t errlen, const char *what, natsStatus s,
 	    jsErrCode jerr);
 void	cl_post(struct cluster *c, struct cl_ev *ev);
 int	cl_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t v);
+natsStatus cl_publish_async(struct cluster *c, const char *subj,
+	    const char *id, const char *data, size_t len);
 
 /* cluster_frontier.c */
 void	cl_on_inbox(evutil_socket_t fd, short what, void *arg);

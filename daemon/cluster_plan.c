@@ -40,8 +40,7 @@ cluster_subject(char *buf, size_t len, uint64_t host_key,
 	return 0;
 }
 
-/* A lowercase hex digit's value, or -1. */
-static int
+int
 cluster_hexval(char c)
 {
 	if (c >= '0' && c <= '9')

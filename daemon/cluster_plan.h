@@ -72,6 +72,9 @@ int cluster_subject_parse(const char *subj, uint32_t *part,
 
 /* True if name is a valid node name (see CLUSTER_NODE_MAX). */
 bool cluster_node_valid(const char *name);
+/* A lowercase hex digit's value, or -1: subjects and SLUICE_KEYS bodies
+ * write hex in lowercase only. */
+int cluster_hexval(char c);
 
 /*
  * node's fair share of partitions among the live nodes: the names in
