@@ -77,6 +77,16 @@ command_reply_error(struct ctl_conn *c, json_t *req, enum proto_err e,
 	command_reply(c, req, proto_error(e, msg));
 }
 
+/* True on a cluster node; else c hears `unsupported`. */
+static bool
+command_clustered(struct command *cmd, struct ctl_conn *c, json_t *req)
+{
+	if (cmd->cluster == NULL)
+		command_reply_error(c, req, PROTO_UNSUPPORTED, "this node is "
+		    "not in a cluster (no cluster.nats)");
+	return cmd->cluster != NULL;
+}
+
 static json_t *
 command_time_or_null(uint64_t ms)
 {
@@ -293,11 +303,8 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	json_t *jobs, *r;
 
 	if (json_is_true(json_object_get(req, "cluster"))) {
-		if (cmd->cluster == NULL) {
-			command_reply_error(c, req, PROTO_UNSUPPORTED,
-			    "this node is not in a cluster (no cluster.nats)");
+		if (!command_clustered(cmd, c, req))
 			return;
-		}
 		command_reply(c, req, json_pack("{s:b, s:o}", "ok", 1,
 		    "cluster", cluster_totals(cmd->cluster)));
 		return;
@@ -327,11 +334,8 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 static void
 cmd_nodes(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	if (cmd->cluster == NULL) {
-		command_reply_error(c, req, PROTO_UNSUPPORTED,
-		    "this node is not in a cluster (no cluster.nats)");
+	if (!command_clustered(cmd, c, req))
 		return;
-	}
 	command_reply(c, req, json_pack("{s:b, s:o}", "ok", 1, "nodes",
 	    cluster_nodes(cmd->cluster)));
 }
@@ -755,10 +759,7 @@ cmd_export(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
 	if (!json_is_true(json_object_get(req, "cluster")))
 		export_start(cmd->store, cmd->docs, c, req);
-	else if (cmd->cluster == NULL)
-		command_reply_error(c, req, PROTO_UNSUPPORTED,
-		    "this node is not in a cluster (no cluster.nats)");
-	else
+	else if (command_clustered(cmd, c, req))
 		export_cluster_start(cmd->cluster, cmd->base, c, req);
 }
 
@@ -1059,6 +1060,14 @@ command_feed_op(struct command *cmd, struct ctl_conn *c, json_t *req,
 		    "sluiced is stopping");
 		return;
 	}
+	if (kind == OP_FEED_ADD && cmd->cluster != NULL) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "%ss are not polled in cluster mode "
+		    "in this version (docs/cluster.md)", feed_kind);
+		command_reply_error(c, req, PROTO_UNSUPPORTED, msg);
+		return;
+	}
 	if ((op = op_new(kind, control_conn_id(c), req)) == NULL) {
 		command_reply_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
@@ -1074,22 +1083,12 @@ command_feed_op(struct command *cmd, struct ctl_conn *c, json_t *req,
 static void
 cmd_feed_add(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	if (cmd->cluster != NULL) {
-		command_reply_error(c, req, PROTO_UNSUPPORTED, "feeds are not "
-		    "polled in cluster mode in this version (docs/cluster.md)");
-		return;
-	}
 	command_feed_op(cmd, c, req, OP_FEED_ADD, "feed");
 }
 
 static void
 cmd_site_add(struct command *cmd, struct ctl_conn *c, json_t *req)
 {
-	if (cmd->cluster != NULL) {
-		command_reply_error(c, req, PROTO_UNSUPPORTED, "sites are not "
-		    "polled in cluster mode in this version (docs/cluster.md)");
-		return;
-	}
 	command_feed_op(cmd, c, req, OP_FEED_ADD, "site");
 }
 

@@ -44,6 +44,23 @@ export_error(struct ctl_conn *c, json_t *req, enum proto_err e,
 	export_reply(c, req, proto_error(e, msg));
 }
 
+/* What each line carries of the request's tag: ,"tag":… or "" (malloc'd),
+ * NULL when memory is short. */
+static char *
+export_tag(json_t *req)
+{
+	json_t *tag = json_object_get(req, "tag");
+	char *t, *out = NULL;
+
+	if (tag == NULL)
+		return strdup("");
+	t = json_dumps(tag, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (t != NULL && asprintf(&out, ",\"tag\":%s", t) == -1)
+		out = NULL;
+	free(t);
+	return out;
+}
+
 struct export {
 	struct store	*store;
 	struct docs	*docs;
@@ -354,16 +371,7 @@ export_start(struct store *store, struct docs *docs, struct ctl_conn *c,
 		export_free(e);
 		return;
 	}
-	if (json_object_get(req, "tag") != NULL) {
-		char *t = json_dumps(json_object_get(req, "tag"),
-		    JSON_COMPACT | JSON_ENCODE_ANY);
-		if (t != NULL && asprintf(&e->tag, ",\"tag\":%s", t) == -1)
-			e->tag = NULL;
-		free(t);
-	}
-	if (e->tag == NULL)
-		e->tag = strdup("");
-	if (e->tag == NULL) {
+	if ((e->tag = export_tag(req)) == NULL) {
 		export_free(e);
 		export_error(c, req, PROTO_INTERNAL, "out of memory");
 		return;
@@ -484,17 +492,7 @@ export_cluster_start(struct cluster *cl, struct event_base *base,
 		return;
 	}
 	x->req = json_incref(req);
-	x->tag = strdup("");
-	if (json_object_get(req, "tag") != NULL) {
-		char *t = json_dumps(json_object_get(req, "tag"),
-		    JSON_COMPACT | JSON_ENCODE_ANY);
-
-		free(x->tag);
-		x->tag = NULL;
-		if (t != NULL && asprintf(&x->tag, ",\"tag\":%s", t) == -1)
-			x->tag = NULL;
-		free(t);
-	}
+	x->tag = export_tag(req);
 	x->poll = evtimer_new(base, cexport_on_poll, x);
 	if (x->tag == NULL || x->poll == NULL) {
 		cexport_free(x);
