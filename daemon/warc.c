@@ -634,20 +634,29 @@ warc_cut(struct warc *w, const char *name, uint64_t to)
 	close(fd);
 }
 
-/* A file begun after the last committed one: back to its warcinfo. */
+/* A file begun after the last committed one: back to its warcinfo.  One
+ * killed before its warcinfo was whole is no WARC file at all: removed. */
 static void
 warc_cut_newer(struct warc *w, const char *name)
 {
 	unsigned char *p = malloc(WARC_HEAD_READ);
 	int fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC);
 	ssize_t n = -1;
+	size_t info;
 
 	if (p != NULL && fd != -1)
 		n = pread(fd, p, WARC_HEAD_READ, 0);
 	if (fd != -1)
 		close(fd);
-	if (n >= 0)
-		warc_cut(w, name, warc_member_len(p, (size_t)n));
+	if (n >= 0 && (info = warc_member_len(p, (size_t)n)) > 0)
+		warc_cut(w, name, info);
+	else if (n >= 0) {
+		if (unlinkat(w->dirfd, name, 0) == -1 || fsync(w->dirfd) == -1)
+			log_warn("warc: %s/%s: cannot remove", w->dir, name);
+		else
+			log_notice("warc: %s/%s: removed, its warcinfo cut "
+			    "short by a crash", w->dir, name);
+	}
 	free(p);
 }
 

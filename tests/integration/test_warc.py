@@ -275,7 +275,8 @@ def test_rotation(tmp):
 
 def test_crash_mid_record_is_cut_back(tmp):
     """A record half written at a crash, and a file begun by a turn that
-    never committed: both cut back at the next start."""
+    never committed: both cut back at the next start.  A file created but
+    killed before its warcinfo was whole holds no WARC at all: removed."""
     wdir = tmp / "warc"
     sets = dict(FAST, **{"warc.dir": wdir})
     with FixtureServer() as web:
@@ -299,11 +300,16 @@ def test_crash_mid_record_is_cut_back(tmp):
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(time.time() + 5))
         newer = wdir / f"sluice-{stamp}000-99999.warc.gz"
         newer.write_bytes(head + tail[:100])
+        empty = wdir / f"sluice-{stamp}001-99999.warc.gz"
+        empty.write_bytes(b"")
+        half = wdir / f"sluice-{stamp}002-99999.warc.gz"
+        half.write_bytes(head[:first // 2])
         d.start()
         try:
             wait_until(lambda: last.stat().st_size == good, 10,
                        what="the open file cut back")
             assert newer.stat().st_size == first, newer.stat().st_size
+            assert not empty.exists() and not half.exists()
             ids = submit_ids(d, [web.url(f"/page/{i}")
                                  for i in range(20, 30)])
             wait_jobs(d, ids)
