@@ -166,17 +166,33 @@ cl_on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		return;		/* the submit times out instead (cron) */
 	}
 	ev->kind = EV_PUBACK;
-	/* "s:<boot>:<seq>:<node>", "k:<doc>:<node>" or "d:<doc>:<node>" */
+	/* "s:<boot>:<seq>:<node>", "k:<doc>:<node>", "k:<doc>-<last>:<node>",
+	 * "d:<doc>:<node>" or "D:<n>:<node>" (cluster_docs.c) */
 	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK &&
 	    id != NULL && id[0] != '\0' && id[1] == ':') {
+		char *end = NULL;
+
 		ev->what = id[0];
 		dash = id + 2;
 		if (ev->what == 's' && (dash = strchr(dash, ':')) != NULL)
 			dash++;
-		if (dash != NULL)
-			ev->seq = strtoull(dash, NULL, 10);
+		if (dash != NULL) {
+			ev->seq = ev->last = strtoull(dash, &end, 10);
+			if (end != NULL && *end == '-')
+				ev->last = strtoull(end + 1, NULL, 10);
+		}
 	}
 	ev->ok = pa != NULL && pae == NULL;
+	/* A URL of this node's own partition: pulled at the next round,
+	 * whatever the backoff of an empty partition said. */
+	if (ev->ok && ev->what == 's') {
+		uint32_t p;
+		uint64_t host;
+
+		if (cluster_subject_parse(natsMsg_GetSubject(msg), &p,
+		    &host) == 0 && p < c->parts)
+			atomic_store(&c->pull_after[p], 0);
+	}
 	if (!ev->ok)
 		snprintf(ev->err, sizeof(ev->err), "%s", pae != NULL &&
 		    pae->ErrText != NULL ? pae->ErrText : "not stored");
@@ -827,7 +843,7 @@ cl_pull(struct cluster *c)
 		if (held >= c->cfg->cluster_window)
 			break;
 		if (atomic_load(&c->own[p]) != OWN_OWNED || c->subs[p] == NULL ||
-		    c->pull_after[p] > mono_ms())
+		    atomic_load(&c->pull_after[p]) > mono_ms())
 			continue;
 		jsFetchRequest_Init(&fr);
 		fr.Batch = (int)(c->cfg->cluster_window - held);
@@ -837,12 +853,18 @@ cl_pull(struct cluster *c)
 		if (natsSubscription_FetchRequest(&list, c->subs[p], &fr) !=
 		    NATS_OK || list.Count == 0) {
 			/* Empty: a round trip each for nothing; look again a
-			 * little later (what is submitted meanwhile waits at
-			 * most that long). */
-			c->pull_after[p] = mono_ms() + CL_EMPTY_MS;
+			 * little later, and later still while it stays empty
+			 * (what another node submits meanwhile waits at most
+			 * that long; this node's own submits, not at all). */
+			c->empty_ms[p] = c->empty_ms[p] == 0 ? CL_EMPTY_MS :
+			    c->empty_ms[p] * 2 > CL_EMPTY_MAX_MS ?
+			    CL_EMPTY_MAX_MS : c->empty_ms[p] * 2;
+			atomic_store(&c->pull_after[p], mono_ms() +
+			    c->empty_ms[p]);
 			natsMsgList_Destroy(&list);
 			continue;
 		}
+		c->empty_ms[p] = 0;
 		for (int m = 0; m < list.Count; m++) {
 			struct cl_ev *ev = calloc(1, sizeof(*ev));
 
@@ -851,6 +873,7 @@ cl_pull(struct cluster *c)
 			ev->kind = EV_MSG;
 			ev->msg = list.Msgs[m];
 			ev->part = p;
+			ev->pulled = mono_ms();
 			list.Msgs[m] = NULL;
 			atomic_fetch_add(&c->held_total, 1);
 			cl_post(c, ev);
@@ -1235,6 +1258,7 @@ cluster_open(struct cluster **out, struct event_base *base,
 	c->renewed = calloc(c->parts, sizeof(*c->renewed));
 	c->start_after = calloc(c->parts, sizeof(*c->start_after));
 	c->pull_after = calloc(c->parts, sizeof(*c->pull_after));
+	c->empty_ms = calloc(c->parts, sizeof(*c->empty_ms));
 	c->stale = calloc(c->parts, sizeof(*c->stale));
 	c->subs = calloc(c->parts, sizeof(*c->subs));
 	c->busy = calloc(c->parts, sizeof(*c->busy));
@@ -1246,10 +1270,12 @@ cluster_open(struct cluster **out, struct event_base *base,
 		event_free(c->inbox_ev);
 		c->inbox_ev = NULL;
 	}
+	c->flush_ev = evtimer_new(base, cl_on_flush, c);
 	if (c->held == NULL || c->own == NULL || c->rev == NULL ||
 	    c->renewed == NULL || c->start_after == NULL ||
-	    c->pull_after == NULL || c->stale == NULL || c->subs == NULL ||
-	    c->busy == NULL ||
+	    c->pull_after == NULL || c->empty_ms == NULL ||
+	    c->stale == NULL || c->subs == NULL ||
+	    c->busy == NULL || c->flush_ev == NULL ||
 	    c->nodes == NULL || c->inbox_ev == NULL) {
 		snprintf(err, errlen, "cluster: out of memory");
 		goto fail;
@@ -1367,11 +1393,7 @@ cluster_close(struct cluster *c)
 			natsMsg_Destroy(ev->msg);
 		free(ev);
 	}
-	for (size_t i = 0; i < c->nverdicts; i++) {
-		json_decref(c->verdicts[i].v);
-		free(c->verdicts[i].line);
-	}
-	free(c->verdicts);
+	cl_out_free(c);
 	free(c->stored);
 	free(c->sent);
 	free(c->retry);
@@ -1380,6 +1402,8 @@ cluster_close(struct cluster *c)
 	cluster_index_free(c->index);
 	if (c->inbox_ev != NULL)
 		event_free(c->inbox_ev);
+	if (c->flush_ev != NULL)
+		event_free(c->flush_ev);
 	if (c->efd != -1)
 		close(c->efd);
 	json_decref(c->nodes);
@@ -1391,7 +1415,8 @@ cluster_close(struct cluster *c)
 	free(c->rev);
 	free(c->renewed);
 	free(c->start_after);
-	free(c->pull_after);
+	free((void *)c->pull_after);
+	free(c->empty_ms);
 	free(c->stale);
 	free(c->moved);
 	free(c->subs);

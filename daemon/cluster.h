@@ -129,8 +129,8 @@ json_t *cluster_totals(struct cluster *c);
 struct cluster_reader;
 int cluster_reader_open(struct cluster *c, uint64_t since_ms,
     struct cluster_reader **out, char *err, size_t errlen);
-/* 1 and the next line (valid until the next call), 0 when none has
- * arrived yet, -1 past the last. */
+/* 1 and the next line (valid until the next call; a message holds one or
+ * more), 0 when none has arrived yet, -1 past the last. */
 int cluster_reader_next(struct cluster_reader *r, const char **data,
     size_t *len);
 void cluster_reader_close(struct cluster_reader *r);

@@ -77,6 +77,7 @@ cl_hold(struct cluster *c, struct cl_msg *cm)
 		h->job = cm->job;
 		h->host = cm->host;
 		h->part = cm->part;
+		h->touched = cm->pulled;
 		*hp = h;
 		c->nheld++;
 	}
@@ -240,11 +241,13 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 				break;
 			}
 			c->intake[c->nintake++] = (struct cl_msg){
-			    .msg = ev->msg, .part = ev->part };
+			    .msg = ev->msg, .part = ev->part,
+			    .pulled = ev->pulled };
 			break;
 		case EV_PUBACK:
 			if (ev->what != 's') {
-				cl_out_acked(c, ev->what, ev->seq, ev->ok,
+				cl_out_acked(c, ev->what, ev->seq, ev->last,
+				    ev->ok,
 				    ev->err);
 				break;
 			}
@@ -481,8 +484,8 @@ cluster_take_answers(struct cluster *c)
 bool
 cluster_pending(const struct cluster *c)
 {
-	return c != NULL && (c->nintake > 0 || c->nverdicts > 0 ||
-	    c->nsent > 0 || c->nmoved > 0);
+	return c != NULL && (c->nintake > 0 ||
+	    cl_verdicts_due(c, mono_ms()) || c->nsent > 0 || c->nmoved > 0);
 }
 
 /* One frontier message becomes a job, or finds its job. */
@@ -591,6 +594,7 @@ cluster_abort(void *arg)
 	c->nfinished = 0;
 	c->nstored = 0;
 	c->applied_verdicts = c->applied_sent = c->applied_moved = 0;
+	c->batch_recorded = 0;
 }
 
 void
@@ -756,8 +760,8 @@ cluster_cron(struct cluster *c, json_t *status)
 		    "were not renewed for 2/3 of cluster.lease_ttl; their "
 		    "transfers end and their messages go back", stale);
 
-	if (!c->replayed || (c->nretry > 0 && mono - c->last_retry >=
-	    CL_RETRY_MS)) {
+	if (!c->replayed || ((c->nretry > 0 || c->rebatch != NULL) &&
+	    mono - c->last_retry >= CL_RETRY_MS)) {
 		c->last_retry = mono;
 		cl_out_retry(c);
 	}
@@ -779,14 +783,23 @@ cluster_cron(struct cluster *c, json_t *status)
 		cl_audit(c);
 	}
 
-	/* Held messages stay ours while their jobs wait. */
+	/* Held messages stay ours while their jobs wait: those held half
+	 * of ack_wait since they were pulled or last touched are touched
+	 * again.  Looked at every third of it, a message is touched at most
+	 * 5/6 of ack_wait after the last time; most are done long before,
+	 * and never cost a message. */
 	if (atomic_load(&c->connected) &&
 	    mono - c->last_wpi >= c->cfg->cluster_ack_wait_ms / 3) {
 		c->last_wpi = mono;
 		for (size_t b = 0; b < c->nbuckets; b++)
-			for (struct cl_held *h = c->held[b]; h; h = h->next)
+			for (struct cl_held *h = c->held[b]; h; h = h->next) {
+				if (mono - h->touched <
+				    c->cfg->cluster_ack_wait_ms / 2)
+					continue;
+				h->touched = mono;
 				for (uint32_t i = 0; i < h->n; i++)
 					(void)natsMsg_InProgress(h->msgs[i],
 					    NULL);
+			}
 	}
 }

@@ -527,6 +527,25 @@ out:
 	return rc;
 }
 
+bool
+cluster_body_line(const char *body, size_t len, size_t *off,
+    const char **line, size_t *linelen)
+{
+	while (*off < len) {
+		const char *p = body + *off;
+		const char *nl = memchr(p, '\n', len - *off);
+		size_t n = nl != NULL ? (size_t)(nl - p) : len - *off;
+
+		*off += n + (nl != NULL);
+		if (n > 0) {
+			*line = p;
+			*linelen = n;
+			return true;
+		}
+	}
+	return false;
+}
+
 void
 cluster_keys_free(struct cluster_keys *k)
 {

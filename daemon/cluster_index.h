@@ -67,7 +67,8 @@ struct cluster_index *cluster_index_new(double near_threshold,
 void cluster_index_free(struct cluster_index *idx);
 
 /*
- * Applies one entry: stream sequence seq, published by node for its
+ * Applies one entry at position seq (strictly increasing: see
+ * CLUSTER_KEYS_PER_MSG), published by node for its
  * document doc_id at url with signature sig; fills *out.  Returns 0;
  * EALREADY if seq is not greater than the last applied one (nothing
  * changes: a replay that skips seen sequences is idempotent); EINVAL for
@@ -88,10 +89,14 @@ bool cluster_index_full(const struct cluster_index *idx);
 size_t cluster_index_memory(const struct cluster_index *idx);
 
 /*
- * A SLUICE_KEYS message body: {"node":N,"doc":ID,"url":U,"exact":"<32
- * hex>","words":W,"near":B,"bands":[14 integers],"sketch":"<base64 of
- * the 992-byte sketch>"}; other members are ignored.
+ * A SLUICE_KEYS message body: one entry per line (a node publishes the
+ * documents of one commit together), each {"node":N,"doc":ID,"url":U,
+ * "exact":"<32 hex>","words":W,"near":B,"bands":[14 integers],"sketch":
+ * "<base64 of the 992-byte sketch>"}; other members are ignored.  Entry i
+ * of message seq is applied at position seq * CLUSTER_KEYS_PER_MSG + i:
+ * the stream's order, then the line's.
  */
+#define CLUSTER_KEYS_PER_MSG	4096	/* entries of a message at most */
 struct cluster_keys {
 	char		 node[CLUSTER_NODE_MAX + 1];
 	uint64_t	 doc_id;
@@ -105,8 +110,15 @@ struct cluster_keys {
 char *cluster_keys_encode(const char *node, uint64_t doc_id,
     const char *url, const struct dedup_sig *sig);
 
+/* The next line of a SLUICE_KEYS or SLUICE_DOCS body of len bytes (an
+ * entry, or a document), from *off on: its bytes, '\n' excluded, in *line
+ * and *linelen; *off moves past it.  False at the end.  Blank lines are
+ * skipped. */
+bool cluster_body_line(const char *body, size_t len, size_t *off,
+    const char **line, size_t *linelen);
+
 /*
- * Decodes len bytes of a body from the stream (outside input: every
+ * Decodes len bytes of one entry from the stream (outside input: every
  * member is checked: types, a valid node name, doc > 0, a URL of 1 to
  * CLUSTER_KEYS_URL_MAX bytes without NUL, lowercase hex, 14 bands of 32
  * bits, canonical base64 of exactly the sketch's size).  Returns 0 (free

@@ -37,7 +37,9 @@ struct store;
 #define CL_MAX_ACK_PENDING 10000	/* per partition consumer */
 #define CL_PULL_BATCH	128		/* messages per pull request */
 #define CL_IDLE_MS	50		/* pull pause when nothing came */
-#define CL_EMPTY_MS	200		/* an empty partition's next pull */
+#define CL_EMPTY_MS	200		/* an empty partition's next pull, */
+#define CL_EMPTY_MAX_MS	1600		/* doubled while it stays empty, up to
+					   this, unless a submit lands in it */
 #define CL_AUDIT_MS	10000		/* cl_audit() */
 #define CL_PUB_WAIT_MS	10000		/* a publish not stored by then
 					   fails the submit */
@@ -47,6 +49,9 @@ struct store;
 #define CL_RETRY_MS	10000		/* a document not published */
 #define CL_LATER_MS	30000		/* redelivery of a message the full
 					   store could not take */
+#define CL_FLUSH_MS	100		/* keys and lines gathered this long
+					   into one message */
+#define CL_FLUSH_MAX	1024		/* or this many */
 
 /* A partition as this node sees it.  The thread takes, renews and gives
  * leases up; the loop reads the state on every scheduling decision. */
@@ -68,8 +73,11 @@ struct cl_ev {
 	enum cl_ev_kind	 kind;
 	natsMsg		*msg;
 	uint32_t	 part;
+	uint64_t	 pulled;	/* EV_MSG: mono ms */
 	uint64_t	 seq;
-	char		 what;		/* EV_PUBACK: 's'ubmit, 'k'eys, 'd'oc */
+	uint64_t	 last;		/* EV_PUBACK 'k': the batch's last doc */
+	char		 what;		/* EV_PUBACK: 's'ubmit, 'k'eys, 'd'oc,
+					   'D': a message of documents */
 	bool		 ok;
 	char		 err[128];
 	struct cl_ev	*next;
@@ -85,6 +93,7 @@ struct cl_set {
 struct cl_msg {
 	natsMsg		*msg;
 	uint32_t	 part;
+	uint64_t	 pulled;	/* mono ms */
 	uint64_t	 job;		/* its job, once applied */
 	uint64_t	 host;
 	enum { CM_WAIT, CM_HOLD, CM_ACK, CM_TERM, CM_LATER } verdict;
@@ -97,6 +106,8 @@ struct cl_held {
 	uint32_t	 part;
 	natsMsg		*msgs[4];	/* the same URL submitted again */
 	uint32_t	 n;
+	uint64_t	 touched;	/* mono ms: the first pulled, or the
+					   last "in progress" sent */
 	struct cl_held	*next;
 };
 
@@ -109,12 +120,24 @@ struct cl_held {
  * JetStream has stored that.  A crash anywhere replays from the entry.
  */
 #define OUT_KEYS	'K'		/* keys to publish */
-#define OUT_DOC		'D'		/* verdict recorded, doc to publish */
+#define OUT_DOC		'D'		/* verdict recorded, doc to publish:
+					   'D' + batch number (be64) */
+#define OUT_NEXT	'N'		/* key 0: 'N' + the last batch number */
 
 struct cl_verdict {
 	uint64_t	 doc;
+	uint64_t	 ord;		/* the order it came back in */
 	json_t		*v;		/* the document's "cluster" member */
 	char		*line;		/* its SLUICE_DOCS line, once recorded */
+};
+
+/* A SLUICE_DOCS message in flight: the documents whose lines it holds,
+ * whose outbox entries go once JetStream has stored it. */
+struct cl_batch {
+	uint64_t	 n;		/* "D:<n>:<node>" */
+	uint64_t	*ids;
+	size_t		 count;
+	struct cl_batch	*next;
 };
 
 /* A submit being forwarded: its URLs' publications, seq first..first+n. */
@@ -171,7 +194,9 @@ struct cluster {
 					   held by it */
 	_Atomic uint64_t lag;		/* pending in the owned consumers */
 	uint32_t	 pull_next;
-	uint64_t	*pull_after;	/* [parts] mono ms: found empty */
+	_Atomic uint64_t *pull_after;	/* [parts] mono ms: found empty; 0
+					   once a submit is stored in it */
+	uint32_t	*empty_ms;	/* [parts] its backoff (thread) */
 	/* under mu: what the heartbeat says, and the others' heartbeats */
 	char		*status_json;
 	json_t		*nodes;		/* object: name -> struct cl_node */
@@ -210,6 +235,16 @@ struct cluster {
 	uint64_t	*sent;		/* docs JetStream stored: entries to
 					   delete in the next turn */
 	size_t		 nsent, capsent, applied_sent;
+	struct cl_batch	*batches;	/* SLUICE_DOCS messages in flight */
+	struct cl_batch	*rebatch;	/* to send again from the store */
+	uint64_t	 batch_recorded; /* by this turn, sent after it */
+	uint64_t	 verdicts_since; /* mono ms: the first gathered */
+	uint64_t	 verdict_ord;
+	/* committed, gathered for the next flush (CL_FLUSH_MS) */
+	uint64_t	*keys_due;	/* doc ids whose keys go out */
+	size_t		 nkeys_due, capkeys_due;
+	struct event	*flush_ev;
+	bool		 flush_armed;
 	bool		 replayed;	/* the outbox was published again
 					   after the start */
 	uint64_t	 keys_applied;	/* SLUICE_KEYS messages applied */
@@ -254,7 +289,12 @@ bool	cl_set_has(const struct cl_set *set, uint64_t key);
 int	cl_set_add(struct cl_set *set, uint64_t key, size_t max);
 
 /* cluster_docs.c */
-void	cl_out_acked(struct cluster *c, char what, uint64_t doc, bool ok,
+void	cl_out_free(struct cluster *c);
+void	cl_on_flush(evutil_socket_t fd, short what, void *arg);
+void	cl_arm_flush(struct cluster *c);
+bool	cl_verdicts_due(const struct cluster *c, uint64_t mono);
+void	cl_out_acked(struct cluster *c, char what, uint64_t doc,
+	    uint64_t last, bool ok,
 	    const char *err);
 void	cl_keys_apply(struct cluster *c, natsMsg *msg);
 int	cl_out_apply(struct cluster *c, MDB_txn *txn);

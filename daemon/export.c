@@ -20,6 +20,7 @@
 #include "doc.h"
 #include "docformat.h"
 #include "export.h"
+#include "log.h"
 #include "proto.h"
 #include "store.h"
 #include "url.h"
@@ -393,6 +394,7 @@ struct cexport {
 	json_t		*req;
 	char		*tag;		/* ,"tag":… for each line, or "" */
 	uint64_t	 count;
+	uint64_t	 damaged;	/* lines that were no JSON object */
 };
 
 static void cexport_fill(struct ctl_conn *c, struct cexport *x);
@@ -444,6 +446,20 @@ cexport_fill(struct ctl_conn *c, struct cexport *x)
 	x->c = c;
 	while (!control_conn_dead(c) && control_pending(c) < EXPORT_QUEUE &&
 	    (rc = cluster_reader_next(x->r, &data, &len)) == 1) {
+		json_t *o;
+
+		/* Other nodes' lines are outside input: each must be one
+		 * JSON object to be passed on as a document. */
+		if ((o = json_loadb(data, len, 0, NULL)) ==
+		    NULL || !json_is_object(o)) {
+			json_decref(o);
+			if (x->damaged++ == 0)
+				log_warnx("export: a SLUICE_DOCS line is no "
+				    "JSON object: skipped, counted in "
+				    "\"damaged\"");
+			continue;
+		}
+		json_decref(o);
 		if (control_send_raw(c, "{\"doc\":", 7) == -1 ||
 		    control_send_raw(c, data, len) == -1 ||
 		    control_send_raw(c, x->tag, strlen(x->tag)) == -1 ||
@@ -458,7 +474,8 @@ cexport_fill(struct ctl_conn *c, struct cexport *x)
 	}
 	if (rc == -1) {
 		export_reply(c, x->req, json_pack("{s:b, s:I, s:I}", "ok", 1,
-		    "count", (json_int_t)x->count, "damaged", (json_int_t)0));
+		    "count", (json_int_t)x->count, "damaged",
+		    (json_int_t)x->damaged));
 		cexport_free(x);
 	} else if (rc == 1)
 		control_on_drain(c, EXPORT_QUEUE, cexport_more, x);

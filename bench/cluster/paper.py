@@ -53,16 +53,36 @@ def main():
                     help="P (default: 64, or past 64 nodes the largest multiple of N <= 1024)")
     ap.add_argument("--lease-ttl", type=float, default=15)
     ap.add_argument("--replicas", type=int, default=3)
+    ap.add_argument("--flush-ms", type=float, default=100,
+                    help="keys and lines gathered this long per message "
+                    "(CL_FLUSH_MS)")
+    ap.add_argument("--max-payload", type=int, default=1 << 20,
+                    help="the servers' max_payload")
     a = ap.parse_args()
     rng = random.Random(1)
     node = "n01"
     url = "https://www.example.com/" + "a" * (a.url_bytes - 24)
     fb = sum(fetch_msg(url, node)) + REC
     kbody = sum(keys_msg(url, node, rng)[0] for _ in range(1000)) / 1000
-    kb = kbody + len("sluice.keys." + node) + REC
-    db = a.doc_bytes + len(',"node":"n01"') + len("sluice.docs." + node) + REC
-    print(f"record sizes in the file store: SLUICE_FETCH {fb:.0f} B, "
-          f"SLUICE_KEYS {kb:.0f} B (body {kbody:.0f}), SLUICE_DOCS {db:.0f} B")
+    # Keys and lines are one per line ("\n" after each), a message per
+    # node per flush, split when it would pass max_payload (less 1 KiB).
+    kline = kbody + 1
+    dline = a.doc_bytes + len(',"node":"n01"') + 1
+    per_flush = a.rate * a.flush_ms / 1000
+    room = a.max_payload - 1024
+
+    def batched(line, subj):
+        """(messages/s a node sends, bytes a document in the store)"""
+        msgs = max(1, -(-per_flush * line // room)) * (1000 / a.flush_ms)
+        msgs = min(msgs, a.rate)
+        return msgs, line + (len(subj) + REC) * msgs / a.rate
+
+    kmsgs, kb = batched(kline, "sluice.keys." + node)
+    dmsgs, db = batched(dline, "sluice.docs." + node)
+    print(f"record sizes in the file store: SLUICE_FETCH {fb:.0f} B; "
+          f"a document's share of SLUICE_KEYS {kb:.0f} B (line "
+          f"{kline:.0f}), of SLUICE_DOCS {db:.0f} B; per node "
+          f"{kmsgs:,.0f} keys and {dmsgs:,.0f} docs messages/s")
     for n in (int(x) for x in a.nodes.split(",")):
         # The default 64 while it is enough; past it, the largest multiple
         # of N that cluster.partitions allows (1024).
@@ -84,11 +104,11 @@ def main():
         print(f"  SLUICE_FETCH: {r:,.0f} publishes/s + {r:,.0f} acks/s, "
               f"{r * fb / 1e6:,.1f} MB/s in per replica; duplicate window "
               f"(2 min) holds {r * 120 / 1e6:,.1f} M message ids")
-        print(f"  SLUICE_KEYS: {r:,.0f} msgs/s in ({r * kb / 1e6:,.1f} MB/s), "
-              f"{n * r:,.0f} msgs/s out to {n} readers "
-              f"({n * r * kbody / 1e9:,.2f} GB/s)")
-        print(f"  SLUICE_DOCS: {r:,.0f} msgs/s in, {r * db / 1e6:,.1f} MB/s "
-              f"per replica")
+        print(f"  SLUICE_KEYS: {n * kmsgs:,.0f} msgs/s in ({r:,.0f} "
+              f"documents, {r * kb / 1e6:,.1f} MB/s), {n * n * kmsgs:,.0f} "
+              f"msgs/s out to {n} readers ({n * r * kline / 1e9:,.2f} GB/s)")
+        print(f"  SLUICE_DOCS: {n * dmsgs:,.0f} msgs/s in ({r:,.0f} "
+              f"documents), {r * db / 1e6:,.1f} MB/s per replica")
         print(f"  KV: {kv:,.1f} writes/s ({p} leases + {n} heartbeats "
               f"every {a.lease_ttl / 3:g} s); listing it: "
               f"{n * kv:,.0f} entries/s read by the nodes")

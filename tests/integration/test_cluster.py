@@ -41,7 +41,7 @@ from datetime import datetime, timezone
 from harness import (Client, Daemon, HarnessError, build_dir, run_tests,
                      wait_until)
 from fixture_server import FixtureServer, Request
-from natscluster import NatsCluster
+from natscluster import NatsCluster, nats_request
 
 LEASE_TTL = 3.0			# cluster.lease_ttl, seconds (its minimum)
 ACK_WAIT = 5.0			# cluster.ack_wait, seconds
@@ -1080,6 +1080,23 @@ def test_cluster_commands(tmp):
                    json=False).check()
         got = {json.loads(ln)["url"] for ln in r.out.splitlines()}
         assert got == set(second), r.out[:2000]
+
+        # SLUICE_DOCS is outside input: a message whose first line is no
+        # JSON object is read past that line, which the final line counts
+        # as damaged; the next line of the same message still comes.
+        evil = "http://127.0.0.1:9/evil"
+        ack = json.loads(nats_request(
+            nc[0].port, "sluice.docs.evil",
+            b'not json\n[1,2]\n' + json.dumps(
+                {"id": 7, "url": evil, "node": "evil"}).encode() + b"\n"))
+        assert ack.get("stream") == "SLUICE_DOCS", ack
+        lines, final = raw_export(n1)
+        got = {line_doc(ln)[1]["url"] for ln in lines}
+        assert got == set(first + second) | {evil}, got
+        assert final.get("damaged") == 2 and \
+            final.get("count") == len(lines), final
+        assert "no JSON object" in n1.log(), \
+            "the damaged line is logged"
 
         for d in (n1, n2):
             stop_clean(d)

@@ -509,6 +509,43 @@ test_malformed(void **state)
 	json_decref(o);
 }
 
+/* A body's entries, one per line, in order; blank lines and a missing
+ * last newline are fine, and each line decodes on its own. */
+static void
+test_lines(void **state)
+{
+	struct dedup_sig sig;
+	char *a, *b, *body, err[256];
+	const char *line;
+	size_t off = 0, len, n = 0;
+	struct cluster_keys k;
+
+	(void)state;
+	memset(&sig, 0, sizeof(sig));
+	sig.words = 3;
+	a = cluster_keys_encode("n1", 1, "http://127.0.0.1/a", &sig);
+	b = cluster_keys_encode("n1", 2, "http://127.0.0.1/b", &sig);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_null(strchr(a, '\n'));
+	body = malloc(strlen(a) + strlen(b) + 4);
+	assert_non_null(body);
+	sprintf(body, "%s\n\n%s", a, b);
+	while (cluster_body_line(body, strlen(body), &off, &line, &len)) {
+		assert_int_equal(cluster_keys_decode(line, len, &k, err,
+		    sizeof(err)), 0);
+		assert_int_equal(k.doc_id, ++n);
+		cluster_keys_free(&k);
+	}
+	assert_int_equal(n, 2);
+	assert_int_equal(off, strlen(body));
+	off = 0;
+	assert_false(cluster_body_line("\n\n", 2, &off, &line, &len));
+	free(a);
+	free(b);
+	free(body);
+}
+
 int
 main(void)
 {
@@ -520,6 +557,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
