@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,15 +346,20 @@ cl_verdicts_due(const struct cluster *c, uint64_t mono)
 	    atomic_load(&c->closing));
 }
 
+/* Orders records that begin with two uint64_t keys (struct cl_verdict:
+ * the document, then the order it came back in; struct cl_pair). */
 static int
-cl_cmp_verdict(const void *a, const void *b)
+cl_cmp_two(const void *a, const void *b)
 {
-	const struct cl_verdict *x = a, *y = b;
+	const uint64_t *x = a, *y = b;
 
-	if (x->doc != y->doc)
-		return x->doc < y->doc ? -1 : 1;
-	return x->ord < y->ord ? -1 : x->ord > y->ord;
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : x[1] > y[1];
 }
+_Static_assert(offsetof(struct cl_verdict, doc) == 0 &&
+    offsetof(struct cl_verdict, ord) == sizeof(uint64_t),
+    "cl_cmp_two orders verdicts by doc, then ord");
 
 /* Keys of documents doc..last not stored: those still waiting for them
  * are published again, each alone. */
@@ -543,8 +549,7 @@ cl_out_record(struct cluster *c, MDB_txn *txn)
 	else if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
 	rc = 0;
-	qsort(c->verdicts, c->nverdicts, sizeof(*c->verdicts),
-	    cl_cmp_verdict);
+	qsort(c->verdicts, c->nverdicts, sizeof(*c->verdicts), cl_cmp_two);
 	for (i = 0; i < c->nverdicts && rc == 0; i++) {
 		struct cl_verdict *cv = &c->verdicts[i];
 		uint64_t doc = cv->doc, flags;
@@ -746,18 +751,8 @@ cl_out_free(struct cluster *c)
 }
 
 struct cl_pair {
-	uint64_t	 batch, doc;
+	uint64_t	 batch, doc;	/* cl_cmp_two's keys */
 };
-
-static int
-cl_cmp_pair(const void *a, const void *b)
-{
-	const struct cl_pair *x = a, *y = b;
-
-	if (x->batch != y->batch)
-		return x->batch < y->batch ? -1 : 1;
-	return x->doc < y->doc ? -1 : x->doc > y->doc;
-}
 
 /* The outbox as the last run left it: keys not yet back, batched anew;
  * batches recorded and not stored, sent again under their numbers. */
@@ -813,7 +808,7 @@ cl_out_replay(struct cluster *c, MDB_txn *txn)
 	cl_out_publish_keys(c, txn, keys, nkeys);
 	free(keys);
 	if (npairs > 0 && (ids = malloc(npairs * sizeof(*ids))) != NULL) {
-		qsort(pairs, npairs, sizeof(*pairs), cl_cmp_pair);
+		qsort(pairs, npairs, sizeof(*pairs), cl_cmp_two);
 		for (size_t i = 0, j; i < npairs; i = j) {
 			for (j = i; j < npairs && pairs[j].batch ==
 			    pairs[i].batch; j++)
@@ -863,8 +858,10 @@ cl_out_retry(struct cluster *c)
 		else
 			list[nk++] = list[i];
 	}
-	qsort(list, nk, sizeof(*list), cl_cmp_id);
-	cl_out_publish_keys(c, txn, list, nk);
+	if (nk > 0) {
+		qsort(list, nk, sizeof(*list), cl_cmp_id);
+		cl_out_publish_keys(c, txn, list, nk);
+	}
 	free(list);
 	mdb_txn_abort(txn);
 }

@@ -247,7 +247,14 @@ def politeness_violations(reqs, delay, slack=DELAY_SLACK, t0=None):
     """Per port (host): requests overlapping in time, or starting closer
     than delay - slack after the previous start, whichever nodes sent
     them.  robots.txt counts like any request.  Returns descriptions
-    (with each request's start relative to t0, when given)."""
+    (with each request's start relative to t0, when given).
+
+    A stamp that came late (the fixture's thread scheduled late on loaded
+    cores, the ASan build's above all) makes the gap before it long and
+    the gap after it short.  A short gap is forgiven only as that: at
+    least half the delay, right after a gap that makes up for it (the two
+    at least two delays less the slack each).  Two nodes fetching one
+    host alternately show gaps short twice in a row, or overlaps."""
     def at(r):
         return "" if t0 is None else f" at {r.time - t0:+.2f}s"
     by_port = defaultdict(list)
@@ -256,12 +263,18 @@ def politeness_violations(reqs, delay, slack=DELAY_SLACK, t0=None):
     bad = []
     for port, rs in sorted(by_port.items()):
         rs.sort(key=lambda r: r.time)
+        prev = None
         for a, b in zip(rs, rs[1:]):
             if a.end is None or b.time < a.end:
                 bad.append(f"port {port}: {b.path} by {fetcher(b)}{at(b)} "
                            f"began while {a.path} by {fetcher(a)} was in "
                            f"flight")
-            if b.time - a.time < delay - slack:
+            gap, before, prev = b.time - a.time, prev, b.time - a.time
+            late = before is not None and gap >= delay / 2 and \
+                before + gap >= 2 * (delay - slack)
+            if gap < delay - slack and late:
+                prev = None     # the long gap made up for this one only
+            elif gap < delay - slack:
                 bad.append(f"port {port}: {b.path} by {fetcher(b)}{at(b)} "
                            f"{(b.time - a.time) * 1000:.0f} ms after "
                            f"{a.path} by {fetcher(a)}")
@@ -555,6 +568,22 @@ def test_cluster_checks_catch_faults():
     assert any("in flight" in b and "by n3" in b for b in overlap), overlap
     close = politeness_violations([r(1, 0.0, 0.01), r(1, 0.1, 0.11)], 0.2)
     assert len(close) == 1 and "100 ms" in close[0], close
+    # A late stamp: a long gap, then a short one; the pair is polite.
+    late = [r(1, 0.0, 0.01), r(1, 0.31, 0.32), r(1, 0.42, 0.43),
+            r(1, 0.62, 0.63)]
+    assert politeness_violations(late, 0.2) == [], \
+        politeness_violations(late, 0.2)
+    # Two nodes taking turns on one host, never overlapping: every gap
+    # short, caught.
+    turns = [r(1, 0.11 * i, 0.11 * i + 0.01, node=f"n{1 + i % 2}")
+             for i in range(6)]
+    assert len(politeness_violations(turns, 0.2)) >= 4, \
+        politeness_violations(turns, 0.2)
+    # A long gap excuses one short gap, not two.
+    twice = [r(1, 0.0, 0.01), r(1, 0.5, 0.51), r(1, 0.61, 0.62),
+             r(1, 0.72, 0.73)]
+    assert len(politeness_violations(twice, 0.2)) == 1, \
+        politeness_violations(twice, 0.2)
 
     a, b, c = "http://127.0.0.1:1/p/1", "http://127.0.0.1:2/p/1", \
         "http://127.0.0.1:3/p/2"
