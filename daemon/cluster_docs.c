@@ -112,6 +112,26 @@ cl_doc_splice(struct cluster *c, const char *text, size_t len,
 	return out;
 }
 
+/* The keys of doc alone, from its outbox entry: body is a framed v2
+ * entry, or a v1 JSON line that a version before v2 left, sent as it is
+ * (a v1 message).  0, or -1 if not sent. */
+static int
+cl_publish_keys_one(struct cluster *c, uint64_t doc, const char *body,
+    size_t len)
+{
+	struct buf b;
+	int rc = -1;
+
+	if (len > 0 && body[0] == '{')
+		return cl_publish(c, 'k', doc, "keys", body, len);
+	buf_init(&b, SIZE_MAX / 2);
+	if (buf_append(&b, CLUSTER_KEYS_V2, CLUSTER_KEYS_V2_LEN) == 0 &&
+	    buf_append(&b, body, len) == 0)
+		rc = cl_publish(c, 'k', doc, "keys", b.data, b.len);
+	buf_free(&b);
+	return rc;
+}
+
 /* Publishes doc's keys ('k') or the document itself ('d') from its
  * outbox entry; a failure is retried from the cron. */
 static void
@@ -130,8 +150,8 @@ cl_out_publish(struct cluster *c, MDB_txn *txn, char what, uint64_t doc)
 	if (what == 'k' && ((const char *)v.mv_data)[0] != OUT_KEYS)
 		return;		/* its verdict came back already */
 	if (what == 'k')
-		rc = cl_publish(c, 'k', doc, "keys", (const char *)v.mv_data +
-		    1, v.mv_size - 1);
+		rc = cl_publish_keys_one(c, doc, (const char *)v.mv_data + 1,
+		    v.mv_size - 1);
 	else if (doc_get_text(c->docs, txn, doc, &text, &len, &flags) == 0 &&
 	    (o = json_loadb(text, len, 0, NULL)) != NULL) {
 		json_object_set_new(o, "node", json_string(c->node));
@@ -174,7 +194,9 @@ cl_keys_flush(struct cluster *c, struct buf *b, const uint64_t *docs,
 
 /* The keys of the documents one commit stored (ascending ids), in as few
  * SLUICE_KEYS messages as the servers' max_payload allows: one message
- * each costs the servers far more than its bytes. */
+ * each costs the servers far more than its bytes.  The message is a v2
+ * body; an entry that a version before v2 left (a JSON line) goes alone,
+ * as a v1 message, since a body has one format. */
 static void
 cl_out_publish_keys(struct cluster *c, MDB_txn *txn, const uint64_t *docs,
     size_t n)
@@ -195,16 +217,27 @@ cl_out_publish_keys(struct cluster *c, MDB_txn *txn, const uint64_t *docs,
 			continue;	/* sent already */
 		body = (const char *)v.mv_data + 1;
 		len = v.mv_size - 1;
-		if (in > 0 && (b.len + len + 1 > max ||
+		if (body[0] == '{') {
+			if (in > 0)
+				cl_keys_flush(c, &b, docs + from, i - from);
+			in = 0;
+			cl_out_publish(c, txn, 'k', doc);
+			continue;
+		}
+		if (in > 0 && (b.len + len > max ||
 		    in == CLUSTER_KEYS_PER_MSG)) {
 			cl_keys_flush(c, &b, docs + from, i - from);
 			in = 0;
 		}
-		if (in == 0)
+		if (in == 0) {
 			from = i;
-		if (buf_append(&b, body, len) != 0 ||
-		    buf_append(&b, "\n", 1) != 0) {
-			cl_keys_flush(c, &b, docs + from, i - from);
+			buf_reset(&b);
+		}
+		if ((in == 0 && buf_append(&b, CLUSTER_KEYS_V2,
+		    CLUSTER_KEYS_V2_LEN) != 0) ||
+		    buf_append(&b, body, len) != 0) {
+			if (in > 0)
+				cl_keys_flush(c, &b, docs + from, i - from);
 			in = 0;
 			(void)cl_push_id(&c->retry, &c->nretry, &c->capretry,
 			    doc);
@@ -414,7 +447,7 @@ cl_out_acked(struct cluster *c, char what, uint64_t doc, uint64_t last,
  * verdict, and for this node's own documents, a verdict to record. */
 static void
 cl_keys_apply_one(struct cluster *c, uint64_t seq, size_t i,
-    const char *line, size_t len)
+    enum cluster_keys_format fmt, const char *entry, size_t len)
 {
 	struct cluster_keys k;
 	struct cluster_verdict v;
@@ -422,7 +455,8 @@ cl_keys_apply_one(struct cluster *c, uint64_t seq, size_t i,
 	json_t *j;
 	int rc;
 
-	if (cluster_keys_decode(line, len, &k, err, sizeof(err)) != 0) {
+	if (cluster_keys_decode_any(fmt, entry, len, &k, err,
+	    sizeof(err)) != 0) {
 		log_warnx("cluster: SLUICE_KEYS message %" PRIu64 ", entry "
 		    "%zu skipped: %s", seq, i + 1, err);
 		return;
@@ -472,15 +506,18 @@ cl_keys_apply_one(struct cluster *c, uint64_t seq, size_t i,
 	cluster_keys_free(&k);
 }
 
-/* A SLUICE_KEYS message, in stream order: its entries, in line order. */
+/* A SLUICE_KEYS message, in stream order: its entries, in body order,
+ * v2 or v1. */
 void
 cl_keys_apply(struct cluster *c, natsMsg *msg)
 {
 	jsMsgMetaData *meta = NULL;
-	const char *body = natsMsg_GetData(msg), *line;
-	size_t len = (size_t)natsMsg_GetDataLength(msg), off = 0, linelen;
+	const char *body = natsMsg_GetData(msg), *entry;
+	size_t len = (size_t)natsMsg_GetDataLength(msg), off = 0, elen;
 	size_t i = 0;
+	enum cluster_keys_format fmt;
 	uint64_t seq;
+	int rc;
 
 	if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
 		return;
@@ -488,15 +525,20 @@ cl_keys_apply(struct cluster *c, natsMsg *msg)
 	jsMsgMetaData_Destroy(meta);
 	if (body == NULL)
 		return;
-	while (cluster_body_line(body, len, &off, &line, &linelen)) {
+	while ((rc = cluster_keys_next(body, len, &off, &entry, &elen,
+	    &fmt)) == 1) {
 		if (i == CLUSTER_KEYS_PER_MSG) {
 			log_warnx("cluster: SLUICE_KEYS message %" PRIu64
 			    ": entries past the %d-th skipped", seq,
 			    CLUSTER_KEYS_PER_MSG);
 			break;
 		}
-		cl_keys_apply_one(c, seq, i++, line, linelen);
+		cl_keys_apply_one(c, seq, i++, fmt, entry, elen);
 	}
+	if (rc < 0)
+		log_warnx("cluster: SLUICE_KEYS message %" PRIu64 ": entry "
+		    "%zu runs past the body; it and the rest skipped", seq,
+		    i + 1);
 }
 
 int
@@ -504,22 +546,26 @@ cluster_doc_stored(void *arg, MDB_txn *txn, uint64_t doc, const char *url,
     const struct dedup_sig *sig)
 {
 	struct cluster *c = arg;
-	char *body = cluster_keys_encode(c->node, doc, url, sig);
 	MDB_val k = { sizeof(doc), &doc }, v;
+	struct buf b;
 	int rc;
 
-	if (body == NULL)
-		return ENOMEM;
-	v.mv_size = strlen(body) + 1;
+	/* The framed v2 entry, as a message carries it. */
+	buf_init(&b, SIZE_MAX / 2);
+	if ((rc = cluster_keys_encode_bin(&b, c->node, doc, url, sig)) != 0) {
+		buf_free(&b);
+		return rc;
+	}
+	v.mv_size = b.len + 1;
 	rc = mdb_put(txn, c->outbox, &k, &v, MDB_RESERVE);
 	if (rc == 0) {
 		((char *)v.mv_data)[0] = OUT_KEYS;
-		memcpy((char *)v.mv_data + 1, body, v.mv_size - 1);
+		memcpy((char *)v.mv_data + 1, b.data, b.len);
 		if (cl_push_id(&c->stored, &c->nstored, &c->capstored,
 		    doc) != 0)
 			rc = ENOMEM;
 	}
-	free(body);
+	buf_free(&b);
 	return rc;
 }
 
