@@ -168,6 +168,14 @@ cl_out_publish(struct cluster *c, MDB_txn *txn, char what, uint64_t doc)
 		    "start to be published", doc);
 }
 
+static int
+cl_cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* One SLUICE_KEYS message of the documents first..last, whose entries
  * b holds; if it cannot be sent, they are retried each alone. */
 static void
@@ -698,6 +706,11 @@ cl_on_flush(evutil_socket_t fd, short what, void *arg)
 		(void)evtimer_del(c->flush_ev);
 	c->flush_armed = false;
 	if (c->nkeys_due > 0) {
+		/* Commits end out of id order; a message's id names its
+		 * first and last documents, and a refused one is retried by
+		 * that range, which must hold all of them. */
+		qsort(c->keys_due, c->nkeys_due, sizeof(*c->keys_due),
+		    cl_cmp_id);
 		if (store_txn_read(c->store, &txn) == 0) {
 			cl_out_publish_keys(c, txn, c->keys_due, c->nkeys_due);
 			mdb_txn_abort(txn);
@@ -869,14 +882,6 @@ cl_out_replay(struct cluster *c, MDB_txn *txn)
 	}
 	free(ids);
 	free(pairs);
-}
-
-static int
-cl_cmp_id(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Once JetStream is there after the start, and every 10 s after a
