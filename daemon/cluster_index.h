@@ -114,7 +114,7 @@ struct cluster_keys {
 	struct dedup_sig sig;
 };
 
-/* The body for one document, compact JSON, malloc'd (the caller frees
+/* The v1 entry for one document, compact JSON, malloc'd (the caller frees
  * it), or NULL when out of memory or given an invalid node name, a doc
  * id of 0 or above INT64_MAX, or a NULL url. */
 char *cluster_keys_encode(const char *node, uint64_t doc_id,

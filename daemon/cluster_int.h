@@ -113,7 +113,8 @@ struct cl_held {
 
 /*
  * A stored document's way out, in the "cluster_outbox" database (doc id
- * -> state byte + its SLUICE_KEYS body), written in the transaction that
+ * -> state byte + its SLUICE_KEYS entry: framed v2, or a v1 JSON line
+ * that a version before v2 wrote), written in the transaction that
  * stores it: its keys are published; once they come back through
  * SLUICE_KEYS in stream order, the verdict is written into the document
  * and the document published to SLUICE_DOCS; its entry goes once
