@@ -914,7 +914,8 @@ cl_out_retry(struct cluster *c)
 		else
 			list[nk++] = list[i];
 	}
-	qsort(list, nk, sizeof(*list), cl_cmp_id);
+	if (nk > 0)	/* list may be NULL, which qsort() must not get */
+		qsort(list, nk, sizeof(*list), cl_cmp_id);
 	cl_out_publish_keys(c, txn, list, nk);
 	free(list);
 	mdb_txn_abort(txn);
