@@ -166,7 +166,8 @@ cl_on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		return;		/* the submit times out instead (cron) */
 	}
 	ev->kind = EV_PUBACK;
-	/* "s:<boot>:<seq>:<node>", "k:<doc>:<node>", "k:<doc>-<last>:<node>",
+	/* "s:<boot>:<seq>:<node>", "k:<doc>:<node>", "k:<doc>-<last>:<node>"
+	 * (and its resent form, "...:<node>:<boot>.<n>"),
 	 * "d:<doc>:<node>" or "D:<n>:<node>" (cluster_docs.c) */
 	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK &&
 	    id != NULL && id[0] != '\0' && id[1] == ':') {

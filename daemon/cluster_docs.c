@@ -113,6 +113,26 @@ cl_doc_splice(struct cluster *c, const char *text, size_t len,
 	return out;
 }
 
+/* The keys of doc alone, from its outbox entry: body is a framed v2
+ * entry, or a v1 JSON line that a version before v2 left, sent as it is
+ * (a v1 message).  0, or -1 if not sent. */
+static int
+cl_publish_keys_one(struct cluster *c, uint64_t doc, const char *body,
+    size_t len)
+{
+	struct buf b;
+	int rc = -1;
+
+	if (len > 0 && body[0] == '{')
+		return cl_publish(c, 'k', doc, "keys", body, len);
+	buf_init(&b, SIZE_MAX / 2);
+	if (buf_append(&b, CLUSTER_KEYS_V2, CLUSTER_KEYS_V2_LEN) == 0 &&
+	    buf_append(&b, body, len) == 0)
+		rc = cl_publish(c, 'k', doc, "keys", b.data, b.len);
+	buf_free(&b);
+	return rc;
+}
+
 /* Publishes doc's keys ('k') or the document itself ('d') from its
  * outbox entry; a failure is retried from the cron. */
 static void
@@ -131,8 +151,8 @@ cl_out_publish(struct cluster *c, MDB_txn *txn, char what, uint64_t doc)
 	if (what == 'k' && ((const char *)v.mv_data)[0] != OUT_KEYS)
 		return;		/* its verdict came back already */
 	if (what == 'k')
-		rc = cl_publish(c, 'k', doc, "keys", (const char *)v.mv_data +
-		    1, v.mv_size - 1);
+		rc = cl_publish_keys_one(c, doc, (const char *)v.mv_data + 1,
+		    v.mv_size - 1);
 	else if (doc_get_text(c->docs, txn, doc, &text, &len, &flags) == 0 &&
 	    (o = json_loadb(text, len, 0, NULL)) != NULL) {
 		json_object_set_new(o, "node", json_string(c->node));
@@ -149,19 +169,36 @@ cl_out_publish(struct cluster *c, MDB_txn *txn, char what, uint64_t doc)
 		    "start to be published", doc);
 }
 
+static int
+cl_cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* One SLUICE_KEYS message of the documents first..last, whose entries
- * b holds; if it cannot be sent, they are retried each alone. */
+ * b holds; if it cannot be sent, they are retried each alone.  A first
+ * send's id, "k:<first>-<last>:<node>", names its documents: flushes take
+ * ever higher ids.  A batch sent again (a retry, the replay after a
+ * start) may hold other documents under the same first and last, so its
+ * id is made unique: JetStream would drop it as a duplicate. */
 static void
 cl_keys_flush(struct cluster *c, struct buf *b, const uint64_t *docs,
-    size_t n)
+    size_t n, bool fresh)
 {
-	char subj[CL_NODE_MAX + 32], id[CL_NODE_MAX + 64];
+	char subj[CL_NODE_MAX + 32], id[CL_NODE_MAX + 96];
 
 	if (n == 0)
 		return;
 	snprintf(subj, sizeof(subj), "sluice.keys.%s", c->node);
-	snprintf(id, sizeof(id), "k:%" PRIu64 "-%" PRIu64 ":%s", docs[0],
-	    docs[n - 1], c->node);
+	if (fresh)
+		snprintf(id, sizeof(id), "k:%" PRIu64 "-%" PRIu64 ":%s",
+		    docs[0], docs[n - 1], c->node);
+	else
+		snprintf(id, sizeof(id), "k:%" PRIu64 "-%" PRIu64 ":%s:%"
+		    PRIu64 ".%" PRIu64, docs[0], docs[n - 1], c->node,
+		    c->boot, ++c->keys_resent);
 	if (cl_publish_async(c, subj, id, (const char *)b->data, b->len) !=
 	    NATS_OK)
 		for (size_t i = 0; i < n; i++)
@@ -175,10 +212,12 @@ cl_keys_flush(struct cluster *c, struct buf *b, const uint64_t *docs,
 
 /* The keys of the documents one commit stored (ascending ids), in as few
  * SLUICE_KEYS messages as the servers' max_payload allows: one message
- * each costs the servers far more than its bytes. */
+ * each costs the servers far more than its bytes.  The message is a v2
+ * body; an entry that a version before v2 left (a JSON line) goes alone,
+ * as a v1 message, since a body has one format. */
 static void
 cl_out_publish_keys(struct cluster *c, MDB_txn *txn, const uint64_t *docs,
-    size_t n)
+    size_t n, bool fresh)
 {
 	int64_t maxp = natsConnection_GetMaxPayload(c->nc) - 1024;
 	size_t max = maxp > 4096 ? (size_t)maxp : 4096, from = 0, in = 0;
@@ -196,16 +235,30 @@ cl_out_publish_keys(struct cluster *c, MDB_txn *txn, const uint64_t *docs,
 			continue;	/* sent already */
 		body = (const char *)v.mv_data + 1;
 		len = v.mv_size - 1;
-		if (in > 0 && (b.len + len + 1 > max ||
+		if (body[0] == '{') {
+			if (in > 0)
+				cl_keys_flush(c, &b, docs + from, i - from,
+				    fresh);
+			in = 0;
+			cl_out_publish(c, txn, 'k', doc);
+			continue;
+		}
+		if (in > 0 && (b.len + len > max ||
 		    in == CLUSTER_KEYS_PER_MSG)) {
-			cl_keys_flush(c, &b, docs + from, i - from);
+			cl_keys_flush(c, &b, docs + from, i - from,
+			    fresh);
 			in = 0;
 		}
-		if (in == 0)
+		if (in == 0) {
 			from = i;
-		if (buf_append(&b, body, len) != 0 ||
-		    buf_append(&b, "\n", 1) != 0) {
-			cl_keys_flush(c, &b, docs + from, i - from);
+			buf_reset(&b);
+		}
+		if ((in == 0 && buf_append(&b, CLUSTER_KEYS_V2,
+		    CLUSTER_KEYS_V2_LEN) != 0) ||
+		    buf_append(&b, body, len) != 0) {
+			if (in > 0)
+				cl_keys_flush(c, &b, docs + from, i - from,
+				    fresh);
 			in = 0;
 			(void)cl_push_id(&c->retry, &c->nretry, &c->capretry,
 			    doc);
@@ -214,7 +267,7 @@ cl_out_publish_keys(struct cluster *c, MDB_txn *txn, const uint64_t *docs,
 		in++;
 	}
 	if (in > 0)
-		cl_keys_flush(c, &b, docs + from, n - from);
+		cl_keys_flush(c, &b, docs + from, n - from, fresh);
 	buf_free(&b);
 }
 
@@ -420,7 +473,7 @@ cl_out_acked(struct cluster *c, char what, uint64_t doc, uint64_t last,
  * verdict, and for this node's own documents, a verdict to record. */
 static void
 cl_keys_apply_one(struct cluster *c, uint64_t seq, size_t i,
-    const char *line, size_t len)
+    enum cluster_keys_format fmt, const char *entry, size_t len)
 {
 	struct cluster_keys k;
 	struct cluster_verdict v;
@@ -428,7 +481,8 @@ cl_keys_apply_one(struct cluster *c, uint64_t seq, size_t i,
 	json_t *j;
 	int rc;
 
-	if (cluster_keys_decode(line, len, &k, err, sizeof(err)) != 0) {
+	if (cluster_keys_decode_any(fmt, entry, len, &k, err,
+	    sizeof(err)) != 0) {
 		log_warnx("cluster: SLUICE_KEYS message %" PRIu64 ", entry "
 		    "%zu skipped: %s", seq, i + 1, err);
 		return;
@@ -478,15 +532,18 @@ cl_keys_apply_one(struct cluster *c, uint64_t seq, size_t i,
 	cluster_keys_free(&k);
 }
 
-/* A SLUICE_KEYS message, in stream order: its entries, in line order. */
+/* A SLUICE_KEYS message, in stream order: its entries, in body order,
+ * v2 or v1. */
 void
 cl_keys_apply(struct cluster *c, natsMsg *msg)
 {
 	jsMsgMetaData *meta = NULL;
-	const char *body = natsMsg_GetData(msg), *line;
-	size_t len = (size_t)natsMsg_GetDataLength(msg), off = 0, linelen;
+	const char *body = natsMsg_GetData(msg), *entry;
+	size_t len = (size_t)natsMsg_GetDataLength(msg), off = 0, elen;
 	size_t i = 0;
+	enum cluster_keys_format fmt;
 	uint64_t seq;
+	int rc;
 
 	if (natsMsg_GetMetaData(&meta, msg) != NATS_OK)
 		return;
@@ -494,15 +551,20 @@ cl_keys_apply(struct cluster *c, natsMsg *msg)
 	jsMsgMetaData_Destroy(meta);
 	if (body == NULL)
 		return;
-	while (cluster_body_line(body, len, &off, &line, &linelen)) {
+	while ((rc = cluster_keys_next(body, len, &off, &entry, &elen,
+	    &fmt)) == 1) {
 		if (i == CLUSTER_KEYS_PER_MSG) {
 			log_warnx("cluster: SLUICE_KEYS message %" PRIu64
 			    ": entries past the %d-th skipped", seq,
 			    CLUSTER_KEYS_PER_MSG);
 			break;
 		}
-		cl_keys_apply_one(c, seq, i++, line, linelen);
+		cl_keys_apply_one(c, seq, i++, fmt, entry, elen);
 	}
+	if (rc < 0)
+		log_warnx("cluster: SLUICE_KEYS message %" PRIu64 ": entry "
+		    "%zu runs past the body; it and the rest skipped", seq,
+		    i + 1);
 }
 
 int
@@ -510,22 +572,26 @@ cluster_doc_stored(void *arg, MDB_txn *txn, uint64_t doc, const char *url,
     const struct dedup_sig *sig)
 {
 	struct cluster *c = arg;
-	char *body = cluster_keys_encode(c->node, doc, url, sig);
 	MDB_val k = { sizeof(doc), &doc }, v;
+	struct buf b;
 	int rc;
 
-	if (body == NULL)
-		return ENOMEM;
-	v.mv_size = strlen(body) + 1;
+	/* The framed v2 entry, as a message carries it. */
+	buf_init(&b, SIZE_MAX / 2);
+	if ((rc = cluster_keys_encode_bin(&b, c->node, doc, url, sig)) != 0) {
+		buf_free(&b);
+		return rc;
+	}
+	v.mv_size = b.len + 1;
 	rc = mdb_put(txn, c->outbox, &k, &v, MDB_RESERVE);
 	if (rc == 0) {
 		((char *)v.mv_data)[0] = OUT_KEYS;
-		memcpy((char *)v.mv_data + 1, body, v.mv_size - 1);
+		memcpy((char *)v.mv_data + 1, b.data, b.len);
 		if (cl_push_id(&c->stored, &c->nstored, &c->capstored,
 		    doc) != 0)
 			rc = ENOMEM;
 	}
-	free(body);
+	buf_free(&b);
 	return rc;
 }
 
@@ -657,8 +723,14 @@ cl_on_flush(evutil_socket_t fd, short what, void *arg)
 		(void)evtimer_del(c->flush_ev);
 	c->flush_armed = false;
 	if (c->nkeys_due > 0) {
+		/* Commits end out of id order; a message's id names its
+		 * first and last documents, and a refused one is retried by
+		 * that range, which must hold all of them. */
+		qsort(c->keys_due, c->nkeys_due, sizeof(*c->keys_due),
+		    cl_cmp_id);
 		if (store_txn_read(c->store, &txn) == 0) {
-			cl_out_publish_keys(c, txn, c->keys_due, c->nkeys_due);
+			cl_out_publish_keys(c, txn, c->keys_due, c->nkeys_due,
+			    true);
 			mdb_txn_abort(txn);
 		} else
 			for (size_t i = 0; i < c->nkeys_due; i++)
@@ -805,7 +877,7 @@ cl_out_replay(struct cluster *c, MDB_txn *txn)
 	if (count > 0)
 		log_notice("cluster: publishing %zu documents the last run "
 		    "left unpublished", count);
-	cl_out_publish_keys(c, txn, keys, nkeys);
+	cl_out_publish_keys(c, txn, keys, nkeys, false);
 	free(keys);
 	if (npairs > 0 && (ids = malloc(npairs * sizeof(*ids))) != NULL) {
 		qsort(pairs, npairs, sizeof(*pairs), cl_cmp_two);
@@ -818,14 +890,6 @@ cl_out_replay(struct cluster *c, MDB_txn *txn)
 	}
 	free(ids);
 	free(pairs);
-}
-
-static int
-cl_cmp_id(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Once JetStream is there after the start, and every 10 s after a
@@ -860,7 +924,7 @@ cl_out_retry(struct cluster *c)
 	}
 	if (nk > 0) {
 		qsort(list, nk, sizeof(*list), cl_cmp_id);
-		cl_out_publish_keys(c, txn, list, nk);
+		cl_out_publish_keys(c, txn, list, nk, false);
 	}
 	free(list);
 	mdb_txn_abort(txn);

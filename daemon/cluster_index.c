@@ -1,6 +1,7 @@
 /*
  * cluster_index.c - the cluster-wide dedup ordering rule over SLUICE_KEYS
- * entries, and their JSON bodies (see cluster_index.h).
+ * entries, and their bodies, binary (v2) and JSON (v1) (see
+ * cluster_index.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +13,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "buf.h"
 #include "cluster_index.h"
 #include "lsh.h"
 
@@ -525,6 +527,171 @@ out:
 	if (rc != 0)
 		memset(out, 0, sizeof(*out));
 	return rc;
+}
+
+/* The v2 entry. */
+
+static unsigned char *
+cluster_put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+	return p + 4;
+}
+
+static uint32_t
+cluster_get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+int
+cluster_keys_encode_bin(struct buf *out, const char *node, uint64_t doc_id,
+    const char *url, const struct dedup_sig *sig)
+{
+	size_t nlen, ulen, len;
+	unsigned char *p;
+
+	if (!cluster_node_valid(node) || doc_id == 0 || doc_id > INT64_MAX ||
+	    url == NULL || sig == NULL)
+		return EINVAL;
+	nlen = strlen(node);
+	ulen = strlen(url);
+	if (ulen == 0 || ulen > CLUSTER_KEYS_URL_MAX)
+		return EINVAL;
+	len = nlen + CLUSTER_KEYS_BIN_FIXED + ulen;
+	/* Room first, so that the entry is written whole or not at all. */
+	if (out->len > SIZE_MAX / 2 ||
+	    buf_presize(out, out->len + 4 + len) != 0)
+		return ENOMEM;
+	p = (unsigned char *)out->data + out->len;
+	p = cluster_put32(p, (uint32_t)len);
+	*p++ = (unsigned char)nlen;
+	memcpy(p, node, nlen);
+	p += nlen;
+	p = cluster_put32(p, (uint32_t)(doc_id >> 32));
+	p = cluster_put32(p, (uint32_t)doc_id);
+	memcpy(p, sig->exact, sizeof(sig->exact));
+	p += sizeof(sig->exact);
+	p = cluster_put32(p, sig->words);
+	*p++ = sig->near ? 1 : 0;
+	for (size_t j = 0; j < DEDUP_BANDS; j++)
+		p = cluster_put32(p, sig->bands[j]);
+	memcpy(p, sig->sketch, DEDUP_SKETCH_BYTES);
+	p += DEDUP_SKETCH_BYTES;
+	p = cluster_put32(p, (uint32_t)ulen);
+	memcpy(p, url, ulen);
+	out->len += 4 + len;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+static int
+cluster_keys_bin(const char *entry, size_t len, struct cluster_keys *out,
+    char *err, size_t errlen)
+{
+	const unsigned char *p = (const unsigned char *)entry;
+	size_t nlen, ulen;
+	uint64_t doc;
+
+	if (len < CLUSTER_KEYS_BIN_FIXED)
+		return cluster_keys_fail(err, errlen, "entry of %zu bytes "
+		    "too short", len);
+	nlen = *p++;
+	if (nlen == 0 || nlen > CLUSTER_NODE_MAX ||
+	    len < nlen + CLUSTER_KEYS_BIN_FIXED ||
+	    memchr(p, '\0', nlen) != NULL)
+		return cluster_keys_fail(err, errlen, "bad node");
+	memcpy(out->node, p, nlen);
+	out->node[nlen] = '\0';
+	p += nlen;
+	if (!cluster_node_valid(out->node))
+		return cluster_keys_fail(err, errlen, "bad node");
+	doc = (uint64_t)cluster_get32(p) << 32 | cluster_get32(p + 4);
+	p += 8;
+	if (doc == 0 || doc > INT64_MAX)
+		return cluster_keys_fail(err, errlen, "bad doc");
+	out->doc_id = doc;
+	memcpy(out->sig.exact, p, sizeof(out->sig.exact));
+	p += sizeof(out->sig.exact);
+	out->sig.words = cluster_get32(p);
+	p += 4;
+	if (*p > 1)
+		return cluster_keys_fail(err, errlen, "bad near");
+	out->sig.near = *p++ == 1;
+	for (size_t j = 0; j < DEDUP_BANDS; j++, p += 4)
+		out->sig.bands[j] = cluster_get32(p);
+	memcpy(out->sig.sketch, p, DEDUP_SKETCH_BYTES);
+	p += DEDUP_SKETCH_BYTES;
+	ulen = cluster_get32(p);
+	p += 4;
+	/* What is left is the URL, all of it. */
+	if (ulen == 0 || ulen > CLUSTER_KEYS_URL_MAX ||
+	    ulen != len - (size_t)(p - (const unsigned char *)entry) ||
+	    memchr(p, '\0', ulen) != NULL)
+		return cluster_keys_fail(err, errlen, "bad url");
+	if ((out->url = malloc(ulen + 1)) == NULL)
+		return ENOMEM;
+	memcpy(out->url, p, ulen);
+	out->url[ulen] = '\0';
+	return 0;
+}
+
+int
+cluster_keys_decode_bin(const char *entry, size_t len,
+    struct cluster_keys *out, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((rc = cluster_keys_bin(entry, len, out, err, errlen)) != 0)
+		memset(out, 0, sizeof(*out));
+	return rc;
+}
+
+int
+cluster_keys_next(const char *body, size_t len, size_t *off,
+    const char **entry, size_t *entrylen, enum cluster_keys_format *fmt)
+{
+	uint32_t n;
+
+	if (len < CLUSTER_KEYS_V2_LEN ||
+	    memcmp(body, CLUSTER_KEYS_V2, CLUSTER_KEYS_V2_LEN) != 0) {
+		*fmt = CLUSTER_KEYS_FMT_V1;
+		return cluster_body_line(body, len, off, entry, entrylen);
+	}
+	*fmt = CLUSTER_KEYS_FMT_V2;
+	if (*off < CLUSTER_KEYS_V2_LEN)
+		*off = CLUSTER_KEYS_V2_LEN;
+	if (*off >= len)
+		return 0;
+	if (len - *off < 4) {
+		*off = len;
+		return -1;
+	}
+	n = cluster_get32((const unsigned char *)body + *off);
+	if (n > len - *off - 4) {
+		*off = len;
+		return -1;
+	}
+	*entry = body + *off + 4;
+	*entrylen = n;
+	*off += 4 + (size_t)n;
+	return 1;
+}
+
+int
+cluster_keys_decode_any(enum cluster_keys_format fmt, const char *entry,
+    size_t len, struct cluster_keys *out, char *err, size_t errlen)
+{
+	if (fmt == CLUSTER_KEYS_FMT_V2)
+		return cluster_keys_decode_bin(entry, len, out, err, errlen);
+	return cluster_keys_decode(entry, len, out, err, errlen);
 }
 
 bool

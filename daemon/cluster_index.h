@@ -42,6 +42,7 @@
  * bound. */
 #define CLUSTER_KEYS_URL_MAX		65536
 
+struct buf;
 struct cluster_index;
 
 struct cluster_verdict {
@@ -89,12 +90,21 @@ bool cluster_index_full(const struct cluster_index *idx);
 size_t cluster_index_memory(const struct cluster_index *idx);
 
 /*
- * A SLUICE_KEYS message body: one entry per line (a node publishes the
- * documents of one commit together), each {"node":N,"doc":ID,"url":U,
- * "exact":"<32 hex>","words":W,"near":B,"bands":[14 integers],"sketch":
- * "<base64 of the 992-byte sketch>"}; other members are ignored.  Entry i
- * of message seq is applied at position seq * CLUSTER_KEYS_PER_MSG + i:
- * the stream's order, then the line's.
+ * A SLUICE_KEYS message body, in one of two formats:
+ *   v2 (what sluice publishes): the 4 bytes "SK2\n", then entries, each
+ *     a 32-bit big-endian length and that many bytes: the node name's
+ *     length (8 bits, 1 to CLUSTER_NODE_MAX) and bytes, the doc id (64
+ *     bits, 1 to INT64_MAX), the 16-byte exact hash, words (32 bits),
+ *     near (one byte, 0 or 1), the DEDUP_BANDS bands (32 bits each), the
+ *     DEDUP_SKETCH_BYTES sketch, the URL's length (32 bits, 1 to
+ *     CLUSTER_KEYS_URL_MAX) and bytes (no NUL); nothing after.  Integers
+ *     are big-endian.  About 1.1 KiB an entry, and no text to parse.
+ *   v1 (earlier versions; still read): one entry per line, each
+ *     {"node":N,"doc":ID,"url":U,"exact":"<32 hex>","words":W,"near":B,
+ *     "bands":[14 integers],"sketch":"<base64 of the 992-byte sketch>"};
+ *     other members are ignored.
+ * Entry i of message seq is applied at position seq * CLUSTER_KEYS_PER_MSG
+ * + i: the stream's order, then the body's.
  */
 #define CLUSTER_KEYS_PER_MSG	4096	/* entries of a message at most */
 struct cluster_keys {
@@ -104,11 +114,26 @@ struct cluster_keys {
 	struct dedup_sig sig;
 };
 
-/* The body for one document, compact JSON, malloc'd (the caller frees
+/* The v1 entry for one document, compact JSON, malloc'd (the caller frees
  * it), or NULL when out of memory or given an invalid node name, a doc
  * id of 0 or above INT64_MAX, or a NULL url. */
 char *cluster_keys_encode(const char *node, uint64_t doc_id,
     const char *url, const struct dedup_sig *sig);
+
+/* The v2 body's first bytes. */
+#define CLUSTER_KEYS_V2		"SK2\n"
+#define CLUSTER_KEYS_V2_LEN	4
+/* Bytes of a v2 entry (its length excluded) besides its node name and
+ * URL. */
+#define CLUSTER_KEYS_BIN_FIXED	(1 + 8 + 16 + 4 + 1 + 4 * DEDUP_BANDS + \
+	DEDUP_SKETCH_BYTES + 4)
+
+/* Appends one document's v2 entry, its length first, to out.  Returns 0;
+ * EINVAL for the arguments cluster_keys_encode() refuses or a URL over
+ * CLUSTER_KEYS_URL_MAX bytes; ENOMEM when memory is short or out's max
+ * is reached (out is then as it was). */
+int cluster_keys_encode_bin(struct buf *out, const char *node,
+    uint64_t doc_id, const char *url, const struct dedup_sig *sig);
 
 /* The next line of a SLUICE_KEYS or SLUICE_DOCS body of len bytes (an
  * entry, or a document), from *off on: its bytes, '\n' excluded, in *line
@@ -118,7 +143,7 @@ bool cluster_body_line(const char *body, size_t len, size_t *off,
     const char **line, size_t *linelen);
 
 /*
- * Decodes len bytes of one entry from the stream (outside input: every
+ * Decodes len bytes of one v1 entry from the stream (outside input: every
  * member is checked: types, a valid node name, doc > 0, a URL of 1 to
  * CLUSTER_KEYS_URL_MAX bytes without NUL, lowercase hex, 14 bands of 32
  * bits, canonical base64 of exactly the sketch's size).  Returns 0 (free
@@ -127,6 +152,29 @@ bool cluster_body_line(const char *body, size_t len, size_t *off,
  */
 int cluster_keys_decode(const char *body, size_t len,
     struct cluster_keys *out, char *err, size_t errlen);
+/* The same for the len bytes of one v2 entry (its length excluded), each
+ * field checked as above and len exactly the entry's. */
+int cluster_keys_decode_bin(const char *entry, size_t len,
+    struct cluster_keys *out, char *err, size_t errlen);
+
+enum cluster_keys_format {
+	CLUSTER_KEYS_FMT_V1,	/* a JSON line: cluster_keys_decode() */
+	CLUSTER_KEYS_FMT_V2	/* a framed entry: cluster_keys_decode_bin() */
+};
+
+/*
+ * The next entry of a SLUICE_KEYS body of len bytes, either format, from
+ * *off on (0 at first): its bytes in *entry and *entrylen (a v1 line
+ * without its '\n', a v2 entry without its length), its format in *fmt;
+ * *off moves past it.  Returns 1 with an entry, 0 at the end, or -1 when
+ * a v2 length runs past the body (the rest is unreadable; *off moves to
+ * len).
+ */
+int cluster_keys_next(const char *body, size_t len, size_t *off,
+    const char **entry, size_t *entrylen, enum cluster_keys_format *fmt);
+/* Decodes an entry of either format (see above). */
+int cluster_keys_decode_any(enum cluster_keys_format fmt, const char *entry,
+    size_t len, struct cluster_keys *out, char *err, size_t errlen);
 void cluster_keys_free(struct cluster_keys *k);
 
 #endif

@@ -113,7 +113,8 @@ struct cl_held {
 
 /*
  * A stored document's way out, in the "cluster_outbox" database (doc id
- * -> state byte + its SLUICE_KEYS body), written in the transaction that
+ * -> state byte + its SLUICE_KEYS entry: framed v2, or a v1 JSON line
+ * that a version before v2 wrote), written in the transaction that
  * stores it: its keys are published; once they come back through
  * SLUICE_KEYS in stream order, the verdict is written into the document
  * and the document published to SLUICE_DOCS; its entry goes once
@@ -240,6 +241,7 @@ struct cluster {
 	uint64_t	 batch_recorded; /* by this turn, sent after it */
 	uint64_t	 verdicts_since; /* mono ms: the first gathered */
 	uint64_t	 verdict_ord;
+	uint64_t	 keys_resent;	/* keys messages sent again */
 	/* committed, gathered for the next flush (CL_FLUSH_MS) */
 	uint64_t	*keys_due;	/* doc ids whose keys go out */
 	size_t		 nkeys_due, capkeys_due;

@@ -10,9 +10,7 @@ storage written per day.  Every size is worked out from the message
 formats of docs/cluster.md; nothing is measured here.  Python 3 std lib.
 """
 import argparse
-import base64
 import json
-import random
 
 # nats-server's file store: a record is a 22-byte header, the subject,
 # the headers, the payload and an 8-byte hash (server/filestore.go:
@@ -32,13 +30,15 @@ def fetch_msg(url, node):
     return len(body), len(hdr), len(subj)
 
 
-def keys_msg(url, node, rng):
-    body = json.dumps({"node": node, "doc": 1234567890, "url": url,
-                       "exact": "0" * 32, "words": 812, "near": True,
-                       "bands": [rng.getrandbits(32) for _ in range(14)],
-                       "sketch": base64.b64encode(bytes(992)).decode()},
-                      separators=(",", ":"))
-    return len(body), 0, len("sluice.keys." + node)
+# A SLUICE_KEYS entry, v2 (daemon/cluster_index.h): its 32-bit length,
+# then the node name's length and bytes, the doc id (8), the exact hash
+# (16), words (4), near (1), 14 bands (4 each), the 992-byte sketch, the
+# URL's 32-bit length and bytes.  A message starts with "SK2\n".
+KEYS_HEAD = len("SK2\n")
+
+
+def keys_entry(url, node):
+    return 4 + 1 + len(node) + 8 + 16 + 4 + 1 + 14 * 4 + 992 + 4 + len(url)
 
 
 def main():
@@ -59,28 +59,27 @@ def main():
     ap.add_argument("--max-payload", type=int, default=1 << 20,
                     help="the servers' max_payload")
     a = ap.parse_args()
-    rng = random.Random(1)
     node = "n01"
     url = "https://www.example.com/" + "a" * (a.url_bytes - 24)
     fb = sum(fetch_msg(url, node)) + REC
-    kbody = sum(keys_msg(url, node, rng)[0] for _ in range(1000)) / 1000
-    # Keys and lines are one per line ("\n" after each), a message per
-    # node per flush, split when it would pass max_payload (less 1 KiB).
-    kline = kbody + 1
+    # Keys are framed entries after a 4-byte head, lines one per line
+    # ("\n" after each); a message per node per flush, split when it
+    # would pass max_payload (less 1 KiB).
+    kline = keys_entry(url, node)
     dline = a.doc_bytes + len(',"node":"n01"') + 1
     per_flush = a.rate * a.flush_ms / 1000
     room = a.max_payload - 1024
 
-    def batched(line, subj):
+    def batched(line, subj, head=0):
         """(messages/s a node sends, bytes a document in the store)"""
         msgs = max(1, -(-per_flush * line // room)) * (1000 / a.flush_ms)
         msgs = min(msgs, a.rate)
-        return msgs, line + (len(subj) + REC) * msgs / a.rate
+        return msgs, line + (len(subj) + REC + head) * msgs / a.rate
 
-    kmsgs, kb = batched(kline, "sluice.keys." + node)
+    kmsgs, kb = batched(kline, "sluice.keys." + node, KEYS_HEAD)
     dmsgs, db = batched(dline, "sluice.docs." + node)
     print(f"record sizes in the file store: SLUICE_FETCH {fb:.0f} B; "
-          f"a document's share of SLUICE_KEYS {kb:.0f} B (line "
+          f"a document's share of SLUICE_KEYS {kb:.0f} B (entry "
           f"{kline:.0f}), of SLUICE_DOCS {db:.0f} B; per node "
           f"{kmsgs:,.0f} keys and {dmsgs:,.0f} docs messages/s")
     for n in (int(x) for x in a.nodes.split(",")):

@@ -20,7 +20,8 @@ fails either way.
   test_cluster_ingest_survives_kills      the issue's test (about 1-1.5 min)
   test_cluster_node_without_nats          all NATS servers die and return
   test_cluster_refuses_other_layout       other partitions, other version
-  test_cluster_commands                   streams as designed; status
+  test_cluster_commands                   streams as designed; SLUICE_KEYS
+                                          bodies v1 and v2; status
                                           --cluster, nodes, export --cluster
                                           [--since]; feed/site add refused
 
@@ -29,10 +30,13 @@ node's and server's log, and for the ingest test fixture-requests.jsonl
 (each request's port, path, node, start and end, from the sluiced kill).
 """
 
+import base64
 import json
 import os
 import random
 import re
+import struct
+import subprocess
 import time
 from collections import defaultdict
 from contextlib import ExitStack
@@ -959,6 +963,69 @@ def test_cluster_refuses_other_layout(tmp):
     nc.stop()
 
 
+def keys_v1_line(node, doc, url):
+    """A SLUICE_KEYS entry, v1: the JSON line earlier versions wrote."""
+    return json.dumps({"node": node, "doc": doc, "url": url,
+                       "exact": "ab" * 16, "words": 3, "near": False,
+                       "bands": [0] * 14,
+                       "sketch": base64.b64encode(bytes(992)).decode()},
+                      separators=(",", ":"))
+
+
+def outbox_put(d, doc, value):
+    """Writes the outbox entry doc -> value into a stopped node's LMDB,
+    with mdb_load (lmdb-utils), as an earlier version left it."""
+    def printable(b):
+        return "".join(chr(c) if 0x20 <= c < 0x7f and c != 0x5c else
+                       "\\\\" if c == 0x5c else "\\%02x" % c for c in b)
+    env = str(d.dir / "state")
+    dump = subprocess.run(["mdb_dump", "-p", "-s", "cluster_outbox", env],
+                          capture_output=True, text=True, check=True).stdout
+    head = dump[:dump.index("HEADER=END\n") + len("HEADER=END\n")]
+    subprocess.run(["mdb_load", "-s", "cluster_outbox", env], text=True,
+                   input=head + " " + printable(struct.pack("<Q", doc))
+                   + "\n " + printable(value) + "\nDATA=END\n",
+                   capture_output=True, check=True)
+
+
+def keys_v2_entry(node, doc, url, words):
+    """A SLUICE_KEYS entry, v2 (daemon/cluster_index.h), length first."""
+    e = (bytes([len(node)]) + node.encode() + struct.pack(">Q", doc)
+         + bytes(range(16)) + struct.pack(">I", words) + b"\x01"
+         + struct.pack(">14I", *range(1, 15)) + bytes(992)
+         + struct.pack(">I", len(url)) + url.encode())
+    return struct.pack(">I", len(e)) + e
+
+
+def check_keys_formats(nc, nodes):
+    """SLUICE_KEYS bodies of another node (one that never ran): a v1 JSON
+    line as an earlier version published it, a v2 body of two entries, and
+    a v2 body whose second frame runs past its end.  Every node applies
+    each good entry once, and skips the rest."""
+    def applied():
+        return [cstatus(d)["keys_applied"] for d in nodes]
+
+    def settled():
+        a = applied()
+        time.sleep(0.5)
+        return a if a == applied() and len(set(a)) == 1 else None
+
+    before = wait_until(settled, 20, 0.1,
+                        "keys_applied the same on every node")
+    v1 = keys_v1_line("zz", 1, "http://127.0.0.1:9/1") + "\n"
+    v2 = (b"SK2\n" + keys_v2_entry("zz", 2, "http://127.0.0.1:9/2", 4)
+          + keys_v2_entry("zz", 3, "http://127.0.0.1:9/3", 5))
+    cut = b"SK2\n" + keys_v2_entry("zz", 4, "http://127.0.0.1:9/4", 6) + \
+        keys_v2_entry("zz", 5, "http://127.0.0.1:9/5", 7)[:-1]
+    port = nc.live()[0].port
+    for body in (v1.encode(), v2, cut):
+        ack = json.loads(nats_request(port, "sluice.keys.zz", body))
+        assert ack.get("stream") == "SLUICE_KEYS", ack
+    want = [b + 4 for b in before]
+    wait_until(lambda: applied() == want, 20, 0.1,
+               f"4 entries applied on every node ({before} before)")
+
+
 def test_cluster_commands(tmp):
     """The JetStream objects are as the
     design makes them; `status --cluster`, `nodes` and `export --cluster
@@ -1019,6 +1086,7 @@ def test_cluster_commands(tmp):
                    "the second batch fetched")
         wait_until(lambda: not cstatus(n1).get("held") and
                    not cstatus(n2).get("held"), 20, 0.1, "nothing held")
+        check_keys_formats(nc, (n1, n2))
 
         # status: the node's own view.
         c = cstatus(n1)
@@ -1126,6 +1194,19 @@ def test_cluster_commands(tmp):
             final.get("count") == len(lines), final
         assert "no JSON object" in n1.log(), \
             "the damaged line is logged"
+
+        # Keys an earlier version left in the outbox (a v1 JSON line) go
+        # out at the next start, as a v1 message of their own, and every
+        # node applies them.  The document id is one n1 never used: keys
+        # of a document published before would be dropped by JetStream
+        # as a duplicate message id within its 2-minute window.
+        stop_clean(n1)
+        before = cstatus(n2)["keys_applied"]
+        outbox_put(n1, 999999, b"K" + keys_v1_line(
+            "n1", 999999, "http://127.0.0.1:9/outbox-v1").encode())
+        n1.start()
+        wait_until(lambda: cstatus(n2)["keys_applied"] == before + 1, 20,
+                   0.1, "the outbox's v1 keys applied")
 
         for d in (n1, n2):
             stop_clean(d)

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "cluster_index.h"
 
 #define WORDS	300
@@ -546,6 +547,322 @@ test_lines(void **state)
 	free(body);
 }
 
+/* --- v2, the binary entry ------------------------------------------ */
+
+/* Bytes of a v2 entry's fields, from its start (the length excluded),
+ * for a node name of nlen bytes. */
+#define BIN_DOC(nlen)	(1 + (nlen))
+#define BIN_NEAR(nlen)	(BIN_DOC(nlen) + 8 + 16 + 4)
+#define BIN_URL(nlen)	(BIN_NEAR(nlen) + 1 + 4 * DEDUP_BANDS + \
+	DEDUP_SKETCH_BYTES)
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint32_t
+get32(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static void
+test_bin_round_trip(void **state)
+{
+	struct dedup_sig sig[3];
+	struct cluster_keys k;
+	struct buf b, again;
+	char err[128], *url;
+	size_t len;
+
+	(void)state;
+	text_sig(42, 0, 0, 0, &sig[0]);
+	dedup_signature("a few words only", 16, NULL, &sig[1]);
+	assert_false(sig[1].near);
+	memset(&sig[2], 0xff, sizeof(sig[2]));	/* every extreme */
+	sig[2].near = true;
+	buf_init(&b, SIZE_MAX / 2);
+	buf_init(&again, SIZE_MAX / 2);
+	for (size_t i = 0; i < 3; i++) {
+		buf_reset(&b);
+		assert_int_equal(cluster_keys_encode_bin(&b, "node-1_A",
+		    INT64_MAX - i, "http://127.0.0.1:8080/p?q=\"1\"&r=\\",
+		    &sig[i]), 0);
+		len = 8 + CLUSTER_KEYS_BIN_FIXED + 33;
+		assert_int_equal(b.len, 4 + len);
+		assert_int_equal(get32(b.data), len);
+		assert_int_equal(cluster_keys_decode_bin(b.data + 4, len, &k,
+		    err, sizeof(err)), 0);
+		assert_string_equal(k.node, "node-1_A");
+		assert_true(k.doc_id == INT64_MAX - i);
+		assert_string_equal(k.url, "http://127.0.0.1:8080/p?q=\"1\"&r=\\");
+		sig_equal(&k.sig, &sig[i]);
+		/* One encoding only. */
+		buf_reset(&again);
+		assert_int_equal(cluster_keys_encode_bin(&again, k.node,
+		    k.doc_id, k.url, &k.sig), 0);
+		assert_int_equal(again.len, b.len);
+		assert_memory_equal(again.data, b.data, b.len);
+		cluster_keys_free(&k);
+	}
+	/* The bounds pass: a 64-byte node name, doc 1, the longest URL. */
+	url = malloc(CLUSTER_KEYS_URL_MAX + 2);
+	assert_non_null(url);
+	memset(url, 'u', CLUSTER_KEYS_URL_MAX);
+	url[CLUSTER_KEYS_URL_MAX] = '\0';
+	buf_reset(&b);
+	assert_int_equal(cluster_keys_encode_bin(&b, "nnnnnnnnnnnnnnnnnnnnnnnn"
+	    "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn", 1, url, &sig[0]), 0);
+	assert_int_equal(cluster_keys_decode_bin(b.data + 4, b.len - 4, &k,
+	    err, sizeof(err)), 0);
+	assert_int_equal(strlen(k.node), CLUSTER_NODE_MAX);
+	assert_int_equal(k.doc_id, 1);
+	assert_int_equal(strlen(k.url), CLUSTER_KEYS_URL_MAX);
+	cluster_keys_free(&k);
+	/* What the JSON encoder refuses, and more: the buffer unchanged. */
+	buf_reset(&b);
+	assert_int_equal(buf_append(&b, "x", 1), 0);
+	assert_int_equal(cluster_keys_encode_bin(&b, "a.b", 1,
+	    "http://127.0.0.1/", &sig[0]), EINVAL);
+	assert_int_equal(cluster_keys_encode_bin(&b, "a", 0,
+	    "http://127.0.0.1/", &sig[0]), EINVAL);
+	assert_int_equal(cluster_keys_encode_bin(&b, "a",
+	    (uint64_t)INT64_MAX + 1, "http://127.0.0.1/", &sig[0]), EINVAL);
+	assert_int_equal(cluster_keys_encode_bin(&b, "a", 1, NULL, &sig[0]),
+	    EINVAL);
+	assert_int_equal(cluster_keys_encode_bin(&b, "a", 1, "", &sig[0]),
+	    EINVAL);
+	assert_int_equal(cluster_keys_encode_bin(&b, "a", 1,
+	    "http://127.0.0.1/", NULL), EINVAL);
+	url[CLUSTER_KEYS_URL_MAX] = 'u';
+	url[CLUSTER_KEYS_URL_MAX + 1] = '\0';
+	assert_int_equal(cluster_keys_encode_bin(&b, "a", 1, url, &sig[0]),
+	    EINVAL);
+	assert_int_equal(b.len, 1);
+	buf_free(&b);
+	/* The buffer's max. */
+	buf_init(&b, 4 + 1 + CLUSTER_KEYS_BIN_FIXED + 17 + 1 + 16);
+	assert_int_equal(cluster_keys_encode_bin(&b, "a", 1,
+	    "http://127.0.0.1/", &sig[0]), 0);
+	assert_int_equal(cluster_keys_encode_bin(&b, "a", 2,
+	    "http://127.0.0.1/", &sig[0]), ENOMEM);
+	assert_int_equal(b.len, 4 + 1 + CLUSTER_KEYS_BIN_FIXED + 17);
+	buf_free(&b);
+	buf_free(&again);
+	free(url);
+}
+
+/* A good entry (node "n1", doc 9, URL "http://127.0.0.1/"), without its
+ * length, in a malloc'd copy of *len bytes with room for one more. */
+static char *
+good_bin(size_t *len)
+{
+	struct dedup_sig sig;
+	struct buf b;
+	char *e;
+
+	text_sig(42, 0, 0, 0, &sig);
+	buf_init(&b, SIZE_MAX / 2);
+	assert_int_equal(cluster_keys_encode_bin(&b, "n1", 9,
+	    "http://127.0.0.1/", &sig), 0);
+	*len = b.len - 4;
+	e = malloc(*len + 1);
+	assert_non_null(e);
+	memcpy(e, b.data + 4, *len);
+	e[*len] = 'x';
+	buf_free(&b);
+	return e;
+}
+
+static void
+expect_bin_rejected(const char *e, size_t len, const char *why)
+{
+	struct cluster_keys k;
+	char err[128];
+	int rc;
+
+	rc = cluster_keys_decode_bin(e, len, &k, err, sizeof(err));
+	if (rc != EINVAL)
+		fail_msg("%s: accepted (%d)", why, rc);
+	assert_true(err[0] != '\0');
+	assert_null(k.url);
+}
+
+static void
+test_bin_malformed(void **state)
+{
+	struct cluster_keys k;
+	char err[128], *e, *big;
+	size_t len, url = BIN_URL(2);
+
+	(void)state;
+	e = good_bin(&len);
+	assert_int_equal(len, url + 4 + 17);
+	assert_int_equal(cluster_keys_decode_bin(e, len, &k, err,
+	    sizeof(err)), 0);
+	cluster_keys_free(&k);
+	/* Cut anywhere, or a byte more. */
+	for (size_t n = 0; n < len; n++)
+		expect_bin_rejected(e, n, "truncated");
+	expect_bin_rejected(e, len + 1, "trailing byte");
+	/* The node name. */
+	e[0] = 0;
+	expect_bin_rejected(e, len, "node length 0");
+	e[0] = CLUSTER_NODE_MAX + 1;
+	expect_bin_rejected(e, len, "node length 65");
+	e[0] = (char)255;
+	expect_bin_rejected(e, len, "node length 255");
+	e[0] = 3;
+	expect_bin_rejected(e, len, "node length 3");
+	e[0] = 2;
+	e[2] = '.';
+	expect_bin_rejected(e, len, "node a.");
+	e[2] = '\0';
+	expect_bin_rejected(e, len, "node NUL");
+	e[2] = '1';
+	/* The doc id. */
+	put64((unsigned char *)e + BIN_DOC(2), 0);
+	expect_bin_rejected(e, len, "doc 0");
+	put64((unsigned char *)e + BIN_DOC(2), (uint64_t)INT64_MAX + 1);
+	expect_bin_rejected(e, len, "doc INT64_MAX + 1");
+	put64((unsigned char *)e + BIN_DOC(2), UINT64_MAX);
+	expect_bin_rejected(e, len, "doc UINT64_MAX");
+	put64((unsigned char *)e + BIN_DOC(2), 9);
+	/* Near: 0 or 1. */
+	e[BIN_NEAR(2)] = 2;
+	expect_bin_rejected(e, len, "near 2");
+	e[BIN_NEAR(2)] = (char)0x81;
+	expect_bin_rejected(e, len, "near 0x81");
+	e[BIN_NEAR(2)] = 1;
+	/* The URL: its length must be the rest, 1 to the max, no NUL. */
+	put32((unsigned char *)e + url, 0);
+	expect_bin_rejected(e, url + 4, "url length 0");
+	put32((unsigned char *)e + url, 16);
+	expect_bin_rejected(e, len, "url length short");
+	put32((unsigned char *)e + url, 18);
+	expect_bin_rejected(e, len, "url length long");
+	put32((unsigned char *)e + url, UINT32_MAX);
+	expect_bin_rejected(e, len, "url length 2^32-1");
+	put32((unsigned char *)e + url, 17);
+	e[url + 4 + 5] = '\0';
+	expect_bin_rejected(e, len, "url NUL");
+	e[url + 4 + 5] = '/';
+	assert_int_equal(cluster_keys_decode_bin(e, len, &k, err,
+	    sizeof(err)), 0);
+	cluster_keys_free(&k);
+	/* A URL a byte over the max. */
+	big = malloc(url + 4 + CLUSTER_KEYS_URL_MAX + 1);
+	assert_non_null(big);
+	memcpy(big, e, url);
+	put32((unsigned char *)big + url, CLUSTER_KEYS_URL_MAX + 1);
+	memset(big + url + 4, 'u', CLUSTER_KEYS_URL_MAX + 1);
+	expect_bin_rejected(big, url + 4 + CLUSTER_KEYS_URL_MAX + 1,
+	    "long url");
+	put32((unsigned char *)big + url, CLUSTER_KEYS_URL_MAX);
+	assert_int_equal(cluster_keys_decode_bin(big, url + 4 +
+	    CLUSTER_KEYS_URL_MAX, &k, err, sizeof(err)), 0);
+	cluster_keys_free(&k);
+	free(big);
+	free(e);
+}
+
+/* The iterator: a v2 body's entries with their format, v1 lines as
+ * before, and a frame past the end. */
+static void
+test_iter(void **state)
+{
+	struct dedup_sig sig;
+	struct cluster_keys k;
+	enum cluster_keys_format fmt;
+	struct buf b;
+	const char *entry;
+	char err[128], *a, *v1;
+	size_t off = 0, len, n = 0;
+
+	(void)state;
+	text_sig(7, 0, 0, 0, &sig);
+	buf_init(&b, SIZE_MAX / 2);
+	assert_int_equal(buf_append(&b, CLUSTER_KEYS_V2,
+	    CLUSTER_KEYS_V2_LEN), 0);
+	assert_int_equal(cluster_keys_encode_bin(&b, "n1", 1,
+	    "http://127.0.0.1/a", &sig), 0);
+	assert_int_equal(cluster_keys_encode_bin(&b, "n2", 2,
+	    "http://127.0.0.1/b", &sig), 0);
+	while (cluster_keys_next(b.data, b.len, &off, &entry, &len,
+	    &fmt) == 1) {
+		assert_int_equal(fmt, CLUSTER_KEYS_FMT_V2);
+		assert_int_equal(cluster_keys_decode_any(fmt, entry, len, &k,
+		    err, sizeof(err)), 0);
+		assert_int_equal(k.doc_id, ++n);
+		assert_string_equal(k.node, n == 1 ? "n1" : "n2");
+		sig_equal(&k.sig, &sig);
+		cluster_keys_free(&k);
+	}
+	assert_int_equal(n, 2);
+	assert_int_equal(off, b.len);
+	/* Cut anywhere in the second frame: the first, then an error. */
+	for (size_t cut = b.len - 1; cut > b.len / 2 + 2; cut--) {
+		off = 0;
+		assert_int_equal(cluster_keys_next(b.data, cut, &off, &entry,
+		    &len, &fmt), 1);
+		assert_int_equal(cluster_keys_next(b.data, cut, &off, &entry,
+		    &len, &fmt), -1);
+		assert_int_equal(off, cut);
+		assert_int_equal(cluster_keys_next(b.data, cut, &off, &entry,
+		    &len, &fmt), 0);
+	}
+	/* A length of 2^32 - 1, and an empty body. */
+	off = 0;
+	assert_int_equal(cluster_keys_next("SK2\n\xff\xff\xff\xff", 8, &off,
+	    &entry, &len, &fmt), -1);
+	off = 0;
+	assert_int_equal(cluster_keys_next("SK2\n", 4, &off, &entry, &len,
+	    &fmt), 0);
+	assert_int_equal(fmt, CLUSTER_KEYS_FMT_V2);
+	/* A zero-length frame is an entry, which does not decode. */
+	off = 0;
+	assert_int_equal(cluster_keys_next("SK2\n\0\0\0\0", 8, &off, &entry,
+	    &len, &fmt), 1);
+	assert_int_equal(len, 0);
+	expect_bin_rejected(entry, len, "empty frame");
+	/* v1 lines only, as an earlier version wrote them. */
+	a = cluster_keys_encode("n1", 1, "http://127.0.0.1/a", &sig);
+	v1 = cluster_keys_encode("n1", 2, "http://127.0.0.1/b", &sig);
+	assert_non_null(a);
+	assert_non_null(v1);
+	buf_reset(&b);
+	assert_int_equal(buf_appendf(&b, "%s\n\n%s\n", a, v1), 0);
+	off = n = 0;
+	while (cluster_keys_next(b.data, b.len, &off, &entry, &len,
+	    &fmt) == 1) {
+		assert_int_equal(fmt, CLUSTER_KEYS_FMT_V1);
+		assert_int_equal(cluster_keys_decode_any(fmt, entry, len, &k,
+		    err, sizeof(err)), 0);
+		assert_int_equal(k.doc_id, ++n);
+		cluster_keys_free(&k);
+	}
+	assert_int_equal(n, 2);
+	assert_int_equal(off, b.len);
+	free(a);
+	free(v1);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -558,6 +875,9 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_bin_round_trip),
+		cmocka_unit_test(test_bin_malformed),
+		cmocka_unit_test(test_iter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
