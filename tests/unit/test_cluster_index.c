@@ -312,6 +312,30 @@ sig_equal(const struct dedup_sig *a, const struct dedup_sig *b)
 	assert_memory_equal(a->sketch, b->sketch, sizeof(a->sketch));
 }
 
+/* The round trips' entry: node-1_A, doc, a URL with quotes and a
+ * backslash, sig. */
+static void
+keys_equal(const struct cluster_keys *k, uint64_t doc,
+    const struct dedup_sig *sig)
+{
+	assert_string_equal(k->node, "node-1_A");
+	assert_true(k->doc_id == doc);
+	assert_string_equal(k->url, "http://127.0.0.1:8080/p?q=\"1\"&r=\\");
+	sig_equal(&k->sig, sig);
+}
+
+/* The round trips' signatures: a near one, one too short to be near,
+ * and one with every field at its extreme. */
+static void
+round_trip_sigs(struct dedup_sig sig[3])
+{
+	text_sig(42, 0, 0, 0, &sig[0]);
+	dedup_signature("a few words only", 16, NULL, &sig[1]);
+	assert_false(sig[1].near);
+	memset(&sig[2], 0xff, sizeof(sig[2]));
+	sig[2].near = true;
+}
+
 static void
 test_round_trip(void **state)
 {
@@ -320,21 +344,14 @@ test_round_trip(void **state)
 	char err[128], *body;
 
 	(void)state;
-	text_sig(42, 0, 0, 0, &sig[0]);
-	dedup_signature("a few words only", 16, NULL, &sig[1]);
-	assert_false(sig[1].near);
-	memset(&sig[2], 0xff, sizeof(sig[2]));	/* every extreme */
-	sig[2].near = true;
+	round_trip_sigs(sig);
 	for (size_t i = 0; i < 3; i++) {
 		body = cluster_keys_encode("node-1_A", INT64_MAX - i,
 		    "http://127.0.0.1:8080/p?q=\"1\"&r=\\", &sig[i]);
 		assert_non_null(body);
 		assert_int_equal(cluster_keys_decode(body, strlen(body), &k,
 		    err, sizeof(err)), 0);
-		assert_string_equal(k.node, "node-1_A");
-		assert_true(k.doc_id == INT64_MAX - i);
-		assert_string_equal(k.url, "http://127.0.0.1:8080/p?q=\"1\"&r=\\");
-		sig_equal(&k.sig, &sig[i]);
+		keys_equal(&k, INT64_MAX - i, &sig[i]);
 		cluster_keys_free(&k);
 		free(body);
 	}
@@ -591,11 +608,7 @@ test_bin_round_trip(void **state)
 	size_t len;
 
 	(void)state;
-	text_sig(42, 0, 0, 0, &sig[0]);
-	dedup_signature("a few words only", 16, NULL, &sig[1]);
-	assert_false(sig[1].near);
-	memset(&sig[2], 0xff, sizeof(sig[2]));	/* every extreme */
-	sig[2].near = true;
+	round_trip_sigs(sig);
 	buf_init(&b, SIZE_MAX / 2);
 	buf_init(&again, SIZE_MAX / 2);
 	for (size_t i = 0; i < 3; i++) {
@@ -608,10 +621,7 @@ test_bin_round_trip(void **state)
 		assert_int_equal(get32(b.data), len);
 		assert_int_equal(cluster_keys_decode_bin(b.data + 4, len, &k,
 		    err, sizeof(err)), 0);
-		assert_string_equal(k.node, "node-1_A");
-		assert_true(k.doc_id == INT64_MAX - i);
-		assert_string_equal(k.url, "http://127.0.0.1:8080/p?q=\"1\"&r=\\");
-		sig_equal(&k.sig, &sig[i]);
+		keys_equal(&k, INT64_MAX - i, &sig[i]);
 		/* One encoding only. */
 		buf_reset(&again);
 		assert_int_equal(cluster_keys_encode_bin(&again, k.node,
