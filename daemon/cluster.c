@@ -166,9 +166,9 @@ cl_on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		return;		/* the submit times out instead (cron) */
 	}
 	ev->kind = EV_PUBACK;
-	/* "s:<boot>:<seq>:<node>", "k:<doc>:<node>", "k:<doc>-<last>:<node>"
-	 * (and its resent form, "...:<node>:<boot>.<n>"),
-	 * "d:<doc>:<node>" or "D:<n>:<node>" (cluster_docs.c) */
+	/* "s:<boot>:<seq>:<node>"; with T = "<node>:<epoch>" (cluster_docs.c):
+	 * "k:<doc>:T", "k:<doc>-<last>:T" (resent: "...:T:<boot>.<n>"),
+	 * "d:<doc>:T" or "D:<n>:T" */
 	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK &&
 	    id != NULL && id[0] != '\0' && id[1] == ':') {
 		char *end = NULL;
@@ -199,6 +199,33 @@ cl_on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		    pae->ErrText != NULL ? pae->ErrText : "not stored");
 	natsMsg_Destroy(msg);	/* the handler's to destroy (nats.h) */
 	cl_post(c, ev);
+}
+
+/* The store's epoch, from the outbox's key 0 (made at the first start
+ * in cluster mode: this boot's time), into c->idtag. */
+static int
+cl_epoch(struct cluster *c, MDB_txn *txn)
+{
+	uint64_t zero = 0, epoch = c->boot;
+	MDB_val k = { sizeof(zero), &zero }, v;
+	unsigned char nb[17];
+	int rc = mdb_get(txn, c->outbox, &k, &v);
+
+	if (rc == 0 && v.mv_size == sizeof(nb))
+		epoch = store_get_be64((const unsigned char *)v.mv_data + 9);
+	else if (rc == 0 || rc == MDB_NOTFOUND) {
+		nb[0] = OUT_NEXT;
+		store_put_be64(nb + 1, rc == 0 && v.mv_size >= 9 ?
+		    store_get_be64((const unsigned char *)v.mv_data + 1) : 0);
+		store_put_be64(nb + 9, epoch);
+		v.mv_size = sizeof(nb);
+		v.mv_data = nb;
+		if ((rc = mdb_put(txn, c->outbox, &k, &v, 0)) != 0)
+			return rc;
+	} else
+		return rc;
+	snprintf(c->idtag, sizeof(c->idtag), "%s:%" PRIx64, c->node, epoch);
+	return 0;
 }
 
 static int
@@ -1293,6 +1320,8 @@ cluster_open(struct cluster **out, struct event_base *base,
 	if ((rc = store_txn_write(c->store, &txn)) == 0) {
 		rc = mdb_dbi_open(txn, "cluster_outbox", MDB_CREATE |
 		    MDB_INTEGERKEY, &c->outbox);
+		if (rc == 0)
+			rc = cl_epoch(c, txn);
 		rc = rc == 0 ? mdb_txn_commit(txn) : (mdb_txn_abort(txn), rc);
 	}
 	if (rc != 0) {

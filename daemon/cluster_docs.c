@@ -32,10 +32,10 @@ static int
 cl_publish(struct cluster *c, char what, uint64_t doc, const char *stream,
     const char *data, size_t len)
 {
-	char subj[CL_NODE_MAX + 32], id[CL_NODE_MAX + 32];
+	char subj[CL_NODE_MAX + 32], id[CL_NODE_MAX + 64];
 
 	snprintf(subj, sizeof(subj), "sluice.%s.%s", stream, c->node);
-	snprintf(id, sizeof(id), "%c:%" PRIu64 ":%s", what, doc, c->node);
+	snprintf(id, sizeof(id), "%c:%" PRIu64 ":%s", what, doc, c->idtag);
 	return cl_publish_async(c, subj, id, data, len) == NATS_OK ? 0 : -1;
 }
 
@@ -194,10 +194,10 @@ cl_keys_flush(struct cluster *c, struct buf *b, const uint64_t *docs,
 	snprintf(subj, sizeof(subj), "sluice.keys.%s", c->node);
 	if (fresh)
 		snprintf(id, sizeof(id), "k:%" PRIu64 "-%" PRIu64 ":%s",
-		    docs[0], docs[n - 1], c->node);
+		    docs[0], docs[n - 1], c->idtag);
 	else
 		snprintf(id, sizeof(id), "k:%" PRIu64 "-%" PRIu64 ":%s:%"
-		    PRIu64 ".%" PRIu64, docs[0], docs[n - 1], c->node,
+		    PRIu64 ".%" PRIu64, docs[0], docs[n - 1], c->idtag,
 		    c->boot, ++c->keys_resent);
 	if (cl_publish_async(c, subj, id, (const char *)b->data, b->len) !=
 	    NATS_OK)
@@ -311,7 +311,7 @@ cl_docs_send(struct cluster *c, uint64_t n, const uint64_t *ids,
 	bt->count = count;
 	memcpy(bt->ids, ids, count * sizeof(*ids));
 	snprintf(subj, sizeof(subj), "sluice.docs.%s", c->node);
-	snprintf(id, sizeof(id), "D:%" PRIu64 ":%s", n, c->node);
+	snprintf(id, sizeof(id), "D:%" PRIu64 ":%s", n, c->idtag);
 	if (cl_publish_async(c, subj, id, (const char *)body->data,
 	    body->len) == NATS_OK) {
 		bt->next = c->batches;
@@ -605,14 +605,20 @@ cl_out_record(struct cluster *c, MDB_txn *txn)
 	size_t max = maxp > 4096 ? (size_t)maxp : 4096, total = 0, count = 0;
 	uint64_t zero = 0, n = 1;
 	MDB_val zk = { sizeof(zero), &zero }, zv;
-	unsigned char nb[9];
+	unsigned char nb[9], zb[17] = { OUT_NEXT };
 	size_t i;
 	int rc;
 
+	/* Key 0: the last batch number, and the epoch that cl_epoch() put
+	 * there, kept. */
 	rc = mdb_get(txn, c->outbox, &zk, &zv);
-	if (rc == 0 && zv.mv_size == 9)
+	if (rc == 0 && zv.mv_size >= 9)
 		n = store_get_be64((const unsigned char *)zv.mv_data + 1) + 1;
-	else if (rc != 0 && rc != MDB_NOTFOUND)
+	if (rc == 0 && zv.mv_size == sizeof(zb))
+		memcpy(zb + 9, (const unsigned char *)zv.mv_data + 9, 8);
+	else
+		store_put_be64(zb + 9, c->boot);
+	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
 	rc = 0;
 	qsort(c->verdicts, c->nverdicts, sizeof(*c->verdicts), cl_cmp_two);
@@ -665,10 +671,9 @@ cl_out_record(struct cluster *c, MDB_txn *txn)
 		count++;
 	}
 	if (rc == 0 && count > 0) {
-		nb[0] = OUT_NEXT;
-		store_put_be64(nb + 1, n);
-		zv.mv_size = sizeof(nb);
-		zv.mv_data = nb;
+		store_put_be64(zb + 1, n);
+		zv.mv_size = sizeof(zb);
+		zv.mv_data = zb;
 		rc = mdb_put(txn, c->outbox, &zk, &zv, 0);
 	}
 	c->applied_verdicts = i;

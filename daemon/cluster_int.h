@@ -123,7 +123,8 @@ struct cl_held {
 #define OUT_KEYS	'K'		/* keys to publish */
 #define OUT_DOC		'D'		/* verdict recorded, doc to publish:
 					   'D' + batch number (be64) */
-#define OUT_NEXT	'N'		/* key 0: 'N' + the last batch number */
+#define OUT_NEXT	'N'		/* key 0: 'N' + the last batch number
+					   (be64) + the store's epoch (be64) */
 
 struct cl_verdict {
 	uint64_t	 doc;
@@ -242,6 +243,10 @@ struct cluster {
 	uint64_t	 verdicts_since; /* mono ms: the first gathered */
 	uint64_t	 verdict_ord;
 	uint64_t	 keys_resent;	/* keys messages sent again */
+	/* "<node>:<epoch>", the end of this node's message ids: a store
+	 * made anew under the same node name (its ids start again at 1)
+	 * must not meet JetStream's duplicate window of the old one's. */
+	char		 idtag[CL_NODE_MAX + 24];
 	/* committed, gathered for the next flush (CL_FLUSH_MS) */
 	uint64_t	*keys_due;	/* doc ids whose keys go out */
 	size_t		 nkeys_due, capkeys_due;

@@ -35,6 +35,7 @@ import json
 import os
 import random
 import re
+import shutil
 import struct
 import subprocess
 import time
@@ -1207,6 +1208,36 @@ def test_cluster_commands(tmp):
         n1.start()
         wait_until(lambda: cstatus(n2)["keys_applied"] == before + 1, 20,
                    0.1, "the outbox's v1 keys applied")
+
+        # n2's store made anew under the same name, within JetStream's
+        # duplicate window (2 min): its document ids start again at 1,
+        # and its documents still reach SLUICE_KEYS and SLUICE_DOCS.
+        stop_clean(n2)
+        shutil.rmtree(n2.state_dir)
+        n2.start()
+        wait_connected(n2)
+        owned = wait_partitions([n1, n2], partitions)["n2"]
+        more = Farm(stack, 8)
+        urls = [s.url(f"/page/{40 + i}") for i, s in
+                enumerate(more.servers)]
+        parts = check_forwarded(submit_ctl(n1, urls), partitions)
+        mine = [u for u in urls if parts[u] in owned]
+        assert mine, ("none of 8 hosts in n2's partitions", owned, parts)
+        wait_until(lambda: sum(more.hits().values()) == len(urls), 30,
+                   0.1, "the third batch fetched")
+        ids = {d["url"]: d["id"] for _, d in local_docs(n2, "n2")}
+        assert set(mine) <= set(ids) and min(ids.values()) == 1, ids
+
+        def published():
+            lines, _ = raw_export(n1)
+            got = {line_doc(ln)[1]["url"]: ln for ln in lines
+                   if line_doc(ln)[0] == "n2"}
+            return got if set(mine) <= set(got) else None
+        got = wait_until(published, 20, 0.25,
+                         "n2's new documents in SLUICE_DOCS")
+        for u in mine:
+            v = line_doc(got[u])[1].get("cluster")
+            assert v and v.get("first") is True, (u, got[u])
 
         for d in (n1, n2):
             stop_clean(d)
