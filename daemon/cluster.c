@@ -811,6 +811,8 @@ cl_tick(struct cluster *c)
 			/* The last owner's last request may be that recent. */
 			atomic_store(&c->start_after[p], sent +
 			    c->cfg->host_delay_ms);
+			c->taken_at[p] = mono_ms();
+			c->empty_ms[p] = 0;
 			atomic_store(&c->own[p], OWN_OWNED);
 			took++;
 			break;
@@ -884,7 +886,9 @@ cl_pull(struct cluster *c)
 			 * little later, and later still while it stays empty
 			 * (what another node submits meanwhile waits at most
 			 * that long; this node's own submits, not at all). */
-			c->empty_ms[p] = c->empty_ms[p] == 0 ? CL_EMPTY_MS :
+			c->empty_ms[p] = c->empty_ms[p] == 0 ||
+			    mono_ms() - c->taken_at[p] <
+			    c->cfg->cluster_ack_wait_ms ? CL_EMPTY_MS :
 			    c->empty_ms[p] * 2 > CL_EMPTY_MAX_MS ?
 			    CL_EMPTY_MAX_MS : c->empty_ms[p] * 2;
 			atomic_store(&c->pull_after[p], mono_ms() +
@@ -1287,6 +1291,7 @@ cluster_open(struct cluster **out, struct event_base *base,
 	c->start_after = calloc(c->parts, sizeof(*c->start_after));
 	c->pull_after = calloc(c->parts, sizeof(*c->pull_after));
 	c->empty_ms = calloc(c->parts, sizeof(*c->empty_ms));
+	c->taken_at = calloc(c->parts, sizeof(*c->taken_at));
 	c->stale = calloc(c->parts, sizeof(*c->stale));
 	c->subs = calloc(c->parts, sizeof(*c->subs));
 	c->busy = calloc(c->parts, sizeof(*c->busy));
@@ -1302,6 +1307,7 @@ cluster_open(struct cluster **out, struct event_base *base,
 	if (c->held == NULL || c->own == NULL || c->rev == NULL ||
 	    c->renewed == NULL || c->start_after == NULL ||
 	    c->pull_after == NULL || c->empty_ms == NULL ||
+	    c->taken_at == NULL ||
 	    c->stale == NULL || c->subs == NULL ||
 	    c->busy == NULL || c->flush_ev == NULL ||
 	    c->nodes == NULL || c->inbox_ev == NULL) {
@@ -1447,6 +1453,7 @@ cluster_close(struct cluster *c)
 	free(c->start_after);
 	free((void *)c->pull_after);
 	free(c->empty_ms);
+	free(c->taken_at);
 	free(c->stale);
 	free(c->moved);
 	free(c->subs);

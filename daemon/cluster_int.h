@@ -39,7 +39,9 @@ struct store;
 #define CL_IDLE_MS	50		/* pull pause when nothing came */
 #define CL_EMPTY_MS	200		/* an empty partition's next pull, */
 #define CL_EMPTY_MAX_MS	1600		/* doubled while it stays empty, up to
-					   this, unless a submit lands in it */
+					   this, unless a submit lands in it or
+					   it was taken within ack_wait (the
+					   last owner's messages come back) */
 #define CL_AUDIT_MS	10000		/* cl_audit() */
 #define CL_PUB_WAIT_MS	10000		/* a publish not stored by then
 					   fails the submit */
@@ -199,6 +201,7 @@ struct cluster {
 	_Atomic uint64_t *pull_after;	/* [parts] mono ms: found empty; 0
 					   once a submit is stored in it */
 	uint32_t	*empty_ms;	/* [parts] its backoff (thread) */
+	uint64_t	*taken_at;	/* [parts] mono ms it was taken (thread) */
 	/* under mu: what the heartbeat says, and the others' heartbeats */
 	char		*status_json;
 	json_t		*nodes;		/* object: name -> struct cl_node */

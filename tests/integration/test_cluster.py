@@ -1216,17 +1216,23 @@ def test_cluster_commands(tmp):
         shutil.rmtree(n2.state_dir)
         n2.start()
         wait_connected(n2)
-        owned = wait_partitions([n1, n2], partitions)["n2"]
-        more = Farm(stack, 8)
+        wait_until(lambda: len(cstatus(n2).get("partitions") or []) ==
+                   partitions // 2, 30, 0.2, "n2 back to its fair share")
+        more = Farm(stack, 16)
         urls = [s.url(f"/page/{40 + i}") for i, s in
                 enumerate(more.servers)]
-        parts = check_forwarded(submit_ctl(n1, urls), partitions)
-        mine = [u for u in urls if parts[u] in owned]
-        assert mine, ("none of 8 hosts in n2's partitions", owned, parts)
+        check_forwarded(submit_ctl(n1, urls), partitions)
         wait_until(lambda: sum(more.hits().values()) == len(urls), 30,
                    0.1, "the third batch fetched")
-        ids = {d["url"]: d["id"] for _, d in local_docs(n2, "n2")}
-        assert set(mine) <= set(ids) and min(ids.values()) == 1, ids
+        mine = {s.url(r.target) for s in more.servers
+                for r in page_requests(s.requests) if fetcher(r) == "n2"}
+        assert mine, "n2 fetched none of 16 hosts, holding half the " \
+            "partitions"
+        def stored():
+            ids = {d["url"]: d["id"] for _, d in local_docs(n2, "n2")}
+            return ids if mine <= set(ids) else None
+        ids = wait_until(stored, 20, 0.2, "n2's pages stored")
+        assert min(ids.values()) == 1, ids
 
         def published():
             lines, _ = raw_export(n1)
