@@ -32,6 +32,15 @@
 #include "util.h"
 
 /* Appends v to a growing array of uint64_t; -1 when memory is short. */
+/* qsort() order of uint64_t ids. */
+int
+cl_cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int
 cl_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t v)
 {

@@ -169,14 +169,6 @@ cl_out_publish(struct cluster *c, MDB_txn *txn, char what, uint64_t doc)
 		    "start to be published", doc);
 }
 
-static int
-cl_cmp_id(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* One SLUICE_KEYS message of the documents first..last, whose entries
  * b holds; if it cannot be sent, they are retried each alone.  A first
  * send's id, "k:<first>-<last>:<node>", names its documents: flushes take

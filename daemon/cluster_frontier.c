@@ -104,14 +104,6 @@ cl_release(struct cluster *c, uint64_t job, int how)
 	c->nheld--;
 }
 
-static int
-cl_cmp_id(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * Partition p is no longer this node's: its messages go back to JetStream
  * for the next owner, and its jobs here are cancelled as "moved" in the
@@ -247,8 +239,7 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 		case EV_PUBACK:
 			if (ev->what != 's') {
 				cl_out_acked(c, ev->what, ev->seq, ev->last,
-				    ev->ok,
-				    ev->err);
+				    ev->ok, ev->err);
 				break;
 			}
 			if ((f = cl_fwd_find(c, ev->seq)) == NULL)
