@@ -26,6 +26,8 @@
 
 /* A pool whose threads work_free() left to the exit (see there). */
 static struct work *work_left_behind;
+/* Threads left behind by every pool, for work_left(). */
+static unsigned work_abandoned;
 
 struct work {
 	struct event_base *base;
@@ -178,6 +180,12 @@ fail:
 	return NULL;
 }
 
+unsigned
+work_left(void)
+{
+	return work_abandoned;
+}
+
 void
 work_submit(struct work *w, struct work_item *it)
 {
@@ -227,7 +235,11 @@ work_free(struct work *w, uint64_t timeout_ms)
 	 * threads are left to the exit. */
 	soft = realtime_after_ms(timeout_ms > WORK_ABORT_MS ?
 	    timeout_ms - WORK_ABORT_MS : 0);
-	hard = realtime_after_ms(timeout_ms);
+	/* Even with no time left, idle threads need a moment to wake and
+	 * end, and busy ones to see the stop flag: never less than
+	 * WORK_ABORT_MS, or idle workers would be reported as busy. */
+	hard = realtime_after_ms(timeout_ms > WORK_ABORT_MS ?
+	    timeout_ms : WORK_ABORT_MS);
 	joined = calloc(w->nthreads ? w->nthreads : 1, sizeof(*joined));
 	for (i = 0; i < w->nthreads; i++)
 		if (joined != NULL && work_join(w->threads[i], &soft) == 0)
@@ -248,6 +260,7 @@ work_free(struct work *w, uint64_t timeout_ms)
 		/* Still the busy threads' until the exit: kept reachable, so
 		 * the leak checker does not report it as lost. */
 		work_left_behind = w;
+		work_abandoned += left;
 		return left;
 	}
 	/* Workers drained todo before exiting; hand everything back. */
