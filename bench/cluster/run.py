@@ -604,7 +604,7 @@ def main():
                     help="first NATS client port (cluster +100, http +200)")
     ap.add_argument("-t", "--limit", type=float, default=600)
     ap.add_argument("-k", "--keep", action="store_true")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     build = os.path.abspath(a.build)
     for f in ("sluiced", "sluicectl"):
         if not os.access(os.path.join(build, f), os.X_OK):
