@@ -1113,14 +1113,15 @@ cluster_status(struct cluster *c)
 	snprintf(err, sizeof(err), "%s", c->fatal);
 	pthread_mutex_unlock(&c->mu);
 	return json_pack("{s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:s, s:s}", "node", c->node, "connected",
+	    "s:I, s:s, s:s}", "node", c->node, "connected",
 	    atomic_load(&c->connected), "ready", atomic_load(&c->ready),
 	    "partitions", parts, "owned", (json_int_t)json_array_size(parts),
 	    "held", (json_int_t)atomic_load(&c->held_total),
 	    "lag", (json_int_t)atomic_load(&c->lag),
 	    "jobs_held", (json_int_t)c->nheld, "keys_applied",
 	    (json_int_t)c->keys_applied, "index_entries",
-	    (json_int_t)cluster_index_entries(c->index), "nats_url", url,
+	    (json_int_t)cluster_index_entries(c->index), "redirects_handed",
+	    (json_int_t)c->handed, "nats_url", url,
 	    "error", err);
 }
 
@@ -1439,6 +1440,7 @@ cluster_close(struct cluster *c)
 		free(ev);
 	}
 	cl_out_free(c);
+	cl_handoff_free(c);
 	free(c->stored);
 	free(c->sent);
 	free(c->retry);

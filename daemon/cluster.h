@@ -99,11 +99,18 @@ void cluster_job_finished(uint64_t id, void *cluster);
 int cluster_doc_stored(void *cluster, MDB_txn *txn, uint64_t doc,
     const char *url, const struct dedup_sig *sig);
 /*
- * outcome.c's hook: a job was requeued for host, its redirect's target.
- * The node that owns the job follows it, wherever the target's partition
- * (docs/cluster.md, "Known limits"): host may start here from now on.
+ * outcome.c's hook, in the transaction that requeued job for target
+ * (host), its redirect's.  A target in a partition this node fetches is
+ * followed here.  One in another node's partition is handed over, so that
+ * only its owner ever fetches a host (docs/cluster.md, "Redirects"): the
+ * job is cancelled here ("moved"), and after the commit a frontier
+ * message for target, naming the job's URL and hops, is published to the
+ * target's partition; the job's own message is acknowledged once
+ * JetStream stored that one (else given back, and the job fetched
+ * again).  *handed says which.  0 or an LMDB error.
  */
-void cluster_redirected(void *cluster, uint64_t host);
+int cluster_redirected(void *cluster, MDB_txn *txn, uint64_t job,
+    const char *target, uint64_t host, uint64_t now, bool *handed);
 /* After the commit: acknowledges the messages of the jobs that ended,
  * holds the new ones. */
 void cluster_commit(struct cluster *c);

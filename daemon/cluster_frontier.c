@@ -237,6 +237,10 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 			    .pulled = ev->pulled };
 			break;
 		case EV_PUBACK:
+			if (ev->what == 'h') {
+				cl_handoff_acked(c, ev->seq, ev->ok);
+				break;
+			}
 			if (ev->what != 's') {
 				cl_out_acked(c, ev->what, ev->seq, ev->last,
 				    ev->ok, ev->err);
@@ -323,20 +327,128 @@ cl_set_add(struct cl_set *set, uint64_t key, size_t max)
 		}
 }
 
-void
-cluster_redirected(void *arg, uint64_t host)
+int
+cluster_redirected(void *arg, MDB_txn *txn, uint64_t job, const char *target,
+    uint64_t host, uint64_t now, bool *handed)
 {
 	struct cluster *c = arg;
+	struct cl_handoff *h;
+	json_t *body, *visited;
+	struct job j;
+	int rc;
 
-	/* Its own partitions' too: the job stays this node's whoever owns
-	 * the target's partition later. */
-	if (cl_set_add(&c->adopted, host, CL_ADOPTED_MAX) != 0 &&
-	    !c->adopted_full) {
-		log_warnx("cluster: %d redirect targets in other partitions; "
-		    "jobs redirected to more wait for their partition",
-		    CL_ADOPTED_MAX);
-		c->adopted_full = true;
+	*handed = false;
+	/* A partition this node fetches: followed here, and remembered, so
+	 * that the job still starts should the partition move first. */
+	if (cl_usable(c, cl_part(c, host), mono_ms())) {
+		if (cl_set_add(&c->adopted, host, CL_ADOPTED_MAX) != 0 &&
+		    !c->adopted_full) {
+			log_warnx("cluster: %d redirect targets followed; jobs "
+			    "redirected to more wait for their partition",
+			    CL_ADOPTED_MAX);
+			c->adopted_full = true;
+		}
+		return 0;
 	}
+	/* Another node's: only it may fetch the host.  The message names
+	 * the job's URL (the document's "url" there, as here) and the hops
+	 * taken, so that loops and max_redirects still count. */
+	if ((rc = queue_get(c->queue, txn, job, &j)) != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	visited = json_array();
+	for (uint32_t i = 0; visited != NULL && i < j.hops; i++) {
+		char hex[17];
+
+		snprintf(hex, sizeof(hex), "%016" PRIx64, j.visited[i]);
+		(void)json_array_append_new(visited, json_string(hex));
+	}
+	body = visited == NULL ? NULL : json_pack("{s:s, s:s, s:o, s:i, "
+	    "s:b, s:s}", "url", target, "via", j.url, "visited", visited,
+	    "priority", (int)j.priority, "force", 0, "from", c->node);
+	h = calloc(1, sizeof(*h));
+	if (h != NULL && body != NULL)
+		h->body = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (h == NULL || h->body == NULL) {
+		free(h);
+		queue_job_free(&j);
+		return ENOMEM;
+	}
+	h->job = job;
+	(void)cluster_subject(h->subj, sizeof(h->subj), host, c->parts);
+	snprintf(h->id, sizeof(h->id), "h:%" PRIu64 ":%" PRIu32 ":%s", job,
+	    j.hops, c->idtag);
+	queue_job_free(&j);
+	/* Its messages stay held until the handoff is stored. */
+	c->moving = true;
+	rc = queue_cancel_handed(c->queue, txn, job, target, now);
+	c->moving = false;
+	if (rc != 0) {
+		free(h->body);
+		free(h);
+		return rc == MDB_KEYEXIST ? 0 : rc;
+	}
+	h->next = c->handoffs;
+	c->handoffs = h;
+	*handed = true;
+	return 0;
+}
+
+static void
+cl_handoff_drop(struct cl_handoff **list)
+{
+	while (*list != NULL) {
+		struct cl_handoff *h = *list;
+
+		*list = h->next;
+		free(h->body);
+		free(h);
+	}
+}
+
+void
+cl_handoff_free(struct cluster *c)
+{
+	cl_handoff_drop(&c->handoffs);
+	cl_handoff_drop(&c->handing);
+}
+
+/* After the commit that cancelled their jobs here. */
+static void
+cl_handoff_send(struct cluster *c)
+{
+	struct cl_handoff *h;
+
+	while ((h = c->handoffs) != NULL) {
+		c->handoffs = h->next;
+		if (!atomic_load(&c->connected) || cl_publish_async(c,
+		    h->subj, h->id, h->body, strlen(h->body)) != NATS_OK) {
+			/* Redelivered later, fetched again, handed again. */
+			cl_release(c, h->job, CM_LATER);
+			free(h->body);
+			free(h);
+			continue;
+		}
+		h->next = c->handing;
+		c->handing = h;
+	}
+}
+
+void
+cl_handoff_acked(struct cluster *c, uint64_t job, bool ok)
+{
+	struct cl_handoff **hp = &c->handing, *h;
+
+	while (*hp != NULL && (*hp)->job != job)
+		hp = &(*hp)->next;
+	if ((h = *hp) == NULL)
+		return;
+	*hp = h->next;
+	if (ok)
+		c->handed++;
+	cl_release(c, job, ok ? CM_ACK : CM_LATER);
+	free(h->body);
+	free(h);
 }
 
 /* Partition p is this node's to fetch now: owned, its lease fresh by
@@ -479,6 +591,79 @@ cluster_pending(const struct cluster *c)
 	    cl_verdicts_due(c, mono_ms()) || c->nsent > 0 || c->nmoved > 0);
 }
 
+/*
+ * A redirect another node handed over (cluster_redirected): the job of
+ * its URL, via, starts here at the hop to target, this partition's.
+ */
+static int
+cl_apply_hop(struct cluster *c, MDB_txn *txn, struct cl_msg *cm, json_t *o,
+    const char *target, uint64_t host, const char *origin, uint64_t now)
+{
+	uint64_t visited[QUEUE_MAX_HOPS], vhost = 0;
+	json_t *vs = json_object_get(o, "visited"), *v;
+	const char *via = json_string_value(json_object_get(o, "via"));
+	int32_t prio = (int32_t)json_integer_value(json_object_get(o,
+	    "priority"));
+	size_t i, n = json_array_size(vs);
+	char *vcanon = NULL, *vorigin = NULL;
+	struct submit_result r = { 0 };
+	int rc = 0;
+
+	if (n == 0 || n > QUEUE_MAX_HOPS)
+		goto bad;
+	json_array_foreach(vs, i, v) {
+		const char *hex = json_string_value(v);
+		char *end = NULL;
+
+		if (hex == NULL || strlen(hex) != 16)
+			goto bad;
+		visited[i] = strtoull(hex, &end, 16);
+		if (end == NULL || *end != '\0')
+			goto bad;
+	}
+	if (visited[n - 1] != XXH3_64bits(target, strlen(target)))
+		goto bad;
+	if (url_canonicalize(via, c->uo, &vcanon) == URL_OK)
+		vhost = url_host_key(vcanon, &vorigin);
+	if (vhost == 0)
+		goto bad;
+	if (prio < QUEUE_PRIORITY_MIN || prio > QUEUE_PRIORITY_MAX)
+		prio = 0;
+	cm->verdict = CM_ACK;
+	/* Its document stored by a node already. */
+	if (cl_set_has(&c->urls, XXH3_64bits(vcanon, strlen(vcanon))))
+		goto out;
+	rc = queue_submit(c->queue, txn, vcanon, vhost, vorigin, prio, 0,
+	    false, now, &r);
+	/* Cancelled here once (moved, or handed over itself): taken up. */
+	if (rc == 0 && r.status == SUBMIT_DUPLICATE &&
+	    r.state == JOB_CANCELLED)
+		rc = queue_submit(c->queue, txn, vcanon, vhost, vorigin, prio,
+		    0, true, now, &r);
+	if (rc != 0 || (r.status == SUBMIT_DUPLICATE &&
+	    (r.state == JOB_DONE || r.state == JOB_FAILED)))
+		goto out;
+	rc = queue_hop(c->queue, txn, r.id, target, host, origin, visited,
+	    (uint32_t)n, now);
+	if (rc == MDB_KEYEXIST)
+		rc = 0;		/* at a hop already: the same handoff again */
+	if (rc != 0)
+		goto out;
+	sched_ready(c->sched, host, prio);
+	cm->job = r.id;
+	cm->host = host;
+	cm->verdict = CM_HOLD;
+	goto out;
+bad:
+	log_warnx("cluster: dropping a redirect handed to partition %" PRIu32
+	    " whose hops or URL are not valid", cm->part);
+	cm->verdict = CM_TERM;
+out:
+	free(vcanon);
+	free(vorigin);
+	return rc;
+}
+
 /* One frontier message becomes a job, or finds its job. */
 static int
 cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
@@ -509,6 +694,10 @@ cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
 		log_warnx("cluster: dropping a frontier message that is not "
 		    "a URL of partition %" PRIu32, cm->part);
 		cm->verdict = CM_TERM;
+		goto out;
+	}
+	if (json_object_get(o, "via") != NULL) {
+		rc = cl_apply_hop(c, txn, cm, o, canon, host, origin, now);
 		goto out;
 	}
 	/* Stored by a node already (its partition moved since): answered
@@ -583,6 +772,7 @@ cluster_abort(void *arg)
 	for (size_t i = 0; i < c->nintake; i++)
 		c->intake[i].verdict = CM_WAIT;
 	c->nfinished = 0;
+	cl_handoff_drop(&c->handoffs);
 	c->nstored = 0;
 	c->applied_verdicts = c->applied_sent = c->applied_moved = 0;
 	c->batch_recorded = 0;
@@ -632,6 +822,7 @@ cluster_commit(struct cluster *c)
 	for (size_t i = 0; i < c->nfinished; i++)
 		cl_release(c, c->finished[i], CM_ACK);
 	c->nfinished = 0;
+	cl_handoff_send(c);
 	if (c->applied_moved > 0)
 		memmove(c->moved, c->moved + c->applied_moved,
 		    (c->nmoved - c->applied_moved) * sizeof(*c->moved));

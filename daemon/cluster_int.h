@@ -22,6 +22,8 @@
 #include <lmdb.h>
 #include <nats/nats.h>
 
+#include "cluster_plan.h"
+
 struct cluster_index;
 struct docs;
 struct event;
@@ -154,6 +156,17 @@ struct cl_fwd {
 	struct cl_fwd	*next;
 };
 
+/* A redirect handed over to its target's partition (cluster_redirected):
+ * recorded in the turn, published after the commit, and the job's own
+ * messages acknowledged once JetStream stored it. */
+struct cl_handoff {
+	uint64_t	 job;
+	char		 subj[CLUSTER_SUBJECT_MAX];
+	char		 id[CL_NODE_MAX + 80];
+	char		*body;
+	struct cl_handoff *next;
+};
+
 struct cl_node {
 	json_t		*hb;		/* its last heartbeat */
 	uint64_t	 seen_ms;
@@ -267,6 +280,9 @@ struct cluster {
 	void		*lost_arg;
 	struct cl_set	 adopted;	/* redirect targets this node fetches */
 	bool		 adopted_full;
+	struct cl_handoff *handoffs;	/* recorded in this turn */
+	struct cl_handoff *handing;	/* published, not yet stored */
+	uint64_t	 handed;	/* redirects handed over, stored */
 	/* The URLs (XXH3 of the canonical form) of the cluster's documents,
 	 * from SLUICE_KEYS: a frontier message for one is answered without
 	 * a fetch, whichever node stored it. */
@@ -298,6 +314,8 @@ void	cl_msg_done(struct cluster *c, natsMsg *m, int how);
 void	cl_release_part(struct cluster *c, uint32_t p);
 bool	cl_set_has(const struct cl_set *set, uint64_t key);
 int	cl_set_add(struct cl_set *set, uint64_t key, size_t max);
+void	cl_handoff_acked(struct cluster *c, uint64_t job, bool ok);
+void	cl_handoff_free(struct cluster *c);
 
 /* cluster_docs.c */
 void	cl_out_free(struct cluster *c);

@@ -688,9 +688,13 @@ outcome_apply_redirect(struct outcomes *o, MDB_txn *txn,
 		rc = queue_redirect(o->queue, txn, c->job_id, target, host,
 		    origin, o->cfg->max_redirects, now, &out);
 	if (rc == 0 && out == REDIRECT_QUEUED && st == URL_OK && host != 0) {
+		bool handed = false;
+
 		if (o->redirected != NULL)
-			o->redirected(o->stored_arg, host);
-		sched_ready(o->sched, host, 0);
+			rc = o->redirected(o->stored_arg, txn, c->job_id,
+			    target, host, now, &handed);
+		if (rc == 0 && !handed)
+			sched_ready(o->sched, host, 0);
 	}
 	else if (rc == 0) {
 		/* redirects is for loops and long chains; a target that is

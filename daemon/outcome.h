@@ -93,9 +93,12 @@ struct outcomes {
 	 * (cluster_doc_stored); NULL otherwise. */
 	int		(*stored)(void *arg, MDB_txn *txn, uint64_t doc,
 			    const char *url, const struct dedup_sig *sig);
-	/* Cluster mode: a job was requeued for host, its redirect's
-	 * target (cluster_redirected); NULL otherwise.  Same arg. */
-	void		(*redirected)(void *arg, uint64_t host);
+	/* Cluster mode: job was requeued for target (host), its
+	 * redirect's, in the transaction; *handed when another node takes
+	 * it over (cluster_redirected); NULL otherwise.  Same arg. */
+	int		(*redirected)(void *arg, MDB_txn *txn, uint64_t job,
+			    const char *target, uint64_t host, uint64_t now,
+			    bool *handed);
 	void		*stored_arg;
 	struct page	*busy;		/* pages at the workers */
 	/* What a crash interrupted.  Each worker keeps the id of the job it

@@ -1384,6 +1384,61 @@ queue_cancel_moved(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
 }
 
 int
+queue_cancel_handed(struct queue *q, MDB_txn *txn, uint64_t id,
+    const char *target, uint64_t now)
+{
+	struct job j;
+	char msg[JOB_ERROR_MSG_MAX];
+	int rc = settle(q, txn, now);
+
+	if (rc == 0)
+		rc = queue_get(q, txn, id, &j);
+	if (rc != 0)
+		return rc;
+	if (j.state != JOB_QUEUED && j.state != JOB_ACTIVE) {
+		queue_job_free(&j);
+		return MDB_KEYEXIST;
+	}
+	snprintf(msg, sizeof(msg), "redirected to %.400s, in another "
+	    "node's partition: that node fetches it", target);
+	queue_job_set_error(&j, "moved", msg);
+	rc = queue_job_move(q, txn, &j, JOB_CANCELLED, now);
+	queue_job_free(&j);
+	return rc;
+}
+
+int
+queue_hop(struct queue *q, MDB_txn *txn, uint64_t id, const char *target,
+    uint64_t host, const char *origin, const uint64_t *visited,
+    uint32_t nvisited, uint64_t now)
+{
+	struct job j;
+	char *copy;
+	int rc = settle(q, txn, now);
+
+	if (nvisited == 0 || nvisited > QUEUE_MAX_HOPS)
+		return EINVAL;
+	if (rc == 0)
+		rc = queue_get(q, txn, id, &j);
+	if (rc != 0)
+		return rc;
+	if (j.state != JOB_QUEUED || j.hops != 0 || j.fetch_url != NULL) {
+		queue_job_free(&j);
+		return MDB_KEYEXIST;
+	}
+	if ((copy = strdup(target)) == NULL) {
+		queue_job_free(&j);
+		return ENOMEM;
+	}
+	j.fetch_url = copy;
+	memcpy(j.visited, visited, nvisited * sizeof(*visited));
+	j.hops = nvisited;
+	rc = queue_job_rehost(q, txn, &j, host, origin, now);
+	queue_job_free(&j);
+	return rc;
+}
+
+int
 queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
 {
 	return queue_job_update(q, txn, id, STATE_BIT(JOB_QUEUED) |

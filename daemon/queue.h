@@ -257,6 +257,20 @@ int queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now);
  * to another node; a frontier message for its URL queues it again. */
 int queue_cancel_moved(struct queue *q, MDB_txn *txn, uint64_t id,
     uint64_t now);
+/* The same, for a job redirected to target in a partition another node
+ * owns, to which the job was handed over (cluster_redirected). */
+int queue_cancel_handed(struct queue *q, MDB_txn *txn, uint64_t id,
+    const char *target, uint64_t now);
+/*
+ * A queued job that has taken no redirect yet starts at a hop: fetch_url
+ * target under host, with the hashes of the nvisited (1 to
+ * QUEUE_MAX_HOPS) hop URLs taken before, target's last.  The cluster's
+ * way to take over a redirect another node met.  MDB_KEYEXIST if the
+ * job is not such a job.
+ */
+int queue_hop(struct queue *q, MDB_txn *txn, uint64_t id, const char *target,
+    uint64_t host, const char *origin, const uint64_t *visited,
+    uint32_t nvisited, uint64_t now);
 /* failed/cancelled -> queued, attempts reset.  MDB_KEYEXIST otherwise. */
 int queue_retry(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now);
 /* Every failed job -> queued; *n counts them. */

@@ -19,6 +19,9 @@ fails either way.
                                           status, "unsupported" commands
   test_cluster_ingest_survives_kills      the issue's test (about 1-1.5 min)
   test_cluster_node_without_nats          all NATS servers die and return
+  test_cluster_redirect_goes_to_target_owner
+                                          a redirect to another node's host
+                                          is handed to that node
   test_cluster_refuses_other_layout       other partitions, other version
   test_cluster_commands                   streams as designed; SLUICE_KEYS
                                           bodies v1 and v2; status
@@ -918,6 +921,70 @@ def test_cluster_node_without_nats(tmp):
         print(f"  connected false {t_false:.1f}s "
               f"into the outage; cluster_unavailable in {took:.2f}s")
         stop_clean(d)
+    nc.stop()
+
+
+def test_cluster_redirect_goes_to_target_owner(tmp):
+    """A redirect to a host of another node's partition is handed to that
+    node: only a host's owner ever requests it, so politeness holds on a
+    host that both direct submissions and redirects from other partitions
+    reach.  The handed job keeps its URL: the document says the submitted
+    URL and the final one, as on a standalone daemon."""
+    nc = start_nats(tmp)
+    with ExitStack() as stack:
+        farm = Farm(stack, 12)
+        n1 = node(tmp, nc, "n1", cluster__partitions=4)
+        n2 = node(tmp, nc, "n2", cluster__partitions=4)
+        for d in (n1, n2):
+            d.start()
+            wait_connected(d)
+        owned = wait_partitions([n1, n2], 4)
+        owner_of = {p: name for name, ps in owned.items() for p in ps}
+        probes = [s.url("/page/1") for s in farm.servers]
+        parts = check_forwarded(submit_ctl(n1, probes), 4)
+        by_owner = defaultdict(list)
+        for s, u in zip(farm.servers, probes):
+            by_owner[owner_of[parts[u]]].append(s)
+        assert by_owner["n1"] and by_owner["n2"], \
+            f"12 ports all in one node's partitions: {dict(owned)}"
+        b, a = by_owner["n1"][0], by_owner["n2"][0]
+        direct = [b.url(f"/page/{2000 + k}") for k in range(10)]
+        targets = [b.url(f"/page/{3000 + k}") for k in range(10)]
+        redirs = [a.url("/redirect-to?url=" + t.replace(":", "%3A")
+                        .replace("/", "%2F")) for t in targets]
+        # As canonicalized: the documents' "url".
+        redirs = list(check_forwarded(submit_ctl(n2, redirs), 4))
+        direct = list(check_forwarded(submit_ctl(n1, direct), 4))
+
+        def stored():
+            docs = {(name, doc["url"]): doc for d, name in
+                    ((n1, "n1"), (n2, "n2")) for _, doc in local_docs(d, name)}
+            urls = {u for _, u in docs}
+            return docs if all(u in urls for u in direct + redirs) \
+                else None
+        docs = wait_until(stored, 60, 0.3, "every page stored")
+        reqs = b.requests
+        strangers = {fetcher(r) for r in reqs} - {"n1"}
+        assert not strangers, \
+            f"port {b.port}, n1's, was also fetched by {strangers}"
+        assert all(("n1", u) in docs for u in redirs), \
+            f"redirected pages stored by n2: {sorted(docs)}"
+        docs = {u: doc for (_, u), doc in docs.items()}
+        bad = politeness_violations(reqs, HOST_DELAY)
+        assert not bad, "\n".join(bad[:20])
+        for u, t in zip(redirs, targets):
+            assert docs[u]["final_url"] == t, docs[u]
+            assert b.hits(t.split(str(b.port), 1)[1]) == 1, t
+        assert sum(r.path == "/redirect-to" for r in a.requests) == \
+            len(redirs), [r.target for r in a.requests]
+        c2 = cstatus(n2)
+        assert c2.get("redirects_handed") == len(redirs), c2
+        assert status(n2)["jobs"]["cancelled"] == len(redirs), \
+            status(n2)["jobs"]
+        print(f"  n1 owns port {b.port}, n2 port {a.port}; "
+              f"{len(reqs)} requests to n1's, all by n1")
+        for d in (n1, n2):
+            stop_clean(d)
     nc.stop()
 
 

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "queue.h"
 #include "sched.h"
@@ -584,6 +587,61 @@ test_redirect_requeues_and_detects_loops(void **state)
 	commit(f);
 }
 
+/* Cluster mode's handover of a redirect: cancelled where it was met,
+ * started at the hop where it is taken over, loops still seen. */
+static void
+test_redirect_handed_over(void **state)
+{
+	struct fx *f = *state;
+	enum redirect_outcome out;
+	struct submit_result r;
+	uint64_t id, visited[2];
+	struct job j;
+
+	begin(f);
+	/* Met here: the redirect, then the handover cancels it. */
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://a/start", 21,
+	    "http://a:80", 0, 0, false, 1000, &r), 0);
+	id = r.id;
+	assert_int_equal(lease_next(f, 21, 1000), id);
+	assert_int_equal(queue_redirect(&f->q, f->txn, id, "https://b/next", 22,
+	    "https://b:443", 10, 1001, &out), 0);
+	assert_int_equal(queue_cancel_handed(&f->q, f->txn, id,
+	    "https://b/next", 1001), 0);
+	assert_int_equal(queue_get(&f->q, f->txn, id, &j), 0);
+	assert_int_equal(j.state, JOB_CANCELLED);
+	assert_string_equal(j.error_code, "moved");
+	assert_non_null(strstr(j.error_msg, "https://b/next"));
+	queue_job_free(&j);
+	assert_int_equal(lease_next(f, 22, 1002), 0);
+	assert_int_equal(queue_cancel_handed(&f->q, f->txn, id,
+	    "https://b/next", 1002), MDB_KEYEXIST);
+	/* Taken over elsewhere (here a second URL stands for it): queued
+	 * under a, it starts at b's hop with the hops taken before. */
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://a/other", 21,
+	    "http://a:80", 0, 0, false, 1003, &r), 0);
+	visited[0] = XXH3_64bits("https://b/next", strlen("https://b/next"));
+	assert_int_equal(queue_hop(&f->q, f->txn, r.id, "https://b/next", 22,
+	    "https://b:443", visited, 1, 1003), 0);
+	assert_int_equal(lease_next(f, 21, 1004), 0);
+	assert_int_equal(lease_next(f, 22, 1004), r.id);
+	assert_int_equal(queue_get(&f->q, f->txn, r.id, &j), 0);
+	assert_string_equal(j.url, "http://a/other");
+	assert_string_equal(j.fetch_url, "https://b/next");
+	assert_int_equal(j.hops, 1);
+	queue_job_free(&j);
+	/* Not queued any more, or at a hop already: refused. */
+	assert_int_equal(queue_hop(&f->q, f->txn, r.id, "https://b/next", 22,
+	    "https://b:443", visited, 1, 1005), MDB_KEYEXIST);
+	assert_int_equal(queue_hop(&f->q, f->txn, r.id, "https://b/next", 22,
+	    "https://b:443", visited, 0, 1005), EINVAL);
+	/* A redirect back to b/next from there is a loop. */
+	assert_int_equal(queue_redirect(&f->q, f->txn, r.id, "https://b/next",
+	    22, "https://b:443", 10, 1006, &out), 0);
+	assert_int_equal(out, REDIRECT_LOOP);
+	commit(f);
+}
+
 struct hosts_seen {
 	int		 n;
 	uint64_t	 queued_a, active_a, active_b, done_b;
@@ -985,6 +1043,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_redirect_requeues_and_detects_loops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redirect_handed_over,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_records_follow_jobs,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intake_defers_indexing,
