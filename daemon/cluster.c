@@ -1088,6 +1088,7 @@ cluster_gauges(struct cluster *c, struct metrics_gauges *g)
 	g->cluster_held = atomic_load(&c->held_total);
 	g->cluster_pending = atomic_load(&c->lag);
 	g->cluster_keys_applied = c->keys_applied;
+	g->cluster_redirects_handed = c->handed;
 	g->ncluster_parts = 0;
 	for (uint32_t p = 0; p < c->parts &&
 	    g->ncluster_parts < sizeof(g->cluster_parts) /
@@ -1382,6 +1383,32 @@ fail:
 	return -1;
 }
 
+/*
+ * At close, once the thread has ended: the messages it pulled that the
+ * loop never took go back at once (the next owner needs no AckWait), and
+ * every message is destroyed while the library is up (natsMsg_Destroy()
+ * hands it to the library's collector, gone after nats_CloseAndWait()).
+ */
+static void
+cl_inbox_drain(struct cluster *c)
+{
+	struct cl_ev *list, *next;
+
+	pthread_mutex_lock(&c->mu);
+	list = c->inbox;
+	c->inbox = NULL;
+	c->inbox_tail = &c->inbox;
+	pthread_mutex_unlock(&c->mu);
+	for (struct cl_ev *ev = list; ev != NULL; ev = next) {
+		next = ev->next;
+		if (ev->kind == EV_MSG && ev->msg != NULL)
+			cl_msg_done(c, ev->msg, CM_WAIT);
+		else if (ev->msg != NULL)
+			natsMsg_Destroy(ev->msg);
+		free(ev);
+	}
+}
+
 void
 cluster_close(struct cluster *c)
 {
@@ -1399,6 +1426,7 @@ cluster_close(struct cluster *c)
 	for (size_t i = 0; i < c->nintake; i++)
 		cl_msg_done(c, c->intake[i].msg, CM_WAIT);
 	c->nintake = 0;
+	cl_inbox_drain(c);
 	for (uint32_t p = 0; c->own != NULL && p < c->parts; p++)
 		cl_release_part(c, p);
 	if (c->kv != NULL && atomic_load(&c->connected)) {
@@ -1433,10 +1461,10 @@ cluster_close(struct cluster *c)
 	/* cnats' threads may still run our callbacks (an acknowledgement,
 	 * the disconnection): c lives until they are gone. */
 	(void)nats_CloseAndWait(CL_CONNECT_MS);
+	/* Only acknowledgements can have come since cl_inbox_drain(), and
+	 * they carry no message: natsMsg_Destroy() needs the library. */
 	for (struct cl_ev *ev = c->inbox, *next; ev != NULL; ev = next) {
 		next = ev->next;
-		if (ev->msg != NULL)
-			natsMsg_Destroy(ev->msg);
 		free(ev);
 	}
 	cl_out_free(c);
