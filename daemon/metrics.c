@@ -346,6 +346,11 @@ metrics_cluster(FILE *f, const struct metrics_gauges *g)
 	    "since start (the whole stream is read at start).");
 	fprintf(f, "sluice_cluster_keys_applied_total %llu\n",
 	    (unsigned long long)g->cluster_keys_applied);
+	metrics_head(f, "sluice_cluster_redirects_handed_total", "counter",
+	    "Redirects to a host of another node's partition handed over to "
+	    "that node, since start.");
+	fprintf(f, "sluice_cluster_redirects_handed_total %llu\n",
+	    (unsigned long long)g->cluster_redirects_handed);
 }
 
 char *

@@ -100,6 +100,7 @@ struct metrics_gauges {
 	uint64_t	 cluster_held;	/* frontier messages held */
 	uint64_t	 cluster_pending;	/* in the owned partitions */
 	uint64_t	 cluster_keys_applied;
+	uint64_t	 cluster_redirects_handed;
 	uint32_t	 cluster_parts[1024];	/* owned partitions */
 	size_t		 ncluster_parts;
 };

@@ -47,9 +47,10 @@ from contextlib import ExitStack
 from datetime import datetime, timezone
 
 from harness import (Client, Daemon, HarnessError, build_dir, run_tests,
-                     wait_until)
+                     source_dir, wait_until)
 from fixture_server import FixtureServer, Request
 from natscluster import NatsCluster, nats_request
+from test_metrics import scrape
 
 LEASE_TTL = 3.0			# cluster.lease_ttl, seconds (its minimum)
 ACK_WAIT = 5.0			# cluster.ack_wait, seconds
@@ -934,7 +935,9 @@ def test_cluster_redirect_goes_to_target_owner(tmp):
     with ExitStack() as stack:
         farm = Farm(stack, 12)
         n1 = node(tmp, nc, "n1", cluster__partitions=4)
-        n2 = node(tmp, nc, "n2", cluster__partitions=4)
+        msock = tmp / "n2-metrics.sock"
+        n2 = node(tmp, nc, "n2", cluster__partitions=4,
+                  metrics__listen=str(msock))
         for d in (n1, n2):
             d.start()
             wait_connected(d)
@@ -981,6 +984,16 @@ def test_cluster_redirect_goes_to_target_owner(tmp):
         assert c2.get("redirects_handed") == len(redirs), c2
         assert status(n2)["jobs"]["cancelled"] == len(redirs), \
             status(n2)["jobs"]
+        # The metrics say so too, and sluiced(8) names every cluster
+        # metric served.
+        samples, text = scrape(msock)
+        assert samples[("sluice_cluster_redirects_handed_total", "")] == \
+            len(redirs), text
+        assert samples[("sluice_cluster_connected", "")] == 1, text
+        man = (source_dir() / "docs/man/sluiced.8").read_text()
+        served = set(re.findall(r"^# TYPE (sluice_cluster_\w+)", text, re.M))
+        assert len(served) >= 6 and all(n in man for n in served), \
+            sorted(n for n in served if n not in man)
         print(f"  n1 owns port {b.port}, n2 port {a.port}; "
               f"{len(reqs)} requests to n1's, all by n1")
         for d in (n1, n2):
