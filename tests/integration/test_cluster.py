@@ -22,6 +22,9 @@ fails either way.
   test_cluster_redirect_goes_to_target_owner
                                           a redirect to another node's host
                                           is handed to that node
+  test_cluster_redirect_outlives_target_owner
+                                          ... which dies: the next owner
+                                          takes the handed jobs up
   test_cluster_refuses_other_layout       other partitions, other version
   test_cluster_commands                   streams as designed; SLUICE_KEYS
                                           bodies v1 and v2; status
@@ -996,6 +999,72 @@ def test_cluster_redirect_goes_to_target_owner(tmp):
             sorted(n for n in served if n not in man)
         print(f"  n1 owns port {b.port}, n2 port {a.port}; "
               f"{len(reqs)} requests to n1's, all by n1")
+        for d in (n1, n2):
+            stop_clean(d)
+    nc.stop()
+
+
+def test_cluster_redirect_outlives_target_owner(tmp):
+    """The node a redirect was handed to dies (kill -9) before fetching
+    it: the handed messages come back to the next owner of the target's
+    partition, here the node that handed them over and cancelled their
+    jobs, which takes them up at the hop.  Every redirected URL ends with
+    one document whose "url" is the one submitted."""
+    nc = start_nats(tmp)
+    with ExitStack() as stack:
+        farm = Farm(stack, 12)
+        # A slow target: the owner holds the handed jobs a while.
+        sets = {"cluster__partitions": 4, "fetch__host_delay": "600ms"}
+        n1 = node(tmp, nc, "n1", **sets)
+        n2 = node(tmp, nc, "n2", **sets)
+        for d in (n1, n2):
+            d.start()
+            wait_connected(d)
+        owned = wait_partitions([n1, n2], 4)
+        owner_of = {p: name for name, ps in owned.items() for p in ps}
+        probes = [s.url("/page/1") for s in farm.servers]
+        parts = check_forwarded(submit_ctl(n2, probes), 4)
+        by_owner = defaultdict(list)
+        for s, u in zip(farm.servers, probes):
+            by_owner[owner_of[parts[u]]].append(s)
+        assert by_owner["n1"] and by_owner["n2"], \
+            f"12 ports all in one node's partitions: {dict(owned)}"
+        b, a = by_owner["n1"][0], by_owner["n2"][0]
+        targets = [b.url(f"/page/{4000 + k}") for k in range(12)]
+        redirs = list(check_forwarded(submit_ctl(n2, [
+            a.url("/redirect-to?url=" + t.replace(":", "%3A")
+                  .replace("/", "%2F")) for t in targets]), 4))
+        wait_until(lambda: any(r.path.startswith("/page/4")
+                               for r in b.requests), 20, 0.02,
+                   "n1 fetching what it was handed")
+        n1.kill()
+        t_kill = time.monotonic()
+        wait_partitions([n2], 4, timeout=LEASE_TTL * 4 + 10)
+
+        def stored():
+            docs = {doc["url"]: doc for _, doc in local_docs(n2, "n2")}
+            return docs if all(u in docs for u in redirs) else None
+        fetched_n1 = {r.path for r in page_requests(b.requests)
+                      if fetcher(r) == "n1"}
+        assert len(fetched_n1) < len(targets), \
+            "n1 fetched every target before its kill"
+        docs = wait_until(stored, ACK_WAIT + 4 * LEASE_TTL + 30, 0.3,
+                          "n2 storing the redirected pages n1 left")
+        # Those it handed over before n2 had n1's partition too.
+        assert cstatus(n2).get("redirects_handed", 0) >= 1, cstatus(n2)
+        n1.start()
+        wait_connected(n1)
+        for _, doc in local_docs(n1, "n1"):
+            docs.setdefault(doc["url"], doc)
+        for u, t in zip(redirs, targets):
+            assert docs[u]["final_url"] == t, docs[u]
+        late = [r for r in b.requests if fetcher(r) == "n1" and
+                r.time > t_kill]
+        assert not late, [(r.path, r.time - t_kill) for r in late]
+        bad = politeness_violations(b.requests, 0.6)
+        assert not bad, "\n".join(bad[:20])
+        print(f"  n1 fetched {len(fetched_n1)} of {len(targets)} before "
+              f"its kill; n2 the rest")
         for d in (n1, n2):
             stop_clean(d)
     nc.stop()
