@@ -928,6 +928,35 @@ def test_cluster_node_without_nats(tmp):
     nc.stop()
 
 
+def redirect_pair(tmp, nc, stack, n1_sets, n2_sets):
+    """Nodes n1 and n2 (4 partitions) started on nc, and fixture servers
+    b, whose host is in n1's partitions, and a, in n2's, found by
+    submitting /page/1 of 12 ports (fetched, harmless).  Returns
+    (n1, n2, a, b)."""
+    farm = Farm(stack, 12)
+    n1 = node(tmp, nc, "n1", cluster__partitions=4, **n1_sets)
+    n2 = node(tmp, nc, "n2", cluster__partitions=4, **n2_sets)
+    for d in (n1, n2):
+        d.start()
+        wait_connected(d)
+    owned = wait_partitions([n1, n2], 4)
+    owner_of = {p: name for name, ps in owned.items() for p in ps}
+    probes = [s.url("/page/1") for s in farm.servers]
+    parts = check_forwarded(submit_ctl(n1, probes), 4)
+    by_owner = defaultdict(list)
+    for s, u in zip(farm.servers, probes):
+        by_owner[owner_of[parts[u]]].append(s)
+    assert by_owner["n1"] and by_owner["n2"], \
+        f"12 ports all in one node's partitions: {dict(owned)}"
+    return n1, n2, by_owner["n2"][0], by_owner["n1"][0]
+
+
+def redirect_to(server, target):
+    """A URL of server that redirects to target."""
+    return server.url("/redirect-to?url=" + target.replace(":", "%3A")
+                      .replace("/", "%2F"))
+
+
 def test_cluster_redirect_goes_to_target_owner(tmp):
     """A redirect to a host of another node's partition is handed to that
     node: only a host's owner ever requests it, so politeness holds on a
@@ -936,28 +965,12 @@ def test_cluster_redirect_goes_to_target_owner(tmp):
     URL and the final one, as on a standalone daemon."""
     nc = start_nats(tmp)
     with ExitStack() as stack:
-        farm = Farm(stack, 12)
-        n1 = node(tmp, nc, "n1", cluster__partitions=4)
         msock = tmp / "n2-metrics.sock"
-        n2 = node(tmp, nc, "n2", cluster__partitions=4,
-                  metrics__listen=str(msock))
-        for d in (n1, n2):
-            d.start()
-            wait_connected(d)
-        owned = wait_partitions([n1, n2], 4)
-        owner_of = {p: name for name, ps in owned.items() for p in ps}
-        probes = [s.url("/page/1") for s in farm.servers]
-        parts = check_forwarded(submit_ctl(n1, probes), 4)
-        by_owner = defaultdict(list)
-        for s, u in zip(farm.servers, probes):
-            by_owner[owner_of[parts[u]]].append(s)
-        assert by_owner["n1"] and by_owner["n2"], \
-            f"12 ports all in one node's partitions: {dict(owned)}"
-        b, a = by_owner["n1"][0], by_owner["n2"][0]
+        n1, n2, a, b = redirect_pair(tmp, nc, stack, {},
+                                     {"metrics__listen": str(msock)})
         direct = [b.url(f"/page/{2000 + k}") for k in range(10)]
         targets = [b.url(f"/page/{3000 + k}") for k in range(10)]
-        redirs = [a.url("/redirect-to?url=" + t.replace(":", "%3A")
-                        .replace("/", "%2F")) for t in targets]
+        redirs = [redirect_to(a, t) for t in targets]
         # As canonicalized: the documents' "url".
         redirs = list(check_forwarded(submit_ctl(n2, redirs), 4))
         direct = list(check_forwarded(submit_ctl(n1, direct), 4))
@@ -1012,28 +1025,12 @@ def test_cluster_redirect_outlives_target_owner(tmp):
     one document whose "url" is the one submitted."""
     nc = start_nats(tmp)
     with ExitStack() as stack:
-        farm = Farm(stack, 12)
         # A slow target: the owner holds the handed jobs a while.
-        sets = {"cluster__partitions": 4, "fetch__host_delay": "600ms"}
-        n1 = node(tmp, nc, "n1", **sets)
-        n2 = node(tmp, nc, "n2", **sets)
-        for d in (n1, n2):
-            d.start()
-            wait_connected(d)
-        owned = wait_partitions([n1, n2], 4)
-        owner_of = {p: name for name, ps in owned.items() for p in ps}
-        probes = [s.url("/page/1") for s in farm.servers]
-        parts = check_forwarded(submit_ctl(n2, probes), 4)
-        by_owner = defaultdict(list)
-        for s, u in zip(farm.servers, probes):
-            by_owner[owner_of[parts[u]]].append(s)
-        assert by_owner["n1"] and by_owner["n2"], \
-            f"12 ports all in one node's partitions: {dict(owned)}"
-        b, a = by_owner["n1"][0], by_owner["n2"][0]
+        slow = {"fetch__host_delay": "600ms"}
+        n1, n2, a, b = redirect_pair(tmp, nc, stack, slow, slow)
         targets = [b.url(f"/page/{4000 + k}") for k in range(12)]
         redirs = list(check_forwarded(submit_ctl(n2, [
-            a.url("/redirect-to?url=" + t.replace(":", "%3A")
-                  .replace("/", "%2F")) for t in targets]), 4))
+            redirect_to(a, t) for t in targets]), 4))
         wait_until(lambda: any(r.path.startswith("/page/4")
                                for r in b.requests), 20, 0.02,
                    "n1 fetching what it was handed")

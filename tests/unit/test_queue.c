@@ -539,6 +539,23 @@ test_sched_priority_across_hosts_and_backoff(void **state)
 	sched_free(&s);
 }
 
+/* In f's open transaction: http://a/start (host 21) submitted, leased
+ * and redirected to https://b/next (host 22).  Its id. */
+static uint64_t
+redirected_job(struct fx *f)
+{
+	enum redirect_outcome out;
+	struct submit_result r;
+
+	assert_int_equal(queue_submit(&f->q, f->txn, "http://a/start", 21,
+	    "http://a:80", 0, 0, false, 1000, &r), 0);
+	assert_int_equal(lease_next(f, 21, 1000), r.id);
+	assert_int_equal(queue_redirect(&f->q, f->txn, r.id, "https://b/next",
+	    22, "https://b:443", 10, 1001, &out), 0);
+	assert_int_equal(out, REDIRECT_QUEUED);
+	return r.id;
+}
+
 static void
 test_redirect_requeues_and_detects_loops(void **state)
 {
@@ -549,13 +566,7 @@ test_redirect_requeues_and_detects_loops(void **state)
 	struct job j;
 
 	begin(f);
-	assert_int_equal(queue_submit(&f->q, f->txn, "http://a/start", 21,
-	    "http://a:80", 0, 0, false, 1000, &r), 0);
-	id = r.id;
-	assert_int_equal(lease_next(f, 21, 1000), id);
-	assert_int_equal(queue_redirect(&f->q, f->txn, id, "https://b/next", 22,
-	    "https://b:443", 10, 1001, &out), 0);
-	assert_int_equal(out, REDIRECT_QUEUED);
+	id = redirected_job(f);
 	assert_int_equal(lease_next(f, 21, 1002), 0);	/* moved to host b */
 	assert_int_equal(lease_next(f, 22, 1002), id);
 	assert_int_equal(queue_get(&f->q, f->txn, id, &j), 0);
@@ -600,12 +611,7 @@ test_redirect_handed_over(void **state)
 
 	begin(f);
 	/* Met here: the redirect, then the handover cancels it. */
-	assert_int_equal(queue_submit(&f->q, f->txn, "http://a/start", 21,
-	    "http://a:80", 0, 0, false, 1000, &r), 0);
-	id = r.id;
-	assert_int_equal(lease_next(f, 21, 1000), id);
-	assert_int_equal(queue_redirect(&f->q, f->txn, id, "https://b/next", 22,
-	    "https://b:443", 10, 1001, &out), 0);
+	id = redirected_job(f);
 	assert_int_equal(queue_cancel_handed(&f->q, f->txn, id,
 	    "https://b/next", 1001), 0);
 	assert_int_equal(queue_get(&f->q, f->txn, id, &j), 0);
