@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "cluster_index.h"
 #include "lsh.h"
+#include "store.h"
 
 /* Base64 of the sketch: 4 characters per 3 bytes, padded. */
 #define CLUSTER_SKETCH_B64	(4 * ((DEDUP_SKETCH_BYTES + 2) / 3))
@@ -122,8 +123,7 @@ cluster_index_memory(const struct cluster_index *idx)
 static uint32_t
 cluster_exact_key(const uint8_t *exact)
 {
-	return (uint32_t)exact[0] << 24 | (uint32_t)exact[1] << 16 |
-	    (uint32_t)exact[2] << 8 | exact[3];
+	return store_get_be32(exact);
 }
 
 static void
@@ -529,24 +529,7 @@ out:
 	return rc;
 }
 
-/* The v2 entry. */
-
-static unsigned char *
-cluster_put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-	return p + 4;
-}
-
-static uint32_t
-cluster_get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
+/* The v2 entry: integers big-endian, as store.h writes them. */
 
 int
 cluster_keys_encode_bin(struct buf *out, const char *node, uint64_t doc_id,
@@ -568,21 +551,24 @@ cluster_keys_encode_bin(struct buf *out, const char *node, uint64_t doc_id,
 	    buf_presize(out, out->len + 4 + len) != 0)
 		return ENOMEM;
 	p = (unsigned char *)out->data + out->len;
-	p = cluster_put32(p, (uint32_t)len);
+	store_put_be32(p, (uint32_t)len);
+	p += 4;
 	*p++ = (unsigned char)nlen;
 	memcpy(p, node, nlen);
 	p += nlen;
-	p = cluster_put32(p, (uint32_t)(doc_id >> 32));
-	p = cluster_put32(p, (uint32_t)doc_id);
+	store_put_be64(p, doc_id);
+	p += 8;
 	memcpy(p, sig->exact, sizeof(sig->exact));
 	p += sizeof(sig->exact);
-	p = cluster_put32(p, sig->words);
+	store_put_be32(p, sig->words);
+	p += 4;
 	*p++ = sig->near ? 1 : 0;
-	for (size_t j = 0; j < DEDUP_BANDS; j++)
-		p = cluster_put32(p, sig->bands[j]);
+	for (size_t j = 0; j < DEDUP_BANDS; j++, p += 4)
+		store_put_be32(p, sig->bands[j]);
 	memcpy(p, sig->sketch, DEDUP_SKETCH_BYTES);
 	p += DEDUP_SKETCH_BYTES;
-	p = cluster_put32(p, (uint32_t)ulen);
+	store_put_be32(p, (uint32_t)ulen);
+	p += 4;
 	memcpy(p, url, ulen);
 	out->len += 4 + len;
 	out->data[out->len] = '\0';
@@ -610,23 +596,23 @@ cluster_keys_bin(const char *entry, size_t len, struct cluster_keys *out,
 	p += nlen;
 	if (!cluster_node_valid(out->node))
 		return cluster_keys_fail(err, errlen, "bad node");
-	doc = (uint64_t)cluster_get32(p) << 32 | cluster_get32(p + 4);
+	doc = store_get_be64(p);
 	p += 8;
 	if (doc == 0 || doc > INT64_MAX)
 		return cluster_keys_fail(err, errlen, "bad doc");
 	out->doc_id = doc;
 	memcpy(out->sig.exact, p, sizeof(out->sig.exact));
 	p += sizeof(out->sig.exact);
-	out->sig.words = cluster_get32(p);
+	out->sig.words = store_get_be32(p);
 	p += 4;
 	if (*p > 1)
 		return cluster_keys_fail(err, errlen, "bad near");
 	out->sig.near = *p++ == 1;
 	for (size_t j = 0; j < DEDUP_BANDS; j++, p += 4)
-		out->sig.bands[j] = cluster_get32(p);
+		out->sig.bands[j] = store_get_be32(p);
 	memcpy(out->sig.sketch, p, DEDUP_SKETCH_BYTES);
 	p += DEDUP_SKETCH_BYTES;
-	ulen = cluster_get32(p);
+	ulen = store_get_be32(p);
 	p += 4;
 	/* What is left is the URL, all of it. */
 	if (ulen == 0 || ulen > CLUSTER_KEYS_URL_MAX ||
@@ -674,7 +660,7 @@ cluster_keys_next(const char *body, size_t len, size_t *off,
 		*off = len;
 		return -1;
 	}
-	n = cluster_get32((const unsigned char *)body + *off);
+	n = store_get_be32((const unsigned char *)body + *off);
 	if (n > len - *off - 4) {
 		*off = len;
 		return -1;
