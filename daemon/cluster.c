@@ -31,7 +31,6 @@
 #include "store.h"
 #include "util.h"
 
-/* Appends v to a growing array of uint64_t; -1 when memory is short. */
 /* qsort() order of uint64_t ids. */
 int
 cl_cmp_id(const void *a, const void *b)
@@ -41,6 +40,7 @@ cl_cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Appends v to a growing array of uint64_t; -1 when memory is short. */
 int
 cl_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t v)
 {
@@ -211,29 +211,28 @@ cl_on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 }
 
 /* The store's epoch, from the outbox's key 0 (made at the first start
- * in cluster mode: this boot's time), into c->idtag. */
+ * in cluster mode: this boot's time), into c->epoch and c->idtag. */
 static int
 cl_epoch(struct cluster *c, MDB_txn *txn)
 {
-	uint64_t zero = 0, epoch = c->boot;
+	uint64_t zero = 0;
 	MDB_val k = { sizeof(zero), &zero }, v;
-	unsigned char nb[17];
 	int rc = mdb_get(txn, c->outbox, &k, &v);
 
-	if (rc == 0 && v.mv_size == sizeof(nb))
-		epoch = store_get_be64((const unsigned char *)v.mv_data + 9);
+	c->epoch = c->boot;
+	if (rc == 0 && v.mv_size == CL_OUT_NEXT_LEN)
+		c->epoch = store_get_be64((const unsigned char *)v.mv_data + 9);
 	else if (rc == 0 || rc == MDB_NOTFOUND) {
-		nb[0] = OUT_NEXT;
-		store_put_be64(nb + 1, rc == 0 && v.mv_size >= 9 ?
+		/* Made now, or by a version before the epoch: the last
+		 * batch number kept. */
+		rc = cl_out_next_put(c, txn, rc == 0 && v.mv_size >= 9 ?
 		    store_get_be64((const unsigned char *)v.mv_data + 1) : 0);
-		store_put_be64(nb + 9, epoch);
-		v.mv_size = sizeof(nb);
-		v.mv_data = nb;
-		if ((rc = mdb_put(txn, c->outbox, &k, &v, 0)) != 0)
+		if (rc != 0)
 			return rc;
 	} else
 		return rc;
-	snprintf(c->idtag, sizeof(c->idtag), "%s:%" PRIx64, c->node, epoch);
+	snprintf(c->idtag, sizeof(c->idtag), "%s:%" PRIx64, c->node,
+	    c->epoch);
 	return 0;
 }
 

@@ -587,6 +587,19 @@ cluster_doc_stored(void *arg, MDB_txn *txn, uint64_t doc, const char *url,
 	return rc;
 }
 
+/* The outbox's key 0: the last batch number and the store's epoch. */
+int
+cl_out_next_put(struct cluster *c, MDB_txn *txn, uint64_t last)
+{
+	uint64_t zero = 0;
+	unsigned char nb[CL_OUT_NEXT_LEN] = { OUT_NEXT };
+	MDB_val k = { sizeof(zero), &zero }, v = { sizeof(nb), nb };
+
+	store_put_be64(nb + 1, last);
+	store_put_be64(nb + 9, c->epoch);
+	return mdb_put(txn, c->outbox, &k, &v, 0);
+}
+
 /* Records the verdicts gathered, in document order, as the next batch,
  * as many as one message can carry (the rest wait for the next turn);
  * their lines are made now for the send after the commit. */
@@ -597,19 +610,13 @@ cl_out_record(struct cluster *c, MDB_txn *txn)
 	size_t max = maxp > 4096 ? (size_t)maxp : 4096, total = 0, count = 0;
 	uint64_t zero = 0, n = 1;
 	MDB_val zk = { sizeof(zero), &zero }, zv;
-	unsigned char nb[9], zb[17] = { OUT_NEXT };
+	unsigned char nb[9];
 	size_t i;
 	int rc;
 
-	/* Key 0: the last batch number, and the epoch that cl_epoch() put
-	 * there, kept. */
 	rc = mdb_get(txn, c->outbox, &zk, &zv);
 	if (rc == 0 && zv.mv_size >= 9)
 		n = store_get_be64((const unsigned char *)zv.mv_data + 1) + 1;
-	if (rc == 0 && zv.mv_size == sizeof(zb))
-		memcpy(zb + 9, (const unsigned char *)zv.mv_data + 9, 8);
-	else
-		store_put_be64(zb + 9, c->boot);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
 	rc = 0;
@@ -662,12 +669,8 @@ cl_out_record(struct cluster *c, MDB_txn *txn)
 		total += len;
 		count++;
 	}
-	if (rc == 0 && count > 0) {
-		store_put_be64(zb + 1, n);
-		zv.mv_size = sizeof(zb);
-		zv.mv_data = zb;
-		rc = mdb_put(txn, c->outbox, &zk, &zv, 0);
-	}
+	if (rc == 0 && count > 0)
+		rc = cl_out_next_put(c, txn, n);
 	c->applied_verdicts = i;
 	c->batch_recorded = rc == 0 && count > 0 ? n : 0;
 	return rc;

@@ -129,6 +129,7 @@ struct cl_held {
 					   'D' + batch number (be64) */
 #define OUT_NEXT	'N'		/* key 0: 'N' + the last batch number
 					   (be64) + the store's epoch (be64) */
+#define CL_OUT_NEXT_LEN	17
 
 struct cl_verdict {
 	uint64_t	 doc;
@@ -263,6 +264,7 @@ struct cluster {
 	 * made anew under the same node name (its ids start again at 1)
 	 * must not meet JetStream's duplicate window of the old one's. */
 	char		 idtag[CL_NODE_MAX + 24];
+	uint64_t	 epoch;		/* the store's, from the outbox */
 	/* committed, gathered for the next flush (CL_FLUSH_MS) */
 	uint64_t	*keys_due;	/* doc ids whose keys go out */
 	size_t		 nkeys_due, capkeys_due;
@@ -318,6 +320,7 @@ void	cl_handoff_acked(struct cluster *c, uint64_t job, bool ok);
 void	cl_handoff_free(struct cluster *c);
 
 /* cluster_docs.c */
+int	cl_out_next_put(struct cluster *c, MDB_txn *txn, uint64_t last);
 void	cl_out_free(struct cluster *c);
 void	cl_on_flush(evutil_socket_t fd, short what, void *arg);
 void	cl_arm_flush(struct cluster *c);
