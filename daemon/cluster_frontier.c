@@ -381,7 +381,7 @@ cluster_redirected(void *arg, MDB_txn *txn, uint64_t job, const char *target,
 	queue_job_free(&j);
 	/* Its messages stay held until the handoff is stored. */
 	c->moving = true;
-	rc = queue_cancel_handed(c->queue, txn, job, target, now);
+	rc = queue_cancel_moved(c->queue, txn, job, target, now);
 	c->moving = false;
 	if (rc != 0) {
 		free(h->body);
@@ -749,7 +749,8 @@ cluster_apply(void *arg, MDB_txn *txn, uint64_t now)
 	 * turn must not be acknowledged as if they had ended. */
 	c->moving = true;
 	for (size_t i = 0; i < c->nmoved && rc == 0; i++) {
-		rc = queue_cancel_moved(c->queue, txn, c->moved[i], now);
+		rc = queue_cancel_moved(c->queue, txn, c->moved[i], NULL,
+		    now);
 		if (rc == MDB_KEYEXIST || rc == MDB_NOTFOUND)
 			rc = 0;		/* ended meanwhile */
 	}

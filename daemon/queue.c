@@ -1332,12 +1332,13 @@ queue_redirect(struct queue *q, MDB_txn *txn, uint64_t id,
 
 /*
  * Reads job id and, when its state is one of the `from` bits, applies
- * change() to it; MDB_KEYEXIST when its state forbids the change.
+ * change() to it, passing arg on; MDB_KEYEXIST when its state forbids
+ * the change.
  */
 static int
 queue_job_update(struct queue *q, MDB_txn *txn, uint64_t id, unsigned from,
-    int (*change)(struct queue *, MDB_txn *, struct job *, uint64_t),
-    uint64_t now)
+    int (*change)(struct queue *, MDB_txn *, struct job *, const void *,
+    uint64_t), const void *arg, uint64_t now)
 {
 	struct job j;
 	int rc = settle(q, txn, now);
@@ -1346,65 +1347,56 @@ queue_job_update(struct queue *q, MDB_txn *txn, uint64_t id, unsigned from,
 		rc = queue_get(q, txn, id, &j);
 	if (rc != 0)
 		return rc;
-	rc = (from & STATE_BIT(j.state)) ? change(q, txn, &j, now) :
+	rc = (from & STATE_BIT(j.state)) ? change(q, txn, &j, arg, now) :
 	    MDB_KEYEXIST;
 	queue_job_free(&j);
 	return rc;
 }
 
 static int
-cancel_job(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
+cancel_job(struct queue *q, MDB_txn *txn, struct job *j, const void *arg,
+    uint64_t now)
 {
+	(void)arg;
 	queue_job_set_error(j, "cancelled", NULL);
 	return queue_job_move(q, txn, j, JOB_CANCELLED, now);
 }
 
 static int
-retry_job(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
+retry_job(struct queue *q, MDB_txn *txn, struct job *j, const void *arg,
+    uint64_t now)
 {
+	(void)arg;
 	j->attempts = 0;
 	j->not_before_ms = 0;
 	queue_job_set_error(j, "", NULL);
 	return queue_job_restart(q, txn, j, now);
 }
 
+/* arg: the redirect's target, or NULL (queue_cancel_moved()). */
 static int
-move_job(struct queue *q, MDB_txn *txn, struct job *j, uint64_t now)
+move_job(struct queue *q, MDB_txn *txn, struct job *j, const void *arg,
+    uint64_t now)
 {
-	queue_job_set_error(j, "moved", "its cluster partition passed to "
-	    "another node, which fetches it");
+	char msg[JOB_ERROR_MSG_MAX];
+
+	if (arg != NULL)
+		snprintf(msg, sizeof(msg), "redirected to %.400s, in another "
+		    "node's partition: that node fetches it",
+		    (const char *)arg);
+	else
+		snprintf(msg, sizeof(msg), "its cluster partition passed to "
+		    "another node, which fetches it");
+	queue_job_set_error(j, "moved", msg);
 	return queue_job_move(q, txn, j, JOB_CANCELLED, now);
 }
 
 int
-queue_cancel_moved(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
-{
-	return queue_job_update(q, txn, id, STATE_BIT(JOB_QUEUED) |
-	    STATE_BIT(JOB_ACTIVE), move_job, now);
-}
-
-int
-queue_cancel_handed(struct queue *q, MDB_txn *txn, uint64_t id,
+queue_cancel_moved(struct queue *q, MDB_txn *txn, uint64_t id,
     const char *target, uint64_t now)
 {
-	struct job j;
-	char msg[JOB_ERROR_MSG_MAX];
-	int rc = settle(q, txn, now);
-
-	if (rc == 0)
-		rc = queue_get(q, txn, id, &j);
-	if (rc != 0)
-		return rc;
-	if (j.state != JOB_QUEUED && j.state != JOB_ACTIVE) {
-		queue_job_free(&j);
-		return MDB_KEYEXIST;
-	}
-	snprintf(msg, sizeof(msg), "redirected to %.400s, in another "
-	    "node's partition: that node fetches it", target);
-	queue_job_set_error(&j, "moved", msg);
-	rc = queue_job_move(q, txn, &j, JOB_CANCELLED, now);
-	queue_job_free(&j);
-	return rc;
+	return queue_job_update(q, txn, id, STATE_BIT(JOB_QUEUED) |
+	    STATE_BIT(JOB_ACTIVE), move_job, target, now);
 }
 
 int
@@ -1442,14 +1434,14 @@ int
 queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
 {
 	return queue_job_update(q, txn, id, STATE_BIT(JOB_QUEUED) |
-	    STATE_BIT(JOB_ACTIVE), cancel_job, now);
+	    STATE_BIT(JOB_ACTIVE), cancel_job, NULL, now);
 }
 
 int
 queue_retry(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now)
 {
 	return queue_job_update(q, txn, id, STATE_BIT(JOB_FAILED) |
-	    STATE_BIT(JOB_CANCELLED), retry_job, now);
+	    STATE_BIT(JOB_CANCELLED), retry_job, NULL, now);
 }
 
 /* Collects the ids in an id index (active, failed) before changing it. */

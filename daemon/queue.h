@@ -254,12 +254,10 @@ int queue_redirect(struct queue *q, MDB_txn *txn, uint64_t id,
 /* queued/active -> cancelled.  MDB_KEYEXIST if already finished. */
 int queue_cancel(struct queue *q, MDB_txn *txn, uint64_t id, uint64_t now);
 /* The same in cluster mode, error code "moved": the job's partition went
- * to another node; a frontier message for its URL queues it again. */
+ * to another node (target NULL), or it was redirected to target, in a
+ * partition another node owns, to which the job was handed over
+ * (cluster_redirected).  A frontier message for its URL queues it again. */
 int queue_cancel_moved(struct queue *q, MDB_txn *txn, uint64_t id,
-    uint64_t now);
-/* The same, for a job redirected to target in a partition another node
- * owns, to which the job was handed over (cluster_redirected). */
-int queue_cancel_handed(struct queue *q, MDB_txn *txn, uint64_t id,
     const char *target, uint64_t now);
 /*
  * A queued job that has taken no redirect yet starts at a hop: fetch_url

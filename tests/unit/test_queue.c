@@ -612,7 +612,7 @@ test_redirect_handed_over(void **state)
 	begin(f);
 	/* Met here: the redirect, then the handover cancels it. */
 	id = redirected_job(f);
-	assert_int_equal(queue_cancel_handed(&f->q, f->txn, id,
+	assert_int_equal(queue_cancel_moved(&f->q, f->txn, id,
 	    "https://b/next", 1001), 0);
 	assert_int_equal(queue_get(&f->q, f->txn, id, &j), 0);
 	assert_int_equal(j.state, JOB_CANCELLED);
@@ -620,7 +620,7 @@ test_redirect_handed_over(void **state)
 	assert_non_null(strstr(j.error_msg, "https://b/next"));
 	queue_job_free(&j);
 	assert_int_equal(lease_next(f, 22, 1002), 0);
-	assert_int_equal(queue_cancel_handed(&f->q, f->txn, id,
+	assert_int_equal(queue_cancel_moved(&f->q, f->txn, id,
 	    "https://b/next", 1002), MDB_KEYEXIST);
 	/* Taken over elsewhere (here a second URL stands for it): queued
 	 * under a, it starts at b's hop with the hops taken before. */
