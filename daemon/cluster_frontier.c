@@ -327,6 +327,13 @@ cl_set_add(struct cl_set *set, uint64_t key, size_t max)
 		}
 }
 
+static void
+cl_handoff_destroy(struct cl_handoff *h)
+{
+	free(h->body);
+	free(h);
+}
+
 int
 cluster_redirected(void *arg, MDB_txn *txn, uint64_t job, const char *target,
     uint64_t host, uint64_t now, bool *handed)
@@ -384,8 +391,7 @@ cluster_redirected(void *arg, MDB_txn *txn, uint64_t job, const char *target,
 	rc = queue_cancel_moved(c->queue, txn, job, target, now);
 	c->moving = false;
 	if (rc != 0) {
-		free(h->body);
-		free(h);
+		cl_handoff_destroy(h);
 		return rc == MDB_KEYEXIST ? 0 : rc;
 	}
 	h->next = c->handoffs;
@@ -401,8 +407,7 @@ cl_handoff_drop(struct cl_handoff **list)
 		struct cl_handoff *h = *list;
 
 		*list = h->next;
-		free(h->body);
-		free(h);
+		cl_handoff_destroy(h);
 	}
 }
 
@@ -425,8 +430,7 @@ cl_handoff_send(struct cluster *c)
 		    h->subj, h->id, h->body, strlen(h->body)) != NATS_OK) {
 			/* Redelivered later, fetched again, handed again. */
 			cl_release(c, h->job, CM_LATER);
-			free(h->body);
-			free(h);
+			cl_handoff_destroy(h);
 			continue;
 		}
 		h->next = c->handing;
@@ -447,8 +451,7 @@ cl_handoff_acked(struct cluster *c, uint64_t job, bool ok)
 	if (ok)
 		c->handed++;
 	cl_release(c, job, ok ? CM_ACK : CM_LATER);
-	free(h->body);
-	free(h);
+	cl_handoff_destroy(h);
 }
 
 /* Partition p is this node's to fetch now: owned, its lease fresh by
@@ -592,6 +595,26 @@ cluster_pending(const struct cluster *c)
 }
 
 /*
+ * A frontier message's URL queued, or its job found.  One cancelled here
+ * (its partition moved away once, it was handed over, or an operator
+ * cancelled it) is queued again: the frontier asks for it.
+ */
+static int
+cl_queue_url(struct cluster *c, MDB_txn *txn, const char *canon,
+    uint64_t host, const char *origin, int32_t prio, uint64_t not_before,
+    bool force, uint64_t now, struct submit_result *r)
+{
+	int rc = queue_submit(c->queue, txn, canon, host, origin, prio,
+	    not_before, force, now, r);
+
+	if (rc == 0 && r->status == SUBMIT_DUPLICATE &&
+	    r->state == JOB_CANCELLED)
+		rc = queue_submit(c->queue, txn, canon, host, origin, prio, 0,
+		    true, now, r);
+	return rc;
+}
+
+/*
  * A redirect another node handed over (cluster_redirected): the job of
  * its URL, via, starts here at the hop to target, this partition's.
  */
@@ -633,13 +656,8 @@ cl_apply_hop(struct cluster *c, MDB_txn *txn, struct cl_msg *cm, json_t *o,
 	/* Its document stored by a node already. */
 	if (cl_set_has(&c->urls, XXH3_64bits(vcanon, strlen(vcanon))))
 		goto out;
-	rc = queue_submit(c->queue, txn, vcanon, vhost, vorigin, prio, 0,
-	    false, now, &r);
-	/* Cancelled here once (moved, or handed over itself): taken up. */
-	if (rc == 0 && r.status == SUBMIT_DUPLICATE &&
-	    r.state == JOB_CANCELLED)
-		rc = queue_submit(c->queue, txn, vcanon, vhost, vorigin, prio,
-		    0, true, now, &r);
+	rc = cl_queue_url(c, txn, vcanon, vhost, vorigin, prio, 0, false,
+	    now, &r);
 	if (rc != 0 || (r.status == SUBMIT_DUPLICATE &&
 	    (r.state == JOB_DONE || r.state == JOB_FAILED)))
 		goto out;
@@ -707,7 +725,7 @@ cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
 		cm->verdict = CM_ACK;
 		goto out;
 	}
-	rc = queue_submit(c->queue, txn, canon, host, origin,
+	rc = cl_queue_url(c, txn, canon, host, origin,
 	    (int32_t)json_integer_value(json_object_get(o, "priority")),
 	    (uint64_t)json_integer_value(json_object_get(o, "not_before")),
 	    json_is_true(json_object_get(o, "force")), now, &r);
@@ -715,16 +733,6 @@ cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
 		goto out;
 	if (r.status == SUBMIT_REQUEUED)
 		sched_ready(c->sched, host, 0);
-	/* Cancelled: moved to another node once, or by an operator; the
-	 * frontier asks for it again. */
-	if (r.status == SUBMIT_DUPLICATE && r.state == JOB_CANCELLED) {
-		rc = queue_submit(c->queue, txn, canon, host, origin,
-		    (int32_t)json_integer_value(json_object_get(o,
-		    "priority")), 0, true, now, &r);
-		if (rc != 0)
-			goto out;
-		sched_ready(c->sched, host, 0);
-	}
 	cm->job = r.id;
 	cm->host = host;
 	cm->verdict = r.status == SUBMIT_DUPLICATE && (r.state == JOB_DONE ||
