@@ -168,7 +168,7 @@ main(int argc, char **argv)
 	/* A worker left behind by the stop may still be inside libxml2:
 	 * cleaning up under it would free its state (and lose it to the
 	 * leak checker); the exit reclaims everything anyway. */
-	if (work_left() == 0)
+	if (!work_left())
 		xmlCleanupParser();
 	curl_global_cleanup();
 	return rc;

@@ -26,8 +26,6 @@
 
 /* A pool whose threads work_free() left to the exit (see there). */
 static struct work *work_left_behind;
-/* Threads left behind by every pool, for work_left(). */
-static unsigned work_abandoned;
 
 struct work {
 	struct event_base *base;
@@ -180,10 +178,10 @@ fail:
 	return NULL;
 }
 
-unsigned
+bool
 work_left(void)
 {
-	return work_abandoned;
+	return work_left_behind != NULL;
 }
 
 void
@@ -260,7 +258,6 @@ work_free(struct work *w, uint64_t timeout_ms)
 		/* Still the busy threads' until the exit: kept reachable, so
 		 * the leak checker does not report it as lost. */
 		work_left_behind = w;
-		work_abandoned += left;
 		return left;
 	}
 	/* Workers drained todo before exiting; hand everything back. */

@@ -47,14 +47,14 @@ unsigned work_threads(const struct work *w);
  * Stops the workers: they finish what they hold and what is queued, for
  * up to timeout_ms less a last WORK_ABORT_MS; then every item's stop flag
  * is raised, and threads that still have not ended by timeout_ms (at
- * least WORK_ABORT_MS) are left behind (logged; the process is about to exit).  Finished items
- * not yet handed back are passed to done.  Returns the threads left
+ * least WORK_ABORT_MS) are left behind (logged; the process is about to
+ * exit).  Finished items not yet handed back are passed to done.  Returns the threads left
  * behind: with any, w is not freed (they still use it).
  */
 unsigned work_free(struct work *w, uint64_t timeout_ms);
-/* Threads work_free() left behind, all pools together: while any runs,
- * the libraries it uses (libxml2) must not be cleaned up at exit. */
-unsigned work_left(void);
+/* Whether work_free() left threads behind: while any runs, the libraries
+ * it uses (libxml2) must not be cleaned up at exit. */
+bool work_left(void);
 
 /* What work_free() leaves items to notice their stop flag and return. */
 #define WORK_ABORT_MS	500
