@@ -407,7 +407,9 @@ def check_one_first_copy(docs, distinct, pairs):
                                 f"in its verdict {c}")
             seqs[(name, doc["id"])] = c.get("seq")
     # The stream's order decides: a copy's first copy came before it, and
-    # the verdict names that first copy's own message.
+    # the verdict names that first copy's own message.  A message holds
+    # one node's documents of 100 ms, in ascending id order: a first copy
+    # in the copy's own message is an earlier document of the same node.
     for name, doc in docs:
         c = doc.get("cluster")
         if c is None or c.get("first") is True:
@@ -415,7 +417,10 @@ def check_one_first_copy(docs, distinct, pairs):
         dup = c.get("duplicate_of") or {}
         ref = (dup.get("node"), dup.get("doc"))
         if not (isinstance(dup.get("seq"), int) and
-                isinstance(c.get("seq"), int) and dup["seq"] < c["seq"]):
+                isinstance(c.get("seq"), int) and
+                (dup["seq"] < c["seq"] or
+                 (dup["seq"] == c["seq"] and ref[0] == name and
+                  isinstance(ref[1], int) and ref[1] < doc["id"]))):
             problems.append(f"{name}/{doc['id']}: copy at seq "
                             f"{c.get('seq')} of a first copy at seq "
                             f"{dup.get('seq')}")
@@ -626,6 +631,14 @@ def test_cluster_checks_catch_faults():
     late = [("n1", d(5, a, 3)), ("n2", d(5, b, 2, ("n1", 5, 3)))]
     assert any("copy at seq 2" in p
                for p in check_one_first_copy(late, [], [(a, b)]))
+    # One message: an earlier document of the same node may be first,
+    # a later one, or another node's, may not.
+    same = [("n1", d(5, a, 3)), ("n1", d(6, b, 3, ("n1", 5, 3)))]
+    assert check_one_first_copy(same, [], [(a, b)]) == []
+    for bad in ([("n1", d(7, a, 3)), ("n1", d(6, b, 3, ("n1", 7, 3)))],
+                [("n1", d(5, a, 3)), ("n2", d(6, b, 3, ("n1", 5, 3)))]):
+        assert any("copy at seq 3" in p
+                   for p in check_one_first_copy(bad, [], [(a, b)])), bad
     wrong = [good[0], ("n2", d(5, b, 2, ("n1", 5, 0)))]
     assert any("which is at 1" in p
                for p in check_one_first_copy(wrong, [], [(a, b)]))
