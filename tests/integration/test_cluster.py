@@ -162,9 +162,10 @@ def wait_connected(d, timeout=CONNECT_TIMEOUT):
 
 
 def wait_partitions(nodes, partitions, timeout=CONNECT_TIMEOUT,
-                    each=True):
+                    each=True, balanced=False):
     """Waits until the nodes' status.cluster.partitions are disjoint and
-    cover 0..partitions-1 (with each, every node owns some).  Returns
+    cover 0..partitions-1 (with each, every node owns some; balanced,
+    every node its fair share, so that none moves after).  Returns
     {node dir name: [partitions]}."""
     def check():
         owned = {d.dir.name: cstatus(d).get("partitions") or []
@@ -173,6 +174,9 @@ def wait_partitions(nodes, partitions, timeout=CONNECT_TIMEOUT,
         if sorted(flat) != list(range(partitions)):
             return None
         if each and not all(owned.values()):
+            return None
+        if balanced and max(map(len, owned.values())) - \
+                min(map(len, owned.values())) > 1:
             return None
         return owned
     return wait_until(check, timeout, 0.2,
@@ -952,7 +956,9 @@ def redirect_pair(tmp, nc, stack, n1_sets, n2_sets):
     for d in (n1, n2):
         d.start()
         wait_connected(d)
-    owned = wait_partitions([n1, n2], 4)
+    # Balanced: a partition released to rebalance later would take its
+    # hosts to the other node, legitimately.
+    owned = wait_partitions([n1, n2], 4, balanced=True)
     owner_of = {p: name for name, ps in owned.items() for p in ps}
     probes = [s.url("/page/1") for s in farm.servers]
     parts = check_forwarded(submit_ctl(n1, probes), 4)
