@@ -119,7 +119,7 @@ cl_stopping(struct cluster *c)
  * publish is stored once); cl_on_puback() hears JetStream's answer. */
 natsStatus
 cl_publish_async(struct cluster *c, const char *subj, const char *id,
-    const char *data, size_t len)
+    const char *data, size_t len, uint32_t nurls)
 {
 	natsMsg *m = NULL;
 	jsPubOptions po;
@@ -127,6 +127,12 @@ cl_publish_async(struct cluster *c, const char *subj, const char *id,
 
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+	if (s == NATS_OK && nurls > 1) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "%" PRIu32, nurls);
+		s = natsMsgHeader_Set(m, CL_URLS_HEADER, n);
+	}
 	jsPubOptions_Init(&po);
 	po.MaxWait = CL_PUB_WAIT_MS;
 	if (s == NATS_OK)
@@ -193,16 +199,6 @@ cl_on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		}
 	}
 	ev->ok = pa != NULL && pae == NULL;
-	/* A URL of this node's own partition: pulled at the next round,
-	 * whatever the backoff of an empty partition said. */
-	if (ev->ok && ev->what == 's') {
-		uint32_t p;
-		uint64_t host;
-
-		if (cluster_subject_parse(natsMsg_GetSubject(msg), &p,
-		    &host) == 0 && p < c->parts)
-			atomic_store(&c->pull_after[p], 0);
-	}
 	if (!ev->ok)
 		snprintf(ev->err, sizeof(ev->err), "%s", pae != NULL &&
 		    pae->ErrText != NULL ? pae->ErrText : "not stored");
@@ -865,6 +861,23 @@ cl_measure_lag(struct cluster *c)
 	atomic_store(&c->lag, lag);
 }
 
+/* The URLs a frontier message says it carries (CL_URLS_HEADER), 1 to
+ * CL_MSG_URLS_MAX: what it counts in the window. */
+static uint32_t
+cl_msg_urls(natsMsg *m)
+{
+	const char *v = NULL;
+	unsigned long n;
+	char *end = NULL;
+
+	if (natsMsgHeader_Get(m, CL_URLS_HEADER, &v) != NATS_OK || v == NULL)
+		return 1;
+	n = strtoul(v, &end, 10);
+	if (end == v || *end != '\0' || n < 1)
+		return 1;
+	return n > CL_MSG_URLS_MAX ? CL_MSG_URLS_MAX : (uint32_t)n;
+}
+
 /* Pulls from the owned partitions while the window has room.  Returns
  * the messages taken. */
 static size_t
@@ -884,7 +897,10 @@ cl_pull(struct cluster *c)
 		    atomic_load(&c->pull_after[p]) > mono_ms())
 			continue;
 		jsFetchRequest_Init(&fr);
-		fr.Batch = (int)(c->cfg->cluster_window - held);
+		/* A message carries up to CL_MSG_URLS URLs: the window is
+		 * overshot by less than one message. */
+		fr.Batch = (int)((c->cfg->cluster_window - held +
+		    CL_MSG_URLS - 1) / CL_MSG_URLS);
 		if (fr.Batch > CL_PULL_BATCH)
 			fr.Batch = CL_PULL_BATCH;
 		fr.NoWait = true;
@@ -914,8 +930,9 @@ cl_pull(struct cluster *c)
 			ev->msg = list.Msgs[m];
 			ev->part = p;
 			ev->pulled = mono_ms();
+			ev->nurls = cl_msg_urls(ev->msg);
 			list.Msgs[m] = NULL;
-			atomic_fetch_add(&c->held_total, 1);
+			atomic_fetch_add(&c->held_total, ev->nurls);
 			cl_post(c, ev);
 			got++;
 		}
@@ -1113,7 +1130,7 @@ cluster_status(struct cluster *c)
 	snprintf(err, sizeof(err), "%s", c->fatal);
 	pthread_mutex_unlock(&c->mu);
 	return json_pack("{s:s, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:s, s:s}", "node", c->node, "connected",
+	    "s:I, s:I, s:I, s:s, s:s}", "node", c->node, "connected",
 	    atomic_load(&c->connected), "ready", atomic_load(&c->ready),
 	    "partitions", parts, "owned", (json_int_t)json_array_size(parts),
 	    "held", (json_int_t)atomic_load(&c->held_total),
@@ -1121,7 +1138,8 @@ cluster_status(struct cluster *c)
 	    "jobs_held", (json_int_t)c->nheld, "keys_applied",
 	    (json_int_t)c->keys_applied, "index_entries",
 	    (json_int_t)cluster_index_entries(c->index), "redirects_handed",
-	    (json_int_t)c->handed, "nats_url", url,
+	    (json_int_t)c->handed, "forwarded_urls", (json_int_t)c->fwd_urls,
+	    "forwarded_messages", (json_int_t)c->fwd_msgs, "nats_url", url,
 	    "error", err);
 }
 
@@ -1401,7 +1419,7 @@ cl_inbox_drain(struct cluster *c)
 	for (struct cl_ev *ev = list; ev != NULL; ev = next) {
 		next = ev->next;
 		if (ev->kind == EV_MSG && ev->msg != NULL)
-			cl_msg_done(c, ev->msg, CM_WAIT);
+			cl_msg_done(c, ev->msg, ev->nurls, CM_WAIT);
 		else if (ev->msg != NULL)
 			natsMsg_Destroy(ev->msg);
 		free(ev);
@@ -1423,7 +1441,7 @@ cluster_close(struct cluster *c)
 	/* What is held goes back at once: the next owner needs no
 	 * AckWait to take it. */
 	for (size_t i = 0; i < c->nintake; i++)
-		cl_msg_done(c, c->intake[i].msg, CM_WAIT);
+		cl_msg_done(c, c->intake[i].msg, c->intake[i].nurls, CM_WAIT);
 	c->nintake = 0;
 	cl_inbox_drain(c);
 	for (uint32_t p = 0; c->own != NULL && p < c->parts; p++)
@@ -1483,6 +1501,7 @@ cluster_close(struct cluster *c)
 	json_decref(c->nodes);
 	free(c->status_json);
 	free(c->intake);
+	free(c->res);
 	free(c->finished);
 	free(c->held);
 	free(c->own);

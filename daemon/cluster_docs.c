@@ -36,7 +36,7 @@ cl_publish(struct cluster *c, char what, uint64_t doc, const char *stream,
 
 	snprintf(subj, sizeof(subj), "sluice.%s.%s", stream, c->node);
 	snprintf(id, sizeof(id), "%c:%" PRIu64 ":%s", what, doc, c->idtag);
-	return cl_publish_async(c, subj, id, data, len) == NATS_OK ? 0 : -1;
+	return cl_publish_async(c, subj, id, data, len, 0) == NATS_OK ? 0 : -1;
 }
 
 /* The SLUICE_DOCS line of document o (its "node" set), or of its compact
@@ -191,8 +191,8 @@ cl_keys_flush(struct cluster *c, struct buf *b, const uint64_t *docs,
 		snprintf(id, sizeof(id), "k:%" PRIu64 "-%" PRIu64 ":%s:%"
 		    PRIu64 ".%" PRIu64, docs[0], docs[n - 1], c->idtag,
 		    c->boot, ++c->keys_resent);
-	if (cl_publish_async(c, subj, id, (const char *)b->data, b->len) !=
-	    NATS_OK)
+	if (cl_publish_async(c, subj, id, (const char *)b->data, b->len,
+	    0) != NATS_OK)
 		for (size_t i = 0; i < n; i++)
 			if (cl_push_id(&c->retry, &c->nretry, &c->capretry,
 			    docs[i]) != 0)
@@ -305,7 +305,7 @@ cl_docs_send(struct cluster *c, uint64_t n, const uint64_t *ids,
 	snprintf(subj, sizeof(subj), "sluice.docs.%s", c->node);
 	snprintf(id, sizeof(id), "D:%" PRIu64 ":%s", n, c->idtag);
 	if (cl_publish_async(c, subj, id, (const char *)body->data,
-	    body->len) == NATS_OK) {
+	    body->len, 0) == NATS_OK) {
 		bt->next = c->batches;
 		c->batches = bt;
 	} else {

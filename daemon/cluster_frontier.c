@@ -45,7 +45,8 @@ cl_held_slot(struct cluster *c, uint64_t job)
 }
 
 void
-cl_msg_done(struct cluster *c, natsMsg *m, int how)
+cl_msg_done(struct cluster *c, natsMsg *m, uint32_t nurls,
+    enum cl_verdict_kind how)
 {
 	/* While it reconnects cnats keeps what is published in its
 	 * reconnect buffer, acknowledgements included: send them anyway. */
@@ -60,38 +61,52 @@ cl_msg_done(struct cluster *c, natsMsg *m, int how)
 			(void)natsMsg_Nak(m, NULL);
 	}
 	natsMsg_Destroy(m);
-	atomic_fetch_sub(&c->held_total, 1);
+	atomic_fetch_sub(&c->held_total, nurls);
 }
 
+/* One of fm's holders lets it go, with how; the last one answers it. */
 static void
-cl_hold(struct cluster *c, struct cl_msg *cm)
+cl_fmsg_put(struct cluster *c, struct cl_fmsg *fm, enum cl_verdict_kind how)
 {
-	struct cl_held **hp = cl_held_slot(c, cm->job), *h = *hp;
+	if (how > fm->how && how != CM_HOLD)
+		fm->how = how;
+	if (--fm->refs > 0)
+		return;
+	cl_msg_done(c, fm->msg, fm->nurls, fm->how);
+	free(fm);
+}
+
+/* Job r->job holds fm until its outcome is committed; false if memory
+ * ran out (the caller gives the message back). */
+static bool
+cl_hold(struct cluster *c, struct cl_fmsg *fm, uint32_t part,
+    const struct cl_res *r)
+{
+	struct cl_held **hp = cl_held_slot(c, r->job), *h = *hp;
 
 	if (h == NULL) {
-		if ((h = calloc(1, sizeof(*h))) == NULL) {
-			/* Nak: redelivered, and held next time. */
-			cl_msg_done(c, cm->msg, CM_WAIT);
-			return;
-		}
-		h->job = cm->job;
-		h->host = cm->host;
-		h->part = cm->part;
-		h->touched = cm->pulled;
+		if ((h = calloc(1, sizeof(*h))) == NULL)
+			return false;
+		h->job = r->job;
+		h->host = r->host;
+		h->part = part;
 		*hp = h;
 		c->nheld++;
 	}
 	if (h->n == sizeof(h->msgs) / sizeof(h->msgs[0])) {
 		/* A URL submitted over and over: one message per job is
 		 * enough to refetch it, the rest are answered now. */
-		cl_msg_done(c, cm->msg, CM_ACK);
-		return;
+		if (fm->how < CM_ACK)
+			fm->how = CM_ACK;
+		return true;
 	}
-	h->msgs[h->n++] = cm->msg;
+	fm->refs++;
+	h->msgs[h->n++] = fm;
+	return true;
 }
 
 static void
-cl_release(struct cluster *c, uint64_t job, int how)
+cl_release(struct cluster *c, uint64_t job, enum cl_verdict_kind how)
 {
 	struct cl_held **hp = cl_held_slot(c, job), *h = *hp;
 
@@ -99,7 +114,7 @@ cl_release(struct cluster *c, uint64_t job, int how)
 		return;
 	*hp = h->next;
 	for (uint32_t i = 0; i < h->n; i++)
-		cl_msg_done(c, h->msgs[i], how);
+		cl_fmsg_put(c, h->msgs[i], how);
 	free(h);
 	c->nheld--;
 }
@@ -154,7 +169,7 @@ cl_release_part(struct cluster *c, uint32_t p)
 			}
 			*hp = h->next;
 			for (uint32_t i = 0; i < h->n; i++)
-				cl_msg_done(c, h->msgs[i], CM_WAIT);
+				cl_fmsg_put(c, h->msgs[i], CM_WAIT);
 			free(h);
 			c->nheld--;
 		}
@@ -184,12 +199,26 @@ cl_fwd_finish(struct cluster *c, struct cl_fwd *f)
 		f->op->err = PROTO_CLUSTER_UNAVAILABLE;
 		snprintf(f->op->errmsg, sizeof(f->op->errmsg), "%" PRIu64
 		    " of %" PRIu64 " URLs were not stored by the cluster "
-		    "(%.60s); resubmitting is safe", f->failed, f->n, f->err);
+		    "(%.60s); resubmitting is safe", f->urls_failed, f->urls,
+		    f->err);
 	}
 	f->op->next = NULL;
 	*c->answers_tail = f->op;
 	c->answers_tail = &f->op->next;
+	free(f->msgs);
 	free(f);
+}
+
+/* The messages JetStream has not answered count as not stored. */
+static void
+cl_fwd_fail_rest(struct cl_fwd *f)
+{
+	for (uint64_t m = 0; m < f->n; m++)
+		if (f->msgs[m].state == FWD_SENT) {
+			f->msgs[m].state = FWD_FAILED;
+			f->failed++;
+			f->urls_failed += f->msgs[m].urls;
+		}
 }
 
 static bool
@@ -223,18 +252,19 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 	c->inbox_tail = &c->inbox;
 	pthread_mutex_unlock(&c->mu);
 	for (ev = list; ev != NULL; ev = next) {
+		struct cl_fwd_msg *fm;
 		struct cl_fwd *f;
 
 		next = ev->next;
 		switch (ev->kind) {
 		case EV_MSG:
 			if (!cl_intake_room(c)) {
-				cl_msg_done(c, ev->msg, CM_WAIT);
+				cl_msg_done(c, ev->msg, ev->nurls, CM_WAIT);
 				break;
 			}
 			c->intake[c->nintake++] = (struct cl_msg){
 			    .msg = ev->msg, .part = ev->part,
-			    .pulled = ev->pulled };
+			    .nurls = ev->nurls, .pulled = ev->pulled };
 			break;
 		case EV_PUBACK:
 			if (ev->what == 'h') {
@@ -248,10 +278,20 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 			}
 			if ((f = cl_fwd_find(c, ev->seq)) == NULL)
 				break;
-			if (ev->ok)
+			fm = &f->msgs[ev->seq - f->first];
+			if (fm->state != FWD_SENT)
+				break;
+			if (ev->ok) {
+				fm->state = FWD_STORED;
 				f->acked++;
-			else {
+				/* Pulled at once if it is this node's,
+				 * whatever an empty partition's backoff
+				 * said. */
+				atomic_store(&c->pull_after[fm->part], 0);
+			} else {
+				fm->state = FWD_FAILED;
 				f->failed++;
+				f->urls_failed += fm->urls;
 				snprintf(f->err, sizeof(f->err), "%s",
 				    ev->err);
 			}
@@ -427,7 +467,7 @@ cl_handoff_send(struct cluster *c)
 	while ((h = c->handoffs) != NULL) {
 		c->handoffs = h->next;
 		if (!atomic_load(&c->connected) || cl_publish_async(c,
-		    h->subj, h->id, h->body, strlen(h->body)) != NATS_OK) {
+		    h->subj, h->id, h->body, strlen(h->body), 1) != NATS_OK) {
 			/* Redelivered later, fetched again, handed again. */
 			cl_release(c, h->job, CM_LATER);
 			cl_handoff_destroy(h);
@@ -498,15 +538,95 @@ cl_why_unavailable(struct cluster *c, char *buf, size_t len)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* URL indexes by partition, in submission order within one. */
+struct cl_by_part {
+	uint32_t	 part;
+	uint32_t	 i;
+};
+
+static int
+cl_by_part_cmp(const void *a, const void *b)
+{
+	const struct cl_by_part *x = a, *y = b;
+
+	if (x->part != y->part)
+		return x->part < y->part ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * One frontier message: the URLs by[0..n) of op, all of one partition.
+ * A single URL is {"url":...} (the format of every version), several
+ * are {"urls":[...]} with the header CL_URLS_HEADER; the subject names
+ * the host when they share one, else sluice.fetch.p<N>.mixed.
+ */
+static natsStatus
+cl_forward_msg(struct cluster *c, const struct op *op,
+    const struct cl_by_part *by, size_t n, uint64_t seq)
+{
+	char subj[CLUSTER_SUBJECT_MAX], id[CL_NODE_MAX + 48];
+	uint64_t host = op->urls[by[0].i].host;
+	json_t *body, *urls = NULL;
+	char *text;
+	natsStatus s;
+
+	for (size_t k = 1; k < n && host != 0; k++)
+		if (op->urls[by[k].i].host != host)
+			host = 0;
+	if (host != 0)
+		(void)cluster_subject(subj, sizeof(subj), host, c->parts);
+	else
+		snprintf(subj, sizeof(subj), "sluice.fetch.p%" PRIu32 ".mixed",
+		    by[0].part);
+	snprintf(id, sizeof(id), "s:%" PRIu64 ":%" PRIu64 ":%s", c->boot, seq,
+	    c->node);
+	if (n == 1)
+		body = json_pack("{s:s, s:i, s:I, s:b, s:s}", "url",
+		    op->urls[by[0].i].url, "priority", (int)op->priority,
+		    "not_before", (json_int_t)op->not_before_ms, "force",
+		    op->force, "from", c->node);
+	else {
+		urls = json_array();
+		for (size_t k = 0; urls != NULL && k < n; k++)
+			if (json_array_append_new(urls,
+			    json_string(op->urls[by[k].i].url)) != 0) {
+				json_decref(urls);
+				urls = NULL;
+			}
+		body = urls == NULL ? NULL : json_pack("{s:o, s:i, s:I, s:b, "
+		    "s:s}", "urls", urls, "priority", (int)op->priority,
+		    "not_before", (json_int_t)op->not_before_ms, "force",
+		    op->force, "from", c->node);
+	}
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	s = text ? cl_publish_async(c, subj, id, text, strlen(text),
+	    (uint32_t)n) : NATS_NO_MEMORY;
+	free(text);
+	return s;
+}
+
+/*
+ * A submit on a cluster node: its URLs published to their partitions,
+ * up to CL_MSG_URLS of one partition in a message (JetStream's cost is
+ * per message), and answered once JetStream stored every message.
+ */
 void
 cluster_forward(struct cluster *c, struct op *op)
 {
 	struct cl_fwd *f = calloc(1, sizeof(*f));
-	uint64_t published = 0;
+	struct cl_by_part *by = NULL;
+	size_t nby = 0, start;
 
+	if (f != NULL && op->nurls > 0 &&
+	    (by = calloc(op->nurls, sizeof(*by))) == NULL) {
+		free(f);
+		f = NULL;
+	}
 	if (f == NULL || !atomic_load(&c->ready) ||
 	    !atomic_load(&c->connected)) {
 		free(f);
+		free(by);
 		op->err = PROTO_CLUSTER_UNAVAILABLE;
 		cl_why_unavailable(c, op->errmsg, sizeof(op->errmsg));
 		op->next = NULL;
@@ -517,19 +637,8 @@ cluster_forward(struct cluster *c, struct op *op)
 	f->op = op;
 	f->started = mono_ms();
 	op->sub.cluster = true;
-	f->first = c->pub_seq + 1;
-	for (size_t i = 0; i < op->nurls; i++)
-		if (op->urls[i].url != NULL)
-			f->n++;
-	c->pub_seq += f->n;
-	f->next = c->fwds;
-	c->fwds = f;
 	for (size_t i = 0; i < op->nurls; i++) {
 		struct op_url *u = &op->urls[i];
-		char subj[CLUSTER_SUBJECT_MAX], id[CL_NODE_MAX + 48];
-		json_t *body;
-		char *text;
-		natsStatus s;
 
 		if (u->url == NULL) {
 			(void)submit_reply_add(&op->sub, u->given, NULL,
@@ -538,25 +647,57 @@ cluster_forward(struct cluster *c, struct op *op)
 		}
 		(void)submit_reply_add_forwarded(&op->sub, u->url,
 		    cl_part(c, u->host));
-		(void)cluster_subject(subj, sizeof(subj), u->host, c->parts);
-		snprintf(id, sizeof(id), "s:%" PRIu64 ":%" PRIu64 ":%s",
-		    c->boot, f->first + published, c->node);
-		published++;
-		body = json_pack("{s:s, s:i, s:I, s:b, s:s}", "url", u->url,
-		    "priority", (int)op->priority, "not_before",
-		    (json_int_t)op->not_before_ms, "force", op->force, "from",
-		    c->node);
-		text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-		json_decref(body);
-		s = text ? cl_publish_async(c, subj, id, text, strlen(text)) :
-		    NATS_NO_MEMORY;
-		free(text);
+		by[nby++] = (struct cl_by_part){ .part = cl_part(c, u->host),
+		    .i = (uint32_t)i };
+	}
+	qsort(by, nby, sizeof(*by), cl_by_part_cmp);
+	/* The messages first, so that every puback finds its count. */
+	if (nby > 0 && (f->msgs = calloc(nby, sizeof(*f->msgs))) == NULL) {
+		free(by);
+		free(f);
+		op->err = PROTO_CLUSTER_UNAVAILABLE;
+		snprintf(op->errmsg, sizeof(op->errmsg), "out of memory: "
+		    "nothing was submitted");
+		op->next = NULL;
+		*c->answers_tail = op;
+		c->answers_tail = &op->next;
+		return;
+	}
+	for (start = 0; start < nby; ) {
+		size_t end = start + 1,
+		    bytes = strlen(op->urls[by[start].i].url);
+
+		while (end < nby && end - start < CL_MSG_URLS &&
+		    by[end].part == by[start].part &&
+		    (bytes += strlen(op->urls[by[end].i].url) + 3) <=
+		    CL_MSG_BYTES)
+			end++;
+		f->msgs[f->n++] = (struct cl_fwd_msg){
+		    .urls = (uint32_t)(end - start), .part = by[start].part };
+		start = end;
+	}
+	f->urls = nby;
+	f->first = c->pub_seq + 1;
+	c->pub_seq += f->n;
+	f->next = c->fwds;
+	c->fwds = f;
+	start = 0;
+	for (uint64_t m = 0; m < f->n; m++) {
+		natsStatus s = cl_forward_msg(c, op, by + start,
+		    f->msgs[m].urls, f->first + m);
+
+		start += f->msgs[m].urls;
 		if (s != NATS_OK) {
+			f->msgs[m].state = FWD_FAILED;
 			f->failed++;
+			f->urls_failed += f->msgs[m].urls;
 			snprintf(f->err, sizeof(f->err), "%s",
 			    natsStatus_GetText(s));
 		}
 	}
+	c->fwd_msgs += f->n;
+	c->fwd_urls += nby;
+	free(by);
 	if (f->n == 0 || f->acked + f->failed == f->n)
 		cl_fwd_finish(c, f);
 }
@@ -567,7 +708,7 @@ cluster_fail_forwards(struct cluster *c)
 	if (c == NULL)
 		return;
 	while (c->fwds != NULL) {
-		c->fwds->failed = c->fwds->n - c->fwds->acked;
+		cl_fwd_fail_rest(c->fwds);
 		snprintf(c->fwds->err, sizeof(c->fwds->err), "sluiced is "
 		    "stopping");
 		cl_fwd_finish(c, c->fwds);
@@ -619,8 +760,9 @@ cl_queue_url(struct cluster *c, MDB_txn *txn, const char *canon,
  * its URL, via, starts here at the hop to target, this partition's.
  */
 static int
-cl_apply_hop(struct cluster *c, MDB_txn *txn, struct cl_msg *cm, json_t *o,
-    const char *target, uint64_t host, const char *origin, uint64_t now)
+cl_apply_hop(struct cluster *c, MDB_txn *txn, uint32_t part,
+    struct cl_res *res, json_t *o, const char *target, uint64_t host,
+    const char *origin, uint64_t now)
 {
 	uint64_t visited[QUEUE_MAX_HOPS], vhost = 0;
 	json_t *vs = json_object_get(o, "visited"), *v;
@@ -652,7 +794,7 @@ cl_apply_hop(struct cluster *c, MDB_txn *txn, struct cl_msg *cm, json_t *o,
 		goto bad;
 	if (prio < QUEUE_PRIORITY_MIN || prio > QUEUE_PRIORITY_MAX)
 		prio = 0;
-	cm->verdict = CM_ACK;
+	res->verdict = CM_ACK;
 	/* Its document stored by a node already. */
 	if (cl_set_has(&c->urls, XXH3_64bits(vcanon, strlen(vcanon))))
 		goto out;
@@ -668,61 +810,67 @@ cl_apply_hop(struct cluster *c, MDB_txn *txn, struct cl_msg *cm, json_t *o,
 	if (rc != 0)
 		goto out;
 	sched_ready(c->sched, host, prio);
-	cm->job = r.id;
-	cm->host = host;
-	cm->verdict = CM_HOLD;
+	res->job = r.id;
+	res->host = host;
+	res->verdict = CM_HOLD;
 	goto out;
 bad:
 	log_warnx("cluster: dropping a redirect handed to partition %" PRIu32
-	    " whose hops or URL are not valid", cm->part);
-	cm->verdict = CM_TERM;
+	    " whose hops or URL are not valid", part);
+	res->verdict = CM_TERM;
 out:
 	free(vcanon);
 	free(vorigin);
 	return rc;
 }
 
-/* One frontier message becomes a job, or finds its job. */
-static int
-cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
-    uint64_t now)
+/* A result for the message being applied; NULL when memory is short. */
+static struct cl_res *
+cl_res_add(struct cluster *c, enum cl_verdict_kind verdict)
 {
-	const char *data = natsMsg_GetData(cm->msg);
-	json_t *o = json_loadb(data ? data : "", (size_t)natsMsg_GetDataLength(
-	    cm->msg), 0, NULL);
-	const char *url = json_string_value(json_object_get(o, "url"));
+	if (c->nres == c->capres) {
+		size_t cap = c->capres ? c->capres * 2 : 256;
+		struct cl_res *n = realloc(c->res, cap * sizeof(*n));
+
+		if (n == NULL)
+			return NULL;
+		c->res = n;
+		c->capres = cap;
+	}
+	c->res[c->nres] = (struct cl_res){ .verdict = verdict };
+	return &c->res[c->nres++];
+}
+
+/* One URL of a frontier message becomes a job, or finds its job. */
+static int
+cl_apply_url(struct cluster *c, MDB_txn *txn, uint32_t part, json_t *o,
+    const char *url, uint64_t now)
+{
 	char *canon = NULL, *origin = NULL;
 	struct submit_result r = { 0 };
+	struct cl_res *res;
 	uint64_t host = 0;
 	int rc = 0;
 
-	if (c->store->full) {
-		cm->verdict = CM_LATER;	/* back to JetStream for a while */
-		goto out;
-	}
-	/* Pulled just before its partition left this node: the next owner
-	 * takes it. */
-	if (atomic_load(&c->own[cm->part]) != OWN_OWNED) {
-		cm->verdict = CM_WAIT;
-		goto out;
-	}
+	if ((res = cl_res_add(c, CM_TERM)) == NULL)
+		return ENOMEM;
 	if (url != NULL && url_canonicalize(url, c->uo, &canon) == URL_OK)
 		host = url_host_key(canon, &origin);
-	if (host == 0 || cl_part(c, host) != cm->part) {
-		log_warnx("cluster: dropping a frontier message that is not "
-		    "a URL of partition %" PRIu32, cm->part);
-		cm->verdict = CM_TERM;
+	if (host == 0 || cl_part(c, host) != part) {
+		log_warnx("cluster: dropping a frontier message's URL that is "
+		    "not a URL of partition %" PRIu32, part);
 		goto out;
 	}
 	if (json_object_get(o, "via") != NULL) {
-		rc = cl_apply_hop(c, txn, cm, o, canon, host, origin, now);
+		rc = cl_apply_hop(c, txn, part, res, o, canon, host, origin,
+		    now);
 		goto out;
 	}
 	/* Stored by a node already (its partition moved since): answered
 	 * without a fetch, unless the submit forced one. */
 	if (!json_is_true(json_object_get(o, "force")) &&
 	    cl_set_has(&c->urls, XXH3_64bits(canon, strlen(canon)))) {
-		cm->verdict = CM_ACK;
+		res->verdict = CM_ACK;
 		goto out;
 	}
 	rc = cl_queue_url(c, txn, canon, host, origin,
@@ -733,13 +881,52 @@ cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
 		goto out;
 	if (r.status == SUBMIT_REQUEUED)
 		sched_ready(c->sched, host, 0);
-	cm->job = r.id;
-	cm->host = host;
-	cm->verdict = r.status == SUBMIT_DUPLICATE && (r.state == JOB_DONE ||
+	res->job = r.id;
+	res->host = host;
+	res->verdict = r.status == SUBMIT_DUPLICATE && (r.state == JOB_DONE ||
 	    r.state == JOB_FAILED) ? CM_ACK : CM_HOLD;
 out:
 	free(canon);
 	free(origin);
+	return rc;
+}
+
+/*
+ * One frontier message: {"url":...} or {"urls":[...]} (cl_forward_msg),
+ * or a redirect handed over ("via").  Its URLs' results go to c->res,
+ * one at least.
+ */
+static int
+cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
+    uint64_t now)
+{
+	const char *data = natsMsg_GetData(cm->msg);
+	json_t *o = json_loadb(data ? data : "", (size_t)natsMsg_GetDataLength(
+	    cm->msg), 0, NULL);
+	json_t *urls = json_object_get(o, "urls"), *u;
+	size_t i;
+	int rc = 0;
+
+	cm->res0 = c->nres;
+	if (c->store->full) {
+		/* back to JetStream for a while */
+		rc = cl_res_add(c, CM_LATER) ? 0 : ENOMEM;
+	} else if (atomic_load(&c->own[cm->part]) != OWN_OWNED) {
+		/* Pulled just before its partition left this node: the
+		 * next owner takes it. */
+		rc = cl_res_add(c, CM_WAIT) ? 0 : ENOMEM;
+	} else if (json_is_array(urls) && json_array_size(urls) > 0 &&
+	    json_array_size(urls) <= CL_MSG_URLS_MAX &&
+	    json_object_get(o, "via") == NULL) {
+		json_array_foreach(urls, i, u) {
+			if ((rc = cl_apply_url(c, txn, cm->part, o,
+			    json_string_value(u), now)) != 0)
+				break;
+		}
+	} else
+		rc = cl_apply_url(c, txn, cm->part, o, json_string_value(
+		    json_object_get(o, "url")), now);
+	cm->nres = c->nres - cm->res0;
 	json_decref(o);
 	return rc;
 }
@@ -764,6 +951,7 @@ cluster_apply(void *arg, MDB_txn *txn, uint64_t now)
 	}
 	c->moving = false;
 	c->applied_moved = c->nmoved;
+	c->nres = 0;
 	for (size_t i = 0; i < c->nintake && rc == 0; i++)
 		rc = cl_apply_one(c, txn, &c->intake[i], now);
 	if (rc == 0)
@@ -778,8 +966,7 @@ cluster_abort(void *arg)
 
 	if (c == NULL)
 		return;
-	for (size_t i = 0; i < c->nintake; i++)
-		c->intake[i].verdict = CM_WAIT;
+	c->nres = 0;
 	c->nfinished = 0;
 	cl_handoff_drop(&c->handoffs);
 	c->nstored = 0;
@@ -813,20 +1000,37 @@ cluster_commit(struct cluster *c)
 		return;
 	for (size_t i = 0; i < c->nintake; i++) {
 		struct cl_msg *cm = &c->intake[i];
+		bool owned = atomic_load(&c->own[cm->part]) == OWN_OWNED;
+		struct cl_fmsg *fm = calloc(1, sizeof(*fm));
 
-		/* Its partition left during the turn: given back like the
-		 * rest of it. */
-		if (cm->verdict == CM_HOLD &&
-		    atomic_load(&c->own[cm->part]) != OWN_OWNED) {
-			(void)cl_push_id(&c->moved, &c->nmoved, &c->capmoved,
-			    cm->job);
-			cm->verdict = CM_WAIT;
+		if (fm == NULL) {
+			/* Redelivered: its jobs, queued here, are found
+			 * then and held. */
+			cl_msg_done(c, cm->msg, cm->nurls, CM_WAIT);
+			continue;
 		}
-		if (cm->verdict == CM_HOLD)
-			cl_hold(c, cm);
-		else
-			cl_msg_done(c, cm->msg, cm->verdict);
+		*fm = (struct cl_fmsg){ .msg = cm->msg, .refs = 1,
+		    .nurls = cm->nurls, .how = CM_TERM,
+		    .touched = cm->pulled };
+		for (size_t k = cm->res0; k < cm->res0 + cm->nres; k++) {
+			struct cl_res *r = &c->res[k];
+
+			/* Its partition left during the turn: given back
+			 * like the rest of it. */
+			if (r->verdict == CM_HOLD && !owned) {
+				(void)cl_push_id(&c->moved, &c->nmoved,
+				    &c->capmoved, r->job);
+				r->verdict = CM_WAIT;
+			}
+			if (r->verdict == CM_HOLD) {
+				if (!cl_hold(c, fm, cm->part, r))
+					fm->how = CM_WAIT;
+			} else if (r->verdict > fm->how)
+				fm->how = r->verdict;
+		}
+		cl_fmsg_put(c, fm, CM_TERM);
 	}
+	c->nres = 0;
 	c->nintake = 0;
 	for (size_t i = 0; i < c->nfinished; i++)
 		cl_release(c, c->finished[i], CM_ACK);
@@ -962,7 +1166,7 @@ cluster_cron(struct cluster *c, json_t *status)
 	for (struct cl_fwd *f = c->fwds, *next; f != NULL; f = next) {
 		next = f->next;
 		if (mono - f->started > 2 * CL_PUB_WAIT_MS) {
-			f->failed = f->n - f->acked;
+			cl_fwd_fail_rest(f);
 			snprintf(f->err, sizeof(f->err), "no answer from "
 			    "JetStream");
 			cl_fwd_finish(c, f);
@@ -983,14 +1187,18 @@ cluster_cron(struct cluster *c, json_t *status)
 	    mono - c->last_wpi >= c->cfg->cluster_ack_wait_ms / 3) {
 		c->last_wpi = mono;
 		for (size_t b = 0; b < c->nbuckets; b++)
-			for (struct cl_held *h = c->held[b]; h; h = h->next) {
-				if (mono - h->touched <
-				    c->cfg->cluster_ack_wait_ms / 2)
-					continue;
-				h->touched = mono;
-				for (uint32_t i = 0; i < h->n; i++)
-					(void)natsMsg_InProgress(h->msgs[i],
+			for (struct cl_held *h = c->held[b]; h; h = h->next)
+				for (uint32_t i = 0; i < h->n; i++) {
+					struct cl_fmsg *fm = h->msgs[i];
+
+					/* Shared by the jobs of its URLs:
+					 * touched once. */
+					if (mono - fm->touched <
+					    c->cfg->cluster_ack_wait_ms / 2)
+						continue;
+					fm->touched = mono;
+					(void)natsMsg_InProgress(fm->msg,
 					    NULL);
-			}
+				}
 	}
 }

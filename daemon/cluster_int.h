@@ -38,6 +38,11 @@ struct store;
 #define CL_BUCKET	"sluice_cluster"
 #define CL_MAX_ACK_PENDING 10000	/* per partition consumer */
 #define CL_PULL_BATCH	128		/* messages per pull request */
+#define CL_MSG_URLS	32		/* URLs in one frontier message */
+#define CL_MSG_URLS_MAX	1024		/* and in one this node reads */
+#define CL_URLS_HEADER	"Sluice-Urls"	/* their count, if more than one */
+#define CL_MSG_BYTES	65536		/* and their bytes, at most (a longer
+					   URL goes alone) */
 #define CL_IDLE_MS	50		/* pull pause when nothing came */
 #define CL_EMPTY_MS	200		/* an empty partition's next pull, */
 #define CL_EMPTY_MAX_MS	1600		/* doubled while it stays empty, up to
@@ -78,6 +83,7 @@ struct cl_ev {
 	natsMsg		*msg;
 	uint32_t	 part;
 	uint64_t	 pulled;	/* EV_MSG: mono ms */
+	uint32_t	 nurls;		/* EV_MSG: its Sluice-Urls header */
 	uint64_t	 seq;
 	uint64_t	 last;		/* EV_PUBACK 'k': the batch's last doc */
 	char		 what;		/* EV_PUBACK: 's'ubmit, 'k'eys, 'd'oc,
@@ -93,14 +99,40 @@ struct cl_set {
 	size_t		 n, cap;
 };
 
-/* A frontier message between the inbox and its acknowledgement. */
+/*
+ * What becomes of a frontier message, or of one of its URLs.  A message
+ * of several URLs gets the strongest of its URLs' verdicts, in this order
+ * of strength: TERM (bad), ACK (ended), LATER (nak with a delay: the
+ * store is full), WAIT (nak: its partition left).  HOLD is a URL whose
+ * job runs here: the message waits for it.
+ */
+enum cl_verdict_kind { CM_TERM, CM_ACK, CM_LATER, CM_WAIT, CM_HOLD };
+
+/* A frontier message in the inbox, until the commit after its turn. */
 struct cl_msg {
 	natsMsg		*msg;
 	uint32_t	 part;
+	uint32_t	 nurls;		/* counted in held_total */
 	uint64_t	 pulled;	/* mono ms */
-	uint64_t	 job;		/* its job, once applied */
+	size_t		 res0, nres;	/* its URLs' results in c->res */
+};
+
+/* One URL of a frontier message, as the turn left it. */
+struct cl_res {
+	uint64_t	 job;		/* its job, if HOLD */
 	uint64_t	 host;
-	enum { CM_WAIT, CM_HOLD, CM_ACK, CM_TERM, CM_LATER } verdict;
+	enum cl_verdict_kind verdict;
+};
+
+/* A frontier message held for the jobs of its URLs: acknowledged (or
+ * given back) once the last of them lets it go. */
+struct cl_fmsg {
+	natsMsg		*msg;
+	uint32_t	 refs;		/* held jobs, + 1 while committed */
+	uint32_t	 nurls;
+	enum cl_verdict_kind how;	/* the strongest so far */
+	uint64_t	 touched;	/* mono ms: pulled, or the last "in
+					   progress" sent */
 };
 
 /* The messages of one job, held until its outcome is committed. */
@@ -108,10 +140,8 @@ struct cl_held {
 	uint64_t	 job;
 	uint64_t	 host;
 	uint32_t	 part;
-	natsMsg		*msgs[4];	/* the same URL submitted again */
+	struct cl_fmsg	*msgs[4];	/* the same URL submitted again */
 	uint32_t	 n;
-	uint64_t	 touched;	/* mono ms: the first pulled, or the
-					   last "in progress" sent */
 	struct cl_held	*next;
 };
 
@@ -147,11 +177,17 @@ struct cl_batch {
 	struct cl_batch	*next;
 };
 
-/* A submit being forwarded: its URLs' publications, seq first..first+n. */
+/* A submit being forwarded: its messages, seq first..first+n, each with
+ * its URLs' count and partition. */
 struct cl_fwd {
 	struct op	*op;
 	uint64_t	 first, n;
-	uint64_t	 acked, failed;
+	uint64_t	 acked, failed;	/* messages */
+	uint64_t	 urls, urls_failed;
+	struct cl_fwd_msg {
+		uint32_t urls, part;
+		enum { FWD_SENT, FWD_STORED, FWD_FAILED } state;
+	}		*msgs;
 	uint64_t	 started;	/* mono ms */
 	char		 err[128];
 	struct cl_fwd	*next;
@@ -223,6 +259,9 @@ struct cluster {
 	/* the loop's */
 	struct cl_msg	*intake;
 	size_t		 nintake, capintake;
+	struct cl_res	*res;		/* this turn's, of the intake's URLs */
+	size_t		 nres, capres;
+	uint64_t	 fwd_msgs, fwd_urls; /* frontier messages published */
 	uint64_t	*finished;
 	size_t		 nfinished, capfinished;
 	struct cl_held	**held;
@@ -307,12 +346,13 @@ void	cl_post(struct cluster *c, struct cl_ev *ev);
 int	cl_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t v);
 int	cl_cmp_id(const void *a, const void *b);
 natsStatus cl_publish_async(struct cluster *c, const char *subj,
-	    const char *id, const char *data, size_t len);
+	    const char *id, const char *data, size_t len, uint32_t nurls);
 
 /* cluster_frontier.c */
 void	cl_on_inbox(evutil_socket_t fd, short what, void *arg);
 bool	cl_usable(struct cluster *c, uint32_t p, uint64_t mono);
-void	cl_msg_done(struct cluster *c, natsMsg *m, int how);
+void	cl_msg_done(struct cluster *c, natsMsg *m, uint32_t nurls,
+	    enum cl_verdict_kind how);
 void	cl_release_part(struct cluster *c, uint32_t p);
 bool	cl_set_has(const struct cl_set *set, uint64_t key);
 int	cl_set_add(struct cl_set *set, uint64_t key, size_t max);

@@ -45,7 +45,7 @@ import shutil
 import struct
 import subprocess
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import ExitStack
 from datetime import datetime, timezone
 
@@ -721,6 +721,13 @@ def test_cluster_ingest_survives_kills(tmp):
         for u, p in part.items():
             by_host[host_of(u)].add(p)
         assert all(len(ps) == 1 for ps in by_host.values()), by_host
+        # One message per partition and up to 32 URLs, not per URL.
+        for n in names:
+            per = Counter(part[u] for u in batches[n])
+            c = cstatus(nodes[n])
+            assert c.get("forwarded_urls") == len(batches[n]), c
+            assert c.get("forwarded_messages") == sum(
+                (k + 31) // 32 for k in per.values()), (c, per)
 
         # kill -9 of the busiest sluiced a quarter of the way in.
         total = len(urls)
