@@ -632,22 +632,41 @@ static int
 cl_read_bucket(struct cluster *c, struct cluster_part *parts,
     char ***live, size_t *nlive)
 {
-	kvKeysList keys = { 0 };
+	static const char prefix[] = "$KV." CL_BUCKET ".";
 	json_t *nodes = json_object();
-	natsStatus s = kvStore_Keys(&keys, c->kv, NULL);
+	jsStreamStateSubjects *keys;
+	jsStreamInfo *si = NULL;
+	jsOptions jo;
+	natsStatus s;
+	int nkeys;
 
+	/*
+	 * The keys present, from the bucket's stream info: one request to
+	 * its leader.  (kvStore_Keys() makes and deletes a consumer for
+	 * each listing, through the cluster's meta group: done every tick
+	 * by every node, that cost the servers more than the leases.)
+	 */
+	jsOptions_Init(&jo);
+	jo.Stream.Info.SubjectsFilter = "$KV." CL_BUCKET ".>";
+	s = js_GetStreamInfo(&si, c->kjs, "KV_" CL_BUCKET, &jo, NULL);
 	*live = NULL;
 	*nlive = 0;
-	if (nodes == NULL || (s != NATS_OK && s != NATS_NOT_FOUND)) {
+	if (nodes == NULL || s != NATS_OK) {
 		json_decref(nodes);
-		kvKeysList_Destroy(&keys);
+		jsStreamInfo_Destroy(si);
 		return -1;
 	}
-	*live = calloc((size_t)keys.Count + 1, sizeof(**live));
-	for (int i = 0; *live != NULL && i < keys.Count &&
+	keys = si->State.Subjects;
+	nkeys = keys != NULL ? keys->Count : 0;
+	*live = calloc((size_t)nkeys + 1, sizeof(**live));
+	for (int i = 0; *live != NULL && i < nkeys &&
 	    i < CL_NODES_MAX + (int)c->parts; i++) {
-		const char *k = keys.Keys[i];
+		const char *k = keys->List[i].Subject;
 		kvEntry *e = NULL;
+
+		if (k == NULL || strncmp(k, prefix, sizeof(prefix) - 1) != 0)
+			continue;
+		k += sizeof(prefix) - 1;
 
 		if (kvStore_Get(&e, c->kv, k) != NATS_OK || e == NULL)
 			continue;
@@ -673,7 +692,7 @@ cl_read_bucket(struct cluster *c, struct cluster_part *parts,
 		}
 		kvEntry_Destroy(e);
 	}
-	kvKeysList_Destroy(&keys);
+	jsStreamInfo_Destroy(si);
 	pthread_mutex_lock(&c->mu);
 	json_decref(c->nodes);
 	c->nodes = nodes;
