@@ -306,11 +306,14 @@ cl_options(struct cluster *c, char *err, size_t errlen)
 /* --- the streams ----------------------------------------------------- */
 
 /* The stream `name` as this version makes it, or refused with err if one
- * of that name was made otherwise. */
+ * of that name was made otherwise.  One described as `older` (NULL: none)
+ * was made by an earlier version whose messages this one reads: its
+ * description is brought up to desc, so that nodes of that version refuse
+ * it from then on. */
 static int
 cl_stream(struct cluster *c, const char *name, const char *desc,
-    const char *subject, jsRetentionPolicy retention, uint64_t max_bytes,
-    uint64_t max_age_ms, char *err, size_t errlen)
+    const char *older, const char *subject, jsRetentionPolicy retention,
+    uint64_t max_bytes, uint64_t max_age_ms, char *err, size_t errlen)
 {
 	jsStreamConfig cfg, *sc = &cfg;
 	jsStreamInfo *si = NULL;
@@ -330,6 +333,26 @@ cl_stream(struct cluster *c, const char *name, const char *desc,
 		sc->MaxAge = (int64_t)max_age_ms * 1000000;
 
 	s = js_GetStreamInfo(&si, c->js, sc->Name, NULL, &jerr);
+	if (s == NATS_OK && older != NULL && si->Config->Description != NULL &&
+	    strcmp(si->Config->Description, older) == 0 &&
+	    si->Config->Retention == sc->Retention) {
+		const char *was = si->Config->Description;
+		jsStreamInfo *ui = NULL;
+
+		si->Config->Description = desc;
+		jerr = 0;
+		s = js_UpdateStream(&ui, c->js, si->Config, NULL, &jerr);
+		si->Config->Description = was;	/* the library's to free */
+		jsStreamInfo_Destroy(si);
+		si = ui;
+		if (s != NATS_OK) {
+			cl_errf(err, errlen, sc->Name, s, jerr);
+			return -2;
+		}
+		log_notice("cluster: stream %s was described \"%s\": now "
+		    "\"%s\" (nodes of the earlier version refuse it)",
+		    sc->Name, older, desc);
+	}
 	if (s == NATS_OK) {
 		const char *d = si->Config->Description;
 		int bad = d == NULL || strcmp(d, sc->Description) != 0 ||
@@ -452,7 +475,7 @@ cl_check_bucket(struct cluster *c, int64_t ttl, char *err, size_t errlen)
 static int
 cl_setup(struct cluster *c, char *err, size_t errlen)
 {
-	char desc[128];
+	char desc[128], older[128];
 	kvConfig kc;
 	natsStatus s;
 	int rc;
@@ -472,17 +495,19 @@ cl_setup(struct cluster *c, char *err, size_t errlen)
 			return -2;
 		}
 	}
-	snprintf(desc, sizeof(desc), "%s; partitions=%" PRIu32, CL_VERSION,
+	snprintf(desc, sizeof(desc), "%s; partitions=%" PRIu32,
+	    CL_FETCH_VERSION, c->parts);
+	snprintf(older, sizeof(older), "%s; partitions=%" PRIu32, CL_VERSION,
 	    c->parts);
 	/* Limits: 0 for none (-1 to JetStream).  A limit on the keys drops
 	 * the oldest, and a node that starts after that builds another index
 	 * (docs/cluster.md). */
-	if ((rc = cl_stream(c, CL_FETCH, desc, "sluice.fetch.>",
+	if ((rc = cl_stream(c, CL_FETCH, desc, older, "sluice.fetch.>",
 	    js_WorkQueuePolicy, 0, 0, err, errlen)) != 0 ||
-	    (rc = cl_stream(c, CL_KEYS, CL_VERSION, "sluice.keys.>",
+	    (rc = cl_stream(c, CL_KEYS, CL_VERSION, NULL, "sluice.keys.>",
 	    js_LimitsPolicy, c->cfg->cluster_keys_max_bytes, 0, err,
 	    errlen)) != 0 ||
-	    (rc = cl_stream(c, CL_DOCS, CL_VERSION, "sluice.docs.>",
+	    (rc = cl_stream(c, CL_DOCS, CL_VERSION, NULL, "sluice.docs.>",
 	    js_LimitsPolicy, c->cfg->cluster_docs_max_bytes,
 	    c->cfg->cluster_docs_max_age_ms, err, errlen)) != 0)
 		return rc;
@@ -611,6 +636,7 @@ cl_heartbeat(struct cluster *c)
 		if (atomic_load(&c->own[p]) != OWN_NONE)
 			json_array_append_new(parts, json_integer(p));
 	json_object_set_new(o, "node", json_string(c->node));
+	json_object_set_new(o, "frontier", json_integer(CL_FRONTIER));
 	json_object_set_new(o, "partitions", parts);
 	json_object_set_new(o, "held", json_integer((json_int_t)
 	    atomic_load(&c->held_total)));
@@ -693,6 +719,20 @@ cl_read_bucket(struct cluster *c, struct cluster_part *parts,
 		kvEntry_Destroy(e);
 	}
 	jsStreamInfo_Destroy(si);
+	/* Messages of several URLs only once every live node reads them
+	 * (its heartbeat says "frontier": 2): an earlier node would drop
+	 * them as malformed. */
+	{
+		const char *name;
+		json_t *hb;
+		bool all = json_object_size(nodes) > 0;
+
+		json_object_foreach(nodes, name, hb)
+			if (json_integer_value(json_object_get(hb,
+			    "frontier")) < CL_FRONTIER)
+				all = false;
+		atomic_store(&c->multi_urls, all);
+	}
 	pthread_mutex_lock(&c->mu);
 	json_decref(c->nodes);
 	c->nodes = nodes;

@@ -616,7 +616,7 @@ cluster_forward(struct cluster *c, struct op *op)
 {
 	struct cl_fwd *f = calloc(1, sizeof(*f));
 	struct cl_by_part *by = NULL;
-	size_t nby = 0, start;
+	size_t nby = 0, start, max;
 
 	if (f != NULL && op->nurls > 0 &&
 	    (by = calloc(op->nurls, sizeof(*by))) == NULL) {
@@ -663,11 +663,12 @@ cluster_forward(struct cluster *c, struct op *op)
 		c->answers_tail = &op->next;
 		return;
 	}
+	max = atomic_load(&c->multi_urls) ? CL_MSG_URLS : 1;
 	for (start = 0; start < nby; ) {
 		size_t end = start + 1,
 		    bytes = strlen(op->urls[by[start].i].url);
 
-		while (end < nby && end - start < CL_MSG_URLS &&
+		while (end < nby && end - start < max &&
 		    by[end].part == by[start].part &&
 		    (bytes += strlen(op->urls[by[end].i].url) + 3) <=
 		    CL_MSG_BYTES)

@@ -31,6 +31,10 @@ struct sched_host;
 struct store;
 
 #define CL_VERSION	"sluice cluster v1"
+/* SLUICE_FETCH's: v2 messages may carry several URLs ("urls").  A v1
+ * stream is read as it is and described v2 from then on. */
+#define CL_FETCH_VERSION "sluice cluster v2"
+#define CL_FRONTIER	2		/* the heartbeat's "frontier" */
 #define CL_FETCH	"SLUICE_FETCH"
 #define CL_KEYS		"SLUICE_KEYS"
 #define CL_DOCS		"SLUICE_DOCS"
@@ -229,6 +233,8 @@ struct cluster {
 					   refused */
 	_Atomic bool	 refused;	/* fatal is set */
 	_Atomic bool	 closing;	/* cluster_close() has begun */
+	_Atomic bool	 multi_urls;	/* every live node reads messages of
+					   several URLs */
 
 	/* the thread */
 	pthread_t	 thread;

@@ -1096,7 +1096,9 @@ def test_cluster_redirect_outlives_target_owner(tmp):
 def test_cluster_refuses_other_layout(tmp):
     """SLUICE_FETCH records the partition count it was made
     with; a node configured with another count, or finding a stream made
-    by another version, exits non-zero naming SLUICE_FETCH."""
+    by another version, exits non-zero naming SLUICE_FETCH.  One made by
+    the version before (v1: a URL a message) is read, and described v2
+    from then on, so that nodes of that version refuse it."""
     nc = start_nats(tmp)
     a = node(tmp, nc, "n1", cluster__partitions=8)
     a.start()
@@ -1104,8 +1106,11 @@ def test_cluster_refuses_other_layout(tmp):
     info = nc.js("STREAM.INFO.SLUICE_FETCH")
     assert "error" not in info, info
     desc = info["config"].get("description", "")
-    assert desc.startswith("sluice cluster v1;") and "partitions=8" in desc, \
+    assert desc.startswith("sluice cluster v2;") and "partitions=8" in desc, \
         desc
+    # The partition of 127.0.0.1:9 (nothing listens: the job fails).
+    (part,) = check_forwarded(submit_ctl(a, ["http://127.0.0.1:9/probe"]),
+                              8).values()
     stop_clean(a)
 
     def refused(d, *words):
@@ -1133,6 +1138,30 @@ def test_cluster_refuses_other_layout(tmp):
         "description": "sluice cluster v0; partitions=8"})
     assert "error" not in r, r
     refused(node(tmp, nc, "n3", cluster__partitions=8))
+
+    # The version before: its stream and a message as it wrote them.
+    r = nc.js("STREAM.DELETE.SLUICE_FETCH")
+    assert r.get("success") is True, r
+    r = nc.js("STREAM.CREATE.SLUICE_FETCH", {
+        "name": "SLUICE_FETCH", "subjects": ["sluice.fetch.>"],
+        "retention": "workqueue", "storage": "file", "num_replicas": 3,
+        "description": "sluice cluster v1; partitions=8"})
+    assert "error" not in r, r
+    body = json.dumps({"url": "http://127.0.0.1:9/v1", "priority": 0,
+                       "not_before": 0, "force": False, "from": "old"})
+    ack = json.loads(nats_request(nc.live()[0].port,
+                                  f"sluice.fetch.p{part}.{'0' * 16}",
+                                  body.encode()))
+    assert ack.get("stream") == "SLUICE_FETCH", ack
+    d = node(tmp, nc, "n4", cluster__partitions=8)
+    d.start()
+    wait_connected(d)
+    wait_until(lambda: sum(status(d)["jobs"].values()) == 1, 30, 0.2,
+               "the v1 message's URL queued on n4")
+    desc = nc.js("STREAM.INFO.SLUICE_FETCH")["config"].get("description")
+    assert desc == "sluice cluster v2; partitions=8", desc
+    assert "now \"sluice cluster v2; partitions=8\"" in d.log(), d.log_tail()
+    stop_clean(d)
     nc.stop()
 
 
@@ -1199,6 +1228,45 @@ def check_keys_formats(nc, nodes):
                f"4 entries applied on every node ({before} before)")
 
 
+def test_cluster_batches_only_when_every_node_reads_them(tmp):
+    """A submit's URLs of one partition share a message only while every
+    live node's heartbeat says it reads such messages ("frontier": 2):
+    with a node of the earlier version live, which would drop them as
+    malformed, each URL goes alone."""
+    nc = start_nats(tmp)
+    d = node(tmp, nc, "n1", cluster__partitions=4)
+    d.start()
+    wait_connected(d)
+    wait_partitions([d], 4)
+
+    def submit_ten(tag):
+        before = cstatus(d)
+        urls = [f"http://127.0.0.1:9/{tag}/{k}" for k in range(10)]
+        check_forwarded(submit_ctl(d, urls), 4)
+        after = cstatus(d)
+        return (after["forwarded_urls"] - before["forwarded_urls"],
+                after["forwarded_messages"] - before["forwarded_messages"])
+
+    assert submit_ten("a") == (10, 1)
+    # A heartbeat as the version before wrote it: no "frontier".
+    old = json.dumps({"node": "old", "partitions": [], "held": 0, "lag": 0,
+                      "time": int(time.time() * 1000), "status": {}})
+    ack = json.loads(nats_request(nc.live()[0].port,
+                                  "$KV.sluice_cluster.node.old",
+                                  old.encode()))
+    assert ack.get("stream") == "KV_sluice_cluster", ack
+    wait_until(lambda: any(n.get("node") == "old" for n in
+                           req(d, {"cmd": "nodes"}).get("nodes", [])),
+               10, 0.2, "the old node's heartbeat seen")
+    time.sleep(LEASE_TTL / 3 + 0.5)	# a tick after it was seen
+    assert submit_ten("b") == (10, 10)
+    # Gone once its key expires (lease_ttl): batches again.
+    wait_until(lambda: submit_ten("c")[1] == 1, 3 * LEASE_TTL, 0.5,
+               "messages of several URLs again once the old node left")
+    stop_clean(d)
+    nc.stop()
+
+
 def test_cluster_commands(tmp):
     """The JetStream objects are as the
     design makes them; `status --cluster`, `nodes` and `export --cluster
@@ -1219,18 +1287,18 @@ def test_cluster_commands(tmp):
         wait_partitions([n1, n2], partitions)
 
         # The streams, consumers and bucket of the design.
-        for name, subj in (("SLUICE_FETCH", "sluice.fetch.>"),
-                           ("SLUICE_DOCS", "sluice.docs.>"),
-                           ("SLUICE_KEYS", "sluice.keys.>")):
+        for name, subj, v in (("SLUICE_FETCH", "sluice.fetch.>", "v2;"),
+                              ("SLUICE_DOCS", "sluice.docs.>", "v1"),
+                              ("SLUICE_KEYS", "sluice.keys.>", "v1")):
             cfg = nc.js(f"STREAM.INFO.{name}").get("config")
             assert cfg, name
-            assert cfg["description"].startswith("sluice cluster v1"), cfg
+            assert cfg["description"].startswith("sluice cluster " + v), cfg
             assert cfg["num_replicas"] == 3, cfg
             assert any(s == subj or s.startswith(subj[:-1])
                        for s in cfg["subjects"]), cfg
         fetch = nc.js("STREAM.INFO.SLUICE_FETCH")["config"]
         assert fetch["retention"] == "workqueue", fetch
-        assert fetch["description"].startswith("sluice cluster v1;") and \
+        assert fetch["description"].startswith("sluice cluster v2;") and \
             f"partitions={partitions}" in fetch["description"], fetch
         for p in range(partitions):
             ci = nc.js(f"CONSUMER.INFO.SLUICE_FETCH.p{p}")
