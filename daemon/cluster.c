@@ -721,11 +721,11 @@ cl_read_bucket(struct cluster *c, struct cluster_part *parts,
 	jsStreamInfo_Destroy(si);
 	/* Messages of several URLs only once every live node reads them
 	 * (its heartbeat says "frontier": 2): an earlier node would drop
-	 * them as malformed. */
+	 * them as malformed.  None until the bucket was read once. */
 	{
 		const char *name;
 		json_t *hb;
-		bool all = json_object_size(nodes) > 0;
+		bool all = true;
 
 		json_object_foreach(nodes, name, hb)
 			if (json_integer_value(json_object_get(hb,
@@ -1548,7 +1548,7 @@ cluster_close(struct cluster *c)
 	free(c->stored);
 	free(c->sent);
 	free(c->retry);
-	free(c->adopted.slot);
+	free(c->rehand);
 	free(c->urls.slot);
 	cluster_index_free(c->index);
 	if (c->inbox_ev != NULL)

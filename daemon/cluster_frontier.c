@@ -90,6 +90,7 @@ cl_hold(struct cluster *c, struct cl_fmsg *fm, uint32_t part,
 		h->job = r->job;
 		h->host = r->host;
 		h->part = part;
+		h->hop_part = CL_NO_PART;
 		*hp = h;
 		c->nheld++;
 	}
@@ -123,30 +124,45 @@ cl_release(struct cluster *c, uint64_t job, enum cl_verdict_kind how)
  * Partition p is no longer this node's: its messages go back to JetStream
  * for the next owner, and its jobs here are cancelled as "moved" in the
  * next turn (a message for one later queues it again), so that this node
- * never fetches what the next owner fetched.  A lost lease (abort) also
- * ends their transfers now (the daemon's lost hook), before another node
- * may take it, which cannot be sooner than a third of lease_ttl from now.
+ * never fetches what the next owner fetched.  A job of another partition
+ * that a redirect brought to one of p's hosts is handed over to p in the
+ * next turn, as a redirect to another node's host is.  A lost lease
+ * (abort) also ends their transfers now (the daemon's lost hook), before
+ * another node may take it, which cannot be sooner than a third of
+ * lease_ttl from now.
  */
 static void
 cl_give_back(struct cluster *c, uint32_t p, bool abort)
 {
-	size_t from = c->nmoved;
+	size_t from = c->nmoved, rfrom = c->nrehand;
 
 	for (size_t b = 0; b < c->nbuckets; b++)
-		for (struct cl_held *h = c->held[b]; h != NULL; h = h->next)
+		for (struct cl_held *h = c->held[b]; h != NULL; h = h->next) {
 			if (h->part == p && cl_push_id(&c->moved, &c->nmoved,
 			    &c->capmoved, h->job) != 0)
 				log_warnx("cluster: job %" PRIu64 " stays "
 				    "queued here though its partition "
 				    "moved", h->job);
-	if (abort && c->nmoved > from && c->lost != NULL) {
-		size_t n = c->nmoved - from;
-		uint64_t *ids = malloc(n * sizeof(*ids));
+			if (h->part != p && h->hop_part == p) {
+				h->hop_part = CL_NO_PART;
+				if (cl_push_id(&c->rehand, &c->nrehand,
+				    &c->caprehand, h->job) != 0)
+					log_warnx("cluster: job %" PRIu64
+					    " waits here for partition %"
+					    PRIu32 ", its redirect's, to come "
+					    "back", h->job, p);
+			}
+		}
+	if (abort && c->lost != NULL &&
+	    c->nmoved - from + c->nrehand - rfrom > 0) {
+		size_t n = c->nmoved - from, r = c->nrehand - rfrom;
+		uint64_t *ids = malloc((n + r) * sizeof(*ids));
 
 		if (ids != NULL) {
 			memcpy(ids, c->moved + from, n * sizeof(*ids));
-			qsort(ids, n, sizeof(*ids), cl_cmp_id);
-			c->lost(c->lost_arg, ids, n);
+			memcpy(ids + n, c->rehand + rfrom, r * sizeof(*ids));
+			qsort(ids, n + r, sizeof(*ids), cl_cmp_id);
+			c->lost(c->lost_arg, ids, n + r);
 			free(ids);
 		}
 	}
@@ -316,8 +332,6 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 
 /* --- the loop: the public side ------------------------------------- */
 
-#define CL_ADOPTED_MAX	65536		/* redirect targets remembered */
-
 /* Open addressing on the keys' own bits (hashes already); 0 is free, so a
  * key of 0 is kept as 1. */
 bool
@@ -374,29 +388,20 @@ cl_handoff_destroy(struct cl_handoff *h)
 	free(h);
 }
 
-int
-cluster_redirected(void *arg, MDB_txn *txn, uint64_t job, const char *target,
-    uint64_t host, uint64_t now, bool *handed)
+/*
+ * Job, at its hop to target (host's), is handed over to the target's
+ * partition, another node's: cancelled here as "moved", and a frontier
+ * message recorded for the target, published after the commit.
+ */
+static int
+cl_hand_over(struct cluster *c, MDB_txn *txn, uint64_t job,
+    const char *target, uint64_t host, uint64_t now, bool *handed)
 {
-	struct cluster *c = arg;
 	struct cl_handoff *h;
 	json_t *body, *visited;
 	struct job j;
 	int rc;
 
-	*handed = false;
-	/* A partition this node fetches: followed here, and remembered, so
-	 * that the job still starts should the partition move first. */
-	if (cl_usable(c, cl_part(c, host), mono_ms())) {
-		if (cl_set_add(&c->adopted, host, CL_ADOPTED_MAX) != 0 &&
-		    !c->adopted_full) {
-			log_warnx("cluster: %d redirect targets followed; jobs "
-			    "redirected to more wait for their partition",
-			    CL_ADOPTED_MAX);
-			c->adopted_full = true;
-		}
-		return 0;
-	}
 	/* Another node's: only it may fetch the host.  The message names
 	 * the job's URL (the document's "url" there, as here) and the hops
 	 * taken, so that loops and max_redirects still count. */
@@ -437,6 +442,24 @@ cluster_redirected(void *arg, MDB_txn *txn, uint64_t job, const char *target,
 	h->next = c->handoffs;
 	c->handoffs = h;
 	*handed = true;
+	return 0;
+}
+
+int
+cluster_redirected(void *arg, MDB_txn *txn, uint64_t job, const char *target,
+    uint64_t host, uint64_t now, bool *handed)
+{
+	struct cluster *c = arg;
+	uint32_t p = cl_part(c, host);
+	struct cl_held *h;
+
+	*handed = false;
+	if (!cl_usable(c, p, mono_ms()))
+		return cl_hand_over(c, txn, job, target, host, now, handed);
+	/* A partition this node fetches: followed here.  Should it leave
+	 * before the job ends, the job is handed over then (cl_give_back). */
+	if ((h = *cl_held_slot(c, job)) != NULL)
+		h->hop_part = p == h->part ? CL_NO_PART : p;
 	return 0;
 }
 
@@ -514,8 +537,6 @@ cluster_allows(uint64_t host, void *arg)
 
 	if (!atomic_load(&c->connected))
 		return false;
-	if (cl_set_has(&c->adopted, host))
-		return true;
 	/*
 	 * By this node's own clock, too: a lease not renewed for two thirds
 	 * of its TTL may be about to pass to another node, whatever the
@@ -733,7 +754,8 @@ bool
 cluster_pending(const struct cluster *c)
 {
 	return c != NULL && (c->nintake > 0 ||
-	    cl_verdicts_due(c, mono_ms()) || c->nsent > 0 || c->nmoved > 0);
+	    cl_verdicts_due(c, mono_ms()) || c->nsent > 0 || c->nmoved > 0 ||
+	    c->nrehand > 0);
 }
 
 /*
@@ -932,6 +954,26 @@ cl_apply_one(struct cluster *c, MDB_txn *txn, struct cl_msg *cm,
 	return rc;
 }
 
+/* A job at a hop to a host of a partition that left this node: handed
+ * over to it, unless it ended or the partition came back meanwhile. */
+static int
+cl_rehand(struct cluster *c, MDB_txn *txn, uint64_t id, uint64_t now)
+{
+	struct job j;
+	bool handed;
+	int rc = queue_get(c->queue, txn, id, &j);
+
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	if ((j.state == JOB_QUEUED || j.state == JOB_ACTIVE) && j.hops > 0 &&
+	    j.fetch_url != NULL && !cl_usable(c, cl_part(c, j.host),
+	    mono_ms()))
+		rc = cl_hand_over(c, txn, id, j.fetch_url, j.host, now,
+		    &handed);
+	queue_job_free(&j);
+	return rc;
+}
+
 int
 cluster_apply(void *arg, MDB_txn *txn, uint64_t now)
 {
@@ -952,6 +994,9 @@ cluster_apply(void *arg, MDB_txn *txn, uint64_t now)
 	}
 	c->moving = false;
 	c->applied_moved = c->nmoved;
+	for (size_t i = 0; i < c->nrehand && rc == 0; i++)
+		rc = cl_rehand(c, txn, c->rehand[i], now);
+	c->applied_rehand = c->nrehand;
 	c->nres = 0;
 	for (size_t i = 0; i < c->nintake && rc == 0; i++)
 		rc = cl_apply_one(c, txn, &c->intake[i], now);
@@ -972,6 +1017,7 @@ cluster_abort(void *arg)
 	cl_handoff_drop(&c->handoffs);
 	c->nstored = 0;
 	c->applied_verdicts = c->applied_sent = c->applied_moved = 0;
+	c->applied_rehand = 0;
 	c->batch_recorded = 0;
 }
 
@@ -1042,6 +1088,11 @@ cluster_commit(struct cluster *c)
 		    (c->nmoved - c->applied_moved) * sizeof(*c->moved));
 	c->nmoved -= c->applied_moved;
 	c->applied_moved = 0;
+	if (c->applied_rehand > 0)
+		memmove(c->rehand, c->rehand + c->applied_rehand,
+		    (c->nrehand - c->applied_rehand) * sizeof(*c->rehand));
+	c->nrehand -= c->applied_rehand;
+	c->applied_rehand = 0;
 	cl_out_commit(c);
 }
 
@@ -1084,6 +1135,15 @@ cl_audit(struct cluster *c)
 	mdb_txn_abort(txn);
 	for (size_t i = 0; i < n; i++)
 		cl_release(c, ended[i], CM_ACK);
+	/* At a hop to a partition this node no longer owns: handed over. */
+	for (size_t b = 0; b < c->nbuckets; b++)
+		for (struct cl_held *h = c->held[b]; h != NULL; h = h->next)
+			if (h->hop_part != CL_NO_PART &&
+			    atomic_load(&c->own[h->hop_part]) == OWN_NONE) {
+				h->hop_part = CL_NO_PART;
+				(void)cl_push_id(&c->rehand, &c->nrehand,
+				    &c->caprehand, h->job);
+			}
 	/* Held for a partition this node no longer owns: given back. */
 	for (uint32_t p = 0; p < c->parts; p++) {
 		bool any = false;

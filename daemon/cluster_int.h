@@ -139,11 +139,16 @@ struct cl_fmsg {
 					   progress" sent */
 };
 
+#define CL_NO_PART	UINT32_MAX
+
 /* The messages of one job, held until its outcome is committed. */
 struct cl_held {
 	uint64_t	 job;
 	uint64_t	 host;
-	uint32_t	 part;
+	uint32_t	 part;		/* its messages' */
+	uint32_t	 hop_part;	/* a redirect followed here to a host
+					   of this other partition, or
+					   CL_NO_PART */
 	struct cl_fmsg	*msgs[4];	/* the same URL submitted again */
 	uint32_t	 n;
 	struct cl_held	*next;
@@ -325,8 +330,9 @@ struct cluster {
 	/* A lost partition's jobs: their transfers must end now. */
 	void		(*lost)(void *arg, const uint64_t *ids, size_t n);
 	void		*lost_arg;
-	struct cl_set	 adopted;	/* redirect targets this node fetches */
-	bool		 adopted_full;
+	uint64_t	*rehand;	/* jobs at a hop of a partition that
+					   left: handed over in the next turn */
+	size_t		 nrehand, caprehand, applied_rehand;
 	struct cl_handoff *handoffs;	/* recorded in this turn */
 	struct cl_handoff *handing;	/* published, not yet stored */
 	uint64_t	 handed;	/* redirects handed over, stored */

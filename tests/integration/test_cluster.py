@@ -45,6 +45,7 @@ import shutil
 import struct
 import subprocess
 import time
+import urllib.parse
 from collections import Counter, defaultdict
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -979,8 +980,8 @@ def redirect_pair(tmp, nc, stack, n1_sets, n2_sets):
 
 def redirect_to(server, target):
     """A URL of server that redirects to target."""
-    return server.url("/redirect-to?url=" + target.replace(":", "%3A")
-                      .replace("/", "%2F"))
+    return server.url("/redirect-to?url=" + urllib.parse.quote(target,
+                                                               safe=""))
 
 
 def test_cluster_redirect_goes_to_target_owner(tmp):
@@ -1088,6 +1089,80 @@ def test_cluster_redirect_outlives_target_owner(tmp):
         assert not bad, "\n".join(bad[:20])
         print(f"  n1 fetched {len(fetched_n1)} of {len(targets)} before "
               f"its kill; n2 the rest")
+        for d in (n1, n2):
+            stop_clean(d)
+    nc.stop()
+
+
+def test_cluster_redirect_followed_here_moves_with_its_target(tmp):
+    """A redirect to a host of the node's own partition is followed there;
+    when that partition is to pass to a new node (rebalancing), the node
+    starts no new request to its hosts, those jobs included, and hands
+    the jobs at that hop over to the new owner instead of fetching them
+    beside it.  The host sees no overlap and its delay throughout."""
+    nc = start_nats(tmp)
+    with ExitStack() as stack:
+        farm = Farm(stack, 12)
+        slow = {"fetch__host_delay": "600ms"}
+        n1 = node(tmp, nc, "n1", cluster__partitions=4, **slow)
+        n1.start()
+        wait_connected(n1)
+        wait_partitions([n1], 4)
+        probes = [srv.url("/page/1") for srv in farm.servers]
+        parts = check_forwarded(submit_ctl(n1, probes), 4)
+        # n1 keeps partitions 0 and 1 when n2 comes (it releases the
+        # highest first): a redirects from one of those to b, in 2 or 3.
+        low = [srv for srv, u in zip(farm.servers, probes)
+               if parts[u] < 2]
+        high = [srv for srv, u in zip(farm.servers, probes)
+                if parts[u] >= 2]
+        assert low and high, f"12 ports all on one side: {parts}"
+        a, b = low[0], high[0]
+        bpart = parts[b.url("/page/1")]
+        # Slow targets: jobs at the hop pile up on n1 (a redirects every
+        # 0.6 s, b answers one request in 2 s).
+        targets = [b.url(f"/slow-headers?delay_ms=2000&n={k}")
+                   for k in range(10)]
+        redirs = list(check_forwarded(submit_ctl(n1, [
+            redirect_to(a, t) for t in targets]), 4))
+        wait_until(lambda: len(page_requests(b.requests)) >= 3, 30, 0.05,
+                   "n1 fetching the redirect targets")
+        n2 = node(tmp, nc, "n2", cluster__partitions=4, **slow)
+        n2.start()
+        # When n1 stops using b's partition (it drains it for n2).
+        t_drain = wait_until(
+            lambda: time.monotonic() if bpart not in
+            (cstatus(n1).get("partitions") or []) else None,
+            LEASE_TTL * 4 + 10, 0.05, f"n1 giving up partition {bpart}")
+        wait_partitions([n1, n2], 4, balanced=True,
+                        timeout=LEASE_TTL * 4 + 10)
+        # Direct submissions for b now go to n2.
+        direct = [b.url(f"/page/{6000 + k}") for k in range(3)]
+        check_forwarded(submit_ctl(n2, direct), 4)
+
+        def stored():
+            docs = {}
+            for d, name in ((n1, "n1"), (n2, "n2")):
+                for _, doc in local_docs(d, name):
+                    docs.setdefault(doc["url"], doc)
+            return docs if all(u in docs for u in redirs + direct) \
+                else None
+        docs = wait_until(stored, 90, 0.3, "every page stored")
+        for u, t in zip(redirs, targets):
+            assert docs[u]["final_url"] == t, docs[u]
+        reqs = sorted(page_requests(b.requests), key=lambda r: r.time)
+        late = [round(r.time - t_drain, 2) for r in reqs
+                if fetcher(r) == "n1" and r.time > t_drain + 0.3]
+        assert not late, f"n1 requested b {late} s after it began to " \
+            "give b's partition up"
+        who = [fetcher(r) for r in reqs]
+        assert "n2" in who and "n1" not in who[who.index("n2"):], who
+        bad = politeness_violations(b.requests, 0.6)
+        assert not bad, "\n".join(bad[:20])
+        handed = cstatus(n1).get("redirects_handed", 0)
+        assert handed >= 1, cstatus(n1)
+        print(f"  b in partition {bpart}: n1 fetched {who.count('n1') - 1} "
+              f"targets and handed {handed} over; n2 fetched the rest")
         for d in (n1, n2):
             stop_clean(d)
     nc.stop()
