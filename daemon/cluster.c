@@ -869,6 +869,18 @@ cl_tick(struct cluster *c)
 				(void)kvStore_Delete(c->kv, key);
 				break;
 			}
+			/* A slow bind (its consumer made on a busy cluster)
+			 * ate into the lease: renewed now rather than given
+			 * up as stale at once. */
+			if (mono_ms() - sent > ttl / 3) {
+				uint64_t again = mono_ms(), rev2;
+
+				if (kvStore_UpdateString(&rev2, c->kv, key,
+				    c->node, rev) == NATS_OK) {
+					rev = rev2;
+					sent = again;
+				}
+			}
 			c->rev[p] = rev;
 			atomic_store(&c->renewed[p], sent);
 			/* The last owner's last request may be that recent. */
@@ -947,18 +959,24 @@ cl_pull(struct cluster *c)
 	for (uint32_t i = 0; i < c->parts; i++) {
 		uint32_t p = (c->pull_next + i) % c->parts;
 		uint64_t held = atomic_load(&c->held_total);
+		bool full = held >= c->cfg->cluster_window;
 		jsFetchRequest fr;
 		natsMsgList list = { 0 };
 
-		if (held >= c->cfg->cluster_window)
-			break;
+		/* A full window still lets a partition with nothing held
+		 * take one message: no partition waits behind another's
+		 * backlog (a big host's, or the survivor's own when it takes
+		 * a dead node's partitions). */
+		if (full && atomic_load(&c->held_part[p]) > 0)
+			continue;
 		if (atomic_load(&c->own[p]) != OWN_OWNED || c->subs[p] == NULL ||
 		    atomic_load(&c->pull_after[p]) > mono_ms())
 			continue;
 		jsFetchRequest_Init(&fr);
 		/* A message carries up to CL_MSG_URLS URLs: the window is
-		 * overshot by less than one message. */
-		fr.Batch = (int)((c->cfg->cluster_window - held +
+		 * overshot by less than one message (and those of starved
+		 * partitions). */
+		fr.Batch = full ? 1 : (int)((c->cfg->cluster_window - held +
 		    CL_MSG_URLS - 1) / CL_MSG_URLS);
 		if (fr.Batch > CL_PULL_BATCH)
 			fr.Batch = CL_PULL_BATCH;
@@ -992,6 +1010,7 @@ cl_pull(struct cluster *c)
 			ev->nurls = cl_msg_urls(ev->msg);
 			list.Msgs[m] = NULL;
 			atomic_fetch_add(&c->held_total, ev->nurls);
+			atomic_fetch_add(&c->held_part[p], ev->nurls);
 			cl_post(c, ev);
 			got++;
 		}
@@ -1377,6 +1396,7 @@ cluster_open(struct cluster **out, struct event_base *base,
 	c->renewed = calloc(c->parts, sizeof(*c->renewed));
 	c->start_after = calloc(c->parts, sizeof(*c->start_after));
 	c->pull_after = calloc(c->parts, sizeof(*c->pull_after));
+	c->held_part = calloc(c->parts, sizeof(*c->held_part));
 	c->empty_ms = calloc(c->parts, sizeof(*c->empty_ms));
 	c->taken_at = calloc(c->parts, sizeof(*c->taken_at));
 	c->stale = calloc(c->parts, sizeof(*c->stale));
@@ -1393,8 +1413,8 @@ cluster_open(struct cluster **out, struct event_base *base,
 	c->flush_ev = evtimer_new(base, cl_on_flush, c);
 	if (c->held == NULL || c->own == NULL || c->rev == NULL ||
 	    c->renewed == NULL || c->start_after == NULL ||
-	    c->pull_after == NULL || c->empty_ms == NULL ||
-	    c->taken_at == NULL ||
+	    c->pull_after == NULL || c->held_part == NULL ||
+	    c->empty_ms == NULL || c->taken_at == NULL ||
 	    c->stale == NULL || c->subs == NULL ||
 	    c->busy == NULL || c->flush_ev == NULL ||
 	    c->nodes == NULL || c->inbox_ev == NULL) {
@@ -1478,7 +1498,8 @@ cl_inbox_drain(struct cluster *c)
 	for (struct cl_ev *ev = list; ev != NULL; ev = next) {
 		next = ev->next;
 		if (ev->kind == EV_MSG && ev->msg != NULL)
-			cl_msg_done(c, ev->msg, ev->nurls, CM_WAIT);
+			cl_msg_done(c, ev->msg, ev->part, ev->nurls,
+			    CM_WAIT);
 		else if (ev->msg != NULL)
 			natsMsg_Destroy(ev->msg);
 		free(ev);
@@ -1500,7 +1521,8 @@ cluster_close(struct cluster *c)
 	/* What is held goes back at once: the next owner needs no
 	 * AckWait to take it. */
 	for (size_t i = 0; i < c->nintake; i++)
-		cl_msg_done(c, c->intake[i].msg, c->intake[i].nurls, CM_WAIT);
+		cl_msg_done(c, c->intake[i].msg, c->intake[i].part,
+		    c->intake[i].nurls, CM_WAIT);
 	c->nintake = 0;
 	cl_inbox_drain(c);
 	for (uint32_t p = 0; c->own != NULL && p < c->parts; p++)
@@ -1568,6 +1590,7 @@ cluster_close(struct cluster *c)
 	free(c->renewed);
 	free(c->start_after);
 	free((void *)c->pull_after);
+	free((void *)c->held_part);
 	free(c->empty_ms);
 	free(c->taken_at);
 	free(c->stale);

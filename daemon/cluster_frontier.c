@@ -45,7 +45,7 @@ cl_held_slot(struct cluster *c, uint64_t job)
 }
 
 void
-cl_msg_done(struct cluster *c, natsMsg *m, uint32_t nurls,
+cl_msg_done(struct cluster *c, natsMsg *m, uint32_t part, uint32_t nurls,
     enum cl_verdict_kind how)
 {
 	/* While it reconnects cnats keeps what is published in its
@@ -62,6 +62,7 @@ cl_msg_done(struct cluster *c, natsMsg *m, uint32_t nurls,
 	}
 	natsMsg_Destroy(m);
 	atomic_fetch_sub(&c->held_total, nurls);
+	atomic_fetch_sub(&c->held_part[part], nurls);
 }
 
 /* One of fm's holders lets it go, with how; the last one answers it. */
@@ -72,7 +73,7 @@ cl_fmsg_put(struct cluster *c, struct cl_fmsg *fm, enum cl_verdict_kind how)
 		fm->how = how;
 	if (--fm->refs > 0)
 		return;
-	cl_msg_done(c, fm->msg, fm->nurls, fm->how);
+	cl_msg_done(c, fm->msg, fm->part, fm->nurls, fm->how);
 	free(fm);
 }
 
@@ -275,7 +276,8 @@ cl_on_inbox(evutil_socket_t fd, short what, void *arg)
 		switch (ev->kind) {
 		case EV_MSG:
 			if (!cl_intake_room(c)) {
-				cl_msg_done(c, ev->msg, ev->nurls, CM_WAIT);
+				cl_msg_done(c, ev->msg, ev->part, ev->nurls,
+				    CM_WAIT);
 				break;
 			}
 			c->intake[c->nintake++] = (struct cl_msg){
@@ -1053,11 +1055,12 @@ cluster_commit(struct cluster *c)
 		if (fm == NULL) {
 			/* Redelivered: its jobs, queued here, are found
 			 * then and held. */
-			cl_msg_done(c, cm->msg, cm->nurls, CM_WAIT);
+			cl_msg_done(c, cm->msg, cm->part, cm->nurls,
+			    CM_WAIT);
 			continue;
 		}
 		*fm = (struct cl_fmsg){ .msg = cm->msg, .refs = 1,
-		    .nurls = cm->nurls, .how = CM_TERM,
+		    .part = cm->part, .nurls = cm->nurls, .how = CM_TERM,
 		    .touched = cm->pulled };
 		for (size_t k = cm->res0; k < cm->res0 + cm->nres; k++) {
 			struct cl_res *r = &c->res[k];

@@ -133,6 +133,7 @@ struct cl_res {
 struct cl_fmsg {
 	natsMsg		*msg;
 	uint32_t	 refs;		/* held jobs, + 1 while committed */
+	uint32_t	 part;
 	uint32_t	 nurls;
 	enum cl_verdict_kind how;	/* the strongest so far */
 	uint64_t	 touched;	/* mono ms: pulled, or the last "in
@@ -255,8 +256,9 @@ struct cluster {
 	_Atomic uint64_t *renewed;	/* [parts] last renewal sent, mono ms */
 	_Atomic uint64_t *start_after;	/* [parts] taken: no start before */
 	natsSubscription **subs;	/* [parts], bound once, kept */
-	_Atomic uint64_t held_total;	/* messages in flight to the loop or
-					   held by it */
+	_Atomic uint64_t held_total;	/* URLs of the messages in flight to
+					   the loop or held by it */
+	_Atomic uint64_t *held_part;	/* [parts] the same, by partition */
 	_Atomic uint64_t lag;		/* pending in the owned consumers */
 	uint32_t	 pull_next;
 	_Atomic uint64_t *pull_after;	/* [parts] mono ms: found empty; 0
@@ -363,8 +365,8 @@ natsStatus cl_publish_async(struct cluster *c, const char *subj,
 /* cluster_frontier.c */
 void	cl_on_inbox(evutil_socket_t fd, short what, void *arg);
 bool	cl_usable(struct cluster *c, uint32_t p, uint64_t mono);
-void	cl_msg_done(struct cluster *c, natsMsg *m, uint32_t nurls,
-	    enum cl_verdict_kind how);
+void	cl_msg_done(struct cluster *c, natsMsg *m, uint32_t part,
+	    uint32_t nurls, enum cl_verdict_kind how);
 void	cl_release_part(struct cluster *c, uint32_t p);
 bool	cl_set_has(const struct cl_set *set, uint64_t key);
 int	cl_set_add(struct cl_set *set, uint64_t key, size_t max);
