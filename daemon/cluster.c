@@ -40,20 +40,33 @@ cl_cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* arr, with room for element n (of elem bytes): *cap doubled when it is
+ * full.  NULL when memory is short (arr is then as it was). */
+void *
+cl_grow(void *arr, size_t n, size_t *cap, size_t elem)
+{
+	size_t ncap;
+	void *na;
+
+	if (n < *cap)
+		return arr;
+	ncap = *cap ? *cap * 2 : 64;
+	if ((na = realloc(arr, ncap * elem)) == NULL)
+		return NULL;
+	*cap = ncap;
+	return na;
+}
+
 /* Appends v to a growing array of uint64_t; -1 when memory is short. */
 int
 cl_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t v)
 {
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 64;
-		uint64_t *a = realloc(*arr, ncap * sizeof(*a));
+	uint64_t *a = cl_grow(*arr, *n, cap, sizeof(**arr));
 
-		if (a == NULL)
-			return -1;
-		*arr = a;
-		*cap = ncap;
-	}
-	(*arr)[(*n)++] = v;
+	if (a == NULL)
+		return -1;
+	*arr = a;
+	a[(*n)++] = v;
 	return 0;
 }
 

@@ -241,15 +241,12 @@ cl_fwd_fail_rest(struct cl_fwd *f)
 static bool
 cl_intake_room(struct cluster *c)
 {
-	if (c->nintake < c->capintake)
-		return true;
-	size_t cap = c->capintake ? c->capintake * 2 : 256;
-	struct cl_msg *n = realloc(c->intake, cap * sizeof(*n));
+	struct cl_msg *n = cl_grow(c->intake, c->nintake, &c->capintake,
+	    sizeof(*n));
 
 	if (n == NULL)
 		return false;
 	c->intake = n;
-	c->capintake = cap;
 	return true;
 }
 
@@ -853,15 +850,11 @@ out:
 static struct cl_res *
 cl_res_add(struct cluster *c, enum cl_verdict_kind verdict)
 {
-	if (c->nres == c->capres) {
-		size_t cap = c->capres ? c->capres * 2 : 256;
-		struct cl_res *n = realloc(c->res, cap * sizeof(*n));
+	struct cl_res *n = cl_grow(c->res, c->nres, &c->capres, sizeof(*n));
 
-		if (n == NULL)
-			return NULL;
-		c->res = n;
-		c->capres = cap;
-	}
+	if (n == NULL)
+		return NULL;
+	c->res = n;
 	c->res[c->nres] = (struct cl_res){ .verdict = verdict };
 	return &c->res[c->nres++];
 }
@@ -1030,16 +1023,8 @@ cluster_job_finished(uint64_t id, void *arg)
 
 	if (c->moving)
 		return;
-	if (c->nfinished == c->capfinished) {
-		size_t cap = c->capfinished ? c->capfinished * 2 : 256;
-		uint64_t *n = realloc(c->finished, cap * sizeof(*n));
-
-		if (n == NULL)
-			return;	/* held until redelivered, then acked */
-		c->finished = n;
-		c->capfinished = cap;
-	}
-	c->finished[c->nfinished++] = id;
+	/* If memory is short, held until redelivered, then acked. */
+	(void)cl_push_id(&c->finished, &c->nfinished, &c->capfinished, id);
 }
 
 void

@@ -357,6 +357,7 @@ cl_part(const struct cluster *c, uint64_t host)
 void	cl_errf(char *err, size_t errlen, const char *what, natsStatus s,
 	    jsErrCode jerr);
 void	cl_post(struct cluster *c, struct cl_ev *ev);
+void	*cl_grow(void *arr, size_t n, size_t *cap, size_t elem);
 int	cl_push_id(uint64_t **arr, size_t *n, size_t *cap, uint64_t v);
 int	cl_cmp_id(const void *a, const void *b);
 natsStatus cl_publish_async(struct cluster *c, const char *subj,

@@ -1204,24 +1204,22 @@ def test_cluster_refuses_other_layout(tmp):
 
     refused(node(tmp, nc, "n2", cluster__partitions=16), "partitions")
 
+    def fetch_stream_as(description):
+        """SLUICE_FETCH made anew, described as another version would."""
+        r = nc.js("STREAM.DELETE.SLUICE_FETCH")
+        assert r.get("success") is True, r
+        r = nc.js("STREAM.CREATE.SLUICE_FETCH", {
+            "name": "SLUICE_FETCH", "subjects": ["sluice.fetch.>"],
+            "retention": "workqueue", "storage": "file", "num_replicas": 3,
+            "description": description})
+        assert "error" not in r, r
+
     # A stream made by another version: its description differs.
-    r = nc.js("STREAM.DELETE.SLUICE_FETCH")
-    assert r.get("success") is True, r
-    r = nc.js("STREAM.CREATE.SLUICE_FETCH", {
-        "name": "SLUICE_FETCH", "subjects": ["sluice.fetch.>"],
-        "retention": "workqueue", "storage": "file", "num_replicas": 3,
-        "description": "sluice cluster v0; partitions=8"})
-    assert "error" not in r, r
+    fetch_stream_as("sluice cluster v0; partitions=8")
     refused(node(tmp, nc, "n3", cluster__partitions=8))
 
     # The version before: its stream and a message as it wrote them.
-    r = nc.js("STREAM.DELETE.SLUICE_FETCH")
-    assert r.get("success") is True, r
-    r = nc.js("STREAM.CREATE.SLUICE_FETCH", {
-        "name": "SLUICE_FETCH", "subjects": ["sluice.fetch.>"],
-        "retention": "workqueue", "storage": "file", "num_replicas": 3,
-        "description": "sluice cluster v1; partitions=8"})
-    assert "error" not in r, r
+    fetch_stream_as("sluice cluster v1; partitions=8")
     body = json.dumps({"url": "http://127.0.0.1:9/v1", "priority": 0,
                        "not_before": 0, "force": False, "from": "old"})
     ack = json.loads(nats_request(nc.live()[0].port,
