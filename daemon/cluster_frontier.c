@@ -160,8 +160,12 @@ cl_give_back(struct cluster *c, uint32_t p, bool abort)
 		uint64_t *ids = malloc((n + r) * sizeof(*ids));
 
 		if (ids != NULL) {
-			memcpy(ids, c->moved + from, n * sizeof(*ids));
-			memcpy(ids + n, c->rehand + rfrom, r * sizeof(*ids));
+			/* Either array may be NULL, with nothing to copy. */
+			if (n > 0)
+				memcpy(ids, c->moved + from, n * sizeof(*ids));
+			if (r > 0)
+				memcpy(ids + n, c->rehand + rfrom,
+				    r * sizeof(*ids));
 			qsort(ids, n + r, sizeof(*ids), cl_cmp_id);
 			c->lost(c->lost_arg, ids, n + r);
 			free(ids);
@@ -670,7 +674,8 @@ cluster_forward(struct cluster *c, struct op *op)
 		by[nby++] = (struct cl_by_part){ .part = cl_part(c, u->host),
 		    .i = (uint32_t)i };
 	}
-	qsort(by, nby, sizeof(*by), cl_by_part_cmp);
+	if (nby > 1)
+		qsort(by, nby, sizeof(*by), cl_by_part_cmp);
 	/* The messages first, so that every puback finds its count. */
 	if (nby > 0 && (f->msgs = calloc(nby, sizeof(*f->msgs))) == NULL) {
 		free(by);
