@@ -65,12 +65,19 @@ cl_msg_done(struct cluster *c, natsMsg *m, uint32_t part, uint32_t nurls,
 	atomic_fetch_sub(&c->held_part[part], nurls);
 }
 
+/* fm gets how if it is stronger than what it has (HOLD is no answer). */
+static void
+cl_fmsg_raise(struct cl_fmsg *fm, enum cl_verdict_kind how)
+{
+	if (how > fm->how && how != CM_HOLD)
+		fm->how = how;
+}
+
 /* One of fm's holders lets it go, with how; the last one answers it. */
 static void
 cl_fmsg_put(struct cluster *c, struct cl_fmsg *fm, enum cl_verdict_kind how)
 {
-	if (how > fm->how && how != CM_HOLD)
-		fm->how = how;
+	cl_fmsg_raise(fm, how);
 	if (--fm->refs > 0)
 		return;
 	cl_msg_done(c, fm->msg, fm->part, fm->nurls, fm->how);
@@ -98,8 +105,7 @@ cl_hold(struct cluster *c, struct cl_fmsg *fm, uint32_t part,
 	if (h->n == sizeof(h->msgs) / sizeof(h->msgs[0])) {
 		/* A URL submitted over and over: one message per job is
 		 * enough to refetch it, the rest are answered now. */
-		if (fm->how < CM_ACK)
-			fm->how = CM_ACK;
+		cl_fmsg_raise(fm, CM_ACK);
 		return true;
 	}
 	fm->refs++;
@@ -119,6 +125,18 @@ cl_release(struct cluster *c, uint64_t job, enum cl_verdict_kind how)
 		cl_fmsg_put(c, h->msgs[i], how);
 	free(h);
 	c->nheld--;
+}
+
+/* h's job, at a hop to a partition that left, is to be handed over in the
+ * next turn (cl_rehand()). */
+static void
+cl_rehand_later(struct cluster *c, struct cl_held *h)
+{
+	if (cl_push_id(&c->rehand, &c->nrehand, &c->caprehand, h->job) != 0)
+		log_warnx("cluster: job %" PRIu64 " waits here for partition %"
+		    PRIu32 ", its redirect's, to come back", h->job,
+		    h->hop_part);
+	h->hop_part = CL_NO_PART;
 }
 
 /*
@@ -144,15 +162,8 @@ cl_give_back(struct cluster *c, uint32_t p, bool abort)
 				log_warnx("cluster: job %" PRIu64 " stays "
 				    "queued here though its partition "
 				    "moved", h->job);
-			if (h->part != p && h->hop_part == p) {
-				h->hop_part = CL_NO_PART;
-				if (cl_push_id(&c->rehand, &c->nrehand,
-				    &c->caprehand, h->job) != 0)
-					log_warnx("cluster: job %" PRIu64
-					    " waits here for partition %"
-					    PRIu32 ", its redirect's, to come "
-					    "back", h->job, p);
-			}
+			if (h->part != p && h->hop_part == p)
+				cl_rehand_later(c, h);
 		}
 	if (abort && c->lost != NULL &&
 	    c->nmoved - from + c->nrehand - rfrom > 0) {
@@ -199,6 +210,15 @@ cl_release_part(struct cluster *c, uint32_t p)
 
 /* --- the loop: the inbox ------------------------------------------- */
 
+/* op is answered, after the commit (cluster_take_answers()). */
+static void
+cl_answer(struct cluster *c, struct op *op)
+{
+	op->next = NULL;
+	*c->answers_tail = op;
+	c->answers_tail = &op->next;
+}
+
 static struct cl_fwd *
 cl_fwd_find(struct cluster *c, uint64_t seq)
 {
@@ -223,9 +243,7 @@ cl_fwd_finish(struct cluster *c, struct cl_fwd *f)
 		    "(%.60s); resubmitting is safe", f->urls_failed, f->urls,
 		    f->err);
 	}
-	f->op->next = NULL;
-	*c->answers_tail = f->op;
-	c->answers_tail = &f->op->next;
+	cl_answer(c, f->op);
 	free(f->msgs);
 	free(f);
 }
@@ -638,24 +656,31 @@ cl_forward_msg(struct cluster *c, const struct op *op,
 void
 cluster_forward(struct cluster *c, struct op *op)
 {
-	struct cl_fwd *f = calloc(1, sizeof(*f));
-	struct cl_by_part *by = NULL;
-	size_t nby = 0, start, max;
+	size_t nby = 0, start, max, room = op->nurls > 0 ? op->nurls : 1;
+	struct cl_by_part *by;
+	struct cl_fwd *f;
 
-	if (f != NULL && op->nurls > 0 &&
-	    (by = calloc(op->nurls, sizeof(*by))) == NULL) {
-		free(f);
-		f = NULL;
+	if (!atomic_load(&c->ready) || !atomic_load(&c->connected)) {
+		op->err = PROTO_CLUSTER_UNAVAILABLE;
+		cl_why_unavailable(c, op->errmsg, sizeof(op->errmsg));
+		cl_answer(c, op);
+		return;
 	}
-	if (f == NULL || !atomic_load(&c->ready) ||
-	    !atomic_load(&c->connected)) {
+	/* At most a message per URL; the messages first, so that every
+	 * puback finds its count. */
+	f = calloc(1, sizeof(*f));
+	by = calloc(room, sizeof(*by));
+	if (f != NULL)
+		f->msgs = calloc(room, sizeof(*f->msgs));
+	if (f == NULL || by == NULL || f->msgs == NULL) {
+		if (f != NULL)
+			free(f->msgs);
 		free(f);
 		free(by);
 		op->err = PROTO_CLUSTER_UNAVAILABLE;
-		cl_why_unavailable(c, op->errmsg, sizeof(op->errmsg));
-		op->next = NULL;
-		*c->answers_tail = op;
-		c->answers_tail = &op->next;
+		snprintf(op->errmsg, sizeof(op->errmsg), "out of memory: "
+		    "nothing was submitted");
+		cl_answer(c, op);
 		return;
 	}
 	f->op = op;
@@ -676,18 +701,6 @@ cluster_forward(struct cluster *c, struct op *op)
 	}
 	if (nby > 1)
 		qsort(by, nby, sizeof(*by), cl_by_part_cmp);
-	/* The messages first, so that every puback finds its count. */
-	if (nby > 0 && (f->msgs = calloc(nby, sizeof(*f->msgs))) == NULL) {
-		free(by);
-		free(f);
-		op->err = PROTO_CLUSTER_UNAVAILABLE;
-		snprintf(op->errmsg, sizeof(op->errmsg), "out of memory: "
-		    "nothing was submitted");
-		op->next = NULL;
-		*c->answers_tail = op;
-		c->answers_tail = &op->next;
-		return;
-	}
 	max = atomic_load(&c->multi_urls) ? CL_MSG_URLS : 1;
 	for (start = 0; start < nby; ) {
 		size_t end = start + 1,
@@ -1062,11 +1075,10 @@ cluster_commit(struct cluster *c)
 				    &c->capmoved, r->job);
 				r->verdict = CM_WAIT;
 			}
-			if (r->verdict == CM_HOLD) {
-				if (!cl_hold(c, fm, cm->part, r))
-					fm->how = CM_WAIT;
-			} else if (r->verdict > fm->how)
-				fm->how = r->verdict;
+			if (r->verdict != CM_HOLD)
+				cl_fmsg_raise(fm, r->verdict);
+			else if (!cl_hold(c, fm, cm->part, r))
+				cl_fmsg_raise(fm, CM_WAIT);
 		}
 		cl_fmsg_put(c, fm, CM_TERM);
 	}
@@ -1132,11 +1144,8 @@ cl_audit(struct cluster *c)
 	for (size_t b = 0; b < c->nbuckets; b++)
 		for (struct cl_held *h = c->held[b]; h != NULL; h = h->next)
 			if (h->hop_part != CL_NO_PART &&
-			    atomic_load(&c->own[h->hop_part]) == OWN_NONE) {
-				h->hop_part = CL_NO_PART;
-				(void)cl_push_id(&c->rehand, &c->nrehand,
-				    &c->caprehand, h->job);
-			}
+			    atomic_load(&c->own[h->hop_part]) == OWN_NONE)
+				cl_rehand_later(c, h);
 	/* Held for a partition this node no longer owns: given back. */
 	for (uint32_t p = 0; p < c->parts; p++) {
 		bool any = false;
