@@ -985,7 +985,7 @@ print_status_cluster(FILE *out, const json_t *r)
 	if (!json_is_object(c))
 		return;
 	fprintf(out, "cluster   node %s, %s, %lld partitions owned, %lld "
-	    "messages held, %lld pending, %lld keys read%s%s\n",
+	    "URLs held, %lld pending, %lld keys read%s%s\n",
 	    str_or(c, "node", "?"),
 	    !json_is_true(json_object_get(c, "connected")) ?
 	    "NATS UNREACHABLE: fetching nothing new" :

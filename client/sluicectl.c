@@ -181,8 +181,9 @@ static const struct {
 	    "             the cluster, from their last heartbeats\n" },
 	{ "nodes",
 	    "Lists the nodes of the cluster this node is in, from their\n"
-	    "heartbeats: the age of the last one, frontier messages held,\n"
-	    "messages pending in their partitions, and the partitions they own.\n"
+	    "heartbeats: the age of the last one, the URLs of the frontier\n"
+	    "messages they hold, the messages pending in their partitions, and\n"
+	    "the partitions they own.\n"
 	    "No options.\n" },
 	{ "job",
 	    "Prints job ID as key: value lines (its state, attempts, HTTP\n"
