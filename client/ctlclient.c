@@ -975,6 +975,23 @@ print_status_sites(FILE *out, const json_t *r)
 		    "skipped"));
 }
 
+/* WARC capture, if warc.dir is set. */
+static void
+print_status_warc(FILE *out, const json_t *r)
+{
+	const json_t *w = json_object_get(r, "warc");
+	char bytes[32];
+
+	if (!json_is_object(w))
+		return;
+	ctlclient_fmt_bytes((uint64_t)geti(w, "bytes"), bytes, sizeof(bytes));
+	fprintf(out, "warc      %lld records (%lld revisits), %s in %lld "
+	    "files since start, %lld transfers at busy_gzip_level; "
+	    "writing %s\n", (long long)geti(w, "records"), (long long)geti(w,
+	    "revisits"), bytes, (long long)geti(w, "files"), (long long)geti(w,
+	    "busy_transfers"), str_or(w, "file", "-"));
+}
+
 /* A cluster node's line: its partitions, what it holds, its NATS. */
 static void
 print_status_cluster(FILE *out, const json_t *r)
@@ -1078,6 +1095,7 @@ ctlclient_print_status(FILE *out, const json_t *r)
 	    json_number_value(json_object_get(r, "rate_1m")));
 	print_status_store(out, r);
 	print_status_sites(out, r);
+	print_status_warc(out, r);
 	print_status_cluster(out, r);
 }
 

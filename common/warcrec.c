@@ -164,6 +164,20 @@ warcrec_coder_init(struct warcrec_coder *k, int level)
 	    Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
 	k->z_ready = true;
+	k->level = level;
+	return 0;
+}
+
+int
+warcrec_coder_level(struct warcrec_coder *k, int level)
+{
+	if (level == k->level)
+		return 0;
+	/* Between members nothing is pending, so no data is flushed. */
+	if (deflateReset(&k->z) != Z_OK ||
+	    deflateParams(&k->z, level, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	k->level = level;
 	return 0;
 }
 

@@ -27,6 +27,7 @@
 struct warcrec_coder {
 	z_stream	 z;
 	bool		 z_ready;
+	int		 level;
 	EVP_MD_CTX	*md;
 };
 
@@ -46,6 +47,8 @@ struct warcrec {
 /* A coder compressing at level (0-9).  0 or -1 (out of memory). */
 int warcrec_coder_init(struct warcrec_coder *k, int level);
 void warcrec_coder_free(struct warcrec_coder *k);
+/* The level of the records k writes from now on (0-9).  0 or -1. */
+int warcrec_coder_level(struct warcrec_coder *k, int level);
 
 /* RFC 4648 base32 of p[0..n) into out (8 * n / 5 + 2 bytes), unpadded. */
 void warcrec_base32(const unsigned char *p, size_t n, char *out);

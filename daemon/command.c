@@ -35,6 +35,7 @@
 #include "store.h"
 #include "url.h"
 #include "util.h"
+#include "warc.h"
 #include "work.h"
 
 /* A client waiting for a condition: `wait` or `drain`. */
@@ -264,6 +265,22 @@ command_dups_json(struct command *cmd)
 	    dedup_index_full(cmd->dedup));
 }
 
+/* WARC capture since start, or null when warc.dir is empty. */
+static json_t *
+command_warc_json(const struct warc *w)
+{
+	struct warc_stats st;
+	const char *path = warc_path(w);
+
+	if (w == NULL)
+		return json_null();
+	warc_get_stats(w, &st);
+	return json_pack("{s:s?, s:I, s:I, s:I, s:I, s:I}", "file", path,
+	    "records", (json_int_t)st.records, "revisits",
+	    (json_int_t)st.revisits, "bytes", (json_int_t)st.bytes, "files",
+	    (json_int_t)st.files, "busy_transfers", (json_int_t)st.busy);
+}
+
 /* The running totals, kept in the store since it was created. */
 static json_t *
 command_totals_json(const struct queue_counts *q)
@@ -326,6 +343,8 @@ cmd_status(struct command *cmd, struct ctl_conn *c, json_t *req)
 	    command_store_json(cmd), "feeds", feeds_counts_json(cmd->feeds),
 	    "site_memory", sitemem_status_json(cmd->sitemem), "reclean",
 	    reclean_status_json(cmd->reclean));
+	if (r != NULL)
+		json_object_set_new(r, "warc", command_warc_json(cmd->warc));
 	if (r != NULL && cmd->cluster != NULL)
 		json_object_set_new(r, "cluster", cluster_status(cmd->cluster));
 	command_reply(c, req, r);

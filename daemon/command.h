@@ -70,6 +70,7 @@ struct command {
 	struct sitemem	*sitemem;	/* site: the memory of one site */
 	struct reclean	*reclean;	/* reclean: the background pass */
 	struct cluster	*cluster;	/* cluster mode, or NULL */
+	const struct warc *warc;	/* status: capture, or NULL */
 	struct event_base *base;	/* export --cluster's polling */
 	struct command_calls calls;
 	uint64_t	 started_mono;

@@ -172,6 +172,8 @@ static const struct cfg_key cfg_keys[] = {
 	    "1GiB", CFG_RESTART },
 	{ "warc.gzip_level", CFG_U32, OFF(warc_gzip_level), 0, 9, "1",
 	    CFG_RESTART },
+	{ "warc.busy_gzip_level", CFG_U32, OFF(warc_busy_gzip_level), 0, 9,
+	    "0", CFG_RESTART },
 	{ "feeds.min_interval", CFG_DURATION, OFF(feed_min_interval_ms),
 	    1000, 30 * DAY_MS, "5m", 0 },
 	{ "feeds.max_interval", CFG_DURATION, OFF(feed_max_interval_ms),

@@ -398,6 +398,16 @@ daemon_gauges(struct metrics_gauges *g, void *arg)
 	g->feed_children[0] = d->feeds.counts.children_fetched;
 	g->feed_children[1] = d->feeds.counts.children_unchanged;
 	g->now_ms = now_ms();
+	if (d->warc != NULL) {
+		struct warc_stats st;
+
+		warc_get_stats(d->warc, &st);
+		g->warc = true;
+		g->warc_records = st.records;
+		g->warc_revisits = st.revisits;
+		g->warc_bytes = st.bytes;
+		g->warc_busy = st.busy;
+	}
 	if (d->cluster != NULL)
 		cluster_gauges(d->cluster, g);
 	sched_walk(&d->sched, daemon_count_host, g);
@@ -917,6 +927,7 @@ daemon_start(struct daemon *d, int listen_fd)
 		fatalx("%s", err);
 	d->outcomes.warc = d->leases.warc = d->warc;
 	d->page_opts.warc = d->warc;
+	d->command.warc = d->warc;
 	if (d->cfg.cluster_nats[0] != '\0') {
 		struct cluster_env env = { &d->store, &d->queue, &d->sched,
 		    &d->docs, &d->url_opts, daemon_cluster_lost, d };

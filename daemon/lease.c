@@ -210,7 +210,7 @@ lease_robots_fetched(struct leases *ls, struct lease *l,
 		return;
 	}
 	rr->host = l->host;
-	rr->warc = warc_capture(ls->warc, r);
+	rr->warc = warc_capture(ls->warc, r, false);
 	rr->r.policy = p;
 	rr->r.expires_ms = now + ttl;
 	if (p == ROBOTS_PARSE_BODY && r->body.len > 0) {

@@ -314,6 +314,34 @@ metrics_feeds(FILE *f, const struct metrics_gauges *g)
 	    children, g->feed_children, ARRAY_LEN(children));
 }
 
+/* WARC capture's counters, since start (warc.dir set). */
+static void
+metrics_warc(FILE *f, const struct metrics_gauges *g)
+{
+	const struct {
+		const char *name, *help;
+		uint64_t v;
+	} c[] = {
+		{ "sluice_warc_records_total", "WARC records written and "
+		    "committed since start, revisits included.",
+		    g->warc_records },
+		{ "sluice_warc_revisit_records_total", "Revisit records "
+		    "(identical payload, or a 304) since start.",
+		    g->warc_revisits },
+		{ "sluice_warc_written_bytes_total", "Compressed bytes "
+		    "written to WARC files since start.", g->warc_bytes },
+		{ "sluice_warc_busy_transfers_total", "Transfers whose "
+		    "records were compressed at warc.busy_gzip_level because "
+		    "pages waited for a worker, since start.", g->warc_busy },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(c); i++) {
+		metrics_head(f, c[i].name, "counter", c[i].help);
+		fprintf(f, "%s %llu\n", c[i].name,
+		    (unsigned long long)c[i].v);
+	}
+}
+
 /* A cluster node's (docs/cluster.md): its partitions and JetStream lag. */
 static void
 metrics_cluster(FILE *f, const struct metrics_gauges *g)
@@ -438,6 +466,8 @@ metrics_render(struct metrics *m, size_t *len)
 		fprintf(f, "sluice_store_condition{condition=\"%s\"} %d\n",
 		    g.store_conditions[i], g.store_condition == i);
 	metrics_feeds(f, &g);
+	if (g.warc)
+		metrics_warc(f, &g);
 	if (g.cluster)
 		metrics_cluster(f, &g);
 

@@ -94,6 +94,12 @@ struct metrics_gauges {
 	uint64_t	 feed_entries[3];	/* new, known, old */
 	uint64_t	 feed_children[2];	/* fetched, unchanged */
 	uint64_t	 now_ms;	/* scratch for the caller */
+	/* WARC capture (warc.h), since start, if warc.dir is set. */
+	bool		 warc;
+	uint64_t	 warc_records;
+	uint64_t	 warc_revisits;
+	uint64_t	 warc_bytes;
+	uint64_t	 warc_busy;	/* transfers at warc.busy_gzip_level */
 	/* Cluster mode (cluster.h), if cluster is set. */
 	bool		 cluster;
 	bool		 cluster_connected;

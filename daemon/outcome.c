@@ -210,7 +210,7 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 			return;
 		}
 		/* page_new freed neither: record the failure instead. */
-		c->warc = warc_capture(o->warc, r);
+		c->warc = warc_capture(o->warc, r, false);
 		free(url);
 		snprintf(c->code, sizeof(c->code), "internal");
 		snprintf(c->msg, sizeof(c->msg), "out of memory");
@@ -221,7 +221,7 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 	}
 	/* The records travel with the completion and are written in the
 	 * turn that records it (a page's are built by its worker). */
-	c->warc = warc_capture(o->warc, r);
+	c->warc = warc_capture(o->warc, r, false);
 	c->url = url;		/* named if the job fails for good */
 	if (r->error == FETCH_OK && r->http_status == 304)
 		c->not_modified = true;

@@ -240,7 +240,7 @@ out:
 	p->clean_us = mono_us() - t0;
 	/* Here rather than on the loop thread: compressing the body costs
 	 * about as much as cleaning it. */
-	p->warc = warc_capture(p->opts.warc, r);
+	p->warc = warc_capture(p->opts.warc, r, it->behind);
 	/* export --format warc links the clean text to this capture. */
 	if (p->doc != NULL)
 		json_object_set_new(p->doc, "warc_record_id",

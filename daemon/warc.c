@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,19 +33,12 @@
 #define WARC_STATE_KEY	"file"	/* in the "warc" database */
 #define WARC_HEAD_READ	(64 * 1024)	/* a warcinfo fits, at start */
 
-/* What this run wrote, logged at the end. */
-struct warc_stats {
-	uint64_t	 records;	/* written and committed */
-	uint64_t	 revisits;
-	uint64_t	 bytes;		/* compressed bytes written */
-	uint64_t	 files;		/* opened by this process */
-};
-
 struct warc {
 	char		*dir;
 	char		*prefix;
 	uint64_t	 max_size;
 	int		 level;
+	int		 level_busy;	/* while the workers are behind */
 	char		*info;		/* warcinfo fields */
 	MDB_dbi		 dbi;		/* "warc": digests and the state */
 	int		 dirfd;
@@ -54,10 +48,10 @@ struct warc {
 	uint64_t	 serial;	/* of the open file */
 	uint64_t	 turn_start;	/* size when the turn began */
 	struct warc_capture *turn, **turn_tail;
-	uint64_t	 turn_records, turn_revisits;
+	uint64_t	 turn_records, turn_revisits, turn_busy;
 	struct warcrec_coder k;		/* the loop thread's */
 	struct buf	 scratch;	/* a revisit record being built */
-	struct warc_stats stats;
+	struct warc_stats stats;	/* this run's, logged at the end */
 	/* Tests only: SLUICE_TEST_WARC_CRASH=N kills the process at the Nth
 	 * turn that has records, before its commit: after writing half a
 	 * record (N odd) or after syncing them all (N even). */
@@ -67,6 +61,7 @@ struct warc {
 /* One transfer's records, built when it ended. */
 struct warc_capture {
 	struct warc_capture *turn_next;
+	bool		 busy;		/* built at the busy level */
 	struct buf	 head;		/* written as they are */
 	uint64_t	 head_records;
 	struct buf	 resp;		/* the final response, unless a
@@ -261,27 +256,68 @@ warc_hop(struct warcrec_coder *k, struct warc_capture *c,
 	    body->data, blen);
 }
 
+/*
+ * One coder per thread that builds records, made on first use: zlib's
+ * state is 256 KiB, and making it for every transfer cost more than
+ * storing a page.  Freed when a worker ends, and the loop thread's by
+ * warc_close().
+ */
+static pthread_key_t coder_key;
+static pthread_once_t coder_once = PTHREAD_ONCE_INIT;
+
+static void
+warc_coder_free(void *k)
+{
+	warcrec_coder_free(k);
+	free(k);
+}
+
+static void
+warc_coder_key_init(void)
+{
+	(void)pthread_key_create(&coder_key, warc_coder_free);
+}
+
+static struct warcrec_coder *
+warc_thread_coder(int level)
+{
+	struct warcrec_coder *k;
+
+	pthread_once(&coder_once, warc_coder_key_init);
+	k = pthread_getspecific(coder_key);
+	if (k == NULL) {
+		if ((k = malloc(sizeof(*k))) == NULL)
+			return NULL;
+		if (warcrec_coder_init(k, level) == -1 ||
+		    pthread_setspecific(coder_key, k) != 0) {
+			warc_coder_free(k);
+			return NULL;
+		}
+	}
+	return warcrec_coder_level(k, level) == -1 ? NULL : k;
+}
+
 struct warc_capture *
-warc_capture(const struct warc *w, const struct fetch_result *r)
+warc_capture(const struct warc *w, const struct fetch_result *r, bool busy)
 {
 	struct warc_capture *c = NULL;
-	struct warcrec_coder k;
+	struct warcrec_coder *k;
 
 	if (w == NULL || r->hops == NULL)
 		return NULL;
-	/* Its own coder: this may run on a worker thread. */
-	if (warcrec_coder_init(&k, w->level) == -1)
+	busy = busy && w->level_busy != w->level;
+	if ((k = warc_thread_coder(busy ? w->level_busy : w->level)) == NULL)
 		goto oom;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		goto oom;
+	c->busy = busy;
 	buf_init(&c->head, SIZE_MAX / 2);
 	buf_init(&c->resp, SIZE_MAX / 2);
 	buf_init(&c->http, SIZE_MAX / 2);
 	for (const struct fetch_hop *h = r->hops; h != NULL; h = h->next)
-		if (h->request.len > 0 && warc_hop(&k, c, h, r) == -1)
+		if (h->request.len > 0 && warc_hop(k, c, h, r) == -1)
 			goto oom;
-	warcrec_coder_free(&k);
 	if (c->resp.len == 0)
 		buf_free(&c->http);	/* no revisit to build */
 	if (c->head.len == 0 && c->resp.len == 0) {
@@ -290,11 +326,25 @@ warc_capture(const struct warc *w, const struct fetch_result *r)
 	}
 	return c;
 oom:
-	warcrec_coder_free(&k);
 	log_warnx("warc: %s: cannot build its records (out of memory)",
 	    r->final_url ? r->final_url : "a transfer");
 	warc_capture_free(c);
 	return NULL;
+}
+
+void
+warc_get_stats(const struct warc *w, struct warc_stats *out)
+{
+	if (w != NULL)
+		*out = w->stats;
+	else
+		memset(out, 0, sizeof(*out));
+}
+
+const char *
+warc_path(const struct warc *w)
+{
+	return w != NULL && w->fd >= 0 ? w->path : NULL;
 }
 
 const char *
@@ -434,6 +484,7 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 	if (c->head.len > 0 && warc_write(w, c->head.data, c->head.len) == -1)
 		return errno ? errno : EIO;
 	w->turn_records += c->head_records;
+	w->turn_busy += c->busy;
 	if (c->resp.len == 0)
 		return 0;
 	rc = mdb_get(txn, w->dbi, &key, &val);
@@ -494,7 +545,7 @@ warc_apply(void *arg, MDB_txn *txn, uint64_t now)
 			return rc;
 		w->turn_start = w->size;
 	}
-	w->turn_records = w->turn_revisits = 0;
+	w->turn_records = w->turn_revisits = w->turn_busy = 0;
 	errno = 0;
 	if (++w->turns == w->crash_turn && w->crash_turn % 2 == 1) {
 		const struct buf *b = w->turn->head.len ? &w->turn->head :
@@ -542,6 +593,7 @@ warc_committed(struct warc *w)
 	if (w->turn != NULL) {
 		w->stats.records += w->turn_records;
 		w->stats.revisits += w->turn_revisits;
+		w->stats.busy += w->turn_busy;
 		w->stats.bytes += w->size - w->turn_start;
 	}
 	w->turn = NULL;
@@ -743,6 +795,7 @@ warc_open(struct warc **out, const struct config *cfg, struct store *s,
 		w->crash_turn = strtoull(getenv("SLUICE_TEST_WARC_CRASH"), NULL,
 		    10);
 	w->level = (int)cfg->warc_gzip_level;
+	w->level_busy = (int)cfg->warc_busy_gzip_level;
 	buf_init(&w->scratch, SIZE_MAX / 2);
 	w->dir = strdup(cfg->warc_dir);
 	w->prefix = strdup(cfg->warc_prefix);
@@ -804,14 +857,22 @@ warc_close(struct warc *w)
 	if (w->fd >= 0) {
 		close(w->fd);
 		log_info("warc: %llu records (%llu revisits), %llu bytes in "
-		    "%llu files this run", (unsigned long long)w->stats.records,
+		    "%llu files this run; %llu transfers at busy_gzip_level",
+		    (unsigned long long)w->stats.records,
 		    (unsigned long long)w->stats.revisits,
 		    (unsigned long long)w->stats.bytes,
-		    (unsigned long long)w->stats.files);
+		    (unsigned long long)w->stats.files,
+		    (unsigned long long)w->stats.busy);
 	}
 	if (w->dirfd >= 0)
 		close(w->dirfd);
 	warcrec_coder_free(&w->k);
+	/* The loop thread's capture coder (workers free theirs). */
+	pthread_once(&coder_once, warc_coder_key_init);
+	if (pthread_getspecific(coder_key) != NULL) {
+		warc_coder_free(pthread_getspecific(coder_key));
+		(void)pthread_setspecific(coder_key, NULL);
+	}
 	buf_free(&w->scratch);
 	free(w->dir);
 	free(w->prefix);

@@ -56,12 +56,28 @@ int warc_open(struct warc **out, const struct config *cfg, struct store *s,
     char *err, size_t errlen);
 void warc_close(struct warc *w);
 
+/* What capture wrote since start (committed turns only). */
+struct warc_stats {
+	uint64_t	 records;	/* every type, revisits included */
+	uint64_t	 revisits;
+	uint64_t	 bytes;		/* compressed bytes written */
+	uint64_t	 files;		/* opened by this process */
+	uint64_t	 busy;		/* transfers whose records were built at
+					   warc.busy_gzip_level */
+};
+/* w's counts (all 0 when w is NULL: capture is off). */
+void warc_get_stats(const struct warc *w, struct warc_stats *out);
+/* The file being written, or NULL. */
+const char *warc_path(const struct warc *w);
+
 /* The records of one finished transfer (r is not changed), or NULL when
  * there is nothing to write (no request went out) or memory ran short (a
  * warning says so).  Touches nothing of w but its settings, so workers
- * call it too (page.c): compressing a page's body is the costly part. */
+ * call it too (page.c): compressing a page's body is the costly part.
+ * busy: the caller is behind (pages wait for a worker), and the records
+ * are built at warc.busy_gzip_level rather than warc.gzip_level. */
 struct warc_capture *warc_capture(const struct warc *w,
-    const struct fetch_result *r);
+    const struct fetch_result *r, bool busy);
 void warc_capture_free(struct warc_capture *c);
 /* The WARC-Record-ID of c's final response (or of the revisit that may
  * take its place), or NULL (c NULL, or no whole final response). */

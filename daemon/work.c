@@ -40,6 +40,7 @@ struct work {
 	pthread_mutex_t	 todo_lock;
 	pthread_cond_t	 todo_cond;
 	struct work_item *todo_head, *todo_tail;	/* todo_lock */
+	unsigned	 todo_len;			/* todo_lock */
 	bool		 stopping;			/* todo_lock */
 	atomic_bool	 abort;		/* items' stop flag */
 	atomic_uint	 started;	/* threads that took their index */
@@ -79,6 +80,7 @@ work_thread(void *arg)
 			w->todo_head = it->next;
 			if (w->todo_head == NULL)
 				w->todo_tail = NULL;
+			it->behind = --w->todo_len >= w->nthreads;
 		}
 		pthread_mutex_unlock(&w->todo_lock);
 		if (it == NULL)
@@ -191,6 +193,7 @@ work_submit(struct work *w, struct work_item *it)
 	it->stop = &w->abort;
 	pthread_mutex_lock(&w->todo_lock);
 	list_push(&w->todo_head, &w->todo_tail, it);
+	w->todo_len++;
 	pthread_cond_signal(&w->todo_cond);
 	pthread_mutex_unlock(&w->todo_lock);
 }

@@ -26,6 +26,9 @@ struct work_item {
 	/* The worker running it, 0 to daemon.workers - 1 (set by the pool
 	 * before run). */
 	unsigned	 worker;
+	/* Whether, when a worker took it, more items waited than there are
+	 * workers: the pool is behind (set by the pool before run). */
+	bool		 behind;
 	/* Called on the loop thread when done, instead of the pool's
 	 * callback (NULL: the pool's). */
 	void		(*done)(struct work_item *it, void *arg);

@@ -273,6 +273,80 @@ def test_rotation(tmp):
         assert records(wdir / f)[0][0]["WARC-Type"] == "warcinfo"
 
 
+def stored(member_bytes):
+    """Whether a gzip member as written holds its data in stored deflate
+    blocks (level 0): BTYPE 00 in the first block's header, right after
+    zlib's 10-byte gzip header."""
+    return (member_bytes[10] >> 1) & 3 == 0
+
+
+def raw_members(path):
+    """The bytes of each gzip member of a file, as written."""
+    data = Path(path).read_bytes()
+    out, start = [], 0
+    for _, end in members(path):
+        out.append(data[start:end])
+        start = end
+    return out
+
+
+def test_busy_level_when_workers_are_behind(tmp):
+    """warc.busy_gzip_level: a page taken by a worker while more pages wait
+    than there are workers gets its records at that level; the others,
+    robots.txt's and a page fetched alone, at warc.gzip_level.  status and
+    the metrics count them, and their counts match the files."""
+    from test_metrics import scrape
+    wdir, msock = tmp / "warc", tmp / "metrics.sock"
+    sets = dict(FAST, **{"warc.dir": wdir, "warc.gzip_level": 1,
+                         "warc.busy_gzip_level": 0, "daemon.workers": 1,
+                         "fetch.max_per_host": 16, "fetch.max_total": 16,
+                         "metrics.listen": msock})
+    n = 60
+    with FixtureServer() as web, Daemon(tmp, extra_set=sets) as d:
+        # One page alone first: nothing waits for the worker.
+        fetch_one(d, web.url("/page/1"))
+        # Then a burst of big pages: fetched faster than one worker
+        # cleans them.
+        ids = submit_ids(d, [web.url(f"/long/{i}?kb=200")
+                             for i in range(n)])
+        wait_jobs(d, ids, timeout=120)
+        wait_idle(d)
+        st = d.ctl("status").check().obj["warc"]
+        samples, _ = scrape(msock)
+        write_docs(d, tmp / "docs.jsonl")
+        summary = check([wdir], docs=tmp / "docs.jsonl")
+        assert summary["docs"] == n + 1, summary
+    files = sorted(p for p in wdir.iterdir() if p.name.endswith(".warc.gz"))
+    assert st["file"] == str(files[-1]), (st, files)
+    assert st["files"] == len(files), (st, files)
+    recs = [(h, m) for f in files
+            for (h, _), m in zip(records(f), raw_members(f))]
+    info = [m for h, m in recs if h["WARC-Type"] == "warcinfo"]
+    assert st["records"] == len(recs) - len(info), (st, len(recs))
+    assert st["bytes"] == sum(f.stat().st_size for f in files) - \
+        sum(len(m) for m in info), st
+    assert st["revisits"] == 0, st
+    busy = [h["WARC-Target-URI"] for h, m in recs
+            if h["WARC-Type"] == "response" and stored(m)]
+    calm = [h["WARC-Target-URI"] for h, m in recs
+            if h["WARC-Type"] == "response" and not stored(m)]
+    # Every record of a transfer is built at one level.
+    for h, m in recs:
+        if h["WARC-Type"] == "request":
+            assert stored(m) == (h["WARC-Target-URI"] in busy), h
+    assert web.url("/page/1") in calm, calm
+    assert web.url("/robots.txt") in calm, calm
+    assert len(busy) == st["busy_transfers"], (len(busy), st)
+    assert len(busy) > 0, f"none of {n} pages at the busy level"
+    for name, key in (("sluice_warc_records_total", "records"),
+                      ("sluice_warc_revisit_records_total", "revisits"),
+                      ("sluice_warc_written_bytes_total", "bytes"),
+                      ("sluice_warc_busy_transfers_total",
+                       "busy_transfers")):
+        assert samples[(name, "")] == st[key], (name, samples, st)
+    print(f"  {len(busy)} of {n} burst pages at the busy level")
+
+
 def test_crash_mid_record_is_cut_back(tmp):
     """A record half written at a crash, and a file begun by a turn that
     never committed: both cut back at the next start.  A file created but
@@ -423,6 +497,7 @@ def test_check_fails_on_a_bad_digest(tmp):
 def test_no_capture_when_off(tmp):
     with FixtureServer() as web, Daemon(tmp, extra_set=FAST) as d:
         fetch_one(d, web.url("/page/1"))
+        assert d.ctl("status").check().obj["warc"] is None
     assert not (tmp / "warc").exists()
     assert not list(tmp.rglob("*.warc.gz"))
 
