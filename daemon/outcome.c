@@ -179,6 +179,69 @@ outcome_cancel(void *arg, uint64_t job_id)
 			atomic_store(&p->cancel, true);
 }
 
+/*
+ * The WARC records of a transfer that is no page (an error status, a 304,
+ * a redirect, a body cut at fetch.max_body) are built on a worker when its
+ * body is this large: compressing a 10 MiB body cut at fetch.max_body took
+ * the loop thread about 70 ms at level 1, so a hostile host answering
+ * such bodies could stall it.  Smaller ones are built right away.
+ */
+#define OUTCOME_CAPTURE_INLINE	(32 * 1024)
+
+struct outcome_capture {
+	struct work_item	 item;		/* first: the pool's link */
+	struct outcomes		*o;
+	struct fetch_result	*r;
+	struct completion	*c;
+};
+
+static void
+outcome_capture_run(struct work_item *it)
+{
+	struct outcome_capture *oc = (struct outcome_capture *)it;
+
+	oc->c->warc = warc_capture(oc->o->warc, oc->r, it->behind);
+}
+
+static void
+outcome_capture_done(struct work_item *it, void *arg)
+{
+	struct outcome_capture *oc = (struct outcome_capture *)it;
+	struct outcomes *o = oc->o;
+
+	(void)arg;
+	assert(o->pages > 0);
+	o->pages--;
+	fetch_result_free(oc->r);
+	outcome_add(o, oc->c);
+	free(oc);
+}
+
+/* Builds r's records into c, here or on a worker, then frees r and adds
+ * c to the completions. */
+static void
+outcome_capture_add(struct outcomes *o, struct fetch_result *r,
+    struct completion *c)
+{
+	struct outcome_capture *oc;
+
+	if (o->warc != NULL && o->work != NULL &&
+	    r->body.len + r->cut_body.len >= OUTCOME_CAPTURE_INLINE &&
+	    (oc = calloc(1, sizeof(*oc))) != NULL) {
+		oc->o = o;
+		oc->r = r;
+		oc->c = c;
+		oc->item.run = outcome_capture_run;
+		oc->item.done = outcome_capture_done;
+		o->pages++;	/* holds a worker as a page does */
+		work_submit(o->work, &oc->item);
+		return;
+	}
+	c->warc = warc_capture(o->warc, r, false);
+	fetch_result_free(r);
+	outcome_add(o, c);
+}
+
 void
 outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
     char *url, struct fetch_result *r, struct completion *c)
@@ -219,9 +282,6 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 		outcome_add(o, c);
 		return;
 	}
-	/* The records travel with the completion and are written in the
-	 * turn that records it (a page's are built by its worker). */
-	c->warc = warc_capture(o->warc, r, false);
 	c->url = url;		/* named if the job fails for good */
 	if (r->error == FETCH_OK && r->http_status == 304)
 		c->not_modified = true;
@@ -231,8 +291,9 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 	} else
 		outcome_classify(c, r);
 	outcome_release(o, c, ok, r->sent_ms);
-	fetch_result_free(r);
-	outcome_add(o, c);
+	/* The records travel with the completion and are written in the
+	 * turn that records it (a page's are built by its worker). */
+	outcome_capture_add(o, r, c);
 }
 
 void
