@@ -19,6 +19,8 @@
 #	--warc            also run sluiced with WARC capture on (warc.dir in
 #	                  its state directory), right before or after the
 #	                  plain one in every round, for issue 13's cost
+#	                  (and the share of pages whose records were
+#	                  compressed at warc.busy_gzip_level)
 #	--warc-level N    warc.gzip_level of that run (default: the key's)
 #	--warc-no-raw     and store.keep_raw=false in it: the WARC files
 #	                  hold the bodies
@@ -299,9 +301,9 @@ done
 stop_nginx
 
 /usr/bin/python3 - "$results" "$pages" "$cores" "$repeat" "$per_host" \
-    "$written" <<'PY'
-import statistics, sys
-results, pages, cores, repeat, per_host, written = sys.argv[1:]
+    "$written" "$out" <<'PY'
+import json, statistics, sys
+results, pages, cores, repeat, per_host, written, out = sys.argv[1:]
 pages, cores, repeat = int(pages), int(cores), int(repeat)
 rounds = {}
 for line in open(results):
@@ -399,6 +401,20 @@ if "sluiced_warc" in med:
           f"{'met' if statistics.median(cost) <= 0.10 else 'NOT met'}")
     print(f"{'CPU per page, more':34}{statistics.median(cpu):8.1%}    "
           f"rounds: {', '.join(f'{c:.1%}' for c in cpu)}")
+    # How many pages' records the workers, being behind, compressed at
+    # warc.busy_gzip_level (status.warc.busy_transfers of each round).
+    busy = []
+    for i in range(repeat):
+        try:
+            st = json.load(open(f"{out}/round{i + 1}/sluiced_warc/"
+                                "status.json"))
+            busy.append(st["warc"]["busy_transfers"])
+        except (OSError, KeyError, TypeError, ValueError):
+            pass
+    if busy:
+        print(f"{'at warc.busy_gzip_level':34}"
+              f"{statistics.median(busy) / pages:8.1%}    of the pages; "
+              f"rounds: {', '.join(str(b) for b in busy)}")
 
 if "sluiced_nosm" in med:
     # Issue 16: what the site memory costs per page, round by round (the
