@@ -44,7 +44,7 @@
 # it in the Scrapy baseline.
 set -eu -o pipefail
 
-usage() { sed -n '4,24s/^#//p' "$0" >&2; exit 2; }
+usage() { sed -n '4,29s/^#//p' "$0" >&2; exit 2; }
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 repeat=3 pages=5000 port=18431 limit=1800 keep=0 scrapy=1 per_host=64 warc=0
