@@ -222,6 +222,7 @@ work_free(struct work *w, uint64_t timeout_ms)
 {
 	struct timespec soft, hard;
 	unsigned i, left = 0;
+	uint64_t begun = mono_ms();
 	bool *joined;
 
 	if (w == NULL)
@@ -256,8 +257,10 @@ work_free(struct work *w, uint64_t timeout_ms)
 	}
 	free(joined);
 	if (left > 0) {
+		/* The time waited, not the time given: at a SIGTERM whose
+		 * deadline has passed, that was 0 and said "after 0 ms". */
 		log_warnx("workers: %u still busy after %llu ms, left behind",
-		    left, (unsigned long long)timeout_ms);
+		    left, (unsigned long long)(mono_ms() - begun));
 		/* Still the busy threads' until the exit: kept reachable, so
 		 * the leak checker does not report it as lost. */
 		work_left_behind = w;
