@@ -100,9 +100,10 @@
  * short by a paywall or a teaser, or a cleaner that dropped paragraphs),
  * not against a lede under a third of it.  Different stories sharing a
  * site's furniture are far from it: on bench/dedup, their containment is
- * at most 0.45.  The candidate stage is unchanged, so a pair is found
- * with probability P(J) above: 0.36 at J = 0.5, 0.68 at 0.6 (measured in
- * docs/benchmarks.md).
+ * at most 0.62, even where the furniture is 85% of the smaller page.  The
+ * candidate stage is unchanged, so a pair is found with probability P(J)
+ * above: 0.36 at J = 0.5, 0.68 at 0.6, 0.13 at 0.4; heavier residue needs
+ * other band keys (docs/benchmarks.md, "Cleaning residue").
  *
  * Texts with fewer than min_words words (or fewer than one shingle) get
  * exact dedup only: a few words carry too few shingles for MinHash.  A text

@@ -41,7 +41,8 @@ furniture, looked up against that index:
   donation appeal of 2-5 paragraphs, "Purchase this story for reprint.",
   a photo credit inside; "Related stories" with 3-5 other stories'
   first words, tags, comments, copyright at the end), 1-3 blocks at the
-  top, 0-4 between paragraphs and 1-4 at the end.
+  top, 0-4 between paragraphs and 1-4 at the end; half the short stories
+  get every block of their site's.
 Must-not-merge pairs of residue:
   same-site           two different stories with one site's furniture, one
                       of them a short story, a third of them with all of
@@ -288,7 +289,9 @@ def residue_cases(ids, bodies, out):
         out.append(rec)
     for cid, text, i in clean:
         others = [bodies[j] for j in rng.sample(ids, 8) if j != i]
-        page = with_residue(text, rng.randrange(SITES), others, rng)
+        # Half the short stories with every block of their site's.
+        every = cid > len(ids) and cid % 2 == 0
+        page = with_residue(text, rng.randrange(SITES), others, rng, every)
         out.append({"type": "variant", "index": "clean",
                     "kind": residue_kind(page, text), "of": cid,
                     "text": page})
