@@ -704,7 +704,8 @@ dedup_cmp_containment(const struct dedup_cmp *c, double j, uint32_t wa,
 /*
  * The near-duplicate rule (dedup.h): estimated Jaccard j >= threshold, or
  * the smaller text at least DEDUP_CONTAIN_RATIO of the larger and almost
- * all in it, containment >= (1 + threshold) / 2.  *sim gets j.
+ * all in it, containment >= (1 + threshold) / 2 (not at threshold 1,
+ * which asks for identical sketches).  *sim gets j.
  */
 static bool
 dedup_cmp_near(const struct dedup_cmp *c, uint32_t wa, uint32_t wb,
@@ -715,6 +716,8 @@ dedup_cmp_near(const struct dedup_cmp *c, uint32_t wa, uint32_t wb,
 	*sim = dedup_cmp_jaccard(c);
 	if (*sim >= threshold)
 		return true;
+	if (threshold >= 1)	/* identical sketches only: no containment */
+		return false;
 	contain = dedup_cmp_containment(c, *sim, wa, wb, &ratio);
 	return ratio >= DEDUP_CONTAIN_RATIO && contain >= (1 + threshold) / 2;
 }

@@ -91,7 +91,7 @@
  *
  *	containment = |A n B| / min(|A|, |B|) >= (1 + near_threshold) / 2
  *
- * (0.9 at the default), with |A n B| = J (|A| + |B|) / (1 + J) from the
+ * (0.9 at the default; none at 1), with |A n B| = J (|A| + |B|) / (1 + J) from the
  * Jaccard estimate J and each text's shingle count: its words - 4, or
  * less when its sketch shows fewer distinct shingles (a text repeating
  * itself; linear counting over the bins).  No stored byte changes: the

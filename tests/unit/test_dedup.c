@@ -685,6 +685,9 @@ test_residue(void **state)
 	assert_true(dedup_containment(&ss, &sp) >= 0.9);
 	assert_true(dedup_is_near(&ss, &sp, 0.8, &sim));
 	assert_true(sim == dedup_similarity(&ss, &sp));
+	/* Threshold 1 asks for identical sketches. */
+	assert_false(dedup_is_near(&ss, &sp, 1.0, &sim));
+	assert_true(dedup_is_near(&ss, &ss, 1.0, &sim));
 	print_message("residue: J %.3f, containment %.3f\n",
 	    dedup_similarity(&ss, &sp), dedup_containment(&ss, &sp));
 	env_create(&e, 16 << 20);
