@@ -217,8 +217,8 @@ cluster_find_near(struct cluster_index *idx, const struct dedup_sig *sig,
 		if (e->sig == NULL)
 			continue;	/* exact-only: its key met a band */
 		(*compared)++;
-		s = dedup_similarity(sig, e->sig);
-		if (s >= idx->threshold && idx->cand[i].ord < best) {
+		if (dedup_is_near(sig, e->sig, idx->threshold, &s) &&
+		    idx->cand[i].ord < best) {
 			best = (size_t)idx->cand[i].ord;
 			*sim = s;
 		}

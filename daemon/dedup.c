@@ -5,6 +5,7 @@
  * the on-disk layout are in dedup.h.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -617,18 +618,17 @@ dedup_nibbles_nonzero(uint64_t x)
 	return x & 0x1111111111111111ULL;
 }
 
-/*
- * Compares two sketches of DEDUP_SKETCH_BYTES.  Over the bins non-empty in
- * either (n), those non-empty in both (both) and equal there (same):
- * different minima share a fingerprint with chance c = 1/FP_VALUES, so
- * E[same] = t + c(both - t) for t true matches, and t/n estimates the
- * Jaccard similarity.
- */
-static double
-dedup_compare(const uint8_t *a, const uint8_t *b)
-{
-	size_t n = 0, both = 0, same = 0;
+/* What two sketches share: bins non-empty in either (n), in both (both),
+ * equal there (same), and non-empty in each (na, nb). */
+struct dedup_cmp {
+	size_t		 n, both, same, na, nb;
+};
 
+/* Compares two sketches of DEDUP_SKETCH_BYTES. */
+static void
+dedup_compare(const uint8_t *a, const uint8_t *b, struct dedup_cmp *c)
+{
+	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < DEDUP_SKETCH_BYTES; i += 8) {
 		uint64_t x, y, nx, ny;
 
@@ -636,25 +636,127 @@ dedup_compare(const uint8_t *a, const uint8_t *b)
 		memcpy(&y, b + i, 8);
 		nx = dedup_nibbles_nonzero(x);
 		ny = dedup_nibbles_nonzero(y);
-		n += (size_t)__builtin_popcountll(nx | ny);
-		both += (size_t)__builtin_popcountll(nx & ny);
-		same += (size_t)__builtin_popcountll(nx & ny &
+		c->n += (size_t)__builtin_popcountll(nx | ny);
+		c->both += (size_t)__builtin_popcountll(nx & ny);
+		c->same += (size_t)__builtin_popcountll(nx & ny &
 		    ~dedup_nibbles_nonzero(x ^ y));
+		c->na += (size_t)__builtin_popcountll(nx);
+		c->nb += (size_t)__builtin_popcountll(ny);
 	}
+}
+
+/*
+ * The Jaccard estimate of a comparison: different minima share a
+ * fingerprint with chance c = 1/FP_VALUES, so E[same] = t + c(both - t)
+ * for t true matches, and t/n estimates the Jaccard similarity.
+ */
+static double
+dedup_cmp_jaccard(const struct dedup_cmp *c)
+{
 	/* One division of exact integers: a ratio of exactly 4/5 gives the
 	 * same double as 0.8, and identical sketches exactly 1. */
-	if (n == 0 || DEDUP_FP_VALUES * same <= both)
+	if (c->n == 0 || DEDUP_FP_VALUES * c->same <= c->both)
 		return 0;
-	return (double)(DEDUP_FP_VALUES * same - both) /
-	    ((double)(DEDUP_FP_VALUES - 1) * n);
+	return (double)(DEDUP_FP_VALUES * c->same - c->both) /
+	    ((double)(DEDUP_FP_VALUES - 1) * c->n);
+}
+
+/*
+ * The number of distinct shingles of a text of words words whose sketch
+ * has k non-empty bins: words - 4, unless the text repeats itself, which
+ * the bins show while they are not all full (linear counting: k of m bins
+ * are non-empty after about -m ln(1 - k/m) distinct shingles).
+ */
+static double
+dedup_shingle_count(uint32_t words, size_t k)
+{
+	double n = words >= DEDUP_SHINGLE ? words - (DEDUP_SHINGLE - 1) : 0;
+	double lc;
+
+	if (k >= DEDUP_BINS)
+		return n;
+	lc = -(double)DEDUP_BINS * log1p(-(double)k / DEDUP_BINS);
+	/* Linear counting's error is a few percent at most below the
+	 * saturation: only a clearly smaller count is repetition. */
+	return lc * 1.1 < n ? lc * 1.1 : n;
+}
+
+/*
+ * The share of the smaller text's shingles found in the larger, from the
+ * Jaccard estimate j and the two sets' sizes: |A n B| = j (|A| + |B|) /
+ * (1 + j).  *ratio is the smaller's size over the larger's.
+ */
+static double
+dedup_cmp_containment(const struct dedup_cmp *c, double j, uint32_t wa,
+    uint32_t wb, double *ratio)
+{
+	double a = dedup_shingle_count(wa, c->na);
+	double b = dedup_shingle_count(wb, c->nb);
+	double lo = a < b ? a : b, hi = a < b ? b : a, inter;
+
+	*ratio = hi > 0 ? lo / hi : 0;
+	if (lo <= 0)
+		return 0;
+	inter = j * (a + b) / (1 + j);
+	return inter >= lo ? 1.0 : inter / lo;
+}
+
+/*
+ * The near-duplicate rule (dedup.h): estimated Jaccard j >= threshold, or
+ * the smaller text at least DEDUP_CONTAIN_RATIO of the larger and almost
+ * all in it, containment >= (1 + threshold) / 2 (not at threshold 1,
+ * which asks for identical sketches).  *sim gets j.
+ */
+static bool
+dedup_cmp_near(const struct dedup_cmp *c, uint32_t wa, uint32_t wb,
+    double threshold, double *sim)
+{
+	double ratio, contain;
+
+	*sim = dedup_cmp_jaccard(c);
+	if (*sim >= threshold)
+		return true;
+	if (threshold >= 1)	/* identical sketches only: no containment */
+		return false;
+	contain = dedup_cmp_containment(c, *sim, wa, wb, &ratio);
+	return ratio >= DEDUP_CONTAIN_RATIO && contain >= (1 + threshold) / 2;
 }
 
 double
 dedup_similarity(const struct dedup_sig *a, const struct dedup_sig *b)
 {
+	struct dedup_cmp c;
+
 	if (!a->near || !b->near)
 		return 0;
-	return dedup_compare(a->sketch, b->sketch);
+	dedup_compare(a->sketch, b->sketch, &c);
+	return dedup_cmp_jaccard(&c);
+}
+
+double
+dedup_containment(const struct dedup_sig *a, const struct dedup_sig *b)
+{
+	struct dedup_cmp c;
+	double ratio;
+
+	if (!a->near || !b->near)
+		return 0;
+	dedup_compare(a->sketch, b->sketch, &c);
+	return dedup_cmp_containment(&c, dedup_cmp_jaccard(&c), a->words,
+	    b->words, &ratio);
+}
+
+bool
+dedup_is_near(const struct dedup_sig *a, const struct dedup_sig *b,
+    double threshold, double *sim)
+{
+	struct dedup_cmp c;
+
+	*sim = 0;
+	if (!a->near || !b->near)
+		return false;
+	dedup_compare(a->sketch, b->sketch, &c);
+	return dedup_cmp_near(&c, a->words, b->words, threshold, sim);
 }
 
 static int
@@ -1072,24 +1174,31 @@ dedup_rank(struct dedup_cand *c, size_t n)
 	return out;
 }
 
-/* Estimated similarity of sig to stored document id; 0 if the record is
- * gone or of another layout. */
+/* Whether sig is a near duplicate of stored document id (*near), and
+ * their estimated similarity (*sim); neither if the record is gone or of
+ * another layout. */
 static int
 dedup_confirm(MDB_txn *txn, const struct dedup_dbs *dbs, uint64_t id,
-    const struct dedup_sig *sig, double *sim)
+    const struct dedup_sig *sig, double threshold, bool *near, double *sim)
 {
 	MDB_val k = { sizeof(id), &id }, v;
+	struct dedup_cmp c;
 	const uint8_t *r;
+	uint32_t words = 0;
 	int rc;
 
 	*sim = 0;
+	*near = false;
 	rc = mdb_get(txn, dbs->sigs, &k, &v);
 	if (rc != 0)
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	r = v.mv_data;
 	if (v.mv_size != DEDUP_SIG_SIZE || r[0] != DEDUP_SIG_VERSION)
 		return 0;
-	*sim = dedup_compare(r + DEDUP_SIG_HEADER, sig->sketch);
+	for (int i = 0; i < 4; i++)
+		words |= (uint32_t)r[4 + i] << (8 * i);
+	dedup_compare(r + DEDUP_SIG_HEADER, sig->sketch, &c);
+	*near = dedup_cmp_near(&c, words, sig->words, threshold, sim);
 	return 0;
 }
 
@@ -1118,6 +1227,7 @@ dedup_find_near(MDB_txn *txn, const struct dedup_dbs *dbs,
 	uint64_t *ids;
 	size_t n;
 	double sim;
+	bool near;
 	int rc = 0;
 
 	c = calloc((size_t)DEDUP_BANDS * o->max_candidates, sizeof(*c));
@@ -1131,11 +1241,12 @@ dedup_find_near(MDB_txn *txn, const struct dedup_dbs *dbs,
 	for (size_t i = 0; i < n && i < o->max_candidates; i++) {
 		if (c[i].id == self)
 			continue;
-		rc = dedup_confirm(txn, dbs, c[i].id, sig, &sim);
+		rc = dedup_confirm(txn, dbs, c[i].id, sig, o->near_threshold,
+		    &near, &sim);
 		if (rc != 0)
 			goto out;
 		m->candidates++;
-		if (sim < o->near_threshold || sim < m->similarity ||
+		if (!near || sim < m->similarity ||
 		    (sim == m->similarity && c[i].id > m->doc_id))
 			continue;
 		m->doc_id = c[i].id;
@@ -1223,6 +1334,7 @@ dedup_verdict(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t first,
     enum dedup_kind *kind, double *sim)
 {
 	MDB_val k = { sizeof(first), &first }, v;
+	bool near;
 	int rc;
 
 	*kind = DEDUP_NONE;
@@ -1240,9 +1352,10 @@ dedup_verdict(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t first,
 	}
 	if (!sig->near)
 		return 0;
-	if ((rc = dedup_confirm(txn, dbs, first, sig, sim)) != 0)
+	if ((rc = dedup_confirm(txn, dbs, first, sig, o->near_threshold,
+	    &near, sim)) != 0)
 		return rc;
-	if (*sim >= o->near_threshold)
+	if (near)
 		*kind = DEDUP_NEAR;
 	return 0;
 }

@@ -80,6 +80,31 @@
  * extra collisions (on bench/dedup, 2048 4-bit bins: rms 0.005-0.006;
  * 1024 8-bit bins: 0.007-0.009).
  *
+ * Containment (cleaning residue).  The same story cleaned from its own
+ * site, with the furniture the cleaner left (nav lines, a byline, share
+ * and newsletter boxes, a donation appeal, "Related" lists), and as a
+ * clean copy elsewhere: every shingle of the clean copy is in the page,
+ * but the page's furniture lowers their Jaccard below 0.8 (a quarter of
+ * the page's words in furniture: about 0.72).  So a candidate also
+ * counts as near when the smaller text is at least DEDUP_CONTAIN_RATIO
+ * (a third) of the larger and its shingles are almost all in it:
+ *
+ *	containment = |A n B| / min(|A|, |B|) >= (1 + near_threshold) / 2
+ *
+ * (0.9 at the default; none at 1), with |A n B| = J (|A| + |B|) / (1 + J) from the
+ * Jaccard estimate J and each text's shingle count: its words - 4, or
+ * less when its sketch shows fewer distinct shingles (a text repeating
+ * itself; linear counting over the bins).  No stored byte changes: the
+ * word count is in every signature record.  Texts cut from one another
+ * match the same way: a story against its first half or more (a copy cut
+ * short by a paywall or a teaser, or a cleaner that dropped paragraphs),
+ * not against a lede under a third of it.  Different stories sharing a
+ * site's furniture are far from it: on bench/dedup, their containment is
+ * at most 0.62, even where the furniture is 85% of the smaller page.  The
+ * candidate stage is unchanged, so a pair is found with probability P(J)
+ * above: 0.36 at J = 0.5, 0.68 at 0.6, 0.13 at 0.4; heavier residue needs
+ * other band keys (docs/benchmarks.md, "Cleaning residue").
+ *
  * Texts with fewer than min_words words (or fewer than one shingle) get
  * exact dedup only: a few words carry too few shingles for MinHash.  A text
  * with no word at all is never matched nor indexed.
@@ -139,6 +164,10 @@
 #define DEDUP_KEYS_EXACT	16
 #define DEDUP_KEYS_NEAR		(DEDUP_KEYS_EXACT + 4 * DEDUP_BANDS)
 
+/* The smaller text's least share of the larger (in shingles) for a
+ * containment match. */
+#define DEDUP_CONTAIN_RATIO	(1.0 / 3)
+
 #define DEDUP_THRESHOLD_DEFAULT	0.8
 #define DEDUP_MIN_WORDS_DEFAULT	30
 #define DEDUP_CANDIDATES_DEFAULT 64
@@ -146,7 +175,8 @@
 #define DEDUP_INDEX_MEMORY_DEFAULT ((size_t)1 << 30)
 
 struct dedup_opts {
-	/* Estimated Jaccard a near candidate must reach; default 0.8. */
+	/* Estimated Jaccard a near candidate must reach, or containment
+	 * (1 + this) / 2 (above); default 0.8. */
 	double		 near_threshold;
 	/* Below this many words, exact dedup only; default 30. */
 	uint32_t	 min_words;
@@ -219,6 +249,16 @@ char *dedup_normalize(const char *text, size_t len, const struct dedup_opts *o,
  * shingle sets, in [0, 1]; 0 if either is not near. */
 double dedup_similarity(const struct dedup_sig *a, const struct dedup_sig *b);
 
+/* Estimated share of the smaller text's shingles found in the larger, in
+ * [0, 1]; 0 if either is not near. */
+double dedup_containment(const struct dedup_sig *a, const struct dedup_sig *b);
+
+/* The near-duplicate rule, as dedup_check_insert() applies it to a
+ * candidate: estimated Jaccard >= threshold, or containment (above).
+ * *sim gets the Jaccard estimate (0 if either is not near). */
+bool dedup_is_near(const struct dedup_sig *a, const struct dedup_sig *b,
+    double threshold, double *sim);
+
 /*
  * The exact Jaccard similarity of the two texts' shingle sets - what
  * dedup_similarity() estimates, with the same normalisation and shingles -
@@ -272,9 +312,9 @@ void dedup_note_full(struct dedup_dbs *dbs);
  * for near candidates through the LSH bands: up to max_candidates entries
  * are read per band, the documents found are ranked by how many bands they
  * share, and at most max_candidates of them are confirmed by estimated
- * Jaccard >= near_threshold (the most similar wins, the earliest on a
- * tie).  If nothing matches, indexes doc_id under this signature.  Fills
- * *m in every case.  Returns 0, or an LMDB error code (MDB_MAP_FULL
+ * Jaccard >= near_threshold or by containment (above; the most similar
+ * wins, the earliest on a tie).  If nothing matches, indexes doc_id under
+ * this signature.  Fills *m in every case.  Returns 0, or an LMDB error code (MDB_MAP_FULL
  * included, so the caller can grow the map and retry the whole
  * transaction), ENOMEM, or EINVAL for doc_id 0; on error the transaction
  * must be aborted.
@@ -294,7 +334,7 @@ int dedup_reindex(MDB_txn *txn, struct dedup_dbs *dbs, uint64_t doc_id,
 /*
  * Re-cleaning (reclean.c).  dedup_verdict(): how a copy's new text stands
  * to its first document's stored records: DEDUP_EXACT (the same exact
- * hash), DEDUP_NEAR (estimated Jaccard >= near_threshold, in *sim), or
+ * hash), DEDUP_NEAR (dedup_is_near()'s rule; the estimate in *sim), or
  * DEDUP_NONE.  dedup_replace(): a first copy's text changed: its records
  * are rewritten under sig, and its new keys indexed (the old keys stay in
  * memory until the next start, but name it only as a candidate: the

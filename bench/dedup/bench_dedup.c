@@ -5,7 +5,9 @@
  *	Accuracy on make_pairs.py's cases: every "doc" goes into one index
  *	(a match among them is a false merge), every "variant" is looked up
  *	against it (and rolled back), every "pair" is checked alone, every
- *	"url" pair through url_canonicalize.  Per kind: merges, recall,
+ *	"url" pair through url_canonicalize.  Every "clean" text goes into
+ *	a second index (a match among them is counted too), and variants
+ *	with "index": "clean" are looked up against it.  Per kind: merges, recall,
  *	recall where the true 5-gram Jaccard is >= 0.8, wrong-document
  *	merges; then every false merge and miss.  Also the CPU cost of
  *	dedup_signature on the bare article bodies.
@@ -36,18 +38,21 @@ struct kind_stats {
 	char		 name[32];
 	bool		 dup;		/* must-catch, else must-not-merge */
 	size_t		 n, merged, wrong, n80, merged80;
-	double		 sum_j, min_j, sum_est;
+	double		 sum_j, min_j, sum_est, max_cont;
 };
 
 struct eval {
-	MDB_env		*index, *scratch;
-	struct dedup_dbs idx_dbs, scr_dbs;
+	MDB_env		*index, *scratch, *clean;
+	struct dedup_dbs idx_dbs, scr_dbs, cln_dbs;
 	struct kind_stats kinds[MAX_KINDS];
 	size_t		 nkinds;
 	char		*doc_text[MAX_DOCS];
 	struct dedup_sig doc_sig[MAX_DOCS];
 	char		*body[MAX_DOCS];
-	size_t		 nbody, ndocs, doc_merges;
+	char		*cln_text[MAX_DOCS];
+	size_t		 cln_first[MAX_DOCS], cln_from[MAX_DOCS], ncut;
+	struct dedup_sig cln_sig[MAX_DOCS];
+	size_t		 nbody, ndocs, doc_merges, ncln, cln_merges;
 	uint64_t	 next_id;
 };
 
@@ -134,6 +139,20 @@ true_jaccard(const char *a, const char *b)
 	return j;
 }
 
+/* The share of the smaller text's shingles in the larger, estimated from
+ * the Jaccard estimate and the word counts (as dedup.c does, but without
+ * its check for repetition, so that this builds against older trees). */
+static double
+containment(const struct dedup_sig *a, const struct dedup_sig *b)
+{
+	double j = dedup_similarity(a, b);
+	double x = a->words > 4 ? a->words - 4 : 0;
+	double y = b->words > 4 ? b->words - 4 : 0;
+	double lo = x < y ? x : y, inter = j * (x + y) / (1 + j);
+
+	return lo <= 0 ? 0 : inter >= lo ? 1 : inter / lo;
+}
+
 /* ---- eval ------------------------------------------------------------ */
 
 static struct kind_stats *
@@ -152,8 +171,11 @@ kind_get(struct eval *e, const char *name, bool dup)
 }
 
 static void
-kind_add(struct kind_stats *k, bool merged, bool wrong, double j, double est)
+kind_add(struct kind_stats *k, bool merged, bool wrong, double j, double est,
+    double cont)
 {
+	if (cont > k->max_cont)
+		k->max_cont = cont;
 	k->n++;
 	k->merged += merged;
 	k->wrong += wrong;
@@ -213,6 +235,35 @@ eval_doc(struct eval *e, json_t *rec)
 	e->ndocs++;
 }
 
+static void
+eval_clean(struct eval *e, json_t *rec)
+{
+	size_t id = (size_t)json_integer_value(json_object_get(rec, "id"));
+	size_t from = (size_t)json_integer_value(json_object_get(rec, "from"));
+	const char *text = json_string_value(json_object_get(rec, "text"));
+	struct dedup_match m;
+
+	if (id == 0 || id >= MAX_DOCS || text == NULL || from >= MAX_DOCS)
+		die("bad clean record", EINVAL);
+	e->cln_text[id] = strdup(text);
+	e->cln_from[id] = from;
+	dedup_signature(text, strlen(text), NULL, &e->cln_sig[id]);
+	m = lookup(e->clean, &e->cln_dbs, id, &e->cln_sig[id], true);
+	/* Its later copies are expected to find its first copy. */
+	e->cln_first[id] = m.kind != DEDUP_NONE ? m.doc_id : id;
+	if (m.kind != DEDUP_NONE && from != 0 && m.doc_id == from) {
+		e->ncut++;
+		printf("CUT COPY clean-index: text %zu, cut from text %zu, "
+		    "merged with it (%.3f)\n", id, from, m.similarity);
+	} else if (m.kind != DEDUP_NONE) {
+		e->cln_merges++;
+		printf("FALSE MERGE clean-index: text %zu -> text %llu (%s, "
+		    "%.3f)\n", id, (unsigned long long)m.doc_id,
+		    dedup_kind_name(m.kind), m.similarity);
+	}
+	e->ncln++;
+}
+
 /* Bands two signatures share: none means the lookup never compared them. */
 static size_t
 shared_bands(const struct dedup_sig *a, const struct dedup_sig *b)
@@ -229,30 +280,39 @@ eval_variant(struct eval *e, json_t *rec)
 {
 	const char *kind = json_string_value(json_object_get(rec, "kind"));
 	const char *text = json_string_value(json_object_get(rec, "text"));
+	const char *index = json_string_value(json_object_get(rec, "index"));
 	size_t of = (size_t)json_integer_value(json_object_get(rec, "of"));
+	bool cln = index != NULL && strcmp(index, "clean") == 0;
+	char **texts = cln ? e->cln_text : e->doc_text;
+	struct dedup_sig *sigs = cln ? e->cln_sig : e->doc_sig;
 	struct dedup_match m;
 	struct dedup_sig sig;
 	double j, est;
 	bool merged, wrong;
 
 	if (kind == NULL || text == NULL || of == 0 || of >= MAX_DOCS ||
-	    e->doc_text[of] == NULL)
+	    texts[of] == NULL)
 		die("bad variant record", EINVAL);
 	dedup_signature(text, strlen(text), NULL, &sig);
-	m = lookup(e->index, &e->idx_dbs, e->next_id++, &sig, false);
+	m = cln ? lookup(e->clean, &e->cln_dbs, e->next_id++, &sig, false) :
+	    lookup(e->index, &e->idx_dbs, e->next_id++, &sig, false);
 	merged = m.kind != DEDUP_NONE;
-	wrong = merged && m.doc_id != of;
-	j = true_jaccard(e->doc_text[of], text);
-	est = dedup_similarity(&e->doc_sig[of], &sig);
-	kind_add(kind_get(e, kind, true), merged && !wrong, wrong, j, est);
+	wrong = merged && m.doc_id != (cln ? e->cln_first[of] : of);
+	j = true_jaccard(texts[of], text);
+	est = dedup_similarity(&sigs[of], &sig);
+	kind_add(kind_get(e, kind, true), merged && !wrong, wrong, j, est,
+	    containment(&sigs[of], &sig));
 	if (wrong)
 		printf("FALSE MERGE %s: variant of doc %zu -> doc %llu (%.3f)\n",
 		    kind, of, (unsigned long long)m.doc_id, m.similarity);
-	else if (!merged && j >= 0.8)
-		printf("MISS %s: doc %zu, true J %.3f, estimate %.3f, %u "
-		    "words, %zu of %d bands shared (%s)\n", kind, of, j, est,
-		    sig.words, shared_bands(&e->doc_sig[of], &sig), DEDUP_BANDS,
-		    shared_bands(&e->doc_sig[of], &sig) == 0 ? "not a candidate" :
+	else if (!merged && (j >= 0.8 || cln))
+		printf("MISS %s: doc %zu, true J %.3f, estimate %.3f, "
+		    "containment %.3f, %u of %u words, %zu of %d bands shared "
+		    "(%s)\n", kind, of, j, est,
+		    containment(&sigs[of], &sig), sigs[of].words,
+		    sig.words,
+		    shared_bands(&sigs[of], &sig), DEDUP_BANDS,
+		    shared_bands(&sigs[of], &sig) == 0 ? "not a candidate" :
 		    "a candidate, not confirmed");
 }
 
@@ -281,7 +341,8 @@ eval_pair(struct eval *e, json_t *rec)
 	mdb_txn_abort(txn);
 	dedup_rollback(&e->scr_dbs);
 	kind_add(kind_get(e, kind, false), m.kind != DEDUP_NONE, false,
-	    true_jaccard(a, b), dedup_similarity(&sa, &sb));
+	    true_jaccard(a, b), dedup_similarity(&sa, &sb),
+	    containment(&sa, &sb));
 	if (m.kind != DEDUP_NONE)
 		printf("FALSE MERGE %s: %s %.3f\n  a: %.70s\n  b: %.70s\n", kind,
 		    dedup_kind_name(m.kind), m.similarity, a, b);
@@ -303,7 +364,7 @@ eval_url(struct eval *e, json_t *rec)
 	same = url_canonicalize(a, NULL, &ca) == URL_OK &&
 	    url_canonicalize(b, NULL, &cb) == URL_OK && strcmp(ca, cb) == 0;
 	kind_add(kind_get(e, kind, dup), same, false, dup ? 1.0 : 0.0,
-	    same ? 1.0 : 0.0);
+	    same ? 1.0 : 0.0, 0);
 	if (same != dup)
 		printf("%s %s: %s | %s -> %s | %s\n", dup ? "MISS" : "FALSE MERGE",
 		    kind, a, b, ca ? ca : "-", cb ? cb : "-");
@@ -325,6 +386,8 @@ eval_record(struct eval *e, json_t *rec)
 			e->body[e->nbody++] = strdup(t);
 	} else if (strcmp(type, "doc") == 0)
 		eval_doc(e, rec);
+	else if (strcmp(type, "clean") == 0)
+		eval_clean(e, rec);
 	else if (strcmp(type, "variant") == 0)
 		eval_variant(e, rec);
 	else if (strcmp(type, "pair") == 0)
@@ -338,9 +401,9 @@ print_kinds(const struct eval *e)
 {
 	size_t tp = 0, fp = 0, dups = 0, n80 = 0, tp80 = 0;
 
-	printf("\n%-20s %-8s %5s %6s %5s %6s %7s %6s %9s %6s %6s %6s\n",
+	printf("\n%-20s %-8s %5s %6s %5s %6s %7s %6s %9s %6s %6s %6s %7s\n",
 	    "kind", "label", "pairs", "merged", "wrong", "prec", "recall",
-	    "J>=.8", "recall.8", "meanJ", "minJ", "est");
+	    "J>=.8", "recall.8", "meanJ", "minJ", "est", "maxcont");
 	for (size_t i = 0; i < e->nkinds; i++) {
 		const struct kind_stats *k = &e->kinds[i];
 
@@ -353,8 +416,8 @@ print_kinds(const struct eval *e)
 			    k->n80 ? (double)k->merged80 / k->n80 : 1);
 		else
 			printf("%6s %7s %6s %9s ", "-", "-", "-", "-");
-		printf("%6.3f %6.3f %6.3f\n", k->sum_j / k->n, k->min_j,
-		    k->sum_est / k->n);
+		printf("%6.3f %6.3f %6.3f %7.3f\n", k->sum_j / k->n, k->min_j,
+		    k->sum_est / k->n, k->max_cont);
 		if (k->dup) {
 			tp += k->merged;
 			dups += k->n;
@@ -364,9 +427,14 @@ print_kinds(const struct eval *e)
 		} else
 			fp += k->merged;
 	}
-	fp += e->doc_merges;
+	fp += e->doc_merges + e->cln_merges;
 	printf("%-20s %-8s %5zu %6zu\n", "corpus-index", "distinct",
 	    e->ndocs * (e->ndocs - 1) / 2, e->doc_merges);
+	if (e->ncln > 0)
+		printf("%-20s %-8s %5zu %6zu (and %zu cut copies merged "
+		    "with the story they were cut from)\n", "clean-index",
+		    "distinct", e->ncln * (e->ncln - 1) / 2, e->cln_merges,
+		    e->ncut);
 	printf("\noverall: precision %.4f, recall %.4f, recall at true J >= "
 	    "0.8 %.4f (%zu of %zu), false merges %zu\n",
 	    tp + fp ? (double)tp / (tp + fp) : 1.0, (double)tp / dups,
@@ -411,6 +479,8 @@ run_eval(const char *cases, const char *tmp)
 	e.index = env_open(dir, (size_t)1 << 30, &e.idx_dbs);
 	snprintf(dir, sizeof(dir), "%s/scratch", tmp);
 	e.scratch = env_open(dir, (size_t)1 << 28, &e.scr_dbs);
+	snprintf(dir, sizeof(dir), "%s/clean", tmp);
+	e.clean = env_open(dir, (size_t)1 << 30, &e.cln_dbs);
 	e.next_id = 1000000;
 	f = fopen(cases, "r");
 	if (f == NULL)
@@ -431,9 +501,12 @@ run_eval(const char *cases, const char *tmp)
 	for (size_t i = 0; i < MAX_DOCS; i++) {
 		free(e.doc_text[i]);
 		free(e.body[i]);
+		free(e.cln_text[i]);
 	}
 	dedup_close(&e.idx_dbs);
 	dedup_close(&e.scr_dbs);
+	dedup_close(&e.cln_dbs);
+	mdb_env_close(e.clean);
 	mdb_env_close(e.index);
 	mdb_env_close(e.scratch);
 	return 0;

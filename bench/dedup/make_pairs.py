@@ -28,6 +28,27 @@ Must-not-merge pairs:
   same-topic          the 60 pairs of different articles with the highest
                       word overlap (each with its byline, template 1)
   (and every pair of docs: they all share template 1 in one index)
+Cleaning residue (index: every clean body, "clean" records, plus a short
+story cut from every third one, its first whole paragraphs of 60-200
+words), each variant the same story as a page cleaned WITH its site's
+furniture, looked up against that index:
+  residue <25%        the furniture is under a quarter of the page's words
+  residue 25-50%      a quarter to a half
+  residue >=50%       more than half (mostly the short stories)
+  The furniture is one of 12 made-up sites' (nav, breadcrumb, byline and
+  dateline, "Listen", share lines at the top; "Advertisement", "ALSO:",
+  "Read more: <another story's first words>", a newsletter box, a
+  donation appeal of 2-5 paragraphs, "Purchase this story for reprint.",
+  a photo credit inside; "Related stories" with 3-5 other stories'
+  first words, tags, comments, copyright at the end), 1-3 blocks at the
+  top, 0-4 between paragraphs and 1-4 at the end; half the short stories
+  get every block of their site's.
+Must-not-merge pairs of residue:
+  same-site           two different stories with one site's furniture, one
+                      of them a short story, a third of them with all of
+                      the site's blocks (checked alone)
+  lede                a short story against the full story it was cut
+                      from (in the clean index: a lede is not the article)
 URL pairs: url-tracking (dup): the article URL with tracking parameters,
 a fragment, an upper-case host and the default port; url-param
 (distinct): the URL with ?id=1 vs ?id=2.
@@ -126,6 +147,165 @@ def original(body, rng):
     return wrap(dl1 + "\n" + body, TEMPLATE_1, rng, False)
 
 
+SITES = 12
+NAV = ("Home | News | World | Business | Opinion | Sport | Culture | Video",
+       "Skip to main content", "Menu", "Search", "Subscribe | Log in",
+       "Sections | Latest | Most read | Newsletters | Podcasts")
+CRUMBS = ("News \u203a World \u203a Europe", "Politics / Elections",
+          "Business \u00bb Markets", "Local News", "Science & Tech")
+SOURCES = ("Associated Press", "Reuters", "Example Tribune",
+           "The Daily Example", "Example News Service")
+INSIDE_SHORT = ("Advertisement", "ALSO:", "Don't Miss",
+                "Story continues below advertisement",
+                "Purchase this story for reprint.", "Print Sponsor",
+                "Skip Ad", "Continue reading the main story")
+NEWSLETTER = (
+    ["Sign up for The Morning Brief",
+     "Get the day's top stories delivered to your inbox every weekday "
+     "morning, free.", "Enter your email address", "Sign up"],
+    ["Newsletter", "Stay informed with our free daily newsletter: the news "
+     "that matters, the analysis you need, in five minutes a day.",
+     "By signing up you agree to our Terms of Use and Privacy Policy.",
+     "Subscribe"],
+)
+APPEAL = (
+    "We rely on readers like you to keep our journalism free for everyone, "
+    "with no paywall and no billionaire owner telling us what to write.",
+    "Our reporters spend weeks on stories like this one, checking every "
+    "fact and every figure, because our readers deserve the whole truth.",
+    "If you value independent reporting, please consider a contribution "
+    "today: every gift, however small, helps us keep our newsroom open.",
+    "More people are reading us than ever, but advertising revenue is "
+    "falling fast, and the cost of quality journalism keeps rising.",
+    "Support us from as little as $1 a month. It takes less than a minute, "
+    "and you can cancel at any time. Thank you for reading.",
+    "Unlike many others, we have chosen to keep our reporting open to all, "
+    "regardless of where they live or what they can afford to pay.",
+)
+TAIL = ("Share this story: Facebook | X | LinkedIn | Email",
+        "Comments ({n})", "Tags: {t1}, {t2}, {t3}",
+        "\u00a9 2021 {site} Media Group. All rights reserved.",
+        "Purchase this story for reprint.", "Back to top",
+        "Most read", "Follow us on Facebook, Instagram and X",
+        "Terms of Use | Privacy Policy | Cookie Settings | Contact us")
+TAGS = ("politics", "economy", "world", "health", "technology", "science",
+        "culture", "climate", "elections", "courts")
+
+
+def headline(other):
+    """Another story's first words, as a related-stories link shows it."""
+    w = other.split()
+    return " ".join(w[:8 + len(w) % 5]).rstrip(",.;:")
+
+
+def site_blocks(site, others, rng):
+    """One made-up site's furniture: head, inside and tail blocks (lists
+    of lines), fixed per site except the headlines of other stories."""
+    r = random.Random(1000 + site)
+    head = [[l] for l in r.sample(NAV, r.randint(1, 3))]
+    head.append([r.choice(CRUMBS)])
+    head.append(["By {a} | " + r.choice(SOURCES) +
+                 " | Published March {d}, 2021 {h}:{m} a.m. ET"])
+    head.append(["Listen to this article \u00b7 {n} min"])
+    inside = [[l] for l in r.sample(INSIDE_SHORT, 4)]
+    inside.append(["Read more: {h1}"])
+    inside.append(["Photo: {a}/" + r.choice(SOURCES)])
+    inside.append(list(r.choice(NEWSLETTER)))
+    inside.append(r.sample(APPEAL, r.randint(2, 5)))
+    tail = [["Related stories", "{h1}", "{h2}", "{h3}"] +
+            (["{h4}", "{h5}"] if r.random() < 0.5 else [])]
+    tail += [[l] for l in r.sample(TAIL, 5)]
+    return head, inside, tail
+
+
+def fill_block(block, others, rng):
+    subst = {"a": rng.choice(AUTHORS), "d": rng.randint(1, 28),
+             "h": rng.randint(1, 11), "m": "%02d" % rng.randint(0, 59),
+             "n": rng.randint(2, 40), "site": "Example",
+             "t1": rng.choice(TAGS), "t2": rng.choice(TAGS),
+             "t3": rng.choice(TAGS)}
+    for k in range(1, 6):
+        subst["h%d" % k] = headline(rng.choice(others))
+    return [l.format(**subst) for l in block]
+
+
+def with_residue(story, site, others, rng, everything=False):
+    """story as its site's page cleaned with its furniture: blocks at the
+    top, between paragraphs and at the end."""
+    head, inside, tail = site_blocks(site, others, rng)
+    if not everything:
+        head = rng.sample(head, rng.randint(1, 3))
+        inside = rng.sample(inside, rng.randint(0, 4))
+        tail = rng.sample(tail, rng.randint(1, 4))
+    paras = [p for p in story.split("\n") if p.strip()]
+    lines = []
+    for b in head:
+        lines += fill_block(b, others, rng)
+    slots = sorted(rng.randint(1, max(1, len(paras) - 1)) for _ in inside)
+    for i, p in enumerate(paras):
+        while slots and slots[0] == i:
+            slots.pop(0)
+            lines += fill_block(inside[len(inside) - len(slots) - 1],
+                                others, rng)
+        lines.append(p)
+    for b in tail:
+        lines += fill_block(b, others, rng)
+    return "\n".join(lines)
+
+
+def short_story(body):
+    """The first whole paragraphs of body, 60-200 words, or None."""
+    out, n = [], 0
+    for p in (p for p in body.split("\n") if p.strip()):
+        k = len(p.split())
+        if n + k > 200:
+            break
+        out.append(p)
+        n += k
+    return "\n".join(out) if 60 <= n and n < len(body.split()) * 0.7 \
+        else None
+
+
+def residue_kind(page, story):
+    share = 1 - len(story.split()) / max(1, len(page.split()))
+    return ("residue <25%" if share < 0.25 else
+            "residue 25-50%" if share < 0.5 else "residue >=50%")
+
+
+def residue_cases(ids, bodies, out):
+    rng = random.Random(20261207)
+    clean = []
+    for n, i in enumerate(ids, 1):
+        clean.append((n, bodies[i], i))
+    for n, i in enumerate(ids, 1):
+        if n % 3 == 0:
+            s = short_story(bodies[i])
+            if s is not None:
+                clean.append((len(ids) + n, s, i))
+    for cid, text, i in clean:
+        rec = {"type": "clean", "id": cid, "text": text}
+        if cid > len(ids):
+            rec["from"] = ids.index(i) + 1
+        out.append(rec)
+    for cid, text, i in clean:
+        others = [bodies[j] for j in rng.sample(ids, 8) if j != i]
+        # Half the short stories with every block of their site's.
+        every = cid > len(ids) and cid % 2 == 0
+        page = with_residue(text, rng.randrange(SITES), others, rng, every)
+        out.append({"type": "variant", "index": "clean",
+                    "kind": residue_kind(page, text), "of": cid,
+                    "text": page})
+    shorts = [(cid, t, i) for cid, t, i in clean if cid > len(ids)]
+    for k, (cid, text, i) in enumerate(shorts):
+        j = rng.choice([x for x in ids if x != i])
+        site = rng.randrange(SITES)
+        others = [bodies[x] for x in rng.sample(ids, 8)]
+        every = k % 3 == 0
+        out.append({"type": "pair", "kind": "same-site",
+                    "a": with_residue(bodies[j], site, others, rng, every),
+                    "b": with_residue(text, site, others, rng, every)})
+
+
 def words(text):
     return set(re.findall(r"\w+", text.lower()))
 
@@ -199,6 +379,7 @@ def main():
     rng = random.Random(20240601)
     cases = []
     text_cases(ids, bodies, rng, cases)
+    residue_cases(ids, bodies, cases)
     url_cases(ids, urls, cases)
     os.makedirs(outdir, exist_ok=True)
     with open(os.path.join(outdir, "cases.jsonl"), "w", encoding="utf-8") as f:

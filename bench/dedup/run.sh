@@ -7,7 +7,9 @@
 #		(default "10000 100000 1000000")
 #	-c	also build bench-dedup at git revision REV (say main) and
 #		run it on the same cases, each part right before this
-#		tree's: a before/after in one run on one machine
+#		tree's: a before/after in one run on one machine (with
+#		this tree's bench-dedup.c if it builds against REV's
+#		dedup code, so both read the same kinds of cases)
 #
 # Needs: a configured build (this script runs cmake --build -j2), python3,
 # and ../shared (or /work/shared, or $SLUICE_SHARED) with
@@ -54,8 +56,17 @@ if [ -n "$rev" ]; then
 	# library, whatever their formats.
 	mkdir -p "$tmp/rev"
 	git -C "$root" archive "$rev" | tar -x -C "$tmp/rev"
+	cp "$tmp/rev/bench/dedup/bench_dedup.c" "$tmp/rev/bench_dedup.c.rev"
+	cp "$root/bench/dedup/bench_dedup.c" "$tmp/rev/bench/dedup/"
 	cmake -S "$tmp/rev" -B "$tmp/rev/build" >/dev/null
-	cmake --build "$tmp/rev/build" -j2 --target bench-dedup >/dev/null
+	cmake --build "$tmp/rev/build" -j2 --target bench-dedup \
+	    >/dev/null 2>&1 || {
+		echo "run.sh: $rev's own bench-dedup (this tree's does not" \
+		    "build against it)"
+		cp "$tmp/rev/bench_dedup.c.rev" "$tmp/rev/bench/dedup/"
+		cmake --build "$tmp/rev/build" -j2 --target bench-dedup \
+		    >/dev/null
+	}
 	old=$tmp/rev/build/bench/dedup/bench-dedup
 fi
 echo "== dedup on $corpus ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -638,6 +638,102 @@ test_index(void **state)
 	free(b);
 }
 
+/* n random words from seed, as paragraphs of 20 words, into out. */
+static char *
+para_text(uint64_t seed, size_t n, char *out)
+{
+	char *p = out;
+
+	seed = seed * 0x9e3779b97f4a7c15ULL + 1;
+	for (size_t i = 0; i < n; i++) {
+		word_of(test_rand(&seed) % 456976, p);
+		p[4] = (i + 1) % 20 == 0 ? '\n' : ' ';
+		p += 5;
+	}
+	*p = '\0';
+	return out;
+}
+
+/*
+ * Cleaning residue: a story on its own site, cleaned with the site's
+ * furniture (a third of the page here: Jaccard about 0.7 against the clean
+ * copy), is a near copy of the clean story in either order; a copy cut to
+ * half of it too.  Different stories in one site's furniture are not, nor
+ * is a lede under a third of its story, nor a text that only repeats
+ * what the other holds in its words count.
+ */
+static void
+test_residue(void **state)
+{
+	static char story[6000], other[6000], furn[4000], page[12000],
+	    page2[12000], lede[2000];
+	struct dedup_sig ss, sp, so, sp2;
+	struct test_env e;
+	struct dedup_match m;
+	double sim;
+
+	(void)state;
+	para_text(1, 400, story);
+	para_text(2, 150, furn);
+	/* Furniture at the top, inside and at the end. */
+	snprintf(page, sizeof(page), "%.250s\n%.1000s\n%.250s\n%s\n%s",
+	    furn, story, furn + 250, story + 1000, furn + 500);
+	sig_of(story, &ss);
+	sig_of(page, &sp);
+	assert_true(dedup_similarity(&ss, &sp) < 0.8);
+	assert_true(dedup_similarity(&ss, &sp) > 0.6);
+	assert_true(dedup_containment(&ss, &sp) >= 0.9);
+	assert_true(dedup_is_near(&ss, &sp, 0.8, &sim));
+	assert_true(sim == dedup_similarity(&ss, &sp));
+	/* Threshold 1 asks for identical sketches. */
+	assert_false(dedup_is_near(&ss, &sp, 1.0, &sim));
+	assert_true(dedup_is_near(&ss, &ss, 1.0, &sim));
+	print_message("residue: J %.3f, containment %.3f\n",
+	    dedup_similarity(&ss, &sp), dedup_containment(&ss, &sp));
+	env_create(&e, 16 << 20);
+	expect(&e, 1, &ss, DEDUP_NONE, 0);
+	expect(&e, 2, &sp, DEDUP_NEAR, 1);
+	env_destroy(&e);
+	env_create(&e, 16 << 20);
+	expect(&e, 1, &sp, DEDUP_NONE, 0);
+	expect(&e, 2, &ss, DEDUP_NEAR, 1);
+	/* The first 60% of the story: one story, cut short. */
+	snprintf(lede, sizeof(lede), "%.1200s", story);
+	m = check_text(&e, 3, lede);
+	assert_int_equal(m.kind, DEDUP_NEAR);
+	assert_int_equal(m.doc_id, 1);
+	/* A lede of a quarter: not the story. */
+	snprintf(lede, sizeof(lede), "%.500s", story);
+	sig_of(lede, &so);
+	assert_true(dedup_containment(&ss, &so) >= 0.9);
+	assert_false(dedup_is_near(&ss, &so, 0.8, &sim));
+	env_destroy(&e);
+	/* Two short stories in the same heavy furniture. */
+	para_text(3, 60, other);
+	snprintf(page, sizeof(page), "%.500s\n%s\n%s", furn, other,
+	    furn + 500);
+	para_text(4, 60, other);
+	snprintf(page2, sizeof(page2), "%.500s\n%s\n%s", furn, other,
+	    furn + 500);
+	sig_of(page, &sp);
+	sig_of(page2, &sp2);
+	print_message("same furniture: J %.3f, containment %.3f\n",
+	    dedup_similarity(&sp, &sp2), dedup_containment(&sp, &sp2));
+	assert_false(dedup_is_near(&sp, &sp2, 0.8, &sim));
+	/* 30 words of a 60-word text, then one line 100 times: its word
+	 * count says 530, its sketch about 35 distinct shingles. */
+	para_text(5, 60, other);
+	snprintf(page, sizeof(page), "%.150s", other);
+	for (int i = 0; i < 100; i++)
+		strcat(page, "\nsign up for our newsletter");
+	sig_of(other, &so);
+	sig_of(page, &sp);
+	print_message("repetition: J %.3f, containment %.3f\n",
+	    dedup_similarity(&so, &sp), dedup_containment(&so, &sp));
+	assert_true(dedup_containment(&so, &sp) < 0.85);
+	assert_false(dedup_is_near(&so, &sp, 0.8, &sim));
+}
+
 /* Re-cleaning: a first copy's records follow its new text (its old
  * text is no longer found, the new one is), and a copy is judged against
  * its first's records as they are now. */
@@ -1212,6 +1308,7 @@ main(void)
 		cmocka_unit_test(test_jaccard),
 		cmocka_unit_test(test_estimate_accuracy),
 		cmocka_unit_test(test_index),
+		cmocka_unit_test(test_residue),
 		cmocka_unit_test(test_replace_and_verdict),
 		cmocka_unit_test(test_index_short_and_empty),
 		cmocka_unit_test(test_map_full),
