@@ -173,8 +173,25 @@ def test_reclean_changes_older_documents(tmp):
         assert "reclean" in out[1] and "sites" in out[1], out
 
 
-def test_reclean_merges_a_first_into_an_earlier_one(tmp):
+def test_furnished_copy_is_a_near_copy_of_its_clean_story(tmp):
+    """The same story with its site's blocks left in (the memory does not
+    know them yet) is a near copy of its clean text stored before: most of
+    its words are the story's, and all of the story is in it."""
     with FixtureServer() as web, Daemon(tmp, FAST) as d:
+        clean, furnished = fetch_in_order(
+            d, [web.url("/sitepage/60?boiler=0"), web.url("/sitepage/60")])
+        f = doc(d, furnished)
+        assert f["duplicate_of"] == clean and \
+            f["duplicate_kind"] == "near", f
+        assert f["text"] != doc(d, clean)["text"]
+
+
+def test_reclean_merges_a_first_into_an_earlier_one(tmp):
+    # At near_threshold 1 only identical sketches are near copies, and
+    # the containment rule is off: the furnished story below stays a
+    # first copy until re-cleaning drops its site's blocks.
+    sets = dict(FAST, **{"dedup.near_threshold": "1"})
+    with FixtureServer() as web, Daemon(tmp, sets) as d:
         # The clean story, then the same story with the site's blocks
         # before the memory knows them: two first copies.
         clean, furnished = fetch_in_order(
