@@ -1369,7 +1369,7 @@ static const char *const LABELS[] = {
 	"post a comment", "leave a comment", "leave a reply", "add comment",
 	/* editorial badges under science-news articles */
 	"fact-checked", "peer-reviewed publication", "trusted source",
-	"proofread", NULL
+	"proofread", "published", NULL
 };
 
 /* Prefixes of short furniture lines ("Related: ...", "Credit: ..."). */
@@ -1409,7 +1409,10 @@ static const char *const NOTES[] = {
 	"already a subscriber", "Public Domain", "domena publiczna",
 	"do subskrypcji", "Newsletter abonnieren", "abonnez-vous",
 	"Suscr\xC3\xAD""bete", "Iscriviti", "Reprinted by permission",
-	"Reprinted with permission", "wherever you get your podcasts", NULL
+	"Reprinted with permission", "wherever you get your podcasts",
+	/* syndication notes: where the story first ran */
+	"Read the original article", "Cross-posted from", "Crossposted from",
+	"Sign up here", NULL
 };
 
 /* Author notes at the tail: "Jane Doe writes about courts for...". */
@@ -1437,6 +1440,7 @@ static const char *const LEGAL[] = {
 };
 
 #define LEGAL_BLOCK	800
+#define CITE_BLOCK	600	/* a cited paper: authors, title, journal */
 
 static bool
 has_phrase(const char *t, size_t len, const char *const *list)
@@ -1574,6 +1578,45 @@ legal_note(const char *t, size_t len)
 	return false;
 }
 
+/*
+ * The paper a science story reports on, cited after it: "More
+ * information: Jane Roe et al, Title, Journal (2023). DOI: 10.1/x", or
+ * the same line without the label.  An author list ("et al") and a DOI
+ * make a citation; a story quoting one runs longer than CITE_BLOCK.
+ */
+static bool
+citation(const char *t, size_t len, uint32_t chars)
+{
+	if (chars > CITE_BLOCK)
+		return false;
+	if (has_prefix(t, len, "more information:"))
+		return true;
+	return memmem(t, len, " et al", 6) != NULL &&
+	    (memmem(t, len, "DOI", 3) != NULL ||
+	    memmem(t, len, "doi:", 4) != NULL ||
+	    memmem(t, len, "doi.org/", 8) != NULL);
+}
+
+/* "3 min read", "5 Minute Read", "Lesezeit: 4 Min.": a reading time. */
+static bool
+reading_time(const char *t, size_t len, size_t words)
+{
+	static const char *const ENDS[] = { " min read", " mins read",
+	    " minute read", " minutes read", " min. read", NULL };
+	size_t i, l;
+
+	if (words > 5 || len > 40 || !isdigit((unsigned char)t[0]))
+		return false;
+	while (len > 0 && (t[len - 1] == '.' || t[len - 1] == ' '))
+		len--;
+	for (i = 0; ENDS[i] != NULL; i++) {
+		l = strlen(ENDS[i]);
+		if (len > l && strncasecmp(t + len - l, ENDS[i], l) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* True if the block is page furniture judged by its own words. */
 static bool
 furniture(const struct ctx *c, const struct block *b)
@@ -1584,6 +1627,8 @@ furniture(const struct ctx *c, const struct block *b)
 	if (b->chars <= NOTE_BLOCK && has_phrase(t, len, NOTES))
 		return true;
 	if (b->chars <= LEGAL_BLOCK && legal_note(t, len))
+		return true;
+	if (citation(t, len, b->chars))
 		return true;
 	/* "Read more:" over a run of links (one block, split by <br>). */
 	if (b->chars <= LINKRUN_BLOCK && b->link10 >= 6 * b->chars)
@@ -1604,7 +1649,8 @@ furniture(const struct ctx *c, const struct block *b)
 	    memmem(t, len, "CLICKING HERE", 13) != NULL))
 		return true;
 	words = count_words(t, len);
-	return is_byline(t, len, words) || is_date_line(c, b, words);
+	return is_byline(t, len, words) || is_date_line(c, b, words) ||
+	    reading_time(t, len, words);
 }
 
 static bool

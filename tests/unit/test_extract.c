@@ -1007,6 +1007,40 @@ test_page_ends(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Notes around a story's text: the paper it reports on ("More
+ * information: ... et al ... DOI"), a citation line without the label, a
+ * reading time and a bare "Published:", and a syndication note go; a paragraph naming a study and its authors in prose
+ * stays. */
+static void
+test_cited_notes(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) "<p>Published:</p><p>4 Minute Read</p>" PARA(2)
+	    "<p>The study, led by Jane Roe and her colleagues at the "
+	    "institute, was published in a journal last week.</p>"
+	    PARA(3) PARA(4)
+	    "<p>More information: Jane Roe et al, Knitted fibres for warm "
+	    "coats, Journal of Cloth (2023). DOI: 10.1000/cloth.123</p>"
+	    "<p>John Doe et al, Hollow hairs of bears, Journal of Cloth "
+	    "(2023). DOI: 10.1000/cloth.456</p>"
+	    "<p>Read the original article on Cloth Weekly.</p>"
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Paragraph 1 of", 14) == 0);
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_non_null(strstr(d.text, "led by Jane Roe"));
+	assert_null(strstr(d.text, "Minute Read"));
+	assert_null(strstr(d.text, "Published"));
+	assert_null(strstr(d.text, "More information"));
+	assert_null(strstr(d.text, "Hollow hairs"));
+	assert_null(strstr(d.text, "original article"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1156,6 +1190,7 @@ main(void)
 		cmocka_unit_test(test_article_body_rescue),
 		cmocka_unit_test(test_loose_pass),
 		cmocka_unit_test(test_page_ends),
+		cmocka_unit_test(test_cited_notes),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
