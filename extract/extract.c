@@ -1103,6 +1103,50 @@ add_lead(struct ctx *c, int32_t top)
 	}
 }
 
+static bool
+dek_tag(enum html_tag t)
+{
+	return t == HTML_P || t == HTML_DIV || t == HTML_H2 || t == HTML_H3;
+}
+
+static bool
+dek_like(const struct ctx *c, const struct enode *e)
+{
+	return dek_tag((enum html_tag)e->tag) && e->text >= 40 &&
+	    e->text <= 1000 && link_density(e) <= 0.3f &&
+	    is_description(c, e);
+}
+
+/*
+ * The dek under the headline, when it repeats the meta description,
+ * joins the article from wherever it sits before the body (a header
+ * block or a subheading <h2>, often more than LEAD_UP levels up),
+ * unless the article already holds the description's text.
+ */
+static void
+add_dek(struct ctx *c, int32_t top)
+{
+	int32_t i, a, dek = NONE;
+
+	if (c->meta.description == NULL)
+		return;
+	for (i = 0; i < (int32_t)c->nen; i++) {
+		if (!dek_like(c, &c->en[i]))
+			continue;
+		for (a = i; a != NONE && !(c->en[a].fl & EN_ROOT);
+		    a = c->en[a].parent)
+			;
+		if (a != NONE)
+			return;		/* the article has it already */
+		if (i > top)
+			break;
+		if (!is_ancestor(c, i, top))
+			dek = i;
+	}
+	if (dek != NONE)
+		c->en[dek].fl |= EN_ROOT;
+}
+
 /*
  * A story split by ad rows or page sections: its first paragraphs sit in
  * a box of their own, a cousin of the body rather than a sibling, but
@@ -1169,6 +1213,7 @@ choose_article(struct ctx *c)
 			c->en[s].fl |= EN_ROOT;
 	}
 	add_lead(c, t);
+	add_dek(c, t);
 	add_split_body(c, t);
 }
 

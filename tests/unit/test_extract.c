@@ -1041,6 +1041,50 @@ test_cited_notes(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* The dek under the headline, a subheading <h2> that repeats the meta
+ * description, deep in a header box far above the body: it joins the
+ * text, once, before the body; a page whose first paragraph is the
+ * description does not get it twice. */
+static void
+test_dek(void **state)
+{
+	static const char h[] = "<html><head><title>Mill reopens</title>"
+	    "<meta name=description content=\"The wool mill on the river "
+	    "reopens after ten years, with forty jobs.\"></head><body>"
+	    "<div><div><div><div><h1>Mill reopens</h1>"
+	    "<h2>The wool mill on the river reopens after ten years, with "
+	    "forty jobs.</h2></div></div></div></div>"
+	    "<div><div><div><div><div><article>"
+	    PARA(1) PARA(2) PARA(3) PARA(4)
+	    "</article></div></div></div></div></div>"
+	    "<div><p>The wool mill on the river reopens after ten years, "
+	    "with forty jobs.</p></div></body></html>";
+	static const char h2[] = "<html><head><title>Mill reopens</title>"
+	    "<meta name=description content=\"The wool mill on the river "
+	    "reopens after ten years, with forty jobs.\"></head><body>"
+	    "<div><div><div><h2>The wool mill on the river reopens after "
+	    "ten years, with forty jobs.</h2></div></div></div>"
+	    "<article><p>The wool mill on the river reopens after ten "
+	    "years, with forty jobs.</p>"
+	    PARA(1) PARA(2) PARA(3) PARA(4) "</article></body></html>";
+	struct sluice_extract_doc d;
+	const char *p;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "The wool mill on the river", 26) == 0);
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_null(strstr(d.text + 1, "The wool mill"));
+	sluice_extract_doc_free(&d);
+	assert_int_equal(run(h2, sizeof(h2) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(p = strstr(d.text, "The wool mill on the river"));
+	assert_null(strstr(p + 1, "The wool mill"));
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1191,6 +1235,7 @@ main(void)
 		cmocka_unit_test(test_loose_pass),
 		cmocka_unit_test(test_page_ends),
 		cmocka_unit_test(test_cited_notes),
+		cmocka_unit_test(test_dek),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
