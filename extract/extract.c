@@ -143,6 +143,7 @@ struct ctx {
 	struct block	 b;		/* the open block */
 	int		 br_run;	/* consecutive <br> */
 	int		 in_link, link_w, in_head, in_skipctx;
+	int		 in_main;	/* <article> and <main> ancestors */
 	float		 best;		/* score of the best candidate */
 	size_t		 seen;
 	bool		 oom;
@@ -560,6 +561,11 @@ skip_element(struct ctx *c, const struct attrs *at, enum html_tag t,
 		return true;
 	if (t == HTML_BODY || t == HTML_A || t == HTML_HTML)
 		return false;
+	/* A header box is the site's, unless inside an <article> or
+	 * <main>: there it is the story's own (headline, dek, byline),
+	 * whose parts are judged one by one. */
+	if ((bits & HTML_K_HEADER) && c->in_main == 0)
+		bits |= HTML_K_UNLIKELY;
 	if ((bits & HTML_K_COOKIE) && !(bits & HTML_K_MAYBE))
 		return true;
 	/* A comment thread is never the main text, in any pass: short posts
@@ -656,6 +662,8 @@ on_enter(struct ctx *c, xmlNode *n)
 		c->in_head++;
 	if (t == HTML_TABLE || t == HTML_PRE || t == HTML_CODE)
 		c->in_skipctx++;
+	if (t == HTML_ARTICLE || t == HTML_MAIN)
+		c->in_main++;
 	if (t == HTML_BR)
 		on_br(c);
 	return true;
@@ -681,6 +689,8 @@ on_leave(struct ctx *c, xmlNode *n)
 		c->in_head--;
 	if (t == HTML_TABLE || t == HTML_PRE || t == HTML_CODE)
 		c->in_skipctx--;
+	if (t == HTML_ARTICLE || t == HTML_MAIN)
+		c->in_main--;
 	c->cur = e->parent;
 }
 
@@ -2017,6 +2027,7 @@ ctx_reset(struct ctx *c, unsigned mode)
 	c->in_link = 0;
 	c->in_head = 0;
 	c->in_skipctx = 0;
+	c->in_main = 0;
 	c->seen = 0;
 }
 

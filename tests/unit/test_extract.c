@@ -1085,6 +1085,32 @@ test_dek(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* A box named "header" is the site's, and is skipped, outside <article>
+ * and <main>; inside them it is the story's own header, and its lead
+ * (no meta description here to match) joins the text. */
+static void
+test_story_header(void **state)
+{
+	static const char h[] = "<html><head><title>Mill reopens</title>"
+	    "</head><body><div class=\"site-header\"><p>The Gazette: news "
+	    "from the valley and the hills, every day, since 1901.</p></div>"
+	    "<main><article><header class=\"entry-header\">"
+	    "<h1>Mill reopens</h1><p class=\"entry-subtitle\">Forty jobs "
+	    "come back to the valley as the wool mill starts up again.</p>"
+	    "</header>" PARA(1) PARA(2) PARA(3) PARA(4) PARA(5) PARA(6)
+	    "</article></main></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Forty jobs come back", 20) == 0);
+	assert_non_null(strstr(d.text, "Paragraph 6 of"));
+	assert_null(strstr(d.text, "Gazette"));
+	assert_null(strstr(d.text, "Mill reopens"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1236,6 +1262,7 @@ main(void)
 		cmocka_unit_test(test_page_ends),
 		cmocka_unit_test(test_cited_notes),
 		cmocka_unit_test(test_dek),
+		cmocka_unit_test(test_story_header),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
