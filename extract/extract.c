@@ -74,6 +74,8 @@
 				   (share of the best) joins */
 #define NEG_MAX		1000	/* negative names drop boxes under this */
 #define BOX_MAX		1500	/* promo/related boxes dropped under this */
+#define LIST_ITEM	40	/* a list's items this long on average read
+				   as prose, not as a link farm */
 #define LEAD_UP		3	/* levels above the top searched for a lead */
 #define SPLIT_UP	6	/* ...and for the rest of a split body */
 #define RESCUE_MIN	500	/* articleBody rescue: JSON-LD text this long */
@@ -1270,7 +1272,11 @@ clean_conditionally(const struct ctx *c, const struct enode *e)
 	if (w < 0 && w + ((e->fl & EN_SCORED) ? e->score : 0) < 0 &&
 	    (e->text < NEG_MAX || ld > 0.2f))
 		return true;
-	if (list && ld > 0.5f && !(e->cls & HTML_K_MAYBE))
+	/* A link farm: most of the list is links, and its items are
+	 * headlines or tools, not lines of prose with a link in them
+	 * ("Bug 123 - what was fixed" in a changelog). */
+	if (list && ld > 0.5f && !(e->cls & HTML_K_MAYBE) &&
+	    (ld > 0.75f || e->text < LIST_ITEM * e->nli))
 		return true;
 	if (e->commas >= 10)
 		return false;
@@ -1467,6 +1473,7 @@ static const char *const NOTES[] = {
 	"Reprinted with permission", "wherever you get your podcasts",
 	/* syndication notes: where the story first ran */
 	"Read the original article", "Cross-posted from", "Crossposted from",
+	"initially published",
 	"Sign up here", NULL
 };
 

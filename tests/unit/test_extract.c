@@ -1024,6 +1024,8 @@ test_cited_notes(void **state)
 	    "<p>John Doe et al, Hollow hairs of bears, Journal of Cloth "
 	    "(2023). DOI: 10.1000/cloth.456</p>"
 	    "<p>Read the original article on Cloth Weekly.</p>"
+	    "<p>This article was initially published on Cloth Weekly: "
+	    "Knitted fibres keep you warm</p>"
 	    "</article></body></html>";
 	struct sluice_extract_doc d;
 
@@ -1038,6 +1040,7 @@ test_cited_notes(void **state)
 	assert_null(strstr(d.text, "More information"));
 	assert_null(strstr(d.text, "Hollow hairs"));
 	assert_null(strstr(d.text, "original article"));
+	assert_null(strstr(d.text, "initially published"));
 	sluice_extract_doc_free(&d);
 }
 
@@ -1108,6 +1111,39 @@ test_story_header(void **state)
 	assert_non_null(strstr(d.text, "Paragraph 6 of"));
 	assert_null(strstr(d.text, "Gazette"));
 	assert_null(strstr(d.text, "Mill reopens"));
+	sluice_extract_doc_free(&d);
+}
+
+/* A changelog's list, each item a bug link then what was fixed, stays;
+ * a list of headline links and a list of tool links (short items, most
+ * of their text in links) go. */
+static void
+test_link_lists(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2) PARA(3) PARA(4) PARA(5)
+	    "<ul><li><a href=/b/101>Bug 101</a> \xE2\x80\x93 <a href=/b/101>"
+	    "The loom stops when the thread runs out</a></li>"
+	    "<li><a href=/b/102>Bug 102</a> \xE2\x80\x93 Dyed wool fades in "
+	    "the <a href=/b/102>drying room</a> after a week</li>"
+	    "<li><a href=/b/103>Bug 103</a> \xE2\x80\x93 The mill gate "
+	    "<a href=/b/103>will not shut in the wind</a></li></ul>"
+	    PARA(6)
+	    "<ul><li><a href=/t/1>Text size</a></li><li><a href=/t/2>Print"
+	    "</a> this</li><li>Share <a href=/t/3>it</a></li></ul>"
+	    "<ul><li><a href=/s/1>Another mill closes in the north</a></li>"
+	    "<li><a href=/s/2>Wool prices fall for a third month</a></li>"
+	    "</ul></article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "will not shut in the wind"));
+	assert_non_null(strstr(d.text, "Dyed wool fades"));
+	assert_non_null(strstr(d.text, "Paragraph 6 of"));
+	assert_null(strstr(d.text, "Text size"));
+	assert_null(strstr(d.text, "Another mill"));
 	sluice_extract_doc_free(&d);
 }
 
@@ -1263,6 +1299,7 @@ main(void)
 		cmocka_unit_test(test_cited_notes),
 		cmocka_unit_test(test_dek),
 		cmocka_unit_test(test_story_header),
+		cmocka_unit_test(test_link_lists),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
