@@ -74,6 +74,7 @@
 				   (share of the best) joins */
 #define NEG_MAX		1000	/* negative names drop boxes under this */
 #define BOX_MAX		1500	/* promo/related boxes dropped under this */
+#define SUMMARY_MAX	1500	/* a summary box above the story: at most */
 #define LIST_ITEM	40	/* a list's items this long on average read
 				   as prose, not as a link farm */
 #define LEAD_UP		3	/* levels above the top searched for a lead */
@@ -1159,6 +1160,65 @@ add_dek(struct ctx *c, int32_t top)
 		c->en[dek].fl |= EN_ROOT;
 }
 
+/* Labels of a story's summary box: "Story highlights", "Key points". */
+static const char *const SUMMARIES[] = {
+	"story highlights", "highlights", "key points", "takeaways",
+	"key takeaways", "the takeaway", "at a glance", "in brief",
+	"the gist", "summary", "das wichtigste in k\xC3\xBCrze",
+	"en bref", "l'essentiel", "en resumen", NULL
+};
+
+static bool
+summary_label(const struct ctx *c, const struct enode *e)
+{
+	const struct block *b;
+	size_t len, i;
+	const char *t;
+
+	if (e->first_block == NONE || e->text > 40)
+		return false;
+	b = &c->bl[e->first_block];
+	t = c->txt + b->off;
+	len = b->len;
+	while (len > 0 && (t[len - 1] == ':' || t[len - 1] == ' '))
+		len--;
+	for (i = 0; SUMMARIES[i] != NULL; i++)
+		if (strlen(SUMMARIES[i]) == len &&
+		    strncasecmp(t, SUMMARIES[i], len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A summary box above the story ("Story highlights" over a list of
+ * points, "Key takeaways") is part of it: the box that holds the label
+ * and a list of prose joins, when it sits before the body and is small
+ * and not a link list.
+ */
+static void
+add_summary(struct ctx *c, int32_t top)
+{
+	int32_t i, box;
+	int up;
+	const struct enode *e;
+
+	for (i = 0; i < top; i++) {
+		if (!summary_label(c, &c->en[i]) || is_ancestor(c, i, top))
+			continue;
+		box = c->en[i].parent;
+		for (up = 0; box != NONE && up < 3 && c->en[box].nli == 0; up++)
+			box = c->en[box].parent;
+		if (box == NONE || is_ancestor(c, box, top))
+			continue;
+		e = &c->en[box];
+		if (e->nli == 0 || e->text > SUMMARY_MAX ||
+		    link_density(e) > 0.3f)
+			continue;
+		c->en[box].fl |= EN_ROOT;
+		return;
+	}
+}
+
 /*
  * A story split by ad rows or page sections: its first paragraphs sit in
  * a box of their own, a cousin of the body rather than a sibling, but
@@ -1226,6 +1286,7 @@ choose_article(struct ctx *c)
 	}
 	add_lead(c, t);
 	add_dek(c, t);
+	add_summary(c, t);
 	add_split_body(c, t);
 }
 

@@ -1147,6 +1147,36 @@ test_link_lists(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* A "Story highlights" box above the story, in a page section of its
+ * own, joins the text; a box of headline links above it does not, even
+ * under a summary-like label. */
+static void
+test_summary_box(void **state)
+{
+	static const char h[] = "<html><body><div><div><div>"
+	    "<div><h3>Highlights</h3><ul><li><a href=/a>Another mill closes "
+	    "in the north</a></li><li><a href=/b>Wool prices fall for a third "
+	    "month</a></li></ul></div>"
+	    "<div><h3>Story highlights</h3><ul><li>The wool mill reopens "
+	    "with forty jobs</li><li>Its looms were rebuilt by the town's "
+	    "engineers</li></ul></div></div></div>"
+	    "<div><div><div><div><article>"
+	    PARA(1) PARA(2) PARA(3) PARA(4) PARA(5) PARA(6)
+	    "</article></div></div></div></div></div></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "The wool mill reopens with forty "
+	    "jobs\nIts looms were rebuilt"));
+	assert_non_null(strstr(d.text, "Paragraph 6 of"));
+	assert_true(strstr(d.text, "forty jobs") < strstr(d.text,
+	    "Paragraph 1 of"));
+	assert_null(strstr(d.text, "Another mill"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1300,6 +1330,7 @@ main(void)
 		cmocka_unit_test(test_dek),
 		cmocka_unit_test(test_story_header),
 		cmocka_unit_test(test_link_lists),
+		cmocka_unit_test(test_summary_box),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
