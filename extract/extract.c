@@ -1644,6 +1644,39 @@ is_stamp(const char *t, size_t len)
 	return false;
 }
 
+/*
+ * The length of a date-and-time opening t: up to its first "H:MM" (in the
+ * first 40 bytes), an "AM"/"PM" and an upper-case zone ("GMT", "EST")
+ * after it; 0 without a time.
+ */
+static size_t
+stamp_prefix(const char *t, size_t len)
+{
+	size_t i, k;
+
+	for (i = 1; i + 3 < len && i < 40; i++) {
+		if (t[i] != ':' || !isdigit((unsigned char)t[i - 1]) ||
+		    !isdigit((unsigned char)t[i + 1]) ||
+		    !isdigit((unsigned char)t[i + 2]))
+			continue;
+		k = i + 3;
+		if (k + 3 <= len && t[k] == ' ' && (strncasecmp(t + k + 1,
+		    "am", 2) == 0 || strncasecmp(t + k + 1, "pm", 2) == 0) &&
+		    (k + 3 == len || t[k + 3] == ' '))
+			k += 3;
+		if (k + 1 < len && t[k] == ' ' && isupper((unsigned char)t[k + 1])) {
+			size_t z = k + 1;
+			while (z < len && isupper((unsigned char)t[z]))
+				z++;
+			if (z - k - 1 >= 2 && z - k - 1 <= 4 &&
+			    (z == len || t[z] == ' ' || t[z] == ','))
+				k = z;
+		}
+		return k;
+	}
+	return 0;
+}
+
 /* A line that is a date and little else: "Dec. 22, 2023, 12:34 PM". */
 static bool
 is_date_line(const struct ctx *c, const struct block *b, size_t words)
@@ -1663,7 +1696,18 @@ is_date_line(const struct ctx *c, const struct block *b, size_t words)
 		n = (size_t)(sep - t);
 		words = count_words(t, n);
 	}
-	if (n >= sizeof(tmp) || words > 6)
+	if (n < sizeof(tmp) && words <= 6) {
+		memcpy(tmp, t, n);
+		tmp[n] = '\0';
+		if (meta_date_normalize(tmp, iso, sizeof(iso)) == 0)
+			return true;
+	}
+	/* "20 Mar 2017 13:14 GMT Middle East, Syria's Civil War": a date
+	 * and time, then section labels (no sentence). */
+	if (b->chars > 80 || ends_sentence(t, b->len))
+		return false;
+	n = stamp_prefix(t, b->len);
+	if (n == 0 || n >= sizeof(tmp) || count_words(t, n) < 3)
 		return false;
 	memcpy(tmp, t, n);
 	tmp[n] = '\0';

@@ -1177,6 +1177,28 @@ test_summary_box(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* A stamp line under the headline, a date and time then the story's
+ * sections, goes; a live-blog line opening with a date and time stays. */
+static void
+test_stamp_sections(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    "<p>20 Mar 2017 13:14 GMT Middle East, Valley Mills Report</p>"
+	    PARA(1) PARA(2) PARA(3)
+	    "<p>21 Mar 2017 09:30 GMT The mill's owners said the looms "
+	    "would run again by the spring.</p>"
+	    PARA(4) PARA(5) "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Paragraph 1 of", 14) == 0);
+	assert_null(strstr(d.text, "Valley Mills Report"));
+	assert_non_null(strstr(d.text, "looms would run again"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1331,6 +1353,7 @@ main(void)
 		cmocka_unit_test(test_story_header),
 		cmocka_unit_test(test_link_lists),
 		cmocka_unit_test(test_summary_box),
+		cmocka_unit_test(test_stamp_sections),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
