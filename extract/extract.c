@@ -1534,7 +1534,10 @@ static const char *const NOTES[] = {
 	"Reprinted with permission", "wherever you get your podcasts",
 	/* syndication notes: where the story first ran */
 	"Read the original article", "Cross-posted from", "Crossposted from",
-	"initially published",
+	"initially published", "Original article on",
+	/* pitches to follow the site elsewhere, and consent notices */
+	"Follow us on", "follow us on", "on our Facebook", "'Like' on our",
+	"We're also on Facebook", "We use cookies", "use of cookies",
 	"Sign up here", NULL
 };
 

@@ -1009,7 +1009,8 @@ test_page_ends(void **state)
 
 /* Notes around a story's text: the paper it reports on ("More
  * information: ... et al ... DOI"), a citation line without the label, a
- * reading time and a bare "Published:", and a syndication note go; a paragraph naming a study and its authors in prose
+ * reading time and a bare "Published:", a syndication note, a pitch to
+ * follow the site on social media and a cookie notice go; a paragraph naming a study and its authors in prose
  * stays. */
 static void
 test_cited_notes(void **state)
@@ -1026,6 +1027,10 @@ test_cited_notes(void **state)
 	    "<p>Read the original article on Cloth Weekly.</p>"
 	    "<p>This article was initially published on Cloth Weekly: "
 	    "Knitted fibres keep you warm</p>"
+	    "<p>Want the latest cloth news? Just hit 'Like' on our Cloth "
+	    "Weekly Facebook page.</p>"
+	    "<p>We use cookies to enhance your visit to our site. Read our "
+	    "Cookie Policy.</p>"
 	    "</article></body></html>";
 	struct sluice_extract_doc d;
 
@@ -1041,6 +1046,8 @@ test_cited_notes(void **state)
 	assert_null(strstr(d.text, "Hollow hairs"));
 	assert_null(strstr(d.text, "original article"));
 	assert_null(strstr(d.text, "initially published"));
+	assert_null(strstr(d.text, "Facebook"));
+	assert_null(strstr(d.text, "cookies"));
 	sluice_extract_doc_free(&d);
 }
 
