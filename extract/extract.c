@@ -1491,7 +1491,10 @@ static const char *const LABELS[] = {
 	"post a comment", "leave a comment", "leave a reply", "add comment",
 	/* editorial badges under science-news articles */
 	"fact-checked", "peer-reviewed publication", "trusted source",
-	"proofread", "published", NULL
+	"proofread", "published",
+	/* pointers and gallery furniture */
+	"on the net", "also", "view full gallery", "view gallery",
+	"don't miss", "don\xE2\x80\x99t miss", NULL
 };
 
 /* Prefixes of short furniture lines ("Related: ...", "Credit: ..."). */
@@ -1508,7 +1511,8 @@ static const char *const PREFIXES[] = {
 	"leggi anche", "leia tamb\xC3\xA9m", "leia mais", "zobacz te\xC5\xBC",
 	"czytaj tak\xC5\xBC""e", "czytaj te\xC5\xBC", "lees ook",
 	"sign up for", "subscribe to", "follow us",
-	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "ansprechpartner", NULL
+	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "ansprechpartner",
+	"image copyright", "image caption", NULL
 };
 
 /*
@@ -1534,7 +1538,7 @@ static const char *const NOTES[] = {
 	"Reprinted with permission", "wherever you get your podcasts",
 	/* syndication notes: where the story first ran */
 	"Read the original article", "Cross-posted from", "Crossposted from",
-	"initially published", "Original article on",
+	"initially published", "Original article on", "story for reprint",
 	/* pitches to follow the site elsewhere, and consent notices */
 	"Follow us on", "follow us on", "on our Facebook", "'Like' on our",
 	"We're also on Facebook", "We use cookies", "use of cookies",
@@ -1611,6 +1615,27 @@ is_label(const char *t, size_t len)
 			return true;
 	}
 	return false;
+}
+
+/* "1 of 12", "3 / 12": a gallery's counter. */
+static bool
+counter(const char *t, size_t len)
+{
+	size_t i = 0, d1, d2;
+
+	for (d1 = 0; i < len && isdigit((unsigned char)t[i]); i++)
+		d1++;
+	if (d1 == 0 || d1 > 3)
+		return false;
+	if (i + 4 <= len && strncmp(t + i, " of ", 4) == 0)
+		i += 4;
+	else if (i + 3 <= len && strncmp(t + i, " / ", 3) == 0)
+		i += 3;
+	else
+		return false;
+	for (d2 = 0; i < len && isdigit((unsigned char)t[i]); i++)
+		d2++;
+	return d2 > 0 && d2 <= 3 && i == len;
 }
 
 /* "By Jane Doe", "Von Max Muster": a short line naming people. */
@@ -1807,7 +1832,7 @@ furniture(const struct ctx *c, const struct block *b)
 				return true;
 	if (b->chars > SHORT_BLOCK)
 		return false;
-	if (is_label(t, len) || is_stamp(t, len))
+	if (is_label(t, len) || is_stamp(t, len) || counter(t, len))
 		return true;
 	for (size_t i = 0; PREFIXES[i] != NULL; i++)
 		if (has_prefix(t, len, PREFIXES[i]))

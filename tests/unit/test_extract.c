@@ -731,7 +731,7 @@ test_comments(void **state)
 }
 
 /* One page of a made-up site: a story of its own (n) with the site's
- * appeal box inside the article, a short "Don't Miss" label mid-story and
+ * appeal box inside the article, a short "Weekend Reads" label mid-story and
  * a short sign-off line at the end. */
 static char *
 site_page(int n)
@@ -747,7 +747,7 @@ site_page(int n)
 	    "today and keep local reporting free for everyone.</p></div>"
 	    "<p>The second paragraph of story %d goes on about the tides, the "
 	    "boats and the people who work on them every day.</p>"
-	    "<h3>Don't Miss</h3>"
+	    "<h3>Weekend Reads</h3>"
 	    "<p>A third paragraph of story %d, again long enough, closes the "
 	    "account with a quote from the harbour master, who was pleased.</p>"
 	    "<p>Harbour Gazette staff</p></div></body></html>", n, n, n, n, n);
@@ -803,7 +803,7 @@ test_site_memory(void **state)
 		assert_true((strstr(d.text, "Harbour Gazette staff") == NULL) ==
 		    (n > 3));
 		/* the short label inside the story: from the 7th */
-		assert_true((strstr(d.text, "Don't Miss") == NULL) == (n > 6));
+		assert_true((strstr(d.text, "Weekend Reads") == NULL) == (n > 6));
 		assert_int_equal(sluice_site_memory_record(m, &d), 0);
 		/* the same page twice counts once */
 		assert_int_equal(sluice_site_memory_record(m, &d), 1);
@@ -1206,6 +1206,37 @@ test_stamp_sections(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Furniture lines inside a story: photo credits and gallery counters,
+ * "ALSO:", "Don't Miss", "On the Net:", reprint pitches; a sentence
+ * opening with "Also" and a score "3 of 4" inside a sentence stay. */
+static void
+test_furniture_lines(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) "<p>Image copyright EPA</p><p>1 of 12</p>"
+	    "<p>View full gallery</p>" PARA(2) "<p>ALSO:</p>"
+	    "<p>Don't Miss</p>" PARA(3)
+	    "<p>Also, the looms ran 3 of 4 shifts.</p>" PARA(4)
+	    "<p>On the Net:</p>"
+	    "<p>Purchase this AP story for reprint.</p>" PARA(5)
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 5 of"));
+	assert_non_null(strstr(d.text, "Also, the looms ran 3 of 4 shifts."));
+	assert_null(strstr(d.text, "copyright"));
+	assert_null(strstr(d.text, "1 of 12"));
+	assert_null(strstr(d.text, "gallery"));
+	assert_null(strstr(d.text, "ALSO"));
+	assert_null(strstr(d.text, "Miss"));
+	assert_null(strstr(d.text, "On the Net"));
+	assert_null(strstr(d.text, "reprint"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1361,6 +1392,7 @@ main(void)
 		cmocka_unit_test(test_link_lists),
 		cmocka_unit_test(test_summary_box),
 		cmocka_unit_test(test_stamp_sections),
+		cmocka_unit_test(test_furniture_lines),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
