@@ -74,6 +74,9 @@
 				   (share of the best) joins */
 #define NEG_MAX		1000	/* negative names drop boxes under this */
 #define BOX_MAX		1500	/* promo/related boxes dropped under this */
+#define SUMMARY_MAX	1500	/* a summary box above the story: at most */
+#define LIST_ITEM	40	/* a list's items this long on average read
+				   as prose, not as a link farm */
 #define LEAD_UP		3	/* levels above the top searched for a lead */
 #define SPLIT_UP	6	/* ...and for the rest of a split body */
 #define RESCUE_MIN	500	/* articleBody rescue: JSON-LD text this long */
@@ -143,6 +146,7 @@ struct ctx {
 	struct block	 b;		/* the open block */
 	int		 br_run;	/* consecutive <br> */
 	int		 in_link, link_w, in_head, in_skipctx;
+	int		 in_main;	/* <article> and <main> ancestors */
 	float		 best;		/* score of the best candidate */
 	size_t		 seen;
 	bool		 oom;
@@ -560,6 +564,11 @@ skip_element(struct ctx *c, const struct attrs *at, enum html_tag t,
 		return true;
 	if (t == HTML_BODY || t == HTML_A || t == HTML_HTML)
 		return false;
+	/* A header box is the site's, unless inside an <article> or
+	 * <main>: there it is the story's own (headline, dek, byline),
+	 * whose parts are judged one by one. */
+	if ((bits & HTML_K_HEADER) && c->in_main == 0)
+		bits |= HTML_K_UNLIKELY;
 	if ((bits & HTML_K_COOKIE) && !(bits & HTML_K_MAYBE))
 		return true;
 	/* A comment thread is never the main text, in any pass: short posts
@@ -656,6 +665,8 @@ on_enter(struct ctx *c, xmlNode *n)
 		c->in_head++;
 	if (t == HTML_TABLE || t == HTML_PRE || t == HTML_CODE)
 		c->in_skipctx++;
+	if (t == HTML_ARTICLE || t == HTML_MAIN)
+		c->in_main++;
 	if (t == HTML_BR)
 		on_br(c);
 	return true;
@@ -681,6 +692,8 @@ on_leave(struct ctx *c, xmlNode *n)
 		c->in_head--;
 	if (t == HTML_TABLE || t == HTML_PRE || t == HTML_CODE)
 		c->in_skipctx--;
+	if (t == HTML_ARTICLE || t == HTML_MAIN)
+		c->in_main--;
 	c->cur = e->parent;
 }
 
@@ -1103,6 +1116,109 @@ add_lead(struct ctx *c, int32_t top)
 	}
 }
 
+static bool
+dek_tag(enum html_tag t)
+{
+	return t == HTML_P || t == HTML_DIV || t == HTML_H2 || t == HTML_H3;
+}
+
+static bool
+dek_like(const struct ctx *c, const struct enode *e)
+{
+	return dek_tag((enum html_tag)e->tag) && e->text >= 40 &&
+	    e->text <= 1000 && link_density(e) <= 0.3f &&
+	    is_description(c, e);
+}
+
+/*
+ * The dek under the headline, when it repeats the meta description,
+ * joins the article from wherever it sits before the body (a header
+ * block or a subheading <h2>, often more than LEAD_UP levels up),
+ * unless the article already holds the description's text.
+ */
+static void
+add_dek(struct ctx *c, int32_t top)
+{
+	int32_t i, a, dek = NONE;
+
+	if (c->meta.description == NULL)
+		return;
+	for (i = 0; i < (int32_t)c->nen; i++) {
+		if (!dek_like(c, &c->en[i]))
+			continue;
+		for (a = i; a != NONE && !(c->en[a].fl & EN_ROOT);
+		    a = c->en[a].parent)
+			;
+		if (a != NONE)
+			return;		/* the article has it already */
+		if (i > top)
+			break;
+		if (!is_ancestor(c, i, top))
+			dek = i;
+	}
+	if (dek != NONE)
+		c->en[dek].fl |= EN_ROOT;
+}
+
+/* Labels of a story's summary box: "Story highlights", "Key points". */
+static const char *const SUMMARIES[] = {
+	"story highlights", "highlights", "key points", "takeaways",
+	"key takeaways", "the takeaway", "at a glance", "in brief",
+	"the gist", "summary", "das wichtigste in k\xC3\xBCrze",
+	"en bref", "l'essentiel", "en resumen", NULL
+};
+
+static bool
+summary_label(const struct ctx *c, const struct enode *e)
+{
+	const struct block *b;
+	size_t len, i;
+	const char *t;
+
+	if (e->first_block == NONE || e->text > 40)
+		return false;
+	b = &c->bl[e->first_block];
+	t = c->txt + b->off;
+	len = b->len;
+	while (len > 0 && (t[len - 1] == ':' || t[len - 1] == ' '))
+		len--;
+	for (i = 0; SUMMARIES[i] != NULL; i++)
+		if (strlen(SUMMARIES[i]) == len &&
+		    strncasecmp(t, SUMMARIES[i], len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A summary box above the story ("Story highlights" over a list of
+ * points, "Key takeaways") is part of it: the box that holds the label
+ * and a list of prose joins, when it sits before the body and is small
+ * and not a link list.
+ */
+static void
+add_summary(struct ctx *c, int32_t top)
+{
+	int32_t i, box;
+	int up;
+	const struct enode *e;
+
+	for (i = 0; i < top; i++) {
+		if (!summary_label(c, &c->en[i]) || is_ancestor(c, i, top))
+			continue;
+		box = c->en[i].parent;
+		for (up = 0; box != NONE && up < 3 && c->en[box].nli == 0; up++)
+			box = c->en[box].parent;
+		if (box == NONE || is_ancestor(c, box, top))
+			continue;
+		e = &c->en[box];
+		if (e->nli == 0 || e->text > SUMMARY_MAX ||
+		    link_density(e) > 0.3f)
+			continue;
+		c->en[box].fl |= EN_ROOT;
+		return;
+	}
+}
+
 /*
  * A story split by ad rows or page sections: its first paragraphs sit in
  * a box of their own, a cousin of the body rather than a sibling, but
@@ -1169,6 +1285,8 @@ choose_article(struct ctx *c)
 			c->en[s].fl |= EN_ROOT;
 	}
 	add_lead(c, t);
+	add_dek(c, t);
+	add_summary(c, t);
 	add_split_body(c, t);
 }
 
@@ -1215,7 +1333,11 @@ clean_conditionally(const struct ctx *c, const struct enode *e)
 	if (w < 0 && w + ((e->fl & EN_SCORED) ? e->score : 0) < 0 &&
 	    (e->text < NEG_MAX || ld > 0.2f))
 		return true;
-	if (list && ld > 0.5f && !(e->cls & HTML_K_MAYBE))
+	/* A link farm: most of the list is links, and its items are
+	 * headlines or tools, not lines of prose with a link in them
+	 * ("Bug 123 - what was fixed" in a changelog). */
+	if (list && ld > 0.5f && !(e->cls & HTML_K_MAYBE) &&
+	    (ld > 0.75f || e->text < LIST_ITEM * e->nli))
 		return true;
 	if (e->commas >= 10)
 		return false;
@@ -1369,7 +1491,10 @@ static const char *const LABELS[] = {
 	"post a comment", "leave a comment", "leave a reply", "add comment",
 	/* editorial badges under science-news articles */
 	"fact-checked", "peer-reviewed publication", "trusted source",
-	"proofread", NULL
+	"proofread", "published",
+	/* pointers and gallery furniture */
+	"on the net", "also", "view full gallery", "view gallery",
+	"don't miss", "don\xE2\x80\x99t miss", NULL
 };
 
 /* Prefixes of short furniture lines ("Related: ...", "Credit: ..."). */
@@ -1386,7 +1511,8 @@ static const char *const PREFIXES[] = {
 	"leggi anche", "leia tamb\xC3\xA9m", "leia mais", "zobacz te\xC5\xBC",
 	"czytaj tak\xC5\xBC""e", "czytaj te\xC5\xBC", "lees ook",
 	"sign up for", "subscribe to", "follow us",
-	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "ansprechpartner", NULL
+	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "ansprechpartner",
+	"image copyright", "image caption", NULL
 };
 
 /*
@@ -1409,7 +1535,14 @@ static const char *const NOTES[] = {
 	"already a subscriber", "Public Domain", "domena publiczna",
 	"do subskrypcji", "Newsletter abonnieren", "abonnez-vous",
 	"Suscr\xC3\xAD""bete", "Iscriviti", "Reprinted by permission",
-	"Reprinted with permission", "wherever you get your podcasts", NULL
+	"Reprinted with permission", "wherever you get your podcasts",
+	/* syndication notes: where the story first ran */
+	"Read the original article", "Cross-posted from", "Crossposted from",
+	"initially published", "Original article on", "story for reprint",
+	/* pitches to follow the site elsewhere, and consent notices */
+	"Follow us on", "follow us on", "on our Facebook", "'Like' on our",
+	"We're also on Facebook", "We use cookies", "use of cookies",
+	"Sign up here", NULL
 };
 
 /* Author notes at the tail: "Jane Doe writes about courts for...". */
@@ -1437,6 +1570,7 @@ static const char *const LEGAL[] = {
 };
 
 #define LEGAL_BLOCK	800
+#define CITE_BLOCK	600	/* a cited paper: authors, title, journal */
 
 static bool
 has_phrase(const char *t, size_t len, const char *const *list)
@@ -1483,6 +1617,27 @@ is_label(const char *t, size_t len)
 	return false;
 }
 
+/* "1 of 12", "3 / 12": a gallery's counter. */
+static bool
+counter(const char *t, size_t len)
+{
+	size_t i = 0, d1, d2;
+
+	for (d1 = 0; i < len && isdigit((unsigned char)t[i]); i++)
+		d1++;
+	if (d1 == 0 || d1 > 3)
+		return false;
+	if (i + 4 <= len && strncmp(t + i, " of ", 4) == 0)
+		i += 4;
+	else if (i + 3 <= len && strncmp(t + i, " / ", 3) == 0)
+		i += 3;
+	else
+		return false;
+	for (d2 = 0; i < len && isdigit((unsigned char)t[i]); i++)
+		d2++;
+	return d2 > 0 && d2 <= 3 && i == len;
+}
+
 /* "By Jane Doe", "Von Max Muster": a short line naming people. */
 static bool
 is_byline(const char *t, size_t len, size_t words)
@@ -1517,6 +1672,39 @@ is_stamp(const char *t, size_t len)
 	return false;
 }
 
+/*
+ * The length of a date-and-time opening t: up to its first "H:MM" (in the
+ * first 40 bytes), an "AM"/"PM" and an upper-case zone ("GMT", "EST")
+ * after it; 0 without a time.
+ */
+static size_t
+stamp_prefix(const char *t, size_t len)
+{
+	size_t i, k;
+
+	for (i = 1; i + 3 < len && i < 40; i++) {
+		if (t[i] != ':' || !isdigit((unsigned char)t[i - 1]) ||
+		    !isdigit((unsigned char)t[i + 1]) ||
+		    !isdigit((unsigned char)t[i + 2]))
+			continue;
+		k = i + 3;
+		if (k + 3 <= len && t[k] == ' ' && (strncasecmp(t + k + 1,
+		    "am", 2) == 0 || strncasecmp(t + k + 1, "pm", 2) == 0) &&
+		    (k + 3 == len || t[k + 3] == ' '))
+			k += 3;
+		if (k + 1 < len && t[k] == ' ' && isupper((unsigned char)t[k + 1])) {
+			size_t z = k + 1;
+			while (z < len && isupper((unsigned char)t[z]))
+				z++;
+			if (z - k - 1 >= 2 && z - k - 1 <= 4 &&
+			    (z == len || t[z] == ' ' || t[z] == ','))
+				k = z;
+		}
+		return k;
+	}
+	return 0;
+}
+
 /* A line that is a date and little else: "Dec. 22, 2023, 12:34 PM". */
 static bool
 is_date_line(const struct ctx *c, const struct block *b, size_t words)
@@ -1536,7 +1724,18 @@ is_date_line(const struct ctx *c, const struct block *b, size_t words)
 		n = (size_t)(sep - t);
 		words = count_words(t, n);
 	}
-	if (n >= sizeof(tmp) || words > 6)
+	if (n < sizeof(tmp) && words <= 6) {
+		memcpy(tmp, t, n);
+		tmp[n] = '\0';
+		if (meta_date_normalize(tmp, iso, sizeof(iso)) == 0)
+			return true;
+	}
+	/* "20 Mar 2017 13:14 GMT Middle East, Syria's Civil War": a date
+	 * and time, then section labels (no sentence). */
+	if (b->chars > 80 || ends_sentence(t, b->len))
+		return false;
+	n = stamp_prefix(t, b->len);
+	if (n == 0 || n >= sizeof(tmp) || count_words(t, n) < 3)
 		return false;
 	memcpy(tmp, t, n);
 	tmp[n] = '\0';
@@ -1574,6 +1773,45 @@ legal_note(const char *t, size_t len)
 	return false;
 }
 
+/*
+ * The paper a science story reports on, cited after it: "More
+ * information: Jane Roe et al, Title, Journal (2023). DOI: 10.1/x", or
+ * the same line without the label.  An author list ("et al") and a DOI
+ * make a citation; a story quoting one runs longer than CITE_BLOCK.
+ */
+static bool
+citation(const char *t, size_t len, uint32_t chars)
+{
+	if (chars > CITE_BLOCK)
+		return false;
+	if (has_prefix(t, len, "more information:"))
+		return true;
+	return memmem(t, len, " et al", 6) != NULL &&
+	    (memmem(t, len, "DOI", 3) != NULL ||
+	    memmem(t, len, "doi:", 4) != NULL ||
+	    memmem(t, len, "doi.org/", 8) != NULL);
+}
+
+/* "3 min read", "5 Minute Read", "Lesezeit: 4 Min.": a reading time. */
+static bool
+reading_time(const char *t, size_t len, size_t words)
+{
+	static const char *const ENDS[] = { " min read", " mins read",
+	    " minute read", " minutes read", " min. read", NULL };
+	size_t i, l;
+
+	if (words > 5 || len > 40 || !isdigit((unsigned char)t[0]))
+		return false;
+	while (len > 0 && (t[len - 1] == '.' || t[len - 1] == ' '))
+		len--;
+	for (i = 0; ENDS[i] != NULL; i++) {
+		l = strlen(ENDS[i]);
+		if (len > l && strncasecmp(t + len - l, ENDS[i], l) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* True if the block is page furniture judged by its own words. */
 static bool
 furniture(const struct ctx *c, const struct block *b)
@@ -1585,6 +1823,8 @@ furniture(const struct ctx *c, const struct block *b)
 		return true;
 	if (b->chars <= LEGAL_BLOCK && legal_note(t, len))
 		return true;
+	if (citation(t, len, b->chars))
+		return true;
 	/* "Read more:" over a run of links (one block, split by <br>). */
 	if (b->chars <= LINKRUN_BLOCK && b->link10 >= 6 * b->chars)
 		for (size_t i = 0; PREFIXES[i] != NULL; i++)
@@ -1592,7 +1832,7 @@ furniture(const struct ctx *c, const struct block *b)
 				return true;
 	if (b->chars > SHORT_BLOCK)
 		return false;
-	if (is_label(t, len) || is_stamp(t, len))
+	if (is_label(t, len) || is_stamp(t, len) || counter(t, len))
 		return true;
 	for (size_t i = 0; PREFIXES[i] != NULL; i++)
 		if (has_prefix(t, len, PREFIXES[i]))
@@ -1604,7 +1844,8 @@ furniture(const struct ctx *c, const struct block *b)
 	    memmem(t, len, "CLICKING HERE", 13) != NULL))
 		return true;
 	words = count_words(t, len);
-	return is_byline(t, len, words) || is_date_line(c, b, words);
+	return is_byline(t, len, words) || is_date_line(c, b, words) ||
+	    reading_time(t, len, words);
 }
 
 static bool
@@ -1926,6 +2167,7 @@ ctx_reset(struct ctx *c, unsigned mode)
 	c->in_link = 0;
 	c->in_head = 0;
 	c->in_skipctx = 0;
+	c->in_main = 0;
 	c->seen = 0;
 }
 

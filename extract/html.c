@@ -949,7 +949,7 @@ static const struct {
 	{ "extra", T_PREFIX, HTML_K_UNLIKELY },
 	{ "footer", T_PREFIX, HTML_K_UNLIKELY | HTML_K_NEG },
 	{ "gdpr", T_PREFIX, HTML_K_UNLIKELY | HTML_K_NEG },
-	{ "header", T_EXACT, HTML_K_UNLIKELY },
+	{ "header", T_EXACT, HTML_K_HEADER },
 	{ "hentry", T_EXACT, HTML_K_POS },
 	{ "hid", T_EXACT, HTML_K_NEG },
 	{ "hidden", T_EXACT, HTML_K_NEG },

@@ -210,6 +210,7 @@ bool html_has_word(const char *s, const char *w);
 #define HTML_K_CKWORD	0x0800u	/* "cookie", "privacy": a banner next to */
 #define HTML_K_CKPAIR	0x1000u	/* banner, notice, bar... in one class */
 #define HTML_K_LEAD	0x2000u	/* lead, dek, standfirst, subtitle... */
+#define HTML_K_HEADER	0x4000u	/* "header": unlikely, but for a story's own */
 
 /*
  * HTML_K_* bits of a class or id value: split into class words on

@@ -731,7 +731,7 @@ test_comments(void **state)
 }
 
 /* One page of a made-up site: a story of its own (n) with the site's
- * appeal box inside the article, a short "Don't Miss" label mid-story and
+ * appeal box inside the article, a short "Weekend Reads" label mid-story and
  * a short sign-off line at the end. */
 static char *
 site_page(int n)
@@ -747,7 +747,7 @@ site_page(int n)
 	    "today and keep local reporting free for everyone.</p></div>"
 	    "<p>The second paragraph of story %d goes on about the tides, the "
 	    "boats and the people who work on them every day.</p>"
-	    "<h3>Don't Miss</h3>"
+	    "<h3>Weekend Reads</h3>"
 	    "<p>A third paragraph of story %d, again long enough, closes the "
 	    "account with a quote from the harbour master, who was pleased.</p>"
 	    "<p>Harbour Gazette staff</p></div></body></html>", n, n, n, n, n);
@@ -803,7 +803,7 @@ test_site_memory(void **state)
 		assert_true((strstr(d.text, "Harbour Gazette staff") == NULL) ==
 		    (n > 3));
 		/* the short label inside the story: from the 7th */
-		assert_true((strstr(d.text, "Don't Miss") == NULL) == (n > 6));
+		assert_true((strstr(d.text, "Weekend Reads") == NULL) == (n > 6));
 		assert_int_equal(sluice_site_memory_record(m, &d), 0);
 		/* the same page twice counts once */
 		assert_int_equal(sluice_site_memory_record(m, &d), 1);
@@ -1007,6 +1007,236 @@ test_page_ends(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Notes around a story's text: the paper it reports on ("More
+ * information: ... et al ... DOI"), a citation line without the label, a
+ * reading time and a bare "Published:", a syndication note, a pitch to
+ * follow the site on social media and a cookie notice go; a paragraph naming a study and its authors in prose
+ * stays. */
+static void
+test_cited_notes(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) "<p>Published:</p><p>4 Minute Read</p>" PARA(2)
+	    "<p>The study, led by Jane Roe and her colleagues at the "
+	    "institute, was published in a journal last week.</p>"
+	    PARA(3) PARA(4)
+	    "<p>More information: Jane Roe et al, Knitted fibres for warm "
+	    "coats, Journal of Cloth (2023). DOI: 10.1000/cloth.123</p>"
+	    "<p>John Doe et al, Hollow hairs of bears, Journal of Cloth "
+	    "(2023). DOI: 10.1000/cloth.456</p>"
+	    "<p>Read the original article on Cloth Weekly.</p>"
+	    "<p>This article was initially published on Cloth Weekly: "
+	    "Knitted fibres keep you warm</p>"
+	    "<p>Want the latest cloth news? Just hit 'Like' on our Cloth "
+	    "Weekly Facebook page.</p>"
+	    "<p>We use cookies to enhance your visit to our site. Read our "
+	    "Cookie Policy.</p>"
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Paragraph 1 of", 14) == 0);
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_non_null(strstr(d.text, "led by Jane Roe"));
+	assert_null(strstr(d.text, "Minute Read"));
+	assert_null(strstr(d.text, "Published"));
+	assert_null(strstr(d.text, "More information"));
+	assert_null(strstr(d.text, "Hollow hairs"));
+	assert_null(strstr(d.text, "original article"));
+	assert_null(strstr(d.text, "initially published"));
+	assert_null(strstr(d.text, "Facebook"));
+	assert_null(strstr(d.text, "cookies"));
+	sluice_extract_doc_free(&d);
+}
+
+/* The dek under the headline, a subheading <h2> that repeats the meta
+ * description, deep in a header box far above the body: it joins the
+ * text, once, before the body; a page whose first paragraph is the
+ * description does not get it twice. */
+static void
+test_dek(void **state)
+{
+	static const char h[] = "<html><head><title>Mill reopens</title>"
+	    "<meta name=description content=\"The wool mill on the river "
+	    "reopens after ten years, with forty jobs.\"></head><body>"
+	    "<div><div><div><div><h1>Mill reopens</h1>"
+	    "<h2>The wool mill on the river reopens after ten years, with "
+	    "forty jobs.</h2></div></div></div></div>"
+	    "<div><div><div><div><div><article>"
+	    PARA(1) PARA(2) PARA(3) PARA(4)
+	    "</article></div></div></div></div></div>"
+	    "<div><p>The wool mill on the river reopens after ten years, "
+	    "with forty jobs.</p></div></body></html>";
+	static const char h2[] = "<html><head><title>Mill reopens</title>"
+	    "<meta name=description content=\"The wool mill on the river "
+	    "reopens after ten years, with forty jobs.\"></head><body>"
+	    "<div><div><div><h2>The wool mill on the river reopens after "
+	    "ten years, with forty jobs.</h2></div></div></div>"
+	    "<article><p>The wool mill on the river reopens after ten "
+	    "years, with forty jobs.</p>"
+	    PARA(1) PARA(2) PARA(3) PARA(4) "</article></body></html>";
+	struct sluice_extract_doc d;
+	const char *p;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "The wool mill on the river", 26) == 0);
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_null(strstr(d.text + 1, "The wool mill"));
+	sluice_extract_doc_free(&d);
+	assert_int_equal(run(h2, sizeof(h2) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(p = strstr(d.text, "The wool mill on the river"));
+	assert_null(strstr(p + 1, "The wool mill"));
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	sluice_extract_doc_free(&d);
+}
+
+/* A box named "header" is the site's, and is skipped, outside <article>
+ * and <main>; inside them it is the story's own header, and its lead
+ * (no meta description here to match) joins the text. */
+static void
+test_story_header(void **state)
+{
+	static const char h[] = "<html><head><title>Mill reopens</title>"
+	    "</head><body><div class=\"site-header\"><p>The Gazette: news "
+	    "from the valley and the hills, every day, since 1901.</p></div>"
+	    "<main><article><header class=\"entry-header\">"
+	    "<h1>Mill reopens</h1><p class=\"entry-subtitle\">Forty jobs "
+	    "come back to the valley as the wool mill starts up again.</p>"
+	    "</header>" PARA(1) PARA(2) PARA(3) PARA(4) PARA(5) PARA(6)
+	    "</article></main></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Forty jobs come back", 20) == 0);
+	assert_non_null(strstr(d.text, "Paragraph 6 of"));
+	assert_null(strstr(d.text, "Gazette"));
+	assert_null(strstr(d.text, "Mill reopens"));
+	sluice_extract_doc_free(&d);
+}
+
+/* A changelog's list, each item a bug link then what was fixed, stays;
+ * a list of headline links and a list of tool links (short items, most
+ * of their text in links) go. */
+static void
+test_link_lists(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2) PARA(3) PARA(4) PARA(5)
+	    "<ul><li><a href=/b/101>Bug 101</a> \xE2\x80\x93 <a href=/b/101>"
+	    "The loom stops when the thread runs out</a></li>"
+	    "<li><a href=/b/102>Bug 102</a> \xE2\x80\x93 Dyed wool fades in "
+	    "the <a href=/b/102>drying room</a> after a week</li>"
+	    "<li><a href=/b/103>Bug 103</a> \xE2\x80\x93 The mill gate "
+	    "<a href=/b/103>will not shut in the wind</a></li></ul>"
+	    PARA(6)
+	    "<ul><li><a href=/t/1>Text size</a></li><li><a href=/t/2>Print"
+	    "</a> this</li><li>Share <a href=/t/3>it</a></li></ul>"
+	    "<ul><li><a href=/s/1>Another mill closes in the north</a></li>"
+	    "<li><a href=/s/2>Wool prices fall for a third month</a></li>"
+	    "</ul></article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "will not shut in the wind"));
+	assert_non_null(strstr(d.text, "Dyed wool fades"));
+	assert_non_null(strstr(d.text, "Paragraph 6 of"));
+	assert_null(strstr(d.text, "Text size"));
+	assert_null(strstr(d.text, "Another mill"));
+	sluice_extract_doc_free(&d);
+}
+
+/* A "Story highlights" box above the story, in a page section of its
+ * own, joins the text; a box of headline links above it does not, even
+ * under a summary-like label. */
+static void
+test_summary_box(void **state)
+{
+	static const char h[] = "<html><body><div><div><div>"
+	    "<div><h3>Highlights</h3><ul><li><a href=/a>Another mill closes "
+	    "in the north</a></li><li><a href=/b>Wool prices fall for a third "
+	    "month</a></li></ul></div>"
+	    "<div><h3>Story highlights</h3><ul><li>The wool mill reopens "
+	    "with forty jobs</li><li>Its looms were rebuilt by the town's "
+	    "engineers</li></ul></div></div></div>"
+	    "<div><div><div><div><article>"
+	    PARA(1) PARA(2) PARA(3) PARA(4) PARA(5) PARA(6)
+	    "</article></div></div></div></div></div></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "The wool mill reopens with forty "
+	    "jobs\nIts looms were rebuilt"));
+	assert_non_null(strstr(d.text, "Paragraph 6 of"));
+	assert_true(strstr(d.text, "forty jobs") < strstr(d.text,
+	    "Paragraph 1 of"));
+	assert_null(strstr(d.text, "Another mill"));
+	sluice_extract_doc_free(&d);
+}
+
+/* A stamp line under the headline, a date and time then the story's
+ * sections, goes; a live-blog line opening with a date and time stays. */
+static void
+test_stamp_sections(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    "<p>20 Mar 2017 13:14 GMT Middle East, Valley Mills Report</p>"
+	    PARA(1) PARA(2) PARA(3)
+	    "<p>21 Mar 2017 09:30 GMT The mill's owners said the looms "
+	    "would run again by the spring.</p>"
+	    PARA(4) PARA(5) "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Paragraph 1 of", 14) == 0);
+	assert_null(strstr(d.text, "Valley Mills Report"));
+	assert_non_null(strstr(d.text, "looms would run again"));
+	sluice_extract_doc_free(&d);
+}
+
+/* Furniture lines inside a story: photo credits and gallery counters,
+ * "ALSO:", "Don't Miss", "On the Net:", reprint pitches; a sentence
+ * opening with "Also" and a score "3 of 4" inside a sentence stay. */
+static void
+test_furniture_lines(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) "<p>Image copyright EPA</p><p>1 of 12</p>"
+	    "<p>View full gallery</p>" PARA(2) "<p>ALSO:</p>"
+	    "<p>Don't Miss</p>" PARA(3)
+	    "<p>Also, the looms ran 3 of 4 shifts.</p>" PARA(4)
+	    "<p>On the Net:</p>"
+	    "<p>Purchase this AP story for reprint.</p>" PARA(5)
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 5 of"));
+	assert_non_null(strstr(d.text, "Also, the looms ran 3 of 4 shifts."));
+	assert_null(strstr(d.text, "copyright"));
+	assert_null(strstr(d.text, "1 of 12"));
+	assert_null(strstr(d.text, "gallery"));
+	assert_null(strstr(d.text, "ALSO"));
+	assert_null(strstr(d.text, "Miss"));
+	assert_null(strstr(d.text, "On the Net"));
+	assert_null(strstr(d.text, "reprint"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1156,6 +1386,13 @@ main(void)
 		cmocka_unit_test(test_article_body_rescue),
 		cmocka_unit_test(test_loose_pass),
 		cmocka_unit_test(test_page_ends),
+		cmocka_unit_test(test_cited_notes),
+		cmocka_unit_test(test_dek),
+		cmocka_unit_test(test_story_header),
+		cmocka_unit_test(test_link_lists),
+		cmocka_unit_test(test_summary_box),
+		cmocka_unit_test(test_stamp_sections),
+		cmocka_unit_test(test_furniture_lines),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
