@@ -203,7 +203,32 @@ host_head(struct queue *q, MDB_txn *txn, struct sched_host *h)
 	return rc;
 }
 
-/* The startable host whose best ready job has the highest priority. */
+/*
+ * Whether h goes before best: the higher priority of its best ready job,
+ * and at equal priority the host that may start since the earlier time,
+ * which has waited longest.  Without that tie-break, hosts took turns in
+ * hash order: while the cleaning buffer was full each freed slot went to
+ * the first due host in the table, and a few hosts at its end waited
+ * seconds behind hosts starting again and again (500 hosts of 4 pages:
+ * a tail of starts at 20-60 a second after the waves).
+ */
+static uint64_t
+host_due(const struct sched_host *h)
+{
+	return h->next_start_ms > h->backoff_until_ms ? h->next_start_ms :
+	    h->backoff_until_ms;
+}
+
+static bool
+host_before(const struct sched_host *h, const struct sched_host *best)
+{
+	if (best == NULL || h->head_prio != best->head_prio)
+		return best == NULL || h->head_prio > best->head_prio;
+	return host_due(h) < host_due(best);
+}
+
+/* The startable host whose best ready job has the highest priority, and
+ * among those the one that waited longest. */
 static int
 pick_host(struct sched *s, struct queue *q, MDB_txn *txn, uint64_t now,
     struct sched_calls *calls, struct sched_host **best)
@@ -225,8 +250,7 @@ pick_host(struct sched *s, struct queue *q, MDB_txn *txn, uint64_t now,
 			}
 			if ((rc = host_head(q, txn, h)) != 0)
 				return rc;
-			if (h->ready && (*best == NULL ||
-			    h->head_prio > (*best)->head_prio))
+			if (h->ready && host_before(h, *best))
 				*best = h;
 		}
 	}

@@ -294,6 +294,41 @@ test_host_delay_between_starts(void **state)
 	commit(f);
 }
 
+/* At equal priority the host that has waited longest goes first, whatever
+ * its place in the table: with room for one start at a time (the
+ * cleaning buffer full), no host is left behind hosts starting again. */
+#define NHOSTS	(MAX_LEASES / 2)
+
+static void
+test_longest_waiting_host_first(void **state)
+{
+	struct fx *f = *state;
+
+	sched_configure(&f->s, 10, 1, 1000);
+	begin(f);
+	/* Hosts come one by one, in an order of their own, and each starts
+	 * as it comes. */
+	for (int i = 0; i < NHOSTS; i++) {
+		uint64_t h = (uint64_t)(7919 * (i + 1)) % 1009;
+
+		for (int k = 0; k < 3; k++)
+			submit(f, h, k, 0);
+		assert_int_equal(plan(f, 10000 + (uint64_t)i, 1), 1);
+		assert_int_equal(f->seen.host[i], h);
+		sched_commit(&f->s, 10000 + (uint64_t)i);
+		sched_finished(&f->s, h);
+	}
+	/* All due again, one start a turn (the cleaning buffer full): they
+	 * start again in the order they became due, not the table's. */
+	for (int i = 0; i < NHOSTS; i++) {
+		assert_int_equal(plan(f, 20000 + (uint64_t)i, 1), 1);
+		sched_commit(&f->s, 20000 + (uint64_t)i);
+		assert_int_equal(f->seen.host[NHOSTS + i], f->seen.host[i]);
+		sched_finished(&f->s, f->seen.host[NHOSTS + i]);
+	}
+	commit(f);
+}
+
 static void
 test_priority_order_across_and_within_hosts(void **state)
 {
@@ -719,6 +754,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_host_delay_between_starts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_longest_waiting_host_first,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_priority_order_across_and_within_hosts, setup,
 		    teardown),
