@@ -1010,8 +1010,8 @@ test_page_ends(void **state)
 /* Notes around a story's text: the paper it reports on ("More
  * information: ... et al ... DOI"), a citation line without the label, a
  * reading time and a bare "Published:", a syndication note, a pitch to
- * follow the site on social media and a cookie notice go; a paragraph naming a study and its authors in prose
- * stays. */
+ * follow the site on social media and a cookie notice go; a paragraph
+ * naming a study and its authors in prose stays. */
 static void
 test_cited_notes(void **state)
 {
