@@ -396,8 +396,7 @@ sched_next_wakeup(const struct sched *s, uint64_t now)
 		return -1;
 	for (uint32_t i = 0; i < s->nbuckets; i++) {
 		for (struct sched_host *h = s->buckets[i]; h; h = h->next) {
-			uint64_t t = h->next_start_ms > h->backoff_until_ms ?
-			    h->next_start_ms : h->backoff_until_ms;
+			uint64_t t = host_due(h);
 			int64_t d;
 
 			if (!h->ready || h->inflight >= s->max_per_host ||
