@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "sluice/extract.h"
 #include "store.h"
 #include "util.h"
 #include "work.h"
@@ -159,7 +160,7 @@ main(int argc, char **argv)
 		fatalx("curl_global_init failed");
 	/* Both libraries set up shared state lazily, which is not safe once
 	 * worker threads run: do it here, before any thread starts. */
-	xmlInitParser();
+	sluice_extract_init();
 	json_object_seed(0);
 	daemon_start(&d, fd);
 	rc = daemon_run(&d);

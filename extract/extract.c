@@ -39,6 +39,7 @@
 
 #include <utf8proc.h>
 
+#include "arena.h"
 #include "charset.h"
 #include "docpriv.h"
 #include "sluice/extract.h"
@@ -152,6 +153,12 @@ struct ctx {
 	bool		 oom;
 	struct html_budget *budget;
 };
+
+void
+sluice_extract_init(void)
+{
+	(void)arena_install();	/* xmlInitParser() first */
+}
 
 void
 sluice_extract_opts_default(struct sluice_extract_opts *o)
@@ -2660,13 +2667,20 @@ extract_html_page(const char *utf8, size_t len, const char *url,
 	struct meta_opts mo;
 	xmlDoc *doc;
 	enum sluice_extract_status st = SLUICE_EXTRACT_ERROR;
+	bool region;
 	int rc;
 
+	/* The tree lives in this thread's region (arena.h): nothing of it
+	 * outlives this function, and what the page keeps is copied out. */
+	region = arena_begin();
 	doc = html_parse(utf8, len, &ho, err, errlen);
-	if (doc == NULL)
+	if (doc == NULL) {
+		if (region)
+			arena_end();
 		return b->stop == HTML_STOP_CANCEL ? SLUICE_EXTRACT_CANCELLED :
 		    b->stop != HTML_GOING ? SLUICE_EXTRACT_TOO_COMPLEX :
 		    SLUICE_EXTRACT_ERROR;
+	}
 	memset(&c, 0, sizeof(c));
 	html_tagcache_init(&c.tags);
 	c.o = o;
@@ -2705,7 +2719,11 @@ out:
 	free(c.en);
 	free(c.bl);
 	free(c.txt);
-	xmlFreeDoc(doc);
+	if (region) {
+		html_doc_drop(doc);
+		arena_end();
+	} else
+		xmlFreeDoc(doc);
 	return st;
 }
 

@@ -13,6 +13,8 @@
 
 #include "html.h"
 
+#include <libxml/valid.h>
+
 #define HTML_PARSE_FIXED (HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | \
     HTML_PARSE_NOWARNING | HTML_PARSE_NONET | HTML_PARSE_COMPACT | \
     HTML_PARSE_NODEFDTD | HTML_PARSE_IGNORE_ENC)
@@ -397,6 +399,34 @@ html_prescan(const char *s, size_t len, size_t max_attrs, size_t max_work,
 }
 
 /* ---- parsing ------------------------------------------------------- */
+
+static bool
+html_dtd_tables(const xmlDtd *d)
+{
+	return d != NULL && (d->notations != NULL || d->elements != NULL ||
+	    d->attributes != NULL || d->entities != NULL ||
+	    d->pentities != NULL);
+}
+
+void
+html_doc_drop(xmlDoc *doc)
+{
+	/* Each table took a reference to the dictionary. */
+	if (doc->ids != NULL)
+		xmlFreeIDTable(doc->ids);
+	if (doc->refs != NULL)
+		xmlFreeRefTable(doc->refs);
+	doc->ids = doc->refs = NULL;
+	/* So would a DTD's tables; the HTML parser reads a doctype's name
+	 * and identifiers only, and makes none. */
+	if (html_dtd_tables(doc->intSubset) || html_dtd_tables(doc->extSubset)) {
+		xmlFreeDoc(doc);
+		return;
+	}
+	if (doc->dict != NULL)
+		xmlDictFree(doc->dict);
+	doc->dict = NULL;
+}
 
 /* The budget's hold on libxml2: its SAX callbacks, wrapped. */
 struct html_sax {

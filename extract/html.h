@@ -4,9 +4,10 @@
  * lookup, class/id tokenising.
  *
  * THREADS: libxml2 keeps global tables that xmlInitParser() sets up.  The
- * program must call xmlInitParser() once, from the main thread, before any
- * thread calls html_parse() (or sluice_extract_page()); after that every
- * function here is reentrant.  html_parse() never touches the network
+ * program must call it (or sluice_extract_init(), which does, see
+ * arena.h) once, from the main thread, before any thread calls
+ * html_parse() (or sluice_extract_page()); after that every function here
+ * is reentrant.  html_parse() never touches the network
  * (HTML_PARSE_NONET) and never prints (errors are discarded).
  */
 #ifndef SLUICE_HTML_H
@@ -100,6 +101,11 @@ struct html_budget {
 	size_t		 flattened;
 	bool		 truncated;
 };
+
+/* Lets go of what a tree parsed in a region (arena.h) holds outside it,
+ * the dictionary and its lock, without walking the tree: the region's end
+ * takes the rest.  Instead of xmlFreeDoc(), in a region only. */
+void html_doc_drop(xmlDoc *doc);
 
 /* Starts the clock of b (limits already set). */
 void html_budget_start(struct html_budget *b);

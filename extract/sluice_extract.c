@@ -281,7 +281,7 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1 || (!json && !site && argc != 1))
 		usage();
-	xmlInitParser();
+	sluice_extract_init();
 	json_object_seed(0);
 	if (site) {
 		if ((mem = sluice_site_memory_new(NULL)) == NULL) {

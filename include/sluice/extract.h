@@ -15,13 +15,20 @@
  * link density and wording).  text/plain is normalised and passed through;
  * any other type is refused with SLUICE_EXTRACT_UNSUPPORTED.
  *
- * THREADS: sluice_extract_page() is reentrant and keeps no global state, so
- * any number of threads may call it at once on different documents,
- * provided the program called xmlInitParser() (libxml2's global tables)
- * and json_object_seed(0) (jansson's hash seed) once from its main thread
- * before starting them; such a program links libxml-2.0 and jansson
+ * THREADS: sluice_extract_page() is reentrant, so any number of threads
+ * may call it at once on different documents, provided the program called
+ * sluice_extract_init() and json_object_seed(0) (jansson's hash seed) once
+ * from its main thread before starting them; such a program links jansson
  * itself.  A single-threaded program needs neither call.  A struct
  * sluice_extract_doc belongs to one thread at a time.
+ *
+ * MEMORY: each thread builds a page's tree in a region of its own, given
+ * back whole when the page is done (libxml2's allocation functions are
+ * pointed at it through xmlMemSetup(); outside a region, and for memory
+ * the region did not hand out, they are the C library's, so the program's
+ * other libxml2 use is unchanged).  A thread keeps one chunk of at most
+ * 4 MiB between pages.  A program that set libxml2's allocation functions
+ * itself keeps them, and the cleaner then allocates through them.
  *
  * BOUNDS: input over max_input bytes is refused (SLUICE_EXTRACT_TOO_LARGE);
  * walks are iterative (no recursion on document depth) and stop after
@@ -168,6 +175,16 @@ SLUICE_EXTRACT_API const struct sluice_extract_more *
 sluice_extract_doc_more(const struct sluice_extract_doc *d);
 
 /* Fills o with the defaults stated above. */
+/*
+ * Sets libxml2 up for the cleaner, once per process: xmlInitParser() (its
+ * global tables) and the per-thread regions (MEMORY above).  Call it from
+ * the main thread before starting threads that use libxml2.  Without it
+ * the first page does it, which is safe only while no other thread is
+ * inside libxml2.  Calling it again does nothing.
+ */
+SLUICE_EXTRACT_API void
+sluice_extract_init(void);
+
 SLUICE_EXTRACT_API void
 sluice_extract_opts_default(struct sluice_extract_opts *o);
 

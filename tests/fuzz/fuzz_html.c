@@ -30,7 +30,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	xmlInitParser();
+	sluice_extract_init();
 	json_object_seed(1);
 	return 0;
 }

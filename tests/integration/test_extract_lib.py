@@ -23,7 +23,8 @@ import subprocess
 
 from harness import Skip, build_dir, run_tests, source_dir
 
-PUBLIC = {"sluice_extract_opts_default", "sluice_extract_page",
+PUBLIC = {"sluice_extract_init", "sluice_extract_opts_default",
+          "sluice_extract_page",
           "sluice_extract_doc_free", "sluice_extract_doc_more",
           "sluice_extract_status_name",
           "sluice_extract_word_count", "sluice_site_memory_opts_default",

@@ -1408,7 +1408,7 @@ main(void)
 		cmocka_unit_test(test_word_count),
 	};
 
-	xmlInitParser();
+	sluice_extract_init();
 	json_object_seed(0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
