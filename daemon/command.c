@@ -835,7 +835,7 @@ command_waiter_reply(struct command *cmd, const struct waiter *w,
 	const struct queue_counts *q = &cmd->queue->counts;
 
 	if (w->drain && cmd->sched->inflight == 0 &&
-	    !outcome_pending(cmd->outcomes) && cmd->outcomes->pages == 0)
+	    !outcome_pending(cmd->outcomes) && cmd->outcomes->at_workers == 0)
 		return json_pack("{s:b, s:b, s:i}", "ok", 1, "paused",
 		    cmd->paused, "inflight", 0);
 	if (!w->drain && q->state[JOB_QUEUED] == 0 &&

@@ -458,7 +458,7 @@ daemon_configure(struct daemon *d)
 	robots_limits_default(&d->leases.limits);
 	robots_cache_ttl_default(&d->leases.ttl);
 	d->turn.commit_interval_ms = d->cfg.commit_interval_ms;
-	d->outcomes.max_pages = d->cfg.max_pending;
+	d->outcomes.max_at_workers = d->cfg.max_pending;
 	queue_set_policy(&d->queue, d->cfg.max_attempts, d->cfg.retry_base_ms,
 	    d->cfg.retry_max_ms);
 	queue_set_retry_after_bounds(&d->queue, d->cfg.host_delay_ms,

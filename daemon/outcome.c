@@ -41,7 +41,7 @@ outcome_init(struct outcomes *o)
 	o->head = NULL;
 	o->tail = &o->head;
 	o->count = 0;
-	o->pages = 0;
+	o->at_workers = 0;
 	o->started_mono = mono_ms();
 	o->busy = NULL;
 	o->slots = NULL;
@@ -61,7 +61,7 @@ outcome_add(struct outcomes *o, struct completion *c)
 bool
 outcome_room(const struct outcomes *o)
 {
-	return o->pages < o->max_pages;
+	return o->at_workers < o->max_at_workers;
 }
 
 bool
@@ -210,8 +210,8 @@ outcome_capture_done(struct work_item *it, void *arg)
 	struct outcomes *o = oc->o;
 
 	(void)arg;
-	assert(o->pages > 0);
-	o->pages--;
+	assert(o->at_workers > 0);
+	o->at_workers--;
 	fetch_result_free(oc->r);
 	outcome_add(o, oc->c);
 	free(oc);
@@ -233,7 +233,7 @@ outcome_capture_add(struct outcomes *o, struct fetch_result *r,
 		oc->c = c;
 		oc->item.run = outcome_capture_run;
 		oc->item.done = outcome_capture_done;
-		o->pages++;	/* holds a worker as a page does */
+		o->at_workers++;	/* holds a worker as a page does */
 		work_submit(o->work, &oc->item);
 		return;
 	}
@@ -265,7 +265,7 @@ outcome_fetched(struct outcomes *o, uint64_t job_id, uint64_t host,
 			p->poll = o->feeds != NULL &&
 			    feeds_owns(o->feeds, job_id);
 			p->spare = c;
-			o->pages++;
+			o->at_workers++;
 			outcome_busy_add(o, p);
 			p->slots = o->slots;
 			p->nslots = o->slots != NULL ? OUTCOME_SLOTS : 0;
@@ -346,8 +346,8 @@ outcome_page_done(struct work_item *it, void *arg)
 	struct page *p = (struct page *)it;
 	struct completion *c = p->spare;
 
-	assert(o->pages > 0);
-	o->pages--;
+	assert(o->at_workers > 0);
+	o->at_workers--;
 	p->spare = NULL;
 	c->warc = p->warc;
 	p->warc = NULL;

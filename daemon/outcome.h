@@ -75,8 +75,8 @@ struct completion {
 struct outcomes {
 	struct completion *head, **tail;
 	uint32_t	 count;		/* completions waiting */
-	uint32_t	 pages;		/* pages at the workers */
-	uint32_t	 max_pages;	/* extract.max_pending */
+	uint32_t	 at_workers;	/* pages and captures at the workers */
+	uint32_t	 max_at_workers; /* extract.max_pending */
 	struct queue	*queue;
 	struct docs	*docs;
 	struct dedup_dbs *dedup;
@@ -136,7 +136,8 @@ void outcome_page_done(struct work_item *it, void *arg);
 /* Fills c's failure from a fetch result that will not reach a worker. */
 void outcome_classify(struct completion *c, const struct fetch_result *r);
 
-/* True while pages at the workers are below extract.max_pending. */
+/* True while pages (and large captures) at the workers are below
+ * extract.max_pending. */
 bool outcome_room(const struct outcomes *o);
 bool outcome_pending(const struct outcomes *o);
 

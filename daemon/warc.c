@@ -49,7 +49,6 @@ struct warc {
 	uint64_t	 turn_start;	/* size when the turn began */
 	struct warc_capture *turn, **turn_tail;
 	uint64_t	 turn_records, turn_revisits, turn_busy;
-	struct warcrec_coder k;		/* the loop thread's */
 	struct buf	 scratch;	/* a revisit record being built */
 	struct warc_stats stats;	/* this run's, logged at the end */
 	/* Tests only: SLUICE_TEST_WARC_CRASH=N kills the process at the Nth
@@ -259,7 +258,8 @@ warc_hop(struct warcrec_coder *k, struct warc_capture *c,
 /*
  * One coder per thread that builds records, made on first use: zlib's
  * state is 256 KiB, and making it for every transfer cost more than
- * storing a page.  Freed when a worker ends, and the loop thread's by
+ * storing a page.  The loop thread's also builds warcinfo and revisit
+ * records.  Freed when a worker ends, and the loop thread's by
  * warc_close().
  */
 static pthread_key_t coder_key;
@@ -425,6 +425,7 @@ warc_rotate(struct warc *w)
 	char extra[600];
 	uint64_t ms = now_ms();
 	time_t t = (time_t)(ms / 1000);
+	struct warcrec_coder *k;
 	struct buf out;
 	struct tm tm;
 	int fd, rc = 0;
@@ -458,7 +459,8 @@ warc_rotate(struct warc *w)
 	buf_init(&out, SIZE_MAX / 2);
 	struct warcrec rec = { .type = "warcinfo", .id = id, .date = date,
 	    .content_type = "application/warc-fields", .extra = extra };
-	if (warcrec_write(&w->k, &out, &rec, w->info, strlen(w->info), "", 0) == -1)
+	if ((k = warc_thread_coder(w->level)) == NULL ||
+	    warcrec_write(k, &out, &rec, w->info, strlen(w->info), "", 0) == -1)
 		rc = ENOMEM;
 	else if (warc_write(w, out.data, out.len) == -1 ||
 	    fdatasync(w->fd) == -1 || fsync(w->dirfd) == -1)
@@ -478,6 +480,7 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 	MDB_val key = { WARCREC_SHA1_LEN, c->sha }, val;
 	char extra[WARCREC_DATE_LEN + 2048 + 256];
 	const char *uri, *date;
+	struct warcrec_coder *k;
 	struct warcrec rec;
 	int rc;
 
@@ -523,7 +526,8 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 	    .payload = c->payload, .extra = extra,
 	    .content_type = "application/http;msgtype=response" };
 	buf_reset(&w->scratch);
-	if (warcrec_write(&w->k, &w->scratch, &rec, c->http.data, c->http.len, "",
+	if ((k = warc_thread_coder(w->level)) == NULL ||
+	    warcrec_write(k, &w->scratch, &rec, c->http.data, c->http.len, "",
 	    0) == -1)
 		return ENOMEM;
 	w->turn_records++;
@@ -805,8 +809,6 @@ warc_open(struct warc **out, const struct config *cfg, struct store *s,
 	/* Trailing slashes would defeat the noted path's comparison. */
 	for (size_t n = strlen(w->dir); n > 1 && w->dir[n - 1] == '/'; n--)
 		w->dir[n - 1] = '\0';
-	if (warcrec_coder_init(&w->k, w->level) == -1)
-		goto oom;
 	if (mkdir(w->dir, 0750) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "warc.dir %s: %s", w->dir,
 		    strerror(errno));
@@ -866,8 +868,7 @@ warc_close(struct warc *w)
 	}
 	if (w->dirfd >= 0)
 		close(w->dirfd);
-	warcrec_coder_free(&w->k);
-	/* The loop thread's capture coder (workers free theirs). */
+	/* The loop thread's coder (workers free theirs). */
 	pthread_once(&coder_once, warc_coder_key_init);
 	if (pthread_getspecific(coder_key) != NULL) {
 		warc_coder_free(pthread_getspecific(coder_key));
