@@ -33,6 +33,7 @@
 #define ARENA_HDR	sizeof(size_t)	/* before each block: its size */
 #define ARENA_CHUNK_MIN	(256u << 10)
 #define ARENA_CHUNK_MAX	(16u << 20)	/* growth stops doubling here */
+#define ARENA_SMALL	128u		/* freed blocks this small are reused */
 
 #define ROUND(n)	(((n) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1))
 
@@ -46,6 +47,9 @@ struct chunk {
 struct region {
 	struct chunk	*cur;		/* newest chunk, or the kept one */
 	void		*last;		/* last block handed out, in cur */
+	/* Freed small blocks by size (rounded), each holding the next: the
+	 * parser frees and makes a short string at every tag. */
+	void		*small[ARENA_SMALL / ARENA_ALIGN + 1];
 	size_t		 used;		/* bytes handed out since begin */
 	bool		 open;
 };
@@ -157,6 +161,14 @@ region_alloc(struct region *r, size_t n)
 	if (n > SIZE_MAX / 2)
 		return NULL;
 	need = ARENA_HDR + ROUND(n > 0 ? n : 1);
+	if (need - ARENA_HDR <= ARENA_SMALL &&
+	    (p = r->small[(need - ARENA_HDR) / ARENA_ALIGN]) != NULL) {
+		UNPOISON(p - sizeof(size_t), sizeof(size_t) + n);
+		memcpy(&r->small[(need - ARENA_HDR) / ARENA_ALIGN], p,
+		    sizeof(void *));
+		memcpy(p - sizeof(size_t), &n, sizeof(n));
+		return p;
+	}
 	if (c == NULL || c->size - c->used < need)
 		if ((c = region_grow(r, need)) == NULL)
 			return NULL;
@@ -186,12 +198,31 @@ region_malloc(size_t n)
 	return r->open ? region_alloc(r, n) : prev_malloc(n);
 }
 
+/* Block p of r, in chunk c, is free: the last one gives its room back,
+ * a small one goes to its size's list, a larger one stays until the
+ * end. */
+static void
+region_drop(struct region *r, struct chunk *c, void *p)
+{
+	size_t cap = ROUND(block_size(p) > 0 ? block_size(p) : 1);
+
+	if (p == r->last) {
+		c->used -= ARENA_HDR + cap;
+		r->used -= ARENA_HDR + cap;
+		r->last = NULL;
+		POISON((char *)p - ARENA_HDR, ARENA_HDR + cap);
+	} else if (cap <= ARENA_SMALL) {
+		memcpy(p, &r->small[cap / ARENA_ALIGN], sizeof(void *));
+		r->small[cap / ARENA_ALIGN] = p;
+		POISON((char *)p + sizeof(void *), cap - sizeof(void *));
+	}
+}
+
 static void
 region_free(void *p)
 {
 	struct region *r = &region;
 	struct chunk *c;
-	size_t need;
 
 	if (p == NULL)
 		return;
@@ -202,13 +233,8 @@ region_free(void *p)
 	/* Ours: nothing to do, unless it is the last block, whose room the
 	 * next one takes.  (Outside a region this is a block of a page
 	 * gone, in the kept chunk: ignored too.) */
-	if (r->open && p == r->last) {
-		need = ARENA_HDR + ROUND(block_size(p) > 0 ? block_size(p) : 1);
-		c->used -= need;
-		r->used -= need;
-		r->last = NULL;
-		POISON((char *)p - ARENA_HDR, need);
-	}
+	if (r->open)
+		region_drop(r, c, p);
 }
 
 static void *
@@ -241,6 +267,7 @@ region_realloc(void *p, size_t n)
 	if ((q = region_alloc(r, n)) == NULL)
 		return NULL;
 	memcpy(q, p, old < n ? old : n);
+	region_drop(r, c, p);
 	return q;
 }
 
@@ -267,6 +294,7 @@ arena_begin(void)
 	r->open = true;
 	r->used = 0;
 	r->last = NULL;
+	memset(r->small, 0, sizeof(r->small));
 	return true;
 }
 

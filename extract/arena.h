@@ -7,9 +7,10 @@
  * own, and frees each again at xmlFreeDoc.  In a program with threads each
  * of those calls also takes the arena lock of glibc's malloc.  Between
  * arena_begin() and arena_end() on one thread, libxml2's allocations are
- * carved from large chunks instead, its frees cost nothing (the last block
- * is given back, so stack-like use reuses memory), and arena_end() drops it
- * all at once.
+ * carved from large chunks instead, its frees cost next to nothing (the
+ * last block is given back, and small blocks, up to 128 bytes, are handed
+ * out again: the parser frees and makes a short string at every tag), and
+ * arena_end() drops it all at once, without walking the tree.
  *
  * How: arena_install() puts the region's functions in libxml2's
  * xmlMemSetup().  Outside a region, and for any pointer the region did not
@@ -24,9 +25,9 @@
  * the same thread.  Under AddressSanitizer the region's free memory is
  * poisoned, so a pointer kept past the end is reported where it is used.
  *
- * Memory: arena_used() is what the region has handed out (freed blocks
- * included, but for a last block given back), the figure the cleaner's
- * budget bounds.  Between pages a thread keeps one chunk of at most
+ * Memory: arena_used() is what the region has taken from its chunks
+ * (freed blocks still in it), the figure the cleaner's budget bounds
+ * (max_tree_bytes in html.h).  Between pages a thread keeps one chunk of at most
  * ARENA_KEEP bytes; the rest goes back to malloc.
  */
 #ifndef SLUICE_ARENA_H

@@ -60,6 +60,12 @@
 #define EXTRACT_DEFAULT_MIN_ELEMENTS	20000
 #define EXTRACT_DEFAULT_ELEMENT_BYTES	32
 #define EXTRACT_DEPTH_LIMIT		255	/* libxml2 halts past 256 */
+/* With bytes_per_element set, the tree's bytes (the page's region, see
+ * arena.h) are held to this many per page byte plus the base: the page's
+ * own copies (about 3 per byte) and the process stay inside the documented
+ * 16 times the page plus 25 MiB. */
+#define EXTRACT_TREE_PER_BYTE		12
+#define EXTRACT_TREE_BASE		((size_t)8 << 20)
 
 #define NONE	(-1)
 
@@ -2821,6 +2827,12 @@ sluice_extract_page_budget(const char *bytes, size_t len, const char *url,
 
 		if (hb.max_elements == 0 || n < hb.max_elements)
 			hb.max_elements = n;
+		/* And the tree's bytes, counted by the page's region: room
+		 * for the page's copies and the process within 16 times the
+		 * page plus the base (EXTRACT_TREE_*). */
+		hb.max_tree_bytes = len > (SIZE_MAX - EXTRACT_TREE_BASE) /
+		    EXTRACT_TREE_PER_BYTE ? SIZE_MAX :
+		    EXTRACT_TREE_PER_BYTE * len + EXTRACT_TREE_BASE;
 	}
 	hb.max_depth = budget->max_depth == 0 ||
 	    budget->max_depth > EXTRACT_DEPTH_LIMIT ? EXTRACT_DEPTH_LIMIT :

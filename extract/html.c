@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "arena.h"
 #include "html.h"
 
 #include <libxml/valid.h>
@@ -464,6 +465,14 @@ html_sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
 		xmlStopParser(ctxt);
 		return;
 	}
+	/* The tree's bytes, where a region counts them: elements alone
+	 * would let long attribute values through. */
+	if (b->max_tree_bytes > 0 && arena_used() > b->max_tree_bytes) {
+		b->deep++;
+		b->truncated = true;
+		xmlStopParser(ctxt);
+		return;
+	}
 	b->elements++;
 	b->attributes += n / 2;
 	/* A tag's cost grows with the square of its attributes: they weigh
@@ -497,6 +506,11 @@ html_sax_chars(void *ctx, const xmlChar *ch, int len)
 	struct html_sax *hs = ctxt->_private;
 
 	hs->chars(ctx, ch, len);
+	if (hs->b->max_tree_bytes > 0 && arena_used() > hs->b->max_tree_bytes) {
+		hs->b->truncated = true;
+		xmlStopParser(ctxt);
+		return;
+	}
 	/* Past a deep stack of open names each end tag costs libxml2 a scan
 	 * of it: the steps weigh more. */
 	hs->b->ticks += (unsigned)(ctxt->nameNr >> 9);

@@ -87,6 +87,7 @@ struct html_budget {
 	size_t		 max_elements;
 	size_t		 max_depth;
 	size_t		 max_tag_work;	/* end-tag matching per input byte */
+	size_t		 max_tree_bytes; /* the page's region (arena.h) */
 	int		(*interrupt)(void *arg);
 	void		*interrupt_arg;
 	/* state */

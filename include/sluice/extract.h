@@ -321,8 +321,11 @@ struct sluice_extract_budget {
 	 * 200000), and at most min_elements (default 20000) plus one per
 	 * bytes_per_element bytes of the page (default 32; 0: no such
 	 * bound).  Each costs libxml2 a node or two, so this holds the
-	 * tree to about 16 times the page plus a fixed base.  Parsing stops
-	 * there and the rest of the page is ignored (report.truncated). */
+	 * tree to about 16 times the page plus a fixed base.  With
+	 * bytes_per_element set, the tree's own bytes are also held to 12
+	 * per byte of the page plus 8 MiB, whatever its elements hold.
+	 * Parsing stops there and the rest of the page is ignored
+	 * (report.truncated). */
 	size_t	max_elements;
 	size_t	min_elements;
 	size_t	bytes_per_element;

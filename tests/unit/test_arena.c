@@ -70,6 +70,14 @@ test_region(void **state)
 	xmlFree(b);
 	assert_int_equal(arena_used(), used);
 	assert_ptr_equal(xmlMalloc(40), b);
+	/* A small block freed behind others is handed out again. */
+	c = xmlMalloc(24);
+	(void)xmlMalloc(8);
+	xmlFree(c);
+	used = arena_used();
+	assert_ptr_equal(xmlMalloc(20), c);
+	assert_int_equal(arena_used(), used);
+	b = xmlMalloc(40);
 	/* The last block grows where it is... */
 	c = xmlRealloc(b, 4000);
 	assert_ptr_equal(c, b);

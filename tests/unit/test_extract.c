@@ -478,6 +478,23 @@ test_budget(void **state)
 	assert_true(r.elements <= 5000);
 	sluice_extract_doc_free(&d);
 	free(h);
+
+	/* Elements that cost the tree far more than the page (a node each
+	 * for 4 bytes) stop at the tree's bytes, here where no element
+	 * bound would: 12 times the page plus 8 MiB holds about 80,000 of
+	 * the 300,000 paragraphs. */
+	sluice_extract_budget_default(&b);
+	b.max_elements = 0;
+	b.bytes_per_element = 1;
+	h = repeat_page("<html><body>", "<p>x", 300000, "</body></html>",
+	    &len);
+	assert_int_equal(sluice_extract_page_budget(h, len, NULL, "text/html",
+	    NULL, &b, &r, &d, err, sizeof(err)), SLUICE_EXTRACT_OK);
+	assert_true(r.truncated);
+	if (r.elements < 20000 || r.elements > 200000)
+		fail_msg("stopped at %zu elements", r.elements);
+	sluice_extract_doc_free(&d);
+	free(h);
 }
 
 /* Text nested deeper than libxml2's limit (256) is kept: flattened. */
