@@ -163,10 +163,14 @@ region_alloc(struct region *r, size_t n)
 	need = ARENA_HDR + ROUND(n > 0 ? n : 1);
 	if (need - ARENA_HDR <= ARENA_SMALL &&
 	    (p = r->small[(need - ARENA_HDR) / ARENA_ALIGN]) != NULL) {
-		UNPOISON(p - sizeof(size_t), sizeof(size_t) + n);
+		/* The link fills the block's first word, past n when n is
+		 * under 8: open the whole block to read it, then close the
+		 * tail again. */
+		UNPOISON(p - sizeof(size_t), need);
 		memcpy(&r->small[(need - ARENA_HDR) / ARENA_ALIGN], p,
 		    sizeof(void *));
 		memcpy(p - sizeof(size_t), &n, sizeof(n));
+		POISON(p + n, need - ARENA_HDR - n);
 		return p;
 	}
 	if (c == NULL || c->size - c->used < need)
@@ -212,6 +216,9 @@ region_drop(struct region *r, struct chunk *c, void *p)
 		r->last = NULL;
 		POISON((char *)p - ARENA_HDR, ARENA_HDR + cap);
 	} else if (cap <= ARENA_SMALL) {
+		/* cap is at least a word, but only the block's n bytes were
+		 * open to the sanitizer. */
+		UNPOISON(p, sizeof(void *));
 		memcpy(p, &r->small[cap / ARENA_ALIGN], sizeof(void *));
 		r->small[cap / ARENA_ALIGN] = p;
 		POISON((char *)p + sizeof(void *), cap - sizeof(void *));
