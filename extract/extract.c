@@ -369,7 +369,7 @@ bad_role(const struct attrs *at)
 {
 	static const char *const ROLES[] = { "navigation", "menu", "menubar",
 	    "complementary", "dialog", "alertdialog", "alert", "banner",
-	    "contentinfo", "search", NULL };
+	    "contentinfo", "search", "note", NULL };
 	const char *r = at->role;
 	size_t i;
 
@@ -1327,6 +1327,24 @@ is_data_table(const struct enode *e)
 	return e->ntr >= 10 || cols > 4 || e->ntr * cols > 10;
 }
 
+/*
+ * A box that is one paragraph of prose with a link or two in it: stories
+ * that wrap each paragraph in its own box lose the paragraphs that cite
+ * a source at length to the link-density rule below.  A paragraph of at
+ * least SIB_PARA characters, ending a sentence, at most half links.
+ */
+static bool
+prose_box(const struct ctx *c, const struct enode *e, float ld)
+{
+	const struct block *b;
+
+	if (ld > 0.5f || e->np > 1 || e->nli > 0 || e->nimg > 0 ||
+	    e->bhi != e->blo + 1 || e->bhi > c->nbl)
+		return false;
+	b = &c->bl[e->blo];
+	return b->chars >= SIB_PARA && ends_sentence(c->txt + b->off, b->len);
+}
+
 /* Readability's _cleanConditionally, on the aggregate counts. */
 static bool
 clean_conditionally(const struct ctx *c, const struct enode *e)
@@ -1364,7 +1382,7 @@ clean_conditionally(const struct ctx *c, const struct enode *e)
 	if (!list && !fig && hd < 0.9f && e->text < 25 &&
 	    (img == 0 || img > 2) && ld > 0)
 		return true;
-	if (!list && w < 25 && ld > 0.2f)
+	if (!list && w < 25 && ld > 0.2f && !prose_box(c, e, ld))
 		return true;
 	if (w >= 25 && ld > 0.5f)
 		return true;
@@ -1539,6 +1557,7 @@ static const char *const NOTES[] = {
 	"Photo by", "Photos by", "Photos via", "Getty Images", "Shutterstock",
 	"Foto:", "Bild:", "Cr\xC3\xA9" "dit photo", "Cr\xC3\xA9" "dits photo",
 	"earn a commission", "receive compensation", "affiliate link",
+	"receive a small commission", "earn a small commission",
 	"contributed to this report", "contributed to this story",
 	"contributed reporting", "originally published", "originally appeared",
 	"Includes information from", "Additional reporting by",

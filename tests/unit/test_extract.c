@@ -1254,6 +1254,38 @@ test_furniture_lines(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* A story that wraps each paragraph in a box of its own keeps the one
+ * that cites its source through a long link; a box of one short link
+ * line still goes, and so do a note (role="note") and an affiliate
+ * disclaimer. */
+static void
+test_paragraph_boxes(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    "<div>" PARA(1) "</div><div>" PARA(2) "</div>"
+	    "<div role=note>This list may never be complete; you can help "
+	    "by adding the mills it lacks, with reliable sources.</div>"
+	    "<div><p>Conversely, the owners said little about the looms. But "
+	    "on Thursday <a href=/x>the valley's wool board told reporters</a>"
+	    " that five buyers were interested.</p></div>"
+	    "<div><p><a href=/y>More mill stories</a> here</p></div>"
+	    "<div>" PARA(3) "</div><div>" PARA(4) "</div>"
+	    "<div><p>If you buy through a link we may receive a small "
+	    "commission.</p></div>"
+	    "<div>" PARA(5) "</div></article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "five buyers were interested."));
+	assert_non_null(strstr(d.text, "Paragraph 5 of"));
+	assert_null(strstr(d.text, "More mill stories"));
+	assert_null(strstr(d.text, "reliable sources"));
+	assert_null(strstr(d.text, "commission"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1410,6 +1442,7 @@ main(void)
 		cmocka_unit_test(test_summary_box),
 		cmocka_unit_test(test_stamp_sections),
 		cmocka_unit_test(test_furniture_lines),
+		cmocka_unit_test(test_paragraph_boxes),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
