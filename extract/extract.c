@@ -1056,6 +1056,11 @@ sibling_joins(struct ctx *c, int32_t s, int32_t top, float thresh)
 	const char *ct = html_attr(c->en[top].node, "class");
 	float bonus = 0, ld;
 
+	/* A box named as boilerplate (a bio, a newsletter box) that would
+	 * be dropped inside the article does not join it either. */
+	if ((e->cls & HTML_K_BOX) && !(e->cls & HTML_K_MAYBE) &&
+	    e->text < BOX_MAX)
+		return false;
 	if (cs != NULL && ct != NULL && cs[0] != '\0' && strcmp(cs, ct) == 0)
 		bonus = c->en[top].score * 0.2f;
 	if ((e->fl & EN_SCORED) && e->score + bonus >= thresh)

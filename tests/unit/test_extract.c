@@ -1286,6 +1286,37 @@ test_paragraph_boxes(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Boxes named for what they hold: a writer's short bio beside the story
+ * (which does not join it as a sibling either), a pop-over author card,
+ * a site's boilerplate box between paragraphs. */
+static void
+test_named_boxes(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    "<div class=\"author-overlay\"><a href=#>Close</a>"
+	    "<div>Jane Doe</div><ul>Mill reporter. Covered the looms for the "
+	    "Gazette from 2010 to 2016.</ul></div>"
+	    "<div class=\"c-short-author-bio\"><div><a href=/a/jd>Jane "
+	    "Doe</a> is the Gazette's mill editor. In ten years she has "
+	    "covered wool, looms and the valley's weirs.</div></div>"
+	    "<div class=entry>" PARA(1) PARA(2)
+	    "<div class=\"post-boilerplate\"><h3>Gazette Event</h3><p>The "
+	    "Wool Tour: request an invite for the June event.</p></div>"
+	    PARA(3) PARA(4) PARA(5) PARA(6) PARA(7)
+	    "</div></article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Paragraph 1 of", 14) == 0);
+	assert_non_null(strstr(d.text, "Paragraph 7 of"));
+	assert_null(strstr(d.text, "Covered the looms"));
+	assert_null(strstr(d.text, "mill editor"));
+	assert_null(strstr(d.text, "Wool Tour"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1443,6 +1474,7 @@ main(void)
 		cmocka_unit_test(test_stamp_sections),
 		cmocka_unit_test(test_furniture_lines),
 		cmocka_unit_test(test_paragraph_boxes),
+		cmocka_unit_test(test_named_boxes),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
