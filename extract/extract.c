@@ -82,6 +82,7 @@
 #define NEG_MAX		1000	/* negative names drop boxes under this */
 #define BOX_MAX		1500	/* promo/related boxes dropped under this */
 #define SUMMARY_MAX	1500	/* a summary box above the story: at most */
+#define BIO_LAST	700	/* the last block: a writer's bio up to this */
 #define LIST_ITEM	40	/* a list's items this long on average read
 				   as prose, not as a link farm */
 #define LEAD_UP		3	/* levels above the top searched for a lead */
@@ -2133,7 +2134,7 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 		b = &c->bl[k[j - 1]];
 		if (!is_heading((enum html_tag)c->en[b->owner].tag) &&
 		    !(stub(c, b) && b->link10 * 2 > b->chars * 10) &&
-		    !(n - j < 3 && b->chars <= 400 &&
+		    !(n - j < 3 && b->chars <= (n == j ? BIO_LAST : 400) &&
 		    has_phrase(c->txt + b->off, b->len, BIOS)) &&
 		    !(n - j < 3 && tail_call(c, b)) &&
 		    !(n - j < 2 && initials(c, b)))

@@ -1317,6 +1317,31 @@ test_named_boxes(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* A writer's bio closing the story goes even when it runs past the
+ * short notes' length, as the last block. */
+static void
+test_long_tail_bio(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2) PARA(3) PARA(4) PARA(5)
+	    "<p>Jane Doe writes about the mills at the crossroads of the "
+	    "valley and the coast. Since joining the Gazette in 1999, she has "
+	    "covered the wool trade nonstop, from the strike of the weavers "
+	    "to the fire at the north mill. She was part of the Gazette team "
+	    "that won the county prize for breaking news on the flood, and "
+	    "she and three colleagues were finalists for explanatory "
+	    "reporting for a series on the dye works along the river "
+	    "and what they left in it.</p></article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 5 of"));
+	assert_null(strstr(d.text, "writes about"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1475,6 +1500,7 @@ main(void)
 		cmocka_unit_test(test_furniture_lines),
 		cmocka_unit_test(test_paragraph_boxes),
 		cmocka_unit_test(test_named_boxes),
+		cmocka_unit_test(test_long_tail_bio),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
