@@ -74,6 +74,12 @@ arena_thread_end(void *kept)
 {
 	struct chunk *c = kept;
 
+	/* Other destructors of the thread (libxml2's own) may still free
+	 * through region_free(): it must not look at this chunk then. */
+	if (region.cur == c) {
+		region.cur = NULL;
+		region.open = false;
+	}
 	if (c != NULL) {
 		UNPOISON(c->data, c->size);
 		free(c);
