@@ -412,21 +412,30 @@ html_dtd_tables(const xmlDtd *d)
 void
 html_doc_drop(xmlDoc *doc)
 {
-	/* Each table took a reference to the dictionary. */
+	/* A DTD's tables hold references to the dictionary: the HTML parser
+	 * reads a doctype's name and identifiers only and makes none, but
+	 * should one be there, the usual way frees it all. */
+	if (html_dtd_tables(doc->intSubset) || html_dtd_tables(doc->extSubset)) {
+		xmlFreeDoc(doc);
+		return;
+	}
+	/* So do the ID and reference tables. */
 	if (doc->ids != NULL)
 		xmlFreeIDTable(doc->ids);
 	if (doc->refs != NULL)
 		xmlFreeRefTable(doc->refs);
 	doc->ids = doc->refs = NULL;
-	/* So would a DTD's tables; the HTML parser reads a doctype's name
-	 * and identifiers only, and makes none. */
-	if (html_dtd_tables(doc->intSubset) || html_dtd_tables(doc->extSubset)) {
-		xmlFreeDoc(doc);
-		return;
-	}
 	if (doc->dict != NULL)
 		xmlDictFree(doc->dict);
 	doc->dict = NULL;
+}
+
+/* Whether the tree has outgrown its bytes, where a region counts them
+ * (arena.h): elements alone would let long attribute values through. */
+static bool
+html_tree_full(const struct html_budget *b)
+{
+	return b->max_tree_bytes > 0 && arena_used() > b->max_tree_bytes;
 }
 
 /* The budget's hold on libxml2: its SAX callbacks, wrapped. */
@@ -458,16 +467,8 @@ html_sax_start(void *ctx, const xmlChar *name, const xmlChar **atts)
 	 * text): both count toward max_elements. */
 	for (n = 0; atts != NULL && atts[n] != NULL; n += 2)
 		;
-	if (b->max_elements > 0 && b->elements + b->attributes + 1 + n / 2 >
-	    b->max_elements) {
-		b->deep++;
-		b->truncated = true;
-		xmlStopParser(ctxt);
-		return;
-	}
-	/* The tree's bytes, where a region counts them: elements alone
-	 * would let long attribute values through. */
-	if (b->max_tree_bytes > 0 && arena_used() > b->max_tree_bytes) {
+	if ((b->max_elements > 0 && b->elements + b->attributes + 1 + n / 2 >
+	    b->max_elements) || html_tree_full(b)) {
 		b->deep++;
 		b->truncated = true;
 		xmlStopParser(ctxt);
@@ -506,7 +507,7 @@ html_sax_chars(void *ctx, const xmlChar *ch, int len)
 	struct html_sax *hs = ctxt->_private;
 
 	hs->chars(ctx, ch, len);
-	if (hs->b->max_tree_bytes > 0 && arena_used() > hs->b->max_tree_bytes) {
+	if (html_tree_full(hs->b)) {
 		hs->b->truncated = true;
 		xmlStopParser(ctxt);
 		return;
