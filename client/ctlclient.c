@@ -967,12 +967,13 @@ print_status_sites(FILE *out, const json_t *r)
 	if (json_is_true(json_object_get(c, "running")) ||
 	    geti(c, "read") > 0)
 		fprintf(out, "reclean   %s: %lld read, %lld cleaned, %lld "
-		    "changed, %lld relinked, %lld failed, %lld skipped\n",
+		    "changed, %lld relinked, %lld failed, %lld skipped (%lld "
+		    "unreadable)\n",
 		    json_is_true(json_object_get(c, "running")) ? "running" :
 		    "done", (long long)geti(c, "read"), (long long)geti(c,
 		    "cleaned"), (long long)geti(c, "changed"), (long long)geti(c,
 		    "relinked"), (long long)geti(c, "failed"), (long long)geti(c,
-		    "skipped"));
+		    "skipped"), (long long)geti(c, "unreadable"));
 }
 
 /* WARC capture, if warc.dir is set. */

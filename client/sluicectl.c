@@ -201,7 +201,8 @@ static const struct {
 	    "  --raw  write the response body as it was stored instead (after\n"
 	    "         any Content-Encoding was undone; in its own charset), to\n"
 	    "         stdout as it is; needs store.keep_raw, which is on by\n"
-	    "         default\n" },
+	    "         default (with WARC capture on, it is read back from the\n"
+	    "         page's WARC record: warc.serves_raw)\n" },
 	{ "hosts",
 	    "Lists every host: transfers in flight, jobs queued, done and\n"
 	    "failed, the next request's time, backoff, robots.txt state\n"
@@ -1380,14 +1381,19 @@ reclean_wait(struct ctl *ctx)
 		fputc('\n', stdout);
 	} else
 		printf("%lld re-cleaned, %lld changed, %lld duplicate links "
-		    "changed, %lld failed, %lld without a stored body\n",
+		    "changed, %lld failed, %lld without a stored body (%lld "
+		    "in WARC records that could not be read back)\n",
 		    (long long)json_integer_value(json_object_get(r, "cleaned")),
 		    (long long)json_integer_value(json_object_get(r, "changed")),
 		    (long long)json_integer_value(json_object_get(r,
 		    "relinked")), (long long)json_integer_value(
 		    json_object_get(r, "failed")), (long long)
-		    json_integer_value(json_object_get(r, "skipped")));
-	rc = json_integer_value(json_object_get(r, "failed")) > 0 ?
+		    json_integer_value(json_object_get(r, "skipped")),
+		    (long long)json_integer_value(json_object_get(r,
+		    "unreadable")));
+	/* A body that is there but cannot be read is a failure too. */
+	rc = json_integer_value(json_object_get(r, "failed")) > 0 ||
+	    json_integer_value(json_object_get(r, "unreadable")) > 0 ?
 	    CTL_EXIT_FAILED : CTL_EXIT_OK;
 	json_decref(st);
 	return rc;

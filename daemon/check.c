@@ -12,6 +12,7 @@
 #include "doc.h"
 #include "queue.h"
 #include "store.h"
+#include "warcbody.h"
 
 struct check_out {
 	FILE		*out;
@@ -29,14 +30,15 @@ check_problem(const char *problem, void *arg)
 
 /* Opens the documents' databases (creating them takes a write txn). */
 static int
-check_open_docs(struct store *s, struct docs *docs)
+check_open_docs(struct store *s, struct docs *docs, MDB_dbi *bodies)
 {
 	MDB_txn *txn;
 	int rc = store_txn_write(s, &txn);
 
 	if (rc != 0)
 		return rc;
-	if ((rc = doc_open(docs, txn)) != 0) {
+	if ((rc = doc_open(docs, txn)) != 0 ||
+	    (rc = warcbody_dbi(txn, bodies)) != 0) {
 		mdb_txn_abort(txn);
 		return rc;
 	}
@@ -47,7 +49,8 @@ int
 check_store(const struct config *cfg, unsigned store_flags, FILE *out)
 {
 	struct check_out o = { out, 0 };
-	uint64_t jobs = 0, docs_n = 0;
+	uint64_t jobs = 0, docs_n = 0, bodies_n = 0;
+	MDB_dbi bodies;
 	struct store s;
 	struct queue q;
 	struct docs docs;
@@ -62,20 +65,23 @@ check_store(const struct config *cfg, unsigned store_flags, FILE *out)
 	}
 	rc = queue_open(&q, &s);
 	if (rc == 0)
-		rc = check_open_docs(&s, &docs);
+		rc = check_open_docs(&s, &docs, &bodies);
 	if (rc == 0)
 		rc = store_txn_read(&s, &txn);
 	if (rc == 0)
 		rc = queue_check(&q, txn, check_problem, &o, &jobs);
 	if (rc == 0)
 		rc = doc_check(&docs, txn, check_problem, &o, &docs_n);
+	if (rc == 0)
+		rc = warcbody_check(txn, bodies, check_problem, &o, &bodies_n);
 	if (txn != NULL)
 		mdb_txn_abort(txn);
 	if (rc != 0)
 		fprintf(out, "store: %s\n", mdb_strerror(rc));
 	else
-		fprintf(out, "%llu jobs, %llu documents: %llu problems\n",
-		    (unsigned long long)jobs, (unsigned long long)docs_n,
+		fprintf(out, "%llu jobs, %llu documents, %llu bodies in WARC "
+		    "records: %llu problems\n", (unsigned long long)jobs,
+		    (unsigned long long)docs_n, (unsigned long long)bodies_n,
 		    (unsigned long long)o.problems);
 	queue_close(&q);
 	store_close(&s);

@@ -36,6 +36,7 @@
 #include "url.h"
 #include "util.h"
 #include "warc.h"
+#include "warcbody.h"
 #include "work.h"
 
 /* A client waiting for a condition: `wait` or `drain`. */
@@ -711,11 +712,14 @@ command_doc_raw(struct command *cmd, struct ctl_conn *c, json_t *req)
 	 * buffer, with room for the line before it. */
 	size_t max = cmd->cfg->max_reply_buffer - 4096;
 	struct raw_reply r = { 0 };
+	struct warcbody_loc loc;
 	json_t *doc = NULL, *err;
+	const char *wid;
+	bool in_warc = false;
 	void *body = NULL;
 	uint64_t id = 0;
 	MDB_txn *txn;
-	char msg[256];
+	char msg[PATH_MAX + 512], why[PATH_MAX + 256];
 	int rc = store_txn_read(cmd->store, &txn);
 
 	if (rc != 0) {
@@ -725,7 +729,22 @@ command_doc_raw(struct command *cmd, struct ctl_conn *c, json_t *req)
 	err = command_find_doc(cmd, txn, req, &id, &doc);
 	if (err == NULL)
 		rc = doc_get_raw(cmd->docs, txn, id, max, &body, &r.len);
+	/* Not in LMDB: the WARC record that holds it (warc.serves_raw). */
+	if (err == NULL && rc == MDB_NOTFOUND && (wid = json_string_value(
+	    json_object_get(doc, "warc_record_id"))) != NULL)
+		in_warc = warcbody_find(txn, cmd->warc_bodies, wid, &loc) == 0;
 	mdb_txn_abort(txn);
+	if (in_warc) {
+		rc = warcbody_load(&loc, max, &body, &r.len, why, sizeof(why));
+		if (rc == ENOMEM || rc == EFBIG)
+			;
+		else if (rc != 0) {
+			snprintf(msg, sizeof(msg), "the raw body of document %"
+			    PRIu64 " is in a WARC record that cannot be read "
+			    "back: %s", id, why);
+			err = proto_error(PROTO_NOT_FOUND, msg);
+		}
+	}
 	if (err == NULL && rc == MDB_NOTFOUND) {
 		snprintf(msg, sizeof(msg), "no raw body is stored for document "
 		    "%" PRIu64 " (store.keep_raw was off, or the response was "

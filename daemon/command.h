@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <lmdb.h>
 
 struct cluster;
 struct config;
@@ -71,6 +72,7 @@ struct command {
 	struct reclean	*reclean;	/* reclean: the background pass */
 	struct cluster	*cluster;	/* cluster mode, or NULL */
 	const struct warc *warc;	/* status: capture, or NULL */
+	MDB_dbi		 warc_bodies;	/* doc --raw: captured bodies */
 	struct event_base *base;	/* export --cluster's polling */
 	struct command_calls calls;
 	uint64_t	 started_mono;

@@ -174,6 +174,8 @@ static const struct cfg_key cfg_keys[] = {
 	    CFG_RESTART },
 	{ "warc.busy_gzip_level", CFG_U32, OFF(warc_busy_gzip_level), 0, 9,
 	    "0", CFG_RESTART },
+	{ "warc.serves_raw", CFG_BOOL, OFF(warc_serves_raw), 0, 0, "true",
+	    0 },
 	{ "feeds.min_interval", CFG_DURATION, OFF(feed_min_interval_ms),
 	    1000, 30 * DAY_MS, "5m", 0 },
 	{ "feeds.max_interval", CFG_DURATION, OFF(feed_max_interval_ms),

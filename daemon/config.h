@@ -100,6 +100,7 @@ struct config {
 	uint64_t	 warc_max_size;		/* a file rotates past it */
 	uint32_t	 warc_gzip_level;	/* zlib level of each record */
 	uint32_t	 warc_busy_gzip_level;	/* while workers are behind */
+	bool		 warc_serves_raw;	/* no second raw copy in LMDB */
 
 	/* [feeds] */
 	uint64_t	 feed_min_interval_ms;	/* adaptive interval's bounds */

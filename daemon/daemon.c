@@ -22,6 +22,7 @@
 #include "reindex.h"
 #include "util.h"
 #include "warc.h"
+#include "warcbody.h"
 #include "work.h"
 
 #define INDEX_BATCH	1024	/* unindexed jobs indexed per idle turn */
@@ -175,6 +176,7 @@ daemon_recover(struct daemon *d, uint64_t *n, char *err, size_t errlen)
 		return rc;
 	queue_turn_begin(&d->queue);
 	if ((rc = doc_open(&d->docs, txn)) != 0 ||
+	    (rc = warcbody_dbi(txn, &d->command.warc_bodies)) != 0 ||
 	    (rc = hosts_open(&d->hosts, txn)) != 0 ||
 	    (rc = feeds_open(&d->feeds, txn)) != 0 ||
 	    (rc = dedup_open(txn, &d->dedup, &d->page_opts.dedup, err,
@@ -189,6 +191,7 @@ daemon_recover(struct daemon *d, uint64_t *n, char *err, size_t errlen)
 		mdb_txn_abort(txn);
 	else
 		rc = mdb_txn_commit(txn);
+	d->reclean.warc_bodies = d->command.warc_bodies;
 	if (rc != 0) {
 		queue_turn_abort(&d->queue);
 		dedup_close(&d->dedup);
@@ -345,6 +348,7 @@ daemon_configure_pages(struct daemon *d)
 	po->extract.site_memory = sitemem_live(&d->sitemem);
 	d->reclean.max_raw = d->cfg.max_body;
 	po->keep_raw = d->cfg.keep_raw;
+	po->serves_raw = d->cfg.warc_serves_raw;
 	feed_limits_default(&po->feed);
 	po->feed.max_bytes = d->cfg.feed_max_bytes;
 	po->feed.max_entries = d->cfg.feed_max_entries;
@@ -685,6 +689,15 @@ daemon_need(struct daemon *d, uint64_t now)
 	if (plan && !d->plan_stalled &&
 	    mono >= d->turn.last_commit_mono + PLAN_SPACING_MS)
 		return TURN_NOW;
+	/*
+	 * A re-clean batch back from the workers while nothing fetched
+	 * waits: written now, so that the next batch goes out.  Waiting for
+	 * the commit interval held a pass on an idle daemon to 8 documents
+	 * a commit interval.  While pages arrive, it rides their commits.
+	 */
+	if (reclean_pending(&d->reclean) && !outcome_pending(&d->outcomes) &&
+	    mono >= d->turn.last_commit_mono + PLAN_SPACING_MS)
+		return TURN_NOW;
 	if (outcome_pending(&d->outcomes) || plan ||
 	    reclean_pending(&d->reclean) || cluster_pending(d->cluster) ||
 	    (d->next_due_ms != 0 && now >= d->next_due_ms) ||
@@ -718,6 +731,12 @@ daemon_arm_wake(struct daemon *d, uint64_t now)
 		ms = 0;
 	if (iw >= 0 && (ms < 0 || iw < ms))
 		ms = iw;
+	/* A re-clean batch on an idle daemon: once commits are spaced. */
+	if (reclean_pending(&d->reclean) && !outcome_pending(&d->outcomes)) {
+		int64_t rw = spaced > mono ? (int64_t)(spaced - mono) : 0;
+		if (ms < 0 || rw < ms)
+			ms = rw;
+	}
 	if (d->next_due_ms != 0) {
 		int64_t due = d->next_due_ms > now ?
 		    (int64_t)(d->next_due_ms - now) : 0;

@@ -230,8 +230,6 @@ page_run(struct work_item *it)
 		snprintf(p->err, sizeof(p->err), "out of memory");
 		goto out;
 	}
-	if (p->opts.keep_raw)
-		page_compress(p);
 	page_keep_site(p, &d);
 out:
 	if (it->worker < p->nslots)
@@ -241,9 +239,15 @@ out:
 	/* Here rather than on the loop thread: compressing the body costs
 	 * about as much as cleaning it. */
 	p->warc = warc_capture(p->opts.warc, r, it->behind);
+	if (p->doc == NULL)
+		return;
 	/* export --format warc links the clean text to this capture. */
-	if (p->doc != NULL)
-		json_object_set_new(p->doc, "warc_record_id",
-		    warc_capture_id(p->warc) != NULL ?
-		    json_string(warc_capture_id(p->warc)) : json_null());
+	json_object_set_new(p->doc, "warc_record_id",
+	    warc_capture_id(p->warc) != NULL ?
+	    json_string(warc_capture_id(p->warc)) : json_null());
+	/* A body whose whole response the capture holds is read back from
+	 * it (warcbody.h) unless warc.serves_raw is off. */
+	if (p->opts.keep_raw && (!p->opts.serves_raw ||
+	    warc_capture_id(p->warc) == NULL))
+		page_compress(p);
 }

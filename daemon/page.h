@@ -33,6 +33,7 @@ struct page_opts {
 	struct dedup_opts	 dedup;
 	struct feed_limits	 feed;		/* a poll's parse (feeds.c) */
 	bool			 keep_raw;
+	bool			 serves_raw;	/* warc.serves_raw */
 	int			 zstd_level;
 	const struct warc	*warc;		/* capture, or NULL */
 };

@@ -16,6 +16,7 @@
 #include "sitemem.h"
 #include "store.h"
 #include "util.h"
+#include "warcbody.h"
 #include "work.h"
 
 #define RECLEAN_SCAN_MAX	1000	/* documents looked at per feed */
@@ -27,6 +28,9 @@ struct reclean_item {
 	json_t			*doc;		/* as stored */
 	void			*raw;
 	size_t			 raw_len;
+	bool			 in_warc;	/* raw is read from loc */
+	struct warcbody_loc	 loc;
+	size_t			 max_raw;
 	const char		*url;		/* in doc */
 	const char		*ctype;		/* in doc, or NULL */
 	struct page_opts	 opts;		/* a copy: reload-safe */
@@ -39,6 +43,8 @@ struct reclean_item {
 	char			 hash[2 * sizeof(((struct dedup_sig *)0)->exact)
 				     + 1];
 	bool			 changed;	/* its text is not the stored */
+	bool			 unreadable;	/* the WARC record: why says */
+	char			 why[PATH_MAX + 160];
 	bool			 applied;	/* in this turn */
 	struct reclean_item	*next;
 };
@@ -71,6 +77,7 @@ reclean_start(struct reclean *rc, const char *site, uint64_t since_ms,
 	rc->running = true;
 	rc->started_ms = now;
 	rc->read = rc->cleaned = rc->changed = rc->failed = rc->skipped = 0;
+	rc->unreadable = 0;
 	rc->relinked = 0;
 	log_notice("reclean: started (%s%s, since %llu ms)", s ? "site " :
 	    "every site", s ? s : "", (unsigned long long)since_ms);
@@ -100,6 +107,15 @@ reclean_run(struct work_item *it)
 	char err[256];
 
 	memset(&d, 0, sizeof(d));
+	if (ri->in_warc && warcbody_load(&ri->loc, ri->max_raw, &ri->raw,
+	    &ri->raw_len, ri->why, sizeof(ri->why)) != 0) {
+		if (ri->why[0] == '\0')
+			snprintf(ri->why, sizeof(ri->why), "%s: out of memory "
+			    "or over fetch.max_body", ri->loc.path);
+		ri->unreadable = true;
+		ri->status = SLUICE_EXTRACT_ERROR;
+		return;
+	}
 	ri->opts.budget.interrupt = reclean_interrupted;
 	ri->opts.budget.interrupt_arg = ri;
 	if (ri->opts.extract.site_memory != NULL) {
@@ -156,7 +172,7 @@ reclean_one(struct reclean *rc, MDB_txn *txn, uint64_t id)
 {
 	struct reclean_item *ri;
 	char site[SITEMEM_NAME_MAX + 1];
-	const char *url;
+	const char *url, *wid;
 	json_t *doc;
 	int r;
 
@@ -179,6 +195,14 @@ reclean_one(struct reclean *rc, MDB_txn *txn, uint64_t id)
 	ri->doc = doc;
 	r = doc_get_raw(rc->docs, txn, id, rc->max_raw, &ri->raw,
 	    &ri->raw_len);
+	/* Not in LMDB: the WARC record that holds it, read by the worker. */
+	if (r == MDB_NOTFOUND && (wid = json_string_value(json_object_get(doc,
+	    "warc_record_id"))) != NULL && warcbody_find(txn, rc->warc_bodies,
+	    wid, &ri->loc) == 0) {
+		ri->in_warc = true;
+		ri->max_raw = rc->max_raw;
+		r = 0;
+	}
 	if (r != 0) {
 		rc->skipped++;
 		reclean_item_free(ri);
@@ -207,9 +231,11 @@ reclean_maybe_end(struct reclean *rc)
 	rc->running = false;
 	log_notice("reclean: done: %llu documents re-cleaned, %llu changed, "
 	    "%llu duplicate links changed, %llu failed, %llu without a "
-	    "stored body", (unsigned long long)rc->cleaned,
+	    "stored body (%llu of them in WARC records that could not be "
+	    "read back)", (unsigned long long)rc->cleaned,
 	    (unsigned long long)rc->changed, (unsigned long long)rc->relinked,
-	    (unsigned long long)rc->failed, (unsigned long long)rc->skipped);
+	    (unsigned long long)rc->failed, (unsigned long long)rc->skipped,
+	    (unsigned long long)rc->unreadable);
 }
 
 void
@@ -525,7 +551,14 @@ reclean_commit(struct reclean *rc)
 		if (ri->status == SLUICE_EXTRACT_OK ||
 		    ri->status == SLUICE_EXTRACT_EMPTY)
 			rc->cleaned++;
-		else
+		else if (ri->unreadable) {
+			/* One line a pass: the rest are likely the same. */
+			if (rc->unreadable++ == 0)
+				log_warnx("reclean: document %llu: its body's "
+				    "WARC record cannot be read back: %s",
+				    (unsigned long long)ri->id, ri->why);
+			rc->skipped++;
+		} else
 			rc->failed++;
 		reclean_item_free(ri);
 	}
@@ -538,12 +571,13 @@ reclean_commit(struct reclean *rc)
 json_t *
 reclean_status_json(const struct reclean *rc)
 {
-	return json_pack("{s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:b, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "running", rc->running, "site", rc->site ? json_string(rc->site) :
 	    json_null(), "read", (json_int_t)rc->read, "cleaned",
 	    (json_int_t)rc->cleaned, "changed", (json_int_t)rc->changed,
 	    "relinked", (json_int_t)rc->relinked, "failed",
-	    (json_int_t)rc->failed, "skipped", (json_int_t)rc->skipped);
+	    (json_int_t)rc->failed, "skipped", (json_int_t)rc->skipped,
+	    "unreadable", (json_int_t)rc->unreadable);
 }
 
 void

@@ -58,6 +58,7 @@ struct reclean {
 	struct work	*work;
 	const struct page_opts *page_opts;
 	uint64_t	 max_raw;	/* extract.max_html */
+	MDB_dbi		 warc_bodies;	/* bodies in WARC files */
 
 	bool		 running;
 	char		*site;		/* only this site, or NULL */
@@ -70,6 +71,7 @@ struct reclean {
 
 	/* progress of the running (or last) pass */
 	uint64_t	 read, cleaned, changed, failed, skipped;
+	uint64_t	 unreadable;	/* of skipped: WARC records not read */
 	uint64_t	 relinked;	/* copies whose duplicate link changed */
 	/* this turn's, added at the commit */
 	uint64_t	 t_changed, t_relinked;

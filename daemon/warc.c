@@ -28,6 +28,7 @@
 #include "store.h"
 #include "util.h"
 #include "warc.h"
+#include "warcbody.h"
 #include "warcrec.h"
 
 #define WARC_STATE_KEY	"file"	/* in the "warc" database */
@@ -41,6 +42,7 @@ struct warc {
 	int		 level_busy;	/* while the workers are behind */
 	char		*info;		/* warcinfo fields */
 	MDB_dbi		 dbi;		/* "warc": digests and the state */
+	MDB_dbi		 bodies;	/* "warc_bodies" (warcbody.h) */
 	int		 dirfd;
 	int		 fd;		/* the open file, or -1 */
 	char		*path;
@@ -492,15 +494,24 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 		return 0;
 	rc = mdb_get(txn, w->dbi, &key, &val);
 	if (rc == MDB_NOTFOUND) {
-		size_t ulen = c->uri ? strlen(c->uri) : 0;
-		char *v = malloc(WARCREC_DATE_LEN + ulen + 1);
+		/* The first capture: its date, URI and place. */
+		size_t ulen = c->uri ? strlen(c->uri) : 0, vlen;
+		char *v = malloc(WARCREC_DATE_LEN + ulen + 1 +
+		    WARCBODY_LOC_MAX);
+		struct warcbody_loc loc = { .offset = w->size,
+		    .len = c->resp.len };
 		if (v == NULL)
 			return ENOMEM;
+		snprintf(loc.path, sizeof(loc.path), "%s", w->path);
 		memcpy(v, c->date, WARCREC_DATE_LEN);
 		memcpy(v + WARCREC_DATE_LEN, c->uri ? c->uri : "", ulen + 1);
-		val = (MDB_val){ WARCREC_DATE_LEN + ulen + 1, v };
+		vlen = WARCREC_DATE_LEN + ulen + 1;
+		vlen += warcbody_loc_encode(&loc, (unsigned char *)v + vlen);
+		val = (MDB_val){ vlen, v };
 		rc = mdb_put(txn, w->dbi, &key, &val, 0);
 		free(v);
+		if (rc == 0)
+			rc = warcbody_put(txn, w->bodies, c->id, &loc);
 		if (rc != 0)
 			return rc;
 		w->turn_records++;
@@ -509,12 +520,23 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 	}
 	if (rc != 0)
 		return rc;
-	/* Date and URI of the first capture, NUL-terminated each. */
-	if (val.mv_size <= WARCREC_DATE_LEN ||
-	    ((char *)val.mv_data)[val.mv_size - 1] != '\0')
-		return MDB_CORRUPTED;
+	/* Date and URI of the first capture, NUL-terminated each, then
+	 * (since warcbody.h) its place, which the revisit's id shares. */
 	date = val.mv_data;
 	uri = (const char *)val.mv_data + WARCREC_DATE_LEN;
+	if (val.mv_size <= WARCREC_DATE_LEN ||
+	    memchr(uri, '\0', val.mv_size - WARCREC_DATE_LEN) == NULL)
+		return MDB_CORRUPTED;
+	{
+		size_t used = WARCREC_DATE_LEN + strlen(uri) + 1;
+		struct warcbody_loc loc;
+
+		if (used < val.mv_size &&
+		    warcbody_loc_decode((const char *)val.mv_data + used,
+		    val.mv_size - used, &loc) == 0 &&
+		    (rc = warcbody_put(txn, w->bodies, c->id, &loc)) != 0)
+			return rc;
+	}
 	if (strlen(uri) > 2048)
 		uri = "";
 	snprintf(extra, sizeof(extra), "WARC-Profile: %s\r\n"
@@ -825,6 +847,8 @@ warc_open(struct warc **out, const struct config *cfg, struct store *s,
 	rc = store_txn_write(s, &txn);
 	if (rc == 0)
 		rc = store_dbi(txn, "warc", MDB_CREATE, &w->dbi);
+	if (rc == 0)
+		rc = warcbody_dbi(txn, &w->bodies);
 	if (rc == 0)
 		rc = warc_recover(w, txn);
 	if (rc == 0)

@@ -22,8 +22,9 @@
 #	                  (and the share of pages whose records were
 #	                  compressed at warc.busy_gzip_level)
 #	--warc-level N    warc.gzip_level of that run (default: the key's)
-#	--warc-no-raw     and store.keep_raw=false in it: the WARC files
-#	                  hold the bodies
+#	--warc-raw-copy   and warc.serves_raw=false in it: LMDB keeps its
+#	                  own zstd copy of each body too (by default the
+#	                  WARC records are the bodies' only copy)
 #	--site-memory     also run sluiced with extract.site_memory=false,
 #	                  right before or after the plain one (memory on, the
 #	                  default) in every round, for issue 16's cost
@@ -44,11 +45,11 @@
 # it in the Scrapy baseline.
 set -eu -o pipefail
 
-usage() { sed -n '4,29s/^#//p' "$0" >&2; exit 2; }
+usage() { sed -n '4,30s/^#//p' "$0" >&2; exit 2; }
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 repeat=3 pages=5000 port=18431 limit=1800 keep=0 scrapy=1 per_host=64 warc=0
-level= raw=true sitemem=0
+level= serves=true sitemem=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r | --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
@@ -60,7 +61,7 @@ while [ $# -gt 0 ]; do
 	--max-per-host) [ $# -ge 2 ] || usage; per_host=$2; shift 2 ;;
 	--warc) warc=1; shift ;;
 	--warc-level) [ $# -ge 2 ] || usage; warc=1 level=$2; shift 2 ;;
-	--warc-no-raw) warc=1 raw=false; shift ;;
+	--warc-raw-copy) warc=1 serves=false; shift ;;
 	--site-memory) sitemem=1; shift ;;
 	-h | --help) usage ;;
 	-*) usage ;;
@@ -170,7 +171,7 @@ start_daemon() {
 	[ "${2:-}" != warc ] || capture=(--set warc.dir="$dir/state/warc")
 	[ "${2:-}" != warc ] || [ -z "$level" ] ||
 	    capture+=(--set warc.gzip_level="$level")
-	[ "${2:-}" != warc ] || capture+=(--set store.keep_raw="$raw")
+	[ "${2:-}" != warc ] || capture+=(--set warc.serves_raw="$serves")
 	[ "${2:-}" != nosm ] || capture+=(--set extract.site_memory=false)
 	"$build/sluiced" -f \
 	    --set daemon.state_dir="$dir/state" \

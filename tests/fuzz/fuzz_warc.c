@@ -1,9 +1,12 @@
 /*
- * fuzz_warc.c - warc_member_len(), the reader sluiced uses at start to cut
- * a file back to its warcinfo record.  The first byte picks the input's
- * use: as raw file bytes, or as a record's text that is gzipped here first,
- * whose member must then be found whole exactly when the text is a WARC
- * record header.
+ * fuzz_warc.c - the WARC readers of sluiced: warc_member_len(), which
+ * cuts a file back to its warcinfo record at start, and warcbody_parse(),
+ * which reads a page's body back from its record (doc --raw, reclean).
+ * The first byte picks the input's use: as raw file bytes (0 mod 4), as a
+ * record's text gzipped here first, whose member must then be found whole
+ * exactly when the text is a WARC record header (1), or as either of those
+ * read back as a body (2: raw member bytes, 3: gzipped here), whose
+ * payload must then lie in the record's text.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -13,6 +16,7 @@
 #include <zlib.h>
 
 #include "warc.h"
+#include "warcbody.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,6 +57,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
+	if (data[0] % 4 >= 2) {
+		char err[256];
+		void *out;
+		size_t olen;
+		int rc;
+
+		if (data[0] % 4 == 2) {
+			rc = warcbody_parse(data + 1, size - 1, size, &out, &olen,
+			    err, sizeof(err));
+			assert(rc != 0 || olen <= size);
+		} else {
+			if (size > 65536 || (gz = gzip_member(data + 1,
+			    size - 1, &len)) == NULL)
+				return 0;
+			/* A trailing byte is never part of the member. */
+			assert(warcbody_parse(gz, len + 11, size, &out, &olen,
+			    err, sizeof(err)) != 0);
+			rc = warcbody_parse(gz, len, 64, &out, &olen, err,
+			    sizeof(err));
+			assert(rc != 0 || olen <= 64);
+			if (rc == 0)
+				assert(olen == 0 || memmem(data + 1, size - 1,
+				    out, olen) != NULL);
+			free(gz);
+		}
+		if (rc == 0)
+			free(out);
+		return 0;
+	}
 	if (data[0] % 2 == 0) {
 		n = warc_member_len(data + 1, size - 1);
 		assert(n <= size - 1);
