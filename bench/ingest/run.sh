@@ -22,6 +22,8 @@
 #	                  (and the share of pages whose records were
 #	                  compressed at warc.busy_gzip_level)
 #	--warc-level N    warc.gzip_level of that run (default: the key's)
+#	--warc-busy-level N  warc.busy_gzip_level of that run (default: the
+#	                  key's, 0: records stored while the workers are behind)
 #	--warc-raw-copy   and warc.serves_raw=false in it: LMDB keeps its
 #	                  own zstd copy of each body too (by default the
 #	                  WARC records are the bodies' only copy)
@@ -45,11 +47,11 @@
 # it in the Scrapy baseline.
 set -eu -o pipefail
 
-usage() { sed -n '4,30s/^#//p' "$0" >&2; exit 2; }
+usage() { sed -n '4,32s/^#//p' "$0" >&2; exit 2; }
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 repeat=3 pages=5000 port=18431 limit=1800 keep=0 scrapy=1 per_host=64 warc=0
-level= serves=true sitemem=0
+level= busy= serves=true sitemem=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r | --repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
@@ -61,6 +63,7 @@ while [ $# -gt 0 ]; do
 	--max-per-host) [ $# -ge 2 ] || usage; per_host=$2; shift 2 ;;
 	--warc) warc=1; shift ;;
 	--warc-level) [ $# -ge 2 ] || usage; warc=1 level=$2; shift 2 ;;
+	--warc-busy-level) [ $# -ge 2 ] || usage; warc=1 busy=$2; shift 2 ;;
 	--warc-raw-copy) warc=1 serves=false; shift ;;
 	--site-memory) sitemem=1; shift ;;
 	-h | --help) usage ;;
@@ -171,6 +174,8 @@ start_daemon() {
 	[ "${2:-}" != warc ] || capture=(--set warc.dir="$dir/state/warc")
 	[ "${2:-}" != warc ] || [ -z "$level" ] ||
 	    capture+=(--set warc.gzip_level="$level")
+	[ "${2:-}" != warc ] || [ -z "$busy" ] ||
+	    capture+=(--set warc.busy_gzip_level="$busy")
 	[ "${2:-}" != warc ] || capture+=(--set warc.serves_raw="$serves")
 	[ "${2:-}" != nosm ] || capture+=(--set extract.site_memory=false)
 	"$build/sluiced" -f \
