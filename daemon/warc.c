@@ -36,6 +36,7 @@
 
 struct warc {
 	char		*dir;
+	char		*absdir;	/* dir, absolute: in filed places */
 	char		*prefix;
 	uint64_t	 max_size;
 	int		 level;
@@ -502,7 +503,9 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 		    .len = c->resp.len };
 		if (v == NULL)
 			return ENOMEM;
-		snprintf(loc.path, sizeof(loc.path), "%s", w->path);
+		/* Absolute: a later start from elsewhere still finds it. */
+		snprintf(loc.path, sizeof(loc.path), "%s/%s", w->absdir,
+		    w->path + strlen(w->dir) + 1);
 		memcpy(v, c->date, WARCREC_DATE_LEN);
 		memcpy(v + WARCREC_DATE_LEN, c->uri ? c->uri : "", ulen + 1);
 		vlen = WARCREC_DATE_LEN + ulen + 1;
@@ -837,7 +840,7 @@ warc_open(struct warc **out, const struct config *cfg, struct store *s,
 		goto fail;
 	}
 	w->dirfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (w->dirfd == -1) {
+	if (w->dirfd == -1 || (w->absdir = realpath(w->dir, NULL)) == NULL) {
 		snprintf(err, errlen, "warc.dir %s: %s", w->dir,
 		    strerror(errno));
 		goto fail;
@@ -900,6 +903,7 @@ warc_close(struct warc *w)
 	}
 	buf_free(&w->scratch);
 	free(w->dir);
+	free(w->absdir);
 	free(w->prefix);
 	free(w->info);
 	free(w->path);
