@@ -10,12 +10,13 @@ the proof that the daemon works, so "not built" must not pass quietly.
 import json
 import os
 import re
+import subprocess
 import time
 from datetime import datetime, timezone
 
 os.environ.setdefault("SLUICE_REQUIRE_BINARIES", "1")
 
-from harness import Client, HarnessError, wait_until  # noqa: E402
+from harness import Client, HarnessError, binary, wait_until  # noqa: E402
 
 # Short delays so retries, backoffs and timeouts fit in a test run.  Tests
 # add or override keys where the behaviour under test needs other values.
@@ -209,3 +210,22 @@ def counts(d):
     """status.jobs, status.totals: the queue's visible state."""
     s = status(d)
     return s["jobs"], s["totals"]
+
+
+def wait_reclean(d, timeout=30):
+    """The status's reclean object once no pass is running."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        st = d.ctl("status").check().obj["reclean"]
+        if not st["running"]:
+            return st
+        time.sleep(0.1)
+    raise AssertionError(f"reclean still running: {st}")
+
+
+def ctl_bytes(d, *args):
+    """sluicectl's exit status, stdout as bytes, and stderr."""
+    p = subprocess.run([str(binary("sluicectl")), "-s", str(d.sock)] +
+                       [str(a) for a in args], capture_output=True,
+                       timeout=60)
+    return p.returncode, p.stdout, p.stderr.decode()

@@ -15,7 +15,8 @@ import urllib.request
 
 from harness import Daemon, binary, run_tests, source_dir
 from fixture_server import FixtureServer
-from itlib import FAST, all_jobs, job, ok, req, submit_ids, wait_job
+from itlib import (FAST, all_jobs, ctl_bytes, job, ok, req, submit_ids,
+                   wait_job)
 
 
 def source_conf():
@@ -260,14 +261,6 @@ def test_guard_names_address_and_settings(tmp):
             assert want in msg, (want, j)
 
 
-def _ctl_bytes(d, *args):
-    """sluicectl's exit status, stdout as bytes, and stderr."""
-    p = subprocess.run([str(binary("sluicectl")), "-s", str(d.sock)] +
-                       [str(a) for a in args], capture_output=True,
-                       timeout=60)
-    return p.returncode, p.stdout, p.stderr.decode()
-
-
 def test_export_raw_bodies_empty_pages_and_copies(tmp):
     """Item 12: a stored raw body comes back byte for byte (doc --raw),
     an empty extraction is marked, and a copy says where its text is."""
@@ -284,9 +277,9 @@ def test_export_raw_bodies_empty_pages_and_copies(tmp):
             assert wait_job(d, i)["state"] == "done", job(d, i)
         # The body as it came (windows-1252 bytes), and after the gzip
         # coding was undone.
-        code, out, err = _ctl_bytes(d, "doc", ids[0], "--raw")
+        code, out, err = ctl_bytes(d, "doc", ids[0], "--raw")
         assert code == 0 and out == raw_1252, (code, err, out[:200])
-        code, out, err = _ctl_bytes(d, "doc", "--raw",
+        code, out, err = ctl_bytes(d, "doc", "--raw",
                                     web.url("/gzip/article"))
         assert code == 0 and out == raw_article, (code, err)
         # On the wire: the reply line, raw_bytes bytes, a newline; the
@@ -310,7 +303,7 @@ def test_export_raw_bodies_empty_pages_and_copies(tmp):
         assert rest[len(raw_1252):len(raw_1252) + 1] == b"\n"
         assert json.loads(rest[len(raw_1252) + 1:])["ok"], rest[-200:]
         # A body over the reply buffer says which key to raise.
-        code, out, err = _ctl_bytes(d, "doc", ids[3], "--raw")
+        code, out, err = ctl_bytes(d, "doc", ids[3], "--raw")
         assert code == 1 and "too_large" in err and \
             "daemon.max_reply_buffer" in err, (code, err)
         # An empty extraction: word_count 0 and "empty", in doc and export.
@@ -326,10 +319,10 @@ def test_export_raw_bodies_empty_pages_and_copies(tmp):
         d.restart()
         [plain] = submit_ids(d, [web.url("/page/3")])
         assert wait_job(d, plain)["state"] == "done"
-        code, out, err = _ctl_bytes(d, "doc", plain, "--raw")
+        code, out, err = ctl_bytes(d, "doc", plain, "--raw")
         assert code == 1 and "not_found" in err and "store.keep_raw" in err, \
             err
-        code, out, err = _ctl_bytes(d, "doc", "--raw")
+        code, out, err = ctl_bytes(d, "doc", "--raw")
         assert code == 2 and "needs one document id" in err, (code, err)
 
 

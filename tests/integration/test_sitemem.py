@@ -6,10 +6,10 @@ every document after its third page; the memory survives a restart;
 """
 
 import os
-import time
 
 from fixture_server import FixtureServer, SITE_BLOCKS, story_paragraphs
 from harness import Daemon, run_tests
+from itlib import wait_reclean
 
 os.environ.setdefault("SLUICE_REQUIRE_BINARIES", "1")
 
@@ -106,16 +106,6 @@ def test_off_drops_nothing(tmp):
         site = d.ctl("site", "127.0.0.1").check().obj
         assert site["enabled"] is False and site["lines"] == 0, site
         assert d.ctl("status").check().obj["site_memory"]["enabled"] is False
-
-
-def wait_reclean(d, timeout=30):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        st = d.ctl("status").check().obj["reclean"]
-        if not st["running"]:
-            return st
-        time.sleep(0.1)
-    raise AssertionError(f"reclean still running: {st}")
 
 
 def doc(d, jid):

@@ -21,8 +21,8 @@ from pathlib import Path
 import itlib  # noqa: F401  (missing sluiced = failure)
 from fixture_server import FixtureServer
 from harness import Daemon, binary, run_tests, wait_until
-from itlib import (doc, export, fetch_one, job, submit, submit_ids,
-                   wait_idle, wait_job, wait_jobs)
+from itlib import (ctl_bytes, doc, export, fetch_one, job, submit,
+                   submit_ids, wait_idle, wait_job, wait_jobs, wait_reclean)
 
 WARCIO_VERSION = "2.4.11"
 FAST = {"fetch.host_delay": 0, "fetch.max_per_host": 8,
@@ -499,24 +499,6 @@ def test_check_fails_on_a_bad_digest(tmp):
         {"id": 99, "url": web.url("/page/77")}) + "\n")
     outp = check([f], docs=tmp / "more.jsonl", expect_ok=False)
     assert "has 0 captures" in outp, outp
-
-
-def ctl_bytes(d, *args):
-    """sluicectl's exit status, stdout as bytes, and stderr."""
-    p = subprocess.run([str(binary("sluicectl")), "-s", str(d.sock)] +
-                       [str(a) for a in args], capture_output=True,
-                       timeout=60)
-    return p.returncode, p.stdout, p.stderr.decode()
-
-
-def wait_reclean(d, timeout=30):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        st = d.ctl("status").check().obj["reclean"]
-        if not st["running"]:
-            return st
-        time.sleep(0.1)
-    raise AssertionError(f"reclean still running: {st}")
 
 
 def test_raw_bodies_served_from_the_records(tmp):
