@@ -476,15 +476,61 @@ warc_rotate(struct warc *w)
 	return rc;
 }
 
+/* The first capture of c's payload (or the first still in its file):
+ * its date, URI and place filed under the digest, its place under its
+ * record id, and the whole response written. */
+static int
+warc_write_first(struct warc *w, MDB_txn *txn, struct warc_capture *c)
+{
+	MDB_val key = { WARCREC_SHA1_LEN, c->sha }, val;
+	size_t ulen = c->uri ? strlen(c->uri) : 0, vlen;
+	char *v = malloc(WARCREC_DATE_LEN + ulen + 1 + WARCBODY_LOC_MAX);
+	struct warcbody_loc loc = { .offset = w->size, .len = c->resp.len };
+	int rc;
+
+	if (v == NULL)
+		return ENOMEM;
+	/* Absolute: a later start from elsewhere still finds it. */
+	snprintf(loc.path, sizeof(loc.path), "%s/%s", w->absdir,
+	    w->path + strlen(w->dir) + 1);
+	memcpy(v, c->date, WARCREC_DATE_LEN);
+	memcpy(v + WARCREC_DATE_LEN, c->uri ? c->uri : "", ulen + 1);
+	vlen = WARCREC_DATE_LEN + ulen + 1;
+	vlen += warcbody_loc_encode(&loc, (unsigned char *)v + vlen);
+	val = (MDB_val){ vlen, v };
+	rc = mdb_put(txn, w->dbi, &key, &val, 0);
+	free(v);
+	if (rc == 0)
+		rc = warcbody_put(txn, w->bodies, c->id, &loc);
+	if (rc != 0)
+		return rc;
+	w->turn_records++;
+	return warc_write(w, c->resp.data, c->resp.len) == -1 ?
+	    (errno ? errno : EIO) : 0;
+}
+
+/* True when the record at loc is still in its file (not moved away or
+ * cut): a revisit may then refer to it, and its body be read back. */
+static bool
+warc_loc_there(const struct warcbody_loc *loc)
+{
+	struct stat st;
+
+	return stat(loc->path, &st) == 0 && (uint64_t)st.st_size >=
+	    loc->offset && (uint64_t)st.st_size - loc->offset >= loc->len;
+}
+
 /* The turn's records, with revisits for payloads already captured. */
 static int
 warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 {
 	MDB_val key = { WARCREC_SHA1_LEN, c->sha }, val;
 	char extra[WARCREC_DATE_LEN + 2048 + 256];
+	struct warcbody_loc loc;
 	const char *uri, *date;
 	struct warcrec_coder *k;
 	struct warcrec rec;
+	size_t used;
 	int rc;
 
 	if (c->head.len > 0 && warc_write(w, c->head.data, c->head.len) == -1)
@@ -494,33 +540,8 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 	if (c->resp.len == 0)
 		return 0;
 	rc = mdb_get(txn, w->dbi, &key, &val);
-	if (rc == MDB_NOTFOUND) {
-		/* The first capture: its date, URI and place. */
-		size_t ulen = c->uri ? strlen(c->uri) : 0, vlen;
-		char *v = malloc(WARCREC_DATE_LEN + ulen + 1 +
-		    WARCBODY_LOC_MAX);
-		struct warcbody_loc loc = { .offset = w->size,
-		    .len = c->resp.len };
-		if (v == NULL)
-			return ENOMEM;
-		/* Absolute: a later start from elsewhere still finds it. */
-		snprintf(loc.path, sizeof(loc.path), "%s/%s", w->absdir,
-		    w->path + strlen(w->dir) + 1);
-		memcpy(v, c->date, WARCREC_DATE_LEN);
-		memcpy(v + WARCREC_DATE_LEN, c->uri ? c->uri : "", ulen + 1);
-		vlen = WARCREC_DATE_LEN + ulen + 1;
-		vlen += warcbody_loc_encode(&loc, (unsigned char *)v + vlen);
-		val = (MDB_val){ vlen, v };
-		rc = mdb_put(txn, w->dbi, &key, &val, 0);
-		free(v);
-		if (rc == 0)
-			rc = warcbody_put(txn, w->bodies, c->id, &loc);
-		if (rc != 0)
-			return rc;
-		w->turn_records++;
-		return warc_write(w, c->resp.data, c->resp.len) == -1 ?
-		    (errno ? errno : EIO) : 0;
-	}
+	if (rc == MDB_NOTFOUND)
+		return warc_write_first(w, txn, c);
 	if (rc != 0)
 		return rc;
 	/* Date and URI of the first capture, NUL-terminated each, then
@@ -530,16 +551,16 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 	if (val.mv_size <= WARCREC_DATE_LEN ||
 	    memchr(uri, '\0', val.mv_size - WARCREC_DATE_LEN) == NULL)
 		return MDB_CORRUPTED;
-	{
-		size_t used = WARCREC_DATE_LEN + strlen(uri) + 1;
-		struct warcbody_loc loc;
-
-		if (used < val.mv_size &&
-		    warcbody_loc_decode((const char *)val.mv_data + used,
-		    val.mv_size - used, &loc) == 0 &&
-		    (rc = warcbody_put(txn, w->bodies, c->id, &loc)) != 0)
-			return rc;
-	}
+	/* A first capture filed before places were, or whose file was
+	 * moved away: this one is captured whole and becomes the first, so
+	 * that its body stays readable (warc.serves_raw). */
+	used = WARCREC_DATE_LEN + strlen(uri) + 1;
+	if (used >= val.mv_size || warcbody_loc_decode((const char *)
+	    val.mv_data + used, val.mv_size - used, &loc) != 0 ||
+	    !warc_loc_there(&loc))
+		return warc_write_first(w, txn, c);
+	if ((rc = warcbody_put(txn, w->bodies, c->id, &loc)) != 0)
+		return rc;
 	if (strlen(uri) > 2048)
 		uri = "";
 	snprintf(extra, sizeof(extra), "WARC-Profile: %s\r\n"

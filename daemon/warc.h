@@ -18,8 +18,10 @@
  * Exact duplicates: the first capture of a payload (by SHA-1) is filed in
  * the "warc" database (digest -> date and URI), in the same transaction;
  * a later response with that payload is written as a revisit record
- * (identical-payload-digest) that refers to it.  A 304 is a revisit
- * (server-not-modified).
+ * (identical-payload-digest) that refers to it, unless that first record
+ * is no longer in its file: then it is captured whole again and becomes
+ * the first.  A 304 is a revisit (server-not-modified).  The place of
+ * every whole response is filed under its record id (warcbody.h).
  *
  * Everything here runs on the loop thread but warc_capture(), which the
  * workers call for pages.  All functions accept a NULL struct warc

@@ -558,6 +558,21 @@ def test_raw_bodies_served_from_the_records(tmp):
         assert len(bad) == 1 and code == 1 and out == b"" and \
             "at offset" in err and str(f) in err, (bad, err)
 
+        # The same payload again once its first capture's file has gone
+        # (archived, say): not a revisit of a record nobody can read, but
+        # captured whole again, its body read back.
+        d.restart()
+        for f in files:
+            f.rename(f.with_name(f.name + ".away"))
+        again, _ = fetch_one(d, web.url("/page/1?copy=2"))
+        code, out, err = ctl_bytes(d, "doc", again, "--raw")
+        assert code == 0 and out == want[ids[0]], (code, err)
+        assert [h["WARC-Type"] for h, _ in all_records(wdir)
+                if h.get("WARC-Target-URI") == web.url("/page/1?copy=2")] \
+            == ["request", "response"]
+        for f in files:
+            f.with_name(f.name + ".away").rename(f)
+
         # serves_raw off: LMDB keeps a copy, and needs no file.
         d.sets["warc.serves_raw"] = "false"
         d.restart()
