@@ -309,7 +309,8 @@ warcbody_load(const struct warcbody_loc *loc, size_t max, void **out,
 			continue;
 		if (r <= 0) {
 			rc = r == 0 ? EBADMSG : errno;
-			snprintf(err, errlen, "%s: %s", loc->path, r == 0 ?
+			snprintf(err, errlen, "%s at offset %llu: %s",
+			    loc->path, (unsigned long long)loc->offset, r == 0 ?
 			    "the file ends before the record" : strerror(rc));
 			break;
 		}
