@@ -714,7 +714,6 @@ command_doc_raw(struct command *cmd, struct ctl_conn *c, json_t *req)
 	struct raw_reply r = { 0 };
 	struct warcbody_loc loc;
 	json_t *doc = NULL, *err;
-	const char *wid;
 	bool in_warc = false;
 	void *body = NULL;
 	uint64_t id = 0;
@@ -730,9 +729,9 @@ command_doc_raw(struct command *cmd, struct ctl_conn *c, json_t *req)
 	if (err == NULL)
 		rc = doc_get_raw(cmd->docs, txn, id, max, &body, &r.len);
 	/* Not in LMDB: the WARC record that holds it (warc.serves_raw). */
-	if (err == NULL && rc == MDB_NOTFOUND && (wid = json_string_value(
-	    json_object_get(doc, "warc_record_id"))) != NULL)
-		in_warc = warcbody_find(txn, cmd->warc_bodies, wid, &loc) == 0;
+	if (err == NULL && rc == MDB_NOTFOUND)
+		in_warc = warcbody_find_doc(txn, cmd->warc_bodies, doc, &loc) ==
+		    0;
 	mdb_txn_abort(txn);
 	if (in_warc) {
 		rc = warcbody_load(&loc, max, &body, &r.len, why, sizeof(why));

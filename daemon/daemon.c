@@ -659,6 +659,13 @@ daemon_may_dispatch(const struct daemon *d)
  * handful of pages kept the loop blocked more than it ran.  Nothing is at
  * risk meanwhile: a crash before the commit means a refetch.
  */
+/* A re-clean batch is back while nothing fetched waits for a turn. */
+static bool
+daemon_reclean_alone(struct daemon *d)
+{
+	return reclean_pending(&d->reclean) && !outcome_pending(&d->outcomes);
+}
+
 static enum turn_need
 daemon_need(struct daemon *d, uint64_t now)
 {
@@ -695,7 +702,7 @@ daemon_need(struct daemon *d, uint64_t now)
 	 * the commit interval held a pass on an idle daemon to 8 documents
 	 * a commit interval.  While pages arrive, it rides their commits.
 	 */
-	if (reclean_pending(&d->reclean) && !outcome_pending(&d->outcomes) &&
+	if (daemon_reclean_alone(d) &&
 	    mono >= d->turn.last_commit_mono + PLAN_SPACING_MS)
 		return TURN_NOW;
 	if (outcome_pending(&d->outcomes) || plan ||
@@ -732,7 +739,7 @@ daemon_arm_wake(struct daemon *d, uint64_t now)
 	if (iw >= 0 && (ms < 0 || iw < ms))
 		ms = iw;
 	/* A re-clean batch on an idle daemon: once commits are spaced. */
-	if (reclean_pending(&d->reclean) && !outcome_pending(&d->outcomes)) {
+	if (daemon_reclean_alone(d)) {
 		int64_t rw = spaced > mono ? (int64_t)(spaced - mono) : 0;
 		if (ms < 0 || rw < ms)
 			ms = rw;

@@ -109,9 +109,6 @@ reclean_run(struct work_item *it)
 	memset(&d, 0, sizeof(d));
 	if (ri->in_warc && warcbody_load(&ri->loc, ri->max_raw, &ri->raw,
 	    &ri->raw_len, ri->why, sizeof(ri->why)) != 0) {
-		if (ri->why[0] == '\0')
-			snprintf(ri->why, sizeof(ri->why), "%s: out of memory "
-			    "or over fetch.max_body", ri->loc.path);
 		ri->unreadable = true;
 		ri->status = SLUICE_EXTRACT_ERROR;
 		return;
@@ -172,7 +169,7 @@ reclean_one(struct reclean *rc, MDB_txn *txn, uint64_t id)
 {
 	struct reclean_item *ri;
 	char site[SITEMEM_NAME_MAX + 1];
-	const char *url, *wid;
+	const char *url;
 	json_t *doc;
 	int r;
 
@@ -196,9 +193,8 @@ reclean_one(struct reclean *rc, MDB_txn *txn, uint64_t id)
 	r = doc_get_raw(rc->docs, txn, id, rc->max_raw, &ri->raw,
 	    &ri->raw_len);
 	/* Not in LMDB: the WARC record that holds it, read by the worker. */
-	if (r == MDB_NOTFOUND && (wid = json_string_value(json_object_get(doc,
-	    "warc_record_id"))) != NULL && warcbody_find(txn, rc->warc_bodies,
-	    wid, &ri->loc) == 0) {
+	if (r == MDB_NOTFOUND && warcbody_find_doc(txn, rc->warc_bodies, doc,
+	    &ri->loc) == 0) {
 		ri->in_warc = true;
 		ri->max_raw = rc->max_raw;
 		r = 0;

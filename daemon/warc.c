@@ -509,17 +509,6 @@ warc_write_first(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 	    (errno ? errno : EIO) : 0;
 }
 
-/* True when the record at loc is still in its file (not moved away or
- * cut): a revisit may then refer to it, and its body be read back. */
-static bool
-warc_loc_there(const struct warcbody_loc *loc)
-{
-	struct stat st;
-
-	return stat(loc->path, &st) == 0 && (uint64_t)st.st_size >=
-	    loc->offset && (uint64_t)st.st_size - loc->offset >= loc->len;
-}
-
 /* The turn's records, with revisits for payloads already captured. */
 static int
 warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
@@ -557,7 +546,7 @@ warc_write_one(struct warc *w, MDB_txn *txn, struct warc_capture *c)
 	used = WARCREC_DATE_LEN + strlen(uri) + 1;
 	if (used >= val.mv_size || warcbody_loc_decode((const char *)
 	    val.mv_data + used, val.mv_size - used, &loc) != 0 ||
-	    !warc_loc_there(&loc))
+	    !warcbody_there(&loc))
 		return warc_write_first(w, txn, c);
 	if ((rc = warcbody_put(txn, w->bodies, c->id, &loc)) != 0)
 		return rc;

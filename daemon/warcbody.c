@@ -78,6 +78,32 @@ warcbody_find(MDB_txn *txn, MDB_dbi dbi, const char *id,
 	    MDB_CORRUPTED;
 }
 
+/* True when a file of size bytes holds the record at loc. */
+static bool
+warcbody_fits(uint64_t size, const struct warcbody_loc *loc)
+{
+	return size >= loc->offset && size - loc->offset >= loc->len;
+}
+
+bool
+warcbody_there(const struct warcbody_loc *loc)
+{
+	struct stat st;
+
+	return stat(loc->path, &st) == 0 && warcbody_fits((uint64_t)
+	    st.st_size, loc);
+}
+
+int
+warcbody_find_doc(MDB_txn *txn, MDB_dbi dbi, const json_t *doc,
+    struct warcbody_loc *loc)
+{
+	const char *id = json_string_value(json_object_get(doc,
+	    "warc_record_id"));
+
+	return id != NULL ? warcbody_find(txn, dbi, id, loc) : MDB_NOTFOUND;
+}
+
 /* --- reading a record back -------------------------------------------- */
 
 /* The value of header field name in the header block h[0..n), trimmed,
@@ -300,6 +326,7 @@ warcbody_load(const struct warcbody_loc *loc, size_t max, void **out,
 	}
 	if ((p = malloc((size_t)loc->len)) == NULL) {
 		close(fd);
+		snprintf(err, errlen, "%s: out of memory", loc->path);
 		return ENOMEM;
 	}
 	while (got < loc->len) {
@@ -322,9 +349,11 @@ warcbody_load(const struct warcbody_loc *loc, size_t max, void **out,
 
 		rc = warcbody_parse(p, (size_t)loc->len, max, out, len, why,
 		    sizeof(why));
-		if (rc == EBADMSG)
+		if (rc != 0)
 			snprintf(err, errlen, "%s at offset %llu: %s", loc->path,
-			    (unsigned long long)loc->offset, why);
+			    (unsigned long long)loc->offset, rc == EBADMSG ? why :
+			    rc == EFBIG ? "its body is over the limit" :
+			    strerror(rc));
 	}
 	free(p);
 	return rc;
@@ -370,8 +399,7 @@ warcbody_check(MDB_txn *txn, MDB_dbi dbi,
 			snprintf(last, sizeof(last), "%s", loc.path);
 			last_err = stat(loc.path, &st) == -1 ? errno : 0;
 		}
-		if (last_err == 0 && (uint64_t)st.st_size >= loc.offset &&
-		    (uint64_t)st.st_size - loc.offset >= loc.len)
+		if (last_err == 0 && warcbody_fits((uint64_t)st.st_size, &loc))
 			continue;
 		for (f = bad; f != NULL && strcmp(f->path, loc.path) != 0;
 		    f = f->next)

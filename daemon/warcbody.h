@@ -24,9 +24,11 @@
 #define SLUICE_WARCBODY_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <lmdb.h>
 
 /* Room for the record's WARC and HTTP headers, on top of the body's own
@@ -57,13 +59,21 @@ int warcbody_put(MDB_txn *txn, MDB_dbi dbi, const char *id,
 /* Where record id lies: 0, MDB_NOTFOUND, MDB_CORRUPTED or an LMDB error. */
 int warcbody_find(MDB_txn *txn, MDB_dbi dbi, const char *id,
     struct warcbody_loc *loc);
+/* The same for a stored document's body, by its warc_record_id
+ * (MDB_NOTFOUND when it has none). */
+int warcbody_find_doc(MDB_txn *txn, MDB_dbi dbi, const json_t *doc,
+    struct warcbody_loc *loc);
+/* True when loc's file is there and long enough to hold the record (not
+ * moved away or cut): a revisit may refer to it. */
+bool warcbody_there(const struct warcbody_loc *loc);
 
 /*
  * Reads the record at loc and hands back its payload in *out (the caller
  * frees it), of *len bytes.  0; EFBIG when the payload is over max bytes;
  * an errno value from opening or reading the file (ENOENT: it was moved
  * away); EBADMSG when what lies there is not the record filed (the file
- * was cut or changed), with a line saying why in err; ENOMEM.
+ * was cut or changed); ENOMEM.  Any error comes with a line in err that
+ * names the file and says why.
  */
 int warcbody_load(const struct warcbody_loc *loc, size_t max, void **out,
     size_t *len, char *err, size_t errlen);
