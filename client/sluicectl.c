@@ -223,10 +223,11 @@ static const struct {
 	    "  --priority N  -1000 to 1000 (default 0), with add\n" },
 	{ "reclean",
 	    "Starts cleaning the stored documents again from their stored raw\n"
-	    "bodies (store.keep_raw), with the current cleaner and site\n"
-	    "memory, in the background; status shows its progress under\n"
-	    "reclean (documents read, cleaned, changed, duplicate links\n"
-	    "changed, failed, skipped for want of a body).  Changed texts\n"
+	    "bodies (store.keep_raw, or their WARC records: warc.serves_raw),\n"
+	    "with the current cleaner and site memory, in the background;\n"
+	    "status shows its progress under reclean (documents read,\n"
+	    "cleaned, changed, duplicate links changed, failed, skipped for\n"
+	    "want of a body, unreadable WARC records).  Changed texts\n"
 	    "replace the stored ones, and the duplicate links follow.  One\n"
 	    "pass at a time; at least one option is needed.\n\n"
 	    "  --host HOST   only documents fetched from HOST (www. and the\n"
@@ -234,7 +235,8 @@ static const struct {
 	    "  --since TIME  only documents fetched since TIME\n"
 	    "  --all         every document\n"
 	    "  --wait        wait until the pass ends, then print its counts\n"
-	    "                (exit status 1 if documents failed)\n\n"
+	    "                (exit status 1 if documents failed, or if WARC\n"
+	    "                records could not be read back)\n\n"
 	    HELP_TIME },
 	{ "dups",
 	    "Lists the copies of document ID (or of the document it copies):\n"
