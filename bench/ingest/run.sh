@@ -195,7 +195,7 @@ start_daemon() {
 # What the daemon wrote: bytes passed to write(2) and those that reached
 # the storage layer (/proc/PID/io), "wchar write_bytes".
 io_of() { awk '$1 == "wchar:" { w = $2 } $1 == "write_bytes:" { b = $2 }
-    END { print w + 0, b + 0 }' "/proc/$1/io" 2>/dev/null || echo "0 0"; }
+    END { printf "%.0f %.0f\n", w, b }' "/proc/$1/io" 2>/dev/null || echo "0 0"; }
 
 run_sluiced() {
 	local r=$1 mode=${2:-} name=sluiced${2:+_$2} dir t0 t1 c0 c1 m0 m1 s0 s1 st
