@@ -121,6 +121,7 @@ counter_field(struct queue_counts *c, size_t i)
 }
 
 static int queue_intake_load(struct queue *q);
+static void gen_free(struct queue *q);
 static int index_at_open(struct queue *q);
 static int queue_upgrade(struct queue *q);
 
@@ -289,6 +290,7 @@ void
 queue_close(struct queue *q)
 {
 	intake_free(&q->intake);
+	gen_free(q);
 }
 
 void
@@ -336,6 +338,8 @@ queue_turn_begin(struct queue *q)
 	q->saved = q->counts;
 	q->saved_next_id = q->next_id;
 	q->saved_index_from = q->index_from;
+	q->saved_gen_to = q->gen.to;
+	q->saved_gen_pos = q->gen.pos;
 }
 
 void
@@ -344,6 +348,12 @@ queue_turn_abort(struct queue *q)
 	q->counts = q->saved;
 	q->next_id = q->saved_next_id;
 	q->index_from = q->saved_index_from;
+	/* A generation begun in the aborted turn may hold its submissions;
+	 * an older one puts again the URLs the turn put. */
+	if (q->gen.to != q->saved_gen_to)
+		gen_free(q);
+	else
+		q->gen.pos = q->saved_gen_pos;
 	/* Submissions of the aborted turn were never stored. */
 	while (q->intake.count > 0 &&
 	    q->intake.base + q->intake.count > q->next_id)
@@ -916,14 +926,18 @@ index_job(struct queue *q, MDB_txn *txn, const struct job *j,
     const char *origin, uint64_t now)
 {
 	unsigned char key[URL_KEY_MAX], idbuf[8];
-	MDB_val k = { queue_url_key(j->url, key), key }, v = { 8, idbuf };
+	MDB_val k = { 0, key }, v = { 8, idbuf };
 	char *made = NULL;
-	int rc;
+	int rc = 0;
 
 	store_put_be64(idbuf, j->id);
 	/* The intake kept a second job for a known URL out; a URL that is
-	 * known anyway (an alias) keeps its first owner. */
-	rc = mdb_put(txn, q->urls, &k, &v, MDB_NOOVERWRITE);
+	 * known anyway (an alias) keeps its first owner.  A generation's
+	 * URLs are in urls already. */
+	if (j->id >= q->gen.to) {
+		k.mv_size = queue_url_key(j->url, key);
+		rc = mdb_put(txn, q->urls, &k, &v, MDB_NOOVERWRITE);
+	}
 	if (rc == MDB_KEYEXIST)
 		rc = 0;
 	if (rc == 0)
@@ -964,8 +978,217 @@ index_walked(const struct job *j, void *arg)
 	return ++w->done >= w->limit;	/* stop before decoding another */
 }
 
+/*
+ * Generations.  Indexing unindexed jobs one by one in id order costs a
+ * random leaf of urls and one of ready per job: past a few hundred
+ * thousand jobs each is a page written, and batch intake slowed 15x
+ * between an empty queue and 1,000,000 queued.  So a large intake is
+ * indexed as a generation: its URL keys are sorted in memory and put into
+ * urls in key order, QUEUE_GEN_STEP with each submission and the caller's
+ * batch each idle turn, so that a leaf takes all its new keys in one
+ * commit (bench/submit --sustained: 5x the rate at 1,000,000 queued);
+ * then, in one
+ * transaction, the generation's jobs join ready or delayed and their
+ * hosts' counts (ready is keyed by host: a few thousand leaves, each
+ * written once), and index_from passes them.
+ *
+ * Until that last step the generation's jobs are unindexed like any other:
+ * the intake finds them, no lease sees them, and a crash leaves them to
+ * index_at_open().  Putting a URL twice is harmless (MDB_NOOVERWRITE; the
+ * first owner stays), so a rolled-back turn or a crash only repeats work.
+ */
+struct queue_gen_url {
+	const unsigned char *key;
+	uint64_t	 id;
+	size_t		 len;
+};
+
+static void
+gen_free(struct queue *q)
+{
+	free(q->gen.url);
+	free(q->gen.keys);
+	memset(&q->gen, 0, sizeof(q->gen));
+}
+
+/* The order of urls (LMDB's default: bytes, then the shorter first). */
+static int
+gen_url_cmp(const void *a, const void *b)
+{
+	const struct queue_gen_url *x = a, *y = b;
+	int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+
+	if (c != 0)
+		return c;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+struct gen_walk {
+	struct queue	*q;
+	size_t		 keys_len, keys_cap;
+	size_t		*off;		/* of each key, until keys stops moving */
+	int		 rc;
+};
+
+/* queue_walk callback of gen_start: adds j's URL key. */
+static int
+gen_walked(const struct job *j, void *arg)
+{
+	struct gen_walk *w = arg;
+	struct queue *q = w->q;
+	unsigned char key[URL_KEY_MAX];
+	size_t len;
+
+	if (j->id >= q->gen.to || q->gen.n == q->gen.to - q->index_from)
+		return 1;
+	len = queue_url_key(j->url, key);
+	if (w->keys_len + len > w->keys_cap) {
+		size_t cap = w->keys_cap ? w->keys_cap * 2 : 1 << 20;
+		unsigned char *k;
+
+		while (cap < w->keys_len + len)
+			cap *= 2;
+		if ((k = realloc(q->gen.keys, cap)) == NULL) {
+			w->rc = ENOMEM;
+			return 1;
+		}
+		q->gen.keys = k;
+		w->keys_cap = cap;
+	}
+	memcpy(q->gen.keys + w->keys_len, key, len);
+	w->off[q->gen.n] = w->keys_len;
+	q->gen.url[q->gen.n].id = j->id;
+	q->gen.url[q->gen.n].len = len;
+	q->gen.n++;
+	w->keys_len += len;
+	return 0;
+}
+
+/*
+ * Makes every unindexed job a generation: reads their records (appended
+ * together, so a few pages) and sorts their URL keys.  Without the memory
+ * it leaves no generation, and the jobs are indexed in id order.
+ */
+static int
+gen_start(struct queue *q, MDB_txn *txn)
+{
+	uint64_t count = q->next_id - q->index_from;
+	struct gen_walk w = { .q = q };
+	int rc;
+
+	q->gen.to = q->next_id;
+	q->gen.url = calloc(count, sizeof(*q->gen.url));
+	w.off = calloc(count, sizeof(*w.off));
+	if (q->gen.url == NULL || w.off == NULL) {
+		free(w.off);
+		gen_free(q);
+		return 0;
+	}
+	rc = queue_walk(q, txn, q->index_from - 1, -1, gen_walked, &w);
+	if (rc == 0 && w.rc == 0) {
+		for (uint64_t i = 0; i < q->gen.n; i++)
+			q->gen.url[i].key = q->gen.keys + w.off[i];
+		qsort(q->gen.url, q->gen.n, sizeof(*q->gen.url),
+		    gen_url_cmp);
+	}
+	free(w.off);
+	if (rc != 0 || w.rc != 0)
+		gen_free(q);
+	return w.rc == ENOMEM ? 0 : rc;
+}
+
+/* Puts up to limit of the generation's URLs into urls; *done counts. */
+static int
+gen_put_urls(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t *done)
+{
+	unsigned char idbuf[8];
+
+	while (q->gen.pos < q->gen.n && *done < limit) {
+		const struct queue_gen_url *u = &q->gen.url[q->gen.pos];
+		/* Afresh each time: MDB_KEYEXIST points v at the stored id. */
+		MDB_val k = { u->len, (void *)u->key };
+		MDB_val v = { sizeof(idbuf), idbuf };
+		int rc;
+
+		store_put_be64(idbuf, u->id);
+		rc = mdb_put(txn, q->urls, &k, &v, MDB_NOOVERWRITE);
+		if (rc != 0 && rc != MDB_KEYEXIST)
+			return rc;
+		q->gen.pos++;
+		(*done)++;
+	}
+	return 0;
+}
+
+/*
+ * The intake becomes a generation from QUEUE_GEN_MIN jobs, or a quarter of
+ * the jobs indexed if more (a generation's cost per job is about the leaves
+ * of urls over its size, and urls grows with the store), but from half the
+ * backlog at most: a submission then advances the generation by
+ * QUEUE_GEN_STEP URLs, so that it is done before the intake is full.
+ */
+#define QUEUE_GEN_MIN	16384
+#define QUEUE_GEN_STEP	4
+
+static bool
+gen_due(const struct queue *q)
+{
+	uint64_t t = (q->index_from - 1) / 4;
+
+	if (t < QUEUE_GEN_MIN)
+		t = QUEUE_GEN_MIN;
+	if (t > q->backlog / 2)
+		t = q->backlog / 2;
+	return q->backlog > 0 && q->gen.to == 0 && q->index_from < q->next_id &&
+	    queue_unindexed(q) >= t;
+}
+
+static int index_oldest(struct queue *q, MDB_txn *txn, uint64_t limit,
+    uint64_t now, uint64_t *n);
+
+/* Puts up to limit more URLs of the generation (UINT64_MAX: all), and
+ * once all are in, indexes its jobs.  *n counts the jobs indexed. */
+static int
+gen_advance(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
+    uint64_t *n)
+{
+	uint64_t done = 0;
+	int rc = gen_put_urls(q, txn, limit, &done);
+
+	if (rc != 0 || q->gen.pos < q->gen.n)
+		return rc;
+	rc = index_oldest(q, txn, q->gen.to - q->index_from, now, n);
+	if (rc == 0)
+		gen_free(q);
+	return rc;
+}
+
 int
 queue_index(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
+    uint64_t *n)
+{
+	uint64_t done = 0, more = 0;
+	int rc = 0;
+
+	if (limit == 0)
+		goto out;
+	if (limit != UINT64_MAX && gen_due(q) && (rc = gen_start(q, txn)) != 0)
+		return rc;
+	if (q->gen.to != 0) {
+		rc = gen_advance(q, txn, limit, now, &more);
+		if (rc != 0 || limit != UINT64_MAX)
+			goto out;
+	}
+	rc = index_oldest(q, txn, limit, now, &done);
+out:
+	if (n != NULL)
+		*n = done + more;
+	return rc;
+}
+
+/* Indexes up to limit unindexed jobs in id order. */
+static int
+index_oldest(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
     uint64_t *n)
 {
 	struct unindexed_walk w = { q, txn, now, limit, 0, 0 };
@@ -1063,10 +1286,18 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 	j.url = (char *)url;
 	if ((rc = queue_job_put(q, txn, &j, MDB_APPEND)) != 0)
 		return rc;
-	/* A full backlog: the oldest waiting job makes room. */
-	if (q->backlog > 0 && queue_unindexed(q) >= q->backlog &&
-	    (rc = queue_index(q, txn, queue_unindexed(q) - q->backlog + 1,
-	    now, NULL)) != 0)
+	/* A full backlog makes room at once: the generation is finished,
+	 * or the oldest waiting jobs are indexed.  Otherwise the generation
+	 * takes a step, or begins. */
+	if (q->backlog > 0 && queue_unindexed(q) >= q->backlog)
+		rc = q->gen.to != 0 ? gen_advance(q, txn, UINT64_MAX, now,
+		    NULL) : index_oldest(q, txn, queue_unindexed(q) -
+		    q->backlog + 1, now, NULL);
+	else if (gen_due(q))
+		rc = gen_start(q, txn);
+	if (rc == 0 && q->gen.to != 0 && queue_unindexed(q) < q->backlog)
+		rc = gen_advance(q, txn, QUEUE_GEN_STEP, now, NULL);
+	if (rc != 0)
 		return rc;
 	if (q->backlog == 0 ||
 	    intake_add(&q->intake, j.id, hash) == -1) {

@@ -26,7 +26,9 @@
  * ids of unindexed jobs are the range [index_from, next_id); the counter
  * "unindexed" keeps its length across restarts, and queue_index() at start
  * finishes what a crash left.  Every change other than a submission indexes
- * the whole backlog first, so only the intake knows unindexed jobs.
+ * the whole backlog first, so only the intake knows unindexed jobs.  A
+ * large intake is indexed as a generation, its URLs put in key order over
+ * several turns and then its jobs indexed at once (queue.c).
  *
  * Job lifecycle: queued -> active -> done | failed | cancelled; a retryable
  * failure goes back to queued with a due time, until queue.max_attempts.
@@ -44,6 +46,7 @@
 #include "intake.h"
 
 struct store;
+struct queue_gen_url;
 
 enum job_state {
 	JOB_QUEUED = 0,
@@ -106,6 +109,16 @@ struct queue {
 	uint64_t	 index_from;	/* first unindexed id */
 	uint64_t	 saved_index_from;
 	struct intake	 intake;
+	/* The generation being indexed (queue.c): the unindexed jobs below
+	 * gen.to, whose URLs enter urls in key order over several turns,
+	 * and which then join their other indexes at once. */
+	struct {
+		uint64_t	 to;		/* 0: none */
+		uint64_t	 n, pos;	/* URL keys, and those put */
+		struct queue_gen_url *url;	/* sorted by key */
+		unsigned char	*keys;		/* the keys, end to end */
+	}		 gen;
+	uint64_t	 saved_gen_to, saved_gen_pos;
 	uint64_t	 damaged;	/* damaged job records passed by (a
 					   rolled-back turn may count one
 					   twice): the daemon logs it */

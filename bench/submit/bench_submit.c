@@ -326,18 +326,25 @@ sustained(const char *sluiced, const char *state, const char *sock)
 	for (int step = 0; step < 10; step++) {
 		double t0 = now_s(), rate;
 
+		double slowest = 0;
+
 		for (long r = 0; r < c.requests; r++) {
 			char *req = build_submit(&c, &len);
+			double t1 = now_s();
+
 			if (request(fd, req, len, reply, rmax) == -1) {
 				fprintf(stderr, "submit failed: %.200s\n",
 				    reply);
 				exit(1);
 			}
 			free(req);
+			if (now_s() - t1 > slowest)
+				slowest = now_s() - t1;
 		}
 		rate = 100000.0 / (now_s() - t0);
-		printf("queued %7d..%7d over 10,000 hosts: %9.0f URLs/s\n",
-		    step * 100000, (step + 1) * 100000, rate);
+		printf("queued %7d..%7d over 10,000 hosts: %9.0f URLs/s, "
+		    "slowest request %4.0f ms\n", step * 100000,
+		    (step + 1) * 100000, rate, slowest * 1000);
 		fflush(stdout);
 		if (step == 0)
 			first = rate;

@@ -841,15 +841,16 @@ test_intake_settles_before_changes(void **state)
 	    0);
 	assert_int_equal(hs.queued_a, 1);
 	commit(f);
-	/* A full backlog: each submission indexes the oldest first. */
+	/* A full backlog makes room before each submission: never more
+	 * than the backlog waits. */
 	begin(f);
 	for (int i = 0; i < 5; i++) {
 		char url[32];
 
 		snprintf(url, sizeof(url), "http://a/x%d", i);
 		ids[i] = submit(f, url, 31, 0, SUBMIT_QUEUED);
+		assert_true(queue_unindexed(&f->q) <= 3);
 	}
-	assert_int_equal(queue_unindexed(&f->q), 3);
 	assert_int_equal(submit(f, "http://a/x0", 31, 0, SUBMIT_DUPLICATE),
 	    ids[0]);
 	assert_int_equal(submit(f, "http://a/x4", 31, 0, SUBMIT_DUPLICATE),
@@ -863,6 +864,93 @@ test_intake_settles_before_changes(void **state)
 	    &ids[0]), 0);
 	assert_int_equal(ids[0], ids[4]);
 	commit(f);
+}
+
+/* What a walk over one host's records counts. */
+static int
+sum_queued(const struct host_record *h, void *arg)
+{
+	*(uint64_t *)arg += h->jobs[JOB_QUEUED];
+	return 0;
+}
+
+/*
+ * A large intake is indexed as a generation over several turns: its URLs
+ * are found all along, a rolled-back turn only repeats work, the backlog
+ * bounds the intake, and in the end every job is in urls, ready and its
+ * host's counts exactly once.
+ */
+static void
+test_intake_generations(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 3000, HOSTS = 7, BACKLOG = 400 };
+	uint64_t *ids = calloc(N, sizeof(*ids)), queued = 0, id;
+	int seen_gen = 0, got = 0, aborted = -1;
+	char url[64];
+
+	assert_non_null(ids);
+	for (int i = 0; i < 4; i++)	/* 16 MiB: no turn here grows it */
+		assert_int_equal(store_grow(&f->store, url, sizeof(url)), 0);
+	queue_set_backlog(&f->q, BACKLOG);
+	for (int i = 0; i < N; i += 10) {
+		begin(f);
+		for (int k = i; k < i + 10; k++) {
+			snprintf(url, sizeof(url), "http://h%d/p%05d",
+			    (k * 31) % HOSTS, (k * 7919) % N);
+			ids[k] = submit(f, url, 100 + (k * 31) % HOSTS, 0,
+			    SUBMIT_QUEUED);
+			assert_true(queue_unindexed(&f->q) <= BACKLOG);
+		}
+		if (f->q.gen.to != 0 && f->q.gen.pos > 0 &&
+		    f->q.gen.pos < f->q.gen.n) {
+			seen_gen++;
+			/* Mid-generation, every URL is found: put in urls
+			 * already, or only in the intake. */
+			for (int k = 0; k <= i + 9; k += 37) {
+				snprintf(url, sizeof(url), "http://h%d/p%05d",
+				    (k * 31) % HOSTS, (k * 7919) % N);
+				assert_int_equal(submit(f, url,
+				    100 + (k * 31) % HOSTS, 0,
+				    SUBMIT_DUPLICATE), ids[k]);
+			}
+		}
+		if (i % 70 == 0 && aborted != i) {
+			/* Rolled back: the generation repeats its puts. */
+			aborted = i;
+			mdb_txn_abort(f->txn);
+			f->txn = NULL;
+			queue_turn_abort(&f->q);
+			i -= 10;
+			continue;
+		}
+		commit(f);
+	}
+	assert_true(seen_gen > 0);
+	/* A change indexes everything first. */
+	begin(f);
+	assert_int_equal(queue_index(&f->q, f->txn, UINT64_MAX, 1000, NULL),
+	    0);
+	assert_int_equal(queue_unindexed(&f->q), 0);
+	assert_int_equal(f->q.gen.to, 0);
+	assert_int_equal(queue_walk_hosts(&f->q, f->txn, 0, sum_queued,
+	    &queued), 0);
+	assert_int_equal(queued, N);
+	for (int k = 0; k < N; k++) {
+		snprintf(url, sizeof(url), "http://h%d/p%05d",
+		    (k * 31) % HOSTS, (k * 7919) % N);
+		assert_int_equal(queue_find_url(&f->q, f->txn, url, &id), 0);
+		assert_int_equal(id, ids[k]);
+	}
+	commit(f);
+	for (int h = 0; h < HOSTS; h++) {
+		begin(f);
+		while (lease_next(f, 100 + h, 2000) != 0)
+			got++;
+		commit(f);
+	}
+	assert_int_equal(got, N);
+	free(ids);
 }
 
 /* Rewrites job id's stored record through edit(bytes, len). */
@@ -1059,6 +1147,8 @@ main(void)
 		    test_intake_survives_crash_and_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_intake_settles_before_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intake_generations,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
