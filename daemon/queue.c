@@ -391,6 +391,7 @@ static uint64_t queue_intake_hash(const char *url);
 static int queue_intake_lookup(struct queue *q, MDB_txn *txn, const char *url,
     uint64_t hash, uint64_t *id);
 static int settle(struct queue *q, MDB_txn *txn, uint64_t now);
+static uint64_t queue_intake_hash(const char *url);
 
 /* --- records ------------------------------------------------------- */
 
@@ -601,9 +602,15 @@ queue_alias_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t id)
 {
 	unsigned char key[URL_KEY_MAX], idbuf[8];
 	MDB_val k = { 0, key }, v = { sizeof(idbuf), idbuf };
+	uint64_t other;
 	int rc;
 
-	if ((rc = settle(q, txn, now_ms())) != 0)
+	/* A URL waiting in the intake is known: it keeps its own job.  A
+	 * lookup, not an indexing of the whole intake: nearly every page
+	 * with a canonical link comes here, and each would have indexed
+	 * the intake job by job. */
+	if (q->intake.count > 0 && (rc = queue_intake_lookup(q, txn, url,
+	    queue_intake_hash(url), &other)) != MDB_NOTFOUND)
 		return rc;
 	k.mv_size = queue_url_key(url, key);
 	store_put_be64(idbuf, id);

@@ -859,7 +859,9 @@ test_intake_settles_before_changes(void **state)
 	/* An alias (a page's canonical URL) of an unindexed URL keeps the
 	 * URL's own job. */
 	begin(f);
+	assert_true(ids[4] >= f->q.index_from);	/* x4 waits */
 	assert_int_equal(queue_alias_url(&f->q, f->txn, "http://a/x4", a), 0);
+	assert_true(queue_unindexed(&f->q) > 0);	/* found, not indexed */
 	assert_int_equal(queue_find_url(&f->q, f->txn, "http://a/x4",
 	    &ids[0]), 0);
 	assert_int_equal(ids[0], ids[4]);
