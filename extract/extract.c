@@ -1630,6 +1630,7 @@ static const char *const STAMPS[] = {
 };
 
 #define SHORT_BLOCK	200	/* characters: furniture lines are short */
+#define LINK_PARA	200	/* a paragraph of one link: at most this */
 #define LINKRUN_BLOCK	1000	/* ...but a label over links runs longer */
 
 static bool
@@ -2145,6 +2146,51 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 	*to = j;
 }
 
+/*
+ * A paragraph that is one link and no sentence: the headline of another
+ * story ("Killer's failing health renews focus on the saga").
+ */
+static bool
+link_para(const struct ctx *c, const struct block *b)
+{
+	const struct enode *o = &c->en[b->owner];
+
+	return o->tag == HTML_P && o->text == b->chars && b->chars >= 20 &&
+	    b->chars <= LINK_PARA && b->link10 >= 10 * b->chars &&
+	    !ends_sentence(c->txt + b->off, b->len);
+}
+
+/*
+ * Teasers set in the story's own container: two or more paragraphs in a
+ * row that are each a link to another story, or one under a label
+ * ("ALSO", "Related").  One such link between paragraphs stays: sites
+ * put a sentence-long pointer there that readers take for text.
+ */
+static void
+mark_teasers(struct ctx *c)
+{
+	size_t i, run = 0, start = 0;
+	bool label = false;
+	const struct block *b;
+
+	for (i = 0; i <= c->nbl; i++) {
+		b = i < c->nbl ? &c->bl[i] : NULL;
+		if (b != NULL && !block_in_article(c, b))
+			continue;
+		if (b != NULL && link_para(c, b)) {
+			if (run++ == 0)
+				start = i;
+			continue;
+		}
+		if (run >= 2 || (run == 1 && label))
+			for (; start < i; start++)
+				c->bl[start].keep = 1;
+		run = 0;
+		label = b != NULL && b->chars <= SHORT_BLOCK &&
+		    is_label(c->txt + b->off, b->len);
+	}
+}
+
 /* Joins the kept blocks: lines, with table cells of a row on one line.
  * Stops quietly at max_output. */
 static int
@@ -2159,8 +2205,10 @@ compose(struct ctx *c, struct buf *out, size_t *chars)
 	k = malloc(c->nbl * sizeof(*k) + 1);
 	if (k == NULL)
 		return -1;
+	mark_teasers(c);
 	for (i = 0; i < c->nbl; i++)
-		if (block_kept(c, &c->bl[i], &title_seen))
+		if (c->bl[i].keep == 0 &&
+		    block_kept(c, &c->bl[i], &title_seen))
 			k[n++] = i;
 	trim_ends(c, k, n, &from, &to);
 	for (i = from; i < to; i++) {

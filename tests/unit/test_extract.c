@@ -1342,6 +1342,38 @@ test_long_tail_bio(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Teasers in the story's container: a run of paragraphs that are each
+ * a link to another story, and one such paragraph under "ALSO", go; a
+ * single linked line between paragraphs stays. */
+static void
+test_teaser_links(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2)
+	    "<p><a href=/w>Wool prices climb for a third straight week</a></p>"
+	    PARA(3) PARA(4) PARA(5)
+	    "<p><strong>ALSO</strong></p>"
+	    "<p><a href=/a>Weavers strike at the north mill</a></p>"
+	    PARA(6)
+	    "<p><b><a href=/b>Fire at the dye works closes the river road</a>"
+	    "</b></p>"
+	    "<p><a href=/c>Mill owner charged in the valley fraud case</a></p>"
+	    "<p><a href=/d>The last loom of the county goes to a museum</a></p>"
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 6 of"));
+	assert_non_null(strstr(d.text, "Wool prices climb"));
+	assert_null(strstr(d.text, "Weavers strike"));
+	assert_null(strstr(d.text, "Fire at the dye works"));
+	assert_null(strstr(d.text, "Mill owner charged"));
+	assert_null(strstr(d.text, "last loom"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1501,6 +1533,7 @@ main(void)
 		cmocka_unit_test(test_paragraph_boxes),
 		cmocka_unit_test(test_named_boxes),
 		cmocka_unit_test(test_long_tail_bio),
+		cmocka_unit_test(test_teaser_links),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
