@@ -1695,6 +1695,31 @@ is_byline(const char *t, size_t len, size_t words)
 	    isupper((unsigned char)t[2]);
 }
 
+/* Who a byline or a closing contact line is about. */
+static const char *const WRITERS[] = {
+	"reporter", "writer", "columnist", "editor", "correspondent",
+	"Reporter", "Writer", "Columnist", "Editor", "Correspondent", NULL
+};
+
+/*
+ * "By JANE ROE, Associated Press Writer Fri Apr 3, 3:21 pm ET": a wire
+ * byline runs past a short line's length, naming the writer's job after
+ * the names, then often the time.
+ */
+static bool
+wire_byline(const char *t, size_t len)
+{
+	const char *comma;
+	size_t n;
+
+	if (!has_prefix(t, len, "by ") || ends_sentence(t, len))
+		return false;
+	if ((comma = memchr(t, ',', len < 60 ? len : 60)) == NULL)
+		return false;
+	n = len - (size_t)(comma - t);
+	return has_phrase(comma, n < 50 ? n : 50, WRITERS);
+}
+
 /* "Published 17 May 2023 10:02", "Updated: 2 hours ago". */
 static bool
 is_stamp(const char *t, size_t len)
@@ -1883,7 +1908,8 @@ furniture(const struct ctx *c, const struct block *b)
 	    memmem(t, len, "CLICKING HERE", 13) != NULL))
 		return true;
 	words = count_words(t, len);
-	return is_byline(t, len, words) || is_date_line(c, b, words) ||
+	return is_byline(t, len, words) || wire_byline(t, len) ||
+	    is_date_line(c, b, words) ||
 	    reading_time(t, len, words);
 }
 
@@ -2006,12 +2032,6 @@ people_credit(const char *t, size_t len)
 			return true;
 	return false;
 }
-
-/* Who a story's closing contact line is about. */
-static const char *const WRITERS[] = {
-	"reporter", "writer", "columnist", "editor", "correspondent",
-	"Reporter", "Writer", "Columnist", "Editor", NULL
-};
 
 /* Openings of the contact lines and calls to action that close a story
  * ("Contact reporter...", "Do you want to submit...?"). */

@@ -1374,6 +1374,29 @@ test_teaser_links(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* A wire byline naming the writer's job and the time goes, past the
+ * short bylines' length; a sentence opening with "By" stays. */
+static void
+test_wire_byline(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    "<p>By JANE ROE and JOHN DOE, Associated Press Writers Jane Roe "
+	    "And John Doe, Associated Press Writers \xE2\x80\x93 Fri Apr 3, "
+	    "3:21 pm ET</p>"
+	    PARA(1) PARA(2) PARA(3)
+	    "<p>By Friday, the mill's editor, a writer of long standing, had "
+	    "left.</p>" PARA(4) "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Paragraph 1 of", 14) == 0);
+	assert_non_null(strstr(d.text, "By Friday, the mill's editor"));
+	assert_null(strstr(d.text, "Associated Press"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1534,6 +1557,7 @@ main(void)
 		cmocka_unit_test(test_named_boxes),
 		cmocka_unit_test(test_long_tail_bio),
 		cmocka_unit_test(test_teaser_links),
+		cmocka_unit_test(test_wire_byline),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
