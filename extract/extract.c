@@ -1575,6 +1575,7 @@ static const char *const NOTES[] = {
 	"Suscr\xC3\xAD""bete", "Iscriviti", "Reprinted by permission",
 	"Reprinted with permission", "wherever you get your podcasts",
 	/* syndication notes: where the story first ran */
+	"Image via", "Images via", "Photo via",
 	"Read the original article", "Cross-posted from", "Crossposted from",
 	"initially published", "Original article on", "story for reprint",
 	/* pitches to follow the site elsewhere, and consent notices */
@@ -1876,6 +1877,34 @@ reading_time(const char *t, size_t len, size_t words)
 	return false;
 }
 
+/*
+ * "Jane Roe Dec 05, 2023 2 Shares 1530 Views": a line of social counters,
+ * a count then "Shares", "Views" or "Comments" (often run into the
+ * byline and date before them).
+ */
+static bool
+counters(const char *t, size_t len, uint32_t chars)
+{
+	static const char *const WHAT[] = { "shares", "views", "comments",
+	    NULL };
+	size_t i, k, l;
+
+	if (chars > 100 || ends_sentence(t, len))
+		return false;
+	for (i = 1; i < len; i++) {
+		if (!isdigit((unsigned char)t[i - 1]) ||
+		    isdigit((unsigned char)t[i]))
+			continue;
+		k = t[i] == ' ' ? i + 1 : i;
+		for (l = 0; WHAT[l] != NULL; l++)
+			if (has_prefix(t + k, len - k, WHAT[l]) &&
+			    (k + strlen(WHAT[l]) == len ||
+			    !isalpha((unsigned char)t[k + strlen(WHAT[l])])))
+				return true;
+	}
+	return false;
+}
+
 /* True if the block is page furniture judged by its own words. */
 static bool
 furniture(const struct ctx *c, const struct block *b)
@@ -1896,7 +1925,8 @@ furniture(const struct ctx *c, const struct block *b)
 				return true;
 	if (b->chars > SHORT_BLOCK)
 		return false;
-	if (is_label(t, len) || is_stamp(t, len) || counter(t, len))
+	if (is_label(t, len) || is_stamp(t, len) || counter(t, len) ||
+	    counters(t, len, b->chars))
 		return true;
 	for (size_t i = 0; PREFIXES[i] != NULL; i++)
 		if (has_prefix(t, len, PREFIXES[i]))

@@ -1397,6 +1397,33 @@ test_wire_byline(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* A line of social counters under the dek and an "Image via" credit
+ * go; a sentence that counts views stays. */
+static void
+test_counters_credits(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    "<p>The mills close one by one, and the weavers go.</p>"
+	    "<div><span>Jane Roe</span><span>Dec 05, 2023</span>"
+	    "<span>2 Shares</span><span>1530 Views</span></div>"
+	    PARA(1) PARA(2)
+	    "<p>The mill's video drew 1530 views in a day.</p>"
+	    PARA(3) PARA(4)
+	    "<p>[Image via Valley Photo Agency]</p>"
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "the weavers go.\nParagraph 1 of"));
+	assert_non_null(strstr(d.text, "drew 1530 views in a day."));
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_null(strstr(d.text, "Shares"));
+	assert_null(strstr(d.text, "Image via"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1558,6 +1585,7 @@ main(void)
 		cmocka_unit_test(test_long_tail_bio),
 		cmocka_unit_test(test_teaser_links),
 		cmocka_unit_test(test_wire_byline),
+		cmocka_unit_test(test_counters_credits),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
