@@ -1581,8 +1581,27 @@ static const char *const NOTES[] = {
 	/* pitches to follow the site elsewhere, and consent notices */
 	"Follow us on", "follow us on", "on our Facebook", "'Like' on our",
 	"We're also on Facebook", "We use cookies", "use of cookies",
-	"Sign up here", NULL
+	"Sign up here", "by subscribing now",
+	/* notes that the story will change */
+	"will be updated as more", "story will be updated",
+	"article will be updated", "post will be updated", NULL
 };
+
+/*
+ * Call-outs to readers for their own stories and comments, and the terms
+ * that come with them ("Have you been affected? Share with us by
+ * emailing ...", "Your comments may be published"): up to CALLOUT_BLOCK
+ * characters.
+ */
+static const char *const CALLOUTS[] = {
+	"share with us by", "send us your experiences",
+	"send your experiences", "share your experiences with us",
+	"comments may be published", "may edit your comments",
+	"include a contact number", "Please share your comments",
+	"please share your comments", NULL
+};
+
+#define CALLOUT_BLOCK	500
 
 /* Author notes at the tail: "Jane Doe writes about courts for...". */
 static const char *const BIOS[] = {
@@ -1915,6 +1934,8 @@ furniture(const struct ctx *c, const struct block *b)
 	if (b->chars <= NOTE_BLOCK && has_phrase(t, len, NOTES))
 		return true;
 	if (b->chars <= LEGAL_BLOCK && legal_note(t, len))
+		return true;
+	if (b->chars <= CALLOUT_BLOCK && has_phrase(t, len, CALLOUTS))
 		return true;
 	if (citation(t, len, b->chars))
 		return true;

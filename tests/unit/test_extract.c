@@ -1424,6 +1424,41 @@ test_counters_credits(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Notes to readers around the story: that it will be updated, a
+ * subscription pitch, a call-out for readers' own stories and its terms.
+ * A sentence about updating something else stays. */
+static void
+test_reader_notes(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1)
+	    "<p>Keep up with this story and more by subscribing now</p>"
+	    PARA(2)
+	    "<p>The owners said the looms will be updated next year.</p>"
+	    PARA(3) PARA(4)
+	    "<p>This story will be updated as more information becomes "
+	    "available.</p>"
+	    "<p>Have you been affected by the flood? Are you in the area? If "
+	    "you are willing to do so, share with us by emailing "
+	    "floods@example.com. Please include a contact number if you are "
+	    "willing to speak to a Gazette journalist.</p>"
+	    "<p>A selection of your comments may be published, with your name "
+	    "and location unless you state otherwise.</p>"
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_non_null(strstr(d.text, "looms will be updated next year."));
+	assert_null(strstr(d.text, "subscribing"));
+	assert_null(strstr(d.text, "more information"));
+	assert_null(strstr(d.text, "affected"));
+	assert_null(strstr(d.text, "selection of your comments"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1586,6 +1621,7 @@ main(void)
 		cmocka_unit_test(test_teaser_links),
 		cmocka_unit_test(test_wire_byline),
 		cmocka_unit_test(test_counters_credits),
+		cmocka_unit_test(test_reader_notes),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
