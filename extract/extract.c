@@ -75,6 +75,7 @@
  */
 #define STUB_MAX	4	/* stubs trimmed before the first paragraph */
 #define STUB_WORDS	8	/* a stub has fewer words than this... */
+#define LEADIN_WORDS	5	/* a heading's lead-in to an embed: words */
 #define SIB_PARA	100	/* a sibling's paragraph: at least this long */
 #define SIB_MAX		1500	/* ...in a sibling box at most this long */
 #define SIB_BEST	0.5f	/* a sibling wrapping a candidate this strong
@@ -2185,6 +2186,21 @@ stub(const struct ctx *c, const struct block *b)
 }
 
 /*
+ * A heading written as the writer's lead-in to an embed the cleaner does
+ * not keep ("Pat McAfee's reaction to the signing:" over a post): a
+ * sentence of LEADIN_WORDS words or more ending with a colon, not a
+ * section title left hanging after the story.
+ */
+static bool
+lead_in(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+
+	return b->len > 0 && t[b->len - 1] == ':' &&
+	    count_words(t, b->len) >= LEADIN_WORDS;
+}
+
+/*
  * Position rules over the kept blocks (indexes into c->bl): stubs before
  * the first paragraph are kickers, section labels and author names
  * (the article starts at its first sentence), and headings or link stubs
@@ -2204,7 +2220,8 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 		i = 0;
 	while (j > i + 1) {
 		b = &c->bl[k[j - 1]];
-		if (!is_heading((enum html_tag)c->en[b->owner].tag) &&
+		if (!(is_heading((enum html_tag)c->en[b->owner].tag) &&
+		    !lead_in(c, b)) &&
 		    !(stub(c, b) && b->link10 * 2 > b->chars * 10) &&
 		    !(n - j < 3 && b->chars <= (n == j ? BIO_LAST : 400) &&
 		    has_phrase(c->txt + b->off, b->len, BIOS)) &&

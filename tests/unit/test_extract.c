@@ -1459,6 +1459,30 @@ test_reader_notes(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Headings after the last paragraph go, unless written as a lead-in
+ * to an embed (a sentence ending with a colon over a post). */
+static void
+test_tail_lead_ins(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2) PARA(3) PARA(4)
+	    "<h3>The weavers' union reacts to the closing of the mill:</h3>"
+	    "<blockquote class=twitter-tweet><a href=/t/1>pic.example/1</a>"
+	    "</blockquote>"
+	    "<h3>Readers share their memories of the looms:</h3>"
+	    "<h2>More mill stories</h2>"
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "reacts to the closing of the mill:"));
+	assert_non_null(strstr(d.text, "memories of the looms:"));
+	assert_null(strstr(d.text, "More mill stories"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1622,6 +1646,7 @@ main(void)
 		cmocka_unit_test(test_wire_byline),
 		cmocka_unit_test(test_counters_credits),
 		cmocka_unit_test(test_reader_notes),
+		cmocka_unit_test(test_tail_lead_ins),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
