@@ -91,6 +91,10 @@
 #define RESCUE_MIN	500	/* articleBody rescue: JSON-LD text this long */
 #define RESCUE_BELOW	250	/* ...when the page gave fewer bytes */
 
+/* struct block keep: set by choose_article and compose */
+#define BK_LOOSE	2	/* loose text joining the article */
+#define BK_TEASER	1	/* a teaser link, dropped */
+
 /* Whitespace state beyond html.h's: a line break is owed (<br>). */
 #define WS_NEWLINE	3
 
@@ -133,7 +137,7 @@ struct block {
 	int32_t		 owner;
 	uint32_t	 off, len;	/* bytes in ctx.txt */
 	uint32_t	 chars, link10, commas;
-	uint8_t		 keep;
+	uint8_t		 keep;		/* BK_* */
 };
 
 struct ctx {
@@ -1275,6 +1279,32 @@ add_split_body(struct ctx *c, int32_t top)
 	}
 }
 
+/*
+ * Loose text beside the top, straight in its parent: a lead set in <b>
+ * before the body's box, or paragraphs the parser left out of it (old
+ * table layouts, where a <table> inside a <font> closes the <font>).
+ * Readability wraps such runs in <p>, which then join as sibling
+ * paragraphs; here a block of SIB_PARA characters or more, ending a
+ * sentence and at most a quarter links, joins.
+ */
+static void
+add_loose_text(struct ctx *c, int32_t top)
+{
+	int32_t p = c->en[top].parent;
+	uint32_t i;
+	struct block *b;
+
+	if (p == NONE || c->en[p].tag == HTML_BODY)
+		return;
+	for (i = c->en[p].blo; i < c->en[p].bhi && i < c->nbl; i++) {
+		b = &c->bl[i];
+		if (b->owner == p && b->chars >= SIB_PARA &&
+		    b->link10 * 4 < b->chars * 10 &&
+		    ends_sentence(c->txt + b->off, b->len))
+			b->keep = BK_LOOSE;
+	}
+}
+
 /* Marks the article roots: the top candidate and joining siblings. */
 static void
 choose_article(struct ctx *c)
@@ -1308,6 +1338,7 @@ choose_article(struct ctx *c)
 	add_dek(c, t);
 	add_summary(c, t);
 	add_split_body(c, t);
+	add_loose_text(c, t);
 }
 
 /* ---- cleaning inside the article ----------------------------------- */
@@ -1495,6 +1526,8 @@ block_in_article(const struct ctx *c, const struct block *b)
 {
 	const struct enode *o = &c->en[b->owner];
 
+	if (b->keep == BK_LOOSE)
+		return true;
 	return (o->fl & EN_IN) && !(o->fl & EN_DROP);
 }
 
@@ -2272,7 +2305,7 @@ mark_teasers(struct ctx *c)
 		}
 		if (run >= 2 || (run == 1 && label))
 			for (; start < i; start++)
-				c->bl[start].keep = 1;
+				c->bl[start].keep = BK_TEASER;
 		run = 0;
 		label = b != NULL && b->chars <= SHORT_BLOCK &&
 		    is_label(c->txt + b->off, b->len);
@@ -2295,7 +2328,7 @@ compose(struct ctx *c, struct buf *out, size_t *chars)
 		return -1;
 	mark_teasers(c);
 	for (i = 0; i < c->nbl; i++)
-		if (c->bl[i].keep == 0 &&
+		if (c->bl[i].keep != BK_TEASER &&
 		    block_kept(c, &c->bl[i], &title_seen))
 			k[n++] = i;
 	trim_ends(c, k, n, &from, &to);

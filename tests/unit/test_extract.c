@@ -1483,6 +1483,34 @@ test_tail_lead_ins(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* An old table layout: the lead set in <b> and closing paragraphs as
+ * loose text in the cell, beside the <font> box that holds the rest of
+ * the body, join it; a short loose line does not. */
+static void
+test_loose_text(void **state)
+{
+	static const char h[] = "<html><body><table><tr><td>"
+	    "<a href=/>Gazette home</a> | <a href=/news>News</a>"
+	    "</td></tr><tr><td>"
+	    "<b>The last mill of the valley closed on Friday, ending two "
+	    "hundred years of weaving wool along the slow brown river.</b>"
+	    "<font>" PARA(1) PARA(2) PARA(3) PARA(4) "</font>"
+	    "The owners said they would sell the looms to a museum, and the "
+	    "weavers would be paid until the end of the year."
+	    "<br><br>Story from the Gazette"
+	    "</td></tr></table></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "The last mill of the valley", 27) == 0);
+	assert_non_null(strstr(d.text, "paid until the end of the year."));
+	assert_null(strstr(d.text, "Story from"));
+	assert_null(strstr(d.text, "Gazette home"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1647,6 +1675,7 @@ main(void)
 		cmocka_unit_test(test_counters_credits),
 		cmocka_unit_test(test_reader_notes),
 		cmocka_unit_test(test_tail_lead_ins),
+		cmocka_unit_test(test_loose_text),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
