@@ -94,6 +94,7 @@
 /* struct block keep: set by choose_article and compose */
 #define BK_LOOSE	2	/* loose text joining the article */
 #define BK_TEASER	1	/* a teaser link, dropped */
+#define BK_DROP		3	/* all of it in a dropped inline box */
 
 /* Whitespace state beyond html.h's: a line break is owed (<br>). */
 #define WS_NEWLINE	3
@@ -1454,6 +1455,24 @@ drop_small_box(const struct ctx *c, const struct enode *e)
 	return false;
 }
 
+/*
+ * Blocks belong to their nearest block-level element, so dropping an
+ * inline box (<span class="caption">) leaves its text in: a block that
+ * is all the box's text goes with it.
+ */
+static void
+drop_inline(struct ctx *c, const struct enode *e)
+{
+	struct block *b;
+
+	if ((html_tag_flags((enum html_tag)e->tag) & HTML_F_BLOCK) ||
+	    e->tag == HTML_OTHER || e->text == 0 || e->blo >= c->nbl)
+		return;
+	b = &c->bl[e->blo];
+	if (b->chars <= e->text + 2 && b->keep == 0)
+		b->keep = BK_DROP;
+}
+
 /* Propagates article membership and drops boilerplate, top-down. */
 static void
 clean_article(struct ctx *c)
@@ -1477,8 +1496,10 @@ clean_article(struct ctx *c)
 			e->fl |= EN_CODE;
 		if (e->tag == HTML_FIGURE)
 			e->fl |= EN_FIGURE;
-		if (drop_small_box(c, e))
+		if (drop_small_box(c, e)) {
 			e->fl |= EN_DROP;
+			drop_inline(c, e);
+		}
 		if ((e->tag == HTML_H1 || e->tag == HTML_H2) &&
 		    class_weight(c, e) < 0)
 			e->fl |= EN_DROP;
@@ -1528,7 +1549,7 @@ block_in_article(const struct ctx *c, const struct block *b)
 
 	if (b->keep == BK_LOOSE)
 		return true;
-	return (o->fl & EN_IN) && !(o->fl & EN_DROP);
+	return (o->fl & EN_IN) && !(o->fl & EN_DROP) && b->keep != BK_DROP;
 }
 
 static bool

@@ -1511,6 +1511,30 @@ test_loose_text(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* A caption or credit in an inline box (<span class=...>) goes with
+ * its box when it is all of its line's text. */
+static void
+test_inline_boxes(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2)
+	    "<div class=photo><img src=/m.jpg><span class=newsCaption>The north "
+	    "mill's weavers leave the building for the last time</span></div>"
+	    PARA(3)
+	    "<p><span class=image-credit>GAZETTE PHOTO DESK</span></p>"
+	    PARA(4) PARA(5)
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 5 of"));
+	assert_null(strstr(d.text, "for the last time"));
+	assert_null(strstr(d.text, "PHOTO DESK"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1676,6 +1700,7 @@ main(void)
 		cmocka_unit_test(test_reader_notes),
 		cmocka_unit_test(test_tail_lead_ins),
 		cmocka_unit_test(test_loose_text),
+		cmocka_unit_test(test_inline_boxes),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
