@@ -1604,7 +1604,10 @@ static const char *const PREFIXES[] = {
 	"czytaj tak\xC5\xBC""e", "czytaj te\xC5\xBC", "lees ook",
 	"sign up for", "subscribe to", "follow us",
 	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "ansprechpartner",
-	"image copyright", "image caption", NULL
+	"image copyright", "image caption",
+	/* teasers under a label, in the story's flow */
+	"trending:", "most popular:", "most read:", "don't miss:",
+	"don\xE2\x80\x99t miss:", "recommended:", "you may also like:", NULL
 };
 
 /*

@@ -1535,6 +1535,33 @@ test_inline_boxes(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Teasers under a label set between paragraphs ("Trending: ...",
+ * "Most popular: ...") go; a sentence naming what is popular stays. */
+static void
+test_teaser_labels(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2)
+	    "<p>Trending: <a href=/t>Wool prices climb for a third week</a></p>"
+	    PARA(3)
+	    "<p>Don't miss: <a href=/m>The weavers' strike, day by day</a></p>"
+	    "<p>Most popular: <a href=/p>Ten looms that shaped the valley</a>"
+	    "</p>" PARA(4)
+	    "<p>Most popular with the weavers was the Friday market.</p>"
+	    PARA(5) "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 5 of"));
+	assert_non_null(strstr(d.text, "weavers was the Friday market."));
+	assert_null(strstr(d.text, "Trending"));
+	assert_null(strstr(d.text, "strike, day by day"));
+	assert_null(strstr(d.text, "Ten looms"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1701,6 +1728,7 @@ main(void)
 		cmocka_unit_test(test_tail_lead_ins),
 		cmocka_unit_test(test_loose_text),
 		cmocka_unit_test(test_inline_boxes),
+		cmocka_unit_test(test_teaser_labels),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
