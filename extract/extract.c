@@ -82,6 +82,7 @@
 				   (share of the best) joins */
 #define NEG_MAX		1000	/* negative names drop boxes under this */
 #define BOX_MAX		1500	/* promo/related boxes dropped under this */
+#define IMG_CAPTION	200	/* a picture's box with this little text */
 #define SUMMARY_MAX	1500	/* a summary box above the story: at most */
 #define BIO_LAST	700	/* the last block: a writer's bio up to this */
 #define LIST_ITEM	40	/* a list's items this long on average read
@@ -1384,6 +1385,23 @@ prose_box(const struct ctx *c, const struct enode *e, float ld)
 	return b->chars >= SIB_PARA && ends_sentence(c->txt + b->off, b->len);
 }
 
+/*
+ * A captioned picture in markup only (a box of an image and a line
+ * under it, no <figure>): the box's text is short and no sentence
+ * ("The ship was damaged, but the crew is safe", "Firefox logo").
+ */
+static bool
+image_caption(const struct ctx *c, const struct enode *e)
+{
+	const struct block *b;
+
+	if (e->text == 0 || e->text > IMG_CAPTION || e->bhi <= e->blo ||
+	    e->bhi > c->nbl)
+		return false;
+	b = &c->bl[e->bhi - 1];
+	return !ends_sentence(c->txt + b->off, b->len);
+}
+
 /* Readability's _cleanConditionally, on the aggregate counts. */
 static bool
 clean_conditionally(const struct ctx *c, const struct enode *e)
@@ -1426,6 +1444,9 @@ clean_conditionally(const struct ctx *c, const struct enode *e)
 	if (w >= 25 && ld > 0.5f)
 		return true;
 	if ((e->nembed == 1 && e->text < 75) || e->nembed > 1)
+		return true;
+	if (!list && !fig && img > 0 && p == 0 && e->nli == 0 &&
+	    image_caption(c, e))
 		return true;
 	return img == 0 && e->text == 0;
 }

@@ -1562,6 +1562,31 @@ test_teaser_labels(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* A picture's box with a short caption line (no <figure>) goes, as a
+ * <figcaption> would; a box of an image and a sentence stays. */
+static void
+test_image_boxes(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1)
+	    "<table align=right><tr><td><div><img src=/a.jpg>"
+	    "<div class=cap>The north mill, silent since Friday</div></div>"
+	    "</td></tr></table>"
+	    PARA(2) PARA(3)
+	    "<div><img src=/b.jpg>The weavers gathered at the gate on Friday "
+	    "morning to say goodbye.</div>"
+	    PARA(4) PARA(5) PARA(6) "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 6 of"));
+	assert_non_null(strstr(d.text, "to say goodbye."));
+	assert_null(strstr(d.text, "silent since Friday"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1729,6 +1754,7 @@ main(void)
 		cmocka_unit_test(test_loose_text),
 		cmocka_unit_test(test_inline_boxes),
 		cmocka_unit_test(test_teaser_labels),
+		cmocka_unit_test(test_image_boxes),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
