@@ -75,14 +75,14 @@
  */
 #define STUB_MAX	4	/* stubs trimmed before the first paragraph */
 #define STUB_WORDS	8	/* a stub has fewer words than this... */
-#define LEADIN_WORDS	5	/* a heading's lead-in to an embed: words */
+#define LEADIN_WORDS	5	/* a heading's lead-in: this many words */
 #define SIB_PARA	100	/* a sibling's paragraph: at least this long */
 #define SIB_MAX		1500	/* ...in a sibling box at most this long */
 #define SIB_BEST	0.5f	/* a sibling wrapping a candidate this strong
 				   (share of the best) joins */
 #define NEG_MAX		1000	/* negative names drop boxes under this */
 #define BOX_MAX		1500	/* promo/related boxes dropped under this */
-#define IMG_CAPTION	200	/* a picture's box with this little text */
+#define IMG_CAPTION	200	/* a captioned picture's box: at most */
 #define SUMMARY_MAX	1500	/* a summary box above the story: at most */
 #define BIO_LAST	700	/* the last block: a writer's bio up to this */
 #define LIST_ITEM	40	/* a list's items this long on average read
