@@ -75,12 +75,14 @@
  */
 #define STUB_MAX	4	/* stubs trimmed before the first paragraph */
 #define STUB_WORDS	8	/* a stub has fewer words than this... */
+#define LEADIN_WORDS	5	/* a heading's lead-in: this many words */
 #define SIB_PARA	100	/* a sibling's paragraph: at least this long */
 #define SIB_MAX		1500	/* ...in a sibling box at most this long */
 #define SIB_BEST	0.5f	/* a sibling wrapping a candidate this strong
 				   (share of the best) joins */
 #define NEG_MAX		1000	/* negative names drop boxes under this */
 #define BOX_MAX		1500	/* promo/related boxes dropped under this */
+#define IMG_CAPTION	200	/* a captioned picture's box: at most */
 #define SUMMARY_MAX	1500	/* a summary box above the story: at most */
 #define BIO_LAST	700	/* the last block: a writer's bio up to this */
 #define LIST_ITEM	40	/* a list's items this long on average read
@@ -89,6 +91,11 @@
 #define SPLIT_UP	6	/* ...and for the rest of a split body */
 #define RESCUE_MIN	500	/* articleBody rescue: JSON-LD text this long */
 #define RESCUE_BELOW	250	/* ...when the page gave fewer bytes */
+
+/* struct block keep: set by choose_article and compose */
+#define BK_LOOSE	2	/* loose text joining the article */
+#define BK_TEASER	1	/* a teaser link, dropped */
+#define BK_DROP		3	/* all of it in a dropped inline box */
 
 /* Whitespace state beyond html.h's: a line break is owed (<br>). */
 #define WS_NEWLINE	3
@@ -132,7 +139,7 @@ struct block {
 	int32_t		 owner;
 	uint32_t	 off, len;	/* bytes in ctx.txt */
 	uint32_t	 chars, link10, commas;
-	uint8_t		 keep;
+	uint8_t		 keep;		/* BK_* */
 };
 
 struct ctx {
@@ -1274,6 +1281,32 @@ add_split_body(struct ctx *c, int32_t top)
 	}
 }
 
+/*
+ * Loose text beside the top, straight in its parent: a lead set in <b>
+ * before the body's box, or paragraphs the parser left out of it (old
+ * table layouts, where a <table> inside a <font> closes the <font>).
+ * Readability wraps such runs in <p>, which then join as sibling
+ * paragraphs; here a block of SIB_PARA characters or more, ending a
+ * sentence and at most a quarter links, joins.
+ */
+static void
+add_loose_text(struct ctx *c, int32_t top)
+{
+	int32_t p = c->en[top].parent;
+	uint32_t i;
+	struct block *b;
+
+	if (p == NONE || c->en[p].tag == HTML_BODY)
+		return;
+	for (i = c->en[p].blo; i < c->en[p].bhi && i < c->nbl; i++) {
+		b = &c->bl[i];
+		if (b->owner == p && b->chars >= SIB_PARA &&
+		    b->link10 * 4 < b->chars * 10 &&
+		    ends_sentence(c->txt + b->off, b->len))
+			b->keep = BK_LOOSE;
+	}
+}
+
 /* Marks the article roots: the top candidate and joining siblings. */
 static void
 choose_article(struct ctx *c)
@@ -1307,6 +1340,7 @@ choose_article(struct ctx *c)
 	add_dek(c, t);
 	add_summary(c, t);
 	add_split_body(c, t);
+	add_loose_text(c, t);
 }
 
 /* ---- cleaning inside the article ----------------------------------- */
@@ -1349,6 +1383,23 @@ prose_box(const struct ctx *c, const struct enode *e, float ld)
 		return false;
 	b = &c->bl[e->blo];
 	return b->chars >= SIB_PARA && ends_sentence(c->txt + b->off, b->len);
+}
+
+/*
+ * A captioned picture in markup only (a box of an image and a line
+ * under it, no <figure>): the box's text is short and no sentence
+ * ("The ship was damaged, but the crew is safe", "Firefox logo").
+ */
+static bool
+image_caption(const struct ctx *c, const struct enode *e)
+{
+	const struct block *b;
+
+	if (e->text == 0 || e->text > IMG_CAPTION || e->bhi <= e->blo ||
+	    e->bhi > c->nbl)
+		return false;
+	b = &c->bl[e->bhi - 1];
+	return !ends_sentence(c->txt + b->off, b->len);
 }
 
 /* Readability's _cleanConditionally, on the aggregate counts. */
@@ -1394,6 +1445,9 @@ clean_conditionally(const struct ctx *c, const struct enode *e)
 		return true;
 	if ((e->nembed == 1 && e->text < 75) || e->nembed > 1)
 		return true;
+	if (!list && !fig && img > 0 && p == 0 && e->nli == 0 &&
+	    image_caption(c, e))
+		return true;
 	return img == 0 && e->text == 0;
 }
 
@@ -1422,6 +1476,24 @@ drop_small_box(const struct ctx *c, const struct enode *e)
 	return false;
 }
 
+/*
+ * Blocks belong to their nearest block-level element, so dropping an
+ * inline box (<span class="caption">) leaves its text in: a block that
+ * is all the box's text goes with it.
+ */
+static void
+drop_inline(struct ctx *c, const struct enode *e)
+{
+	struct block *b;
+
+	if ((html_tag_flags((enum html_tag)e->tag) & HTML_F_BLOCK) ||
+	    e->tag == HTML_OTHER || e->text == 0 || e->blo >= c->nbl)
+		return;
+	b = &c->bl[e->blo];
+	if (b->chars <= e->text + 2 && b->keep == 0)
+		b->keep = BK_DROP;
+}
+
 /* Propagates article membership and drops boilerplate, top-down. */
 static void
 clean_article(struct ctx *c)
@@ -1445,8 +1517,10 @@ clean_article(struct ctx *c)
 			e->fl |= EN_CODE;
 		if (e->tag == HTML_FIGURE)
 			e->fl |= EN_FIGURE;
-		if (drop_small_box(c, e))
+		if (drop_small_box(c, e)) {
 			e->fl |= EN_DROP;
+			drop_inline(c, e);
+		}
 		if ((e->tag == HTML_H1 || e->tag == HTML_H2) &&
 		    class_weight(c, e) < 0)
 			e->fl |= EN_DROP;
@@ -1494,7 +1568,9 @@ block_in_article(const struct ctx *c, const struct block *b)
 {
 	const struct enode *o = &c->en[b->owner];
 
-	return (o->fl & EN_IN) && !(o->fl & EN_DROP);
+	if (b->keep == BK_LOOSE)
+		return true;
+	return (o->fl & EN_IN) && !(o->fl & EN_DROP) && b->keep != BK_DROP;
 }
 
 static bool
@@ -1549,7 +1625,10 @@ static const char *const PREFIXES[] = {
 	"czytaj tak\xC5\xBC""e", "czytaj te\xC5\xBC", "lees ook",
 	"sign up for", "subscribe to", "follow us",
 	"dowiedz si\xC4\x99 wi\xC4\x99""cej", "ansprechpartner",
-	"image copyright", "image caption", NULL
+	"image copyright", "image caption",
+	/* teasers under a label, in the story's flow */
+	"trending:", "most popular:", "most read:", "don't miss:",
+	"don\xE2\x80\x99t miss:", "recommended:", "you may also like:", NULL
 };
 
 /*
@@ -1575,13 +1654,33 @@ static const char *const NOTES[] = {
 	"Suscr\xC3\xAD""bete", "Iscriviti", "Reprinted by permission",
 	"Reprinted with permission", "wherever you get your podcasts",
 	/* syndication notes: where the story first ran */
+	"Image via", "Images via", "Photo via",
 	"Read the original article", "Cross-posted from", "Crossposted from",
 	"initially published", "Original article on", "story for reprint",
 	/* pitches to follow the site elsewhere, and consent notices */
 	"Follow us on", "follow us on", "on our Facebook", "'Like' on our",
 	"We're also on Facebook", "We use cookies", "use of cookies",
-	"Sign up here", NULL
+	"Sign up here", "by subscribing now",
+	/* notes that the story will change */
+	"will be updated as more", "story will be updated",
+	"article will be updated", "post will be updated", NULL
 };
+
+/*
+ * Call-outs to readers for their own stories and comments, and the terms
+ * that come with them ("Have you been affected? Share with us by
+ * emailing ...", "Your comments may be published"): up to CALLOUT_BLOCK
+ * characters.
+ */
+static const char *const CALLOUTS[] = {
+	"share with us by", "send us your experiences",
+	"send your experiences", "share your experiences with us",
+	"comments may be published", "may edit your comments",
+	"include a contact number", "Please share your comments",
+	"please share your comments", NULL
+};
+
+#define CALLOUT_BLOCK	500
 
 /* Author notes at the tail: "Jane Doe writes about courts for...". */
 static const char *const BIOS[] = {
@@ -1630,6 +1729,7 @@ static const char *const STAMPS[] = {
 };
 
 #define SHORT_BLOCK	200	/* characters: furniture lines are short */
+#define LINK_PARA	200	/* a paragraph of one link: at most this */
 #define LINKRUN_BLOCK	1000	/* ...but a label over links runs longer */
 
 static bool
@@ -1692,6 +1792,31 @@ is_byline(const char *t, size_t len, size_t words)
 			return true;
 	return has_prefix(t, len, "by") && len > 2 &&
 	    isupper((unsigned char)t[2]);
+}
+
+/* Who a byline or a closing contact line is about. */
+static const char *const WRITERS[] = {
+	"reporter", "writer", "columnist", "editor", "correspondent",
+	"Reporter", "Writer", "Columnist", "Editor", "Correspondent", NULL
+};
+
+/*
+ * "By JANE ROE, Associated Press Writer Fri Apr 3, 3:21 pm ET": a wire
+ * byline runs past a short line's length, naming the writer's job after
+ * the names, then often the time.
+ */
+static bool
+wire_byline(const char *t, size_t len)
+{
+	const char *comma;
+	size_t n;
+
+	if (!has_prefix(t, len, "by ") || ends_sentence(t, len))
+		return false;
+	if ((comma = memchr(t, ',', len < 60 ? len : 60)) == NULL)
+		return false;
+	n = len - (size_t)(comma - t);
+	return has_phrase(comma, n < 50 ? n : 50, WRITERS);
 }
 
 /* "Published 17 May 2023 10:02", "Updated: 2 hours ago". */
@@ -1850,6 +1975,34 @@ reading_time(const char *t, size_t len, size_t words)
 	return false;
 }
 
+/*
+ * "Jane Roe Dec 05, 2023 2 Shares 1530 Views": a line of social counters,
+ * a count then "Shares", "Views" or "Comments" (often run into the
+ * byline and date before them).
+ */
+static bool
+counters(const char *t, size_t len, uint32_t chars)
+{
+	static const char *const WHAT[] = { "shares", "views", "comments",
+	    NULL };
+	size_t i, k, l;
+
+	if (chars > 100 || ends_sentence(t, len))
+		return false;
+	for (i = 1; i < len; i++) {
+		if (!isdigit((unsigned char)t[i - 1]) ||
+		    isdigit((unsigned char)t[i]))
+			continue;
+		k = t[i] == ' ' ? i + 1 : i;
+		for (l = 0; WHAT[l] != NULL; l++)
+			if (has_prefix(t + k, len - k, WHAT[l]) &&
+			    (k + strlen(WHAT[l]) == len ||
+			    !isalpha((unsigned char)t[k + strlen(WHAT[l])])))
+				return true;
+	}
+	return false;
+}
+
 /* True if the block is page furniture judged by its own words. */
 static bool
 furniture(const struct ctx *c, const struct block *b)
@@ -1861,6 +2014,8 @@ furniture(const struct ctx *c, const struct block *b)
 		return true;
 	if (b->chars <= LEGAL_BLOCK && legal_note(t, len))
 		return true;
+	if (b->chars <= CALLOUT_BLOCK && has_phrase(t, len, CALLOUTS))
+		return true;
 	if (citation(t, len, b->chars))
 		return true;
 	/* "Read more:" over a run of links (one block, split by <br>). */
@@ -1870,7 +2025,8 @@ furniture(const struct ctx *c, const struct block *b)
 				return true;
 	if (b->chars > SHORT_BLOCK)
 		return false;
-	if (is_label(t, len) || is_stamp(t, len) || counter(t, len))
+	if (is_label(t, len) || is_stamp(t, len) || counter(t, len) ||
+	    counters(t, len, b->chars))
 		return true;
 	for (size_t i = 0; PREFIXES[i] != NULL; i++)
 		if (has_prefix(t, len, PREFIXES[i]))
@@ -1882,7 +2038,8 @@ furniture(const struct ctx *c, const struct block *b)
 	    memmem(t, len, "CLICKING HERE", 13) != NULL))
 		return true;
 	words = count_words(t, len);
-	return is_byline(t, len, words) || is_date_line(c, b, words) ||
+	return is_byline(t, len, words) || wire_byline(t, len) ||
+	    is_date_line(c, b, words) ||
 	    reading_time(t, len, words);
 }
 
@@ -2006,12 +2163,6 @@ people_credit(const char *t, size_t len)
 	return false;
 }
 
-/* Who a story's closing contact line is about. */
-static const char *const WRITERS[] = {
-	"reporter", "writer", "columnist", "editor", "correspondent",
-	"Reporter", "Writer", "Columnist", "Editor", NULL
-};
-
 /* Openings of the contact lines and calls to action that close a story
  * ("Contact reporter...", "Do you want to submit...?"). */
 static const char *const CALLS[] = {
@@ -2113,6 +2264,21 @@ stub(const struct ctx *c, const struct block *b)
 }
 
 /*
+ * A heading written as the writer's lead-in to an embed the cleaner does
+ * not keep ("Pat McAfee's reaction to the signing:" over a post): a
+ * sentence of LEADIN_WORDS words or more ending with a colon, not a
+ * section title left hanging after the story.
+ */
+static bool
+lead_in(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+
+	return b->len > 0 && t[b->len - 1] == ':' &&
+	    count_words(t, b->len) >= LEADIN_WORDS;
+}
+
+/*
  * Position rules over the kept blocks (indexes into c->bl): stubs before
  * the first paragraph are kickers, section labels and author names
  * (the article starts at its first sentence), and headings or link stubs
@@ -2132,7 +2298,8 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 		i = 0;
 	while (j > i + 1) {
 		b = &c->bl[k[j - 1]];
-		if (!is_heading((enum html_tag)c->en[b->owner].tag) &&
+		if (!(is_heading((enum html_tag)c->en[b->owner].tag) &&
+		    !lead_in(c, b)) &&
 		    !(stub(c, b) && b->link10 * 2 > b->chars * 10) &&
 		    !(n - j < 3 && b->chars <= (n == j ? BIO_LAST : 400) &&
 		    has_phrase(c->txt + b->off, b->len, BIOS)) &&
@@ -2143,6 +2310,51 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 	}
 	*from = i;
 	*to = j;
+}
+
+/*
+ * A paragraph that is one link and no sentence: the headline of another
+ * story ("Killer's failing health renews focus on the saga").
+ */
+static bool
+link_para(const struct ctx *c, const struct block *b)
+{
+	const struct enode *o = &c->en[b->owner];
+
+	return o->tag == HTML_P && o->text == b->chars && b->chars >= 20 &&
+	    b->chars <= LINK_PARA && b->link10 >= 10 * b->chars &&
+	    !ends_sentence(c->txt + b->off, b->len);
+}
+
+/*
+ * Teasers set in the story's own container: two or more paragraphs in a
+ * row that are each a link to another story, or one under a label
+ * ("ALSO", "Related").  One such link between paragraphs stays: sites
+ * put a sentence-long pointer there that readers take for text.
+ */
+static void
+mark_teasers(struct ctx *c)
+{
+	size_t i, run = 0, start = 0;
+	bool label = false;
+	const struct block *b;
+
+	for (i = 0; i <= c->nbl; i++) {
+		b = i < c->nbl ? &c->bl[i] : NULL;
+		if (b != NULL && !block_in_article(c, b))
+			continue;
+		if (b != NULL && link_para(c, b)) {
+			if (run++ == 0)
+				start = i;
+			continue;
+		}
+		if (run >= 2 || (run == 1 && label))
+			for (; start < i; start++)
+				c->bl[start].keep = BK_TEASER;
+		run = 0;
+		label = b != NULL && b->chars <= SHORT_BLOCK &&
+		    is_label(c->txt + b->off, b->len);
+	}
 }
 
 /* Joins the kept blocks: lines, with table cells of a row on one line.
@@ -2159,8 +2371,10 @@ compose(struct ctx *c, struct buf *out, size_t *chars)
 	k = malloc(c->nbl * sizeof(*k) + 1);
 	if (k == NULL)
 		return -1;
+	mark_teasers(c);
 	for (i = 0; i < c->nbl; i++)
-		if (block_kept(c, &c->bl[i], &title_seen))
+		if (c->bl[i].keep != BK_TEASER &&
+		    block_kept(c, &c->bl[i], &title_seen))
 			k[n++] = i;
 	trim_ends(c, k, n, &from, &to);
 	for (i = from; i < to; i++) {

@@ -1342,6 +1342,251 @@ test_long_tail_bio(void **state)
 	sluice_extract_doc_free(&d);
 }
 
+/* Teasers in the story's container: a run of paragraphs that are each
+ * a link to another story, and one such paragraph under "ALSO", go; a
+ * single linked line between paragraphs stays. */
+static void
+test_teaser_links(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2)
+	    "<p><a href=/w>Wool prices climb for a third straight week</a></p>"
+	    PARA(3) PARA(4) PARA(5)
+	    "<p><strong>ALSO</strong></p>"
+	    "<p><a href=/a>Weavers strike at the north mill</a></p>"
+	    PARA(6)
+	    "<p><b><a href=/b>Fire at the dye works closes the river road</a>"
+	    "</b></p>"
+	    "<p><a href=/c>Mill owner charged in the valley fraud case</a></p>"
+	    "<p><a href=/d>The last loom of the county goes to a museum</a></p>"
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 6 of"));
+	assert_non_null(strstr(d.text, "Wool prices climb"));
+	assert_null(strstr(d.text, "Weavers strike"));
+	assert_null(strstr(d.text, "Fire at the dye works"));
+	assert_null(strstr(d.text, "Mill owner charged"));
+	assert_null(strstr(d.text, "last loom"));
+	sluice_extract_doc_free(&d);
+}
+
+/* A wire byline naming the writer's job and the time goes, past the
+ * short bylines' length; a sentence opening with "By" stays. */
+static void
+test_wire_byline(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    "<p>By JANE ROE and JOHN DOE, Associated Press Writers Jane Roe "
+	    "And John Doe, Associated Press Writers \xE2\x80\x93 Fri Apr 3, "
+	    "3:21 pm ET</p>"
+	    PARA(1) PARA(2) PARA(3)
+	    "<p>By Friday, the mill's editor, a writer of long standing, had "
+	    "left.</p>" PARA(4) "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "Paragraph 1 of", 14) == 0);
+	assert_non_null(strstr(d.text, "By Friday, the mill's editor"));
+	assert_null(strstr(d.text, "Associated Press"));
+	sluice_extract_doc_free(&d);
+}
+
+/* A line of social counters under the dek and an "Image via" credit
+ * go; a sentence that counts views stays. */
+static void
+test_counters_credits(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    "<p>The mills close one by one, and the weavers go.</p>"
+	    "<div><span>Jane Roe</span><span>Dec 05, 2023</span>"
+	    "<span>2 Shares</span><span>1530 Views</span></div>"
+	    PARA(1) PARA(2)
+	    "<p>The mill's video drew 1530 views in a day.</p>"
+	    PARA(3) PARA(4)
+	    "<p>[Image via Valley Photo Agency]</p>"
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "the weavers go.\nParagraph 1 of"));
+	assert_non_null(strstr(d.text, "drew 1530 views in a day."));
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_null(strstr(d.text, "Shares"));
+	assert_null(strstr(d.text, "Image via"));
+	sluice_extract_doc_free(&d);
+}
+
+/* Notes to readers around the story: that it will be updated, a
+ * subscription pitch, a call-out for readers' own stories and its terms.
+ * A sentence about updating something else stays. */
+static void
+test_reader_notes(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1)
+	    "<p>Keep up with this story and more by subscribing now</p>"
+	    PARA(2)
+	    "<p>The owners said the looms will be updated next year.</p>"
+	    PARA(3) PARA(4)
+	    "<p>This story will be updated as more information becomes "
+	    "available.</p>"
+	    "<p>Have you been affected by the flood? Are you in the area? If "
+	    "you are willing to do so, share with us by emailing "
+	    "floods@example.com. Please include a contact number if you are "
+	    "willing to speak to a Gazette journalist.</p>"
+	    "<p>A selection of your comments may be published, with your name "
+	    "and location unless you state otherwise.</p>"
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 4 of"));
+	assert_non_null(strstr(d.text, "looms will be updated next year."));
+	assert_null(strstr(d.text, "subscribing"));
+	assert_null(strstr(d.text, "more information"));
+	assert_null(strstr(d.text, "affected"));
+	assert_null(strstr(d.text, "selection of your comments"));
+	sluice_extract_doc_free(&d);
+}
+
+/* Headings after the last paragraph go, unless written as a lead-in
+ * to an embed (a sentence ending with a colon over a post). */
+static void
+test_tail_lead_ins(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2) PARA(3) PARA(4)
+	    "<h3>The weavers' union reacts to the closing of the mill:</h3>"
+	    "<blockquote class=twitter-tweet><a href=/t/1>pic.example/1</a>"
+	    "</blockquote>"
+	    "<h3>Readers share their memories of the looms:</h3>"
+	    "<h2>More mill stories</h2>"
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "reacts to the closing of the mill:"));
+	assert_non_null(strstr(d.text, "memories of the looms:"));
+	assert_null(strstr(d.text, "More mill stories"));
+	sluice_extract_doc_free(&d);
+}
+
+/* An old table layout: the lead set in <b> and closing paragraphs as
+ * loose text in the cell, beside the <font> box that holds the rest of
+ * the body, join it; a short loose line does not. */
+static void
+test_loose_text(void **state)
+{
+	static const char h[] = "<html><body><table><tr><td>"
+	    "<a href=/>Gazette home</a> | <a href=/news>News</a>"
+	    "</td></tr><tr><td>"
+	    "<b>The last mill of the valley closed on Friday, ending two "
+	    "hundred years of weaving wool along the slow brown river.</b>"
+	    "<font>" PARA(1) PARA(2) PARA(3) PARA(4) "</font>"
+	    "The owners said they would sell the looms to a museum, and the "
+	    "weavers would be paid until the end of the year."
+	    "<br><br>Story from the Gazette"
+	    "</td></tr></table></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_true(strncmp(d.text, "The last mill of the valley", 27) == 0);
+	assert_non_null(strstr(d.text, "paid until the end of the year."));
+	assert_null(strstr(d.text, "Story from"));
+	assert_null(strstr(d.text, "Gazette home"));
+	sluice_extract_doc_free(&d);
+}
+
+/* A caption or credit in an inline box (<span class=...>) goes with
+ * its box when it is all of its line's text. */
+static void
+test_inline_boxes(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2)
+	    "<div class=photo><img src=/m.jpg><span class=newsCaption>The north "
+	    "mill's weavers leave the building for the last time</span></div>"
+	    PARA(3)
+	    "<p><span class=image-credit>GAZETTE PHOTO DESK</span></p>"
+	    PARA(4) PARA(5)
+	    "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 5 of"));
+	assert_null(strstr(d.text, "for the last time"));
+	assert_null(strstr(d.text, "PHOTO DESK"));
+	sluice_extract_doc_free(&d);
+}
+
+/* Teasers under a label set between paragraphs ("Trending: ...",
+ * "Most popular: ...") go; a sentence naming what is popular stays. */
+static void
+test_teaser_labels(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2)
+	    "<p>Trending: <a href=/t>Wool prices climb for a third week</a></p>"
+	    PARA(3)
+	    "<p>Don't miss: <a href=/m>The weavers' strike, day by day</a></p>"
+	    "<p>Most popular: <a href=/p>Ten looms that shaped the valley</a>"
+	    "</p>" PARA(4)
+	    "<p>Most popular with the weavers was the Friday market.</p>"
+	    PARA(5) "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 5 of"));
+	assert_non_null(strstr(d.text, "weavers was the Friday market."));
+	assert_null(strstr(d.text, "Trending"));
+	assert_null(strstr(d.text, "strike, day by day"));
+	assert_null(strstr(d.text, "Ten looms"));
+	sluice_extract_doc_free(&d);
+}
+
+/* A picture's box with a short caption line (no <figure>) goes, as a
+ * <figcaption> would; a box of an image and a sentence stays. */
+static void
+test_image_boxes(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1)
+	    "<table align=right><tr><td><div><img src=/a.jpg>"
+	    "<div class=cap>The north mill, silent since Friday</div></div>"
+	    "</td></tr></table>"
+	    PARA(2) PARA(3)
+	    "<div><img src=/b.jpg>The weavers gathered at the gate on Friday "
+	    "morning to say goodbye.</div>"
+	    PARA(4) PARA(5) PARA(6) "</article></body></html>";
+	struct sluice_extract_doc d;
+
+	(void)state;
+	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	assert_non_null(strstr(d.text, "Paragraph 6 of"));
+	assert_non_null(strstr(d.text, "to say goodbye."));
+	assert_null(strstr(d.text, "silent since Friday"));
+	sluice_extract_doc_free(&d);
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1501,6 +1746,15 @@ main(void)
 		cmocka_unit_test(test_paragraph_boxes),
 		cmocka_unit_test(test_named_boxes),
 		cmocka_unit_test(test_long_tail_bio),
+		cmocka_unit_test(test_teaser_links),
+		cmocka_unit_test(test_wire_byline),
+		cmocka_unit_test(test_counters_credits),
+		cmocka_unit_test(test_reader_notes),
+		cmocka_unit_test(test_tail_lead_ins),
+		cmocka_unit_test(test_loose_text),
+		cmocka_unit_test(test_inline_boxes),
+		cmocka_unit_test(test_teaser_labels),
+		cmocka_unit_test(test_image_boxes),
 		cmocka_unit_test(test_escaped_script),
 		cmocka_unit_test(test_tail_notes),
 		cmocka_unit_test(test_staff_tail),
