@@ -1336,7 +1336,7 @@ cl_node_name(struct cluster *c, char *err, size_t errlen)
 		    "letters, digits, '_' or '-'", n, CL_NODE_MAX);
 		return -1;
 	}
-	snprintf(c->node, sizeof(c->node), "%s", n);
+	snprintf(c->node, sizeof(c->node), "%.*s", CL_NODE_MAX, n);
 	return 0;
 }
 

@@ -264,7 +264,8 @@ sim_init(struct sim *s, uint64_t seed, uint32_t p, size_t nodes)
 	s->rand = seed;
 	s->tick_ms = TICK;
 	for (size_t i = 0; i < nodes; i++) {
-		snprintf(s->n[i].name, sizeof(s->n[i].name), "node%zu", i + 1);
+		snprintf(s->n[i].name, sizeof(s->n[i].name), "node%u",
+		    (unsigned)(i + 1));
 		s->n[i].next_tick = (i * TICK / nodes) / STEP * STEP;
 	}
 }

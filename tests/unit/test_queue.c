@@ -433,7 +433,7 @@ static void
 test_map_full_then_grow(void **state)
 {
 	struct fx *f = *state;
-	char err[256], url[128];
+	char err[256], url[160];
 	struct submit_result r;
 	int rc = 0, i;
 
