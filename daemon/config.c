@@ -91,7 +91,7 @@ static const struct cfg_key cfg_keys[] = {
 	    "2048", 0 },
 	{ "queue.max_batch", CFG_U32, OFF(max_batch), 1, 1000000, "10000", 0 },
 	{ "queue.index_backlog", CFG_U32, OFF(index_backlog), 0, 10000000,
-	    "100000", 0 },
+	    "400000", 0 },
 
 	{ "fetch.max_total", CFG_U32, OFF(max_total), 1, 10000, "64", 0 },
 	{ "fetch.max_per_host", CFG_U32, OFF(max_per_host), 1, 1000, "1", 0 },

@@ -122,6 +122,7 @@ counter_field(struct queue_counts *c, size_t i)
 
 static int queue_intake_load(struct queue *q);
 static void gen_free(struct queue *q);
+static int gen_load(struct queue *q, MDB_txn *txn);
 static int index_at_open(struct queue *q);
 static int queue_upgrade(struct queue *q);
 
@@ -266,10 +267,12 @@ index_at_open(struct queue *q)
 
 	do {
 		q->index_from = from;
+		gen_free(q);
 		if ((rc = store_txn_write(q->store, &txn)) != 0)
 			return rc;
 		if ((rc = store_counter_add(q->store, txn, "unindexed",
 		    -(int64_t)queue_unindexed(q))) == 0 &&
+		    (rc = gen_load(q, txn)) == 0 &&
 		    (rc = queue_index(q, txn, UINT64_MAX, now_ms(),
 		    NULL)) == 0)
 			rc = mdb_txn_commit(txn);
@@ -277,11 +280,17 @@ index_at_open(struct queue *q)
 			mdb_txn_abort(txn);
 	} while (rc == MDB_MAP_FULL &&
 	    store_grow(q->store, err, sizeof(err)) == 0);
+	gen_free(q);
 	if (rc == MDB_MAP_FULL) {
 		/* A store at its cap has no room for the indexes: the jobs
-		 * wait in the intake until a restart with a higher cap. */
+		 * wait in the intake until a restart with a higher cap, and
+		 * a generation goes on from where it stopped. */
 		q->index_from = from;
-		return queue_intake_load(q);
+		if ((rc = store_txn_read(q->store, &txn)) != 0)
+			return rc;
+		rc = gen_load(q, txn);
+		mdb_txn_abort(txn);
+		return rc != 0 ? rc : queue_intake_load(q);
 	}
 	return rc;
 }
@@ -338,8 +347,11 @@ queue_turn_begin(struct queue *q)
 	q->saved = q->counts;
 	q->saved_next_id = q->next_id;
 	q->saved_index_from = q->index_from;
+	if (q->gen.finished)
+		gen_free(q);	/* its last step committed */
 	q->saved_gen_to = q->gen.to;
 	q->saved_gen_pos = q->gen.pos;
+	q->saved_gen_done = q->gen.done;
 }
 
 void
@@ -350,10 +362,15 @@ queue_turn_abort(struct queue *q)
 	q->index_from = q->saved_index_from;
 	/* A generation begun in the aborted turn may hold its submissions;
 	 * an older one puts again the URLs the turn put. */
-	if (q->gen.to != q->saved_gen_to)
+	if (q->gen.to != q->saved_gen_to) {
 		gen_free(q);
-	else
-		q->gen.pos = q->saved_gen_pos;
+	} else if (q->gen.to != 0) {
+		q->gen.done = q->saved_gen_done;
+		q->gen.finished = false;
+		/* Sorted by host since: all its URLs are put again. */
+		q->gen.pos = q->gen.by_host && q->saved_gen_pos < q->gen.n ?
+		    0 : q->saved_gen_pos;
+	}
 	/* Submissions of the aborted turn were never stored. */
 	while (q->intake.count > 0 &&
 	    q->intake.base + q->intake.count > q->next_id)
@@ -993,20 +1010,27 @@ index_walked(const struct job *j, void *arg)
  * indexed as a generation: its URL keys are sorted in memory and put into
  * urls in key order, QUEUE_GEN_STEP with each submission and the caller's
  * batch each idle turn, so that a leaf takes all its new keys in one
- * commit (bench/submit --sustained: 5x the rate at 1,000,000 queued);
- * then, in one
- * transaction, the generation's jobs join ready or delayed and their
- * hosts' counts (ready is keyed by host: a few thousand leaves, each
- * written once), and index_from passes them.
+ * commit (bench/submit --sustained: 5x the rate at 1,000,000 queued).
+ * Then its jobs join ready or delayed and their hosts' counts in the
+ * order of their hosts (ready is keyed by host: a few thousand leaves,
+ * each written once), at the same pace, and index_from passes them once
+ * the last is in.
  *
- * Until that last step the generation's jobs are unindexed like any other:
- * the intake finds them, no lease sees them, and a crash leaves them to
- * index_at_open().  Putting a URL twice is harmless (MDB_NOOVERWRITE; the
- * first owner stays), so a rolled-back turn or a crash only repeats work.
+ * Until its URLs are all in, the generation's jobs are unindexed like any
+ * other: the intake finds them, no lease sees them, and a crash leaves
+ * them to index_at_open().  Putting a URL twice is harmless
+ * (MDB_NOOVERWRITE: the first owner stays), so a rolled-back turn only
+ * repeats work.  Indexing a job twice is not (its host's counts), so the
+ * second step keeps its progress in the same transactions: the counters
+ * "gen.to" and "gen.done", the jobs below gen.to taken in the order of
+ * (url_host, id), which nothing changes.  Jobs indexed by it may be leased
+ * and change like any other; index_at_open() passes over them.  Any other
+ * change than a submission or a lease finishes the generation first.
  */
 struct queue_gen_url {
 	const unsigned char *key;
 	uint64_t	 id;
+	uint64_t	 url_host;
 	size_t		 len;
 };
 
@@ -1065,6 +1089,7 @@ gen_walked(const struct job *j, void *arg)
 	memcpy(q->gen.keys + w->keys_len, key, len);
 	w->off[q->gen.n] = w->keys_len;
 	q->gen.url[q->gen.n].id = j->id;
+	q->gen.url[q->gen.n].url_host = j->url_host;
 	q->gen.url[q->gen.n].len = len;
 	q->gen.n++;
 	w->keys_len += len;
@@ -1077,13 +1102,13 @@ gen_walked(const struct job *j, void *arg)
  * it leaves no generation, and the jobs are indexed in id order.
  */
 static int
-gen_start(struct queue *q, MDB_txn *txn)
+gen_start(struct queue *q, MDB_txn *txn, uint64_t to)
 {
-	uint64_t count = q->next_id - q->index_from;
+	uint64_t count = to - q->index_from;
 	struct gen_walk w = { .q = q };
 	int rc;
 
-	q->gen.to = q->next_id;
+	q->gen.to = to;
 	q->gen.url = calloc(count, sizeof(*q->gen.url));
 	w.off = calloc(count, sizeof(*w.off));
 	if (q->gen.url == NULL || w.off == NULL) {
@@ -1153,21 +1178,137 @@ gen_due(const struct queue *q)
 static int index_oldest(struct queue *q, MDB_txn *txn, uint64_t limit,
     uint64_t now, uint64_t *n);
 
-/* Puts up to limit more URLs of the generation (UINT64_MAX: all), and
- * once all are in, indexes its jobs.  *n counts the jobs indexed. */
+/* The order of the second step: by the URL's host, then by id. */
+static int
+gen_host_cmp(const void *a, const void *b)
+{
+	const struct queue_gen_url *x = a, *y = b;
+
+	if (x->url_host != y->url_host)
+		return x->url_host < y->url_host ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int
+set_counter(struct queue *q, MDB_txn *txn, const char *name, uint64_t value)
+{
+	uint64_t now = store_counter_get(q->store, txn, name);
+
+	return now == value ? 0 : store_counter_add(q->store, txn, name,
+	    (int64_t)(value - now));
+}
+
+/* Indexes up to limit more jobs of the generation, in the order of
+ * gen_host_cmp; *n counts them. */
+static int
+gen_index_jobs(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
+    uint64_t *n)
+{
+	uint64_t from = q->gen.done;
+	int rc = 0;
+
+	if (!q->gen.by_host) {
+		qsort(q->gen.url, q->gen.n, sizeof(*q->gen.url),
+		    gen_host_cmp);
+		q->gen.by_host = true;
+	}
+	if (from == 0 && q->gen.n > 0)
+		rc = set_counter(q, txn, "gen.to", q->gen.to);
+	while (rc == 0 && q->gen.done < q->gen.n && q->gen.done - from < limit) {
+		struct job j;
+
+		rc = queue_get(q, txn, q->gen.url[q->gen.done].id, &j);
+		if (rc == MDB_CORRUPTED) {
+			q->damaged++;	/* sluiced --check names it */
+			rc = 0;
+		} else if (rc == 0) {
+			rc = index_job(q, txn, &j, NULL, now);
+			queue_job_free(&j);
+		}
+		if (rc == 0)
+			q->gen.done++;
+	}
+	if (rc == 0 && q->gen.done > from)
+		rc = store_counter_add(q->store, txn, "gen.done",
+		    (int64_t)(q->gen.done - from));
+	if (n != NULL)
+		*n += q->gen.done - from;
+	return rc;
+}
+
+/* The generation's jobs are all indexed: they leave the intake. */
+static int
+gen_finish(struct queue *q, MDB_txn *txn)
+{
+	int rc = set_counter(q, txn, "gen.to", 0);
+
+	if (rc == 0)
+		rc = set_counter(q, txn, "gen.done", 0);
+	if (rc == 0) {
+		q->index_from = q->gen.to;
+		q->gen.finished = true;
+	}
+	return rc;
+}
+
+static bool
+gen_running(const struct queue *q)
+{
+	return q->gen.to != 0 && !q->gen.finished;
+}
+
+/*
+ * Advances the generation by up to limit steps (UINT64_MAX: to its end): a
+ * step puts a URL, or, once all are in, indexes a job.  *n counts the jobs
+ * indexed.
+ */
 static int
 gen_advance(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
     uint64_t *n)
 {
 	uint64_t done = 0;
-	int rc = gen_put_urls(q, txn, limit, &done);
+	int rc;
 
-	if (rc != 0 || q->gen.pos < q->gen.n)
+	if (!gen_running(q))
+		return 0;
+	if ((rc = gen_put_urls(q, txn, limit, &done)) != 0 ||
+	    q->gen.pos < q->gen.n)
 		return rc;
-	rc = index_oldest(q, txn, q->gen.to - q->index_from, now, n);
-	if (rc == 0)
+	if (done < limit && (rc = gen_index_jobs(q, txn, limit == UINT64_MAX ?
+	    UINT64_MAX : limit - done, now, n)) != 0)
+		return rc;
+	return q->gen.done == q->gen.n ? gen_finish(q, txn) : 0;
+}
+
+/*
+ * At start: the generation whose second step a crash cut off (the
+ * counters "gen.to" and "gen.done") is made again from its records, in
+ * the same order, to go on from where it stopped.
+ */
+static int
+gen_load(struct queue *q, MDB_txn *txn)
+{
+	uint64_t to = store_counter_get(q->store, txn, "gen.to"),
+	    done = store_counter_get(q->store, txn, "gen.done");
+	int rc;
+
+	if (to == 0)
+		return 0;
+	if (to <= q->index_from || to > q->next_id)
+		return MDB_CORRUPTED;
+	if ((rc = gen_start(q, txn, to)) != 0)
+		return rc;
+	if (q->gen.to == 0)
+		return ENOMEM;
+	if (done > q->gen.n) {
 		gen_free(q);
-	return rc;
+		return MDB_CORRUPTED;
+	}
+	q->gen.pos = q->gen.n;		/* its URLs are in */
+	qsort(q->gen.url, q->gen.n, sizeof(*q->gen.url), gen_host_cmp);
+	q->gen.by_host = true;
+	q->gen.done = done;
+	return 0;
 }
 
 int
@@ -1179,9 +1320,9 @@ queue_index(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
 
 	if (limit == 0)
 		goto out;
-	if (limit != UINT64_MAX && gen_due(q) && (rc = gen_start(q, txn)) != 0)
+	if (limit != UINT64_MAX && gen_due(q) && (rc = gen_start(q, txn, q->next_id)) != 0)
 		return rc;
-	if (q->gen.to != 0) {
+	if (gen_running(q)) {
 		rc = gen_advance(q, txn, limit, now, &more);
 		if (rc != 0 || limit != UINT64_MAX)
 			goto out;
@@ -1297,12 +1438,12 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 	 * or the oldest waiting jobs are indexed.  Otherwise the generation
 	 * takes a step, or begins. */
 	if (q->backlog > 0 && queue_unindexed(q) >= q->backlog)
-		rc = q->gen.to != 0 ? gen_advance(q, txn, UINT64_MAX, now,
+		rc = gen_running(q) ? gen_advance(q, txn, UINT64_MAX, now,
 		    NULL) : index_oldest(q, txn, queue_unindexed(q) -
 		    q->backlog + 1, now, NULL);
 	else if (gen_due(q))
-		rc = gen_start(q, txn);
-	if (rc == 0 && q->gen.to != 0 && queue_unindexed(q) < q->backlog)
+		rc = gen_start(q, txn, q->next_id);
+	if (rc == 0 && gen_running(q) && queue_unindexed(q) < q->backlog)
 		rc = gen_advance(q, txn, QUEUE_GEN_STEP, now, NULL);
 	if (rc != 0)
 		return rc;

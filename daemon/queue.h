@@ -28,7 +28,7 @@
  * finishes what a crash left.  Every change other than a submission indexes
  * the whole backlog first, so only the intake knows unindexed jobs.  A
  * large intake is indexed as a generation, its URLs put in key order over
- * several turns and then its jobs indexed at once (queue.c).
+ * several turns and then its jobs indexed host by host (queue.c).
  *
  * Job lifecycle: queued -> active -> done | failed | cancelled; a retryable
  * failure goes back to queued with a due time, until queue.max_attempts.
@@ -111,14 +111,17 @@ struct queue {
 	struct intake	 intake;
 	/* The generation being indexed (queue.c): the unindexed jobs below
 	 * gen.to, whose URLs enter urls in key order over several turns,
-	 * and which then join their other indexes at once. */
+	 * and which then join their other indexes host by host. */
 	struct {
 		uint64_t	 to;		/* 0: none */
 		uint64_t	 n, pos;	/* URL keys, and those put */
-		struct queue_gen_url *url;	/* sorted by key */
+		uint64_t	 done;		/* jobs indexed */
+		bool		 by_host;	/* url sorted for the jobs */
+		bool		 finished;	/* freed by the next turn */
+		struct queue_gen_url *url;	/* by key, then by host */
 		unsigned char	*keys;		/* the keys, end to end */
 	}		 gen;
-	uint64_t	 saved_gen_to, saved_gen_pos;
+	uint64_t	 saved_gen_to, saved_gen_pos, saved_gen_done;
 	uint64_t	 damaged;	/* damaged job records passed by (a
 					   rolled-back turn may count one
 					   twice): the daemon logs it */
@@ -187,8 +190,11 @@ int queue_submit(struct queue *q, MDB_txn *txn, const char *url,
 /* Jobs submitted but not indexed yet. */
 uint64_t queue_unindexed(const struct queue *q);
 /*
- * Indexes up to limit unindexed jobs, oldest first: their URLs, ready or
- * delayed entries and host counts.  *n (if not NULL) counts them.
+ * Indexes unindexed jobs: their URLs, ready or delayed entries and host
+ * counts.  Takes up to limit steps of the generation (queue.c), which
+ * begins here when the intake is large enough, or else indexes up to limit
+ * jobs, oldest first; UINT64_MAX indexes them all.  *n (if not NULL)
+ * counts the jobs indexed.
  */
 int queue_index(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
     uint64_t *n);

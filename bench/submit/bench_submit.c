@@ -216,7 +216,11 @@ start_daemon(const char *sluiced, const char *state, const char *sock)
 	snprintf(sd, sizeof(sd), "daemon.state_dir=%s", state);
 	snprintf(sk, sizeof(sk), "daemon.socket=%s", sock);
 	if (pid == 0) {
-		execl(sluiced, sluiced, "-f", "--set", sd, "--set", sk,
+		/* SLUICE_BENCH_SET=KEY=VALUE: one more setting (diagnosis). */
+		const char *more = getenv("SLUICE_BENCH_SET");
+
+		execl(sluiced, sluiced, "-f", "--set", more ? more : sd,
+		    "--set", sd, "--set", sk,
 		    "--set", "daemon.log_level=warning", "--set",
 		    "store.map_size_max=64GiB", "--set", "queue.max_batch=10000",
 		    "--set", "fetch.user_agent=bench (+http://localhost/)",

@@ -3,6 +3,8 @@
 # bench/submit/run.sh --sustained   batch intake over 10,000 hosts from an
 #                                   empty queue to 1,000,000 queued
 # Builds first; puts the state on the same disk as the build directory.
+# SLUICE_BENCH_SET=KEY=VALUE adds one setting to sluiced's (for diagnosis;
+# the figures are taken without it).
 set -eu
 cd "$(dirname "$0")/../.."
 cmake -S . -B build >/dev/null && cmake --build build -j2 >/dev/null

@@ -955,6 +955,72 @@ test_intake_generations(void **state)
 	free(ids);
 }
 
+/* What a walk over the host records adds up. */
+static int
+sum_states(const struct host_record *h, void *arg)
+{
+	uint64_t *sum = arg;
+
+	sum[0] += h->jobs[JOB_QUEUED];
+	sum[1] += h->jobs[JOB_ACTIVE];
+	return 0;
+}
+
+/*
+ * A crash in the second step of a generation, after some of its jobs were
+ * indexed and leased: the restart indexes the others once, and passes over
+ * those (their host counts and ready entries are not doubled).
+ */
+static void
+test_intake_generation_crash(void **state)
+{
+	struct fx *f = *state;
+	enum { HOSTS = 5, BACKLOG = 400 };
+	uint64_t sum[2] = { 0 }, id, leased = 0, n = 0;
+	int got = 0;
+	char url[64];
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(store_grow(&f->store, url, sizeof(url)), 0);
+	queue_set_backlog(&f->q, BACKLOG);
+	/* Submit until a generation is half through its jobs. */
+	while (!(f->q.gen.to != 0 && f->q.gen.done > 0 &&
+	    f->q.gen.done < f->q.gen.n / 2)) {
+		begin(f);
+		snprintf(url, sizeof(url), "http://h%d/p%llu",
+		    (int)(n % HOSTS), (unsigned long long)n);
+		submit(f, url, 200 + n % HOSTS, 0, SUBMIT_QUEUED);
+		n++;
+		commit(f);
+		assert_true(n < 100000);
+	}
+	/* Lease what the scheduler may see already: indexed jobs. */
+	begin(f);
+	for (int h = 0; h < HOSTS; h++)
+		while (lease_next(f, 200 + h, 2000) != 0)
+			leased++;
+	commit(f);
+	assert_true(leased > 0);
+	/* Crash: the in-memory generation is gone. */
+	reopen(f);
+	assert_int_equal(queue_unindexed(&f->q), 0);
+	begin(f);
+	assert_int_equal(queue_walk_hosts(&f->q, f->txn, 0, sum_states, sum),
+	    0);
+	assert_int_equal(sum[0], n - leased);
+	assert_int_equal(sum[1], leased);
+	for (uint64_t k = 0; k < n; k++) {
+		snprintf(url, sizeof(url), "http://h%d/p%llu",
+		    (int)(k % HOSTS), (unsigned long long)k);
+		assert_int_equal(queue_find_url(&f->q, f->txn, url, &id), 0);
+	}
+	for (int h = 0; h < HOSTS; h++)
+		while (lease_next(f, 200 + h, 3000) != 0)
+			got++;
+	assert_int_equal(got + leased, n);
+	commit(f);
+}
+
 /* Rewrites job id's stored record through edit(bytes, len). */
 static void
 edit_record(struct fx *f, uint64_t id, void (*edit)(unsigned char *, size_t))
@@ -1150,6 +1216,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_intake_settles_before_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intake_generations,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intake_generation_crash,
 		    setup, teardown),
 	};
 
