@@ -7,6 +7,9 @@
  * counts cannot drift apart.
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -1027,6 +1030,16 @@ index_walked(const struct job *j, void *arg)
  * and change like any other; index_at_open() passes over them.  Any other
  * change than a submission or a lease finishes the generation first.
  */
+/*
+ * The intake becomes a generation from QUEUE_GEN_MIN jobs, or a quarter of
+ * the jobs indexed if more (a generation's cost per job is about the leaves
+ * of urls over its size, and urls grows with the store), but from half the
+ * backlog at most: a submission then advances the generation by
+ * QUEUE_GEN_STEP URLs, so that it is done before the intake is full.
+ */
+#define QUEUE_GEN_MIN	16384
+#define QUEUE_GEN_STEP	4
+
 struct queue_gen_url {
 	const unsigned char *key;
 	uint64_t	 id;
@@ -1037,9 +1050,18 @@ struct queue_gen_url {
 static void
 gen_free(struct queue *q)
 {
+	bool large = q->gen.n >= QUEUE_GEN_MIN;
+
 	free(q->gen.url);
 	free(q->gen.keys);
 	memset(&q->gen, 0, sizeof(q->gen));
+#ifdef __GLIBC__
+	/* glibc raises its mmap threshold to the size of each large block
+	 * freed, so the next generation's blocks come from the heap, and
+	 * the heap kept their 30 MB after the intake was indexed. */
+	if (large)
+		malloc_trim(0);
+#endif
 }
 
 /* The order of urls (LMDB's default: bytes, then the shorter first). */
@@ -1152,15 +1174,6 @@ gen_put_urls(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t *done)
 	return 0;
 }
 
-/*
- * The intake becomes a generation from QUEUE_GEN_MIN jobs, or a quarter of
- * the jobs indexed if more (a generation's cost per job is about the leaves
- * of urls over its size, and urls grows with the store), but from half the
- * backlog at most: a submission then advances the generation by
- * QUEUE_GEN_STEP URLs, so that it is done before the intake is full.
- */
-#define QUEUE_GEN_MIN	16384
-#define QUEUE_GEN_STEP	4
 
 static bool
 gen_due(const struct queue *q)
@@ -1979,6 +1992,16 @@ struct queue_checker {
 	const char	*name;
 	size_t		 idoff;
 	enum job_state	 state;
+	/* Each indexed job's host and state, for the hosts' counts; NULL
+	 * when a damaged record (or the memory) leaves them unknown. */
+	struct queue_check_host *hosts;
+	size_t		 nhosts, caphosts;
+	bool		 hosts_unknown;
+};
+
+struct queue_check_host {
+	uint64_t	 host;
+	uint64_t	 state;
 };
 
 static bool
@@ -2000,6 +2023,21 @@ queue_check_job(struct queue_checker *c, const struct job *j)
 	c->states[j->state]++;
 	if (j->id >= c->q->index_from)
 		return;		/* unindexed: only the intake knows it */
+	if (!c->hosts_unknown && c->nhosts == c->caphosts) {
+		size_t cap = c->caphosts ? c->caphosts * 2 : 4096;
+		struct queue_check_host *h = reallocarray(c->hosts, cap,
+		    sizeof(*h));
+
+		if (h == NULL)
+			c->hosts_unknown = true;
+		else {
+			c->hosts = h;
+			c->caphosts = cap;
+		}
+	}
+	if (!c->hosts_unknown)
+		c->hosts[c->nhosts++] = (struct queue_check_host){ j->host,
+		    j->state };
 	switch (j->state) {
 	case JOB_QUEUED:
 		ready_key(key, j->host, j->priority, j->id);
@@ -2039,6 +2077,7 @@ queue_check_record(const MDB_val *k, const MDB_val *v, void *arg)
 	if (queue_job_decode(v, &j) != 0) {
 		store_problem(&c->rep, "job %llu: damaged (its checksum does "
 		    "not match)", (unsigned long long)id);
+		c->hosts_unknown = true;	/* its host is unknown */
 		return;
 	}
 	j.id = id;
@@ -2080,6 +2119,81 @@ queue_check_index(struct queue_checker *c, MDB_dbi dbi, const char *name,
 	    queue_check_entry, c);
 }
 
+static int
+check_host_cmp(const void *a, const void *b)
+{
+	const struct queue_check_host *x = a, *y = b;
+
+	return (x->host > y->host) - (x->host < y->host);
+}
+
+/* Names a host whose record's counts are not its jobs'. */
+static void
+queue_check_host_counts(struct queue_checker *c, uint64_t host,
+    const uint64_t *want, const uint64_t *got, bool recorded)
+{
+	for (int s = 0; s < JOB_NSTATES; s++)
+		if (want[s] != got[s]) {
+			store_problem(&c->rep, "hosts: host %016llx has %llu "
+			    "jobs %s, %s %llu", (unsigned long long)host,
+			    (unsigned long long)want[s], job_state_name(s),
+			    recorded ? "its record says" : "and no record,",
+			    (unsigned long long)got[s]);
+			return;
+		}
+}
+
+/*
+ * The hosts' records count their indexed jobs in each state: walks the
+ * records in key order (the host) beside the jobs sorted by host.
+ */
+static int
+queue_check_hosts(struct queue_checker *c)
+{
+	static const uint64_t none[JOB_NSTATES];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t i = 0;
+	int rc;
+
+	qsort(c->hosts, c->nhosts, sizeof(*c->hosts), check_host_cmp);
+	if ((rc = mdb_cursor_open(c->txn, c->q->hosts, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); ;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t host = UINT64_MAX, want[JOB_NSTATES] = { 0 };
+		struct host_disk h = { { 0 } };
+		bool rec = rc == 0 && k.mv_size == 8 &&
+		    v.mv_size >= sizeof(h);
+
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+		if (rc == 0 && !rec)
+			continue;	/* store_check_walk's to name */
+		if (rec) {
+			host = store_get_be64(k.mv_data);
+			memcpy(&h, v.mv_data, sizeof(h));
+		}
+		/* Jobs of hosts with no record, before this one. */
+		while (i < c->nhosts && c->hosts[i].host < host) {
+			uint64_t at = c->hosts[i].host, n[JOB_NSTATES] = { 0 };
+
+			for (; i < c->nhosts && c->hosts[i].host == at; i++)
+				n[c->hosts[i].state]++;
+			queue_check_host_counts(c, at, n, none, false);
+		}
+		if (!rec) {
+			rc = 0;
+			break;
+		}
+		for (; i < c->nhosts && c->hosts[i].host == host; i++)
+			want[c->hosts[i].state]++;
+		queue_check_host_counts(c, host, want, h.jobs, true);
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 int
 queue_check(struct queue *q, MDB_txn *txn,
     void (*fn)(const char *problem, void *arg), void *arg, uint64_t *jobs)
@@ -2098,8 +2212,12 @@ queue_check(struct queue *q, MDB_txn *txn,
 	    (rc = queue_check_index(&c, q->active, "active", 8, 0,
 	    JOB_ACTIVE)) != 0 ||
 	    (rc = queue_check_index(&c, q->failed, "failed", 8, 0,
-	    JOB_FAILED)) != 0)
+	    JOB_FAILED)) != 0 ||
+	    (!c.hosts_unknown && (rc = queue_check_hosts(&c)) != 0)) {
+		free(c.hosts);
 		return rc;
+	}
+	free(c.hosts);
 	for (int s = 0; s < JOB_NSTATES; s++)
 		if (c.states[s] != q->counts.state[s])
 			store_problem(&c.rep, "counts: %llu jobs %s, the counter "

@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 
 os.environ.setdefault("SLUICE_REQUIRE_BINARIES", "1")
 
-from harness import Client, HarnessError, binary, wait_until  # noqa: E402
+from harness import (Client, HarnessError, binary,  # noqa: E402
+                     source_dir, wait_until)
 
 # Short delays so retries, backoffs and timeouts fit in a test run.  Tests
 # add or override keys where the behaviour under test needs other values.
@@ -229,3 +230,13 @@ def ctl_bytes(d, *args):
                        [str(a) for a in args], capture_output=True,
                        timeout=60)
     return p.returncode, p.stdout, p.stderr.decode()
+
+
+def check_store(d, *extra):
+    """sluiced --check on d's store (d stopped): (exit code, output)."""
+    argv = [str(binary("sluiced")), "-c", str(source_dir() /
+            "conf/sluiced.conf"), "--check"] + list(extra)
+    for k, v in d.sets.items():
+        argv += ["--set", f"{k}={v}"]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr

@@ -16,8 +16,8 @@ import time
 import itlib  # noqa: F401  (missing sluiced = failure)
 from fixture_server import FixtureServer, page_title
 from harness import Client, Daemon, HarnessError, run_tests, wait_until
-from itlib import (all_jobs, counts, export, is_error, job, ok, req,
-                   status, submit, submit_ids, wait_idle, wait_jobs)
+from itlib import (all_jobs, check_store, counts, export, is_error, job, ok,
+                   req, status, submit, submit_ids, wait_idle, wait_jobs)
 
 N_URLS = 10_000
 BATCH_THREADS = 4
@@ -213,6 +213,53 @@ def test_kill9_during_submission_and_fetching(tmp):
         check_everything_once(d, web, acks.ids)
         print(f"  fetched by {t_fetch:.1f}s, checked by "
               f"{time.monotonic() - t0:.1f}s")
+
+
+def test_kill9_during_generations(tmp):
+    """Batches that fill the intake are indexed as generations (queue.c:
+    URLs in key order, then jobs host by host, over many turns), and
+    SIGKILLs cut them at random steps.  Every acknowledged URL keeps its
+    job, the restarts finish what was cut, and sluiced --check finds the
+    indexes and every host's counts right: a job indexed twice would
+    count twice in its host's record."""
+    # Generations of 3,000 (half the backlog); the URLs' ports are closed,
+    # so jobs are leased, fail to connect and wait for a retry meanwhile.
+    sets = dict(SETS, **{"queue.index_backlog": 6000,
+                         "queue.retry_base": "1h"})
+    rng = random.Random(77)
+    acked, kills, most = {}, 0, 0
+    with Daemon(tmp, extra_set=sets) as d:
+        for n in range(0, 40_000, 100):
+            urls = [f"http://127.0.0.1:{1 + (n + i) % 50}/g/{n + i}"
+                    for i in range(100)]
+            r = submit(d, urls)
+            assert r["queued"] == len(urls), {k: r[k] for k in (
+                "queued", "duplicates", "rejected")}
+            acked.update((u, x["id"]) for u, x in zip(urls, r["results"]))
+            if rng.random() < 0.1:
+                # At once: 5 ms after the last request, idle turns go on
+                # with the generation.
+                assert d.kill() == -signal.SIGKILL
+                kills += 1
+                d.start()
+            most = max(most, status(d)["unindexed"])
+        assert kills >= 10, kills
+        assert most > 3000, f"no generation: at most {most} unindexed"
+        wait_until(lambda: status(d)["unindexed"] == 0, 60,
+                   what="the intake indexed once clients are quiet")
+        urls = list(acked)
+        for i in range(0, len(urls), 5000):
+            part = urls[i:i + 5000]
+            r = submit(d, part)
+            assert r["duplicates"] == len(part), r["queued"]
+            wrong = [(u, x["id"]) for u, x in zip(part, r["results"])
+                     if x["id"] != acked[u]]
+            assert not wrong, f"acknowledged ids changed: {wrong[:3]}"
+        s = status(d)
+        assert sum(s["jobs"].values()) == len(acked), s["jobs"]
+        d.stop()
+        code, out = check_store(d)
+        assert code == 0 and " 0 problems" in out, out
 
 
 def check_everything_once(d, web, acked):

@@ -24,9 +24,9 @@ import time
 
 import itlib  # noqa: F401  (missing sluiced = failure)
 from fixture_server import FixtureServer, page_title
-from harness import (Client, Daemon, Skip, binary, run_tests, source_dir,
-                     wait_until)
-from itlib import is_error, ok, req, status, submit_ids, wait_jobs
+from harness import Client, Daemon, Skip, run_tests, wait_until
+from itlib import (check_store, is_error, ok, req, status, submit_ids,
+                   wait_jobs)
 
 FAST = {"fetch.host_delay": 0, "fetch.max_per_host": 8}
 
@@ -45,12 +45,7 @@ def data_mdb(d):
 
 def check(d, *extra):
     """sluiced --check on d's store (d stopped): (exit code, output)."""
-    argv = [str(binary("sluiced")), "-c", str(source_dir() /
-            "conf/sluiced.conf"), "--check"] + list(extra)
-    for k, v in d.sets.items():
-        argv += ["--set", f"{k}={v}"]
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    return p.returncode, p.stdout + p.stderr
+    return check_store(d, *extra)
 
 
 def start_fails(d, *needles):

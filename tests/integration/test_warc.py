@@ -21,8 +21,9 @@ from pathlib import Path
 import itlib  # noqa: F401  (missing sluiced = failure)
 from fixture_server import FixtureServer
 from harness import Daemon, binary, run_tests, wait_until
-from itlib import (ctl_bytes, doc, export, fetch_one, job, submit,
-                   submit_ids, wait_idle, wait_job, wait_jobs, wait_reclean)
+from itlib import (check_store, ctl_bytes, doc, export, fetch_one, job,
+                   submit, submit_ids, wait_idle, wait_job, wait_jobs,
+                   wait_reclean)
 
 WARCIO_VERSION = "2.4.11"
 FAST = {"fetch.host_delay": 0, "fetch.max_per_host": 8,
@@ -586,14 +587,7 @@ def test_raw_bodies_served_from_the_records(tmp):
 
     # sluiced --check names each file that is gone, with its records, and
     # passes once they are back.
-    def check_store():
-        argv = [str(binary("sluiced")), "-c", str(source() /
-                "conf/sluiced.conf"), "--check"]
-        for k, v in d.sets.items():
-            argv += ["--set", f"{k}={v}"]
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-        return p.returncode, p.stdout + p.stderr
-    code, out = check_store()
+    code, out = check_store(d)
     gone = [ln for ln in out.splitlines() if ln.startswith("warc file ")]
     assert code == 1 and len(gone) == len(files), out
     assert all("No such file" in ln for ln in gone), out
@@ -604,7 +598,7 @@ def test_raw_bodies_served_from_the_records(tmp):
         "problems" in out, out
     for f in files:
         f.with_name(f.name + ".away").rename(f)
-    code, out = check_store()
+    code, out = check_store(d)
     assert code == 0 and f"{held} bodies in WARC records: 0 problems" in \
         out, out
 

@@ -966,6 +966,32 @@ sum_states(const struct host_record *h, void *arg)
 	return 0;
 }
 
+/* queue_check's problems, counted; the last kept. */
+struct problems {
+	int		 n;
+	char		 last[256];
+};
+
+static void
+note_problem(const char *problem, void *arg)
+{
+	struct problems *p = arg;
+
+	p->n++;
+	snprintf(p->last, sizeof(p->last), "%s", problem);
+}
+
+static int
+check_problems(struct fx *f, struct problems *p)
+{
+	uint64_t jobs;
+
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(queue_check(&f->q, f->txn, note_problem, p, &jobs),
+	    0);
+	return p->n;
+}
+
 /*
  * A crash in the second step of a generation, after some of its jobs were
  * indexed and leased: the restart indexes the others once, and passes over
@@ -977,6 +1003,10 @@ test_intake_generation_crash(void **state)
 	struct fx *f = *state;
 	enum { HOSTS = 5, BACKLOG = 400 };
 	uint64_t sum[2] = { 0 }, id, leased = 0, n = 0;
+	uint64_t counts[JOB_NSTATES];
+	unsigned char key[8], rec[256];
+	MDB_val k = { sizeof(key), key }, v;
+	struct problems pr;
 	int got = 0;
 	char url[64];
 
@@ -1009,15 +1039,32 @@ test_intake_generation_crash(void **state)
 	    0);
 	assert_int_equal(sum[0], n - leased);
 	assert_int_equal(sum[1], leased);
-	for (uint64_t k = 0; k < n; k++) {
+	for (uint64_t u = 0; u < n; u++) {
 		snprintf(url, sizeof(url), "http://h%d/p%llu",
-		    (int)(k % HOSTS), (unsigned long long)k);
+		    (int)(u % HOSTS), (unsigned long long)u);
 		assert_int_equal(queue_find_url(&f->q, f->txn, url, &id), 0);
 	}
+	assert_int_equal(check_problems(f, &pr), 0);
 	for (int h = 0; h < HOSTS; h++)
 		while (lease_next(f, 200 + h, 3000) != 0)
 			got++;
 	assert_int_equal(got + leased, n);
+	commit(f);
+	/* sluiced --check sees a host's counts that are not its jobs'. */
+	begin(f);
+	store_put_be64(key, 203);
+	assert_int_equal(mdb_get(f->txn, f->q.hosts, &k, &v), 0);
+	assert_true(v.mv_size >= sizeof(counts));
+	memcpy(counts, v.mv_data, sizeof(counts));
+	counts[JOB_ACTIVE]++;
+	memcpy(rec, v.mv_data, v.mv_size < sizeof(rec) ? v.mv_size :
+	    sizeof(rec));
+	memcpy(rec, counts, sizeof(counts));
+	v = (MDB_val){ v.mv_size < sizeof(rec) ? v.mv_size : sizeof(rec),
+	    rec };
+	assert_int_equal(mdb_put(f->txn, f->q.hosts, &k, &v, 0), 0);
+	assert_int_equal(check_problems(f, &pr), 1);
+	assert_non_null(strstr(pr.last, "hosts: host 00000000000000cb has "));
 	commit(f);
 }
 
