@@ -53,6 +53,37 @@ run(const char *bytes, size_t len, const char *url, const char *ct,
 	    sizeof(err));
 }
 
+/* A list of strings for expect_text(). */
+#define LIST(...)	((const char *const []){ __VA_ARGS__, NULL })
+#define NONE		((const char *const []){ NULL })
+
+/*
+ * Cleans html as text/html and checks its text: it starts with starts
+ * (unless NULL), holds every string of keep and none of drop.
+ */
+static void
+expect_text(const char *html, size_t len, const char *starts,
+    const char *const *keep, const char *const *drop)
+{
+	struct sluice_extract_doc d;
+	const char *wrong = NULL, *why = "";
+
+	assert_int_equal(run(html, len, NULL, "text/html", &d),
+	    SLUICE_EXTRACT_OK);
+	if (starts != NULL && strncmp(d.text, starts, strlen(starts)) != 0)
+		wrong = starts, why = "does not start with";
+	for (; wrong == NULL && *keep != NULL; keep++)
+		if (strstr(d.text, *keep) == NULL)
+			wrong = *keep, why = "lost";
+	for (; wrong == NULL && *drop != NULL; drop++)
+		if (strstr(d.text, *drop) != NULL)
+			wrong = *drop, why = "kept";
+	if (wrong != NULL)
+		print_error("text %s \"%s\":\n%s\n", why, wrong, d.text);
+	sluice_extract_doc_free(&d);
+	assert_null(wrong);
+}
+
 /* Runs a fixture file of tests/data/extract as text/html. */
 static enum sluice_extract_status
 run_file(const char *name, const char *url, struct sluice_extract_doc *d)
@@ -1360,18 +1391,12 @@ test_teaser_links(void **state)
 	    "<p><a href=/c>Mill owner charged in the valley fraud case</a></p>"
 	    "<p><a href=/d>The last loom of the county goes to a museum</a></p>"
 	    "</article></body></html>";
-	struct sluice_extract_doc d;
 
 	(void)state;
-	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    SLUICE_EXTRACT_OK);
-	assert_non_null(strstr(d.text, "Paragraph 6 of"));
-	assert_non_null(strstr(d.text, "Wool prices climb"));
-	assert_null(strstr(d.text, "Weavers strike"));
-	assert_null(strstr(d.text, "Fire at the dye works"));
-	assert_null(strstr(d.text, "Mill owner charged"));
-	assert_null(strstr(d.text, "last loom"));
-	sluice_extract_doc_free(&d);
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 6 of", "Wool prices climb"),
+	    LIST("Weavers strike", "Fire at the dye works",
+	    "Mill owner charged", "last loom"));
 }
 
 /* A wire byline naming the writer's job and the time goes, past the
@@ -1386,15 +1411,11 @@ test_wire_byline(void **state)
 	    PARA(1) PARA(2) PARA(3)
 	    "<p>By Friday, the mill's editor, a writer of long standing, had "
 	    "left.</p>" PARA(4) "</article></body></html>";
-	struct sluice_extract_doc d;
 
 	(void)state;
-	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    SLUICE_EXTRACT_OK);
-	assert_true(strncmp(d.text, "Paragraph 1 of", 14) == 0);
-	assert_non_null(strstr(d.text, "By Friday, the mill's editor"));
-	assert_null(strstr(d.text, "Associated Press"));
-	sluice_extract_doc_free(&d);
+	expect_text(h, sizeof(h) - 1, "Paragraph 1 of",
+	    LIST("By Friday, the mill's editor"),
+	    LIST("Associated Press"));
 }
 
 /* A line of social counters under the dek and an "Image via" credit
@@ -1411,17 +1432,12 @@ test_counters_credits(void **state)
 	    PARA(3) PARA(4)
 	    "<p>[Image via Valley Photo Agency]</p>"
 	    "</article></body></html>";
-	struct sluice_extract_doc d;
 
 	(void)state;
-	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    SLUICE_EXTRACT_OK);
-	assert_non_null(strstr(d.text, "the weavers go.\nParagraph 1 of"));
-	assert_non_null(strstr(d.text, "drew 1530 views in a day."));
-	assert_non_null(strstr(d.text, "Paragraph 4 of"));
-	assert_null(strstr(d.text, "Shares"));
-	assert_null(strstr(d.text, "Image via"));
-	sluice_extract_doc_free(&d);
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("the weavers go.\nParagraph 1 of", "drew 1530 views in a day.",
+	    "Paragraph 4 of"),
+	    LIST("Shares", "Image via"));
 }
 
 /* Notes to readers around the story: that it will be updated, a
@@ -1445,18 +1461,12 @@ test_reader_notes(void **state)
 	    "<p>A selection of your comments may be published, with your name "
 	    "and location unless you state otherwise.</p>"
 	    "</article></body></html>";
-	struct sluice_extract_doc d;
 
 	(void)state;
-	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    SLUICE_EXTRACT_OK);
-	assert_non_null(strstr(d.text, "Paragraph 4 of"));
-	assert_non_null(strstr(d.text, "looms will be updated next year."));
-	assert_null(strstr(d.text, "subscribing"));
-	assert_null(strstr(d.text, "more information"));
-	assert_null(strstr(d.text, "affected"));
-	assert_null(strstr(d.text, "selection of your comments"));
-	sluice_extract_doc_free(&d);
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 4 of", "looms will be updated next year."),
+	    LIST("subscribing", "more information", "affected",
+	    "selection of your comments"));
 }
 
 /* Headings after the last paragraph go, unless written as a lead-in
@@ -1472,15 +1482,12 @@ test_tail_lead_ins(void **state)
 	    "<h3>Readers share their memories of the looms:</h3>"
 	    "<h2>More mill stories</h2>"
 	    "</article></body></html>";
-	struct sluice_extract_doc d;
 
 	(void)state;
-	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    SLUICE_EXTRACT_OK);
-	assert_non_null(strstr(d.text, "reacts to the closing of the mill:"));
-	assert_non_null(strstr(d.text, "memories of the looms:"));
-	assert_null(strstr(d.text, "More mill stories"));
-	sluice_extract_doc_free(&d);
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("reacts to the closing of the mill:",
+	    "memories of the looms:"),
+	    LIST("More mill stories"));
 }
 
 /* An old table layout: the lead set in <b> and closing paragraphs as
@@ -1499,16 +1506,11 @@ test_loose_text(void **state)
 	    "weavers would be paid until the end of the year."
 	    "<br><br>Story from the Gazette"
 	    "</td></tr></table></body></html>";
-	struct sluice_extract_doc d;
 
 	(void)state;
-	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    SLUICE_EXTRACT_OK);
-	assert_true(strncmp(d.text, "The last mill of the valley", 27) == 0);
-	assert_non_null(strstr(d.text, "paid until the end of the year."));
-	assert_null(strstr(d.text, "Story from"));
-	assert_null(strstr(d.text, "Gazette home"));
-	sluice_extract_doc_free(&d);
+	expect_text(h, sizeof(h) - 1, "The last mill of the valley",
+	    LIST("paid until the end of the year."),
+	    LIST("Story from", "Gazette home"));
 }
 
 /* A caption or credit in an inline box (<span class=...>) goes with
@@ -1518,21 +1520,18 @@ test_inline_boxes(void **state)
 {
 	static const char h[] = "<html><body><article>"
 	    PARA(1) PARA(2)
-	    "<div class=photo><img src=/m.jpg><span class=newsCaption>The north "
-	    "mill's weavers leave the building for the last time</span></div>"
+	    "<div class=photo><img src=/m.jpg><span class=newsCaption>"
+	    "The north mill's weavers leave the building for the last time"
+	    "</span></div>"
 	    PARA(3)
 	    "<p><span class=image-credit>GAZETTE PHOTO DESK</span></p>"
 	    PARA(4) PARA(5)
 	    "</article></body></html>";
-	struct sluice_extract_doc d;
 
 	(void)state;
-	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    SLUICE_EXTRACT_OK);
-	assert_non_null(strstr(d.text, "Paragraph 5 of"));
-	assert_null(strstr(d.text, "for the last time"));
-	assert_null(strstr(d.text, "PHOTO DESK"));
-	sluice_extract_doc_free(&d);
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 5 of"),
+	    LIST("for the last time", "PHOTO DESK"));
 }
 
 /* Teasers under a label set between paragraphs ("Trending: ...",
@@ -1549,17 +1548,11 @@ test_teaser_labels(void **state)
 	    "</p>" PARA(4)
 	    "<p>Most popular with the weavers was the Friday market.</p>"
 	    PARA(5) "</article></body></html>";
-	struct sluice_extract_doc d;
 
 	(void)state;
-	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    SLUICE_EXTRACT_OK);
-	assert_non_null(strstr(d.text, "Paragraph 5 of"));
-	assert_non_null(strstr(d.text, "weavers was the Friday market."));
-	assert_null(strstr(d.text, "Trending"));
-	assert_null(strstr(d.text, "strike, day by day"));
-	assert_null(strstr(d.text, "Ten looms"));
-	sluice_extract_doc_free(&d);
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 5 of", "weavers was the Friday market."),
+	    LIST("Trending", "strike, day by day", "Ten looms"));
 }
 
 /* A picture's box with a short caption line (no <figure>) goes, as a
@@ -1576,15 +1569,11 @@ test_image_boxes(void **state)
 	    "<div><img src=/b.jpg>The weavers gathered at the gate on Friday "
 	    "morning to say goodbye.</div>"
 	    PARA(4) PARA(5) PARA(6) "</article></body></html>";
-	struct sluice_extract_doc d;
 
 	(void)state;
-	assert_int_equal(run(h, sizeof(h) - 1, NULL, "text/html", &d),
-	    SLUICE_EXTRACT_OK);
-	assert_non_null(strstr(d.text, "Paragraph 6 of"));
-	assert_non_null(strstr(d.text, "to say goodbye."));
-	assert_null(strstr(d.text, "silent since Friday"));
-	sluice_extract_doc_free(&d);
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 6 of", "to say goodbye."),
+	    LIST("silent since Friday"));
 }
 
 struct job {
