@@ -1068,6 +1068,49 @@ test_intake_generation_crash(void **state)
 	commit(f);
 }
 
+/* A crash in a generation's first step (its URLs, kept in memory only),
+ * with a large intake: the restart indexes every job once.  (Indexing it
+ * sorted at start was tried: 165,000 jobs took 1.5 s either way, as one
+ * transaction writes each page once in any order.) */
+static void
+test_intake_sorted_at_open(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 17000, HOSTS = 9 };
+	uint64_t sum[2] = { 0 }, id;
+	struct problems pr;
+	char url[64];
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(store_grow(&f->store, url, sizeof(url)), 0);
+	queue_set_backlog(&f->q, 100000);
+	for (int i = 0; i < N; i += 1000) {
+		begin(f);
+		for (int k = i; k < i + 1000; k++) {
+			snprintf(url, sizeof(url), "http://s%d/q%d", k % HOSTS,
+			    k);
+			submit(f, url, 300 + k % HOSTS, 0, SUBMIT_QUEUED);
+		}
+		commit(f);
+	}
+	assert_int_equal(queue_unindexed(&f->q), N);
+	assert_true(f->q.gen.to != 0 && f->q.gen.pos < f->q.gen.n);
+	reopen(f);
+	assert_int_equal(queue_unindexed(&f->q), 0);
+	assert_int_equal(f->q.gen.to, 0);
+	begin(f);
+	assert_int_equal(queue_walk_hosts(&f->q, f->txn, 0, sum_states, sum),
+	    0);
+	assert_int_equal(sum[0], N);
+	for (int k = 0; k < N; k += 7) {
+		snprintf(url, sizeof(url), "http://s%d/q%d", k % HOSTS, k);
+		assert_int_equal(queue_find_url(&f->q, f->txn, url, &id), 0);
+		assert_int_equal(id, (uint64_t)k + 1);
+	}
+	assert_int_equal(check_problems(f, &pr), 0);
+	commit(f);
+}
+
 /* Rewrites job id's stored record through edit(bytes, len). */
 static void
 edit_record(struct fx *f, uint64_t id, void (*edit)(unsigned char *, size_t))
@@ -1265,6 +1308,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_intake_generations,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intake_generation_crash,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_intake_sorted_at_open,
 		    setup, teardown),
 	};
 
