@@ -18,6 +18,7 @@
 
 #include <xxhash.h>
 
+#include "buf.h"
 #include "queue.h"
 #include "store.h"
 #include "url.h"
@@ -413,7 +414,6 @@ static uint64_t queue_intake_hash(const char *url);
 static int queue_intake_lookup(struct queue *q, MDB_txn *txn, const char *url,
     uint64_t hash, uint64_t *id);
 static int settle(struct queue *q, MDB_txn *txn, uint64_t now);
-static uint64_t queue_intake_hash(const char *url);
 
 /* --- records ------------------------------------------------------- */
 
@@ -619,11 +619,27 @@ queue_find_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t *id)
 	return rc;
 }
 
+/*
+ * Enters key (len bytes) in urls for job id, unless the URL has an owner
+ * already, which keeps it (an alias, or a generation's URL put again).
+ */
+static int
+url_put(struct queue *q, MDB_txn *txn, const unsigned char *key, size_t len,
+    uint64_t id)
+{
+	unsigned char idbuf[8];
+	MDB_val k = { len, (void *)key }, v = { sizeof(idbuf), idbuf };
+	int rc;
+
+	store_put_be64(idbuf, id);
+	rc = mdb_put(txn, q->urls, &k, &v, MDB_NOOVERWRITE);
+	return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
 int
 queue_alias_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t id)
 {
-	unsigned char key[URL_KEY_MAX], idbuf[8];
-	MDB_val k = { 0, key }, v = { sizeof(idbuf), idbuf };
+	unsigned char key[URL_KEY_MAX];
 	uint64_t other;
 	int rc;
 
@@ -634,10 +650,7 @@ queue_alias_url(struct queue *q, MDB_txn *txn, const char *url, uint64_t id)
 	if (q->intake.count > 0 && (rc = queue_intake_lookup(q, txn, url,
 	    queue_intake_hash(url), &other)) != MDB_NOTFOUND)
 		return rc;
-	k.mv_size = queue_url_key(url, key);
-	store_put_be64(idbuf, id);
-	rc = mdb_put(txn, q->urls, &k, &v, MDB_NOOVERWRITE);
-	return rc == MDB_KEYEXIST ? 0 : rc;
+	return url_put(q, txn, key, queue_url_key(url, key), id);
 }
 
 /* --- indexes ------------------------------------------------------- */
@@ -971,20 +984,14 @@ static int
 index_job_entries(struct queue *q, MDB_txn *txn, const struct job *j,
     uint64_t now)
 {
-	unsigned char key[URL_KEY_MAX], idbuf[8];
-	MDB_val k = { 0, key }, v = { 8, idbuf };
+	unsigned char key[URL_KEY_MAX];
 	int rc = 0;
 
-	store_put_be64(idbuf, j->id);
 	/* The intake kept a second job for a known URL out; a URL that is
 	 * known anyway (an alias) keeps its first owner.  A generation's
 	 * URLs are in urls already. */
-	if (j->id >= q->gen.to) {
-		k.mv_size = queue_url_key(j->url, key);
-		rc = mdb_put(txn, q->urls, &k, &v, MDB_NOOVERWRITE);
-	}
-	if (rc == MDB_KEYEXIST)
-		rc = 0;
+	if (j->id >= q->gen.to)
+		rc = url_put(q, txn, key, queue_url_key(j->url, key), j->id);
 	if (rc == 0)
 		rc = queue_job_index(q, txn, j, true, now);
 	if (rc == 0 && j->state == JOB_QUEUED && j->not_before_ms <= now &&
@@ -1025,7 +1032,7 @@ index_walked(const struct job *j, void *arg)
  * indexed as a generation: its URL keys are sorted in memory and put into
  * urls in key order, QUEUE_GEN_STEP with each submission and the caller's
  * batch each idle turn, so that a leaf takes all its new keys in one
- * commit (bench/submit --sustained: 5x the rate at 1,000,000 queued).
+ * commit.
  * Then its jobs join ready or delayed and their hosts' counts in the
  * order of their hosts (ready is keyed by host: a few thousand leaves,
  * each written once), at the same pace, and index_from passes them once
@@ -1041,8 +1048,7 @@ index_walked(const struct job *j, void *arg)
  * (url_host, id), which nothing changes.  Jobs indexed by it may be leased
  * and change like any other; index_at_open() passes over them.  Any other
  * change than a submission or a lease finishes the generation first.
- */
-/*
+ *
  * The intake becomes a generation from QUEUE_GEN_MIN jobs, or a quarter of
  * the jobs indexed if more (a generation's cost per job is about the leaves
  * of urls over its size, and urls grows with the store), but from half the
@@ -1052,7 +1058,8 @@ index_walked(const struct job *j, void *arg)
  * full at the latest then.  Spread so, its work costs every submission
  * alike; at 4 steps, a generation's work fell in half of the submissions,
  * and the slowest 100,000 of a stream were 2.1-2.3x slower than the first
- * (bench/submit --sustained) against 1.5-1.7x.
+ * (bench/submit --sustained) against 1.5-1.7x; at 1,000,000 queued
+ * intake runs at about 6x the rate of indexing job by job.
  */
 #define QUEUE_GEN_MIN	16384
 #define QUEUE_GEN_STEP	2
@@ -1093,9 +1100,20 @@ gen_url_cmp(const void *a, const void *b)
 	return (x->len > y->len) - (x->len < y->len);
 }
 
+/* The order of the second step: by the URL's host, then by id. */
+static int
+gen_host_cmp(const void *a, const void *b)
+{
+	const struct queue_gen_url *x = a, *y = b;
+
+	if (x->url_host != y->url_host)
+		return x->url_host < y->url_host ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
 struct gen_walk {
 	struct queue	*q;
-	size_t		 keys_len, keys_cap;
+	struct buf	 keys;
 	size_t		*off;		/* of each key, until keys stops moving */
 	int		 rc;
 };
@@ -1112,44 +1130,36 @@ gen_walked(const struct job *j, void *arg)
 	if (j->id >= q->gen.to || q->gen.n == q->gen.to - q->index_from)
 		return 1;
 	len = queue_url_key(j->url, key);
-	if (w->keys_len + len > w->keys_cap) {
-		size_t cap = w->keys_cap ? w->keys_cap * 2 : 1 << 20;
-		unsigned char *k;
-
-		while (cap < w->keys_len + len)
-			cap *= 2;
-		if ((k = realloc(q->gen.keys, cap)) == NULL) {
-			w->rc = ENOMEM;
-			return 1;
-		}
-		q->gen.keys = k;
-		w->keys_cap = cap;
+	w->off[q->gen.n] = w->keys.len;
+	if (buf_append(&w->keys, key, len) == -1) {
+		w->rc = ENOMEM;
+		return 1;
 	}
-	memcpy(q->gen.keys + w->keys_len, key, len);
-	w->off[q->gen.n] = w->keys_len;
 	q->gen.url[q->gen.n].id = j->id;
 	q->gen.url[q->gen.n].url_host = j->url_host;
 	q->gen.url[q->gen.n].len = len;
 	q->gen.n++;
-	w->keys_len += len;
 	return 0;
 }
 
 /*
- * Makes every unindexed job a generation: reads their records (appended
- * together, so a few pages) and sorts their URL keys.  Without the memory
- * it leaves no generation, and the jobs are indexed in id order.
+ * Makes the unindexed jobs below to a generation: reads their records
+ * (appended together, so a few pages) and sorts them by URL key, or by
+ * host for one whose URLs are in (by_host).  Without the memory it leaves
+ * no generation, and the jobs are indexed in id order.
  */
 static int
-gen_start(struct queue *q, MDB_txn *txn, uint64_t to)
+gen_start(struct queue *q, MDB_txn *txn, uint64_t to, bool by_host)
 {
 	uint64_t count = to - q->index_from;
 	struct gen_walk w = { .q = q };
+	size_t len;
 	int rc;
 
 	q->gen.to = to;
 	q->gen.url = calloc(count, sizeof(*q->gen.url));
 	w.off = calloc(count, sizeof(*w.off));
+	buf_init(&w.keys, SIZE_MAX / 2);
 	if (q->gen.url == NULL || w.off == NULL) {
 		free(w.off);
 		gen_free(q);
@@ -1157,12 +1167,15 @@ gen_start(struct queue *q, MDB_txn *txn, uint64_t to)
 	}
 	rc = queue_walk(q, txn, q->index_from - 1, -1, gen_walked, &w);
 	if (rc == 0 && w.rc == 0) {
+		q->gen.keys = (unsigned char *)buf_steal(&w.keys, &len);
 		for (uint64_t i = 0; i < q->gen.n; i++)
 			q->gen.url[i].key = q->gen.keys + w.off[i];
 		qsort(q->gen.url, q->gen.n, sizeof(*q->gen.url),
-		    gen_url_cmp);
+		    by_host ? gen_host_cmp : gen_url_cmp);
+		q->gen.by_host = by_host;
 	}
 	free(w.off);
+	buf_free(&w.keys);
 	if (rc != 0 || w.rc != 0)
 		gen_free(q);
 	return w.rc == ENOMEM ? 0 : rc;
@@ -1172,25 +1185,17 @@ gen_start(struct queue *q, MDB_txn *txn, uint64_t to)
 static int
 gen_put_urls(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t *done)
 {
-	unsigned char idbuf[8];
-
 	while (q->gen.pos < q->gen.n && *done < limit) {
 		const struct queue_gen_url *u = &q->gen.url[q->gen.pos];
-		/* Afresh each time: MDB_KEYEXIST points v at the stored id. */
-		MDB_val k = { u->len, (void *)u->key };
-		MDB_val v = { sizeof(idbuf), idbuf };
-		int rc;
+		int rc = url_put(q, txn, u->key, u->len, u->id);
 
-		store_put_be64(idbuf, u->id);
-		rc = mdb_put(txn, q->urls, &k, &v, MDB_NOOVERWRITE);
-		if (rc != 0 && rc != MDB_KEYEXIST)
+		if (rc != 0)
 			return rc;
 		q->gen.pos++;
 		(*done)++;
 	}
 	return 0;
 }
-
 
 static bool
 gen_due(const struct queue *q)
@@ -1207,17 +1212,6 @@ gen_due(const struct queue *q)
 
 static int index_oldest(struct queue *q, MDB_txn *txn, uint64_t limit,
     uint64_t now, uint64_t *n);
-
-/* The order of the second step: by the URL's host, then by id. */
-static int
-gen_host_cmp(const void *a, const void *b)
-{
-	const struct queue_gen_url *x = a, *y = b;
-
-	if (x->url_host != y->url_host)
-		return x->url_host < y->url_host ? -1 : 1;
-	return (x->id > y->id) - (x->id < y->id);
-}
 
 static int
 set_counter(struct queue *q, MDB_txn *txn, const char *name, uint64_t value)
@@ -1361,7 +1355,7 @@ gen_load(struct queue *q, MDB_txn *txn)
 		return 0;
 	if (to <= q->index_from || to > q->next_id)
 		return MDB_CORRUPTED;
-	if ((rc = gen_start(q, txn, to)) != 0)
+	if ((rc = gen_start(q, txn, to, true)) != 0)
 		return rc;
 	if (q->gen.to == 0)
 		return ENOMEM;
@@ -1370,8 +1364,6 @@ gen_load(struct queue *q, MDB_txn *txn)
 		return MDB_CORRUPTED;
 	}
 	q->gen.pos = q->gen.n;		/* its URLs are in */
-	qsort(q->gen.url, q->gen.n, sizeof(*q->gen.url), gen_host_cmp);
-	q->gen.by_host = true;
 	q->gen.done = done;
 	return 0;
 }
@@ -1385,7 +1377,8 @@ queue_index(struct queue *q, MDB_txn *txn, uint64_t limit, uint64_t now,
 
 	if (limit == 0)
 		goto out;
-	if (limit != UINT64_MAX && gen_due(q) && (rc = gen_start(q, txn, q->next_id)) != 0)
+	if (limit != UINT64_MAX && gen_due(q) &&
+	    (rc = gen_start(q, txn, q->next_id, false)) != 0)
 		return rc;
 	if (gen_running(q)) {
 		rc = gen_advance(q, txn, limit, now, &more);
@@ -1507,7 +1500,7 @@ queue_submit(struct queue *q, MDB_txn *txn, const char *url, uint64_t host,
 		    NULL) : index_oldest(q, txn, queue_unindexed(q) -
 		    q->backlog + 1, now, NULL);
 	else if (gen_due(q))
-		rc = gen_start(q, txn, q->next_id);
+		rc = gen_start(q, txn, q->next_id, false);
 	if (rc == 0 && gen_running(q) && queue_unindexed(q) < q->backlog)
 		rc = gen_advance(q, txn, QUEUE_GEN_STEP, now, NULL);
 	if (rc != 0)

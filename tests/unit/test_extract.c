@@ -55,7 +55,6 @@ run(const char *bytes, size_t len, const char *url, const char *ct,
 
 /* A list of strings for expect_text(). */
 #define LIST(...)	((const char *const []){ __VA_ARGS__, NULL })
-#define NONE		((const char *const []){ NULL })
 
 /*
  * Cleans html as text/html and checks its text: it starts with starts
