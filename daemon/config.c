@@ -95,6 +95,8 @@ static const struct cfg_key cfg_keys[] = {
 
 	{ "fetch.max_total", CFG_U32, OFF(max_total), 1, 10000, "64", 0 },
 	{ "fetch.max_per_host", CFG_U32, OFF(max_per_host), 1, 1000, "1", 0 },
+	{ "fetch.idle_connections", CFG_U32, OFF(idle_connections), 1, 100000,
+	    "1000", 0 },
 	{ "fetch.host_delay", CFG_DURATION, OFF(host_delay_ms), 0, HOUR_MS,
 	    "1s", 0 },
 	{ "fetch.connect_timeout", CFG_DURATION, OFF(connect_timeout_ms),

@@ -54,6 +54,7 @@ struct config {
 	/* [fetch] */
 	uint32_t	 max_total;		/* transfers in flight, all hosts */
 	uint32_t	 max_per_host;		/* transfers in flight, one host */
+	uint32_t	 idle_connections;	/* kept open for reuse */
 	uint64_t	 host_delay_ms;		/* between request starts, one host */
 	uint64_t	 connect_timeout_ms;
 	uint64_t	 timeout_ms;		/* whole transfer */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <arpa/inet.h>
@@ -137,6 +138,38 @@ clamp_long(uint64_t v)
 	return v > LONG_MAX ? LONG_MAX : (long)v;
 }
 
+/*
+ * Idle connections each hold a descriptor.  When the descriptor limit
+ * leaves less than fetch.idle_connections beside the transfers, the control
+ * clients and FETCH_FD_RESERVE (the store, logs, WARC files, the workers'
+ * wake-up pipe), fewer are kept, at least fetch.max_total, and a line says
+ * so: a new transfer failing with "too many open files" would be worse.
+ */
+#define FETCH_FD_RESERVE	64
+
+static long
+idle_connections_fit(const struct config *cfg)
+{
+	uint64_t want = cfg->idle_connections, room;
+	uint64_t used = (uint64_t)cfg->max_total + cfg->max_clients +
+	    FETCH_FD_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return clamp_long(want);
+	room = rl.rlim_cur > used ? rl.rlim_cur - used : 0;
+	if (room < cfg->max_total)
+		room = cfg->max_total;
+	if (want <= room)
+		return clamp_long(want);
+	log_warnx("fetch: fetch.idle_connections %llu does not fit the "
+	    "descriptor limit %llu beside fetch.max_total and "
+	    "daemon.max_clients; keeping %llu", (unsigned long long)want,
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)room);
+	return clamp_long(room);
+}
+
 /* A value we send as a header must not smuggle in a line of its own. */
 static bool
 has_line_break(const char *s)
@@ -169,7 +202,7 @@ opts_from_config(struct fetch_opts *o, const struct config *cfg, char *err,
 		    (cfg->low_speed_time_ms % 1000 != 0));
 	}
 	o->max_redirects = clamp_long(cfg->max_redirects);
-	o->max_connects = clamp_long(cfg->max_total);
+	o->max_connects = idle_connections_fit(cfg);
 	/* struct buf needs max + 1 to fit in a size_t. */
 	o->max_body = cfg->max_body > SIZE_MAX / 2 ? SIZE_MAX / 2 :
 	    (size_t)cfg->max_body;
@@ -1006,12 +1039,16 @@ on_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 }
 
 /*
- * Keeps up to fetch.max_total idle connections for reuse.  libcurl's own
- * default is four per transfer in progress at the moment a transfer ends,
- * so a lull between two batches of leases closed most of the connections
- * the next batch needed again (about one request in six opened a new
- * connection in bench/ingest).  Idle connections still close after
- * libcurl's CURLOPT_MAXAGE_CONN.
+ * Keeps up to fetch.idle_connections idle connections for reuse, the least
+ * recently used closing first.  libcurl's own default is four per transfer
+ * in progress at the moment a transfer ends, so a lull between two batches
+ * of leases closed most of the connections the next batch needed again
+ * (about one request in six opened a new connection in bench/ingest).
+ * Politeness makes a host wait fetch.host_delay between two requests, so a
+ * crawl of many hosts needs a connection per host, not per slot: with
+ * fetch.max_total's 64 kept, 500 hosts at 1 s opened a connection for
+ * every page.  Idle connections still close after libcurl's
+ * CURLOPT_MAXAGE_CONN (118 s).
  */
 static CURLMcode
 fetch_set_maxconnects(struct fetch *f)

@@ -208,6 +208,33 @@ def test_one_in_flight_per_host_and_delay_between_starts(tmp):
         assert other_last < reqs[-1].time, (other_last, reqs[-1].time)
 
 
+def test_idle_connections_serve_many_hosts(tmp):
+    """Six hosts, two transfers at a time, 300 ms between a host's starts:
+    with the default fetch.idle_connections each host's robots.txt and two
+    pages come over one connection.  With one kept, as with the old cap of
+    fetch.max_total, hosts need new connections."""
+    def connections(sub, **extra):
+        os.makedirs(tmp / sub)
+        webs = [FixtureServer().start() for _ in range(6)]
+        try:
+            s = settings(**{"fetch.max_total": 2, "fetch.max_per_host": 1,
+                            "fetch.host_delay": "300ms", **extra})
+            with Daemon(tmp / sub, s) as d:
+                submit(d, *[w.url(f"/page/{i}") for w in webs
+                            for i in (1, 2)])
+                wait_idle(d, 60)
+                assert d.ctl("status").check().obj["jobs"]["done"] == 12
+            for w in webs:
+                assert len(w.requests) == 3, w.requests
+            return [len({r.client for r in w.requests}) for w in webs]
+        finally:
+            for w in webs:
+                w.stop()
+
+    assert connections("kept") == [1] * 6
+    assert sum(connections("one", **{"fetch.idle_connections": 1})) > 6
+
+
 def test_backoff_after_429_pauses_the_host(tmp):
     """A 429 without Retry-After pauses the host for the backoff step."""
     extra = settings(**{"fetch.host_backoff_min": "1500ms",
