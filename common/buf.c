@@ -15,7 +15,7 @@ buf_init(struct buf *b, size_t max)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
-	b->max = max;
+	b->max = max > BUF_MAX ? BUF_MAX : max;
 }
 
 void

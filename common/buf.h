@@ -19,6 +19,11 @@ struct buf {
 	size_t	 max;
 };
 
+/* The largest max a buffer takes: a larger one (SIZE_MAX for "no cap") is
+ * lowered to it, so that max + 1 and the doubling of the capacity cannot
+ * wrap around. */
+#define BUF_MAX		(((size_t)-1) / 2)
+
 void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b);
