@@ -1281,6 +1281,63 @@ add_split_body(struct ctx *c, int32_t top)
 	}
 }
 
+/* Same tag and same class attribute: one slot of the page's template. */
+static bool
+same_slot(const struct ctx *c, int32_t a, int32_t b, bool *named)
+{
+	const char *ca, *cb;
+
+	if (c->en[a].tag != c->en[b].tag)
+		return false;
+	ca = html_attr(c->en[a].node, "class");
+	cb = html_attr(c->en[b].node, "class");
+	if (ca == NULL || cb == NULL)
+		return ca == cb;
+	if (strcmp(ca, cb) != 0)
+		return false;
+	if (ca[0] != '\0')
+		*named = true;
+	return true;
+}
+
+/*
+ * The rest of a story split by an ad row or a page section: after the
+ * body, a box in the same slot of the page's template as the box of the
+ * body's paragraphs (same tags and classes from it up to the sections
+ * they sit in, one of them named) holds its last paragraphs.  Teasers
+ * after the body do not sit in the story's own slot.
+ */
+static void
+add_split_tail(struct ctx *c, int32_t top)
+{
+	int32_t anc = top, pp = NONE, i, x, y;
+	int up;
+	bool named;
+
+	for (i = top + 1; i < (int32_t)c->nen && is_ancestor(c, top, i); i++)
+		if (c->en[i].tag == HTML_P) {
+			pp = c->en[i].parent;
+			break;
+		}
+	if (pp == NONE)
+		return;
+	for (up = 0; up < SPLIT_UP && c->en[anc].parent != NONE &&
+	    c->en[c->en[anc].parent].tag != HTML_BODY; up++)
+		anc = c->en[anc].parent;
+	for (; i < (int32_t)c->nen && is_ancestor(c, anc, i); i++) {
+		if (c->en[i].tag != c->en[pp].tag || is_ancestor(c, top, i))
+			continue;
+		named = false;
+		for (x = pp, y = i; c->en[x].parent != c->en[y].parent;
+		    x = c->en[x].parent, y = c->en[y].parent)
+			if (x == anc || y == anc || !same_slot(c, x, y, &named))
+				break;
+		if (c->en[x].parent == c->en[y].parent && x != y && named &&
+		    holds_paragraph(c, &c->en[i]))
+			c->en[i].fl |= EN_ROOT;
+	}
+}
+
 /*
  * Loose text beside the top, straight in its parent: a lead set in <b>
  * before the body's box, or paragraphs the parser left out of it (old
@@ -1340,6 +1397,7 @@ choose_article(struct ctx *c)
 	add_dek(c, t);
 	add_summary(c, t);
 	add_split_body(c, t);
+	add_split_tail(c, t);
 	add_loose_text(c, t);
 }
 
@@ -1645,6 +1703,7 @@ static const char *const NOTES[] = {
 	"receive a small commission", "earn a small commission",
 	"contributed to this report", "contributed to this story",
 	"contributed reporting", "originally published", "originally appeared",
+	"Originally published at",
 	"Includes information from", "Additional reporting by",
 	"delivered to your inbox", "Sign up for", "sign up for",
 	"newsletter. Sign up", "user agreement", "People are also reading",

@@ -1575,6 +1575,32 @@ test_image_boxes(void **state)
 	    LIST("silent since Friday"));
 }
 
+/* A story split by an ad row: its last paragraphs sit in a later section
+ * whose boxes repeat the body's tags and classes; they join (less the
+ * note where it first ran), and a box of another kind after the story
+ * does not. */
+static void
+test_split_tail(void **state)
+{
+	static const char h[] = "<html><body><article><header><h1>Mill "
+	    "reopens</h1></header><section class=s1><div class=story-text>"
+	    "<div>" PARA(1) PARA(2) PARA(3) PARA(4) PARA(5) "</div></div>"
+	    "</section><div class=ad-row>Advertisement</div>"
+	    "<section class=s2><div class=story-text><div><p>The looms will "
+	    "run again in the spring, and the town hopes the wool trade "
+	    "follows them back up the valley.</p><p>Originally published at "
+	    "millnews.example on 2 May 2011.</p></div></div></section>"
+	    "<section class=s3><div class=next><div><p>Elsewhere in the "
+	    "valley, a baker opens a second shop beside the old station, "
+	    "with a queue on the first morning.</p></div></div></section>"
+	    "</article></body></html>";
+
+	(void)state;
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 5 of", "up the valley."),
+	    LIST("Advertisement", "a baker opens", "Originally"));
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1753,6 +1779,7 @@ main(void)
 		cmocka_unit_test(test_site_dump_site),
 		cmocka_unit_test(test_site_repeated),
 		cmocka_unit_test(test_site_bounds),
+		cmocka_unit_test(test_split_tail),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_site_threads),
 		cmocka_unit_test(test_word_count),
