@@ -1601,6 +1601,26 @@ test_split_tail(void **state)
 	    LIST("Advertisement", "a baker opens", "Originally"));
 }
 
+/* A link to another story between paragraphs stays, unless its box is
+ * named a related link, even with a maybe word ("article") in the same
+ * class word. */
+static void
+test_related_link(void **state)
+{
+	static const char h[] = "<html><body><article class=story>"
+	    PARA(1) PARA(2)
+	    "<p class=ArticleRelatedLink_root><a href=/a>Jo Weaver: The "
+	    "valley's last looms, one by one</a></p>"
+	    PARA(3)
+	    "<p><a href=/b>The wool mill's owners answer their critics</a></p>"
+	    PARA(4) PARA(5) "</article></body></html>";
+
+	(void)state;
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 5 of", "answer their critics"),
+	    LIST("last looms"));
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1780,6 +1800,7 @@ main(void)
 		cmocka_unit_test(test_site_repeated),
 		cmocka_unit_test(test_site_bounds),
 		cmocka_unit_test(test_split_tail),
+		cmocka_unit_test(test_related_link),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_site_threads),
 		cmocka_unit_test(test_word_count),
