@@ -2338,6 +2338,22 @@ lead_in(const struct ctx *c, const struct block *b)
 }
 
 /*
+ * A label in the text's own lines ending it over what it introduced, a
+ * list of links or a player the cleaner did not keep ("More on the
+ * mill:", "Watch her talk now:"): a few words and a colon.  Headings
+ * have their own rule, which keeps a lead-in (lead_in()).
+ */
+static bool
+hanging_label(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+
+	return b->len > 0 && t[b->len - 1] == ':' && b->chars < 80 &&
+	    b->len < 2 * b->chars && count_words(t, b->len) < STUB_WORDS &&
+	    !is_heading((enum html_tag)c->en[b->owner].tag);
+}
+
+/*
  * Position rules over the kept blocks (indexes into c->bl): stubs before
  * the first paragraph are kickers, section labels and author names
  * (the article starts at its first sentence), and headings or link stubs
@@ -2360,6 +2376,7 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 		if (!(is_heading((enum html_tag)c->en[b->owner].tag) &&
 		    !lead_in(c, b)) &&
 		    !(stub(c, b) && b->link10 * 2 > b->chars * 10) &&
+		    !hanging_label(c, b) &&
 		    !(n - j < 3 && b->chars <= (n == j ? BIO_LAST : 400) &&
 		    has_phrase(c->txt + b->off, b->len, BIOS)) &&
 		    !(n - j < 3 && tail_call(c, b)) &&

@@ -1621,6 +1621,26 @@ test_related_link(void **state)
 	    LIST("last looms"));
 }
 
+/* A label that ends the text over what the cleaner did not keep (a
+ * player, a list of links) goes; a heading that leads in to it with a
+ * sentence stays, as does a label before text. */
+static void
+test_hanging_label(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2) PARA(3)
+	    "<p>More from the mill:</p>" PARA(4)
+	    "<p><em>Watch the looms run now:</em><iframe src=/v></iframe></p>"
+	    "<p>More on the valley:</p><ul><li><a href=/a>Wool</a></li>"
+	    "<li><a href=/b>Dyes</a></li><li><a href=/c>Looms</a></li>"
+	    "</ul></article></body></html>";
+
+	(void)state;
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 4 of", "More from the mill:"),
+	    LIST("Watch the looms", "More on the valley"));
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1801,6 +1821,7 @@ main(void)
 		cmocka_unit_test(test_site_bounds),
 		cmocka_unit_test(test_split_tail),
 		cmocka_unit_test(test_related_link),
+		cmocka_unit_test(test_hanging_label),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_site_threads),
 		cmocka_unit_test(test_word_count),
