@@ -1552,6 +1552,36 @@ drop_inline(struct ctx *c, const struct enode *e)
 		b->keep = BK_DROP;
 }
 
+/* True if block i reads as the one-word label word ("Pros", "Cons:"). */
+static bool
+block_is(const struct ctx *c, uint32_t i, const char *word)
+{
+	const char *t = c->txt + c->bl[i].off;
+	size_t len = c->bl[i].len;
+
+	while (len > 0 && (t[len - 1] == ':' || t[len - 1] == ' '))
+		len--;
+	return len == strlen(word) && strncasecmp(t, word, len) == 0;
+}
+
+/*
+ * A review's verdict box, "Pros" over a list and "Cons" over another:
+ * the product's summary beside the story, which repeats its points.
+ */
+static bool
+verdict_box(const struct ctx *c, const struct enode *e)
+{
+	uint32_t i;
+
+	if (e->text > BOX_MAX || e->bhi < e->blo + 4 || e->bhi > c->nbl ||
+	    !block_is(c, e->blo, "pros"))
+		return false;
+	for (i = e->blo + 2; i < e->bhi; i++)
+		if (block_is(c, i, "cons"))
+			return true;
+	return false;
+}
+
 /* Propagates article membership and drops boilerplate, top-down. */
 static void
 clean_article(struct ctx *c)
@@ -1575,7 +1605,7 @@ clean_article(struct ctx *c)
 			e->fl |= EN_CODE;
 		if (e->tag == HTML_FIGURE)
 			e->fl |= EN_FIGURE;
-		if (drop_small_box(c, e)) {
+		if (drop_small_box(c, e) || verdict_box(c, e)) {
 			e->fl |= EN_DROP;
 			drop_inline(c, e);
 		}

@@ -1641,6 +1641,30 @@ test_hanging_label(void **state)
 	    LIST("Watch the looms", "More on the valley"));
 }
 
+/* A review's verdict box, "Pros" over a list and "Cons" over another,
+ * goes; a list of points under a heading of the story stays. */
+static void
+test_verdict_box(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2)
+	    "<div class=chart><h3>The Loom 3000</h3><div><h5>Pros</h5><ul>"
+	    "<li>Weaves twice as fast as the old model</li><li>Quiet</li>"
+	    "</ul><h5>Cons:</h5><ul><li>Needs a wider room than most</li>"
+	    "</ul></div><p>" "Like the mill's old looms, this one runs on "
+	    "steam, and the weavers say it is the best they have used.</p>"
+	    "</div>" PARA(3)
+	    "<h3>What the weavers want</h3><ul><li>Shorter shifts on the "
+	    "night looms</li><li>A second dye room</li></ul>"
+	    PARA(4) PARA(5) "</article></body></html>";
+
+	(void)state;
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 5 of", "the best they have used.",
+	    "Shorter shifts"),
+	    LIST("twice as fast", "Cons", "wider room"));
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1822,6 +1846,7 @@ main(void)
 		cmocka_unit_test(test_split_tail),
 		cmocka_unit_test(test_related_link),
 		cmocka_unit_test(test_hanging_label),
+		cmocka_unit_test(test_verdict_box),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_site_threads),
 		cmocka_unit_test(test_word_count),
