@@ -1281,6 +1281,32 @@ add_split_body(struct ctx *c, int32_t top)
 	}
 }
 
+/*
+ * The story's first paragraph set straight in a box above the body's own
+ * (a gallery's intro before its slides, a lede before the story's
+ * column): a <p> child of one of the top's LEAD_UP nearest ancestors,
+ * before the top, that holds a real paragraph joins.  Paragraphs deeper
+ * in other boxes are their own boxes' text.
+ */
+static void
+add_intro(struct ctx *c, int32_t top)
+{
+	int32_t anc = top, i;
+	int up;
+	struct enode *e;
+
+	for (up = 0; up < LEAD_UP && c->en[anc].parent != NONE &&
+	    c->en[c->en[anc].parent].tag != HTML_BODY; up++) {
+		anc = c->en[anc].parent;
+		for (i = anc + 1; i < top; i++) {
+			e = &c->en[i];
+			if (e->parent == anc && e->tag == HTML_P &&
+			    !is_ancestor(c, i, top) && holds_paragraph(c, e))
+				e->fl |= EN_ROOT;
+		}
+	}
+}
+
 /* Same tag and same class attribute: one slot of the page's template. */
 static bool
 same_slot(const struct ctx *c, int32_t a, int32_t b, bool *named)
@@ -1398,6 +1424,7 @@ choose_article(struct ctx *c)
 	add_summary(c, t);
 	add_split_body(c, t);
 	add_split_tail(c, t);
+	add_intro(c, t);
 	add_loose_text(c, t);
 }
 

@@ -1665,6 +1665,27 @@ test_verdict_box(void **state)
 	    LIST("twice as fast", "Cons", "wider room"));
 }
 
+/* The story's first paragraph set straight in a box above the body's
+ * (a gallery's intro over its slides) joins; a paragraph deeper in
+ * another box before the body does not. */
+static void
+test_intro(void **state)
+{
+	static const char h[] = "<html><body><div class=shell>"
+	    "<div class=promo><div><p>Our shop sells the mill's blankets, "
+	    "scarves and throws, woven on the old looms, with free "
+	    "delivery.</p></div></div>"
+	    "<div class=col><p>The wool mill on the river reopens after "
+	    "ten years, and the weavers who kept its looms oiled are back at "
+	    "work.</p><div class=reel><div class=tools>Share</div>"
+	    "<div class=slide>" PARA(1) PARA(2) PARA(3) PARA(4) PARA(5)
+	    "</div></div></div></div></body></html>";
+
+	(void)state;
+	expect_text(h, sizeof(h) - 1, "The wool mill on the river",
+	    LIST("Paragraph 5 of"), LIST("blankets"));
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1847,6 +1868,7 @@ main(void)
 		cmocka_unit_test(test_related_link),
 		cmocka_unit_test(test_hanging_label),
 		cmocka_unit_test(test_verdict_box),
+		cmocka_unit_test(test_intro),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_site_threads),
 		cmocka_unit_test(test_word_count),
