@@ -1282,6 +1282,89 @@ add_split_body(struct ctx *c, int32_t top)
 }
 
 /*
+ * The story's first paragraph set straight in a box above the body's own
+ * (a gallery's intro before its slides, a lede before the story's
+ * column): a <p> child of one of the top's LEAD_UP nearest ancestors,
+ * before the top, that holds a real paragraph joins.  Paragraphs deeper
+ * in other boxes are their own boxes' text.
+ */
+static void
+add_intro(struct ctx *c, int32_t top)
+{
+	int32_t anc = top, i;
+	int up;
+	struct enode *e;
+
+	for (up = 0; up < LEAD_UP && c->en[anc].parent != NONE &&
+	    c->en[c->en[anc].parent].tag != HTML_BODY; up++) {
+		anc = c->en[anc].parent;
+		for (i = anc + 1; i < top; i++) {
+			e = &c->en[i];
+			if (e->parent == anc && e->tag == HTML_P &&
+			    !is_ancestor(c, i, top) && holds_paragraph(c, e))
+				e->fl |= EN_ROOT;
+		}
+	}
+}
+
+/* Same tag and same class attribute: one slot of the page's template. */
+static bool
+same_slot(const struct ctx *c, int32_t a, int32_t b, bool *named)
+{
+	const char *ca, *cb;
+
+	if (c->en[a].tag != c->en[b].tag)
+		return false;
+	ca = html_attr(c->en[a].node, "class");
+	cb = html_attr(c->en[b].node, "class");
+	if (ca == NULL || cb == NULL)
+		return ca == cb;
+	if (strcmp(ca, cb) != 0)
+		return false;
+	if (ca[0] != '\0')
+		*named = true;
+	return true;
+}
+
+/*
+ * The rest of a story split by an ad row or a page section: after the
+ * body, a box in the same slot of the page's template as the box of the
+ * body's paragraphs (same tags and classes from it up to the sections
+ * they sit in, one of them named) holds its last paragraphs.  Teasers
+ * after the body do not sit in the story's own slot.
+ */
+static void
+add_split_tail(struct ctx *c, int32_t top)
+{
+	int32_t anc = top, pp = NONE, i, x, y;
+	int up;
+	bool named;
+
+	for (i = top + 1; i < (int32_t)c->nen && is_ancestor(c, top, i); i++)
+		if (c->en[i].tag == HTML_P) {
+			pp = c->en[i].parent;
+			break;
+		}
+	if (pp == NONE)
+		return;
+	for (up = 0; up < SPLIT_UP && c->en[anc].parent != NONE &&
+	    c->en[c->en[anc].parent].tag != HTML_BODY; up++)
+		anc = c->en[anc].parent;
+	for (; i < (int32_t)c->nen && is_ancestor(c, anc, i); i++) {
+		if (c->en[i].tag != c->en[pp].tag || is_ancestor(c, top, i))
+			continue;
+		named = false;
+		for (x = pp, y = i; c->en[x].parent != c->en[y].parent;
+		    x = c->en[x].parent, y = c->en[y].parent)
+			if (x == anc || y == anc || !same_slot(c, x, y, &named))
+				break;
+		if (c->en[x].parent == c->en[y].parent && x != y && named &&
+		    holds_paragraph(c, &c->en[i]))
+			c->en[i].fl |= EN_ROOT;
+	}
+}
+
+/*
  * Loose text beside the top, straight in its parent: a lead set in <b>
  * before the body's box, or paragraphs the parser left out of it (old
  * table layouts, where a <table> inside a <font> closes the <font>).
@@ -1340,6 +1423,8 @@ choose_article(struct ctx *c)
 	add_dek(c, t);
 	add_summary(c, t);
 	add_split_body(c, t);
+	add_split_tail(c, t);
+	add_intro(c, t);
 	add_loose_text(c, t);
 }
 
@@ -1494,6 +1579,36 @@ drop_inline(struct ctx *c, const struct enode *e)
 		b->keep = BK_DROP;
 }
 
+/* True if block i reads as the one-word label word ("Pros", "Cons:"). */
+static bool
+block_is(const struct ctx *c, uint32_t i, const char *word)
+{
+	const char *t = c->txt + c->bl[i].off;
+	size_t len = c->bl[i].len;
+
+	while (len > 0 && (t[len - 1] == ':' || t[len - 1] == ' '))
+		len--;
+	return len == strlen(word) && strncasecmp(t, word, len) == 0;
+}
+
+/*
+ * A review's verdict box, "Pros" over a list and "Cons" over another:
+ * the product's summary beside the story, which repeats its points.
+ */
+static bool
+verdict_box(const struct ctx *c, const struct enode *e)
+{
+	uint32_t i;
+
+	if (e->text > BOX_MAX || e->bhi < e->blo + 4 || e->bhi > c->nbl ||
+	    !block_is(c, e->blo, "pros"))
+		return false;
+	for (i = e->blo + 2; i < e->bhi; i++)
+		if (block_is(c, i, "cons"))
+			return true;
+	return false;
+}
+
 /* Propagates article membership and drops boilerplate, top-down. */
 static void
 clean_article(struct ctx *c)
@@ -1517,7 +1632,7 @@ clean_article(struct ctx *c)
 			e->fl |= EN_CODE;
 		if (e->tag == HTML_FIGURE)
 			e->fl |= EN_FIGURE;
-		if (drop_small_box(c, e)) {
+		if (drop_small_box(c, e) || verdict_box(c, e)) {
 			e->fl |= EN_DROP;
 			drop_inline(c, e);
 		}
@@ -1645,6 +1760,7 @@ static const char *const NOTES[] = {
 	"receive a small commission", "earn a small commission",
 	"contributed to this report", "contributed to this story",
 	"contributed reporting", "originally published", "originally appeared",
+	"Originally published at",
 	"Includes information from", "Additional reporting by",
 	"delivered to your inbox", "Sign up for", "sign up for",
 	"newsletter. Sign up", "user agreement", "People are also reading",
@@ -2279,6 +2395,22 @@ lead_in(const struct ctx *c, const struct block *b)
 }
 
 /*
+ * A label in the text's own lines ending it over what it introduced, a
+ * list of links or a player the cleaner did not keep ("More on the
+ * mill:", "Watch her talk now:"): a few words and a colon.  Headings
+ * have their own rule, which keeps a lead-in (lead_in()).
+ */
+static bool
+hanging_label(const struct ctx *c, const struct block *b)
+{
+	const char *t = c->txt + b->off;
+
+	return b->len > 0 && t[b->len - 1] == ':' && b->chars < 80 &&
+	    b->len < 2 * b->chars && count_words(t, b->len) < STUB_WORDS &&
+	    !is_heading((enum html_tag)c->en[b->owner].tag);
+}
+
+/*
  * Position rules over the kept blocks (indexes into c->bl): stubs before
  * the first paragraph are kickers, section labels and author names
  * (the article starts at its first sentence), and headings or link stubs
@@ -2301,6 +2433,7 @@ trim_ends(struct ctx *c, const size_t *k, size_t n, size_t *from, size_t *to)
 		if (!(is_heading((enum html_tag)c->en[b->owner].tag) &&
 		    !lead_in(c, b)) &&
 		    !(stub(c, b) && b->link10 * 2 > b->chars * 10) &&
+		    !hanging_label(c, b) &&
 		    !(n - j < 3 && b->chars <= (n == j ? BIO_LAST : 400) &&
 		    has_phrase(c->txt + b->off, b->len, BIOS)) &&
 		    !(n - j < 3 && tail_call(c, b)) &&

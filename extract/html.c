@@ -1139,6 +1139,11 @@ html_class_bits(const char *s)
 		if (ch == '\0' || isspace(ch)) {
 			if ((word & HTML_K_CKWORD) && (word & HTML_K_CKPAIR))
 				word |= HTML_K_COOKIE;
+			/* "ArticleRelatedLink", "newsletter-content": the
+			 * maybe word says what the box goes with, the box
+			 * word what it is. */
+			if (word & HTML_K_BOX)
+				word &= ~HTML_K_MAYBE;
 			if (!(flag && ntok > 1))
 				bits |= word;
 			word = 0;

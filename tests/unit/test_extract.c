@@ -1575,6 +1575,117 @@ test_image_boxes(void **state)
 	    LIST("silent since Friday"));
 }
 
+/* A story split by an ad row: its last paragraphs sit in a later section
+ * whose boxes repeat the body's tags and classes; they join (less the
+ * note where it first ran), and a box of another kind after the story
+ * does not. */
+static void
+test_split_tail(void **state)
+{
+	static const char h[] = "<html><body><article><header><h1>Mill "
+	    "reopens</h1></header><section class=s1><div class=story-text>"
+	    "<div>" PARA(1) PARA(2) PARA(3) PARA(4) PARA(5) "</div></div>"
+	    "</section><div class=ad-row>Advertisement</div>"
+	    "<section class=s2><div class=story-text><div><p>The looms will "
+	    "run again in the spring, and the town hopes the wool trade "
+	    "follows them back up the valley.</p><p>Originally published at "
+	    "millnews.example on 2 May 2011.</p></div></div></section>"
+	    "<section class=s3><div class=next><div><p>Elsewhere in the "
+	    "valley, a baker opens a second shop beside the old station, "
+	    "with a queue on the first morning.</p></div></div></section>"
+	    "</article></body></html>";
+
+	(void)state;
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 5 of", "up the valley."),
+	    LIST("Advertisement", "a baker opens", "Originally"));
+}
+
+/* A link to another story between paragraphs stays, unless its box is
+ * named a related link, even with a maybe word ("article") in the same
+ * class word. */
+static void
+test_related_link(void **state)
+{
+	static const char h[] = "<html><body><article class=story>"
+	    PARA(1) PARA(2)
+	    "<p class=ArticleRelatedLink_root><a href=/a>Jo Weaver: The "
+	    "valley's last looms, one by one</a></p>"
+	    PARA(3)
+	    "<p><a href=/b>The wool mill's owners answer their critics</a></p>"
+	    PARA(4) PARA(5) "</article></body></html>";
+
+	(void)state;
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 5 of", "answer their critics"),
+	    LIST("last looms"));
+}
+
+/* A label that ends the text over what the cleaner did not keep (a
+ * player, a list of links) goes; a heading that leads in to it with a
+ * sentence stays, as does a label before text. */
+static void
+test_hanging_label(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2) PARA(3)
+	    "<p>More from the mill:</p>" PARA(4)
+	    "<p><em>Watch the looms run now:</em><iframe src=/v></iframe></p>"
+	    "<p>More on the valley:</p><ul><li><a href=/a>Wool</a></li>"
+	    "<li><a href=/b>Dyes</a></li><li><a href=/c>Looms</a></li>"
+	    "</ul></article></body></html>";
+
+	(void)state;
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 4 of", "More from the mill:"),
+	    LIST("Watch the looms", "More on the valley"));
+}
+
+/* A review's verdict box, "Pros" over a list and "Cons" over another,
+ * goes; a list of points under a heading of the story stays. */
+static void
+test_verdict_box(void **state)
+{
+	static const char h[] = "<html><body><article>"
+	    PARA(1) PARA(2)
+	    "<div class=chart><h3>The Loom 3000</h3><div><h5>Pros</h5><ul>"
+	    "<li>Weaves twice as fast as the old model</li><li>Quiet</li>"
+	    "</ul><h5>Cons:</h5><ul><li>Needs a wider room than most</li>"
+	    "</ul></div><p>" "Like the mill's old looms, this one runs on "
+	    "steam, and the weavers say it is the best they have used.</p>"
+	    "</div>" PARA(3)
+	    "<h3>What the weavers want</h3><ul><li>Shorter shifts on the "
+	    "night looms</li><li>A second dye room</li></ul>"
+	    PARA(4) PARA(5) "</article></body></html>";
+
+	(void)state;
+	expect_text(h, sizeof(h) - 1, NULL,
+	    LIST("Paragraph 5 of", "the best they have used.",
+	    "Shorter shifts"),
+	    LIST("twice as fast", "Cons", "wider room"));
+}
+
+/* The story's first paragraph set straight in a box above the body's
+ * (a gallery's intro over its slides) joins; a paragraph deeper in
+ * another box before the body does not. */
+static void
+test_intro(void **state)
+{
+	static const char h[] = "<html><body><div class=shell>"
+	    "<div class=promo><div><p>Our shop sells the mill's blankets, "
+	    "scarves and throws, woven on the old looms, with free "
+	    "delivery.</p></div></div>"
+	    "<div class=col><p>The wool mill on the river reopens after "
+	    "ten years, and the weavers who kept its looms oiled are back at "
+	    "work.</p><div class=reel><div class=tools>Share</div>"
+	    "<div class=slide>" PARA(1) PARA(2) PARA(3) PARA(4) PARA(5)
+	    "</div></div></div></div></body></html>";
+
+	(void)state;
+	expect_text(h, sizeof(h) - 1, "The wool mill on the river",
+	    LIST("Paragraph 5 of"), LIST("blankets"));
+}
+
 struct job {
 	const char	*html;
 	size_t		 len;
@@ -1753,6 +1864,11 @@ main(void)
 		cmocka_unit_test(test_site_dump_site),
 		cmocka_unit_test(test_site_repeated),
 		cmocka_unit_test(test_site_bounds),
+		cmocka_unit_test(test_split_tail),
+		cmocka_unit_test(test_related_link),
+		cmocka_unit_test(test_hanging_label),
+		cmocka_unit_test(test_verdict_box),
+		cmocka_unit_test(test_intro),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_site_threads),
 		cmocka_unit_test(test_word_count),

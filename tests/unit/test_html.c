@@ -51,6 +51,11 @@ test_class_bits(void **state)
 	assert_int_equal(html_class_bits("showCommentsIcon"), 0);
 	assert_true(html_class_bits("cookie-banner") & HTML_K_COOKIE);
 	assert_false(html_class_bits("cookie-recipe") & HTML_K_COOKIE);
+	/* a box word in the same class word outweighs a maybe word; a
+	 * maybe word in a word of its own still rescues the box */
+	assert_false(html_class_bits("ArticleRelatedLink") & HTML_K_MAYBE);
+	assert_true(html_class_bits("ArticleRelatedLink") & HTML_K_BOX);
+	assert_true(html_class_bits("related article-body") & HTML_K_MAYBE);
 	assert_int_equal(html_class_bits(""), 0);
 	assert_int_equal(html_class_bits("row col-sm-6"), 0);
 }
