@@ -102,7 +102,7 @@ cl_doc_splice(struct cluster *c, const char *text, size_t len,
 		free(v);
 		return out;
 	}
-	buf_init(&b, SIZE_MAX / 2);
+	buf_init(&b, BUF_MAX);
 	if (buf_append(&b, text, len - 1) == 0 &&
 	    buf_appendf(&b, "%s\"cluster\":%s,\"node\":\"%s\"}",
 	    len > 2 ? "," : "", v, c->node) == 0 &&
@@ -125,7 +125,7 @@ cl_publish_keys_one(struct cluster *c, uint64_t doc, const char *body,
 
 	if (len > 0 && body[0] == '{')
 		return cl_publish(c, 'k', doc, "keys", body, len);
-	buf_init(&b, SIZE_MAX / 2);
+	buf_init(&b, BUF_MAX);
 	if (buf_append(&b, CLUSTER_KEYS_V2, CLUSTER_KEYS_V2_LEN) == 0 &&
 	    buf_append(&b, body, len) == 0)
 		rc = cl_publish(c, 'k', doc, "keys", b.data, b.len);
@@ -215,7 +215,7 @@ cl_out_publish_keys(struct cluster *c, MDB_txn *txn, const uint64_t *docs,
 	size_t max = maxp > 4096 ? (size_t)maxp : 4096, from = 0, in = 0;
 	struct buf b;
 
-	buf_init(&b, SIZE_MAX / 2);
+	buf_init(&b, BUF_MAX);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t doc = docs[i];
 		MDB_val k = { sizeof(doc), &doc }, v;
@@ -326,7 +326,7 @@ cl_docs_resend(struct cluster *c, MDB_txn *txn, uint64_t n,
 
 	if (left == NULL)
 		return;		/* the next start sends it */
-	buf_init(&b, SIZE_MAX / 2);
+	buf_init(&b, BUF_MAX);
 	for (size_t i = 0; i < count; i++) {
 		uint64_t doc = ids[i], flags;
 		MDB_val k = { sizeof(doc), &doc }, v;
@@ -569,7 +569,7 @@ cluster_doc_stored(void *arg, MDB_txn *txn, uint64_t doc, const char *url,
 	int rc;
 
 	/* The framed v2 entry, as a message carries it. */
-	buf_init(&b, SIZE_MAX / 2);
+	buf_init(&b, BUF_MAX);
 	if ((rc = cluster_keys_encode_bin(&b, c->node, doc, url, sig)) != 0) {
 		buf_free(&b);
 		return rc;
@@ -753,7 +753,7 @@ cl_out_commit(struct cluster *c)
 		size_t n = 0;
 		struct buf b;
 
-		buf_init(&b, SIZE_MAX / 2);
+		buf_init(&b, BUF_MAX);
 		for (size_t i = 0; ids != NULL && i < c->applied_verdicts; i++) {
 			struct cl_verdict *v = &c->verdicts[i];
 

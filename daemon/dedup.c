@@ -597,7 +597,7 @@ dedup_normalize(const char *text, size_t len, const struct dedup_opts *o,
 		dedup_opts_default(&defaults);
 		o = &defaults;
 	}
-	buf_init(&t.out, SIZE_MAX - 1);
+	buf_init(&t.out, BUF_MAX);
 	dedup_walk(text, len, o->max_text, &t.sink);
 	if (!t.failed && buf_append(&t.out, "", 0) == -1)
 		t.failed = true;

@@ -203,8 +203,9 @@ opts_from_config(struct fetch_opts *o, const struct config *cfg, char *err,
 	}
 	o->max_redirects = clamp_long(cfg->max_redirects);
 	o->max_connects = idle_connections_fit(cfg);
-	/* struct buf needs max + 1 to fit in a size_t. */
-	o->max_body = cfg->max_body > SIZE_MAX / 2 ? SIZE_MAX / 2 :
+	/* The body's struct buf holds at most BUF_MAX; on_body's cap check
+	 * must not promise more. */
+	o->max_body = cfg->max_body > BUF_MAX ? BUF_MAX :
 	    (size_t)cfg->max_body;
 	o->capture = cfg->warc_dir != NULL && *cfg->warc_dir != '\0';
 	if (cfg->user_agent != NULL && *cfg->user_agent != '\0') {
@@ -414,8 +415,8 @@ xfer_hop(struct xfer *x, bool request)
 	if (h == NULL)
 		return NULL;
 	/* Headers are capped by libcurl (CURL_MAX_HTTP_HEADER). */
-	buf_init(&h->request, SIZE_MAX / 2);
-	buf_init(&h->response, SIZE_MAX / 2);
+	buf_init(&h->request, BUF_MAX);
+	buf_init(&h->response, BUF_MAX);
 	h->date_ms = now_ms();
 	if (curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &s) ==
 	    CURLE_OK && s != NULL)

@@ -1159,7 +1159,7 @@ gen_start(struct queue *q, MDB_txn *txn, uint64_t to, bool by_host)
 	q->gen.to = to;
 	q->gen.url = calloc(count, sizeof(*q->gen.url));
 	w.off = calloc(count, sizeof(*w.off));
-	buf_init(&w.keys, SIZE_MAX / 2);
+	buf_init(&w.keys, BUF_MAX);
 	if (q->gen.url == NULL || w.off == NULL) {
 		free(w.off);
 		gen_free(q);

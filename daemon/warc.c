@@ -315,9 +315,9 @@ warc_capture(const struct warc *w, const struct fetch_result *r, bool busy)
 	if (c == NULL)
 		goto oom;
 	c->busy = busy;
-	buf_init(&c->head, SIZE_MAX / 2);
-	buf_init(&c->resp, SIZE_MAX / 2);
-	buf_init(&c->http, SIZE_MAX / 2);
+	buf_init(&c->head, BUF_MAX);
+	buf_init(&c->resp, BUF_MAX);
+	buf_init(&c->http, BUF_MAX);
 	for (const struct fetch_hop *h = r->hops; h != NULL; h = h->next)
 		if (h->request.len > 0 && warc_hop(k, c, h, r) == -1)
 			goto oom;
@@ -459,7 +459,7 @@ warc_rotate(struct warc *w)
 	warcrec_new_id(id);
 	warcrec_date(ms, date);
 	snprintf(extra, sizeof(extra), "WARC-Filename: %s\r\n", name);
-	buf_init(&out, SIZE_MAX / 2);
+	buf_init(&out, BUF_MAX);
 	struct warcrec rec = { .type = "warcinfo", .id = id, .date = date,
 	    .content_type = "application/warc-fields", .extra = extra };
 	if ((k = warc_thread_coder(w->level)) == NULL ||
@@ -835,7 +835,7 @@ warc_open(struct warc **out, const struct config *cfg, struct store *s,
 		    10);
 	w->level = (int)cfg->warc_gzip_level;
 	w->level_busy = (int)cfg->warc_busy_gzip_level;
-	buf_init(&w->scratch, SIZE_MAX / 2);
+	buf_init(&w->scratch, BUF_MAX);
 	w->dir = strdup(cfg->warc_dir);
 	w->prefix = strdup(cfg->warc_prefix);
 	w->info = warc_info_fields(cfg);
