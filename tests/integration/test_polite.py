@@ -211,8 +211,8 @@ def test_one_in_flight_per_host_and_delay_between_starts(tmp):
 def test_idle_connections_serve_many_hosts(tmp):
     """Six hosts, two transfers at a time, 300 ms between a host's starts:
     with the default fetch.idle_connections each host's robots.txt and two
-    pages come over one connection.  With one kept, as with the old cap of
-    fetch.max_total, hosts need new connections."""
+    pages come over one connection.  With one kept (the old cap, 64 then,
+    fell short the same way for more hosts), hosts need new connections."""
     def connections(sub, **extra):
         os.makedirs(tmp / sub)
         webs = [FixtureServer().start() for _ in range(6)]
