@@ -1245,6 +1245,16 @@ add_summary(struct ctx *c, int32_t top)
 	}
 }
 
+/* The ancestor of e up to levels above it, stopping below <body>. */
+static int32_t
+ancestor_below_body(const struct ctx *c, int32_t e, int levels)
+{
+	for (; levels > 0 && c->en[e].parent != NONE &&
+	    c->en[c->en[e].parent].tag != HTML_BODY; levels--)
+		e = c->en[e].parent;
+	return e;
+}
+
 /*
  * A story split by ad rows or page sections: its first paragraphs sit in
  * a box of their own, a cousin of the body rather than a sibling, but
@@ -1256,8 +1266,7 @@ static void
 add_split_body(struct ctx *c, int32_t top)
 {
 	const char *pc = NULL, *cs;
-	int32_t anc = top, i;
-	int up;
+	int32_t anc, i;
 	struct enode *e;
 
 	for (i = top + 1; i < (int32_t)c->nen && is_ancestor(c, top, i); i++)
@@ -1267,9 +1276,7 @@ add_split_body(struct ctx *c, int32_t top)
 	if (pc == NULL || pc[0] == '\0' || i >= (int32_t)c->nen ||
 	    !is_ancestor(c, top, i))
 		return;
-	for (up = 0; up < SPLIT_UP && c->en[anc].parent != NONE &&
-	    c->en[c->en[anc].parent].tag != HTML_BODY; up++)
-		anc = c->en[anc].parent;
+	anc = ancestor_below_body(c, top, SPLIT_UP);
 	for (i = anc + 1; i < top; i++) {
 		e = &c->en[i];
 		if (e->tag != HTML_P || is_ancestor(c, i, top) ||
@@ -1291,13 +1298,13 @@ add_split_body(struct ctx *c, int32_t top)
 static void
 add_intro(struct ctx *c, int32_t top)
 {
-	int32_t anc = top, i;
+	int32_t anc = top, next, i;
 	int up;
 	struct enode *e;
 
-	for (up = 0; up < LEAD_UP && c->en[anc].parent != NONE &&
-	    c->en[c->en[anc].parent].tag != HTML_BODY; up++) {
-		anc = c->en[anc].parent;
+	for (up = 0; up < LEAD_UP &&
+	    (next = ancestor_below_body(c, anc, 1)) != anc; up++) {
+		anc = next;
 		for (i = anc + 1; i < top; i++) {
 			e = &c->en[i];
 			if (e->parent == anc && e->tag == HTML_P &&
@@ -1336,8 +1343,7 @@ same_slot(const struct ctx *c, int32_t a, int32_t b, bool *named)
 static void
 add_split_tail(struct ctx *c, int32_t top)
 {
-	int32_t anc = top, pp = NONE, i, x, y;
-	int up;
+	int32_t anc, pp = NONE, i, x, y;
 	bool named;
 
 	for (i = top + 1; i < (int32_t)c->nen && is_ancestor(c, top, i); i++)
@@ -1347,9 +1353,7 @@ add_split_tail(struct ctx *c, int32_t top)
 		}
 	if (pp == NONE)
 		return;
-	for (up = 0; up < SPLIT_UP && c->en[anc].parent != NONE &&
-	    c->en[c->en[anc].parent].tag != HTML_BODY; up++)
-		anc = c->en[anc].parent;
+	anc = ancestor_below_body(c, top, SPLIT_UP);
 	for (; i < (int32_t)c->nen && is_ancestor(c, anc, i); i++) {
 		if (c->en[i].tag != c->en[pp].tag || is_ancestor(c, top, i))
 			continue;
